@@ -1,0 +1,157 @@
+//! Finds the system's liburing: `LIBURING_DIR`, else pkg-config's `liburing-ffi`.
+//!
+//! Bindings name inline helpers as functions, so what we link must export them: that is
+//! `liburing-ffi` (liburing >= 2.4). An older or absent liburing stops the build with a
+//! message that says what was found, what is needed, and how to vendor instead.
+
+use crate::{Found, MIN_SYSTEM_VERSION, VENDORED_VERSION, Version, env, env_flag};
+use std::path::{Path, PathBuf};
+
+pub fn find(why_system: &str) -> Found {
+    let statik = env_flag("LIBURING_STATIC");
+    let mut tried = Vec::new();
+
+    if let Some(dir) = env("LIBURING_DIR") {
+        match from_dir(Path::new(&dir), statik) {
+            Ok(found) => return found,
+            Err(e) => fail(why_system, &[format!("LIBURING_DIR={dir}: {e}")]),
+        }
+    }
+
+    let mut cfg = pkg_config::Config::new();
+    cfg.statik(statik).cargo_metadata(false);
+    match cfg.probe("liburing-ffi") {
+        Ok(lib) => {
+            let version = Version::parse(&lib.version);
+            match version {
+                Some(v) if v >= MIN_SYSTEM_VERSION => {
+                    // Now emit the link lines for real.
+                    cfg.cargo_metadata(true).probe("liburing-ffi").expect("second probe");
+                    let include = lib
+                        .include_paths
+                        .iter()
+                        .find(|p| p.join("liburing.h").exists())
+                        .cloned()
+                        .unwrap_or_else(|| PathBuf::from("/usr/include"));
+                    return Found { version: check_header_version(&include, v), include };
+                }
+                _ => tried.push(format!(
+                    "pkg-config found liburing-ffi {} in {:?}, but liburing-sys needs >= {MIN_SYSTEM_VERSION}",
+                    lib.version, lib.link_paths
+                )),
+            }
+        }
+        Err(e) => tried.push(format!(
+            "pkg-config liburing-ffi: {}",
+            first_line(&e.to_string())
+        )),
+    }
+
+    // Say what *is* installed, if anything: the usual case is a liburing too old for ffi.
+    match pkg_config::Config::new().cargo_metadata(false).probe("liburing") {
+        Ok(lib) => tried.push(format!(
+            "pkg-config found liburing {} (without liburing-ffi, which first shipped in liburing {MIN_SYSTEM_VERSION})",
+            lib.version
+        )),
+        Err(_) => tried.push("pkg-config liburing: not found either".into()),
+    }
+    fail(why_system, &tried)
+}
+
+fn from_dir(dir: &Path, statik: bool) -> Result<Found, String> {
+    let include = dir.join("include");
+    if !include.join("liburing.h").exists() {
+        return Err(format!("no {}", include.join("liburing.h").display()));
+    }
+    let version = header_version(&include).ok_or_else(|| {
+        format!(
+            "no IO_URING_VERSION_MAJOR/MINOR in {}: liburing older than {MIN_SYSTEM_VERSION}",
+            include.join("liburing/io_uring_version.h").display()
+        )
+    })?;
+    if version < MIN_SYSTEM_VERSION {
+        return Err(format!(
+            "it holds liburing {version}; liburing-sys needs >= {MIN_SYSTEM_VERSION}"
+        ));
+    }
+    let libname = if statik {
+        "liburing-ffi.a"
+    } else {
+        "liburing-ffi.so"
+    };
+    let libdir = [
+        "lib",
+        "lib64",
+        "lib/x86_64-linux-gnu",
+        "lib/aarch64-linux-gnu",
+        "lib/riscv64-linux-gnu",
+    ]
+    .iter()
+    .map(|d| dir.join(d))
+    .find(|d| d.join(libname).exists())
+    .ok_or_else(|| format!("no {libname} under {}/lib*", dir.display()))?;
+    println!("cargo:rustc-link-search=native={}", libdir.display());
+    println!(
+        "cargo:rustc-link-lib={}=uring-ffi",
+        if statik { "static" } else { "dylib" }
+    );
+    Ok(Found { version, include })
+}
+
+/// Reads `IO_URING_VERSION_MAJOR`/`MINOR` from `liburing/io_uring_version.h`.
+fn header_version(include: &Path) -> Option<Version> {
+    let text = std::fs::read_to_string(include.join("liburing/io_uring_version.h")).ok()?;
+    let get = |name: &str| -> Option<u32> {
+        text.lines()
+            .filter_map(|l| l.trim().strip_prefix("#define")?.trim().strip_prefix(name))
+            .find_map(|rest| rest.trim().parse().ok())
+    };
+    Some(Version {
+        major: get("IO_URING_VERSION_MAJOR")?,
+        minor: get("IO_URING_VERSION_MINOR")?,
+    })
+}
+
+/// Prefers the header's version over pkg-config's when both exist and disagree, since
+/// the header is what the bindings are compared against; warns about the mismatch.
+fn check_header_version(include: &Path, pc: Version) -> Version {
+    match header_version(include) {
+        Some(h) if h != pc => {
+            println!(
+                "cargo:warning=liburing-sys: pkg-config says liburing {pc} but {} says {h}; using {h}",
+                include.join("liburing/io_uring_version.h").display()
+            );
+            h
+        }
+        _ => pc,
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim()
+}
+
+fn fail(why_system: &str, tried: &[String]) -> ! {
+    let host = std::env::var("HOST").unwrap_or_default();
+    let target = std::env::var("TARGET").unwrap_or_default();
+    panic!(
+        "\n\n\
+liburing-sys: no usable system liburing ({why_system}, so the system copy is required).\n\
+\n\
+Needed: liburing-ffi >= {MIN_SYSTEM_VERSION} (the bindings describe {VENDORED_VERSION}; older releases\n\
+        have no liburing-ffi library exporting the inline helpers).\n\
+Tried:\n  {}\n\
+\n\
+Fix it one of these ways:\n\
+  * use the bundled liburing {VENDORED_VERSION}: enable the `vendored` feature (it is on by\n\
+    default; you turned it off with `default-features = false` or LIBURING_NO_VENDOR=1);\n\
+  * install a newer liburing: Debian 13 / Ubuntu 24.10+: `apt-get install liburing-dev`;\n\
+    Fedora: `dnf install liburing-devel`; Arch: `pacman -S liburing`;\n\
+  * point PKG_CONFIG_PATH at a directory holding liburing-ffi.pc;\n\
+  * set LIBURING_DIR to a prefix holding include/liburing.h and lib/liburing-ffi.so\n\
+    (or liburing-ffi.a with LIBURING_STATIC=1).\n\
+\n\
+host: {host}, target: {target}\n",
+        tried.join("\n  ")
+    );
+}

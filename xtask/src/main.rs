@@ -1,0 +1,58 @@
+//! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
+//!
+//! | command | what it does |
+//! | --- | --- |
+//! | `vendor [--from crates-io\|git[=URL]\|DIR] [--force]` | put liburing 2.15's source in `liburing-sys/liburing/`, verified |
+//! | `regen-bindings [--check]` | regenerate `liburing-sys/src/bindings.rs` with bindgen, or check it is current |
+//! | `system-libs` | download Debian's liburing packages (2.3, 2.9, 2.15) into `target/system-liburing/` |
+//! | `ci` | everything `.ci/run` checks, in order |
+
+mod ci;
+mod codegen;
+mod debian;
+mod util;
+mod vendor;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  vendor [--from crates-io|git[=URL]|DIR] [--dest DIR] [--force]
+                         put liburing 2.15's source in liburing-sys/liburing/, every
+                         file checked against liburing-sys/liburing-2.15.sha256
+  regen-bindings [--check]
+                         regenerate liburing-sys/src/bindings.rs (needs libclang:
+                         apt-get install libclang-dev); --check fails if it is stale
+  system-libs            download Debian's liburing-dev packages (2.3, 2.9, 2.15) into
+                         target/system-liburing/<version>/ (apt-get download, private
+                         APT_CONFIG; /etc/apt is not touched)
+  ci                     the whole test suite, as .ci/run runs it
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match cmd.as_str() {
+        "vendor" => vendor::run(rest),
+        "regen-bindings" => codegen::run(rest),
+        "system-libs" => debian::run_system_libs(rest),
+        "ci" => ci::run(rest),
+        "-h" | "--help" | "help" => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask {cmd}: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! `cargo xtask vendor`: put liburing 2.15's source where `liburing-sys` builds it from.
+//!
+//! The source is upstream liburing at tag `liburing-2.15`. It is never committed to this
+//! repository; this command fetches it and checks every file against the SHA-256 manifest
+//! the project keeps (`liburing-sys/liburing-2.15.sha256`). Only the files the manifest
+//! names are copied, and a single mismatch refuses the whole tree.
+
+use crate::util::{self, Result, project_root};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Upstream's tag and commit for the vendored release.
+pub const TAG: &str = "liburing-2.15";
+pub const COMMIT: &str = "d41bf9220ec39277ff235379e9089d9e0fd6c2a5";
+/// Upstream's public repository.
+const GIT_URL: &str = "https://github.com/axboe/liburing.git";
+/// The crates.io package whose `src/` is byte for byte upstream's `src/` at [`TAG`].
+const CRATE_NAME: &str = "axboe-liburing";
+const CRATE_VERSION: &str = "2.15.3";
+/// How long the git attempt may take before we fall back to crates.io.
+const GIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where `liburing-sys` expects the source.
+pub fn default_dest() -> PathBuf {
+    project_root().join("liburing-sys/liburing")
+}
+
+/// The project's manifest: `(sha256, path relative to the liburing tree)` pairs.
+pub fn manifest() -> Result<Vec<(String, String)>> {
+    let path = project_root().join("liburing-sys/liburing-2.15.sha256");
+    let text = String::from_utf8(util::read(&path)?)
+        .map_err(|e| format!("{} is not UTF-8: {e}", path.display()))?;
+    parse_manifest(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn parse_manifest(text: &str) -> Result<Vec<(String, String)>> {
+    let mut entries = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (hash, path) = line
+            .split_once("  ")
+            .ok_or_else(|| format!("line {}: expected `<sha256>  <path>`", n + 1))?;
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("line {}: `{hash}` is not a SHA-256", n + 1));
+        }
+        if path.starts_with('/') || path.split('/').any(|c| c == ".." || c.is_empty()) {
+            return Err(format!("line {}: unsafe path `{path}`", n + 1));
+        }
+        entries.push((hash.to_ascii_lowercase(), path.to_string()));
+    }
+    if entries.is_empty() {
+        return Err("the manifest lists no files".into());
+    }
+    Ok(entries)
+}
+
+/// Checks every manifest file under `root`; the error names each missing or changed file.
+pub fn verify(root: &Path, manifest: &[(String, String)]) -> Result {
+    let mut problems = Vec::new();
+    for (want, rel) in manifest {
+        match std::fs::read(root.join(rel)) {
+            Ok(data) => {
+                let got = util::sha256_hex(&data);
+                if &got != want {
+                    problems.push(format!("{rel}: SHA-256 is {got}, the manifest says {want}"));
+                }
+            }
+            Err(e) => problems.push(format!("{rel}: missing ({e})")),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} does not match liburing 2.15 ({} of {} files wrong):\n  {}",
+            root.display(),
+            problems.len(),
+            manifest.len(),
+            problems.join("\n  ")
+        ))
+    }
+}
+
+enum Source {
+    Auto,
+    CratesIo,
+    Git(String),
+    Dir(PathBuf),
+}
+
+pub fn run(args: &[String]) -> Result {
+    let mut source = Source::Auto;
+    let mut dest = default_dest();
+    let mut force = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--from" => {
+                let v = it.next().ok_or("--from needs a value")?;
+                source = match v.as_str() {
+                    "crates-io" => Source::CratesIo,
+                    "git" => Source::Git(GIT_URL.into()),
+                    s if s.starts_with("git=") => Source::Git(s[4..].into()),
+                    s => Source::Dir(PathBuf::from(s)),
+                };
+            }
+            "--dest" => dest = PathBuf::from(it.next().ok_or("--dest needs a value")?),
+            "--force" => force = true,
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    let manifest = manifest()?;
+
+    if !force && dest.exists() && verify(&dest, &manifest).is_ok() {
+        eprintln!("{} already holds verified liburing 2.15", dest.display());
+        return Ok(());
+    }
+
+    let scratch = project_root().join("target/xtask/vendor");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+
+    let tree = match source {
+        Source::Dir(dir) => dir,
+        Source::CratesIo => from_crates_io(&scratch)?,
+        Source::Git(url) => from_git(&url, &scratch)?,
+        Source::Auto => match from_git(GIT_URL, &scratch) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!(
+                    "upstream git not reachable ({e}); using crates.io's {CRATE_NAME} {CRATE_VERSION}"
+                );
+                from_crates_io(&scratch)?
+            }
+        },
+    };
+    install(&tree, &dest, &manifest)
+}
+
+/// Verifies `tree`, then copies exactly the manifest's files into `dest`, replacing it.
+pub fn install(tree: &Path, dest: &Path, manifest: &[(String, String)]) -> Result {
+    verify(tree, manifest)?;
+    let staging = dest.with_extension("staging");
+    let _ = std::fs::remove_dir_all(&staging);
+    for (_, rel) in manifest {
+        util::write(&staging.join(rel), util::read(&tree.join(rel))?)?;
+    }
+    // Check the copy too: it is what gets built.
+    verify(&staging, manifest)?;
+    let _ = std::fs::remove_dir_all(dest);
+    std::fs::rename(&staging, dest).map_err(|e| {
+        format!(
+            "cannot move {} to {}: {e}",
+            staging.display(),
+            dest.display()
+        )
+    })?;
+    eprintln!(
+        "vendored liburing 2.15 ({} files, all SHA-256 verified) into {}",
+        manifest.len(),
+        dest.display()
+    );
+    Ok(())
+}
+
+/// Clones upstream at the pinned tag, giving up after [`GIT_TIMEOUT`].
+fn from_git(url: &str, scratch: &Path) -> Result<PathBuf> {
+    let dir = scratch.join("git");
+    let mut child = Command::new("git")
+        .args(["clone", "--quiet", "--depth", "1", "--branch", TAG, url])
+        .arg(&dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if start.elapsed() > GIT_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "git clone {url} took over {}s",
+                GIT_TIMEOUT.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    if !status.success() {
+        return Err(format!("git clone {url} failed: {status}"));
+    }
+    let head = util::output(
+        Command::new("git")
+            .arg("-C")
+            .arg(&dir)
+            .args(["rev-parse", "HEAD"]),
+    )?;
+    if head.trim() != COMMIT {
+        return Err(format!(
+            "{url} tag {TAG} is {}, expected {COMMIT}",
+            head.trim()
+        ));
+    }
+    Ok(dir)
+}
+
+/// Has cargo download the crates.io package and returns the directory it unpacked.
+fn from_crates_io(scratch: &Path) -> Result<PathBuf> {
+    let proj = scratch.join("fetch");
+    util::write(
+        &proj.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"uring-vendor-fetch\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+             [lib]\npath = \"lib.rs\"\n[dependencies]\n{CRATE_NAME} = {{ version = \"={CRATE_VERSION}\", default-features = false }}\n\
+             [workspace]\n"
+        ),
+    )?;
+    util::write(&proj.join("lib.rs"), "")?;
+    let meta = util::output(
+        util::cargo()
+            .args(["metadata", "--format-version", "1", "--manifest-path"])
+            .arg(proj.join("Cargo.toml")),
+    )?;
+    let wanted = format!("/{CRATE_NAME}-{CRATE_VERSION}/Cargo.toml");
+    let manifest_path = meta
+        .split("\"manifest_path\":\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .find(|p| p.ends_with(&wanted))
+        .ok_or_else(|| format!("cargo metadata did not report {CRATE_NAME} {CRATE_VERSION}"))?;
+    let root = Path::new(manifest_path)
+        .parent()
+        .expect("a manifest has a parent")
+        .to_path_buf();
+    eprintln!("using {}", root.display());
+    Ok(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("xtask-vendor-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn fake_tree(root: &Path) -> Vec<(String, String)> {
+        let files = [
+            ("src/a.c", "int a;\n"),
+            ("src/include/b.h", "#define B 1\n"),
+        ];
+        files
+            .iter()
+            .map(|(rel, body)| {
+                util::write(&root.join(rel), body).unwrap();
+                (util::sha256_hex(body.as_bytes()), rel.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_projects_manifest_parses_and_names_liburing_sources() {
+        let m = manifest().unwrap();
+        assert_eq!(m.len(), 30);
+        for f in [
+            "src/queue.c",
+            "src/ffi.c",
+            "src/include/liburing.h",
+            "src/liburing-ffi.map",
+        ] {
+            assert!(
+                m.iter().any(|(_, p)| p == f),
+                "{f} missing from the manifest"
+            );
+        }
+    }
+
+    #[test]
+    fn a_verified_tree_installs_only_the_manifest_files() {
+        let src = tmp("ok-src");
+        let m = fake_tree(&src);
+        util::write(&src.join("src/extra.c"), "not listed").unwrap();
+        let dest = tmp("ok-dest").join("liburing");
+        install(&src, &dest, &m).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dest.join("src/a.c")).unwrap(),
+            "int a;\n"
+        );
+        assert!(!dest.join("src/extra.c").exists());
+    }
+
+    #[test]
+    fn one_changed_byte_is_refused_and_named() {
+        let src = tmp("bad-src");
+        let m = fake_tree(&src);
+        util::write(&src.join("src/include/b.h"), "#define B 2\n").unwrap();
+        let dest = tmp("bad-dest").join("liburing");
+        let err = install(&src, &dest, &m).unwrap_err();
+        assert!(err.contains("src/include/b.h: SHA-256 is"), "{err}");
+        assert!(err.contains("1 of 2 files wrong"), "{err}");
+        assert!(!dest.exists(), "a refused tree must not be installed");
+    }
+
+    #[test]
+    fn a_missing_file_is_refused() {
+        let src = tmp("missing-src");
+        let m = fake_tree(&src);
+        std::fs::remove_file(src.join("src/a.c")).unwrap();
+        let err = verify(&src, &m).unwrap_err();
+        assert!(err.contains("src/a.c: missing"), "{err}");
+    }
+
+    #[test]
+    fn malformed_manifests_are_refused() {
+        assert!(parse_manifest("").is_err());
+        assert!(
+            parse_manifest("abc  src/a.c")
+                .unwrap_err()
+                .contains("not a SHA-256")
+        );
+        let h = "0".repeat(64);
+        assert!(
+            parse_manifest(&format!("{h}  ../etc/passwd"))
+                .unwrap_err()
+                .contains("unsafe path")
+        );
+        assert!(
+            parse_manifest(&format!("{h} src/a.c"))
+                .unwrap_err()
+                .contains("expected")
+        );
+    }
+}
