@@ -4,3 +4,7 @@
 #![warn(missing_docs)]
 
 pub use liburing_sys as sys;
+
+pub mod op;
+pub mod probe;
+pub mod sqe;

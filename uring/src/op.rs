@@ -1,0 +1,1 @@
+//! Typed builders, one per io_uring opcode.

@@ -1,0 +1,1 @@
+//! Which opcodes the running kernel supports.

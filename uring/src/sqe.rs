@@ -1,0 +1,1 @@
+//! Submission queue entries as values.
