@@ -7,13 +7,11 @@ use crate::sys;
 ///
 /// Made by an opcode builder in [`op`](crate::op) (`op::Nop::new().build()`), then tagged
 /// with [`user_data`](Sqe::user_data) and [`flags`](Sqe::flags).
-#[derive(Clone, Copy)]
 #[repr(transparent)]
 pub struct Sqe(pub(crate) sys::io_uring_sqe);
 
 /// One 128-byte submission queue entry, for rings set up with `SQE128` (or the 128-byte
 /// ops of `SQE_MIXED` rings): a normal entry followed by 64 bytes of command data.
-#[derive(Clone, Copy)]
 #[repr(C)]
 pub struct Sqe128 {
     pub(crate) sqe: sys::io_uring_sqe,
@@ -61,6 +59,25 @@ impl Sqe128 {
     #[inline(always)]
     pub fn cmd(&self) -> &[u8; 64] {
         &self.cmd
+    }
+}
+
+// bindgen cannot derive Clone for io_uring_sqe (it ends in a flexible array member),
+// but every bit pattern of it is plain data.
+impl Clone for Sqe {
+    #[inline(always)]
+    fn clone(&self) -> Sqe {
+        // SAFETY: io_uring_sqe is plain old data with no pointers it owns; a bitwise copy
+        // of the 64 bytes is a valid, independent value.
+        Sqe(unsafe { core::ptr::read(&self.0) })
+    }
+}
+
+impl Clone for Sqe128 {
+    #[inline(always)]
+    fn clone(&self) -> Sqe128 {
+        // SAFETY: as for Sqe: 128 bytes of plain data.
+        unsafe { core::ptr::read(self) }
     }
 }
 
