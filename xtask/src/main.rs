@@ -10,6 +10,7 @@
 mod ci;
 mod codegen;
 mod debian;
+mod syslibs;
 mod util;
 mod vendor;
 
@@ -40,7 +41,7 @@ fn main() -> ExitCode {
     let result = match cmd.as_str() {
         "vendor" => vendor::run(rest),
         "regen-bindings" => codegen::run(rest),
-        "system-libs" => debian::run_system_libs(rest),
+        "system-libs" => syslibs::run(rest),
         "ci" => ci::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
