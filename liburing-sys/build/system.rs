@@ -43,7 +43,7 @@ pub fn find(why_system: &str) -> Found {
         }
         Err(e) => tried.push(format!(
             "pkg-config liburing-ffi: {}",
-            first_line(&e.to_string())
+            pkg_config_reason(&e.to_string())
         )),
     }
 
@@ -63,12 +63,23 @@ fn from_dir(dir: &Path, statik: bool) -> Result<Found, String> {
     if !include.join("liburing.h").exists() {
         return Err(format!("no {}", include.join("liburing.h").display()));
     }
-    let version = header_version(&include).ok_or_else(|| {
-        format!(
-            "no IO_URING_VERSION_MAJOR/MINOR in {}: liburing older than {MIN_SYSTEM_VERSION}",
-            include.join("liburing/io_uring_version.h").display()
-        )
-    })?;
+    let version = match header_version(&include) {
+        Some(v) => v,
+        // Releases before 2.4 have no io_uring_version.h; the shared library's file
+        // name (liburing.so.2.3) still tells which one it is.
+        None => {
+            let found = LIB_DIRS.iter().find_map(|d| soname_version(&dir.join(d)));
+            return Err(match found {
+                Some(v) => format!(
+                    "it holds liburing {v} (no liburing/io_uring_version.h, no liburing-ffi); liburing-sys needs >= {MIN_SYSTEM_VERSION}"
+                ),
+                None => format!(
+                    "no IO_URING_VERSION_MAJOR/MINOR in {}: a liburing older than {MIN_SYSTEM_VERSION}",
+                    include.join("liburing/io_uring_version.h").display()
+                ),
+            });
+        }
+    };
     if version < MIN_SYSTEM_VERSION {
         return Err(format!(
             "it holds liburing {version}; liburing-sys needs >= {MIN_SYSTEM_VERSION}"
@@ -96,6 +107,23 @@ fn from_dir(dir: &Path, statik: bool) -> Result<Found, String> {
         if statik { "static" } else { "dylib" }
     );
     Ok(Found { version, include })
+}
+
+/// Where a prefix keeps its libraries, in the order searched.
+const LIB_DIRS: &[&str] = &[
+    "lib",
+    "lib64",
+    "lib/x86_64-linux-gnu",
+    "lib/aarch64-linux-gnu",
+    "lib/riscv64-linux-gnu",
+];
+
+/// The version in a `liburing.so.2.3`-style file name in `dir`, if any.
+fn soname_version(dir: &Path) -> Option<Version> {
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        Version::parse(name.strip_prefix("liburing.so.")?)
+    })
 }
 
 /// Reads `IO_URING_VERSION_MAJOR`/`MINOR` from `liburing/io_uring_version.h`.
@@ -127,31 +155,45 @@ fn check_header_version(include: &Path, pc: Version) -> Version {
     }
 }
 
-fn first_line(s: &str) -> &str {
-    s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim()
+/// The informative line of a pkg-config error ("Package … was not found …").
+fn pkg_config_reason(s: &str) -> &str {
+    s.lines()
+        .map(str::trim)
+        .find(|l| l.contains("not found") || l.contains("No package"))
+        .or_else(|| s.lines().map(str::trim).find(|l| !l.is_empty()))
+        .unwrap_or(s)
 }
 
 fn fail(why_system: &str, tried: &[String]) -> ! {
     let host = std::env::var("HOST").unwrap_or_default();
     let target = std::env::var("TARGET").unwrap_or_default();
-    panic!(
-        "\n\n\
-liburing-sys: no usable system liburing ({why_system}, so the system copy is required).\n\
-\n\
-Needed: liburing-ffi >= {MIN_SYSTEM_VERSION} (the bindings describe {VENDORED_VERSION}; older releases\n\
-        have no liburing-ffi library exporting the inline helpers).\n\
-Tried:\n  {}\n\
-\n\
-Fix it one of these ways:\n\
-  * use the bundled liburing {VENDORED_VERSION}: enable the `vendored` feature (it is on by\n\
-    default; you turned it off with `default-features = false` or LIBURING_NO_VENDOR=1);\n\
-  * install a newer liburing: Debian 13 / Ubuntu 24.10+: `apt-get install liburing-dev`;\n\
-    Fedora: `dnf install liburing-devel`; Arch: `pacman -S liburing`;\n\
-  * point PKG_CONFIG_PATH at a directory holding liburing-ffi.pc;\n\
-  * set LIBURING_DIR to a prefix holding include/liburing.h and lib/liburing-ffi.so\n\
-    (or liburing-ffi.a with LIBURING_STATIC=1).\n\
-\n\
-host: {host}, target: {target}\n",
-        tried.join("\n  ")
-    );
+    let lines = [
+        String::new(),
+        format!("liburing-sys: no usable system liburing ({why_system}, so the system copy is required)."),
+        String::new(),
+        format!("Needed: liburing-ffi >= {MIN_SYSTEM_VERSION} (these bindings describe liburing {VENDORED_VERSION};"),
+        "        releases before 2.4 have no liburing-ffi exporting the inline helpers).".into(),
+        "Tried:".into(),
+    ]
+    .into_iter()
+    .chain(tried.iter().map(|t| format!("  - {t}")))
+    .chain([
+        String::new(),
+        "Fix it one of these ways:".into(),
+        format!("  - use the bundled liburing {VENDORED_VERSION}: enable the `vendored` feature of liburing-sys"),
+        "    (it is on by default: it was turned off by `default-features = false`, or".into(),
+        "    LIBURING_NO_VENDOR=1 is set);".into(),
+        "  - install liburing >= 2.4 with its development files: Debian 13+ / Ubuntu 24.04+:".into(),
+        "    `apt-get install liburing-dev`; Fedora: `dnf install liburing-devel`;".into(),
+        "    Arch: `pacman -S liburing`;".into(),
+        "  - point PKG_CONFIG_PATH at the directory holding liburing-ffi.pc;".into(),
+        "  - set LIBURING_DIR to a prefix with include/liburing.h and lib/liburing-ffi.so".into(),
+        "    (or lib/liburing-ffi.a with LIBURING_STATIC=1).".into(),
+        String::new(),
+        format!("host: {host}, target: {target}"),
+    ]);
+    for line in lines {
+        eprintln!("{line}");
+    }
+    std::process::exit(1);
 }

@@ -19,17 +19,24 @@ pub fn build() -> Found {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let src = manifest_dir.join("liburing/src");
     if !src.join("include/liburing.h").exists() {
-        panic!(
-            "\n\nliburing-sys: the vendored liburing 2.15 source is not in place: {} is missing.\n\
-             \n\
-             In a git checkout of the uring workspace, fetch it (from upstream git or crates.io,\n\
-             checked against liburing-sys/liburing-2.15.sha256) with:\n\
-             \n    cargo xtask vendor\n\
-             \n\
-             Or link the system's liburing-ffi (>= 2.4) instead: build with\n\
-             `--no-default-features` (or set LIBURING_NO_VENDOR=1).\n",
-            src.join("include/liburing.h").display()
-        );
+        let lines = [
+            String::new(),
+            "liburing-sys: the bundled liburing 2.15 source is not in place:".into(),
+            format!("  {} is missing.", src.join("include/liburing.h").display()),
+            String::new(),
+            "In a git checkout of the uring workspace, fetch it (from upstream git or crates.io,"
+                .into(),
+            "every file checked against liburing-sys/liburing-2.15.sha256) with:".into(),
+            String::new(),
+            "    cargo xtask vendor".into(),
+            String::new(),
+            "Or link the system's liburing-ffi (>= 2.4) instead: build liburing-sys with".into(),
+            "`default-features = false` (or set LIBURING_NO_VENDOR=1).".into(),
+        ];
+        for line in lines {
+            eprintln!("{line}");
+        }
+        std::process::exit(1);
     }
     for f in SOURCES {
         println!("cargo:rerun-if-changed={}", src.join(f).display());

@@ -1,5 +1,497 @@
-//! `cargo xtask ci`: filled in below.
-use crate::util::Result;
-pub fn run(_args: &[String]) -> Result {
-    Err("not yet".into())
+//! `cargo xtask ci`: the whole test suite, as `.ci/run` runs it on a fresh machine.
+//!
+//! Steps, in order (each prints a `== ci: …` header; the first failure stops the run
+//! unless `--keep-going`):
+//! 1. vendor liburing 2.15 (verified) and check the checked-in bindings are current;
+//! 2. `cargo fmt --check`, `cargo clippy -D warnings`;
+//! 3. the workspace's tests against the vendored liburing;
+//! 4. liburing-sys (and uring) against Debian's liburing 2.9 and 2.15 packages:
+//!    pkg-config shared, pkg-config static, `LIBURING_DIR`;
+//! 5. refusals: Debian 12's liburing 2.3 (and no liburing at all) without `vendored`,
+//!    a vendored build with the source missing, a tampered source tree;
+//! 6. `cargo package -p liburing-sys`: the published crate builds on its own;
+//! 7. the README's first command: `uring-probe` runs and completes a NOP.
+//!
+//! It ends with one line `ci: N passed, M failed, K skipped` summing every libtest run.
+
+use crate::syslibs;
+use crate::util::{self, Result, project_root};
+use crate::vendor;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+#[derive(Default)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+struct Ci {
+    totals: Totals,
+    failures: Vec<String>,
+    keep_going: bool,
+}
+
+pub fn run(args: &[String]) -> Result {
+    let mut ci = Ci {
+        totals: Totals::default(),
+        failures: Vec::new(),
+        keep_going: false,
+    };
+    let mut skip_system = false;
+    for a in args {
+        match a.as_str() {
+            "--keep-going" => ci.keep_going = true,
+            "--no-system" => skip_system = true,
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}` (known: --keep-going, --no-system)"
+                ));
+            }
+        }
+    }
+    let root = project_root();
+
+    ci.step("vendor liburing 2.15", || vendor::run(&[]));
+    ci.step("bindings are current", || {
+        crate::codegen::run(&["--check".to_string()])
+    });
+    ci.step("cargo fmt --check", || {
+        util::run(
+            util::cargo()
+                .current_dir(&root)
+                .args(["fmt", "--all", "--", "--check"]),
+        )
+    });
+    ci.step("cargo clippy", || {
+        util::run(util::cargo().current_dir(&root).args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--quiet",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    });
+    ci.test_step(
+        "tests, vendored liburing 2.15",
+        util::cargo()
+            .current_dir(&root)
+            .args(["test", "--workspace"]),
+    );
+
+    if skip_system {
+        eprintln!("== ci: skipping the system-liburing steps (--no-system)");
+    } else {
+        ci.step("download Debian's liburing 2.3, 2.9, 2.15", || {
+            syslibs::fetch_all().map(|_| ())
+        });
+        for version in ["2.9", "2.15"] {
+            let libdir = syslibs::prefix(version).join("usr/lib/x86_64-linux-gnu");
+            let mut cmd = system_cargo(version, "pkgconfig-shared");
+            cmd.env("PKG_CONFIG_PATH", syslibs::pkg_config_dir(version))
+                .env("LD_LIBRARY_PATH", &libdir);
+            ci.test_step(
+                &format!(
+                    "liburing-sys + uring against Debian's liburing {version} (pkg-config, shared)"
+                ),
+                &mut cmd,
+            );
+
+            let mut cmd = system_cargo(version, "pkgconfig-static");
+            cmd.env("PKG_CONFIG_PATH", syslibs::pkg_config_dir(version))
+                .env("LIBURING_STATIC", "1");
+            ci.test_step(
+                &format!(
+                    "liburing-sys + uring against Debian's liburing {version} (pkg-config, static)"
+                ),
+                &mut cmd,
+            );
+        }
+        let mut cmd = system_cargo("2.9", "dir");
+        cmd.env("LIBURING_DIR", syslibs::prefix("2.9").join("usr"))
+            .env("PKG_CONFIG_PATH", "/nonexistent")
+            .env(
+                "LD_LIBRARY_PATH",
+                syslibs::prefix("2.9").join("usr/lib/x86_64-linux-gnu"),
+            );
+        ci.test_step(
+            "liburing-sys + uring against Debian's liburing 2.9 (LIBURING_DIR)",
+            &mut cmd,
+        );
+
+        ci.step("refuse Debian 12's liburing 2.3 (pkg-config)", || {
+            expect_build_failure(
+                &[("PKG_CONFIG_PATH", syslibs::pkg_config_dir("2.3"))],
+                &["found liburing 2.3", "`vendored` feature"],
+            )
+        });
+        ci.step("refuse Debian 12's liburing 2.3 (LIBURING_DIR)", || {
+            expect_build_failure(
+                &[("LIBURING_DIR", syslibs::prefix("2.3").join("usr"))],
+                &["holds liburing 2.3", "`vendored` feature"],
+            )
+        });
+        ci.step("refuse the system-installed liburing-dev (Debian 12: 2.3)", || {
+            let installed = Command::new("pkg-config").args(["--modversion", "liburing"]).output();
+            match installed {
+                Ok(o) if o.status.success() => {
+                    let v = String::from_utf8_lossy(&o.stdout).trim().to_string();
+                    if v.starts_with("2.3") {
+                        expect_build_failure(&[], &["found liburing 2.3", "`vendored` feature"])
+                    } else {
+                        eprintln!("skipped: the system liburing is {v}, not Debian 12's 2.3");
+                        Ok(())
+                    }
+                }
+                _ => {
+                    eprintln!("skipped: no system liburing-dev installed (.ci/run installs Debian 12's)");
+                    Ok(())
+                }
+            }
+        });
+        ci.step("refuse when no liburing exists at all", || {
+            let empty = root.join("target/ci/empty-pkgconfig");
+            std::fs::create_dir_all(&empty).map_err(|e| e.to_string())?;
+            expect_build_failure(
+                &[
+                    ("PKG_CONFIG_LIBDIR", empty.clone()),
+                    ("PKG_CONFIG_PATH", empty),
+                ],
+                &[
+                    "liburing-ffi was not found",
+                    "pkg-config liburing: not found either",
+                    "`vendored` feature",
+                ],
+            )
+        });
+    }
+
+    ci.step(
+        "vendor refuses a tree with one byte changed",
+        tampered_tree_is_refused,
+    );
+    ci.step(
+        "cargo package -p liburing-sys builds from the package alone",
+        package_builds,
+    );
+    ci.step(
+        "a packaged build without the source says which command fixes it",
+        missing_source_message,
+    );
+    ci.step("README: uring-probe completes a NOP", || {
+        let out = util::output(util::cargo().current_dir(&root).args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "uring-probe-cli",
+            "--bin",
+            "uring-probe",
+        ]))?;
+        print!("{out}");
+        if out.lines().any(|l| l.starts_with("io_uring on Kernel "))
+            && out.lines().any(|l| l == "Nop completed with 0")
+        {
+            Ok(())
+        } else {
+            Err(
+                "uring-probe's output lacks `io_uring on Kernel …` or `Nop completed with 0`"
+                    .into(),
+            )
+        }
+    });
+
+    let t = &ci.totals;
+    if ci.failures.is_empty() {
+        println!("ci: all steps passed");
+    } else {
+        println!("ci: {} step(s) failed:", ci.failures.len());
+        for f in &ci.failures {
+            println!("  - {f}");
+        }
+    }
+    println!(
+        "ci: {} passed, {} failed, {} skipped",
+        t.passed, t.failed, t.ignored
+    );
+    if ci.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} step(s) failed", ci.failures.len()))
+    }
+}
+
+impl Ci {
+    fn step(&mut self, name: &str, f: impl FnOnce() -> Result) {
+        if !self.failures.is_empty() && !self.keep_going {
+            return;
+        }
+        eprintln!("\n== ci: {name}");
+        if let Err(e) = f() {
+            eprintln!("== ci: FAILED: {name}: {e}");
+            self.failures
+                .push(format!("{name}: {}", e.lines().next().unwrap_or("")));
+        }
+    }
+
+    /// Runs a `cargo test`, streaming its output and adding up its libtest summaries.
+    fn test_step(&mut self, name: &str, cmd: &mut Command) {
+        let mut totals = Totals::default();
+        self.step(name, || run_tests(cmd, &mut totals));
+        self.totals.passed += totals.passed;
+        self.totals.failed += totals.failed;
+        self.totals.ignored += totals.ignored;
+    }
+}
+
+/// `cargo test` of liburing-sys and uring without `vendored`, in its own target dir.
+fn system_cargo(version: &str, mode: &str) -> Command {
+    let root = project_root();
+    let mut cmd = util::cargo();
+    cmd.current_dir(&root)
+        .args([
+            "test",
+            "-p",
+            "liburing-sys",
+            "-p",
+            "uring",
+            "--no-default-features",
+            "--target-dir",
+        ])
+        .arg(root.join(format!("target/ci/system-{version}-{mode}")))
+        .env("URING_EXPECT_LIBURING_VERSION", version)
+        .env_remove("LIBURING_DIR")
+        .env_remove("LIBURING_STATIC");
+    cmd
+}
+
+fn run_tests(cmd: &mut Command, totals: &mut Totals) -> Result {
+    eprintln!("+ {}", util::show(cmd));
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run `{}`: {e}", util::show(cmd)))?;
+    let stdout = child.stdout.take().expect("piped");
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some(counts) = parse_libtest_summary(&line) {
+            totals.passed += counts.0;
+            totals.failed += counts.1;
+            totals.ignored += counts.2;
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{}` failed: {status}", util::show(cmd)))
+    }
+}
+
+/// `test result: ok. 7 passed; 0 failed; 1 ignored; …` → (7, 0, 1).
+fn parse_libtest_summary(line: &str) -> Option<(u64, u64, u64)> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let (_, counts) = rest.split_once(". ")?;
+    let mut out = (None, None, None);
+    for part in counts.split(';') {
+        let mut words = part.split_whitespace();
+        let n: u64 = words.next()?.parse().ok()?;
+        match words.next()? {
+            "passed" => out.0 = Some(n),
+            "failed" => out.1 = Some(n),
+            "ignored" => out.2 = Some(n),
+            _ => {}
+        }
+    }
+    Some((out.0?, out.1?, out.2?))
+}
+
+/// Builds liburing-sys without `vendored` under `env`; it must fail, and its output
+/// must contain every one of `needles`.
+fn expect_build_failure(env: &[(&str, PathBuf)], needles: &[&str]) -> Result {
+    let root = project_root();
+    let mut cmd = util::cargo();
+    cmd.current_dir(&root)
+        .args([
+            "build",
+            "-p",
+            "liburing-sys",
+            "--no-default-features",
+            "--target-dir",
+        ])
+        .arg(root.join("target/ci/refusal"))
+        .env_remove("LIBURING_DIR")
+        .env_remove("PKG_CONFIG_PATH");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    eprintln!("+ {}", util::show(&cmd));
+    let out = cmd.output().map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        return Err("the build succeeded but must be refused".into());
+    }
+    let missing: Vec<_> = needles.iter().filter(|n| !text.contains(*n)).collect();
+    if !missing.is_empty() {
+        return Err(format!("the refusal message lacks {missing:?}:\n{text}"));
+    }
+    let msg: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("liburing-sys: no usable"))
+        .collect();
+    eprintln!("refused as expected:\n{}", msg.join("\n"));
+    Ok(())
+}
+
+fn tampered_tree_is_refused() -> Result {
+    let root = project_root();
+    let manifest = vendor::manifest()?;
+    let tampered = root.join("target/ci/tampered");
+    let _ = std::fs::remove_dir_all(&tampered);
+    for (_, rel) in &manifest {
+        util::write(
+            &tampered.join(rel),
+            util::read(&vendor::default_dest().join(rel))?,
+        )?;
+    }
+    let victim = tampered.join("src/queue.c");
+    let mut bytes = util::read(&victim)?;
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x20;
+    util::write(&victim, bytes)?;
+    let dest = root.join("target/ci/tampered-dest");
+    let _ = std::fs::remove_dir_all(&dest);
+    match vendor::install(&tampered, &dest, &manifest) {
+        Ok(()) => Err("a tree with src/queue.c changed was accepted".into()),
+        Err(e)
+            if e.contains("src/queue.c: SHA-256 is")
+                && e.contains("1 of 30 files wrong")
+                && !dest.exists() =>
+        {
+            eprintln!(
+                "refused as expected: {}",
+                e.lines().nth(1).unwrap_or(&e).trim()
+            );
+            Ok(())
+        }
+        Err(e) => Err(format!(
+            "refused, but the message does not name src/queue.c: {e}"
+        )),
+    }
+}
+
+/// The directory `cargo package` unpacked the liburing-sys crate into.
+fn packaged_dir() -> Result<PathBuf> {
+    let dir = project_root().join("target/package");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("read {}: {e}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("liburing-sys-"))
+        })
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .ok_or_else(|| format!("no liburing-sys-* directory in {}", dir.display()))
+}
+
+fn package_builds() -> Result {
+    let root = project_root();
+    let list = util::output(util::cargo().current_dir(&root).args([
+        "package",
+        "-p",
+        "liburing-sys",
+        "--list",
+        "--allow-dirty",
+    ]))?;
+    for want in [
+        "liburing/src/queue.c",
+        "liburing/src/ffi.c",
+        "liburing/src/include/liburing.h",
+        "liburing-2.15.sha256",
+        "src/bindings.rs",
+    ] {
+        if !list.lines().any(|l| l == want) {
+            return Err(format!("`cargo package --list` lacks {want}"));
+        }
+    }
+    // Verification unpacks the .crate and builds it with nothing else around.
+    util::run(util::cargo().current_dir(&root).args([
+        "package",
+        "-p",
+        "liburing-sys",
+        "--allow-dirty",
+    ]))
+}
+
+fn missing_source_message() -> Result {
+    let unpacked = packaged_dir()?;
+    let copy = project_root().join("target/ci/no-source/liburing-sys");
+    let _ = std::fs::remove_dir_all(&copy);
+    copy_tree(&unpacked, &copy)?;
+    std::fs::remove_dir_all(copy.join("liburing")).map_err(|e| e.to_string())?;
+    // Its own workspace root, so cargo does not attach it to ours.
+    let manifest = copy.join("Cargo.toml");
+    let text = String::from_utf8(util::read(&manifest)?).map_err(|e| e.to_string())?;
+    util::write(&manifest, format!("{text}\n[workspace]\n"))?;
+    let out = util::cargo()
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        return Err("a vendored build without the source succeeded".into());
+    }
+    if !err.contains("cargo xtask vendor") || !err.contains("default-features = false") {
+        return Err(format!("the message does not name the fix:\n{err}"));
+    }
+    eprintln!("refused as expected, naming `cargo xtask vendor`");
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result {
+    for entry in std::fs::read_dir(from).map_err(|e| format!("read {}: {e}", from.display()))? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type().map_err(|e| e.to_string())?.is_dir() {
+            copy_tree(&entry.path(), &dest)?;
+        } else {
+            util::write(&dest, util::read(&entry.path())?)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_libtest_summary;
+
+    #[test]
+    fn libtest_summaries_are_counted() {
+        assert_eq!(
+            parse_libtest_summary(
+                "test result: ok. 7 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.00s"
+            ),
+            Some((7, 0, 1))
+        );
+        assert_eq!(
+            parse_libtest_summary(
+                "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out"
+            ),
+            Some((3, 2, 0))
+        );
+        assert_eq!(parse_libtest_summary("test foo ... ok"), None);
+        assert_eq!(parse_libtest_summary("test result: garbage"), None);
+    }
 }

@@ -30,10 +30,13 @@ impl Apt {
             } else {
                 main.as_str()
             };
-            sources.push_str(&format!("deb [signed-by={KEYRING}] {uri} {suite} {components}\n"));
+            sources.push_str(&format!(
+                "deb [signed-by={KEYRING}] {uri} {suite} {components}\n"
+            ));
         }
         for sub in ["lists/partial", "cache/archives/partial", "parts", "prefs"] {
-            std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("create {}: {e}", dir.join(sub).display()))?;
+            std::fs::create_dir_all(dir.join(sub))
+                .map_err(|e| format!("create {}: {e}", dir.join(sub).display()))?;
         }
         let conf = format!(
             "Dir::Etc::SourceList \"{d}/sources.list\";\n\
@@ -94,9 +97,16 @@ impl Apt {
                 debs.push(found);
                 continue;
             }
-            util::run(self.command("apt-get").current_dir(dest).args(["download", "-q", pkg]))?;
+            util::run(
+                self.command("apt-get")
+                    .current_dir(dest)
+                    .args(["download", "-q", pkg]),
+            )?;
             debs.push(find_deb(dest, name, version).ok_or_else(|| {
-                format!("apt-get download {pkg} succeeded but no {name}_*.deb is in {}", dest.display())
+                format!(
+                    "apt-get download {pkg} succeeded but no {name}_*.deb is in {}",
+                    dest.display()
+                )
             })?);
         }
         Ok(debs)
@@ -105,7 +115,10 @@ impl Apt {
 
 fn has_package_lists(lists: &Path) -> bool {
     std::fs::read_dir(lists)
-        .map(|rd| rd.flatten().any(|e| e.file_name().to_string_lossy().ends_with("_Packages")))
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with("_Packages"))
+        })
         .unwrap_or(false)
 }
 
@@ -146,7 +159,9 @@ fn system_mirrors() -> Result<(String, Option<String>)> {
         if !(name.ends_with(".list") || name.ends_with(".sources")) {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
         for line in text.lines() {
             let line = line.trim();
             if let Some(rest) = line.strip_prefix("URIs:") {
@@ -161,7 +176,10 @@ fn system_mirrors() -> Result<(String, Option<String>)> {
         }
     }
     let debian: Vec<_> = uris.into_iter().filter(|u| u.contains("debian")).collect();
-    let security = debian.iter().find(|u| u.contains("debian-security")).cloned();
+    let security = debian
+        .iter()
+        .find(|u| u.contains("debian-security"))
+        .cloned();
     let main = debian
         .iter()
         .find(|u| !u.contains("security"))

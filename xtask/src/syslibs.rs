@@ -37,27 +37,67 @@ pub fn fetch_all() -> Result<Vec<PathBuf>> {
     for (version, _suite, pkgver) in SYSTEM_LIBS {
         let root = prefix(version);
         let debs = apt.download(
-            &[&format!("liburing-dev={pkgver}"), &format!("liburing2={pkgver}")],
+            &[
+                &format!("liburing-dev={pkgver}"),
+                &format!("liburing2={pkgver}"),
+            ],
             &project_root().join("target/system-liburing/debs"),
         )?;
         let _ = std::fs::remove_dir_all(&root);
         for deb in &debs {
             debian::extract(deb, &root)?;
         }
-        // Debian's .pc files say prefix=/usr; point them at the unpacked tree.
+        // Debian's .pc files name /usr (prefix=, libdir=, includedir=); point every such
+        // variable at the unpacked tree.
         let pc_dir = pkg_config_dir(version);
         for pc in ["liburing.pc", "liburing-ffi.pc"] {
             let path = pc_dir.join(pc);
             if let Ok(text) = std::fs::read_to_string(&path) {
-                let fixed = text.replace("prefix=/usr\n", &format!("prefix={}/usr\n", root.display()));
+                let fixed = rebase_pc(&text, &root.display().to_string());
                 if fixed == text {
-                    return Err(format!("{}: no `prefix=/usr` line to rewrite", path.display()));
+                    return Err(format!(
+                        "{}: no `var=/usr…` line to rewrite",
+                        path.display()
+                    ));
                 }
                 util::write(&path, fixed)?;
             }
         }
-        eprintln!("liburing {version} ({pkgver}) unpacked in {}", root.display());
+        eprintln!(
+            "liburing {version} ({pkgver}) unpacked in {}",
+            root.display()
+        );
         out.push(root);
     }
     Ok(out)
+}
+
+/// Rewrites `name=/usr…` variable lines of a pkg-config file to `name=<root>/usr…`.
+fn rebase_pc(text: &str, root: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 256);
+    for line in text.lines() {
+        match line.split_once('=') {
+            Some((name, value))
+                if !name.contains(':') && (value == "/usr" || value.starts_with("/usr/")) =>
+            {
+                out.push_str(&format!("{name}={root}{value}"));
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pc_variables_under_usr_are_rebased_and_nothing_else() {
+        let pc = "prefix=/usr\nlibdir=/usr/lib/x86_64-linux-gnu\nincludedir=${prefix}/include\nURL: https://x/usr\nLibs: -L${libdir} -luring-ffi\n";
+        let got = super::rebase_pc(pc, "/t");
+        assert_eq!(
+            got,
+            "prefix=/t/usr\nlibdir=/t/usr/lib/x86_64-linux-gnu\nincludedir=${prefix}/include\nURL: https://x/usr\nLibs: -L${libdir} -luring-ffi\n"
+        );
+    }
 }

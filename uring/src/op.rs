@@ -1,1 +1,0 @@
-//! Typed builders, one per io_uring opcode.
