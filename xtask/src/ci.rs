@@ -21,6 +21,48 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// Debian packages the suite needs: libclang for the bindings check, pkg-config for the
+/// system-liburing builds, and Debian 12's liburing-dev (2.3), which must be refused.
+const APT_PACKAGES: &[&str] = &["libclang-dev", "pkg-config", "liburing-dev"];
+
+/// Installs whichever of `packages` are missing (as root, with apt-get); without root,
+/// fails naming the command to run.
+pub fn ensure_apt_packages(packages: &[&str]) -> Result {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        eprintln!("installed already: {}", packages.join(" "));
+        return Ok(());
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        return Err(format!(
+            "missing Debian packages; install them with: sudo apt-get install {}",
+            missing.join(" ")
+        ));
+    }
+    util::run(
+        Command::new("apt-get")
+            .args(["update", "-q"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )?;
+    util::run(
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
 #[derive(Default)]
 struct Totals {
     passed: u64,
@@ -54,6 +96,9 @@ pub fn run(args: &[String]) -> Result {
     }
     let root = project_root();
 
+    ci.step("apt packages the suite needs", || {
+        ensure_apt_packages(APT_PACKAGES)
+    });
     ci.step("vendor liburing 2.15", || vendor::run(&[]));
     ci.step("bindings are current", || {
         crate::codegen::run(&["--check".to_string()])
