@@ -5,6 +5,18 @@
 
 pub use liburing_sys as sys;
 
+pub mod cqueue;
+pub mod error;
 pub mod op;
 pub mod probe;
+mod ring;
+pub mod setup;
 pub mod sqe;
+pub mod squeue;
+mod syscall;
+
+pub use cqueue::{CompletionQueue, Cqe, CqeFlags};
+pub use error::PushError;
+pub use ring::Ring;
+pub use setup::{Builder, Features, Params, SetupFlags};
+pub use squeue::SubmissionQueue;

@@ -1,0 +1,339 @@
+//! Completions: the [`Cqe`] value, its [`CqeFlags`], and the
+//! [`CompletionQueue`] view that reads them out of the ring.
+//!
+//! Reading follows liburing's inline helpers: load the kernel's tail with
+//! acquire ordering, copy entries from `cqes[(head & mask) << shift]`, then publish
+//! the new head with release ordering (on [`CompletionQueue::sync`] or drop), so
+//! liburing's `io_uring_wait_cqe`/`io_uring_cqe_seen` and this view can be mixed
+//! on one ring.
+
+use core::sync::atomic::Ordering;
+use std::io;
+
+use crate::ring::atomic;
+use crate::sys;
+
+bitflags::bitflags! {
+    /// The `IORING_CQE_F_*` flags of a completion. Unknown bits are kept; for a
+    /// completion with `BUFFER`, the upper 16 bits are the buffer id (see
+    /// [`Cqe::buffer_id`]).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct CqeFlags: u32 {
+        /// The upper 16 bits hold the id of the provided buffer used (5.7).
+        const BUFFER = sys::IORING_CQE_F_BUFFER;
+        /// More completions will follow for this request (multishot, zero-copy send) (5.13).
+        const MORE = sys::IORING_CQE_F_MORE;
+        /// The socket had more data after this receive (5.19).
+        const SOCK_NONEMPTY = sys::IORING_CQE_F_SOCK_NONEMPTY;
+        /// A zero-copy send's notification that the buffer is free again (6.0).
+        const NOTIF = sys::IORING_CQE_F_NOTIF;
+        /// The provided-ring buffer was only partly used and stays current (6.12).
+        const BUF_MORE = sys::IORING_CQE_F_BUF_MORE;
+        /// A padding entry of a `CQE_MIXED` ring, to be ignored (6.18). The
+        /// [`CompletionQueue`] skips these itself.
+        const SKIP = sys::IORING_CQE_F_SKIP;
+        /// A 32-byte entry on a `CQE_MIXED` ring (6.18).
+        const F_32 = sys::IORING_CQE_F_32;
+
+        const _ = !0;
+    }
+}
+
+/// One completion, copied out of the ring.
+///
+/// ```
+/// use uring::Cqe;
+/// let mut raw = uring::sys::io_uring_cqe::default();
+/// raw.user_data = 5;
+/// raw.res = -libc::ENOENT;
+/// let cqe = Cqe::from_raw(&raw);
+/// assert_eq!(cqe.user_data(), 5);
+/// assert_eq!(cqe.result().unwrap_err().raw_os_error(), Some(libc::ENOENT));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cqe {
+    user_data: u64,
+    res: i32,
+    flags: u32,
+    big: Option<[u64; 2]>,
+}
+
+impl Cqe {
+    /// Copies a 16-byte kernel completion.
+    #[inline]
+    pub fn from_raw(raw: &sys::io_uring_cqe) -> Cqe {
+        Cqe {
+            user_data: raw.user_data,
+            res: raw.res,
+            flags: raw.flags,
+            big: None,
+        }
+    }
+
+    /// Copies the completion at `p`, with its extra 16 bytes when the ring's
+    /// `setup_flags` make it a 32-byte one.
+    ///
+    /// # Safety
+    ///
+    /// `p` must point at a posted completion in a CQ ring set up with
+    /// `setup_flags`, followed by 16 more readable bytes when it is 32 bytes long.
+    #[inline(always)]
+    pub(crate) unsafe fn read(p: *const sys::io_uring_cqe, setup_flags: u32) -> Cqe {
+        // SAFETY: the caller's contract: p is a valid CQE.
+        let raw = unsafe { &*p };
+        let mut cqe = Cqe::from_raw(raw);
+        let big = setup_flags & sys::IORING_SETUP_CQE32 != 0
+            || (setup_flags & sys::IORING_SETUP_CQE_MIXED != 0
+                && raw.flags & sys::IORING_CQE_F_32 != 0);
+        if big {
+            // SAFETY: a 32-byte CQE: the 16 bytes after the header are its big_cqe.
+            cqe.big = Some(unsafe { core::ptr::read(p.add(1).cast::<[u64; 2]>()) });
+        }
+        cqe
+    }
+
+    /// The `user_data` of the entry this completes.
+    #[inline]
+    pub fn user_data(&self) -> u64 {
+        self.user_data
+    }
+
+    /// The result: a non-negative count or value, or the errno the operation
+    /// failed with.
+    #[inline]
+    pub fn result(&self) -> io::Result<u32> {
+        if self.res < 0 {
+            Err(io::Error::from_raw_os_error(-self.res))
+        } else {
+            Ok(self.res as u32)
+        }
+    }
+
+    /// The raw `res` field: `-errno` on failure.
+    #[inline]
+    pub fn raw_result(&self) -> i32 {
+        self.res
+    }
+
+    /// The completion's flags.
+    #[inline]
+    pub fn flags(&self) -> CqeFlags {
+        CqeFlags::from_bits_retain(self.flags)
+    }
+
+    /// The provided buffer this operation used, when it used one (`BUFFER`).
+    #[inline]
+    pub fn buffer_id(&self) -> Option<u16> {
+        if self.flags & sys::IORING_CQE_F_BUFFER != 0 {
+            Some((self.flags >> sys::IORING_CQE_BUFFER_SHIFT) as u16)
+        } else {
+            None
+        }
+    }
+
+    /// Whether more completions will follow for the same request (`MORE`).
+    #[inline]
+    pub fn is_more(&self) -> bool {
+        self.flags & sys::IORING_CQE_F_MORE != 0
+    }
+
+    /// Whether this is a zero-copy send's buffer notification (`NOTIF`).
+    #[inline]
+    pub fn is_notif(&self) -> bool {
+        self.flags & sys::IORING_CQE_F_NOTIF != 0
+    }
+
+    /// The extra 16 bytes of a 32-byte completion (`CQE32` rings, or `F_32`
+    /// entries of `CQE_MIXED` rings); `None` for 16-byte ones.
+    #[inline]
+    pub fn big(&self) -> Option<[u64; 2]> {
+        self.big
+    }
+}
+
+impl core::fmt::Debug for Cqe {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut d = f.debug_struct("Cqe");
+        d.field("user_data", &self.user_data)
+            .field("res", &self.res)
+            .field("flags", &self.flags());
+        if let Some(big) = self.big {
+            d.field("big", &big);
+        }
+        d.finish()
+    }
+}
+
+/// A view of a [`Ring`](crate::Ring)'s completion queue, borrowed from
+/// [`Ring::completion`](crate::Ring::completion): an iterator of the completions
+/// the kernel had posted when the view was made (or last [`sync`](Self::sync)ed).
+///
+/// Consumed entries are handed back to the kernel when the view is dropped or
+/// synced.
+///
+/// ```
+/// use uring::{Ring, sqe::Sqe, sys};
+///
+/// let mut ring = Ring::new(4)?;
+/// for i in 0..3u64 {
+///     let mut raw: sys::io_uring_sqe = unsafe { std::mem::zeroed() };
+///     unsafe { sys::io_uring_prep_nop(&mut raw) };
+///     raw.user_data = i;
+///     // SAFETY: NOPs name no memory.
+///     unsafe { ring.submission().push(&Sqe::from_raw(raw)) }.unwrap();
+/// }
+/// ring.submit_and_wait(3)?;
+/// let done: Vec<u64> = ring.completion().map(|c| c.user_data()).collect();
+/// assert_eq!(done, [0, 1, 2]);
+/// assert!(ring.completion().is_empty());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct CompletionQueue<'a> {
+    ring: &'a mut sys::io_uring,
+    /// Next slot to read.
+    head: u32,
+    /// The kernel's tail when last loaded.
+    tail: u32,
+    /// The head the kernel has seen.
+    published: u32,
+}
+
+impl<'a> CompletionQueue<'a> {
+    #[inline]
+    pub(crate) fn new(ring: &'a mut sys::io_uring) -> CompletionQueue<'a> {
+        // SAFETY: khead and ktail point into the CQ ring mapping, alive as long as
+        // the borrowed ring. We are the only writer of khead; the kernel writes
+        // ktail, and the acquire load makes the CQEs before it visible.
+        let (head, tail) = unsafe {
+            (
+                atomic(ring.cq.khead).load(Ordering::Relaxed),
+                atomic(ring.cq.ktail).load(Ordering::Acquire),
+            )
+        };
+        CompletionQueue {
+            ring,
+            head,
+            tail,
+            published: head,
+        }
+    }
+
+    /// Hands consumed entries back to the kernel and loads its new tail, so
+    /// completions posted since are seen.
+    #[inline]
+    pub fn sync(&mut self) {
+        self.publish();
+        // SAFETY: as in `new`.
+        self.tail = unsafe { atomic(self.ring.cq.ktail) }.load(Ordering::Acquire);
+    }
+
+    #[inline(always)]
+    fn publish(&mut self) {
+        if self.head != self.published {
+            // SAFETY: khead points into the CQ ring mapping; the release store
+            // orders our reads of the consumed CQEs before the kernel reuses them.
+            unsafe { atomic(self.ring.cq.khead) }.store(self.head, Ordering::Release);
+            self.published = self.head;
+        }
+    }
+
+    /// Ring slots holding unread completions (liburing's `io_uring_cq_ready`). On
+    /// `CQE_MIXED` rings a 32-byte completion takes two slots.
+    #[doc(alias = "io_uring_cq_ready")]
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.tail.wrapping_sub(self.head) as usize
+    }
+
+    /// Whether there is nothing to read.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.head == self.tail
+    }
+
+    /// The number of slots in the queue.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.ring.cq.ring_entries as usize
+    }
+
+    /// How many completions the kernel could not post and dropped
+    /// (`cq.koverflow`). Stays 0 on kernels with `FEAT_NODROP` unless memory for
+    /// the overflow list ran out; [`Ring::cq_has_overflow`](crate::Ring::cq_has_overflow)
+    /// says whether completions are waiting to be flushed.
+    #[inline]
+    pub fn overflow(&self) -> u32 {
+        // SAFETY: koverflow points into the CQ ring mapping; the kernel writes it.
+        unsafe { atomic(self.ring.cq.koverflow) }.load(Ordering::Relaxed)
+    }
+}
+
+impl Iterator for CompletionQueue<'_> {
+    type Item = Cqe;
+
+    #[inline]
+    fn next(&mut self) -> Option<Cqe> {
+        let flags = self.ring.flags;
+        let mask = self.ring.cq.ring_mask;
+        loop {
+            if self.head == self.tail {
+                return None;
+            }
+            if flags & sys::IORING_SETUP_CQE_MIXED == 0 {
+                let shift = (flags & sys::IORING_SETUP_CQE32 != 0) as u32;
+                let i = ((self.head & mask) << shift) as usize;
+                // SAFETY: head is in [head, tail), which the kernel has posted
+                // (acquire on tail) and won't reuse before we publish; i is a slot
+                // index (times 2 for 32-byte CQEs) inside the cqes array.
+                let cqe = unsafe { Cqe::read(self.ring.cq.cqes.add(i), flags) };
+                self.head = self.head.wrapping_add(1);
+                return Some(cqe);
+            }
+            let i = (self.head & mask) as usize;
+            // SAFETY: as above; a mixed ring's slots are 16 bytes, and a 32-byte
+            // entry never wraps (the kernel pads with a SKIP entry instead), so
+            // its second half is the next slot in memory.
+            let p = unsafe { self.ring.cq.cqes.add(i) };
+            // SAFETY: p is a posted CQE (see above).
+            let raw_flags = unsafe { (*p).flags };
+            let slots = if raw_flags & sys::IORING_CQE_F_32 != 0 {
+                2
+            } else {
+                1
+            };
+            if raw_flags & sys::IORING_CQE_F_SKIP != 0 {
+                self.head = self.head.wrapping_add(slots);
+                continue;
+            }
+            // SAFETY: p is a posted CQE, 32 bytes when flagged F_32.
+            let cqe = unsafe { Cqe::read(p, flags) };
+            self.head = self.head.wrapping_add(slots);
+            return Some(cqe);
+        }
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.ring.flags & sys::IORING_SETUP_CQE_MIXED != 0 {
+            (0, Some(self.len()))
+        } else {
+            (self.len(), Some(self.len()))
+        }
+    }
+}
+
+impl Drop for CompletionQueue<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.publish();
+    }
+}
+
+impl core::fmt::Debug for CompletionQueue<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CompletionQueue")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .finish()
+    }
+}

@@ -1,0 +1,677 @@
+//! The [`Ring`]: one io_uring instance, set up and torn down by liburing, driven
+//! from inlined Rust.
+
+use core::cell::Cell;
+use core::marker::PhantomData;
+use core::sync::atomic::{AtomicU32, Ordering, fence};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use crate::cqueue::{CompletionQueue, Cqe};
+use crate::error::{from_ret, with_context};
+use crate::setup::{Builder, Features, Params, RingMemory, SetupFlags};
+use crate::sqe::Sqe;
+use crate::squeue::SubmissionQueue;
+use crate::sys;
+use crate::syscall;
+
+// liburing 2.15's private `int_flags` bits (src/int_flags.h). They live in the
+// public `struct io_uring` that liburing and this crate both drive, so both must
+// read them the same way.
+pub(crate) const INT_FLAG_REG_RING: u8 = sys::IORING_ENTER_REGISTERED_RING as u8;
+const INT_FLAG_NO_IOWAIT: u8 = sys::IORING_ENTER_NO_IOWAIT as u8;
+const INT_FLAG_CQ_ENTER: u8 = 4;
+const INT_FLAGS_MASK: u8 = INT_FLAG_REG_RING | INT_FLAG_NO_IOWAIT;
+
+/// `_NSIG / 8` on Linux: the sigset size the kernel expects.
+const SIGSET_SIZE: u32 = 8;
+
+/// One io_uring instance: a submission queue, a completion queue, and the kernel
+/// object behind them.
+///
+/// Made by [`Ring::new`] or [`Ring::builder`]. Entries go in through
+/// [`submission`](Ring::submission) (an `unsafe` push: the kernel will use the
+/// memory an entry names), reach the kernel with [`submit`](Ring::submit) and its
+/// waiting variants, and come back as [`Cqe`]s from
+/// [`completion`](Ring::completion).
+///
+/// ```
+/// use uring::{Ring, sqe::Sqe, sys};
+///
+/// let mut ring = Ring::new(8)?;
+/// // An entry built with liburing's own prep helper (the `op` module builds typed ones).
+/// let mut raw: sys::io_uring_sqe = unsafe { std::mem::zeroed() };
+/// unsafe { sys::io_uring_prep_nop(&mut raw) };
+/// raw.user_data = 7;
+/// let nop = Sqe::from_raw(raw);
+/// // SAFETY: a NOP names no memory and no file.
+/// unsafe { ring.submission().push(&nop) }.expect("queue has room");
+/// assert_eq!(ring.submit_and_wait(1)?, 1);
+/// let cqe = ring.completion().next().expect("one completion");
+/// assert_eq!((cqe.user_data(), cqe.result()?), (7, 0));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Threads
+///
+/// `Ring` is [`Send`]: it owns its `struct io_uring` and the mappings behind it,
+/// none of which is tied to a thread. (A ring set up with `SINGLE_ISSUER` or
+/// `DEFER_TASKRUN` belongs to the task that first submits; the kernel refuses
+/// others with `EEXIST`. A ring whose fd is registered (`REGISTERED_FD_ONLY`)
+/// uses the registration only on the thread that made it and otherwise falls back
+/// to its plain fd, or fails with `EBADF` if it has none.)
+///
+/// `Ring` is not [`Sync`]: the submission side keeps its own, unsynchronised tail
+/// (`sq.sqe_tail`) and the completion side its head, exactly as liburing does, so
+/// two threads must never drive one ring at once. Every driving method takes
+/// `&mut self`; the `&self` ones only read.
+///
+/// # Dropping
+///
+/// `Drop` calls liburing's `io_uring_queue_exit`: it unmaps the rings and closes
+/// the ring's fd. The kernel then cancels what is still in flight, asynchronously:
+/// memory named by entries that have not completed may still be read or written
+/// after `drop` returns. Reap every completion first (the safety contract of
+/// [`SubmissionQueue::push`] says as much).
+pub struct Ring {
+    raw: Box<sys::io_uring>,
+    params: Params,
+    /// The thread (see `thread_token`) whose registered-ring table holds this
+    /// ring's registered fd, when `int_flags` has `INT_FLAG_REG_RING`.
+    reg_owner: u64,
+    /// `NO_MMAP` memory the rings live in: dropped (unmapped) after `raw` is torn down.
+    _memory: Option<RingMemory>,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+// SAFETY: the io_uring struct and the mappings it points to are owned by this
+// Ring alone (the pointers are into memory no one else frees) and are not tied to
+// the creating thread; the kernel side is a file. Thread-bound kernel state
+// (registered ring index) is checked on every enter (see `enter_fd`).
+unsafe impl Send for Ring {}
+
+/// A number unique to the current thread for the life of the process.
+#[inline]
+fn thread_token() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local!(static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed));
+    TOKEN.with(|t| *t)
+}
+
+/// `p`, a pointer into a ring mapping, as an atomic.
+///
+/// # Safety
+///
+/// `p` must be valid, 4-byte aligned and live for `'a`, and only accessed
+/// atomically (by us and the kernel) meanwhile.
+#[inline(always)]
+pub(crate) unsafe fn atomic<'a>(p: *mut u32) -> &'a AtomicU32 {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { AtomicU32::from_ptr(p) }
+}
+
+impl Ring {
+    /// A ring with `entries` submission queue entries (rounded up to a power of
+    /// two, at most 32768) and no setup flags.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for 0 or more than 32768 entries (the message says which), or the
+    /// kernel's errno (`ENOMEM`, `EMFILE`, …).
+    ///
+    /// ```
+    /// let ring = uring::Ring::new(32)?;
+    /// assert_eq!(ring.params().sq_entries(), 32);
+    /// assert!(uring::Ring::new(0).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[doc(alias = "io_uring_queue_init")]
+    pub fn new(entries: u32) -> io::Result<Ring> {
+        Builder::new().build(entries)
+    }
+
+    /// A [`Builder`] to choose setup flags and parameters.
+    ///
+    /// ```
+    /// let ring = uring::Ring::builder().clamp().build(1 << 20)?;
+    /// assert_eq!(ring.params().sq_entries(), 32768);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn builder() -> Builder<'static> {
+        Builder::new()
+    }
+
+    /// Wraps a ring liburing has just set up.
+    ///
+    /// # Safety
+    ///
+    /// `raw` must have been initialised by a successful `io_uring_queue_init*`, not
+    /// yet exited, owned by no one else; `memory`, if any, must be the `NO_MMAP`
+    /// memory it lives in.
+    pub(crate) unsafe fn from_initialized(
+        raw: Box<sys::io_uring>,
+        params: Params,
+        memory: Option<RingMemory>,
+    ) -> Ring {
+        Ring {
+            raw,
+            params,
+            reg_owner: thread_token(),
+            _memory: memory,
+            _not_sync: PhantomData,
+        }
+    }
+
+    /// The liburing ring, for calling liburing functions that only read it.
+    ///
+    /// The pointer is valid (and its address stable) as long as the ring is.
+    #[inline]
+    pub fn as_raw(&self) -> *const sys::io_uring {
+        &*self.raw
+    }
+
+    /// The liburing ring, for calling any liburing function on it.
+    ///
+    /// The pointer is valid (and its address stable) as long as the ring is.
+    ///
+    /// # Safety
+    ///
+    /// What is done through the pointer must leave the ring in a state liburing's
+    /// own functions would: SQEs obtained with `io_uring_get_sqe` must be filled
+    /// (and name memory that outlives their operations) before the next submit;
+    /// CQEs must be marked seen only once; the ring must not be exited, re-set up,
+    /// or used from two threads at once. Views from [`submission`](Self::submission)
+    /// and [`completion`](Self::completion) and liburing calls may be interleaved
+    /// freely: both keep their state in the same `struct io_uring`.
+    #[inline]
+    pub unsafe fn as_raw_mut(&mut self) -> *mut sys::io_uring {
+        &mut *self.raw
+    }
+
+    /// What the kernel filled in at setup.
+    #[inline]
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The setup flags in effect (including those liburing added, such as
+    /// `NO_SQARRAY`).
+    #[inline]
+    pub fn flags(&self) -> SetupFlags {
+        SetupFlags::from_bits_retain(self.raw.flags)
+    }
+
+    /// What this kernel's io_uring supports.
+    #[inline]
+    pub fn features(&self) -> Features {
+        Features::from_bits_retain(self.raw.features)
+    }
+
+    /// The ring's file descriptor, or `None` for a ring that has none
+    /// (`REGISTERED_FD_ONLY`, or whose fd liburing closed after registering it).
+    ///
+    /// ```
+    /// let ring = uring::Ring::new(4)?;
+    /// assert!(ring.fd().is_some());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[inline]
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        let fd = self.raw.ring_fd;
+        if fd < 0 {
+            None
+        } else {
+            // SAFETY: ring_fd is the open io_uring fd this Ring owns; it is closed
+            // only in Drop, after every borrow of self has ended.
+            Some(unsafe { BorrowedFd::borrow_raw(fd) })
+        }
+    }
+
+    /// A view to push entries onto the submission queue.
+    #[inline]
+    pub fn submission(&mut self) -> SubmissionQueue<'_> {
+        SubmissionQueue::new(&mut self.raw)
+    }
+
+    /// A view (and iterator) of the completions the kernel has posted.
+    #[inline]
+    pub fn completion(&mut self) -> CompletionQueue<'_> {
+        CompletionQueue::new(&mut self.raw)
+    }
+
+    /// Pushes one entry: `self.submission().push(sqe)`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`SubmissionQueue::push`].
+    #[inline]
+    pub unsafe fn push(&mut self, sqe: &Sqe) -> Result<(), crate::PushError> {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.submission().push(sqe) }
+    }
+
+    /// The SQ ring's flags word (`IORING_SQ_NEED_WAKEUP`, `IORING_SQ_CQ_OVERFLOW`,
+    /// `IORING_SQ_TASKRUN`), as the kernel last wrote it.
+    #[inline]
+    pub fn sq_flags(&self) -> u32 {
+        // SAFETY: kflags points into the SQ ring mapping, alive as long as self;
+        // the kernel updates it concurrently, so it is read atomically.
+        unsafe { atomic(self.raw.sq.kflags) }.load(Ordering::Relaxed)
+    }
+
+    /// Whether completions are waiting in the kernel because the CQ ring was full
+    /// (`IORING_SQ_CQ_OVERFLOW`). The next [`submit`](Self::submit) (or
+    /// [`get_events`](Self::get_events)) moves them into the ring as room allows.
+    #[doc(alias = "io_uring_cq_has_overflow")]
+    #[inline]
+    pub fn cq_has_overflow(&self) -> bool {
+        self.sq_flags() & sys::IORING_SQ_CQ_OVERFLOW != 0
+    }
+
+    /// Unread completion slots (liburing's `io_uring_cq_ready`).
+    #[inline]
+    fn cq_ready(&self) -> usize {
+        // SAFETY: ktail and khead point into the CQ ring mapping owned by this ring.
+        let (tail, head) = unsafe {
+            (
+                atomic(self.raw.cq.ktail).load(Ordering::Acquire),
+                atomic(self.raw.cq.khead).load(Ordering::Relaxed),
+            )
+        };
+        tail.wrapping_sub(head) as usize
+    }
+
+    /// Publishes pushed entries to the kernel (liburing's `__io_uring_flush_sq`):
+    /// returns how many are waiting for it.
+    #[inline(always)]
+    fn flush_sq(&mut self) -> u32 {
+        let ring = &mut *self.raw;
+        let tail = ring.sq.sqe_tail;
+        if ring.flags & sys::IORING_SETUP_SQ_REWIND != 0 {
+            // The kernel ignores head and tail and takes `to_submit` entries from
+            // slot 0; the next batch starts there again.
+            ring.sq.sqe_tail = 0;
+            return tail;
+        }
+        if ring.sq.sqe_head != tail {
+            ring.sq.sqe_head = tail;
+            // SAFETY: ktail points into the SQ ring mapping owned by this ring.
+            let ktail = unsafe { atomic(ring.sq.ktail) };
+            if ring.flags & sys::IORING_SETUP_SQPOLL == 0 {
+                // The kernel reads the tail only inside io_uring_enter, which
+                // orders it after our SQE stores.
+                ktail.store(tail, Ordering::Relaxed);
+            } else {
+                // The SQPOLL thread may read it any time: publish the SQEs first.
+                ktail.store(tail, Ordering::Release);
+            }
+        }
+        // SAFETY: khead points into the SQ ring mapping owned by this ring.
+        let head = unsafe { atomic(ring.sq.khead) }.load(Ordering::Relaxed);
+        tail.wrapping_sub(head)
+    }
+
+    /// For SQPOLL: whether the poll thread sleeps and must be woken (adding
+    /// `IORING_ENTER_SQ_WAKEUP` to `flags`).
+    #[inline(always)]
+    fn sqpoll_wakeup(&self, flags: &mut u32) -> bool {
+        // Make the tail store visible before reading the flags the thread sets
+        // when it goes to sleep (pairs with the kernel's barrier).
+        fence(Ordering::SeqCst);
+        if self.sq_flags() & sys::IORING_SQ_NEED_WAKEUP != 0 {
+            *flags |= sys::IORING_ENTER_SQ_WAKEUP;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The fd (or registered index) and flags to enter with.
+    #[inline(always)]
+    fn enter_fd(&self) -> io::Result<(i32, u32)> {
+        let ring = &*self.raw;
+        let flags = (ring.int_flags & INT_FLAGS_MASK) as u32;
+        if ring.int_flags & INT_FLAG_REG_RING != 0 && self.reg_owner != thread_token() {
+            return self.enter_fd_foreign_thread(flags);
+        }
+        Ok((ring.enter_ring_fd, flags))
+    }
+
+    /// The registered ring index is only meaningful on the thread that registered
+    /// it: elsewhere use the plain fd, or fail.
+    #[cold]
+    fn enter_fd_foreign_thread(&self, flags: u32) -> io::Result<(i32, u32)> {
+        let ring = &*self.raw;
+        if ring.ring_fd >= 0 {
+            Ok((ring.ring_fd, flags & !sys::IORING_ENTER_REGISTERED_RING))
+        } else {
+            Err(with_context(
+                libc::EBADF,
+                "this ring has only a registered fd, which belongs to the thread that \
+                 registered it; it cannot be entered from another thread",
+            ))
+        }
+    }
+
+    /// liburing's `__io_uring_submit`: enter only when the kernel has something
+    /// to do.
+    #[inline(always)]
+    fn submit_inner(&mut self, want: u32, getevents: bool) -> io::Result<usize> {
+        let submitted = self.flush_sq();
+        let int_flags = self.raw.int_flags;
+        let cq_needs_enter = getevents
+            || want != 0
+            || int_flags & INT_FLAG_CQ_ENTER != 0
+            || self.sq_flags() & (sys::IORING_SQ_CQ_OVERFLOW | sys::IORING_SQ_TASKRUN) != 0;
+        let mut extra = 0;
+        let sq_needs_enter = submitted != 0
+            && (self.raw.flags & sys::IORING_SETUP_SQPOLL == 0 || self.sqpoll_wakeup(&mut extra));
+        if !(sq_needs_enter || cq_needs_enter) {
+            return Ok(submitted as usize);
+        }
+        let (fd, mut flags) = self.enter_fd()?;
+        flags |= extra;
+        if cq_needs_enter {
+            flags |= sys::IORING_ENTER_GETEVENTS;
+        }
+        // SAFETY: no argument pointer; the entries the kernel consumes were pushed
+        // with `unsafe` pushes whose callers vouched for the memory they name.
+        let n =
+            unsafe { syscall::io_uring_enter(fd, submitted, want, flags, core::ptr::null(), 0) }?;
+        Ok(n as usize)
+    }
+
+    /// Submits every pushed entry; returns how many the kernel took.
+    ///
+    /// Enters the kernel (with an inlined `io_uring_enter`) only when needed,
+    /// deciding exactly as liburing's `io_uring_submit` does: not for an empty
+    /// queue, not when a SQPOLL thread is awake; with `IORING_ENTER_GETEVENTS`
+    /// when completions overflowed or task work is pending; with
+    /// `IORING_ENTER_SQ_WAKEUP` when the SQPOLL thread sleeps; through the
+    /// registered ring fd when there is one.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errno: `EBUSY`/`EAGAIN` when it cannot take more now, `EBADFD`
+    /// for a disabled ring, `EEXIST` from the wrong task of a single-issuer ring, ….
+    /// Entries not taken stay queued for the next submit.
+    #[doc(alias = "io_uring_submit")]
+    #[inline]
+    pub fn submit(&mut self) -> io::Result<usize> {
+        self.submit_inner(0, false)
+    }
+
+    /// Submits, then waits until at least `want` completions are in the
+    /// completion queue; returns how many entries were submitted.
+    ///
+    /// `want` above the CQ size waits for a full queue.
+    #[doc(alias = "io_uring_submit_and_wait")]
+    #[inline]
+    pub fn submit_and_wait(&mut self, want: usize) -> io::Result<usize> {
+        self.submit_inner(clamp_u32(want), false)
+    }
+
+    /// Submits and enters the kernel even with nothing to submit or wait for, so
+    /// that pending completion work runs and overflowed completions are flushed
+    /// into the ring (`io_uring_submit_and_get_events`).
+    #[doc(alias = "io_uring_submit_and_get_events")]
+    #[inline]
+    pub fn submit_and_get_events(&mut self) -> io::Result<usize> {
+        self.submit_inner(0, true)
+    }
+
+    /// Enters the kernel only to run pending completion work and flush
+    /// overflowed completions (`io_uring_get_events`); submits nothing.
+    #[doc(alias = "io_uring_get_events")]
+    pub fn get_events(&mut self) -> io::Result<()> {
+        let (fd, flags) = self.enter_fd()?;
+        // SAFETY: nothing is submitted and no argument is passed.
+        unsafe {
+            syscall::io_uring_enter(
+                fd,
+                0,
+                0,
+                flags | sys::IORING_ENTER_GETEVENTS,
+                core::ptr::null(),
+                0,
+            )
+        }?;
+        Ok(())
+    }
+
+    /// Waits, without submitting, until at least `want` completions are in the
+    /// completion queue. Returns at once if they already are.
+    #[doc(alias = "io_uring_wait_cqe_nr")]
+    pub fn wait(&mut self, want: usize) -> io::Result<()> {
+        let want = clamp_u32(want);
+        if self.cq_ready() >= want as usize {
+            return Ok(());
+        }
+        let (fd, flags) = self.enter_fd()?;
+        // SAFETY: nothing is submitted and no argument is passed.
+        unsafe {
+            syscall::io_uring_enter(
+                fd,
+                0,
+                want,
+                flags | sys::IORING_ENTER_GETEVENTS,
+                core::ptr::null(),
+                0,
+            )
+        }?;
+        Ok(())
+    }
+
+    /// Submits, then waits until at least `want` completions are in the completion
+    /// queue or `timeout` has passed; returns how many entries were submitted.
+    ///
+    /// Uses `IORING_ENTER_EXT_ARG` (Linux 5.11, [`Features::EXT_ARG`]), so no timeout
+    /// entry is queued and nothing extra appears in the completion queue.
+    ///
+    /// # Errors
+    ///
+    /// * `ETIME` (kind [`TimedOut`](io::ErrorKind::TimedOut)) when the time ran
+    ///   out first — the entries were still submitted. (When entries were
+    ///   submitted the kernel does not say why the wait ended, so a signal
+    ///   interrupting it is reported as `ETIME` too; otherwise as `EINTR`.)
+    /// * `EOPNOTSUPP` (kind `Unsupported`) on kernels without `EXT_ARG`.
+    /// * The kernel's errno otherwise, as for [`submit`](Self::submit).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut ring = uring::Ring::new(4)?;
+    /// let err = ring.submit_and_wait_timeout(1, Duration::from_millis(1)).unwrap_err();
+    /// assert_eq!(err.raw_os_error(), Some(libc::ETIME));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[doc(alias = "io_uring_submit_and_wait_timeout")]
+    pub fn submit_and_wait_timeout(&mut self, want: usize, timeout: Duration) -> io::Result<usize> {
+        self.submit_and_wait_ext(clamp_u32(want), timeout, 0)
+    }
+
+    /// [`submit_and_wait_timeout`](Self::submit_and_wait_timeout) with a minimum
+    /// batch wait: wait up to `min_wait` for `want` completions; once it has
+    /// passed, return as soon as any completion arrives (or at `timeout`).
+    /// Linux 6.12 ([`Features::MIN_TIMEOUT`]); `EOPNOTSUPP` before. `min_wait` is
+    /// in whole microseconds (at most `u32::MAX`).
+    #[doc(alias = "io_uring_submit_and_wait_min_timeout")]
+    pub fn submit_and_wait_min_timeout(
+        &mut self,
+        want: usize,
+        timeout: Duration,
+        min_wait: Duration,
+    ) -> io::Result<usize> {
+        if !self.features().contains(Features::MIN_TIMEOUT) {
+            return Err(with_context(
+                libc::EOPNOTSUPP,
+                "a minimum wait timeout needs IORING_FEAT_MIN_TIMEOUT (Linux 6.12)",
+            ));
+        }
+        let usec = u32::try_from(min_wait.as_micros()).unwrap_or(u32::MAX);
+        self.submit_and_wait_ext(clamp_u32(want), timeout, usec)
+    }
+
+    fn submit_and_wait_ext(
+        &mut self,
+        want: u32,
+        timeout: Duration,
+        min_wait_usec: u32,
+    ) -> io::Result<usize> {
+        if !self.features().contains(Features::EXT_ARG) {
+            return Err(with_context(
+                libc::EOPNOTSUPP,
+                "waiting with a timeout needs IORING_FEAT_EXT_ARG (Linux 5.11)",
+            ));
+        }
+        let submitted = self.flush_sq();
+        let ts = sys::__kernel_timespec {
+            tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: timeout.subsec_nanos() as i64,
+        };
+        let arg = sys::io_uring_getevents_arg {
+            sigmask: 0,
+            sigmask_sz: SIGSET_SIZE,
+            min_wait_usec,
+            ts: &ts as *const sys::__kernel_timespec as u64,
+        };
+        let mut extra = sys::IORING_ENTER_GETEVENTS | sys::IORING_ENTER_EXT_ARG;
+        if submitted != 0 && self.raw.flags & sys::IORING_SETUP_SQPOLL != 0 {
+            self.sqpoll_wakeup(&mut extra);
+        }
+        let (fd, flags) = self.enter_fd()?;
+        // SAFETY: `arg` is a valid io_uring_getevents_arg (flag EXT_ARG) pointing
+        // at a valid timespec, both alive across the call; the entries the kernel
+        // consumes were pushed by callers who vouched for their memory.
+        let n = unsafe {
+            syscall::io_uring_enter(
+                fd,
+                submitted,
+                want,
+                flags | extra,
+                (&arg as *const sys::io_uring_getevents_arg).cast(),
+                core::mem::size_of::<sys::io_uring_getevents_arg>(),
+            )
+        }?;
+        // With entries submitted the kernel reports the count, not how the wait
+        // ended; a short submit skips the wait altogether.
+        if n >= submitted {
+            let need = want.min(self.raw.cq.ring_entries) as usize;
+            if self.cq_ready() < need {
+                return Err(io::Error::from_raw_os_error(libc::ETIME));
+            }
+        }
+        Ok(n as usize)
+    }
+
+    /// Enables a ring set up with `R_DISABLED` (`io_uring_enable_rings`).
+    ///
+    /// # Errors
+    ///
+    /// `EBADFD` if the ring is not disabled.
+    #[doc(alias = "io_uring_enable_rings")]
+    pub fn enable_rings(&mut self) -> io::Result<()> {
+        // SAFETY: raw is a live ring; enabling touches no memory of ours.
+        from_ret(unsafe { sys::io_uring_enable_rings(&mut *self.raw) })?;
+        Ok(())
+    }
+
+    /// Submits through liburing's own `io_uring_submit` (an FFI call), for
+    /// comparison with [`submit`](Self::submit): both see the same queue.
+    #[doc(alias = "io_uring_submit")]
+    pub fn liburing_submit(&mut self) -> io::Result<usize> {
+        // SAFETY: raw is a live ring; the queued entries were pushed by callers
+        // who vouched for the memory they name.
+        Ok(from_ret(unsafe { sys::io_uring_submit(&mut *self.raw) })? as usize)
+    }
+
+    /// liburing's `io_uring_submit_and_wait`.
+    #[doc(alias = "io_uring_submit_and_wait")]
+    pub fn liburing_submit_and_wait(&mut self, want: usize) -> io::Result<usize> {
+        // SAFETY: as for liburing_submit.
+        Ok(
+            from_ret(unsafe { sys::io_uring_submit_and_wait(&mut *self.raw, clamp_u32(want)) })?
+                as usize,
+        )
+    }
+
+    /// Waits for one completion with liburing's `io_uring_wait_cqe`, copies it and
+    /// marks it seen (`io_uring_cqe_seen`).
+    #[doc(alias = "io_uring_wait_cqe")]
+    pub fn liburing_wait_cqe(&mut self) -> io::Result<Cqe> {
+        let mut cqe: *mut sys::io_uring_cqe = core::ptr::null_mut();
+        // SAFETY: raw is a live ring and cqe a valid out-pointer.
+        from_ret(unsafe { sys::io_uring_wait_cqe(&mut *self.raw, &mut cqe) })?;
+        // SAFETY: on success liburing returns a CQE inside the CQ ring (non-null),
+        // valid until it is marked seen just below.
+        Ok(unsafe { self.take_liburing_cqe(cqe) })
+    }
+
+    /// A completion if one is ready, with liburing's `io_uring_peek_cqe`;
+    /// `Ok(None)` when there is none.
+    #[doc(alias = "io_uring_peek_cqe")]
+    pub fn liburing_peek_cqe(&mut self) -> io::Result<Option<Cqe>> {
+        let mut cqe: *mut sys::io_uring_cqe = core::ptr::null_mut();
+        // SAFETY: raw is a live ring and cqe a valid out-pointer.
+        let ret = unsafe { sys::io_uring_peek_cqe(&mut *self.raw, &mut cqe) };
+        if ret == -libc::EAGAIN || (ret == 0 && cqe.is_null()) {
+            return Ok(None);
+        }
+        from_ret(ret)?;
+        // SAFETY: as in liburing_wait_cqe.
+        Ok(Some(unsafe { self.take_liburing_cqe(cqe) }))
+    }
+
+    /// # Safety
+    ///
+    /// `cqe` must be the non-null CQE liburing just returned for this ring.
+    unsafe fn take_liburing_cqe(&mut self, cqe: *mut sys::io_uring_cqe) -> Cqe {
+        // SAFETY: the caller's contract: a CQE in the ring, 32 bytes when the ring
+        // has big CQEs or it is flagged F_32.
+        let out = unsafe { Cqe::read(cqe, self.raw.flags) };
+        // SAFETY: cqe belongs to this ring and has not been marked seen.
+        unsafe { sys::io_uring_cqe_seen(&mut *self.raw, cqe) };
+        out
+    }
+}
+
+impl AsRawFd for Ring {
+    /// The ring's fd, or `-1` for a ring without one (see [`Ring::fd`]).
+    #[inline]
+    fn as_raw_fd(&self) -> RawFd {
+        self.raw.ring_fd
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        if self.raw.int_flags & INT_FLAG_REG_RING != 0 && self.reg_owner != thread_token() {
+            // Unregistering on this thread would remove whatever ring *this*
+            // thread registered at that index. Leave the registration; it goes
+            // away when the registering thread exits.
+            self.raw.int_flags &= !INT_FLAG_REG_RING;
+        }
+        // SAFETY: raw was initialised by liburing and is exited exactly once, here.
+        // `memory` (NO_MMAP) is dropped after this body, so the rings outlive it.
+        unsafe { sys::io_uring_queue_exit(&mut *self.raw) };
+    }
+}
+
+impl core::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Ring")
+            .field("fd", &self.raw.ring_fd)
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+#[inline(always)]
+fn clamp_u32(n: usize) -> u32 {
+    if n > u32::MAX as usize {
+        u32::MAX
+    } else {
+        n as u32
+    }
+}

@@ -1,0 +1,321 @@
+//! The submission queue view: copying built entries into the ring.
+//!
+//! The push is what liburing's inline `io_uring_get_sqe` does, in Rust, inlined:
+//! read the kernel's head, check for room, copy the entry into
+//! `sqes[(tail & mask) << shift]`, bump `sq.sqe_tail`. It works on the very same
+//! `struct io_uring` fields, so liburing's `io_uring_submit` (or
+//! [`Ring::liburing_submit`](crate::Ring::liburing_submit)) submits what was pushed
+//! here, and [`Ring::submit`](crate::Ring::submit) submits what
+//! `io_uring_get_sqe` handed out.
+
+use core::sync::atomic::Ordering;
+
+use crate::error::PushError;
+use crate::ring::atomic;
+use crate::sqe::{Sqe, Sqe128};
+use crate::sys;
+
+impl Sqe {
+    /// Wraps an entry filled in by other means (liburing's `io_uring_prep_*`
+    /// helpers, or by hand). Safe: an entry is plain data until it is pushed, and
+    /// [`SubmissionQueue::push`] is where its meaning is vouched for.
+    ///
+    /// ```
+    /// use uring::{sqe::Sqe, sys};
+    /// let mut raw: sys::io_uring_sqe = unsafe { std::mem::zeroed() };
+    /// unsafe { sys::io_uring_prep_nop(&mut raw) };
+    /// raw.user_data = 9;
+    /// assert_eq!(Sqe::from_raw(raw).as_raw().user_data, 9);
+    /// ```
+    #[inline(always)]
+    pub fn from_raw(raw: sys::io_uring_sqe) -> Sqe {
+        Sqe(raw)
+    }
+}
+
+impl Sqe128 {
+    /// A 128-byte entry from a raw 64-byte entry and 64 bytes of command data.
+    #[inline(always)]
+    pub fn from_raw(sqe: sys::io_uring_sqe, cmd: [u8; 64]) -> Sqe128 {
+        Sqe128 { sqe, cmd }
+    }
+}
+
+/// Whether the kernel treats `opcode` as a 128-byte entry on an `SQE_MIXED` ring.
+#[inline(always)]
+fn is_128_opcode(opcode: u8) -> bool {
+    opcode as u32 == sys::IORING_OP_NOP128 || opcode as u32 == sys::IORING_OP_URING_CMD128
+}
+
+/// A view of a [`Ring`](crate::Ring)'s submission queue, borrowed from
+/// [`Ring::submission`](crate::Ring::submission).
+///
+/// Pushed entries are visible to the kernel after the next submit.
+///
+/// ```
+/// use uring::{Ring, PushError, sqe::Sqe, sys};
+///
+/// let mut ring = Ring::new(2)?;
+/// let mut raw: sys::io_uring_sqe = unsafe { std::mem::zeroed() };
+/// unsafe { sys::io_uring_prep_nop(&mut raw) };
+/// let nop = Sqe::from_raw(raw);
+/// let mut sq = ring.submission();
+/// assert_eq!(sq.capacity(), 2);
+/// // SAFETY: NOPs name no memory.
+/// unsafe {
+///     sq.push(&nop).unwrap();
+///     sq.push(&nop).unwrap();
+///     assert_eq!(sq.push(&nop), Err(PushError::Full));
+/// }
+/// assert!(sq.is_full());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct SubmissionQueue<'a> {
+    ring: &'a mut sys::io_uring,
+    /// A kernel head seen earlier: the real head is at or past it, so
+    /// `tail - head` over-estimates the queue and a push that fits here fits.
+    head: u32,
+}
+
+impl<'a> SubmissionQueue<'a> {
+    #[inline]
+    pub(crate) fn new(ring: &'a mut sys::io_uring) -> SubmissionQueue<'a> {
+        // Start as if full, so the first push reads the kernel's head (as
+        // `io_uring_get_sqe` does) and later pushes of a batch reuse it.
+        let head = ring.sq.sqe_tail.wrapping_sub(ring.sq.ring_entries);
+        SubmissionQueue { ring, head }
+    }
+
+    /// The kernel's head: acquire for SQPOLL (its thread must be done reading a
+    /// slot before we overwrite it), relaxed otherwise (we drive it), as liburing's
+    /// `io_uring_load_sq_head`.
+    #[inline(always)]
+    fn load_head(&self) -> u32 {
+        // SAFETY: khead points into the SQ ring mapping, which lives as long as the
+        // ring this view borrows; the kernel writes it, so it is read atomically.
+        let khead = unsafe { atomic(self.ring.sq.khead) };
+        if self.ring.flags & sys::IORING_SETUP_SQPOLL != 0 {
+            khead.load(Ordering::Acquire)
+        } else {
+            khead.load(Ordering::Relaxed)
+        }
+    }
+
+    /// Whether `n` more slots fit after `tail`.
+    #[inline(always)]
+    fn has_room(&mut self, tail: u32, n: u32) -> bool {
+        let entries = self.ring.sq.ring_entries;
+        let fits = |head: u32| (tail.wrapping_sub(head) as u64) + (n as u64) <= entries as u64;
+        if fits(self.head) {
+            return true;
+        }
+        self.head = self.load_head();
+        fits(self.head)
+    }
+
+    /// Pointer to slot `index` (a ring position, masked here) of 64 bytes.
+    #[inline(always)]
+    fn slot(&self, index: u32, shift: u32) -> *mut sys::io_uring_sqe {
+        let i = ((index & self.ring.sq.ring_mask) << shift) as usize;
+        // SAFETY: i < ring_entries << shift, the number of 64-byte SQE slots in the
+        // sqes mapping, so the result stays inside it.
+        unsafe { self.ring.sq.sqes.add(i) }
+    }
+
+    /// Copies `sqe` into the slot for `tail`; on SQE128 rings also zeroes the
+    /// slot's second half, so no stale command bytes from an earlier entry remain.
+    ///
+    /// # Safety
+    ///
+    /// The slot must be free (checked with `has_room`).
+    #[inline(always)]
+    unsafe fn write64(&mut self, tail: u32, sqe: &Sqe) {
+        let shift = (self.ring.flags & sys::IORING_SETUP_SQE128 != 0) as u32;
+        let slot = self.slot(tail, shift);
+        // SAFETY: the slot is inside the sqes mapping and free: the kernel has
+        // consumed it (head is past it) and it is not part of the queued batch.
+        // The source is a distinct, valid 64-byte value.
+        unsafe {
+            core::ptr::copy_nonoverlapping(sqe.as_raw(), slot, 1);
+            if shift != 0 {
+                core::ptr::write_bytes(slot.add(1), 0, 1);
+            }
+        }
+    }
+
+    /// Copies one 64-byte entry onto the queue.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Full`] when there is no free slot (nothing is written; submit
+    /// and push again); [`PushError::SizeMismatch`] for a 128-byte opcode on an
+    /// `SQE_MIXED` ring (use [`push128`](Self::push128)).
+    ///
+    /// # Safety
+    ///
+    /// The kernel will carry out the entry: every buffer, iovec, path, timespec
+    /// or other memory it points to must stay valid (and, where the kernel writes,
+    /// not be accessed otherwise) until its completion has been reaped, and the
+    /// descriptors it names must stay open until then (or be fixed/registered
+    /// ones). This holds past the ring's own drop: closing a ring cancels
+    /// in-flight work asynchronously.
+    #[inline]
+    pub unsafe fn push(&mut self, sqe: &Sqe) -> Result<(), PushError> {
+        if self.ring.flags & sys::IORING_SETUP_SQE_MIXED != 0 && is_128_opcode(sqe.as_raw().opcode)
+        {
+            return Err(PushError::SizeMismatch {
+                opcode: sqe.as_raw().opcode,
+            });
+        }
+        let tail = self.ring.sq.sqe_tail;
+        if !self.has_room(tail, 1) {
+            return Err(PushError::Full);
+        }
+        // SAFETY: has_room found the slot free.
+        unsafe { self.write64(tail, sqe) };
+        self.ring.sq.sqe_tail = tail.wrapping_add(1);
+        Ok(())
+    }
+
+    /// Copies all of `sqes` onto the queue, in order, or none of them.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Full`] when fewer slots are free than `sqes.len()`;
+    /// [`PushError::SizeMismatch`] as for [`push`](Self::push). Nothing is written
+    /// on error.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push), for every entry.
+    #[inline]
+    pub unsafe fn push_multiple(&mut self, sqes: &[Sqe]) -> Result<(), PushError> {
+        if self.ring.flags & sys::IORING_SETUP_SQE_MIXED != 0 {
+            if let Some(bad) = sqes.iter().find(|s| is_128_opcode(s.as_raw().opcode)) {
+                return Err(PushError::SizeMismatch {
+                    opcode: bad.as_raw().opcode,
+                });
+            }
+        }
+        let n = u32::try_from(sqes.len()).map_err(|_| PushError::Full)?;
+        let mut tail = self.ring.sq.sqe_tail;
+        if !self.has_room(tail, n) {
+            return Err(PushError::Full);
+        }
+        for sqe in sqes {
+            // SAFETY: has_room found n free slots from tail on.
+            unsafe { self.write64(tail, sqe) };
+            tail = tail.wrapping_add(1);
+        }
+        self.ring.sq.sqe_tail = tail;
+        Ok(())
+    }
+
+    /// Copies one 128-byte entry onto the queue of an `SQE128` or `SQE_MIXED` ring.
+    ///
+    /// On an `SQE_MIXED` ring the entry takes two slots, which must not wrap: when
+    /// the tail is at the last slot a NOP with `IOSQE_CQE_SKIP_SUCCESS` pads it
+    /// (as liburing's `io_uring_get_sqe128` does). That NOP counts as a submitted
+    /// entry but posts no completion.
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Sqe128NotEnabled`] on other rings; [`PushError::Full`] without
+    /// room; [`PushError::SizeMismatch`] on an `SQE_MIXED` ring for an opcode other
+    /// than `NOP128` or `URING_CMD128` (the kernel would read the second half as a
+    /// separate entry). Nothing is written on error.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push), including memory named in the command bytes.
+    #[inline]
+    pub unsafe fn push128(&mut self, sqe: &Sqe128) -> Result<(), PushError> {
+        let flags = self.ring.flags;
+        let mut tail = self.ring.sq.sqe_tail;
+        if flags & sys::IORING_SETUP_SQE128 != 0 {
+            if !self.has_room(tail, 1) {
+                return Err(PushError::Full);
+            }
+            let slot = self.slot(tail, 1);
+            // SAFETY: the slot (two 64-byte halves) is free and inside the mapping;
+            // Sqe128 is exactly those 128 bytes.
+            unsafe { core::ptr::copy_nonoverlapping(sqe as *const Sqe128, slot.cast(), 1) };
+            self.ring.sq.sqe_tail = tail.wrapping_add(1);
+            return Ok(());
+        }
+        if flags & sys::IORING_SETUP_SQE_MIXED == 0 {
+            return Err(PushError::Sqe128NotEnabled);
+        }
+        let opcode = sqe.as_raw().opcode;
+        if !is_128_opcode(opcode) {
+            return Err(PushError::SizeMismatch { opcode });
+        }
+        let wraps = tail.wrapping_add(1) & self.ring.sq.ring_mask == 0;
+        if !self.has_room(tail, if wraps { 3 } else { 2 }) {
+            return Err(PushError::Full);
+        }
+        if wraps {
+            let mut pad = Sqe::with_opcode(sys::IORING_OP_NOP as u8);
+            pad.as_raw_mut().flags = (1u32 << sys::IOSQE_CQE_SKIP_SUCCESS_BIT) as u8;
+            // SAFETY: has_room found three free slots from tail on.
+            unsafe { self.write64(tail, &pad) };
+            tail = tail.wrapping_add(1);
+        }
+        let slot = self.slot(tail, 0);
+        // SAFETY: slots tail and tail+1 are free and adjacent in memory (tail is
+        // not the last slot, by the padding above).
+        unsafe { core::ptr::copy_nonoverlapping(sqe as *const Sqe128, slot.cast(), 1) };
+        self.ring.sq.sqe_tail = tail.wrapping_add(2);
+        Ok(())
+    }
+
+    /// Entries pushed and not yet consumed by the kernel (liburing's
+    /// `io_uring_sq_ready`), in slots.
+    #[doc(alias = "io_uring_sq_ready")]
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.ring.sq.sqe_tail.wrapping_sub(self.load_head()) as usize
+    }
+
+    /// Whether no entry is waiting for the kernel.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The number of slots in the queue.
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.ring.sq.ring_entries as usize
+    }
+
+    /// Free slots (liburing's `io_uring_sq_space_left`).
+    #[doc(alias = "io_uring_sq_space_left")]
+    #[inline]
+    pub fn remaining(&self) -> usize {
+        self.capacity().saturating_sub(self.len())
+    }
+
+    /// Whether no slot is free.
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.remaining() == 0
+    }
+
+    /// How many entries the kernel dropped as invalid (`sq.kdropped`).
+    #[inline]
+    pub fn dropped(&self) -> u32 {
+        // SAFETY: kdropped points into the SQ ring mapping, alive while the ring
+        // is; the kernel writes it, so it is read atomically.
+        unsafe { atomic(self.ring.sq.kdropped) }.load(Ordering::Relaxed)
+    }
+}
+
+impl core::fmt::Debug for SubmissionQueue<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SubmissionQueue")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .finish()
+    }
+}
