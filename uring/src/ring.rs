@@ -472,8 +472,7 @@ impl Ring {
     ///
     /// # Errors
     ///
-    /// * `ETIME` (kind [`TimedOut`](io::ErrorKind::TimedOut)) when the time ran
-    ///   out first — the entries were still submitted. (When entries were
+    /// * `ETIME` when the time ran out first — the entries were still submitted. (When entries were
     ///   submitted the kernel does not say why the wait ended, so a signal
     ///   interrupting it is reported as `ETIME` too; otherwise as `EINTR`.)
     /// * `EOPNOTSUPP` (kind `Unsupported`) on kernels without `EXT_ARG`.

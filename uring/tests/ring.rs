@@ -1,0 +1,478 @@
+//! The ring's queues against the running kernel: pushes, submits, completions,
+//! overflow, timeouts, and agreement with liburing's own functions.
+
+use std::collections::BTreeSet;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Duration;
+
+use uring::sqe::Sqe;
+use uring::{CqeFlags, Features, PushError, Ring, sys};
+
+fn zeroed_sqe() -> sys::io_uring_sqe {
+    // SAFETY: io_uring_sqe is plain integers; all-zero is valid.
+    unsafe { std::mem::zeroed() }
+}
+
+fn nop(user_data: u64) -> Sqe {
+    let mut raw = zeroed_sqe();
+    // SAFETY: raw is a valid, exclusively borrowed SQE.
+    unsafe { sys::io_uring_prep_nop(&mut raw) };
+    raw.user_data = user_data;
+    Sqe::from_raw(raw)
+}
+
+/// A NOP whose completion carries `res` (`IORING_NOP_INJECT_RESULT`).
+fn nop_result(user_data: u64, res: i32) -> Sqe {
+    let mut raw = zeroed_sqe();
+    // SAFETY: as in `nop`.
+    unsafe { sys::io_uring_prep_nop(&mut raw) };
+    raw.user_data = user_data;
+    raw.__bindgen_anon_3.nop_flags = sys::IORING_NOP_INJECT_RESULT;
+    raw.len = res as u32;
+    Sqe::from_raw(raw)
+}
+
+fn read(fd: i32, buf: &mut [u8], user_data: u64) -> Sqe {
+    let mut raw = zeroed_sqe();
+    // SAFETY: only writes the SQE's fields; the buffer is not touched here.
+    unsafe {
+        sys::io_uring_prep_read(
+            &mut raw,
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len() as u32,
+            u64::MAX, // -1: the current file position (pipes have none)
+        )
+    };
+    raw.user_data = user_data;
+    Sqe::from_raw(raw)
+}
+
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid out-array of two ints.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    use std::os::fd::FromRawFd;
+    // SAFETY: pipe2 succeeded: both are new descriptors owned by no one else.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+fn write_all(fd: &OwnedFd, data: &[u8]) {
+    // SAFETY: data is a valid buffer of data.len() bytes.
+    let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+    assert_eq!(n, data.len() as isize);
+}
+
+fn push(ring: &mut Ring, sqe: &Sqe) {
+    // SAFETY: the tests only push NOPs (no memory) or reads whose buffers outlive
+    // the wait for their completion.
+    unsafe { ring.submission().push(sqe) }.expect("submission queue has room");
+}
+
+#[test]
+fn nop_round_trip_carries_user_data() {
+    let mut ring = Ring::new(8).unwrap();
+    push(&mut ring, &nop(0xdead_beef_0042));
+    assert_eq!(ring.submission().len(), 1);
+    assert_eq!(ring.submit_and_wait(1).unwrap(), 1);
+    assert_eq!(ring.submission().len(), 0);
+    let mut cq = ring.completion();
+    assert_eq!(cq.len(), 1);
+    let cqe = cq.next().unwrap();
+    assert_eq!(cqe.user_data(), 0xdead_beef_0042);
+    assert_eq!(cqe.result().unwrap(), 0);
+    assert_eq!(cqe.raw_result(), 0);
+    assert_eq!(cqe.flags(), CqeFlags::empty());
+    assert_eq!(cqe.buffer_id(), None);
+    assert!(!cqe.is_more());
+    assert_eq!(cqe.big(), None);
+    assert!(cq.next().is_none());
+    drop(cq);
+    assert!(ring.completion().is_empty());
+}
+
+#[test]
+fn hundred_nops_in_batches_each_complete_once() {
+    let mut ring = Ring::new(16).unwrap();
+    let mut seen = BTreeSet::new();
+    let mut next = 0u64;
+    while next < 100 {
+        let batch = (100 - next).min(16);
+        for _ in 0..batch {
+            push(&mut ring, &nop(next));
+            next += 1;
+        }
+        assert_eq!(
+            ring.submit_and_wait(batch as usize).unwrap(),
+            batch as usize
+        );
+        for cqe in ring.completion() {
+            assert_eq!(cqe.result().unwrap(), 0);
+            assert!(
+                seen.insert(cqe.user_data()),
+                "duplicate {}",
+                cqe.user_data()
+            );
+        }
+    }
+    assert_eq!(seen, (0..100).collect());
+}
+
+#[test]
+fn push_multiple_is_all_or_nothing_and_in_order() {
+    let mut ring = Ring::new(8).unwrap();
+    let batch: Vec<Sqe> = (10..16).map(nop).collect();
+    // SAFETY: NOPs name no memory.
+    unsafe { ring.submission().push_multiple(&batch) }.unwrap();
+    assert_eq!(ring.submission().remaining(), 2);
+    // Three do not fit in the two free slots: none is written.
+    let three: Vec<Sqe> = (20..23).map(nop).collect();
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { ring.submission().push_multiple(&three) },
+        Err(PushError::Full)
+    );
+    assert_eq!(ring.submission().len(), 6);
+    assert_eq!(ring.submit_and_wait(6).unwrap(), 6);
+    let got: Vec<u64> = ring.completion().map(|c| c.user_data()).collect();
+    assert_eq!(got, (10..16).collect::<Vec<_>>());
+}
+
+#[test]
+fn full_queue_is_an_error_and_loses_nothing() {
+    let mut ring = Ring::new(4).unwrap();
+    {
+        let mut sq = ring.submission();
+        assert_eq!(sq.capacity(), 4);
+        for i in 0..4 {
+            // SAFETY: NOPs name no memory.
+            unsafe { sq.push(&nop(i)) }.unwrap();
+        }
+        assert!(sq.is_full());
+        assert_eq!(sq.remaining(), 0);
+        // SAFETY: as above.
+        let err = unsafe { sq.push(&nop(99)) }.unwrap_err();
+        assert_eq!(err, PushError::Full);
+        assert_eq!(err.to_string(), "submission queue is full");
+        assert_eq!(sq.len(), 4);
+    }
+    assert_eq!(ring.submit_and_wait(4).unwrap(), 4);
+    let got: Vec<u64> = ring.completion().map(|c| c.user_data()).collect();
+    assert_eq!(got, [0, 1, 2, 3]);
+    // The freed slots are usable again, across the ring's wrap.
+    for round in 0..3u64 {
+        for i in 0..4 {
+            push(&mut ring, &nop(100 * (round + 1) + i));
+        }
+        assert_eq!(ring.submit_and_wait(4).unwrap(), 4);
+        let got: Vec<u64> = ring.completion().map(|c| c.user_data()).collect();
+        let want: Vec<u64> = (0..4).map(|i| 100 * (round + 1) + i).collect();
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn submit_with_nothing_queued_returns_zero() {
+    let mut ring = Ring::new(4).unwrap();
+    assert_eq!(ring.submit().unwrap(), 0);
+    assert!(ring.completion().is_empty());
+}
+
+#[test]
+fn errors_come_back_as_errno() {
+    let mut ring = Ring::new(4).unwrap();
+    push(&mut ring, &nop_result(1, -libc::ENOENT));
+    let mut buf = [0u8; 8];
+    push(&mut ring, &read(-1, &mut buf, 2));
+    assert_eq!(ring.submit_and_wait(2).unwrap(), 2);
+    let mut got: Vec<_> = ring
+        .completion()
+        .map(|c| {
+            (
+                c.user_data(),
+                c.raw_result(),
+                c.result().unwrap_err().raw_os_error(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (1, -libc::ENOENT, Some(libc::ENOENT)),
+            (2, -libc::EBADF, Some(libc::EBADF))
+        ]
+    );
+}
+
+#[test]
+fn read_from_a_pipe() {
+    let mut ring = Ring::new(4).unwrap();
+    let (r, w) = pipe();
+    write_all(&w, b"hello, ring");
+    let mut buf = [0u8; 32];
+    push(&mut ring, &read(r.as_raw_fd(), &mut buf, 5));
+    assert_eq!(ring.submit_and_wait(1).unwrap(), 1);
+    let cqe = ring.completion().next().unwrap();
+    assert_eq!(cqe.user_data(), 5);
+    assert_eq!(cqe.result().unwrap(), 11);
+    assert_eq!(&buf[..11], b"hello, ring");
+}
+
+#[test]
+fn pending_read_completes_when_data_arrives() {
+    let mut ring = Ring::new(4).unwrap();
+    let (r, w) = pipe();
+    let mut buf = [0u8; 4];
+    push(&mut ring, &read(r.as_raw_fd(), &mut buf, 1));
+    assert_eq!(ring.submit().unwrap(), 1);
+    // Nothing written yet: the read is pending.
+    assert!(ring.completion().next().is_none());
+    write_all(&w, b"abcd");
+    ring.wait(1).unwrap();
+    let mut cq = ring.completion();
+    let cqe = cq.next().unwrap();
+    assert_eq!((cqe.user_data(), cqe.result().unwrap()), (1, 4));
+    drop(cq);
+    assert_eq!(&buf, b"abcd");
+}
+
+#[test]
+fn cq_overflow_loses_nothing() {
+    let mut ring = Ring::builder().cq_entries(8).build(4).unwrap();
+    if !ring.features().contains(Features::NODROP) {
+        eprintln!("skipped: cq_overflow_loses_nothing because the kernel lacks IORING_FEAT_NODROP");
+        return;
+    }
+    assert_eq!(ring.params().cq_entries(), 8);
+    const TOTAL: u64 = 40;
+    let mut submitted = 0u64;
+    while submitted < TOTAL {
+        for i in 0..4 {
+            push(&mut ring, &nop(submitted + i));
+        }
+        let n = ring.submit().unwrap();
+        assert_eq!(n, 4);
+        submitted += 4;
+    }
+    // 40 completions for an 8-entry CQ: the kernel holds the rest back.
+    assert!(ring.cq_has_overflow());
+    assert_eq!(ring.completion().len(), 8);
+    let mut seen = BTreeSet::new();
+    let mut rounds = 0;
+    while seen.len() < TOTAL as usize {
+        let mut cq = ring.completion();
+        for cqe in &mut cq {
+            assert_eq!(cqe.result().unwrap(), 0);
+            assert!(
+                seen.insert(cqe.user_data()),
+                "duplicate {}",
+                cqe.user_data()
+            );
+        }
+        assert_eq!(cq.overflow(), 0, "the kernel dropped completions");
+        drop(cq);
+        // Flush held-back completions into the room just made.
+        ring.get_events().unwrap();
+        rounds += 1;
+        assert!(
+            rounds <= TOTAL,
+            "completions stopped arriving at {}",
+            seen.len()
+        );
+    }
+    assert_eq!(seen, (0..TOTAL).collect());
+    assert!(!ring.cq_has_overflow());
+    assert!(ring.completion().is_empty());
+}
+
+#[test]
+fn submit_flushes_overflow_too() {
+    // liburing's rule: a submit with CQ_OVERFLOW set enters with GETEVENTS.
+    let mut ring = Ring::builder().cq_entries(4).build(4).unwrap();
+    for round in 0..3u64 {
+        for i in 0..4 {
+            push(&mut ring, &nop(round * 4 + i));
+        }
+        ring.submit().unwrap();
+    }
+    assert!(ring.cq_has_overflow());
+    let mut count = 0;
+    let mut rounds = 0;
+    while count < 12 {
+        count += ring.completion().count();
+        ring.submit().unwrap(); // nothing queued, but overflow is pending
+        rounds += 1;
+        assert!(rounds < 20, "overflow not flushed by submit: {count}");
+    }
+    assert_eq!(count, 12);
+}
+
+#[test]
+fn submit_and_wait_timeout_times_out_with_etime() {
+    let mut ring = Ring::new(4).unwrap();
+    if !ring.features().contains(Features::EXT_ARG) {
+        eprintln!(
+            "skipped: submit_and_wait_timeout test because the kernel lacks IORING_FEAT_EXT_ARG"
+        );
+        return;
+    }
+    let err = ring
+        .submit_and_wait_timeout(1, Duration::from_millis(20))
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ETIME));
+
+    // A read that never completes is submitted, and the wait still times out.
+    let (r, _w) = pipe();
+    let mut buf = [0u8; 4];
+    push(&mut ring, &read(r.as_raw_fd(), &mut buf, 9));
+    let err = ring
+        .submit_and_wait_timeout(1, Duration::from_millis(20))
+        .unwrap_err();
+    assert_eq!(uring::error::errno(&err), Some(libc::ETIME));
+    assert_eq!(ring.submission().len(), 0, "the read was submitted");
+    assert!(ring.completion().is_empty());
+    // Cancel by closing the write end: the read then completes with 0 (EOF).
+    drop(_w);
+    assert_eq!(
+        ring.submit_and_wait_timeout(1, Duration::from_secs(60))
+            .unwrap(),
+        0
+    );
+    let cqe = ring.completion().next().unwrap();
+    assert_eq!((cqe.user_data(), cqe.result().unwrap()), (9, 0));
+}
+
+#[test]
+fn submit_and_wait_timeout_returns_when_completions_are_there() {
+    let mut ring = Ring::new(4).unwrap();
+    if !ring.features().contains(Features::EXT_ARG) {
+        eprintln!("skipped: because the kernel lacks IORING_FEAT_EXT_ARG");
+        return;
+    }
+    push(&mut ring, &nop(1));
+    push(&mut ring, &nop(2));
+    assert_eq!(
+        ring.submit_and_wait_timeout(2, Duration::from_secs(60))
+            .unwrap(),
+        2
+    );
+    assert_eq!(ring.completion().count(), 2);
+}
+
+#[test]
+fn min_timeout_wait() {
+    let mut ring = Ring::new(4).unwrap();
+    if !ring.features().contains(Features::MIN_TIMEOUT) {
+        let err = ring
+            .submit_and_wait_min_timeout(1, Duration::from_millis(5), Duration::from_millis(1))
+            .unwrap_err();
+        assert_eq!(uring::error::errno(&err), Some(libc::EOPNOTSUPP));
+        eprintln!("skipped: min_timeout_wait because the kernel lacks IORING_FEAT_MIN_TIMEOUT");
+        return;
+    }
+    let err = ring
+        .submit_and_wait_min_timeout(1, Duration::from_millis(20), Duration::from_millis(5))
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ETIME));
+    // Two NOPs, waiting for four: past the minimum wait, the two are enough.
+    push(&mut ring, &nop(1));
+    push(&mut ring, &nop(2));
+    ring.submit_and_wait_min_timeout(2, Duration::from_secs(60), Duration::from_millis(1))
+        .unwrap();
+    assert_eq!(ring.completion().count(), 2);
+}
+
+#[test]
+fn liburing_and_rust_paths_agree_on_one_ring() {
+    let mut ring = Ring::new(8).unwrap();
+    let (r, w) = pipe();
+    write_all(&w, b"0123456789");
+    let mut buf_a = [0u8; 4];
+    let mut buf_b = [0u8; 6];
+
+    // Pushed by Rust, submitted and reaped by liburing.
+    push(&mut ring, &nop_result(1, 17));
+    push(&mut ring, &read(r.as_raw_fd(), &mut buf_a, 2));
+    assert_eq!(ring.liburing_submit().unwrap(), 2);
+    let a = ring.liburing_wait_cqe().unwrap();
+    let b = ring.liburing_wait_cqe().unwrap();
+    let mut got = [
+        (a.user_data(), a.raw_result()),
+        (b.user_data(), b.raw_result()),
+    ];
+    got.sort();
+    assert_eq!(got, [(1, 17), (2, 4)]);
+    assert_eq!(ring.liburing_peek_cqe().unwrap(), None);
+
+    // Got from liburing's io_uring_get_sqe, submitted and reaped by Rust.
+    // SAFETY: the SQEs are filled before the submit; the buffer outlives the wait.
+    unsafe {
+        let raw = ring.as_raw_mut();
+        let sqe = sys::io_uring_get_sqe(raw);
+        assert!(!sqe.is_null());
+        sys::io_uring_prep_nop(sqe);
+        (*sqe).user_data = 3;
+        (*sqe).__bindgen_anon_3.nop_flags = sys::IORING_NOP_INJECT_RESULT;
+        (*sqe).len = 17;
+        let sqe = sys::io_uring_get_sqe(raw);
+        sys::io_uring_prep_read(sqe, r.as_raw_fd(), buf_b.as_mut_ptr().cast(), 6, u64::MAX);
+        (*sqe).user_data = 4;
+    }
+    assert_eq!(ring.submission().len(), 2);
+    assert_eq!(ring.submit_and_wait(2).unwrap(), 2);
+    let mut got: Vec<_> = ring
+        .completion()
+        .map(|c| (c.user_data(), c.raw_result()))
+        .collect();
+    got.sort();
+    assert_eq!(got, [(3, 17), (4, 6)]);
+    assert_eq!(&buf_a, b"0123");
+    assert_eq!(&buf_b, b"456789");
+
+    // Interleaved: Rust push, liburing get_sqe, one Rust submit; reaped half by
+    // each side. Order and counts agree.
+    push(&mut ring, &nop(5));
+    // SAFETY: as above.
+    unsafe {
+        let sqe = sys::io_uring_get_sqe(ring.as_raw_mut());
+        sys::io_uring_prep_nop(sqe);
+        (*sqe).user_data = 6;
+    }
+    push(&mut ring, &nop(7));
+    assert_eq!(ring.liburing_submit_and_wait(3).unwrap(), 3);
+    assert_eq!(ring.liburing_wait_cqe().unwrap().user_data(), 5);
+    let rest: Vec<u64> = ring.completion().map(|c| c.user_data()).collect();
+    assert_eq!(rest, [6, 7]);
+    assert!(ring.liburing_peek_cqe().unwrap().is_none());
+}
+
+#[test]
+fn ring_moves_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Ring>();
+    let mut ring = Ring::new(4).unwrap();
+    push(&mut ring, &nop(1));
+    let ring = std::thread::spawn(move || {
+        let mut ring = ring;
+        assert_eq!(ring.submit_and_wait(1).unwrap(), 1);
+        assert_eq!(ring.completion().next().unwrap().user_data(), 1);
+        ring
+    })
+    .join()
+    .unwrap();
+    drop(ring);
+}
+
+#[test]
+fn dropping_the_completion_view_midway_keeps_the_rest() {
+    let mut ring = Ring::new(8).unwrap();
+    for i in 0..5 {
+        push(&mut ring, &nop(i));
+    }
+    ring.submit_and_wait(5).unwrap();
+    let first: Vec<u64> = ring.completion().take(2).map(|c| c.user_data()).collect();
+    assert_eq!(first, [0, 1]);
+    let rest: Vec<u64> = ring.completion().map(|c| c.user_data()).collect();
+    assert_eq!(rest, [2, 3, 4]);
+}
