@@ -256,6 +256,8 @@ impl<'a> SubmissionQueue<'a> {
         }
         if wraps {
             let mut pad = Sqe::with_opcode(sys::IORING_OP_NOP as u8);
+            // What `io_uring_prep_nop` writes (fd -1), plus the skip flag.
+            pad.as_raw_mut().fd = -1;
             pad.as_raw_mut().flags = (1u32 << sys::IOSQE_CQE_SKIP_SUCCESS_BIT) as u8;
             // SAFETY: has_room found three free slots from tail on.
             unsafe { self.write64(tail, &pad) };

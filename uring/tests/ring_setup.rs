@@ -589,3 +589,94 @@ fn features_are_reported() {
     let flags = ring.flags();
     assert_eq!(flags, ring.params().flags());
 }
+
+#[test]
+fn push128_on_a_mixed_ring_lays_out_slots_like_liburing() {
+    // SQE_MIXED needs Linux 6.19; whatever the kernel, compare the slots push128
+    // writes with what liburing's io_uring_get_sqe128 hands out, on two rings whose
+    // liburing flags say SQE_MIXED. Nothing written under the borrowed flag is
+    // submitted.
+    let mut ours = Ring::new(8).unwrap();
+    let mut theirs = Ring::new(8).unwrap();
+    // Use up slots 0..7 and reap them, so the next tail is the last slot.
+    for i in 0..7u64 {
+        // SAFETY: NOPs name no memory.
+        unsafe {
+            ours.submission().push(&nop(i)).unwrap();
+            let sqe = sys::io_uring_get_sqe(theirs.as_raw_mut());
+            sys::io_uring_prep_nop(sqe);
+            (*sqe).user_data = i;
+        }
+    }
+    assert_eq!(ours.submit_and_wait(7).unwrap(), 7);
+    assert_eq!(theirs.liburing_submit_and_wait(7).unwrap(), 7);
+    assert_eq!(ours.completion().count(), 7);
+    assert_eq!(theirs.completion().count(), 7);
+
+    let mut big = nop_raw(0xB16);
+    big.opcode = sys::IORING_OP_NOP128 as u8;
+    let cmd: [u8; 64] = core::array::from_fn(|i| i as u8);
+    let big = Sqe128::from_raw(big, cmd);
+    let mixed = sys::IORING_SETUP_SQE_MIXED;
+    // SAFETY: the flag is set only while entries are placed, and every entry placed
+    // under it is discarded (tail rewound to the last submitted position) before
+    // the flag is cleared; nothing is submitted meanwhile.
+    unsafe {
+        let (o, t) = (ours.as_raw_mut(), theirs.as_raw_mut());
+        (*o).flags |= mixed;
+        (*t).flags |= mixed;
+
+        // A 64-byte NOP128 and a 128-byte plain NOP are both refused.
+        let mut wrong = nop_raw(1);
+        wrong.opcode = sys::IORING_OP_NOP128 as u8;
+        assert_eq!(
+            ours.submission().push(&Sqe::from_raw(wrong)),
+            Err(PushError::SizeMismatch {
+                opcode: sys::IORING_OP_NOP128 as u8
+            })
+        );
+        assert!(matches!(
+            ours.submission()
+                .push128(&Sqe128::from_raw(nop_raw(2), [0; 64])),
+            Err(PushError::SizeMismatch { .. })
+        ));
+
+        ours.submission().push128(&big).unwrap();
+        let sqe = sys::io_uring_get_sqe128(t);
+        assert!(!sqe.is_null());
+        core::ptr::copy_nonoverlapping(&big as *const Sqe128 as *const u8, sqe.cast::<u8>(), 128);
+
+        // Padding NOP at slot 7, the big entry in slots 0 and 1: tail 7 + 3.
+        assert_eq!((*o).sq.sqe_tail, 10);
+        assert_eq!((*t).sq.sqe_tail, 10);
+        let ours_slots = std::slice::from_raw_parts((*o).sq.sqes as *const u8, 8 * 64);
+        let theirs_slots = std::slice::from_raw_parts((*t).sq.sqes as *const u8, 8 * 64);
+        assert_eq!(&ours_slots[..128], &theirs_slots[..128]);
+        assert_eq!(&ours_slots[7 * 64..], &theirs_slots[7 * 64..]);
+        let pad = &*(*o).sq.sqes.add(7);
+        assert_eq!(pad.opcode, sys::IORING_OP_NOP as u8);
+        assert_eq!(pad.flags, 1 << sys::IOSQE_CQE_SKIP_SUCCESS_BIT);
+        assert_eq!(&ours_slots[64..128], &cmd[..]);
+
+        // Five slots are left; a second 128-byte entry needs two, not at the wrap.
+        assert_eq!(ours.submission().remaining(), 5);
+        ours.submission().push128(&big).unwrap();
+        assert_eq!((*o).sq.sqe_tail, 12);
+        for i in 0..3 {
+            ours.submission().push(&nop(i)).unwrap();
+        }
+        assert_eq!(
+            ours.submission().push128(&big),
+            Err(PushError::Full),
+            "no room for two slots"
+        );
+
+        // Discard everything placed under the borrowed flag, then drop it.
+        (*o).sq.sqe_tail = (*o).sq.sqe_head;
+        (*t).sq.sqe_tail = (*t).sq.sqe_head;
+        (*o).flags &= !mixed;
+        (*t).flags &= !mixed;
+    }
+    assert_eq!(ours.submit().unwrap(), 0);
+    assert_eq!(run_nops(&mut ours, 0, 4), (0..4).collect());
+}
