@@ -345,8 +345,13 @@ fn parse_libtest_summary(line: &str) -> Option<(u64, u64, u64)> {
     let mut out = (None, None, None);
     for part in counts.split(';') {
         let mut words = part.split_whitespace();
-        let n: u64 = words.next()?.parse().ok()?;
-        match words.next()? {
+        let (Some(n), Some(what)) = (
+            words.next().and_then(|w| w.parse::<u64>().ok()),
+            words.next(),
+        ) else {
+            continue; // "finished in 0.01s"
+        };
+        match what {
             "passed" => out.0 = Some(n),
             "failed" => out.1 = Some(n),
             "ignored" => out.2 = Some(n),
