@@ -14,6 +14,7 @@ pub mod setup;
 pub mod sqe;
 pub mod squeue;
 mod syscall;
+pub mod types;
 
 pub use cqueue::{CompletionQueue, Cqe, CqeFlags};
 pub use error::PushError;
