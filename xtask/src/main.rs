@@ -10,6 +10,7 @@
 mod ci;
 mod codegen;
 mod debian;
+mod kernel;
 mod syslibs;
 mod util;
 mod vendor;
@@ -30,6 +31,10 @@ commands:
                          target/system-liburing/<version>/ (apt-get download, private
                          APT_CONFIG; /etc/apt is not touched)
   ci                     the whole test suite, as .ci/run runs it
+  kernel-check [--kernel VERSION|PATH]… [--filter TEST] [--jobs N] [--accel tcg|kvm|auto]
+               [--timeout SECS] [--selftest] [--list]
+                         run the test suite inside other Linux kernels booted under QEMU
+                         and print a kernel × result matrix (--help for every option)
 ";
 
 fn main() -> ExitCode {
@@ -43,6 +48,7 @@ fn main() -> ExitCode {
         "regen-bindings" => codegen::run(rest),
         "system-libs" => syslibs::run(rest),
         "ci" => ci::run(rest),
+        "kernel-check" => kernel::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

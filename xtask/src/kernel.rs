@@ -1,0 +1,895 @@
+//! `cargo xtask kernel-check`: the workspace's tests, run inside other Linux kernels
+//! booted under QEMU, so "works on 6.1" is a measured fact.
+//!
+//! 1. Build every test binary of the workspace (xtask excluded) statically
+//!    (`+crt-static`, glibc; target dir `target/kernel-check/build`), and a tiny init
+//!    (`kernel/init.rs`, compiled with `rustc` directly).
+//! 2. Pack them into an uncompressed newc initramfs written here (`kernel/cpio.rs`).
+//! 3. Obtain each kernel: a pinned Debian `-cloud-amd64` package, downloaded under a
+//!    private `APT_CONFIG` and cached as `target/kernel-check/kernels/*/vmlinuz`, or a
+//!    path (`kernel/kernels.rs`).
+//! 4. Boot each, N at a time, with a wall-clock limit; the init runs every binary and
+//!    reports through `isa-debug-exit` (`kernel/qemu.rs`).
+//! 5. Read each console log back (`kernel/log.rs`) and print a matrix kernel ×
+//!    (passed, failed, skipped-by-probe, ignored, time). Any failure, timeout or missing
+//!    report makes the command fail.
+//!
+//! `--selftest` proves the machinery catches a kernel-specific failure: it boots 6.1 and
+//! 7.3 with one planted binary (`kernel/selftest.rs`) that submits an opcode new in 6.7
+//! without checking the probe. It succeeds only when 6.1 reports exactly that failure
+//! (and the probe-gated twin as skipped) and 7.3 passes both.
+
+#[cfg(test)]
+#[allow(dead_code)] // The guest's `main` and its helpers; compiled here for tests and lints.
+mod init;
+
+mod cpio;
+mod json;
+mod kernels;
+mod log;
+mod qemu;
+
+use crate::util::{self, Result, project_root};
+use kernels::Spec;
+use log::{Report, Verdict};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const TARGET: &str = "x86_64-unknown-linux-gnu";
+const INIT_SOURCE: &str = include_str!("kernel/init.rs");
+const SELFTEST_SOURCE: &str = include_str!("kernel/selftest.rs");
+/// The selftest's binary name in the matrix, and the test expected to fail before 6.7.
+const SELFTEST_BINARY: &str = "selftest/futex_wake";
+const SELFTEST_FAILING: &str = "futex_wake_without_probe";
+const SELFTEST_GATED: &str = "futex_wake_gated_by_probe";
+const SELFTEST_KERNELS: &[&str] = &["6.1", "7.3"];
+
+const USAGE: &str = "\
+usage: cargo xtask kernel-check [options]
+
+  --kernel K        a kernel to boot (repeatable): a known version, `all`, or a path to
+                    an x86 bzImage; default: 5.10 6.1 6.12 6.16 6.18 6.19 7.0 7.3
+  --filter TEST     run only tests whose name contains TEST (libtest filter)
+  --package P       only this package's test binaries (repeatable; default: the workspace
+                    minus xtask)
+  --jobs N          kernels booted at once (default 2)
+  --accel A         tcg | kvm | auto (default auto: KVM only when /dev/kvm opens and the
+                    CPU has vmx/svm)
+  --timeout SECS    wall-clock limit per kernel (default 300)
+  --test-timeout S  limit per test binary inside the guest (default 120)
+  --threads N       libtest --test-threads inside the guest (default 2)
+  --smp N           guest CPUs (default 2)
+  --memory MIB      guest memory (default 1024)
+  --selftest        prove a kernel-specific failure is caught (boots 6.1 and 7.3 unless
+                    --kernel is given)
+  --list            list the known kernels and exit
+
+Needs qemu-system-x86_64 (apt-get install -y --no-install-recommends qemu-system-x86),
+rustc's x86_64-unknown-linux-gnu std and glibc's static libraries (libc6-dev).
+Logs: target/kernel-check/logs/<kernel>.log
+";
+
+#[derive(Debug, Clone, PartialEq)]
+struct Options {
+    kernels: Vec<String>,
+    filter: Option<String>,
+    packages: Vec<String>,
+    jobs: usize,
+    accel: String,
+    timeout: u64,
+    test_timeout: u64,
+    threads: u32,
+    smp: u32,
+    memory: u32,
+    selftest: bool,
+    list: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            kernels: Vec::new(),
+            filter: None,
+            packages: Vec::new(),
+            jobs: 2,
+            accel: "auto".to_string(),
+            timeout: 300,
+            test_timeout: 120,
+            threads: 2,
+            smp: 2,
+            memory: 1024,
+            selftest: false,
+            list: false,
+        }
+    }
+}
+
+fn parse_args(args: &[String]) -> Result<Options> {
+    let mut o = Options::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || -> Result<String> {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("{flag} needs a value\n\n{USAGE}"))
+        };
+        fn number<T: std::str::FromStr + PartialOrd + From<u8>>(flag: &str, v: &str) -> Result<T> {
+            match v.parse::<T>() {
+                Ok(n) if n >= T::from(1) => Ok(n),
+                _ => Err(format!("{flag} {v}: expected a positive whole number")),
+            }
+        }
+        match flag {
+            "--kernel" => o.kernels.push(value()?),
+            "--filter" => o.filter = Some(value()?),
+            "--package" | "-p" => o.packages.push(value()?),
+            "--jobs" | "-j" => o.jobs = number::<u32>(flag, &value()?)? as usize,
+            "--accel" => o.accel = value()?,
+            "--timeout" => o.timeout = number(flag, &value()?)?,
+            "--test-timeout" => o.test_timeout = number(flag, &value()?)?,
+            "--threads" => o.threads = number(flag, &value()?)?,
+            "--smp" => o.smp = number(flag, &value()?)?,
+            "--memory" => o.memory = number(flag, &value()?)?,
+            "--selftest" if inline.is_none() => o.selftest = true,
+            "--list" if inline.is_none() => o.list = true,
+            other => return Err(format!("unknown option `{other}`\n\n{USAGE}")),
+        }
+    }
+    if o.filter
+        .as_deref()
+        .is_some_and(|f| f.contains(['\n', '\t']))
+    {
+        return Err("--filter must be a single line".to_string());
+    }
+    Ok(o)
+}
+
+pub fn run(args: &[String]) -> Result {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{USAGE}");
+        return Ok(());
+    }
+    let mut o = parse_args(args)?;
+    if o.list {
+        for p in kernels::KNOWN {
+            let default = if kernels::DEFAULT_SET.contains(&p.name) {
+                "default"
+            } else {
+                ""
+            };
+            println!(
+                "{:<6} {:<8} {:<42} {:<20} {:<18} {}",
+                p.name, default, p.package, p.version, p.suite, p.note
+            );
+        }
+        return Ok(());
+    }
+    if o.selftest && o.kernels.is_empty() {
+        o.kernels = SELFTEST_KERNELS.iter().map(|s| s.to_string()).collect();
+    }
+    let specs = kernels::resolve(&o.kernels)?;
+    let accel = qemu::choose_accel(&o.accel)?;
+    let qemu_bin = qemu::binary()?;
+    let work = project_root().join("target/kernel-check");
+
+    let build_start = Instant::now();
+    let init = compile_standalone("init", INIT_SOURCE, false)?;
+    let binaries = if o.selftest {
+        vec![(
+            SELFTEST_BINARY.to_string(),
+            compile_standalone("selftest", SELFTEST_SOURCE, true)?,
+        )]
+    } else {
+        build_test_binaries(&o.packages)?
+    };
+    if binaries.is_empty() {
+        return Err("the build produced no test binaries".to_string());
+    }
+    let initramfs = work.join("initramfs.cpio");
+    write_initramfs(&initramfs, &init, &binaries, &o)?;
+    let images = kernels::obtain(&specs)?;
+    let prep = build_start.elapsed();
+    eprintln!(
+        "kernel-check: {} test binaries, {} kernels, accel {}, {} at a time (build and downloads took {:.1} s)",
+        binaries.len(),
+        specs.len(),
+        accel.name(),
+        o.jobs,
+        prep.as_secs_f64()
+    );
+
+    let expected: Vec<String> = binaries.iter().map(|(n, _)| n.clone()).collect();
+    let logs = work.join("logs");
+    std::fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
+    let jobs: Vec<(String, PathBuf)> = specs.iter().map(Spec::label).zip(images).collect();
+    let boot_start = Instant::now();
+    let results = boot_all(&jobs, o.jobs, |label, image| {
+        let log_path = logs.join(format!("{}.log", sanitize(label)));
+        let boot = qemu::Boot {
+            qemu: &qemu_bin,
+            kernel: image,
+            initramfs: &initramfs,
+            log: &log_path,
+            accel,
+            smp: o.smp,
+            memory_mib: o.memory,
+            limit: Duration::from_secs(o.timeout),
+        };
+        let (outcome, took) = boot.run()?;
+        let text =
+            String::from_utf8_lossy(&std::fs::read(&log_path).unwrap_or_default()).into_owned();
+        let report = log::analyse(&text, outcome, &expected);
+        eprintln!(
+            "[{label}] {} — {} passed, {} failed, {} skipped by probe ({:.1} s){}",
+            report.verdict.word(),
+            report.passed,
+            report.failed,
+            report.skipped.len(),
+            took.as_secs_f64(),
+            if report.verdict == Verdict::Pass {
+                String::new()
+            } else {
+                format!(": {}", report.reason)
+            }
+        );
+        Ok(Row {
+            label: label.to_string(),
+            report,
+            took,
+            log: log_path,
+        })
+    });
+    let wall = boot_start.elapsed();
+    let rows: Vec<Row> = results.into_iter().collect::<Result<_>>()?;
+    print!("{}", render_matrix(&rows));
+    println!(
+        "\n{} kernels in {:.1} s wall ({} at a time, accel {}); build and downloads {:.1} s",
+        rows.len(),
+        wall.as_secs_f64(),
+        o.jobs,
+        accel.name(),
+        prep.as_secs_f64()
+    );
+    for row in rows.iter().filter(|r| r.report.verdict != Verdict::Pass) {
+        print_log_tail(row);
+    }
+    if o.selftest {
+        return check_selftest(&rows);
+    }
+    let bad: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.report.verdict != Verdict::Pass)
+        .map(|r| r.label.as_str())
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("not passing on: {}", bad.join(", ")))
+    }
+}
+
+struct Row {
+    label: String,
+    report: Report,
+    took: Duration,
+    log: PathBuf,
+}
+
+/// Runs `f` for every job, `parallel` at a time, keeping the input order in the output.
+fn boot_all<T: Send>(
+    jobs: &[(String, PathBuf)],
+    parallel: usize,
+    f: impl Fn(&str, &Path) -> Result<T> + Sync,
+) -> Vec<Result<T>> {
+    let queue: Mutex<VecDeque<usize>> = Mutex::new((0..jobs.len()).collect());
+    let results: Mutex<Vec<Option<Result<T>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..parallel.max(1).min(jobs.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
+                    let Some(i) = next else { break };
+                    let (label, image) = &jobs[i];
+                    let r = f(label, image);
+                    if let Ok(mut all) = results.lock() {
+                        all[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("a boot worker died".to_string())))
+        .collect()
+}
+
+fn sanitize(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The matrix: one line per kernel, then what failed and what was skipped by probe.
+fn render_matrix(rows: &[Row]) -> String {
+    let mut s = format!(
+        "\n{:<8} {:<32} {:<10} {:>6} {:>6} {:>7} {:>7} {:>8}\n",
+        "kernel", "release", "result", "passed", "failed", "skipped", "ignored", "time"
+    );
+    for r in rows {
+        let rep = &r.report;
+        s.push_str(&format!(
+            "{:<8} {:<32} {:<10} {:>6} {:>6} {:>7} {:>7} {:>7.1}s\n",
+            r.label,
+            rep.release.as_deref().unwrap_or("?"),
+            rep.verdict.word(),
+            rep.passed,
+            rep.failed,
+            rep.skipped.len(),
+            rep.ignored,
+            r.took.as_secs_f64()
+        ));
+    }
+    for r in rows {
+        let rep = &r.report;
+        if rep.verdict != Verdict::Pass {
+            s.push_str(&format!(
+                "\n{} {}: {}\n",
+                r.label,
+                rep.verdict.word(),
+                rep.reason
+            ));
+            for f in &rep.failures {
+                s.push_str(&format!("  failed: {f}\n"));
+            }
+            for t in &rep.kernel_trouble {
+                s.push_str(&format!("  kernel: {t}\n"));
+            }
+        }
+    }
+    // Skips grouped by test, listing the kernels that skipped each.
+    let mut skips: Vec<(String, String, Vec<&str>)> = Vec::new();
+    for r in rows {
+        for k in &r.report.skipped {
+            let key = format!("{}::{}", k.binary, k.test);
+            match skips
+                .iter_mut()
+                .find(|(t, reason, _)| *t == key && *reason == k.reason)
+            {
+                Some((_, _, ks)) => ks.push(&r.label),
+                None => skips.push((key, k.reason.clone(), vec![&r.label])),
+            }
+        }
+    }
+    if !skips.is_empty() {
+        s.push_str("\nskipped by probe:\n");
+        for (test, reason, ks) in skips {
+            s.push_str(&format!("  {test} on {}: {reason}\n", ks.join(", ")));
+        }
+    }
+    s
+}
+
+fn print_log_tail(row: &Row) {
+    let text = String::from_utf8_lossy(&std::fs::read(&row.log).unwrap_or_default()).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines.len().saturating_sub(40);
+    println!(
+        "\n--- {} console, last {} lines ({}) ---",
+        row.label,
+        lines.len() - from,
+        row.log.display()
+    );
+    for l in &lines[from..] {
+        println!("{}", l.trim_end_matches('\r'));
+    }
+}
+
+/// The selftest's expectations: before 6.7 the unprobed FUTEX_WAKE fails and the gated
+/// one is skipped; from 6.7 both pass.
+fn check_selftest(rows: &[Row]) -> Result {
+    let mut problems = Vec::new();
+    for r in rows {
+        let rep = &r.report;
+        let Some(release) = rep.release.as_deref() else {
+            problems.push(format!(
+                "{}: the guest never reported its release ({})",
+                r.label, rep.reason
+            ));
+            continue;
+        };
+        let new_enough = release_at_least(release, (6, 7));
+        let failing = format!("{SELFTEST_BINARY}::{SELFTEST_FAILING}");
+        let skipped: Vec<&str> = rep.skipped.iter().map(|s| s.test.as_str()).collect();
+        let ok = match new_enough {
+            Some(true) => rep.verdict == Verdict::Pass && rep.passed == 2 && skipped.is_empty(),
+            Some(false) => {
+                rep.verdict == Verdict::Fail
+                    && rep.failures == [failing.clone()]
+                    && rep.failed == 1
+                    && skipped == [SELFTEST_GATED]
+            }
+            None => false,
+        };
+        if ok {
+            println!(
+                "selftest {}: {}",
+                r.label,
+                if new_enough == Some(true) {
+                    "both FUTEX_WAKE tests pass, as expected on 6.7+".to_string()
+                } else {
+                    format!(
+                        "caught the planted failure ({failing}) and the skip by probe ({SELFTEST_GATED})"
+                    )
+                }
+            );
+        } else {
+            problems.push(format!(
+                "{} ({release}): expected {}, got {} with failures {:?} and skips {:?}",
+                r.label,
+                if new_enough == Some(true) {
+                    "a clean pass"
+                } else {
+                    "exactly the planted failure"
+                },
+                rep.verdict.word(),
+                rep.failures,
+                skipped
+            ));
+        }
+    }
+    if problems.is_empty() {
+        println!("selftest: kernel-check catches kernel-specific failures");
+        Ok(())
+    } else {
+        Err(format!("selftest failed:\n  {}", problems.join("\n  ")))
+    }
+}
+
+/// Whether a `uname -r` string is at least `want` (major, minor); `None` if unreadable.
+fn release_at_least(release: &str, want: (u32, u32)) -> Option<bool> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts.next()?.parse().ok()?;
+    Some((major, minor) >= want)
+}
+
+/// The `rustc` of the toolchain running us (cargo sets `RUSTC` for us only sometimes).
+fn rustc() -> std::process::Command {
+    std::process::Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+}
+
+/// Compiles a one-file std-only program into a static binary, reusing the last build
+/// when the source and compiler are unchanged. `test` builds a libtest harness.
+fn compile_standalone(name: &str, source: &str, test: bool) -> Result<PathBuf> {
+    let dir = project_root().join("target/kernel-check/standalone");
+    let src = dir.join(format!("{name}.rs"));
+    let out = dir.join(name);
+    let stamp = dir.join(format!("{name}.stamp"));
+    let version = util::output(rustc().arg("-vV"))?;
+    let key = util::sha256_hex(format!("{version}\n{test}\n{source}").as_bytes());
+    if out.is_file() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == key) {
+        return Ok(out);
+    }
+    util::write(&src, source)?;
+    let mut cmd = rustc();
+    cmd.args([
+        "--edition",
+        "2024",
+        "--crate-name",
+        name,
+        "--target",
+        TARGET,
+    ])
+    .args([
+        "-C",
+        "opt-level=2",
+        "-C",
+        "target-feature=+crt-static",
+        "-C",
+        "strip=debuginfo",
+    ]);
+    if test {
+        cmd.arg("--test");
+    } else {
+        cmd.args(["-C", "panic=abort"]);
+    }
+    cmd.arg("-o").arg(&out).arg(&src);
+    util::run(&mut cmd).map_err(|e| format!("{e}\n(static glibc builds need libc6-dev)"))?;
+    util::write(&stamp, key)?;
+    Ok(out)
+}
+
+/// Builds the workspace's test binaries statically for the guest; returns
+/// (display name, executable) pairs.
+fn build_test_binaries(packages: &[String]) -> Result<Vec<(String, PathBuf)>> {
+    let root = project_root();
+    let mut cmd = util::cargo();
+    cmd.current_dir(&root).args([
+        "test",
+        "--no-run",
+        "--message-format=json-render-diagnostics",
+        "--target",
+        TARGET,
+    ]);
+    if packages.is_empty() {
+        cmd.args(["--workspace", "--exclude", "xtask"]);
+    } else {
+        for p in packages {
+            cmd.args(["--package", p]);
+        }
+    }
+    let mut flags = std::env::var("RUSTFLAGS").unwrap_or_default();
+    flags.push_str(" -C target-feature=+crt-static -C strip=debuginfo");
+    cmd.env("CARGO_TARGET_DIR", root.join("target/kernel-check/build"))
+        .env("RUSTFLAGS", flags.trim())
+        .env("CARGO_PROFILE_DEV_DEBUG", "0")
+        .env("CARGO_PROFILE_TEST_DEBUG", "0")
+        .stderr(std::process::Stdio::inherit());
+    let json = util::output(&mut cmd)?;
+    let bins = test_executables(&json)?;
+    if bins.is_empty() {
+        return Err(format!("`{}` listed no test executables", util::show(&cmd)));
+    }
+    Ok(bins)
+}
+
+/// Picks the test executables (`profile.test`) out of cargo's JSON messages.
+fn test_executables(messages: &str) -> Result<Vec<(String, PathBuf)>> {
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for line in messages.lines().filter(|l| l.starts_with('{')) {
+        let msg = json::parse(line)
+            .map_err(|e| format!("cargo printed unreadable JSON ({e}): {line}"))?;
+        if msg.get("reason").and_then(json::Json::as_str) != Some("compiler-artifact") {
+            continue;
+        }
+        if msg
+            .get("profile")
+            .and_then(|p| p.get("test"))
+            .and_then(json::Json::as_bool)
+            != Some(true)
+        {
+            continue;
+        }
+        let Some(exe) = msg.get("executable").and_then(json::Json::as_str) else {
+            continue;
+        };
+        let package = msg
+            .get("package_id")
+            .and_then(json::Json::as_str)
+            .map(package_name)
+            .unwrap_or("?");
+        let target = msg
+            .get("target")
+            .and_then(|t| t.get("name"))
+            .and_then(json::Json::as_str)
+            .unwrap_or("?");
+        let kinds: Vec<&str> = msg
+            .get("target")
+            .and_then(|t| t.get("kind"))
+            .and_then(json::Json::as_array)
+            .map(|a| a.iter().filter_map(json::Json::as_str).collect())
+            .unwrap_or_default();
+        let label = if kinds.iter().any(|k| k.ends_with("lib")) {
+            format!("{package}/lib")
+        } else if kinds.contains(&"bin") {
+            format!("{package}/bin:{target}")
+        } else {
+            format!("{package}/{target}")
+        };
+        let label = sanitize_label(&label);
+        if !out.iter().any(|(l, _)| *l == label) {
+            out.push((label, PathBuf::from(exe)));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Labels go into whitespace-separated marker lines: no spaces or control characters.
+fn sanitize_label(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_whitespace() || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The package name in a cargo package id: `path+file:///w/uring#0.1.0` (name = last
+/// path segment), `path+file:///w/cli#uring-probe-cli@0.1.0`, `registry+…#libc@0.2.1`, or the
+/// older `uring 0.1.0 (path+file:///w/uring)`.
+fn package_name(id: &str) -> &str {
+    if let Some((url, frag)) = id.rsplit_once('#') {
+        match frag.split_once('@') {
+            Some((name, _)) => name,
+            None => url.trim_end_matches('/').rsplit('/').next().unwrap_or(url),
+        }
+    } else {
+        id.split_whitespace().next().unwrap_or(id)
+    }
+}
+
+/// The initramfs: the init as `/init`, the binaries under `/tests/`, the list and config
+/// under `/kernel-check/`, mount points, and `/dev/console` so the init has a console
+/// before it mounts devtmpfs.
+fn write_initramfs(
+    path: &Path,
+    init: &Path,
+    binaries: &[(String, PathBuf)],
+    o: &Options,
+) -> Result {
+    let tmp = path.with_extension("partial");
+    let file = std::fs::File::create(&tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
+    let mut w = cpio::Writer::new(std::io::BufWriter::new(file));
+    let io = |e: std::io::Error| format!("writing {}: {e}", tmp.display());
+    for d in ["dev", "proc", "sys", "tmp", "tests", "kernel-check"] {
+        w.dir(d, 0o755).map_err(io)?;
+    }
+    w.char_dev("dev/console", 0o600, 5, 1).map_err(io)?;
+    w.file("init", 0o755, &util::read(init)?).map_err(io)?;
+    let mut list = String::new();
+    for (i, (name, exe)) in binaries.iter().enumerate() {
+        let guest = format!("tests/{i:03}");
+        w.file(&guest, 0o755, &util::read(exe)?).map_err(io)?;
+        list.push_str(&format!("{name}\t/{guest}\n"));
+    }
+    w.file("kernel-check/tests", 0o644, list.as_bytes())
+        .map_err(io)?;
+    let config = format!(
+        "threads={}\ntimeout={}\nfilter={}\n",
+        o.threads,
+        o.test_timeout,
+        o.filter.as_deref().unwrap_or("")
+    );
+    w.file("kernel-check/config", 0o644, config.as_bytes())
+        .map_err(io)?;
+    w.finish().map_err(io)?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| format!("rename {} -> {}: {e}", tmp.display(), path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use log::Outcome;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn options() {
+        assert_eq!(parse_args(&[]).unwrap(), Options::default());
+        let o = parse_args(&args(
+            "--kernel 6.1 --kernel=7.3 --filter nop -j 3 --accel tcg --timeout 60 --selftest",
+        ))
+        .unwrap();
+        assert_eq!(o.kernels, ["6.1", "7.3"]);
+        assert_eq!(
+            (
+                o.filter.as_deref(),
+                o.jobs,
+                o.accel.as_str(),
+                o.timeout,
+                o.selftest
+            ),
+            (Some("nop"), 3, "tcg", 60, true)
+        );
+        assert!(
+            parse_args(&args("--jobs 0"))
+                .unwrap_err()
+                .contains("positive")
+        );
+        assert!(
+            parse_args(&args("--jobs"))
+                .unwrap_err()
+                .contains("needs a value")
+        );
+        assert!(
+            parse_args(&args("--bogus"))
+                .unwrap_err()
+                .contains("unknown option")
+        );
+        assert!(parse_args(&args("--selftest=1")).is_err());
+    }
+
+    #[test]
+    fn executables_from_cargo_json() {
+        let msgs = [
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///w/liburing-sys#0.1.0","target":{"kind":["lib"],"name":"liburing_sys"},"profile":{"test":true},"executable":"/b/liburing_sys-1"}"#,
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///w/liburing-sys#0.1.0","target":{"kind":["test"],"name":"ffi"},"profile":{"test":true},"executable":"/b/ffi-2"}"#,
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///w/uring-probe-cli#0.1.0","target":{"kind":["bin"],"name":"uring-probe"},"profile":{"test":false},"executable":"/b/uring-probe"}"#,
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///w/cli#uring-probe-cli@0.1.0","target":{"kind":["bin"],"name":"uring-probe"},"profile":{"test":true},"executable":"/b/uring_probe-3"}"#,
+            r#"{"reason":"compiler-artifact","package_id":"registry+https://x#libc@0.2.1","target":{"kind":["lib"],"name":"libc"},"profile":{"test":false},"executable":null}"#,
+            r#"{"reason":"build-finished","success":true}"#,
+            "   Compiling uring v0.1.0 (not json)",
+        ]
+        .join("\n");
+        let bins = test_executables(&msgs).unwrap();
+        let labels: Vec<&str> = bins.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "liburing-sys/ffi",
+                "liburing-sys/lib",
+                "uring-probe-cli/bin:uring-probe"
+            ]
+        );
+        assert!(test_executables("{not json").is_err());
+    }
+
+    #[test]
+    fn package_ids() {
+        assert_eq!(package_name("path+file:///w/uring#0.1.0"), "uring");
+        assert_eq!(
+            package_name("path+file:///w/cli#uring-probe-cli@0.1.0"),
+            "uring-probe-cli"
+        );
+        assert_eq!(package_name("uring 0.1.0 (path+file:///w/uring)"), "uring");
+    }
+
+    #[test]
+    fn init_and_parser_agree_on_the_marker() {
+        assert_eq!(init::MARK, log::MARK);
+    }
+
+    #[test]
+    fn releases() {
+        assert_eq!(
+            release_at_least("6.1.0-56-cloud-amd64", (6, 7)),
+            Some(false)
+        );
+        assert_eq!(
+            release_at_least("6.12.118+deb13-cloud-amd64", (6, 7)),
+            Some(true)
+        );
+        assert_eq!(
+            release_at_least("7.0.13+deb13-cloud-amd64", (6, 7)),
+            Some(true)
+        );
+        assert_eq!(
+            release_at_least("5.10.0-46-cloud-amd64", (6, 7)),
+            Some(false)
+        );
+        assert_eq!(release_at_least("garbage", (6, 7)), None);
+    }
+
+    fn row(label: &str, log: &str, outcome: Outcome, expected: &[&str]) -> Row {
+        let expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+        Row {
+            label: label.to_string(),
+            report: log::analyse(log, outcome, &expected),
+            took: Duration::from_millis(4200),
+            log: PathBuf::from("/dev/null"),
+        }
+    }
+
+    fn selftest_log(release: &str, new: bool) -> String {
+        let body = if new {
+            "test futex_wake_gated_by_probe ... ok\ntest futex_wake_without_probe ... ok\n\
+             test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n@@kc end selftest/futex_wake exit=0 secs=0.01\n@@kc finish pass failed=0 binaries=1"
+        } else {
+            "test futex_wake_gated_by_probe ... ok\ntest futex_wake_without_probe ... FAILED\n\nsuccesses:\n\n\
+             ---- futex_wake_gated_by_probe stdout ----\nskipped: IORING_OP_FUTEX_WAKE not supported by this kernel (needs 6.7)\n\n\
+             failures:\n\n---- futex_wake_without_probe stdout ----\nthread panicked: completed with -22\n\n\
+             test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n@@kc end selftest/futex_wake exit=101 secs=0.01\n@@kc finish fail failed=1 binaries=1"
+        };
+        format!(
+            "@@kc start release={release} binaries=1\n@@kc begin selftest/futex_wake\nrunning 2 tests\n{body}\n"
+        )
+    }
+
+    #[test]
+    fn selftest_expectations() {
+        let old = row(
+            "6.1",
+            &selftest_log("6.1.0-56-cloud-amd64", false),
+            Outcome::Exited(Some(3)),
+            &[SELFTEST_BINARY],
+        );
+        let new = row(
+            "7.3",
+            &selftest_log("7.3.4+deb13-cloud-amd64", true),
+            Outcome::Exited(Some(1)),
+            &[SELFTEST_BINARY],
+        );
+        assert_eq!(old.report.verdict, Verdict::Fail);
+        assert_eq!(new.report.verdict, Verdict::Pass);
+        assert!(check_selftest(&[old, new]).is_ok());
+        // A 6.1 that passes means the planted failure went unnoticed: the selftest fails.
+        let wrong = row(
+            "6.1",
+            &selftest_log("6.1.0-56-cloud-amd64", true),
+            Outcome::Exited(Some(1)),
+            &[SELFTEST_BINARY],
+        );
+        assert!(
+            check_selftest(&[wrong])
+                .unwrap_err()
+                .contains("planted failure")
+        );
+        // So does a kernel that never reports.
+        let dead = row(
+            "6.1",
+            "Kernel panic - not syncing",
+            Outcome::Exited(Some(0)),
+            &[SELFTEST_BINARY],
+        );
+        assert!(check_selftest(&[dead]).is_err());
+    }
+
+    #[test]
+    fn matrix_lists_failures_and_skips() {
+        let old = row(
+            "6.1",
+            &selftest_log("6.1.0-56-cloud-amd64", false),
+            Outcome::Exited(Some(3)),
+            &[SELFTEST_BINARY],
+        );
+        let hung = row(
+            "7.0",
+            "@@kc start release=7.0.13 binaries=1\n@@kc begin selftest/futex_wake\n",
+            Outcome::TimedOut,
+            &[SELFTEST_BINARY],
+        );
+        let m = render_matrix(&[old, hung]);
+        assert!(m.contains("6.1.0-56-cloud-amd64"), "{m}");
+        assert!(
+            m.contains("failed: selftest/futex_wake::futex_wake_without_probe"),
+            "{m}"
+        );
+        assert!(m.contains("TIMEOUT"), "{m}");
+        assert!(
+            m.contains(
+                "selftest/futex_wake::futex_wake_gated_by_probe on 6.1: IORING_OP_FUTEX_WAKE"
+            ),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn boot_all_keeps_order_and_runs_everything() {
+        let jobs: Vec<(String, PathBuf)> = (0..5)
+            .map(|i| (i.to_string(), PathBuf::from("/x")))
+            .collect();
+        let out = boot_all(&jobs, 2, |label, _| {
+            if label == "3" {
+                Err("boom".to_string())
+            } else {
+                Ok(label.to_string())
+            }
+        });
+        assert_eq!(
+            out,
+            vec![
+                Ok("0".into()),
+                Ok("1".into()),
+                Ok("2".into()),
+                Err("boom".into()),
+                Ok("4".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,362 @@
+//! Which kernels `kernel-check` boots and where their images come from: pinned Debian
+//! `-cloud-amd64` packages (io_uring, the 8250 serial console and devtmpfs built in, so
+//! no modules are needed), downloaded with `apt-get download` under a private
+//! `APT_CONFIG` and never installed; or a `vmlinuz` the user names by path.
+
+use crate::debian::Apt;
+use crate::util::{self, Result, project_root};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A pinned Debian kernel package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pinned {
+    /// The name users type (`6.1`).
+    pub name: &'static str,
+    /// Who runs it, for the help text.
+    pub note: &'static str,
+    pub suite: &'static str,
+    pub package: &'static str,
+    pub version: &'static str,
+}
+
+/// Every kernel `kernel-check` knows by name. Each package+version was checked to
+/// download (several indexed ones 404: 5.10.0-43/-44 in bullseye-security, for one).
+/// Find candidates with `APT_CONFIG=target/apt/kernels/apt.conf apt-cache madison NAME`.
+pub const KNOWN: &[Pinned] = &[
+    Pinned {
+        name: "5.10",
+        note: "Debian 11",
+        suite: "bullseye-security",
+        package: "linux-image-5.10.0-46-cloud-amd64",
+        version: "5.10.262-1",
+    },
+    Pinned {
+        name: "6.1",
+        note: "Debian 12",
+        suite: "bookworm-security",
+        package: "linux-image-6.1.0-56-cloud-amd64",
+        version: "6.1.192-2",
+    },
+    Pinned {
+        name: "6.12",
+        note: "Debian 13",
+        suite: "trixie-security",
+        package: "linux-image-6.12.118+deb13-cloud-amd64",
+        version: "6.12.118-1",
+    },
+    Pinned {
+        name: "6.16",
+        note: "trixie-backports",
+        suite: "trixie-backports",
+        package: "linux-image-6.16.12+deb13-cloud-amd64",
+        version: "6.16.12-1~bpo13+1",
+    },
+    Pinned {
+        name: "6.17",
+        note: "trixie-backports",
+        suite: "trixie-backports",
+        package: "linux-image-6.17.13+deb13-cloud-amd64",
+        version: "6.17.13-1~bpo13+1",
+    },
+    Pinned {
+        name: "6.18",
+        note: "trixie-backports",
+        suite: "trixie-backports",
+        package: "linux-image-6.18.15+deb13-cloud-amd64",
+        version: "6.18.15-1~bpo13+1",
+    },
+    Pinned {
+        name: "6.19",
+        note: "trixie-backports",
+        suite: "trixie-backports",
+        package: "linux-binary-6.19.14+deb13-cloud-amd64",
+        version: "6.19.14-1~bpo13+1",
+    },
+    Pinned {
+        name: "7.0",
+        note: "trixie-backports",
+        suite: "trixie-backports",
+        package: "linux-binary-7.0.13+deb13-cloud-amd64",
+        version: "7.0.13-1~bpo13+1",
+    },
+    Pinned {
+        name: "7.1",
+        note: "trixie-backports",
+        suite: "trixie-backports",
+        package: "linux-binary-7.1.13+deb13-cloud-amd64",
+        version: "7.1.13-1~bpo13+1",
+    },
+    Pinned {
+        name: "7.2",
+        note: "trixie-backports",
+        suite: "trixie-backports",
+        package: "linux-binary-7.2.12+deb13-cloud-amd64",
+        version: "7.2.12-1~bpo13+1",
+    },
+    Pinned {
+        name: "7.3",
+        note: "trixie-backports, newest",
+        suite: "trixie-backports",
+        package: "linux-binary-7.3.4+deb13-cloud-amd64",
+        version: "7.3.4-1~bpo13+1",
+    },
+];
+
+/// What runs when no `--kernel` is given.
+pub const DEFAULT_SET: &[&str] = &["5.10", "6.1", "6.12", "6.16", "6.18", "6.19", "7.0", "7.3"];
+
+/// A kernel to boot, as the user asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spec {
+    Pinned(Pinned),
+    Path(PathBuf),
+}
+
+impl Spec {
+    /// The label in the matrix.
+    pub fn label(&self) -> String {
+        match self {
+            Spec::Pinned(p) => p.name.to_string(),
+            Spec::Path(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// Turns `--kernel` values into specs: a known name, `all`, or a path to a kernel image.
+pub fn resolve(args: &[String]) -> Result<Vec<Spec>> {
+    let names: Vec<&str> = if args.is_empty() {
+        DEFAULT_SET.to_vec()
+    } else {
+        args.iter().map(String::as_str).collect()
+    };
+    let mut out = Vec::new();
+    for arg in names {
+        if arg == "all" {
+            out.extend(KNOWN.iter().map(|p| Spec::Pinned(*p)));
+        } else if let Some(p) = KNOWN.iter().find(|p| p.name == arg) {
+            out.push(Spec::Pinned(*p));
+        } else if arg.contains('/') || Path::new(arg).is_file() {
+            let path = PathBuf::from(arg);
+            if !path.is_file() {
+                return Err(format!("--kernel {arg}: no such file"));
+            }
+            out.push(Spec::Path(path));
+        } else {
+            let known: Vec<&str> = KNOWN.iter().map(|p| p.name).collect();
+            return Err(format!(
+                "--kernel {arg}: not a kernel this xtask knows ({}), `all`, or a path to a vmlinuz",
+                known.join(", ")
+            ));
+        }
+    }
+    let mut seen = Vec::new();
+    out.retain(|s| {
+        let new = !seen.contains(s);
+        seen.push(s.clone());
+        new
+    });
+    Ok(out)
+}
+
+fn cache_dir() -> PathBuf {
+    project_root().join("target/kernel-check/kernels")
+}
+
+/// The cached image of a pinned kernel (whether or not it is there yet).
+pub fn cached_image(p: &Pinned) -> PathBuf {
+    cache_dir()
+        .join(format!("{}_{}", p.package, p.version).replace(['~', '+', ':'], "_"))
+        .join("vmlinuz")
+}
+
+/// The kernel image for each spec, downloading and unpacking pinned ones not yet cached.
+pub fn obtain(specs: &[Spec]) -> Result<Vec<PathBuf>> {
+    let missing: Vec<&Pinned> = specs
+        .iter()
+        .filter_map(|s| match s {
+            Spec::Pinned(p) if !cached_image(p).is_file() => Some(p),
+            _ => None,
+        })
+        .collect();
+    if !missing.is_empty() {
+        // Always the same suite list, so the private apt lists are shared between runs
+        // whatever subset of kernels is asked for.
+        let mut suites: Vec<&str> = KNOWN.iter().map(|p| p.suite).collect();
+        suites.sort();
+        suites.dedup();
+        let apt = Apt::new("kernels", &suites, "main")?;
+        let debs = project_root().join("target/kernel-check/debs");
+        for p in missing {
+            let spec = format!("{}={}", p.package, p.version);
+            let deb = apt.download(&[&spec], &debs).map_err(|e| {
+                format!(
+                    "{e}\nkernel {} ({spec}) could not be downloaded; the archive may have dropped it. \
+                     List what exists with `APT_CONFIG={} apt-cache madison {}` and update the pin in \
+                     xtask/src/kernel/kernels.rs",
+                    p.name,
+                    project_root().join("target/apt/kernels/apt.conf").display(),
+                    p.package
+                )
+            })?;
+            let deb = deb
+                .first()
+                .ok_or_else(|| format!("apt-get download {spec} returned nothing"))?;
+            extract_vmlinuz(deb, &cached_image(p))?;
+            // The image is what we keep; the .deb (up to 50 MB) is not needed again.
+            let _ = std::fs::remove_file(deb);
+        }
+    }
+    specs
+        .iter()
+        .map(|s| match s {
+            Spec::Pinned(p) => Ok(cached_image(p)),
+            Spec::Path(path) => check_image(path).map(|()| path.clone()),
+        })
+        .collect()
+}
+
+/// Pulls the one kernel image out of a kernel package: `./boot/vmlinuz-*` up to 7.0,
+/// `./usr/lib/modules/<version>/vmlinuz` from 7.2 on.
+fn extract_vmlinuz(deb: &Path, dest: &Path) -> Result {
+    let mut fsys = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(deb)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run dpkg-deb: {e}"))?;
+    let tar_in = fsys.stdout.take().ok_or("dpkg-deb gave no stdout")?;
+    let listing = Command::new("tar")
+        .args(["-t", "-f", "-"])
+        .stdin(tar_in)
+        .output();
+    let _ = fsys.wait();
+    let listing = listing.map_err(|e| format!("cannot run tar: {e}"))?;
+    let names = String::from_utf8_lossy(&listing.stdout);
+    let image = names
+        .lines()
+        .find(|n| {
+            let n = n.trim_start_matches("./");
+            (n.starts_with("boot/vmlinuz-")
+                || (n.starts_with("usr/lib/modules/") && n.ends_with("/vmlinuz")))
+                && !n.ends_with('/')
+        })
+        .ok_or_else(|| {
+            format!(
+                "{}: no boot/vmlinuz-* or usr/lib/modules/*/vmlinuz inside",
+                deb.display()
+            )
+        })?
+        .to_string();
+
+    let mut fsys = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(deb)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run dpkg-deb: {e}"))?;
+    let tar_in = fsys.stdout.take().ok_or("dpkg-deb gave no stdout")?;
+    let out = Command::new("tar")
+        .args(["-x", "-O", "-f", "-", &image])
+        .stdin(tar_in)
+        .output();
+    let status = fsys.wait().map_err(|e| format!("dpkg-deb: {e}"))?;
+    let out = out.map_err(|e| format!("cannot run tar: {e}"))?;
+    if !status.success() || !out.status.success() {
+        return Err(format!(
+            "extracting {image} from {} failed: {}",
+            deb.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    check_image_bytes(&out.stdout).map_err(|e| format!("{image} in {}: {e}", deb.display()))?;
+    let tmp = dest.with_extension("partial");
+    util::write(&tmp, &out.stdout)?;
+    std::fs::rename(&tmp, dest)
+        .map_err(|e| format!("rename {} -> {}: {e}", tmp.display(), dest.display()))?;
+    eprintln!(
+        "kernel image {} ({} bytes)",
+        dest.display(),
+        out.stdout.len()
+    );
+    Ok(())
+}
+
+/// A bzImage carries `HdrS` at offset 0x202 (the x86 boot protocol header).
+fn check_image_bytes(data: &[u8]) -> Result {
+    if data.get(0x202..0x206) == Some(b"HdrS") {
+        Ok(())
+    } else {
+        Err("not an x86 bzImage (no HdrS boot header at 0x202)".to_string())
+    }
+}
+
+fn check_image(path: &Path) -> Result {
+    let data = util::read(path)?;
+    check_image_bytes(&data).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_set_is_known_and_newest_is_last() {
+        for name in DEFAULT_SET {
+            assert!(KNOWN.iter().any(|p| p.name == *name), "{name}");
+        }
+        assert_eq!(DEFAULT_SET.last(), KNOWN.last().map(|p| &p.name));
+    }
+
+    #[test]
+    fn resolve_names_all_and_paths() {
+        let d = resolve(&[]).unwrap();
+        assert_eq!(d.len(), DEFAULT_SET.len());
+        let two = resolve(&["6.1".into(), "7.3".into(), "6.1".into()]).unwrap();
+        assert_eq!(
+            two.iter().map(Spec::label).collect::<Vec<_>>(),
+            ["6.1", "7.3"]
+        );
+        assert_eq!(resolve(&["all".into()]).unwrap().len(), KNOWN.len());
+        assert!(
+            resolve(&["4.19".into()])
+                .unwrap_err()
+                .contains("not a kernel")
+        );
+        assert!(
+            resolve(&["/no/such/vmlinuz".into()])
+                .unwrap_err()
+                .contains("no such file")
+        );
+        let me = std::env::current_exe().unwrap();
+        let spec = resolve(&[me.display().to_string()]).unwrap();
+        assert_eq!(spec, vec![Spec::Path(me)]);
+    }
+
+    #[test]
+    fn image_check() {
+        let mut img = vec![0u8; 0x300];
+        assert!(check_image_bytes(&img).is_err());
+        img[0x202..0x206].copy_from_slice(b"HdrS");
+        assert!(check_image_bytes(&img).is_ok());
+        assert!(check_image_bytes(b"short").is_err());
+    }
+
+    #[test]
+    fn cache_names_are_plain() {
+        for p in KNOWN {
+            let dir = cached_image(p)
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            assert!(
+                dir.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)),
+                "{dir}"
+            );
+        }
+    }
+}

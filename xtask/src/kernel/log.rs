@@ -1,0 +1,581 @@
+//! Reading a guest's serial console back: the init's `@@kc` markers, libtest's output,
+//! the project's `skipped:` lines, and signs of kernel trouble, combined with how QEMU
+//! ended into one verdict per kernel.
+//!
+//! The verdict is deliberately suspicious: a pass needs QEMU's `isa-debug-exit` code for
+//! "guest value 0" *and* a complete, consistent log. An exit of 0 means the guest never
+//! reported (panic, hang, no debug-exit device) and is never a pass.
+
+use std::collections::BTreeSet;
+
+/// The prefix of the init's marker lines (`kernel/init.rs` has the same constant).
+pub const MARK: &str = "@@kc";
+
+/// How the QEMU process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exited by itself with this code (`None`: killed by a signal).
+    Exited(Option<i32>),
+    /// Outlived the wall-clock limit and was killed by us.
+    TimedOut,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Timeout,
+    NoReport,
+}
+
+impl Verdict {
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "FAIL",
+            Verdict::Timeout => "TIMEOUT",
+            Verdict::NoReport => "NO REPORT",
+        }
+    }
+}
+
+/// One test that printed a `skipped:` line.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Skip {
+    pub binary: String,
+    pub test: String,
+    pub reason: String,
+}
+
+/// One test binary's run, from its `begin`/`end` markers and libtest's summary.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BinaryRun {
+    pub name: String,
+    /// `exit=0`, `exit=101`, `signal=9`, `timeout`; empty when the `end` marker is missing.
+    pub status: String,
+    pub passed: u32,
+    pub failed: u32,
+    pub ignored: u32,
+    /// Whether libtest's `test result:` line was seen.
+    pub summary: bool,
+    pub failed_tests: Vec<String>,
+    pub secs: Option<f64>,
+}
+
+impl BinaryRun {
+    fn ok(&self) -> bool {
+        self.status == "exit=0" && self.failed == 0
+    }
+}
+
+/// Everything one kernel's run says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub verdict: Verdict,
+    /// Why the verdict is not a pass (empty for a pass).
+    pub reason: String,
+    /// `uname -r` inside the guest, when the init got that far.
+    pub release: Option<String>,
+    pub binaries: Vec<BinaryRun>,
+    /// Tests that passed without printing `skipped:`.
+    pub passed: u32,
+    pub failed: u32,
+    pub ignored: u32,
+    /// Tests that printed `skipped:` and did not fail: skipped by probe.
+    pub skipped: Vec<Skip>,
+    /// `binary::test` of each failed test, or `binary (status)` for a binary that failed
+    /// without naming a test.
+    pub failures: Vec<String>,
+    /// Kernel panics, oopses, BUGs and warnings seen on the console (first lines).
+    pub kernel_trouble: Vec<String>,
+}
+
+/// Signs of kernel trouble worth showing, whatever the verdict.
+const TROUBLE: &[&str] = &[
+    "Kernel panic",
+    "BUG:",
+    "Oops:",
+    "WARNING: CPU:",
+    "general protection fault",
+    "Unable to handle",
+    "Kernel Offset:",
+    "blocked for more than",
+    "RIP:",
+];
+
+/// Removes ANSI escape sequences and carriage returns.
+fn clean(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    // CSI: parameters then one final byte in @..~.
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+            }
+            '\r' => {}
+            c if c.is_control() && c != '\t' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `test result: ok. 3 passed; 1 failed; 2 ignored; …` → (passed, failed, ignored).
+fn parse_summary(line: &str) -> Option<(u32, u32, u32)> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let (_, counts) = rest.split_once(". ")?;
+    let mut found = (None, None, None);
+    for part in counts.split(';') {
+        let mut words = part.split_whitespace();
+        let (Some(n), Some(what)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Ok(n) = n.parse::<u32>() else { continue };
+        match what {
+            "passed" => found.0 = Some(n),
+            "failed" => found.1 = Some(n),
+            "ignored" => found.2 = Some(n),
+            _ => {}
+        }
+    }
+    Some((found.0?, found.1?, found.2?))
+}
+
+/// `test name ... ok` → (name, Some("ok")); `test name ... ` → (name, None).
+fn parse_test_line(line: &str) -> Option<(&str, Option<&str>)> {
+    let rest = line.strip_prefix("test ")?;
+    if rest.starts_with("result: ") {
+        return None;
+    }
+    let (name, result) = rest.split_once(" ...")?;
+    let result = result.trim();
+    Some((name.trim(), (!result.is_empty()).then_some(result)))
+}
+
+/// Reads the console log of one guest and decides, with how QEMU ended.
+///
+/// `expected` names the test binaries the initramfs holds, in order.
+pub fn analyse(log: &str, outcome: Outcome, expected: &[String]) -> Report {
+    let mut release = None;
+    let mut started = false;
+    let mut finish: Option<String> = None;
+    let mut binaries: Vec<BinaryRun> = Vec::new();
+    let mut current: Option<usize> = None;
+    let mut current_test: Option<String> = None;
+    let mut skips: BTreeSet<Skip> = BTreeSet::new();
+    let mut trouble = Vec::new();
+    let mut warnings = Vec::new();
+
+    for raw in log.lines() {
+        let line = clean(raw);
+        if TROUBLE.iter().any(|t| line.contains(t)) && trouble.len() < 12 {
+            trouble.push(line.trim().to_string());
+        }
+        if let Some(at) = line.find(&format!("{MARK} ")) {
+            let marker = &line[at + MARK.len() + 1..];
+            let mut words = marker.split_whitespace();
+            match words.next() {
+                Some("start") => {
+                    started = true;
+                    release = words
+                        .find_map(|w| w.strip_prefix("release="))
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_string);
+                }
+                Some("begin") => {
+                    let name = words.next().unwrap_or("?").to_string();
+                    binaries.push(BinaryRun {
+                        name,
+                        ..BinaryRun::default()
+                    });
+                    current = Some(binaries.len() - 1);
+                    current_test = None;
+                }
+                Some("end") => {
+                    let name = words.next().unwrap_or("?");
+                    let status = words.next().unwrap_or("").to_string();
+                    let secs = words
+                        .find_map(|w| w.strip_prefix("secs="))
+                        .and_then(|s| s.parse().ok());
+                    if let Some(b) = current.map(|i| &mut binaries[i]).filter(|b| b.name == name) {
+                        b.status = status;
+                        b.secs = secs;
+                    }
+                    current = None;
+                    current_test = None;
+                }
+                Some("finish") => finish = words.next().map(str::to_string),
+                Some("warn") => warnings.push(marker["warn".len()..].trim().to_string()),
+                _ => {}
+            }
+            continue;
+        }
+        let Some(b) = current.map(|i| &mut binaries[i]) else {
+            continue;
+        };
+        let trimmed = line.trim();
+        if let Some((p, f, i)) = parse_summary(trimmed) {
+            b.passed += p;
+            b.failed += f;
+            b.ignored += i;
+            b.summary = true;
+        } else if let Some((name, result)) = parse_test_line(trimmed) {
+            current_test = Some(name.to_string());
+            if result.is_some_and(|r| r.starts_with("FAILED"))
+                && !b.failed_tests.iter().any(|t| t == name)
+            {
+                b.failed_tests.push(name.to_string());
+            }
+        } else if let Some(name) = trimmed
+            .strip_prefix("---- ")
+            .and_then(|r| r.strip_suffix(" stdout ----"))
+        {
+            current_test = Some(name.to_string());
+        } else if let Some(reason) = trimmed.strip_prefix("skipped:") {
+            skips.insert(Skip {
+                binary: b.name.clone(),
+                test: current_test.clone().unwrap_or_else(|| "?".to_string()),
+                reason: reason.trim().to_string(),
+            });
+        }
+    }
+
+    // Tests that printed `skipped:` but failed count as failures, not skips.
+    let skipped: Vec<Skip> = skips
+        .into_iter()
+        .filter(|s| {
+            !binaries
+                .iter()
+                .any(|b| b.name == s.binary && b.failed_tests.contains(&s.test))
+        })
+        .fold(Vec::new(), |mut v: Vec<Skip>, s| {
+            // One entry per test, even when it printed several lines.
+            if !v.iter().any(|o| o.binary == s.binary && o.test == s.test) {
+                v.push(s);
+            }
+            v
+        });
+    let total_passed: u32 = binaries.iter().map(|b| b.passed).sum();
+    let passed = total_passed.saturating_sub(skipped.len() as u32);
+    let failed = binaries
+        .iter()
+        .map(|b| b.failed.max(b.failed_tests.len() as u32))
+        .sum();
+    let ignored = binaries.iter().map(|b| b.ignored).sum();
+    let mut failures = Vec::new();
+    for b in &binaries {
+        failures.extend(b.failed_tests.iter().map(|t| format!("{}::{t}", b.name)));
+        if b.failed_tests.is_empty() && !b.ok() {
+            let status = if b.status.is_empty() {
+                "no end marker"
+            } else {
+                b.status.as_str()
+            };
+            failures.push(format!("{} ({status})", b.name));
+        }
+    }
+
+    // Consistency: every expected binary ran, in order, and ended.
+    let ran: Vec<&str> = binaries.iter().map(|b| b.name.as_str()).collect();
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|e| !ran.contains(&e.as_str()))
+        .collect();
+    let all_ok = binaries.iter().all(BinaryRun::ok);
+    let complete = started && missing.is_empty() && finish.is_some();
+
+    let (verdict, reason) = match outcome {
+        Outcome::TimedOut => (
+            Verdict::Timeout,
+            match binaries.iter().find(|b| b.status.is_empty()) {
+                Some(b) => format!("wall-clock limit exceeded while running {}", b.name),
+                None if !started => "wall-clock limit exceeded before the init started".to_string(),
+                None => "wall-clock limit exceeded".to_string(),
+            },
+        ),
+        Outcome::Exited(Some(1)) if complete && all_ok && finish.as_deref() == Some("pass") => {
+            (Verdict::Pass, String::new())
+        }
+        Outcome::Exited(Some(1)) => (
+            Verdict::Fail,
+            format!(
+                "the guest reported success but the log disagrees ({})",
+                inconsistency(started, &missing, finish.as_deref(), all_ok)
+            ),
+        ),
+        Outcome::Exited(Some(3)) => (
+            Verdict::Fail,
+            if failures.is_empty() {
+                format!(
+                    "the guest reported failure ({})",
+                    inconsistency(started, &missing, finish.as_deref(), all_ok)
+                )
+            } else {
+                format!("{} failing", failures.len())
+            },
+        ),
+        Outcome::Exited(Some(0)) => (
+            Verdict::NoReport,
+            format!(
+                "QEMU exited 0: the guest powered off or died without reporting{}",
+                if trouble.iter().any(|t| t.contains("Kernel panic")) {
+                    " (kernel panic)"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        Outcome::Exited(Some(code)) => (
+            Verdict::NoReport,
+            format!("QEMU exited with {code}, not a guest report"),
+        ),
+        Outcome::Exited(None) => (Verdict::NoReport, "QEMU was killed by a signal".to_string()),
+    };
+    let mut reason = reason;
+    if verdict != Verdict::Pass && !warnings.is_empty() {
+        reason.push_str(&format!("; init warnings: {}", warnings.join("; ")));
+    }
+    Report {
+        verdict,
+        reason,
+        release,
+        binaries,
+        passed,
+        failed,
+        ignored,
+        skipped,
+        failures,
+        kernel_trouble: trouble,
+    }
+}
+
+fn inconsistency(started: bool, missing: &[&String], finish: Option<&str>, all_ok: bool) -> String {
+    if !started {
+        return "the init never started".to_string();
+    }
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        return format!("binaries never ran: {}", names.join(", "));
+    }
+    match finish {
+        None => "no finish marker".to_string(),
+        Some(f) if f != "pass" => format!("finish marker says {f}"),
+        _ if !all_ok => "a binary failed".to_string(),
+        _ => "no failing binary named".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    const BOOT_NOISE: &str = "[    0.000000] Linux version 6.1.0-56-cloud-amd64\r\n\
+        SeaBIOS (version 1.16.2-debian-1.16.2-1)\r\nBooting from ROM..\r\n";
+
+    fn clean_pass_log() -> String {
+        format!(
+            "{BOOT_NOISE}\n@@kc init\n\n@@kc start release=6.1.0-56-cloud-amd64 binaries=2\n\
+             \n@@kc begin liburing-sys/ffi\n\nrunning 3 tests\n\
+             test nop_round_trip ... ok\r\n\
+             test send_zc ... ok\r\n\
+             test old_thing ... ignored, needs root\r\n\
+             \nsuccesses:\n\n---- send_zc stdout ----\nskipped: IORING_OP_SEND_ZC needs 6.0\n\n\
+             successes:\n    nop_round_trip\n    send_zc\n\n\
+             test result: ok. 2 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\
+             \n@@kc end liburing-sys/ffi exit=0 secs=0.05\n\
+             \n@@kc begin uring/lib\n\nrunning 1 test\n\x1b[32mtest probe ... ok\x1b[0m\n\
+             \ntest result: \x1b[32mok\x1b[0m. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n\
+             \n@@kc end uring/lib exit=0 secs=0.01\n\
+             \n@@kc finish pass failed=0 binaries=2 secs=0.07\n"
+        )
+    }
+
+    #[test]
+    fn a_clean_pass() {
+        let r = analyse(
+            &clean_pass_log(),
+            Outcome::Exited(Some(1)),
+            &names(&["liburing-sys/ffi", "uring/lib"]),
+        );
+        assert_eq!(r.verdict, Verdict::Pass, "{}", r.reason);
+        assert_eq!(r.release.as_deref(), Some("6.1.0-56-cloud-amd64"));
+        assert_eq!((r.passed, r.failed, r.ignored), (2, 0, 1));
+        assert_eq!(
+            r.skipped,
+            vec![Skip {
+                binary: "liburing-sys/ffi".into(),
+                test: "send_zc".into(),
+                reason: "IORING_OP_SEND_ZC needs 6.0".into()
+            }]
+        );
+        assert!(r.failures.is_empty() && r.kernel_trouble.is_empty());
+        assert_eq!(r.binaries[0].secs, Some(0.05));
+    }
+
+    #[test]
+    fn exit_zero_is_never_a_pass() {
+        let r = analyse(
+            &clean_pass_log(),
+            Outcome::Exited(Some(0)),
+            &names(&["liburing-sys/ffi", "uring/lib"]),
+        );
+        assert_eq!(r.verdict, Verdict::NoReport);
+    }
+
+    #[test]
+    fn a_pass_code_with_a_missing_binary_is_a_failure() {
+        let r = analyse(
+            &clean_pass_log(),
+            Outcome::Exited(Some(1)),
+            &names(&["liburing-sys/ffi", "uring/lib", "uring/extra"]),
+        );
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert!(r.reason.contains("uring/extra"), "{}", r.reason);
+    }
+
+    #[test]
+    fn a_failing_test() {
+        let log = "@@kc start release=5.10.0-46-cloud-amd64 binaries=1\n@@kc begin uring/ops\n\
+            running 2 tests\ntest read_works ... ok\ntest futex_wake ... FAILED\n\nfailures:\n\n\
+            ---- futex_wake stdout ----\nskipped: not really\n\
+            thread 'futex_wake' panicked at uring/tests/ops.rs:10:5:\nres = -22\n\n\
+            failures:\n    futex_wake\n\n\
+            test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n\n\
+            error: test failed\n@@kc end uring/ops exit=101 secs=0.20\n@@kc finish fail failed=1 binaries=1 secs=0.3\n";
+        let r = analyse(log, Outcome::Exited(Some(3)), &names(&["uring/ops"]));
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert_eq!((r.passed, r.failed), (1, 1));
+        assert_eq!(r.failures, vec!["uring/ops::futex_wake".to_string()]);
+        assert!(
+            r.skipped.is_empty(),
+            "a failed test is not a skip: {:?}",
+            r.skipped
+        );
+    }
+
+    #[test]
+    fn a_binary_that_crashes_without_a_summary() {
+        let log = "@@kc start release=6.12.1 binaries=1\n@@kc begin uring/ops\nrunning 2 tests\n\
+            test a ... ok\n@@kc end uring/ops signal=11 secs=0.1\n@@kc finish fail failed=1 binaries=1 secs=0.2\n";
+        let r = analyse(log, Outcome::Exited(Some(3)), &names(&["uring/ops"]));
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert_eq!(r.failures, vec!["uring/ops (signal=11)".to_string()]);
+    }
+
+    #[test]
+    fn a_kernel_panic() {
+        let log = "@@kc start release=6.1.0-56-cloud-amd64 binaries=1\n@@kc begin uring/ops\nrunning 1 test\n\
+            [    3.120000] BUG: kernel NULL pointer dereference, address: 0000000000000008\n\
+            [    3.121000] Oops: 0000 [#1] PREEMPT SMP NOPTI\n\
+            [    3.122000] RIP: 0010:io_submit_sqes+0x1f/0x4a0\n\
+            [    3.130000] Kernel panic - not syncing: Fatal exception\n\
+            [    3.131000] Kernel Offset: disabled\n";
+        let r = analyse(log, Outcome::Exited(Some(0)), &names(&["uring/ops"]));
+        assert_eq!(r.verdict, Verdict::NoReport);
+        assert!(r.reason.contains("kernel panic"), "{}", r.reason);
+        assert_eq!(r.kernel_trouble.len(), 5);
+        assert!(r.kernel_trouble[0].contains("NULL pointer"));
+    }
+
+    #[test]
+    fn a_hang_past_the_limit() {
+        let log = "@@kc start release=7.3.4+deb13-cloud-amd64 binaries=2\n@@kc begin uring/a\n\
+            test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n@@kc end uring/a exit=0 secs=0.1\n\
+            @@kc begin uring/b\nrunning 1 test\ntest waits_forever ... ";
+        let r = analyse(log, Outcome::TimedOut, &names(&["uring/a", "uring/b"]));
+        assert_eq!(r.verdict, Verdict::Timeout);
+        assert!(r.reason.contains("uring/b"), "{}", r.reason);
+        assert_eq!(r.passed, 1);
+        // A hang before the init even started.
+        let r = analyse(
+            "SeaBIOS\nBooting from ROM..\n",
+            Outcome::TimedOut,
+            &names(&["uring/a"]),
+        );
+        assert_eq!(r.verdict, Verdict::Timeout);
+        assert!(r.reason.contains("before the init"), "{}", r.reason);
+    }
+
+    #[test]
+    fn a_per_binary_timeout_inside_the_guest() {
+        let log = "@@kc start release=6.1 binaries=1\n@@kc begin uring/b\nrunning 1 test\ntest waits_forever ... \n\
+            @@kc end uring/b timeout secs=120.00\n@@kc finish fail failed=1 binaries=1 secs=120.1\n";
+        let r = analyse(log, Outcome::Exited(Some(3)), &names(&["uring/b"]));
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert_eq!(r.failures, vec!["uring/b (timeout)".to_string()]);
+    }
+
+    #[test]
+    fn garbage_on_the_console() {
+        let garbage = "\u{0}\u{7f}\u{1b}[2J\u{1b}c\u{fffd}\u{fffd} test result: maybe. lots passed\n\
+            @@kc\n@@kc begin\n@@kc end\n@@kc bogus words\n---- stdout ----\nskipped:\n\
+            test  ... \ntest result: ok. x passed; y failed; z ignored\n";
+        for outcome in [
+            Outcome::Exited(Some(0)),
+            Outcome::Exited(Some(1)),
+            Outcome::Exited(Some(3)),
+            Outcome::Exited(None),
+            Outcome::Exited(Some(42)),
+            Outcome::TimedOut,
+        ] {
+            let r = analyse(garbage, outcome, &names(&["uring/a"]));
+            assert_ne!(r.verdict, Verdict::Pass, "{outcome:?}");
+            assert!(!r.reason.is_empty());
+        }
+        // Garbage interleaved into an otherwise good log does not spoil it.
+        let noisy = clean_pass_log().replace(
+            "\n@@kc begin uring/lib",
+            "\n\u{1b}[0m\u{0}junk\n@@kc begin uring/lib",
+        );
+        let r = analyse(
+            &noisy,
+            Outcome::Exited(Some(1)),
+            &names(&["liburing-sys/ffi", "uring/lib"]),
+        );
+        assert_eq!(r.verdict, Verdict::Pass, "{}", r.reason);
+    }
+
+    #[test]
+    fn markers_survive_a_kernel_message_in_front() {
+        let log = clean_pass_log().replace(
+            "\n@@kc end uring/lib",
+            "\n[    1.5] random: crng init done@@kc end uring/lib",
+        );
+        let r = analyse(
+            &log,
+            Outcome::Exited(Some(1)),
+            &names(&["liburing-sys/ffi", "uring/lib"]),
+        );
+        assert_eq!(r.verdict, Verdict::Pass, "{}", r.reason);
+    }
+
+    #[test]
+    fn summary_and_test_lines() {
+        assert_eq!(
+            parse_summary(
+                "test result: FAILED. 3 passed; 1 failed; 2 ignored; 0 measured; 0 filtered out; finished in 1.00s"
+            ),
+            Some((3, 1, 2))
+        );
+        assert_eq!(parse_summary("test result: ok. 3 passed"), None);
+        assert_eq!(
+            parse_test_line("test a::b ... ok"),
+            Some(("a::b", Some("ok")))
+        );
+        assert_eq!(parse_test_line("test a ... "), Some(("a", None)));
+        assert_eq!(parse_test_line("test result: ok. 1 passed"), None);
+        assert_eq!(clean("\u{1b}[32mok\u{1b}[0m\r"), "ok");
+    }
+}

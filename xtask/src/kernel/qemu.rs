@@ -1,0 +1,214 @@
+//! Booting one kernel under QEMU with the initramfs, a wall-clock limit and the
+//! `isa-debug-exit` device the init reports through.
+
+use super::log::Outcome;
+use crate::util::Result;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    Tcg,
+    Kvm,
+}
+
+impl Accel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Accel::Tcg => "tcg",
+            Accel::Kvm => "kvm",
+        }
+    }
+}
+
+/// `--accel tcg|kvm|auto`: KVM only when `/dev/kvm` opens and the CPU has vmx or svm
+/// (some hosts offer a `/dev/kvm` whose guests crawl or die without them).
+pub fn choose_accel(arg: &str) -> Result<Accel> {
+    match arg {
+        "tcg" => Ok(Accel::Tcg),
+        "kvm" => {
+            if kvm_usable() {
+                Ok(Accel::Kvm)
+            } else {
+                Err(
+                    "--accel kvm: /dev/kvm does not open read-write or the CPU lacks vmx/svm"
+                        .to_string(),
+                )
+            }
+        }
+        "auto" => Ok(if kvm_usable() { Accel::Kvm } else { Accel::Tcg }),
+        other => Err(format!("--accel {other}: expected tcg, kvm or auto")),
+    }
+}
+
+fn kvm_usable() -> bool {
+    let opens = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    opens && cpu_has_virt(&cpuinfo)
+}
+
+fn cpu_has_virt(cpuinfo: &str) -> bool {
+    cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("flags"))
+        .any(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"))
+}
+
+/// The `qemu-system-x86_64` to run: `$QEMU` or the one on `PATH`.
+pub fn binary() -> Result<PathBuf> {
+    if let Some(q) = std::env::var_os("QEMU") {
+        return Ok(PathBuf::from(q));
+    }
+    let name = "qemu-system-x86_64";
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!("{name} not found on PATH: apt-get install -y --no-install-recommends qemu-system-x86 (or set QEMU=/path/to/{name})")
+        })
+}
+
+/// One boot.
+pub struct Boot<'a> {
+    pub qemu: &'a Path,
+    pub kernel: &'a Path,
+    pub initramfs: &'a Path,
+    pub log: &'a Path,
+    pub accel: Accel,
+    pub smp: u32,
+    pub memory_mib: u32,
+    pub limit: Duration,
+}
+
+impl Boot<'_> {
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(self.qemu);
+        c.args([
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-no-reboot",
+        ])
+        .arg("-serial")
+        .arg(format!("file:{}", self.log.display()))
+        .args(["-accel", self.accel.name()])
+        .args([
+            "-cpu",
+            if self.accel == Accel::Kvm {
+                "host"
+            } else {
+                "max"
+            },
+        ])
+        .args([
+            "-m",
+            &format!("{}M", self.memory_mib),
+            "-smp",
+            &self.smp.to_string(),
+        ])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        .arg("-kernel")
+        .arg(self.kernel)
+        .arg("-initrd")
+        .arg(self.initramfs)
+        .args([
+            "-append",
+            "console=ttyS0 panic=-1 quiet loglevel=4 mitigations=off random.trust_cpu=on",
+        ]);
+        c
+    }
+
+    /// Boots, waits at most `limit`, and returns how QEMU ended and how long it ran.
+    pub fn run(&self) -> Result<(Outcome, Duration)> {
+        let _ = std::fs::remove_file(self.log);
+        let stderr_path = self.log.with_extension("qemu-stderr");
+        let stderr = std::fs::File::create(&stderr_path)
+            .map_err(|e| format!("cannot create {}: {e}", stderr_path.display()))?;
+        let mut cmd = self.command();
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        let start = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.qemu.display()))?;
+        let outcome = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Outcome::Exited(status.code()),
+                Ok(None) => {}
+                Err(e) => return Err(format!("waiting for QEMU: {e}")),
+            }
+            if start.elapsed() >= self.limit {
+                // Our own child, by its handle.
+                let _ = child.kill();
+                let _ = child.wait();
+                break Outcome::TimedOut;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let elapsed = start.elapsed();
+        // QEMU's own complaints (bad option, unreadable kernel) are worth showing when it
+        // did not end through the guest's report.
+        if !matches!(outcome, Outcome::Exited(Some(1 | 3))) {
+            let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            if !err.trim().is_empty() {
+                eprintln!("QEMU ({}): {}", self.kernel.display(), err.trim());
+            }
+        }
+        Ok((outcome, elapsed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accel_words() {
+        assert_eq!(choose_accel("tcg"), Ok(Accel::Tcg));
+        assert!(choose_accel("hvf").unwrap_err().contains("expected"));
+        assert!(matches!(choose_accel("auto"), Ok(Accel::Tcg | Accel::Kvm)));
+    }
+
+    #[test]
+    fn virt_flags() {
+        assert!(cpu_has_virt("processor: 0\nflags\t\t: fpu vme vmx sse\n"));
+        assert!(cpu_has_virt("flags\t\t: fpu svm\n"));
+        assert!(!cpu_has_virt(
+            "flags\t\t: fpu vmxnet sse\nmodel name: svm-like\n"
+        ));
+    }
+
+    #[test]
+    fn command_line_has_the_report_device_and_no_reboot() {
+        let boot = Boot {
+            qemu: Path::new("qemu-system-x86_64"),
+            kernel: Path::new("/k/vmlinuz"),
+            initramfs: Path::new("/k/initramfs.cpio"),
+            log: Path::new("/k/log"),
+            accel: Accel::Tcg,
+            smp: 1,
+            memory_mib: 1024,
+            limit: Duration::from_secs(1),
+        };
+        let line = crate::util::show(&boot.command());
+        for part in [
+            "-no-reboot",
+            "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            "-accel tcg",
+            "file:/k/log",
+            "console=ttyS0",
+            "panic=-1",
+        ] {
+            assert!(line.contains(part), "{part} missing from {line}");
+        }
+    }
+}
