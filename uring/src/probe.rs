@@ -42,9 +42,10 @@
 //!   free file descriptor for the temporary ring.
 
 use crate::sys;
+use crate::{Features, Ring};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// One io_uring operation as this crate knows it: an entry of [`OPCODES`].
 ///
@@ -263,7 +264,8 @@ macro_rules! feature_table {
 /// Every `IORING_FEAT_*` flag of liburing 2.15, in bit order.
 ///
 /// The kernel reports the features it has in `io_uring_params.features` when a ring is
-/// set up; [`Probe::features`] carries that word.
+/// set up; [`Probe::features`] and [`Ring::features`] carry that word as
+/// [`Features`].
 ///
 /// ```
 /// use uring::probe::FEATURES;
@@ -304,8 +306,8 @@ const _: () = {
 /// What the running kernel supports: the answer to `IORING_REGISTER_PROBE`, plus the
 /// `IORING_FEAT_*` word of the ring it was asked through.
 ///
-/// Made by [`probe()`], which needs no ring. It is a plain value (about 40 bytes) and
-/// holds no ring or descriptor.
+/// Made by [`probe()`], which needs no ring, or by [`Ring::probe`]. It is a plain value
+/// (about 40 bytes) and holds no ring or descriptor.
 ///
 /// ```
 /// use uring::{probe, sys};
@@ -313,7 +315,7 @@ const _: () = {
 /// let p = probe::probe()?;
 /// assert!(p.is_supported(sys::IORING_OP_NOP as u8));
 /// assert!(p.last_op() >= 29); // every kernel with a probe knows EPOLL_CTL
-/// assert!(p.has_feature(sys::IORING_FEAT_SINGLE_MMAP));
+/// assert!(p.features().contains(uring::Features::SINGLE_MMAP));
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -395,6 +397,11 @@ pub fn probe() -> io::Result<Probe> {
     // SAFETY: io_uring_setup succeeded, so `fd` is a new descriptor that nothing else
     // owns; OwnedFd closes it (and with it the ring) when dropped.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    register_probe(fd.as_fd(), params.features)
+}
+
+/// `IORING_REGISTER_PROBE` on the ring `fd`.
+fn register_probe(fd: BorrowedFd<'_>, features: u32) -> io::Result<Probe> {
     let mut raw = RawProbe::zeroed();
     let nr = raw.ops.len() as u32;
     // SAFETY: `raw` is a zeroed, writable buffer with room for the header and `nr` ops,
@@ -408,7 +415,7 @@ pub fn probe() -> io::Result<Probe> {
             nr,
         )
     })?;
-    Ok(raw.to_probe(params.features))
+    Ok(raw.to_probe(features))
 }
 
 impl Probe {
@@ -465,30 +472,51 @@ impl Probe {
         (0..=self.last_op).map(move |code| (code, self.is_supported(code), opcode(code)))
     }
 
-    /// The `IORING_FEAT_*` word the kernel reported when the probed ring was set up
+    /// The `IORING_FEAT_*` flags the kernel reported when the probed ring was set up
     /// (`io_uring_params.features`). Bits this crate has no name for are kept.
     ///
     /// ```
+    /// use uring::Features;
+    ///
     /// let p = uring::probe::probe()?;
+    /// assert!(p.features().contains(Features::NODROP)); // Linux 5.5+
     /// for f in uring::probe::FEATURES {
-    ///     println!("{:32} {}", f.name, p.features() & f.bit != 0);
+    ///     println!("{:32} {}", f.name, p.features().bits() & f.bit != 0);
     /// }
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn features(&self) -> u32 {
-        self.features
+    pub fn features(&self) -> Features {
+        Features::from_bits_retain(self.features)
     }
+}
 
-    /// Whether every bit of `flags` (`IORING_FEAT_*` values) is in
-    /// [`features`](Probe::features). `has_feature(0)` is true.
+/// Probing through a ring that already exists.
+impl Ring {
+    /// Which operations the running kernel supports, asked through this ring's
+    /// descriptor (no new ring is set up); [`Probe::features`] are this ring's.
+    ///
+    /// A ring without a plain descriptor (`REGISTERED_FD_ONLY`) is answered through a
+    /// temporary ring, as by [`probe()`]: the kernel's answer does not depend on the
+    /// ring. Errors are as for [`probe()`].
     ///
     /// ```
-    /// let p = uring::probe::probe()?;
-    /// assert!(p.has_feature(uring::sys::IORING_FEAT_NODROP)); // Linux 5.5+
+    /// let ring = uring::Ring::new(4)?;
+    /// let p = ring.probe()?;
+    /// assert!(p.is_supported(uring::sys::IORING_OP_NOP as u8));
+    /// assert_eq!(p.features(), ring.features());
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn has_feature(&self, flags: u32) -> bool {
-        self.features & flags == flags
+    #[doc(alias = "io_uring_get_probe_ring")]
+    #[doc(alias = "io_uring_register_probe")]
+    pub fn probe(&self) -> io::Result<Probe> {
+        let features = self.features().bits();
+        match self.fd() {
+            Some(fd) => register_probe(fd, features),
+            None => Ok(Probe {
+                features,
+                ..probe()?
+            }),
+        }
     }
 }
 

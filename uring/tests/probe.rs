@@ -2,7 +2,7 @@
 
 use std::process::Command;
 use uring::probe::{self, FEATURES, OPCODES, opcode, opcode_by_name, opcode_name};
-use uring::sys;
+use uring::{Features, Ring, sys};
 
 /// Every `IORING_OP_*` of the header with its C name, written out independently of the
 /// crate's table so that a wrong number in either place shows.
@@ -304,12 +304,40 @@ fn features_match_a_liburing_ring() {
         sys::io_uring_queue_exit(&mut ring);
         params.features
     };
-    assert_eq!(p.features(), features);
-    assert!(p.has_feature(0));
-    for f in FEATURES {
-        assert_eq!(p.has_feature(f.bit), features & f.bit != 0, "{f}");
-    }
-    assert!(p.has_feature(sys::IORING_FEAT_SINGLE_MMAP | sys::IORING_FEAT_NODROP));
+    assert_eq!(p.features().bits(), features);
+    assert!(
+        p.features()
+            .contains(Features::SINGLE_MMAP | Features::NODROP)
+    );
+}
+
+#[test]
+fn ring_probe_matches_ringless_probe() {
+    let ring = Ring::new(4).unwrap();
+    let from_ring = ring.probe().unwrap();
+    let ringless = probe::probe().unwrap();
+    assert_eq!(from_ring, ringless);
+    assert_eq!(from_ring.features(), ring.features());
+    assert!(from_ring.is_supported(sys::IORING_OP_NOP as u8));
+}
+
+#[test]
+fn ring_probe_without_a_descriptor() {
+    let p = probe::probe().unwrap();
+    let ring = match Ring::builder().no_mmap().registered_fd_only().build(4) {
+        Ok(ring) => ring,
+        // REGISTERED_FD_ONLY is Linux 6.5+.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            eprintln!("skipped: this kernel has no IORING_SETUP_REGISTERED_FD_ONLY");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    assert!(ring.fd().is_none());
+    let from_ring = ring.probe().unwrap();
+    assert_eq!(from_ring.last_op(), p.last_op());
+    assert!(from_ring.iter().eq(p.iter()));
+    assert_eq!(from_ring.features(), ring.features());
 }
 
 #[test]
