@@ -118,12 +118,7 @@ impl RawRing {
 pub fn nop() -> io::Result<i32> {
     const TAG: u64 = 0x6e6f70;
     let mut ring = uring::Ring::new(2)?;
-    // SAFETY: io_uring_sqe is plain data; prep_nop fills in a complete NOP entry.
-    let mut raw: sys::io_uring_sqe = unsafe { std::mem::zeroed() };
-    // SAFETY: `raw` is a valid, writable entry.
-    unsafe { sys::io_uring_prep_nop(&mut raw) };
-    raw.user_data = TAG;
-    let sqe = uring::sqe::Sqe::from_raw(raw);
+    let sqe = uring::op::Nop::new().build().user_data(TAG);
     // SAFETY: a NOP names no memory and no descriptor, so nothing has to outlive it.
     unsafe { ring.push(&sqe) }.map_err(io::Error::other)?;
     ring.submit_and_wait(1)?;
