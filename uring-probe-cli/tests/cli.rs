@@ -86,6 +86,62 @@ fn no_colour_and_no_color_changes_nothing() {
     );
 }
 
+/// Runs the binary with stdout on a pseudo-terminal and returns what it wrote, with
+/// the terminal's `\r\n` turned back into `\n`.
+fn run_on_a_tty(args: &[&str]) -> (Option<i32>, String) {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two descriptors into the out-pointers; the optional
+    // name, termios and winsize arguments are null.
+    let ret = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(ret, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just created and are owned by nothing else.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("NO_COLOR")
+        .stdout(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    // The parent's copy of the slave went into the Command and is closed now, so
+    // reading the master ends (EIO) once the child has exited.
+    let mut master = std::fs::File::from(master);
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match master.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("reading the terminal: {e}"),
+        }
+    }
+    let status = child.wait().unwrap();
+    (
+        status.code(),
+        String::from_utf8(bytes).unwrap().replace("\r\n", "\n"),
+    )
+}
+
+#[test]
+fn terminal_and_pipe_get_the_same_output() {
+    let (code, on_tty) = run_on_a_tty(&[]);
+    assert_eq!(code, Some(0));
+    let piped = stdout(&run(&[]));
+    assert_eq!(on_tty, piped);
+    check_table(&on_tty, "✅", "❌");
+}
+
 fn json() -> Value {
     let o = run(&["--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
