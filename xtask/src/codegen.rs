@@ -61,21 +61,8 @@ pub fn generate() -> Result<String> {
         .map_err(|e| format!("{e}\n(run `cargo xtask vendor` first)"))?;
     let src = liburing.join("src");
 
-    // The include directory liburing-sys's build script assembles, assembled the same way.
     let include = root.join("target/xtask/bindgen-include");
-    let _ = std::fs::remove_dir_all(&include);
-    copy_dir(&src.join("include"), &include)?;
-    util::write(
-        &include.join("liburing/compat.h"),
-        util::read(&root.join("liburing-sys/build/compat.h"))?,
-    )?;
-    let version_h = String::from_utf8(util::read(
-        &root.join("liburing-sys/build/io_uring_version.h.in"),
-    )?)
-    .map_err(|e| e.to_string())?
-    .replace("@MAJOR@", "2")
-    .replace("@MINOR@", "15");
-    util::write(&include.join("liburing/io_uring_version.h"), version_h)?;
+    assemble_include(&include)?;
 
     let mut builder = bindgen::Builder::default()
         .header_contents(
@@ -137,6 +124,26 @@ pub fn generate() -> Result<String> {
     out.push_str("};\n\n");
     out.push_str(&text);
     Ok(out)
+}
+
+/// Puts liburing's headers plus the two its configure script would generate
+/// (`compat.h`, `io_uring_version.h`, from liburing-sys/build/) in `dest`: the same
+/// include directory liburing-sys's build script assembles.
+pub fn assemble_include(dest: &Path) -> Result {
+    let root = project_root();
+    let _ = std::fs::remove_dir_all(dest);
+    copy_dir(&vendor::default_dest().join("src/include"), dest)?;
+    util::write(
+        &dest.join("liburing/compat.h"),
+        util::read(&root.join("liburing-sys/build/compat.h"))?,
+    )?;
+    let version_h = String::from_utf8(util::read(
+        &root.join("liburing-sys/build/io_uring_version.h.in"),
+    )?)
+    .map_err(|e| e.to_string())?
+    .replace("@MAJOR@", "2")
+    .replace("@MINOR@", "15");
+    util::write(&dest.join("liburing/io_uring_version.h"), version_h)
 }
 
 /// Maps each exported function to the liburing minor release whose linker map first

@@ -7,6 +7,7 @@
 //! | `system-libs` | download Debian's liburing packages (2.3, 2.9, 2.15) into `target/system-liburing/` |
 //! | `ci` | everything `.ci/run` checks, in order |
 
+mod bench;
 mod ci;
 mod codegen;
 mod debian;
@@ -30,6 +31,9 @@ commands:
   system-libs            download Debian's liburing-dev packages (2.3, 2.9, 2.15) into
                          target/system-liburing/<version>/ (apt-get download, private
                          APT_CONFIG; /etc/apt is not touched)
+  bench [--quick] [--runs N] [--filter S] [--instructions]
+                         uring vs C liburing 2.15 (same vendored source), interleaved
+                         runs, medians and ratios; --instructions: callgrind counts
   ci                     the whole test suite, as .ci/run runs it
   kernel-check [--kernel VERSION|PATH]… [--filter TEST] [--jobs N] [--accel tcg|kvm|auto]
                [--timeout SECS] [--selftest] [--list]
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         "regen-bindings" => codegen::run(rest),
         "system-libs" => syslibs::run(rest),
         "ci" => ci::run(rest),
+        "bench" => bench::run(rest),
         "kernel-check" => kernel::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");

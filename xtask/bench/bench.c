@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The C side of `cargo xtask bench`: the same workloads as uring/benches/ring.rs,
+ * written the way a C user of liburing would (inline helpers from liburing.h, the
+ * library's io_uring_submit_and_wait), built at -O2 against the vendored liburing 2.15.
+ *
+ *   bench nop  <batch> <default|defer> <ops>
+ *   bench read <qd> <default|defer> <ops> <file>
+ *
+ * Prints one line: `ops_per_sec <float>`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "liburing.h"
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+static void setup(struct io_uring *ring, unsigned entries, const char *mode)
+{
+	struct io_uring_params p;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	if (!strcmp(mode, "defer"))
+		p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	else if (strcmp(mode, "default"))
+		die("mode must be default or defer", EINVAL);
+	ret = io_uring_queue_init_params(entries, ring, &p);
+	if (ret < 0)
+		die("io_uring_queue_init_params", ret);
+}
+
+/* Reaps every available completion; returns how many, checking each result. */
+static unsigned reap(struct io_uring *ring, int want_res)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe(ring, head, cqe) {
+		if (want_res >= 0 && cqe->res != want_res)
+			die("unexpected completion result", cqe->res);
+		n++;
+	}
+	io_uring_cq_advance(ring, n);
+	return n;
+}
+
+static double bench_nop(unsigned batch, const char *mode, uint64_t ops)
+{
+	struct io_uring ring;
+	uint64_t done = 0;
+	double start;
+
+	setup(&ring, batch < 8 ? 8 : batch, mode);
+	start = now();
+	while (done < ops) {
+		unsigned i, got = 0;
+		int ret;
+
+		for (i = 0; i < batch; i++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+			io_uring_prep_nop(sqe);
+			sqe->user_data = i;
+		}
+		ret = io_uring_submit_and_wait(&ring, batch);
+		if (ret < 0)
+			die("io_uring_submit_and_wait", ret);
+		while (got < batch)
+			got += reap(&ring, 0);
+		done += batch;
+	}
+	start = now() - start;
+	io_uring_queue_exit(&ring);
+	return done / start;
+}
+
+/* xorshift64: the same sequence in the Rust benchmark. */
+static uint64_t next_rand(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static double bench_read(unsigned qd, const char *mode, uint64_t ops, const char *path)
+{
+	struct io_uring ring;
+	uint64_t submitted = 0, done = 0, seed = 0x9e3779b97f4a7c15ULL, blocks;
+	struct stat st;
+	char *bufs;
+	double start;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		die(path, errno);
+	blocks = st.st_size / 4096;
+	if (posix_memalign((void **) &bufs, 4096, (size_t) qd * 4096))
+		die("posix_memalign", ENOMEM);
+	setup(&ring, qd, mode);
+	start = now();
+	while (done < ops) {
+		while (submitted - done < qd && submitted < ops) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+			unsigned slot = submitted % qd;
+			uint64_t off = (next_rand(&seed) % blocks) * 4096;
+
+			io_uring_prep_read(sqe, fd, bufs + (size_t) slot * 4096, 4096, off);
+			sqe->user_data = slot;
+			submitted++;
+		}
+		int ret = io_uring_submit_and_wait(&ring, 1);
+		if (ret < 0)
+			die("io_uring_submit_and_wait", ret);
+		done += reap(&ring, 4096);
+	}
+	start = now() - start;
+	io_uring_queue_exit(&ring);
+	close(fd);
+	free(bufs);
+	return done / start;
+}
+
+int main(int argc, char **argv)
+{
+	double rate;
+
+	if (argc == 5 && !strcmp(argv[1], "nop"))
+		rate = bench_nop(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10));
+	else if (argc == 6 && !strcmp(argv[1], "read"))
+		rate = bench_read(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10), argv[5]);
+	else {
+		fprintf(stderr, "usage: bench nop <batch> <default|defer> <ops>\n"
+				"       bench read <qd> <default|defer> <ops> <file>\n");
+		return 2;
+	}
+	printf("ops_per_sec %.1f\n", rate);
+	return 0;
+}
