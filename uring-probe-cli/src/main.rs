@@ -32,7 +32,7 @@ macro_rules! after_help {
         "\
 Examples:
   uring-probe                      table of every opcode, then one NOP
-  uring-probe --ascii | grep no    the opcodes this kernel lacks
+  uring-probe --ascii | grep ' no$'  the opcodes this kernel lacks
   uring-probe --require read,send_zc,IORING_OP_FUTEX_WAIT && echo ok
   uring-probe --json | jq '.opcodes[] | select(.supported | not) | .name'
   uring-probe --setup-flags        which IORING_SETUP_* flags a ring accepts
@@ -90,9 +90,11 @@ struct Cli {
     #[arg(long)]
     setup_flags: bool,
 
-    /// Exit 0 if every named opcode is supported, 1 if not (one line per missing
-    /// opcode), 2 for an unknown name. Names are case-insensitive, with or without
-    /// the IORING_OP_ prefix, comma-separated; the option may repeat.
+    /// Check that these opcodes are supported; the exit status says (see below).
+    ///
+    /// Names are case-insensitive, with or without the IORING_OP_ prefix (or opcode
+    /// numbers), comma-separated; the option may repeat. Prints one line per missing
+    /// opcode on stdout and nothing when all are there.
     #[arg(long, value_name = "OP[,OP...]", value_delimiter = ',', num_args = 1)]
     require: Vec<String>,
 

@@ -365,6 +365,21 @@ fn require_nop_succeeds_quietly() {
 }
 
 #[test]
+fn require_by_number() {
+    let o = run(&["--require", "0,22"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = run(&["--require", "255"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stdout(&o),
+        "IORING_OP_UNKNOWN_255 is not supported by this kernel\n"
+    );
+    for bad in ["256", "-1", "+1", "0x10"] {
+        assert_eq!(run(&["--require", bad]).status.code(), Some(2), "{bad}");
+    }
+}
+
+#[test]
 fn require_nop128_follows_the_kernel() {
     let p = probe::probe().unwrap();
     let o = run(&["--require", "nop128"]);
