@@ -9,6 +9,7 @@ pub mod cqueue;
 pub mod error;
 pub mod op;
 pub mod probe;
+mod register;
 mod ring;
 pub mod setup;
 pub mod sqe;

@@ -23,6 +23,8 @@ use crate::syscall;
 pub(crate) const INT_FLAG_REG_RING: u8 = sys::IORING_ENTER_REGISTERED_RING as u8;
 const INT_FLAG_NO_IOWAIT: u8 = sys::IORING_ENTER_NO_IOWAIT as u8;
 const INT_FLAG_CQ_ENTER: u8 = 4;
+/// liburing routes `io_uring_register` through the registered ring index.
+pub(crate) const INT_FLAG_REG_REG_RING: u8 = 1;
 const INT_FLAGS_MASK: u8 = INT_FLAG_REG_RING | INT_FLAG_NO_IOWAIT;
 
 /// `_NSIG / 8` on Linux: the sigset size the kernel expects.
@@ -76,11 +78,11 @@ const SIGSET_SIZE: u32 = 8;
 /// after `drop` returns. Reap every completion first (the safety contract of
 /// [`SubmissionQueue::push`] says as much).
 pub struct Ring {
-    raw: Box<sys::io_uring>,
+    pub(crate) raw: Box<sys::io_uring>,
     params: Params,
     /// The thread (see `thread_token`) whose registered-ring table holds this
     /// ring's registered fd, when `int_flags` has `INT_FLAG_REG_RING`.
-    reg_owner: u64,
+    pub(crate) reg_owner: u64,
     /// `NO_MMAP` memory the rings live in: dropped (unmapped) after `raw` is torn down.
     _memory: Option<RingMemory>,
     _not_sync: PhantomData<Cell<()>>,
@@ -94,7 +96,7 @@ unsafe impl Send for Ring {}
 
 /// A number unique to the current thread for the life of the process.
 #[inline]
-fn thread_token() -> u64 {
+pub(crate) fn thread_token() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     thread_local!(static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed));
     TOKEN.with(|t| *t)

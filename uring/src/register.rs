@@ -1,0 +1,327 @@
+//! Registration (`io_uring_register(2)`): fixed files, fixed buffers, an
+//! eventfd, and the ring's own fd, as methods on [`Ring`].
+//!
+//! Each goes through liburing's `io_uring_register_*` function of the same name.
+//! Errors carry the kernel's errno and say what was being registered.
+//!
+//! ```
+//! use std::os::fd::AsFd;
+//! let mut ring = uring::Ring::new(4)?;
+//! let f = std::fs::File::open("/dev/null")?;
+//! ring.register_files(&[f.as_fd()])?;
+//! drop(f); // the ring keeps its own reference to the file
+//! ring.unregister_files()?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use crate::error::with_context;
+use crate::ring::{INT_FLAG_REG_REG_RING, INT_FLAG_REG_RING, Ring, thread_token};
+use crate::sys;
+
+impl Ring {
+    /// Runs one liburing register call. When the ring fd is registered by
+    /// another thread, liburing would use that thread's registered index on this
+    /// thread's table: use the plain fd instead, or refuse if there is none.
+    fn register_call(
+        &mut self,
+        what: impl FnOnce() -> String,
+        call: impl FnOnce(*mut sys::io_uring) -> i32,
+    ) -> io::Result<u32> {
+        let foreign =
+            self.raw.int_flags & INT_FLAG_REG_RING != 0 && self.reg_owner != thread_token();
+        let saved = self.raw.int_flags;
+        if foreign {
+            if self.raw.ring_fd < 0 {
+                return Err(with_context(
+                    libc::EBADF,
+                    format!(
+                        "{}: this ring has only a registered fd, which belongs to the \
+                         thread that registered it",
+                        what()
+                    ),
+                ));
+            }
+            self.raw.int_flags &= !INT_FLAG_REG_REG_RING;
+        }
+        let ret = call(&mut *self.raw);
+        if foreign {
+            self.raw.int_flags = saved;
+        }
+        if ret < 0 {
+            Err(with_context(-ret, what()))
+        } else {
+            Ok(ret as u32)
+        }
+    }
+
+    /// Registers `fds` as the ring's fixed-file table (`IORING_REGISTER_FILES`,
+    /// Linux 5.1): entries with `IOSQE_FIXED_FILE` then name them by index. The
+    /// ring holds its own reference to each file, so the descriptors may be
+    /// closed afterwards.
+    ///
+    /// # Errors
+    ///
+    /// `EBUSY` if a table is already registered, `EMFILE` above the kernel's
+    /// limit, `EBADF` for a descriptor that is not open.
+    #[doc(alias = "io_uring_register_files")]
+    pub fn register_files(&mut self, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+        let raw: Vec<i32> = fds.iter().map(|fd| fd.as_raw_fd()).collect();
+        let n = count(raw.len(), "files")?;
+        self.register_call(
+            || format!("registering {n} files"),
+            // SAFETY: raw holds n open descriptors, alive across the call; the
+            // kernel takes its own references.
+            |r| unsafe { sys::io_uring_register_files(r, raw.as_ptr(), n) },
+        )?;
+        Ok(())
+    }
+
+    /// Registers an empty fixed-file table of `slots` entries (Linux 5.19), to be
+    /// filled with [`register_files_update`](Self::register_files_update) or by
+    /// operations that install direct descriptors.
+    #[doc(alias = "io_uring_register_files_sparse")]
+    pub fn register_files_sparse(&mut self, slots: u32) -> io::Result<()> {
+        self.register_call(
+            || format!("registering a sparse table of {slots} files"),
+            // SAFETY: no memory is passed.
+            |r| unsafe { sys::io_uring_register_files_sparse(r, slots) },
+        )?;
+        Ok(())
+    }
+
+    /// Replaces fixed-file slots `offset..offset + fds.len()` (Linux 5.5): `Some`
+    /// installs a file, `None` empties the slot. Returns how many slots were
+    /// updated.
+    #[doc(alias = "io_uring_register_files_update")]
+    pub fn register_files_update(
+        &mut self,
+        offset: u32,
+        fds: &[Option<BorrowedFd<'_>>],
+    ) -> io::Result<usize> {
+        let raw: Vec<i32> = fds
+            .iter()
+            .map(|fd| fd.map_or(-1, |fd| fd.as_raw_fd()))
+            .collect();
+        let n = count(raw.len(), "files")?;
+        let done = self.register_call(
+            || format!("updating {n} fixed files at slot {offset}"),
+            // SAFETY: raw holds n descriptors (or -1), alive across the call.
+            |r| unsafe { sys::io_uring_register_files_update(r, offset, raw.as_ptr(), n) },
+        )?;
+        Ok(done as usize)
+    }
+
+    /// Drops the fixed-file table (`IORING_UNREGISTER_FILES`). `ENXIO` if there is
+    /// none.
+    #[doc(alias = "io_uring_unregister_files")]
+    pub fn unregister_files(&mut self) -> io::Result<()> {
+        self.register_call(
+            || "unregistering files".to_string(),
+            // SAFETY: no memory is passed.
+            |r| unsafe { sys::io_uring_unregister_files(r) },
+        )?;
+        Ok(())
+    }
+
+    /// Limits the slots the kernel picks for auto-allocated direct descriptors to
+    /// `offset..offset + len` (Linux 6.0).
+    #[doc(alias = "io_uring_register_file_alloc_range")]
+    pub fn register_file_alloc_range(&mut self, offset: u32, len: u32) -> io::Result<()> {
+        self.register_call(
+            || format!("setting the file allocation range to {offset}..+{len}"),
+            // SAFETY: no memory is passed.
+            |r| unsafe { sys::io_uring_register_file_alloc_range(r, offset, len) },
+        )?;
+        Ok(())
+    }
+
+    /// Registers `bufs` as fixed buffers (`IORING_REGISTER_BUFFERS`, Linux 5.1):
+    /// `READ_FIXED`/`WRITE_FIXED` and other fixed-buffer operations then name them
+    /// by index. The kernel pins the pages.
+    ///
+    /// # Safety
+    ///
+    /// Each iovec must describe memory that stays allocated, and is not used for
+    /// anything else while operations may write to it, until the buffers are
+    /// unregistered or the ring is dropped (and operations using them have
+    /// completed): fixed-buffer operations read and write it without naming it
+    /// again.
+    #[doc(alias = "io_uring_register_buffers")]
+    pub unsafe fn register_buffers(&mut self, bufs: &[libc::iovec]) -> io::Result<()> {
+        let n = count(bufs.len(), "buffers")?;
+        self.register_call(
+            || format!("registering {n} buffers"),
+            // SAFETY: bufs is n valid iovecs; the memory they describe is the
+            // caller's to keep valid (this function's contract).
+            |r| unsafe { sys::io_uring_register_buffers(r, bufs.as_ptr(), n) },
+        )?;
+        Ok(())
+    }
+
+    /// Registers an empty fixed-buffer table of `slots` entries (Linux 5.19).
+    #[doc(alias = "io_uring_register_buffers_sparse")]
+    pub fn register_buffers_sparse(&mut self, slots: u32) -> io::Result<()> {
+        self.register_call(
+            || format!("registering a sparse table of {slots} buffers"),
+            // SAFETY: no memory is passed.
+            |r| unsafe { sys::io_uring_register_buffers_sparse(r, slots) },
+        )?;
+        Ok(())
+    }
+
+    /// Drops the fixed-buffer table (`IORING_UNREGISTER_BUFFERS`). `ENXIO` if there
+    /// is none.
+    #[doc(alias = "io_uring_unregister_buffers")]
+    pub fn unregister_buffers(&mut self) -> io::Result<()> {
+        self.register_call(
+            || "unregistering buffers".to_string(),
+            // SAFETY: no memory is passed.
+            |r| unsafe { sys::io_uring_unregister_buffers(r) },
+        )?;
+        Ok(())
+    }
+
+    /// Has the kernel signal `eventfd` whenever it posts a completion
+    /// (`IORING_REGISTER_EVENTFD`, Linux 5.2). The ring keeps its own reference.
+    ///
+    /// # Errors
+    ///
+    /// `EBUSY` if one is registered already; `EBADF`/`EINVAL` if `eventfd` is not
+    /// an eventfd.
+    #[doc(alias = "io_uring_register_eventfd")]
+    pub fn register_eventfd(&mut self, eventfd: BorrowedFd<'_>) -> io::Result<()> {
+        let fd = eventfd.as_raw_fd();
+        self.register_call(
+            || format!("registering eventfd {fd}"),
+            // SAFETY: fd is open for the call; the kernel takes its own reference.
+            |r| unsafe { sys::io_uring_register_eventfd(r, fd) },
+        )?;
+        Ok(())
+    }
+
+    /// Like [`register_eventfd`](Self::register_eventfd), but signals only for
+    /// completions posted asynchronously (`IORING_REGISTER_EVENTFD_ASYNC`, 5.6).
+    #[doc(alias = "io_uring_register_eventfd_async")]
+    pub fn register_eventfd_async(&mut self, eventfd: BorrowedFd<'_>) -> io::Result<()> {
+        let fd = eventfd.as_raw_fd();
+        self.register_call(
+            || format!("registering async eventfd {fd}"),
+            // SAFETY: as in register_eventfd.
+            |r| unsafe { sys::io_uring_register_eventfd_async(r, fd) },
+        )?;
+        Ok(())
+    }
+
+    /// Stops eventfd notification (`IORING_UNREGISTER_EVENTFD`). `ENXIO` if none.
+    #[doc(alias = "io_uring_unregister_eventfd")]
+    pub fn unregister_eventfd(&mut self) -> io::Result<()> {
+        self.register_call(
+            || "unregistering the eventfd".to_string(),
+            // SAFETY: no memory is passed.
+            |r| unsafe { sys::io_uring_unregister_eventfd(r) },
+        )?;
+        Ok(())
+    }
+
+    /// Registers the ring's fd with the calling thread (`IORING_REGISTER_RING_FDS`,
+    /// Linux 5.18), so every enter skips the fd lookup; [`submit`](Self::submit)
+    /// and friends then pass `IORING_ENTER_REGISTERED_RING` and the index.
+    ///
+    /// The registration belongs to this thread. If the ring moves to another
+    /// thread, it enters (and registers) through its plain fd there; a ring whose
+    /// fd was closed with [`close_ring_fd`](Self::close_ring_fd) then fails with
+    /// `EBADF` instead.
+    ///
+    /// # Errors
+    ///
+    /// `EEXIST` if it is registered already.
+    #[doc(alias = "io_uring_register_ring_fd")]
+    pub fn register_ring_fd(&mut self) -> io::Result<()> {
+        if self.raw.int_flags & INT_FLAG_REG_RING != 0 {
+            return Err(with_context(
+                libc::EEXIST,
+                "registering the ring fd: it is registered already",
+            ));
+        }
+        self.register_call(
+            || "registering the ring fd".to_string(),
+            // SAFETY: the ring is live; liburing updates its own fields.
+            |r| unsafe { sys::io_uring_register_ring_fd(r) },
+        )?;
+        self.reg_owner = thread_token();
+        Ok(())
+    }
+
+    /// Undoes [`register_ring_fd`](Self::register_ring_fd). Must run on the
+    /// registering thread (`EXDEV` otherwise: this thread's index would name
+    /// another ring); `EINVAL` if not registered; `EBADF` if the ring has no other
+    /// fd (`REGISTERED_FD_ONLY` or [`close_ring_fd`](Self::close_ring_fd)).
+    #[doc(alias = "io_uring_unregister_ring_fd")]
+    pub fn unregister_ring_fd(&mut self) -> io::Result<()> {
+        if self.raw.int_flags & INT_FLAG_REG_RING == 0 {
+            return Err(with_context(
+                libc::EINVAL,
+                "unregistering the ring fd: it is not registered",
+            ));
+        }
+        if self.reg_owner != thread_token() {
+            return Err(with_context(
+                libc::EXDEV,
+                "unregistering the ring fd: it was registered by another thread",
+            ));
+        }
+        if self.raw.ring_fd < 0 {
+            return Err(with_context(
+                libc::EBADF,
+                "unregistering the ring fd: the ring has no other fd to fall back to",
+            ));
+        }
+        self.register_call(
+            || "unregistering the ring fd".to_string(),
+            // SAFETY: the ring is live; liburing updates its own fields.
+            |r| unsafe { sys::io_uring_unregister_ring_fd(r) },
+        )?;
+        Ok(())
+    }
+
+    /// Closes the ring's plain fd after [`register_ring_fd`](Self::register_ring_fd),
+    /// leaving only the registered index (liburing's `io_uring_close_ring_fd`,
+    /// needs [`Features::REG_REG_RING`](crate::Features::REG_REG_RING), Linux
+    /// 6.3). Afterwards [`fd`](Self::fd) is `None` and the ring can only be
+    /// driven from the registering thread.
+    ///
+    /// # Errors
+    ///
+    /// `EOPNOTSUPP` without `REG_REG_RING`; `EINVAL` if the fd is not registered;
+    /// `EXDEV` from another thread; `EBADF` if already closed.
+    #[doc(alias = "io_uring_close_ring_fd")]
+    pub fn close_ring_fd(&mut self) -> io::Result<()> {
+        if self.raw.int_flags & INT_FLAG_REG_RING != 0 && self.reg_owner != thread_token() {
+            return Err(with_context(
+                libc::EXDEV,
+                "closing the ring fd: its registration belongs to another thread",
+            ));
+        }
+        self.register_call(
+            || "closing the ring fd".to_string(),
+            // SAFETY: the ring is live and no BorrowedFd of it exists (`fd()`
+            // borrows self, and this takes &mut self).
+            |r| unsafe { sys::io_uring_close_ring_fd(r) },
+        )?;
+        Ok(())
+    }
+
+    /// Whether the ring's fd is registered (with some thread).
+    #[inline]
+    pub fn is_ring_fd_registered(&self) -> bool {
+        self.raw.int_flags & INT_FLAG_REG_RING != 0
+    }
+}
+
+fn count(len: usize, what: &str) -> io::Result<u32> {
+    u32::try_from(len)
+        .map_err(|_| with_context(libc::EINVAL, format!("{len} {what} is more than u32::MAX")))
+}

@@ -1,0 +1,300 @@
+//! Registration against the running kernel: fixed files, fixed buffers, eventfd,
+//! and the registered ring fd (including moving such a ring between threads).
+
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+
+use uring::sqe::Sqe;
+use uring::{Features, Ring, sys};
+
+fn zeroed_sqe() -> sys::io_uring_sqe {
+    // SAFETY: io_uring_sqe is plain integers; all-zero is valid.
+    unsafe { std::mem::zeroed() }
+}
+
+fn nop(user_data: u64) -> Sqe {
+    let mut raw = zeroed_sqe();
+    // SAFETY: raw is a valid, exclusively borrowed SQE.
+    unsafe { sys::io_uring_prep_nop(&mut raw) };
+    raw.user_data = user_data;
+    Sqe::from_raw(raw)
+}
+
+/// A read of fixed file `index` into `buf`.
+fn read_fixed_file(index: i32, buf: &mut [u8], user_data: u64) -> Sqe {
+    let mut raw = zeroed_sqe();
+    // SAFETY: only writes the SQE's fields.
+    unsafe {
+        sys::io_uring_prep_read(
+            &mut raw,
+            index,
+            buf.as_mut_ptr().cast(),
+            buf.len() as u32,
+            u64::MAX,
+        )
+    };
+    raw.flags |= 1 << sys::IOSQE_FIXED_FILE_BIT;
+    raw.user_data = user_data;
+    Sqe::from_raw(raw)
+}
+
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid out-array of two ints.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 succeeded: both are new descriptors owned by no one else.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+fn write_all(fd: &OwnedFd, data: &[u8]) {
+    // SAFETY: data is a valid buffer of data.len() bytes.
+    let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+    assert_eq!(n, data.len() as isize);
+}
+
+/// Pushes one entry, submits, waits for its completion and returns its result.
+fn run_one(ring: &mut Ring, sqe: &Sqe) -> i32 {
+    // SAFETY: the tests' entries name buffers that outlive this wait.
+    unsafe { ring.submission().push(sqe) }.unwrap();
+    assert_eq!(ring.submit_and_wait(1).unwrap(), 1);
+    let cqe = ring.completion().next().unwrap();
+    assert_eq!(cqe.user_data(), sqe.as_raw().user_data);
+    cqe.raw_result()
+}
+
+#[test]
+fn fixed_files_register_update_unregister() {
+    let mut ring = Ring::new(4).unwrap();
+    let (r1, w1) = pipe();
+    let (r2, w2) = pipe();
+    ring.register_files(&[r1.as_fd(), r2.as_fd()]).unwrap();
+    // The ring holds its own references: closing ours changes nothing.
+    drop(r2);
+    write_all(&w2, b"second");
+    let mut buf = [0u8; 16];
+    assert_eq!(run_one(&mut ring, &read_fixed_file(1, &mut buf, 1)), 6);
+    assert_eq!(&buf[..6], b"second");
+
+    // Empty slot 1, then reading it fails with EBADF.
+    assert_eq!(ring.register_files_update(1, &[None]).unwrap(), 1);
+    assert_eq!(
+        run_one(&mut ring, &read_fixed_file(1, &mut buf, 2)),
+        -libc::EBADF
+    );
+
+    // Put pipe 1 into slot 1 as well.
+    assert_eq!(
+        ring.register_files_update(1, &[Some(r1.as_fd())]).unwrap(),
+        1
+    );
+    write_all(&w1, b"first");
+    assert_eq!(run_one(&mut ring, &read_fixed_file(1, &mut buf, 3)), 5);
+    assert_eq!(&buf[..5], b"first");
+
+    // A second table is refused; unregistering twice says there is none.
+    let err = ring.register_files(&[w1.as_fd()]).unwrap_err();
+    assert_eq!(uring::error::errno(&err), Some(libc::EBUSY));
+    assert!(err.to_string().contains("registering 1 files"), "{err}");
+    ring.unregister_files().unwrap();
+    assert_eq!(
+        uring::error::errno(&ring.unregister_files().unwrap_err()),
+        Some(libc::ENXIO)
+    );
+}
+
+#[test]
+fn sparse_file_table_and_alloc_range() {
+    let mut ring = Ring::new(4).unwrap();
+    ring.register_files_sparse(8).unwrap();
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        run_one(&mut ring, &read_fixed_file(5, &mut buf, 1)),
+        -libc::EBADF
+    );
+    let (r, w) = pipe();
+    assert_eq!(
+        ring.register_files_update(5, &[Some(r.as_fd())]).unwrap(),
+        1
+    );
+    write_all(&w, b"abcd");
+    assert_eq!(run_one(&mut ring, &read_fixed_file(5, &mut buf, 2)), 4);
+    assert_eq!(&buf, b"abcd");
+    ring.register_file_alloc_range(2, 4).unwrap();
+    let err = ring.register_file_alloc_range(6, 4).unwrap_err();
+    assert_eq!(uring::error::errno(&err), Some(libc::EINVAL));
+}
+
+#[test]
+fn fixed_buffers_are_read_into() {
+    let mut ring = Ring::new(4).unwrap();
+    let mut mem = vec![0u8; 4096];
+    let iov = libc::iovec {
+        iov_base: mem.as_mut_ptr().cast(),
+        iov_len: mem.len(),
+    };
+    // SAFETY: `mem` outlives the registration (unregistered below, before it is
+    // dropped) and is only read after the operation writing it has completed.
+    unsafe { ring.register_buffers(&[iov]) }.unwrap();
+    let (r, w) = pipe();
+    write_all(&w, b"fixed buffer");
+    let mut raw = zeroed_sqe();
+    // SAFETY: only writes the SQE's fields; the target is inside buffer 0.
+    unsafe {
+        sys::io_uring_prep_read_fixed(
+            &mut raw,
+            r.as_raw_fd(),
+            mem.as_mut_ptr().add(100).cast(),
+            64,
+            u64::MAX,
+            0,
+        )
+    };
+    raw.user_data = 7;
+    assert_eq!(run_one(&mut ring, &Sqe::from_raw(raw)), 12);
+    assert_eq!(&mem[100..112], b"fixed buffer");
+
+    // Buffer index 1 does not exist.
+    let mut raw = zeroed_sqe();
+    // SAFETY: as above.
+    unsafe {
+        sys::io_uring_prep_read_fixed(
+            &mut raw,
+            r.as_raw_fd(),
+            mem.as_mut_ptr().cast(),
+            8,
+            u64::MAX,
+            1,
+        )
+    };
+    raw.user_data = 8;
+    assert_eq!(run_one(&mut ring, &Sqe::from_raw(raw)), -libc::EFAULT);
+
+    ring.unregister_buffers().unwrap();
+    assert_eq!(
+        uring::error::errno(&ring.unregister_buffers().unwrap_err()),
+        Some(libc::ENXIO)
+    );
+    ring.register_buffers_sparse(4).unwrap();
+    ring.unregister_buffers().unwrap();
+}
+
+#[test]
+fn eventfd_counts_completions() {
+    let mut ring = Ring::new(4).unwrap();
+    // SAFETY: eventfd has no memory preconditions.
+    let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    assert!(efd >= 0);
+    // SAFETY: eventfd returned a new descriptor we own.
+    let efd = unsafe { OwnedFd::from_raw_fd(efd) };
+    ring.register_eventfd(efd.as_fd()).unwrap();
+    assert_eq!(
+        uring::error::errno(&ring.register_eventfd(efd.as_fd()).unwrap_err()),
+        Some(libc::EBUSY)
+    );
+    for i in 0..3 {
+        // SAFETY: NOPs name no memory.
+        unsafe { ring.submission().push(&nop(i)) }.unwrap();
+    }
+    ring.submit_and_wait(3).unwrap();
+    assert_eq!(ring.completion().count(), 3);
+    let mut count = 0u64;
+    // SAFETY: count is a valid 8-byte buffer.
+    let n = unsafe { libc::read(efd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
+    assert_eq!(n, 8);
+    assert!(count >= 1, "eventfd not signalled");
+    ring.unregister_eventfd().unwrap();
+    assert_eq!(
+        uring::error::errno(&ring.unregister_eventfd().unwrap_err()),
+        Some(libc::ENXIO)
+    );
+    let f = std::fs::File::open("/dev/null").unwrap();
+    assert!(ring.register_eventfd(f.as_fd()).is_err(), "not an eventfd");
+}
+
+#[test]
+fn registered_ring_fd_is_used_and_survives_moves() {
+    let mut ring = Ring::new(4).unwrap();
+    assert!(!ring.is_ring_fd_registered());
+    ring.register_ring_fd().unwrap();
+    assert!(ring.is_ring_fd_registered());
+    assert_eq!(
+        uring::error::errno(&ring.register_ring_fd().unwrap_err()),
+        Some(libc::EEXIST)
+    );
+    // SAFETY: as_raw points at the live ring.
+    let (enter_fd, ring_fd) = unsafe { ((*ring.as_raw()).enter_ring_fd, (*ring.as_raw()).ring_fd) };
+    assert_ne!(enter_fd, ring_fd, "enter_ring_fd is the registered index");
+    assert_eq!(run_one(&mut ring, &nop(1)), 0);
+
+    // On another thread the index means nothing; the plain fd is used instead,
+    // for entering and for registering.
+    let mut ring = std::thread::spawn(move || {
+        let mut ring = ring;
+        assert_eq!(run_one(&mut ring, &nop(2)), 0);
+        let (r, _w) = pipe();
+        ring.register_files(&[r.as_fd()]).unwrap();
+        ring.unregister_files().unwrap();
+        assert_eq!(
+            uring::error::errno(&ring.unregister_ring_fd().unwrap_err()),
+            Some(libc::EXDEV)
+        );
+        ring
+    })
+    .join()
+    .unwrap();
+    assert_eq!(run_one(&mut ring, &nop(3)), 0);
+    ring.unregister_ring_fd().unwrap();
+    assert!(!ring.is_ring_fd_registered());
+    assert_eq!(run_one(&mut ring, &nop(4)), 0);
+}
+
+#[test]
+fn closing_the_ring_fd_leaves_the_registered_index() {
+    let mut ring = Ring::new(4).unwrap();
+    if !ring.features().contains(Features::REG_REG_RING) {
+        assert_eq!(
+            uring::error::errno(&ring.close_ring_fd().unwrap_err()),
+            Some(libc::EOPNOTSUPP)
+        );
+        eprintln!(
+            "skipped: closing_the_ring_fd_leaves_the_registered_index because the kernel lacks IORING_FEAT_REG_REG_RING"
+        );
+        return;
+    }
+    assert_eq!(
+        uring::error::errno(&ring.close_ring_fd().unwrap_err()),
+        Some(libc::EINVAL),
+        "not registered yet"
+    );
+    ring.register_ring_fd().unwrap();
+    ring.close_ring_fd().unwrap();
+    assert!(ring.fd().is_none());
+    assert_eq!(run_one(&mut ring, &nop(1)), 0);
+    // Registration goes through the index too (IORING_REGISTER_USE_REGISTERED_RING).
+    let (r, _w) = pipe();
+    ring.register_files(&[r.as_fd()]).unwrap();
+    assert_eq!(
+        uring::error::errno(&ring.unregister_ring_fd().unwrap_err()),
+        Some(libc::EBADF),
+        "no fd to fall back to"
+    );
+    // From another thread there is nothing to enter with: refused, not misrouted.
+    let mut ring = std::thread::spawn(move || {
+        let mut ring = ring;
+        // SAFETY: a NOP names no memory.
+        unsafe { ring.submission().push(&nop(2)) }.unwrap();
+        assert_eq!(
+            uring::error::errno(&ring.submit().unwrap_err()),
+            Some(libc::EBADF)
+        );
+        assert_eq!(
+            uring::error::errno(&ring.unregister_files().unwrap_err()),
+            Some(libc::EBADF)
+        );
+        ring
+    })
+    .join()
+    .unwrap();
+    assert_eq!(ring.submit_and_wait(1).unwrap(), 1);
+    assert_eq!(ring.completion().next().unwrap().user_data(), 2);
+    ring.unregister_files().unwrap();
+}
