@@ -19,6 +19,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 
 use crate::error::with_context;
 use crate::ring::{INT_FLAG_REG_REG_RING, INT_FLAG_REG_RING, Ring, thread_token};
+use crate::setup::RingMemory;
 use crate::sys;
 
 impl Ring {
@@ -311,6 +312,125 @@ impl Ring {
             // borrows self, and this takes &mut self).
             |r| unsafe { sys::io_uring_close_ring_fd(r) },
         )?;
+        Ok(())
+    }
+
+    /// Registers a region of `entries` wait descriptions (`io_uring_reg_wait`,
+    /// 64 bytes each) for [`submit_and_wait_reg`](Self::submit_and_wait_reg)
+    /// (`IORING_REGISTER_MEM_REGION` with `IORING_MEM_REGION_REG_WAIT_ARG`, Linux
+    /// 6.13). The ring allocates the page-aligned memory and keeps it until it is
+    /// torn down; entries start zeroed (no timeout) and are set with
+    /// [`set_wait_entry`](Self::set_wait_entry).
+    ///
+    /// The kernel accepts this only while the ring is disabled: set it up with
+    /// [`Builder::r_disabled`](crate::Builder::r_disabled), register, then
+    /// [`enable_rings`](Self::enable_rings).
+    ///
+    /// # Errors
+    ///
+    /// `EEXIST` if a region is registered already; `EINVAL` for 0 entries, or from
+    /// the kernel when the ring is enabled or lacks the feature.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut ring = uring::Ring::builder().r_disabled().build(4)?;
+    /// # if ring.register_wait_region(2).is_err() { return Ok(()); } // Linux < 6.13
+    /// ring.enable_rings()?;
+    /// ring.set_wait_entry(0, Some(Duration::from_millis(1)), Duration::ZERO)?;
+    /// let err = ring.submit_and_wait_reg(1, 0).unwrap_err();
+    /// assert_eq!(err.raw_os_error(), Some(libc::ETIME));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[doc(alias = "io_uring_register_region")]
+    #[doc(alias = "io_uring_register_wait_reg")]
+    pub fn register_wait_region(&mut self, entries: u32) -> io::Result<()> {
+        if self.wait_region.is_some() {
+            return Err(with_context(
+                libc::EEXIST,
+                "registering a wait region: one is registered already",
+            ));
+        }
+        if entries == 0 {
+            return Err(with_context(
+                libc::EINVAL,
+                "registering a wait region of 0 entries",
+            ));
+        }
+        let len = (entries as usize)
+            .checked_mul(core::mem::size_of::<sys::io_uring_reg_wait>())
+            .ok_or_else(|| with_context(libc::EINVAL, "wait region size overflows"))?;
+        let mut mem = RingMemory::new(len)?;
+        let mut desc = sys::io_uring_region_desc {
+            user_addr: mem.as_mut_ptr() as u64,
+            size: mem.len() as u64,
+            flags: sys::IORING_MEM_REGION_TYPE_USER,
+            ..Default::default()
+        };
+        let mut reg = sys::io_uring_mem_region_reg {
+            region_uptr: &mut desc as *mut sys::io_uring_region_desc as u64,
+            flags: sys::IORING_MEM_REGION_REG_WAIT_ARG as u64,
+            __resv: [0; 2],
+        };
+        self.register_call(
+            || format!("registering a wait region of {entries} entries"),
+            // SAFETY: reg and desc are valid for the call; the memory they name is
+            // a live mapping that moves into the ring below and is unmapped only
+            // after the ring is torn down.
+            |r| unsafe { sys::io_uring_register_region(r, &mut reg) },
+        )?;
+        self.wait_region = Some((mem, entries));
+        Ok(())
+    }
+
+    /// Sets wait-region entry `index`: the timeout (`None`: wait without one) and
+    /// the minimum batch wait (needs [`Features::MIN_TIMEOUT`](crate::Features::MIN_TIMEOUT);
+    /// whole microseconds, at most `u32::MAX`).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` when no region is registered or `index` is outside it.
+    pub fn set_wait_entry(
+        &mut self,
+        index: u32,
+        timeout: Option<std::time::Duration>,
+        min_wait: std::time::Duration,
+    ) -> io::Result<()> {
+        let slots = self.wait_region_slots();
+        let Some((mem, _)) = self.wait_region.as_mut() else {
+            return Err(with_context(
+                libc::EINVAL,
+                "setting a wait entry: no wait region is registered",
+            ));
+        };
+        if index >= slots {
+            return Err(with_context(
+                libc::EINVAL,
+                format!("wait region entry {index} does not exist (the region has {slots})"),
+            ));
+        }
+        let ts = timeout.unwrap_or_default();
+        let entry = sys::io_uring_reg_wait {
+            ts: sys::__kernel_timespec {
+                tv_sec: i64::try_from(ts.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: ts.subsec_nanos() as i64,
+            },
+            min_wait_usec: u32::try_from(min_wait.as_micros()).unwrap_or(u32::MAX),
+            flags: if timeout.is_some() {
+                sys::IORING_REG_WAIT_TS
+            } else {
+                0
+            },
+            ..Default::default()
+        };
+        // SAFETY: index < slots, so the entry lies inside the region mapping
+        // (page-aligned, so 8-aligned). The kernel reads it only inside our
+        // io_uring_enter calls, which cannot run while we hold &mut self.
+        unsafe {
+            mem.as_mut_ptr()
+                .cast::<sys::io_uring_reg_wait>()
+                .add(index as usize)
+                .write(entry)
+        };
         Ok(())
     }
 

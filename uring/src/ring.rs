@@ -85,6 +85,9 @@ pub struct Ring {
     pub(crate) reg_owner: u64,
     /// `NO_MMAP` memory the rings live in: dropped (unmapped) after `raw` is torn down.
     _memory: Option<RingMemory>,
+    /// Registered wait region (`IORING_MEM_REGION_REG_WAIT_ARG`): dropped
+    /// (unmapped) after the ring is torn down.
+    pub(crate) wait_region: Option<(RingMemory, u32)>,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -162,6 +165,7 @@ impl Ring {
             params,
             reg_owner: thread_token(),
             _memory: memory,
+            wait_region: None,
             _not_sync: PhantomData,
         }
     }
@@ -564,6 +568,63 @@ impl Ring {
             }
         }
         Ok(n as usize)
+    }
+
+    /// Submits, then waits as wait-region entry `index` says (its timeout and
+    /// minimum wait; see [`register_wait_region`](Self::register_wait_region)),
+    /// until at least `want` completions are in the completion queue; returns how
+    /// many entries were submitted. The kernel reads the wait parameters from the
+    /// registered region instead of copying them in (`IORING_ENTER_EXT_ARG_REG`,
+    /// Linux 6.13).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` when no region is registered or `index` is outside it; `ETIME` as
+    /// for [`submit_and_wait_timeout`](Self::submit_and_wait_timeout) when the
+    /// entry's timeout passes first; the kernel's errno otherwise.
+    #[doc(alias = "io_uring_submit_and_wait_reg")]
+    pub fn submit_and_wait_reg(&mut self, want: usize, index: u32) -> io::Result<usize> {
+        let slots = self.wait_region_slots();
+        if index >= slots {
+            return Err(with_context(
+                libc::EINVAL,
+                format!("wait region entry {index} does not exist (the region has {slots})"),
+            ));
+        }
+        let want = clamp_u32(want);
+        let submitted = self.flush_sq();
+        let mut extra =
+            sys::IORING_ENTER_GETEVENTS | sys::IORING_ENTER_EXT_ARG | sys::IORING_ENTER_EXT_ARG_REG;
+        if submitted != 0 && self.raw.flags & sys::IORING_SETUP_SQPOLL != 0 {
+            self.sqpoll_wakeup(&mut extra);
+        }
+        let (fd, flags) = self.enter_fd()?;
+        let offset = index as usize * core::mem::size_of::<sys::io_uring_reg_wait>();
+        // SAFETY: with EXT_ARG_REG the argument is an offset into the registered
+        // region, which this ring owns and keeps mapped; index was checked to be
+        // inside it. The submitted entries were vouched for by their pushers.
+        let n = unsafe {
+            syscall::io_uring_enter(
+                fd,
+                submitted,
+                want,
+                flags | extra,
+                offset as *const core::ffi::c_void,
+                core::mem::size_of::<sys::io_uring_reg_wait>(),
+            )
+        }?;
+        if n >= submitted {
+            let need = want.min(self.raw.cq.ring_entries) as usize;
+            if self.cq_ready() < need {
+                return Err(io::Error::from_raw_os_error(libc::ETIME));
+            }
+        }
+        Ok(n as usize)
+    }
+
+    /// Entries in the registered wait region (0 when there is none).
+    pub(crate) fn wait_region_slots(&self) -> u32 {
+        self.wait_region.as_ref().map_or(0, |(_, entries)| *entries)
     }
 
     /// Enables a ring set up with `R_DISABLED` (`io_uring_enable_rings`).

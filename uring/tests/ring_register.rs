@@ -298,3 +298,94 @@ fn closing_the_ring_fd_leaves_the_registered_index() {
     assert_eq!(ring.completion().next().unwrap().user_data(), 2);
     ring.unregister_files().unwrap();
 }
+
+#[test]
+fn registered_wait_region_drives_waits() {
+    use std::time::Duration;
+    let mut ring = Ring::builder().r_disabled().build(4).unwrap();
+    assert_eq!(
+        uring::error::errno(&ring.submit_and_wait_reg(1, 0).unwrap_err()),
+        Some(libc::EINVAL),
+        "no region yet"
+    );
+    assert_eq!(
+        uring::error::errno(&ring.register_wait_region(0).unwrap_err()),
+        Some(libc::EINVAL)
+    );
+    if let Err(e) = ring.register_wait_region(4) {
+        // SAFETY: uname fills a plain struct.
+        let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+        // SAFETY: u is a valid out-struct.
+        unsafe { libc::uname(&mut u) };
+        // SAFETY: uname NUL-terminates release.
+        let release = unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }.to_string_lossy();
+        eprintln!(
+            "skipped: registered_wait_region_drives_waits because kernel {release} refuses wait regions (Linux 6.13+): {e}"
+        );
+        return;
+    }
+    assert_eq!(
+        uring::error::errno(&ring.register_wait_region(4).unwrap_err()),
+        Some(libc::EEXIST)
+    );
+    ring.enable_rings().unwrap();
+
+    ring.set_wait_entry(0, Some(Duration::from_millis(10)), Duration::ZERO)
+        .unwrap();
+    let err = ring.submit_and_wait_reg(1, 0).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ETIME));
+
+    // Entry 1 has no timeout: the wait ends when the completions are there.
+    ring.set_wait_entry(1, None, Duration::ZERO).unwrap();
+    for i in 0..2 {
+        // SAFETY: NOPs name no memory.
+        unsafe { ring.submission().push(&nop(i)) }.unwrap();
+    }
+    assert_eq!(ring.submit_and_wait_reg(2, 1).unwrap(), 2);
+    assert_eq!(ring.completion().count(), 2);
+
+    // A pending read with a timeout entry: submitted, then ETIME.
+    let (r, w) = pipe();
+    let mut buf = [0u8; 4];
+    let mut raw = zeroed_sqe();
+    // SAFETY: only writes the SQE's fields; buf outlives the read's completion below.
+    unsafe {
+        sys::io_uring_prep_read(
+            &mut raw,
+            r.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            4,
+            u64::MAX,
+        )
+    };
+    raw.user_data = 77;
+    // SAFETY: as above.
+    unsafe { ring.submission().push(&Sqe::from_raw(raw)) }.unwrap();
+    let err = ring.submit_and_wait_reg(1, 0).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ETIME));
+    assert!(ring.submission().is_empty());
+    write_all(&w, b"wake");
+    assert_eq!(ring.submit_and_wait_reg(1, 1).unwrap(), 0);
+    let cqe = ring.completion().next().unwrap();
+    assert_eq!((cqe.user_data(), cqe.raw_result()), (77, 4));
+    assert_eq!(&buf, b"wake");
+
+    for bad in [4, u32::MAX] {
+        assert_eq!(
+            uring::error::errno(&ring.submit_and_wait_reg(1, bad).unwrap_err()),
+            Some(libc::EINVAL)
+        );
+        assert_eq!(
+            uring::error::errno(&ring.set_wait_entry(bad, None, Duration::ZERO).unwrap_err()),
+            Some(libc::EINVAL)
+        );
+    }
+}
+
+#[test]
+fn wait_region_needs_a_disabled_ring() {
+    let mut ring = Ring::new(4).unwrap();
+    let err = ring.register_wait_region(2).unwrap_err();
+    assert!(err.to_string().contains("wait region"), "{err}");
+    assert!(uring::error::errno(&err).is_some());
+}
