@@ -627,6 +627,41 @@ impl Ring {
         self.wait_region.as_ref().map_or(0, |(_, entries)| *entries)
     }
 
+    /// For an SQPOLL ring whose submission queue is full: waits until the poll
+    /// thread has consumed entries and there is room again
+    /// (`IORING_ENTER_SQ_WAIT`, liburing's `io_uring_sqring_wait`). Returns at once
+    /// for other rings or when there is room.
+    #[doc(alias = "io_uring_sqring_wait")]
+    pub fn sqring_wait(&mut self) -> io::Result<()> {
+        if self.raw.flags & sys::IORING_SETUP_SQPOLL == 0 || !self.submission().is_full() {
+            return Ok(());
+        }
+        let (fd, flags) = self.enter_fd()?;
+        // SAFETY: nothing is submitted and no argument is passed.
+        unsafe {
+            syscall::io_uring_enter(
+                fd,
+                0,
+                0,
+                flags | sys::IORING_ENTER_SQ_WAIT,
+                core::ptr::null(),
+                0,
+            )
+        }?;
+        Ok(())
+    }
+
+    /// Keeps the ring's mappings out of child processes (`madvise(MADV_DONTFORK)`
+    /// on the SQ, CQ and SQE memory; liburing's `io_uring_ring_dontfork`). A child
+    /// made by `fork` then cannot write into this ring's queues by accident; it
+    /// must not use the `Ring` it inherited (any access faults).
+    #[doc(alias = "io_uring_ring_dontfork")]
+    pub fn dontfork(&mut self) -> io::Result<()> {
+        // SAFETY: the ring is live; liburing only advises on its own mappings.
+        from_ret(unsafe { sys::io_uring_ring_dontfork(&mut *self.raw) })?;
+        Ok(())
+    }
+
     /// Enables a ring set up with `R_DISABLED` (`io_uring_enable_rings`).
     ///
     /// # Errors

@@ -476,3 +476,43 @@ fn dropping_the_completion_view_midway_keeps_the_rest() {
     let rest: Vec<u64> = ring.completion().map(|c| c.user_data()).collect();
     assert_eq!(rest, [2, 3, 4]);
 }
+
+#[test]
+fn dontfork_and_sqring_wait() {
+    let mut ring = Ring::new(4).unwrap();
+    ring.dontfork().unwrap();
+    // Not SQPOLL: returns at once even when full.
+    for i in 0..4 {
+        push(&mut ring, &nop(i));
+    }
+    ring.sqring_wait().unwrap();
+    assert_eq!(ring.submit_and_wait(4).unwrap(), 4);
+    assert_eq!(ring.completion().count(), 4);
+
+    let mut sqpoll = match Ring::builder().sqpoll().build(2) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("skipped: sqring_wait on SQPOLL because setup failed: {e}");
+            return;
+        }
+    };
+    let mut seen = BTreeSet::new();
+    let mut next = 0u64;
+    while next < 20 {
+        // SAFETY: NOPs name no memory.
+        match unsafe { sqpoll.submission().push(&nop(next)) } {
+            Ok(()) => {
+                next += 1;
+                sqpoll.submit().unwrap();
+            }
+            Err(PushError::Full) => sqpoll.sqring_wait().unwrap(),
+            Err(e) => panic!("{e}"),
+        }
+        seen.extend(sqpoll.completion().map(|c| c.user_data()));
+    }
+    while seen.len() < 20 {
+        sqpoll.wait(1).unwrap();
+        seen.extend(sqpoll.completion().map(|c| c.user_data()));
+    }
+    assert_eq!(seen, (0..20).collect());
+}
