@@ -61,9 +61,12 @@ const SIGSET_SIZE: u32 = 8;
 /// `Ring` is [`Send`]: it owns its `struct io_uring` and the mappings behind it,
 /// none of which is tied to a thread. (A ring set up with `SINGLE_ISSUER` or
 /// `DEFER_TASKRUN` belongs to the task that first submits; the kernel refuses
-/// others with `EEXIST`. A ring whose fd is registered (`REGISTERED_FD_ONLY`)
-/// uses the registration only on the thread that made it and otherwise falls back
-/// to its plain fd, or fails with `EBADF` if it has none.)
+/// others with `EEXIST`. A registered ring fd (`REGISTERED_FD_ONLY`, or
+/// [`register_ring_fd`](Ring::register_ring_fd)) is an index into the
+/// registering thread's table: on other threads the ring enters and registers
+/// through its plain fd instead, or fails with `EBADF` if it has none. Such a
+/// ring dropped on another thread leaves its registration in place; the kernel
+/// releases it when the registering thread exits.)
 ///
 /// `Ring` is not [`Sync`]: the submission side keeps its own, unsynchronised tail
 /// (`sq.sqe_tail`) and the completion side its head, exactly as liburing does, so
@@ -190,7 +193,10 @@ impl Ring {
     /// CQEs must be marked seen only once; the ring must not be exited, re-set up,
     /// or used from two threads at once. Views from [`submission`](Self::submission)
     /// and [`completion`](Self::completion) and liburing calls may be interleaved
-    /// freely: both keep their state in the same `struct io_uring`.
+    /// freely: both keep their state in the same `struct io_uring`. Once the ring
+    /// fd is registered, liburing's submit, wait and register functions use the
+    /// registered index, which is only valid on the registering thread; call them
+    /// there (this crate's own methods check and fall back).
     #[inline]
     pub unsafe fn as_raw_mut(&mut self) -> *mut sys::io_uring {
         &mut *self.raw

@@ -269,8 +269,18 @@ fn sqe128_ring_accepts_push128_plain_ring_refuses_it() {
         let got: Vec<u64> = ring.completion().map(|c| c.user_data()).collect();
         assert_eq!(got, (0..4).map(|i| round * 10 + i).collect::<Vec<_>>());
     }
-    // 64-byte entries work on it too.
+    // 64-byte entries work on it too, and clear the second half of their slot so
+    // no command bytes of an earlier 128-byte entry linger.
     assert_eq!(run_nops(&mut ring, 50, 4), (50..54).collect());
+    // SAFETY: the ring is live and idle; its 4 slots of 128 bytes are readable.
+    let slots = unsafe {
+        let raw = ring.as_raw();
+        std::slice::from_raw_parts((*raw).sq.sqes as *const u8, 4 * 128)
+    };
+    for slot in slots.chunks(128) {
+        assert_eq!(slot[0], sys::IORING_OP_NOP as u8);
+        assert!(slot[64..].iter().all(|&b| b == 0), "stale command bytes");
+    }
 }
 
 #[test]
