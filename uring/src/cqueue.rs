@@ -337,3 +337,50 @@ impl core::fmt::Debug for CompletionQueue<'_> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_and_buffer_id_decode() {
+        let raw = sys::io_uring_cqe {
+            user_data: 3,
+            res: 512,
+            flags: sys::IORING_CQE_F_BUFFER | sys::IORING_CQE_F_MORE | (7 << 16),
+            ..Default::default()
+        };
+        let cqe = Cqe::from_raw(&raw);
+        assert_eq!(cqe.buffer_id(), Some(7));
+        assert!(cqe.is_more());
+        assert!(!cqe.is_notif());
+        assert!(cqe.flags().contains(CqeFlags::BUFFER | CqeFlags::MORE));
+        assert_eq!(cqe.flags().bits() >> 16, 7, "unknown bits are kept");
+        assert_eq!(cqe.result().unwrap(), 512);
+
+        let plain = Cqe::from_raw(&sys::io_uring_cqe {
+            flags: sys::IORING_CQE_F_NOTIF | (9 << 16),
+            ..Default::default()
+        });
+        assert_eq!(plain.buffer_id(), None, "no BUFFER flag, no id");
+        assert!(plain.is_notif());
+    }
+
+    #[test]
+    fn big_cqes_are_read_by_ring_flags() {
+        // Two 16-byte slots: a header and the 16 extra bytes of a 32-byte CQE.
+        #[repr(C, align(8))]
+        struct Two([u64; 4]);
+        let mem = Two([1, (sys::IORING_CQE_F_32 as u64) << 32, 0xAA, 0xBB]);
+        let p = mem.0.as_ptr().cast::<sys::io_uring_cqe>();
+        // SAFETY: p points at 32 readable bytes laid out as a 32-byte CQE.
+        let big = unsafe { Cqe::read(p, sys::IORING_SETUP_CQE32) };
+        assert_eq!(big.big(), Some([0xAA, 0xBB]));
+        // SAFETY: as above.
+        let mixed = unsafe { Cqe::read(p, sys::IORING_SETUP_CQE_MIXED) };
+        assert_eq!(mixed.big(), Some([0xAA, 0xBB]));
+        // SAFETY: as above; only the first 16 bytes are read.
+        let small = unsafe { Cqe::read(p, 0) };
+        assert_eq!((small.user_data(), small.big()), (1, None));
+    }
+}

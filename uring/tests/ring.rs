@@ -516,3 +516,46 @@ fn dontfork_and_sqring_wait() {
     }
     assert_eq!(seen, (0..20).collect());
 }
+
+#[test]
+fn defer_taskrun_completions_wait_for_an_enter() {
+    let mut ring = match Ring::builder()
+        .single_issuer()
+        .defer_taskrun()
+        .taskrun_flag()
+        .build(4)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "skipped: defer_taskrun_completions_wait_for_an_enter because setup failed: {e}"
+            );
+            return;
+        }
+    };
+    let (r, w) = pipe();
+    let mut buf = [0u8; 3];
+    push(&mut ring, &read(r.as_raw_fd(), &mut buf, 1));
+    assert_eq!(ring.submit().unwrap(), 1);
+    write_all(&w, b"abc");
+    // The read's completion is deferred task work: it runs only when this task
+    // enters the kernel to get events, so nothing is posted yet...
+    assert!(ring.completion().is_empty());
+    // ...but the kernel flags it, and a submit with nothing queued enters for it
+    // (liburing's rule for IORING_SQ_TASKRUN).
+    assert_ne!(ring.sq_flags() & sys::IORING_SQ_TASKRUN, 0);
+    assert_eq!(ring.submit().unwrap(), 0);
+    let cqe = ring.completion().next().expect("posted by the submit");
+    assert_eq!((cqe.user_data(), cqe.raw_result()), (1, 3));
+    assert_eq!(&buf, b"abc");
+
+    // The same with get_events.
+    push(&mut ring, &read(r.as_raw_fd(), &mut buf, 2));
+    assert_eq!(ring.submit().unwrap(), 1);
+    write_all(&w, b"xyz");
+    assert!(ring.completion().is_empty());
+    ring.get_events().unwrap();
+    let cqe = ring.completion().next().expect("posted by get_events");
+    assert_eq!((cqe.user_data(), cqe.raw_result()), (2, 3));
+    assert_eq!(&buf, b"xyz");
+}
