@@ -342,7 +342,6 @@ impl Ring {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[doc(alias = "io_uring_register_region")]
-    #[doc(alias = "io_uring_register_wait_reg")]
     pub fn register_wait_region(&mut self, entries: u32) -> io::Result<()> {
         if self.wait_region.is_some() {
             return Err(with_context(
@@ -376,7 +375,14 @@ impl Ring {
             // SAFETY: reg and desc are valid for the call; the memory they name is
             // a live mapping that moves into the ring below and is unmapped only
             // after the ring is torn down.
-            |r| unsafe { sys::io_uring_register_region(r, &mut reg) },
+            |r| unsafe {
+                raw_register(
+                    r,
+                    sys::IORING_REGISTER_MEM_REGION,
+                    (&mut reg as *mut sys::io_uring_mem_region_reg).cast(),
+                    1,
+                )
+            },
         )?;
         self.wait_region = Some((mem, entries));
         Ok(())
@@ -439,6 +445,31 @@ impl Ring {
     pub fn is_ring_fd_registered(&self) -> bool {
         self.raw.int_flags & INT_FLAG_REG_RING != 0
     }
+}
+
+/// `io_uring_register(2)` the way liburing's internal `do_register` calls it:
+/// through the registered ring index when liburing would, else the ring fd.
+/// (Used where liburing's wrapper is newer than the oldest liburing supported.)
+///
+/// # Safety
+///
+/// `ring` must be a live ring; `arg`/`nr` must be what `opcode` expects.
+unsafe fn raw_register(
+    ring: *mut sys::io_uring,
+    opcode: u32,
+    arg: *const core::ffi::c_void,
+    nr: u32,
+) -> i32 {
+    // SAFETY: the caller's contract: ring is live.
+    let (int_flags, enter_fd, ring_fd) =
+        unsafe { ((*ring).int_flags, (*ring).enter_ring_fd, (*ring).ring_fd) };
+    let (fd, opcode) = if int_flags & INT_FLAG_REG_REG_RING != 0 {
+        (enter_fd, opcode | sys::IORING_REGISTER_USE_REGISTERED_RING)
+    } else {
+        (ring_fd, opcode)
+    };
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { sys::io_uring_register(fd as u32, opcode, arg, nr) }
 }
 
 fn count(len: usize, what: &str) -> io::Result<u32> {

@@ -270,19 +270,44 @@ impl RingMemory {
         RingMemory::map(2 << 20, libc::MAP_HUGETLB | MAP_HUGE_2MB)
     }
 
-    /// How many bytes a `NO_MMAP` ring of `entries` with `flags` needs
-    /// (liburing's `io_uring_memory_size`).
+    /// How many bytes a `NO_MMAP` ring of `entries` with `flags` needs: the SQE
+    /// array and the rings (with the SQ index array unless `NO_SQARRAY`), each
+    /// rounded up to whole pages, as liburing's `io_uring_memory_size` computes it.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for 0 entries, or more than the kernel allows without `CLAMP`.
     pub fn required(entries: u32, flags: SetupFlags) -> io::Result<usize> {
-        // SAFETY: a pure computation over its two integer arguments.
-        let n = unsafe { sys::io_uring_memory_size(entries, flags.bits()) };
-        if n < 0 {
-            Err(with_context(
-                (-n) as i32,
-                format!("ring memory size for entries = {entries}, flags = {flags}"),
-            ))
-        } else {
-            Ok(n as usize)
+        let clamp = flags.contains(SetupFlags::CLAMP);
+        if entries == 0 || (entries > MAX_ENTRIES && !clamp) {
+            return Err(with_context(
+                libc::EINVAL,
+                format!(
+                    "ring memory size for entries = {entries} (1..={MAX_ENTRIES} without CLAMP)"
+                ),
+            ));
         }
+        let sq = entries.min(MAX_ENTRIES).next_power_of_two() as usize;
+        let cq = 2 * sq;
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+        let round = |n: usize| (n + page - 1) & !(page - 1);
+        let cqe_size = if flags.contains(SetupFlags::CQE32) {
+            32
+        } else {
+            16
+        };
+        let sqe_size = if flags.contains(SetupFlags::SQE128) {
+            128
+        } else {
+            64
+        };
+        // The kernel's ring header (heads, tails, masks, flags) takes 64 bytes.
+        let mut rings = 64 + cq * cqe_size;
+        if !flags.contains(SetupFlags::NO_SQARRAY) {
+            rings += sq * 4;
+        }
+        Ok(round(rings) + round(sq * sqe_size))
     }
 
     /// The length in bytes (whole pages).
@@ -572,9 +597,11 @@ impl<'fd> Builder<'fd> {
 
     /// `IORING_SETUP_NO_MMAP` (Linux 6.5): the SQEs and rings live in memory the
     /// application provides rather than memory the kernel allocates for `mmap`.
-    /// With this method liburing provides it (one page, or a 2 MiB huge page for
-    /// larger rings, which needs free huge pages) and frees it at teardown; see
-    /// [`no_mmap_memory`](Self::no_mmap_memory) to provide it yourself.
+    /// With this method the ring maps it itself ([`RingMemory::required`] bytes of
+    /// ordinary pages; if the kernel refuses those, as kernels before 6.13 do for
+    /// parts larger than a page, one 2 MiB huge page, which needs free huge pages)
+    /// and unmaps it at teardown; see [`no_mmap_memory`](Self::no_mmap_memory) to
+    /// provide it yourself. (With a liburing older than 2.5, liburing maps it.)
     #[doc(alias = "IORING_SETUP_NO_MMAP")]
     pub fn no_mmap(self) -> Self {
         self.set(sys::IORING_SETUP_NO_MMAP)
@@ -583,6 +610,8 @@ impl<'fd> Builder<'fd> {
     /// [`no_mmap`](Self::no_mmap) in memory you mapped: `memory` moves into the
     /// ring and is unmapped after the ring is torn down. It must hold at least
     /// [`RingMemory::required`] bytes; `build` fails with `ENOMEM` otherwise.
+    /// Needs liburing 2.5 or later (`io_uring_queue_init_mem`); with an older
+    /// system liburing `build` fails with `EOPNOTSUPP`.
     #[doc(alias = "io_uring_queue_init_mem")]
     pub fn no_mmap_memory(mut self, memory: RingMemory) -> Self {
         self.memory = Some(memory);
@@ -652,9 +681,14 @@ impl<'fd> Builder<'fd> {
     ///   `ENOMEM`, …), with a message naming the flags.
     pub fn build(mut self, entries: u32) -> io::Result<Ring> {
         self.check_entries(entries)?;
+        #[cfg(liburing_2_5)]
+        if self.memory.is_none() && self.params.flags & sys::IORING_SETUP_NO_MMAP != 0 {
+            return self.build_in_own_memory(entries);
+        }
         let mut raw: Box<sys::io_uring> = Box::default();
         let mut params = self.params;
         let ret = match self.memory.as_mut() {
+            #[cfg(liburing_2_5)]
             // SAFETY: raw and params are valid for writes; the memory is a live
             // mapping of mem.len() bytes that moves into the Ring built below and
             // is unmapped only after io_uring_queue_exit.
@@ -667,6 +701,14 @@ impl<'fd> Builder<'fd> {
                     mem.len(),
                 )
             },
+            #[cfg(not(liburing_2_5))]
+            Some(_) => {
+                return Err(with_context(
+                    libc::EOPNOTSUPP,
+                    "rings in application memory need liburing 2.5 (io_uring_queue_init_mem); \
+                     the linked liburing is older",
+                ));
+            }
             // SAFETY: raw and params are valid, exclusively borrowed structs.
             None => unsafe { sys::io_uring_queue_init_params(entries, &mut *raw, &mut params) },
         };
@@ -676,6 +718,38 @@ impl<'fd> Builder<'fd> {
         // SAFETY: io_uring_queue_init_* succeeded, so `raw` is an initialised ring
         // that nothing else owns, and `memory` (if any) is what it lives in.
         Ok(unsafe { Ring::from_initialized(raw, Params(params), self.memory) })
+    }
+
+    /// `NO_MMAP` without memory from the caller: map it here, in ordinary pages
+    /// (which kernels since 6.13 accept at any size, and older ones when each part
+    /// fits in a page), falling back to one 2 MiB huge page as liburing does.
+    /// Doing it here rather than in liburing keeps the behaviour the same for every
+    /// liburing version (before 2.12 liburing always asked for a huge page).
+    #[cfg(liburing_2_5)]
+    fn build_in_own_memory(self, entries: u32) -> io::Result<Ring> {
+        let need = RingMemory::required(entries, self.setup_flags())?;
+        let params = self.params;
+        let in_pages = Builder {
+            params,
+            memory: Some(RingMemory::new(need)?),
+            _wq: PhantomData,
+        };
+        let err = match in_pages.build(entries) {
+            Ok(ring) => return Ok(ring),
+            Err(e) => e,
+        };
+        if need > 2 << 20 {
+            return Err(err);
+        }
+        let Ok(huge) = RingMemory::huge_page() else {
+            return Err(err);
+        };
+        let in_huge_page = Builder {
+            params,
+            memory: Some(huge),
+            _wq: PhantomData,
+        };
+        in_huge_page.build(entries).map_err(|_| err)
     }
 
     fn check_entries(&self, entries: u32) -> io::Result<()> {
@@ -777,6 +851,34 @@ fn einval_hint(f: SetupFlags) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(liburing_2_11)]
+    #[test]
+    fn required_memory_matches_liburing() {
+        for entries in [1, 3, 8, 64, 500, 4096, 32768] {
+            for flags in [
+                SetupFlags::empty(),
+                SetupFlags::NO_SQARRAY,
+                SetupFlags::CQE32,
+                SetupFlags::SQE128 | SetupFlags::NO_SQARRAY,
+                SetupFlags::SQE128 | SetupFlags::CQE32,
+            ] {
+                // SAFETY: a pure computation over two integers.
+                let theirs = unsafe { sys::io_uring_memory_size(entries, flags.bits()) };
+                assert_eq!(
+                    RingMemory::required(entries, flags).unwrap() as isize,
+                    theirs,
+                    "entries {entries}, flags {flags}"
+                );
+            }
+        }
+        assert!(RingMemory::required(0, SetupFlags::empty()).is_err());
+        assert!(RingMemory::required(1 << 20, SetupFlags::empty()).is_err());
+        assert_eq!(
+            RingMemory::required(1 << 20, SetupFlags::CLAMP).unwrap(),
+            RingMemory::required(32768, SetupFlags::empty()).unwrap()
+        );
+    }
 
     #[test]
     fn setup_flags_cover_liburing() {

@@ -441,9 +441,9 @@ fn attach_wq_shares_with_a_live_ring() {
 }
 
 #[test]
-fn no_mmap_ring_in_liburing_memory() {
+fn no_mmap_ring_maps_its_own_memory() {
     let Some(mut ring) = build_or_skip(
-        "no_mmap_ring_in_liburing_memory",
+        "no_mmap_ring_maps_its_own_memory",
         Ring::builder().no_mmap(),
         8,
         (6, 5),
@@ -456,6 +456,20 @@ fn no_mmap_ring_in_liburing_memory() {
             run_nops(&mut ring, round * 8, 8),
             (round * 8..round * 8 + 8).collect()
         );
+    }
+    // Larger than a page per part: ordinary pages on 6.13+, else a huge page.
+    match Ring::builder().no_mmap().build(1024) {
+        Ok(mut big) => {
+            assert_eq!(big.params().sq_entries(), 1024);
+            assert_eq!(run_nops(&mut big, 0, 1000), (0..1000).collect());
+        }
+        Err(e) if uring::error::errno(&e) == Some(libc::ENOMEM) && kernel_version() < (6, 13) => {
+            eprintln!(
+                "skipped: a 1024-entry NO_MMAP ring because this kernel needs a huge page \
+                 for it and none is free: {e}"
+            );
+        }
+        Err(e) => panic!("1024-entry NO_MMAP ring: {e}"),
     }
 }
 
@@ -600,6 +614,8 @@ fn features_are_reported() {
     assert_eq!(flags, ring.params().flags());
 }
 
+// io_uring_get_sqe128 appeared in liburing 2.13.
+#[cfg(liburing_2_13)]
 #[test]
 fn push128_on_a_mixed_ring_lays_out_slots_like_liburing() {
     // SQE_MIXED needs Linux 6.19; whatever the kernel, compare the slots push128
