@@ -440,6 +440,127 @@ impl Ring {
         Ok(())
     }
 
+    /// Cancels, synchronously, every in-flight request whose `user_data` is
+    /// `user_data` (`IORING_REGISTER_SYNC_CANCEL`, Linux 6.0), waiting up to
+    /// `timeout` (`None`: as long as it takes) for the cancellations to finish.
+    /// Returns how many were cancelled (0 when none matched). Each cancelled
+    /// request still posts its completion (usually `ECANCELED`).
+    ///
+    /// # Errors
+    ///
+    /// `ETIME` when the timeout passed first; `EALREADY` when a request was
+    /// already running and could not be interrupted.
+    #[doc(alias = "io_uring_register_sync_cancel")]
+    pub fn cancel_sync(
+        &mut self,
+        user_data: u64,
+        timeout: Option<std::time::Duration>,
+    ) -> io::Result<usize> {
+        self.sync_cancel(
+            user_data,
+            sys::IORING_ASYNC_CANCEL_ALL | sys::IORING_ASYNC_CANCEL_USERDATA,
+            timeout,
+            || format!("cancelling requests with user_data {user_data}"),
+        )
+    }
+
+    /// Cancels, synchronously, every cancellable in-flight request
+    /// (`IORING_ASYNC_CANCEL_ANY`), waiting up to `timeout` for them to finish;
+    /// returns how many were cancelled. Requests the kernel cannot find to cancel
+    /// (for example I/O already handed to a block device) are not affected: this
+    /// is not a guarantee that nothing is in flight.
+    ///
+    /// # Errors
+    ///
+    /// As for [`cancel_sync`](Self::cancel_sync).
+    #[doc(alias = "io_uring_register_sync_cancel")]
+    pub fn cancel_all_sync(&mut self, timeout: Option<std::time::Duration>) -> io::Result<usize> {
+        self.sync_cancel(0, sys::IORING_ASYNC_CANCEL_ANY, timeout, || {
+            "cancelling every request".to_string()
+        })
+    }
+
+    fn sync_cancel(
+        &mut self,
+        user_data: u64,
+        flags: u32,
+        timeout: Option<std::time::Duration>,
+        what: impl FnOnce() -> String,
+    ) -> io::Result<usize> {
+        let timeout = match timeout {
+            Some(t) => sys::__kernel_timespec {
+                tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: t.subsec_nanos() as i64,
+            },
+            // -1/-1: wait without a timeout.
+            None => sys::__kernel_timespec {
+                tv_sec: -1,
+                tv_nsec: -1,
+            },
+        };
+        let mut reg = sys::io_uring_sync_cancel_reg {
+            addr: user_data,
+            fd: -1,
+            flags,
+            timeout,
+            ..Default::default()
+        };
+        match self.register_call(what, |r| {
+            // SAFETY: reg is a valid io_uring_sync_cancel_reg for the call.
+            unsafe { sys::io_uring_register_sync_cancel(r, &mut reg) }
+        }) {
+            Ok(n) => Ok(n as usize),
+            Err(e) if crate::error::errno(&e) == Some(libc::ENOENT) => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Resizes the submission and completion queues of a running ring
+    /// (`IORING_REGISTER_RESIZE_RINGS`, Linux 6.13; needs `DEFER_TASKRUN`, and
+    /// liburing 2.9 or later). Queued entries and unread completions are carried
+    /// over: pushed entries are first handed to the kernel's view of the queue
+    /// (not submitted) so that it copies them.
+    ///
+    /// `cq_entries` `None` keeps the default of twice `sq_entries`.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for rings without `DEFER_TASKRUN`, `NO_MMAP` rings, or sizes that
+    /// cannot hold what is queued; `EBADF` for a ring whose fd was closed.
+    #[cfg(liburing_2_9)]
+    #[doc(alias = "io_uring_resize_rings")]
+    pub fn resize_rings(&mut self, sq_entries: u32, cq_entries: Option<u32>) -> io::Result<()> {
+        if self.raw.ring_fd < 0 {
+            return Err(with_context(
+                libc::EBADF,
+                "resizing the rings: the ring has no fd to map the new rings from",
+            ));
+        }
+        // Unpublished entries live only in the old SQE array: publish them so
+        // the kernel copies them into the new one.
+        self.publish_sq();
+        let mut p = sys::io_uring_params {
+            sq_entries,
+            ..Default::default()
+        };
+        if let Some(cq) = cq_entries {
+            p.cq_entries = cq;
+            p.flags |= sys::IORING_SETUP_CQSIZE;
+        }
+        self.register_call(
+            || match cq_entries {
+                Some(cq) => format!("resizing the rings to {sq_entries} SQ / {cq} CQ entries"),
+                None => format!("resizing the rings to {sq_entries} SQ entries"),
+            },
+            // SAFETY: p is valid for the call; liburing remaps the rings and
+            // updates the struct, and no view of the old mappings is alive (&mut self).
+            |r| unsafe { sys::io_uring_resize_rings(r, &mut p) },
+        )?;
+        self.params.0.sq_entries = self.raw.sq.ring_entries;
+        self.params.0.cq_entries = self.raw.cq.ring_entries;
+        Ok(())
+    }
+
     /// Whether the ring's fd is registered (with some thread).
     #[inline]
     pub fn is_ring_fd_registered(&self) -> bool {

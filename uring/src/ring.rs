@@ -82,7 +82,7 @@ const SIGSET_SIZE: u32 = 8;
 /// [`SubmissionQueue::push`] says as much).
 pub struct Ring {
     pub(crate) raw: Box<sys::io_uring>,
-    params: Params,
+    pub(crate) params: Params,
     /// The thread (see `thread_token`) whose registered-ring table holds this
     /// ring's registered fd, when `int_flags` has `INT_FLAG_REG_RING`.
     pub(crate) reg_owner: u64,
@@ -323,6 +323,13 @@ impl Ring {
         // SAFETY: khead points into the SQ ring mapping owned by this ring.
         let head = unsafe { atomic(ring.sq.khead) }.load(Ordering::Relaxed);
         tail.wrapping_sub(head)
+    }
+
+    /// Publishes pushed entries to the kernel's view of the queue without
+    /// entering it.
+    #[cfg(liburing_2_9)]
+    pub(crate) fn publish_sq(&mut self) {
+        self.flush_sq();
     }
 
     /// For SQPOLL: whether the poll thread sleeps and must be woken (adding

@@ -389,3 +389,104 @@ fn wait_region_needs_a_disabled_ring() {
     assert!(err.to_string().contains("wait region"), "{err}");
     assert!(uring::error::errno(&err).is_some());
 }
+
+fn read(fd: i32, buf: &mut [u8], user_data: u64) -> Sqe {
+    let mut raw = zeroed_sqe();
+    // SAFETY: only writes the SQE's fields.
+    unsafe {
+        sys::io_uring_prep_read(
+            &mut raw,
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len() as u32,
+            u64::MAX,
+        )
+    };
+    raw.user_data = user_data;
+    Sqe::from_raw(raw)
+}
+
+#[test]
+fn sync_cancel_by_user_data_and_all() {
+    let mut ring = Ring::new(8).unwrap();
+    let (r, _w) = pipe();
+    let mut bufs = [[0u8; 4]; 3];
+    let [a, b, c] = &mut bufs;
+    for (buf, ud) in [(a, 5), (b, 6), (c, 7)] {
+        // SAFETY: the buffers outlive the cancellations below, after which the
+        // kernel no longer touches them.
+        unsafe { ring.submission().push(&read(r.as_raw_fd(), buf, ud)) }.unwrap();
+    }
+    assert_eq!(ring.submit().unwrap(), 3);
+    assert!(ring.completion().is_empty());
+
+    assert_eq!(ring.cancel_sync(5, None).unwrap(), 1);
+    ring.wait(1).unwrap();
+    let got: Vec<_> = ring
+        .completion()
+        .map(|c| (c.user_data(), c.raw_result()))
+        .collect();
+    assert_eq!(got, [(5, -libc::ECANCELED)]);
+    assert_eq!(ring.cancel_sync(5, None).unwrap(), 0);
+
+    assert_eq!(
+        ring.cancel_all_sync(Some(std::time::Duration::from_secs(60)))
+            .unwrap(),
+        2
+    );
+    ring.wait(2).unwrap();
+    let mut got: Vec<_> = ring
+        .completion()
+        .map(|c| (c.user_data(), c.raw_result()))
+        .collect();
+    got.sort();
+    assert_eq!(got, [(6, -libc::ECANCELED), (7, -libc::ECANCELED)]);
+    // Nothing left.
+    assert_eq!(ring.cancel_all_sync(None).unwrap(), 0);
+}
+
+#[cfg(liburing_2_9)]
+#[test]
+fn resize_rings_keeps_queued_entries_and_completions() {
+    let Ok(mut ring) = Ring::builder().single_issuer().defer_taskrun().build(4) else {
+        eprintln!("skipped: resize_rings test because DEFER_TASKRUN setup failed");
+        return;
+    };
+    // Three completions waiting, two entries pushed but not submitted.
+    for i in 0..3 {
+        // SAFETY: NOPs name no memory.
+        unsafe { ring.submission().push(&nop(i)) }.unwrap();
+    }
+    assert_eq!(ring.submit_and_wait(3).unwrap(), 3);
+    for i in 3..5 {
+        // SAFETY: as above.
+        unsafe { ring.submission().push(&nop(i)) }.unwrap();
+    }
+    if let Err(e) = ring.resize_rings(64, Some(256)) {
+        assert_eq!(uring::error::errno(&e), Some(libc::EINVAL), "{e}");
+        eprintln!(
+            "skipped: resize_rings test because this kernel refuses IORING_REGISTER_RESIZE_RINGS (Linux 6.13+): {e}"
+        );
+        return;
+    }
+    assert_eq!(ring.params().sq_entries(), 64);
+    assert_eq!(ring.params().cq_entries(), 256);
+    assert_eq!(ring.submission().capacity(), 64);
+    assert_eq!(ring.completion().capacity(), 256);
+    assert_eq!(ring.submission().len(), 2);
+    assert_eq!(ring.submit_and_wait(5).unwrap(), 2);
+    let got: Vec<u64> = ring.completion().map(|c| c.user_data()).collect();
+    assert_eq!(got, [0, 1, 2, 3, 4]);
+    // The bigger queue is usable in full.
+    let many: Vec<Sqe> = (100..164).map(nop).collect();
+    // SAFETY: as above.
+    unsafe { ring.submission().push_multiple(&many) }.unwrap();
+    assert_eq!(ring.submit_and_wait(64).unwrap(), 64);
+    assert_eq!(ring.completion().count(), 64);
+    // A ring without DEFER_TASKRUN is refused.
+    let mut plain = Ring::new(4).unwrap();
+    assert_eq!(
+        uring::error::errno(&plain.resize_rings(8, None).unwrap_err()),
+        Some(libc::EINVAL)
+    );
+}
