@@ -9,7 +9,7 @@ pub mod cqueue;
 pub mod error;
 pub mod op;
 pub mod probe;
-mod register;
+pub mod register;
 mod ring;
 pub mod setup;
 pub mod sqe;

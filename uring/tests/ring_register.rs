@@ -490,3 +490,68 @@ fn resize_rings_keeps_queued_entries_and_completions() {
         Some(libc::EINVAL)
     );
 }
+
+#[test]
+fn personality_is_registered_and_used() {
+    let mut ring = Ring::new(4).unwrap();
+    let id = ring.register_personality().unwrap();
+    let mut raw = zeroed_sqe();
+    // SAFETY: raw is a valid SQE.
+    unsafe { sys::io_uring_prep_nop(&mut raw) };
+    raw.user_data = 1;
+    raw.personality = id;
+    let sqe = Sqe::from_raw(raw);
+    assert_eq!(run_one(&mut ring, &sqe), 0);
+    ring.unregister_personality(id).unwrap();
+    // Unknown now: the entry fails with EINVAL.
+    assert_eq!(run_one(&mut ring, &sqe), -libc::EINVAL);
+    assert_eq!(
+        uring::error::errno(&ring.unregister_personality(id).unwrap_err()),
+        Some(libc::EINVAL)
+    );
+}
+
+#[test]
+fn iowq_max_workers_round_trip() {
+    let mut ring = Ring::new(4).unwrap();
+    let before = ring.register_iowq_max_workers(0, 0).unwrap();
+    assert_eq!(ring.register_iowq_max_workers(3, 5).unwrap(), before);
+    assert_eq!(ring.register_iowq_max_workers(0, 0).unwrap(), [3, 5]);
+}
+
+#[test]
+fn restrictions_limit_opcodes() {
+    use uring::register::Restriction;
+    let mut ring = Ring::builder().r_disabled().build(4).unwrap();
+    ring.register_restrictions(&[
+        Restriction::SqeOp(sys::IORING_OP_NOP as u8),
+        Restriction::RegisterOp(sys::IORING_REGISTER_PERSONALITY as u8),
+    ])
+    .unwrap();
+    // Only once.
+    assert_eq!(
+        uring::error::errno(&ring.register_restrictions(&[]).unwrap_err()),
+        Some(libc::EBUSY)
+    );
+    ring.enable_rings().unwrap();
+    assert_eq!(run_one(&mut ring, &nop(1)), 0);
+    let (r, _w) = pipe();
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        run_one(&mut ring, &read(r.as_raw_fd(), &mut buf, 2)),
+        -libc::EACCES
+    );
+    // Allowed register op works, others are refused.
+    ring.register_personality().unwrap();
+    assert_eq!(
+        uring::error::errno(&ring.register_files(&[r.as_fd()]).unwrap_err()),
+        Some(libc::EACCES)
+    );
+    // On an enabled ring restrictions are refused.
+    let mut enabled = Ring::new(4).unwrap();
+    assert!(
+        enabled
+            .register_restrictions(&[Restriction::SqeOp(0)])
+            .is_err()
+    );
+}
