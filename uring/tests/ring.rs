@@ -559,3 +559,25 @@ fn defer_taskrun_completions_wait_for_an_enter() {
     assert_eq!((cqe.user_data(), cqe.raw_result()), (2, 3));
     assert_eq!(&buf, b"xyz");
 }
+
+#[test]
+fn forgetting_views_loses_nothing() {
+    let mut ring = Ring::new(4).unwrap();
+    // A forgotten submission view: the pushes are already in the ring.
+    let mut sq = ring.submission();
+    // SAFETY: NOPs name no memory.
+    unsafe { sq.push(&nop(1)) }.unwrap();
+    std::mem::forget(sq);
+    assert_eq!(ring.submission().len(), 1);
+    push(&mut ring, &nop(2));
+    assert_eq!(ring.submit_and_wait(2).unwrap(), 2);
+    // A forgotten completion view never handed its entries back: they are read
+    // again, not lost.
+    let mut cq = ring.completion();
+    assert_eq!(cq.next().unwrap().user_data(), 1);
+    std::mem::forget(cq);
+    let again: Vec<u64> = ring.completion().map(|c| c.user_data()).collect();
+    assert_eq!(again, [1, 2]);
+    assert!(ring.completion().is_empty());
+    let _ = format!("{ring:?}");
+}
