@@ -189,7 +189,9 @@ impl core::fmt::Debug for Cqe {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct CompletionQueue<'a> {
-    ring: &'a mut sys::io_uring,
+    cq: &'a mut sys::io_uring_cq,
+    /// The ring's setup flags.
+    flags: u32,
     /// Next slot to read.
     head: u32,
     /// The kernel's tail when last loaded.
@@ -200,18 +202,19 @@ pub struct CompletionQueue<'a> {
 
 impl<'a> CompletionQueue<'a> {
     #[inline]
-    pub(crate) fn new(ring: &'a mut sys::io_uring) -> CompletionQueue<'a> {
+    pub(crate) fn new(cq: &'a mut sys::io_uring_cq, flags: u32) -> CompletionQueue<'a> {
         // SAFETY: khead and ktail point into the CQ ring mapping, alive as long as
         // the borrowed ring. We are the only writer of khead; the kernel writes
         // ktail, and the acquire load makes the CQEs before it visible.
         let (head, tail) = unsafe {
             (
-                atomic(ring.cq.khead).load(Ordering::Relaxed),
-                atomic(ring.cq.ktail).load(Ordering::Acquire),
+                atomic(cq.khead).load(Ordering::Relaxed),
+                atomic(cq.ktail).load(Ordering::Acquire),
             )
         };
         CompletionQueue {
-            ring,
+            cq,
+            flags,
             head,
             tail,
             published: head,
@@ -224,7 +227,7 @@ impl<'a> CompletionQueue<'a> {
     pub fn sync(&mut self) {
         self.publish();
         // SAFETY: as in `new`.
-        self.tail = unsafe { atomic(self.ring.cq.ktail) }.load(Ordering::Acquire);
+        self.tail = unsafe { atomic(self.cq.ktail) }.load(Ordering::Acquire);
     }
 
     #[inline(always)]
@@ -232,7 +235,7 @@ impl<'a> CompletionQueue<'a> {
         if self.head != self.published {
             // SAFETY: khead points into the CQ ring mapping; the release store
             // orders our reads of the consumed CQEs before the kernel reuses them.
-            unsafe { atomic(self.ring.cq.khead) }.store(self.head, Ordering::Release);
+            unsafe { atomic(self.cq.khead) }.store(self.head, Ordering::Release);
             self.published = self.head;
         }
     }
@@ -254,7 +257,7 @@ impl<'a> CompletionQueue<'a> {
     /// The number of slots in the queue.
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.ring.cq.ring_entries as usize
+        self.cq.ring_entries as usize
     }
 
     /// How many completions the kernel could not post and dropped
@@ -264,7 +267,7 @@ impl<'a> CompletionQueue<'a> {
     #[inline]
     pub fn overflow(&self) -> u32 {
         // SAFETY: koverflow points into the CQ ring mapping; the kernel writes it.
-        unsafe { atomic(self.ring.cq.koverflow) }.load(Ordering::Relaxed)
+        unsafe { atomic(self.cq.koverflow) }.load(Ordering::Relaxed)
     }
 }
 
@@ -273,8 +276,8 @@ impl Iterator for CompletionQueue<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<Cqe> {
-        let flags = self.ring.flags;
-        let mask = self.ring.cq.ring_mask;
+        let flags = self.flags;
+        let mask = self.cq.ring_mask;
         loop {
             if self.head == self.tail {
                 return None;
@@ -285,7 +288,7 @@ impl Iterator for CompletionQueue<'_> {
                 // SAFETY: head is in [head, tail), which the kernel has posted
                 // (acquire on tail) and won't reuse before we publish; i is a slot
                 // index (times 2 for 32-byte CQEs) inside the cqes array.
-                let cqe = unsafe { Cqe::read(self.ring.cq.cqes.add(i), flags) };
+                let cqe = unsafe { Cqe::read(self.cq.cqes.add(i), flags) };
                 self.head = self.head.wrapping_add(1);
                 return Some(cqe);
             }
@@ -293,7 +296,7 @@ impl Iterator for CompletionQueue<'_> {
             // SAFETY: as above; a mixed ring's slots are 16 bytes, and a 32-byte
             // entry never wraps (the kernel pads with a SKIP entry instead), so
             // its second half is the next slot in memory.
-            let p = unsafe { self.ring.cq.cqes.add(i) };
+            let p = unsafe { self.cq.cqes.add(i) };
             // SAFETY: p is a posted CQE (see above).
             let raw_flags = unsafe { (*p).flags };
             let slots = if raw_flags & sys::IORING_CQE_F_32 != 0 {
@@ -314,7 +317,7 @@ impl Iterator for CompletionQueue<'_> {
 
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        if self.ring.flags & sys::IORING_SETUP_CQE_MIXED != 0 {
+        if self.flags & sys::IORING_SETUP_CQE_MIXED != 0 {
             (0, Some(self.len()))
         } else {
             (self.len(), Some(self.len()))

@@ -244,13 +244,51 @@ impl Ring {
     /// A view to push entries onto the submission queue.
     #[inline]
     pub fn submission(&mut self) -> SubmissionQueue<'_> {
-        SubmissionQueue::new(&mut self.raw)
+        let flags = self.raw.flags;
+        SubmissionQueue::new(&mut self.raw.sq, flags)
     }
 
     /// A view (and iterator) of the completions the kernel has posted.
     #[inline]
     pub fn completion(&mut self) -> CompletionQueue<'_> {
-        CompletionQueue::new(&mut self.raw)
+        let flags = self.raw.flags;
+        CompletionQueue::new(&mut self.raw.cq, flags)
+    }
+
+    /// Both views at once, to push new entries while reading completions (for
+    /// example re-arming a request as its completion is handled). They touch
+    /// disjoint parts of the ring; submit once both are dropped.
+    ///
+    /// ```
+    /// use uring::{Ring, sqe::Sqe, sys};
+    /// # fn nop(ud: u64) -> Sqe {
+    /// #     let mut raw: sys::io_uring_sqe = unsafe { std::mem::zeroed() };
+    /// #     unsafe { sys::io_uring_prep_nop(&mut raw) };
+    /// #     raw.user_data = ud;
+    /// #     Sqe::from_raw(raw)
+    /// # }
+    /// let mut ring = Ring::new(4)?;
+    /// // SAFETY: NOPs name no memory.
+    /// unsafe { ring.push(&nop(1)) }.unwrap();
+    /// ring.submit_and_wait(1)?;
+    /// let (mut sq, cq) = ring.split();
+    /// for cqe in cq {
+    ///     // Each completion queues a follow-up.
+    ///     // SAFETY: as above.
+    ///     unsafe { sq.push(&nop(cqe.user_data() + 1)) }.unwrap();
+    /// }
+    /// ring.submit_and_wait(1)?;
+    /// assert_eq!(ring.completion().next().map(|c| c.user_data()), Some(2));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[inline]
+    pub fn split(&mut self) -> (SubmissionQueue<'_>, CompletionQueue<'_>) {
+        let flags = self.raw.flags;
+        let ring = &mut *self.raw;
+        (
+            SubmissionQueue::new(&mut ring.sq, flags),
+            CompletionQueue::new(&mut ring.cq, flags),
+        )
     }
 
     /// Pushes one entry: `self.submission().push(sqe)`.

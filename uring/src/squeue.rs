@@ -71,7 +71,9 @@ fn is_128_opcode(opcode: u8) -> bool {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct SubmissionQueue<'a> {
-    ring: &'a mut sys::io_uring,
+    sq: &'a mut sys::io_uring_sq,
+    /// The ring's setup flags.
+    flags: u32,
     /// A kernel head seen earlier: the real head is at or past it, so
     /// `tail - head` over-estimates the queue and a push that fits here fits.
     head: u32,
@@ -79,11 +81,11 @@ pub struct SubmissionQueue<'a> {
 
 impl<'a> SubmissionQueue<'a> {
     #[inline]
-    pub(crate) fn new(ring: &'a mut sys::io_uring) -> SubmissionQueue<'a> {
+    pub(crate) fn new(sq: &'a mut sys::io_uring_sq, flags: u32) -> SubmissionQueue<'a> {
         // Start as if full, so the first push reads the kernel's head (as
         // `io_uring_get_sqe` does) and later pushes of a batch reuse it.
-        let head = ring.sq.sqe_tail.wrapping_sub(ring.sq.ring_entries);
-        SubmissionQueue { ring, head }
+        let head = sq.sqe_tail.wrapping_sub(sq.ring_entries);
+        SubmissionQueue { sq, flags, head }
     }
 
     /// The kernel's head: acquire for SQPOLL (its thread must be done reading a
@@ -93,8 +95,8 @@ impl<'a> SubmissionQueue<'a> {
     fn load_head(&self) -> u32 {
         // SAFETY: khead points into the SQ ring mapping, which lives as long as the
         // ring this view borrows; the kernel writes it, so it is read atomically.
-        let khead = unsafe { atomic(self.ring.sq.khead) };
-        if self.ring.flags & sys::IORING_SETUP_SQPOLL != 0 {
+        let khead = unsafe { atomic(self.sq.khead) };
+        if self.flags & sys::IORING_SETUP_SQPOLL != 0 {
             khead.load(Ordering::Acquire)
         } else {
             khead.load(Ordering::Relaxed)
@@ -104,7 +106,7 @@ impl<'a> SubmissionQueue<'a> {
     /// Whether `n` more slots fit after `tail`.
     #[inline(always)]
     fn has_room(&mut self, tail: u32, n: u32) -> bool {
-        let entries = self.ring.sq.ring_entries;
+        let entries = self.sq.ring_entries;
         let fits = |head: u32| (tail.wrapping_sub(head) as u64) + (n as u64) <= entries as u64;
         if fits(self.head) {
             return true;
@@ -116,10 +118,10 @@ impl<'a> SubmissionQueue<'a> {
     /// Pointer to slot `index` (a ring position, masked here) of 64 bytes.
     #[inline(always)]
     fn slot(&self, index: u32, shift: u32) -> *mut sys::io_uring_sqe {
-        let i = ((index & self.ring.sq.ring_mask) << shift) as usize;
+        let i = ((index & self.sq.ring_mask) << shift) as usize;
         // SAFETY: i < ring_entries << shift, the number of 64-byte SQE slots in the
         // sqes mapping, so the result stays inside it.
-        unsafe { self.ring.sq.sqes.add(i) }
+        unsafe { self.sq.sqes.add(i) }
     }
 
     /// Copies `sqe` into the slot for `tail`; on SQE128 rings also zeroes the
@@ -130,7 +132,7 @@ impl<'a> SubmissionQueue<'a> {
     /// The slot must be free (checked with `has_room`).
     #[inline(always)]
     unsafe fn write64(&mut self, tail: u32, sqe: &Sqe) {
-        let shift = (self.ring.flags & sys::IORING_SETUP_SQE128 != 0) as u32;
+        let shift = (self.flags & sys::IORING_SETUP_SQE128 != 0) as u32;
         let slot = self.slot(tail, shift);
         // SAFETY: the slot is inside the sqes mapping and free: the kernel has
         // consumed it (head is past it) and it is not part of the queued batch.
@@ -161,19 +163,18 @@ impl<'a> SubmissionQueue<'a> {
     /// in-flight work asynchronously.
     #[inline]
     pub unsafe fn push(&mut self, sqe: &Sqe) -> Result<(), PushError> {
-        if self.ring.flags & sys::IORING_SETUP_SQE_MIXED != 0 && is_128_opcode(sqe.as_raw().opcode)
-        {
+        if self.flags & sys::IORING_SETUP_SQE_MIXED != 0 && is_128_opcode(sqe.as_raw().opcode) {
             return Err(PushError::SizeMismatch {
                 opcode: sqe.as_raw().opcode,
             });
         }
-        let tail = self.ring.sq.sqe_tail;
+        let tail = self.sq.sqe_tail;
         if !self.has_room(tail, 1) {
             return Err(PushError::Full);
         }
         // SAFETY: has_room found the slot free.
         unsafe { self.write64(tail, sqe) };
-        self.ring.sq.sqe_tail = tail.wrapping_add(1);
+        self.sq.sqe_tail = tail.wrapping_add(1);
         Ok(())
     }
 
@@ -190,7 +191,7 @@ impl<'a> SubmissionQueue<'a> {
     /// As for [`push`](Self::push), for every entry.
     #[inline]
     pub unsafe fn push_multiple(&mut self, sqes: &[Sqe]) -> Result<(), PushError> {
-        if self.ring.flags & sys::IORING_SETUP_SQE_MIXED != 0 {
+        if self.flags & sys::IORING_SETUP_SQE_MIXED != 0 {
             if let Some(bad) = sqes.iter().find(|s| is_128_opcode(s.as_raw().opcode)) {
                 return Err(PushError::SizeMismatch {
                     opcode: bad.as_raw().opcode,
@@ -198,7 +199,7 @@ impl<'a> SubmissionQueue<'a> {
             }
         }
         let n = u32::try_from(sqes.len()).map_err(|_| PushError::Full)?;
-        let mut tail = self.ring.sq.sqe_tail;
+        let mut tail = self.sq.sqe_tail;
         if !self.has_room(tail, n) {
             return Err(PushError::Full);
         }
@@ -207,7 +208,7 @@ impl<'a> SubmissionQueue<'a> {
             unsafe { self.write64(tail, sqe) };
             tail = tail.wrapping_add(1);
         }
-        self.ring.sq.sqe_tail = tail;
+        self.sq.sqe_tail = tail;
         Ok(())
     }
 
@@ -230,8 +231,8 @@ impl<'a> SubmissionQueue<'a> {
     /// As for [`push`](Self::push), including memory named in the command bytes.
     #[inline]
     pub unsafe fn push128(&mut self, sqe: &Sqe128) -> Result<(), PushError> {
-        let flags = self.ring.flags;
-        let mut tail = self.ring.sq.sqe_tail;
+        let flags = self.flags;
+        let mut tail = self.sq.sqe_tail;
         if flags & sys::IORING_SETUP_SQE128 != 0 {
             if !self.has_room(tail, 1) {
                 return Err(PushError::Full);
@@ -240,7 +241,7 @@ impl<'a> SubmissionQueue<'a> {
             // SAFETY: the slot (two 64-byte halves) is free and inside the mapping;
             // Sqe128 is exactly those 128 bytes.
             unsafe { core::ptr::copy_nonoverlapping(sqe as *const Sqe128, slot.cast(), 1) };
-            self.ring.sq.sqe_tail = tail.wrapping_add(1);
+            self.sq.sqe_tail = tail.wrapping_add(1);
             return Ok(());
         }
         if flags & sys::IORING_SETUP_SQE_MIXED == 0 {
@@ -250,7 +251,7 @@ impl<'a> SubmissionQueue<'a> {
         if !is_128_opcode(opcode) {
             return Err(PushError::SizeMismatch { opcode });
         }
-        let wraps = tail.wrapping_add(1) & self.ring.sq.ring_mask == 0;
+        let wraps = tail.wrapping_add(1) & self.sq.ring_mask == 0;
         if !self.has_room(tail, if wraps { 3 } else { 2 }) {
             return Err(PushError::Full);
         }
@@ -267,7 +268,7 @@ impl<'a> SubmissionQueue<'a> {
         // SAFETY: slots tail and tail+1 are free and adjacent in memory (tail is
         // not the last slot, by the padding above).
         unsafe { core::ptr::copy_nonoverlapping(sqe as *const Sqe128, slot.cast(), 1) };
-        self.ring.sq.sqe_tail = tail.wrapping_add(2);
+        self.sq.sqe_tail = tail.wrapping_add(2);
         Ok(())
     }
 
@@ -276,7 +277,7 @@ impl<'a> SubmissionQueue<'a> {
     #[doc(alias = "io_uring_sq_ready")]
     #[inline]
     pub fn len(&self) -> usize {
-        self.ring.sq.sqe_tail.wrapping_sub(self.load_head()) as usize
+        self.sq.sqe_tail.wrapping_sub(self.load_head()) as usize
     }
 
     /// Whether no entry is waiting for the kernel.
@@ -288,7 +289,7 @@ impl<'a> SubmissionQueue<'a> {
     /// The number of slots in the queue.
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.ring.sq.ring_entries as usize
+        self.sq.ring_entries as usize
     }
 
     /// Free slots (liburing's `io_uring_sq_space_left`).
@@ -309,7 +310,7 @@ impl<'a> SubmissionQueue<'a> {
     pub fn dropped(&self) -> u32 {
         // SAFETY: kdropped points into the SQ ring mapping, alive while the ring
         // is; the kernel writes it, so it is read atomically.
-        unsafe { atomic(self.ring.sq.kdropped) }.load(Ordering::Relaxed)
+        unsafe { atomic(self.sq.kdropped) }.load(Ordering::Relaxed)
     }
 }
 

@@ -582,3 +582,26 @@ fn forgetting_views_loses_nothing() {
     assert!(ring.completion().is_empty());
     let _ = format!("{ring:?}");
 }
+
+#[test]
+fn split_views_rearm_while_reaping() {
+    let mut ring = Ring::new(4).unwrap();
+    for i in 0..4 {
+        push(&mut ring, &nop(i * 1000));
+    }
+    ring.submit_and_wait(4).unwrap();
+    let mut handled = 0;
+    for _round in 0..25 {
+        let (mut sq, cq) = ring.split();
+        for cqe in cq {
+            handled += 1;
+            // SAFETY: NOPs name no memory.
+            unsafe { sq.push(&nop(cqe.user_data() + 1)) }.unwrap();
+        }
+        assert_eq!(ring.submit_and_wait(4).unwrap(), 4);
+    }
+    let mut last: Vec<u64> = ring.completion().map(|c| c.user_data()).collect();
+    last.sort();
+    assert_eq!(handled, 100);
+    assert_eq!(last, [25, 1025, 2025, 3025]);
+}
