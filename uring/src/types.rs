@@ -255,7 +255,8 @@ bitflags::bitflags! {
         const BOOTTIME = sys::IORING_TIMEOUT_BOOTTIME;
         /// Measure against `CLOCK_REALTIME` (`IORING_TIMEOUT_REALTIME`, Linux 5.15).
         const REALTIME = sys::IORING_TIMEOUT_REALTIME;
-        /// Complete with 0 rather than `-ETIME` when the timer fires
+        /// Treat expiry as success for linking: the completion still says `-ETIME`,
+        /// but entries linked after the timeout run instead of being cancelled
         /// (`IORING_TIMEOUT_ETIME_SUCCESS`, Linux 5.16).
         const ETIME_SUCCESS = sys::IORING_TIMEOUT_ETIME_SUCCESS;
         /// Fire repeatedly; `count` is the number of times, 0 for forever
@@ -305,7 +306,11 @@ bitflags::bitflags! {
     /// Flags of `IORING_OP_MSG_RING` (`sqe->msg_ring_flags`).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
     pub struct MsgRingFlags: u32 {
-        /// Post no completion in the sending ring (`IORING_MSG_RING_CQE_SKIP`, 6.3).
+        /// Post no completion in the *target* ring when passing a file
+        /// (`IORING_MSG_RING_CQE_SKIP`, 6.2). Only for
+        /// [`MsgRingSendFd`](crate::op::MsgRingSendFd): a data message is refused with
+        /// `EINVAL`. (To skip the sender's own completion, use
+        /// [`SqeFlags::CQE_SKIP_SUCCESS`](crate::sqe::SqeFlags::CQE_SKIP_SUCCESS).)
         const CQE_SKIP = sys::IORING_MSG_RING_CQE_SKIP;
         /// Pass `file_index` as the target CQE's flags (`IORING_MSG_RING_FLAGS_PASS`, 6.3).
         const FLAGS_PASS = sys::IORING_MSG_RING_FLAGS_PASS;

@@ -80,7 +80,8 @@ opcode! {
     ///
     /// By default the first request whose user data is `user_data`; [`by_fd`](Self::by_fd)
     /// matches by file, [`any`](Self::any) matches everything, and
-    /// [`flags`](Self::flags) adds `ALL` (every match) or combines keys. The cancelled
+    /// [`flags`](Self::flags) sets `ALL` (every match) or combines keys (it replaces
+    /// earlier flags, but not the keys `by_fd`, `opcode` and `any` add). The cancelled
     /// request completes with `-ECANCELED`; this one with 0 (or the count, with `ALL`),
     /// `-ENOENT` if nothing matched, `-EALREADY` if the match was already running.
     ///
@@ -106,6 +107,9 @@ opcode! {
         fd: Option<Target> = None,
         /// Match requests of this opcode (`IORING_ASYNC_CANCEL_OP`, Linux 6.6).
         opcode: Option<u8> = None,
+        /// Match any request (`IORING_ASYNC_CANCEL_ANY`, Linux 5.19) — see
+        /// [`any`](Self::any). Kept apart from [`flags`](Self::flags), which replaces.
+        match_any: bool = false,
     }
 
     pub const CODE = sys::IORING_OP_ASYNC_CANCEL;
@@ -127,6 +131,9 @@ opcode! {
             sqe.len = opcode as u32;
             sqe.op_flags |= CancelFlags::OP.bits();
         }
+        if self.match_any {
+            sqe.op_flags |= CancelFlags::ANY.bits();
+        }
         sqe.into_sqe()
     }
 }
@@ -140,10 +147,20 @@ impl AsyncCancel {
     }
 
     /// Cancel any request (`IORING_ASYNC_CANCEL_ANY`, Linux 5.19); add
-    /// [`CancelFlags::ALL`] to cancel them all.
+    /// `.flags(CancelFlags::ALL)` to cancel them all.
+    ///
+    /// ```
+    /// use uring::op::AsyncCancel;
+    /// use uring::types::CancelFlags;
+    ///
+    /// let sqe = AsyncCancel::any().flags(CancelFlags::ALL).build();
+    /// // SAFETY: every member of this union is a 32-bit integer.
+    /// let flags = unsafe { sqe.as_raw().__bindgen_anon_3.cancel_flags };
+    /// assert_eq!(flags, (CancelFlags::ANY | CancelFlags::ALL).bits());
+    /// ```
     #[inline]
     pub fn any() -> AsyncCancel {
-        AsyncCancel::new(0).flags(CancelFlags::ANY)
+        AsyncCancel::new(0).match_any(true)
     }
 }
 

@@ -1,0 +1,141 @@
+//! Shared by the `ops_*` end-to-end tests: a ring, a way to run entries and collect
+//! their completions, probe-based skips that say why, and scratch directories.
+#![allow(dead_code)]
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use uring::sqe::Sqe;
+use uring::{Cqe, Ring};
+
+/// A ring big enough for every test here.
+pub fn ring() -> Ring {
+    Ring::new(64).expect("io_uring_queue_init")
+}
+
+/// Pushes `sqes`, submits, waits for `want` completions and returns them in arrival order.
+///
+/// # Safety
+///
+/// Every pointer in `sqes` must stay valid until its completion has been returned.
+pub unsafe fn run_n(ring: &mut Ring, sqes: &[Sqe], want: usize) -> Vec<Cqe> {
+    for sqe in sqes {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { ring.push(sqe) }.expect("submission queue has room");
+    }
+    ring.submit().expect("io_uring_enter");
+    let mut out = Vec::new();
+    while out.len() < want {
+        ring.submit_and_wait(1).expect("io_uring_enter");
+        out.extend(ring.completion());
+    }
+    out
+}
+
+/// Runs one entry and returns its completion.
+///
+/// # Safety
+///
+/// As for [`run_n`].
+pub unsafe fn run(ring: &mut Ring, sqe: Sqe) -> Cqe {
+    // SAFETY: forwarded from this function's contract.
+    let mut cqes = unsafe { run_n(ring, &[sqe], 1) };
+    assert_eq!(cqes.len(), 1, "one entry, one completion: {cqes:?}");
+    cqes.pop().unwrap()
+}
+
+/// The completion with this user data.
+pub fn by_user_data(cqes: &[Cqe], user_data: u64) -> &Cqe {
+    cqes.iter()
+        .find(|c| c.user_data() == user_data)
+        .unwrap_or_else(|| panic!("no completion with user data {user_data}: {cqes:?}"))
+}
+
+/// Whether the running kernel supports `code`; if not, prints why the calling test
+/// is skipped.
+pub fn supported(code: u8, test: &str) -> bool {
+    let probe = uring::probe::probe().expect("IORING_REGISTER_PROBE");
+    if probe.is_supported(code) {
+        return true;
+    }
+    let name = uring::probe::opcode_name(code).unwrap_or("this opcode");
+    eprintln!(
+        "skipped: {test} because this kernel ({}) does not support {name} (opcode {code}, per IORING_REGISTER_PROBE)",
+        kernel_release()
+    );
+    false
+}
+
+/// `uname -r`.
+pub fn kernel_release() -> String {
+    // SAFETY: utsname is plain data; uname fills it and NUL-terminates each field.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return "unknown kernel".into();
+        }
+        std::ffi::CStr::from_ptr(u.release.as_ptr())
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// `-errno` as the kernel puts it in a completion.
+pub fn neg(errno: i32) -> i32 {
+    -errno
+}
+
+/// A scratch directory under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "uring-ops-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).expect("create scratch dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A path as a C string.
+pub fn cpath(path: &Path) -> CString {
+    CString::new(path.as_os_str().as_bytes()).expect("no NUL in path")
+}
+
+/// Registers a sparse file table of `n` slots on `ring` (liburing's
+/// `io_uring_register_files_sparse`).
+pub fn register_sparse_files(ring: &mut Ring, n: u32) {
+    // SAFETY: the ring is valid and exclusively borrowed; registration takes no
+    // pointers that outlive the call.
+    let ret = unsafe { uring::sys::io_uring_register_files_sparse(ring.as_raw_mut(), n) };
+    assert_eq!(ret, 0, "io_uring_register_files_sparse: {ret}");
+}
+
+/// Registers `fds` as the ring's file table.
+pub fn register_files(ring: &mut Ring, fds: &[i32]) {
+    // SAFETY: `fds` is read during the call only.
+    let ret = unsafe {
+        uring::sys::io_uring_register_files(ring.as_raw_mut(), fds.as_ptr(), fds.len() as u32)
+    };
+    assert_eq!(ret, 0, "io_uring_register_files: {ret}");
+}
