@@ -555,3 +555,42 @@ fn restrictions_limit_opcodes() {
             .is_err()
     );
 }
+
+#[test]
+fn builder_registers_the_ring_fd() {
+    let mut ring = Ring::builder().register_ring_fd().build(4).unwrap();
+    assert!(ring.is_ring_fd_registered());
+    assert!(ring.fd().is_some());
+    assert_eq!(run_one(&mut ring, &nop(1)), 0);
+    // A REGISTERED_FD_ONLY ring is registered already; asking again is harmless.
+    let mut only = Ring::builder()
+        .registered_fd_only()
+        .no_mmap()
+        .register_ring_fd()
+        .build(4)
+        .unwrap();
+    assert!(only.is_ring_fd_registered());
+    assert_eq!(run_one(&mut only, &nop(2)), 0);
+}
+
+#[test]
+fn a_thread_holds_sixteen_registered_rings() {
+    // Run on a fresh thread so no other test's registrations count.
+    std::thread::spawn(|| {
+        let mut rings = Vec::new();
+        let err = loop {
+            match Ring::builder().register_ring_fd().build(2) {
+                Ok(r) => rings.push(r),
+                Err(e) => break e,
+            }
+            assert!(rings.len() <= 64, "no limit reached");
+        };
+        assert_eq!(rings.len(), 16);
+        assert_eq!(uring::error::errno(&err), Some(libc::EBUSY), "{err}");
+        // Dropping one frees its slot.
+        rings.pop();
+        rings.push(Ring::builder().register_ring_fd().build(2).unwrap());
+    })
+    .join()
+    .unwrap();
+}
