@@ -20,6 +20,14 @@ fn dep_uring_version_matches_the_linked_library() {
 #[test]
 fn dep_uring_include_holds_the_headers() {
     let include = std::path::Path::new(env!("URING_LIBURING_INCLUDE"));
+    if !include.exists() {
+        // `cargo xtask kernel-check` runs this binary inside a VM without the build tree.
+        eprintln!(
+            "skipped: dep_uring_include_holds_the_headers because the build's include dir {} is not on this machine",
+            include.display()
+        );
+        return;
+    }
     let header =
         std::fs::read_to_string(include.join("liburing.h")).expect("DEP_URING_INCLUDE/liburing.h");
     assert!(header.contains("io_uring_prep_nop"));
