@@ -4,8 +4,8 @@
 //! std only, no crates) into a static binary that the initramfs holds as `/init`. It also
 //! sits in the xtask's module tree under `cfg(test)`, so clippy and the unit tests see it.
 //!
-//! What it does, in order: mount `/proc`, `/sys`, devtmpfs on `/dev` and a tmpfs on
-//! `/tmp`; bring the loopback interface up; run every test binary listed in
+//! What it does, in order: mount `/proc`, `/sys`, devtmpfs on `/dev`, tmpfs on `/tmp`
+//! and `/dev/shm`, devpts on `/dev/pts`; bring the loopback interface up; run every test binary listed in
 //! `/kernel-check/tests` with a per-binary time limit, framing each with `@@kc` marker
 //! lines on the console; report the verdict through QEMU's `isa-debug-exit` device
 //! (port 0xf4: 0 = every binary passed, 1 = something failed); power off.
@@ -64,7 +64,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             threads: 1,
-            timeout_secs: 120,
+            timeout_secs: 90,
             filter: None,
         }
     }
@@ -130,6 +130,9 @@ fn main() {
         ("sysfs", "/sys", "sysfs"),
         ("devtmpfs", "/dev", "devtmpfs"),
         ("tmpfs", "/tmp", "tmpfs"),
+        // openpty(3) needs devpts behind devtmpfs's /dev/ptmx; shm_open(3) needs /dev/shm.
+        ("devpts", "/dev/pts", "devpts"),
+        ("tmpfs", "/dev/shm", "tmpfs"),
     ] {
         if let Err(e) = mount_fs(src, target, fstype) {
             say(&format!("{MARK} warn mount {target}: {e}"));

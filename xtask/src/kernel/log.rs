@@ -59,6 +59,8 @@ pub struct BinaryRun {
     /// Whether libtest's `test result:` line was seen.
     pub summary: bool,
     pub failed_tests: Vec<String>,
+    /// Tests libtest said had "been running for over 60 seconds" (hang suspects).
+    pub slow_tests: Vec<String>,
     pub secs: Option<f64>,
 }
 
@@ -227,6 +229,12 @@ pub fn analyse(log: &str, outcome: Outcome, expected: &[String]) -> Report {
             b.failed += f;
             b.ignored += i;
             b.summary = true;
+        } else if let Some(name) = trimmed
+            .strip_prefix("test ")
+            .and_then(|r| r.split_once(" has been running for over "))
+            .map(|(name, _)| name)
+        {
+            b.slow_tests.push(name.to_string());
         } else if let Some((name, result)) = parse_test_line(trimmed) {
             current_test = Some(name.to_string());
             if result.is_some_and(|r| r.starts_with("FAILED"))
@@ -274,11 +282,14 @@ pub fn analyse(log: &str, outcome: Outcome, expected: &[String]) -> Report {
     for b in &binaries {
         failures.extend(b.failed_tests.iter().map(|t| format!("{}::{t}", b.name)));
         if b.failed_tests.is_empty() && !b.ok() {
-            let status = if b.status.is_empty() {
-                "no end marker"
+            let mut status = if b.status.is_empty() {
+                "no end marker".to_string()
             } else {
-                b.status.as_str()
+                b.status.clone()
             };
+            if !b.slow_tests.is_empty() {
+                status.push_str(&format!("; still running: {}", b.slow_tests.join(", ")));
+            }
             failures.push(format!("{} ({status})", b.name));
         }
     }
@@ -515,6 +526,15 @@ mod tests {
         let r = analyse(log, Outcome::Exited(Some(3)), &names(&["uring/b"]));
         assert_eq!(r.verdict, Verdict::Fail);
         assert_eq!(r.failures, vec!["uring/b (timeout)".to_string()]);
+        let log = log.replace(
+            "test waits_forever ... \n",
+            "test waits_forever has been running for over 60 seconds\n",
+        );
+        let r = analyse(&log, Outcome::Exited(Some(3)), &names(&["uring/b"]));
+        assert_eq!(
+            r.failures,
+            vec!["uring/b (timeout; still running: waits_forever)".to_string()]
+        );
     }
 
     #[test]
