@@ -8,6 +8,7 @@ pub use liburing_sys as sys;
 pub mod cqueue;
 pub mod error;
 pub mod op;
+pub mod owned;
 pub mod probe;
 pub mod register;
 mod ring;

@@ -1,0 +1,106 @@
+//! [`SharedFd`]: a descriptor that in-flight operations keep open.
+
+use std::fs::File;
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+use std::sync::Arc;
+
+/// An open file descriptor shared by reference counting: every operation that
+/// works on it holds a clone until its final completion, so the descriptor stays
+/// open — and its number cannot be reused for another file — while the kernel may
+/// still use it. It is closed when the last clone is dropped.
+///
+/// Made from anything that owns a descriptor ([`OwnedFd`], [`File`], sockets), or
+/// cloned from another `SharedFd` (`&SharedFd` converts by cloning).
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// use uring::owned::SharedFd;
+///
+/// let fd = SharedFd::from(std::fs::File::open("/dev/null")?);
+/// let op_copy = fd.clone();
+/// drop(fd);
+/// // Still open: the clone keeps it.
+/// assert!(op_copy.as_raw_fd() >= 0);
+/// let owned = op_copy.try_unwrap().expect("the last clone");
+/// # drop(owned);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SharedFd(Arc<OwnedFd>);
+
+impl SharedFd {
+    /// Shares `fd`.
+    pub fn new(fd: impl Into<OwnedFd>) -> SharedFd {
+        SharedFd(Arc::new(fd.into()))
+    }
+
+    /// The descriptor itself, if this is the last clone; otherwise `self` back.
+    ///
+    /// # Errors
+    ///
+    /// `Err(self)` while other clones (for example in-flight operations) exist.
+    pub fn try_unwrap(self) -> Result<OwnedFd, SharedFd> {
+        Arc::try_unwrap(self.0).map_err(SharedFd)
+    }
+
+    /// How many clones exist, counting in-flight operations that hold one.
+    ///
+    /// ```
+    /// use uring::owned::SharedFd;
+    /// let a = SharedFd::from(std::fs::File::open("/dev/null")?);
+    /// let b = a.clone();
+    /// assert_eq!(b.holders(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn holders(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+}
+
+impl AsFd for SharedFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl AsRawFd for SharedFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+impl From<Arc<OwnedFd>> for SharedFd {
+    fn from(fd: Arc<OwnedFd>) -> SharedFd {
+        SharedFd(fd)
+    }
+}
+
+impl From<&SharedFd> for SharedFd {
+    fn from(fd: &SharedFd) -> SharedFd {
+        fd.clone()
+    }
+}
+
+macro_rules! shared_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for SharedFd {
+            #[doc = concat!("Shares the descriptor of a `", stringify!($t), "`.")]
+            fn from(fd: $t) -> SharedFd {
+                SharedFd::new(fd)
+            }
+        }
+    )*};
+}
+
+shared_from!(
+    OwnedFd,
+    File,
+    TcpStream,
+    TcpListener,
+    UdpSocket,
+    UnixStream,
+    UnixListener,
+    UnixDatagram
+);

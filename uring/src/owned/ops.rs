@@ -1,0 +1,1133 @@
+//! Operations for the [`OwnedRing`](super::OwnedRing): each owns what its entry
+//! names, and gives it back in its output.
+//!
+//! Files are taken as `impl Into<SharedFd>` (an [`OwnedFd`], a `File`, a socket, or
+//! `&SharedFd` to share one you keep). Buffers are taken by value ([`IoBuf`] to be
+//! read by the kernel, [`IoBufMut`] to be written) and returned with the result as a
+//! [`BufResult`]. Operations that create descriptors return [`OwnedFd`]s, always
+//! opened close-on-exec.
+//!
+//! | operation | like | output |
+//! | --- | --- | --- |
+//! | [`Nop`] | nothing | `io::Result<u32>` |
+//! | [`Read`], [`Write`] | `pread(2)`, `pwrite(2)` | [`BufResult<B>`] |
+//! | [`Readv`], [`Writev`] | `preadv(2)`, `pwritev(2)` | [`BufResult<Vec<B>>`] |
+//! | [`Fsync`] | `fsync(2)`, `fdatasync(2)` | `io::Result<()>` |
+//! | [`Fallocate`] | `fallocate(2)` | `io::Result<()>` |
+//! | [`OpenAt`] | `openat(2)` | `io::Result<OwnedFd>` |
+//! | [`Close`] | `close(2)` | `io::Result<()>` |
+//! | [`Statx`] | `statx(2)` | `io::Result<libc::statx>` |
+//! | [`UnlinkAt`], [`MkDirAt`] | `unlinkat(2)`, `mkdirat(2)` | `io::Result<()>` |
+//! | [`Socket`] | `socket(2)` | `io::Result<OwnedFd>` |
+//! | [`Connect`] | `connect(2)` | `io::Result<()>` |
+//! | [`Accept`] | `accept4(2)` | `io::Result<(OwnedFd, Option<SocketAddr>)>` |
+//! | [`Send`], [`Recv`] | `send(2)`, `recv(2)` | [`BufResult<B>`] |
+//! | [`Timeout`] | a timer | `io::Result<()>`, `ETIME` when it fires |
+
+use core::ptr::NonNull;
+use std::ffi::CString;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::Duration;
+
+use super::buf::len32;
+use super::{IoBuf, IoBufMut, Op, SharedFd};
+use crate::cqueue::Cqe;
+use crate::op as raw;
+use crate::sqe::Sqe;
+use crate::types::{Fd, FsyncFlags, Timespec};
+
+/// A result and the buffer the operation owned: `(Ok(bytes), buf)` or
+/// `(Err(errno), buf)`. The buffer comes back either way.
+pub type BufResult<B> = (io::Result<usize>, B);
+
+/// A value in its own heap allocation, for memory the kernel reads or writes.
+///
+/// Unlike a `Box`, it asserts no uniqueness while the kernel holds its address:
+/// it is only a pointer, dereferenced by Rust code only after the kernel is done.
+struct Heap<T>(NonNull<T>);
+
+impl<T> Heap<T> {
+    fn new(value: T) -> Heap<T> {
+        Heap(NonNull::from(Box::leak(Box::new(value))))
+    }
+
+    fn ptr(&self) -> *mut T {
+        self.0.as_ptr()
+    }
+
+    /// # Safety
+    ///
+    /// The kernel must be done with the value (its operation's final completion
+    /// has arrived).
+    unsafe fn get(&self) -> &T {
+        // SAFETY: the pointer came from a live Box that only this Heap frees; the
+        // caller promises no one else writes it any more.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl<T> Drop for Heap<T> {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from Box::leak and is freed only here, once. A
+        // Heap is dropped only with its operation, after its final completion (or
+        // never, when the operation is leaked).
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
+
+// SAFETY: a Heap owns its T exactly as a Box does.
+unsafe impl<T: core::marker::Send> core::marker::Send for Heap<T> {}
+
+/// A plain descriptor argument for the raw builders.
+fn fd_of(fd: &SharedFd) -> Fd {
+    Fd(fd.as_raw_fd())
+}
+
+fn dir_of(dir: &Option<SharedFd>) -> Fd {
+    dir.as_ref().map_or(Fd::CWD, fd_of)
+}
+
+fn unit(cqe: &Cqe) -> io::Result<()> {
+    cqe.result().map(drop)
+}
+
+fn c_path(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("path {path:?} contains a NUL byte"),
+        )
+    })
+}
+
+/// The new descriptor a successful creating operation returned.
+fn new_fd(cqe: &Cqe) -> io::Result<OwnedFd> {
+    cqe.result().map(|fd| {
+        // SAFETY: a successful OPENAT/ACCEPT/SOCKET without a file_index (these ops
+        // never set one) returns a new descriptor that nothing else owns.
+        unsafe { OwnedFd::from_raw_fd(fd as i32) }
+    })
+}
+
+/// The iovec array of a vectored operation. The pointers in it are addresses of
+/// buffers owned by the same operation; Rust code never dereferences them.
+struct IoVecs(Vec<libc::iovec>);
+
+// SAFETY: the iovecs are plain addresses and lengths of buffers that move with the
+// operation (which is Send); sending them to another thread shares nothing.
+unsafe impl core::marker::Send for IoVecs {}
+
+/// Does nothing, and completes: `IORING_OP_NOP`. Output: the result (0, or the
+/// injected error).
+///
+/// ```
+/// use uring::owned::{OwnedRing, ops::Nop};
+/// let mut ring = OwnedRing::new(2)?;
+/// let id = ring.submit_op(Nop::new())?;
+/// assert_eq!(ring.wait_for(id)?.unwrap(), 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Nop {
+    errno: Option<i32>,
+}
+
+impl Nop {
+    /// A NOP that succeeds with 0.
+    pub fn new() -> Nop {
+        Nop { errno: None }
+    }
+
+    /// A NOP that fails with `errno` (`IORING_NOP_INJECT_RESULT`, Linux 6.3; older
+    /// kernels ignore the flag and complete with 0).
+    pub fn failing(errno: i32) -> Nop {
+        Nop {
+            errno: Some(errno.abs()),
+        }
+    }
+}
+
+// SAFETY: a NOP names no memory and no descriptor.
+unsafe impl Op for Nop {
+    type Output = io::Result<u32>;
+    fn sqe(&mut self) -> Sqe {
+        raw::Nop::new()
+            .inject_result(self.errno.map(|e| -e))
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<u32> {
+        cqe.result()
+    }
+}
+
+/// Reads into a buffer at an offset, like `pread(2)`: `IORING_OP_READ` (Linux
+/// 5.6). The kernel fills the buffer from its start, up to its
+/// [`bytes_total`](IoBuf::bytes_total) (a `Vec`'s capacity); a `Vec`'s length then
+/// grows to cover what was read. An offset of `u64::MAX` reads at the file position.
+///
+/// ```
+/// use std::io::Write as _;
+/// use uring::owned::{OwnedRing, ops::Read};
+/// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
+/// w.write_all(b"hi")?;
+/// let mut ring = OwnedRing::new(2)?;
+/// let id = ring.submit_op(Read::new(r, Vec::with_capacity(16), u64::MAX))?;
+/// let (n, buf) = ring.wait_for(id)?;
+/// assert_eq!((n?, &buf[..]), (2, &b"hi"[..]));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Read<B> {
+    fd: SharedFd,
+    buf: B,
+    offset: u64,
+}
+
+impl<B: IoBufMut> Read<B> {
+    /// Read from `fd` at `offset` into `buf`.
+    pub fn new(fd: impl Into<SharedFd>, buf: B, offset: u64) -> Read<B> {
+        Read {
+            fd: fd.into(),
+            buf,
+            offset,
+        }
+    }
+}
+
+// SAFETY: the entry names the buffer's stable memory (IoBufMut: exclusively owned,
+// valid for bytes_total bytes, address unchanged by moves) and a descriptor the op's
+// SharedFd keeps open.
+unsafe impl<B: IoBufMut> Op for Read<B> {
+    type Output = BufResult<B>;
+    fn sqe(&mut self) -> Sqe {
+        let len = len32(self.buf.bytes_total());
+        raw::Read::new(fd_of(&self.fd), self.buf.stable_mut_ptr(), len)
+            .offset(self.offset)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> BufResult<B> {
+        let Read { mut buf, .. } = self;
+        let res = cqe.result().map(|n| n as usize);
+        if let Ok(n) = res {
+            let n = n.min(buf.bytes_total());
+            // SAFETY: the kernel wrote n bytes from the start of the buffer (a read
+            // returns the bytes it stored), and n <= bytes_total.
+            unsafe { buf.set_init(n) };
+        }
+        (res, buf)
+    }
+}
+
+/// Writes a buffer's initialised bytes at an offset, like `pwrite(2)`:
+/// `IORING_OP_WRITE` (Linux 5.6). An offset of `u64::MAX` writes at the file
+/// position.
+///
+/// ```
+/// use std::io::Read as _;
+/// use uring::owned::{OwnedRing, IoBuf, ops::Write};
+/// let (mut r, w) = std::os::unix::net::UnixStream::pair()?;
+/// let mut ring = OwnedRing::new(2)?;
+/// let id = ring.submit_op(Write::new(w, b"hello".to_vec().slice(1..), u64::MAX))?;
+/// let (n, _buf) = ring.wait_for(id)?;
+/// assert_eq!(n?, 4);
+/// let mut got = [0u8; 4];
+/// r.read_exact(&mut got)?;
+/// assert_eq!(&got, b"ello");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Write<B> {
+    fd: SharedFd,
+    buf: B,
+    offset: u64,
+}
+
+impl<B: IoBuf> Write<B> {
+    /// Write `buf` to `fd` at `offset`.
+    pub fn new(fd: impl Into<SharedFd>, buf: B, offset: u64) -> Write<B> {
+        Write {
+            fd: fd.into(),
+            buf,
+            offset,
+        }
+    }
+}
+
+// SAFETY: the entry names the buffer's stable, initialised memory (IoBuf: not
+// written by anyone while owned) and a descriptor the op's SharedFd keeps open.
+unsafe impl<B: IoBuf> Op for Write<B> {
+    type Output = BufResult<B>;
+    fn sqe(&mut self) -> Sqe {
+        let len = len32(self.buf.bytes_init());
+        raw::Write::new(fd_of(&self.fd), self.buf.stable_ptr(), len)
+            .offset(self.offset)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> BufResult<B> {
+        (cqe.result().map(|n| n as usize), self.buf)
+    }
+}
+
+/// Reads into several buffers in turn, like `preadv(2)`: `IORING_OP_READV`
+/// (Linux 5.1). The op builds the iovec array and keeps it alive; each buffer's
+/// initialised length grows over what landed in it.
+///
+/// ```
+/// use std::io::Write as _;
+/// use uring::owned::{OwnedRing, ops::Readv};
+/// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
+/// w.write_all(b"abcdef")?;
+/// let mut ring = OwnedRing::new(2)?;
+/// let bufs = vec![Vec::with_capacity(2), Vec::with_capacity(8)];
+/// let id = ring.submit_op(Readv::new(r, bufs, u64::MAX))?;
+/// let (n, bufs) = ring.wait_for(id)?;
+/// assert_eq!(n?, 6);
+/// assert_eq!((&bufs[0][..], &bufs[1][..]), (&b"ab"[..], &b"cdef"[..]));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Readv<B> {
+    fd: SharedFd,
+    bufs: Vec<B>,
+    iovecs: IoVecs,
+    offset: u64,
+}
+
+impl std::fmt::Debug for IoVecs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{} iovecs]", self.0.len())
+    }
+}
+
+impl<B: IoBufMut> Readv<B> {
+    /// Read from `fd` at `offset` into `bufs`, in order.
+    pub fn new(fd: impl Into<SharedFd>, bufs: Vec<B>, offset: u64) -> Readv<B> {
+        Readv {
+            fd: fd.into(),
+            bufs,
+            iovecs: IoVecs(Vec::new()),
+            offset,
+        }
+    }
+}
+
+// SAFETY: the entry names the iovec array (its own heap Vec, not touched again
+// until completion) whose entries name the buffers' stable, exclusively owned
+// memory, and a descriptor the op's SharedFd keeps open.
+unsafe impl<B: IoBufMut> Op for Readv<B> {
+    type Output = BufResult<Vec<B>>;
+    fn sqe(&mut self) -> Sqe {
+        self.iovecs = IoVecs(
+            self.bufs
+                .iter_mut()
+                .map(|b| libc::iovec {
+                    iov_base: b.stable_mut_ptr().cast(),
+                    iov_len: b.bytes_total(),
+                })
+                .collect(),
+        );
+        let iov = &self.iovecs.0;
+        raw::Readv::new(fd_of(&self.fd), iov.as_ptr(), len32(iov.len()))
+            .offset(self.offset)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> BufResult<Vec<B>> {
+        let Readv { mut bufs, .. } = self;
+        let res = cqe.result().map(|n| n as usize);
+        if let Ok(n) = res {
+            let mut left = n;
+            for b in &mut bufs {
+                if left == 0 {
+                    break;
+                }
+                let here = left.min(b.bytes_total());
+                // SAFETY: readv fills the iovecs in order, each completely before the
+                // next; `here` bytes of this one were written, here <= bytes_total.
+                unsafe { b.set_init(here) };
+                left -= here;
+            }
+        }
+        (res, bufs)
+    }
+}
+
+/// Writes several buffers' initialised bytes in turn, like `pwritev(2)`:
+/// `IORING_OP_WRITEV` (Linux 5.1).
+#[derive(Debug)]
+pub struct Writev<B> {
+    fd: SharedFd,
+    bufs: Vec<B>,
+    iovecs: IoVecs,
+    offset: u64,
+}
+
+impl<B: IoBuf> Writev<B> {
+    /// Write `bufs` to `fd` at `offset`, in order.
+    ///
+    /// ```
+    /// use std::io::Read as _;
+    /// use uring::owned::{OwnedRing, ops::Writev};
+    /// let (mut r, w) = std::os::unix::net::UnixStream::pair()?;
+    /// let mut ring = OwnedRing::new(2)?;
+    /// let id = ring.submit_op(Writev::new(w, vec![b"ab".to_vec(), b"cd".to_vec()], u64::MAX))?;
+    /// assert_eq!(ring.wait_for(id)?.0?, 4);
+    /// let mut got = [0u8; 4];
+    /// r.read_exact(&mut got)?;
+    /// assert_eq!(&got, b"abcd");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new(fd: impl Into<SharedFd>, bufs: Vec<B>, offset: u64) -> Writev<B> {
+        Writev {
+            fd: fd.into(),
+            bufs,
+            iovecs: IoVecs(Vec::new()),
+            offset,
+        }
+    }
+}
+
+// SAFETY: as for Readv, with the kernel only reading the buffers' initialised bytes.
+unsafe impl<B: IoBuf> Op for Writev<B> {
+    type Output = BufResult<Vec<B>>;
+    fn sqe(&mut self) -> Sqe {
+        self.iovecs = IoVecs(
+            self.bufs
+                .iter()
+                .map(|b| libc::iovec {
+                    iov_base: b.stable_ptr().cast_mut().cast(),
+                    iov_len: b.bytes_init(),
+                })
+                .collect(),
+        );
+        let iov = &self.iovecs.0;
+        raw::Writev::new(fd_of(&self.fd), iov.as_ptr(), len32(iov.len()))
+            .offset(self.offset)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> BufResult<Vec<B>> {
+        (cqe.result().map(|n| n as usize), self.bufs)
+    }
+}
+
+/// Flushes a file to storage, like `fsync(2)` or, with
+/// [`datasync`](Self::datasync), `fdatasync(2)`: `IORING_OP_FSYNC` (Linux 5.1).
+#[derive(Debug)]
+pub struct Fsync {
+    fd: SharedFd,
+    flags: FsyncFlags,
+}
+
+impl Fsync {
+    /// `fsync(2)` of `fd`.
+    pub fn new(fd: impl Into<SharedFd>) -> Fsync {
+        Fsync {
+            fd: fd.into(),
+            flags: FsyncFlags::empty(),
+        }
+    }
+
+    /// Only what is needed to read the data back (`fdatasync(2)`).
+    pub fn datasync(mut self) -> Fsync {
+        self.flags |= FsyncFlags::DATASYNC;
+        self
+    }
+}
+
+// SAFETY: names only a descriptor the op's SharedFd keeps open.
+unsafe impl Op for Fsync {
+    type Output = io::Result<()>;
+    fn sqe(&mut self) -> Sqe {
+        raw::Fsync::new(fd_of(&self.fd)).flags(self.flags).build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<()> {
+        unit(cqe)
+    }
+}
+
+/// Allocates (or, with `mode` flags, punches or zeroes) file space, like
+/// `fallocate(2)`: `IORING_OP_FALLOCATE` (Linux 5.6).
+#[derive(Debug)]
+pub struct Fallocate {
+    fd: SharedFd,
+    mode: i32,
+    offset: u64,
+    len: u64,
+}
+
+impl Fallocate {
+    /// Allocate `len` bytes at `offset` of `fd` (mode 0).
+    pub fn new(fd: impl Into<SharedFd>, offset: u64, len: u64) -> Fallocate {
+        Fallocate {
+            fd: fd.into(),
+            mode: 0,
+            offset,
+            len,
+        }
+    }
+
+    /// `FALLOC_FL_*` flags.
+    pub fn mode(mut self, mode: i32) -> Fallocate {
+        self.mode = mode;
+        self
+    }
+}
+
+// SAFETY: names only a descriptor the op's SharedFd keeps open.
+unsafe impl Op for Fallocate {
+    type Output = io::Result<()>;
+    fn sqe(&mut self) -> Sqe {
+        raw::Fallocate::new(fd_of(&self.fd), self.len)
+            .offset(self.offset)
+            .mode(self.mode)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<()> {
+        unit(cqe)
+    }
+}
+
+/// Opens a file, like `openat(2)`: `IORING_OP_OPENAT` (Linux 5.6). `O_CLOEXEC`
+/// is always added. Output: the new descriptor.
+///
+/// ```
+/// use std::os::unix::fs::FileTypeExt;
+/// use uring::owned::{OwnedRing, ops::OpenAt};
+/// let mut ring = OwnedRing::new(2)?;
+/// let id = ring.submit_op(OpenAt::new("/dev/null", libc::O_RDONLY)?)?;
+/// let file = std::fs::File::from(ring.wait_for(id)??);
+/// assert!(file.metadata()?.file_type().is_char_device());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct OpenAt {
+    dir: Option<SharedFd>,
+    path: CString,
+    flags: i32,
+    mode: libc::mode_t,
+}
+
+impl OpenAt {
+    /// Open `path` (relative to the current directory unless [`dir`](Self::dir)
+    /// is given) with `O_*` `flags`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when the path contains a NUL byte.
+    pub fn new(path: impl AsRef<Path>, flags: i32) -> io::Result<OpenAt> {
+        Ok(OpenAt {
+            dir: None,
+            path: c_path(path.as_ref())?,
+            flags,
+            mode: 0,
+        })
+    }
+
+    /// Permissions for a file `O_CREAT` makes.
+    pub fn mode(mut self, mode: libc::mode_t) -> OpenAt {
+        self.mode = mode;
+        self
+    }
+
+    /// Resolve a relative path against this directory.
+    pub fn dir(mut self, dir: impl Into<SharedFd>) -> OpenAt {
+        self.dir = Some(dir.into());
+        self
+    }
+}
+
+// SAFETY: names the path (a CString's heap bytes, never mutated) and the directory
+// descriptor the op's SharedFd keeps open; without a file_index the result is a
+// plain new descriptor, owned by the output.
+unsafe impl Op for OpenAt {
+    type Output = io::Result<OwnedFd>;
+    fn sqe(&mut self) -> Sqe {
+        raw::OpenAt::new(dir_of(&self.dir), self.path.as_ptr())
+            .flags(self.flags | libc::O_CLOEXEC)
+            .mode(self.mode)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<OwnedFd> {
+        new_fd(cqe)
+    }
+}
+
+/// Closes a descriptor, like `close(2)`: `IORING_OP_CLOSE` (Linux 5.6). Takes the
+/// descriptor by value, so nothing else can use it.
+///
+/// The kernel closes it — unless the close never ran (cancelled, or after a failed
+/// link: `ECANCELED`) or the kernel refused it (`EBADF`, for an io_uring
+/// descriptor); then the ring closes it with `close(2)`, and the result still says
+/// what the kernel answered.
+#[derive(Debug)]
+pub struct Close {
+    fd: Option<OwnedFd>,
+}
+
+impl Close {
+    /// Close `fd`.
+    pub fn new(fd: impl Into<OwnedFd>) -> Close {
+        Close {
+            fd: Some(fd.into()),
+        }
+    }
+}
+
+// SAFETY: names only the descriptor the op owns; it is released exactly once: by
+// the kernel (then forgotten here) or by dropping the OwnedFd when the kernel did
+// not close it.
+unsafe impl Op for Close {
+    type Output = io::Result<()>;
+    fn sqe(&mut self) -> Sqe {
+        let fd = self.fd.as_ref().map_or(-1, |f| f.as_raw_fd());
+        raw::Close::new(Fd(fd)).build()
+    }
+    fn complete(mut self, cqe: &Cqe) -> io::Result<()> {
+        let fd = self.fd.take();
+        let res = cqe.raw_result();
+        if res == -libc::ECANCELED || res == -libc::EBADF {
+            // The kernel did not take the descriptor out of the table: close it here.
+            drop(fd);
+        } else if let Some(fd) = fd {
+            // The kernel removed it from the table (whatever flushing returned).
+            let _ = fd.into_raw_fd();
+        }
+        unit(cqe)
+    }
+}
+
+/// File status, like `statx(2)`: `IORING_OP_STATX` (Linux 5.6).
+#[derive(Debug)]
+pub struct Statx {
+    dir: Option<SharedFd>,
+    path: CString,
+    flags: i32,
+    mask: u32,
+    buf: StatxBuf,
+}
+
+/// The kernel-written `struct statx` of a [`Statx`].
+struct StatxBuf(Heap<libc::statx>);
+
+impl std::fmt::Debug for StatxBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("statx")
+    }
+}
+
+impl Statx {
+    fn with(dir: Option<SharedFd>, path: CString, flags: i32) -> Statx {
+        // SAFETY: struct statx is plain integers; all-zero is a valid value.
+        let zero: libc::statx = unsafe { core::mem::zeroed() };
+        Statx {
+            dir,
+            path,
+            flags,
+            mask: libc::STATX_BASIC_STATS,
+            buf: StatxBuf(Heap::new(zero)),
+        }
+    }
+
+    /// Status of `path` (relative to the current directory), following symlinks.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when the path contains a NUL byte.
+    pub fn path(path: impl AsRef<Path>) -> io::Result<Statx> {
+        Ok(Statx::with(None, c_path(path.as_ref())?, 0))
+    }
+
+    /// Status of the open file `fd` (`AT_EMPTY_PATH`).
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops::Statx};
+    /// let file = std::fs::File::open("/proc/self/exe")?;
+    /// let len = file.metadata()?.len();
+    /// let mut ring = OwnedRing::new(2)?;
+    /// let id = ring.submit_op(Statx::fd(file))?;
+    /// assert_eq!(ring.wait_for(id)??.stx_size, len);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn fd(fd: impl Into<SharedFd>) -> Statx {
+        Statx::with(Some(fd.into()), CString::default(), libc::AT_EMPTY_PATH)
+    }
+
+    /// Resolve a relative path against this directory.
+    pub fn dir(mut self, dir: impl Into<SharedFd>) -> Statx {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// `AT_*` flags, added to those already set (`AT_SYMLINK_NOFOLLOW`, …).
+    pub fn flags(mut self, flags: i32) -> Statx {
+        self.flags |= flags;
+        self
+    }
+
+    /// The `STATX_*` fields wanted (default `STATX_BASIC_STATS`).
+    pub fn mask(mut self, mask: u32) -> Statx {
+        self.mask = mask;
+        self
+    }
+}
+
+// SAFETY: names the path (CString heap bytes), the statx buffer (its own heap
+// allocation, read only after completion) and a directory descriptor the op's
+// SharedFd keeps open.
+unsafe impl Op for Statx {
+    type Output = io::Result<libc::statx>;
+    fn sqe(&mut self) -> Sqe {
+        raw::Statx::new(dir_of(&self.dir), self.path.as_ptr(), self.buf.0.ptr())
+            .flags(self.flags)
+            .mask(self.mask)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<libc::statx> {
+        cqe.result()?;
+        // SAFETY: the final completion arrived: the kernel is done writing.
+        Ok(*unsafe { self.buf.0.get() })
+    }
+}
+
+/// Removes a file (or, with `AT_REMOVEDIR`, a directory), like `unlinkat(2)`:
+/// `IORING_OP_UNLINKAT` (Linux 5.11).
+#[derive(Debug)]
+pub struct UnlinkAt {
+    dir: Option<SharedFd>,
+    path: CString,
+    flags: i32,
+}
+
+impl UnlinkAt {
+    /// Remove `path` with `flags` (0 or `AT_REMOVEDIR`).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when the path contains a NUL byte.
+    pub fn new(path: impl AsRef<Path>, flags: i32) -> io::Result<UnlinkAt> {
+        Ok(UnlinkAt {
+            dir: None,
+            path: c_path(path.as_ref())?,
+            flags,
+        })
+    }
+
+    /// Resolve a relative path against this directory.
+    pub fn dir(mut self, dir: impl Into<SharedFd>) -> UnlinkAt {
+        self.dir = Some(dir.into());
+        self
+    }
+}
+
+// SAFETY: names the path (CString heap bytes) and a directory descriptor the op's
+// SharedFd keeps open.
+unsafe impl Op for UnlinkAt {
+    type Output = io::Result<()>;
+    fn sqe(&mut self) -> Sqe {
+        raw::UnlinkAt::new(dir_of(&self.dir), self.path.as_ptr())
+            .flags(self.flags)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<()> {
+        unit(cqe)
+    }
+}
+
+/// Makes a directory, like `mkdirat(2)`: `IORING_OP_MKDIRAT` (Linux 5.15).
+#[derive(Debug)]
+pub struct MkDirAt {
+    dir: Option<SharedFd>,
+    path: CString,
+    mode: libc::mode_t,
+}
+
+impl MkDirAt {
+    /// Make directory `path` with permissions `mode` (less the umask).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when the path contains a NUL byte.
+    pub fn new(path: impl AsRef<Path>, mode: libc::mode_t) -> io::Result<MkDirAt> {
+        Ok(MkDirAt {
+            dir: None,
+            path: c_path(path.as_ref())?,
+            mode,
+        })
+    }
+
+    /// Resolve a relative path against this directory.
+    pub fn dir(mut self, dir: impl Into<SharedFd>) -> MkDirAt {
+        self.dir = Some(dir.into());
+        self
+    }
+}
+
+// SAFETY: names the path (CString heap bytes) and a directory descriptor the op's
+// SharedFd keeps open.
+unsafe impl Op for MkDirAt {
+    type Output = io::Result<()>;
+    fn sqe(&mut self) -> Sqe {
+        raw::MkDirAt::new(dir_of(&self.dir), self.path.as_ptr())
+            .mode(self.mode)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<()> {
+        unit(cqe)
+    }
+}
+
+/// Creates a socket, like `socket(2)`: `IORING_OP_SOCKET` (Linux 5.19).
+/// `SOCK_CLOEXEC` is always added.
+#[derive(Debug)]
+pub struct Socket {
+    domain: i32,
+    ty: i32,
+    protocol: i32,
+}
+
+impl Socket {
+    /// A socket of `domain` (`AF_*`), `ty` (`SOCK_*`) and `protocol`.
+    pub fn new(domain: i32, ty: i32, protocol: i32) -> Socket {
+        Socket {
+            domain,
+            ty,
+            protocol,
+        }
+    }
+}
+
+// SAFETY: names no memory and no descriptor; the result is a plain new descriptor
+// (no file_index), owned by the output.
+unsafe impl Op for Socket {
+    type Output = io::Result<OwnedFd>;
+    fn sqe(&mut self) -> Sqe {
+        raw::Socket::new(self.domain, self.ty | libc::SOCK_CLOEXEC, self.protocol).build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<OwnedFd> {
+        new_fd(cqe)
+    }
+}
+
+/// A socket address in the kernel's layout, with room for any family, and its
+/// length (which `accept` writes back).
+#[repr(C)]
+struct AddrBuf {
+    storage: libc::sockaddr_storage,
+    len: libc::socklen_t,
+}
+
+impl AddrBuf {
+    fn empty() -> AddrBuf {
+        AddrBuf {
+            // SAFETY: sockaddr_storage is plain integers; all-zero is valid.
+            storage: unsafe { core::mem::zeroed() },
+            len: core::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t,
+        }
+    }
+
+    fn from_addr(addr: &SocketAddr) -> AddrBuf {
+        let mut buf = AddrBuf::empty();
+        let p = (&raw mut buf.storage).cast::<u8>();
+        match addr {
+            SocketAddr::V4(a) => {
+                let sin = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: a.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(a.ip().octets()),
+                    },
+                    sin_zero: [0; 8],
+                };
+                // SAFETY: sockaddr_storage is larger than, and aligned for, any
+                // sockaddr type, sockaddr_in included.
+                unsafe { p.cast::<libc::sockaddr_in>().write(sin) };
+                buf.len = core::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            }
+            SocketAddr::V6(a) => {
+                let sin6 = libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: a.port().to_be(),
+                    sin6_flowinfo: a.flowinfo(),
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.ip().octets(),
+                    },
+                    sin6_scope_id: a.scope_id(),
+                };
+                // SAFETY: as above, for sockaddr_in6.
+                unsafe { p.cast::<libc::sockaddr_in6>().write(sin6) };
+                buf.len = core::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+            }
+        }
+        buf
+    }
+
+    /// The address, for the IP families.
+    fn to_addr(&self) -> Option<SocketAddr> {
+        let p = (&raw const self.storage).cast::<u8>();
+        let len = self.len as usize;
+        match self.storage.ss_family as i32 {
+            libc::AF_INET if len >= core::mem::size_of::<libc::sockaddr_in>() => {
+                // SAFETY: the family and length say the kernel stored a
+                // sockaddr_in; storage is aligned and large enough for it.
+                let sin = unsafe { p.cast::<libc::sockaddr_in>().read() };
+                let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+                Some(SocketAddr::V4(SocketAddrV4::new(
+                    ip,
+                    u16::from_be(sin.sin_port),
+                )))
+            }
+            libc::AF_INET6 if len >= core::mem::size_of::<libc::sockaddr_in6>() => {
+                // SAFETY: as above, for sockaddr_in6.
+                let sin6 = unsafe { p.cast::<libc::sockaddr_in6>().read() };
+                Some(SocketAddr::V6(SocketAddrV6::new(
+                    Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                    u16::from_be(sin6.sin6_port),
+                    sin6.sin6_flowinfo,
+                    sin6.sin6_scope_id,
+                )))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Connects a socket, like `connect(2)`: `IORING_OP_CONNECT` (Linux 5.5).
+#[derive(Debug)]
+pub struct Connect {
+    fd: SharedFd,
+    addr: AddrHeap,
+}
+
+/// A heap [`AddrBuf`] the kernel reads or writes.
+struct AddrHeap(Heap<AddrBuf>);
+
+impl std::fmt::Debug for AddrHeap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("sockaddr")
+    }
+}
+
+impl Connect {
+    /// Connect socket `fd` to `addr`.
+    pub fn new(fd: impl Into<SharedFd>, addr: SocketAddr) -> Connect {
+        Connect {
+            fd: fd.into(),
+            addr: AddrHeap(Heap::new(AddrBuf::from_addr(&addr))),
+        }
+    }
+}
+
+// SAFETY: names the address (its own heap allocation, which the kernel only reads)
+// and a descriptor the op's SharedFd keeps open.
+unsafe impl Op for Connect {
+    type Output = io::Result<()>;
+    fn sqe(&mut self) -> Sqe {
+        let p = self.addr.0.ptr();
+        // SAFETY: p is a live allocation (ours) and nothing holds a reference into
+        // it; only the length is read.
+        let len = unsafe { (*p).len };
+        raw::Connect::new(fd_of(&self.fd), p.cast::<libc::sockaddr>(), len).build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<()> {
+        unit(cqe)
+    }
+}
+
+/// Accepts a connection, like `accept4(2)`: `IORING_OP_ACCEPT` (Linux 5.5).
+/// `SOCK_CLOEXEC` is always added. Output: the connection's descriptor and, for IP
+/// sockets, the peer's address.
+#[derive(Debug)]
+pub struct Accept {
+    fd: SharedFd,
+    flags: i32,
+    addr: AddrHeap,
+}
+
+impl Accept {
+    /// Accept a connection on listening socket `fd`.
+    pub fn new(fd: impl Into<SharedFd>) -> Accept {
+        Accept {
+            fd: fd.into(),
+            flags: 0,
+            addr: AddrHeap(Heap::new(AddrBuf::empty())),
+        }
+    }
+
+    /// `SOCK_NONBLOCK` for the new socket (`SOCK_CLOEXEC` is always set).
+    pub fn flags(mut self, flags: i32) -> Accept {
+        self.flags = flags;
+        self
+    }
+}
+
+// SAFETY: names the address buffer and its length (fields of the op's own heap
+// allocation, read only after completion) and a descriptor the op's SharedFd keeps
+// open; without a file_index the result is a new descriptor, owned by the output.
+unsafe impl Op for Accept {
+    type Output = io::Result<(OwnedFd, Option<SocketAddr>)>;
+    fn sqe(&mut self) -> Sqe {
+        let p = self.addr.0.ptr();
+        // SAFETY: p is a live allocation (ours); the field address is computed
+        // without making a reference.
+        let len = unsafe { &raw mut (*p).len };
+        raw::Accept::new(fd_of(&self.fd), p.cast::<libc::sockaddr>(), len)
+            .flags(self.flags | libc::SOCK_CLOEXEC)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<(OwnedFd, Option<SocketAddr>)> {
+        let fd = new_fd(cqe)?;
+        // SAFETY: the final completion arrived: the kernel is done writing.
+        let addr = unsafe { self.addr.0.get() }.to_addr();
+        Ok((fd, addr))
+    }
+}
+
+/// Sends a buffer's initialised bytes on a socket, like `send(2)`:
+/// `IORING_OP_SEND` (Linux 5.6).
+#[derive(Debug)]
+pub struct Send<B> {
+    fd: SharedFd,
+    buf: B,
+    flags: i32,
+}
+
+impl<B: IoBuf> Send<B> {
+    /// Send `buf` on socket `fd`.
+    pub fn new(fd: impl Into<SharedFd>, buf: B) -> Send<B> {
+        Send {
+            fd: fd.into(),
+            buf,
+            flags: 0,
+        }
+    }
+
+    /// `MSG_*` flags (`MSG_NOSIGNAL`, `MSG_MORE`, …).
+    pub fn flags(mut self, flags: i32) -> Send<B> {
+        self.flags = flags;
+        self
+    }
+}
+
+// SAFETY: names the buffer's stable initialised memory (read only) and a descriptor
+// the op's SharedFd keeps open.
+unsafe impl<B: IoBuf> Op for Send<B> {
+    type Output = BufResult<B>;
+    fn sqe(&mut self) -> Sqe {
+        let len = len32(self.buf.bytes_init());
+        raw::Send::new(fd_of(&self.fd), self.buf.stable_ptr(), len)
+            .flags(self.flags)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> BufResult<B> {
+        (cqe.result().map(|n| n as usize), self.buf)
+    }
+}
+
+/// Receives into a buffer from a socket, like `recv(2)`: `IORING_OP_RECV` (Linux
+/// 5.6). Fills the buffer from its start, as [`Read`] does.
+#[derive(Debug)]
+pub struct Recv<B> {
+    fd: SharedFd,
+    buf: B,
+    flags: i32,
+}
+
+impl<B: IoBufMut> Recv<B> {
+    /// Receive from socket `fd` into `buf`.
+    pub fn new(fd: impl Into<SharedFd>, buf: B) -> Recv<B> {
+        Recv {
+            fd: fd.into(),
+            buf,
+            flags: 0,
+        }
+    }
+
+    /// `MSG_*` flags (`MSG_WAITALL`, `MSG_PEEK`, …).
+    pub fn flags(mut self, flags: i32) -> Recv<B> {
+        self.flags = flags;
+        self
+    }
+}
+
+// SAFETY: names the buffer's stable, exclusively owned memory and a descriptor the
+// op's SharedFd keeps open.
+unsafe impl<B: IoBufMut> Op for Recv<B> {
+    type Output = BufResult<B>;
+    fn sqe(&mut self) -> Sqe {
+        let len = len32(self.buf.bytes_total());
+        raw::Recv::new(fd_of(&self.fd), self.buf.stable_mut_ptr(), len)
+            .flags(self.flags)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> BufResult<B> {
+        let Recv { mut buf, .. } = self;
+        let res = cqe.result().map(|n| n as usize);
+        if let Ok(n) = res {
+            let n = n.min(buf.bytes_total());
+            // SAFETY: the kernel stored n bytes from the buffer's start (without
+            // MSG_TRUNC semantics being able to exceed the length: clamped anyway).
+            unsafe { buf.set_init(n) };
+        }
+        (res, buf)
+    }
+}
+
+/// Completes after a time, or after `count` other completions:
+/// `IORING_OP_TIMEOUT` (Linux 5.4). Output: `Err(ETIME)` when the time ran out,
+/// `Ok(())` when the count was reached first, `Err(ECANCELED)` when cancelled.
+///
+/// ```
+/// use std::time::Duration;
+/// use uring::owned::{OwnedRing, ops::Timeout};
+/// let mut ring = OwnedRing::new(2)?;
+/// let id = ring.submit_op(Timeout::new(Duration::from_millis(1)))?;
+/// assert_eq!(ring.wait_for(id)?.unwrap_err().raw_os_error(), Some(libc::ETIME));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Timeout {
+    ts: TimespecHeap,
+    count: u32,
+}
+
+/// A heap timespec the kernel reads.
+struct TimespecHeap(Heap<Timespec>);
+
+impl std::fmt::Debug for TimespecHeap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("timespec")
+    }
+}
+
+impl Timeout {
+    /// Fire after `after` (relative, monotonic clock).
+    pub fn new(after: Duration) -> Timeout {
+        Timeout {
+            ts: TimespecHeap(Heap::new(Timespec::from(after))),
+            count: 0,
+        }
+    }
+
+    /// Complete early, with `Ok`, once `count` other completions have been posted.
+    pub fn count(mut self, count: u32) -> Timeout {
+        self.count = count;
+        self
+    }
+}
+
+// SAFETY: names the timespec (its own heap allocation, only read by the kernel);
+// a timeout names no descriptor.
+unsafe impl Op for Timeout {
+    type Output = io::Result<()>;
+    fn sqe(&mut self) -> Sqe {
+        raw::Timeout::new(self.ts.0.ptr().cast_const())
+            .count(self.count)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<()> {
+        unit(cqe)
+    }
+}

@@ -1,0 +1,464 @@
+//! The safe layer's operations end to end: each checks what the kernel did (bytes,
+//! errno, descriptors), and that the buffers come back.
+
+use std::io::{Read as _, Write as _};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use uring::error::errno;
+use uring::owned::{IoBuf, OwnedRing, SharedFd, ops};
+
+fn ring() -> OwnedRing {
+    OwnedRing::new(16).expect("io_uring set-up")
+}
+
+/// A fresh path in the temporary directory, removed when dropped.
+struct TempPath(PathBuf);
+
+impl TempPath {
+    fn new(tag: &str) -> TempPath {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        TempPath(std::env::temp_dir().join(format!("uring-owned-{tag}-{}-{n}", std::process::id())))
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+fn supported(code: u8, test: &str) -> bool {
+    let probe = uring::probe::probe().expect("probe");
+    let ok = probe.is_supported(code);
+    if !ok {
+        let name = uring::probe::opcode_name(code).unwrap_or("?");
+        println!("skipped: {test} because this kernel lacks IORING_OP_{name}");
+    }
+    ok
+}
+
+fn open_rw(ring: &mut OwnedRing, path: &TempPath) -> SharedFd {
+    let op = ops::OpenAt::new(&path.0, libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC)
+        .unwrap()
+        .mode(0o600);
+    let id = ring.submit_op(op).unwrap();
+    SharedFd::from(ring.wait_for(id).unwrap().expect("openat"))
+}
+
+#[test]
+fn write_fsync_read_statx_roundtrip() {
+    let mut ring = ring();
+    let path = TempPath::new("rw");
+    let file = open_rw(&mut ring, &path);
+
+    let id = ring
+        .submit_op(ops::Write::new(&file, b"hello world".to_vec(), 0))
+        .unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 11);
+    assert_eq!(buf, b"hello world", "the written buffer comes back intact");
+
+    let id = ring.submit_op(ops::Fsync::new(&file)).unwrap();
+    ring.wait_for(id).unwrap().expect("fsync");
+    let id = ring.submit_op(ops::Fsync::new(&file).datasync()).unwrap();
+    ring.wait_for(id).unwrap().expect("fdatasync");
+
+    // Into spare capacity: the length grows over what was read.
+    let id = ring
+        .submit_op(ops::Read::new(&file, Vec::with_capacity(64), 0))
+        .unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 11);
+    assert_eq!(buf, b"hello world");
+
+    // Into initialised bytes at an offset: the length stays.
+    let id = ring
+        .submit_op(ops::Read::new(&file, vec![b'-'; 8], 6))
+        .unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 5);
+    assert_eq!(buf, b"world---");
+
+    // Into a slice of a buffer.
+    let id = ring
+        .submit_op(ops::Read::new(&file, vec![b'.'; 10].slice(2..6), 0))
+        .unwrap();
+    let (n, slice) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 4);
+    assert_eq!(slice.into_inner(), b"..hell....");
+
+    // Box<[u8]> too.
+    let id = ring
+        .submit_op(ops::Read::new(&file, vec![0u8; 5].into_boxed_slice(), 0))
+        .unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (5, &b"hello"[..]));
+
+    let id = ring.submit_op(ops::Statx::fd(&file)).unwrap();
+    let st = ring.wait_for(id).unwrap().expect("statx");
+    assert_eq!(st.stx_size, 11);
+    assert_eq!(u32::from(st.stx_mode) & libc::S_IFMT, libc::S_IFREG);
+
+    let id = ring.submit_op(ops::Fallocate::new(&file, 0, 4096)).unwrap();
+    match ring.wait_for(id).unwrap() {
+        Ok(()) => assert_eq!(std::fs::metadata(&path.0).unwrap().len(), 4096),
+        Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => {
+            println!("fallocate: the temporary file system does not support it")
+        }
+        Err(e) => panic!("fallocate: {e}"),
+    }
+    assert_eq!(ring.in_flight(), 0);
+}
+
+#[test]
+fn readv_writev_roundtrip() {
+    let mut ring = ring();
+    let path = TempPath::new("vec");
+    let file = open_rw(&mut ring, &path);
+
+    let bufs = vec![
+        b"abc".to_vec(),
+        Vec::new(),
+        b"defgh".to_vec(),
+        b"ij".to_vec(),
+    ];
+    let id = ring.submit_op(ops::Writev::new(&file, bufs, 0)).unwrap();
+    let (n, bufs) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 10);
+    assert_eq!(bufs[2], b"defgh", "writev gives its buffers back");
+    assert_eq!(std::fs::read(&path.0).unwrap(), b"abcdefghij");
+
+    let bufs = vec![
+        Vec::with_capacity(4),
+        Vec::with_capacity(0),
+        Vec::with_capacity(3),
+        Vec::with_capacity(16),
+    ];
+    let id = ring.submit_op(ops::Readv::new(&file, bufs, 1)).unwrap();
+    let (n, bufs) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 9);
+    let got: Vec<&[u8]> = bufs.iter().map(|b| &b[..]).collect();
+    assert_eq!(got, [&b"bcde"[..], b"", b"fgh", b"ij"]);
+}
+
+#[test]
+fn openat_errors_and_a_working_fd() {
+    let mut ring = ring();
+    let id = ring
+        .submit_op(ops::OpenAt::new("/nonexistent/uring-owned", libc::O_RDONLY).unwrap())
+        .unwrap();
+    let err = ring.wait_for(id).unwrap().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+
+    let err = ops::OpenAt::new("a\0b", 0).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+
+    // The returned descriptor works, and is close-on-exec.
+    let id = ring
+        .submit_op(ops::OpenAt::new("/dev/zero", libc::O_RDONLY).unwrap())
+        .unwrap();
+    let fd = ring.wait_for(id).unwrap().unwrap();
+    // SAFETY: F_GETFD on a descriptor we own reads its flags.
+    let fdflags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+    assert_eq!(fdflags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+    let mut zeros = [0xffu8; 8];
+    std::fs::File::from(fd).read_exact(&mut zeros).unwrap();
+    assert_eq!(zeros, [0; 8]);
+}
+
+#[test]
+fn mkdir_statx_unlink() {
+    if !supported(uring::op::MkDirAt::CODE, "mkdir_statx_unlink") {
+        return;
+    }
+    let mut ring = ring();
+    let path = TempPath::new("dir");
+    let id = ring
+        .submit_op(ops::MkDirAt::new(&path.0, 0o700).unwrap())
+        .unwrap();
+    ring.wait_for(id).unwrap().expect("mkdirat");
+    let id = ring.submit_op(ops::Statx::path(&path.0).unwrap()).unwrap();
+    let st = ring.wait_for(id).unwrap().expect("statx");
+    assert_eq!(u32::from(st.stx_mode) & libc::S_IFMT, libc::S_IFDIR);
+
+    let id = ring
+        .submit_op(ops::UnlinkAt::new(&path.0, 0).unwrap())
+        .unwrap();
+    let err = ring.wait_for(id).unwrap().unwrap_err();
+    assert_eq!(
+        err.raw_os_error(),
+        Some(libc::EISDIR),
+        "unlink of a directory"
+    );
+    let id = ring
+        .submit_op(ops::UnlinkAt::new(&path.0, libc::AT_REMOVEDIR).unwrap())
+        .unwrap();
+    ring.wait_for(id).unwrap().expect("rmdir");
+    let id = ring.submit_op(ops::Statx::path(&path.0).unwrap()).unwrap();
+    let err = ring.wait_for(id).unwrap().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+}
+
+#[test]
+fn close_closes_the_descriptor() {
+    let mut ring = ring();
+    let (mut r, w) = std::io::pipe().unwrap();
+    let id = ring.submit_op(ops::Close::new(OwnedFd::from(w))).unwrap();
+    ring.wait_for(id).unwrap().expect("close");
+    // The only writer is gone: the reader sees end of file at once.
+    let mut rest = Vec::new();
+    assert_eq!(r.read_to_end(&mut rest).unwrap(), 0);
+}
+
+#[test]
+fn accept_connect_send_recv_echo() {
+    if !supported(uring::op::Socket::CODE, "accept_connect_send_recv_echo") {
+        return;
+    }
+    let mut ring = ring();
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let listener = SharedFd::from(listener);
+
+    let id = ring
+        .submit_op(ops::Socket::new(libc::AF_INET, libc::SOCK_STREAM, 0))
+        .unwrap();
+    let client = TcpStream::from(ring.wait_for(id).unwrap().expect("socket"));
+
+    let accept = ring.submit_op(ops::Accept::new(&listener)).unwrap();
+    let client = SharedFd::from(client);
+    let connect = ring.submit_op(ops::Connect::new(&client, addr)).unwrap();
+    ring.wait_for(connect).unwrap().expect("connect");
+    let (server, peer) = ring.wait_for(accept).unwrap().expect("accept");
+    let client_addr = TcpStream::from(client.try_clone_fd()).local_addr().unwrap();
+    assert_eq!(peer, Some(client_addr), "accept reports the peer");
+    let server = SharedFd::from(server);
+
+    let id = ring
+        .submit_op(ops::Send::new(&client, b"ping".to_vec()).flags(libc::MSG_NOSIGNAL))
+        .unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().0.unwrap(), 4);
+
+    let id = ring
+        .submit_op(ops::Recv::new(&server, Vec::with_capacity(64)))
+        .unwrap();
+    ring.submit().unwrap();
+    let (n, msg) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 4);
+    assert_eq!(msg, b"ping");
+
+    // Echo the very buffer back.
+    let id = ring.submit_op(ops::Send::new(&server, msg)).unwrap();
+    let (n, msg) = ring.wait_for(id).unwrap();
+    assert_eq!((n.unwrap(), &msg[..]), (4, &b"ping"[..]));
+    let id = ring
+        .submit_op(ops::Recv::new(&client, vec![0u8; 4]))
+        .unwrap();
+    let (n, back) = ring.wait_for(id).unwrap();
+    assert_eq!((n.unwrap(), &back[..]), (4, &b"ping"[..]));
+
+    // The peer closes: recv reports end of stream.
+    drop(server);
+    let id = ring
+        .submit_op(ops::Recv::new(&client, vec![0u8; 4]))
+        .unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().0.unwrap(), 0);
+}
+
+trait TryCloneFd {
+    fn try_clone_fd(&self) -> OwnedFd;
+}
+
+impl TryCloneFd for SharedFd {
+    fn try_clone_fd(&self) -> OwnedFd {
+        use std::os::fd::AsFd;
+        self.as_fd().try_clone_to_owned().unwrap()
+    }
+}
+
+#[test]
+fn timeout_fires_with_etime_or_completes_on_count() {
+    let mut ring = ring();
+    let id = ring
+        .submit_op(ops::Timeout::new(Duration::from_millis(5)))
+        .unwrap();
+    let err = ring.wait_for(id).unwrap().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ETIME));
+
+    // Completed by a count of one other completion, long before its hour is up.
+    let t = ring
+        .submit_op(ops::Timeout::new(Duration::from_secs(3600)).count(1))
+        .unwrap();
+    let nop = ring.submit_op(ops::Nop::new()).unwrap();
+    ring.wait_for(t).unwrap().expect("count reached");
+    assert_eq!(ring.wait_for(nop).unwrap().unwrap(), 0);
+}
+
+#[test]
+fn cancel_a_pending_read_returns_ecanceled_and_the_buffer() {
+    let mut ring = ring();
+    let (r, _w) = std::io::pipe().unwrap();
+    let id = ring
+        .submit_op(ops::Read::new(OwnedFd::from(r), vec![9u8; 8], u64::MAX))
+        .unwrap();
+    ring.submit().unwrap();
+    ring.cancel(&id).unwrap();
+    let (res, buf) = ring.wait_for(id).unwrap();
+    assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
+    assert_eq!(buf, [9u8; 8], "the buffer comes back untouched");
+    assert_eq!(ring.in_flight(), 0);
+}
+
+#[test]
+fn cancel_of_a_finished_op_is_enoent() {
+    let mut ring = ring();
+    let id = ring.submit_op(ops::Nop::new()).unwrap();
+    ring.submit_and_wait(1).unwrap();
+    let c: Vec<_> = ring.completions().collect();
+    assert_eq!(c.len(), 1);
+    let err = ring.cancel(&id).unwrap_err();
+    assert_eq!(errno(&err), Some(libc::ENOENT));
+    let err = ring.wait_for(id).unwrap_err();
+    assert_eq!(errno(&err), Some(libc::ENOENT));
+}
+
+#[test]
+fn linked_chain_failure_cancels_the_rest_and_returns_every_buffer() {
+    let mut ring = ring();
+    let (mut r, w) = std::io::pipe().unwrap();
+    let w = SharedFd::from(OwnedFd::from(w));
+    // Reading from a pipe's write end fails (EBADF); the write linked after it
+    // must not run.
+    let (read, write) = ring
+        .submit_linked((
+            ops::Read::new(&w, vec![7u8; 4], u64::MAX),
+            ops::Write::new(&w, b"data".to_vec(), u64::MAX),
+        ))
+        .unwrap();
+    ring.submit().unwrap();
+    let (res, rbuf) = ring.wait_for(read).unwrap();
+    assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::EBADF));
+    assert_eq!(rbuf, [7u8; 4]);
+    let (res, wbuf) = ring.wait_for(write).unwrap();
+    assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
+    assert_eq!(wbuf, b"data");
+    drop(w);
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert!(
+        rest.is_empty(),
+        "the cancelled write wrote nothing: {rest:?}"
+    );
+}
+
+#[test]
+fn linked_chain_runs_in_order() {
+    let mut ring = ring();
+    let path = TempPath::new("chain");
+    let file = open_rw(&mut ring, &path);
+    // The read sees the write because it starts only after the write completed.
+    let (w, r, n) = ring
+        .submit_linked((
+            ops::Write::new(&file, b"linked".to_vec(), 0),
+            ops::Read::new(&file, Vec::with_capacity(6), 0),
+            ops::Nop::new(),
+        ))
+        .unwrap();
+    ring.submit_and_wait(3).unwrap();
+    let mut seen = 0;
+    for c in ring.completions() {
+        seen += 1;
+        if c.is_for(&w) {
+            assert_eq!(c.downcast::<ops::Write<Vec<u8>>>().unwrap().0.unwrap(), 6);
+        } else if c.is_for(&r) {
+            let (res, buf) = c.downcast::<ops::Read<Vec<u8>>>().unwrap();
+            assert_eq!((res.unwrap(), &buf[..]), (6, &b"linked"[..]));
+        } else {
+            assert!(c.is_for(&n));
+            assert_eq!(c.downcast::<ops::Nop>().unwrap().unwrap(), 0);
+        }
+    }
+    assert_eq!(seen, 3);
+
+    // A Vec of one type links too.
+    let ids = ring
+        .submit_linked(vec![ops::Nop::new(), ops::Nop::new(), ops::Nop::new()])
+        .unwrap();
+    assert_eq!(ids.len(), 3);
+    for id in ids {
+        assert_eq!(ring.wait_for(id).unwrap().unwrap(), 0);
+    }
+}
+
+#[test]
+fn close_in_a_failed_chain_is_done_by_the_ring() {
+    let mut ring = ring();
+    let (_r1, w1) = std::io::pipe().unwrap();
+    let (mut r2, w2) = std::io::pipe().unwrap();
+    let w1 = SharedFd::from(OwnedFd::from(w1));
+    let (read, close) = ring
+        .submit_linked((
+            ops::Read::new(&w1, vec![0u8; 1], u64::MAX),
+            ops::Close::new(OwnedFd::from(w2)),
+        ))
+        .unwrap();
+    assert!(ring.wait_for(read).unwrap().0.is_err());
+    let err = ring.wait_for(close).unwrap().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ECANCELED));
+    // The kernel never ran the close, so the ring closed w2: end of file.
+    let mut rest = Vec::new();
+    assert_eq!(r2.read_to_end(&mut rest).unwrap(), 0);
+}
+
+#[test]
+fn chain_longer_than_the_queue_comes_back() {
+    let mut ring = OwnedRing::new(2).unwrap();
+    let err = ring
+        .submit_linked(vec![ops::Nop::new(), ops::Nop::new(), ops::Nop::new()])
+        .unwrap_err();
+    assert_eq!(errno(&err.error), Some(libc::EINVAL));
+    assert_eq!(err.op.len(), 3, "the chain is handed back whole");
+    assert_eq!(ring.in_flight(), 0);
+}
+
+#[test]
+fn the_ring_and_its_ops_move_between_threads() {
+    let mut ring = ring();
+    let (r, mut w) = std::io::pipe().unwrap();
+    let id = ring
+        .submit_op(ops::Read::new(
+            OwnedFd::from(r),
+            Vec::with_capacity(8),
+            u64::MAX,
+        ))
+        .unwrap();
+    ring.submit().unwrap();
+    let t = std::thread::spawn(move || ring.wait_for(id).unwrap());
+    w.write_all(b"thread").unwrap();
+    let (n, buf) = t.join().unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (6, &b"thread"[..]));
+}
+
+#[test]
+fn connect_refused_is_an_error() {
+    let mut ring = ring();
+    // A port nothing listens on: bind one, learn it, close it.
+    let addr: SocketAddr = {
+        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        l.local_addr().unwrap()
+    };
+    // SAFETY: socket(2) has no memory arguments.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0);
+    // SAFETY: a new descriptor nothing else owns.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let id = ring.submit_op(ops::Connect::new(fd, addr)).unwrap();
+    let err = ring.wait_for(id).unwrap().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ECONNREFUSED));
+}
