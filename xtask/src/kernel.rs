@@ -52,6 +52,7 @@ usage: cargo xtask kernel-check [options]
   --kernel K        a kernel to boot (repeatable): a known version, `all`, or a path to
                     an x86 bzImage; default: 5.10 6.1 6.12 6.16 6.18 6.19 7.0 7.3
   --filter TEST     run only tests whose name contains TEST (libtest filter)
+  --skip TEST       skip tests whose name contains TEST (repeatable; libtest --skip)
   --package P       only this package's test binaries (repeatable; default: the workspace
                     minus xtask)
   --jobs N          kernels booted at once (default 2)
@@ -75,6 +76,7 @@ Logs: target/kernel-check/logs/<kernel>.log (logs/selftest/ for --selftest)
 struct Options {
     kernels: Vec<String>,
     filter: Option<String>,
+    skip: Vec<String>,
     packages: Vec<String>,
     jobs: usize,
     accel: String,
@@ -92,6 +94,7 @@ impl Default for Options {
         Options {
             kernels: Vec::new(),
             filter: None,
+            skip: Vec::new(),
             packages: Vec::new(),
             jobs: 2,
             accel: "auto".to_string(),
@@ -129,6 +132,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
         match flag {
             "--kernel" => o.kernels.push(value()?),
             "--filter" => o.filter = Some(value()?),
+            "--skip" => o.skip.push(value()?),
             "--package" | "-p" => o.packages.push(value()?),
             "--jobs" | "-j" => o.jobs = number::<u32>(flag, &value()?)? as usize,
             "--accel" => o.accel = value()?,
@@ -143,10 +147,11 @@ fn parse_args(args: &[String]) -> Result<Options> {
         }
     }
     if o.filter
-        .as_deref()
-        .is_some_and(|f| f.contains(['\n', '\t']))
+        .iter()
+        .chain(&o.skip)
+        .any(|f| f.contains(['\n', '\t']))
     {
-        return Err("--filter must be a single line".to_string());
+        return Err("--filter and --skip values must be single lines".to_string());
     }
     Ok(o)
 }
@@ -697,12 +702,15 @@ fn write_initramfs(path: &Path, init: &Path, payload: &Payload, o: &Options) -> 
     }
     w.file("kernel-check/tests", 0o644, list.as_bytes())
         .map_err(io)?;
-    let config = format!(
+    let mut config = format!(
         "threads={}\ntimeout={}\nfilter={}\n",
         o.threads,
         o.test_timeout,
         o.filter.as_deref().unwrap_or("")
     );
+    for skip in &o.skip {
+        config.push_str(&format!("skip={skip}\n"));
+    }
     w.file("kernel-check/config", 0o644, config.as_bytes())
         .map_err(io)?;
     w.finish().map_err(io)?;

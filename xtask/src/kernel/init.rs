@@ -58,6 +58,8 @@ pub struct Config {
     pub timeout_secs: u64,
     /// A libtest name filter, passed on to every binary.
     pub filter: Option<String>,
+    /// libtest `--skip` patterns, passed on to every binary.
+    pub skip: Vec<String>,
 }
 
 impl Default for Config {
@@ -66,6 +68,7 @@ impl Default for Config {
             threads: 1,
             timeout_secs: 90,
             filter: None,
+            skip: Vec::new(),
         }
     }
 }
@@ -94,6 +97,8 @@ pub fn parse_config(text: &str) -> (Config, Vec<String>) {
             },
             "filter" if !value.is_empty() => config.filter = Some(value.to_string()),
             "filter" => {}
+            "skip" if !value.is_empty() => config.skip.push(value.to_string()),
+            "skip" => {}
             _ => warnings.push(format!("unknown config key {key:?}")),
         }
     }
@@ -274,6 +279,7 @@ fn run_one(path: &str, config: &Config) -> std::io::Result<Option<ExitStatus>> {
     cmd.arg(format!("--test-threads={}", config.threads))
         .args(["--show-output", "--color", "never"])
         .args(config.filter.as_deref())
+        .args(config.skip.iter().flat_map(|s| ["--skip", s.as_str()]))
         .env_clear()
         .env("PATH", "/bin:/tests")
         .env("HOME", "/tmp")
@@ -335,13 +341,14 @@ mod tests {
         let (c, w) = parse_config("");
         assert_eq!(c, Config::default());
         assert!(w.is_empty());
-        let (c, w) = parse_config("threads=2\ntimeout=30\nfilter=nop\n# comment\n");
+        let (c, w) = parse_config("threads=2\ntimeout=30\nfilter=nop\n# comment\nskip=a\nskip=b\n");
         assert_eq!(
             c,
             Config {
                 threads: 2,
                 timeout_secs: 30,
-                filter: Some("nop".into())
+                filter: Some("nop".into()),
+                skip: vec!["a".into(), "b".into()],
             }
         );
         assert!(w.is_empty());
