@@ -11,6 +11,22 @@ use std::time::Duration;
 use uring::error::errno;
 use uring::owned::{IoBuf, OwnedRing, SharedFd, ops};
 
+/// A pipe: (read end, write end), close-on-exec.
+fn pipe() -> (std::fs::File, std::fs::File) {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints for pipe2 to fill.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+    use std::os::fd::FromRawFd;
+    // SAFETY: pipe2 succeeded: two new descriptors that nothing else owns.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    }
+}
+
 fn ring() -> OwnedRing {
     OwnedRing::new(16).expect("io_uring set-up")
 }
@@ -208,7 +224,7 @@ fn mkdir_statx_unlink() {
 #[test]
 fn close_closes_the_descriptor() {
     let mut ring = ring();
-    let (mut r, w) = std::io::pipe().unwrap();
+    let (mut r, w) = pipe();
     let id = ring.submit_op(ops::Close::new(OwnedFd::from(w))).unwrap();
     ring.wait_for(id).unwrap().expect("close");
     // The only writer is gone: the reader sees end of file at once.
@@ -303,7 +319,7 @@ fn timeout_fires_with_etime_or_completes_on_count() {
 #[test]
 fn cancel_a_pending_read_returns_ecanceled_and_the_buffer() {
     let mut ring = ring();
-    let (r, _w) = std::io::pipe().unwrap();
+    let (r, _w) = pipe();
     let id = ring
         .submit_op(ops::Read::new(OwnedFd::from(r), vec![9u8; 8], u64::MAX))
         .unwrap();
@@ -331,7 +347,7 @@ fn cancel_of_a_finished_op_is_enoent() {
 #[test]
 fn linked_chain_failure_cancels_the_rest_and_returns_every_buffer() {
     let mut ring = ring();
-    let (mut r, w) = std::io::pipe().unwrap();
+    let (mut r, w) = pipe();
     let w = SharedFd::from(OwnedFd::from(w));
     // Reading from a pipe's write end fails (EBADF); the write linked after it
     // must not run.
@@ -399,8 +415,8 @@ fn linked_chain_runs_in_order() {
 #[test]
 fn close_in_a_failed_chain_is_done_by_the_ring() {
     let mut ring = ring();
-    let (_r1, w1) = std::io::pipe().unwrap();
-    let (mut r2, w2) = std::io::pipe().unwrap();
+    let (_r1, w1) = pipe();
+    let (mut r2, w2) = pipe();
     let w1 = SharedFd::from(OwnedFd::from(w1));
     let (read, close) = ring
         .submit_linked((
@@ -430,7 +446,7 @@ fn chain_longer_than_the_queue_comes_back() {
 #[test]
 fn the_ring_and_its_ops_move_between_threads() {
     let mut ring = ring();
-    let (r, mut w) = std::io::pipe().unwrap();
+    let (r, mut w) = pipe();
     let id = ring
         .submit_op(ops::Read::new(
             OwnedFd::from(r),

@@ -74,7 +74,7 @@
 //! ([`RAW_USER_DATA_MAX`]); the ring refuses them otherwise, so they can never be
 //! taken for a table entry.
 //!
-//! **Handles.** `OpId`s are plain ids: dropping one, or [`mem::forget`]ting it,
+//! **Handles.** `OpId`s are plain ids: dropping one, or [`mem::forget`](std::mem::forget)ting it,
 //! changes nothing — the operation stays in the table until its completion
 //! arrives and is then queued (or dropped, for an id given to
 //! [`detach`](OwnedRing::detach)). Forgetting the whole `OwnedRing` leaks the table
@@ -606,6 +606,27 @@ impl Table {
             .filter(|(_, e)| matches!(e.state, State::InFlight { .. }))
             .map(|(i, e)| Table::user_data(i as u32, e.generation))
             .collect()
+    }
+}
+
+impl Drop for Table {
+    /// Normally the table is empty by now (`OwnedRing::drop` waited for, or
+    /// leaked, everything). If it is not — a panic escaped the ring's drop — what
+    /// is still in flight is leaked here rather than freed.
+    fn drop(&mut self) {
+        if self.in_flight == 0 {
+            return;
+        }
+        let mut graveyard = GRAVEYARD.lock().unwrap_or_else(|e| e.into_inner());
+        for entry in &mut self.entries {
+            if let State::InFlight { .. } = entry.state {
+                let state = core::mem::replace(&mut entry.state, State::Free { next: NO_SLOT });
+                if let State::InFlight { op, .. } = state {
+                    graveyard.push(op);
+                }
+            }
+        }
+        self.in_flight = 0;
     }
 }
 

@@ -146,7 +146,7 @@ impl Nop {
     /// kernels ignore the flag and complete with 0).
     pub fn failing(errno: i32) -> Nop {
         Nop {
-            errno: Some(errno.abs()),
+            errno: Some(errno.checked_abs().unwrap_or(i32::MAX)),
         }
     }
 }

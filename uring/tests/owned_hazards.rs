@@ -1,0 +1,488 @@
+//! Each hazard of the safe layer, with a test that would crash, corrupt, hang or
+//! leak a descriptor if its safety model were wrong. Run these under
+//! AddressSanitizer too (see the report in the module docs of `uring::owned`).
+
+use std::collections::HashSet;
+use std::io::Write as _;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use uring::error::errno;
+use uring::owned::{IoBuf, IoBufMut, OwnedRing, SharedFd, leaked_ops, ops};
+use uring::sqe::Sqe;
+
+/// A pipe: (read end, write end), close-on-exec.
+fn pipe() -> (std::fs::File, std::fs::File) {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints for pipe2 to fill.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+    use std::os::fd::FromRawFd;
+    // SAFETY: pipe2 succeeded: two new descriptors that nothing else owns.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    }
+}
+
+/// Whether writing to `w` finds its pipe without readers (`EPIPE`): proof that
+/// every read end — including the ones operations held — is closed.
+fn readers_gone(w: &mut std::fs::File) -> bool {
+    match w.write(b"x") {
+        Err(e) => {
+            assert_eq!(e.raw_os_error(), Some(libc::EPIPE), "{e}");
+            true
+        }
+        Ok(n) => {
+            assert_eq!(n, 1);
+            false
+        }
+    }
+}
+
+/// A buffer that says when it is dropped: a user's own `IoBufMut`.
+struct Tracked {
+    bytes: Vec<u8>,
+    dropped: Arc<AtomicBool>,
+}
+
+impl Tracked {
+    fn new(len: usize) -> (Tracked, Arc<AtomicBool>) {
+        let dropped = Arc::new(AtomicBool::new(false));
+        let t = Tracked {
+            bytes: vec![0; len],
+            dropped: dropped.clone(),
+        };
+        (t, dropped)
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.dropped.store(true, Ordering::SeqCst);
+    }
+}
+
+// SAFETY: delegates to the Vec, whose heap bytes do not move with the Tracked.
+unsafe impl IoBuf for Tracked {
+    fn stable_ptr(&self) -> *const u8 {
+        self.bytes.stable_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.bytes.bytes_init()
+    }
+    fn bytes_total(&self) -> usize {
+        self.bytes.bytes_total()
+    }
+}
+
+// SAFETY: as for IoBuf; the Vec is owned exclusively.
+unsafe impl IoBufMut for Tracked {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.bytes.stable_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, n: usize) {
+        // SAFETY: forwarded.
+        unsafe { self.bytes.set_init(n) }
+    }
+}
+
+#[test]
+fn dropping_the_ring_cancels_a_pending_read_and_frees_it_after_its_completion() {
+    let (r, mut w) = pipe();
+    let mut ring = OwnedRing::new(4).unwrap();
+    // A read that never gets data: only cancellation ends it.
+    let (buf, dropped) = Tracked::new(4096);
+    let _id = ring
+        .submit_op(ops::Read::new(OwnedFd::from(r), buf, u64::MAX))
+        .unwrap();
+    ring.submit().unwrap();
+    assert!(!dropped.load(Ordering::SeqCst), "held while in flight");
+    drop(ring);
+    // The ring waited for the cancellation's completion, then released the
+    // buffer and the read end.
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "freed once complete, not leaked"
+    );
+    assert!(readers_gone(&mut w), "the op's descriptor was released");
+}
+
+#[test]
+fn close_reports_cancelled_and_leaked_counts() {
+    let (r, mut w) = pipe();
+    let r = SharedFd::from(OwnedFd::from(r));
+    let mut ring = OwnedRing::new(8).unwrap();
+    for _ in 0..3 {
+        let _ = ring
+            .submit_op(ops::Read::new(&r, vec![0u8; 64], u64::MAX))
+            .unwrap();
+    }
+    // Queued but never submitted by the caller: close submits, then cancels.
+    let _ = ring.submit_op(ops::Nop::new()).unwrap();
+    assert_eq!(ring.in_flight(), 4);
+    drop(r);
+    let report = ring.close();
+    assert_eq!((report.completed, report.leaked), (4, 0));
+    assert!(readers_gone(&mut w));
+}
+
+#[test]
+fn ops_the_kernel_never_finishes_are_leaked_not_freed() {
+    // A disabled ring cannot be entered: the read is queued for a kernel that never
+    // takes it, so the ring cannot know it is done — it must leak it.
+    let (r, mut w) = pipe();
+    let builder = uring::Ring::builder().r_disabled();
+    let mut ring = OwnedRing::from_builder(builder, 4).unwrap();
+    ring.set_drop_timeout(Duration::from_millis(50));
+    let (buf, dropped) = Tracked::new(16);
+    let _ = ring
+        .submit_op(ops::Read::new(OwnedFd::from(r), buf, u64::MAX))
+        .unwrap();
+    let before = leaked_ops();
+    let report = ring.close();
+    assert_eq!((report.completed, report.leaked), (0, 1));
+    assert!(leaked_ops() > before);
+    assert!(!dropped.load(Ordering::SeqCst), "the buffer was not freed");
+    // The leaked op still holds the read end open: it was not dropped.
+    assert!(!readers_gone(&mut w));
+}
+
+#[test]
+fn forgetting_an_id_frees_nothing() {
+    let (r, mut w) = pipe();
+    let mut ring = OwnedRing::new(4).unwrap();
+    let id = ring
+        .submit_op(ops::Read::new(
+            OwnedFd::from(r),
+            Vec::with_capacity(32),
+            u64::MAX,
+        ))
+        .unwrap();
+    let key = id.key();
+    // Forgetting an id is the same as dropping it — which is the point.
+    #[allow(clippy::forget_non_drop)]
+    std::mem::forget(id);
+    ring.submit().unwrap();
+    w.write_all(b"after forget").unwrap();
+    ring.submit_and_wait(1).unwrap();
+    let c = ring
+        .completions()
+        .next()
+        .expect("the completion still arrives");
+    assert_eq!(c.key(), key);
+    let (n, buf) = c.downcast::<ops::Read<Vec<u8>>>().unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (12, &b"after forget"[..]));
+    assert_eq!(ring.in_flight(), 0);
+}
+
+#[test]
+fn forgetting_the_ring_leaks_everything_and_frees_nothing() {
+    let (r, mut w) = pipe();
+    let mut ring = OwnedRing::new(4).unwrap();
+    let (buf, dropped) = Tracked::new(32);
+    let _ = ring
+        .submit_op(ops::Read::new(OwnedFd::from(r), buf, u64::MAX))
+        .unwrap();
+    ring.submit().unwrap();
+    std::mem::forget(ring);
+    assert!(!dropped.load(Ordering::SeqCst));
+    // The kernel completes the read into memory that stays allocated forever.
+    w.write_all(b"into leaked memory").unwrap();
+    assert!(!readers_gone(&mut w), "the leaked op keeps its descriptor");
+}
+
+#[test]
+fn closing_the_callers_copy_cannot_redirect_an_in_flight_read() {
+    let (r, mut w) = pipe();
+    let shared = SharedFd::from(OwnedFd::from(r));
+    let number = shared.as_raw_fd();
+    let mut ring = OwnedRing::new(4).unwrap();
+    let id = ring
+        .submit_op(ops::Read::new(&shared, Vec::with_capacity(16), u64::MAX))
+        .unwrap();
+    ring.submit().unwrap();
+    // The caller closes its copy and opens other files: none can get the number,
+    // because the operation still holds the descriptor.
+    drop(shared);
+    let others: Vec<std::fs::File> = (0..16)
+        .map(|_| std::fs::File::open("/dev/null").unwrap())
+        .collect();
+    assert!(others.iter().all(|f| f.as_raw_fd() != number));
+    // The read still targets the original pipe.
+    w.write_all(b"original").unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (8, &b"original"[..]));
+    // Now the op is done, the pipe's last reader is gone.
+    assert!(readers_gone(&mut w));
+}
+
+#[test]
+fn cq_overflow_under_a_flood_loses_nothing() {
+    // 4 SQ entries, 8 CQ entries, 1000 operations submitted without reaping: the
+    // kernel must park completions on its overflow list, and every one must
+    // come back exactly once.
+    const N: usize = 1000;
+    let mut ring = OwnedRing::new(4).unwrap();
+    assert_eq!(ring.ring().params().cq_entries(), 8);
+    let zero = SharedFd::from(std::fs::File::open("/dev/zero").unwrap());
+    let mut keys = HashSet::new();
+    for i in 0..N {
+        let key = if i % 2 == 0 {
+            ring.submit_op(ops::Nop::new()).unwrap().key()
+        } else {
+            ring.submit_op(ops::Read::new(&zero, vec![0xaa; 16], 0))
+                .unwrap()
+                .key()
+        };
+        assert!(keys.insert(key), "ids are unique");
+    }
+    ring.submit().unwrap();
+    assert!(ring.ring().cq_has_overflow(), "the flood overflowed the CQ");
+    assert_eq!(ring.in_flight(), N);
+
+    let mut nops = 0;
+    let mut reads = 0;
+    while ring.in_flight() > 0 {
+        ring.submit_and_wait(1).unwrap();
+        for c in ring.completions() {
+            assert!(keys.remove(&c.key()), "each completion once: {c:?}");
+            match c.downcast::<ops::Nop>() {
+                Ok(res) => {
+                    assert_eq!(res.unwrap(), 0);
+                    nops += 1;
+                }
+                Err(c) => {
+                    let (n, buf) = c.downcast::<ops::Read<Vec<u8>>>().unwrap();
+                    assert_eq!(n.unwrap(), 16);
+                    assert_eq!(buf, [0u8; 16]);
+                    reads += 1;
+                }
+            }
+        }
+    }
+    assert_eq!((nops, reads), (N / 2, N / 2));
+    assert!(keys.is_empty());
+    assert!(!ring.ring().cq_has_overflow());
+}
+
+#[test]
+fn a_panic_in_the_completion_handler_leaves_the_ring_usable() {
+    let mut ring = OwnedRing::new(8).unwrap();
+    for _ in 0..4 {
+        let _ = ring.submit_op(ops::Nop::new()).unwrap();
+    }
+    ring.submit_and_wait(4).unwrap();
+    let mut handled = 0;
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        for c in ring.completions() {
+            handled += 1;
+            assert_eq!(c.result().unwrap(), 0);
+            if handled == 2 {
+                panic!("the user's handler fails");
+            }
+        }
+    }));
+    assert!(caught.is_err());
+    // The two completions not yet handed out are still there.
+    assert_eq!(ring.completions().count(), 2);
+    // And the ring works.
+    let (r, mut w) = pipe();
+    let id = ring
+        .submit_op(ops::Read::new(
+            OwnedFd::from(r),
+            Vec::with_capacity(8),
+            u64::MAX,
+        ))
+        .unwrap();
+    w.write_all(b"ok").unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().1, b"ok");
+}
+
+#[test]
+fn a_panic_with_ops_in_flight_drops_the_ring_cleanly() {
+    let (r, mut w) = pipe();
+    let t = std::thread::spawn(move || {
+        let mut ring = OwnedRing::new(4).unwrap();
+        let _ = ring
+            .submit_op(ops::Read::new(OwnedFd::from(r), vec![0u8; 128], u64::MAX))
+            .unwrap();
+        // Queued, not yet submitted, when the thread panics.
+        let _ = ring.submit_op(ops::Nop::new()).unwrap();
+        panic!("between push and submit");
+    });
+    assert!(t.join().is_err());
+    // Unwinding dropped the ring: it submitted, cancelled, waited, released.
+    assert!(readers_gone(&mut w));
+}
+
+#[test]
+fn a_stale_or_foreign_id_never_matches() {
+    let mut ring = OwnedRing::new(4).unwrap();
+    let first = ring.submit_op(ops::Nop::new()).unwrap();
+    let first_key = first.key();
+    ring.wait_for(first).unwrap().unwrap();
+    // The same slot is reused, with a new generation.
+    let second = ring.submit_op(ops::Nop::new()).unwrap();
+    assert_ne!(second.key(), first_key);
+
+    let mut other = OwnedRing::new(4).unwrap();
+    let foreign = other.submit_op(ops::Nop::new()).unwrap();
+    let err = ring.cancel(&foreign).unwrap_err();
+    assert_eq!(errno(&err), Some(libc::ENOENT));
+    let err = ring.wait_for(foreign).unwrap_err();
+    assert_eq!(errno(&err), Some(libc::EINVAL));
+    assert_eq!(ring.wait_for(second).unwrap().unwrap(), 0);
+    // The foreign op is still other's to complete.
+    other.submit_and_wait(1).unwrap();
+    assert_eq!(other.completions().count(), 1);
+}
+
+#[test]
+fn raw_entries_cannot_take_the_tables_user_data() {
+    let mut ring = OwnedRing::new(4).unwrap();
+    let nop = || uring::op::Nop::new().build();
+    for reserved in [1u64 << 63, 1 << 62, u64::MAX] {
+        let sqe: Sqe = nop().user_data(reserved);
+        // SAFETY: a NOP names no memory.
+        let err = unsafe { ring.push_raw(&sqe) }.unwrap_err();
+        assert_eq!(errno(&err), Some(libc::EINVAL));
+    }
+    let id = ring.submit_op(ops::Nop::new()).unwrap();
+    // SAFETY: a NOP names no memory.
+    unsafe { ring.push_raw(&nop().user_data(uring::owned::RAW_USER_DATA_MAX)) }.unwrap();
+    ring.submit_and_wait(2).unwrap();
+    let raw: Vec<_> = ring.raw_completions().map(|c| c.user_data()).collect();
+    assert_eq!(raw, [uring::owned::RAW_USER_DATA_MAX]);
+    let owned: Vec<_> = ring.completions().map(|c| c.key()).collect();
+    assert_eq!(owned, [id.key()]);
+}
+
+#[test]
+fn an_unwanted_new_descriptor_is_closed_not_leaked() {
+    // Open a second read end of a pipe through /proc; when its output is not
+    // wanted, it must be closed — the writer then sees no readers at all.
+    for detach in [true, false] {
+        let (r, mut w) = pipe();
+        let path = format!("/proc/self/fd/{}", r.as_raw_fd());
+        let mut ring = OwnedRing::new(4).unwrap();
+        let id = ring
+            .submit_op(ops::OpenAt::new(&path, libc::O_RDONLY).unwrap())
+            .unwrap();
+        if detach {
+            ring.detach(id);
+            while ring.in_flight() > 0 {
+                ring.submit_and_wait(1).unwrap();
+                assert_eq!(ring.completions().count(), 0, "detached: never queued");
+            }
+        } else {
+            ring.submit_and_wait(1).unwrap();
+            let c = ring.completions().next().unwrap();
+            assert!(c.result().unwrap() > 0, "opened");
+            drop(c);
+        }
+        drop(r);
+        assert!(
+            readers_gone(&mut w),
+            "detach={detach}: the new fd was closed"
+        );
+    }
+}
+
+#[test]
+fn dropping_a_ring_with_unreaped_completions_releases_them() {
+    let (r, mut w) = pipe();
+    let mut ring = OwnedRing::new(4).unwrap();
+    let _ = ring
+        .submit_op(ops::Read::new(
+            OwnedFd::from(r),
+            Vec::with_capacity(4),
+            u64::MAX,
+        ))
+        .unwrap();
+    w.write_all(b"data").unwrap();
+    ring.submit_and_wait(1).unwrap();
+    // Completed in the kernel's queue, never taken.
+    drop(ring);
+    assert!(readers_gone(&mut w));
+}
+
+#[test]
+fn a_full_submission_queue_is_submitted_to_make_room() {
+    let mut ring = OwnedRing::new(2).unwrap();
+    let ids: Vec<_> = (0..10)
+        .map(|_| ring.submit_op(ops::Nop::new()).unwrap())
+        .collect();
+    for id in ids {
+        assert_eq!(ring.wait_for(id).unwrap().unwrap(), 0);
+    }
+}
+
+#[test]
+fn a_short_read_grows_a_vec_only_over_what_was_read() {
+    // A short read into spare capacity: the length covers exactly the bytes read.
+    let (r, mut w) = pipe();
+    w.write_all(b"abc").unwrap();
+    drop(w);
+    let mut ring = OwnedRing::new(2).unwrap();
+    let mut v = Vec::with_capacity(4096);
+    v.extend_from_slice(b"XY");
+    let id = ring
+        .submit_op(ops::Read::new(OwnedFd::from(r), v, u64::MAX))
+        .unwrap();
+    let (n, v) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 3);
+    // Read from the start: "abc" overwrote "XY" and the length grew to 3.
+    assert_eq!(v, b"abc");
+}
+
+/// A user's own operation (a NOP) whose completion handling panics.
+struct Boom;
+
+// SAFETY: a NOP names no memory and no descriptor.
+unsafe impl uring::owned::Op for Boom {
+    type Output = ();
+    fn sqe(&mut self) -> Sqe {
+        uring::op::Nop::new().build()
+    }
+    fn complete(self, _cqe: &uring::Cqe) {
+        panic!("Boom::complete");
+    }
+}
+
+#[test]
+fn a_panic_while_processing_completions_keeps_the_table_consistent() {
+    let mut ring = OwnedRing::new(8).unwrap();
+    let _ = ring.submit_op(Boom).unwrap();
+    let a = ring.submit_op(ops::Nop::new()).unwrap();
+    let b = ring.submit_op(ops::Nop::new()).unwrap();
+    ring.submit_and_wait(3).unwrap();
+    assert!(catch_unwind(AssertUnwindSafe(|| ring.completions().count())).is_err());
+    // Boom's entry is gone; the others' completions were not lost.
+    assert_eq!(ring.in_flight(), 2);
+    let keys: Vec<_> = ring.completions().map(|c| c.key()).collect();
+    assert_eq!(keys, [a.key(), b.key()]);
+    assert_eq!(ring.in_flight(), 0);
+}
+
+#[test]
+fn a_panic_escaping_the_rings_drop_leaks_rather_than_frees() {
+    let (r, mut w) = pipe();
+    let (buf, dropped) = Tracked::new(64);
+    let mut ring = OwnedRing::new(8).unwrap();
+    // Boom completes (and will panic when processed) before the read is cancelled.
+    let _ = ring.submit_op(Boom).unwrap();
+    let _ = ring
+        .submit_op(ops::Read::new(OwnedFd::from(r), buf, u64::MAX))
+        .unwrap();
+    ring.submit_and_wait(1).unwrap();
+    assert!(catch_unwind(AssertUnwindSafe(move || drop(ring))).is_err());
+    // The read was still in the table when the panic escaped: leaked, not freed.
+    assert!(!dropped.load(Ordering::SeqCst));
+    assert!(!readers_gone(&mut w));
+}
