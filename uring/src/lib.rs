@@ -5,6 +5,7 @@
 
 pub use liburing_sys as sys;
 
+pub mod buf_ring;
 pub mod cqueue;
 pub mod error;
 pub mod op;

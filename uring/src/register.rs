@@ -26,7 +26,7 @@ impl Ring {
     /// Runs one liburing register call. When the ring fd is registered by
     /// another thread, liburing would use that thread's registered index on this
     /// thread's table: use the plain fd instead, or refuse if there is none.
-    fn register_call(
+    pub(crate) fn register_call(
         &mut self,
         what: impl FnOnce() -> String,
         call: impl FnOnce(*mut sys::io_uring) -> i32,
@@ -696,4 +696,746 @@ impl Restriction {
             resv2: [0; 3],
         }
     }
+}
+
+/// Registration calls added with liburing 2.1 and later: tagged resources,
+/// provided-buffer rings, io-wq affinity, NAPI, clock, buffer cloning, iowait,
+/// zero-copy receive, BPF filters.
+impl Ring {
+    /// Registers `fds` as the fixed-file table with a tag per slot
+    /// (`IORING_REGISTER_FILES2`, Linux 5.13). `None` leaves a slot empty (its tag
+    /// must be 0). When a tagged file leaves its slot (replaced, removed, or the
+    /// table unregistered) and the kernel has dropped it, it posts a completion
+    /// whose `user_data` is the tag and result 0. Tag 0 means no completion.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` when `fds` and `tags` differ in length, or an empty slot has a
+    /// tag; otherwise as for [`register_files`](Self::register_files).
+    #[doc(alias = "io_uring_register_files_tags")]
+    pub fn register_files_tags(
+        &mut self,
+        fds: &[Option<BorrowedFd<'_>>],
+        tags: &[u64],
+    ) -> io::Result<()> {
+        same_len(fds.len(), tags.len(), "files")?;
+        let raw: Vec<i32> = fds
+            .iter()
+            .map(|fd| fd.map_or(-1, |fd| fd.as_raw_fd()))
+            .collect();
+        let n = count(raw.len(), "files")?;
+        self.register_call(
+            || format!("registering {n} tagged files"),
+            // SAFETY: raw and tags hold n entries each, alive across the call.
+            |r| unsafe { sys::io_uring_register_files_tags(r, raw.as_ptr(), tags.as_ptr(), n) },
+        )?;
+        Ok(())
+    }
+
+    /// Replaces fixed-file slots `offset..offset + fds.len()` and their tags
+    /// (`IORING_REGISTER_FILES_UPDATE2`, Linux 5.13). The files that leave their
+    /// slots post their old tags' completions once released. Returns how many
+    /// slots were updated.
+    #[doc(alias = "io_uring_register_files_update_tag")]
+    pub fn register_files_update_tag(
+        &mut self,
+        offset: u32,
+        fds: &[Option<BorrowedFd<'_>>],
+        tags: &[u64],
+    ) -> io::Result<usize> {
+        same_len(fds.len(), tags.len(), "files")?;
+        let raw: Vec<i32> = fds
+            .iter()
+            .map(|fd| fd.map_or(-1, |fd| fd.as_raw_fd()))
+            .collect();
+        let n = count(raw.len(), "files")?;
+        let done = self.register_call(
+            || format!("updating {n} tagged fixed files at slot {offset}"),
+            // SAFETY: raw and tags hold n entries each, alive across the call.
+            |r| unsafe {
+                sys::io_uring_register_files_update_tag(r, offset, raw.as_ptr(), tags.as_ptr(), n)
+            },
+        )?;
+        Ok(done as usize)
+    }
+
+    /// Registers fixed buffers with a tag each (`IORING_REGISTER_BUFFERS2`,
+    /// Linux 5.13): when a tagged buffer leaves its slot and the kernel no longer
+    /// uses it, a completion with the tag as `user_data` is posted — the point
+    /// from which its memory may be reused. Tag 0 means no completion.
+    ///
+    /// # Safety
+    ///
+    /// As for [`register_buffers`](Self::register_buffers); the memory may be
+    /// reused once its tag's completion arrived.
+    #[doc(alias = "io_uring_register_buffers_tags")]
+    pub unsafe fn register_buffers_tags(
+        &mut self,
+        bufs: &[libc::iovec],
+        tags: &[u64],
+    ) -> io::Result<()> {
+        same_len(bufs.len(), tags.len(), "buffers")?;
+        let n = count(bufs.len(), "buffers")?;
+        self.register_call(
+            || format!("registering {n} tagged buffers"),
+            // SAFETY: bufs and tags hold n entries; the memory the iovecs describe
+            // is the caller's to keep valid (this function's contract).
+            |r| unsafe { sys::io_uring_register_buffers_tags(r, bufs.as_ptr(), tags.as_ptr(), n) },
+        )?;
+        Ok(())
+    }
+
+    /// Replaces fixed-buffer slots `offset..offset + bufs.len()` and their tags
+    /// (`IORING_REGISTER_BUFFERS_UPDATE`, Linux 5.13). Returns how many were
+    /// updated. An iovec with a null base and length 0 empties a slot.
+    ///
+    /// # Safety
+    ///
+    /// As for [`register_buffers`](Self::register_buffers), for the new buffers.
+    #[doc(alias = "io_uring_register_buffers_update_tag")]
+    pub unsafe fn register_buffers_update_tag(
+        &mut self,
+        offset: u32,
+        bufs: &[libc::iovec],
+        tags: &[u64],
+    ) -> io::Result<usize> {
+        same_len(bufs.len(), tags.len(), "buffers")?;
+        let n = count(bufs.len(), "buffers")?;
+        let done = self.register_call(
+            || format!("updating {n} tagged buffers at slot {offset}"),
+            // SAFETY: as in register_buffers_tags.
+            |r| unsafe {
+                sys::io_uring_register_buffers_update_tag(
+                    r,
+                    offset,
+                    bufs.as_ptr(),
+                    tags.as_ptr(),
+                    n,
+                )
+            },
+        )?;
+        Ok(done as usize)
+    }
+
+    /// Shares fixed buffers of `src` with this ring (`IORING_REGISTER_CLONE_BUFFERS`,
+    /// Linux 6.12; liburing's `io_uring_clone_buffers*`): `nr` buffers from slot
+    /// `src_off` of `src` land in slots from `dst_off` here (`nr` 0: all of
+    /// them). The pages stay pinned once, shared by both rings. With `replace`
+    /// (Linux 6.13) an existing table here is replaced; otherwise this ring must
+    /// have none.
+    ///
+    /// # Safety
+    ///
+    /// The memory of the cloned buffers must stay valid as promised to
+    /// [`register_buffers`](Self::register_buffers) of `src`, and now also until
+    /// this ring's buffers are unregistered or it is dropped.
+    ///
+    /// # Errors
+    ///
+    /// `EBUSY` when this ring has buffers and `replace` is off; `EBADF` when `src`
+    /// has no plain fd; `EINVAL` when the ranges do not fit.
+    #[doc(alias = "io_uring_clone_buffers")]
+    #[doc(alias = "io_uring_clone_buffers_offset")]
+    #[doc(alias = "__io_uring_clone_buffers")]
+    #[doc(alias = "__io_uring_clone_buffers_offset")]
+    pub unsafe fn clone_buffers(
+        &mut self,
+        src: &Ring,
+        src_off: u32,
+        dst_off: u32,
+        nr: u32,
+        replace: bool,
+    ) -> io::Result<()> {
+        let src_fd = src.raw.ring_fd;
+        if src_fd < 0 {
+            return Err(with_context(
+                libc::EBADF,
+                "cloning buffers: the source ring has no plain fd",
+            ));
+        }
+        let mut arg = sys::io_uring_clone_buffers {
+            src_fd: src_fd as u32,
+            flags: if replace {
+                sys::IORING_REGISTER_DST_REPLACE
+            } else {
+                0
+            },
+            src_off,
+            dst_off,
+            nr,
+            ..Default::default()
+        };
+        self.register_call(
+            || format!("cloning {nr} buffers from slot {src_off} to slot {dst_off}"),
+            // SAFETY: arg is valid for the call (the same call liburing's
+            // __io_uring_clone_buffers_offset makes); the cloned memory is the
+            // caller's to keep valid (this function's contract).
+            |r| unsafe {
+                raw_register(
+                    r,
+                    sys::IORING_REGISTER_CLONE_BUFFERS,
+                    (&mut arg as *mut sys::io_uring_clone_buffers).cast(),
+                    1,
+                )
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Registers a provided-buffer ring at `ring_addr` (`IORING_REGISTER_PBUF_RING`,
+    /// Linux 5.19) — the raw form; [`BufRing`](crate::buf_ring::BufRing) does
+    /// this with memory it owns. `flags` are `IOU_PBUF_RING_*`; with
+    /// `IOU_PBUF_RING_MMAP` `ring_addr` must be 0.
+    ///
+    /// # Safety
+    ///
+    /// `ring_addr` must point to `entries` (a power of two) page-aligned
+    /// `io_uring_buf`s that stay valid until the group is unregistered, and
+    /// every buffer published in it must stay valid as for
+    /// [`BufRing::add`](crate::buf_ring::BufRing::add).
+    #[doc(alias = "io_uring_register_buf_ring")]
+    pub unsafe fn register_buf_ring(
+        &mut self,
+        ring_addr: *mut sys::io_uring_buf,
+        entries: u32,
+        group: u16,
+        flags: u16,
+    ) -> io::Result<()> {
+        let mut reg = sys::io_uring_buf_reg {
+            ring_addr: ring_addr as u64,
+            ring_entries: entries,
+            bgid: group,
+            ..Default::default()
+        };
+        self.register_call(
+            || format!("registering a buffer ring of {entries} entries for group {group}"),
+            // SAFETY: reg is valid for the call; the memory is the caller's
+            // contract.
+            |r| unsafe { sys::io_uring_register_buf_ring(r, &mut reg, flags as u32) },
+        )?;
+        Ok(())
+    }
+
+    /// Unregisters the provided-buffer ring of `group`
+    /// (`IORING_UNREGISTER_PBUF_RING`). `ENOENT` if there is none. Operations
+    /// that already selected a buffer keep it.
+    #[doc(alias = "io_uring_unregister_buf_ring")]
+    pub fn unregister_buf_ring(&mut self, group: u16) -> io::Result<()> {
+        self.register_call(
+            || format!("unregistering the buffer ring of group {group}"),
+            // SAFETY: no memory of ours is passed beyond the call.
+            |r| unsafe { sys::io_uring_unregister_buf_ring(r, group as i32) },
+        )?;
+        Ok(())
+    }
+
+    /// The kernel's head of the buffer ring of `group`
+    /// (`IORING_REGISTER_PBUF_STATUS`, Linux 6.8): how many buffers it consumed,
+    /// wrapping at `u16`.
+    #[doc(alias = "io_uring_buf_ring_head")]
+    pub fn buf_ring_head(&mut self, group: u16) -> io::Result<u16> {
+        let mut status = sys::io_uring_buf_status {
+            buf_group: group as u32,
+            ..Default::default()
+        };
+        self.register_call(
+            || format!("reading the head of buffer group {group}"),
+            // SAFETY: status is valid for the call (what liburing 2.6's
+            // io_uring_buf_ring_head passes).
+            |r| unsafe {
+                raw_register(
+                    r,
+                    sys::IORING_REGISTER_PBUF_STATUS,
+                    (&mut status as *mut sys::io_uring_buf_status).cast(),
+                    1,
+                )
+            },
+        )?;
+        Ok(status.head as u16)
+    }
+
+    /// Pins this task's io-wq workers for the ring to `cpus`
+    /// (`IORING_REGISTER_IOWQ_AFF`, Linux 5.14); for an SQPOLL ring, the poll
+    /// thread's workers.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for an empty set or a CPU number at or above `CPU_SETSIZE`; the
+    /// kernel's errno otherwise.
+    #[doc(alias = "io_uring_register_iowq_aff")]
+    pub fn register_iowq_aff(&mut self, cpus: &[usize]) -> io::Result<()> {
+        // SAFETY: cpu_set_t is a plain bit array; all-zero is the empty set.
+        let mut set: libc::cpu_set_t = unsafe { core::mem::zeroed() };
+        for &cpu in cpus {
+            if cpu >= libc::CPU_SETSIZE as usize {
+                return Err(with_context(
+                    libc::EINVAL,
+                    format!("CPU {cpu} is outside cpu_set_t"),
+                ));
+            }
+            // SAFETY: cpu < CPU_SETSIZE, inside the set.
+            unsafe { libc::CPU_SET(cpu, &mut set) };
+        }
+        if cpus.is_empty() {
+            return Err(with_context(libc::EINVAL, "an empty io-wq CPU set"));
+        }
+        self.register_call(
+            || format!("setting io-wq affinity to CPUs {cpus:?}"),
+            // SAFETY: set is a valid cpu_set_t of the size passed.
+            |r| unsafe {
+                sys::io_uring_register_iowq_aff(
+                    r,
+                    core::mem::size_of::<libc::cpu_set_t>(),
+                    (&set as *const libc::cpu_set_t).cast(),
+                )
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Undoes [`register_iowq_aff`](Self::register_iowq_aff): workers may run on
+    /// any CPU the task may (`IORING_UNREGISTER_IOWQ_AFF`).
+    #[doc(alias = "io_uring_unregister_iowq_aff")]
+    pub fn unregister_iowq_aff(&mut self) -> io::Result<()> {
+        self.register_call(
+            || "clearing the io-wq affinity".to_string(),
+            // SAFETY: no memory is passed.
+            |r| unsafe { sys::io_uring_unregister_iowq_aff(r) },
+        )?;
+        Ok(())
+    }
+
+    /// Turns on NAPI busy polling for the ring's network operations
+    /// (`IORING_REGISTER_NAPI`, Linux 6.9) and returns the settings it had
+    /// before.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` from kernels without `CONFIG_NET_RX_BUSY_POLL` or before 6.9.
+    #[doc(alias = "io_uring_register_napi")]
+    pub fn register_napi(&mut self, napi: Napi) -> io::Result<Napi> {
+        let mut raw = napi.to_raw();
+        self.register_call(
+            || format!("registering NAPI busy polling {napi:?}"),
+            // SAFETY: raw is a valid io_uring_napi the kernel reads and writes.
+            |r| unsafe { napi_call(r, sys::IORING_REGISTER_NAPI, &mut raw) },
+        )?;
+        Ok(Napi::from_raw(&raw))
+    }
+
+    /// Turns NAPI busy polling off (`IORING_UNREGISTER_NAPI`) and returns the
+    /// settings it had.
+    #[doc(alias = "io_uring_unregister_napi")]
+    pub fn unregister_napi(&mut self) -> io::Result<Napi> {
+        let mut raw = sys::io_uring_napi::default();
+        self.register_call(
+            || "unregistering NAPI busy polling".to_string(),
+            // SAFETY: as in register_napi.
+            |r| unsafe { napi_call(r, sys::IORING_UNREGISTER_NAPI, &mut raw) },
+        )?;
+        Ok(Napi::from_raw(&raw))
+    }
+
+    /// Chooses the clock for wait timeouts (`IORING_REGISTER_CLOCK`, Linux 6.12).
+    /// The default is [`Clock::Monotonic`].
+    ///
+    /// ```
+    /// use uring::register::Clock;
+    /// let mut ring = uring::Ring::new(4)?;
+    /// # if ring.register_clock(Clock::Boottime).is_err() { return Ok(()) } // < 6.12
+    /// ring.register_clock(Clock::Boottime)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[doc(alias = "io_uring_register_clock")]
+    pub fn register_clock(&mut self, clock: Clock) -> io::Result<()> {
+        let mut arg = sys::io_uring_clock_register {
+            clockid: clock.id() as u32,
+            ..Default::default()
+        };
+        self.register_call(
+            || format!("setting the wait clock to {clock:?}"),
+            // SAFETY: arg is a valid io_uring_clock_register for the call.
+            |r| unsafe {
+                #[cfg(liburing_2_8)]
+                {
+                    sys::io_uring_register_clock(r, &mut arg)
+                }
+                #[cfg(not(liburing_2_8))]
+                {
+                    raw_register(
+                        r,
+                        sys::IORING_REGISTER_CLOCK,
+                        (&mut arg as *mut sys::io_uring_clock_register).cast(),
+                        0,
+                    )
+                }
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Whether waiting for completions counts as I/O wait (liburing's
+    /// `io_uring_set_iowait`; needs [`Features::NO_IOWAIT`](crate::Features::NO_IOWAIT),
+    /// Linux 6.15). On by default; off, every later enter passes
+    /// `IORING_ENTER_NO_IOWAIT`. Not a register call: it changes how this ring
+    /// enters.
+    ///
+    /// # Errors
+    ///
+    /// `EOPNOTSUPP` (kind `Unsupported`) without `NO_IOWAIT`.
+    #[doc(alias = "io_uring_set_iowait")]
+    pub fn set_iowait(&mut self, enable: bool) -> io::Result<()> {
+        if !self.features().contains(crate::Features::NO_IOWAIT) {
+            return Err(with_context(
+                libc::EOPNOTSUPP,
+                "turning iowait accounting off needs IORING_FEAT_NO_IOWAIT (Linux 6.15)",
+            ));
+        }
+        // liburing 2.10's io_uring_set_iowait does exactly this to its int_flags.
+        let no_iowait = sys::IORING_ENTER_NO_IOWAIT as u8;
+        if enable {
+            self.raw.int_flags &= !no_iowait;
+        } else {
+            self.raw.int_flags |= no_iowait;
+        }
+        Ok(())
+    }
+
+    /// Whether waits count as I/O wait (see [`set_iowait`](Self::set_iowait)).
+    pub fn iowait(&self) -> bool {
+        self.raw.int_flags & sys::IORING_ENTER_NO_IOWAIT as u8 == 0
+    }
+
+    /// Registers a zero-copy receive interface queue (`IORING_REGISTER_ZCRX_IFQ`,
+    /// Linux 6.15; liburing's `io_uring_register_ifq`): received packets of
+    /// hardware queue `if_rxq` of interface `if_idx` land directly in the area
+    /// `reg.area_ptr` describes, with a refill ring in the region
+    /// `reg.region_ptr` describes. The kernel fills in `reg.offsets` and
+    /// `reg.zcrx_id`.
+    ///
+    /// Needs a ring with `DEFER_TASKRUN` and 32-byte CQEs, `CAP_NET_ADMIN`, and a
+    /// NIC and driver with header split and queue management (not loopback).
+    ///
+    /// # Safety
+    ///
+    /// `reg` and the `io_uring_zcrx_area_reg` and `io_uring_region_desc` it
+    /// points to must be valid for the call; the area and region memory they
+    /// describe must stay valid, and not be written otherwise than as the zcrx
+    /// protocol allows, until the ring is dropped.
+    ///
+    /// # Errors
+    ///
+    /// `EPERM` without `CAP_NET_ADMIN`; `EINVAL` for the wrong ring flags or
+    /// before 6.15; `EOPNOTSUPP`/`ENODEV`/`EINVAL` for interfaces that cannot do it.
+    #[doc(alias = "io_uring_register_ifq")]
+    pub unsafe fn register_zcrx_ifq(
+        &mut self,
+        reg: &mut sys::io_uring_zcrx_ifq_reg,
+    ) -> io::Result<()> {
+        let (idx, q) = (reg.if_idx, reg.if_rxq);
+        self.register_call(
+            || format!("registering zero-copy receive on interface {idx} queue {q}"),
+            // SAFETY: reg and the memory it names are the caller's contract.
+            |r| unsafe {
+                #[cfg(liburing_2_10)]
+                {
+                    sys::io_uring_register_ifq(r, reg)
+                }
+                #[cfg(not(liburing_2_10))]
+                {
+                    raw_register(
+                        r,
+                        sys::IORING_REGISTER_ZCRX_IFQ,
+                        (reg as *mut sys::io_uring_zcrx_ifq_reg).cast(),
+                        1,
+                    )
+                }
+            },
+        )?;
+        Ok(())
+    }
+
+    /// A control operation on a registered zero-copy receive queue
+    /// (`IORING_REGISTER_ZCRX_CTRL`, Linux 6.19; liburing 2.15's
+    /// `io_uring_register_zcrx_ctrl`): `ZCRX_CTRL_FLUSH_RQ` or `ZCRX_CTRL_EXPORT`
+    /// (which returns a new fd in `ctrl`, the caller's to close).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL`/`ENXIO` when `ctrl.zcrx_id` names no queue; `EINVAL` before 6.19.
+    #[doc(alias = "io_uring_register_zcrx_ctrl")]
+    pub fn zcrx_ctrl(&mut self, ctrl: &mut sys::zcrx_ctrl) -> io::Result<()> {
+        let (id, op) = (ctrl.zcrx_id, ctrl.op);
+        self.register_call(
+            || format!("zero-copy receive control {op} on queue {id}"),
+            // SAFETY: ctrl is a valid zcrx_ctrl the kernel reads and writes; it
+            // names no other memory.
+            |r| unsafe {
+                raw_register(
+                    r,
+                    sys::IORING_REGISTER_ZCRX_CTRL,
+                    (ctrl as *mut sys::zcrx_ctrl).cast(),
+                    0,
+                )
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Installs a BPF filter on the ring's operations (`IORING_REGISTER_BPF_FILTER`,
+    /// liburing 2.15's `io_uring_register_bpf_filter`; newer kernels than 6.18).
+    /// The kernel copies the program `bpf` points to.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` from kernels that do not know the call; `EFAULT` for a bad
+    /// program pointer.
+    #[doc(alias = "io_uring_register_bpf_filter")]
+    pub fn register_bpf_filter(&mut self, bpf: &mut sys::io_uring_bpf) -> io::Result<()> {
+        self.register_call(
+            || "registering a BPF filter".to_string(),
+            // SAFETY: bpf is valid for the call; the kernel copies the program it
+            // points to with copy_from_user (a bad pointer is EFAULT).
+            |r| unsafe {
+                raw_register(
+                    r,
+                    sys::IORING_REGISTER_BPF_FILTER,
+                    (bpf as *mut sys::io_uring_bpf).cast(),
+                    1,
+                )
+            },
+        )?;
+        Ok(())
+    }
+}
+
+/// `IORING_REGISTER_NAPI`/`IORING_UNREGISTER_NAPI`, through liburing 2.6 when
+/// linked against it.
+///
+/// # Safety
+///
+/// `ring` live, `napi` valid.
+unsafe fn napi_call(ring: *mut sys::io_uring, opcode: u32, napi: &mut sys::io_uring_napi) -> i32 {
+    #[cfg(liburing_2_6)]
+    {
+        // SAFETY: forwarded from this function's contract.
+        unsafe {
+            if opcode == sys::IORING_REGISTER_NAPI {
+                sys::io_uring_register_napi(ring, napi)
+            } else {
+                sys::io_uring_unregister_napi(ring, napi)
+            }
+        }
+    }
+    #[cfg(not(liburing_2_6))]
+    {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { raw_register(ring, opcode, (napi as *mut sys::io_uring_napi).cast(), 1) }
+    }
+}
+
+fn same_len(a: usize, b: usize, what: &str) -> io::Result<()> {
+    if a != b {
+        return Err(with_context(
+            libc::EINVAL,
+            format!("{a} {what} but {b} tags"),
+        ));
+    }
+    Ok(())
+}
+
+/// NAPI busy-poll settings for [`Ring::register_napi`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Napi {
+    /// How long to busy-poll, in microseconds (0: the kernel's default off).
+    pub busy_poll_usec: u32,
+    /// Prefer busy polling over interrupts (`SO_PREFER_BUSY_POLL`).
+    pub prefer_busy_poll: bool,
+}
+
+impl Napi {
+    fn to_raw(self) -> sys::io_uring_napi {
+        sys::io_uring_napi {
+            busy_poll_to: self.busy_poll_usec,
+            prefer_busy_poll: self.prefer_busy_poll as u8,
+            ..Default::default()
+        }
+    }
+
+    fn from_raw(raw: &sys::io_uring_napi) -> Napi {
+        Napi {
+            busy_poll_usec: raw.busy_poll_to,
+            prefer_busy_poll: raw.prefer_busy_poll != 0,
+        }
+    }
+}
+
+/// The clock for wait timeouts ([`Ring::register_clock`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Clock {
+    /// `CLOCK_MONOTONIC` (the default).
+    Monotonic,
+    /// `CLOCK_BOOTTIME`: also runs while the system is suspended.
+    Boottime,
+}
+
+impl Clock {
+    fn id(self) -> libc::clockid_t {
+        match self {
+            Clock::Monotonic => libc::CLOCK_MONOTONIC,
+            Clock::Boottime => libc::CLOCK_BOOTTIME,
+        }
+    }
+}
+
+/// Posts a completion with `result` and `user_data` to the ring whose fd is
+/// `target`, without a ring of one's own (`IORING_REGISTER_SEND_MSG_RING`, Linux
+/// 6.13; liburing 2.11's `io_uring_register_sync_msg`). The same as a
+/// [`MsgRing`](crate::op::MsgRing) entry, done synchronously.
+///
+/// ```
+/// let mut ring = uring::Ring::new(4)?;
+/// let fd = ring.fd().unwrap();
+/// # if uring::register::msg_ring_sync(fd, 1, 2).is_err() { return Ok(()) } // < 6.13
+/// uring::register::msg_ring_sync(fd, 7, 99)?;
+/// # ring.submit_and_get_events()?;
+/// # let mut cq = ring.completion(); cq.next();
+/// let cqe = cq.next().unwrap();
+/// assert_eq!((cqe.user_data(), cqe.raw_result()), (99, 7));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// `EBADFD`/`EBADF` when `target` is not a ring; `EINVAL` before 6.13.
+#[doc(alias = "io_uring_register_sync_msg")]
+pub fn msg_ring_sync(target: BorrowedFd<'_>, result: i32, user_data: u64) -> io::Result<()> {
+    let mut sqe =
+        crate::op::MsgRing::new(crate::types::Fd(target.as_raw_fd()), result, user_data).build();
+    let raw = sqe.as_raw_mut();
+    let ret = {
+        #[cfg(liburing_2_11)]
+        {
+            // SAFETY: raw is a valid MSG_RING (IORING_MSG_DATA) entry; the kernel
+            // only reads it.
+            unsafe { sys::io_uring_register_sync_msg(raw) }
+        }
+        #[cfg(not(liburing_2_11))]
+        {
+            // SAFETY: as above; fd -1 is what liburing passes.
+            unsafe {
+                sys::io_uring_register(
+                    u32::MAX,
+                    sys::IORING_REGISTER_SEND_MSG_RING,
+                    (raw as *mut sys::io_uring_sqe).cast(),
+                    1,
+                )
+            }
+        }
+    };
+    if ret < 0 {
+        return Err(with_context(
+            -ret,
+            format!("sending a message (result {result}, user_data {user_data}) to a ring"),
+        ));
+    }
+    Ok(())
+}
+
+/// Installs a BPF filter for the rings the calling task creates from now on
+/// (`IORING_REGISTER_BPF_FILTER` without a ring, liburing 2.15's
+/// `io_uring_register_bpf_filter_task`; newer kernels than 6.18).
+///
+/// # Errors
+///
+/// `EINVAL` from kernels that do not know the call.
+#[doc(alias = "io_uring_register_bpf_filter_task")]
+pub fn register_bpf_filter_task(bpf: &mut sys::io_uring_bpf) -> io::Result<()> {
+    // SAFETY: bpf is valid for the call; the kernel copies the program it points
+    // to with copy_from_user. fd -1 is what liburing passes.
+    let ret = unsafe {
+        sys::io_uring_register(
+            u32::MAX,
+            sys::IORING_REGISTER_BPF_FILTER,
+            (bpf as *mut sys::io_uring_bpf).cast(),
+            1,
+        )
+    };
+    if ret < 0 {
+        return Err(with_context(-ret, "registering a task BPF filter"));
+    }
+    Ok(())
+}
+
+/// What the kernel's io_uring knows, from `IORING_REGISTER_QUERY` with
+/// `IO_URING_QUERY_OPCODES` (Linux 6.18; liburing 2.15's
+/// `io_uring_register_query`). Needs no ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct QueryOpcodes {
+    /// Number of `IORING_OP_*` opcodes (one past the last).
+    pub nr_request_opcodes: u32,
+    /// Number of `IORING_REGISTER_*` opcodes (one past the last).
+    pub nr_register_opcodes: u32,
+    /// Every `IORING_FEAT_*` the kernel has.
+    pub feature_flags: u64,
+    /// Every `IORING_SETUP_*` flag it accepts.
+    pub ring_setup_flags: u64,
+    /// Every `IORING_ENTER_*` flag it accepts.
+    pub enter_flags: u64,
+    /// Every `IOSQE_*` flag it accepts.
+    pub sqe_flags: u64,
+    /// Number of query operations.
+    pub nr_query_opcodes: u32,
+}
+
+/// Asks the kernel which opcodes and flags it knows (see [`QueryOpcodes`]).
+///
+/// # Errors
+///
+/// `EINVAL` before Linux 6.18.
+#[doc(alias = "io_uring_register_query")]
+pub fn query_opcodes() -> io::Result<QueryOpcodes> {
+    let mut data = sys::io_uring_query_opcode::default();
+    let mut hdr = sys::io_uring_query_hdr {
+        query_data: &mut data as *mut sys::io_uring_query_opcode as u64,
+        query_op: sys::IO_URING_QUERY_OPCODES,
+        size: core::mem::size_of::<sys::io_uring_query_opcode>() as u32,
+        ..Default::default()
+    };
+    let ret = {
+        #[cfg(liburing_2_15)]
+        {
+            // SAFETY: hdr is valid and points at data, valid for `size` bytes.
+            unsafe { sys::io_uring_register_query(&mut hdr) }
+        }
+        #[cfg(not(liburing_2_15))]
+        {
+            // SAFETY: as above; fd -1 is what liburing passes.
+            unsafe {
+                sys::io_uring_register(
+                    u32::MAX,
+                    sys::IORING_REGISTER_QUERY,
+                    (&mut hdr as *mut sys::io_uring_query_hdr).cast(),
+                    0,
+                )
+            }
+        }
+    };
+    if ret < 0 {
+        return Err(with_context(-ret, "querying io_uring opcodes"));
+    }
+    if hdr.result < 0 {
+        return Err(with_context(-hdr.result, "querying io_uring opcodes"));
+    }
+    Ok(QueryOpcodes {
+        nr_request_opcodes: data.nr_request_opcodes,
+        nr_register_opcodes: data.nr_register_opcodes,
+        feature_flags: data.feature_flags,
+        ring_setup_flags: data.ring_setup_flags,
+        enter_flags: data.enter_flags,
+        sqe_flags: data.sqe_flags,
+        nr_query_opcodes: data.nr_query_opcodes,
+    })
 }
