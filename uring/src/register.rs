@@ -1,8 +1,16 @@
-//! Registration (`io_uring_register(2)`): fixed files, fixed buffers, an
-//! eventfd, and the ring's own fd, as methods on [`Ring`].
+//! Registration (`io_uring_register(2)`): everything a ring can register —
+//! fixed files and buffers (with tags, sparse, cloned between rings), eventfds,
+//! the ring's own fd, personalities, io-wq limits and affinity, restrictions,
+//! NAPI, the wait clock, wait regions, zero-copy receive, BPF filters — as
+//! methods on [`Ring`], plus the few ring-less calls as functions here.
+//! Provided-buffer rings live in [`buf_ring`](crate::buf_ring).
 //!
-//! Each goes through liburing's `io_uring_register_*` function of the same name.
-//! Errors carry the kernel's errno and say what was being registered.
+//! Most go through liburing's function of the same name; where that function
+//! is newer than the liburing linked (see the `liburing_2_N` cfgs), the same
+//! `io_uring_register` call is made directly, so every method works with any
+//! supported liburing and the kernel decides. Errors carry the kernel's errno
+//! ([`error::errno`](crate::error::errno)) and say what was being registered;
+//! `EINVAL` is what a kernel says about a call it does not know.
 //!
 //! ```
 //! use std::os::fd::AsFd;
@@ -13,6 +21,67 @@
 //! ring.unregister_files()?;
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! # Which liburing call is where
+//!
+//! Every registration function of liburing 2.15 (`liburing.map`), in the order
+//! liburing added them:
+//!
+//! | liburing | since | uring |
+//! | --- | --- | --- |
+//! | `io_uring_register_buffers` | 2.0 | [`Ring::register_buffers`] (`unsafe`) |
+//! | `io_uring_unregister_buffers` | 2.0 | [`Ring::unregister_buffers`] |
+//! | `io_uring_register_files` | 2.0 | [`Ring::register_files`] |
+//! | `io_uring_register_files_update` | 2.0 | [`Ring::register_files_update`] |
+//! | `io_uring_unregister_files` | 2.0 | [`Ring::unregister_files`] |
+//! | `io_uring_register_eventfd` | 2.0 | [`Ring::register_eventfd`] |
+//! | `io_uring_register_eventfd_async` | 2.0 | [`Ring::register_eventfd_async`] |
+//! | `io_uring_unregister_eventfd` | 2.0 | [`Ring::unregister_eventfd`] |
+//! | `io_uring_register_personality` | 2.0 | [`Ring::register_personality`] |
+//! | `io_uring_unregister_personality` | 2.0 | [`Ring::unregister_personality`] |
+//! | `io_uring_register_probe` | 2.0 | [`Ring::probe`], [`probe::probe`](crate::probe::probe) |
+//! | `io_uring_register_buffers_tags` | 2.1 | [`Ring::register_buffers_tags`] (`unsafe`) |
+//! | `io_uring_register_buffers_update_tag` | 2.1 | [`Ring::register_buffers_update_tag`] (`unsafe`) |
+//! | `io_uring_register_files_tags` | 2.1 | [`Ring::register_files_tags`] |
+//! | `io_uring_register_files_update_tag` | 2.1 | [`Ring::register_files_update_tag`] |
+//! | `io_uring_register_iowq_aff` | 2.1 | [`Ring::register_iowq_aff`] |
+//! | `io_uring_unregister_iowq_aff` | 2.1 | [`Ring::unregister_iowq_aff`] |
+//! | `io_uring_register_iowq_max_workers` | 2.1 | [`Ring::register_iowq_max_workers`] |
+//! | `io_uring_register_ring_fd` | 2.2 | [`Ring::register_ring_fd`], [`Builder::register_ring_fd`](crate::Builder::register_ring_fd) |
+//! | `io_uring_unregister_ring_fd` | 2.2 | [`Ring::unregister_ring_fd`] |
+//! | `io_uring_register_files_sparse` | 2.2 | [`Ring::register_files_sparse`] |
+//! | `io_uring_register_buffers_sparse` | 2.2 | [`Ring::register_buffers_sparse`] |
+//! | `io_uring_register_buf_ring` | 2.2 | [`BufRing::new`](crate::buf_ring::BufRing::new), [`BufRingPool::new`](crate::buf_ring::BufRingPool::new); raw: [`Ring::register_buf_ring`] (`unsafe`) |
+//! | `io_uring_unregister_buf_ring` | 2.2 | [`BufRing::unregister`](crate::buf_ring::BufRing::unregister) and its `Drop`; [`Ring::unregister_buf_ring`] |
+//! | `io_uring_register_sync_cancel` | 2.3 | [`Ring::cancel_sync`], [`Ring::cancel_all_sync`] |
+//! | `io_uring_register_file_alloc_range` | 2.3 | [`Ring::register_file_alloc_range`] |
+//! | `io_uring_register` | 2.3 | the raw system call: [`sys::io_uring_register`]; every opcode has a method here |
+//! | `io_uring_close_ring_fd` | 2.4 | [`Ring::close_ring_fd`] |
+//! | `io_uring_enable_rings` | 2.4 | [`Ring::enable_rings`] |
+//! | `io_uring_register_restrictions` | 2.4 | [`Ring::register_restrictions`] |
+//! | `io_uring_setup_buf_ring` | 2.4 | [`BufRing::new`](crate::buf_ring::BufRing::new), [`BufRing::with_flags`](crate::buf_ring::BufRing::with_flags) |
+//! | `io_uring_free_buf_ring` | 2.4 | [`BufRing::unregister`](crate::buf_ring::BufRing::unregister) and its `Drop` |
+//! | `io_uring_buf_ring_head` | 2.6 | [`BufRing::head`](crate::buf_ring::BufRing::head), [`Ring::buf_ring_head`] |
+//! | `io_uring_register_napi` | 2.6 | [`Ring::register_napi`] |
+//! | `io_uring_unregister_napi` | 2.6 | [`Ring::unregister_napi`] |
+//! | `io_uring_register_clock` | 2.8 | [`Ring::register_clock`] |
+//! | `io_uring_clone_buffers` | 2.8 | [`Ring::clone_buffers`] (`unsafe`) with `0, 0, 0, false` |
+//! | `io_uring_resize_rings` | 2.9 | [`Ring::resize_rings`] (built against liburing ≥ 2.9: it remaps the rings) |
+//! | `io_uring_register_wait_reg` | 2.9 | none: liburing's function only returns `-EINVAL` (the kernel interface it was written for never shipped); [`Ring::register_wait_region`] does the job |
+//! | `io_uring_clone_buffers_offset` | 2.9 | [`Ring::clone_buffers`] (`unsafe`) |
+//! | `io_uring_register_region` | 2.9 | [`Ring::register_wait_region`]: a wait region is the one use the kernel (6.18) has for a registered region |
+//! | `io_uring_register_ifq` | 2.10 | [`Ring::register_zcrx_ifq`] (`unsafe`) |
+//! | `io_uring_set_iowait` | 2.10 | [`Ring::set_iowait`] (not a register call: it changes how the ring enters) |
+//! | `__io_uring_clone_buffers`, `__io_uring_clone_buffers_offset` | 2.10 | [`Ring::clone_buffers`] (`unsafe`), `replace` for `IORING_REGISTER_DST_REPLACE`; the source is always named by its plain fd |
+//! | `io_uring_register_sync_msg` | 2.11 | [`msg_ring_sync`] (`unsafe`) |
+//! | `io_uring_register_bpf_filter` | 2.15 | [`Ring::register_bpf_filter`] |
+//! | `io_uring_register_bpf_filter_task` | 2.15 | [`register_bpf_filter_task`] |
+//! | `io_uring_register_zcrx_ctrl` | 2.15 | [`Ring::zcrx_ctrl`] |
+//! | `io_uring_register_query` | 2.15 | [`query_opcodes`] (`IO_URING_QUERY_OPCODES`, typed); [`query`] (`unsafe`, any query chain) |
+//!
+//! The remaining register opcodes have a home too: `IORING_REGISTER_PBUF_STATUS`
+//! is `io_uring_buf_ring_head` above, and the wait-region registration is
+//! `IORING_REGISTER_MEM_REGION`.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -1297,8 +1366,9 @@ impl Clock {
 /// ```
 /// let mut ring = uring::Ring::new(4)?;
 /// let fd = ring.fd().unwrap();
-/// # if uring::register::msg_ring_sync(fd, 1, 2).is_err() { return Ok(()) } // < 6.13
-/// uring::register::msg_ring_sync(fd, 7, 99)?;
+/// // SAFETY: this ring's completions are read right here, expecting it.
+/// # if unsafe { uring::register::msg_ring_sync(fd, 1, 2) }.is_err() { return Ok(()) } // < 6.13
+/// unsafe { uring::register::msg_ring_sync(fd, 7, 99) }?;
 /// # ring.submit_and_get_events()?;
 /// # let mut cq = ring.completion(); cq.next();
 /// let cqe = cq.next().unwrap();
@@ -1306,11 +1376,20 @@ impl Clock {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 ///
+/// # Safety
+///
+/// The ring behind `target` gets a completion that no request of its own
+/// produced, with any `user_data`: whoever drives that ring must be prepared
+/// for it. Code that matches completions to in-flight operations by
+/// `user_data` (such as [`owned`](crate::owned)) could take it for the
+/// completion of an operation the kernel is still carrying out, and release
+/// memory the kernel still writes.
+///
 /// # Errors
 ///
 /// `EBADFD`/`EBADF` when `target` is not a ring; `EINVAL` before 6.13.
 #[doc(alias = "io_uring_register_sync_msg")]
-pub fn msg_ring_sync(target: BorrowedFd<'_>, result: i32, user_data: u64) -> io::Result<()> {
+pub unsafe fn msg_ring_sync(target: BorrowedFd<'_>, result: i32, user_data: u64) -> io::Result<()> {
     let mut sqe =
         crate::op::MsgRing::new(crate::types::Fd(target.as_raw_fd()), result, user_data).build();
     let raw = sqe.as_raw_mut();
@@ -1388,6 +1467,36 @@ pub struct QueryOpcodes {
     pub sqe_flags: u64,
     /// Number of query operations.
     pub nr_query_opcodes: u32,
+}
+
+/// Runs a chain of `IORING_REGISTER_QUERY` requests (Linux 6.18; liburing
+/// 2.15's `io_uring_register_query`): for each header, the kernel writes up to
+/// `size` bytes of answers at `query_data`, sets `result`, and follows
+/// `next_entry`. [`query_opcodes`] is the typed form of `IO_URING_QUERY_OPCODES`.
+///
+/// # Safety
+///
+/// Every header in the chain must be valid, and its `query_data` must point to
+/// `size` writable bytes, for the duration of the call.
+///
+/// # Errors
+///
+/// `EINVAL` before Linux 6.18; a header's own failure is in its `result`.
+#[doc(alias = "io_uring_register_query")]
+pub unsafe fn query(hdr: &mut sys::io_uring_query_hdr) -> io::Result<()> {
+    // SAFETY: the caller's contract; fd -1 is what liburing passes.
+    let ret = unsafe {
+        sys::io_uring_register(
+            u32::MAX,
+            sys::IORING_REGISTER_QUERY,
+            (hdr as *mut sys::io_uring_query_hdr).cast(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(with_context(-ret, "querying io_uring"));
+    }
+    Ok(())
 }
 
 /// Asks the kernel which opcodes and flags it knows (see [`QueryOpcodes`]).

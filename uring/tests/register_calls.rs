@@ -363,14 +363,16 @@ fn sync_message_lands_in_the_target_ring() {
     let fd = ring.fd().unwrap().as_raw_fd();
     // SAFETY: fd is the ring's, open while `ring` lives.
     let target = unsafe { BorrowedFd::borrow_raw(fd) };
-    if let Err(e) = uring::register::msg_ring_sync(target, 1234, 0xabc) {
+    // SAFETY: this test reads the ring's completions expecting the message.
+    if let Err(e) = unsafe { uring::register::msg_ring_sync(target, 1234, 0xabc) } {
         return println!("skipped: synchronous MSG_RING because {e} (Linux < 6.13)");
     }
     let cqe = reap(&mut ring, 1).remove(0);
     assert_eq!((cqe.user_data(), cqe.raw_result()), (0xabc, 1234));
     // Not a ring.
     let (r, _w) = pipe();
-    let err = uring::register::msg_ring_sync(r.as_fd(), 0, 0).unwrap_err();
+    // SAFETY: not a ring: nothing is posted anywhere.
+    let err = unsafe { uring::register::msg_ring_sync(r.as_fd(), 0, 0) }.unwrap_err();
     assert_eq!(errno(&err), Some(libc::EBADFD), "{err}");
 }
 
@@ -507,4 +509,39 @@ fn bpf_filter_is_refused_by_kernels_without_it() {
     assert_eq!(errno(&err), Some(libc::EINVAL), "{err}");
     let err = uring::register::register_bpf_filter_task(&mut bpf).unwrap_err();
     assert_eq!(errno(&err), Some(libc::EINVAL), "{err}");
+}
+
+#[test]
+fn raw_query_chain_answers_each_header() {
+    let Ok(typed) = uring::register::query_opcodes() else {
+        return println!("skipped: IORING_REGISTER_QUERY because the kernel lacks it (< 6.18)");
+    };
+    let mut opcodes = sys::io_uring_query_opcode::default();
+    let mut scq = sys::io_uring_query_scq::default();
+    let mut second = sys::io_uring_query_hdr {
+        query_data: &mut scq as *mut _ as u64,
+        query_op: sys::IO_URING_QUERY_SCQ,
+        size: std::mem::size_of_val(&scq) as u32,
+        ..Default::default()
+    };
+    let mut first = sys::io_uring_query_hdr {
+        next_entry: &mut second as *mut _ as u64,
+        query_data: &mut opcodes as *mut _ as u64,
+        query_op: sys::IO_URING_QUERY_OPCODES,
+        size: std::mem::size_of_val(&opcodes) as u32,
+        ..Default::default()
+    };
+    // SAFETY: both headers and the answers they point to live across the call.
+    unsafe { uring::register::query(&mut first) }.unwrap();
+    assert_eq!(first.result, 0);
+    assert_eq!(opcodes.nr_request_opcodes, typed.nr_request_opcodes);
+    assert_eq!(opcodes.feature_flags, typed.feature_flags);
+    if opcodes.nr_query_opcodes > sys::IO_URING_QUERY_SCQ {
+        // The ring header the SCQ query describes is at least the 64 bytes of
+        // heads, tails and masks.
+        assert_eq!(second.result, 0);
+        assert!(scq.hdr_size >= 64, "{scq:?}");
+    } else {
+        assert!(second.result < 0, "{}", second.result);
+    }
 }
