@@ -486,3 +486,61 @@ fn a_panic_escaping_the_rings_drop_leaks_rather_than_frees() {
     assert!(!dropped.load(Ordering::SeqCst));
     assert!(!readers_gone(&mut w));
 }
+
+/// A user's own multishot operation: a timeout that fires `count` times.
+struct Ticks {
+    ts: Box<uring::types::Timespec>,
+    count: u32,
+    seen_more: u32,
+}
+
+// SAFETY: the entry names only the boxed timespec, which the kernel reads and
+// which lives (at a fixed heap address) as long as the op; no descriptor.
+unsafe impl uring::owned::Op for Ticks {
+    type Output = (u32, i32);
+    fn sqe(&mut self) -> Sqe {
+        uring::op::Timeout::new(&*self.ts)
+            .count(self.count)
+            .flags(uring::types::TimeoutFlags::MULTISHOT)
+            .build()
+    }
+    fn more(&mut self, cqe: &uring::Cqe) {
+        assert!(cqe.is_more());
+        self.seen_more += 1;
+    }
+    fn complete(self, cqe: &uring::Cqe) -> (u32, i32) {
+        (self.seen_more, cqe.raw_result())
+    }
+}
+
+#[test]
+fn a_multishot_op_stays_in_the_table_until_its_final_completion() {
+    let uname = kernel_release();
+    let mut ring = OwnedRing::new(4).unwrap();
+    let id = ring
+        .submit_op(Ticks {
+            ts: Box::new(Duration::from_millis(1).into()),
+            count: 3,
+            seen_more: 0,
+        })
+        .unwrap();
+    let key = id.key();
+    let (more, res) = match ring.wait_for(id) {
+        Ok(out) => out,
+        Err(e) => panic!("wait: {e} ({uname})"),
+    };
+    if res == -libc::EINVAL {
+        println!("skipped: multishot timeouts need Linux 6.4, this is {uname}");
+        return;
+    }
+    // Two completions flagged MORE went to `more`, the third finished the op.
+    assert_eq!((more, res), (2, -libc::ETIME));
+    assert_eq!(ring.in_flight(), 0);
+    assert_eq!(ring.completions().filter(|c| c.key() == key).count(), 0);
+}
+
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}

@@ -478,3 +478,125 @@ fn connect_refused_is_an_error() {
     let err = ring.wait_for(id).unwrap().unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::ECONNREFUSED));
 }
+
+/// A connected TCP pair over 127.0.0.1, made with std.
+fn tcp_pair() -> (SharedFd, SharedFd) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    (SharedFd::from(client), SharedFd::from(server))
+}
+
+#[test]
+fn send_zc_keeps_the_buffer_until_the_notification() {
+    if !supported(
+        uring::op::SendZc::CODE,
+        "send_zc_keeps_the_buffer_until_the_notification",
+    ) {
+        return;
+    }
+    let mut ring = ring();
+    let (client, server) = tcp_pair();
+    let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let id = ring
+        .submit_op(ops::SendZc::new(&client, payload.clone()))
+        .unwrap();
+    // The first completion (flagged MORE) does not finish the op; the NOTIF does.
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), payload.len());
+    assert_eq!(buf, payload, "the buffer comes back with the notification");
+    assert_eq!(ring.in_flight(), 0);
+    let mut got = vec![0u8; payload.len()];
+    let mut server = TcpStream::from(server.try_unwrap().unwrap());
+    server.read_exact(&mut got).unwrap();
+    assert!(got == payload);
+}
+
+#[test]
+fn shutdown_ends_the_peers_stream() {
+    if !supported(uring::op::Shutdown::CODE, "shutdown_ends_the_peers_stream") {
+        return;
+    }
+    let mut ring = ring();
+    let (client, server) = tcp_pair();
+    let id = ring
+        .submit_op(ops::Shutdown::new(&client, libc::SHUT_WR))
+        .unwrap();
+    ring.wait_for(id).unwrap().expect("shutdown");
+    let id = ring
+        .submit_op(ops::Recv::new(&server, vec![0u8; 8]))
+        .unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().0.unwrap(), 0, "end of stream");
+}
+
+#[test]
+fn poll_reports_readiness() {
+    let mut ring = ring();
+    let (r, mut w) = pipe();
+    let id = ring
+        .submit_op(ops::PollAdd::new(OwnedFd::from(r), libc::POLLIN as u32))
+        .unwrap();
+    ring.submit().unwrap();
+    w.write_all(b"!").unwrap();
+    let events = ring.wait_for(id).unwrap().unwrap();
+    assert_ne!(events & libc::POLLIN as u32, 0, "POLLIN in {events:#x}");
+}
+
+#[test]
+fn splice_moves_pipe_data_into_a_file() {
+    let mut ring = ring();
+    let path = TempPath::new("splice");
+    let file = open_rw(&mut ring, &path);
+    let (r, mut w) = pipe();
+    w.write_all(b"spliced").unwrap();
+    let id = ring
+        .submit_op(ops::Splice::new(OwnedFd::from(r), None, &file, Some(3), 7))
+        .unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().unwrap(), 7);
+    assert_eq!(std::fs::read(&path.0).unwrap(), b"\0\0\0spliced");
+}
+
+#[test]
+fn ftruncate_and_rename() {
+    let mut ring = ring();
+    let path = TempPath::new("trunc");
+    let file = open_rw(&mut ring, &path);
+    let id = ring
+        .submit_op(ops::Write::new(&file, b"0123456789".to_vec(), 0))
+        .unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().0.unwrap(), 10);
+    if supported(
+        uring::op::Ftruncate::CODE,
+        "ftruncate_and_rename (ftruncate part)",
+    ) {
+        let id = ring.submit_op(ops::Ftruncate::new(&file, 3)).unwrap();
+        ring.wait_for(id).unwrap().expect("ftruncate");
+        assert_eq!(std::fs::read(&path.0).unwrap(), b"012");
+    }
+    if !supported(
+        uring::op::RenameAt::CODE,
+        "ftruncate_and_rename (rename part)",
+    ) {
+        return;
+    }
+    let new = TempPath::new("renamed");
+    let id = ring
+        .submit_op(ops::RenameAt::new(&path.0, &new.0).unwrap())
+        .unwrap();
+    ring.wait_for(id).unwrap().expect("rename");
+    assert!(!path.0.exists());
+    let id = ring.submit_op(ops::Statx::path(&new.0).unwrap()).unwrap();
+    let st = ring.wait_for(id).unwrap().expect("statx");
+    assert!(st.stx_size == 3 || st.stx_size == 10);
+    // RENAME_NOREPLACE onto an existing name fails.
+    std::fs::write(&path.0, b"x").unwrap();
+    let id = ring
+        .submit_op(
+            ops::RenameAt::new(&new.0, &path.0)
+                .unwrap()
+                .flags(libc::RENAME_NOREPLACE),
+        )
+        .unwrap();
+    let err = ring.wait_for(id).unwrap().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EEXIST));
+}

@@ -22,6 +22,12 @@
 //! | [`Connect`] | `connect(2)` | `io::Result<()>` |
 //! | [`Accept`] | `accept4(2)` | `io::Result<(OwnedFd, Option<SocketAddr>)>` |
 //! | [`Send`], [`Recv`] | `send(2)`, `recv(2)` | [`BufResult<B>`] |
+//! | [`SendZc`] | zero-copy `send(2)`: the buffer comes back with the notification | [`BufResult<B>`] |
+//! | [`Shutdown`] | `shutdown(2)` | `io::Result<()>` |
+//! | [`PollAdd`] | `poll(2)`, once | `io::Result<u32>` |
+//! | [`Splice`] | `splice(2)` | `io::Result<usize>` |
+//! | [`RenameAt`] | `renameat2(2)` | `io::Result<()>` |
+//! | [`Ftruncate`] | `ftruncate(2)` | `io::Result<()>` |
 //! | [`Timeout`] | a timer | `io::Result<()>`, `ETIME` when it fires |
 
 use core::ptr::NonNull;
@@ -1129,5 +1135,271 @@ unsafe impl Op for Timeout {
     }
     fn complete(self, cqe: &Cqe) -> io::Result<()> {
         unit(cqe)
+    }
+}
+
+/// Sends a buffer without copying it, from the kernel's point of view:
+/// `IORING_OP_SEND_ZC` (Linux 6.0). The kernel may read the buffer until its
+/// **notification** (`IORING_CQE_F_NOTIF`), which comes after the send's own
+/// result; the ring keeps the buffer until then, and the output carries the
+/// send's result.
+#[derive(Debug)]
+pub struct SendZc<B> {
+    fd: SharedFd,
+    buf: B,
+    flags: i32,
+    /// The send's result, from the completion flagged `MORE`.
+    sent: Option<i32>,
+}
+
+impl<B: IoBuf> SendZc<B> {
+    /// Send `buf` on socket `fd`, zero-copy.
+    pub fn new(fd: impl Into<SharedFd>, buf: B) -> SendZc<B> {
+        SendZc {
+            fd: fd.into(),
+            buf,
+            flags: 0,
+            sent: None,
+        }
+    }
+
+    /// `MSG_*` flags.
+    pub fn flags(mut self, flags: i32) -> SendZc<B> {
+        self.flags = flags;
+        self
+    }
+}
+
+// SAFETY: names the buffer's stable initialised memory (read only) and a descriptor
+// the op's SharedFd keeps open. The final completion is the notification (or, when
+// the first completion has no MORE flag, that one): only then is the buffer
+// returned.
+unsafe impl<B: IoBuf> Op for SendZc<B> {
+    type Output = BufResult<B>;
+    fn sqe(&mut self) -> Sqe {
+        let len = len32(self.buf.bytes_init());
+        raw::SendZc::new(fd_of(&self.fd), self.buf.stable_ptr(), len)
+            .flags(self.flags)
+            .build()
+    }
+    fn more(&mut self, cqe: &Cqe) {
+        if !cqe.is_notif() {
+            self.sent = Some(cqe.raw_result());
+        }
+    }
+    fn complete(self, cqe: &Cqe) -> BufResult<B> {
+        let res = if cqe.is_notif() {
+            self.sent.unwrap_or(0)
+        } else {
+            cqe.raw_result()
+        };
+        let res = if res < 0 {
+            Err(io::Error::from_raw_os_error(-res))
+        } else {
+            Ok(res as usize)
+        };
+        (res, self.buf)
+    }
+}
+
+/// Renames a file, like `renameat2(2)`: `IORING_OP_RENAMEAT` (Linux 5.11).
+#[derive(Debug)]
+pub struct RenameAt {
+    old_dir: Option<SharedFd>,
+    old: CString,
+    new_dir: Option<SharedFd>,
+    new: CString,
+    flags: u32,
+}
+
+impl RenameAt {
+    /// Rename `old` to `new` (both relative to the current directory unless
+    /// directories are given).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` when a path contains a NUL byte.
+    pub fn new(old: impl AsRef<Path>, new: impl AsRef<Path>) -> io::Result<RenameAt> {
+        Ok(RenameAt {
+            old_dir: None,
+            old: c_path(old.as_ref())?,
+            new_dir: None,
+            new: c_path(new.as_ref())?,
+            flags: 0,
+        })
+    }
+
+    /// Resolve the relative paths against these directories.
+    pub fn dirs(mut self, old_dir: impl Into<SharedFd>, new_dir: impl Into<SharedFd>) -> RenameAt {
+        self.old_dir = Some(old_dir.into());
+        self.new_dir = Some(new_dir.into());
+        self
+    }
+
+    /// `RENAME_*` flags (`RENAME_NOREPLACE`, `RENAME_EXCHANGE`).
+    pub fn flags(mut self, flags: u32) -> RenameAt {
+        self.flags = flags;
+        self
+    }
+}
+
+// SAFETY: names two paths (CString heap bytes) and directory descriptors the op's
+// SharedFds keep open.
+unsafe impl Op for RenameAt {
+    type Output = io::Result<()>;
+    fn sqe(&mut self) -> Sqe {
+        raw::RenameAt::new(
+            dir_of(&self.old_dir),
+            self.old.as_ptr(),
+            dir_of(&self.new_dir),
+            self.new.as_ptr(),
+        )
+        .flags(self.flags)
+        .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<()> {
+        unit(cqe)
+    }
+}
+
+/// Sets a file's length, like `ftruncate(2)`: `IORING_OP_FTRUNCATE` (Linux 6.9).
+#[derive(Debug)]
+pub struct Ftruncate {
+    fd: SharedFd,
+    len: u64,
+}
+
+impl Ftruncate {
+    /// Truncate (or extend) `fd` to `len` bytes.
+    pub fn new(fd: impl Into<SharedFd>, len: u64) -> Ftruncate {
+        Ftruncate { fd: fd.into(), len }
+    }
+}
+
+// SAFETY: names only a descriptor the op's SharedFd keeps open.
+unsafe impl Op for Ftruncate {
+    type Output = io::Result<()>;
+    fn sqe(&mut self) -> Sqe {
+        raw::Ftruncate::new(fd_of(&self.fd), self.len).build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<()> {
+        unit(cqe)
+    }
+}
+
+/// Shuts down part of a full-duplex connection, like `shutdown(2)`:
+/// `IORING_OP_SHUTDOWN` (Linux 5.11).
+#[derive(Debug)]
+pub struct Shutdown {
+    fd: SharedFd,
+    how: i32,
+}
+
+impl Shutdown {
+    /// Shut down `how` (`SHUT_RD`, `SHUT_WR`, `SHUT_RDWR`) of socket `fd`.
+    pub fn new(fd: impl Into<SharedFd>, how: i32) -> Shutdown {
+        Shutdown { fd: fd.into(), how }
+    }
+}
+
+// SAFETY: names only a descriptor the op's SharedFd keeps open.
+unsafe impl Op for Shutdown {
+    type Output = io::Result<()>;
+    fn sqe(&mut self) -> Sqe {
+        raw::Shutdown::new(fd_of(&self.fd), self.how).build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<()> {
+        unit(cqe)
+    }
+}
+
+/// Waits once for readiness events on a file, like `poll(2)`: `IORING_OP_POLL_ADD`
+/// (Linux 5.1). Output: the ready events (`POLLIN`, …).
+#[derive(Debug)]
+pub struct PollAdd {
+    fd: SharedFd,
+    mask: u32,
+}
+
+impl PollAdd {
+    /// Wait for any of `mask` (`POLLIN`, `POLLOUT`, … as `u32`) on `fd`.
+    pub fn new(fd: impl Into<SharedFd>, mask: u32) -> PollAdd {
+        PollAdd {
+            fd: fd.into(),
+            mask,
+        }
+    }
+}
+
+// SAFETY: names only a descriptor the op's SharedFd keeps open; single-shot, so its
+// first completion is its final one.
+unsafe impl Op for PollAdd {
+    type Output = io::Result<u32>;
+    fn sqe(&mut self) -> Sqe {
+        raw::PollAdd::new(fd_of(&self.fd), self.mask).build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<u32> {
+        cqe.result()
+    }
+}
+
+/// Moves data between a pipe and another file without copying it to user space,
+/// like `splice(2)`: `IORING_OP_SPLICE` (Linux 5.7). One side must be a pipe. Output:
+/// the bytes moved.
+#[derive(Debug)]
+pub struct Splice {
+    fd_in: SharedFd,
+    off_in: Option<u64>,
+    fd_out: SharedFd,
+    off_out: Option<u64>,
+    len: u32,
+    flags: u32,
+}
+
+impl Splice {
+    /// Move up to `len` bytes from `fd_in` (at `off_in`, or its position for
+    /// `None`, which a pipe needs) to `fd_out` (likewise).
+    pub fn new(
+        fd_in: impl Into<SharedFd>,
+        off_in: Option<u64>,
+        fd_out: impl Into<SharedFd>,
+        off_out: Option<u64>,
+        len: u32,
+    ) -> Splice {
+        Splice {
+            fd_in: fd_in.into(),
+            off_in,
+            fd_out: fd_out.into(),
+            off_out,
+            len,
+            flags: 0,
+        }
+    }
+
+    /// `SPLICE_F_*` flags (`SPLICE_F_MOVE`, `SPLICE_F_NONBLOCK`, …).
+    pub fn flags(mut self, flags: u32) -> Splice {
+        self.flags = flags & !crate::sys::SPLICE_F_FD_IN_FIXED;
+        self
+    }
+}
+
+// SAFETY: names only two descriptors the op's SharedFds keep open (never a fixed
+// file: SPLICE_F_FD_IN_FIXED is masked out).
+unsafe impl Op for Splice {
+    type Output = io::Result<usize>;
+    fn sqe(&mut self) -> Sqe {
+        let off = |o: Option<u64>| o.map_or(-1, |o| o as i64);
+        raw::Splice::new(
+            fd_of(&self.fd_in),
+            off(self.off_in),
+            fd_of(&self.fd_out),
+            off(self.off_out),
+            self.len,
+        )
+        .flags(self.flags)
+        .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<usize> {
+        cqe.result().map(|n| n as usize)
     }
 }
