@@ -43,11 +43,15 @@
 //! # Lifetimes
 //!
 //! A buffer ring keeps its own duplicate of the ring's file descriptor, so it can
-//! be dropped before or after the [`Ring`]: the kernel's ring lives on until both
-//! are gone, and dropping the buffer ring unregisters it through that descriptor
-//! before freeing its memory. When unregistering fails (for example from the
-//! wrong thread of a `SINGLE_ISSUER` ring, `EEXIST`), the memory is leaked rather
-//! than freed under the kernel.
+//! be dropped before or after the [`Ring`]: dropping the buffer ring unregisters
+//! it through that descriptor before freeing its memory. The kernel's ring lives
+//! on until both are gone: a [`Ring`] dropped first does not cancel its
+//! in-flight requests until the buffer ring goes too. When unregistering fails
+//! (for example from another thread than the one that owns a `SINGLE_ISSUER`
+//! ring: `EEXIST`), the memory is leaked rather than freed under the kernel. A
+//! ring without a plain fd (`REGISTERED_FD_ONLY`, or after
+//! [`close_ring_fd`](Ring::close_ring_fd)) cannot have a buffer ring of this
+//! kind (`EBADF`); [`Ring::register_buf_ring`] is the raw alternative.
 //!
 //! Operations that selected a buffer keep writing into it until they complete,
 //! registered or not: as the contract of [`SubmissionQueue::push`](crate::SubmissionQueue::push)
@@ -413,6 +417,7 @@ impl BufRing {
     ///
     /// `EINVAL` before Linux 6.8.
     #[doc(alias = "io_uring_buf_ring_head")]
+    #[doc(alias = "status")]
     pub fn head(&self) -> io::Result<u16> {
         buf_ring_head(self.fd.as_raw_fd(), self.group)
     }
@@ -668,7 +673,9 @@ impl BufRingPool {
 
     /// The bytes a completion delivered: `Some` when `cqe` names a buffer
     /// ([`CqeFlags::BUFFER`](crate::CqeFlags::BUFFER)) of this pool and succeeded;
-    /// the slice is as long as its result.
+    /// the slice is as long as its result, at most one buffer. (A bundle receive
+    /// that filled several buffers names the first; the others are the next ids
+    /// in ring order, each to be read with [`buf`](Self::buf) and recycled.)
     pub fn data(&self, cqe: &Cqe) -> Option<&[u8]> {
         let bid = cqe.buffer_id()?;
         let n = usize::try_from(cqe.raw_result()).ok()?;

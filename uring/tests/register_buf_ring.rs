@@ -306,3 +306,78 @@ fn ring_without_plain_fd_is_refused() {
     let err = BufRing::new(&mut ring, 1, 4).unwrap_err();
     assert_eq!(errno(&err), Some(libc::EBADF), "{err}");
 }
+
+#[test]
+fn single_issuer_ring_refuses_other_threads_and_the_ring_is_leaked() {
+    let mut ring = match Ring::builder().single_issuer().build(4) {
+        Ok(r) => r,
+        Err(e) => return println!("skipped: SINGLE_ISSUER because {e} (Linux < 6.0)"),
+    };
+    let Some(pool) = pool_or_skip(&mut ring, 12, 2, 8) else {
+        return;
+    };
+    let br = BufRing::new(&mut ring, 13, 2).unwrap();
+    // From another thread the kernel refuses register calls on this ring.
+    let res = std::thread::spawn(move || {
+        let res = br.unregister();
+        if res.is_err() {
+            drop(pool); // fails to unregister group 12: leaks its memory instead
+        } else {
+            std::mem::forget(pool); // (a kernel that does not refuse: not tested)
+        }
+        res
+    })
+    .join()
+    .unwrap();
+    let Err(err) = res else {
+        return println!("skipped: this kernel lets other threads register on SINGLE_ISSUER rings");
+    };
+    assert_eq!(errno(&err), Some(libc::EEXIST), "{err}");
+    // Both groups are still registered, so their memory had to stay.
+    for group in [12, 13] {
+        match ring.buf_ring_head(group) {
+            Ok(head) => assert_eq!(head, 0),
+            Err(e) => return println!("skipped: head checks because {e} (Linux < 6.8)"),
+        }
+    }
+    assert_eq!(
+        errno(&BufRing::new(&mut ring, 12, 2).unwrap_err()),
+        Some(libc::EEXIST)
+    );
+}
+
+#[test]
+fn raw_ring_level_registration() {
+    let mut ring = Ring::new(4).unwrap();
+    // Kernel-allocated ring memory: nothing of ours is named.
+    // SAFETY: with IOU_PBUF_RING_MMAP the kernel owns the ring memory, and no
+    // buffer is ever published in it.
+    let reg = unsafe {
+        ring.register_buf_ring(
+            std::ptr::null_mut(),
+            4,
+            20,
+            uring::sys::IOU_PBUF_RING_MMAP as u16,
+        )
+    };
+    if let Err(e) = reg {
+        return println!("skipped: IOU_PBUF_RING_MMAP because {e} (Linux < 6.4)");
+    }
+    // The empty ring: a selecting read finds nothing.
+    let (r, w) = pipe();
+    write(&w, b"z");
+    assert_eq!(
+        read_selected(&mut ring, &r, 8, 20).raw_result(),
+        -libc::ENOBUFS
+    );
+    let status = ring.buf_ring_head(20);
+    ring.unregister_buf_ring(20).unwrap();
+    match status {
+        Ok(head) => {
+            assert_eq!(head, 0);
+            let err = ring.buf_ring_head(20).unwrap_err();
+            assert_eq!(errno(&err), Some(libc::ENOENT), "{err}");
+        }
+        Err(e) => println!("skipped: head checks because {e} (Linux < 6.8)"),
+    }
+}
