@@ -600,3 +600,15 @@ fn ftruncate_and_rename() {
     let err = ring.wait_for(id).unwrap().unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EEXIST));
 }
+
+#[test]
+fn msg_zerocopy_is_refused_by_plain_send() {
+    use uring::owned::Op;
+    let (client, _server) = tcp_pair();
+    let mut op =
+        ops::Send::new(&client, b"x".to_vec()).flags(libc::MSG_ZEROCOPY | libc::MSG_NOSIGNAL);
+    let sqe = op.sqe();
+    // SAFETY: msg_flags is the u32 view of the entry's op-flags union; any bits are valid.
+    let flags = unsafe { sqe.as_raw().__bindgen_anon_3.msg_flags } as i32;
+    assert_eq!(flags, libc::MSG_NOSIGNAL);
+}

@@ -1010,9 +1010,12 @@ impl<B: IoBuf> Send<B> {
         }
     }
 
-    /// `MSG_*` flags (`MSG_NOSIGNAL`, `MSG_MORE`, …).
+    /// `MSG_*` flags (`MSG_NOSIGNAL`, `MSG_MORE`, …). `MSG_ZEROCOPY` is dropped:
+    /// with it the kernel keeps reading the buffer after the completion (until a
+    /// notification on the socket's error queue, which the ring cannot see) — use
+    /// [`SendZc`], whose buffer comes back only with its notification.
     pub fn flags(mut self, flags: i32) -> Send<B> {
-        self.flags = flags;
+        self.flags = flags & !libc::MSG_ZEROCOPY;
         self
     }
 }
@@ -1163,9 +1166,9 @@ impl<B: IoBuf> SendZc<B> {
         }
     }
 
-    /// `MSG_*` flags.
+    /// `MSG_*` flags. (`MSG_ZEROCOPY` is dropped; the operation is zero-copy anyway.)
     pub fn flags(mut self, flags: i32) -> SendZc<B> {
-        self.flags = flags;
+        self.flags = flags & !libc::MSG_ZEROCOPY;
         self
     }
 }
