@@ -450,7 +450,7 @@ fn zero_copy_receive_needs_a_real_nic() {
     let mut plain = Ring::new(4).unwrap();
     // SAFETY: reg, area, region and the mappings outlive the rings (the mappings
     // are never unmapped).
-    let err = unsafe { plain.register_zcrx_ifq(&mut reg) }.unwrap_err();
+    let err = unsafe { plain.register_zcrx_ifq_raw(&mut reg) }.unwrap_err();
     assert_eq!(errno(&err), Some(libc::EINVAL), "{err}");
     if known <= sys::IORING_REGISTER_ZCRX_IFQ {
         return println!("skipped: zero-copy receive because the kernel lacks it");
@@ -464,9 +464,23 @@ fn zero_copy_receive_needs_a_real_nic() {
         Ok(r) => r,
         Err(e) => return println!("skipped: zero-copy receive because {e}"),
     };
+    let typed = uring::register::ZcrxIfqReg {
+        if_idx: 1, // lo
+        if_rxq: 0,
+        rq_entries: 4,
+        area: area_mem,
+        area_len,
+        refill: region_mem,
+        refill_len: 2 * 4096,
+        rx_buf_len: 0,
+    };
     // SAFETY: as above.
-    let err = unsafe { ring.register_zcrx_ifq(&mut reg) }.unwrap_err();
+    let err = unsafe { ring.register_zcrx_ifq(&typed) }.unwrap_err();
     let e = errno(&err).unwrap();
+    // The raw form gets the same answer.
+    // SAFETY: as above.
+    let raw_err = unsafe { ring.register_zcrx_ifq_raw(&mut reg) }.unwrap_err();
+    assert_eq!(errno(&raw_err), Some(e), "{raw_err}");
     // Loopback has no hardware queues to give: the kernel says so.
     assert!(
         [libc::EOPNOTSUPP, libc::EINVAL, libc::ENODEV, libc::EPERM].contains(&e),
