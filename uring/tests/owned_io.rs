@@ -612,3 +612,28 @@ fn msg_zerocopy_is_refused_by_plain_send() {
     let flags = unsafe { sqe.as_raw().__bindgen_anon_3.msg_flags } as i32;
     assert_eq!(flags, libc::MSG_NOSIGNAL);
 }
+
+#[test]
+fn next_completion_yields_each_op_once_then_enoent() {
+    let mut ring = ring();
+    let (r, mut w) = pipe();
+    let read = ring
+        .submit_op(ops::Read::new(
+            OwnedFd::from(r),
+            Vec::with_capacity(4),
+            u64::MAX,
+        ))
+        .unwrap();
+    let nop = ring.submit_op(ops::Nop::new()).unwrap();
+    let first = ring.next_completion().unwrap();
+    assert!(first.is_for(&nop), "the NOP finishes first: {first:?}");
+    w.write_all(b"late").unwrap();
+    let second = ring.next_completion().unwrap();
+    assert!(second.is_for(&read));
+    let (n, buf) = second.downcast::<ops::Read<Vec<u8>>>().unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (4, &b"late"[..]));
+    assert_eq!(
+        errno(&ring.next_completion().unwrap_err()),
+        Some(libc::ENOENT)
+    );
+}

@@ -100,7 +100,11 @@
 //! all. A panic in the caller's own code while it holds completions (or in the
 //! middle of iterating them) leaves the ring consistent: completions not yet
 //! taken stay queued, and the kernel's completion queue head only ever counts
-//! entries the table has processed.
+//! entries the table has processed. A panic inside an operation's own
+//! [`Op::complete`] (possible only for operations implemented outside this crate)
+//! happens after that operation left the table — the kernel is done with it —
+//! and leaves the others in place. If a panic escapes the ring's `Drop`, the table
+//! leaks whatever is still in flight instead of freeing it.
 //!
 //! **Completion queue overflow.** The ring needs `IORING_FEAT_NODROP` (Linux 5.5):
 //! when the completion queue is full the kernel keeps further completions on its
@@ -130,7 +134,9 @@
 //! kernel cancels what it can, but a request already running in an io-wq worker
 //! can still write to its buffer afterwards, through the process's address space.
 //! Leaked memory stays allocated and unused, so such a late write is harmless.
-//! Nothing here relies on `io_uring_queue_exit` waiting for anything.
+//! Nothing here relies on `io_uring_queue_exit` waiting for anything. (The wait
+//! uses `IORING_FEAT_EXT_ARG`, Linux 5.11; without it the ring does not wait, and
+//! leaks whatever has not completed by then.)
 //! [`close`](OwnedRing::close) does the same as `Drop`, and reports the counts.
 //!
 //! **Threads.** `OwnedRing` is `Send` (operations and outputs are `Send`) and not
@@ -1032,6 +1038,44 @@ impl OwnedRing {
                 return Err(error::with_context(
                     libc::ENOENT,
                     "this operation's completion was already taken or detached",
+                ));
+            }
+            match self.ring.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Submits what is queued and waits for the next finished operation (the
+    /// oldest one queued, if any already is).
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let id = ring.submit_op(ops::Nop::new())?;
+    /// let c = ring.next_completion()?;
+    /// assert!(c.is_for(&id));
+    /// // Nothing left in flight: an error rather than waiting forever.
+    /// assert!(ring.next_completion().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` when nothing is queued or in flight (waiting would never end); the
+    /// kernel's errno when submitting or waiting fails.
+    pub fn next_completion(&mut self) -> io::Result<Completion> {
+        loop {
+            self.reap()?;
+            if let Some(c) = self.ready.pop_front() {
+                return Ok(c);
+            }
+            if self.table.in_flight == 0 {
+                return Err(error::with_context(
+                    libc::ENOENT,
+                    "no operation is in flight, so no completion will come",
                 ));
             }
             match self.ring.submit_and_wait(1) {
