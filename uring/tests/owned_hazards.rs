@@ -544,3 +544,57 @@ fn kernel_release() -> String {
         .map(|s| s.trim().to_owned())
         .unwrap_or_default()
 }
+
+#[test]
+fn the_model_holds_on_every_common_ring_setup() {
+    type Setup = fn() -> uring::Builder<'static>;
+    let setups: [(&str, Setup); 6] = [
+        ("default", || uring::Ring::builder()),
+        ("sqe128+cqe32", || uring::Ring::builder().sqe128().cqe32()),
+        ("single_issuer+defer_taskrun", || {
+            uring::Ring::builder().single_issuer().defer_taskrun()
+        }),
+        ("coop_taskrun+taskrun_flag", || {
+            uring::Ring::builder().coop_taskrun().taskrun_flag()
+        }),
+        ("sqpoll", || {
+            uring::Ring::builder().sqpoll().sq_thread_idle(10)
+        }),
+        ("no_sqarray", || uring::Ring::builder().no_sqarray()),
+    ];
+    for (name, setup) in setups {
+        let mut ring = match OwnedRing::from_builder(setup(), 4) {
+            Ok(ring) => ring,
+            Err(e) => {
+                println!("skipped: setup {name} because the kernel refused it: {e}");
+                continue;
+            }
+        };
+        // A round trip.
+        let (r, mut w) = pipe();
+        let r = SharedFd::from(OwnedFd::from(r));
+        w.write_all(b"setup").unwrap();
+        let id = ring
+            .submit_op(ops::Read::new(&r, Vec::with_capacity(8), u64::MAX))
+            .unwrap();
+        let (n, buf) = ring.wait_for(id).unwrap();
+        assert_eq!((n.unwrap(), &buf[..]), (5, &b"setup"[..]), "{name}");
+        // A flood past the CQ size.
+        let ids: Vec<_> = (0..40)
+            .map(|_| ring.submit_op(ops::Nop::new()).unwrap())
+            .collect();
+        let mut left: HashSet<_> = ids.iter().map(|id| id.key()).collect();
+        while !left.is_empty() {
+            let c = ring.next_completion().unwrap();
+            assert!(left.remove(&c.key()), "{name}: {c:?}");
+        }
+        // Dropped with a read pending.
+        let (buf, dropped) = Tracked::new(64);
+        let _ = ring.submit_op(ops::Read::new(&r, buf, u64::MAX)).unwrap();
+        drop(r);
+        let report = ring.close();
+        assert_eq!((report.completed, report.leaked), (1, 0), "{name}");
+        assert!(dropped.load(Ordering::SeqCst), "{name}");
+        assert!(readers_gone(&mut w), "{name}");
+    }
+}

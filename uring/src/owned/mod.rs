@@ -174,7 +174,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cqueue::{Cqe, CqeFlags};
-use crate::setup::{Builder, Features};
+use crate::setup::{Builder, Features, SetupFlags};
 use crate::sqe::{Sqe, SqeFlags};
 use crate::{Ring, error};
 
@@ -853,14 +853,17 @@ impl OwnedRing {
             return Ok(());
         }
         self.submit_retrying()?;
-        if self.ring.submission().remaining() >= n {
-            Ok(())
-        } else {
-            Err(error::with_context(
-                libc::EBUSY,
-                "the submission queue stayed full after submitting",
-            ))
+        while self.ring.submission().remaining() < n {
+            if !self.ring.flags().contains(SetupFlags::SQPOLL) {
+                return Err(error::with_context(
+                    libc::EBUSY,
+                    "the submission queue stayed full after submitting",
+                ));
+            }
+            // The poll thread takes entries on its own time: wait until it has.
+            self.ring.sqring_wait()?;
         }
+        Ok(())
     }
 
     /// Submits, retrying on `EINTR`, and once after reaping on `EBUSY`/`EAGAIN`
