@@ -207,7 +207,7 @@ opcode! {
 opcode! {
     /// A socket's own or, with [`peer`](Self::peer), its peer's address: like
     /// `getsockname(2)` / `getpeername(2)` (`IORING_OP_URING_CMD` with
-    /// `SOCKET_URING_OP_GETSOCKNAME`, Linux 6.17).
+    /// `SOCKET_URING_OP_GETSOCKNAME`, after Linux 6.18; older kernels say `EOPNOTSUPP`).
     #[doc(alias = "io_uring_prep_cmd_getsockname")]
     pub struct GetSockName {
         fd: { impl UseFixed },
