@@ -795,3 +795,41 @@ fn read_multishot_fills_provided_buffers() {
     assert_eq!(end.raw_result(), 0, "end of file");
     assert!(!end.is_more(), "multishot finished");
 }
+
+#[test]
+fn fadvise64_and_madvise64_lengths() {
+    let dir = TempDir::new("adv64");
+    let file = scratch_file(&dir, "f", &[0u8; 8192]);
+    let mut ring = ring();
+    let advise = Fadvise::new(Fd::from(&file), 0, libc::POSIX_FADV_SEQUENTIAL).len64(Some(1 << 33));
+    // SAFETY: no memory named.
+    assert_eq!(unsafe { run(&mut ring, advise.build()) }.raw_result(), 0);
+    let len = 2 * 4096usize;
+    // SAFETY: a fresh private anonymous mapping, unmapped below.
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(map, libc::MAP_FAILED);
+    // SAFETY: the mapping is len bytes, writable.
+    unsafe { std::ptr::write_bytes(map.cast::<u8>(), 0xcd, len) };
+    let advise = Madvise::new(map, 0, libc::MADV_DONTNEED).len64(Some(len as u64));
+    // SAFETY: the mapping outlives the completion.
+    let res = unsafe { run(&mut ring, advise.build()) }.raw_result();
+    assert_eq!(res, 0);
+    // SAFETY: still mapped.
+    let (first, last) = unsafe { (*map.cast::<u8>(), *map.cast::<u8>().add(len - 1)) };
+    assert_eq!(
+        (first, last),
+        (0, 0),
+        "both pages dropped: the 64-bit length was read"
+    );
+    // SAFETY: unmapping what we mapped.
+    unsafe { libc::munmap(map, len) };
+}

@@ -782,3 +782,103 @@ fn block_discard_on_a_non_block_file_is_refused() {
          discarding a real block device is not done on the test machine"
     );
 }
+
+#[test]
+fn personality_runs_with_registered_credentials() {
+    let mut ring = ring();
+    // SAFETY: the ring is valid; registration takes no pointers.
+    let id = unsafe { uring::sys::io_uring_register_personality(ring.as_raw_mut()) };
+    assert!(id > 0, "io_uring_register_personality: {id}");
+    let sqe = Nop::new().build().personality(id as u16).user_data(1);
+    // SAFETY: a NOP names no memory.
+    assert_eq!(unsafe { run(&mut ring, sqe) }.raw_result(), 0);
+    let bogus = Nop::new().build().personality(id as u16 + 100).user_data(2);
+    // SAFETY: as above.
+    assert_eq!(unsafe { run(&mut ring, bogus) }.raw_result(), -libc::EINVAL);
+}
+
+#[test]
+fn nop_cqe32_posts_a_big_completion_on_a_mixed_ring() {
+    let mut ring = match Ring::builder().cqe_mixed().build(8) {
+        Ok(ring) => ring,
+        Err(e) => {
+            eprintln!(
+                "skipped: nop_cqe32_posts_a_big_completion_on_a_mixed_ring because this kernel ({}) refuses IORING_SETUP_CQE_MIXED ({e})",
+                kernel_release()
+            );
+            return;
+        }
+    };
+    let sqe = Nop::new().cqe32(true).build().user_data(3);
+    // SAFETY: a NOP names no memory.
+    let cqe = unsafe { run(&mut ring, sqe) };
+    assert_eq!((cqe.user_data(), cqe.raw_result()), (3, 0));
+    assert!(
+        cqe.flags().contains(uring::CqeFlags::F_32),
+        "flags {:?}",
+        cqe.flags()
+    );
+    assert!(cqe.big().is_some(), "the extra 16 bytes are there");
+    // A plain NOP on the same ring stays small.
+    // SAFETY: as above.
+    let small = unsafe { run(&mut ring, Nop::new().build().user_data(4)) };
+    assert!(!small.flags().contains(uring::CqeFlags::F_32));
+}
+
+#[test]
+fn raw_uring_cmd_reaches_the_socket_layer() {
+    if !supported(UringCmd::CODE, "raw_uring_cmd_reaches_the_socket_layer") {
+        return;
+    }
+    let mut ring = ring();
+    // Socket commands reach the protocol's ioctl: UDP has one (AF_UNIX has not).
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .send_to(b"seven!!", server.local_addr().unwrap())
+        .unwrap();
+    let b = server;
+    let cmd = UringCmd::new(Fd(b.as_raw_fd()), uring::sys::SOCKET_URING_OP_SIOCINQ);
+    // SAFETY: this command carries no pointers.
+    assert_eq!(unsafe { run(&mut ring, cmd.build()) }.raw_result(), 7);
+    // A pipe has no uring_cmd handler.
+    let (r, _w) = pipe();
+    let cmd = UringCmd::new(Fd(r.as_raw_fd()), 0);
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { run(&mut ring, cmd.build()) }.raw_result(),
+        -libc::EOPNOTSUPP
+    );
+}
+
+#[test]
+fn linked_timeout_update_extends_a_link_timeout() {
+    let mut ring = ring();
+    let (r, w) = pipe();
+    let short = Timespec::new(0, 1_000_000);
+    let long = Timespec::new(3600, 0);
+    let sqes = [
+        PollAdd::new(Fd(r.as_raw_fd()), libc::POLLIN as u32)
+            .build()
+            .user_data(1)
+            .link(),
+        LinkTimeout::new(&long).build().user_data(2),
+    ];
+    // SAFETY: the timespecs outlive the completions; the pipe stays open.
+    unsafe {
+        ring.push(&sqes[0]).unwrap();
+        ring.push(&sqes[1]).unwrap();
+    }
+    ring.submit().unwrap();
+    // Shorten the linked timeout: it now fires and cancels the poll.
+    let update = TimeoutUpdate::new(2, &short)
+        .linked(true)
+        .build()
+        .user_data(3);
+    // SAFETY: as above.
+    let cqes = unsafe { run_n(&mut ring, &[update], 3) };
+    assert_eq!(by_user_data(&cqes, 3).raw_result(), 0);
+    assert_eq!(by_user_data(&cqes, 2).raw_result(), -libc::ETIME);
+    assert_eq!(by_user_data(&cqes, 1).raw_result(), -libc::ECANCELED);
+    drop(w);
+}

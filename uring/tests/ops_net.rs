@@ -739,3 +739,105 @@ fn recv_zc_without_a_zero_copy_queue_is_refused() {
          loopback has no zero-copy receive queue"
     );
 }
+
+#[test]
+fn recvmsg_multishot_fills_buffers_with_a_header_and_payload() {
+    let mut ring = ring();
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut pool = vec![0u8; 4 * 128];
+    let provide = ProvideBuffers::new(pool.as_mut_ptr(), 128, 4, 21, 0).build();
+    // SAFETY: pool outlives the ring's use of it (the ring is dropped first).
+    assert_eq!(unsafe { run(&mut ring, provide) }.raw_result(), 0);
+    // SAFETY: msghdr is plain data; with no name or control buffers wanted.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    let recv = RecvMsg::new(Fd::from(&server), &mut msg)
+        .multishot(true)
+        .buf_group(Some(21))
+        .build()
+        .user_data(8);
+    // SAFETY: msg and pool outlive the request.
+    unsafe { ring.push(&recv) }.unwrap();
+    ring.submit().unwrap();
+    let target = server.local_addr().unwrap();
+    for payload in [&b"dgram one"[..], &b"two"[..]] {
+        client.send_to(payload, target).unwrap();
+        // SAFETY: nothing new pushed.
+        let cqe = unsafe { run_n(&mut ring, &[], 1) }.pop().unwrap();
+        assert_eq!(cqe.user_data(), 8);
+        assert!(cqe.is_more(), "still receiving");
+        let header = std::mem::size_of::<uring::sys::io_uring_recvmsg_out>();
+        assert_eq!(cqe.raw_result() as usize, header + payload.len());
+        let bid = cqe.buffer_id().expect("a provided buffer") as usize;
+        let buf = &pool[bid * 128..bid * 128 + 128];
+        let out = uring::sys::io_uring_recvmsg_out {
+            namelen: u32::from_ne_bytes(buf[0..4].try_into().unwrap()),
+            controllen: u32::from_ne_bytes(buf[4..8].try_into().unwrap()),
+            payloadlen: u32::from_ne_bytes(buf[8..12].try_into().unwrap()),
+            flags: u32::from_ne_bytes(buf[12..16].try_into().unwrap()),
+        };
+        assert_eq!(out.payloadlen as usize, payload.len());
+        assert_eq!((out.namelen, out.controllen), (0, 0));
+        assert_eq!(&buf[header..header + payload.len()], payload);
+    }
+    // SAFETY: no memory named.
+    let cqes = unsafe { run_n(&mut ring, &[AsyncCancel::new(8).build().user_data(9)], 2) };
+    assert_eq!(by_user_data(&cqes, 8).raw_result(), -libc::ECANCELED);
+    drop(ring);
+}
+
+#[test]
+fn recv_bundle_takes_several_ring_buffers_at_once() {
+    let mut ring = ring();
+    let (_l, s, c) = tcp_pair(&mut ring);
+    const N: u32 = 8;
+    const SIZE: usize = 4;
+    let mut pool = vec![0u8; N as usize * SIZE];
+    let mut err = 0;
+    // SAFETY: the ring is valid; liburing maps the buffer ring for us.
+    let br = unsafe { uring::sys::io_uring_setup_buf_ring(ring.as_raw_mut(), N, 31, 0, &mut err) };
+    if br.is_null() {
+        eprintln!(
+            "skipped: recv_bundle_takes_several_ring_buffers_at_once because this kernel ({}) refuses provided-buffer rings ({err})",
+            kernel_release()
+        );
+        return;
+    }
+    // SAFETY: br has N entries; every address lies in pool, which outlives the ring.
+    unsafe {
+        let mask = uring::sys::io_uring_buf_ring_mask(N);
+        for i in 0..N {
+            let addr = pool.as_mut_ptr().add(i as usize * SIZE);
+            uring::sys::io_uring_buf_ring_add(
+                br,
+                addr.cast(),
+                SIZE as u32,
+                i as u16,
+                mask,
+                i as i32,
+            );
+        }
+        uring::sys::io_uring_buf_ring_advance(br, N as i32);
+    }
+    write_fd(c.as_raw_fd(), b"abcdefghij");
+    // Make sure all ten bytes are queued before the bundle receive runs.
+    let poll = PollAdd::new(Fd::from(&s), libc::POLLIN as u32).build();
+    // SAFETY: no memory named.
+    unsafe { run(&mut ring, poll) };
+    let recv = Recv::new(Fd::from(&s), std::ptr::null_mut(), 0)
+        .bundle(true)
+        .buf_group(Some(31));
+    // SAFETY: the kernel writes into pool.
+    let cqe = unsafe { run(&mut ring, recv.build()) };
+    if cqe.raw_result() == -libc::EINVAL {
+        eprintln!(
+            "skipped: recv_bundle_takes_several_ring_buffers_at_once because this kernel ({}) refuses IORING_RECVSEND_BUNDLE",
+            kernel_release()
+        );
+        return;
+    }
+    assert_eq!(cqe.raw_result(), 10, "ten bytes over three 4-byte buffers");
+    assert_eq!(cqe.buffer_id(), Some(0), "starting at the first buffer");
+    assert_eq!(&pool[..10], b"abcdefghij");
+    drop(ring);
+}
