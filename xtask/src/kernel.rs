@@ -69,7 +69,7 @@ usage: cargo xtask kernel-check [options]
 
 Needs qemu-system-x86_64 (apt-get install -y --no-install-recommends qemu-system-x86),
 rustc's x86_64-unknown-linux-gnu std and glibc's static libraries (libc6-dev).
-Logs: target/kernel-check/logs/<kernel>.log (logs/selftest/ for --selftest)
+Logs: target/kernel-check/logs/<run>/<kernel>.log, one folder per run (runs may overlap)
 ";
 
 #[derive(Debug, Clone, PartialEq)]
@@ -214,7 +214,18 @@ pub fn run(args: &[String]) -> Result {
     );
 
     let expected: Vec<String> = binaries.iter().map(|(n, _)| n.clone()).collect();
-    let logs = work.join(if o.selftest { "logs/selftest" } else { "logs" });
+    // One folder per run: two runs at once (two people, or a selftest next to a full
+    // run) must not write into each other's console logs.
+    let run_name = format!(
+        "{}{}-{}",
+        if o.selftest { "selftest-" } else { "" },
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        std::process::id()
+    );
+    let logs = work.join("logs").join(run_name);
     std::fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
     let jobs: Vec<(String, PathBuf)> = specs.iter().map(Spec::label).zip(images).collect();
     let boot_start = Instant::now();
@@ -266,6 +277,7 @@ pub fn run(args: &[String]) -> Result {
         accel.name(),
         prep.as_secs_f64()
     );
+    println!("console logs: {}", logs.display());
     if o.selftest {
         // Failures are the point here; the consoles matter only when the check fails.
         let verdict = check_selftest(&rows);
