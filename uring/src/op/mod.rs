@@ -22,7 +22,36 @@
 //!
 //! Builders only describe an operation; they take raw pointers wherever memory is
 //! handed to the kernel. Building is safe; pushing the entry into a ring is where the
-//! caller promises the memory stays valid until the completion arrives.
+//! caller promises the memory stays valid until the completion arrives:
+//!
+//! ```
+//! use uring::op::{Read, Write};
+//! use uring::types::Fd;
+//! use uring::Ring;
+//!
+//! let file = tempfile_in_tmp()?;
+//! let mut ring = Ring::new(8)?;
+//! let data = *b"written by io_uring";
+//! let mut back = [0u8; 19];
+//! let write = Write::new(Fd::from(&file), data.as_ptr(), 19).build().user_data(1).link();
+//! let read = Read::new(Fd::from(&file), back.as_mut_ptr(), 19).build().user_data(2);
+//! // SAFETY: `data` and `back` outlive both completions, awaited below.
+//! unsafe {
+//!     ring.submission().push(&write).unwrap();
+//!     ring.submission().push(&read).unwrap();
+//! }
+//! ring.submit_and_wait(2)?;
+//! let results: Vec<(u64, i32)> = ring.completion().map(|c| (c.user_data(), c.raw_result())).collect();
+//! assert_eq!(results, [(1, 19), (2, 19)]);
+//! assert_eq!(&back, b"written by io_uring");
+//! # fn tempfile_in_tmp() -> std::io::Result<std::fs::File> {
+//! #     let path = std::env::temp_dir().join(format!("uring-op-doc-{}", std::process::id()));
+//! #     let file = std::fs::File::options().read(true).write(true).create(true).truncate(true).open(&path)?;
+//! #     std::fs::remove_file(&path)?;
+//! #     Ok(file)
+//! # }
+//! # Ok::<(), std::io::Error>(())
+//! ```
 //!
 //! File arguments are [`Fd`](crate::types::Fd) (a plain descriptor),
 //! [`Fixed`](crate::types::Fixed) (an index into the registered file table) or a
