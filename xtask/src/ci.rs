@@ -4,7 +4,8 @@
 //! unless `--keep-going`):
 //! 1. vendor liburing 2.15 (verified) and check the checked-in bindings are current;
 //! 2. `cargo fmt --check`, `cargo clippy -D warnings`;
-//! 3. the workspace's tests against the vendored liburing;
+//! 3. the workspace's tests against the vendored liburing, then liburing-sys's and
+//!    uring's again under AddressSanitizer (nightly);
 //! 4. liburing-sys (and uring) against Debian's liburing 2.9 and 2.15 packages:
 //!    pkg-config shared, pkg-config static, `LIBURING_DIR`;
 //! 5. refusals: Debian 12's liburing 2.3 (and no liburing at all) without `vendored`,
@@ -127,6 +128,28 @@ pub fn run(args: &[String]) -> Result {
             .current_dir(&root)
             .args(["test", "--workspace"]),
     );
+
+    // AddressSanitizer over liburing-sys's and uring's tests: the safe layer's hazard
+    // tests must not touch freed or out-of-bounds memory. (Deliberate leaks are part of
+    // the safety model, so LeakSanitizer is off.)
+    let mut asan = Command::new("cargo");
+    asan.current_dir(&root)
+        .args([
+            "+nightly",
+            "test",
+            "-p",
+            "liburing-sys",
+            "-p",
+            "uring",
+            "--tests",
+        ])
+        .args(["--target", "x86_64-unknown-linux-gnu", "--target-dir"])
+        .arg(root.join("target/ci/asan"))
+        .env("RUSTFLAGS", "-Zsanitizer=address")
+        .env("ASAN_OPTIONS", "detect_leaks=0")
+        .env_remove("CARGO")
+        .env_remove("RUSTUP_TOOLCHAIN");
+    ci.test_step("tests under AddressSanitizer (nightly)", &mut asan);
 
     if skip_system {
         eprintln!("== ci: skipping the system-liburing steps (--no-system)");
