@@ -405,6 +405,14 @@ fn openat2_honours_resolve_flags() {
 
 #[test]
 fn direct_open_read_and_close() {
+    if !kernel_at_least(
+        5,
+        19,
+        "direct_open_read_and_close",
+        "IORING_FILE_INDEX_ALLOC",
+    ) {
+        return;
+    }
     let dir = TempDir::new("direct");
     std::fs::write(dir.join("f"), b"direct contents").unwrap();
     let path = cpath(&dir.join("f"));
@@ -482,6 +490,17 @@ fn statx_reports_size_and_type() {
 
 #[test]
 fn mkdir_rename_symlink_link_unlink() {
+    for code in [
+        MkDirAt::CODE,
+        RenameAt::CODE,
+        SymlinkAt::CODE,
+        LinkAt::CODE,
+        UnlinkAt::CODE,
+    ] {
+        if !supported(code, "mkdir_rename_symlink_link_unlink") {
+            return;
+        }
+    }
     let dir = TempDir::new("paths");
     let mut ring = ring();
     let d = cpath(&dir.join("d"));
@@ -798,6 +817,14 @@ fn read_multishot_fills_provided_buffers() {
 
 #[test]
 fn fadvise64_and_madvise64_lengths() {
+    if !kernel_at_least(
+        6,
+        12,
+        "fadvise64_and_madvise64_lengths",
+        "64-bit fadvise/madvise lengths",
+    ) {
+        return;
+    }
     let dir = TempDir::new("adv64");
     let file = scratch_file(&dir, "f", &[0u8; 8192]);
     let mut ring = ring();

@@ -57,11 +57,17 @@ fn write_fd(fd: i32, data: &[u8]) {
     );
 }
 
-/// A socket made through the ring.
+/// A socket made through the ring (IORING_OP_SOCKET, Linux 5.19), or with
+/// `socket(2)` on older kernels so the other tests still run there.
 fn socket(ring: &mut Ring, ty: i32) -> OwnedFd {
-    let sqe = Socket::new(libc::AF_INET, ty | libc::SOCK_CLOEXEC, 0).build();
-    // SAFETY: no memory named.
-    let fd = unsafe { run(ring, sqe) }.raw_result();
+    let fd = if uring::probe::probe().is_ok_and(|p| p.is_supported(Socket::CODE)) {
+        let sqe = Socket::new(libc::AF_INET, ty | libc::SOCK_CLOEXEC, 0).build();
+        // SAFETY: no memory named.
+        unsafe { run(ring, sqe) }.raw_result()
+    } else {
+        // SAFETY: plain call.
+        unsafe { libc::socket(libc::AF_INET, ty | libc::SOCK_CLOEXEC, 0) }
+    };
     assert!(fd >= 0, "socket: {fd}");
     // SAFETY: the kernel just created it for us.
     unsafe { OwnedFd::from_raw_fd(fd) }
@@ -253,6 +259,14 @@ fn sendmsg_recvmsg() {
 
 #[test]
 fn send_zc_posts_a_result_then_a_notification() {
+    if !kernel_at_least(
+        6,
+        2,
+        "send_zc_posts_a_result_then_a_notification",
+        "IORING_SEND_ZC_REPORT_USAGE",
+    ) {
+        return;
+    }
     if !supported(SendZc::CODE, "send_zc_posts_a_result_then_a_notification") {
         return;
     }
@@ -361,6 +375,9 @@ fn sendmsg_zc_delivers_the_message() {
 
 #[test]
 fn shutdown_ends_the_peers_stream() {
+    if !supported(Shutdown::CODE, "shutdown_ends_the_peers_stream") {
+        return;
+    }
     let mut ring = ring();
     let (_l, s, c) = tcp_pair(&mut ring);
     // SAFETY: no memory named.
@@ -394,6 +411,14 @@ fn shutdown_ends_the_peers_stream() {
 
 #[test]
 fn multishot_accept_accepts_every_connection() {
+    if !kernel_at_least(
+        5,
+        19,
+        "multishot_accept_accepts_every_connection",
+        "IORING_ACCEPT_MULTISHOT",
+    ) {
+        return;
+    }
     let mut ring = ring();
     let l = listener(&mut ring);
     let port = port_of(l.as_raw_fd());
@@ -429,6 +454,12 @@ fn multishot_accept_accepts_every_connection() {
 
 #[test]
 fn direct_socket_and_accept() {
+    if !supported(Socket::CODE, "direct_socket_and_accept") {
+        return;
+    }
+    if !kernel_at_least(5, 19, "direct_socket_and_accept", "IORING_FILE_INDEX_ALLOC") {
+        return;
+    }
     let mut ring = ring();
     register_sparse_files(&mut ring, 8);
     // A socket straight into the table.
@@ -464,6 +495,14 @@ fn direct_socket_and_accept() {
 
 #[test]
 fn recv_multishot_uses_provided_buffers() {
+    if !kernel_at_least(
+        6,
+        0,
+        "recv_multishot_uses_provided_buffers",
+        "IORING_RECV_MULTISHOT",
+    ) {
+        return;
+    }
     let mut ring = ring();
     let (_l, s, c) = tcp_pair(&mut ring);
     let mut pool = vec![0u8; 8 * 64];
@@ -496,6 +535,14 @@ fn recv_multishot_uses_provided_buffers() {
 
 #[test]
 fn sendto_an_unconnected_udp_socket() {
+    if !kernel_at_least(
+        6,
+        6,
+        "sendto_an_unconnected_udp_socket",
+        "IORING_OP_SEND with a destination address",
+    ) {
+        return;
+    }
     let mut ring = ring();
     let server = UdpSocket::bind("127.0.0.1:0").unwrap();
     let to = loopback(server.local_addr().unwrap().port());
@@ -513,6 +560,14 @@ fn sendto_an_unconnected_udp_socket() {
 
 #[test]
 fn socket_commands() {
+    if !kernel_at_least(
+        6,
+        7,
+        "socket_commands",
+        "socket uring_cmd (SOCKET_URING_OP_*)",
+    ) {
+        return;
+    }
     if !supported(SiocInq::CODE, "socket_commands") {
         return;
     }
@@ -601,6 +656,14 @@ fn socket_commands() {
 
 #[test]
 fn poll_add_multishot_remove_and_update() {
+    if !kernel_at_least(
+        5,
+        13,
+        "poll_add_multishot_remove_and_update",
+        "IORING_POLL_ADD_MULTI and poll updates",
+    ) {
+        return;
+    }
     let mut ring = ring();
     let (r, w) = pipe();
     let fd = Fd::from(&r);
@@ -742,6 +805,14 @@ fn recv_zc_without_a_zero_copy_queue_is_refused() {
 
 #[test]
 fn recvmsg_multishot_fills_buffers_with_a_header_and_payload() {
+    if !kernel_at_least(
+        6,
+        0,
+        "recvmsg_multishot_fills_buffers_with_a_header_and_payload",
+        "IORING_RECV_MULTISHOT",
+    ) {
+        return;
+    }
     let mut ring = ring();
     let server = UdpSocket::bind("127.0.0.1:0").unwrap();
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -139,3 +139,25 @@ pub fn register_files(ring: &mut Ring, fds: &[i32]) {
     };
     assert_eq!(ret, 0, "io_uring_register_files: {ret}");
 }
+
+/// The running kernel's (major, minor) version, from `uname -r`.
+pub fn kernel_version() -> (u32, u32) {
+    let release = kernel_release();
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (major, minor)
+}
+
+/// Whether the kernel is at least `major.minor`; if not, prints why the calling test
+/// (or part of it) is skipped. For behaviour no probe reports: flags, sub-commands.
+pub fn kernel_at_least(major: u32, minor: u32, test: &str, what: &str) -> bool {
+    if kernel_version() >= (major, minor) {
+        return true;
+    }
+    eprintln!(
+        "skipped: {test} because {what} needs Linux {major}.{minor} or later and this kernel is {}",
+        kernel_release()
+    );
+    false
+}
