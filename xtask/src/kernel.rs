@@ -28,6 +28,7 @@ mod json;
 mod kernels;
 mod log;
 mod qemu;
+mod userland;
 
 use crate::util::{self, Result, project_root};
 use kernels::Spec;
@@ -672,48 +673,38 @@ fn package_name(id: &str) -> &str {
     }
 }
 
-/// The initramfs: the init as `/init`, the test binaries under `/tests/`, helper binaries
-/// at their host paths, the list and config under `/kernel-check/`, mount points, and
-/// `/dev/console` so the init has a console before it mounts devtmpfs.
+/// The initramfs: the init as `/init`; the test binaries, the `[[bin]]`s and examples at
+/// their host paths (tests find them through `CARGO_BIN_EXE_*` or next to
+/// `current_exe()`); a few host programs with their libraries (`sh`, `true`, …); the list
+/// and config under `/kernel-check/`; mount points; and `/dev/console`, so the init has a
+/// console before it mounts devtmpfs.
 fn write_initramfs(path: &Path, init: &Path, payload: &Payload, o: &Options) -> Result {
     let tmp = path.with_extension("partial");
     let file = std::fs::File::create(&tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
-    let mut w = cpio::Writer::new(std::io::BufWriter::new(file));
-    let io = |e: std::io::Error| format!("writing {}: {e}", tmp.display());
-    const DIRS: [&str; 6] = ["dev", "proc", "sys", "tmp", "tests", "kernel-check"];
-    for d in DIRS {
-        w.dir(d, 0o755).map_err(io)?;
+    let mut tree = Tree {
+        w: cpio::Writer::new(std::io::BufWriter::new(file)),
+        dirs: Vec::new(),
+        name: tmp.display().to_string(),
+    };
+    for d in ["/dev", "/proc", "/sys", "/tmp", "/kernel-check"] {
+        tree.dir(Path::new(d))?;
     }
-    w.char_dev("dev/console", 0o600, 5, 1).map_err(io)?;
-    w.file("init", 0o755, &util::read(init)?).map_err(io)?;
+    tree.w
+        .char_dev("dev/console", 0o600, 5, 1)
+        .map_err(|e| tree.error(e))?;
+    tree.file(Path::new("/init"), 0o755, &util::read(init)?)?;
     let mut list = String::new();
-    for (i, (name, exe)) in payload.tests.iter().enumerate() {
-        let guest = format!("tests/{i:03}");
-        w.file(&guest, 0o755, &util::read(exe)?).map_err(io)?;
-        list.push_str(&format!("{name}\t/{guest}\n"));
+    for (name, exe) in &payload.tests {
+        tree.file(exe, 0o755, &util::read(exe)?)?;
+        list.push_str(&format!("{name}\t{}\n", exe.display()));
     }
-    // The kernel's unpacker creates no parent directories: emit each one first.
-    let mut dirs: Vec<String> = DIRS.map(String::from).to_vec();
     for helper in &payload.helpers {
-        let rel = helper.strip_prefix("/").unwrap_or(helper);
-        for dir in rel
-            .ancestors()
-            .skip(1)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-        {
-            let d = dir.to_string_lossy().into_owned();
-            if !d.is_empty() && !dirs.contains(&d) {
-                w.dir(&d, 0o755).map_err(io)?;
-                dirs.push(d);
-            }
-        }
-        w.file(&rel.to_string_lossy(), 0o755, &util::read(helper)?)
-            .map_err(io)?;
+        tree.file(helper, 0o755, &util::read(helper)?)?;
     }
-    w.file("kernel-check/tests", 0o644, list.as_bytes())
-        .map_err(io)?;
+    for item in userland::collect() {
+        tree.file(&item.guest, 0o755, &util::read(&item.host)?)?;
+    }
+    tree.file(Path::new("/kernel-check/tests"), 0o644, list.as_bytes())?;
     let mut config = format!(
         "threads={}\ntimeout={}\nfilter={}\n",
         o.threads,
@@ -723,11 +714,60 @@ fn write_initramfs(path: &Path, init: &Path, payload: &Payload, o: &Options) -> 
     for skip in &o.skip {
         config.push_str(&format!("skip={skip}\n"));
     }
-    w.file("kernel-check/config", 0o644, config.as_bytes())
-        .map_err(io)?;
-    w.finish().map_err(io)?;
+    tree.file(Path::new("/kernel-check/config"), 0o644, config.as_bytes())?;
+    tree.w
+        .finish()
+        .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, path)
         .map_err(|e| format!("rename {} -> {}: {e}", tmp.display(), path.display()))
+}
+
+/// A cpio archive being filled with absolute guest paths; the kernel's unpacker creates
+/// no parent directories, so each one is emitted once, before its first entry.
+struct Tree<W: std::io::Write> {
+    w: cpio::Writer<W>,
+    dirs: Vec<PathBuf>,
+    name: String,
+}
+
+impl<W: std::io::Write> Tree<W> {
+    fn error(&self, e: std::io::Error) -> String {
+        format!("writing {}: {e}", self.name)
+    }
+
+    fn relative(path: &Path) -> Result<String> {
+        let rel = path.strip_prefix("/").unwrap_or(path);
+        let rel = rel
+            .to_str()
+            .ok_or_else(|| format!("{}: not a UTF-8 path", path.display()))?;
+        if rel.is_empty() || rel.split('/').any(|c| c == ".." || c == ".") {
+            return Err(format!("{}: not a plain absolute path", path.display()));
+        }
+        Ok(rel.to_string())
+    }
+
+    fn dir(&mut self, path: &Path) -> Result {
+        let ancestors: Vec<&Path> = path.ancestors().collect();
+        for dir in ancestors.into_iter().rev() {
+            if dir == Path::new("/") || dir.as_os_str().is_empty() {
+                continue;
+            }
+            if !self.dirs.iter().any(|d| d == dir) {
+                let rel = Self::relative(dir)?;
+                self.w.dir(&rel, 0o755).map_err(|e| self.error(e))?;
+                self.dirs.push(dir.to_path_buf());
+            }
+        }
+        Ok(())
+    }
+
+    fn file(&mut self, path: &Path, perm: u32, data: &[u8]) -> Result {
+        if let Some(parent) = path.parent() {
+            self.dir(parent)?;
+        }
+        let rel = Self::relative(path)?;
+        self.w.file(&rel, perm, data).map_err(|e| self.error(e))
+    }
 }
 
 #[cfg(test)]
@@ -799,6 +839,39 @@ mod tests {
             ]
         );
         assert!(test_executables("{not json").is_err());
+    }
+
+    #[test]
+    fn tree_emits_each_parent_once_and_refuses_odd_paths() {
+        let mut tree = Tree {
+            w: cpio::Writer::new(Vec::new()),
+            dirs: Vec::new(),
+            name: "test".into(),
+        };
+        tree.file(Path::new("/w/t/debug/deps/a"), 0o755, b"a")
+            .unwrap();
+        tree.file(Path::new("/w/t/debug/b"), 0o755, b"b").unwrap();
+        tree.file(Path::new("/init"), 0o755, b"i").unwrap();
+        assert!(tree.file(Path::new("/w/../etc/x"), 0o644, b"").is_err());
+        assert!(tree.file(Path::new("/"), 0o644, b"").is_err());
+        let bytes = tree.w.finish().unwrap();
+        let names: Vec<String> = cpio::read(&bytes)
+            .unwrap()
+            .into_iter()
+            .map(|(h, _)| h.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "w",
+                "w/t",
+                "w/t/debug",
+                "w/t/debug/deps",
+                "w/t/debug/deps/a",
+                "w/t/debug/b",
+                "init"
+            ]
+        );
     }
 
     #[test]

@@ -281,7 +281,7 @@ fn run_one(path: &str, config: &Config) -> std::io::Result<Option<ExitStatus>> {
         .args(config.filter.as_deref())
         .args(config.skip.iter().flat_map(|s| ["--skip", s.as_str()]))
         .env_clear()
-        .env("PATH", "/bin:/tests")
+        .env("PATH", "/bin:/usr/bin")
         .env("HOME", "/tmp")
         .env("TMPDIR", "/tmp")
         .env("RUST_BACKTRACE", "1")
