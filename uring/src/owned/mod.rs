@@ -139,15 +139,53 @@
 //! leaks whatever has not completed by then.)
 //! [`close`](OwnedRing::close) does the same as `Drop`, and reports the counts.
 //!
+//! **Provided buffers.** A [`BufPool`] is a provided-buffer ring registered with
+//! one `OwnedRing`, plus the buffers it names, in one allocation that the pool
+//! frees only after unregistering the group (if unregistering fails, it leaks
+//! them). Handles, operations and guards share the pool through an `Arc`, so its
+//! memory lives as long as any of them:
+//!
+//! * an operation that lets the kernel pick a buffer ([`ops::RecvSelect`],
+//!   [`ops::ReadSelect`], [`ops::RecvMulti`]) holds the pool until its final
+//!   completion, so the buffer the kernel writes is alive whatever the caller
+//!   drops; such an operation is refused (`EXDEV`) by any ring but the pool's —
+//!   another ring's group of the same number names other memory;
+//! * every buffer is in exactly one place: in the ring (the kernel's to pick), or
+//!   held by one [`PoolBuf`] (the completion that named it handed it over).
+//!   A guard is made only from a completion naming the buffer (the kernel took it
+//!   out of the ring), never twice (a completion naming a buffer already held is
+//!   refused with `EIO`), and dropping the guard puts the buffer back, under the
+//!   pool's lock. So no more buffers are ever in the ring than it has entries,
+//!   and the kernel never writes a buffer a guard reads;
+//! * a guard may outlive the ring (recycling then writes into the pool's own
+//!   ring memory, still mapped; the kernel's ring is kept by the pool's
+//!   duplicate of its descriptor), be sent to another thread (recycling is
+//!   locked; the ring entries are written with atomics and published with a
+//!   release store), or be [`mem::forget`](std::mem::forget)ten: its buffer then
+//!   never returns to the ring, and the pool's memory is never freed.
+//!
+//! **Multishot.** A [`Multishot`] operation ([`submit_multishot`](OwnedRing::submit_multishot))
+//! stays in the table, with its descriptor and pool, until its completion without
+//! `MORE`; each completion before that becomes an item (a guard, a new
+//! descriptor) queued with the operation, and taken with
+//! [`next_item`](OwnedRing::next_item). Cancelling ends the stream with that
+//! final completion, not before; items nobody takes are dropped with the
+//! operation's output (descriptors closed, buffers recycled). If the ring is
+//! dropped mid-stream, the operation is cancelled and waited for as any other.
+//!
 //! **Threads.** `OwnedRing` is `Send` (operations and outputs are `Send`) and not
 //! `Sync`: every method that drives it takes `&mut self`.
 //!
 //! **Flags the ring refuses.** Plain [`ops::Send`] drops `MSG_ZEROCOPY` (its pages
 //! would be read after the completion, until a notification the ring never sees);
 //! [`ops::Splice`] drops `SPLICE_F_FD_IN_FIXED`; no operation sets a
-//! `file_index`, a provided-buffer group or a registered buffer.
+//! `file_index` or a registered buffer, and only those of a [`BufPool`] name a
+//! provided-buffer group (their own, on their own ring).
 //!
-//! **Tests.** Each hazard above has a test in `uring/tests/owned_hazards.rs`
+//! **Tests.** Each hazard above has a test in `uring/tests/owned_hazards.rs`,
+//! `owned_pool.rs` (guards leaked, outliving the ring, dropped on another thread,
+//! an exhausted pool, a pool used on another ring) and `owned_multishot.rs`
+//! (streams cancelled, running dry, dropped mid-stream, items never taken)
 //! (dropping with a read pending, `mem::forget`, closing the caller's copy of a
 //! descriptor, a completion-queue overflow flood, panics in a completion handler,
 //! in an operation's `complete` and out of `Drop`, stale and foreign ids, raw
@@ -159,10 +197,14 @@
 
 mod buf;
 mod fd;
+mod multi;
 pub mod ops;
+mod pool;
 
 pub use buf::{IoBuf, IoBufMut, Slice};
 pub use fd::SharedFd;
+pub use multi::{ItemPoll, Items, Multi, Multishot};
+pub use pool::{BufPool, PoolBuf};
 
 use core::marker::PhantomData;
 use std::any::{Any, TypeId};
@@ -232,6 +274,13 @@ pub unsafe trait Op: Send + Sized + 'static {
     fn more(&mut self, cqe: &Cqe) {
         let _ = cqe;
     }
+
+    /// The ring this operation must be submitted to (one whose provided-buffer
+    /// group it names), if any. Only this crate's operations can say so.
+    #[doc(hidden)]
+    fn bound_ring(&self, _: imp::Token) -> Option<u64> {
+        None
+    }
 }
 
 mod imp {
@@ -244,6 +293,8 @@ mod imp {
         fn into_any(self: Box<Self>) -> Box<dyn Any>;
         fn op_type(&self) -> TypeId;
         fn op_name(&self) -> &'static str;
+        fn as_any_mut(&mut self) -> &mut dyn Any;
+        fn bound_ring_erased(&self) -> Option<u64>;
     }
 
     impl<T: Op> Erased for T {
@@ -262,9 +313,20 @@ mod imp {
         fn op_name(&self) -> &'static str {
             core::any::type_name::<T>()
         }
+        fn as_any_mut(&mut self) -> &mut dyn Any {
+            self
+        }
+        fn bound_ring_erased(&self) -> Option<u64> {
+            self.bound_ring(Token(()))
+        }
     }
 
     pub trait Sealed {}
+
+    /// Proof of being inside this crate, for [`Op::bound_ring`]: code elsewhere
+    /// can neither name nor make one, so it cannot override the method.
+    #[derive(Clone, Copy)]
+    pub struct Token(pub(in crate::owned) ());
 }
 
 use imp::Erased;
@@ -775,6 +837,9 @@ impl OwnedRing {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn submit_op<T: Op>(&mut self, mut op: T) -> Result<OpId<T>, SubmitError<T>> {
+        if let Err(error) = self.check_binding(op.bound_ring(imp::Token(()))) {
+            return Err(SubmitError { error, op });
+        }
         // Built before the op is tabled: a panic in `sqe` leaves nothing behind.
         let sqe = op.sqe();
         if let Err(error) = self.make_room(1) {
@@ -815,7 +880,11 @@ impl OwnedRing {
         if n == 0 {
             return Ok(L::ids(Vec::new()));
         }
-        if let Err(error) = self.make_room(n) {
+        let bound = parts
+            .ops
+            .iter()
+            .try_for_each(|op| self.check_binding(op.bound_ring_erased()));
+        if let Err(error) = bound.and_then(|()| self.make_room(n)) {
             return Err(SubmitError {
                 error,
                 op: L::from_parts(parts),
@@ -837,6 +906,18 @@ impl OwnedRing {
                     sqes: Vec::new(),
                 }),
             }),
+        }
+    }
+
+    /// Refuses an operation bound to another ring (it names a buffer group
+    /// registered there).
+    fn check_binding(&self, bound: Option<u64>) -> io::Result<()> {
+        match bound {
+            Some(ring) if ring != self.id => Err(error::with_context(
+                libc::EXDEV,
+                "this operation uses a buffer pool registered with another ring",
+            )),
+            _ => Ok(()),
         }
     }
 

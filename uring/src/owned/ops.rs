@@ -29,6 +29,18 @@
 //! | [`RenameAt`] | `renameat2(2)` | `io::Result<()>` |
 //! | [`Ftruncate`] | `ftruncate(2)` | `io::Result<()>` |
 //! | [`Timeout`] | a timer | `io::Result<()>`, `ETIME` when it fires |
+//! | [`RecvSelect`], [`ReadSelect`] | `recv(2)`, `pread(2)` into a buffer the kernel picks from a [`BufPool`] | `io::Result<`[`PoolBuf`]`>` |
+//!
+//! Multishot operations ([`Multishot`]: submit with
+//! [`OwnedRing::submit_multishot`](super::OwnedRing::submit_multishot), read with
+//! [`next_item`](super::OwnedRing::next_item)) yield one item per completion:
+//!
+//! | operation | like | item |
+//! | --- | --- | --- |
+//! | [`RecvMulti`] | `recv(2)` again and again, into [`BufPool`] buffers | [`PoolBuf`] |
+//! | [`AcceptMulti`] | `accept4(2)` again and again | [`OwnedFd`] |
+//! | [`PollMulti`] | `poll(2)`, staying armed | `u32` events |
+//! | [`TimeoutMulti`] | a periodic timer | `()` |
 
 use core::ptr::NonNull;
 use std::ffi::CString;
@@ -39,12 +51,16 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use super::buf::len32;
-use super::{IoBuf, IoBufMut, Op, SharedFd};
+use super::imp::Token;
+use super::pool::{self, PoolShared};
+use super::{BufPool, IoBuf, IoBufMut, Multishot, Op, PoolBuf, SharedFd};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::sqe::Sqe;
-use crate::types::{Fd, FsyncFlags, Timespec};
+use crate::types::{Fd, FsyncFlags, TimeoutFlags, Timespec};
 
 /// A result and the buffer the operation owned: `(Ok(bytes), buf)` or
 /// `(Err(errno), buf)`. The buffer comes back either way.
@@ -1404,5 +1420,314 @@ unsafe impl Op for Splice {
     }
     fn complete(self, cqe: &Cqe) -> io::Result<usize> {
         cqe.result().map(|n| n as usize)
+    }
+}
+
+/// The bytes a buffer-selecting completion delivered, as a guard.
+fn pool_result(pool: &Arc<PoolShared>, cqe: &Cqe) -> io::Result<PoolBuf> {
+    let res = cqe.raw_result();
+    // Whatever the result, a buffer the completion names is ours to hand back.
+    let buf = pool::take(pool, cqe, usize::try_from(res).unwrap_or(0))?;
+    if res < 0 {
+        return Err(io::Error::from_raw_os_error(-res));
+    }
+    match buf {
+        Some(buf) => Ok(buf),
+        None if res == 0 => Ok(PoolBuf::empty(pool)),
+        None => Err(io::Error::other(format!(
+            "the kernel reported {res} bytes but named no buffer"
+        ))),
+    }
+}
+
+/// Receives into a buffer the kernel picks from a [`BufPool`], like `recv(2)`:
+/// `IORING_OP_RECV` with `IOSQE_BUFFER_SELECT` (Linux 5.19 for buffer rings).
+/// While it waits for data it holds no buffer. Output: a [`PoolBuf`] over the
+/// bytes received (empty at end of file); `ENOBUFS` when the pool had no free
+/// buffer.
+///
+/// ```
+/// use std::io::Write as _;
+/// use uring::owned::{BufPool, OwnedRing, ops::RecvSelect};
+/// let mut ring = OwnedRing::new(4)?;
+/// # let Ok(pool) = BufPool::new(&mut ring, 1, 2, 16) else { return Ok(()) }; // < 5.19
+/// # /*
+/// let pool = BufPool::new(&mut ring, 1, 2, 16)?;
+/// # */
+/// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
+/// w.write_all(b"ping")?;
+/// let id = ring.submit_op(RecvSelect::new(r, &pool))?;
+/// let buf = ring.wait_for(id)??;
+/// assert_eq!(&buf[..], b"ping");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct RecvSelect {
+    fd: SharedFd,
+    pool: BufPool,
+    flags: i32,
+}
+
+impl RecvSelect {
+    /// Receive from socket `fd` into a buffer of `pool`.
+    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool) -> RecvSelect {
+        RecvSelect {
+            fd: fd.into(),
+            pool: pool.clone(),
+            flags: 0,
+        }
+    }
+
+    /// `MSG_*` flags (`MSG_WAITALL`, `MSG_PEEK`, …).
+    pub fn flags(mut self, flags: i32) -> RecvSelect {
+        self.flags = flags;
+        self
+    }
+}
+
+// SAFETY: names no memory of its own: the kernel writes into a buffer of the pool's
+// group, registered with the ring `bound_ring` names (the ring refuses the op
+// elsewhere); the op's Arc keeps the pool's memory alive until the op is dropped,
+// after its final completion. The descriptor is kept open by the SharedFd. The
+// buffer the completion names is handed out as a guard, never twice.
+unsafe impl Op for RecvSelect {
+    type Output = io::Result<PoolBuf>;
+    fn sqe(&mut self) -> Sqe {
+        raw::Recv::new(fd_of(&self.fd), core::ptr::null_mut(), self.pool.buf_size())
+            .flags(self.flags)
+            .buf_group(Some(self.pool.group()))
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<PoolBuf> {
+        pool_result(&self.pool.shared, cqe)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        Some(self.pool.shared.ring_id)
+    }
+}
+
+/// Reads into a buffer the kernel picks from a [`BufPool`], like `pread(2)`:
+/// `IORING_OP_READ` with `IOSQE_BUFFER_SELECT`. An offset of `u64::MAX` reads at
+/// the file position (what pipes and sockets need). Output as for [`RecvSelect`].
+#[derive(Debug)]
+pub struct ReadSelect {
+    fd: SharedFd,
+    pool: BufPool,
+    offset: u64,
+}
+
+impl ReadSelect {
+    /// Read from `fd` at `offset` into a buffer of `pool`.
+    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool, offset: u64) -> ReadSelect {
+        ReadSelect {
+            fd: fd.into(),
+            pool: pool.clone(),
+            offset,
+        }
+    }
+}
+
+// SAFETY: as for RecvSelect.
+unsafe impl Op for ReadSelect {
+    type Output = io::Result<PoolBuf>;
+    fn sqe(&mut self) -> Sqe {
+        raw::Read::new(fd_of(&self.fd), core::ptr::null_mut(), self.pool.buf_size())
+            .offset(self.offset)
+            .buf_group(Some(self.pool.group()))
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<PoolBuf> {
+        pool_result(&self.pool.shared, cqe)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        Some(self.pool.shared.ring_id)
+    }
+}
+
+/// Keeps receiving into buffers the kernel picks from a [`BufPool`], one item per
+/// chunk: multishot `IORING_OP_RECV` (Linux 6.0). Each item is a [`PoolBuf`]; the
+/// stream ends at end of file (no item), on an error (its last item: `ENOBUFS`
+/// when the pool ran dry, `ECANCELED` after a cancel).
+///
+/// ```
+/// use std::io::Write as _;
+/// use uring::owned::{BufPool, OwnedRing, ops::RecvMulti};
+/// let mut ring = OwnedRing::new(4)?;
+/// # let Ok(pool) = BufPool::new(&mut ring, 1, 4, 16) else { return Ok(()) }; // < 5.19
+/// # /*
+/// let pool = BufPool::new(&mut ring, 1, 4, 16)?;
+/// # */
+/// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
+/// let id = ring.submit_multishot(RecvMulti::new(r, &pool))?;
+/// w.write_all(b"one")?;
+/// # let first = ring.next_item(&id)?.unwrap();
+/// # if matches!(&first, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) { return Ok(()) } // < 6.0
+/// # /*
+/// let first = ring.next_item(&id)?.unwrap();
+/// # */
+/// assert_eq!(&first?[..], b"one");
+/// drop(w); // end of file: the stream ends
+/// assert!(ring.next_item(&id)?.is_none());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct RecvMulti {
+    fd: SharedFd,
+    pool: BufPool,
+    flags: i32,
+}
+
+impl RecvMulti {
+    /// Keep receiving from socket `fd` into buffers of `pool`.
+    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool) -> RecvMulti {
+        RecvMulti {
+            fd: fd.into(),
+            pool: pool.clone(),
+            flags: 0,
+        }
+    }
+
+    /// `MSG_*` flags.
+    pub fn flags(mut self, flags: i32) -> RecvMulti {
+        self.flags = flags;
+        self
+    }
+}
+
+// SAFETY: as for RecvSelect; each completion names at most one buffer (no bundle),
+// which becomes that item's guard.
+unsafe impl Multishot for RecvMulti {
+    type Item = PoolBuf;
+    fn sqe(&mut self) -> Sqe {
+        raw::Recv::new(fd_of(&self.fd), core::ptr::null_mut(), 0)
+            .flags(self.flags)
+            .multishot(true)
+            .buf_group(Some(self.pool.group()))
+            .build()
+    }
+    fn item(&mut self, cqe: &Cqe) -> Option<io::Result<PoolBuf>> {
+        match pool_result(&self.pool.shared, cqe) {
+            // End of file: the final completion, with nothing in it.
+            Ok(buf) if buf.is_empty() && !cqe.is_more() => None,
+            r => Some(r),
+        }
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        Some(self.pool.shared.ring_id)
+    }
+}
+
+/// Keeps accepting connections, one item per connection: multishot
+/// `IORING_OP_ACCEPT` (Linux 5.19). Each item is the new connection's descriptor
+/// (close-on-exec). The stream ends on an error, its last item (`ECANCELED` after
+/// a cancel).
+#[derive(Debug)]
+pub struct AcceptMulti {
+    fd: SharedFd,
+    flags: i32,
+}
+
+impl AcceptMulti {
+    /// Keep accepting on listening socket `fd`.
+    pub fn new(fd: impl Into<SharedFd>) -> AcceptMulti {
+        AcceptMulti {
+            fd: fd.into(),
+            flags: 0,
+        }
+    }
+
+    /// `SOCK_NONBLOCK` for the new sockets (`SOCK_CLOEXEC` is always set).
+    pub fn flags(mut self, flags: i32) -> AcceptMulti {
+        self.flags = flags;
+        self
+    }
+}
+
+// SAFETY: names no memory (no address is asked for) and a descriptor the op's
+// SharedFd keeps open; every successful completion's result is a new descriptor,
+// owned by its item at once.
+unsafe impl Multishot for AcceptMulti {
+    type Item = OwnedFd;
+    fn sqe(&mut self) -> Sqe {
+        raw::Accept::new(
+            fd_of(&self.fd),
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+        )
+        .flags(self.flags | libc::SOCK_CLOEXEC)
+        .multishot(true)
+        .build()
+    }
+    fn item(&mut self, cqe: &Cqe) -> Option<io::Result<OwnedFd>> {
+        Some(new_fd(cqe))
+    }
+}
+
+/// Keeps polling a descriptor, one item (the ready events) per wake-up: multishot
+/// `IORING_OP_POLL_ADD` (Linux 5.13). Ends on an error, its last item
+/// (`ECANCELED` after a cancel).
+#[derive(Debug)]
+pub struct PollMulti {
+    fd: SharedFd,
+    mask: u32,
+}
+
+impl PollMulti {
+    /// Keep waiting for any of `mask` (`POLLIN`, … as `u32`) on `fd`.
+    pub fn new(fd: impl Into<SharedFd>, mask: u32) -> PollMulti {
+        PollMulti {
+            fd: fd.into(),
+            mask,
+        }
+    }
+}
+
+// SAFETY: names only a descriptor the op's SharedFd keeps open.
+unsafe impl Multishot for PollMulti {
+    type Item = u32;
+    fn sqe(&mut self) -> Sqe {
+        raw::PollAdd::new(fd_of(&self.fd), self.mask)
+            .multi(true)
+            .build()
+    }
+    fn item(&mut self, cqe: &Cqe) -> Option<io::Result<u32>> {
+        Some(cqe.result())
+    }
+}
+
+/// A timer firing every `interval`, `count` times (0: until cancelled), one item
+/// (`()`) per firing: multishot `IORING_OP_TIMEOUT` (Linux 6.4). Ends after the
+/// last firing, or with `ECANCELED` after a cancel.
+#[derive(Debug)]
+pub struct TimeoutMulti {
+    ts: TimespecHeap,
+    count: u32,
+}
+
+impl TimeoutMulti {
+    /// Fire every `interval`, `count` times (0 for no limit).
+    pub fn new(interval: Duration, count: u32) -> TimeoutMulti {
+        TimeoutMulti {
+            ts: TimespecHeap(Heap::new(Timespec::from(interval))),
+            count,
+        }
+    }
+}
+
+// SAFETY: names the timespec (its own heap allocation, only read by the kernel).
+unsafe impl Multishot for TimeoutMulti {
+    type Item = ();
+    fn sqe(&mut self) -> Sqe {
+        raw::Timeout::new(self.ts.0.ptr().cast_const())
+            .count(self.count)
+            .flags(TimeoutFlags::MULTISHOT)
+            .build()
+    }
+    fn item(&mut self, cqe: &Cqe) -> Option<io::Result<()>> {
+        match cqe.raw_result() {
+            r if r == -libc::ETIME => Some(Ok(())),
+            r if r < 0 => Some(Err(io::Error::from_raw_os_error(-r))),
+            _ => Some(Ok(())),
+        }
     }
 }

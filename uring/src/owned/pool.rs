@@ -1,0 +1,346 @@
+//! Provided-buffer pools for the safe layer: the kernel picks the buffer.
+
+use core::ptr::NonNull;
+use std::fmt;
+use std::io;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::OwnedRing;
+use crate::buf_ring::{BufRing, MAX_ENTRIES};
+use crate::cqueue::Cqe;
+use crate::error;
+
+/// A pool of equal-sized buffers registered with one [`OwnedRing`] as a
+/// provided-buffer ring (`IORING_REGISTER_PBUF_RING`, Linux 5.19): operations such
+/// as [`ops::RecvSelect`](super::ops::RecvSelect) let the kernel pick a free buffer
+/// when data arrives, instead of owning one each while they wait.
+///
+/// A completion hands the chosen buffer over as a [`PoolBuf`], a guard over exactly
+/// the bytes received; dropping the guard gives the buffer back to the kernel.
+/// `BufPool` is a cheap handle (`Clone`, `Send`, `Sync`): the pool lives until its
+/// last handle, guard and operation are gone.
+///
+/// ```
+/// use std::io::Write as _;
+/// use uring::owned::{BufPool, OwnedRing, ops};
+///
+/// let mut ring = OwnedRing::new(4)?;
+/// # let pool = match BufPool::new(&mut ring, 7, 4, 64) { Ok(p) => p, Err(_) => return Ok(()) }; // < 5.19
+/// # /*
+/// let pool = BufPool::new(&mut ring, 7, 4, 64)?; // group 7: 4 buffers of 64 bytes
+/// # */
+/// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
+/// w.write_all(b"hello")?;
+/// let id = ring.submit_op(ops::RecvSelect::new(r, &pool))?;
+/// let buf = ring.wait_for(id)??;
+/// assert_eq!(&buf[..], b"hello");
+/// assert_eq!(pool.available(), 3); // one buffer is out, held by `buf`
+/// drop(buf);                       // … and now back in the ring
+/// assert_eq!(pool.available(), 4);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct BufPool {
+    pub(super) shared: Arc<PoolShared>,
+}
+
+/// What the handles, guards and operations of one pool share.
+pub(super) struct PoolShared {
+    /// The `OwnedRing` the group is registered with.
+    pub(super) ring_id: u64,
+    group: u16,
+    size: u32,
+    count: u16,
+    /// `count * size` bytes from a leaked `Box<[u8]>` (zeroed, so always
+    /// initialised). The kernel writes into the buffers it picks, so they are
+    /// only reached through this pointer.
+    mem: NonNull<u8>,
+    state: Mutex<PoolState>,
+}
+
+struct PoolState {
+    /// The registered ring of buffer descriptions; `None` once dropped.
+    ring: Option<BufRing>,
+    /// `out[bid]`: a guard holds buffer `bid` (it is not in the ring).
+    out: Vec<bool>,
+    /// Buffers in the ring or picked by the kernel and not yet handed out.
+    available: usize,
+}
+
+// SAFETY: the raw pointer is to memory the pool owns and frees only in its Drop;
+// a buffer is accessed only by the one guard that holds it (exclusive) or by the
+// kernel while it is in the ring. The ring state is behind a Mutex.
+unsafe impl Send for PoolShared {}
+// SAFETY: as above; `&PoolShared` gives access to no buffer.
+unsafe impl Sync for PoolShared {}
+
+impl BufPool {
+    /// Registers buffer group `group` with `ring`: `count` (1 to 32768) buffers of
+    /// `size` bytes each, all in the ring to begin with.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for 0 or more than 32768 buffers, or a size of 0 or too large;
+    /// `EEXIST` if the ring already has group `group`; the kernel's errno
+    /// otherwise (`EINVAL` before Linux 5.19).
+    #[doc(alias = "io_uring_setup_buf_ring")]
+    pub fn new(ring: &mut OwnedRing, group: u16, count: u16, size: u32) -> io::Result<BufPool> {
+        if count == 0 || u32::from(count) > MAX_ENTRIES || size == 0 || size > i32::MAX as u32 {
+            return Err(error::with_context(
+                libc::EINVAL,
+                format!(
+                    "a buffer pool of {count} buffers of {size} bytes (1..={MAX_ENTRIES} buffers \
+                     of 1..2^31 bytes)"
+                ),
+            ));
+        }
+        let total = (count as usize)
+            .checked_mul(size as usize)
+            .filter(|&t| t <= isize::MAX as usize)
+            .ok_or_else(|| {
+                error::with_context(
+                    libc::EINVAL,
+                    format!("{count} buffers of {size} bytes is too much memory"),
+                )
+            })?;
+        let mut br = BufRing::new(&mut ring.ring, group, u32::from(count).next_power_of_two())?;
+        let mem = NonNull::new(Box::into_raw(vec![0u8; total].into_boxed_slice()).cast::<u8>())
+            .expect("a Box is never null");
+        for bid in 0..count {
+            // SAFETY: buffer `bid` is `size` bytes inside the allocation just made,
+            // which PoolShared frees only after the ring is unregistered (or
+            // leaks). No guard holds it yet: it belongs to the ring. `count` <=
+            // entries, and each buffer is added once.
+            unsafe { br.add(mem.as_ptr().add(bid as usize * size as usize), size, bid) };
+        }
+        br.advance(count);
+        Ok(BufPool {
+            shared: Arc::new(PoolShared {
+                ring_id: ring.id,
+                group,
+                size,
+                count,
+                mem,
+                state: Mutex::new(PoolState {
+                    ring: Some(br),
+                    out: vec![false; count as usize],
+                    available: count as usize,
+                }),
+            }),
+        })
+    }
+
+    /// The buffer group id operations name.
+    pub fn group(&self) -> u16 {
+        self.shared.group
+    }
+
+    /// The size of each buffer.
+    pub fn buf_size(&self) -> u32 {
+        self.shared.size
+    }
+
+    /// The number of buffers.
+    pub fn len(&self) -> usize {
+        self.shared.count as usize
+    }
+
+    /// Whether the pool has no buffers (never: [`new`](Self::new) refuses 0).
+    pub fn is_empty(&self) -> bool {
+        self.shared.count == 0
+    }
+
+    /// How many buffers no [`PoolBuf`] holds: in the ring, or picked by the
+    /// kernel for a completion not yet processed.
+    pub fn available(&self) -> usize {
+        self.shared.lock().available
+    }
+}
+
+impl fmt::Debug for BufPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BufPool")
+            .field("group", &self.shared.group)
+            .field("count", &self.shared.count)
+            .field("buf_size", &self.shared.size)
+            .field("available", &self.available())
+            .finish()
+    }
+}
+
+impl PoolShared {
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn ptr(&self, bid: u16) -> *mut u8 {
+        debug_assert!(bid < self.count);
+        // SAFETY: bid < count, so the offset is inside the count * size bytes.
+        unsafe { self.mem.as_ptr().add(bid as usize * self.size as usize) }
+    }
+
+    /// Gives buffer `bid` back to the ring.
+    fn recycle(&self, bid: u16) {
+        let mut state = self.lock();
+        if !state.out[bid as usize] {
+            // Never handed out (cannot happen: only guards recycle).
+            return;
+        }
+        let ptr = self.ptr(bid);
+        let size = self.size;
+        if let Some(ring) = state.ring.as_mut() {
+            // SAFETY: buffer `bid` is ours, `size` bytes, and was held by the guard
+            // being dropped (out[bid]): no one else reads or writes it, and it is
+            // not in the ring, so at most `count` <= entries buffers are. The
+            // memory lives until the ring is unregistered (PoolShared's Drop).
+            unsafe { ring.add(ptr, size, bid) };
+            ring.advance(1);
+        }
+        state.out[bid as usize] = false;
+        state.available += 1;
+    }
+}
+
+impl Drop for PoolShared {
+    fn drop(&mut self) {
+        // Every operation that could pick from the group held an Arc to this: they
+        // have all completed (or were leaked, and then this never runs), and no
+        // guard is left.
+        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        let unregistered = match state.ring.take() {
+            Some(ring) => ring.unregister().is_ok(),
+            None => true,
+        };
+        if !unregistered {
+            // The kernel may still hold the ring (SINGLE_ISSUER from another
+            // thread, …): leak the buffers with it.
+            return;
+        }
+        let total = self.count as usize * self.size as usize;
+        // SAFETY: mem is the Box<[u8]> of `total` bytes leaked in `new`, freed once,
+        // here, after the group was unregistered and every user is gone.
+        drop(unsafe {
+            Box::from_raw(core::ptr::slice_from_raw_parts_mut(
+                self.mem.as_ptr(),
+                total,
+            ))
+        });
+    }
+}
+
+/// Takes the buffer a completion names, if any, as a guard over `len` bytes.
+///
+/// `Err(EIO)` when the completion names a buffer the pool cannot hand out (outside
+/// the pool, or already held): that would only happen if something else used the
+/// group, and the buffer is then left alone.
+pub(super) fn take(pool: &Arc<PoolShared>, cqe: &Cqe, len: usize) -> io::Result<Option<PoolBuf>> {
+    let Some(bid) = cqe.buffer_id() else {
+        return Ok(None);
+    };
+    let mut state = pool.lock();
+    if bid >= pool.count || state.out[bid as usize] {
+        return Err(error::with_context(
+            libc::EIO,
+            format!(
+                "the kernel named buffer {bid} of group {}, which the pool cannot hand out",
+                pool.group
+            ),
+        ));
+    }
+    state.out[bid as usize] = true;
+    state.available -= 1;
+    Ok(Some(PoolBuf {
+        pool: Arc::clone(pool),
+        bid,
+        len: len.min(pool.size as usize),
+    }))
+}
+
+/// A buffer of a [`BufPool`] that the kernel filled: derefs to exactly the bytes
+/// it received. Dropping it gives the buffer back to the kernel.
+///
+/// It keeps the pool's memory alive, so it may outlive the ring and be sent to
+/// other threads. [`mem::forget`](std::mem::forget)ting it just keeps the buffer
+/// out of the ring for good.
+///
+/// An empty `PoolBuf` with no [`buffer_id`](Self::buffer_id) stands for end of
+/// file (the kernel picked no buffer).
+pub struct PoolBuf {
+    pool: Arc<PoolShared>,
+    /// `NO_BUFFER` for an empty guard.
+    bid: u16,
+    len: usize,
+}
+
+const NO_BUFFER: u16 = u16::MAX;
+
+impl PoolBuf {
+    /// An empty guard holding no buffer.
+    pub(super) fn empty(pool: &Arc<PoolShared>) -> PoolBuf {
+        PoolBuf {
+            pool: Arc::clone(pool),
+            bid: NO_BUFFER,
+            len: 0,
+        }
+    }
+
+    /// The buffer's id in its group, or `None` for an empty guard.
+    pub fn buffer_id(&self) -> Option<u16> {
+        (self.bid != NO_BUFFER).then_some(self.bid)
+    }
+
+    /// The group of the pool it came from.
+    pub fn group(&self) -> u16 {
+        self.pool.group
+    }
+}
+
+impl Deref for PoolBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        if self.bid == NO_BUFFER {
+            return &[];
+        }
+        // SAFETY: the guard holds buffer `bid` (marked out in the pool): it is not in
+        // the ring and the operation that filled it has completed, so the kernel no
+        // longer writes it and no other guard exists; the completion's arrival
+        // ordered the kernel's writes before this read. len <= size, and the whole
+        // pool is initialised (zeroed at allocation). The Arc keeps it allocated.
+        unsafe { core::slice::from_raw_parts(self.pool.ptr(self.bid), self.len) }
+    }
+}
+
+impl DerefMut for PoolBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        if self.bid == NO_BUFFER {
+            return &mut [];
+        }
+        // SAFETY: as for `deref`; `&mut self` makes the access exclusive.
+        unsafe { core::slice::from_raw_parts_mut(self.pool.ptr(self.bid), self.len) }
+    }
+}
+
+impl Drop for PoolBuf {
+    fn drop(&mut self) {
+        if self.bid != NO_BUFFER {
+            self.pool.recycle(self.bid);
+        }
+    }
+}
+
+impl fmt::Debug for PoolBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuf")
+            .field("group", &self.pool.group)
+            .field("buffer_id", &self.buffer_id())
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl AsRef<[u8]> for PoolBuf {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}

@@ -1,0 +1,272 @@
+//! Multishot operations in the safe layer: one id, a stream of items, ended by the
+//! completion without `MORE`. Each test checks the bytes, descriptors and errnos
+//! the kernel produced, and when the operation's resources come back.
+
+use std::io::{Read as _, Write as _};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use uring::error::errno;
+use uring::owned::{BufPool, ItemPoll, OwnedRing, SharedFd, ops};
+
+fn ring() -> OwnedRing {
+    OwnedRing::new(16).expect("io_uring set-up")
+}
+
+fn pool(ring: &mut OwnedRing, group: u16, count: u16, size: u32, test: &str) -> Option<BufPool> {
+    match BufPool::new(ring, group, count, size) {
+        Ok(p) => Some(p),
+        Err(e) if errno(&e) == Some(libc::EINVAL) => {
+            println!(
+                "skipped: {test} because this kernel refused a buffer ring ({e}); Linux 5.19 is needed"
+            );
+            None
+        }
+        Err(e) => panic!("registering a buffer pool: {e}"),
+    }
+}
+
+/// A connected loopback TCP pair: (client, server side).
+fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (s, _) = l.accept().unwrap();
+    (c, s)
+}
+
+/// Whether the first item says the kernel lacks the multishot form.
+fn unsupported<T>(item: &std::io::Result<T>, test: &str) -> bool {
+    let e = match item {
+        Err(e) if errno(e) == Some(libc::EINVAL) => e,
+        _ => return false,
+    };
+    println!("skipped: {test} because the kernel refused the multishot form ({e})");
+    true
+}
+
+#[test]
+fn multishot_recv_over_tcp_yields_each_message_then_cancel_ends_it() {
+    let mut ring = ring();
+    let Some(pool) = pool(&mut ring, 1, 4, 64, "recv multishot") else {
+        return;
+    };
+    let (mut client, server) = tcp_pair();
+    let server = SharedFd::from(server);
+    let id = ring
+        .submit_multishot(ops::RecvMulti::new(&server, &pool))
+        .unwrap();
+    let mut got = Vec::new();
+    for msg in [&b"first message"[..], b"second", b"third one"] {
+        client.write_all(msg).unwrap();
+        let item = ring.next_item(&id).unwrap().expect("the stream goes on");
+        if got.is_empty() && unsupported(&item, "recv multishot") {
+            return;
+        }
+        let buf = item.unwrap();
+        assert_eq!(&buf[..], msg);
+        assert!(buf.buffer_id().is_some());
+        got.push(buf);
+    }
+    let mut ids: Vec<_> = got.iter().map(|b| b.buffer_id().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "three distinct buffers while all are held");
+    assert_eq!(pool.available(), 1);
+    // The op holds a clone of the descriptor until its final completion.
+    assert_eq!(server.holders(), 2);
+    assert_eq!(ring.in_flight(), 1);
+
+    ring.cancel(&id).unwrap();
+    let last = ring.next_item(&id).unwrap().expect("the final item");
+    assert_eq!(errno(&last.unwrap_err()), Some(libc::ECANCELED));
+    assert!(
+        ring.next_item(&id).unwrap().is_none(),
+        "the stream has ended"
+    );
+    assert!(matches!(ring.poll_item(&id), ItemPoll::Ended));
+    assert_eq!(ring.in_flight(), 0);
+    assert_eq!(
+        server.holders(),
+        1,
+        "the op's descriptor went with the final completion"
+    );
+    drop(got);
+    assert_eq!(
+        pool.available(),
+        4,
+        "every buffer back after the guards dropped"
+    );
+}
+
+#[test]
+fn multishot_recv_ends_with_enobufs_when_the_pool_runs_dry_and_at_end_of_file() {
+    let mut ring = ring();
+    let Some(pool) = pool(&mut ring, 2, 2, 16, "recv multishot enobufs") else {
+        return;
+    };
+    let (r, mut w) = UnixStream::pair().unwrap();
+    let r = SharedFd::from(r);
+    let id = ring
+        .submit_multishot(ops::RecvMulti::new(&r, &pool))
+        .unwrap();
+    let mut held = Vec::new();
+    for msg in [&b"one"[..], b"two"] {
+        w.write_all(msg).unwrap();
+        let item = ring.next_item(&id).unwrap().unwrap();
+        if held.is_empty() && unsupported(&item, "recv multishot enobufs") {
+            return;
+        }
+        let buf = item.unwrap();
+        assert_eq!(&buf[..], msg);
+        held.push(buf);
+    }
+    w.write_all(b"three").unwrap();
+    let last = ring.next_item(&id).unwrap().unwrap();
+    assert_eq!(errno(&last.unwrap_err()), Some(libc::ENOBUFS));
+    assert!(ring.next_item(&id).unwrap().is_none());
+    drop(held);
+
+    // A new stream gets the bytes left in the socket, then ends at end of file.
+    let id = ring
+        .submit_multishot(ops::RecvMulti::new(&r, &pool))
+        .unwrap();
+    let buf = ring.next_item(&id).unwrap().unwrap().unwrap();
+    assert_eq!(&buf[..], b"three");
+    drop(w);
+    assert!(
+        ring.next_item(&id).unwrap().is_none(),
+        "end of file ends the stream"
+    );
+    drop(buf);
+    assert_eq!(pool.available(), 2);
+}
+
+#[test]
+fn multishot_accept_of_three_connections() {
+    let mut ring = ring();
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let listener = SharedFd::from(listener);
+    let id = ring
+        .submit_multishot(ops::AcceptMulti::new(&listener))
+        .unwrap();
+    ring.submit().unwrap();
+    let mut clients = Vec::new();
+    for i in 0..3u8 {
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.write_all(&[b'a' + i]).unwrap();
+        let item = ring.next_item(&id).unwrap().expect("the stream goes on");
+        if i == 0 && unsupported(&item, "accept multishot") {
+            return;
+        }
+        let fd = item.unwrap();
+        // The accepted socket is the peer of the client just connected.
+        let mut s = TcpStream::from(fd);
+        assert_eq!(s.peer_addr().unwrap(), c.local_addr().unwrap());
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).unwrap();
+        assert_eq!(b[0], b'a' + i);
+        // SAFETY: F_GETFD on a descriptor we own.
+        let fdflags = unsafe { libc::fcntl(s.as_raw_fd(), libc::F_GETFD) };
+        assert_eq!(fdflags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+        clients.push((c, s));
+    }
+    ring.cancel(&id).unwrap();
+    let last = ring.next_item(&id).unwrap().unwrap();
+    assert_eq!(errno(&last.unwrap_err()), Some(libc::ECANCELED));
+    assert!(ring.next_item(&id).unwrap().is_none());
+    assert_eq!(listener.holders(), 1);
+}
+
+#[test]
+fn connections_accepted_but_never_taken_are_closed_with_the_stream() {
+    let mut ring = ring();
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let id = ring
+        .submit_multishot(ops::AcceptMulti::new(listener))
+        .unwrap();
+    ring.submit().unwrap();
+    let mut c = TcpStream::connect(addr).unwrap();
+    // Wait until the accept has been posted, and process it without taking it.
+    ring.submit_and_wait(1).unwrap();
+    assert_eq!(ring.completions().count(), 0);
+    ring.detach(id);
+    ring.close();
+    // The accepted socket was closed, not leaked: the client sees end of file
+    // (or a reset).
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut b = [0u8; 1];
+    match c.read(&mut b) {
+        Ok(n) => assert_eq!(n, 0),
+        Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ECONNRESET)),
+    }
+}
+
+#[test]
+fn multishot_timeout_fires_count_times_then_ends() {
+    let mut ring = ring();
+    let id = ring
+        .submit_multishot(ops::TimeoutMulti::new(Duration::from_millis(1), 3))
+        .unwrap();
+    let items: Vec<_> = ring.items(&id).collect();
+    if let Some(first) = items.first() {
+        if unsupported(first, "timeout multishot (Linux 6.4)") {
+            return;
+        }
+    }
+    assert_eq!(items.len(), 3, "{items:?}");
+    assert!(items.iter().all(|i| i.is_ok()));
+    assert_eq!(ring.in_flight(), 0);
+}
+
+#[test]
+fn multishot_poll_fires_per_event_and_is_cancelled_through_items() {
+    let mut ring = ring();
+    let (r, mut w) = UnixStream::pair().unwrap();
+    let id = ring
+        .submit_multishot(ops::PollMulti::new(r, libc::POLLIN as u32))
+        .unwrap();
+    ring.submit().unwrap();
+    w.write_all(b"x").unwrap();
+    let mut items = ring.items(&id);
+    let ev = items.next().unwrap().unwrap();
+    assert_ne!(ev & libc::POLLIN as u32, 0);
+    items.cancel().unwrap();
+    let rest: Vec<_> = items.collect();
+    let last = rest.last().expect("the final item");
+    assert_eq!(errno(last.as_ref().unwrap_err()), Some(libc::ECANCELED));
+    assert!(rest[..rest.len() - 1].iter().all(|i| i.is_ok()));
+}
+
+#[test]
+fn dropping_the_ring_mid_stream_returns_every_buffer() {
+    let mut ring = ring();
+    let Some(pool) = pool(&mut ring, 3, 4, 16, "drop mid-stream") else {
+        return;
+    };
+    let (r, mut w) = UnixStream::pair().unwrap();
+    let id = ring
+        .submit_multishot(ops::RecvMulti::new(r, &pool))
+        .unwrap();
+    w.write_all(b"a").unwrap();
+    let first = ring.next_item(&id).unwrap().unwrap();
+    if unsupported(&first, "drop mid-stream") {
+        return;
+    }
+    let first = first.unwrap();
+    w.write_all(b"b").unwrap();
+    // The second item is queued in the table, not taken, when the ring goes.
+    while pool.available() > 2 {
+        ring.submit_and_wait(1).unwrap();
+        assert_eq!(ring.completions().count(), 0);
+    }
+    w.write_all(b"c").unwrap();
+    let report = ring.close();
+    assert_eq!((report.completed, report.leaked), (1, 0));
+    assert_eq!(&first[..], b"a", "a guard outlives the ring");
+    drop(first);
+    assert_eq!(pool.available(), 4);
+}
