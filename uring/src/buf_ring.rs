@@ -436,8 +436,9 @@ impl BufRing {
     /// # Errors
     ///
     /// The kernel's errno; the ring memory is then leaked, since the kernel may
-    /// still use it. `ENOENT` (the group was unregistered already, for example
-    /// with [`Ring::unregister_buf_ring`]) counts as success.
+    /// still use it. `ENOENT` or `EINVAL` (the group was unregistered already,
+    /// for example with [`Ring::unregister_buf_ring`], or holds something else
+    /// now) count as success.
     #[doc(alias = "io_uring_free_buf_ring")]
     #[doc(alias = "io_uring_unregister_buf_ring")]
     pub fn unregister(mut self) -> io::Result<()> {
@@ -462,7 +463,10 @@ impl BufRing {
                 1,
             )
         };
-        if ret < 0 && ret != -libc::ENOENT {
+        // ENOENT: no such group any more. EINVAL: the group exists but is not a
+        // buffer ring (legacy provided buffers, or the empty entry Linux 6.1
+        // leaves behind an unregistered ring). Either way not ours: free it.
+        if ret < 0 && ret != -libc::ENOENT && ret != -libc::EINVAL {
             // The kernel may still read (or, incrementally, write) the ring.
             core::mem::forget(self.mem.take());
             return Err(with_context(

@@ -773,9 +773,12 @@ impl Restriction {
 impl Ring {
     /// Registers `fds` as the fixed-file table with a tag per slot
     /// (`IORING_REGISTER_FILES2`, Linux 5.13). `None` leaves a slot empty (its tag
-    /// must be 0). When a tagged file leaves its slot (replaced, removed, or the
-    /// table unregistered) and the kernel has dropped it, it posts a completion
-    /// whose `user_data` is the tag and result 0. Tag 0 means no completion.
+    /// must be 0). When a tagged file leaves its slot — replaced or removed by an
+    /// update, or (since Linux 6.13) with the whole table — and the kernel has
+    /// dropped it, it posts a completion whose `user_data` is the tag and result
+    /// 0. Tag 0 means no completion. (Before 6.13 the completion is posted once
+    /// requests submitted after the update have moved the ring on, about a
+    /// second later on 6.1.)
     ///
     /// # Errors
     ///
@@ -829,9 +832,10 @@ impl Ring {
     }
 
     /// Registers fixed buffers with a tag each (`IORING_REGISTER_BUFFERS2`,
-    /// Linux 5.13): when a tagged buffer leaves its slot and the kernel no longer
-    /// uses it, a completion with the tag as `user_data` is posted — the point
-    /// from which its memory may be reused. Tag 0 means no completion.
+    /// Linux 5.13): when a tagged buffer leaves its slot (as for
+    /// [`register_files_tags`](Self::register_files_tags)) and the kernel no
+    /// longer uses it, a completion with the tag as `user_data` is posted — the
+    /// point from which its memory may be reused. Tag 0 means no completion.
     ///
     /// # Safety
     ///
