@@ -190,10 +190,26 @@ impl core::fmt::Debug for Cqe {
 /// ```
 pub struct CompletionQueue<'a> {
     cq: &'a mut sys::io_uring_cq,
+    // The rest is copied out of `cq` when the view is made, so that the loop works
+    // on locals the compiler keeps in registers.
+    /// `cq.cqes`.
+    cqes: *const sys::io_uring_cqe,
+    /// `cq.ring_mask`.
+    mask: u32,
     /// The ring's setup flags.
     flags: u32,
-    /// Next slot to read.
-    head: u32,
+    /// log2 of the bytes a slot takes in the fast path's window: 16, or 32 with
+    /// `CQE32`.
+    shift: u32,
+    /// The fast path's window, `[next, end)`: posted entries that do not wrap
+    /// around the end of the array, read by stepping a pointer. When it is empty
+    /// the general path opens the next one; on `CQE_MIXED` rings, whose entries
+    /// vary in size, it stays empty.
+    next: *const sys::io_uring_cqe,
+    end: *const sys::io_uring_cqe,
+    /// The head once the window is read: the head now is this less the
+    /// window's unread entries (see [`head`](Self::head)).
+    end_head: u32,
     /// The kernel's tail when last loaded.
     tail: u32,
     /// The head the kernel has seen.
@@ -212,13 +228,26 @@ impl<'a> CompletionQueue<'a> {
                 atomic(cq.ktail).load(Ordering::Acquire),
             )
         };
+        let shift = 4 + (flags & sys::IORING_SETUP_CQE32 != 0) as u32;
         CompletionQueue {
+            cqes: cq.cqes,
+            mask: cq.ring_mask,
             cq,
             flags,
-            head,
+            shift,
+            next: core::ptr::null(),
+            end: core::ptr::null(),
+            end_head: head,
             tail,
             published: head,
         }
+    }
+
+    /// The next slot to read.
+    #[inline(always)]
+    fn head(&self) -> u32 {
+        let unread = (self.end.addr() - self.next.addr()) >> self.shift;
+        self.end_head.wrapping_sub(unread as u32)
     }
 
     /// Hands consumed entries back to the kernel and loads its new tail, so
@@ -232,11 +261,12 @@ impl<'a> CompletionQueue<'a> {
 
     #[inline(always)]
     fn publish(&mut self) {
-        if self.head != self.published {
+        let head = self.head();
+        if head != self.published {
             // SAFETY: khead points into the CQ ring mapping; the release store
             // orders our reads of the consumed CQEs before the kernel reuses them.
-            unsafe { atomic(self.cq.khead) }.store(self.head, Ordering::Release);
-            self.published = self.head;
+            unsafe { atomic(self.cq.khead) }.store(head, Ordering::Release);
+            self.published = head;
         }
     }
 
@@ -245,13 +275,62 @@ impl<'a> CompletionQueue<'a> {
     #[doc(alias = "io_uring_cq_ready")]
     #[inline]
     pub fn len(&self) -> usize {
-        self.tail.wrapping_sub(self.head) as usize
+        self.tail.wrapping_sub(self.head()) as usize
     }
 
     /// Whether there is nothing to read.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.head == self.tail
+        self.head() == self.tail
+    }
+
+    /// [`next`](Iterator::next) when the window is empty: opens the next one, or
+    /// reads a `CQE_MIXED` ring's entry.
+    #[inline(always)]
+    fn next_general(&mut self) -> Option<Cqe> {
+        let flags = self.flags;
+        // The window is empty, so this is the head.
+        let mut head = self.end_head;
+        loop {
+            if head == self.tail {
+                return None;
+            }
+            let i = head & self.mask;
+            if flags & sys::IORING_SETUP_CQE_MIXED == 0 {
+                let run = self.tail.wrapping_sub(head).min(self.cq.ring_entries - i);
+                // SAFETY: the slots [head, head + run) have been posted by the
+                // kernel (acquire on tail) and won't be reused before we publish;
+                // they are i.. i + run <= ring_entries in the array, whose slots
+                // are `1 << shift` bytes apart.
+                let p = unsafe {
+                    let p = self.cqes.byte_add((i as usize) << self.shift);
+                    self.next = p.byte_add(1 << self.shift);
+                    self.end = p.byte_add((run as usize) << self.shift);
+                    p
+                };
+                self.end_head = head.wrapping_add(run);
+                // SAFETY: p is a posted CQE of the ring's size.
+                return Some(unsafe { Cqe::read(p, flags) });
+            }
+            // SAFETY: as above; a mixed ring's slots are 16 bytes, and a 32-byte
+            // entry never wraps (the kernel pads with a SKIP entry instead), so
+            // its second half is the next slot in memory.
+            let p = unsafe { self.cqes.add(i as usize) };
+            // SAFETY: p is a posted CQE (see above).
+            let raw_flags = unsafe { (*p).flags };
+            let slots = if raw_flags & sys::IORING_CQE_F_32 != 0 {
+                2
+            } else {
+                1
+            };
+            head = head.wrapping_add(slots);
+            self.end_head = head;
+            if raw_flags & sys::IORING_CQE_F_SKIP != 0 {
+                continue;
+            }
+            // SAFETY: p is a posted CQE, 32 bytes when flagged F_32.
+            return Some(unsafe { Cqe::read(p, flags) });
+        }
     }
 
     /// The number of slots in the queue.
@@ -276,42 +355,16 @@ impl Iterator for CompletionQueue<'_> {
 
     #[inline]
     fn next(&mut self) -> Option<Cqe> {
-        let flags = self.flags;
-        let mask = self.cq.ring_mask;
-        loop {
-            if self.head == self.tail {
-                return None;
-            }
-            if flags & sys::IORING_SETUP_CQE_MIXED == 0 {
-                let shift = (flags & sys::IORING_SETUP_CQE32 != 0) as u32;
-                let i = ((self.head & mask) << shift) as usize;
-                // SAFETY: head is in [head, tail), which the kernel has posted
-                // (acquire on tail) and won't reuse before we publish; i is a slot
-                // index (times 2 for 32-byte CQEs) inside the cqes array.
-                let cqe = unsafe { Cqe::read(self.cq.cqes.add(i), flags) };
-                self.head = self.head.wrapping_add(1);
-                return Some(cqe);
-            }
-            let i = (self.head & mask) as usize;
-            // SAFETY: as above; a mixed ring's slots are 16 bytes, and a 32-byte
-            // entry never wraps (the kernel pads with a SKIP entry instead), so
-            // its second half is the next slot in memory.
-            let p = unsafe { self.cq.cqes.add(i) };
-            // SAFETY: p is a posted CQE (see above).
-            let raw_flags = unsafe { (*p).flags };
-            let slots = if raw_flags & sys::IORING_CQE_F_32 != 0 {
-                2
-            } else {
-                1
-            };
-            if raw_flags & sys::IORING_CQE_F_SKIP != 0 {
-                self.head = self.head.wrapping_add(slots);
-                continue;
-            }
-            // SAFETY: p is a posted CQE, 32 bytes when flagged F_32.
-            let cqe = unsafe { Cqe::read(p, flags) };
-            self.head = self.head.wrapping_add(slots);
-            return Some(cqe);
+        if self.next == self.end {
+            return self.next_general();
+        }
+        let p = self.next;
+        // SAFETY: p is in the window, so a posted CQE of the ring's size (`1 <<
+        // shift` bytes) that the kernel won't reuse before we publish; the next
+        // one is at most `end`.
+        unsafe {
+            self.next = p.byte_add(1 << self.shift);
+            Some(Cqe::read(p, self.flags))
         }
     }
 
@@ -326,7 +379,7 @@ impl Iterator for CompletionQueue<'_> {
 }
 
 impl Drop for CompletionQueue<'_> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         self.publish();
     }

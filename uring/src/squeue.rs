@@ -47,6 +47,9 @@ fn is_128_opcode(opcode: u8) -> bool {
     opcode as u32 == sys::IORING_OP_NOP128 || opcode as u32 == sys::IORING_OP_URING_CMD128
 }
 
+/// Setup flags under which an entry is not simply one 64-byte slot.
+const SPECIAL_SQES: u32 = sys::IORING_SETUP_SQE128 | sys::IORING_SETUP_SQE_MIXED;
+
 /// A view of a [`Ring`](crate::Ring)'s submission queue, borrowed from
 /// [`Ring::submission`](crate::Ring::submission).
 ///
@@ -72,20 +75,45 @@ fn is_128_opcode(opcode: u8) -> bool {
 /// ```
 pub struct SubmissionQueue<'a> {
     sq: &'a mut sys::io_uring_sq,
+    // The rest is copied out of `sq` when the view is made, so that the hot path
+    // works on locals the compiler keeps in registers: a store into the SQE array
+    // (a raw pointer) would otherwise force it to reload them from `*sq`.
+    /// `sq.sqes`.
+    sqes: *mut sys::io_uring_sqe,
+    /// `sq.sqe_tail`, which this view alone moves while it lives; written back on
+    /// every push, so a forgotten view loses nothing.
+    tail: u32,
+    /// `sq.ring_mask`.
+    mask: u32,
     /// The ring's setup flags.
     flags: u32,
-    /// A kernel head seen earlier: the real head is at or past it, so
-    /// `tail - head` over-estimates the queue and a push that fits here fits.
-    head: u32,
+    /// The fast path's window, `[next, end)`: the slots from `tail` on that are
+    /// known to be free (counted from a kernel head seen earlier: the real head is
+    /// at or past it, so this never over-estimates) and that do not wrap around the
+    /// end of the array. `next` is the slot for `tail`. An empty window sends a
+    /// push to the general path, which re-reads the head; on `SQE128` and
+    /// `SQE_MIXED` rings, where an entry is not simply one 64-byte slot, the window
+    /// stays empty.
+    next: *mut sys::io_uring_sqe,
+    end: *mut sys::io_uring_sqe,
 }
 
 impl<'a> SubmissionQueue<'a> {
     #[inline]
     pub(crate) fn new(sq: &'a mut sys::io_uring_sq, flags: u32) -> SubmissionQueue<'a> {
-        // Start as if full, so the first push reads the kernel's head (as
-        // `io_uring_get_sqe` does) and later pushes of a batch reuse it.
-        let head = sq.sqe_tail.wrapping_sub(sq.ring_entries);
-        SubmissionQueue { sq, flags, head }
+        let mut view = SubmissionQueue {
+            sqes: sq.sqes,
+            tail: sq.sqe_tail,
+            mask: sq.ring_mask,
+            flags,
+            next: sq.sqes,
+            end: sq.sqes,
+            sq,
+        };
+        if flags & SPECIAL_SQES == 0 {
+            view.refill();
+        }
+        view
     }
 
     /// The kernel's head: acquire for SQPOLL (its thread must be done reading a
@@ -103,25 +131,58 @@ impl<'a> SubmissionQueue<'a> {
         }
     }
 
-    /// Whether `n` more slots fit after `tail`.
+    /// Free slots after `tail` by the kernel's current head (0 if the two are
+    /// inconsistent, as they may be transiently with `SQ_REWIND`).
     #[inline(always)]
-    fn has_room(&mut self, tail: u32, n: u32) -> bool {
-        let entries = self.sq.ring_entries;
-        let fits = |head: u32| (tail.wrapping_sub(head) as u64) + (n as u64) <= entries as u64;
-        if fits(self.head) {
-            return true;
+    fn free(&self) -> u32 {
+        let queued = self.tail.wrapping_sub(self.load_head());
+        self.sq.ring_entries.saturating_sub(queued)
+    }
+
+    /// Whether `n` more slots fit after `tail`, by the kernel's current head.
+    #[inline(always)]
+    fn has_room(&self, n: u32) -> bool {
+        let queued = self.tail.wrapping_sub(self.load_head());
+        (queued as u64) + (n as u64) <= self.sq.ring_entries as u64
+    }
+
+    /// Re-opens the fast path's window of a plain ring from the kernel's current
+    /// head.
+    ///
+    /// Everything the view does takes values, not its own address, and is
+    /// inlined: so the view and the entry being pushed stay in registers.
+    #[inline(always)]
+    fn refill(&mut self) {
+        let i = self.tail & self.mask;
+        let run = self.free().min(self.sq.ring_entries - i);
+        // SAFETY: i + run <= ring_entries, the number of slots in the sqes array
+        // (a plain ring's are 64 bytes each), so both stay inside it or one past.
+        unsafe {
+            self.next = self.sqes.add(i as usize);
+            self.end = self.next.add(run as usize);
         }
-        self.head = self.load_head();
-        fits(self.head)
+    }
+
+    /// Slots left in the fast path's window.
+    #[inline(always)]
+    fn window(&self) -> usize {
+        (self.end.addr() - self.next.addr()) / core::mem::size_of::<sys::io_uring_sqe>()
+    }
+
+    /// Moves the tail on by `n` pushed slots, in the view and in the ring.
+    #[inline(always)]
+    fn advance(&mut self, n: u32) {
+        self.tail = self.tail.wrapping_add(n);
+        self.sq.sqe_tail = self.tail;
     }
 
     /// Pointer to slot `index` (a ring position, masked here) of 64 bytes.
     #[inline(always)]
     fn slot(&self, index: u32, shift: u32) -> *mut sys::io_uring_sqe {
-        let i = ((index & self.sq.ring_mask) << shift) as usize;
+        let i = ((index & self.mask) << shift) as usize;
         // SAFETY: i < ring_entries << shift, the number of 64-byte SQE slots in the
         // sqes mapping, so the result stays inside it.
-        unsafe { self.sq.sqes.add(i) }
+        unsafe { self.sqes.add(i) }
     }
 
     /// Copies `sqe` into the slot for `tail`; on SQE128 rings also zeroes the
@@ -163,18 +224,46 @@ impl<'a> SubmissionQueue<'a> {
     /// in-flight work asynchronously.
     #[inline]
     pub unsafe fn push(&mut self, sqe: &Sqe) -> Result<(), PushError> {
+        if self.next == self.end {
+            if self.flags & SPECIAL_SQES != 0 {
+                // SAFETY: forwarded from this function's contract.
+                return unsafe { self.push_special(sqe) };
+            }
+            self.refill();
+            if self.next == self.end {
+                return Err(PushError::Full);
+            }
+        }
+        // SAFETY: `next` is the slot for `tail`, inside the sqes mapping and, being
+        // in the window, consumed by the kernel and not queued; on this ring
+        // (neither SQE128 nor SQE_MIXED) an entry is exactly one 64-byte slot. The
+        // source is a distinct, valid 64-byte value. `next + 1` is at most `end`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(sqe.as_raw(), self.next, 1);
+            self.next = self.next.add(1);
+        }
+        self.advance(1);
+        Ok(())
+    }
+
+    /// [`push`](Self::push) on `SQE128` and `SQE_MIXED` rings.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push).
+    #[inline(always)]
+    unsafe fn push_special(&mut self, sqe: &Sqe) -> Result<(), PushError> {
         if self.flags & sys::IORING_SETUP_SQE_MIXED != 0 && is_128_opcode(sqe.as_raw().opcode) {
             return Err(PushError::SizeMismatch {
                 opcode: sqe.as_raw().opcode,
             });
         }
-        let tail = self.sq.sqe_tail;
-        if !self.has_room(tail, 1) {
+        if !self.has_room(1) {
             return Err(PushError::Full);
         }
-        // SAFETY: has_room found the slot free.
-        unsafe { self.write64(tail, sqe) };
-        self.sq.sqe_tail = tail.wrapping_add(1);
+        // SAFETY: has_room found the slot at tail free.
+        unsafe { self.write64(self.tail, sqe) };
+        self.advance(1);
         Ok(())
     }
 
@@ -191,6 +280,29 @@ impl<'a> SubmissionQueue<'a> {
     /// As for [`push`](Self::push), for every entry.
     #[inline]
     pub unsafe fn push_multiple(&mut self, sqes: &[Sqe]) -> Result<(), PushError> {
+        if sqes.len() > self.window() {
+            // SAFETY: forwarded from this function's contract.
+            return unsafe { self.push_multiple_general(sqes) };
+        }
+        for sqe in sqes {
+            // SAFETY: as in `push`: the window holds sqes.len() free slots.
+            unsafe {
+                core::ptr::copy_nonoverlapping(sqe.as_raw(), self.next, 1);
+                self.next = self.next.add(1);
+            }
+            self.advance(1);
+        }
+        Ok(())
+    }
+
+    /// [`push_multiple`](Self::push_multiple) beyond the fast path's window (a
+    /// full queue, or a batch that wraps), and on `SQE128` and `SQE_MIXED` rings.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push), for every entry.
+    #[inline]
+    unsafe fn push_multiple_general(&mut self, sqes: &[Sqe]) -> Result<(), PushError> {
         if self.flags & sys::IORING_SETUP_SQE_MIXED != 0 {
             if let Some(bad) = sqes.iter().find(|s| is_128_opcode(s.as_raw().opcode)) {
                 return Err(PushError::SizeMismatch {
@@ -199,16 +311,17 @@ impl<'a> SubmissionQueue<'a> {
             }
         }
         let n = u32::try_from(sqes.len()).map_err(|_| PushError::Full)?;
-        let mut tail = self.sq.sqe_tail;
-        if !self.has_room(tail, n) {
+        if !self.has_room(n) {
             return Err(PushError::Full);
         }
         for sqe in sqes {
-            // SAFETY: has_room found n free slots from tail on.
-            unsafe { self.write64(tail, sqe) };
-            tail = tail.wrapping_add(1);
+            // SAFETY: has_room found n free slots from the tail on.
+            unsafe { self.write64(self.tail, sqe) };
+            self.advance(1);
         }
-        self.sq.sqe_tail = tail;
+        if self.flags & SPECIAL_SQES == 0 {
+            self.refill();
+        }
         Ok(())
     }
 
@@ -232,16 +345,16 @@ impl<'a> SubmissionQueue<'a> {
     #[inline]
     pub unsafe fn push128(&mut self, sqe: &Sqe128) -> Result<(), PushError> {
         let flags = self.flags;
-        let mut tail = self.sq.sqe_tail;
+        let mut tail = self.tail;
         if flags & sys::IORING_SETUP_SQE128 != 0 {
-            if !self.has_room(tail, 1) {
+            if !self.has_room(1) {
                 return Err(PushError::Full);
             }
             let slot = self.slot(tail, 1);
             // SAFETY: the slot (two 64-byte halves) is free and inside the mapping;
             // Sqe128 is exactly those 128 bytes.
             unsafe { core::ptr::copy_nonoverlapping(sqe as *const Sqe128, slot.cast(), 1) };
-            self.sq.sqe_tail = tail.wrapping_add(1);
+            self.advance(1);
             return Ok(());
         }
         if flags & sys::IORING_SETUP_SQE_MIXED == 0 {
@@ -251,8 +364,8 @@ impl<'a> SubmissionQueue<'a> {
         if !is_128_opcode(opcode) {
             return Err(PushError::SizeMismatch { opcode });
         }
-        let wraps = tail.wrapping_add(1) & self.sq.ring_mask == 0;
-        if !self.has_room(tail, if wraps { 3 } else { 2 }) {
+        let wraps = tail.wrapping_add(1) & self.mask == 0;
+        if !self.has_room(if wraps { 3 } else { 2 }) {
             return Err(PushError::Full);
         }
         if wraps {
@@ -268,7 +381,7 @@ impl<'a> SubmissionQueue<'a> {
         // SAFETY: slots tail and tail+1 are free and adjacent in memory (tail is
         // not the last slot, by the padding above).
         unsafe { core::ptr::copy_nonoverlapping(sqe as *const Sqe128, slot.cast(), 1) };
-        self.sq.sqe_tail = tail.wrapping_add(2);
+        self.advance(if wraps { 3 } else { 2 });
         Ok(())
     }
 
@@ -277,7 +390,7 @@ impl<'a> SubmissionQueue<'a> {
     #[doc(alias = "io_uring_sq_ready")]
     #[inline]
     pub fn len(&self) -> usize {
-        self.sq.sqe_tail.wrapping_sub(self.load_head()) as usize
+        self.tail.wrapping_sub(self.load_head()) as usize
     }
 
     /// Whether no entry is waiting for the kernel.
