@@ -201,7 +201,22 @@ pub fn run(args: &[String]) -> Result {
     let binaries = &payload.tests;
     // Per process, so concurrent runs (a selftest next to a full run) never boot each
     // other's payload.
-    let images = kernels::obtain(&specs)?;
+    let mut jobs: Vec<(String, PathBuf)> = Vec::new();
+    let mut unavailable: Vec<Row> = Vec::new();
+    for (spec, image) in specs.iter().zip(kernels::obtain(&specs)) {
+        match image {
+            Ok(path) => jobs.push((spec.label(), path)),
+            Err(e) => {
+                eprintln!("[{}] UNAVAILABLE: {e}", spec.label());
+                unavailable.push(Row {
+                    label: spec.label(),
+                    report: Report::unavailable(e),
+                    took: Duration::ZERO,
+                    log: PathBuf::new(),
+                });
+            }
+        }
+    }
     let initramfs = work.join(format!("initramfs-{}.cpio", std::process::id()));
     write_initramfs(&initramfs, &init, &payload, &o)?;
     let prep = build_start.elapsed();
@@ -228,7 +243,6 @@ pub fn run(args: &[String]) -> Result {
     );
     let logs = work.join("logs").join(run_name);
     std::fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
-    let jobs: Vec<(String, PathBuf)> = specs.iter().map(Spec::label).zip(images).collect();
     let boot_start = Instant::now();
     let results = boot_all(&jobs, o.jobs, |label, image| {
         let log_path = logs.join(format!("{}.log", sanitize(label)));
@@ -268,7 +282,10 @@ pub fn run(args: &[String]) -> Result {
     });
     let wall = boot_start.elapsed();
     let _ = std::fs::remove_file(&initramfs);
-    let rows: Vec<Row> = results.into_iter().collect::<Result<_>>()?;
+    let mut rows: Vec<Row> = results.into_iter().collect::<Result<_>>()?;
+    rows.extend(unavailable);
+    let order: Vec<String> = specs.iter().map(Spec::label).collect();
+    rows.sort_by_key(|r| order.iter().position(|l| *l == r.label));
     print!("{}", render_matrix(&rows));
     println!(
         "\n{} kernels in {:.1} s wall ({} at a time, accel {}); build and downloads {:.1} s",
@@ -389,6 +406,12 @@ fn render_matrix(rows: &[Row]) -> String {
             for t in &rep.kernel_trouble {
                 s.push_str(&format!("  kernel: {t}\n"));
             }
+        } else if !rep.kernel_trouble.is_empty() {
+            // A pass, but the kernel complained (a WARN in io_uring, say): worth a look.
+            s.push_str(&format!("\n{} passed, but the kernel said:\n", r.label));
+            for t in &rep.kernel_trouble {
+                s.push_str(&format!("  kernel: {t}\n"));
+            }
         }
     }
     // Skips grouped by test, listing the kernels that skipped each.
@@ -415,6 +438,9 @@ fn render_matrix(rows: &[Row]) -> String {
 }
 
 fn print_log_tail(row: &Row) {
+    if row.report.verdict == Verdict::Unavailable {
+        return;
+    }
     let text = String::from_utf8_lossy(&std::fs::read(&row.log).unwrap_or_default()).into_owned();
     let lines: Vec<&str> = text.lines().collect();
     let from = lines.len().saturating_sub(40);
@@ -1001,6 +1027,14 @@ mod tests {
             ),
             "{m}"
         );
+        let gone = Row {
+            label: "9.9".into(),
+            report: Report::unavailable("404 Not Found".into()),
+            took: Duration::ZERO,
+            log: PathBuf::new(),
+        };
+        let m = render_matrix(&[gone]);
+        assert!(m.contains("UNAVAILABLE: 404 Not Found"), "{m}");
     }
 
     /// The end-to-end proof: boots 6.1 and 7.3 under QEMU (downloads and caches the

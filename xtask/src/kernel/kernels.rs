@@ -171,49 +171,55 @@ pub fn cached_image(p: &Pinned) -> PathBuf {
 }
 
 /// The kernel image for each spec, downloading and unpacking pinned ones not yet cached.
-pub fn obtain(specs: &[Spec]) -> Result<Vec<PathBuf>> {
-    let missing: Vec<&Pinned> = specs
+/// One result per spec: a kernel the archive no longer has does not stop the others.
+pub fn obtain(specs: &[Spec]) -> Vec<Result<PathBuf>> {
+    let missing = specs
         .iter()
-        .filter_map(|s| match s {
-            Spec::Pinned(p) if !cached_image(p).is_file() => Some(p),
-            _ => None,
-        })
-        .collect();
-    if !missing.is_empty() {
+        .any(|s| matches!(s, Spec::Pinned(p) if !cached_image(p).is_file()));
+    let apt = if missing {
         // Always the same suite list, so the private apt lists are shared between runs
         // whatever subset of kernels is asked for.
         let mut suites: Vec<&str> = KNOWN.iter().map(|p| p.suite).collect();
         suites.sort();
         suites.dedup();
-        let apt = Apt::new("kernels", &suites, "main")?;
-        let debs = project_root().join("target/kernel-check/debs");
-        for p in missing {
-            let spec = format!("{}={}", p.package, p.version);
-            let deb = apt.download(&[&spec], &debs).map_err(|e| {
-                format!(
-                    "{e}\nkernel {} ({spec}) could not be downloaded; the archive may have dropped it. \
-                     List what exists with `APT_CONFIG={} apt-cache madison {}` and update the pin in \
-                     xtask/src/kernel/kernels.rs",
-                    p.name,
-                    project_root().join("target/apt/kernels/apt.conf").display(),
-                    p.package
-                )
-            })?;
-            let deb = deb
-                .first()
-                .ok_or_else(|| format!("apt-get download {spec} returned nothing"))?;
-            extract_vmlinuz(deb, &cached_image(p))?;
-            // The image is what we keep; the .deb (up to 50 MB) is not needed again.
-            let _ = std::fs::remove_file(deb);
-        }
-    }
+        Some(Apt::new("kernels", &suites, "main"))
+    } else {
+        None
+    };
     specs
         .iter()
         .map(|s| match s {
-            Spec::Pinned(p) => Ok(cached_image(p)),
+            Spec::Pinned(p) if cached_image(p).is_file() => Ok(cached_image(p)),
+            Spec::Pinned(p) => match &apt {
+                Some(Ok(apt)) => download(apt, p).map(|()| cached_image(p)),
+                Some(Err(e)) => Err(format!("cannot set up apt for the kernel packages: {e}")),
+                None => Err(format!("kernel {} is not cached", p.name)),
+            },
             Spec::Path(path) => check_image(path).map(|()| path.clone()),
         })
         .collect()
+}
+
+fn download(apt: &Apt, p: &Pinned) -> Result {
+    let debs = project_root().join("target/kernel-check/debs");
+    let spec = format!("{}={}", p.package, p.version);
+    let deb = apt.download(&[&spec], &debs).map_err(|e| {
+        format!(
+            "{e}\nkernel {} ({spec}) could not be downloaded; the archive may have dropped it. \
+             List what exists with `APT_CONFIG={} apt-cache madison {}` and update the pin in \
+             xtask/src/kernel/kernels.rs",
+            p.name,
+            project_root().join("target/apt/kernels/apt.conf").display(),
+            p.package
+        )
+    })?;
+    let deb = deb
+        .first()
+        .ok_or_else(|| format!("apt-get download {spec} returned nothing"))?;
+    extract_vmlinuz(deb, &cached_image(p))?;
+    // The image is what we keep; the .deb (up to 50 MB) is not needed again.
+    let _ = std::fs::remove_file(deb);
+    Ok(())
 }
 
 /// Pulls the one kernel image out of a kernel package: `./boot/vmlinuz-*` up to 7.0,

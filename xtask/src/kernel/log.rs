@@ -26,6 +26,8 @@ pub enum Verdict {
     Fail,
     Timeout,
     NoReport,
+    /// The kernel image could not be obtained; nothing was booted.
+    Unavailable,
 }
 
 impl Verdict {
@@ -35,6 +37,7 @@ impl Verdict {
             Verdict::Fail => "FAIL",
             Verdict::Timeout => "TIMEOUT",
             Verdict::NoReport => "NO REPORT",
+            Verdict::Unavailable => "UNAVAILABLE",
         }
     }
 }
@@ -90,6 +93,24 @@ pub struct Report {
     pub failures: Vec<String>,
     /// Kernel panics, oopses, BUGs and warnings seen on the console (first lines).
     pub kernel_trouble: Vec<String>,
+}
+
+impl Report {
+    /// The row of a kernel that could not be obtained.
+    pub fn unavailable(reason: String) -> Report {
+        Report {
+            verdict: Verdict::Unavailable,
+            reason,
+            release: None,
+            binaries: Vec::new(),
+            passed: 0,
+            failed: 0,
+            ignored: 0,
+            skipped: Vec::new(),
+            failures: Vec::new(),
+            kernel_trouble: Vec::new(),
+        }
+    }
 }
 
 /// Signs of kernel trouble worth showing, whatever the verdict.
