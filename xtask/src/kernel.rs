@@ -201,15 +201,16 @@ pub fn run(args: &[String]) -> Result {
     let binaries = &payload.tests;
     // Per process, so concurrent runs (a selftest next to a full run) never boot each
     // other's payload.
+    let labels = unique_labels(&specs);
     let mut jobs: Vec<(String, PathBuf)> = Vec::new();
     let mut unavailable: Vec<Row> = Vec::new();
-    for (spec, image) in specs.iter().zip(kernels::obtain(&specs)) {
+    for (label, image) in labels.iter().zip(kernels::obtain(&specs)) {
         match image {
-            Ok(path) => jobs.push((spec.label(), path)),
+            Ok(path) => jobs.push((label.clone(), path)),
             Err(e) => {
-                eprintln!("[{}] UNAVAILABLE: {e}", spec.label());
+                eprintln!("[{label}] UNAVAILABLE: {e}");
                 unavailable.push(Row {
-                    label: spec.label(),
+                    label: label.clone(),
                     report: Report::unavailable(e),
                     took: Duration::ZERO,
                     log: PathBuf::new(),
@@ -246,6 +247,7 @@ pub fn run(args: &[String]) -> Result {
     let boot_start = Instant::now();
     let results = boot_all(&jobs, o.jobs, |label, image| {
         let log_path = logs.join(format!("{}.log", sanitize(label)));
+        eprintln!("[{label}] booting {}", image.display());
         let boot = qemu::Boot {
             qemu: &qemu_bin,
             kernel: image,
@@ -284,8 +286,7 @@ pub fn run(args: &[String]) -> Result {
     let _ = std::fs::remove_file(&initramfs);
     let mut rows: Vec<Row> = results.into_iter().collect::<Result<_>>()?;
     rows.extend(unavailable);
-    let order: Vec<String> = specs.iter().map(Spec::label).collect();
-    rows.sort_by_key(|r| order.iter().position(|l| *l == r.label));
+    rows.sort_by_key(|r| labels.iter().position(|l| *l == r.label));
     print!("{}", render_matrix(&rows));
     println!(
         "\n{} kernels in {:.1} s wall ({} at a time, accel {}); build and downloads {:.1} s",
@@ -358,6 +359,23 @@ fn boot_all<T: Send>(
         .collect()
 }
 
+/// Each spec's label, with `#2`, `#3`… on repeats (two paths to a `vmlinuz` in folders
+/// of the same name), so rows and log files stay apart.
+fn unique_labels(specs: &[Spec]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for spec in specs {
+        let base = spec.label();
+        let mut label = base.clone();
+        let mut n = 1;
+        while out.contains(&label) {
+            n += 1;
+            label = format!("{base}#{n}");
+        }
+        out.push(label);
+    }
+    out
+}
+
 fn sanitize(label: &str) -> String {
     label
         .chars()
@@ -373,14 +391,15 @@ fn sanitize(label: &str) -> String {
 
 /// The matrix: one line per kernel, then what failed and what was skipped by probe.
 fn render_matrix(rows: &[Row]) -> String {
+    let w = rows.iter().map(|r| r.label.len()).max().unwrap_or(0).max(6);
     let mut s = format!(
-        "\n{:<8} {:<32} {:<10} {:>6} {:>6} {:>7} {:>7} {:>8}\n",
+        "\n{:<w$} {:<32} {:<11} {:>6} {:>6} {:>7} {:>7} {:>8}\n",
         "kernel", "release", "result", "passed", "failed", "skipped", "ignored", "time"
     );
     for r in rows {
         let rep = &r.report;
         s.push_str(&format!(
-            "{:<8} {:<32} {:<10} {:>6} {:>6} {:>7} {:>7} {:>7.1}s\n",
+            "{:<w$} {:<32} {:<11} {:>6} {:>6} {:>7} {:>7} {:>7.1}s\n",
             r.label,
             rep.release.as_deref().unwrap_or("?"),
             rep.verdict.word(),
@@ -897,6 +916,19 @@ mod tests {
                 "w/t/debug/b",
                 "init"
             ]
+        );
+    }
+
+    #[test]
+    fn labels_are_unique() {
+        let specs = [
+            Spec::Path(PathBuf::from("/a/k/vmlinuz")),
+            Spec::Path(PathBuf::from("/b/k/vmlinuz")),
+            Spec::Path(PathBuf::from("/c/k/vmlinuz")),
+        ];
+        assert_eq!(
+            unique_labels(&specs),
+            ["k/vmlinuz", "k/vmlinuz#2", "k/vmlinuz#3"]
         );
     }
 

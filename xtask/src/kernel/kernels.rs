@@ -118,7 +118,20 @@ impl Spec {
     pub fn label(&self) -> String {
         match self {
             Spec::Pinned(p) => p.name.to_string(),
-            Spec::Path(p) => p.display().to_string(),
+            Spec::Path(p) => {
+                // `vmlinuz-6.1.0-56-cloud-amd64` says enough; a bare `vmlinuz` or
+                // `bzImage` gets its folder's name too.
+                let file = p.file_name().map(|f| f.to_string_lossy().into_owned());
+                let parent = p
+                    .parent()
+                    .and_then(|d| d.file_name())
+                    .map(|d| d.to_string_lossy());
+                match (file, parent) {
+                    (Some(f), Some(d)) if f == "vmlinuz" || f == "bzImage" => format!("{d}/{f}"),
+                    (Some(f), _) => f,
+                    (None, _) => p.display().to_string(),
+                }
+            }
         }
     }
 }
@@ -336,7 +349,10 @@ mod tests {
         );
         let me = std::env::current_exe().unwrap();
         let spec = resolve(&[me.display().to_string()]).unwrap();
-        assert_eq!(spec, vec![Spec::Path(me)]);
+        assert_eq!(spec, vec![Spec::Path(me.clone())]);
+        assert_eq!(spec[0].label(), me.file_name().unwrap().to_string_lossy());
+        let bare = Spec::Path(PathBuf::from("/x/linux-7.4/vmlinuz"));
+        assert_eq!(bare.label(), "linux-7.4/vmlinuz");
     }
 
     #[test]
