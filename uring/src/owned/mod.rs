@@ -41,6 +41,11 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! Provided buffers ([`BufPool`]: the kernel picks a buffer, a [`PoolBuf`] guard
+//! hands over the bytes and recycles it when dropped), multishot streams
+//! ([`Multishot`], [`OwnedRing::next_item`]) and, with feature `async`, futures
+//! (`AsyncRing`) build on the same table.
+//!
 //! # Safety model
 //!
 //! **Who owns what, when.**
@@ -173,6 +178,20 @@
 //! operation's output (descriptors closed, buffers recycled). If the ring is
 //! dropped mid-stream, the operation is cancelled and waited for as any other.
 //!
+//! **Async** (feature `async`). An `AsyncRing` wraps an `OwnedRing` with an
+//! eventfd registered for its completions; futures (`OpFuture`) and streams
+//! (`ItemStream`) hold only an operation id and a handle to the ring. The
+//! operations stay in the ring's table exactly as above, so a future changes
+//! nothing about who owns what: dropping it submits a cancellation and detaches
+//! the operation (its output is dropped when its final completion arrives; if the
+//! ring is borrowed at that moment, the cancellation waits for the next
+//! `AsyncRing::process`), and forgetting it leaves the operation
+//! running with its output queued. The adapter is `!Send` (its handles share the
+//! ring through `Rc`/`RefCell`), so futures cannot move it between threads; a
+//! re-entrant use of the ring is a `RefCell` panic, never aliasing, and wakers run
+//! with no borrow held. Its `eventfd` stays open while any handle lives, which is
+//! what a reactor such as tokio's `AsyncFd::register_with_interest` needs.
+//!
 //! **Threads.** `OwnedRing` is `Send` (operations and outputs are `Send`) and not
 //! `Sync`: every method that drives it takes `&mut self`.
 //!
@@ -185,7 +204,9 @@
 //! **Tests.** Each hazard above has a test in `uring/tests/owned_hazards.rs`,
 //! `owned_pool.rs` (guards leaked, outliving the ring, dropped on another thread,
 //! an exhausted pool, a pool used on another ring) and `owned_multishot.rs`
-//! (streams cancelled, running dry, dropped mid-stream, items never taken)
+//! (streams cancelled, running dry, dropped mid-stream, items never taken), and
+//! with `--features async`, `owned_async.rs` (dropped futures and streams, the
+//! tokio echo example)
 //! (dropping with a read pending, `mem::forget`, closing the caller's copy of a
 //! descriptor, a completion-queue overflow flood, panics in a completion handler,
 //! in an operation's `complete` and out of `Drop`, stale and foreign ids, raw
@@ -195,12 +216,16 @@
 //! `ASAN_OPTIONS=detect_leaks=0`, or LeakSanitizer rightly reports the ring that
 //! `forgetting_the_ring_leaks_everything_and_frees_nothing` forgets).
 
+#[cfg(feature = "async")]
+mod asyncio;
 mod buf;
 mod fd;
 mod multi;
 pub mod ops;
 mod pool;
 
+#[cfg(feature = "async")]
+pub use asyncio::{AsyncRing, ItemStream, NextItem, OpFuture};
 pub use buf::{IoBuf, IoBufMut, Slice};
 pub use fd::SharedFd;
 pub use multi::{ItemPoll, Items, Multi, Multishot};
@@ -750,6 +775,8 @@ pub struct OwnedRing {
     raw: VecDeque<Cqe>,
     id: u64,
     drop_timeout: Duration,
+    /// Keys of operations that saw a completion, when an async adapter wants them.
+    touched: Option<Vec<OpKey>>,
 }
 
 impl OwnedRing {
@@ -789,6 +816,7 @@ impl OwnedRing {
             raw: VecDeque::new(),
             id: NEXT_RING_ID.fetch_add(1, Ordering::Relaxed),
             drop_timeout: DEFAULT_DROP_TIMEOUT,
+            touched: None,
         })
     }
 
@@ -1191,14 +1219,18 @@ impl OwnedRing {
     /// `ENOENT` when the operation is no longer in flight; the kernel's errno when
     /// submitting fails.
     pub fn cancel<T>(&mut self, id: &OpId<T>) -> io::Result<()> {
-        if id.key.ring != self.id || !self.table.is_in_flight(&id.key) {
+        self.cancel_key(id.key)
+    }
+
+    fn cancel_key(&mut self, key: OpKey) -> io::Result<()> {
+        if key.ring != self.id || !self.table.is_in_flight(&key) {
             return Err(error::with_context(
                 libc::ENOENT,
                 "this operation is not in flight on this ring",
             ));
         }
         self.make_room(1)?;
-        self.push_cancel(Table::user_data(id.key.slot, id.key.generation))?;
+        self.push_cancel(Table::user_data(key.slot, key.generation))?;
         self.submit_retrying()?;
         Ok(())
     }
@@ -1218,20 +1250,60 @@ impl OwnedRing {
     /// freed, new descriptors closed) as soon as its final completion arrives, or
     /// now if it already has. The operation is not cancelled.
     pub fn detach<T>(&mut self, id: OpId<T>) {
-        if id.key.ring != self.id {
+        self.detach_key(id.key)
+    }
+
+    fn detach_key(&mut self, key: OpKey) {
+        if key.ring != self.id {
             return;
         }
-        if let Some(i) = self.ready.iter().position(|c| c.key == id.key) {
+        if let Some(i) = self.ready.iter().position(|c| c.key == key) {
             self.ready.remove(i);
             return;
         }
-        if self.table.is_in_flight(&id.key) {
+        if self.table.is_in_flight(&key) {
             if let State::InFlight { detached, .. } =
-                &mut self.table.entries[id.key.slot as usize].state
+                &mut self.table.entries[key.slot as usize].state
             {
                 *detached = true;
             }
         }
+    }
+
+    /// Takes operation `id`'s output if its final completion has arrived, without
+    /// waiting (it processes what the kernel posted, but does not submit).
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let id = ring.submit_op(ops::Nop::new())?;
+    /// assert!(ring.try_take(&id).is_none()); // not even submitted yet
+    /// ring.submit_and_wait(1)?;
+    /// assert_eq!(ring.try_take(&id).unwrap()?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_take<T: Op>(&mut self, id: &OpId<T>) -> Option<T::Output> {
+        let _ = self.reap();
+        self.take_ready(id)
+    }
+
+    fn take_ready<T: Op>(&mut self, id: &OpId<T>) -> Option<T::Output> {
+        let i = self.ready.iter().position(|c| c.key == id.key)?;
+        let c = self.ready.remove(i)?;
+        match c.downcast::<T>() {
+            Ok(out) => Some(out),
+            Err(c) => {
+                // Unreachable for ids made by this ring; never lose it anyway.
+                self.ready.insert(i, c);
+                None
+            }
+        }
+    }
+
+    /// Whether operation `id` is still in the table (its final completion not yet
+    /// processed).
+    pub fn is_in_flight<T>(&self, id: &OpId<T>) -> bool {
+        id.key.ring == self.id && self.table.is_in_flight(&id.key)
     }
 
     /// Moves every posted completion out of the kernel's queue into `ready` (or
@@ -1247,11 +1319,12 @@ impl OwnedRing {
                     ready,
                     raw,
                     id,
+                    touched,
                     ..
                 } = self;
                 for cqe in ring.completion() {
                     n += 1;
-                    dispatch(table, ready, raw, *id, cqe);
+                    dispatch(table, ready, raw, touched.as_mut(), *id, cqe);
                 }
             }
             if !self.ring.cq_has_overflow() {
@@ -1362,6 +1435,7 @@ fn dispatch(
     table: &mut Table,
     ready: &mut VecDeque<Completion>,
     raw: &mut VecDeque<Cqe>,
+    touched: Option<&mut Vec<OpKey>>,
     ring_id: u64,
     cqe: Cqe,
 ) {
@@ -1378,6 +1452,13 @@ fn dispatch(
         // Not one of ours in flight: cannot happen while the user-data rules hold.
         return;
     };
+    if let Some(touched) = touched {
+        touched.push(OpKey {
+            ring: ring_id,
+            slot,
+            generation: entry.generation,
+        });
+    }
     if cqe.is_more() {
         if let State::InFlight { op, .. } = &mut entry.state {
             op.more_erased(&cqe);

@@ -158,7 +158,7 @@ impl OwnedRing {
         self.take_item(id)
     }
 
-    fn take_item<T: Multishot>(&mut self, id: &OpId<Multi<T>>) -> ItemPoll<T::Item> {
+    pub(super) fn take_item<T: Multishot>(&mut self, id: &OpId<Multi<T>>) -> ItemPoll<T::Item> {
         if id.key.ring != self.id {
             return ItemPoll::Ended;
         }

@@ -266,6 +266,10 @@ pub(super) fn take(pool: &Arc<PoolShared>, cqe: &Cqe, len: usize) -> io::Result<
 ///
 /// An empty `PoolBuf` with no [`buffer_id`](Self::buffer_id) stands for end of
 /// file (the kernel picked no buffer).
+///
+/// It is an [`IoBuf`](super::IoBuf): hand it to [`ops::Send`](super::ops::Send) or
+/// [`ops::Write`](super::ops::Write) to pass the bytes on without copying them; it
+/// comes back with the result, and goes back to the pool when dropped.
 pub struct PoolBuf {
     pool: Arc<PoolShared>,
     /// `NO_BUFFER` for an empty guard.
@@ -342,5 +346,25 @@ impl fmt::Debug for PoolBuf {
 impl AsRef<[u8]> for PoolBuf {
     fn as_ref(&self) -> &[u8] {
         self
+    }
+}
+
+// SAFETY: a held buffer is out of the ring and no operation selected it, so while
+// the guard lives only it reaches those bytes (writes need `&mut`); its address
+// is in the pool's allocation, which the guard's Arc keeps, and does not move with
+// the guard. All `len` bytes are initialised. An empty guard names no bytes (a
+// dangling, never-read pointer for zero length).
+unsafe impl super::IoBuf for PoolBuf {
+    fn stable_ptr(&self) -> *const u8 {
+        if self.bid == NO_BUFFER {
+            return NonNull::<u8>::dangling().as_ptr();
+        }
+        self.pool.ptr(self.bid)
+    }
+    fn bytes_init(&self) -> usize {
+        self.len
+    }
+    fn bytes_total(&self) -> usize {
+        self.len
     }
 }

@@ -1,0 +1,458 @@
+//! Driving an [`OwnedRing`] from an async runtime (feature `async`).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use super::{ItemPoll, Multi, Multishot, Op, OpId, OpKey, OwnedRing, SubmitError};
+use crate::error;
+
+/// An [`OwnedRing`] for async code: operations become futures (and multishot
+/// operations streams) that resolve to the operation's output, buffers back.
+///
+/// The adapter depends on no runtime. It registers an eventfd with the ring
+/// (`IORING_REGISTER_EVENTFD`), which the kernel signals whenever it posts a
+/// completion; the runtime watches that descriptor ([`AsRawFd`] gives it) and,
+/// when it is readable, calls [`process`](Self::process), which wakes the futures
+/// whose operations completed. With tokio, wrap a clone in
+/// `tokio::io::unix::AsyncFd` (see `examples/tokio_echo.rs`):
+///
+/// ```ignore
+/// // SAFETY: the clone keeps the eventfd open, and as_raw_fd always returns it.
+/// let driver = unsafe { AsyncFd::register_with_interest(ring.clone(), Interest::READABLE) }?;
+/// tokio::task::spawn_local(async move {
+///     loop {
+///         let mut ready = driver.readable().await?;
+///         // `process` reports WouldBlock once the eventfd is drained, which
+///         // clears tokio's readiness.
+///         let _ = ready.try_io(|r| r.get_ref().process());
+///     }
+/// });
+/// let (res, buf) = ring.run(ops::Read::new(file, vec![0; 4096], 0))?.await?;
+/// ```
+///
+/// It is a cheap handle (`Clone`) to one ring, and not `Send`: the ring, its
+/// futures and its driver live on one thread (a `LocalSet`, a current-thread
+/// runtime).
+///
+/// **Dropping a future is cancelling its operation**: the future submits an
+/// `ASYNC_CANCEL` and detaches the operation, whose buffers and descriptors stay
+/// in the ring's table until its final completion, then are dropped. The same
+/// holds for an [`ItemStream`]. `mem::forget`ting a future leaves its operation
+/// running, and its output is queued in the ring, unclaimed, until the ring goes.
+#[derive(Clone)]
+pub struct AsyncRing {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    ring: RefCell<OwnedRing>,
+    wakers: RefCell<HashMap<OpKey, Waker>>,
+    /// Operations whose futures were dropped while the ring was borrowed: to
+    /// cancel and detach at the next chance.
+    orphans: RefCell<Vec<OpKey>>,
+    /// Registered with the ring; declared after it, so closed after the ring is
+    /// torn down (the kernel holds its own reference anyway).
+    eventfd: OwnedFd,
+}
+
+impl AsyncRing {
+    /// Wraps `ring`, registering an eventfd for its completions.
+    ///
+    /// # Errors
+    ///
+    /// The errno of `eventfd(2)` or of the registration (`EBUSY` if the ring has
+    /// an eventfd already).
+    pub fn new(mut ring: OwnedRing) -> io::Result<AsyncRing> {
+        // SAFETY: eventfd(2) with valid flags; it returns a new descriptor or -1.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a new descriptor that nothing else owns.
+        let eventfd = unsafe { OwnedFd::from_raw_fd(fd) };
+        ring.ring.register_eventfd(eventfd.as_fd())?;
+        ring.touched = Some(Vec::new());
+        Ok(AsyncRing {
+            inner: Rc::new(Inner {
+                ring: RefCell::new(ring),
+                wakers: RefCell::new(HashMap::new()),
+                orphans: RefCell::new(Vec::new()),
+                eventfd,
+            }),
+        })
+    }
+
+    /// The eventfd to watch for readability.
+    pub fn eventfd(&self) -> BorrowedFd<'_> {
+        self.inner.eventfd.as_fd()
+    }
+
+    /// Runs `f` on the ring: to register a [`BufPool`](super::BufPool), read its
+    /// state, and the like.
+    ///
+    /// # Panics
+    ///
+    /// If called from inside another `with_ring` on the same ring.
+    pub fn with_ring<R>(&self, f: impl FnOnce(&mut OwnedRing) -> R) -> R {
+        f(&mut self.inner.ring.borrow_mut())
+    }
+
+    /// Submits `op`; the future resolves to its output.
+    ///
+    /// ```
+    /// use uring::owned::{AsyncRing, OwnedRing, ops};
+    /// let ring = AsyncRing::new(OwnedRing::new(4)?)?;
+    /// let mut fut = ring.run(ops::Nop::new())?;
+    /// // A runtime would wait for the eventfd; here, poll until done.
+    /// let waker = std::task::Waker::noop();
+    /// let mut cx = std::task::Context::from_waker(&waker);
+    /// let out = loop {
+    ///     if let std::task::Poll::Ready(out) = std::pin::Pin::new(&mut fut).poll(&mut cx) {
+    ///         break out;
+    ///     }
+    ///     ring.process_blocking()?;
+    /// };
+    /// assert_eq!(out?.unwrap(), 0);
+    /// # use std::future::Future as _;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`OwnedRing::submit_op`].
+    pub fn run<T: Op>(&self, op: T) -> Result<OpFuture<T>, SubmitError<T>> {
+        let id = {
+            let mut ring = self.inner.ring.borrow_mut();
+            let id = ring.submit_op(op)?;
+            // Errors here leave the entry queued; the next submit carries it.
+            let _ = ring.submit();
+            id
+        };
+        Ok(OpFuture {
+            inner: Rc::clone(&self.inner),
+            id: Some(id),
+        })
+    }
+
+    /// Submits multishot `op`; the stream yields its items.
+    ///
+    /// # Errors
+    ///
+    /// As for [`OwnedRing::submit_multishot`].
+    pub fn stream<T: Multishot>(&self, op: T) -> Result<ItemStream<T>, SubmitError<T>> {
+        let id = {
+            let mut ring = self.inner.ring.borrow_mut();
+            let id = ring.submit_multishot(op)?;
+            let _ = ring.submit();
+            id
+        };
+        Ok(ItemStream {
+            inner: Rc::clone(&self.inner),
+            id: Some(id),
+        })
+    }
+
+    /// Call when the [`eventfd`](Self::eventfd) is readable: resets it, submits
+    /// what is queued, processes the posted completions and wakes the futures they
+    /// finish. Returns how many completions it saw.
+    ///
+    /// # Errors
+    ///
+    /// `WouldBlock` when the eventfd had not been signalled (for `AsyncFd::try_io`,
+    /// which then clears its readiness); the kernel's errno when submitting fails.
+    pub fn process(&self) -> io::Result<usize> {
+        let mut count = 0u64;
+        // SAFETY: reads 8 bytes into a u64 from our own eventfd.
+        let n = unsafe {
+            libc::read(
+                self.inner.eventfd.as_raw_fd(),
+                (&raw mut count).cast(),
+                core::mem::size_of::<u64>(),
+            )
+        };
+        let signalled = n == 8;
+        let woken = self.inner.reap_and_wake()?;
+        if !signalled && woken == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(woken)
+    }
+
+    /// Waits in the kernel for at least one completion, then
+    /// [`process`](Self::process)es: for driving the ring without a runtime.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errno when waiting fails.
+    pub fn process_blocking(&self) -> io::Result<usize> {
+        {
+            let mut ring = self.inner.ring.borrow_mut();
+            if ring.in_flight() > 0 {
+                match ring.submit_and_wait(1) {
+                    Ok(_) => {}
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        match self.process() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            r => r,
+        }
+    }
+
+    /// How many operations are in flight (see [`OwnedRing::in_flight`]).
+    pub fn in_flight(&self) -> usize {
+        self.inner.ring.borrow().in_flight()
+    }
+}
+
+impl Inner {
+    /// Cancels orphans, submits, reaps, and wakes the futures of the operations
+    /// that saw a completion. Wakers run with no borrow held.
+    fn reap_and_wake(&self) -> io::Result<usize> {
+        let touched = {
+            let mut ring = self.ring.borrow_mut();
+            for key in self.orphans.borrow_mut().drain(..) {
+                forget_op(&mut ring, key);
+            }
+            let submitted = ring.submit();
+            let _ = ring.reap();
+            let touched = ring
+                .touched
+                .as_mut()
+                .map(core::mem::take)
+                .unwrap_or_default();
+            if let Err(e) = submitted {
+                if !matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)
+                ) {
+                    return Err(e);
+                }
+            }
+            touched
+        };
+        let n = touched.len();
+        let wakers: Vec<Waker> = {
+            let mut map = self.wakers.borrow_mut();
+            touched.iter().filter_map(|k| map.remove(k)).collect()
+        };
+        wakers.into_iter().for_each(Waker::wake);
+        Ok(n)
+    }
+
+    /// Drops the interest in operation `key`: cancels it (errors ignored: it may
+    /// have finished) and detaches it, or queues that for later if the ring is busy.
+    fn abandon(&self, key: OpKey) {
+        self.wakers.borrow_mut().remove(&key);
+        match self.ring.try_borrow_mut() {
+            Ok(mut ring) => forget_op(&mut ring, key),
+            Err(_) => self.orphans.borrow_mut().push(key),
+        }
+    }
+}
+
+fn forget_op(ring: &mut OwnedRing, key: OpKey) {
+    if ring.table.is_in_flight(&key) {
+        let _ = ring.cancel_key(key);
+    }
+    ring.detach_key(key);
+}
+
+impl AsRawFd for AsyncRing {
+    /// The eventfd (for `AsyncFd` and other readiness APIs): the same descriptor,
+    /// open as long as any clone of this handle lives.
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.eventfd.as_raw_fd()
+    }
+}
+
+impl AsFd for AsyncRing {
+    /// The eventfd, as [`eventfd`](AsyncRing::eventfd) gives it.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.eventfd.as_fd()
+    }
+}
+
+impl fmt::Debug for AsyncRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncRing")
+            .field("eventfd", &self.inner.eventfd.as_raw_fd())
+            .field("ring", &self.inner.ring.try_borrow().ok())
+            .finish()
+    }
+}
+
+/// The future of one operation, from [`AsyncRing::run`]: resolves to
+/// `Ok(output)`. Dropping it before then cancels the operation (its resources
+/// stay in the ring until the kernel is done).
+#[must_use = "dropping the future cancels the operation"]
+pub struct OpFuture<T: Op> {
+    inner: Rc<Inner>,
+    id: Option<OpId<T>>,
+}
+
+impl<T: Op> OpFuture<T> {
+    /// The operation's id on the ring.
+    pub fn id(&self) -> Option<&OpId<T>> {
+        self.id.as_ref()
+    }
+}
+
+impl<T: Op> Future for OpFuture<T> {
+    /// `ENOENT` if the operation's completion was taken from the ring by other
+    /// means (through [`AsyncRing::with_ring`]).
+    type Output = io::Result<T::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let Some(id) = this.id.as_ref() else {
+            return Poll::Ready(Err(error::with_context(
+                libc::EINVAL,
+                "polled after completion",
+            )));
+        };
+        let key = id.key();
+        // Reap first: this may finish other operations too, whose futures are woken.
+        this.inner.reap_and_wake()?;
+        let polled = {
+            let mut ring = this.inner.ring.borrow_mut();
+            match ring.take_ready(id) {
+                Some(out) => Some(Ok(out)),
+                None if !ring.is_in_flight(id) => Some(Err(error::with_context(
+                    libc::ENOENT,
+                    "this operation's completion was taken by other means",
+                ))),
+                None => None,
+            }
+        };
+        match polled {
+            Some(out) => {
+                this.id = None;
+                this.inner.wakers.borrow_mut().remove(&key);
+                Poll::Ready(out)
+            }
+            None => {
+                this.inner
+                    .wakers
+                    .borrow_mut()
+                    .insert(key, cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T: Op> Drop for OpFuture<T> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.inner.abandon(id.key());
+        }
+    }
+}
+
+impl<T: Op> fmt::Debug for OpFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpFuture").field("id", &self.id).finish()
+    }
+}
+
+/// The items of a multishot operation, from [`AsyncRing::stream`]. Dropping it
+/// before the end cancels the operation.
+#[must_use = "dropping the stream cancels the operation"]
+pub struct ItemStream<T: Multishot> {
+    inner: Rc<Inner>,
+    id: Option<OpId<Multi<T>>>,
+}
+
+impl<T: Multishot> ItemStream<T> {
+    /// The next item, or `None` at the end of the stream (the error that ended
+    /// it, if any, is the last item).
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<T::Item>>> {
+        let Some(id) = self.id.as_ref() else {
+            return Poll::Ready(None);
+        };
+        let key = id.key();
+        if let Err(e) = self.inner.reap_and_wake() {
+            return Poll::Ready(Some(Err(e)));
+        }
+        let polled = self.inner.ring.borrow_mut().take_item(id);
+        match polled {
+            ItemPoll::Item(item) => Poll::Ready(Some(item)),
+            ItemPoll::Ended => {
+                self.id = None;
+                self.inner.wakers.borrow_mut().remove(&key);
+                Poll::Ready(None)
+            }
+            ItemPoll::Pending => {
+                self.inner
+                    .wakers
+                    .borrow_mut()
+                    .insert(key, cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    /// A future of the next item (see [`poll_next`](Self::poll_next)).
+    #[allow(clippy::should_implement_trait)] // async: it cannot be Iterator::next
+    pub fn next(&mut self) -> NextItem<'_, T> {
+        NextItem { stream: self }
+    }
+
+    /// Asks the kernel to end the stream: the items already posted still come,
+    /// then the final one (usually `ECANCELED`), then the end.
+    ///
+    /// # Errors
+    ///
+    /// As for [`OwnedRing::cancel`].
+    pub fn cancel(&self) -> io::Result<()> {
+        match self.id.as_ref() {
+            Some(id) => self.inner.ring.borrow_mut().cancel(id),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<T: Multishot> Drop for ItemStream<T> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.inner.abandon(id.key());
+        }
+    }
+}
+
+impl<T: Multishot> fmt::Debug for ItemStream<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ItemStream").field("id", &self.id).finish()
+    }
+}
+
+/// Future of [`ItemStream::next`].
+#[must_use = "futures do nothing unless polled"]
+pub struct NextItem<'a, T: Multishot> {
+    stream: &'a mut ItemStream<T>,
+}
+
+impl<T: Multishot> Future for NextItem<'_, T> {
+    type Output = Option<io::Result<T::Item>>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.get_mut().stream.poll_next(cx)
+    }
+}
+
+impl<T: Multishot> fmt::Debug for NextItem<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NextItem")
+            .field("stream", &self.stream)
+            .finish()
+    }
+}

@@ -1,0 +1,216 @@
+//! The async adapter (feature `async`) under tokio: futures resolve to the
+//! operations' outputs, streams to their items, dropping either cancels its
+//! operation; and `examples/tokio_echo.rs` echoes bytes back exactly.
+#![cfg(feature = "async")]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use uring::error::errno;
+use uring::owned::{AsyncRing, BufPool, OwnedRing, ops};
+
+/// Runs `f` on a current-thread runtime with a driver task for `ring`.
+fn with_runtime<F: std::future::Future<Output = ()>>(f: impl FnOnce(AsyncRing) -> F) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        let ring = AsyncRing::new(OwnedRing::new(16).unwrap()).unwrap();
+        // SAFETY: the clone keeps the eventfd open; as_raw_fd always returns it.
+        let driver =
+            unsafe { AsyncFd::register_with_interest(ring.clone(), Interest::READABLE) }.unwrap();
+        let task = tokio::task::spawn_local(async move {
+            while let Ok(mut ready) = driver.readable().await {
+                let _ = ready.try_io(|r| r.get_ref().process());
+            }
+        });
+        f(ring).await;
+        task.abort();
+    });
+}
+
+#[test]
+fn a_future_resolves_to_the_output_with_its_buffer() {
+    with_runtime(|ring| async move {
+        let (r, mut w) = UnixStream::pair().unwrap();
+        let fut = ring
+            .run(ops::Read::new(r, Vec::with_capacity(32), u64::MAX))
+            .unwrap();
+        // The read is in flight before any data exists.
+        w.write_all(b"async bytes").unwrap();
+        let (n, buf) = fut.await.unwrap();
+        assert_eq!(n.unwrap(), 11);
+        assert_eq!(buf, b"async bytes");
+        assert_eq!(ring.in_flight(), 0);
+    });
+}
+
+#[test]
+fn concurrent_futures_are_each_woken_by_their_own_completion() {
+    with_runtime(|ring| async move {
+        let (r1, mut w1) = UnixStream::pair().unwrap();
+        let (r2, mut w2) = UnixStream::pair().unwrap();
+        let a = ring.run(ops::Recv::new(r1, Vec::with_capacity(8))).unwrap();
+        let b = ring.run(ops::Recv::new(r2, Vec::with_capacity(8))).unwrap();
+        let b = tokio::task::spawn_local(b);
+        // The second completes first, then the first.
+        w2.write_all(b"two").unwrap();
+        let (n, buf) = b.await.unwrap().unwrap();
+        assert_eq!((n.unwrap(), &buf[..]), (3, &b"two"[..]));
+        w1.write_all(b"one").unwrap();
+        let (n, buf) = a.await.unwrap();
+        assert_eq!((n.unwrap(), &buf[..]), (3, &b"one"[..]));
+    });
+}
+
+#[test]
+fn dropping_a_future_cancels_its_operation_and_keeps_it_until_the_final_completion() {
+    with_runtime(|ring| async move {
+        let (r, mut w) = UnixStream::pair().unwrap();
+        let fut = ring.run(ops::Recv::new(r, vec![0u8; 64])).unwrap();
+        assert_eq!(ring.in_flight(), 1);
+        drop(fut);
+        // The cancellation is in; the op leaves the table only with its completion.
+        while ring.in_flight() > 0 {
+            ring.process_blocking().unwrap();
+        }
+        // Its output was dropped, not queued, and its descriptor closed with it:
+        // the peer sees end of file.
+        assert_eq!(ring.with_ring(|r| r.completions().count()), 0);
+        let mut b = [0u8; 1];
+        assert_eq!(w.read(&mut b).unwrap(), 0);
+    });
+}
+
+#[test]
+fn a_stream_yields_items_and_dropping_it_cancels() {
+    with_runtime(|ring| async move {
+        let Ok(pool) = ring.with_ring(|r| BufPool::new(r, 1, 4, 32)) else {
+            println!(
+                "skipped: a_stream_yields_items because this kernel has no buffer rings (5.19)"
+            );
+            return;
+        };
+        let (r, mut w) = UnixStream::pair().unwrap();
+        let mut stream = ring.stream(ops::RecvMulti::new(r, &pool)).unwrap();
+        let mut got = Vec::new();
+        for msg in [&b"alpha"[..], b"beta", b"gamma"] {
+            w.write_all(msg).unwrap();
+            let item = stream.next().await.expect("the stream goes on");
+            if got.is_empty() {
+                if let Err(e) = &item {
+                    if errno(e) == Some(libc::EINVAL) {
+                        println!(
+                            "skipped: a_stream_yields_items because recv multishot needs Linux 6.0 ({e})"
+                        );
+                        return;
+                    }
+                }
+            }
+            let buf = item.unwrap();
+            assert_eq!(&buf[..], msg);
+            got.push(buf);
+        }
+        stream.cancel().unwrap();
+        let last = stream.next().await.expect("the final item");
+        assert_eq!(errno(&last.unwrap_err()), Some(libc::ECANCELED));
+        assert!(stream.next().await.is_none());
+        drop(got);
+        assert_eq!(pool.available(), 4);
+
+        // Dropped mid-stream: cancelled, and its queued buffers come back.
+        let (r, mut w) = UnixStream::pair().unwrap();
+        let mut stream = ring.stream(ops::RecvMulti::new(r, &pool)).unwrap();
+        w.write_all(b"one").unwrap();
+        assert_eq!(&stream.next().await.unwrap().unwrap()[..], b"one");
+        w.write_all(b"two").unwrap();
+        drop(stream);
+        while ring.in_flight() > 0 {
+            ring.process_blocking().unwrap();
+        }
+        assert_eq!(pool.available(), 4);
+    });
+}
+
+/// The built `tokio_echo` example, building it if this test run did not.
+fn echo_example() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let built = profile_dir.join("examples").join("tokio_echo");
+    if built.exists() {
+        return built;
+    }
+    let target = profile_dir.parent().unwrap().join("owned-example");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "uring", "--features", "async"])
+        .args(["--example", "tokio_echo", "--target-dir"])
+        .arg(&target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo build --example tokio_echo");
+    assert!(status.success());
+    target.join("debug").join("examples").join("tokio_echo")
+}
+
+#[test]
+fn tokio_echo_example_echoes_every_byte() {
+    let mut child = Command::new(echo_example())
+        .arg("3")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect(&line)
+        .to_owned();
+    let messages: Vec<Vec<u8>> = vec![
+        b"hello".to_vec(),
+        (0..200_000u32).map(|i| (i % 251) as u8).collect(),
+        Vec::new(),
+    ];
+    // Three clients at once, each on its own thread.
+    let clients: Vec<_> = messages
+        .iter()
+        .cloned()
+        .map(|msg| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut c = TcpStream::connect(&addr).unwrap();
+                let mut w = c.try_clone().unwrap();
+                let m = msg.clone();
+                let writer = std::thread::spawn(move || {
+                    w.write_all(&m).unwrap();
+                    w.shutdown(std::net::Shutdown::Write).unwrap();
+                });
+                let mut got = Vec::new();
+                c.read_to_end(&mut got).unwrap();
+                writer.join().unwrap();
+                got
+            })
+        })
+        .collect();
+    for (msg, c) in messages.iter().zip(clients) {
+        let got = c.join().unwrap();
+        assert_eq!(got.len(), msg.len());
+        assert!(got == *msg, "echoed bytes differ");
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let total: usize = messages.iter().map(Vec::len).sum();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("echoed {total} bytes")), "{err}");
+}
