@@ -637,3 +637,36 @@ fn next_completion_yields_each_op_once_then_enoent() {
         Some(libc::ENOENT)
     );
 }
+
+#[test]
+fn a_link_timeout_cancels_a_stuck_receive_and_spares_a_quick_one() {
+    let mut ring = ring();
+    // Stuck: no data ever comes; the receive is cancelled and its buffer returned.
+    let (r, mut w) = std::os::unix::net::UnixStream::pair().unwrap();
+    let r = SharedFd::from(r);
+    let (recv, timeout) = ring
+        .submit_with_timeout(ops::Recv::new(&r, vec![7u8; 16]), Duration::from_millis(1))
+        .unwrap();
+    let (res, buf) = ring.wait_for(recv).unwrap();
+    assert_eq!(errno(&res.unwrap_err()), Some(libc::ECANCELED));
+    assert_eq!(buf, [7u8; 16], "the buffer comes back untouched");
+    assert_eq!(
+        errno(&ring.wait_for(timeout).unwrap().unwrap_err()),
+        Some(libc::ETIME)
+    );
+    // Quick: the data is there; the timeout is the one cancelled.
+    w.write_all(b"in time").unwrap();
+    let (recv, timeout) = ring
+        .submit_with_timeout(
+            ops::Recv::new(&r, Vec::with_capacity(16)),
+            Duration::from_secs(3600),
+        )
+        .unwrap();
+    let (res, buf) = ring.wait_for(recv).unwrap();
+    assert_eq!((res.unwrap(), &buf[..]), (7, &b"in time"[..]));
+    assert_eq!(
+        errno(&ring.wait_for(timeout).unwrap().unwrap_err()),
+        Some(libc::ECANCELED)
+    );
+    assert_eq!(ring.in_flight(), 0);
+}

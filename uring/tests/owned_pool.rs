@@ -266,3 +266,26 @@ fn dropping_the_ring_with_a_select_in_flight_cancels_it_and_keeps_the_pool_whole
     assert_eq!((report.completed, report.leaked), (1, 0));
     assert_eq!(pool.available(), 2, "a cancelled receive takes no buffer");
 }
+
+#[test]
+fn a_guard_is_sent_as_it_is_and_recycled_when_the_send_gives_it_back() {
+    let mut ring = ring();
+    let Some(pool) = pool(&mut ring, 12, 1, 32, "guard as send buffer") else {
+        return;
+    };
+    let (a, mut peer) = UnixStream::pair().unwrap();
+    let a = uring::owned::SharedFd::from(a);
+    peer.write_all(b"bounce me").unwrap();
+    let buf = recv(&mut ring, &a, &pool).unwrap();
+    // The guard itself is the send's buffer: no copy.
+    let id = ring.submit_op(ops::Send::new(&a, buf)).unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 9);
+    assert_eq!(&buf[..], b"bounce me", "it comes back with the result");
+    assert_eq!(pool.available(), 0);
+    drop(buf);
+    assert_eq!(pool.available(), 1);
+    let mut got = [0u8; 9];
+    std::io::Read::read_exact(&mut peer, &mut got).unwrap();
+    assert_eq!(&got, b"bounce me");
+}

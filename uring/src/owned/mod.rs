@@ -937,6 +937,37 @@ impl OwnedRing {
         }
     }
 
+    /// Queues `op` with a time limit: a linked [`ops::LinkTimeout`] cancels it if
+    /// it has not completed after `after` (it then completes with `ECANCELED`, and
+    /// the timeout with `ETIME`; otherwise the timeout completes with
+    /// `ECANCELED`). Both ids come back; [`detach`](Self::detach) the timeout's if
+    /// its result does not matter.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let (r, _w) = std::os::unix::net::UnixStream::pair()?; // no data will come
+    /// let (read, timeout) =
+    ///     ring.submit_with_timeout(ops::Recv::new(r, vec![0u8; 8]), Duration::from_millis(1))?;
+    /// ring.detach(timeout);
+    /// let (res, _buf) = ring.wait_for(read)?;
+    /// assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`submit_linked`](Self::submit_linked); the operation comes back.
+    pub fn submit_with_timeout<T: Op>(
+        &mut self,
+        op: T,
+        after: Duration,
+    ) -> Result<(OpId<T>, OpId<ops::LinkTimeout>), SubmitError<T>> {
+        self.submit_linked((op, ops::LinkTimeout::new(after)))
+            .map_err(|SubmitError { error, op: (op, _) }| SubmitError { error, op })
+    }
+
     /// Refuses an operation bound to another ring (it names a buffer group
     /// registered there).
     fn check_binding(&self, bound: Option<u64>) -> io::Result<()> {

@@ -29,6 +29,7 @@
 //! | [`RenameAt`] | `renameat2(2)` | `io::Result<()>` |
 //! | [`Ftruncate`] | `ftruncate(2)` | `io::Result<()>` |
 //! | [`Timeout`] | a timer | `io::Result<()>`, `ETIME` when it fires |
+//! | [`LinkTimeout`] | a time limit for the previous member of a chain | `io::Result<()>`, `ETIME` when it fired |
 //! | [`RecvSelect`], [`ReadSelect`] | `recv(2)`, `pread(2)` into a buffer the kernel picks from a [`BufPool`] | `io::Result<`[`PoolBuf`]`>` |
 //!
 //! Multishot operations ([`Multishot`]: submit with
@@ -1729,5 +1730,38 @@ unsafe impl Multishot for TimeoutMulti {
             r if r < 0 => Some(Err(io::Error::from_raw_os_error(-r))),
             _ => Some(Ok(())),
         }
+    }
+}
+
+/// A time limit for the operation linked before it: `IORING_OP_LINK_TIMEOUT`
+/// (Linux 5.5). Submit it as the member after the operation in
+/// [`OwnedRing::submit_linked`](super::OwnedRing::submit_linked), or use
+/// [`OwnedRing::submit_with_timeout`](super::OwnedRing::submit_with_timeout). If the
+/// operation is still pending when the time runs out it is cancelled (it
+/// completes with `ECANCELED`, its resources coming back as usual) and this
+/// completes with `ETIME`; otherwise this completes with `ECANCELED`.
+#[derive(Debug)]
+pub struct LinkTimeout {
+    ts: TimespecHeap,
+}
+
+impl LinkTimeout {
+    /// Cancel the previous member if it has not completed after `after`.
+    pub fn new(after: Duration) -> LinkTimeout {
+        LinkTimeout {
+            ts: TimespecHeap(Heap::new(Timespec::from(after))),
+        }
+    }
+}
+
+// SAFETY: names the timespec (its own heap allocation, only read by the kernel)
+// and no descriptor.
+unsafe impl Op for LinkTimeout {
+    type Output = io::Result<()>;
+    fn sqe(&mut self) -> Sqe {
+        raw::LinkTimeout::new(self.ts.0.ptr().cast_const()).build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<()> {
+        unit(cqe)
     }
 }
