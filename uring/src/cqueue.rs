@@ -229,7 +229,7 @@ impl<'a> CompletionQueue<'a> {
             )
         };
         let shift = 4 + (flags & sys::IORING_SETUP_CQE32 != 0) as u32;
-        CompletionQueue {
+        let mut view = CompletionQueue {
             cqes: cq.cqes,
             mask: cq.ring_mask,
             cq,
@@ -240,7 +240,27 @@ impl<'a> CompletionQueue<'a> {
             end_head: head,
             tail,
             published: head,
+        };
+        if flags & sys::IORING_SETUP_CQE_MIXED == 0 {
+            view.open_window(head);
         }
+        view
+    }
+
+    /// Opens the window at `head` (the window being empty): the posted entries
+    /// from there up to the tail or the end of the array, whichever comes first.
+    /// Not for `CQE_MIXED` rings.
+    #[inline(always)]
+    fn open_window(&mut self, head: u32) {
+        let i = head & self.mask;
+        let run = self.tail.wrapping_sub(head).min(self.cq.ring_entries - i);
+        // SAFETY: i + run <= ring_entries, the slots in the cqes array, which are
+        // `1 << shift` bytes apart; so both pointers stay inside it or one past.
+        unsafe {
+            self.next = self.cqes.byte_add((i as usize) << self.shift);
+            self.end = self.next.byte_add((run as usize) << self.shift);
+        }
+        self.end_head = head.wrapping_add(run);
     }
 
     /// The next slot to read.
@@ -295,26 +315,22 @@ impl<'a> CompletionQueue<'a> {
             if head == self.tail {
                 return None;
             }
-            let i = head & self.mask;
             if flags & sys::IORING_SETUP_CQE_MIXED == 0 {
-                let run = self.tail.wrapping_sub(head).min(self.cq.ring_entries - i);
-                // SAFETY: the slots [head, head + run) have been posted by the
-                // kernel (acquire on tail) and won't be reused before we publish;
-                // they are i.. i + run <= ring_entries in the array, whose slots
-                // are `1 << shift` bytes apart.
-                let p = unsafe {
-                    let p = self.cqes.byte_add((i as usize) << self.shift);
+                self.open_window(head);
+                let p = self.next;
+                // SAFETY: the window is not empty (head != tail): p is a posted
+                // CQE of the ring's size, which the kernel won't reuse before we
+                // publish, and the next one is at most `end`.
+                unsafe {
                     self.next = p.byte_add(1 << self.shift);
-                    self.end = p.byte_add((run as usize) << self.shift);
-                    p
-                };
-                self.end_head = head.wrapping_add(run);
-                // SAFETY: p is a posted CQE of the ring's size.
-                return Some(unsafe { Cqe::read(p, flags) });
+                    return Some(Cqe::read(p, flags));
+                }
             }
-            // SAFETY: as above; a mixed ring's slots are 16 bytes, and a 32-byte
-            // entry never wraps (the kernel pads with a SKIP entry instead), so
-            // its second half is the next slot in memory.
+            let i = head & self.mask;
+            // SAFETY: [head, tail) has been posted by the kernel (acquire on
+            // tail) and won't be reused before we publish; a mixed ring's slots
+            // are 16 bytes, and a 32-byte entry never wraps (the kernel pads with
+            // a SKIP entry instead), so its second half is the next slot in memory.
             let p = unsafe { self.cqes.add(i as usize) };
             // SAFETY: p is a posted CQE (see above).
             let raw_flags = unsafe { (*p).flags };

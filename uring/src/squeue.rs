@@ -118,13 +118,13 @@ impl<'a> SubmissionQueue<'a> {
 
     /// The kernel's head: acquire for SQPOLL (its thread must be done reading a
     /// slot before we overwrite it), relaxed otherwise (we drive it), as liburing's
-    /// `io_uring_load_sq_head`.
+    /// `io_uring_load_sq_head`; acquire always where that costs nothing.
     #[inline(always)]
     fn load_head(&self) -> u32 {
         // SAFETY: khead points into the SQ ring mapping, which lives as long as the
         // ring this view borrows; the kernel writes it, so it is read atomically.
         let khead = unsafe { atomic(self.sq.khead) };
-        if self.flags & sys::IORING_SETUP_SQPOLL != 0 {
+        if crate::ring::TSO || self.flags & sys::IORING_SETUP_SQPOLL != 0 {
             khead.load(Ordering::Acquire)
         } else {
             khead.load(Ordering::Relaxed)
@@ -153,13 +153,16 @@ impl<'a> SubmissionQueue<'a> {
     /// inlined: so the view and the entry being pushed stay in registers.
     #[inline(always)]
     fn refill(&mut self) {
+        let entries = self.sq.ring_entries;
         let i = self.tail & self.mask;
-        let run = self.free().min(self.sq.ring_entries - i);
-        // SAFETY: i + run <= ring_entries, the number of slots in the sqes array
+        // Up to the free slots' end or the array's, whichever comes first (in
+        // u64: no overflow).
+        let stop = (i as u64 + self.free() as u64).min(entries as u64);
+        // SAFETY: i <= stop <= ring_entries, the number of slots in the sqes array
         // (a plain ring's are 64 bytes each), so both stay inside it or one past.
         unsafe {
             self.next = self.sqes.add(i as usize);
-            self.end = self.next.add(run as usize);
+            self.end = self.sqes.add(stop as usize);
         }
     }
 
