@@ -90,6 +90,17 @@ pub const MAX_ENTRIES: u32 = 32768;
 /// Size of one `io_uring_buf` entry.
 const ENTRY: usize = core::mem::size_of::<sys::io_uring_buf>();
 
+// The layout `write_entry` and `advance` rely on: 16-byte entries of addr, len,
+// bid, and a last u16 that, in entry 0, is the ring's tail.
+const _: () = {
+    assert!(ENTRY == 16);
+    assert!(core::mem::offset_of!(sys::io_uring_buf, addr) == 0);
+    assert!(core::mem::offset_of!(sys::io_uring_buf, len) == 8);
+    assert!(core::mem::offset_of!(sys::io_uring_buf, bid) == 12);
+    assert!(core::mem::offset_of!(sys::io_uring_buf, resv) == 14);
+    assert!(core::mem::size_of::<sys::io_uring_buf_ring>() == 16);
+};
+
 bitflags::bitflags! {
     /// How a [`BufRing`] is set up (`IOU_PBUF_RING_*`).
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

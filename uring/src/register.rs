@@ -72,7 +72,7 @@
 //! | `io_uring_register_region` | 2.9 | [`Ring::register_wait_region`]: a wait region is the one use the kernel (6.18) has for a registered region |
 //! | `io_uring_register_ifq` | 2.10 | [`Ring::register_zcrx_ifq`] (`unsafe`, typed: [`ZcrxIfqReg`] → [`ZcrxIfq`]); [`Ring::register_zcrx_ifq_raw`] (`unsafe`, liburing's struct) |
 //! | `io_uring_set_iowait` | 2.10 | [`Ring::set_iowait`] (not a register call: it changes how the ring enters) |
-//! | `__io_uring_clone_buffers`, `__io_uring_clone_buffers_offset` | 2.10 | [`Ring::clone_buffers`] (`unsafe`), `replace` for `IORING_REGISTER_DST_REPLACE`; the source is always named by its plain fd |
+//! | `__io_uring_clone_buffers`, `__io_uring_clone_buffers_offset` | 2.10 | [`Ring::clone_buffers`] (`unsafe`), `replace` for `IORING_REGISTER_DST_REPLACE`; the source is named by its plain fd, or by its registered index (`IORING_REGISTER_SRC_REGISTERED`) when it has no plain fd |
 //! | `io_uring_register_sync_msg` | 2.11 | [`msg_ring_sync`] (`unsafe`) |
 //! | `io_uring_register_bpf_filter` | 2.15 | [`Ring::register_bpf_filter`] |
 //! | `io_uring_register_bpf_filter_task` | 2.15 | [`register_bpf_filter_task`] |
@@ -903,10 +903,16 @@ impl Ring {
     /// [`register_buffers`](Self::register_buffers) of `src`, and now also until
     /// this ring's buffers are unregistered or it is dropped.
     ///
+    /// A source without a plain fd (`REGISTERED_FD_ONLY`, or after
+    /// [`close_ring_fd`](Self::close_ring_fd)) is named by its registered index
+    /// (`IORING_REGISTER_SRC_REGISTERED`), which works on the thread that
+    /// registered it.
+    ///
     /// # Errors
     ///
     /// `EBUSY` when this ring has buffers and `replace` is off; `EBADF` when `src`
-    /// has no plain fd; `EINVAL` when the ranges do not fit.
+    /// has no plain fd and its registered one belongs to another thread;
+    /// `EINVAL` when the ranges do not fit.
     #[doc(alias = "io_uring_clone_buffers")]
     #[doc(alias = "io_uring_clone_buffers_offset")]
     #[doc(alias = "__io_uring_clone_buffers")]
@@ -919,20 +925,28 @@ impl Ring {
         nr: u32,
         replace: bool,
     ) -> io::Result<()> {
-        let src_fd = src.raw.ring_fd;
-        if src_fd < 0 {
+        // The source by its plain fd; failing that, by its registered index,
+        // which only means that ring on the thread that registered it.
+        let mut flags = if replace {
+            sys::IORING_REGISTER_DST_REPLACE
+        } else {
+            0
+        };
+        let src_fd = if src.raw.ring_fd >= 0 {
+            src.raw.ring_fd
+        } else if src.raw.int_flags & INT_FLAG_REG_RING != 0 && src.reg_owner == thread_token() {
+            flags |= sys::IORING_REGISTER_SRC_REGISTERED;
+            src.raw.enter_ring_fd
+        } else {
             return Err(with_context(
                 libc::EBADF,
-                "cloning buffers: the source ring has no plain fd",
+                "cloning buffers: the source ring has no plain fd, and its registered \
+                 fd belongs to another thread",
             ));
-        }
+        };
         let mut arg = sys::io_uring_clone_buffers {
             src_fd: src_fd as u32,
-            flags: if replace {
-                sys::IORING_REGISTER_DST_REPLACE
-            } else {
-                0
-            },
+            flags,
             src_off,
             dst_off,
             nr,

@@ -620,3 +620,35 @@ fn raw_query_chain_answers_each_header() {
         assert!(second.result < 0, "{}", second.result);
     }
 }
+
+#[test]
+fn cloning_from_a_source_known_only_by_its_registered_fd() {
+    let mut src = Ring::new(4).unwrap();
+    let mut mem = vec![0u8; 4096];
+    // SAFETY: mem outlives both rings (dropped explicitly below).
+    unsafe { src.register_buffers(&[iovec(&mut mem)]) }.unwrap();
+    if src.register_ring_fd().is_err() || src.close_ring_fd().is_err() {
+        return println!("skipped: closing the ring fd because REG_REG_RING is missing (< 6.3)");
+    }
+    assert!(src.fd().is_none());
+    // From another thread the registered index means nothing: refused here.
+    let src = std::thread::spawn(move || {
+        let mut dst = Ring::new(4).unwrap();
+        // SAFETY: as above.
+        let err = unsafe { dst.clone_buffers(&src, 0, 0, 0, false) }.unwrap_err();
+        assert_eq!(errno(&err), Some(libc::EBADF), "{err}");
+        src
+    })
+    .join()
+    .unwrap();
+    let mut dst = Ring::new(4).unwrap();
+    // SAFETY: as above.
+    if let Err(e) = unsafe { dst.clone_buffers(&src, 0, 0, 0, false) } {
+        return println!("skipped: cloning buffers because {e} (Linux < 6.12)");
+    }
+    let (r, w) = pipe();
+    write(&w, b"registered");
+    assert_eq!(read_fixed(&mut dst, &r, mem.as_mut_ptr(), 4096, 0), 10);
+    assert_eq!(&mem[..10], b"registered");
+    drop((dst, src));
+}
