@@ -63,7 +63,7 @@
 //! | `io_uring_free_buf_ring` | 2.4 | [`BufRing::unregister`](crate::buf_ring::BufRing::unregister) and its `Drop` |
 //! | `io_uring_buf_ring_head` | 2.6 | [`BufRing::head`](crate::buf_ring::BufRing::head), [`Ring::buf_ring_head`] |
 //! | `io_uring_register_napi` | 2.6 | [`Ring::register_napi`] |
-//! | `io_uring_unregister_napi` | 2.6 | [`Ring::unregister_napi`] |
+//! | `io_uring_unregister_napi` | 2.6 | [`Ring::unregister_napi`]; the kernel's (6.13) tracking strategies, which liburing 2.15 has no fields for: [`Ring::register_napi_tracking`], [`Ring::napi_add_static_id`], [`Ring::napi_del_static_id`] |
 //! | `io_uring_register_clock` | 2.8 | [`Ring::register_clock`] |
 //! | `io_uring_clone_buffers` | 2.8 | [`Ring::clone_buffers`] (`unsafe`) with `0, 0, 0, false` |
 //! | `io_uring_resize_rings` | 2.9 | [`Ring::resize_rings`] (built against liburing ≥ 2.9: it remaps the rings) |
@@ -1110,6 +1110,71 @@ impl Ring {
         Ok(Napi::from_raw(&raw))
     }
 
+    /// [`register_napi`](Self::register_napi) with a tracking strategy (Linux
+    /// 6.13): which NAPI instances the ring busy-polls — those its network
+    /// requests meet ([`NapiTracking::Dynamic`], the default), only those added
+    /// with [`napi_add_static_id`](Self::napi_add_static_id)
+    /// ([`NapiTracking::Static`]). [`unregister_napi`](Self::unregister_napi)
+    /// turns tracking off.
+    /// Returns the previous timeout and preference. (liburing 2.15's
+    /// `io_uring_napi` has no fields for this; the kernel's layout is used.)
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` before Linux 6.13, or as for `register_napi`.
+    pub fn register_napi_tracking(
+        &mut self,
+        napi: Napi,
+        tracking: NapiTracking,
+    ) -> io::Result<Napi> {
+        let param = match tracking {
+            NapiTracking::Dynamic => NAPI_TRACKING_DYNAMIC,
+            NapiTracking::Static => NAPI_TRACKING_STATIC,
+        };
+        let mut raw = napi_raw(&napi, NAPI_REGISTER_OP, param);
+        self.register_call(
+            || format!("registering NAPI busy polling {napi:?} with {tracking:?} tracking"),
+            // SAFETY: raw is a valid 16-byte io_uring_napi the kernel reads and
+            // writes.
+            |r| unsafe { napi_call(r, sys::IORING_REGISTER_NAPI, &mut raw) },
+        )?;
+        Ok(Napi::from_raw(&raw))
+    }
+
+    /// Adds NAPI instance `napi_id` (as `SO_INCOMING_NAPI_ID` reports it) to
+    /// those a ring with [`NapiTracking::Static`] busy-polls
+    /// (`IO_URING_NAPI_STATIC_ADD_ID`, Linux 6.13).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for an id that names no NAPI instance, or without static
+    /// tracking; `EEXIST` if it was added already.
+    pub fn napi_add_static_id(&mut self, napi_id: u32) -> io::Result<()> {
+        let mut raw = napi_raw(&Napi::default(), NAPI_STATIC_ADD_ID, napi_id);
+        self.register_call(
+            || format!("adding NAPI id {napi_id} to static tracking"),
+            // SAFETY: as in register_napi_tracking.
+            |r| unsafe { napi_call(r, sys::IORING_REGISTER_NAPI, &mut raw) },
+        )?;
+        Ok(())
+    }
+
+    /// Removes NAPI instance `napi_id` from static tracking
+    /// (`IO_URING_NAPI_STATIC_DEL_ID`, Linux 6.13).
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` if it was not added; `EINVAL` without static tracking.
+    pub fn napi_del_static_id(&mut self, napi_id: u32) -> io::Result<()> {
+        let mut raw = napi_raw(&Napi::default(), NAPI_STATIC_DEL_ID, napi_id);
+        self.register_call(
+            || format!("removing NAPI id {napi_id} from static tracking"),
+            // SAFETY: as in register_napi_tracking.
+            |r| unsafe { napi_call(r, sys::IORING_REGISTER_NAPI, &mut raw) },
+        )?;
+        Ok(())
+    }
+
     /// Turns NAPI busy polling off (`IORING_UNREGISTER_NAPI`) and returns the
     /// settings it had.
     #[doc(alias = "io_uring_unregister_napi")]
@@ -1428,6 +1493,39 @@ pub struct ZcrxIfq {
     pub rqes: u32,
     /// The area's token, combined with buffer offsets in refill entries.
     pub area_token: u64,
+}
+
+// The kernel's `io_uring_napi` since 6.13 (liburing 2.15 still has the older
+// layout): busy_poll_to u32 @0, prefer_busy_poll u8 @4, opcode u8 @5, pad
+// [u8; 2] @6, op_param u32 @8, resv u32 @12.
+const NAPI_REGISTER_OP: u8 = 0;
+const NAPI_STATIC_ADD_ID: u8 = 1;
+const NAPI_STATIC_DEL_ID: u8 = 2;
+const NAPI_TRACKING_DYNAMIC: u32 = 0;
+const NAPI_TRACKING_STATIC: u32 = 1;
+const _: () = assert!(core::mem::size_of::<sys::io_uring_napi>() == 16);
+
+/// An `io_uring_napi` with the 6.13 `opcode` and `op_param` fields set.
+fn napi_raw(napi: &Napi, opcode: u8, op_param: u32) -> sys::io_uring_napi {
+    let mut bytes = [0u8; 16];
+    bytes[0..4].copy_from_slice(&napi.busy_poll_usec.to_ne_bytes());
+    bytes[4] = napi.prefer_busy_poll as u8;
+    bytes[5] = opcode;
+    bytes[8..12].copy_from_slice(&op_param.to_ne_bytes());
+    // SAFETY: io_uring_napi is 16 bytes of plain integers without padding
+    // (checked above); any bytes are a valid value.
+    unsafe { core::ptr::read_unaligned(bytes.as_ptr().cast()) }
+}
+
+/// Which NAPI instances a ring busy-polls ([`Ring::register_napi_tracking`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum NapiTracking {
+    /// Those the ring's network requests meet (the default).
+    #[default]
+    Dynamic,
+    /// Only those added with [`Ring::napi_add_static_id`].
+    Static,
 }
 
 /// NAPI busy-poll settings for [`Ring::register_napi`].

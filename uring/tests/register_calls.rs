@@ -7,7 +7,7 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use uring::register::{Clock, Napi};
+use uring::register::{Clock, Napi, NapiTracking};
 use uring::types::Fd;
 use uring::{Cqe, Features, Ring, op, sys};
 
@@ -651,4 +651,37 @@ fn cloning_from_a_source_known_only_by_its_registered_fd() {
     assert_eq!(read_fixed(&mut dst, &r, mem.as_mut_ptr(), 4096, 0), 10);
     assert_eq!(&mem[..10], b"registered");
     drop((dst, src));
+}
+
+#[test]
+fn napi_static_tracking_keeps_a_list_of_ids() {
+    let mut ring = Ring::new(4).unwrap();
+    let napi = Napi {
+        busy_poll_usec: 10,
+        prefer_busy_poll: false,
+    };
+    if let Err(e) = ring.register_napi_tracking(napi, NapiTracking::Static) {
+        return println!(
+            "skipped: NAPI tracking strategies because {e} (Linux < 6.13 or no busy polling)"
+        );
+    }
+    // The kernel keeps a list of ids: an id goes in once and out once. (It does
+    // not check that a device queue has the id; ids at or below the number of
+    // possible CPUs are never NAPI ids.)
+    let id = 0x7fff_fff0;
+    ring.napi_add_static_id(id).unwrap();
+    let err = ring.napi_add_static_id(id).unwrap_err();
+    assert_eq!(errno(&err), Some(libc::EEXIST), "{err}");
+    ring.napi_del_static_id(id).unwrap();
+    let err = ring.napi_del_static_id(id).unwrap_err();
+    assert_eq!(errno(&err), Some(libc::ENOENT), "{err}");
+    let err = ring.napi_add_static_id(1).unwrap_err();
+    assert_eq!(errno(&err), Some(libc::EINVAL), "{err}");
+    // Registering again reports the first settings.
+    assert_eq!(
+        ring.register_napi_tracking(Napi::default(), NapiTracking::Dynamic)
+            .unwrap(),
+        napi
+    );
+    ring.unregister_napi().unwrap();
 }
