@@ -66,7 +66,7 @@ pub struct Fixed(pub u32);
 
 /// What a builder stores for a file argument: a descriptor or a fixed-file index.
 ///
-/// Made from [`Fd`], [`Fixed`] or a [`BorrowedFd`]; builders take `impl UseFixed`.
+/// Made from [`Fd`], [`Fixed`] or a [`BorrowedFd`]; builders take `impl FileArg`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
     /// A plain file descriptor.
@@ -116,10 +116,10 @@ mod sealed {
 
 /// A file argument that may be a plain descriptor or a registered (fixed) file:
 /// [`Fd`], [`Fixed`] or [`BorrowedFd`]. Sealed.
-pub trait UseFixed: sealed::Sealed + Into<Target> {}
-impl UseFixed for Fd {}
-impl UseFixed for Fixed {}
-impl UseFixed for BorrowedFd<'_> {}
+pub trait FileArg: sealed::Sealed + Into<Target> {}
+impl FileArg for Fd {}
+impl FileArg for Fixed {}
+impl FileArg for BorrowedFd<'_> {}
 
 /// Where an operation that creates a descriptor (open, accept, socket, pipe, msg-ring
 /// fd passing) puts it in the registered file table instead of returning a plain fd:

@@ -16,16 +16,9 @@ opcode! {
     /// assert_eq!(sqe.as_raw().fd, 4);
     /// ```
     #[doc(alias = "io_uring_prep_provide_buffers")]
-    pub struct ProvideBuffers {
-        addr: { *mut u8 },
-        len: { u32 },
-        nbufs: { u32 },
-        bgid: { u16 },
-        bid: { u16 },
-        ;;
+    pub struct ProvideBuffers(sys::IORING_OP_PROVIDE_BUFFERS) {
+        needs { addr: [*mut u8], len: [u32], nbufs: [u32], bgid: [u16], bid: [u16] }
     }
-
-    pub const CODE = sys::IORING_OP_PROVIDE_BUFFERS;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -42,13 +35,9 @@ opcode! {
     /// Take back up to `nbufs` unused buffers of group `bgid`
     /// (`IORING_OP_REMOVE_BUFFERS`, Linux 5.7). The result is how many were removed.
     #[doc(alias = "io_uring_prep_remove_buffers")]
-    pub struct RemoveBuffers {
-        nbufs: { u32 },
-        bgid: { u16 },
-        ;;
+    pub struct RemoveBuffers(sys::IORING_OP_REMOVE_BUFFERS) {
+        needs { nbufs: [u32], bgid: [u16] }
     }
-
-    pub const CODE = sys::IORING_OP_REMOVE_BUFFERS;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);

@@ -5,7 +5,6 @@ use core::ffi::c_void;
 
 use crate::sqe::{RawSqe, Sqe, Sqe128};
 use crate::sys;
-use crate::types::UseFixed;
 
 /// `BLOCK_URING_CMD_DISCARD`: `_IO(0x12, 0)` from `linux/fs.h` (Linux 6.12).
 pub const BLOCK_URING_CMD_DISCARD: u32 = 0x12 << 8;
@@ -33,17 +32,13 @@ opcode! {
     /// ```
     #[doc(alias = "io_uring_prep_uring_cmd")]
     #[doc(alias = "__io_uring_prep_uring_cmd")]
-    pub struct UringCmd {
-        fd: { impl UseFixed },
-        cmd_op: { u32 },
-        ;;
+    pub struct UringCmd(sys::IORING_OP_URING_CMD) {
+        needs { fd: file, cmd_op: [u32] }
         /// The command data: the last 16 bytes of the entry (default zero).
         cmd: [u8; 16] = [0; 16],
         /// Use this registered buffer (`IORING_URING_CMD_FIXED`).
         buf_index: Option<u16> = None,
     }
-
-    pub const CODE = sys::IORING_OP_URING_CMD;
 
     fn build(self) -> Sqe {
         let mut sqe = uring_cmd(Self::CODE, self.cmd_op);
@@ -61,17 +56,13 @@ opcode! {
     /// [`UringCmd`] with 80 bytes of command data, in a 128-byte entry
     /// (`IORING_OP_URING_CMD128`, for `IORING_SETUP_SQE_MIXED` rings, Linux 6.18+).
     #[doc(alias = "io_uring_prep_uring_cmd128")]
-    pub struct UringCmd128 {
-        fd: { impl UseFixed },
-        cmd_op: { u32 },
-        ;;
+    pub struct UringCmd128(sys::IORING_OP_URING_CMD128) {
+        needs { fd: file, cmd_op: [u32] }
         /// The command data: the entry's last 16 bytes and the 64 after it (default zero).
         cmd: [u8; 80] = [0; 80],
         /// Use this registered buffer (`IORING_URING_CMD_FIXED`).
         buf_index: Option<u16> = None,
     }
-
-    pub const CODE = sys::IORING_OP_URING_CMD128;
 
     fn build(self) -> Sqe128 {
         let mut sqe = uring_cmd(Self::CODE, self.cmd_op);
@@ -112,12 +103,9 @@ opcode! {
     /// (`IORING_OP_URING_CMD` with `SOCKET_URING_OP_SIOCINQ`, Linux 6.7). The result is
     /// the count.
     #[doc(alias = "io_uring_prep_cmd_sock")]
-    pub struct SiocInq {
-        fd: { impl UseFixed },
-        ;;
+    pub struct SiocInq(sys::IORING_OP_URING_CMD) {
+        needs { fd: file }
     }
-
-    pub const CODE = sys::IORING_OP_URING_CMD;
 
     fn build(self) -> Sqe {
         cmd_sock(self.fd, sys::SOCKET_URING_OP_SIOCINQ, 0, 0, 0, 0)
@@ -128,12 +116,9 @@ opcode! {
     /// Bytes not yet sent on a socket: like `ioctl(fd, SIOCOUTQ)`
     /// (`IORING_OP_URING_CMD` with `SOCKET_URING_OP_SIOCOUTQ`, Linux 6.7).
     #[doc(alias = "io_uring_prep_cmd_sock")]
-    pub struct SiocOutq {
-        fd: { impl UseFixed },
-        ;;
+    pub struct SiocOutq(sys::IORING_OP_URING_CMD) {
+        needs { fd: file }
     }
-
-    pub const CODE = sys::IORING_OP_URING_CMD;
 
     fn build(self) -> Sqe {
         cmd_sock(self.fd, sys::SOCKET_URING_OP_SIOCOUTQ, 0, 0, 0, 0)
@@ -154,16 +139,9 @@ opcode! {
     /// assert_eq!(sqe.as_raw().opcode, GetSockOpt::CODE);
     /// ```
     #[doc(alias = "io_uring_prep_cmd_sock")]
-    pub struct GetSockOpt {
-        fd: { impl UseFixed },
-        level: { i32 },
-        optname: { i32 },
-        optval: { *mut c_void },
-        optlen: { u32 },
-        ;;
+    pub struct GetSockOpt(sys::IORING_OP_URING_CMD) {
+        needs { fd: file, level: [i32], optname: [i32], optval: [*mut c_void], optlen: [u32] }
     }
-
-    pub const CODE = sys::IORING_OP_URING_CMD;
 
     fn build(self) -> Sqe {
         cmd_sock(
@@ -181,16 +159,9 @@ opcode! {
     /// Set a socket option: like `setsockopt(2)` (`IORING_OP_URING_CMD` with
     /// `SOCKET_URING_OP_SETSOCKOPT`, Linux 6.7).
     #[doc(alias = "io_uring_prep_cmd_sock")]
-    pub struct SetSockOpt {
-        fd: { impl UseFixed },
-        level: { i32 },
-        optname: { i32 },
-        optval: { *const c_void },
-        optlen: { u32 },
-        ;;
+    pub struct SetSockOpt(sys::IORING_OP_URING_CMD) {
+        needs { fd: file, level: [i32], optname: [i32], optval: [*const c_void], optlen: [u32] }
     }
-
-    pub const CODE = sys::IORING_OP_URING_CMD;
 
     fn build(self) -> Sqe {
         cmd_sock(
@@ -209,16 +180,11 @@ opcode! {
     /// `getsockname(2)` / `getpeername(2)` (`IORING_OP_URING_CMD` with
     /// `SOCKET_URING_OP_GETSOCKNAME`, after Linux 6.18; older kernels say `EOPNOTSUPP`).
     #[doc(alias = "io_uring_prep_cmd_getsockname")]
-    pub struct GetSockName {
-        fd: { impl UseFixed },
-        addr: { *mut libc::sockaddr },
-        addrlen: { *mut libc::socklen_t },
-        ;;
+    pub struct GetSockName(sys::IORING_OP_URING_CMD) {
+        needs { fd: file, addr: [*mut libc::sockaddr], addrlen: [*mut libc::socklen_t] }
         /// The peer's address rather than the socket's own (default false).
         peer: bool = false,
     }
-
-    pub const CODE = sys::IORING_OP_URING_CMD;
 
     fn build(self) -> Sqe {
         let mut sqe = uring_cmd(Self::CODE, sys::SOCKET_URING_OP_GETSOCKNAME);
@@ -234,14 +200,9 @@ opcode! {
     /// Discard a byte range of a block device: like `ioctl(fd, BLKDISCARD)`
     /// (`IORING_OP_URING_CMD` with [`BLOCK_URING_CMD_DISCARD`], Linux 6.12).
     #[doc(alias = "io_uring_prep_cmd_discard")]
-    pub struct BlockDiscard {
-        fd: { impl UseFixed },
-        offset: { u64 },
-        len: { u64 },
-        ;;
+    pub struct BlockDiscard(sys::IORING_OP_URING_CMD) {
+        needs { fd: file, offset: [u64], len: [u64] }
     }
-
-    pub const CODE = sys::IORING_OP_URING_CMD;
 
     fn build(self) -> Sqe {
         let mut sqe = uring_cmd(Self::CODE, BLOCK_URING_CMD_DISCARD);

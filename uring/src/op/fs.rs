@@ -5,7 +5,7 @@ use core::ffi::{c_char, c_void};
 
 use crate::sqe::{RawSqe, Sqe};
 use crate::sys;
-use crate::types::{DestinationSlot, Fd, FsyncFlags, Target, UseFixed};
+use crate::types::{DestinationSlot, Fd, FsyncFlags, Target};
 
 /// Sets `file_index` for a direct-descriptor destination when one is given.
 #[inline(always)]
@@ -27,9 +27,8 @@ opcode! {
     /// assert_eq!(sqe.as_raw().opcode, Fsync::CODE);
     /// ```
     #[doc(alias = "io_uring_prep_fsync")]
-    pub struct Fsync {
-        fd: { impl UseFixed },
-        ;;
+    pub struct Fsync(sys::IORING_OP_FSYNC) {
+        needs { fd: file }
         /// `DATASYNC` for `fdatasync(2)` semantics (default: none).
         flags: FsyncFlags = FsyncFlags::empty(),
         /// Start of the range to sync (default 0).
@@ -37,8 +36,6 @@ opcode! {
         /// Length of the range to sync; 0, the default, means to the end of the file.
         len: u32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_FSYNC;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -53,17 +50,13 @@ opcode! {
 opcode! {
     /// Sync a file range: like `sync_file_range(2)` (`IORING_OP_SYNC_FILE_RANGE`, Linux 5.2).
     #[doc(alias = "io_uring_prep_sync_file_range")]
-    pub struct SyncFileRange {
-        fd: { impl UseFixed },
-        len: { u32 },
-        ;;
+    pub struct SyncFileRange(sys::IORING_OP_SYNC_FILE_RANGE) {
+        needs { fd: file, len: [u32] }
         /// Start of the range (default 0).
         offset: u64 = 0,
         /// `SYNC_FILE_RANGE_*` flags (default 0).
         flags: u32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_SYNC_FILE_RANGE;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -79,17 +72,13 @@ opcode! {
     /// Allocate, deallocate or zero file space: like `fallocate(2)`
     /// (`IORING_OP_FALLOCATE`, Linux 5.6).
     #[doc(alias = "io_uring_prep_fallocate")]
-    pub struct Fallocate {
-        fd: { impl UseFixed },
-        len: { u64 },
-        ;;
+    pub struct Fallocate(sys::IORING_OP_FALLOCATE) {
+        needs { fd: file, len: [u64] }
         /// Start of the range (default 0).
         offset: u64 = 0,
         /// `FALLOC_FL_*` mode (default 0: allocate).
         mode: i32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_FALLOCATE;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -104,13 +93,9 @@ opcode! {
 opcode! {
     /// Set a file's length: like `ftruncate(2)` (`IORING_OP_FTRUNCATE`, Linux 6.9).
     #[doc(alias = "io_uring_prep_ftruncate")]
-    pub struct Ftruncate {
-        fd: { impl UseFixed },
-        len: { u64 },
-        ;;
+    pub struct Ftruncate(sys::IORING_OP_FTRUNCATE) {
+        needs { fd: file, len: [u64] }
     }
-
-    pub const CODE = sys::IORING_OP_FTRUNCATE;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -125,19 +110,14 @@ opcode! {
     /// (`IORING_OP_FADVISE`, Linux 5.6).
     #[doc(alias = "io_uring_prep_fadvise")]
     #[doc(alias = "io_uring_prep_fadvise64")]
-    pub struct Fadvise {
-        fd: { impl UseFixed },
-        len: { u32 },
-        advice: { i32 },
-        ;;
+    pub struct Fadvise(sys::IORING_OP_FADVISE) {
+        needs { fd: file, len: [u32], advice: [i32] }
         /// Start of the range (default 0).
         offset: u64 = 0,
         /// A 64-bit length, replacing `len` (`io_uring_prep_fadvise64`; Linux 6.12
         /// reads it, older kernels see length 0, "to the end of the file").
         len64: Option<u64> = None,
     }
-
-    pub const CODE = sys::IORING_OP_FADVISE;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -173,10 +153,8 @@ opcode! {
     #[doc(alias = "io_uring_prep_open")]
     #[doc(alias = "io_uring_prep_openat_direct")]
     #[doc(alias = "io_uring_prep_open_direct")]
-    pub struct OpenAt {
-        dirfd: { Fd },
-        path: { *const c_char },
-        ;;
+    pub struct OpenAt(sys::IORING_OP_OPENAT) {
+        needs { dirfd: [Fd], path: [*const c_char] }
         /// `O_*` flags (default 0, `O_RDONLY`).
         flags: i32 = 0,
         /// Permissions for a created file (default 0).
@@ -184,8 +162,6 @@ opcode! {
         /// Open into this registered-file slot rather than as a plain descriptor.
         file_index: Option<DestinationSlot> = None,
     }
-
-    pub const CODE = sys::IORING_OP_OPENAT;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -202,16 +178,11 @@ opcode! {
     /// Open a file with a `struct open_how`: like `openat2(2)` (`IORING_OP_OPENAT2`, Linux 5.6).
     #[doc(alias = "io_uring_prep_openat2")]
     #[doc(alias = "io_uring_prep_openat2_direct")]
-    pub struct OpenAt2 {
-        dirfd: { Fd },
-        path: { *const c_char },
-        how: { *const sys::open_how },
-        ;;
+    pub struct OpenAt2(sys::IORING_OP_OPENAT2) {
+        needs { dirfd: [Fd], path: [*const c_char], how: [*const sys::open_how] }
         /// Open into this registered-file slot rather than as a plain descriptor.
         file_index: Option<DestinationSlot> = None,
     }
-
-    pub const CODE = sys::IORING_OP_OPENAT2;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -238,12 +209,9 @@ opcode! {
     /// ```
     #[doc(alias = "io_uring_prep_close")]
     #[doc(alias = "io_uring_prep_close_direct")]
-    pub struct Close {
-        fd: { impl UseFixed },
-        ;;
+    pub struct Close(sys::IORING_OP_CLOSE) {
+        needs { fd: file }
     }
-
-    pub const CODE = sys::IORING_OP_CLOSE;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -260,18 +228,13 @@ opcode! {
     ///
     /// `path` must stay valid until the completion (the kernel may read it late).
     #[doc(alias = "io_uring_prep_statx")]
-    pub struct Statx {
-        dirfd: { Fd },
-        path: { *const c_char },
-        statxbuf: { *mut libc::statx },
-        ;;
+    pub struct Statx(sys::IORING_OP_STATX) {
+        needs { dirfd: [Fd], path: [*const c_char], statxbuf: [*mut libc::statx] }
         /// `AT_*` flags, such as `AT_EMPTY_PATH` or `AT_SYMLINK_NOFOLLOW` (default 0).
         flags: i32 = 0,
         /// `STATX_*` fields wanted (default 0: only the always-present ones).
         mask: u32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_STATX;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -288,17 +251,11 @@ opcode! {
     /// Rename a file: like `renameat2(2)` (`IORING_OP_RENAMEAT`, Linux 5.11).
     #[doc(alias = "io_uring_prep_renameat")]
     #[doc(alias = "io_uring_prep_rename")]
-    pub struct RenameAt {
-        olddirfd: { Fd },
-        oldpath: { *const c_char },
-        newdirfd: { Fd },
-        newpath: { *const c_char },
-        ;;
+    pub struct RenameAt(sys::IORING_OP_RENAMEAT) {
+        needs { olddirfd: [Fd], oldpath: [*const c_char], newdirfd: [Fd], newpath: [*const c_char] }
         /// `RENAME_*` flags (default 0).
         flags: u32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_RENAMEAT;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -316,15 +273,11 @@ opcode! {
     /// (`IORING_OP_UNLINKAT`, Linux 5.11).
     #[doc(alias = "io_uring_prep_unlinkat")]
     #[doc(alias = "io_uring_prep_unlink")]
-    pub struct UnlinkAt {
-        dirfd: { Fd },
-        path: { *const c_char },
-        ;;
+    pub struct UnlinkAt(sys::IORING_OP_UNLINKAT) {
+        needs { dirfd: [Fd], path: [*const c_char] }
         /// `AT_REMOVEDIR` or 0 (default).
         flags: i32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_UNLINKAT;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -339,15 +292,11 @@ opcode! {
     /// Create a directory: like `mkdirat(2)` (`IORING_OP_MKDIRAT`, Linux 5.15).
     #[doc(alias = "io_uring_prep_mkdirat")]
     #[doc(alias = "io_uring_prep_mkdir")]
-    pub struct MkDirAt {
-        dirfd: { Fd },
-        path: { *const c_char },
-        ;;
+    pub struct MkDirAt(sys::IORING_OP_MKDIRAT) {
+        needs { dirfd: [Fd], path: [*const c_char] }
         /// Permissions (default 0; the umask applies).
         mode: libc::mode_t = 0,
     }
-
-    pub const CODE = sys::IORING_OP_MKDIRAT;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -363,14 +312,9 @@ opcode! {
     /// (`IORING_OP_SYMLINKAT`, Linux 5.15).
     #[doc(alias = "io_uring_prep_symlinkat")]
     #[doc(alias = "io_uring_prep_symlink")]
-    pub struct SymlinkAt {
-        newdirfd: { Fd },
-        target: { *const c_char },
-        linkpath: { *const c_char },
-        ;;
+    pub struct SymlinkAt(sys::IORING_OP_SYMLINKAT) {
+        needs { newdirfd: [Fd], target: [*const c_char], linkpath: [*const c_char] }
     }
-
-    pub const CODE = sys::IORING_OP_SYMLINKAT;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -385,17 +329,11 @@ opcode! {
     /// Create a hard link: like `linkat(2)` (`IORING_OP_LINKAT`, Linux 5.15).
     #[doc(alias = "io_uring_prep_linkat")]
     #[doc(alias = "io_uring_prep_link")]
-    pub struct LinkAt {
-        olddirfd: { Fd },
-        oldpath: { *const c_char },
-        newdirfd: { Fd },
-        newpath: { *const c_char },
-        ;;
+    pub struct LinkAt(sys::IORING_OP_LINKAT) {
+        needs { olddirfd: [Fd], oldpath: [*const c_char], newdirfd: [Fd], newpath: [*const c_char] }
         /// `AT_SYMLINK_FOLLOW` / `AT_EMPTY_PATH` or 0 (default).
         flags: i32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_LINKAT;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -412,17 +350,11 @@ opcode! {
     /// Set an extended attribute of an open file: like `fsetxattr(2)`
     /// (`IORING_OP_FSETXATTR`, Linux 5.19).
     #[doc(alias = "io_uring_prep_fsetxattr")]
-    pub struct FSetXattr {
-        fd: { impl UseFixed },
-        name: { *const c_char },
-        value: { *const c_void },
-        len: { u32 },
-        ;;
+    pub struct FSetXattr(sys::IORING_OP_FSETXATTR) {
+        needs { fd: file, name: [*const c_char], value: [*const c_void], len: [u32] }
         /// `XATTR_CREATE` / `XATTR_REPLACE` or 0 (default).
         flags: i32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_FSETXATTR;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -439,17 +371,11 @@ opcode! {
     /// Set an extended attribute by path: like `setxattr(2)`
     /// (`IORING_OP_SETXATTR`, Linux 5.19).
     #[doc(alias = "io_uring_prep_setxattr")]
-    pub struct SetXattr {
-        path: { *const c_char },
-        name: { *const c_char },
-        value: { *const c_void },
-        len: { u32 },
-        ;;
+    pub struct SetXattr(sys::IORING_OP_SETXATTR) {
+        needs { path: [*const c_char], name: [*const c_char], value: [*const c_void], len: [u32] }
         /// `XATTR_CREATE` / `XATTR_REPLACE` or 0 (default).
         flags: i32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_SETXATTR;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -466,15 +392,9 @@ opcode! {
     /// Read an extended attribute of an open file: like `fgetxattr(2)`
     /// (`IORING_OP_FGETXATTR`, Linux 5.19). The result is the value's length.
     #[doc(alias = "io_uring_prep_fgetxattr")]
-    pub struct FGetXattr {
-        fd: { impl UseFixed },
-        name: { *const c_char },
-        value: { *mut c_void },
-        len: { u32 },
-        ;;
+    pub struct FGetXattr(sys::IORING_OP_FGETXATTR) {
+        needs { fd: file, name: [*const c_char], value: [*mut c_void], len: [u32] }
     }
-
-    pub const CODE = sys::IORING_OP_FGETXATTR;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -490,15 +410,9 @@ opcode! {
     /// Read an extended attribute by path: like `getxattr(2)`
     /// (`IORING_OP_GETXATTR`, Linux 5.19). The result is the value's length.
     #[doc(alias = "io_uring_prep_getxattr")]
-    pub struct GetXattr {
-        path: { *const c_char },
-        name: { *const c_char },
-        value: { *mut c_void },
-        len: { u32 },
-        ;;
+    pub struct GetXattr(sys::IORING_OP_GETXATTR) {
+        needs { path: [*const c_char], name: [*const c_char], value: [*mut c_void], len: [u32] }
     }
-
-    pub const CODE = sys::IORING_OP_GETXATTR;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -516,16 +430,13 @@ opcode! {
     /// go into the registered file table (consecutive slots).
     #[doc(alias = "io_uring_prep_pipe")]
     #[doc(alias = "io_uring_prep_pipe_direct")]
-    pub struct Pipe {
-        fds: { *mut [i32; 2] },
-        ;;
+    pub struct Pipe(sys::IORING_OP_PIPE) {
+        needs { fds: [*mut [i32; 2]] }
         /// `O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT` (default 0).
         flags: i32 = 0,
         /// Create into registered-file slots rather than plain descriptors.
         file_index: Option<DestinationSlot> = None,
     }
-
-    pub const CODE = sys::IORING_OP_PIPE;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);

@@ -5,7 +5,7 @@ use core::ffi::c_void;
 
 use crate::sqe::{RawSqe, Sqe, Sqe128, SqeFlags};
 use crate::sys;
-use crate::types::{CancelFlags, DestinationSlot, Fixed, MsgRingFlags, Target, UseFixed};
+use crate::types::{CancelFlags, DestinationSlot, FileArg, Fixed, MsgRingFlags, Target};
 
 opcode! {
     /// Do nothing and complete with 0 (`IORING_OP_NOP`, Linux 5.1): for testing, waking
@@ -23,15 +23,13 @@ opcode! {
     /// assert_eq!(failing.as_raw().len as i32, -libc::EIO);
     /// ```
     #[doc(alias = "io_uring_prep_nop")]
-    pub struct Nop {
-        ;;
+    pub struct Nop(sys::IORING_OP_NOP) {
+        needs {  }
         /// Complete with this result (`IORING_NOP_INJECT_RESULT`) instead of 0.
         inject_result: Option<i32> = None,
         /// Post a 32-byte completion on a mixed-size CQ ring (`IORING_NOP_CQE32`).
         cqe32: bool = false,
     }
-
-    pub const CODE = sys::IORING_OP_NOP;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -56,13 +54,11 @@ opcode! {
     /// assert_eq!(sqe.as_raw().opcode, uring::op::Nop128::CODE);
     /// ```
     #[doc(alias = "io_uring_prep_nop128")]
-    pub struct Nop128 {
-        ;;
+    pub struct Nop128(sys::IORING_OP_NOP128) {
+        needs {  }
         /// Complete with this result (`IORING_NOP_INJECT_RESULT`) instead of 0.
         inject_result: Option<i32> = None,
     }
-
-    pub const CODE = sys::IORING_OP_NOP128;
 
     fn build(self) -> Sqe128 {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -97,9 +93,8 @@ opcode! {
     #[doc(alias = "io_uring_prep_cancel")]
     #[doc(alias = "io_uring_prep_cancel64")]
     #[doc(alias = "io_uring_prep_cancel_fd")]
-    pub struct AsyncCancel {
-        user_data: { u64 },
-        ;;
+    pub struct AsyncCancel(sys::IORING_OP_ASYNC_CANCEL) {
+        needs { user_data: [u64] }
         /// How to match (default: by user data, first match only).
         flags: CancelFlags = CancelFlags::empty(),
         /// Match requests on this file (`IORING_ASYNC_CANCEL_FD`, plus `FD_FIXED` for a
@@ -111,8 +106,6 @@ opcode! {
         /// [`any`](Self::any). Kept apart from [`flags`](Self::flags), which replaces.
         match_any: bool = false,
     }
-
-    pub const CODE = sys::IORING_OP_ASYNC_CANCEL;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -142,7 +135,7 @@ impl AsyncCancel {
     /// Cancel requests on `fd` (`io_uring_prep_cancel_fd`, Linux 5.19); for a
     /// [`Fixed`] file, `IORING_ASYNC_CANCEL_FD_FIXED` is set too.
     #[inline]
-    pub fn by_fd(fd: impl UseFixed) -> AsyncCancel {
+    pub fn by_fd(fd: impl FileArg) -> AsyncCancel {
         AsyncCancel::new(0).fd(Some(fd.into()))
     }
 
@@ -172,18 +165,13 @@ opcode! {
     /// [`cqe_flags`](Self::cqe_flags) (Linux 6.3) sets the target CQE's flags.
     #[doc(alias = "io_uring_prep_msg_ring")]
     #[doc(alias = "io_uring_prep_msg_ring_cqe_flags")]
-    pub struct MsgRing {
-        ring_fd: { impl UseFixed },
-        result: { i32 },
-        user_data: { u64 },
-        ;;
+    pub struct MsgRing(sys::IORING_OP_MSG_RING) {
+        needs { ring_fd: file, result: [i32], user_data: [u64] }
         /// Flags (default none).
         flags: MsgRingFlags = MsgRingFlags::empty(),
         /// Flags for the target's CQE (sets `IORING_MSG_RING_FLAGS_PASS`).
         cqe_flags: Option<u32> = None,
     }
-
-    pub const CODE = sys::IORING_OP_MSG_RING;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -205,17 +193,11 @@ opcode! {
     /// (`IORING_OP_MSG_RING` with `IORING_MSG_SEND_FD`, Linux 6.0).
     #[doc(alias = "io_uring_prep_msg_ring_fd")]
     #[doc(alias = "io_uring_prep_msg_ring_fd_alloc")]
-    pub struct MsgRingSendFd {
-        ring_fd: { impl UseFixed },
-        source: { Fixed },
-        dest: { DestinationSlot },
-        user_data: { u64 },
-        ;;
+    pub struct MsgRingSendFd(sys::IORING_OP_MSG_RING) {
+        needs { ring_fd: file, source: [Fixed], dest: [DestinationSlot], user_data: [u64] }
         /// Flags (default none).
         flags: MsgRingFlags = MsgRingFlags::empty(),
     }
-
-    pub const CODE = sys::IORING_OP_MSG_RING;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -235,16 +217,12 @@ opcode! {
     /// `io_uring_register_files_update`, asynchronously. -1 clears a slot. The result
     /// is the number updated.
     #[doc(alias = "io_uring_prep_files_update")]
-    pub struct FilesUpdate {
-        fds: { *const i32 },
-        len: { u32 },
-        ;;
+    pub struct FilesUpdate(sys::IORING_OP_FILES_UPDATE) {
+        needs { fds: [*const i32], len: [u32] }
         /// First slot to update (default 0); `IORING_FILE_INDEX_ALLOC` (-1) picks free
         /// slots and writes their indices back into `fds`.
         offset: i32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_FILES_UPDATE;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -261,14 +239,11 @@ opcode! {
     /// the new fd, close-on-exec unless flags say `IORING_FIXED_FD_NO_CLOEXEC`
     /// (`IORING_OP_FIXED_FD_INSTALL`, Linux 6.8).
     #[doc(alias = "io_uring_prep_fixed_fd_install")]
-    pub struct FixedFdInstall {
-        fd: { Fixed },
-        ;;
+    pub struct FixedFdInstall(sys::IORING_OP_FIXED_FD_INSTALL) {
+        needs { fd: [Fixed] }
         /// `IORING_FIXED_FD_NO_CLOEXEC` or 0 (default).
         flags: u32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_FIXED_FD_INSTALL;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -284,16 +259,11 @@ opcode! {
     /// (`IORING_OP_MADVISE`, Linux 5.6).
     #[doc(alias = "io_uring_prep_madvise")]
     #[doc(alias = "io_uring_prep_madvise64")]
-    pub struct Madvise {
-        addr: { *const c_void },
-        len: { u32 },
-        advice: { i32 },
-        ;;
+    pub struct Madvise(sys::IORING_OP_MADVISE) {
+        needs { addr: [*const c_void], len: [u32], advice: [i32] }
         /// A 64-bit length, replacing `len` (`io_uring_prep_madvise64`; read by Linux 6.12+).
         len64: Option<u64> = None,
     }
-
-    pub const CODE = sys::IORING_OP_MADVISE;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);

@@ -161,25 +161,27 @@
 /// Declares one opcode builder: required fields (given to `new`), optional fields
 /// (each with a chained setter and a default), the opcode and the `build` body.
 ///
-/// A required field typed `impl UseFixed` is stored as a [`Target`](crate::types::Target).
+/// Required arguments are listed in `needs { … }`: `name: file` takes any [`FileArg`](crate::types::FileArg)
+/// (stored as a [`Target`](crate::types::Target)); `name: [T]` takes a plain `T`.
 macro_rules! opcode {
-    (@store impl UseFixed) => { $crate::types::Target };
-    (@store $t:ty) => { $t };
-    (@conv $v:ident, impl UseFixed) => { ::core::convert::Into::<$crate::types::Target>::into($v) };
-    (@conv $v:ident, $t:ty) => { $v };
+    // How a required argument is taken by `new`, stored, and converted: `file` is a
+    // descriptor or fixed-file index; `[T]` is a plain value of type T.
+    (@param file) => { impl $crate::types::FileArg };
+    (@param [$t:ty]) => { $t };
+    (@store file) => { $crate::types::Target };
+    (@store [$t:ty]) => { $t };
+    (@conv $v:ident, file) => { ::core::convert::Into::<$crate::types::Target>::into($v) };
+    (@conv $v:ident, [$t:ty]) => { $v };
 
     (
         $( #[$meta:meta] )*
-        pub struct $name:ident {
-            $( $field:ident : { $( $fty:tt )+ } ),* $(,)?
-            ;;
+        pub struct $name:ident($code:expr) {
+            needs { $( $field:ident : $kind:tt ),* $(,)? }
             $(
                 $( #[$ometa:meta] )*
                 $ofield:ident : $oty:ty = $odef:expr
             ),* $(,)?
         }
-
-        pub const CODE = $code:expr;
 
         fn build($self:ident) -> $out:ty $body:block
     ) => {
@@ -187,7 +189,7 @@ macro_rules! opcode {
         #[derive(Debug, Clone, Copy)]
         #[must_use = "a builder does nothing until it is built and pushed"]
         pub struct $name {
-            $( $field: opcode!(@store $($fty)+), )*
+            $( $field: opcode!(@store $kind), )*
             $( $ofield: $oty, )*
         }
 
@@ -198,9 +200,9 @@ macro_rules! opcode {
             /// The builder, from the required arguments; optional ones take their defaults.
             #[inline]
             #[allow(clippy::new_without_default)]
-            pub fn new($( $field: $($fty)+ ),*) -> Self {
+            pub fn new($( $field: opcode!(@param $kind) ),*) -> Self {
                 $name {
-                    $( $field: opcode!(@conv $field, $($fty)+), )*
+                    $( $field: opcode!(@conv $field, $kind), )*
                     $( $ofield: $odef, )*
                 }
             }

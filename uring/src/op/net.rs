@@ -5,15 +5,13 @@ use super::fs::set_dest;
 use super::rw::set_buf_group;
 use crate::sqe::{RawSqe, Sqe};
 use crate::sys;
-use crate::types::{DestinationSlot, RecvSendFlags, UseFixed};
+use crate::types::{DestinationSlot, RecvSendFlags};
 
 opcode! {
     /// Send a message: like `sendmsg(2)` (`IORING_OP_SENDMSG`, Linux 5.3).
     #[doc(alias = "io_uring_prep_sendmsg")]
-    pub struct SendMsg {
-        fd: { impl UseFixed },
-        msg: { *const libc::msghdr },
-        ;;
+    pub struct SendMsg(sys::IORING_OP_SENDMSG) {
+        needs { fd: file, msg: [*const libc::msghdr] }
         /// `MSG_*` flags (default 0).
         flags: u32 = 0,
         /// io_uring send modifiers (default none).
@@ -21,8 +19,6 @@ opcode! {
         /// Send from provided buffers of this group (sets `IOSQE_BUFFER_SELECT`).
         buf_group: Option<u16> = None,
     }
-
-    pub const CODE = sys::IORING_OP_SENDMSG;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -44,10 +40,8 @@ opcode! {
     /// data and the payload.
     #[doc(alias = "io_uring_prep_recvmsg")]
     #[doc(alias = "io_uring_prep_recvmsg_multishot")]
-    pub struct RecvMsg {
-        fd: { impl UseFixed },
-        msg: { *mut libc::msghdr },
-        ;;
+    pub struct RecvMsg(sys::IORING_OP_RECVMSG) {
+        needs { fd: file, msg: [*mut libc::msghdr] }
         /// `MSG_*` flags (default 0).
         flags: u32 = 0,
         /// io_uring receive modifiers (default none).
@@ -57,8 +51,6 @@ opcode! {
         /// Receive into provided buffers of this group (sets `IOSQE_BUFFER_SELECT`).
         buf_group: Option<u16> = None,
     }
-
-    pub const CODE = sys::IORING_OP_RECVMSG;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -97,11 +89,8 @@ opcode! {
     #[doc(alias = "io_uring_prep_accept_direct")]
     #[doc(alias = "io_uring_prep_multishot_accept")]
     #[doc(alias = "io_uring_prep_multishot_accept_direct")]
-    pub struct Accept {
-        fd: { impl UseFixed },
-        addr: { *mut libc::sockaddr },
-        addrlen: { *mut libc::socklen_t },
-        ;;
+    pub struct Accept(sys::IORING_OP_ACCEPT) {
+        needs { fd: file, addr: [*mut libc::sockaddr], addrlen: [*mut libc::socklen_t] }
         /// `SOCK_NONBLOCK` / `SOCK_CLOEXEC` (default 0).
         flags: i32 = 0,
         /// Accept into this registered-file slot rather than as a plain descriptor.
@@ -111,8 +100,6 @@ opcode! {
         /// Other `IORING_ACCEPT_*` modifiers: `DONTWAIT` (2), `POLL_FIRST` (4) (default 0).
         ioprio: u16 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_ACCEPT;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -132,14 +119,9 @@ opcode! {
 opcode! {
     /// Connect a socket: like `connect(2)` (`IORING_OP_CONNECT`, Linux 5.5).
     #[doc(alias = "io_uring_prep_connect")]
-    pub struct Connect {
-        fd: { impl UseFixed },
-        addr: { *const libc::sockaddr },
-        addrlen: { libc::socklen_t },
-        ;;
+    pub struct Connect(sys::IORING_OP_CONNECT) {
+        needs { fd: file, addr: [*const libc::sockaddr], addrlen: [libc::socklen_t] }
     }
-
-    pub const CODE = sys::IORING_OP_CONNECT;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -153,14 +135,9 @@ opcode! {
 opcode! {
     /// Bind a socket to an address: like `bind(2)` (`IORING_OP_BIND`, Linux 6.11).
     #[doc(alias = "io_uring_prep_bind")]
-    pub struct Bind {
-        fd: { impl UseFixed },
-        addr: { *const libc::sockaddr },
-        addrlen: { libc::socklen_t },
-        ;;
+    pub struct Bind(sys::IORING_OP_BIND) {
+        needs { fd: file, addr: [*const libc::sockaddr], addrlen: [libc::socklen_t] }
     }
-
-    pub const CODE = sys::IORING_OP_BIND;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -175,13 +152,9 @@ opcode! {
     /// Mark a socket as accepting connections: like `listen(2)`
     /// (`IORING_OP_LISTEN`, Linux 6.11).
     #[doc(alias = "io_uring_prep_listen")]
-    pub struct Listen {
-        fd: { impl UseFixed },
-        backlog: { i32 },
-        ;;
+    pub struct Listen(sys::IORING_OP_LISTEN) {
+        needs { fd: file, backlog: [i32] }
     }
-
-    pub const CODE = sys::IORING_OP_LISTEN;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -210,11 +183,8 @@ opcode! {
     #[doc(alias = "io_uring_prep_sendto")]
     #[doc(alias = "io_uring_prep_send_set_addr")]
     #[doc(alias = "io_uring_prep_send_bundle")]
-    pub struct Send {
-        fd: { impl UseFixed },
-        buf: { *const u8 },
-        len: { u32 },
-        ;;
+    pub struct Send(sys::IORING_OP_SEND) {
+        needs { fd: file, buf: [*const u8], len: [u32] }
         /// `MSG_*` flags (default 0).
         flags: i32 = 0,
         /// Destination address and its length, as for `sendto(2)` (default: none).
@@ -226,8 +196,6 @@ opcode! {
         /// Send from provided buffers of this group (sets `IOSQE_BUFFER_SELECT`).
         buf_group: Option<u16> = None,
     }
-
-    pub const CODE = sys::IORING_OP_SEND;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -254,11 +222,8 @@ opcode! {
     /// several at once.
     #[doc(alias = "io_uring_prep_recv")]
     #[doc(alias = "io_uring_prep_recv_multishot")]
-    pub struct Recv {
-        fd: { impl UseFixed },
-        buf: { *mut u8 },
-        len: { u32 },
-        ;;
+    pub struct Recv(sys::IORING_OP_RECV) {
+        needs { fd: file, buf: [*mut u8], len: [u32] }
         /// `MSG_*` flags (default 0).
         flags: i32 = 0,
         /// io_uring receive modifiers (default none).
@@ -270,8 +235,6 @@ opcode! {
         /// Receive into provided buffers of this group (sets `IOSQE_BUFFER_SELECT`).
         buf_group: Option<u16> = None,
     }
-
-    pub const CODE = sys::IORING_OP_RECV;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -303,18 +266,13 @@ opcode! {
     #[doc(alias = "io_uring_prep_socket")]
     #[doc(alias = "io_uring_prep_socket_direct")]
     #[doc(alias = "io_uring_prep_socket_direct_alloc")]
-    pub struct Socket {
-        domain: { i32 },
-        socket_type: { i32 },
-        protocol: { i32 },
-        ;;
+    pub struct Socket(sys::IORING_OP_SOCKET) {
+        needs { domain: [i32], socket_type: [i32], protocol: [i32] }
         /// Create into this registered-file slot rather than as a plain descriptor.
         file_index: Option<DestinationSlot> = None,
         /// Reserved flags; must be 0 on current kernels (default 0).
         flags: u32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_SOCKET;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -331,13 +289,9 @@ opcode! {
     /// Shut down part of a full-duplex connection: like `shutdown(2)`
     /// (`IORING_OP_SHUTDOWN`, Linux 5.11).
     #[doc(alias = "io_uring_prep_shutdown")]
-    pub struct Shutdown {
-        fd: { impl UseFixed },
-        how: { i32 },
-        ;;
+    pub struct Shutdown(sys::IORING_OP_SHUTDOWN) {
+        needs { fd: file, how: [i32] }
     }
-
-    pub const CODE = sys::IORING_OP_SHUTDOWN;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -355,11 +309,8 @@ opcode! {
     /// [`buf_index`](Self::buf_index) sends from a registered buffer.
     #[doc(alias = "io_uring_prep_send_zc")]
     #[doc(alias = "io_uring_prep_send_zc_fixed")]
-    pub struct SendZc {
-        fd: { impl UseFixed },
-        buf: { *const u8 },
-        len: { u32 },
-        ;;
+    pub struct SendZc(sys::IORING_OP_SEND_ZC) {
+        needs { fd: file, buf: [*const u8], len: [u32] }
         /// `MSG_*` flags (default 0).
         flags: i32 = 0,
         /// Zero-copy modifiers, e.g. `ZC_REPORT_USAGE`, `POLL_FIRST` (default none).
@@ -369,8 +320,6 @@ opcode! {
         /// Destination address and its length, as for `sendto(2)` (default: none).
         dest_addr: (*const libc::sockaddr, u16) = (core::ptr::null(), 0),
     }
-
-    pub const CODE = sys::IORING_OP_SEND_ZC;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -393,10 +342,8 @@ opcode! {
     /// Zero-copy `sendmsg(2)` (`IORING_OP_SENDMSG_ZC`, Linux 6.1); completes like [`SendZc`].
     #[doc(alias = "io_uring_prep_sendmsg_zc")]
     #[doc(alias = "io_uring_prep_sendmsg_zc_fixed")]
-    pub struct SendMsgZc {
-        fd: { impl UseFixed },
-        msg: { *const libc::msghdr },
-        ;;
+    pub struct SendMsgZc(sys::IORING_OP_SENDMSG_ZC) {
+        needs { fd: file, msg: [*const libc::msghdr] }
         /// `MSG_*` flags (default 0).
         flags: u32 = 0,
         /// Zero-copy modifiers (default none).
@@ -404,8 +351,6 @@ opcode! {
         /// Send from this registered buffer (`IORING_RECVSEND_FIXED_BUF`).
         buf_index: Option<u16> = None,
     }
-
-    pub const CODE = sys::IORING_OP_SENDMSG_ZC;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -426,17 +371,13 @@ opcode! {
     /// Zero-copy receive into a registered zero-copy-receive interface queue
     /// (`IORING_OP_RECV_ZC`, Linux 6.15). Always multishot. liburing has no prep helper
     /// for it.
-    pub struct RecvZc {
-        fd: { impl UseFixed },
-        ifq_idx: { u32 },
-        ;;
+    pub struct RecvZc(sys::IORING_OP_RECV_ZC) {
+        needs { fd: file, ifq_idx: [u32] }
         /// Bytes to receive in total; 0 (default) for no limit.
         len: u32 = 0,
         /// `MSG_*` flags (default 0).
         flags: u32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_RECV_ZC;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);

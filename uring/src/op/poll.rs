@@ -2,7 +2,6 @@
 
 use crate::sqe::{RawSqe, Sqe};
 use crate::sys;
-use crate::types::UseFixed;
 
 /// The 32-bit poll mask as the SQE stores it (liburing swaps its halves on big-endian).
 #[inline(always)]
@@ -30,15 +29,11 @@ opcode! {
     /// ```
     #[doc(alias = "io_uring_prep_poll_add")]
     #[doc(alias = "io_uring_prep_poll_multishot")]
-    pub struct PollAdd {
-        fd: { impl UseFixed },
-        mask: { u32 },
-        ;;
+    pub struct PollAdd(sys::IORING_OP_POLL_ADD) {
+        needs { fd: file, mask: [u32] }
         /// Multishot: stay armed after each event (`IORING_POLL_ADD_MULTI`).
         multi: bool = false,
     }
-
-    pub const CODE = sys::IORING_OP_POLL_ADD;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -60,9 +55,8 @@ opcode! {
     /// [`update_user_data`](Self::update_user_data) it changes the armed poll instead.
     #[doc(alias = "io_uring_prep_poll_remove")]
     #[doc(alias = "io_uring_prep_poll_update")]
-    pub struct PollRemove {
-        user_data: { u64 },
-        ;;
+    pub struct PollRemove(sys::IORING_OP_POLL_REMOVE) {
+        needs { user_data: [u64] }
         /// Replace the poll's event mask (`IORING_POLL_UPDATE_EVENTS`).
         update_events: Option<u32> = None,
         /// Replace the poll's user data (`IORING_POLL_UPDATE_USER_DATA`).
@@ -70,8 +64,6 @@ opcode! {
         /// With `update_events`: the updated poll is multishot (`IORING_POLL_ADD_MULTI`).
         multi: bool = false,
     }
-
-    pub const CODE = sys::IORING_OP_POLL_REMOVE;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -96,15 +88,9 @@ opcode! {
     /// Add, modify or remove an entry of an epoll instance: like `epoll_ctl(2)`
     /// (`IORING_OP_EPOLL_CTL`, Linux 5.6).
     #[doc(alias = "io_uring_prep_epoll_ctl")]
-    pub struct EpollCtl {
-        epfd: { impl UseFixed },
-        fd: { i32 },
-        op: { i32 },
-        event: { *const libc::epoll_event },
-        ;;
+    pub struct EpollCtl(sys::IORING_OP_EPOLL_CTL) {
+        needs { epfd: file, fd: [i32], op: [i32], event: [*const libc::epoll_event] }
     }
-
-    pub const CODE = sys::IORING_OP_EPOLL_CTL;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -120,16 +106,11 @@ opcode! {
     /// Wait for events on an epoll instance: like `epoll_wait(2)` without a timeout
     /// (`IORING_OP_EPOLL_WAIT`, Linux 6.15). The result is the number of events.
     #[doc(alias = "io_uring_prep_epoll_wait")]
-    pub struct EpollWait {
-        fd: { impl UseFixed },
-        events: { *mut libc::epoll_event },
-        maxevents: { i32 },
-        ;;
+    pub struct EpollWait(sys::IORING_OP_EPOLL_WAIT) {
+        needs { fd: file, events: [*mut libc::epoll_event], maxevents: [i32] }
         /// Reserved flags (default 0).
         flags: u32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_EPOLL_WAIT;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);

@@ -9,17 +9,11 @@ opcode! {
     ///
     /// `infop` (may be null) receives the `siginfo_t`; the result is 0 or `-errno`.
     #[doc(alias = "io_uring_prep_waitid")]
-    pub struct WaitId {
-        idtype: { libc::idtype_t },
-        id: { libc::id_t },
-        infop: { *mut libc::siginfo_t },
-        options: { i32 },
-        ;;
+    pub struct WaitId(sys::IORING_OP_WAITID) {
+        needs { idtype: [libc::idtype_t], id: [libc::id_t], infop: [*mut libc::siginfo_t], options: [i32] }
         /// Reserved flags (default 0).
         flags: u32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_WAITID;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -47,17 +41,11 @@ opcode! {
     /// assert_eq!(sqe.as_raw().opcode, FutexWait::CODE);
     /// ```
     #[doc(alias = "io_uring_prep_futex_wait")]
-    pub struct FutexWait {
-        futex: { *const u32 },
-        val: { u64 },
-        mask: { u64 },
-        futex_flags: { FutexFlags },
-        ;;
+    pub struct FutexWait(sys::IORING_OP_FUTEX_WAIT) {
+        needs { futex: [*const u32], val: [u64], mask: [u64], futex_flags: [FutexFlags] }
         /// io_uring flags; reserved, 0 (default).
         flags: u32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_FUTEX_WAIT;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -74,17 +62,11 @@ opcode! {
     /// Wake up to `val` waiters of a futex whose mask matches: like `futex_wake(2)`
     /// (`IORING_OP_FUTEX_WAKE`, Linux 6.7). The result is the number woken.
     #[doc(alias = "io_uring_prep_futex_wake")]
-    pub struct FutexWake {
-        futex: { *const u32 },
-        val: { u64 },
-        mask: { u64 },
-        futex_flags: { FutexFlags },
-        ;;
+    pub struct FutexWake(sys::IORING_OP_FUTEX_WAKE) {
+        needs { futex: [*const u32], val: [u64], mask: [u64], futex_flags: [FutexFlags] }
         /// io_uring flags; reserved, 0 (default).
         flags: u32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_FUTEX_WAKE;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -101,15 +83,11 @@ opcode! {
     /// Wait on several futexes at once: like `futex_waitv(2)`
     /// (`IORING_OP_FUTEX_WAITV`, Linux 6.7). The result is the index of the one woken.
     #[doc(alias = "io_uring_prep_futex_waitv")]
-    pub struct FutexWaitV {
-        futexv: { *const sys::futex_waitv },
-        nr_futex: { u32 },
-        ;;
+    pub struct FutexWaitV(sys::IORING_OP_FUTEX_WAITV) {
+        needs { futexv: [*const sys::futex_waitv], nr_futex: [u32] }
         /// io_uring flags; reserved, 0 (default).
         flags: u32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_FUTEX_WAITV;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);

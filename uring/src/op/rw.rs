@@ -2,7 +2,6 @@
 
 use crate::sqe::{RawSqe, Sqe, SqeFlags};
 use crate::sys;
-use crate::types::UseFixed;
 
 /// Sets the provided-buffer group and `IOSQE_BUFFER_SELECT` when one is given.
 #[inline(always)]
@@ -29,11 +28,8 @@ opcode! {
     /// assert_eq!(sqe.as_raw().len, 4096);
     /// ```
     #[doc(alias = "io_uring_prep_read")]
-    pub struct Read {
-        fd: { impl UseFixed },
-        buf: { *mut u8 },
-        len: { u32 },
-        ;;
+    pub struct Read(sys::IORING_OP_READ) {
+        needs { fd: file, buf: [*mut u8], len: [u32] }
         /// File offset to read from (default 0); `u64::MAX` for the current position.
         offset: u64 = 0,
         /// I/O priority, as for `ioprio_set(2)` (default 0).
@@ -43,8 +39,6 @@ opcode! {
         /// Read into a buffer from this provided-buffer group (sets `IOSQE_BUFFER_SELECT`).
         buf_group: Option<u16> = None,
     }
-
-    pub const CODE = sys::IORING_OP_READ;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -73,11 +67,8 @@ opcode! {
     /// assert_eq!(sqe.as_raw().opcode, Write::CODE);
     /// ```
     #[doc(alias = "io_uring_prep_write")]
-    pub struct Write {
-        fd: { impl UseFixed },
-        buf: { *const u8 },
-        len: { u32 },
-        ;;
+    pub struct Write(sys::IORING_OP_WRITE) {
+        needs { fd: file, buf: [*const u8], len: [u32] }
         /// File offset to write at (default 0); `u64::MAX` for the current position.
         offset: u64 = 0,
         /// I/O priority (default 0).
@@ -85,8 +76,6 @@ opcode! {
         /// `RWF_*` flags, as for `pwritev2(2)` (default 0).
         rw_flags: i32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_WRITE;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -114,11 +103,8 @@ opcode! {
     /// ```
     #[doc(alias = "io_uring_prep_readv")]
     #[doc(alias = "io_uring_prep_readv2")]
-    pub struct Readv {
-        fd: { impl UseFixed },
-        iovec: { *const libc::iovec },
-        len: { u32 },
-        ;;
+    pub struct Readv(sys::IORING_OP_READV) {
+        needs { fd: file, iovec: [*const libc::iovec], len: [u32] }
         /// File offset (default 0); `u64::MAX` for the current position.
         offset: u64 = 0,
         /// I/O priority (default 0).
@@ -129,8 +115,6 @@ opcode! {
         /// then `iovec` must name exactly one entry).
         buf_group: Option<u16> = None,
     }
-
-    pub const CODE = sys::IORING_OP_READV;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -149,11 +133,8 @@ opcode! {
     /// Write from several buffers: like `pwritev2(2)` (`IORING_OP_WRITEV`, Linux 5.1).
     #[doc(alias = "io_uring_prep_writev")]
     #[doc(alias = "io_uring_prep_writev2")]
-    pub struct Writev {
-        fd: { impl UseFixed },
-        iovec: { *const libc::iovec },
-        len: { u32 },
-        ;;
+    pub struct Writev(sys::IORING_OP_WRITEV) {
+        needs { fd: file, iovec: [*const libc::iovec], len: [u32] }
         /// File offset (default 0); `u64::MAX` for the current position.
         offset: u64 = 0,
         /// I/O priority (default 0).
@@ -161,8 +142,6 @@ opcode! {
         /// `RWF_*` flags (default 0).
         rw_flags: i32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_WRITEV;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -182,12 +161,8 @@ opcode! {
     ///
     /// `buf..buf+len` must lie inside registered buffer `buf_index`.
     #[doc(alias = "io_uring_prep_read_fixed")]
-    pub struct ReadFixed {
-        fd: { impl UseFixed },
-        buf: { *mut u8 },
-        len: { u32 },
-        buf_index: { u16 },
-        ;;
+    pub struct ReadFixed(sys::IORING_OP_READ_FIXED) {
+        needs { fd: file, buf: [*mut u8], len: [u32], buf_index: [u16] }
         /// File offset (default 0).
         offset: u64 = 0,
         /// I/O priority (default 0).
@@ -195,8 +170,6 @@ opcode! {
         /// `RWF_*` flags (default 0).
         rw_flags: i32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_READ_FIXED;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -214,12 +187,8 @@ opcode! {
 opcode! {
     /// Write from (part of) a registered buffer (`IORING_OP_WRITE_FIXED`, Linux 5.1).
     #[doc(alias = "io_uring_prep_write_fixed")]
-    pub struct WriteFixed {
-        fd: { impl UseFixed },
-        buf: { *const u8 },
-        len: { u32 },
-        buf_index: { u16 },
-        ;;
+    pub struct WriteFixed(sys::IORING_OP_WRITE_FIXED) {
+        needs { fd: file, buf: [*const u8], len: [u32], buf_index: [u16] }
         /// File offset (default 0).
         offset: u64 = 0,
         /// I/O priority (default 0).
@@ -227,8 +196,6 @@ opcode! {
         /// `RWF_*` flags (default 0).
         rw_flags: i32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_WRITE_FIXED;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -247,12 +214,8 @@ opcode! {
     /// Vectored read whose iovecs all lie in registered buffer `buf_index`
     /// (`IORING_OP_READV_FIXED`, Linux 6.15).
     #[doc(alias = "io_uring_prep_readv_fixed")]
-    pub struct ReadvFixed {
-        fd: { impl UseFixed },
-        iovec: { *const libc::iovec },
-        len: { u32 },
-        buf_index: { u16 },
-        ;;
+    pub struct ReadvFixed(sys::IORING_OP_READV_FIXED) {
+        needs { fd: file, iovec: [*const libc::iovec], len: [u32], buf_index: [u16] }
         /// File offset (default 0).
         offset: u64 = 0,
         /// I/O priority (default 0).
@@ -260,8 +223,6 @@ opcode! {
         /// `RWF_*` flags (default 0).
         rw_flags: i32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_READV_FIXED;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -280,12 +241,8 @@ opcode! {
     /// Vectored write whose iovecs all lie in registered buffer `buf_index`
     /// (`IORING_OP_WRITEV_FIXED`, Linux 6.15).
     #[doc(alias = "io_uring_prep_writev_fixed")]
-    pub struct WritevFixed {
-        fd: { impl UseFixed },
-        iovec: { *const libc::iovec },
-        len: { u32 },
-        buf_index: { u16 },
-        ;;
+    pub struct WritevFixed(sys::IORING_OP_WRITEV_FIXED) {
+        needs { fd: file, iovec: [*const libc::iovec], len: [u32], buf_index: [u16] }
         /// File offset (default 0).
         offset: u64 = 0,
         /// I/O priority (default 0).
@@ -293,8 +250,6 @@ opcode! {
         /// `RWF_*` flags (default 0).
         rw_flags: i32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_WRITEV_FIXED;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -315,16 +270,11 @@ opcode! {
     /// (`IORING_OP_READ_MULTISHOT`, Linux 6.7). For pipes, sockets and other pollable
     /// files. `len` 0 means "the buffer's size".
     #[doc(alias = "io_uring_prep_read_multishot")]
-    pub struct ReadMultishot {
-        fd: { impl UseFixed },
-        len: { u32 },
-        buf_group: { u16 },
-        ;;
+    pub struct ReadMultishot(sys::IORING_OP_READ_MULTISHOT) {
+        needs { fd: file, len: [u32], buf_group: [u16] }
         /// File offset (default 0); must be 0 or `u64::MAX` for non-seekable files.
         offset: u64 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_READ_MULTISHOT;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -343,18 +293,11 @@ opcode! {
     /// An offset of -1 means "the file position" (and must be -1 for a pipe). A
     /// [`Fixed`](crate::types::Fixed) `fd_in` sets `SPLICE_F_FD_IN_FIXED`.
     #[doc(alias = "io_uring_prep_splice")]
-    pub struct Splice {
-        fd_in: { impl UseFixed },
-        off_in: { i64 },
-        fd_out: { impl UseFixed },
-        off_out: { i64 },
-        len: { u32 },
-        ;;
+    pub struct Splice(sys::IORING_OP_SPLICE) {
+        needs { fd_in: file, off_in: [i64], fd_out: file, off_out: [i64], len: [u32] }
         /// `SPLICE_F_*` flags (default 0).
         flags: u32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_SPLICE;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -376,16 +319,11 @@ opcode! {
     /// Duplicate data from one pipe into another without consuming it: like `tee(2)`
     /// (`IORING_OP_TEE`, Linux 5.8).
     #[doc(alias = "io_uring_prep_tee")]
-    pub struct Tee {
-        fd_in: { impl UseFixed },
-        fd_out: { impl UseFixed },
-        len: { u32 },
-        ;;
+    pub struct Tee(sys::IORING_OP_TEE) {
+        needs { fd_in: file, fd_out: file, len: [u32] }
         /// `SPLICE_F_*` flags (default 0).
         flags: u32 = 0,
     }
-
-    pub const CODE = sys::IORING_OP_TEE;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);

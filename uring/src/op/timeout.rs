@@ -20,16 +20,13 @@ opcode! {
     /// assert_eq!(sqe.as_raw().len, 1);
     /// ```
     #[doc(alias = "io_uring_prep_timeout")]
-    pub struct Timeout {
-        timespec: { *const Timespec },
-        ;;
+    pub struct Timeout(sys::IORING_OP_TIMEOUT) {
+        needs { timespec: [*const Timespec] }
         /// Completions to wait for; 0 (default) means "time only".
         count: u32 = 0,
         /// Clock, absolute time, multishot… (default none: relative, monotonic).
         flags: TimeoutFlags = TimeoutFlags::empty(),
     }
-
-    pub const CODE = sys::IORING_OP_TIMEOUT;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -47,14 +44,11 @@ opcode! {
     /// Linux 5.5). The timeout completes with `-ECANCELED`; this request with 0, or
     /// `-ENOENT` if none matched, `-EALREADY` if it was already firing.
     #[doc(alias = "io_uring_prep_timeout_remove")]
-    pub struct TimeoutRemove {
-        user_data: { u64 },
-        ;;
+    pub struct TimeoutRemove(sys::IORING_OP_TIMEOUT_REMOVE) {
+        needs { user_data: [u64] }
         /// Flags (default none).
         flags: TimeoutFlags = TimeoutFlags::empty(),
     }
-
-    pub const CODE = sys::IORING_OP_TIMEOUT_REMOVE;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -69,17 +63,13 @@ opcode! {
     /// Give a pending timeout (or, with [`linked`](Self::linked), a linked timeout) a
     /// new expiry (`IORING_OP_TIMEOUT_REMOVE` with `IORING_TIMEOUT_UPDATE`, Linux 5.11).
     #[doc(alias = "io_uring_prep_timeout_update")]
-    pub struct TimeoutUpdate {
-        user_data: { u64 },
-        timespec: { *const Timespec },
-        ;;
+    pub struct TimeoutUpdate(sys::IORING_OP_TIMEOUT_REMOVE) {
+        needs { user_data: [u64], timespec: [*const Timespec] }
         /// Clock and absolute-time flags for the new expiry (default none).
         flags: TimeoutFlags = TimeoutFlags::empty(),
         /// The target is a linked timeout (`IORING_LINK_TIMEOUT_UPDATE`, Linux 5.15).
         linked: bool = false,
     }
-
-    pub const CODE = sys::IORING_OP_TIMEOUT_REMOVE;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
@@ -101,14 +91,11 @@ opcode! {
     /// when the time runs out it is cancelled (`-ECANCELED`, or `-EINTR`) and this one
     /// completes with `-ETIME`; otherwise this one completes with `-ECANCELED`.
     #[doc(alias = "io_uring_prep_link_timeout")]
-    pub struct LinkTimeout {
-        timespec: { *const Timespec },
-        ;;
+    pub struct LinkTimeout(sys::IORING_OP_LINK_TIMEOUT) {
+        needs { timespec: [*const Timespec] }
         /// Clock and absolute-time flags (default none).
         flags: TimeoutFlags = TimeoutFlags::empty(),
     }
-
-    pub const CODE = sys::IORING_OP_LINK_TIMEOUT;
 
     fn build(self) -> Sqe {
         let mut sqe = RawSqe::new(Self::CODE);
