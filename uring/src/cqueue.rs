@@ -2,8 +2,10 @@
 //! [`CompletionQueue`] view that reads them out of the ring.
 //!
 //! Reading follows liburing's inline helpers: load the kernel's tail with
-//! acquire ordering, copy entries from `cqes[(head & mask) << shift]`, then publish
-//! the new head with release ordering (on [`CompletionQueue::sync`] or drop), so
+//! acquire ordering, copy entries from `cqes[(head & mask) << shift]` (stepping a
+//! pointer through the posted entries up to the end of the array, rather than
+//! masking an index per entry), then publish the new head with release ordering,
+//! once (on [`CompletionQueue::sync`] or drop), so
 //! liburing's `io_uring_wait_cqe`/`io_uring_cqe_seen` and this view can be mixed
 //! on one ring.
 
