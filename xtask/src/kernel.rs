@@ -305,7 +305,10 @@ pub fn run(args: &[String]) -> Result {
         }
         return verdict;
     }
-    for row in rows.iter().filter(|r| r.report.verdict != Verdict::Pass) {
+    // A failing test is named above with its panic; a kernel that died or hung is
+    // explained only by its console.
+    let unexplained = |r: &&Row| matches!(r.report.verdict, Verdict::Timeout | Verdict::NoReport);
+    for row in rows.iter().filter(unexplained) {
         print_log_tail(row);
     }
     let bad: Vec<&str> = rows
@@ -420,7 +423,10 @@ fn render_matrix(rows: &[Row]) -> String {
                 rep.reason
             ));
             for f in &rep.failures {
-                s.push_str(&format!("  failed: {f}\n"));
+                match rep.why.get(f) {
+                    Some(why) => s.push_str(&format!("  failed: {f}\n          {why}\n")),
+                    None => s.push_str(&format!("  failed: {f}\n")),
+                }
             }
             for t in &rep.kernel_trouble {
                 s.push_str(&format!("  kernel: {t}\n"));
@@ -985,7 +991,7 @@ mod tests {
         } else {
             "test futex_wake_gated_by_probe ... ok\ntest futex_wake_without_probe ... FAILED\n\nsuccesses:\n\n\
              ---- futex_wake_gated_by_probe stdout ----\nskipped: IORING_OP_FUTEX_WAKE not supported by this kernel (needs 6.7)\n\n\
-             failures:\n\n---- futex_wake_without_probe stdout ----\nthread panicked: completed with -22\n\n\
+             failures:\n\n---- futex_wake_without_probe stdout ----\nthread 'x' panicked at here.rs:1:2:\ncompleted with -22\n\n\
              test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n@@kc end selftest/futex_wake exit=101 secs=0.01\n@@kc finish fail failed=1 binaries=1"
         };
         format!(
@@ -1049,7 +1055,7 @@ mod tests {
         let m = render_matrix(&[old, hung]);
         assert!(m.contains("6.1.0-56-cloud-amd64"), "{m}");
         assert!(
-            m.contains("failed: selftest/futex_wake::futex_wake_without_probe"),
+            m.contains("failed: selftest/futex_wake::futex_wake_without_probe\n          here.rs:1:2: completed with -22"),
             "{m}"
         );
         assert!(m.contains("TIMEOUT"), "{m}");

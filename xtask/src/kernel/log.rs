@@ -6,7 +6,7 @@
 //! "guest value 0" *and* a complete, consistent log. An exit of 0 means the guest never
 //! reported (panic, hang, no debug-exit device) and is never a pass.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The prefix of the init's marker lines (`kernel/init.rs` has the same constant).
 pub const MARK: &str = "@@kc";
@@ -93,6 +93,9 @@ pub struct Report {
     pub failures: Vec<String>,
     /// Kernel panics, oopses, BUGs and warnings seen on the console (first lines).
     pub kernel_trouble: Vec<String>,
+    /// For each entry of `failures` naming a test: where and why it panicked
+    /// (`uring/tests/ring.rs:187:5: assertion failed`), when the log says.
+    pub why: BTreeMap<String, String>,
 }
 
 impl Report {
@@ -109,6 +112,7 @@ impl Report {
             skipped: Vec::new(),
             failures: Vec::new(),
             kernel_trouble: Vec::new(),
+            why: BTreeMap::new(),
         }
     }
 }
@@ -196,6 +200,9 @@ pub fn analyse(log: &str, outcome: Outcome, expected: &[String]) -> Report {
     let mut skips: BTreeSet<Skip> = BTreeSet::new();
     let mut trouble = Vec::new();
     let mut warnings = Vec::new();
+    // (binary, test) → "file:line: message" of its first panic.
+    let mut panics: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut panic_needs_message: Option<(String, String)> = None;
 
     for raw in log.lines() {
         let line = clean(raw);
@@ -245,6 +252,25 @@ pub fn analyse(log: &str, outcome: Outcome, expected: &[String]) -> Report {
             continue;
         };
         let trimmed = line.trim();
+        // Since Rust 1.73: "thread 'name' panicked at file:line:col:" then the message.
+        if let Some(key) = panic_needs_message.take() {
+            if let Some(at) = panics.get_mut(&key) {
+                at.push(' ');
+                at.push_str(trimmed);
+            }
+        }
+        if let Some((_, at)) = trimmed.split_once(" panicked at ") {
+            if let Some(test) = &current_test {
+                let key = (b.name.clone(), test.clone());
+                if !panics.contains_key(&key) {
+                    panics.insert(key.clone(), at.to_string());
+                    if at.ends_with(':') {
+                        panic_needs_message = Some(key);
+                    }
+                }
+            }
+            continue;
+        }
         if let Some((p, f, i)) = parse_summary(trimmed) {
             b.passed += p;
             b.failed += f;
@@ -300,8 +326,15 @@ pub fn analyse(log: &str, outcome: Outcome, expected: &[String]) -> Report {
         .sum();
     let ignored = binaries.iter().map(|b| b.ignored).sum();
     let mut failures = Vec::new();
+    let mut why = BTreeMap::new();
     for b in &binaries {
-        failures.extend(b.failed_tests.iter().map(|t| format!("{}::{t}", b.name)));
+        for t in &b.failed_tests {
+            let name = format!("{}::{t}", b.name);
+            if let Some(at) = panics.get(&(b.name.clone(), t.clone())) {
+                why.insert(name.clone(), at.clone());
+            }
+            failures.push(name);
+        }
         if b.failed_tests.is_empty() && !b.ok() {
             let mut status = if b.status.is_empty() {
                 "no end marker".to_string()
@@ -386,6 +419,7 @@ pub fn analyse(log: &str, outcome: Outcome, expected: &[String]) -> Report {
         skipped,
         failures,
         kernel_trouble: trouble,
+        why,
     }
 }
 
@@ -490,6 +524,10 @@ mod tests {
         assert_eq!(r.verdict, Verdict::Fail);
         assert_eq!((r.passed, r.failed), (1, 1));
         assert_eq!(r.failures, vec!["uring/ops::futex_wake".to_string()]);
+        assert_eq!(
+            r.why.get("uring/ops::futex_wake").map(String::as_str),
+            Some("uring/tests/ops.rs:10:5: res = -22")
+        );
         assert!(
             r.skipped.is_empty(),
             "a failed test is not a skip: {:?}",
