@@ -261,7 +261,17 @@ pub fn run(args: &[String]) -> Result {
         let (outcome, took) = boot.run()?;
         let text =
             String::from_utf8_lossy(&std::fs::read(&log_path).unwrap_or_default()).into_owned();
-        let report = log::analyse(&text, outcome, &expected);
+        let mut report = log::analyse(&text, outcome, &expected);
+        // QEMU's own complaints (a bad option, an unreadable kernel: QEMU then exits 1,
+        // which the log check already refuses as a pass) belong in the reason.
+        let qemu_said =
+            std::fs::read_to_string(log_path.with_extension("qemu-stderr")).unwrap_or_default();
+        if report.verdict != Verdict::Pass && !qemu_said.trim().is_empty() {
+            let first: Vec<&str> = qemu_said.lines().take(3).collect();
+            report
+                .reason
+                .push_str(&format!("; QEMU said: {}", first.join(" / ")));
+        }
         eprintln!(
             "[{label}] {} — {} passed, {} failed, {} skipped by probe ({:.1} s){}",
             report.verdict.word(),

@@ -155,14 +155,6 @@ impl Boot<'_> {
             std::thread::sleep(Duration::from_millis(50));
         };
         let elapsed = start.elapsed();
-        // QEMU's own complaints (bad option, unreadable kernel) are worth showing when it
-        // did not end through the guest's report.
-        if !matches!(outcome, Outcome::Exited(Some(1 | 3))) {
-            let err = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-            if !err.trim().is_empty() {
-                eprintln!("QEMU ({}): {}", self.kernel.display(), err.trim());
-            }
-        }
         Ok((outcome, elapsed))
     }
 }
