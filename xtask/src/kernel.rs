@@ -18,6 +18,20 @@
 //! 7.3 with one planted binary (`kernel/selftest.rs`) that submits an opcode new in 6.7
 //! without checking the probe. It succeeds only when 6.1 reports exactly that failure
 //! (and the probe-gated twin as skipped) and 7.3 passes both.
+//!
+//! # What a test sees inside the guest
+//!
+//! - Root, PID > 1, one test binary at a time, run as `BIN --test-threads=N
+//!   --show-output --color never [FILTER] [--skip S]…` from `/tmp` with a per-binary
+//!   time limit; `URING_KERNEL_CHECK=1` in the environment.
+//! - `/proc`, `/sys`, devtmpfs `/dev` (with devpts and a `/dev/shm` tmpfs), tmpfs `/tmp`;
+//!   `lo` up (127.0.0.1, ::1); no other network, no disks, no source tree.
+//! - The workspace's test binaries, `[[bin]]`s and examples at their host paths
+//!   (`env!("CARGO_BIN_EXE_x")` and `current_exe()`-relative paths work), and the host's
+//!   `sh`, `true`, `false`, `sleep`, `cat`, `echo`, `env`, `kill` in `/bin`.
+//! - A test that finds the kernel lacking something prints a line starting with
+//!   `skipped:` (stdout or stderr) and returns: the matrix counts it as skipped by probe
+//!   and lists the reason per kernel, instead of as a pass.
 
 #[cfg(test)]
 #[allow(dead_code)] // The guest's `main` and its helpers; compiled here for tests and lints.
