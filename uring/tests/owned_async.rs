@@ -139,6 +139,49 @@ fn a_stream_yields_items_and_dropping_it_cancels() {
     });
 }
 
+#[test]
+fn a_forgotten_future_leaves_its_operation_running_and_its_output_queued() {
+    with_runtime(|ring| async move {
+        let (r, mut w) = UnixStream::pair().unwrap();
+        let fut = ring.run(ops::Recv::new(r, Vec::with_capacity(8))).unwrap();
+        std::mem::forget(fut);
+        w.write_all(b"kept").unwrap();
+        while ring.in_flight() > 0 {
+            ring.process_blocking().unwrap();
+        }
+        let outputs: Vec<_> = ring.with_ring(|r| r.completions().collect());
+        assert_eq!(outputs.len(), 1);
+        let (n, buf) = outputs
+            .into_iter()
+            .next()
+            .unwrap()
+            .downcast::<ops::Recv<Vec<u8>>>()
+            .unwrap();
+        assert_eq!((n.unwrap(), &buf[..]), (4, &b"kept"[..]));
+    });
+}
+
+#[test]
+fn a_future_dropped_while_the_ring_is_borrowed_is_cancelled_later() {
+    with_runtime(|ring| async move {
+        let (r, mut w) = UnixStream::pair().unwrap();
+        let fut = ring.run(ops::Recv::new(r, vec![0u8; 8])).unwrap();
+        // The ring is borrowed: the cancellation waits for the next process.
+        ring.with_ring(|_| drop(fut));
+        assert_eq!(ring.in_flight(), 1);
+        while ring.in_flight() > 0 {
+            ring.process_blocking().unwrap();
+        }
+        assert_eq!(ring.with_ring(|r| r.completions().count()), 0);
+        let mut b = [0u8; 1];
+        assert_eq!(
+            w.read(&mut b).unwrap(),
+            0,
+            "the receive's descriptor was closed"
+        );
+    });
+}
+
 /// The built `tokio_echo` example, building it if this test run did not.
 fn echo_example() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -147,17 +190,36 @@ fn echo_example() -> PathBuf {
     if built.exists() {
         return built;
     }
-    let target = profile_dir.parent().unwrap().join("owned-example");
+    // <target>/[<triple>/]debug: build the same way (with `--target` when this
+    // run used one, so that RUSTFLAGS such as a sanitizer reach only it).
+    let parent = profile_dir.parent().unwrap();
+    let triple = parent
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| n.contains("-linux-"))
+        .map(str::to_owned);
+    let root = if triple.is_some() {
+        parent.parent().unwrap()
+    } else {
+        parent
+    };
+    let target = root.join("owned-example");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "-p", "uring", "--features", "async"])
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", "uring", "--features", "async"])
         .args(["--example", "tokio_echo", "--target-dir"])
         .arg(&target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo build --example tokio_echo");
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if let Some(t) = &triple {
+        cmd.args(["--target", t]);
+    }
+    let status = cmd.status().expect("cargo build --example tokio_echo");
     assert!(status.success());
-    target.join("debug").join("examples").join("tokio_echo")
+    let out = match &triple {
+        Some(t) => target.join(t),
+        None => target,
+    };
+    out.join("debug").join("examples").join("tokio_echo")
 }
 
 #[test]

@@ -13,25 +13,44 @@ fn cat_example() -> PathBuf {
         return built;
     }
     // Built into its own target directory, so as not to wait on the lock of the
-    // one running this test.
-    let target = profile_dir.parent().unwrap().join("owned-example");
+    // one running this test. <target>/[<triple>/]debug: built with `--target` when
+    // this run used one, so that RUSTFLAGS such as a sanitizer reach only it (and
+    // not the dev-dependencies' proc macros).
+    let parent = profile_dir.parent().unwrap();
+    let triple = parent
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| n.contains("-linux-"))
+        .map(str::to_owned);
+    let root = if triple.is_some() {
+        parent.parent().unwrap()
+    } else {
+        parent
+    };
+    let target = root.join("owned-example");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "uring",
-            "--example",
-            "cat",
-            "--target-dir",
-        ])
-        .arg(&target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo build --example cat");
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "--quiet",
+        "-p",
+        "uring",
+        "--example",
+        "cat",
+        "--target-dir",
+    ])
+    .arg(&target)
+    .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if let Some(t) = &triple {
+        cmd.args(["--target", t]);
+    }
+    let status = cmd.status().expect("cargo build --example cat");
     assert!(status.success());
-    target.join("debug").join("examples").join("cat")
+    let out = match &triple {
+        Some(t) => target.join(t),
+        None => target,
+    };
+    out.join("debug").join("examples").join("cat")
 }
 
 fn temp_file(tag: &str, data: &[u8]) -> PathBuf {

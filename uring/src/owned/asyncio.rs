@@ -194,6 +194,11 @@ impl AsyncRing {
     pub fn process_blocking(&self) -> io::Result<usize> {
         {
             let mut ring = self.inner.ring.borrow_mut();
+            // Cancellations left by futures dropped while the ring was busy go in
+            // first, or the wait below could be for them.
+            for key in self.inner.orphans.borrow_mut().drain(..) {
+                forget_op(&mut ring, key);
+            }
             if ring.in_flight() > 0 {
                 match ring.submit_and_wait(1) {
                     Ok(_) => {}
@@ -241,18 +246,49 @@ impl Inner {
             touched
         };
         let n = touched.len();
-        let wakers: Vec<Waker> = {
-            let mut map = self.wakers.borrow_mut();
-            touched.iter().filter_map(|k| map.remove(k)).collect()
+        let wakers: Vec<Waker> = match self.wakers.try_borrow_mut() {
+            Ok(mut map) => touched.iter().filter_map(|k| map.remove(k)).collect(),
+            Err(_) => {
+                // Only from code a waker runs while the map is borrowed: keep the
+                // keys for the next call.
+                if let Ok(mut ring) = self.ring.try_borrow_mut() {
+                    if let Some(t) = ring.touched.as_mut() {
+                        t.extend(touched);
+                    }
+                }
+                return Ok(n);
+            }
         };
         wakers.into_iter().for_each(Waker::wake);
         Ok(n)
     }
 
+    /// Registers the waker for `key`. The one it replaces is dropped after the
+    /// map's borrow ends: dropping a waker may run an executor's code.
+    fn set_waker(&self, key: OpKey, waker: &Waker) {
+        let old = match self.wakers.try_borrow_mut() {
+            Ok(mut map) => map.insert(key, waker.clone()),
+            // Only reachable from a waker's drop; `touched` wakes nothing then,
+            // but the next poll registers again.
+            Err(_) => None,
+        };
+        drop(old);
+    }
+
+    fn forget_waker(&self, key: OpKey) {
+        let old = self
+            .wakers
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut m| m.remove(&key));
+        drop(old);
+    }
+
     /// Drops the interest in operation `key`: cancels it (errors ignored: it may
-    /// have finished) and detaches it, or queues that for later if the ring is busy.
+    /// have finished) and detaches it, or queues that for later if the ring is busy
+    /// (done by the next `process`, `process_blocking` or poll of a future).
     fn abandon(&self, key: OpKey) {
-        self.wakers.borrow_mut().remove(&key);
+        self.forget_waker(key);
         match self.ring.try_borrow_mut() {
             Ok(mut ring) => forget_op(&mut ring, key),
             Err(_) => self.orphans.borrow_mut().push(key),
@@ -337,14 +373,11 @@ impl<T: Op> Future for OpFuture<T> {
         match polled {
             Some(out) => {
                 this.id = None;
-                this.inner.wakers.borrow_mut().remove(&key);
+                this.inner.forget_waker(key);
                 Poll::Ready(out)
             }
             None => {
-                this.inner
-                    .wakers
-                    .borrow_mut()
-                    .insert(key, cx.waker().clone());
+                this.inner.set_waker(key, cx.waker());
                 Poll::Pending
             }
         }
@@ -389,14 +422,11 @@ impl<T: Multishot> ItemStream<T> {
             ItemPoll::Item(item) => Poll::Ready(Some(item)),
             ItemPoll::Ended => {
                 self.id = None;
-                self.inner.wakers.borrow_mut().remove(&key);
+                self.inner.forget_waker(key);
                 Poll::Ready(None)
             }
             ItemPoll::Pending => {
-                self.inner
-                    .wakers
-                    .borrow_mut()
-                    .insert(key, cx.waker().clone());
+                self.inner.set_waker(key, cx.waker());
                 Poll::Pending
             }
         }
