@@ -16,13 +16,20 @@ use uring::owned::{AsyncRing, BufPool, OwnedRing, ops};
 
 /// Runs `f` on a current-thread runtime with a driver task for `ring`.
 fn with_runtime<F: std::future::Future<Output = ()>>(f: impl FnOnce(AsyncRing) -> F) {
+    with_runtime_on(uring::Ring::builder(), f)
+}
+
+fn with_runtime_on<F: std::future::Future<Output = ()>>(
+    builder: uring::setup::Builder<'static>,
+    f: impl FnOnce(AsyncRing) -> F,
+) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
         .unwrap();
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
-        let ring = AsyncRing::new(OwnedRing::new(16).unwrap()).unwrap();
+        let ring = AsyncRing::new(OwnedRing::from_builder(builder, 16).unwrap()).unwrap();
         // SAFETY: the clone keeps the eventfd open; as_raw_fd always returns it.
         let driver =
             unsafe { AsyncFd::register_with_interest(ring.clone(), Interest::READABLE) }.unwrap();
@@ -49,6 +56,23 @@ fn a_future_resolves_to_the_output_with_its_buffer() {
         assert_eq!(n.unwrap(), 11);
         assert_eq!(buf, b"async bytes");
         assert_eq!(ring.in_flight(), 0);
+    });
+}
+
+#[test]
+fn futures_resolve_on_a_single_issuer_defer_taskrun_ring() {
+    let builder = || uring::Ring::builder().single_issuer().defer_taskrun();
+    if let Err(e) = builder().build(2) {
+        println!("skipped: defer_taskrun because the kernel refused it ({e}); Linux 6.1 is needed");
+        return;
+    }
+    with_runtime_on(builder(), |ring| async move {
+        let (r, mut w) = UnixStream::pair().unwrap();
+        let fut = ring.run(ops::Recv::new(r, Vec::with_capacity(8))).unwrap();
+        let writer = std::thread::spawn(move || w.write_all(b"later").unwrap());
+        let (n, buf) = fut.await.unwrap();
+        assert_eq!((n.unwrap(), &buf[..]), (5, &b"later"[..]));
+        writer.join().unwrap();
     });
 }
 

@@ -12,6 +12,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::{ItemPoll, Multi, Multishot, Op, OpId, OpKey, OwnedRing, SubmitError};
 use crate::error;
+use crate::setup::SetupFlags;
 
 /// An [`OwnedRing`] for async code: operations become futures (and multishot
 /// operations streams) that resolve to the operation's output, buffers back.
@@ -229,6 +230,11 @@ impl Inner {
                 forget_op(&mut ring, key);
             }
             let submitted = ring.submit();
+            if ring.ring.flags().contains(SetupFlags::DEFER_TASKRUN) {
+                // Deferred completions are posted only when this task enters the
+                // kernel asking for events (the eventfd said there are some).
+                let _ = ring.ring.get_events();
+            }
             let _ = ring.reap();
             let touched = ring
                 .touched
