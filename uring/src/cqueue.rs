@@ -457,4 +457,133 @@ mod tests {
         let small = unsafe { Cqe::read(p, 0) };
         assert_eq!((small.user_data(), small.big()), (1, None));
     }
+
+    /// A completion ring of 4 slots of `slot` 16-byte words in our own memory,
+    /// with kernel indices we move by hand.
+    struct FakeCq {
+        khead: u32,
+        ktail: u32,
+        /// 4 slots of up to 32 bytes.
+        words: [u64; 16],
+        cq: sys::io_uring_cq,
+    }
+
+    fn fake(start: u32) -> Box<FakeCq> {
+        // SAFETY: plain integers and pointers; all-zero is valid for each.
+        let mut f: Box<FakeCq> = Box::new(unsafe { core::mem::zeroed() });
+        f.khead = start;
+        f.ktail = start;
+        f.cq.khead = &mut f.khead;
+        f.cq.ktail = &mut f.ktail;
+        f.cq.cqes = f.words.as_mut_ptr().cast();
+        f.cq.ring_mask = 3;
+        f.cq.ring_entries = 4;
+        f
+    }
+
+    /// Posts a completion with `user_data` at the fake ring's tail; with `big`,
+    /// 32-byte slots (CQE32) whose extra words are `[user_data, !user_data]`.
+    fn post(f: &mut FakeCq, user_data: u64, big: bool) {
+        // SAFETY: the pointers are the fake ring's, alive; no view is.
+        unsafe {
+            let tail = *f.cq.ktail;
+            let words = if big { 4 } else { 2 };
+            let at = f.cq.cqes.cast::<u64>().add((tail & 3) as usize * words);
+            *at = user_data;
+            *at.add(1) = 0;
+            if big {
+                *at.add(2) = user_data;
+                *at.add(3) = !user_data;
+            }
+            *f.cq.ktail = tail.wrapping_add(1);
+        }
+    }
+
+    fn khead(f: &FakeCq) -> u32 {
+        // SAFETY: the fake ring's head, alive; no view is.
+        unsafe { *f.cq.khead }
+    }
+
+    #[test]
+    fn windows_read_every_posted_entry_once_from_every_head() {
+        for big in [false, true] {
+            let flags = if big { sys::IORING_SETUP_CQE32 } else { 0 };
+            for start in [0u32, 1, 2, 3, 6, u32::MAX - 1] {
+                for posted in 0..=4u64 {
+                    for read in 0..=posted {
+                        let mut f = fake(start);
+                        for ud in 0..posted {
+                            post(&mut f, ud, big);
+                        }
+                        let mut cq = CompletionQueue::new(&mut f.cq, flags);
+                        assert_eq!(cq.len(), posted as usize);
+                        for ud in 0..read {
+                            let c = cq.next().expect("posted");
+                            assert_eq!(c.user_data(), ud, "start {start} big {big}");
+                            assert_eq!(c.big(), big.then_some([ud, !ud]));
+                            assert_eq!(cq.len(), (posted - ud - 1) as usize);
+                        }
+                        drop(cq);
+                        assert_eq!(khead(&f), start.wrapping_add(read as u32));
+                        // A new view goes on where the last stopped.
+                        let rest: Vec<u64> = CompletionQueue::new(&mut f.cq, flags)
+                            .map(|c| c.user_data())
+                            .collect();
+                        assert_eq!(rest, (read..posted).collect::<Vec<_>>());
+                        assert_eq!(khead(&f), start.wrapping_add(posted as u32));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sync_hands_back_and_extends_across_the_wrap() {
+        let mut f = fake(2);
+        post(&mut f, 0, false);
+        post(&mut f, 1, false);
+        let ktail = f.cq.ktail;
+        let cqes = f.cq.cqes;
+        let mut cq = CompletionQueue::new(&mut f.cq, 0);
+        assert_eq!(cq.next().map(|c| c.user_data()), Some(0));
+        // The "kernel" posts two more (into slots 0 and 1) while the view lives.
+        // SAFETY: the fake ring's memory, alive; the view reads only up to the
+        // tail it loaded, so these slots are not being read.
+        unsafe {
+            (*cqes).user_data = 2;
+            (*cqes.add(1)).user_data = 3;
+            atomic(ktail).store(6, Ordering::Release);
+        }
+        assert_eq!(cq.len(), 1, "not seen before sync");
+        cq.sync();
+        assert_eq!(cq.len(), 3);
+        let rest: Vec<u64> = cq.by_ref().map(|c| c.user_data()).collect();
+        assert_eq!(rest, [1, 2, 3]);
+        assert!(cq.is_empty());
+        drop(cq);
+        assert_eq!(khead(&f), 6);
+    }
+
+    #[test]
+    fn mixed_rings_skip_padding_and_read_big_entries() {
+        let mut f = fake(1);
+        // Slot 1: a 16-byte entry; slots 2-3: a 32-byte one; slot 0 (wrapped):
+        // padding with SKIP.
+        let flags32 = (sys::IORING_CQE_F_32 as u64) << 32;
+        f.words[2] = 7;
+        f.words[4] = 8;
+        f.words[5] = flags32;
+        f.words[6] = 0xAA;
+        f.words[7] = 0xBB;
+        f.words[1] = (sys::IORING_CQE_F_SKIP as u64) << 32;
+        f.words[0] = 99;
+        // SAFETY: the fake ring's tail, alive; no view is.
+        unsafe { *f.cq.ktail = 5 };
+        let got: Vec<(u64, Option<[u64; 2]>)> =
+            CompletionQueue::new(&mut f.cq, sys::IORING_SETUP_CQE_MIXED)
+                .map(|c| (c.user_data(), c.big()))
+                .collect();
+        assert_eq!(got, [(7, None), (8, Some([0xAA, 0xBB]))]);
+        assert_eq!(khead(&f), 5);
+    }
 }

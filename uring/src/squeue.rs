@@ -442,3 +442,102 @@ impl core::fmt::Debug for SubmissionQueue<'_> {
             .finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A submission ring of `N` 64-byte slots in our own memory, with a kernel
+    /// head we move by hand.
+    struct FakeSq<const N: usize> {
+        khead: u32,
+        sqes: [sys::io_uring_sqe; N],
+        sq: sys::io_uring_sq,
+    }
+
+    impl<const N: usize> FakeSq<N> {
+        fn new(start: u32) -> Box<Self> {
+            // SAFETY: plain integers and pointers; all-zero is valid for each.
+            let mut f: Box<Self> = Box::new(unsafe { core::mem::zeroed() });
+            f.khead = start;
+            f.sq.khead = &mut f.khead;
+            f.sq.sqes = f.sqes.as_mut_ptr();
+            f.sq.sqe_tail = start;
+            f.sq.sqe_head = start;
+            f.sq.ring_mask = N as u32 - 1;
+            f.sq.ring_entries = N as u32;
+            f
+        }
+    }
+
+    fn sqe(user_data: u64) -> Sqe {
+        Sqe::with_opcode(sys::IORING_OP_NOP as u8).user_data(user_data)
+    }
+
+    #[test]
+    fn windows_fill_every_slot_once_from_every_start() {
+        for start in [0u32, 1, 2, 3, 5, u32::MAX - 1] {
+            let mut f = FakeSq::<4>::new(start);
+            // Two rounds: fill, let the "kernel" consume two, fill again.
+            let mut sq = SubmissionQueue::new(&mut f.sq, 0);
+            for k in 0..4u32 {
+                // SAFETY: the fake ring's memory is ours and outlives the view;
+                // nothing reads these entries as I/O.
+                unsafe { sq.push(&sqe(k as u64)) }.unwrap();
+                assert_eq!(sq.len(), k as usize + 1);
+            }
+            // SAFETY: as above.
+            assert_eq!(unsafe { sq.push(&sqe(9)) }, Err(PushError::Full));
+            let tail = f.sq.sqe_tail;
+            assert_eq!(tail, start.wrapping_add(4));
+            for k in 0..4u32 {
+                let slot = (start.wrapping_add(k) & 3) as usize;
+                assert_eq!(f.sqes[slot].user_data, k as u64, "start {start}");
+            }
+            // SAFETY: khead points at the fake ring's head, alive, and no view is.
+            unsafe { *f.sq.khead = start.wrapping_add(2) };
+            let mut sq = SubmissionQueue::new(&mut f.sq, 0);
+            assert_eq!(sq.remaining(), 2);
+            let batch = [sqe(10), sqe(11)];
+            // SAFETY: as above.
+            unsafe { sq.push_multiple(&batch) }.unwrap();
+            // SAFETY: as above.
+            assert_eq!(unsafe { sq.push_multiple(&batch) }, Err(PushError::Full));
+            let (a, b) = (start.wrapping_add(4) & 3, start.wrapping_add(5) & 3);
+            assert_eq!(
+                (f.sqes[a as usize].user_data, f.sqes[b as usize].user_data),
+                (10, 11)
+            );
+            assert_eq!(f.sq.sqe_tail, start.wrapping_add(6));
+        }
+    }
+
+    #[test]
+    fn a_view_refills_when_the_head_moves_under_it() {
+        let mut f = FakeSq::<4>::new(2);
+        let khead = f.sq.khead;
+        let mut sq = SubmissionQueue::new(&mut f.sq, 0);
+        for k in 0..4 {
+            // SAFETY: as in the test above.
+            unsafe { sq.push(&sqe(k)) }.unwrap();
+        }
+        // SAFETY: as above.
+        assert_eq!(unsafe { sq.push(&sqe(4)) }, Err(PushError::Full));
+        // The "kernel" consumes three while the view lives (as an SQPOLL thread
+        // would); the view's next push finds them.
+        // SAFETY: khead is the fake ring's head, alive; the view only reads it
+        // atomically and nothing else touches it meanwhile.
+        unsafe { atomic(khead) }.store(5, Ordering::Release);
+        for k in 4..7 {
+            // SAFETY: as above.
+            unsafe { sq.push(&sqe(k)) }.unwrap();
+        }
+        // SAFETY: as above.
+        assert_eq!(unsafe { sq.push(&sqe(7)) }, Err(PushError::Full));
+        assert_eq!(sq.len(), 4);
+        let got: Vec<u64> = f.sqes.iter().map(|s| s.user_data).collect();
+        // Slots 2, 3, 0, 1 took 0..4; then 2, 3, 0 took 4..7.
+        assert_eq!(got, [6, 3, 4, 5]);
+        assert_eq!(f.sq.sqe_tail, 9);
+    }
+}
