@@ -37,9 +37,16 @@ fn scratch_file(dir: &TempDir, name: &str, contents: &[u8]) -> File {
     File::options().read(true).write(true).open(path).unwrap()
 }
 
-fn fd_is_open(fd: i32) -> bool {
-    // SAFETY: F_GETFD only inspects the descriptor table.
-    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+/// The (device, inode) descriptor `fd` refers to, or `None` when it is not open.
+fn fd_identity(fd: i32) -> Option<(u64, u64)> {
+    // SAFETY: stat is plain data; fstat fills it or fails.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: st is a valid out-struct; fstat only inspects the descriptor.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return None;
+    }
+    #[allow(clippy::unnecessary_cast)]
+    Some((st.st_dev as u64, st.st_ino as u64))
 }
 
 #[test]
@@ -335,6 +342,7 @@ fn openat_creates_and_close_closes() {
     let meta = std::fs::metadata(dir.join("new")).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     assert_eq!(std::fs::read(dir.join("new")).unwrap(), b"created");
+    let created = fd_identity(fd).expect("the opened descriptor");
     std::mem::forget(file);
 
     // SAFETY: no memory named.
@@ -342,7 +350,13 @@ fn openat_creates_and_close_closes() {
         unsafe { run(&mut ring, Close::new(Fd(fd)).build()) }.raw_result(),
         0
     );
-    assert!(!fd_is_open(fd), "closed");
+    // Closed: the number no longer names our file. (Another test thread may
+    // already have been given the same number for something else.)
+    assert_ne!(
+        fd_identity(fd),
+        Some(created),
+        "fd {fd} still open on the file"
+    );
 
     // O_EXCL on an existing file, and a missing one.
     // SAFETY: path outlives the completion.

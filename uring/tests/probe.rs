@@ -326,9 +326,13 @@ fn ring_probe_without_a_descriptor() {
     let p = probe::probe().unwrap();
     let ring = match Ring::builder().no_mmap().registered_fd_only().build(4) {
         Ok(ring) => ring,
-        // REGISTERED_FD_ONLY is Linux 6.5+.
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            eprintln!("skipped: this kernel has no IORING_SETUP_REGISTERED_FD_ONLY");
+        // NO_MMAP and REGISTERED_FD_ONLY are Linux 6.5+; older kernels refuse the
+        // unknown flags with EINVAL (carried inside the crate's contextual error).
+        Err(e) if uring::error::errno(&e) == Some(libc::EINVAL) => {
+            eprintln!(
+                "skipped: ring_probe_without_a_descriptor because this kernel refuses \
+                 IORING_SETUP_NO_MMAP | IORING_SETUP_REGISTERED_FD_ONLY (Linux 6.5+): {e}"
+            );
             return;
         }
         Err(e) => panic!("{e}"),
