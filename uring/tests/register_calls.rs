@@ -15,6 +15,24 @@ fn errno(e: &std::io::Error) -> Option<i32> {
     uring::error::errno(e)
 }
 
+/// The value of a call the running kernel may not know, or `None` after printing
+/// why `test` (or the part of it named there) is skipped: the kernel refused the
+/// call with one of `missing`, its answer to a register opcode or flag it lacks
+/// (`EINVAL`). Any other error fails the test: a kernel that has the call must
+/// do it.
+fn or_skip<T>(res: std::io::Result<T>, test: &str, what: &str, missing: &[i32]) -> Option<T> {
+    match res {
+        Ok(v) => Some(v),
+        Err(e) if errno(&e).is_some_and(|n| missing.contains(&n)) => {
+            println!("skipped: {test} because this kernel lacks {what}: {e}");
+            None
+        }
+        Err(e) => panic!("{test}: {what}: {e}"),
+    }
+}
+
+const EINVAL: &[i32] = &[libc::EINVAL];
+
 fn pipe() -> (OwnedFd, OwnedFd) {
     let mut fds = [0; 2];
     // SAFETY: fds is a valid out-array of two ints.
@@ -107,8 +125,10 @@ fn tagged_files_post_their_tag_when_replaced() {
     let (r1, _w1) = pipe();
     let (r2, _w2) = pipe();
     let (r3, w3) = pipe();
-    if let Err(e) = ring.register_files_tags(&[Some(r1.as_fd()), Some(r2.as_fd())], &[100, 200]) {
-        return println!("skipped: tagged files because {e} (Linux < 5.13)");
+    let reg = ring.register_files_tags(&[Some(r1.as_fd()), Some(r2.as_fd())], &[100, 200]);
+    let test = "tagged_files_post_their_tag_when_replaced";
+    if or_skip(reg, test, "tagged file tables (Linux 5.13)", EINVAL).is_none() {
+        return;
     }
     // Replacing slot 0 releases file 1: its tag comes back as a completion.
     assert_eq!(
@@ -164,8 +184,9 @@ fn tagged_buffers_post_their_tag_when_replaced() {
     // SAFETY: a, b and c outlive the ring's use of them (the table is
     // unregistered below, and the ring dropped before them).
     let reg = unsafe { ring.register_buffers_tags(&[iovec(&mut a), iovec(&mut b)], &[11, 22]) };
-    if let Err(e) = reg {
-        return println!("skipped: tagged buffers because {e} (Linux < 5.13)");
+    let test = "tagged_buffers_post_their_tag_when_replaced";
+    if or_skip(reg, test, "tagged buffer tables (Linux 5.13)", EINVAL).is_none() {
+        return;
     }
     // SAFETY: as above.
     let n = unsafe { ring.register_buffers_update_tag(1, &[iovec(&mut c)], &[33]) }.unwrap();
@@ -201,6 +222,7 @@ fn tagged_buffers_post_their_tag_when_replaced() {
 
 #[test]
 fn cloned_buffers_are_usable_from_the_other_ring() {
+    const TEST: &str = "cloned_buffers_are_usable_from_the_other_ring";
     let mut src = Ring::new(4).unwrap();
     let mut one = vec![0u8; 4096];
     let mut two = vec![0u8; 4096];
@@ -208,8 +230,10 @@ fn cloned_buffers_are_usable_from_the_other_ring() {
     unsafe { src.register_buffers(&[iovec(&mut one), iovec(&mut two)]) }.unwrap();
     let mut dst = Ring::new(4).unwrap();
     // SAFETY: the same memory, now also used by dst, which is dropped first.
-    if let Err(e) = unsafe { dst.clone_buffers(&src, 0, 0, 0, false) } {
-        return println!("skipped: cloning buffers because {e} (Linux < 6.12)");
+    let cloned = unsafe { dst.clone_buffers(&src, 0, 0, 0, false) };
+    let what = "IORING_REGISTER_CLONE_BUFFERS (Linux 6.12)";
+    if or_skip(cloned, TEST, what, EINVAL).is_none() {
+        return;
     }
     let (r, w) = pipe();
     write(&w, b"via clone");
@@ -232,23 +256,33 @@ fn cloned_buffers_are_usable_from_the_other_ring() {
     // One buffer, from slot 1 of the source into slot 0 of a fresh ring.
     let mut third = Ring::new(4).unwrap();
     // SAFETY: as above; third is dropped before the buffers.
-    match unsafe { third.clone_buffers(&src2, 1, 0, 1, false) } {
-        Ok(()) => {
-            write(&w, b"offset");
-            assert_eq!(read_fixed(&mut third, &r, two.as_mut_ptr(), 4096, 0), 6);
-            assert_eq!(&two[..6], b"offset");
-            // Slot 1 does not exist there.
-            assert_eq!(
-                read_fixed(&mut third, &r, two.as_mut_ptr(), 4096, 1),
-                -libc::EFAULT
-            );
-        }
-        Err(e) => println!("skipped: cloning with offsets because {e} (Linux < 6.13)"),
+    let cloned = unsafe { third.clone_buffers(&src2, 1, 0, 1, false) };
+    let what = "cloning with offsets (Linux 6.13)";
+    let has_offsets = or_skip(cloned, &format!("{TEST} (offsets part)"), what, EINVAL).is_some();
+    if has_offsets {
+        write(&w, b"offset");
+        assert_eq!(read_fixed(&mut third, &r, two.as_mut_ptr(), 4096, 0), 6);
+        assert_eq!(&two[..6], b"offset");
+        // Slot 1 does not exist there.
+        assert_eq!(
+            read_fixed(&mut third, &r, two.as_mut_ptr(), 4096, 1),
+            -libc::EFAULT
+        );
     }
+    // Replacing the table: IORING_REGISTER_DST_REPLACE came with the offsets
+    // (Linux 6.13). An older kernel ignores the flag and finds the table there
+    // (EBUSY), so it is probed by the offsets above.
     // SAFETY: as above.
-    match unsafe { dst.clone_buffers(&src2, 0, 0, 0, true) } {
-        Ok(()) => {}
-        Err(e) => println!("skipped: replacing a cloned table because {e} (Linux < 6.13)"),
+    let replaced = unsafe { dst.clone_buffers(&src2, 0, 0, 0, true) };
+    if has_offsets {
+        replaced.unwrap();
+    } else {
+        let e = replaced.unwrap_err();
+        assert_eq!(errno(&e), Some(libc::EBUSY), "{e}");
+        println!(
+            "skipped: {TEST} (replace part) because this kernel lacks \
+             IORING_REGISTER_DST_REPLACE (Linux 6.13; it refused cloning with offsets): {e}"
+        );
     }
     drop((dst, src2, third));
 }
@@ -314,10 +348,12 @@ fn iowq_affinity_pins_workers_and_unregister_restores() {
     // thread keeps CPU 0 pinned, the other pins and unpins before starting it.
     let pinned = std::thread::spawn(|| {
         let mut ring = Ring::new(4).unwrap();
-        if let Err(e) = ring.register_iowq_aff(&[0]) {
-            println!("skipped: io-wq affinity because {e}");
-            return None;
-        }
+        or_skip(
+            ring.register_iowq_aff(&[0]),
+            "iowq_affinity_pins_workers_and_unregister_restores",
+            "IORING_REGISTER_IOWQ_AFF (Linux 5.14)",
+            EINVAL,
+        )?;
         let cpus = async_read_worker_cpus(&mut ring);
         ring.unregister_iowq_aff().unwrap();
         assert!(ring.register_iowq_aff(&[]).is_err());
@@ -357,9 +393,17 @@ fn napi_register_returns_previous_settings() {
     let before = match ring.register_napi(want) {
         Ok(before) => before,
         Err(e) => {
-            return println!(
-                "skipped: NAPI because {e} (Linux < 6.9 or no CONFIG_NET_RX_BUSY_POLL)"
+            // EINVAL: no IORING_REGISTER_NAPI (Linux 6.9); EOPNOTSUPP: built
+            // without CONFIG_NET_RX_BUSY_POLL.
+            let what = "NAPI busy polling (Linux 6.9, CONFIG_NET_RX_BUSY_POLL)";
+            let missing = &[libc::EINVAL, libc::EOPNOTSUPP];
+            or_skip(
+                Err::<(), _>(e),
+                "napi_register_returns_previous_settings",
+                what,
+                missing,
             );
+            return;
         }
     };
     assert_eq!(before, Napi::default());
@@ -375,8 +419,10 @@ fn napi_register_returns_previous_settings() {
 #[test]
 fn boottime_clock_then_a_timed_wait() {
     let mut ring = Ring::new(4).unwrap();
-    if let Err(e) = ring.register_clock(Clock::Boottime) {
-        return println!("skipped: the wait clock because {e} (Linux < 6.12)");
+    let set = ring.register_clock(Clock::Boottime);
+    let what = "IORING_REGISTER_CLOCK (Linux 6.12)";
+    if or_skip(set, "boottime_clock_then_a_timed_wait", what, EINVAL).is_none() {
+        return;
     }
     let err = ring
         .submit_and_wait_timeout(1, Duration::from_millis(1))
@@ -420,8 +466,10 @@ fn sync_message_lands_in_the_target_ring() {
     // SAFETY: fd is the ring's, open while `ring` lives.
     let target = unsafe { BorrowedFd::borrow_raw(fd) };
     // SAFETY: this test reads the ring's completions expecting the message.
-    if let Err(e) = unsafe { uring::register::msg_ring_sync(target, 1234, 0xabc) } {
-        return println!("skipped: synchronous MSG_RING because {e} (Linux < 6.13)");
+    let sent = unsafe { uring::register::msg_ring_sync(target, 1234, 0xabc) };
+    let what = "IORING_REGISTER_SEND_MSG_RING (Linux 6.13)";
+    if or_skip(sent, "sync_message_lands_in_the_target_ring", what, EINVAL).is_none() {
+        return;
     }
     let cqe = reap(&mut ring, 1).remove(0);
     assert_eq!((cqe.user_data(), cqe.raw_result()), (0xabc, 1234));
@@ -434,9 +482,10 @@ fn sync_message_lands_in_the_target_ring() {
 
 #[test]
 fn query_agrees_with_probe_and_features() {
-    let q = match uring::register::query_opcodes() {
-        Ok(q) => q,
-        Err(e) => return println!("skipped: IORING_REGISTER_QUERY because {e} (Linux < 6.18)"),
+    let what = "IORING_REGISTER_QUERY (Linux 6.18)";
+    let test = "query_agrees_with_probe_and_features";
+    let Some(q) = or_skip(uring::register::query_opcodes(), test, what, EINVAL) else {
+        return;
     };
     let ring = Ring::new(4).unwrap();
     let probe = ring.probe().unwrap();
@@ -588,8 +637,10 @@ fn bpf_filter_is_refused_by_kernels_without_it() {
 
 #[test]
 fn raw_query_chain_answers_each_header() {
-    let Ok(typed) = uring::register::query_opcodes() else {
-        return println!("skipped: IORING_REGISTER_QUERY because the kernel lacks it (< 6.18)");
+    let what = "IORING_REGISTER_QUERY (Linux 6.18)";
+    let test = "raw_query_chain_answers_each_header";
+    let Some(typed) = or_skip(uring::register::query_opcodes(), test, what, EINVAL) else {
+        return;
     };
     let mut opcodes = sys::io_uring_query_opcode::default();
     let mut scq = sys::io_uring_query_scq::default();
@@ -623,13 +674,18 @@ fn raw_query_chain_answers_each_header() {
 
 #[test]
 fn cloning_from_a_source_known_only_by_its_registered_fd() {
+    const TEST: &str = "cloning_from_a_source_known_only_by_its_registered_fd";
     let mut src = Ring::new(4).unwrap();
     let mut mem = vec![0u8; 4096];
     // SAFETY: mem outlives both rings (dropped explicitly below).
     unsafe { src.register_buffers(&[iovec(&mut mem)]) }.unwrap();
-    if src.register_ring_fd().is_err() || src.close_ring_fd().is_err() {
-        return println!("skipped: closing the ring fd because REG_REG_RING is missing (< 6.3)");
+    if !src.features().contains(Features::REG_REG_RING) {
+        return println!(
+            "skipped: {TEST} because this kernel lacks IORING_FEAT_REG_REG_RING (Linux 6.3)"
+        );
     }
+    src.register_ring_fd().unwrap();
+    src.close_ring_fd().unwrap();
     assert!(src.fd().is_none());
     // From another thread the registered index means nothing: refused here.
     let src = std::thread::spawn(move || {
@@ -643,8 +699,10 @@ fn cloning_from_a_source_known_only_by_its_registered_fd() {
     .unwrap();
     let mut dst = Ring::new(4).unwrap();
     // SAFETY: as above.
-    if let Err(e) = unsafe { dst.clone_buffers(&src, 0, 0, 0, false) } {
-        return println!("skipped: cloning buffers because {e} (Linux < 6.12)");
+    let cloned = unsafe { dst.clone_buffers(&src, 0, 0, 0, false) };
+    let what = "IORING_REGISTER_CLONE_BUFFERS (Linux 6.12)";
+    if or_skip(cloned, TEST, what, EINVAL).is_none() {
+        return;
     }
     let (r, w) = pipe();
     write(&w, b"registered");
@@ -660,10 +718,18 @@ fn napi_static_tracking_keeps_a_list_of_ids() {
         busy_poll_usec: 10,
         prefer_busy_poll: false,
     };
-    if let Err(e) = ring.register_napi_tracking(napi, NapiTracking::Static) {
-        return println!(
-            "skipped: NAPI tracking strategies because {e} (Linux < 6.13 or no busy polling)"
-        );
+    let reg = ring.register_napi_tracking(napi, NapiTracking::Static);
+    let what = "NAPI tracking strategies (Linux 6.13, CONFIG_NET_RX_BUSY_POLL)";
+    let missing = &[libc::EINVAL, libc::EOPNOTSUPP];
+    if or_skip(
+        reg,
+        "napi_static_tracking_keeps_a_list_of_ids",
+        what,
+        missing,
+    )
+    .is_none()
+    {
+        return;
     }
     // The kernel keeps a list of ids: an id goes in once and out once. (It does
     // not check that a device queue has the id; ids at or below the number of
