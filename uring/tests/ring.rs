@@ -128,10 +128,8 @@ fn push_multiple_is_all_or_nothing_and_in_order() {
     // Three do not fit in the two free slots: none is written.
     let three: Vec<Sqe> = (20..23).map(nop).collect();
     // SAFETY: as above.
-    assert_eq!(
-        unsafe { ring.submission().push_multiple(&three) },
-        Err(PushError::Full)
-    );
+    let full = unsafe { ring.submission().push_multiple(&three) };
+    assert_eq!(full, Err(PushError::Full));
     assert_eq!(ring.submission().len(), 6);
     assert_eq!(ring.submit_and_wait(6).unwrap(), 6);
     let got: Vec<u64> = ring.completion().map(|c| c.user_data()).collect();

@@ -58,11 +58,9 @@ fn submission_window_wraps_at_every_offset() {
         let ids: Vec<u64> = (next..next + k).collect();
         push_each(&mut ring, ids.clone());
         if k == 4 {
-            // SAFETY: as above.
-            assert_eq!(
-                unsafe { ring.submission().push(&nop(999)) },
-                Err(PushError::Full)
-            );
+            // SAFETY: NOPs name no memory.
+            let full = unsafe { ring.submission().push(&nop(999)) };
+            assert_eq!(full, Err(PushError::Full));
             assert!(ring.submission().is_full());
         }
         assert_eq!(ring.submit_and_wait(k as usize).unwrap(), k as usize);
@@ -242,9 +240,9 @@ fn sqpoll_ring_refills_as_the_thread_consumes() {
         // may free slots behind us, and the view then finds them.
         let mut sq = ring.submission();
         let mut pushed = 0;
-        // SAFETY: NOPs name no memory.
         while next < 64
             && pushed < 8 - (next as usize - seen.len())
+            // SAFETY: NOPs name no memory.
             && unsafe { sq.push(&nop(next)) }.is_ok()
         {
             next += 1;
