@@ -21,7 +21,6 @@ fn nop(user_data: u64) -> Sqe {
     Sqe::from_raw(raw)
 }
 
-/// A NOP whose completion carries `res` (`IORING_NOP_INJECT_RESULT`).
 /// An openat of a path that does not exist: ENOENT on every kernel with OPENAT (5.6),
 /// unlike an injected NOP result (Linux 6.11).
 fn open_missing(user_data: u64) -> Sqe {
