@@ -259,8 +259,12 @@ pub fn run(args: &[String]) -> Result {
     let logs = work.join("logs").join(run_name);
     std::fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
     let boot_start = Instant::now();
-    let results = boot_all(&jobs, o.jobs, |label, image| {
-        let log_path = logs.join(format!("{}.log", sanitize(label)));
+    let boot_and_read = |label: &str, image: &Path, attempt: u32| -> Result<Row> {
+        let log_path = if attempt == 1 {
+            logs.join(format!("{}.log", sanitize(label)))
+        } else {
+            logs.join(format!("{}.attempt{attempt}.log", sanitize(label)))
+        };
         eprintln!("[{label}] booting {}", image.display());
         let boot = qemu::Boot {
             qemu: &qemu_bin,
@@ -305,6 +309,30 @@ pub fn run(args: &[String]) -> Result {
             took,
             log: log_path,
         })
+    };
+    let results = boot_all(&jobs, o.jobs, |label, image| {
+        let first = boot_and_read(label, image, 1)?;
+        // TCG occasionally loses a guest to an emulation glitch (a boot-time IO-APIC
+        // panic, an oops while the kernel patches its own text). Such a kernel gets one
+        // more boot; a failure our tests cause comes back the second time and counts.
+        if !retry_worthy(&first.report) {
+            return Ok(first);
+        }
+        eprintln!(
+            "[{label}] the kernel itself failed ({}); booting it once more",
+            first.report.reason
+        );
+        let mut second = boot_and_read(label, image, 2)?;
+        if second.report.verdict == Verdict::Pass {
+            second.report.kernel_trouble.insert(
+                0,
+                format!(
+                    "first boot lost to the kernel, not the tests: {}",
+                    first.report.reason
+                ),
+            );
+        }
+        Ok(second)
     });
     let wall = boot_start.elapsed();
     let _ = std::fs::remove_file(&initramfs);
@@ -355,6 +383,21 @@ struct Row {
 }
 
 /// Runs `f` for every job, `parallel` at a time, keeping the input order in the output.
+/// Whether a kernel's failure looks like the guest kernel's own (a panic or oops, or
+/// death without a report) rather than a test's.
+fn retry_worthy(r: &Report) -> bool {
+    match r.verdict {
+        Verdict::NoReport => true,
+        Verdict::Fail => r.kernel_trouble.iter().any(|t| {
+            t.contains("Kernel panic")
+                || t.contains("Oops")
+                || t.contains("BUG:")
+                || t.contains("general protection")
+        }),
+        _ => false,
+    }
+}
+
 fn boot_all<T: Send>(
     jobs: &[(String, PathBuf)],
     parallel: usize,
@@ -847,6 +890,22 @@ impl<W: std::io::Write> Tree<W> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_the_kernels_own_deaths_are_retried() {
+        let mut r = Report::unavailable(String::new());
+        r.verdict = Verdict::NoReport;
+        assert!(retry_worthy(&r), "died without a report");
+        r.verdict = Verdict::Fail;
+        assert!(!retry_worthy(&r), "a test failed: no second chance");
+        r.kernel_trouble
+            .push("Oops: int3: 0000 [#1] SMP NOPTI".into());
+        assert!(retry_worthy(&r), "the kernel oopsed");
+        r.verdict = Verdict::Timeout;
+        assert!(!retry_worthy(&r), "a hang is not retried");
+        r.verdict = Verdict::Pass;
+        assert!(!retry_worthy(&r));
+    }
+
     use super::*;
     use log::Outcome;
 
