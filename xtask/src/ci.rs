@@ -10,8 +10,9 @@
 //!    pkg-config shared, pkg-config static, `LIBURING_DIR`;
 //! 5. refusals: Debian 12's liburing 2.3 (and no liburing at all) without `vendored`,
 //!    a vendored build with the source missing, a tampered source tree;
-//! 6. `cargo package -p liburing-sys`: the published crate builds on its own;
-//! 7. the README's first command: `uring-probe` runs and completes a NOP.
+//! 6. `cargo xtask kernel-check`: the suite inside Linux 5.10 … 7.3 under QEMU;
+//! 7. `cargo package -p liburing-sys`: the published crate builds on its own;
+//! 8. the README's first command: `uring-probe` runs and completes a NOP.
 //!
 //! It ends with one line `ci: N passed, M failed, K skipped` summing every libtest run.
 
@@ -24,7 +25,14 @@ use std::process::{Command, Stdio};
 
 /// Debian packages the suite needs: libclang for the bindings check, pkg-config for the
 /// system-liburing builds, and Debian 12's liburing-dev (2.3), which must be refused.
-const APT_PACKAGES: &[&str] = &["libclang-dev", "pkg-config", "liburing-dev"];
+/// qemu-system-x86 and libc6-dev (static glibc) serve `kernel-check`.
+const APT_PACKAGES: &[&str] = &[
+    "libclang-dev",
+    "pkg-config",
+    "liburing-dev",
+    "qemu-system-x86",
+    "libc6-dev",
+];
 
 /// Installs whichever of `packages` are missing (as root, with apt-get); without root,
 /// fails naming the command to run.
@@ -116,6 +124,7 @@ pub fn run(args: &[String]) -> Result {
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--quiet",
             "--",
             "-D",
@@ -126,7 +135,7 @@ pub fn run(args: &[String]) -> Result {
         "tests, vendored liburing 2.15",
         util::cargo()
             .current_dir(&root)
-            .args(["test", "--workspace"]),
+            .args(["test", "--workspace", "--all-features"]),
     );
 
     // AddressSanitizer over liburing-sys's and uring's tests: the safe layer's hazard
@@ -237,6 +246,15 @@ pub fn run(args: &[String]) -> Result {
             )
         });
     }
+
+    // The suite on other kernels, booted under QEMU: first proof that a failure only an
+    // old kernel has is caught, then the default set (5.10 … 7.3).
+    ci.step("kernel-check --selftest", || {
+        crate::kernel::run(&["--selftest".to_string()])
+    });
+    ci.step("kernel-check: the test suite on Linux 5.10 … 7.3", || {
+        crate::kernel::run(&[])
+    });
 
     ci.step(
         "vendor refuses a tree with one byte changed",
