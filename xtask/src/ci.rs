@@ -230,6 +230,18 @@ pub fn run(args: &[String]) -> Result {
                 }
             }
         });
+        ci.step(
+            "LIBURING_NO_VENDOR=1 overrides the vendored feature",
+            || {
+                expect_build_failure(
+                    &[
+                        ("LIBURING_NO_VENDOR", PathBuf::from("1")),
+                        ("PKG_CONFIG_PATH", syslibs::pkg_config_dir("2.3")),
+                    ],
+                    &["LIBURING_NO_VENDOR is set", "found liburing 2.3"],
+                )
+            },
+        );
         ci.step("refuse when no liburing exists at all", || {
             let empty = root.join("target/ci/empty-pkgconfig");
             std::fs::create_dir_all(&empty).map_err(|e| e.to_string())?;
@@ -407,14 +419,13 @@ fn parse_libtest_summary(line: &str) -> Option<(u64, u64, u64)> {
 fn expect_build_failure(env: &[(&str, PathBuf)], needles: &[&str]) -> Result {
     let root = project_root();
     let mut cmd = util::cargo();
-    cmd.current_dir(&root)
-        .args([
-            "build",
-            "-p",
-            "liburing-sys",
-            "--no-default-features",
-            "--target-dir",
-        ])
+    cmd.current_dir(&root).args(["build", "-p", "liburing-sys"]);
+    // LIBURING_NO_VENDOR must win over the (default) `vendored` feature; every other
+    // refusal is of a build that asked for the system copy.
+    if !env.iter().any(|(k, _)| *k == "LIBURING_NO_VENDOR") {
+        cmd.arg("--no-default-features");
+    }
+    cmd.arg("--target-dir")
         .arg(root.join("target/ci/refusal"))
         .env_remove("LIBURING_DIR")
         .env_remove("PKG_CONFIG_PATH");
