@@ -139,6 +139,15 @@ fn main() {
         ("devpts", "/dev/pts", "devpts"),
         ("tmpfs", "/dev/shm", "tmpfs"),
     ] {
+        // The test binaries sit at their host paths, which may be under /tmp (a checkout
+        // in /tmp): a tmpfs mounted there would hide them. The initramfs root is
+        // writable already, so /tmp then simply stays part of it.
+        if target == "/tmp" && std::fs::read_dir("/tmp").is_ok_and(|mut d| d.next().is_some()) {
+            say(&format!(
+                "{MARK} note /tmp holds test binaries: left on the initramfs root"
+            ));
+            continue;
+        }
         if let Err(e) = mount_fs(src, target, fstype) {
             say(&format!("{MARK} warn mount {target}: {e}"));
         }
