@@ -5,7 +5,11 @@
 //! ```text
 //! ring nop  <batch> <default|defer> <ops>
 //! ring read <qd> <default|defer> <ops> <file>
+//! ring read-owned <qd> <default|defer> <ops> <file>
 //! ```
+//!
+//! `read-owned` is the same workload through the safe layer ([`uring::owned`]): each
+//! read owns its `Vec<u8>`, which comes back with the completion and is reused.
 //!
 //! Prints one line: `ops_per_sec <float>`.
 
@@ -113,6 +117,48 @@ fn bench_read(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, String> 
     Ok(done as f64 / start.elapsed().as_secs_f64())
 }
 
+fn bench_read_owned(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, String> {
+    use uring::owned::{OwnedRing, SharedFd, ops as owned_ops};
+    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let blocks = file.metadata().map_err(|e| e.to_string())?.len() / 4096;
+    if blocks == 0 {
+        return Err(format!("{path} is smaller than one 4 KiB block"));
+    }
+    let file = SharedFd::from(file);
+    let builder = match mode {
+        "default" => Ring::builder(),
+        "defer" => Ring::builder().single_issuer().defer_taskrun(),
+        other => return Err(format!("mode must be default or defer, not {other}")),
+    };
+    let mut ring = OwnedRing::from_builder(builder, qd).map_err(|e| format!("ring setup: {e}"))?;
+    let mut free: Vec<Vec<u8>> = (0..qd).map(|_| vec![0u8; 4096]).collect();
+    let (mut submitted, mut done, mut seed) = (0u64, 0u64, 0x9e37_79b9_7f4a_7c15u64);
+    let start = Instant::now();
+    while done < ops {
+        while submitted - done < qd as u64 && submitted < ops {
+            let buf = free.pop().expect("one free buffer per read in flight");
+            let off = (next_rand(&mut seed) % blocks) * 4096;
+            ring.submit_op(owned_ops::Read::new(&file, buf, off))
+                .map_err(|e| e.to_string())?;
+            submitted += 1;
+        }
+        ring.submit_and_wait(1)
+            .map_err(|e| format!("submit: {e}"))?;
+        for c in ring.completions() {
+            let (res, buf) = c
+                .downcast::<owned_ops::Read<Vec<u8>>>()
+                .map_err(|_| "a completion of another op".to_string())?;
+            match res {
+                Ok(4096) => {}
+                other => return Err(format!("read completed with {other:?}")),
+            }
+            free.push(buf);
+            done += 1;
+        }
+    }
+    Ok(done as f64 / start.elapsed().as_secs_f64())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -122,7 +168,10 @@ fn main() -> ExitCode {
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["nop", batch, mode, ops] => num(batch).and_then(|b| bench_nop(b as u32, mode, num(ops)?)),
         ["read", qd, mode, ops, file] => num(qd).and_then(|q| bench_read(q as u32, mode, num(ops)?, file)),
-        _ => Err("usage: ring nop <batch> <default|defer> <ops> | ring read <qd> <default|defer> <ops> <file>".into()),
+        ["read-owned", qd, mode, ops, file] => {
+            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file))
+        }
+        _ => Err("usage: ring nop <batch> <default|defer> <ops> | ring read|read-owned <qd> <default|defer> <ops> <file>".into()),
     };
     match result {
         Ok(rate) => {

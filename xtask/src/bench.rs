@@ -16,6 +16,9 @@ use std::process::Command;
 struct Case {
     name: String,
     args: Vec<String>,
+    /// The Rust benchmark's first argument, when it differs from the C program's
+    /// (`read-owned`: the same reads through the safe layer).
+    rust_mode: Option<&'static str>,
 }
 
 pub fn run(args: &[String]) -> Result {
@@ -68,18 +71,27 @@ pub fn run(args: &[String]) -> Result {
                     mode.into(),
                     ops.to_string(),
                 ],
+                rust_mode: None,
             });
         }
     }
+    let read_args = vec![
+        "read".to_string(),
+        "32".into(),
+        "default".into(),
+        read_ops.to_string(),
+        data.display().to_string(),
+    ];
     cases.push(Case {
         name: "read 4KiB qd=32 default".into(),
-        args: vec![
-            "read".into(),
-            "32".into(),
-            "default".into(),
-            read_ops.to_string(),
-            data.display().to_string(),
-        ],
+        args: read_args.clone(),
+        rust_mode: None,
+    });
+    // The safe layer against the same C program: each read owns its Vec.
+    cases.push(Case {
+        name: "read 4KiB qd=32 owned".into(),
+        args: read_args,
+        rust_mode: Some("read-owned"),
     });
 
     println!(
@@ -91,12 +103,16 @@ pub fn run(args: &[String]) -> Result {
         .filter(|c| filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())))
     {
         // One warm-up each, not counted.
+        let mut rust_args = case.args.clone();
+        if let Some(mode) = case.rust_mode {
+            rust_args[0] = mode.to_string();
+        }
         measure(&c_bin, &case.args)?;
-        measure(&rust_bin, &case.args)?;
+        measure(&rust_bin, &rust_args)?;
         let (mut c, mut r) = (Vec::new(), Vec::new());
         for _ in 0..runs {
             c.push(measure(&c_bin, &case.args)?);
-            r.push(measure(&rust_bin, &case.args)?);
+            r.push(measure(&rust_bin, &rust_args)?);
         }
         let (cm, rm) = (median(&mut c), median(&mut r));
         println!(
