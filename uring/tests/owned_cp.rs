@@ -1,0 +1,143 @@
+//! Runs `examples/cp.rs` on files and checks the copies: bytes and permissions.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The built `cp` example, building it if this test run did not (as
+/// `owned_example.rs` does for `cat`).
+fn cp_example() -> PathBuf {
+    // This test runs from <target>/<profile>/deps/; examples live beside deps/.
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let built = profile_dir.join("examples").join("cp");
+    if built.exists() {
+        return built;
+    }
+    // Built into its own target directory, so as not to wait on the lock of the
+    // one running this test; with `--target` when this run used one.
+    let parent = profile_dir.parent().unwrap();
+    let triple = parent
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| n.contains("-linux-"))
+        .map(str::to_owned);
+    let root = if triple.is_some() {
+        parent.parent().unwrap()
+    } else {
+        parent
+    };
+    let target = root.join("owned-example");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "--quiet",
+        "-p",
+        "uring",
+        "--example",
+        "cp",
+        "--target-dir",
+    ])
+    .arg(&target)
+    .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if let Some(t) = &triple {
+        cmd.args(["--target", t]);
+    }
+    let status = cmd.status().expect("cargo build --example cp");
+    assert!(status.success());
+    let out = match &triple {
+        Some(t) => target.join(t),
+        None => target,
+    };
+    out.join("debug").join("examples").join("cp")
+}
+
+fn temp_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("uring-owned-cp-{tag}-{}", std::process::id()))
+}
+
+fn run_cp(src: &Path, dst: &Path) -> Output {
+    Command::new(cp_example())
+        .arg(src)
+        .arg(dst)
+        .output()
+        .unwrap()
+}
+
+/// Writes `data` to a source file with permissions `mode`, copies it, and checks
+/// the copy.
+fn copies(tag: &str, data: &[u8], mode: u32) {
+    let src = temp_path(&format!("{tag}-src"));
+    let dst = temp_path(&format!("{tag}-dst"));
+    let _ = std::fs::remove_file(&dst);
+    std::fs::write(&src, data).unwrap();
+    std::fs::set_permissions(&src, std::fs::Permissions::from_mode(mode)).unwrap();
+    let out = run_cp(&src, &dst);
+    let got = std::fs::read(&dst);
+    let got_mode = std::fs::metadata(&dst).map(|m| m.permissions().mode() & 0o7777);
+    let _ = std::fs::remove_file(&src);
+    let _ = std::fs::remove_file(&dst);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = got.unwrap();
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "the copy's bytes differ from the source's");
+    assert_eq!(got_mode.unwrap(), mode, "permission bits differ");
+}
+
+/// Pseudo-random bytes (xorshift), reproducible.
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn cp_example_copies_a_large_file_byte_for_byte() {
+    // Eight 128 KiB blocks and a short tail: more blocks than are in flight.
+    copies("big", &noise((1 << 20) + 123), 0o640);
+}
+
+#[test]
+fn cp_example_copies_an_empty_file() {
+    copies("empty", &[], 0o600);
+}
+
+#[test]
+fn cp_example_copies_a_file_smaller_than_a_block() {
+    copies("small", b"a small file, well under one block\n", 0o754);
+}
+
+#[test]
+fn cp_example_reports_a_missing_source() {
+    let dst = temp_path("missing-dst");
+    let out = run_cp(Path::new("/nonexistent/uring-owned-cp"), &dst);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/uring-owned-cp"), "{err}");
+    assert!(
+        !dst.exists(),
+        "no destination is created for a missing source"
+    );
+}
+
+#[test]
+fn cp_example_reports_an_unwritable_destination() {
+    let src = temp_path("unwritable-src");
+    std::fs::write(&src, b"data").unwrap();
+    let out = run_cp(&src, Path::new("/nonexistent/uring-owned-cp-dst"));
+    let _ = std::fs::remove_file(&src);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/uring-owned-cp-dst"), "{err}");
+}
