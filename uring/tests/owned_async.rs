@@ -3,6 +3,8 @@
 //! operation; and `examples/tokio_echo.rs` echoes bytes back exactly.
 #![cfg(feature = "async")]
 
+mod support;
+
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
@@ -206,44 +208,8 @@ fn a_future_dropped_while_the_ring_is_borrowed_is_cancelled_later() {
     });
 }
 
-/// The built `tokio_echo` example, building it if this test run did not.
 fn echo_example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let built = profile_dir.join("examples").join("tokio_echo");
-    if built.exists() {
-        return built;
-    }
-    // <target>/[<triple>/]debug: build the same way (with `--target` when this
-    // run used one, so that RUSTFLAGS such as a sanitizer reach only it).
-    let parent = profile_dir.parent().unwrap();
-    let triple = parent
-        .file_name()
-        .and_then(|n| n.to_str())
-        .filter(|n| n.contains("-linux-"))
-        .map(str::to_owned);
-    let root = if triple.is_some() {
-        parent.parent().unwrap()
-    } else {
-        parent
-    };
-    let target = root.join("owned-example");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "-p", "uring", "--features", "async"])
-        .args(["--example", "tokio_echo", "--target-dir"])
-        .arg(&target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if let Some(t) = &triple {
-        cmd.args(["--target", t]);
-    }
-    let status = cmd.status().expect("cargo build --example tokio_echo");
-    assert!(status.success());
-    let out = match &triple {
-        Some(t) => target.join(t),
-        None => target,
-    };
-    out.join("debug").join("examples").join("tokio_echo")
+    support::example("tokio_echo", &["async"])
 }
 
 #[test]

@@ -1,56 +1,13 @@
 //! Runs `examples/cp.rs` on files and checks the copies: bytes and permissions.
 
+mod support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The built `cp` example, building it if this test run did not (as
-/// `owned_example.rs` does for `cat`).
 fn cp_example() -> PathBuf {
-    // This test runs from <target>/<profile>/deps/; examples live beside deps/.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let built = profile_dir.join("examples").join("cp");
-    if built.exists() {
-        return built;
-    }
-    // Built into its own target directory, so as not to wait on the lock of the
-    // one running this test; with `--target` when this run used one.
-    let parent = profile_dir.parent().unwrap();
-    let triple = parent
-        .file_name()
-        .and_then(|n| n.to_str())
-        .filter(|n| n.contains("-linux-"))
-        .map(str::to_owned);
-    let root = if triple.is_some() {
-        parent.parent().unwrap()
-    } else {
-        parent
-    };
-    let target = root.join("owned-example");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args([
-        "build",
-        "--quiet",
-        "-p",
-        "uring",
-        "--example",
-        "cp",
-        "--target-dir",
-    ])
-    .arg(&target)
-    .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if let Some(t) = &triple {
-        cmd.args(["--target", t]);
-    }
-    let status = cmd.status().expect("cargo build --example cp");
-    assert!(status.success());
-    let out = match &triple {
-        Some(t) => target.join(t),
-        None => target,
-    };
-    out.join("debug").join("examples").join("cp")
+    support::example("cp", &[])
 }
 
 fn temp_path(tag: &str) -> PathBuf {

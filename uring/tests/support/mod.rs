@@ -1,0 +1,53 @@
+//! Shared by the integration tests that run the crate's examples.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The built example `name`, building it (with `features`) if this test run did not.
+///
+/// This test binary runs from `<target>/[<triple>/]<profile>/deps/`, and examples live
+/// beside `deps/`. A missing example is built into its own target directory, so as not
+/// to wait on the lock of the build running this test, and with `--target` when this
+/// run used one, so that RUSTFLAGS such as a sanitizer reach only the example (and not
+/// the dev-dependencies' proc macros).
+pub fn example(name: &str, features: &[&str]) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let built = profile_dir.join("examples").join(name);
+    if built.exists() {
+        return built;
+    }
+    let parent = profile_dir.parent().unwrap();
+    let triple = parent
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| n.contains("-linux-"))
+        .map(str::to_owned);
+    let root = if triple.is_some() {
+        parent.parent().unwrap()
+    } else {
+        parent
+    };
+    let target = root.join("owned-example");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "-p", "uring", "--example", name])
+        .arg("--target-dir")
+        .arg(&target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if !features.is_empty() {
+        cmd.args(["--features", &features.join(",")]);
+    }
+    if let Some(t) = &triple {
+        cmd.args(["--target", t]);
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cargo build --example {name}: {e}"));
+    assert!(status.success(), "cargo build --example {name}: {status}");
+    let out = match &triple {
+        Some(t) => target.join(t),
+        None => target,
+    };
+    out.join("debug").join("examples").join(name)
+}
