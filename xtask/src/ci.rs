@@ -20,7 +20,7 @@ use crate::syslibs;
 use crate::util::{self, Result, project_root};
 use crate::vendor;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 /// Debian packages the suite needs: libclang for the bindings check, pkg-config for the
@@ -539,7 +539,7 @@ fn missing_source_message() -> Result {
     let unpacked = packaged_dir()?;
     let copy = project_root().join("target/ci/no-source/liburing-sys");
     let _ = std::fs::remove_dir_all(&copy);
-    copy_tree(&unpacked, &copy)?;
+    util::copy_dir(&unpacked, &copy)?;
     std::fs::remove_dir_all(copy.join("liburing")).map_err(|e| e.to_string())?;
     // Its own workspace root, so cargo does not attach it to ours.
     let manifest = copy.join("Cargo.toml");
@@ -559,19 +559,6 @@ fn missing_source_message() -> Result {
         return Err(format!("the message does not name the fix:\n{err}"));
     }
     eprintln!("refused as expected, naming `cargo xtask vendor`");
-    Ok(())
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result {
-    for entry in std::fs::read_dir(from).map_err(|e| format!("read {}: {e}", from.display()))? {
-        let entry = entry.map_err(|e| e.to_string())?;
-        let dest = to.join(entry.file_name());
-        if entry.file_type().map_err(|e| e.to_string())?.is_dir() {
-            copy_tree(&entry.path(), &dest)?;
-        } else {
-            util::write(&dest, util::read(&entry.path())?)?;
-        }
-    }
     Ok(())
 }
 

@@ -132,7 +132,7 @@ pub fn generate() -> Result<String> {
 pub fn assemble_include(dest: &Path) -> Result {
     let root = project_root();
     let _ = std::fs::remove_dir_all(dest);
-    copy_dir(&vendor::default_dest().join("src/include"), dest)?;
+    util::copy_dir(&vendor::default_dest().join("src/include"), dest)?;
     util::write(
         &dest.join("liburing/compat.h"),
         util::read(&root.join("liburing-sys/build/compat.h"))?,
@@ -259,17 +259,4 @@ fn check_against_maps(declared: &BTreeSet<String>, since: &BTreeMap<String, u32>
         extra.difference(&known).collect::<Vec<_>>(),
         known.difference(&extra).collect::<Vec<_>>()
     ))
-}
-
-fn copy_dir(from: &Path, to: &Path) -> Result {
-    for entry in std::fs::read_dir(from).map_err(|e| format!("read {}: {e}", from.display()))? {
-        let entry = entry.map_err(|e| e.to_string())?;
-        let dest = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &dest)?;
-        } else {
-            util::write(&dest, util::read(&entry.path())?)?;
-        }
-    }
-    Ok(())
 }

@@ -103,3 +103,17 @@ pub fn sha256_hex(data: &[u8]) -> String {
     let digest = sha2::Sha256::digest(data);
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Copies the directory tree `from` into `to` (created as needed), file by file.
+pub fn copy_dir(from: &Path, to: &Path) -> Result {
+    for entry in std::fs::read_dir(from).map_err(|e| format!("read {}: {e}", from.display()))? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let dest = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &dest)?;
+        } else {
+            write(&dest, read(&entry.path())?)?;
+        }
+    }
+    Ok(())
+}
