@@ -9,7 +9,7 @@
 //! ```
 //!
 //! `read-owned` is the same workload through the safe layer ([`uring::owned`]): each
-//! read owns its `Vec<u8>`, which comes back with the completion and is reused.
+//! read owns its page-aligned `AlignedBuf`, which comes back with the completion and is reused.
 //!
 //! Prints one line: `ops_per_sec <float>`.
 
@@ -118,7 +118,7 @@ fn bench_read(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, String> 
 }
 
 fn bench_read_owned(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, String> {
-    use uring::owned::{OwnedRing, SharedFd, ops as owned_ops};
+    use uring::owned::{AlignedBuf, OwnedRing, SharedFd, ops as owned_ops};
     let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
     let blocks = file.metadata().map_err(|e| e.to_string())?.len() / 4096;
     if blocks == 0 {
@@ -131,7 +131,11 @@ fn bench_read_owned(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, St
         other => return Err(format!("mode must be default or defer, not {other}")),
     };
     let mut ring = OwnedRing::from_builder(builder, qd).map_err(|e| format!("ring setup: {e}"))?;
-    let mut free: Vec<Vec<u8>> = (0..qd).map(|_| vec![0u8; 4096]).collect();
+    // Page-aligned, as the C side's buffers (see `bench_read`).
+    let mut free = (0..qd)
+        .map(|_| AlignedBuf::zeroed(4096, 4096))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
     let (mut submitted, mut done, mut seed) = (0u64, 0u64, 0x9e37_79b9_7f4a_7c15u64);
     let start = Instant::now();
     while done < ops {
@@ -148,7 +152,7 @@ fn bench_read_owned(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, St
             .map_err(|e| format!("submit: {e}"))?;
         for c in ring.completions() {
             let (res, buf) = c
-                .downcast::<owned_ops::Read<Vec<u8>>>()
+                .downcast::<owned_ops::Read<AlignedBuf>>()
                 .map_err(|_| "a completion of another op".to_string())?;
             match res {
                 Ok(4096) => {}

@@ -216,6 +216,7 @@
 //! `ASAN_OPTIONS=detect_leaks=0`, or LeakSanitizer rightly reports the ring that
 //! `forgetting_the_ring_leaks_everything_and_frees_nothing` forgets).
 
+mod aligned;
 #[cfg(feature = "async")]
 mod asyncio;
 mod buf;
@@ -226,6 +227,8 @@ mod pool;
 
 #[cfg(feature = "async")]
 pub use asyncio::{AsyncRing, ItemStream, NextItem, OpFuture};
+
+pub use aligned::AlignedBuf;
 pub use buf::{IoBuf, IoBufMut, Slice};
 pub use fd::SharedFd;
 pub use multi::{ItemPoll, Items, Multi, Multishot};
