@@ -63,10 +63,13 @@
 //!   Nothing outside the table can reach that memory: the caller holds only an
 //!   [`OpId`], which is a number.
 //! * At the final completion the ring removes the operation from the table and
-//!   turns it into its output (buffers back, a new [`OwnedFd`](std::os::fd::OwnedFd)
-//!   for operations that create one). The output is queued as a [`Completion`]
-//!   and belongs to whoever takes it; if it is dropped, its descriptors close and
-//!   its buffers are freed — the kernel is done with them.
+//!   queues it, with that completion, as a [`Completion`], which belongs to
+//!   whoever takes it. The kernel is done with it. Taking the output
+//!   ([`downcast`](Completion::downcast), [`wait_for`](OwnedRing::wait_for)) turns
+//!   the operation into it: buffers back, a new
+//!   [`OwnedFd`](std::os::fd::OwnedFd) for operations that create one. Dropping
+//!   the `Completion` does the same and drops the output: its descriptors close
+//!   and its buffers are freed.
 //!
 //! **Ids.** The kernel's `user_data` is `1 << 63 | generation << 32 | slot`: the
 //! slot is the table index, the generation (30 bits of it) says which use of the
@@ -260,6 +263,10 @@ const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
 /// the ring's own entries.
 pub const RAW_USER_DATA_MAX: u64 = TAG_INTERNAL - 1;
 
+/// Flags the table clears from its operations' entries: a completion must come for
+/// each, and links are the ring's to set (the last entry of a chain never links).
+const TABLE_STRIPPED: SqeFlags = SqeFlags::IO_HARDLINK.union(SqeFlags::CQE_SKIP_SUCCESS);
+
 /// How long dropping an [`OwnedRing`] waits for cancelled operations by default.
 pub const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -286,7 +293,8 @@ pub const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(5);
 /// The ring overwrites the entry's `user_data` and clears `IO_LINK`,
 /// `IO_HARDLINK` and `CQE_SKIP_SUCCESS` (it sets `IO_LINK` itself in chains).
 /// `sqe` may be called more than once; only the last entry is submitted.
-/// `complete` should not panic: the ring may call it while dropping.
+/// `complete` should not panic: it runs when the output is taken or when a
+/// [`Completion`] is dropped (possibly while the ring is dropped).
 pub unsafe trait Op: Send + Sized + 'static {
     /// What the caller gets back: the result and the resources.
     type Output: Send + 'static;
@@ -317,6 +325,7 @@ mod imp {
     /// An [`Op`] with its type erased, as the table stores it.
     pub trait Erased: Send {
         fn complete_erased(self: Box<Self>, cqe: &Cqe) -> Box<dyn Any + Send>;
+        fn complete_dropped(self: Box<Self>, cqe: &Cqe);
         fn more_erased(&mut self, cqe: &Cqe);
         fn into_any(self: Box<Self>) -> Box<dyn Any>;
         fn op_type(&self) -> TypeId;
@@ -328,6 +337,9 @@ mod imp {
     impl<T: Op> Erased for T {
         fn complete_erased(self: Box<Self>, cqe: &Cqe) -> Box<dyn Any + Send> {
             Box::new((*self).complete(cqe))
+        }
+        fn complete_dropped(self: Box<Self>, cqe: &Cqe) {
+            drop((*self).complete(cqe));
         }
         fn more_erased(&mut self, cqe: &Cqe) {
             self.more(cqe)
@@ -413,9 +425,23 @@ pub struct Completion {
     key: OpKey,
     res: i32,
     flags: u32,
-    op_type: TypeId,
-    op_name: &'static str,
-    output: Box<dyn Any + Send>,
+    output: Output,
+}
+
+/// What a [`Completion`] holds. The operation becomes its output only when the
+/// output is asked for (or the completion dropped): one allocation fewer per
+/// operation than turning it into a boxed output at once.
+enum Output {
+    /// The finished operation, with the final completion to turn it into its output.
+    Op(Box<dyn Erased>, Cqe),
+    /// The output already made (a multishot stream whose items are being taken).
+    Made {
+        output: Box<dyn Any + Send>,
+        op_type: TypeId,
+        op_name: &'static str,
+    },
+    /// Moved out: only while a completion is being taken apart.
+    Gone,
 }
 
 impl Completion {
@@ -431,7 +457,38 @@ impl Completion {
 
     /// The operation's type name (for messages).
     pub fn op_name(&self) -> &'static str {
-        self.op_name
+        match &self.output {
+            Output::Op(op, _) => op.op_name(),
+            Output::Made { op_name, .. } => op_name,
+            Output::Gone => "",
+        }
+    }
+
+    fn op_type(&self) -> Option<TypeId> {
+        match &self.output {
+            Output::Op(op, _) => Some(op.op_type()),
+            Output::Made { op_type, .. } => Some(*op_type),
+            Output::Gone => None,
+        }
+    }
+
+    /// The output, made now if it was not yet.
+    pub(crate) fn output_mut(&mut self) -> Option<&mut (dyn Any + Send)> {
+        if let Output::Op(..) = self.output {
+            let Output::Op(op, cqe) = core::mem::replace(&mut self.output, Output::Gone) else {
+                unreachable!("just matched")
+            };
+            let (op_type, op_name) = (op.op_type(), op.op_name());
+            self.output = Output::Made {
+                output: op.complete_erased(&cqe),
+                op_type,
+                op_name,
+            };
+        }
+        match &mut self.output {
+            Output::Made { output, .. } => Some(&mut **output),
+            _ => None,
+        }
     }
 
     /// The final completion's `res`: a count or value, or `-errno`.
@@ -455,7 +512,7 @@ impl Completion {
 
     /// Whether the operation was a `T`.
     pub fn is<T: Op>(&self) -> bool {
-        self.op_type == TypeId::of::<T>()
+        self.op_type() == Some(TypeId::of::<T>())
     }
 
     /// The output of an operation of type `T`, or `self` back if it was another
@@ -475,9 +532,38 @@ impl Completion {
         if !self.is::<T>() {
             return Err(self);
         }
-        match self.output.downcast::<T::Output>() {
-            Ok(out) => Ok(*out),
-            Err(output) => Err(Completion { output, ..self }),
+        let mut this = self;
+        match core::mem::replace(&mut this.output, Output::Gone) {
+            Output::Op(op, cqe) => match op.into_any().downcast::<T>() {
+                Ok(op) => Ok(op.complete(&cqe)),
+                Err(_) => unreachable!("the type was just checked"),
+            },
+            Output::Made {
+                output,
+                op_type,
+                op_name,
+            } => match output.downcast::<T::Output>() {
+                Ok(out) => Ok(*out),
+                Err(output) => {
+                    this.output = Output::Made {
+                        output,
+                        op_type,
+                        op_name,
+                    };
+                    Err(this)
+                }
+            },
+            Output::Gone => Err(this),
+        }
+    }
+}
+
+impl Drop for Completion {
+    /// Turns the operation into its output and drops that: buffers freed, new
+    /// descriptors closed.
+    fn drop(&mut self) {
+        if let Output::Op(op, cqe) = core::mem::replace(&mut self.output, Output::Gone) {
+            op.complete_dropped(&cqe);
         }
     }
 }
@@ -486,7 +572,7 @@ impl fmt::Debug for Completion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Completion")
             .field("key", &self.key)
-            .field("op", &self.op_name)
+            .field("op", &self.op_name())
             .field("res", &self.res)
             .field("flags", &self.flags())
             .finish_non_exhaustive()
@@ -876,13 +962,27 @@ impl OwnedRing {
         if let Err(error) = self.make_room(1) {
             return Err(SubmitError { error, op });
         }
-        let boxed: Box<dyn Erased> = Box::new(op);
-        match self.table_and_push(vec![boxed], vec![sqe]) {
-            Ok(keys) => Ok(OpId::new(keys[0])),
-            Err((error, mut ops)) => {
-                let op = ops.pop().expect("the op comes back");
+        let (slot, generation) = self.table.insert(Box::new(op));
+        let flags = sqe.get_flags() - SqeFlags::IO_LINK - TABLE_STRIPPED;
+        let sqe = sqe
+            .set_flags(flags)
+            .user_data(Table::user_data(slot, generation));
+        // SAFETY: as in `table_and_push`: the entry was built by an `Op`, which is
+        // now in the table until its final completion is processed (or is leaked),
+        // and its user data carries TAG_OWNED.
+        match unsafe { self.ring.submission().push(&sqe) } {
+            Ok(()) => Ok(OpId::new(OpKey {
+                ring: self.id,
+                slot,
+                generation,
+            })),
+            Err(e) => {
+                let (op, _) = self.table.remove(slot);
                 let op = *op.into_any().downcast::<T>().expect("the same op");
-                Err(SubmitError { error, op })
+                Err(SubmitError {
+                    error: io::Error::other(e),
+                    op,
+                })
             }
         }
     }
@@ -1035,7 +1135,7 @@ impl OwnedRing {
         ops: Vec<Box<dyn Erased>>,
         mut sqes: Vec<Sqe>,
     ) -> Result<Vec<OpKey>, (io::Error, Vec<Box<dyn Erased>>)> {
-        let strip = SqeFlags::IO_HARDLINK | SqeFlags::CQE_SKIP_SUCCESS;
+        let strip = TABLE_STRIPPED;
         let last = sqes.len().saturating_sub(1);
         let mut keys = Vec::with_capacity(ops.len());
         for ((i, op), sqe) in ops.into_iter().enumerate().zip(sqes.iter_mut()) {
@@ -1501,10 +1601,10 @@ fn dispatch(
     }
     let generation = entry.generation;
     let (op, detached) = table.remove(slot);
-    let op_type = op.op_type();
-    let op_name = op.op_name();
-    let output = op.complete_erased(&cqe);
-    if !detached {
+    if detached {
+        // Nobody will ask: the output (new descriptors, buffers) is released now.
+        op.complete_dropped(&cqe);
+    } else {
         ready.push_back(Completion {
             key: OpKey {
                 ring: ring_id,
@@ -1513,9 +1613,7 @@ fn dispatch(
             },
             res: cqe.raw_result(),
             flags: cqe.flags().bits(),
-            op_type,
-            op_name,
-            output,
+            output: Output::Op(op, cqe),
         });
     }
 }

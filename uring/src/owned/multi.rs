@@ -178,8 +178,8 @@ impl OwnedRing {
             return ItemPoll::Ended;
         };
         let item = self.ready[i]
-            .output
-            .downcast_mut::<VecDeque<io::Result<T::Item>>>()
+            .output_mut()
+            .and_then(|o| o.downcast_mut::<VecDeque<io::Result<T::Item>>>())
             .and_then(VecDeque::pop_front);
         match item {
             Some(item) => ItemPoll::Item(item),
