@@ -510,6 +510,36 @@ impl Completion {
         CqeFlags::from_bits_retain(self.flags)
     }
 
+    /// The output of operation `id`, typed by the id (no need to name the op's
+    /// type), or `self` back if this completion is another operation's.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, SharedFd, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let file = SharedFd::from(std::fs::File::open("/proc/self/stat")?);
+    /// let read = ring.submit_op(ops::Read::new(&file, vec![0u8; 16], 0))?;
+    /// let nop = ring.submit_op(ops::Nop::new())?;
+    /// ring.submit_and_wait(2)?;
+    /// for c in ring.completions() {
+    ///     let c = match c.into_output(&read) {
+    ///         Ok((res, buf)) => {
+    ///             assert_eq!(buf.len(), res?);
+    ///             continue;
+    ///         }
+    ///         Err(other) => other,
+    ///     };
+    ///     assert_eq!(c.into_output(&nop).unwrap()?, 0);
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn into_output<T: Op>(self, id: &OpId<T>) -> Result<T::Output, Completion> {
+        if self.is_for(id) {
+            self.downcast::<T>()
+        } else {
+            Err(self)
+        }
+    }
+
     /// Whether the operation was a `T`.
     pub fn is<T: Op>(&self) -> bool {
         self.op_type() == Some(TypeId::of::<T>())
