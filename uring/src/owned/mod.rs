@@ -223,6 +223,7 @@ mod aligned;
 #[cfg(feature = "async")]
 mod asyncio;
 mod buf;
+mod chained;
 mod fd;
 mod multi;
 pub mod ops;
@@ -233,6 +234,7 @@ pub use asyncio::{AsyncRing, ItemStream, NextItem, OpFuture};
 
 pub use aligned::AlignedBuf;
 pub use buf::{IoBuf, IoBufMut, Slice};
+pub use chained::{ChainedBuf, Drain, Fill};
 pub use fd::SharedFd;
 pub use multi::{ItemPoll, Items, Multi, Multishot};
 pub use pool::{BufPool, PoolBuf};
