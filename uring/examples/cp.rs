@@ -2,17 +2,23 @@
 //!
 //! The file is copied in blocks of [`BLOCK`] bytes, [`IN_FLIGHT`] of them at a
 //! time, each at its own offset (`pread`/`pwrite` style), so blocks may finish in
-//! any order. Every block is a read followed by a write of exactly the bytes that
-//! read returned. The safe layer's operations own their buffers, so a write
-//! cannot be linked to the read that fills its buffer: the write is queued when
-//! the read's completion hands the buffer back. What *is* linked is each
-//! operation and its [`ops::LinkTimeout`] (`submit_with_timeout`, `IO_LINK`): a
-//! read or write stuck for [`STALL`] is cancelled and the copy fails instead of
-//! hanging.
+//! any order. Each block goes to the kernel as one linked chain:
 //!
-//! Short reads and writes are finished with further operations for the rest of
-//! the block; a read of 0 bytes is the end of the file. DST is created (or
-//! truncated) with SRC's permission bits.
+//! ```text
+//! read(SRC, buf) -> link_timeout -> write(DST, buf) -> link_timeout
+//! ```
+//!
+//! The read and the write share one buffer through a [`ChainedBuf`]: its two
+//! handles are owned by the two operations, and the bytes come back only when both
+//! have completed. The kernel starts the write only after the read filled the
+//! buffer (`IO_LINK`); each [`ops::LinkTimeout`] cancels its operation if it stalls
+//! for [`STALL`], and the copy then fails instead of hanging.
+//!
+//! A short read (the file's last block) breaks the chain: the write completes with
+//! `ECANCELED`, the bytes that were read are written on their own, and the rest of
+//! the block is read again (a read of 0 bytes is the end of the file). A short
+//! write is finished the same way. DST is created (or truncated) with SRC's
+//! permission bits, and is truncated to the length copied at the end.
 //!
 //! ```text
 //! cargo run -p uring --example cp -- SRC DST
@@ -27,7 +33,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use uring::owned::{Completion, OpKey, OwnedRing, SharedFd, ops};
+use uring::owned::{ChainedBuf, Completion, Drain, Fill, OpKey, OwnedRing, SharedFd, ops};
 
 /// Bytes per block.
 const BLOCK: usize = 128 * 1024;
@@ -36,8 +42,9 @@ const IN_FLIGHT: usize = 4;
 /// How long one read or write may take before it is cancelled.
 const STALL: Duration = Duration::from_secs(30);
 
-type ReadOp = ops::Read<Vec<u8>>;
-type WriteOp = ops::Write<Vec<u8>>;
+type ReadOp = ops::Read<Fill>;
+type WriteOp = ops::Write<Drain>;
+type PlainWriteOp = ops::Write<Vec<u8>>;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -118,110 +125,197 @@ fn run(src: &OsString, dst: &OsString) -> io::Result<()> {
     ring.wait_for(id)?.map_err(context("closing", dst))
 }
 
-/// One block's work in flight: the part `[offset, end)` of the file.
-enum Step {
-    /// Reading `[offset, end)`.
-    Read { offset: u64, end: u64 },
-    /// Writing the read bytes at `offset`; the block goes on to `end`.
-    Write { offset: u64, end: u64 },
+/// One block in flight: the part `[offset, end)` of the file.
+struct Block {
+    offset: u64,
+    end: u64,
+    /// The chain's read, once it completed.
+    read: Option<(io::Result<usize>, Fill)>,
+    /// The chain's write, once it completed.
+    write: Option<(io::Result<usize>, Drain)>,
+}
+
+/// What a completion we wait for is.
+#[derive(Clone, Copy)]
+enum Role {
+    /// The read of block `n`'s chain.
+    Read(u64),
+    /// The write of block `n`'s chain.
+    Write(u64),
+    /// A write, outside a chain, of bytes already read for block `n`.
+    Plain(u64),
+}
+
+/// The copy's state: blocks in flight, what each completion is, where the file ends.
+struct Copy<'a> {
+    ring: &'a mut OwnedRing,
+    input: &'a SharedFd,
+    output: &'a SharedFd,
+    blocks: HashMap<u64, Block>,
+    roles: HashMap<OpKey, Role>,
+    next_block: u64,
+    /// The lowest offset at which a read found the end of the file.
+    eof: Option<u64>,
 }
 
 /// Copies `input` to `output` from offset 0 until `input`'s end.
 fn copy(ring: &mut OwnedRing, input: &SharedFd, output: &SharedFd) -> io::Result<()> {
-    let mut steps: HashMap<OpKey, Step> = HashMap::new();
+    let mut copy = Copy {
+        ring,
+        input,
+        output,
+        blocks: HashMap::new(),
+        roles: HashMap::new(),
+        next_block: 0,
+        eof: None,
+    };
     let mut next: u64 = 0;
-    let mut eof = false;
-    let mut spare: Vec<Vec<u8>> = Vec::new();
-
     loop {
         // Keep IN_FLIGHT blocks going until the end of the file shows up.
-        while !eof && steps.len() < IN_FLIGHT {
-            let buf = spare.pop().unwrap_or_else(|| Vec::with_capacity(BLOCK));
+        while copy.eof.is_none() && copy.blocks.len() < IN_FLIGHT {
             let end = next + BLOCK as u64;
-            read(ring, &mut steps, input, buf, next, end)?;
+            copy.start(next, end)?;
             next = end;
         }
-        if steps.is_empty() {
-            return Ok(());
+        if copy.blocks.is_empty() {
+            break;
         }
-        let c = ring.next_completion()?;
-        let Some(step) = steps.remove(&c.key()) else {
-            // Only our reads and writes are waited for (the timeouts are detached).
-            continue;
-        };
-        match step {
-            Step::Read { offset, end } => {
-                let (res, mut buf) = take::<ReadOp>(c)?;
-                let n = res.map_err(|e| timed_out(e, "read"))?;
-                if n == 0 {
-                    // The end of the file: nothing more in this block, or after it.
-                    eof = true;
-                    buf.clear();
-                    spare.push(buf);
-                    continue;
-                }
-                buf.truncate(n);
-                // Reads are never bigger than asked for, but keep what came.
-                let end = end.max(offset + n as u64);
-                write(ring, &mut steps, output, buf, offset, end)?;
+        let c = copy.ring.next_completion()?;
+        // Only our reads and writes are waited for (the timeouts are detached).
+        if let Some(role) = copy.roles.remove(&c.key()) {
+            copy.on_completion(role, c)?;
+        }
+    }
+    // Whatever a kernel wrote past the end (a write that a short read did not
+    // cancel) is cut off.
+    let len = copy.eof.unwrap_or(next);
+    let id = copy.ring.submit_op(ops::Ftruncate::new(output, len))?;
+    copy.ring.wait_for(id)?
+}
+
+impl Copy<'_> {
+    /// Queues block `[offset, end)` as a linked read -> write chain.
+    fn start(&mut self, offset: u64, end: u64) -> io::Result<()> {
+        let n = self.next_block;
+        self.next_block += 1;
+        self.blocks.insert(
+            n,
+            Block {
+                offset,
+                end,
+                read: None,
+                write: None,
+            },
+        );
+        self.chain(n)
+    }
+
+    /// Queues the chain for what is left of block `n`.
+    fn chain(&mut self, n: u64) -> io::Result<()> {
+        let block = &self.blocks[&n];
+        let (offset, len) = (block.offset, (block.end - block.offset) as usize);
+        let (fill, drain) = ChainedBuf::zeroed(len);
+        let (read, t1, write, t2) = self.ring.submit_linked((
+            ops::Read::new(self.input, fill, offset),
+            ops::LinkTimeout::new(STALL),
+            ops::Write::new(self.output, drain, offset),
+            ops::LinkTimeout::new(STALL),
+        ))?;
+        self.ring.detach(t1);
+        self.ring.detach(t2);
+        self.roles.insert(read.key(), Role::Read(n));
+        self.roles.insert(write.key(), Role::Write(n));
+        Ok(())
+    }
+
+    /// Queues a write of `bytes` (read for block `n`) at `offset`.
+    fn plain_write(&mut self, n: u64, bytes: Vec<u8>, offset: u64) -> io::Result<()> {
+        let (id, timeout) = self
+            .ring
+            .submit_with_timeout(ops::Write::new(self.output, bytes, offset), STALL)?;
+        self.ring.detach(timeout);
+        self.roles.insert(id.key(), Role::Plain(n));
+        Ok(())
+    }
+
+    fn on_completion(&mut self, role: Role, c: Completion) -> io::Result<()> {
+        match role {
+            Role::Read(n) => {
+                let out = take::<ReadOp>(c)?;
+                let block = self.blocks.get_mut(&n).expect("a block in flight");
+                block.read = Some(out);
+                self.settle(n)
             }
-            Step::Write { offset, end } => {
-                let (res, mut buf) = take::<WriteOp>(c)?;
-                let n = res.map_err(|e| timed_out(e, "write"))?;
-                if n == 0 {
+            Role::Write(n) => {
+                let out = take::<WriteOp>(c)?;
+                let block = self.blocks.get_mut(&n).expect("a block in flight");
+                block.write = Some(out);
+                self.settle(n)
+            }
+            Role::Plain(n) => {
+                let (res, mut bytes) = take::<PlainWriteOp>(c)?;
+                let m = res.map_err(|e| timed_out(e, "write"))?;
+                if m == 0 {
                     return Err(io::Error::from(io::ErrorKind::WriteZero));
                 }
-                let offset = offset + n as u64;
-                if n < buf.len() {
+                let block = self.blocks.get_mut(&n).expect("a block in flight");
+                block.offset += m as u64;
+                bytes.drain(..m);
+                if !bytes.is_empty() {
                     // A short write: the rest of the same bytes, further on.
-                    buf.drain(..n);
-                    write(ring, &mut steps, output, buf, offset, end)?;
-                } else if offset < end {
-                    // After a short read: read the rest of the block.
-                    buf.clear();
-                    read(ring, &mut steps, input, buf, offset, end)?;
+                    let offset = block.offset;
+                    self.plain_write(n, bytes, offset)
+                } else if block.offset < block.end {
+                    // After a short read: the rest of the block, as a new chain.
+                    self.chain(n)
                 } else {
-                    buf.clear();
-                    spare.push(buf);
+                    self.blocks.remove(&n);
+                    Ok(())
                 }
             }
         }
     }
-}
 
-/// Queues a read of `[offset, end)` into `buf` (empty), with a time limit.
-fn read(
-    ring: &mut OwnedRing,
-    steps: &mut HashMap<OpKey, Step>,
-    input: &SharedFd,
-    mut buf: Vec<u8>,
-    offset: u64,
-    end: u64,
-) -> io::Result<()> {
-    // A read fills the buffer's capacity: reuse it only when that is the size.
-    let want = (end - offset) as usize;
-    if buf.capacity() != want {
-        buf = Vec::with_capacity(want);
+    /// Once both members of block `n`'s chain have completed: done, or what is
+    /// left of the block queued.
+    fn settle(&mut self, n: u64) -> io::Result<()> {
+        let block = self.blocks.get_mut(&n).expect("a block in flight");
+        if block.read.is_none() || block.write.is_none() {
+            return Ok(());
+        }
+        let (read, fill) = block.read.take().expect("checked above");
+        let (write, drain) = block.write.take().expect("checked above");
+        let len = (block.end - block.offset) as usize;
+        let got = read.map_err(|e| timed_out(e, "read"))?;
+        let written = match write {
+            Ok(m) => m,
+            // The chain broke at the read (short, or empty): nothing written.
+            Err(e) if e.raw_os_error() == Some(libc::ECANCELED) && got < len => 0,
+            Err(e) => return Err(timed_out(e, "write")),
+        };
+        if got == 0 {
+            // The end of the file: nothing in this block, or after it.
+            let at = block.offset;
+            self.eof = Some(self.eof.map_or(at, |e| e.min(at)));
+            self.blocks.remove(&n);
+            return Ok(());
+        }
+        let mut bytes = ChainedBuf::join(fill, drain).map_err(|_| {
+            io::Error::other("a chain's read and write came back with different buffers")
+        })?;
+        // What was read and not yet written (a short read or a short write).
+        let done = written.min(got);
+        bytes.drain(..done);
+        let offset = block.offset + done as u64;
+        block.offset = offset;
+        if bytes.is_empty() {
+            self.blocks.remove(&n);
+            return Ok(());
+        }
+        // The bytes already read go out on their own; the rest of the block (after
+        // a short read) follows as a new chain once they are written (`Role::Plain`).
+        self.plain_write(n, bytes, offset)
     }
-    let (id, timeout) = ring.submit_with_timeout(ops::Read::new(input, buf, offset), STALL)?;
-    ring.detach(timeout);
-    steps.insert(id.key(), Step::Read { offset, end });
-    Ok(())
-}
-
-/// Queues a write of `buf` at `offset`, with a time limit.
-fn write(
-    ring: &mut OwnedRing,
-    steps: &mut HashMap<OpKey, Step>,
-    output: &SharedFd,
-    buf: Vec<u8>,
-    offset: u64,
-    end: u64,
-) -> io::Result<()> {
-    let (id, timeout) = ring.submit_with_timeout(ops::Write::new(output, buf, offset), STALL)?;
-    ring.detach(timeout);
-    steps.insert(id.key(), Step::Write { offset, end });
-    Ok(())
 }
 
 /// The typed output of a completion known to be of a `T`.

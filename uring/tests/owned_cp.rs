@@ -66,6 +66,31 @@ fn cp_example_copies_a_large_file_byte_for_byte() {
 }
 
 #[test]
+fn cp_example_copies_a_file_of_whole_blocks() {
+    // Ends exactly at a block boundary: the chain after the last one reads 0 bytes.
+    copies("whole", &noise(5 * 128 * 1024), 0o644);
+}
+
+#[test]
+fn cp_example_shortens_a_longer_destination() {
+    let src = temp_path("shorter-src");
+    let dst = temp_path("shorter-dst");
+    let data = noise(200 * 1024 + 7);
+    std::fs::write(&src, &data).unwrap();
+    std::fs::write(&dst, noise(700 * 1024)).unwrap();
+    let out = run_cp(&src, &dst);
+    let got = std::fs::read(&dst);
+    let _ = std::fs::remove_file(&src);
+    let _ = std::fs::remove_file(&dst);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(got.unwrap() == data, "the copy is not the source's bytes");
+}
+
+#[test]
 fn cp_example_copies_an_empty_file() {
     copies("empty", &[], 0o600);
 }
