@@ -25,9 +25,17 @@ fn run_cp(src: &Path, dst: &Path) -> Output {
 /// Writes `data` to a source file with permissions `mode`, copies it, and checks
 /// the copy.
 fn copies(tag: &str, data: &[u8], mode: u32) {
+    copies_over(tag, data, mode, None);
+}
+
+/// As [`copies`], onto a destination that already holds `old` when given.
+fn copies_over(tag: &str, data: &[u8], mode: u32, old: Option<&[u8]>) {
     let src = temp_path(&format!("{tag}-src"));
     let dst = temp_path(&format!("{tag}-dst"));
     let _ = std::fs::remove_file(&dst);
+    if let Some(old) = old {
+        std::fs::write(&dst, old).unwrap();
+    }
     std::fs::write(&src, data).unwrap();
     std::fs::set_permissions(&src, std::fs::Permissions::from_mode(mode)).unwrap();
     let out = run_cp(&src, &dst);
@@ -73,21 +81,8 @@ fn cp_example_copies_a_file_of_whole_blocks() {
 
 #[test]
 fn cp_example_shortens_a_longer_destination() {
-    let src = temp_path("shorter-src");
-    let dst = temp_path("shorter-dst");
-    let data = noise(200 * 1024 + 7);
-    std::fs::write(&src, &data).unwrap();
-    std::fs::write(&dst, noise(700 * 1024)).unwrap();
-    let out = run_cp(&src, &dst);
-    let got = std::fs::read(&dst);
-    let _ = std::fs::remove_file(&src);
-    let _ = std::fs::remove_file(&dst);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(got.unwrap() == data, "the copy is not the source's bytes");
+    let old = noise(700 * 1024);
+    copies_over("shorter", &noise(200 * 1024 + 7), 0o644, Some(&old));
 }
 
 #[test]
