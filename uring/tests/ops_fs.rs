@@ -3,6 +3,9 @@
 //! (plain and direct), statx, the `*at` path operations, extended attributes,
 //! splice/tee and pipes.
 
+mod support;
+use support::{pipe, read_fd};
+
 mod ops_common;
 
 use std::fs::File;
@@ -13,23 +16,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use ops_common::*;
 use uring::op::*;
 use uring::types::*;
-
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into the array it is given.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
-}
-
-fn read_fd(fd: i32, n: usize) -> Vec<u8> {
-    let mut buf = vec![0u8; n];
-    // SAFETY: buf is valid for n bytes.
-    let got = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), n) };
-    assert!(got >= 0, "read: {}", std::io::Error::last_os_error());
-    buf.truncate(got as usize);
-    buf
-}
 
 fn scratch_file(dir: &TempDir, name: &str, contents: &[u8]) -> File {
     let path = dir.join(name);

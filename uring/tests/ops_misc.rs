@@ -2,6 +2,9 @@
 //! chains, ring-to-ring messages, futexes, waitid, the registered file table, memory
 //! advice, provided buffers, 128-byte entries.
 
+mod support;
+use support::{pipe, read_fd};
+
 mod ops_common;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -12,23 +15,6 @@ use uring::Ring;
 use uring::op::*;
 use uring::sqe::SqeFlags;
 use uring::types::*;
-
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into the array it is given.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
-}
-
-fn read_fd(fd: i32, n: usize) -> Vec<u8> {
-    let mut buf = vec![0u8; n];
-    // SAFETY: buf is valid for n bytes.
-    let got = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), n) };
-    assert!(got >= 0, "read: {}", std::io::Error::last_os_error());
-    buf.truncate(got as usize);
-    buf
-}
 
 #[test]
 fn nop_completes_with_zero_and_carries_user_data() {

@@ -3,6 +3,9 @@
 //! (plain, message, zero-copy, multishot with provided buffers, sendto), shutdown,
 //! socket commands, poll and epoll.
 
+mod support;
+use support::pipe;
+
 mod ops_common;
 
 use std::io::{Read as _, Write as _};
@@ -39,14 +42,6 @@ fn local_addr(fd: i32) -> libc::sockaddr_in {
 
 fn port_of(fd: i32) -> u16 {
     u16::from_be(local_addr(fd).sin_port)
-}
-
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into the array it is given.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
 
 fn write_fd(fd: i32, data: &[u8]) {

@@ -2,6 +2,9 @@
 //! leak a descriptor if its safety model were wrong. Run these under
 //! AddressSanitizer too (see the report in the module docs of `uring::owned`).
 
+mod support;
+use support::pipe_files as pipe;
+
 use std::collections::HashSet;
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -13,22 +16,6 @@ use std::time::Duration;
 use uring::error::errno;
 use uring::owned::{IoBuf, IoBufMut, OwnedRing, SharedFd, leaked_ops, ops};
 use uring::sqe::Sqe;
-
-/// A pipe: (read end, write end), close-on-exec.
-fn pipe() -> (std::fs::File, std::fs::File) {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid array of two ints for pipe2 to fill.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
-    use std::os::fd::FromRawFd;
-    // SAFETY: pipe2 succeeded: two new descriptors that nothing else owns.
-    unsafe {
-        (
-            std::fs::File::from_raw_fd(fds[0]),
-            std::fs::File::from_raw_fd(fds[1]),
-        )
-    }
-}
 
 /// Whether writing to `w` finds its pipe without readers (`EPIPE`): proof that
 /// every read end — including the ones operations held — is closed.

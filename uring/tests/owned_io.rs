@@ -1,6 +1,9 @@
 //! The safe layer's operations end to end: each checks what the kernel did (bytes,
 //! errno, descriptors), and that the buffers come back.
 
+mod support;
+use support::pipe_files as pipe;
+
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -10,22 +13,6 @@ use std::time::Duration;
 
 use uring::error::errno;
 use uring::owned::{IoBuf, OwnedRing, SharedFd, ops};
-
-/// A pipe: (read end, write end), close-on-exec.
-fn pipe() -> (std::fs::File, std::fs::File) {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid array of two ints for pipe2 to fill.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
-    use std::os::fd::FromRawFd;
-    // SAFETY: pipe2 succeeded: two new descriptors that nothing else owns.
-    unsafe {
-        (
-            std::fs::File::from_raw_fd(fds[0]),
-            std::fs::File::from_raw_fd(fds[1]),
-        )
-    }
-}
 
 fn ring() -> OwnedRing {
     OwnedRing::new(16).expect("io_uring set-up")

@@ -2,8 +2,11 @@
 //! from a registered ring, reports them in completions, runs out (ENOBUFS), and
 //! takes recycled ones again; incremental and kernel-allocated rings; drop order.
 
+mod support;
+use support::pipe;
+
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use uring::buf_ring::{BufRing, BufRingFlags, BufRingPool};
 use uring::types::Fd;
@@ -28,14 +31,6 @@ fn errno(e: &std::io::Error) -> Option<i32> {
 /// Anything else fails the calling test: a kernel that has the call must do it.
 fn assert_missing(e: &std::io::Error) {
     assert_eq!(errno(e), Some(libc::EINVAL), "not a missing feature: {e}");
-}
-
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid out-array of two ints.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: pipe2 succeeded: both are new descriptors owned by no one else.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
 
 fn write(w: &OwnedFd, data: &[u8]) {

@@ -4,7 +4,10 @@
 //! filters (the last two answered with an errno here: no NIC, or a kernel
 //! without the call).
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+mod support;
+use support::pipe;
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use uring::register::{Clock, Napi, NapiTracking};
@@ -32,14 +35,6 @@ fn or_skip<T>(res: std::io::Result<T>, test: &str, what: &str, missing: &[i32]) 
 }
 
 const EINVAL: &[i32] = &[libc::EINVAL];
-
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid out-array of two ints.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: pipe2 succeeded: both are new descriptors owned by no one else.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
-}
 
 fn write(fd: &OwnedFd, data: &[u8]) {
     // SAFETY: data is a valid buffer of data.len() bytes.

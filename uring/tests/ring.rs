@@ -1,6 +1,9 @@
 //! The ring's queues against the running kernel: pushes, submits, completions,
 //! overflow, timeouts, and agreement with liburing's own functions.
 
+mod support;
+use support::pipe;
+
 use std::collections::BTreeSet;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
@@ -53,15 +56,6 @@ fn read(fd: i32, buf: &mut [u8], user_data: u64) -> Sqe {
     };
     raw.user_data = user_data;
     Sqe::from_raw(raw)
-}
-
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid out-array of two ints.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    use std::os::fd::FromRawFd;
-    // SAFETY: pipe2 succeeded: both are new descriptors owned by no one else.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
 
 fn write_all(fd: &OwnedFd, data: &[u8]) {

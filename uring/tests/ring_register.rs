@@ -1,6 +1,9 @@
 //! Registration against the running kernel: fixed files, fixed buffers, eventfd,
 //! and the registered ring fd (including moving such a ring between threads).
 
+mod support;
+use support::pipe;
+
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
@@ -78,14 +81,6 @@ fn read_fixed_file(index: i32, buf: &mut [u8], user_data: u64) -> Sqe {
     raw.flags |= 1 << sys::IOSQE_FIXED_FILE_BIT;
     raw.user_data = user_data;
     Sqe::from_raw(raw)
-}
-
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid out-array of two ints.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: pipe2 succeeded: both are new descriptors owned by no one else.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
 
 fn write_all(fd: &OwnedFd, data: &[u8]) {

@@ -1,4 +1,7 @@
-//! Shared by the integration tests that run the crate's examples.
+//! Shared by the integration tests: pipes, and a way to run the crate's examples.
+#![allow(dead_code)] // each test binary uses some of these
+
+use std::os::fd::{FromRawFd, OwnedFd};
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -50,4 +53,30 @@ pub fn example(name: &str, features: &[&str]) -> PathBuf {
         None => target,
     };
     out.join("debug").join("examples").join(name)
+}
+
+/// A new pipe, `(read end, write end)`, both close-on-exec.
+pub fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is an array of two ints for pipe2 to fill.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
+    // SAFETY: pipe2 succeeded: two new descriptors that nothing else owns.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+/// [`pipe`] as `File`s, for `Read`/`Write`.
+pub fn pipe_files() -> (std::fs::File, std::fs::File) {
+    let (r, w) = pipe();
+    (r.into(), w.into())
+}
+
+/// Reads up to `n` bytes from `fd` with one `read(2)`.
+pub fn read_fd(fd: i32, n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    // SAFETY: `buf` is valid for writes of `n` bytes.
+    let got = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), n) };
+    assert!(got >= 0, "read: {}", std::io::Error::last_os_error());
+    buf.truncate(got as usize);
+    buf
 }
