@@ -229,6 +229,16 @@ impl<'a> SubmissionQueue<'a> {
     /// descriptors it names must stay open until then (or be fixed/registered
     /// ones). This holds past the ring's own drop: closing a ring cancels
     /// in-flight work asynchronously.
+    ///
+    /// Memory the entry names indirectly counts too: with `BUFFER_SELECT` the
+    /// kernel writes into a buffer of the named provided-buffer group, so that
+    /// group's buffers (and, for a buffer ring, the ring) must stay valid and
+    /// unused by anything else until the completion saying which buffer was
+    /// taken has been reaped; with fixed buffers (`READ_FIXED`, `WRITE_FIXED`,
+    /// zero-copy sends from registered memory) the registered memory must stay
+    /// valid until then, even if it is unregistered meanwhile. Multishot entries
+    /// keep all of this in use until their last completion (the one without
+    /// `MORE`); a zero-copy send keeps its buffer until its `NOTIF` completion.
     #[inline]
     pub unsafe fn push(&mut self, sqe: &Sqe) -> Result<(), PushError> {
         if self.next == self.end {
