@@ -8,7 +8,8 @@
 //! kernel has been given its address.
 //!
 //! Implemented for `Vec<u8>`, `Box<[u8]>`, `String` and `&'static [u8]`/`&'static str`
-//! (read-only), with feature `bytes` for `bytes::BytesMut`
+//! (read-only), for the registered buffers of a [`FixedBufs`](super::FixedBufs)
+//! ([`FixedBuf`](super::FixedBuf)), with feature `bytes` for `bytes::BytesMut`
 //! and `bytes::Bytes` (read-only), and for [`Slice`]s of any of them.
 
 use core::ops::{Bound, RangeBounds};
