@@ -43,8 +43,8 @@ pub const MAX_FIXED_BUFS: u16 = 1 << 14;
 /// ```
 pub const MAX_FIXED_BUF_SIZE: usize = 1 << 30;
 
-/// Alignment of the memory: a page, so that no buffer shares its first page with
-/// memory the set does not own.
+/// Alignment of the memory: 4 KiB, so buffers whose size is a multiple of it
+/// start on a page boundary, as `O_DIRECT` reads and writes want.
 const ALIGN: usize = 4096;
 
 /// A set of equal-sized buffers registered with one [`OwnedRing`]
@@ -103,7 +103,13 @@ const ALIGN: usize = 4096;
 /// unregistering buffers waits until **every** request in flight on the ring has
 /// completed; there, [`new`](Self::new) refuses (`EBUSY`) while operations are
 /// in flight, and the memory is leaked instead of unregistered (a drop could
-/// otherwise block forever behind, say, a read waiting for data).
+/// otherwise block forever behind, say, a read waiting for data) — the ring then
+/// keeps that table, and a new set on the same ring gets `EBUSY`.
+///
+/// The memory is one zeroed, 4 KiB-aligned allocation: buffer `i` starts at
+/// `i * size` bytes into it, so with a `size` that is a multiple of 4 KiB every
+/// buffer suits `O_DIRECT`. The kernel counts the pinned pages against
+/// `RLIMIT_MEMLOCK` on some kernels.
 ///
 /// Replacing or unregistering the table by other means (the `unsafe`
 /// [`OwnedRing::ring_mut`]) while the set lives makes its operations fail
