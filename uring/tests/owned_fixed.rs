@@ -177,7 +177,10 @@ fn the_wrong_ring_refuses_a_fixed_operation_with_exdev() {
         .unwrap_err();
     assert_eq!(errno(&err.error), Some(libc::EXDEV), "{}", err.error);
     assert_eq!(b.in_flight(), 0);
-    drop(err); // the op and its buffer come back; the buffer returns to the set
+    // The op and its buffer come back untouched.
+    let buf = err.op.into_buf();
+    assert_eq!(bufs.available(), 0);
+    drop(buf);
     assert_eq!(bufs.available(), 1);
 
     let mut out = bufs.get().unwrap();

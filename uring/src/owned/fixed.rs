@@ -733,6 +733,25 @@ impl<B: FixedIoBuf + IoBufMut> ReadFixed<B> {
             offset,
         }
     }
+
+    /// The buffer back, from an operation that was not submitted (say, one a
+    /// [`SubmitError`](super::SubmitError) returned).
+    ///
+    /// ```
+    /// use uring::owned::{FixedBufs, OwnedRing, ReadFixed};
+    /// let (mut a, mut b) = (OwnedRing::new(4)?, OwnedRing::new(4)?);
+    /// let bufs = FixedBufs::new(&mut a, 1, 8)?;
+    /// let op = ReadFixed::new(std::fs::File::open("/dev/zero")?, bufs.get().unwrap(), 0);
+    /// let refused = b.submit_op(op).unwrap_err(); // registered with `a`, not `b`
+    /// assert_eq!(uring::error::errno(&refused.error), Some(libc::EXDEV));
+    /// let buf = refused.op.into_buf();
+    /// let id = a.submit_op(ReadFixed::new(std::fs::File::open("/dev/zero")?, buf, 0))?;
+    /// assert_eq!(a.wait_for(id)?.0?, 8);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn into_buf(self) -> B {
+        self.buf
+    }
 }
 
 // SAFETY: the entry names the registered buffer's memory (IoBufMut: exclusively
@@ -822,6 +841,22 @@ impl<B: FixedIoBuf> WriteFixed<B> {
             buf,
             offset,
         }
+    }
+
+    /// The buffer back, from an operation that was not submitted (say, one a
+    /// [`SubmitError`](super::SubmitError) returned).
+    ///
+    /// ```
+    /// # let mut ring = uring::owned::OwnedRing::new(4)?;
+    /// # let bufs = uring::owned::FixedBufs::new(&mut ring, 1, 8)?;
+    /// let mut buf = bufs.get().unwrap();
+    /// buf.extend_from_slice(b"kept")?;
+    /// let op = uring::owned::WriteFixed::new(std::fs::File::open("/dev/null")?, buf, 0);
+    /// assert_eq!(&op.into_buf()[..], b"kept");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn into_buf(self) -> B {
+        self.buf
     }
 }
 
