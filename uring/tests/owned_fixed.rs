@@ -453,3 +453,46 @@ fn a_leaked_fixed_operation_keeps_its_buffer_and_the_memory() {
     drop(other);
     drop(bufs);
 }
+
+#[test]
+fn page_sized_buffers_suit_o_direct() {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut ring = ring();
+    let Some(bufs) = bufs(&mut ring, 2, 4096, "o_direct") else {
+        return;
+    };
+    let path =
+        std::env::temp_dir().join(format!("uring-owned-fixed-direct-{}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(&path);
+    // Removes the file however the test ends.
+    struct Remove(std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _remove = Remove(path);
+    let file = match file {
+        Ok(f) => SharedFd::from(f),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            println!("skipped: o_direct: the temporary directory's file system refuses O_DIRECT");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let mut out = bufs.get().unwrap();
+    for b in 0..4096u32 {
+        out.extend_from_slice(&[(b % 251) as u8]).unwrap();
+    }
+    let (n, out) = write_fixed(&mut ring, &file, out, 0);
+    assert_eq!(n, 4096);
+    let (n, back) = read_fixed(&mut ring, &file, bufs.get().unwrap(), 0);
+    assert_eq!(n, 4096);
+    assert_eq!(&back[..], &out[..]);
+}
