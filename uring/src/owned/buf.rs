@@ -8,7 +8,9 @@
 //! kernel has been given its address.
 //!
 //! Implemented for `Vec<u8>`, `Box<[u8]>`, `String` and `&'static [u8]`/`&'static str`
-//! (read-only), and for [`Slice`]s of any of them.
+//! (read-only), for the registered buffers of a [`FixedBufs`](super::FixedBufs)
+//! ([`FixedBuf`](super::FixedBuf)), with feature `bytes` for `bytes::BytesMut`
+//! and `bytes::Bytes` (read-only), and for [`Slice`]s of any of them.
 
 use core::ops::{Bound, RangeBounds};
 
@@ -224,6 +226,122 @@ unsafe impl IoBuf for &'static [u8] {
 
 // SAFETY: as for &'static [u8].
 unsafe impl IoBuf for &'static str {
+    #[inline]
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    #[inline]
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+/// With feature `bytes`: a `BytesMut`'s bytes live in a heap allocation that moving
+/// the `BytesMut` does not move; the kernel reads its [`len`](bytes::BytesMut::len)
+/// bytes.
+///
+/// ```
+/// use uring::owned::IoBuf;
+/// let b = bytes::BytesMut::from(&b"hello"[..]);
+/// assert_eq!(b.bytes_init(), 5);
+/// assert!(b.bytes_total() >= 5);
+/// assert_eq!(b.stable_ptr(), b.as_ptr());
+/// ```
+// SAFETY: a BytesMut is a unique view of `capacity()` bytes of a heap allocation
+// (shared with other views only for disjoint ranges, after a split); moving it
+// moves the handle, not the bytes, and an empty one points at a dangling address
+// valid for 0 bytes. Length and capacity change only through `&mut`, and while no
+// `&mut` is used nothing else writes the view's bytes. The pointer is the start of
+// the view (the `&[u8]` of its first `len()` bytes starts there).
+#[cfg(feature = "bytes")]
+unsafe impl IoBuf for bytes::BytesMut {
+    #[inline]
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    #[inline]
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+/// With feature `bytes`: reads fill a `BytesMut`'s spare capacity and then extend
+/// its length, as for a `Vec` — reserve room first
+/// ([`with_capacity`](bytes::BytesMut::with_capacity),
+/// [`reserve`](bytes::BytesMut::reserve)), since the kernel writes at most
+/// [`capacity`](bytes::BytesMut::capacity) bytes.
+///
+/// ```
+/// use uring::owned::{OwnedRing, SharedFd, ops};
+/// let mut ring = OwnedRing::new(2)?;
+/// let file = SharedFd::from(std::fs::File::open("/proc/self/stat")?);
+/// let buf = bytes::BytesMut::with_capacity(16);
+/// let id = ring.submit_op(ops::Read::new(&file, buf, 0))?;
+/// let (n, buf) = ring.wait_for(id)?;
+/// assert_eq!(buf.len(), n?);
+/// assert!(buf.len() > 0 && buf.len() <= 16);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+// SAFETY: as for IoBuf, and the view's `capacity()` bytes are this BytesMut's
+// alone. The pointer is taken from `spare_capacity_mut` with the length
+// momentarily 0, so it is derived from a `&mut` covering the whole capacity (not
+// just the first `len()` bytes) and is valid for writes of all of it; it equals
+// `stable_ptr()`. `set_len` is given at most the capacity, over initialised bytes.
+#[cfg(feature = "bytes")]
+unsafe impl IoBufMut for bytes::BytesMut {
+    #[inline]
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        let len = self.len();
+        // SAFETY: 0 <= capacity, and no byte needs to be initialised for length 0.
+        unsafe { self.set_len(0) };
+        let ptr = self.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+        // SAFETY: the first `len` bytes were initialised a moment ago and have not
+        // been touched; len <= capacity.
+        unsafe { self.set_len(len) };
+        ptr
+    }
+    #[inline]
+    unsafe fn set_init(&mut self, n: usize) {
+        if n > self.len() {
+            // SAFETY: the caller promises n <= capacity and that the first n bytes
+            // are initialised.
+            unsafe { self.set_len(n) };
+        }
+    }
+}
+
+/// With feature `bytes`: a `Bytes` is immutable and its bytes never move (heap or
+/// static memory), so the kernel can read them — for a write or a send — while
+/// other clones of the same `Bytes` are read too.
+///
+/// ```
+/// use std::io::Read as _;
+/// use uring::owned::{OwnedRing, ops};
+/// let (mut r, w) = std::os::unix::net::UnixStream::pair()?;
+/// let mut ring = OwnedRing::new(2)?;
+/// let data = bytes::Bytes::from_static(b"hello");
+/// let id = ring.submit_op(ops::Write::new(w, data.clone(), 0))?;
+/// let (n, back) = ring.wait_for(id)?;
+/// assert_eq!((n?, back), (5, data));
+/// let mut got = [0u8; 5];
+/// r.read_exact(&mut got)?;
+/// assert_eq!(&got, b"hello");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+// SAFETY: a Bytes' `len()` bytes are in static memory or in a heap allocation that
+// the handle (and its clones) keep alive, at an address moving the handle does not
+// change; no safe API writes them while any handle exists (`try_into_mut` succeeds
+// only for the last handle, which the operation owns and does not convert).
+#[cfg(feature = "bytes")]
+unsafe impl IoBuf for bytes::Bytes {
     #[inline]
     fn stable_ptr(&self) -> *const u8 {
         self.as_ptr()

@@ -198,15 +198,37 @@
 //! **Threads.** `OwnedRing` is `Send` (operations and outputs are `Send`) and not
 //! `Sync`: every method that drives it takes `&mut self`.
 //!
+//! **Registered buffers.** A [`FixedBufs`] registers its memory as one ring's
+//! registered-buffer table (one per ring; registering a second is `EBUSY`), and
+//! shares that memory through an `Arc` with its [`FixedBuf`] handles and the
+//! operations using them ([`ReadFixed`], [`WriteFixed`]):
+//!
+//! * a buffer index is in exactly one place: the set's free list, or one
+//!   `FixedBuf` (which the caller holds, or an operation owns while in flight),
+//!   so the kernel never writes a buffer the caller can read, and two operations
+//!   never share one;
+//! * an operation holds its buffer, and so the memory, until its final
+//!   completion; dropping the `FixedBufs`, the handles or the ring, or
+//!   forgetting any of them, never frees memory an operation may use — a leaked
+//!   operation keeps it for ever. The memory is freed only with the last `Arc`,
+//!   after the table is unregistered through the set's own duplicate of the
+//!   ring's descriptor (if that fails, or before Linux 5.13, it is leaked);
+//! * the operations name a table index, which means something only on the ring
+//!   the set is registered with: they are refused (`EXDEV`) by any other ring.
+//!
 //! **Flags the ring refuses.** Plain [`ops::Send`] drops `MSG_ZEROCOPY` (its pages
 //! would be read after the completion, until a notification the ring never sees);
 //! [`ops::Splice`] drops `SPLICE_F_FD_IN_FIXED`; no operation sets a
-//! `file_index` or a registered buffer, and only those of a [`BufPool`] name a
+//! `file_index`, only [`ReadFixed`] and [`WriteFixed`] name a registered buffer
+//! (their own, on their own ring), and only those of a [`BufPool`] name a
 //! provided-buffer group (their own, on their own ring).
 //!
 //! **Tests.** Each hazard above has a test in `uring/tests/owned_hazards.rs`,
 //! `owned_pool.rs` (guards leaked, outliving the ring, dropped on another thread,
-//! an exhausted pool, a pool used on another ring) and `owned_multishot.rs`
+//! an exhausted pool, a pool used on another ring), `owned_fixed.rs`
+//! (registered buffers: used on another ring, the set or the ring dropped with a
+//! read in flight, a leaked read, recycled and forgotten handles, a second
+//! table) and `owned_multishot.rs`
 //! (streams cancelled, running dry, dropped mid-stream, items never taken), and
 //! with `--features async`, `owned_async.rs` (dropped futures and streams, the
 //! tokio echo example)
@@ -225,6 +247,7 @@ mod asyncio;
 mod buf;
 mod chained;
 mod fd;
+mod fixed;
 mod multi;
 pub mod ops;
 mod pool;
@@ -236,6 +259,9 @@ pub use aligned::AlignedBuf;
 pub use buf::{IoBuf, IoBufMut, Slice};
 pub use chained::{ChainedBuf, Drain, Fill};
 pub use fd::SharedFd;
+pub use fixed::{
+    FixedBuf, FixedBufs, FixedIoBuf, MAX_FIXED_BUF_SIZE, MAX_FIXED_BUFS, ReadFixed, WriteFixed,
+};
 pub use multi::{ItemPoll, Items, Multi, Multishot};
 pub use pool::{BufPool, PoolBuf};
 
@@ -288,7 +314,13 @@ pub const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(5);
 /// * it names only descriptors that `self` keeps open until then (for example
 ///   through a [`SharedFd`]), no registered buffers, provided-buffer groups or
 ///   fixed files (their lifetimes are not tied to the operation), and does not
-///   post its final completion more than once;
+///   post its final completion more than once. The exception is this crate's
+///   own operations that hold what they name ([`ReadFixed`], [`WriteFixed`],
+///   [`ops::RecvSelect`], …): they keep the registered memory alive through an
+///   `Arc` until `self` is dropped, and say through a hidden method, which only
+///   this crate can override, which ring that registration belongs to — the
+///   ring refuses them anywhere else. An implementation outside this crate
+///   cannot do that, so it must name none of them;
 /// * `complete` takes ownership of anything the kernel created (a new descriptor)
 ///   so that dropping the output releases it.
 ///
