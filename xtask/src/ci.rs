@@ -150,6 +150,8 @@ pub fn run(args: &[String]) -> Result {
             "liburing-sys",
             "-p",
             "uring",
+            "--features",
+            "uring/bytes",
             "--tests",
         ])
         .args(["--target", "x86_64-unknown-linux-gnu", "--target-dir"])
