@@ -46,6 +46,14 @@
 //! ([`Multishot`], [`OwnedRing::next_item`]) and, with feature `async`, futures
 //! (`AsyncRing`) build on the same table.
 //!
+//! Buffers are anything [`IoBuf`] (the kernel reads it) or [`IoBufMut`] (the kernel
+//! writes it): `Vec<u8>`, `Box<[u8]>`, `String` and static slices; [`AlignedBuf`]
+//! (aligned to a power of two, for `O_DIRECT` and page-aligned copies);
+//! [`FixedBuf`] (one buffer of a registered [`FixedBufs`] table, for
+//! [`ReadFixed`]/[`WriteFixed`]); the two halves of a [`ChainedBuf`] (a read and the
+//! write linked after it, sharing one buffer); `bytes::BytesMut` and `Bytes` with
+//! feature `bytes`; and a [`Slice`] of any of them.
+//!
 //! # Safety model
 //!
 //! **Who owns what, when.**
