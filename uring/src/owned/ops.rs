@@ -2379,7 +2379,7 @@ impl FutexWait {
     }
 
     /// Be woken only by wakes whose bitset shares a bit with `mask` (default: all
-    /// bits; 0 makes the kernel answer `EINVAL`).
+    /// bits).
     pub fn mask(mut self, mask: u32) -> FutexWait {
         self.mask = mask;
         self
