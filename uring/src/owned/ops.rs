@@ -1777,12 +1777,6 @@ unsafe impl Op for LinkTimeout {
     }
 }
 
-/// Whether the running kernel supports opcode `code` (for the examples' skips).
-#[doc(hidden)]
-pub fn supported(code: u8) -> bool {
-    crate::probe::probe().is_ok_and(|p| p.is_supported(code))
-}
-
 /// Opens a file with a `struct open_how`, like `openat2(2)`: `IORING_OP_OPENAT2`
 /// (Linux 5.6). `O_CLOEXEC` is always added. The op owns the path and the
 /// `open_how` (each in its own heap allocation). Output: the new descriptor.
@@ -1794,7 +1788,7 @@ pub fn supported(code: u8) -> bool {
 /// ```
 /// use std::os::unix::fs::FileTypeExt;
 /// use uring::owned::{OwnedRing, ops::OpenAt2};
-/// # if !uring::owned::ops::supported(uring::op::OpenAt2::CODE) { return Ok(()) }
+/// # if !uring::probe::probe()?.is_supported(uring::op::OpenAt2::CODE) { return Ok(()) } // older kernel
 /// let mut ring = OwnedRing::new(2)?;
 /// let dev = std::fs::File::open("/dev")?;
 /// let op = OpenAt2::new("null", libc::O_RDONLY)?
@@ -1900,7 +1894,7 @@ unsafe impl Op for OpenAt2 {
 ///
 /// ```
 /// use uring::owned::{OwnedRing, ops::LinkAt};
-/// # if !uring::owned::ops::supported(uring::op::LinkAt::CODE) { return Ok(()) }
+/// # if !uring::probe::probe()?.is_supported(uring::op::LinkAt::CODE) { return Ok(()) } // older kernel
 /// let dir = std::env::temp_dir().join(format!("uring-doc-linkat-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
 /// std::fs::write(dir.join("a"), b"data")?;
@@ -1979,7 +1973,7 @@ unsafe impl Op for LinkAt {
 ///
 /// ```
 /// use uring::owned::{OwnedRing, ops::SymlinkAt};
-/// # if !uring::owned::ops::supported(uring::op::SymlinkAt::CODE) { return Ok(()) }
+/// # if !uring::probe::probe()?.is_supported(uring::op::SymlinkAt::CODE) { return Ok(()) } // older kernel
 /// let link = std::env::temp_dir().join(format!("uring-doc-symlink-{}", std::process::id()));
 /// let mut ring = OwnedRing::new(2)?;
 /// let id = ring.submit_op(SymlinkAt::new("/dev/null", &link)?)?;
@@ -2035,19 +2029,11 @@ unsafe impl Op for SymlinkAt {
 ///
 /// ```
 /// use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-/// use std::os::fd::OwnedFd;
-/// use uring::owned::{OwnedRing, ops::{Bind, Listen}};
-/// # if !uring::owned::ops::supported(uring::op::Bind::CODE) { return Ok(()) }
-/// let sock = OwnedFd::from(socket2_like_tcp()?);
-/// # fn socket2_like_tcp() -> std::io::Result<std::net::TcpListener> {
-/// #     // A fresh, unbound TCP socket, via std (bind to port 0, then re-create).
-/// #     use std::os::fd::FromRawFd;
-/// #     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-/// #     if fd < 0 { return Err(std::io::Error::last_os_error()) }
-/// #     Ok(unsafe { std::net::TcpListener::from_raw_fd(fd) })
-/// # }
-/// let sock = uring::owned::SharedFd::from(sock);
+/// use uring::owned::{OwnedRing, SharedFd, ops::{Bind, Listen, Socket}};
+/// # if !uring::probe::probe()?.is_supported(uring::op::Bind::CODE) { return Ok(()) } // older kernel
 /// let mut ring = OwnedRing::new(4)?;
+/// let id = ring.submit_op(Socket::new(libc::AF_INET, libc::SOCK_STREAM, 0))?;
+/// let sock = SharedFd::from(ring.wait_for(id)??);
 /// let id = ring.submit_op(Bind::new(&sock, SocketAddr::from((Ipv4Addr::LOCALHOST, 0))))?;
 /// ring.wait_for(id)??;
 /// let id = ring.submit_op(Listen::new(&sock, 8))?;
@@ -2097,7 +2083,7 @@ unsafe impl Op for Bind {
 /// ```
 /// use std::net::{Ipv4Addr, TcpListener};
 /// use uring::owned::{OwnedRing, SharedFd, ops::Listen};
-/// # if !uring::owned::ops::supported(uring::op::Listen::CODE) { return Ok(()) }
+/// # if !uring::probe::probe()?.is_supported(uring::op::Listen::CODE) { return Ok(()) } // older kernel
 /// // std's listener already listens; listening again just sets the backlog.
 /// let sock = SharedFd::from(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?);
 /// let mut ring = OwnedRing::new(2)?;
@@ -2140,7 +2126,7 @@ unsafe impl Op for Listen {
 /// use std::io::{Read as _, Write as _};
 /// use std::os::fd::FromRawFd;
 /// use uring::owned::{OwnedRing, ops::Tee};
-/// # if !uring::owned::ops::supported(uring::op::Tee::CODE) { return Ok(()) }
+/// # if !uring::probe::probe()?.is_supported(uring::op::Tee::CODE) { return Ok(()) } // older kernel
 /// fn pipe() -> std::io::Result<(std::fs::File, std::fs::File)> {
 ///     let mut fds = [0; 2];
 ///     // SAFETY: fds has room for the two descriptors pipe2 makes.
@@ -2226,7 +2212,7 @@ unsafe impl Op for Tee {
 ///
 /// ```
 /// use uring::owned::{OwnedRing, ops::MsgRing};
-/// # if !uring::owned::ops::supported(uring::op::MsgRing::CODE) { return Ok(()) }
+/// # if !uring::probe::probe()?.is_supported(uring::op::MsgRing::CODE) { return Ok(()) } // older kernel
 /// let mut a = OwnedRing::new(2)?;
 /// let mut b = OwnedRing::new(2)?;
 /// let id = a.submit_op(MsgRing::new(&b, 42, 7)?)?;
@@ -2261,7 +2247,7 @@ impl MsgRing {
     ///
     /// ```
     /// use uring::owned::{OwnedRing, ops::MsgRing};
-    /// # if !uring::owned::ops::supported(uring::op::MsgRing::CODE) { return Ok(()) }
+    /// # if !uring::probe::probe()?.is_supported(uring::op::MsgRing::CODE) { return Ok(()) } // older kernel
     /// let mut target = uring::Ring::new(2)?;
     /// let mut ring = OwnedRing::new(2)?;
     /// let id = ring.submit_op(MsgRing::to_ring(&target, 5, -1)?)?;
@@ -2287,7 +2273,7 @@ impl MsgRing {
     /// ```
     /// use std::os::fd::AsFd;
     /// use uring::owned::{OwnedRing, ops::MsgRing};
-    /// # if !uring::owned::ops::supported(uring::op::MsgRing::CODE) { return Ok(()) }
+    /// # if !uring::probe::probe()?.is_supported(uring::op::MsgRing::CODE) { return Ok(()) } // older kernel
     /// let mut ring = OwnedRing::new(2)?;
     /// let not_a_ring = std::fs::File::open("/dev/null")?;
     /// let id = ring.submit_op(MsgRing::to_fd(not_a_ring, 1, 0)?)?;
@@ -2346,7 +2332,7 @@ fn futex_flags() -> crate::types::FutexFlags {
 /// ```
 /// use std::sync::{Arc, atomic::{AtomicU32, Ordering}};
 /// use uring::owned::{OwnedRing, ops::{FutexWait, FutexWake}};
-/// # if !uring::owned::ops::supported(uring::op::FutexWait::CODE) { return Ok(()) }
+/// # if !uring::probe::probe()?.is_supported(uring::op::FutexWait::CODE) { return Ok(()) } // older kernel
 /// let word = Arc::new(AtomicU32::new(0));
 /// let mut ring = OwnedRing::new(4)?;
 /// let wait = ring.submit_op(FutexWait::new(&word, 0))?;
@@ -2415,7 +2401,7 @@ unsafe impl Op for FutexWait {
 /// ```
 /// use std::sync::{Arc, atomic::AtomicU32};
 /// use uring::owned::{OwnedRing, ops::FutexWake};
-/// # if !uring::owned::ops::supported(uring::op::FutexWake::CODE) { return Ok(()) }
+/// # if !uring::probe::probe()?.is_supported(uring::op::FutexWake::CODE) { return Ok(()) } // older kernel
 /// let word = Arc::new(AtomicU32::new(0));
 /// let mut ring = OwnedRing::new(2)?;
 /// let id = ring.submit_op(FutexWake::new(&word, u32::MAX))?;
@@ -2476,7 +2462,7 @@ unsafe impl Op for FutexWake {
 ///
 /// ```
 /// use uring::owned::{OwnedRing, ops::WaitId};
-/// # if !uring::owned::ops::supported(uring::op::WaitId::CODE) { return Ok(()) }
+/// # if !uring::probe::probe()?.is_supported(uring::op::WaitId::CODE) { return Ok(()) } // older kernel
 /// let child = std::process::Command::new("sh").args(["-c", "exit 3"]).spawn()?;
 /// let mut ring = OwnedRing::new(2)?;
 /// let id = ring.submit_op(WaitId::pid(child.id(), libc::WEXITED))?;
@@ -2513,7 +2499,7 @@ impl std::fmt::Debug for SigInfoHeap {
 ///
 /// ```
 /// use uring::owned::{OwnedRing, ops::WaitId};
-/// # if !uring::owned::ops::supported(uring::op::WaitId::CODE) { return Ok(()) }
+/// # if !uring::probe::probe()?.is_supported(uring::op::WaitId::CODE) { return Ok(()) } // older kernel
 /// let mut child = std::process::Command::new("sleep").arg("10").spawn()?;
 /// child.kill()?;
 /// let mut ring = OwnedRing::new(2)?;
@@ -2561,7 +2547,7 @@ impl WaitId {
     ///
     /// ```
     /// use uring::owned::{OwnedRing, ops::WaitId};
-    /// # if !uring::owned::ops::supported(uring::op::WaitId::CODE) { return Ok(()) }
+    /// # if !uring::probe::probe()?.is_supported(uring::op::WaitId::CODE) { return Ok(()) } // older kernel
     /// let mut ring = OwnedRing::new(2)?;
     /// // A group with no children of ours.
     /// let id = ring.submit_op(WaitId::pgid(999_999, libc::WEXITED))?;
@@ -2576,7 +2562,7 @@ impl WaitId {
     ///
     /// ```
     /// use uring::owned::{OwnedRing, ops::WaitId};
-    /// # if !uring::owned::ops::supported(uring::op::WaitId::CODE) { return Ok(()) }
+    /// # if !uring::probe::probe()?.is_supported(uring::op::WaitId::CODE) { return Ok(()) } // older kernel
     /// let mut ring = OwnedRing::new(2)?;
     /// // Only look: WNOHANG does not wait for a child, WNOWAIT reaps none.
     /// let id = ring.submit_op(WaitId::any(libc::WEXITED | libc::WNOHANG | libc::WNOWAIT))?;
@@ -2595,7 +2581,7 @@ impl WaitId {
     /// ```
     /// use std::os::fd::{FromRawFd, OwnedFd};
     /// use uring::owned::{OwnedRing, ops::WaitId};
-    /// # if !uring::owned::ops::supported(uring::op::WaitId::CODE) { return Ok(()) }
+    /// # if !uring::probe::probe()?.is_supported(uring::op::WaitId::CODE) { return Ok(()) } // older kernel
     /// let child = std::process::Command::new("sh").args(["-c", "exit 4"]).spawn()?;
     /// // SAFETY: pidfd_open takes a pid and flags, and returns a new descriptor or -1.
     /// let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id(), 0) };
@@ -2649,7 +2635,7 @@ unsafe impl Op for WaitId {
 /// ```
 /// use std::io::Write as _;
 /// use uring::owned::{BufPool, OwnedRing, ops::ReadMulti};
-/// # if !uring::owned::ops::supported(uring::op::ReadMultishot::CODE) { return Ok(()) }
+/// # if !uring::probe::probe()?.is_supported(uring::op::ReadMultishot::CODE) { return Ok(()) } // older kernel
 /// let mut ring = OwnedRing::new(4)?;
 /// let pool = BufPool::new(&mut ring, 1, 4, 16)?;
 /// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
