@@ -876,3 +876,178 @@ fn read_multishot_runs_dry_with_enobufs_and_is_cancellable() {
     expect_errno(last, libc::ECANCELED, "cancelled");
     assert_eq!(pool.available(), 1);
 }
+
+// ---------------------------------------------------------------- bundles
+
+/// A ring and a pool for bundle tests, or `None` (printed) when the kernel lacks
+/// bundles or buffer rings.
+fn bundle_setup(count: u16, size: u32, test: &str) -> Option<(OwnedRing, BufPool)> {
+    let mut ring = ring();
+    if !ring
+        .ring()
+        .features()
+        .contains(uring::Features::RECVSEND_BUNDLE)
+    {
+        println!(
+            "skipped: {test} because this kernel ({}) lacks IORING_FEAT_RECVSEND_BUNDLE (Linux 6.10)",
+            kernel_release()
+        );
+        return None;
+    }
+    match BufPool::new(&mut ring, 9, count, size) {
+        Ok(pool) => Some((ring, pool)),
+        Err(e) => {
+            println!("skipped: {test} because this kernel refused a buffer ring ({e})");
+            None
+        }
+    }
+}
+
+/// Receives bundles from `sock` until `want` bytes came; returns the parts, as
+/// (buffer id, bytes), in order, and how many completions it took.
+fn recv_bundles(
+    ring: &mut OwnedRing,
+    pool: &BufPool,
+    sock: &SharedFd,
+    want: usize,
+) -> (Vec<(u16, Vec<u8>)>, usize) {
+    let mut parts = Vec::new();
+    let mut got = 0;
+    let mut completions = 0;
+    while got < want {
+        let id = ring.submit_op(ops::RecvBundle::new(sock, pool)).unwrap();
+        let bufs = ring.wait_for(id).unwrap().expect("recv bundle");
+        assert!(!bufs.is_empty(), "end of file before {want} bytes");
+        completions += 1;
+        got += bufs.len();
+        assert_eq!(bufs.iter().map(<[u8]>::len).sum::<usize>(), bufs.len());
+        for b in bufs.into_bufs() {
+            parts.push((b.buffer_id().unwrap(), b.to_vec()));
+        }
+    }
+    assert_eq!(got, want);
+    (parts, completions)
+}
+
+#[test]
+fn recv_bundle_spreads_one_receive_over_several_pool_buffers() {
+    let Some((mut ring, pool)) = bundle_setup(8, 4, "recv_bundle") else {
+        return;
+    };
+    let (r, mut w) = std::os::unix::net::UnixStream::pair().unwrap();
+    let r = SharedFd::from(r);
+    w.write_all(b"abcdefghijklmnopq").unwrap();
+    let id = ring.submit_op(ops::RecvBundle::new(&r, &pool)).unwrap();
+    let first = ring.wait_for(id).unwrap().expect("recv bundle");
+    // More than one buffer's worth in one completion: a bundle.
+    assert!(first.len() > 4, "only {} bytes", first.len());
+    assert_eq!(first.bufs().len(), first.len().div_ceil(4));
+    assert!(
+        first.bufs()[..first.bufs().len() - 1]
+            .iter()
+            .all(|b| b.len() == 4)
+    );
+    assert_eq!(pool.available(), 8 - first.bufs().len());
+    let mut all = first.to_vec();
+    let n = first.len();
+    drop(first);
+    assert_eq!(pool.available(), 8, "every buffer recycled");
+    let (rest, _) = recv_bundles(&mut ring, &pool, &r, 17 - n);
+    for (_, bytes) in rest {
+        all.extend(bytes);
+    }
+    assert_eq!(all, b"abcdefghijklmnopq".to_vec());
+    assert_eq!(pool.available(), 8);
+}
+
+#[test]
+fn recv_bundle_names_the_right_buffers_after_out_of_order_recycling() {
+    let Some((mut ring, pool)) = bundle_setup(4, 4, "recv_bundle recycling") else {
+        return;
+    };
+    let (r, mut w) = std::os::unix::net::UnixStream::pair().unwrap();
+    let r = SharedFd::from(r);
+    // The ring starts as 0, 1, 2, 3. Buffers 0, 1, 2 are filled and given back in
+    // that order (ring: 3, 0, 1, 2), then 3 (ring: 0, 1, 2, 3).
+    w.write_all(b"000011112").unwrap();
+    let (parts, _) = recv_bundles(&mut ring, &pool, &r, 9);
+    let ids: Vec<u16> = parts.iter().map(|p| p.0).collect();
+    assert_eq!(ids, [0, 1, 2]);
+    assert_eq!(pool.available(), 4);
+    w.write_all(b"33").unwrap();
+    let (parts, _) = recv_bundles(&mut ring, &pool, &r, 2);
+    assert_eq!(parts, vec![(3, b"33".to_vec())]);
+    // Take 0 and 1, give back 1 first, then 0: the ring becomes 2, 3, 1, 0.
+    w.write_all(b"aaaabbbb").unwrap();
+    let mut held = Vec::new();
+    let mut got = 0;
+    while got < 8 {
+        let id = ring.submit_op(ops::RecvBundle::new(&r, &pool)).unwrap();
+        let bufs = ring.wait_for(id).unwrap().unwrap();
+        got += bufs.len();
+        held.extend(bufs.into_bufs());
+    }
+    let ids: Vec<u16> = held.iter().map(|b| b.buffer_id().unwrap()).collect();
+    assert_eq!(ids, [0, 1]);
+    let b0 = held.remove(0);
+    drop(held); // buffer 1
+    drop(b0); // buffer 0
+    // One bundle over the ring's order 2, 3, 1, 0: each part must be read from
+    // the buffer that holds it.
+    let data = b"2222333311110000";
+    w.write_all(data).unwrap();
+    let (parts, completions) = recv_bundles(&mut ring, &pool, &r, data.len());
+    let ids: Vec<u16> = parts.iter().map(|p| p.0).collect();
+    assert_eq!(ids, [2, 3, 1, 0], "in {completions} completion(s)");
+    let bytes: Vec<u8> = parts.into_iter().flat_map(|p| p.1).collect();
+    assert_eq!(bytes, data.to_vec());
+    assert_eq!(pool.available(), 4);
+}
+
+#[test]
+fn recv_bundle_failures_keep_the_pool_whole() {
+    let Some((mut ring, pool)) = bundle_setup(2, 4, "recv_bundle failures") else {
+        return;
+    };
+    // Not a socket.
+    let id = ring
+        .submit_op(ops::RecvBundle::new(
+            std::fs::File::open("/dev/null").unwrap(),
+            &pool,
+        ))
+        .unwrap();
+    expect_errno(ring.wait_for(id).unwrap(), libc::ENOTSOCK, "not a socket");
+    assert_eq!(pool.available(), 2);
+    // Every buffer held: ENOBUFS.
+    let (r, mut w) = std::os::unix::net::UnixStream::pair().unwrap();
+    let r = SharedFd::from(r);
+    w.write_all(b"12345678").unwrap();
+    let mut held = Vec::new();
+    let mut got = 0;
+    while got < 8 {
+        let id = ring.submit_op(ops::RecvBundle::new(&r, &pool)).unwrap();
+        let bufs = ring.wait_for(id).unwrap().unwrap();
+        got += bufs.len();
+        held.push(bufs);
+    }
+    assert_eq!(pool.available(), 0);
+    w.write_all(b"x").unwrap();
+    let id = ring.submit_op(ops::RecvBundle::new(&r, &pool)).unwrap();
+    expect_errno(ring.wait_for(id).unwrap(), libc::ENOBUFS, "pool dry");
+    drop(held);
+    assert_eq!(pool.available(), 2);
+    // End of file: empty, no buffer taken.
+    drop(w);
+    let mut rest = Vec::new();
+    loop {
+        let id = ring.submit_op(ops::RecvBundle::new(&r, &pool)).unwrap();
+        let bufs = ring.wait_for(id).unwrap().unwrap();
+        if bufs.is_empty() {
+            assert!(bufs.bufs().is_empty());
+            break;
+        }
+        rest.extend(bufs.to_vec());
+    }
+    assert_eq!(rest, b"x".to_vec());
+    assert_eq!(pool.available(), 2);
+}

@@ -31,6 +31,7 @@
 //! | [`Timeout`] | a timer | `io::Result<()>`, `ETIME` when it fires |
 //! | [`LinkTimeout`] | a time limit for the previous member of a chain | `io::Result<()>`, `ETIME` when it fired |
 //! | [`RecvSelect`], [`ReadSelect`] | `recv(2)`, `pread(2)` into a buffer the kernel picks from a [`BufPool`] | `io::Result<`[`PoolBuf`]`>` |
+//! | [`RecvBundle`] | `recv(2)` into as many [`BufPool`] buffers as needed | `io::Result<`[`PoolBufs`]`>` |
 //! | [`OpenAt2`] | `openat2(2)` | `io::Result<OwnedFd>` |
 //! | [`LinkAt`], [`SymlinkAt`] | `linkat(2)`, `symlinkat(2)` | `io::Result<()>` |
 //! | [`Bind`], [`Listen`] | `bind(2)`, `listen(2)` | `io::Result<()>` |
@@ -3072,5 +3073,155 @@ unsafe impl<B: IoBufMut> Op for RecvMsg<B> {
             fds,
         };
         (Ok(got), bufs)
+    }
+}
+
+/// The bytes one bundle receive delivered, across consecutive buffers of a
+/// [`BufPool`]: each [`PoolBuf`] holds its part (all full but the last), in order.
+/// Dropping it gives every buffer back to the pool.
+///
+/// ```
+/// use std::io::Write as _;
+/// use uring::owned::{BufPool, OwnedRing, ops::RecvBundle};
+/// let mut ring = OwnedRing::new(4)?;
+/// # if !ring.ring().features().contains(uring::Features::RECVSEND_BUNDLE) { return Ok(()) } // < 6.10
+/// let pool = BufPool::new(&mut ring, 1, 8, 4)?; // 8 buffers of 4 bytes
+/// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
+/// let r = uring::owned::SharedFd::from(r);
+/// w.write_all(b"0123456789")?;
+/// let id = ring.submit_op(RecvBundle::new(&r, &pool))?;
+/// let got = ring.wait_for(id)??;
+/// // One completion, several buffers (the kernel may leave the rest for the next).
+/// assert!(got.len() > 4 && got.bufs().len() > 1);
+/// assert!(got.iter().all(|part| part.len() <= 4));
+/// assert_eq!(got.bufs()[0].len(), 4);
+/// assert_eq!(got.to_vec(), &b"0123456789"[..got.len()]);
+/// assert_eq!(pool.available(), 8 - got.bufs().len());
+/// drop(got);
+/// assert_eq!(pool.available(), 8);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct PoolBufs {
+    bufs: Vec<PoolBuf>,
+    len: usize,
+}
+
+impl PoolBufs {
+    /// The bytes received, over all the buffers.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was received (end of file).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The buffers, in order; each derefs to its part of the bytes.
+    pub fn bufs(&self) -> &[PoolBuf] {
+        &self.bufs
+    }
+
+    /// The parts of the bytes, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.bufs.iter().map(|b| &b[..])
+    }
+
+    /// The bytes, copied into one `Vec`.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.len);
+        for part in self.iter() {
+            v.extend_from_slice(part);
+        }
+        v
+    }
+
+    /// The buffers, to keep (or pass on, as [`IoBuf`]s) one by one.
+    pub fn into_bufs(self) -> Vec<PoolBuf> {
+        self.bufs
+    }
+}
+
+/// Receives into as many buffers of a [`BufPool`] as the data available needs, in
+/// one completion: `IORING_OP_RECV` with `IORING_RECVSEND_BUNDLE` (Linux 6.10,
+/// [`Features::RECVSEND_BUNDLE`](crate::Features::RECVSEND_BUNDLE); older kernels
+/// answer `EINVAL`). Output: a [`PoolBufs`] over the bytes (empty at end of file);
+/// `ENOBUFS` when the pool had no free buffer.
+///
+/// The kernel takes consecutive entries of the pool's ring; the pool remembers
+/// which buffer it put after which, so the guards name exactly the buffers the
+/// kernel filled — `ceil(len / buf_size)` of them, from the one the completion
+/// names, each full but the last. (Should a kernel take more entries than it
+/// filled, those buffers are never handed out again: the pool shrinks, nothing is
+/// shared. The split into parts assumes the kernel filled each buffer to the
+/// pool's buffer size before the next, which is what it does with the buffer
+/// lengths the pool gives it.)
+///
+/// ```
+/// use std::io::Write as _;
+/// use uring::owned::{BufPool, OwnedRing, ops::RecvBundle};
+/// let mut ring = OwnedRing::new(4)?;
+/// # if !ring.ring().features().contains(uring::Features::RECVSEND_BUNDLE) { return Ok(()) } // < 6.10
+/// let pool = BufPool::new(&mut ring, 1, 4, 8)?;
+/// let (r, w) = std::os::unix::net::UnixStream::pair()?;
+/// drop(w);
+/// let id = ring.submit_op(RecvBundle::new(r, &pool))?;
+/// assert!(ring.wait_for(id)??.is_empty()); // end of file
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[doc(alias = "io_uring_prep_recv")]
+#[derive(Debug)]
+pub struct RecvBundle {
+    fd: SharedFd,
+    pool: BufPool,
+    flags: i32,
+}
+
+impl RecvBundle {
+    /// Receive from socket `fd` into buffers of `pool`.
+    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool) -> RecvBundle {
+        RecvBundle {
+            fd: fd.into(),
+            pool: pool.clone(),
+            flags: 0,
+        }
+    }
+
+    /// `MSG_*` flags (`MSG_WAITALL`, …).
+    pub fn flags(mut self, flags: i32) -> RecvBundle {
+        self.flags = flags;
+        self
+    }
+}
+
+// SAFETY: names no memory of its own: the kernel writes into buffers of the pool's
+// group, registered with the ring `bound_ring` names (the ring refuses the op
+// elsewhere); the op's Arc keeps the pool's memory alive until the op is dropped,
+// after its final completion. Guards are made only for buffers the kernel took
+// out of the ring: the consecutive entries from the one the completion names,
+// no more than the data filled (the kernel commits at least those), never one
+// already held, and none for a completion without data. The descriptor is kept
+// open by the SharedFd.
+unsafe impl Op for RecvBundle {
+    type Output = io::Result<PoolBufs>;
+    fn sqe(&mut self) -> Sqe {
+        raw::Recv::new(fd_of(&self.fd), core::ptr::null_mut(), 0)
+            .flags(self.flags)
+            .bundle(true)
+            .buf_group(Some(self.pool.group()))
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<PoolBufs> {
+        let res = cqe.raw_result();
+        let len = usize::try_from(res).unwrap_or(0);
+        let bufs = pool::take_bundle(&self.pool.shared, cqe, len)?;
+        if res < 0 {
+            return Err(io::Error::from_raw_os_error(-res));
+        }
+        Ok(PoolBufs { bufs, len })
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        Some(self.pool.shared.ring_id)
     }
 }
