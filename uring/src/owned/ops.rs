@@ -2461,6 +2461,10 @@ unsafe impl Op for FutexWake {
 /// `WCONTINUED`, and maybe `WNOHANG` (then, with no child ready, the status has
 /// `pid` 0) or `WNOWAIT`.
 ///
+/// A child reaped here is gone: a `std::process::Child` for it can no longer
+/// wait for it, and its pid may be reused by an unrelated process, so do not
+/// `kill` through it afterwards.
+///
 /// ```
 /// use uring::owned::{OwnedRing, ops::WaitId};
 /// # if !uring::probe::probe()?.is_supported(uring::op::WaitId::CODE) { return Ok(()) } // older kernel
@@ -2845,7 +2849,9 @@ pub struct Received {
     pub addr: Option<SocketAddr>,
     /// The message flags the kernel returned (`MSG_TRUNC`, `MSG_CTRUNC`, …).
     pub flags: i32,
-    /// The control data received (empty without [`RecvMsg::control`]).
+    /// The control data received (empty without [`RecvMsg::control`]). The
+    /// descriptor numbers in it belong to [`fds`](Self::fds): do not take
+    /// ownership of them from these bytes.
     pub control: Vec<u8>,
     /// Descriptors received in the control data (`SCM_RIGHTS`, `SCM_PIDFD`),
     /// close-on-exec, owned: dropping them closes them.
