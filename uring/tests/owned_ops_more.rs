@@ -1051,3 +1051,36 @@ fn recv_bundle_failures_keep_the_pool_whole() {
     assert_eq!(rest, b"x".to_vec());
     assert_eq!(pool.available(), 2);
 }
+
+// ---------------------------------------------------------------- MSG_TRUNC
+
+/// A connected loopback TCP pair: (client, server side).
+fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (s, _) = l.accept().unwrap();
+    (c, s)
+}
+
+#[test]
+fn msg_trunc_is_dropped_so_tcp_cannot_report_bytes_it_never_wrote() {
+    // With MSG_TRUNC a TCP socket discards the data and still returns its count:
+    // the safe receives drop the flag, so the count is always of bytes written.
+    let mut ring = ring();
+    let (mut c, s) = tcp_pair();
+    let s = SharedFd::from(s);
+    c.write_all(b"hello").unwrap();
+    let op = ops::Recv::new(&s, Vec::with_capacity(16)).flags(libc::MSG_TRUNC);
+    let id = ring.submit_op(op).unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 5);
+    assert_eq!(&buf[..], b"hello", "the bytes were written, not discarded");
+
+    c.write_all(b"world").unwrap();
+    let op = ops::RecvMsg::new(&s, vec![Vec::with_capacity(3), Vec::with_capacity(8)])
+        .flags(libc::MSG_TRUNC);
+    let id = ring.submit_op(op).unwrap();
+    let (got, bufs) = ring.wait_for(id).unwrap();
+    assert_eq!(got.unwrap().len, 5);
+    assert_eq!((&bufs[0][..], &bufs[1][..]), (&b"wor"[..], &b"ld"[..]));
+}

@@ -1064,6 +1064,14 @@ unsafe impl<B: IoBuf> Op for Send<B> {
     }
 }
 
+/// Receive flags the safe layer accepts: `MSG_TRUNC` is removed. With it a TCP
+/// socket discards the data without writing the buffer and still returns the
+/// count, and a datagram socket returns the datagram's full length; either way
+/// the result would no longer be the number of bytes written.
+fn recv_flags(flags: i32) -> i32 {
+    flags & !libc::MSG_TRUNC
+}
+
 /// Receives into a buffer from a socket, like `recv(2)`: `IORING_OP_RECV` (Linux
 /// 5.6). Fills the buffer from its start, as [`Read`] does.
 #[derive(Debug)]
@@ -1083,9 +1091,11 @@ impl<B: IoBufMut> Recv<B> {
         }
     }
 
-    /// `MSG_*` flags (`MSG_WAITALL`, `MSG_PEEK`, …).
+    /// `MSG_*` flags (`MSG_WAITALL`, `MSG_PEEK`, …). `MSG_TRUNC` is dropped: on a
+    /// TCP socket it makes the kernel discard the data without writing the buffer,
+    /// yet report the count, which would pass unwritten bytes off as received.
     pub fn flags(mut self, flags: i32) -> Recv<B> {
-        self.flags = flags;
+        self.flags = recv_flags(flags);
         self
     }
 }
@@ -1491,9 +1501,10 @@ impl RecvSelect {
         }
     }
 
-    /// `MSG_*` flags (`MSG_WAITALL`, `MSG_PEEK`, …).
+    /// `MSG_*` flags (`MSG_WAITALL`, `MSG_PEEK`, …). `MSG_TRUNC` is dropped, as for
+    /// [`Recv::flags`].
     pub fn flags(mut self, flags: i32) -> RecvSelect {
-        self.flags = flags;
+        self.flags = recv_flags(flags);
         self
     }
 }
@@ -1600,9 +1611,9 @@ impl RecvMulti {
         }
     }
 
-    /// `MSG_*` flags.
+    /// `MSG_*` flags. `MSG_TRUNC` is dropped, as for [`Recv::flags`].
     pub fn flags(mut self, flags: i32) -> RecvMulti {
-        self.flags = flags;
+        self.flags = recv_flags(flags);
         self
     }
 }
@@ -2842,8 +2853,7 @@ unsafe impl<B: IoBuf> Op for SendMsg<B> {
 /// ```
 #[derive(Debug)]
 pub struct Received {
-    /// The bytes received (with `MSG_TRUNC` in the flags passed: the datagram's
-    /// full length, which may exceed the buffers).
+    /// The bytes received into the buffers.
     pub len: usize,
     /// The sender, for IP sockets that report one (`None` otherwise).
     pub addr: Option<SocketAddr>,
@@ -2904,10 +2914,11 @@ impl<B: IoBufMut> RecvMsg<B> {
         }
     }
 
-    /// `MSG_*` flags (`MSG_PEEK`, `MSG_TRUNC`, `MSG_WAITALL`, …);
-    /// `MSG_CMSG_CLOEXEC` is always added.
+    /// `MSG_*` flags (`MSG_PEEK`, `MSG_WAITALL`, …); `MSG_CMSG_CLOEXEC` is always
+    /// added. `MSG_TRUNC` is dropped, as for [`Recv::flags`] (a truncated datagram
+    /// is still reported, in [`Received::flags`]).
     pub fn flags(mut self, flags: i32) -> RecvMsg<B> {
-        self.flags = flags;
+        self.flags = recv_flags(flags);
         self
     }
 
@@ -3194,9 +3205,10 @@ impl RecvBundle {
         }
     }
 
-    /// `MSG_*` flags (`MSG_WAITALL`, …).
+    /// `MSG_*` flags (`MSG_WAITALL`, …). `MSG_TRUNC` is dropped: with it the
+    /// count would no longer say how many buffers the kernel filled.
     pub fn flags(mut self, flags: i32) -> RecvBundle {
-        self.flags = flags;
+        self.flags = recv_flags(flags);
         self
     }
 }
