@@ -34,7 +34,7 @@ fn supported(code: u8, test: &str) -> bool {
     if !ok {
         let name = uring::probe::opcode_name(code).unwrap_or("?");
         println!(
-            "skipped: {test} because this kernel ({}) lacks IORING_OP_{name}",
+            "skipped: {test} because this kernel ({}) lacks {name}",
             kernel_release()
         );
     }
@@ -459,7 +459,7 @@ fn recvmsg_takes_passed_descriptors_as_owned_and_without_room_gets_none() {
 }
 
 #[test]
-fn pending_recvmsg_and_futex_wait_are_cancelled_and_waited_for_on_close() {
+fn pending_recvmsg_futex_wait_and_waitid_are_cancelled_and_waited_for_on_close() {
     let mut ring = ring();
     let (_a, b) = UnixDatagram::pair().unwrap();
     let id = ring
@@ -476,6 +476,21 @@ fn pending_recvmsg_and_futex_wait_are_cancelled_and_waited_for_on_close() {
         drop(word); // the op keeps the word alive
         expected += 1;
     }
+    let mut child = None;
+    if uring::probe::probe()
+        .unwrap()
+        .is_supported(uring::op::WaitId::CODE)
+    {
+        let c = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let _w = ring
+            .submit_op(ops::WaitId::pid(c.id(), libc::WEXITED))
+            .unwrap();
+        child = Some(c);
+        expected += 1;
+    }
     ring.submit().unwrap();
     let can_wait = ring.ring().features().contains(uring::Features::EXT_ARG);
     let report = ring.close();
@@ -489,6 +504,11 @@ fn pending_recvmsg_and_futex_wait_are_cancelled_and_waited_for_on_close() {
             kernel_release()
         );
         assert_eq!(report.completed + report.leaked, expected);
+    }
+    if let Some(mut c) = child {
+        // The cancelled waitid reaped nothing: the child is still ours to reap.
+        c.kill().unwrap();
+        assert!(!c.wait().unwrap().success());
     }
 }
 
@@ -903,6 +923,14 @@ fn bundle_setup(count: u16, size: u32, test: &str) -> Option<(OwnedRing, BufPool
     }
 }
 
+/// Waits until `sock` has data (so a bundle receive finds all that was sent).
+fn wait_readable(ring: &mut OwnedRing, sock: &SharedFd) {
+    let id = ring
+        .submit_op(ops::PollAdd::new(sock, libc::POLLIN as u32))
+        .unwrap();
+    ring.wait_for(id).unwrap().expect("poll");
+}
+
 /// Receives bundles from `sock` until `want` bytes came; returns the parts, as
 /// (buffer id, bytes), in order, and how many completions it took.
 fn recv_bundles(
@@ -915,6 +943,7 @@ fn recv_bundles(
     let mut got = 0;
     let mut completions = 0;
     while got < want {
+        wait_readable(ring, sock);
         let id = ring.submit_op(ops::RecvBundle::new(sock, pool)).unwrap();
         let bufs = ring.wait_for(id).unwrap().expect("recv bundle");
         assert!(!bufs.is_empty(), "end of file before {want} bytes");
@@ -934,9 +963,10 @@ fn recv_bundle_spreads_one_receive_over_several_pool_buffers() {
     let Some((mut ring, pool)) = bundle_setup(8, 4, "recv_bundle") else {
         return;
     };
-    let (r, mut w) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (mut w, r) = tcp_pair();
     let r = SharedFd::from(r);
     w.write_all(b"abcdefghijklmnopq").unwrap();
+    wait_readable(&mut ring, &r);
     let id = ring.submit_op(ops::RecvBundle::new(&r, &pool)).unwrap();
     let first = ring.wait_for(id).unwrap().expect("recv bundle");
     // More than one buffer's worth in one completion: a bundle.
@@ -965,7 +995,7 @@ fn recv_bundle_names_the_right_buffers_after_out_of_order_recycling() {
     let Some((mut ring, pool)) = bundle_setup(4, 4, "recv_bundle recycling") else {
         return;
     };
-    let (r, mut w) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (mut w, r) = tcp_pair();
     let r = SharedFd::from(r);
     // The ring starts as 0, 1, 2, 3. Buffers 0, 1, 2 are filled and given back in
     // that order (ring: 3, 0, 1, 2), then 3 (ring: 0, 1, 2, 3).
@@ -1019,7 +1049,7 @@ fn recv_bundle_failures_keep_the_pool_whole() {
     expect_errno(ring.wait_for(id).unwrap(), libc::ENOTSOCK, "not a socket");
     assert_eq!(pool.available(), 2);
     // Every buffer held: ENOBUFS.
-    let (r, mut w) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (mut w, r) = tcp_pair();
     let r = SharedFd::from(r);
     w.write_all(b"12345678").unwrap();
     let mut held = Vec::new();
