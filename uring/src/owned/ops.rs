@@ -3219,10 +3219,12 @@ impl RecvBundle {
         }
     }
 
-    /// `MSG_*` flags (`MSG_WAITALL`, …). `MSG_TRUNC` is dropped: with it the
-    /// count would no longer say how many buffers the kernel filled.
+    /// `MSG_*` flags (`MSG_PEEK`, `MSG_DONTWAIT`, …). `MSG_TRUNC` is dropped (the
+    /// count would no longer say how many buffers the kernel filled), and so is
+    /// `MSG_WAITALL` (the kernel would go on after a short receive in the next
+    /// buffer, leaving a partly filled one in the middle).
     pub fn flags(mut self, flags: i32) -> RecvBundle {
-        self.flags = recv_flags(flags);
+        self.flags = recv_flags(flags) & !libc::MSG_WAITALL;
         self
     }
 }
