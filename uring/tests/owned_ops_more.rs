@@ -1114,3 +1114,82 @@ fn msg_trunc_is_dropped_so_tcp_cannot_report_bytes_it_never_wrote() {
     assert_eq!(got.unwrap().len, 5);
     assert_eq!((&bufs[0][..], &bufs[1][..]), (&b"wor"[..], &b"ld"[..]));
 }
+
+#[test]
+fn recv_bundle_multishot_streams_bundles_until_end_of_file_or_cancel() {
+    let Some((mut ring, pool)) = bundle_setup(8, 4, "recv_bundle multishot") else {
+        return;
+    };
+    let (mut w, r) = tcp_pair();
+    let r = SharedFd::from(r);
+    let id = ring
+        .submit_multishot(ops::RecvBundleMulti::new(&r, &pool))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut items = 0;
+    for chunk in [&b"0123456789"[..], b"abcdefghijk", b"XY"] {
+        w.write_all(chunk).unwrap();
+        let want = got.len() + chunk.len();
+        while got.len() < want {
+            let bufs = ring.next_item(&id).unwrap().expect("an item").unwrap();
+            assert_eq!(bufs.bufs().len(), bufs.len().div_ceil(4));
+            assert!(
+                bufs.bufs()[..bufs.bufs().len() - 1]
+                    .iter()
+                    .all(|b| b.len() == 4)
+            );
+            got.extend(bufs.to_vec());
+            items += 1;
+        }
+    }
+    assert_eq!(got, b"0123456789abcdefghijkXY".to_vec());
+    assert!(items >= 3);
+    assert_eq!(
+        pool.available(),
+        8,
+        "every guard dropped, every buffer back"
+    );
+    drop(w);
+    assert!(
+        ring.next_item(&id).unwrap().is_none(),
+        "end of file ends it"
+    );
+    assert_eq!(ring.in_flight(), 0);
+
+    // Cancelled: the last item is ECANCELED.
+    let (_w2, r2) = tcp_pair();
+    let id = ring
+        .submit_multishot(ops::RecvBundleMulti::new(r2, &pool))
+        .unwrap();
+    ring.submit().unwrap();
+    ring.cancel(&id).unwrap();
+    let mut last = None;
+    while let Some(item) = ring.next_item(&id).unwrap() {
+        last = Some(item);
+    }
+    expect_errno(last.expect("the final item"), libc::ECANCELED, "cancelled");
+
+    // Failure path: the pool runs dry while items are held.
+    let (mut w3, r3) = tcp_pair();
+    let id = ring
+        .submit_multishot(ops::RecvBundleMulti::new(r3, &pool))
+        .unwrap();
+    let mut held = Vec::new();
+    let mut last = None;
+    for _ in 0..32 {
+        w3.write_all(b"0123456789abcdef").unwrap();
+        match ring.next_item(&id).unwrap() {
+            Some(Ok(bufs)) => held.push(bufs),
+            Some(Err(e)) => {
+                last = Some(e);
+                break;
+            }
+            None => break,
+        }
+    }
+    let e = last.expect("the pool ran dry");
+    assert_eq!(errno(&e), Some(libc::ENOBUFS), "{e}");
+    while ring.next_item(&id).unwrap().is_some() {}
+    drop(held);
+    assert_eq!(pool.available(), 8);
+}

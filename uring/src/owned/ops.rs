@@ -50,6 +50,7 @@
 //! | --- | --- | --- |
 //! | [`RecvMulti`] | `recv(2)` again and again, into [`BufPool`] buffers | [`PoolBuf`] |
 //! | [`ReadMulti`] | `read(2)` again and again, into [`BufPool`] buffers | [`PoolBuf`] |
+//! | [`RecvBundleMulti`] | `recv(2)` again and again, each time into as many [`BufPool`] buffers as needed | [`PoolBufs`] |
 //! | [`AcceptMulti`] | `accept4(2)` again and again | [`OwnedFd`] |
 //! | [`PollMulti`] | `poll(2)`, staying armed | `u32` events |
 //! | [`TimeoutMulti`] | a periodic timer | `()` |
@@ -3254,6 +3255,94 @@ unsafe impl Op for RecvBundle {
             return Err(io::Error::from_raw_os_error(-res));
         }
         Ok(PoolBufs { bufs, len })
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        Some(self.pool.shared.ring_id)
+    }
+}
+
+/// Keeps receiving into as many buffers of a [`BufPool`] as each chunk of data
+/// needs, one item per completion: multishot `IORING_OP_RECV` with
+/// `IORING_RECVSEND_BUNDLE` (Linux 6.10). Each item is a [`PoolBufs`], handed out
+/// as for [`RecvBundle`]; the stream ends at end of file (no item), or on an error
+/// (its last item: `ENOBUFS` when the pool ran dry, `ECANCELED` after a cancel;
+/// `EINVAL` first on kernels without bundles).
+///
+/// ```
+/// use std::io::Write as _;
+/// use uring::owned::{BufPool, OwnedRing, ops::RecvBundleMulti};
+/// let mut ring = OwnedRing::new(4)?;
+/// # if !ring.ring().features().contains(uring::Features::RECVSEND_BUNDLE) { return Ok(()) } // < 6.10
+/// let pool = BufPool::new(&mut ring, 1, 8, 4)?;
+/// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
+/// let id = ring.submit_multishot(RecvBundleMulti::new(r, &pool))?;
+/// w.write_all(b"first chunk")?;
+/// let mut got = Vec::new();
+/// while got.len() < 11 {
+///     got.extend(ring.next_item(&id)?.expect("an item")?.to_vec());
+/// }
+/// assert_eq!(got, b"first chunk");
+/// drop(w); // end of file: the stream ends
+/// assert!(ring.next_item(&id)?.is_none());
+/// assert_eq!(pool.available(), 8);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[doc(alias = "io_uring_prep_recv_multishot")]
+#[derive(Debug)]
+pub struct RecvBundleMulti {
+    fd: SharedFd,
+    pool: BufPool,
+    flags: i32,
+}
+
+impl RecvBundleMulti {
+    /// Keep receiving from socket `fd` into buffers of `pool`.
+    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool) -> RecvBundleMulti {
+        RecvBundleMulti {
+            fd: fd.into(),
+            pool: pool.clone(),
+            flags: 0,
+        }
+    }
+
+    /// `MSG_*` flags; `MSG_TRUNC` and `MSG_WAITALL` are dropped, as for
+    /// [`RecvBundle::flags`].
+    pub fn flags(mut self, flags: i32) -> RecvBundleMulti {
+        self.flags = recv_flags(flags) & !libc::MSG_WAITALL;
+        self
+    }
+}
+
+// SAFETY: as for RecvBundle, per completion: each completion, MORE or final, hands
+// out guards only for the ring entries the kernel took for it (from the buffer it
+// names, no more than its data filled), never one already held. The op's Arc
+// keeps the pool alive and `bound_ring` ties it to the pool's ring; the SharedFd
+// keeps the socket open.
+unsafe impl Multishot for RecvBundleMulti {
+    type Item = PoolBufs;
+    fn sqe(&mut self) -> Sqe {
+        raw::Recv::new(fd_of(&self.fd), core::ptr::null_mut(), 0)
+            .flags(self.flags)
+            .multishot(true)
+            .bundle(true)
+            .buf_group(Some(self.pool.group()))
+            .build()
+    }
+    fn item(&mut self, cqe: &Cqe) -> Option<io::Result<PoolBufs>> {
+        let res = cqe.raw_result();
+        let len = usize::try_from(res).unwrap_or(0);
+        let bufs = match pool::take_bundle(&self.pool.shared, cqe, len) {
+            Ok(bufs) => bufs,
+            Err(e) => return Some(Err(e)),
+        };
+        if res < 0 {
+            return Some(Err(io::Error::from_raw_os_error(-res)));
+        }
+        if len == 0 && !cqe.is_more() {
+            // End of file: the final completion, with nothing in it.
+            return None;
+        }
+        Some(Ok(PoolBufs { bufs, len }))
     }
     fn bound_ring(&self, _: Token) -> Option<u64> {
         Some(self.pool.shared.ring_id)
