@@ -1169,27 +1169,41 @@ fn recv_bundle_multishot_streams_bundles_until_end_of_file_or_cancel() {
     }
     expect_errno(last.expect("the final item"), libc::ECANCELED, "cancelled");
 
-    // Failure path: the pool runs dry while items are held.
+    // Failure path: the pool runs dry while items are held. Depending on the
+    // kernel the stream then fails with ENOBUFS, or ends after the item that
+    // took the last buffers.
     let (mut w3, r3) = tcp_pair();
     let id = ring
         .submit_multishot(ops::RecvBundleMulti::new(r3, &pool))
         .unwrap();
     let mut held = Vec::new();
-    let mut last = None;
+    let mut ended = None;
     for _ in 0..32 {
         w3.write_all(b"0123456789abcdef").unwrap();
         match ring.next_item(&id).unwrap() {
             Some(Ok(bufs)) => held.push(bufs),
             Some(Err(e)) => {
-                last = Some(e);
+                ended = Some(Err(e));
                 break;
             }
-            None => break,
+            None => {
+                ended = Some(Ok(()));
+                break;
+            }
         }
     }
-    let e = last.expect("the pool ran dry");
-    assert_eq!(errno(&e), Some(libc::ENOBUFS), "{e}");
+    match ended.expect("the stream ended once the pool ran dry") {
+        Err(e) => assert_eq!(errno(&e), Some(libc::ENOBUFS), "{e}"),
+        Ok(()) => {
+            println!(
+                "note: this kernel ({}) ended the bundle stream when the pool ran dry, without ENOBUFS",
+                kernel_release()
+            );
+            assert_eq!(pool.available(), 0, "the last item took the last buffers");
+        }
+    }
     while ring.next_item(&id).unwrap().is_some() {}
+    assert_eq!(ring.in_flight(), 0);
     drop(held);
     assert_eq!(pool.available(), 8);
 }

@@ -3266,7 +3266,9 @@ unsafe impl Op for RecvBundle {
 /// `IORING_RECVSEND_BUNDLE` (Linux 6.10). Each item is a [`PoolBufs`], handed out
 /// as for [`RecvBundle`]; the stream ends at end of file (no item), or on an error
 /// (its last item: `ENOBUFS` when the pool ran dry, `ECANCELED` after a cancel;
-/// `EINVAL` first on kernels without bundles).
+/// `EINVAL` first on kernels without bundles). Some kernels (seen on 6.12 and
+/// 7.3) end the stream instead when a bundle took the pool's last buffers: its
+/// last item then carries data, and no error follows.
 ///
 /// ```
 /// use std::io::Write as _;
