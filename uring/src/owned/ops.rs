@@ -1116,8 +1116,9 @@ unsafe impl<B: IoBufMut> Op for Recv<B> {
         let res = cqe.result().map(|n| n as usize);
         if let Ok(n) = res {
             let n = n.min(buf.bytes_total());
-            // SAFETY: the kernel stored n bytes from the buffer's start (without
-            // MSG_TRUNC semantics being able to exceed the length: clamped anyway).
+            // SAFETY: the kernel stored n bytes from the buffer's start: MSG_TRUNC,
+            // with which a count can exceed what was stored, is never passed
+            // (`recv_flags`); n <= bytes_total.
             unsafe { buf.set_init(n) };
         }
         (res, buf)
