@@ -66,6 +66,10 @@ struct PoolState {
     out: Vec<bool>,
     /// Buffers in the ring or picked by the kernel and not yet handed out.
     available: usize,
+    /// `next[bid]`: the buffer added to the ring right after `bid` (a bundle takes
+    /// consecutive ring entries); `last`: the buffer added last.
+    next: Vec<u16>,
+    last: u16,
 }
 
 // SAFETY: the raw pointer is to memory the pool owns and frees only in its Drop;
@@ -126,6 +130,8 @@ impl BufPool {
                     ring: Some(br),
                     out: vec![false; count as usize],
                     available: count as usize,
+                    next: (1..count).chain([NO_BUFFER]).collect(),
+                    last: count - 1,
                 }),
             }),
         })
@@ -196,6 +202,9 @@ impl PoolShared {
             // memory lives until the ring is unregistered (PoolShared's Drop).
             unsafe { ring.add(ptr, size, bid) };
             ring.advance(1);
+            let last = state.last as usize;
+            state.next[last] = bid;
+            state.last = bid;
         }
         state.out[bid as usize] = false;
         state.available += 1;
@@ -255,6 +264,71 @@ pub(super) fn take(pool: &Arc<PoolShared>, cqe: &Cqe, len: usize) -> io::Result<
         bid,
         len: len.min(pool.size as usize),
     }))
+}
+
+/// Takes the buffers a bundle completion names, as guards over `len` bytes: the
+/// kernel took `ceil(len / size)` consecutive ring entries, starting with the
+/// buffer the completion names (it may have taken more, which then never come
+/// back: safe, the pool just has fewer buffers). A completion without data hands
+/// out nothing.
+///
+/// `Err(EIO)` when the entries cannot be handed out (outside the pool, already
+/// held, or more than the pool has); nothing is taken then.
+pub(super) fn take_bundle(
+    pool: &Arc<PoolShared>,
+    cqe: &Cqe,
+    len: usize,
+) -> io::Result<Vec<PoolBuf>> {
+    let Some(first) = cqe.buffer_id() else {
+        return Ok(Vec::new());
+    };
+    if len == 0 {
+        // No data: the kernel consumed no entry (or did and does not say).
+        return Ok(Vec::new());
+    }
+    let size = pool.size as usize;
+    let n = len.div_ceil(size);
+    let mut state = pool.lock();
+    let refuse = |state: &mut PoolState, taken: &[u16]| {
+        for &bid in taken {
+            state.out[bid as usize] = false;
+        }
+        error::with_context(
+            libc::EIO,
+            format!(
+                "the kernel named a bundle of {n} buffers from buffer {first} of group {}, \
+                 which the pool cannot hand out",
+                pool.group
+            ),
+        )
+    };
+    let mut bids = Vec::with_capacity(n.min(pool.count as usize));
+    let mut bid = first;
+    for i in 0..n {
+        if bid >= pool.count || state.out[bid as usize] {
+            return Err(refuse(&mut state, &bids));
+        }
+        // Marked at once, so a cycle (more entries than buffers) is caught.
+        state.out[bid as usize] = true;
+        bids.push(bid);
+        if i + 1 < n {
+            bid = state.next[bid as usize];
+        }
+    }
+    state.available -= n;
+    let mut left = len;
+    Ok(bids
+        .into_iter()
+        .map(|bid| {
+            let here = left.min(size);
+            left -= here;
+            PoolBuf {
+                pool: Arc::clone(pool),
+                bid,
+                len: here,
+            }
+        })
+        .collect())
 }
 
 /// A buffer of a [`BufPool`] that the kernel filled: derefs to exactly the bytes
