@@ -102,10 +102,11 @@
 //! descriptor stays open until the final completion, whatever the caller does with
 //! its own copies: the number cannot be closed and reused for another file while
 //! the kernel may still look it up. Operations that create descriptors
-//! ([`ops::OpenAt`], [`ops::Accept`], [`ops::Socket`]) always ask for close-on-exec
-//! and wrap the result in an `OwnedFd` as soon as the completion is processed —
-//! if no one wants it (the completion is dropped, or its id was detached), it is
-//! closed, not leaked. [`ops::Close`] takes an `OwnedFd` by value; the kernel
+//! ([`ops::OpenAt`], [`ops::OpenAt2`], [`ops::Accept`], [`ops::AcceptMulti`],
+//! [`ops::Socket`], and [`ops::RecvMsg`] for descriptors passed with
+//! `SCM_RIGHTS`) always ask for close-on-exec and wrap each new descriptor in an
+//! `OwnedFd` when the output is made — if no one wants it (the completion is
+//! dropped, or its id was detached), it is closed, not leaked. [`ops::Close`] takes an `OwnedFd` by value; the kernel
 //! closes it, or — when the close was cancelled before it ran — the ring does.
 //!
 //! **Pushing, and panics.** An operation's entry is built before it enters the
@@ -118,9 +119,10 @@
 //! taken stay queued, and the kernel's completion queue head only ever counts
 //! entries the table has processed. A panic inside an operation's own
 //! [`Op::complete`] (possible only for operations implemented outside this crate)
-//! happens after that operation left the table — the kernel is done with it —
-//! and leaves the others in place. If a panic escapes the ring's `Drop`, the table
-//! leaks whatever is still in flight instead of freeing it.
+//! happens when its output is made — after the operation left the table, when the
+//! kernel is done with it — and leaves the others in place. A panic in
+//! [`Op::more`] (a multishot operation's handler) may escape the ring's `Drop`: the
+//! table then leaks whatever is still in flight instead of freeing it.
 //!
 //! **Completion queue overflow.** The ring needs `IORING_FEAT_NODROP` (Linux 5.5):
 //! when the completion queue is full the kernel keeps further completions on its
@@ -162,7 +164,8 @@
 //! memory lives as long as any of them:
 //!
 //! * an operation that lets the kernel pick a buffer ([`ops::RecvSelect`],
-//!   [`ops::ReadSelect`], [`ops::RecvMulti`]) holds the pool until its final
+//!   [`ops::ReadSelect`], [`ops::RecvMulti`], [`ops::ReadMulti`],
+//!   [`ops::RecvBundle`], [`ops::RecvBundleMulti`]) holds the pool until its final
 //!   completion, so the buffer the kernel writes is alive whatever the caller
 //!   drops; such an operation is refused (`EXDEV`) by any ring but the pool's —
 //!   another ring's group of the same number names other memory;
@@ -226,24 +229,37 @@
 //!
 //! **Flags the ring refuses.** Plain [`ops::Send`] drops `MSG_ZEROCOPY` (its pages
 //! would be read after the completion, until a notification the ring never sees);
-//! [`ops::Splice`] drops `SPLICE_F_FD_IN_FIXED`; no operation sets a
+//! receives drop `MSG_TRUNC` (the kernel would report bytes it never wrote, which
+//! the buffer would then count as initialised), and bundles `MSG_WAITALL`;
+//! [`ops::SendMsg`] sends no control data (it could name descriptors the operation
+//! does not own); [`ops::Splice`] and [`ops::Tee`] drop `SPLICE_F_FD_IN_FIXED`;
+//! [`ops::MsgRing`] posts only `user_data` up to [`RAW_USER_DATA_MAX`], so it can
+//! never complete a table entry of the target ring; no operation sets a
 //! `file_index`, only [`ReadFixed`] and [`WriteFixed`] name a registered buffer
 //! (their own, on their own ring), and only those of a [`BufPool`] name a
 //! provided-buffer group (their own, on their own ring).
 //!
-//! **Tests.** Each hazard above has a test in `uring/tests/owned_hazards.rs`,
-//! `owned_pool.rs` (guards leaked, outliving the ring, dropped on another thread,
-//! an exhausted pool, a pool used on another ring), `owned_fixed.rs`
-//! (registered buffers: used on another ring, the set or the ring dropped with a
-//! read in flight, a leaked read, recycled and forgotten handles, a second
-//! table) and `owned_multishot.rs`
-//! (streams cancelled, running dry, dropped mid-stream, items never taken), and
-//! with `--features async`, `owned_async.rs` (dropped futures and streams, the
-//! tokio echo example)
-//! (dropping with a read pending, `mem::forget`, closing the caller's copy of a
-//! descriptor, a completion-queue overflow flood, panics in a completion handler,
-//! in an operation's `complete` and out of `Drop`, stale and foreign ids, raw
-//! `user_data`, unwanted descriptors, the leak path). They also run under
+//! **Tests.** Each hazard above has a test:
+//!
+//! * `uring/tests/owned_hazards.rs`: dropping with a read pending, `mem::forget`,
+//!   closing the caller's copy of a descriptor, a completion-queue overflow flood,
+//!   panics in a completion handler, in an operation's `complete` and out of
+//!   `Drop`, stale and foreign ids, raw `user_data`, unwanted descriptors, the
+//!   leak path;
+//! * `owned_pool.rs`: guards leaked, outliving the ring, dropped on another
+//!   thread, an exhausted pool, a pool used on another ring;
+//! * `owned_fixed.rs`: registered buffers used on another ring, the set or the
+//!   ring dropped with a read in flight, a leaked read, recycled and forgotten
+//!   handles, a second table;
+//! * `owned_multishot.rs`: streams cancelled, running dry, dropped mid-stream,
+//!   items never taken;
+//! * `owned_ops_more.rs`: descriptors received with `SCM_RIGHTS`, bundles over
+//!   buffers recycled out of order, pending futex waits and `waitid`s cancelled
+//!   on close;
+//! * with `--features async`, `owned_async.rs`: dropped futures and streams, the
+//!   tokio echo example.
+//!
+//! They also run under
 //! AddressSanitizer: `RUSTFLAGS=-Zsanitizer=address cargo +nightly test --target
 //! x86_64-unknown-linux-gnu -p uring --test 'owned_*'` (with
 //! `ASAN_OPTIONS=detect_leaks=0`, or LeakSanitizer rightly reports the ring that
@@ -319,6 +335,8 @@ pub const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(5);
 ///   heap allocations (or static memory) whose addresses do not change when `self`
 ///   is moved, and that nothing reads (where the kernel writes) or writes (where it
 ///   reads) until [`complete`](Self::complete) is called or `self` is dropped;
+/// * the one exception to the above: memory the kernel reads atomically (a futex
+///   word, [`ops::FutexWait`]) may be written meanwhile with atomic operations;
 /// * it names only descriptors that `self` keeps open until then (for example
 ///   through a [`SharedFd`]), no registered buffers, provided-buffer groups or
 ///   fixed files (their lifetimes are not tied to the operation), and does not
@@ -1256,6 +1274,12 @@ impl OwnedRing {
     /// returned from `raw_completions` — including past this ring's drop, which
     /// does not wait for raw entries. The entry must not be linked
     /// (`IO_LINK`/`IO_HARDLINK`) to the table's entries.
+    ///
+    /// A raw completion's `user_data` is not proof of which entry it is for:
+    /// another ring can post any value up to [`RAW_USER_DATA_MAX`] into this one
+    /// ([`ops::MsgRing`], safely). Free an entry's memory only on a completion
+    /// that cannot be forged that way (unique values the senders cannot know,
+    /// or no `MsgRing` senders).
     pub unsafe fn push_raw(&mut self, sqe: &Sqe) -> io::Result<()> {
         if sqe.get_user_data() > RAW_USER_DATA_MAX {
             return Err(error::with_context(

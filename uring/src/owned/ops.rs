@@ -41,6 +41,7 @@
 //! | [`MsgRing`] | a completion posted into another ring | `io::Result<()>` |
 //! | [`FutexWait`], [`FutexWake`] | `futex(2)` wait and wake, on an `Arc<AtomicU32>` | `io::Result<()>`, `io::Result<u32>` |
 //! | [`WaitId`] | `waitid(2)` | `io::Result<`[`ChildStatus`]`>` |
+//! | [`ReadFixed`], [`WriteFixed`] | `pread(2)`, `pwrite(2)` with a registered buffer ([`FixedBufs`](super::FixedBufs)) | [`BufResult<B>`] |
 //!
 //! Multishot operations ([`Multishot`]: submit with
 //! [`OwnedRing::submit_multishot`](super::OwnedRing::submit_multishot), read with
@@ -54,6 +55,8 @@
 //! | [`AcceptMulti`] | `accept4(2)` again and again | [`OwnedFd`] |
 //! | [`PollMulti`] | `poll(2)`, staying armed | `u32` events |
 //! | [`TimeoutMulti`] | a periodic timer | `()` |
+
+pub use super::fixed::{ReadFixed, WriteFixed};
 
 use core::ptr::NonNull;
 use std::ffi::CString;
