@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs::Permissions;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -189,8 +189,18 @@ fn copy(ring: &mut OwnedRing, input: &SharedFd, output: &SharedFd) -> io::Result
     // Whatever a kernel wrote past the end (a write that a short read did not
     // cancel) is cut off.
     let len = copy.eof.unwrap_or(next);
-    let id = copy.ring.submit_op(ops::Ftruncate::new(output, len))?;
-    copy.ring.wait_for(id)?
+    let has_ftruncate = copy
+        .ring
+        .ring()
+        .probe()
+        .is_ok_and(|p| p.is_supported(uring::op::Ftruncate::CODE));
+    if has_ftruncate {
+        let id = copy.ring.submit_op(ops::Ftruncate::new(output, len))?;
+        copy.ring.wait_for(id)?
+    } else {
+        // IORING_OP_FTRUNCATE is Linux 6.9: before that, ftruncate(2) itself.
+        std::fs::File::from(output.as_fd().try_clone_to_owned()?).set_len(len)
+    }
 }
 
 impl Copy<'_> {
