@@ -139,8 +139,9 @@ fn main() -> ExitCode {
     match run(&config) {
         Ok(stats) => {
             eprintln!(
-                "echo_server: {} connections served, {} bytes echoed, {} receives re-armed after ENOBUFS",
-                stats.closed, stats.bytes, stats.enobufs
+                "echo_server: {} connections served ({} ended by an error), {} bytes echoed, \
+                 {} receives re-armed after ENOBUFS",
+                stats.closed, stats.failed, stats.bytes, stats.enobufs
             );
             ExitCode::SUCCESS
         }
@@ -156,6 +157,8 @@ fn main() -> ExitCode {
 struct Stats {
     /// Connections closed.
     closed: u64,
+    /// Connections closed after an error (a reset, a failed send).
+    failed: u64,
     /// Bytes sent back.
     bytes: u64,
     /// Receive streams that ended with `ENOBUFS` (and were re-armed, unless the
@@ -656,6 +659,7 @@ impl Server {
             }
         }
         self.stats.closed += 1;
+        self.stats.failed += u64::from(conn.broken);
         if self.max_conns.is_some_and(|m| self.stats.closed >= m) {
             self.stopping = true;
         }
