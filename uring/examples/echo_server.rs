@@ -40,6 +40,7 @@
 //! 5.19); on older kernels the server says so and exits with status 1.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Write as _};
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsFd;
@@ -195,7 +196,7 @@ fn run(config: &Config) -> io::Result<Stats> {
         stdin_read: None,
         conns: Vec::new(),
         free: Vec::new(),
-        owners: HashMap::new(),
+        owners: HashMap::default(),
         starved: Vec::new(),
         done: VecDeque::new(),
         max_conns: config.max_conns,
@@ -229,6 +230,29 @@ type RecvId = OpId<Multi<ops::RecvMulti>>;
 type PoolSend = ops::Send<Slice<PoolBuf>>;
 /// A send of a connection's backlog.
 type VecSend = ops::Send<Slice<Vec<u8>>>;
+
+/// A multiply-rotate hasher for the [`OpKey`]s of [`Server::owners`], which is on
+/// the path of every send: SipHash's resistance to chosen keys is not needed for
+/// keys the ring makes, and costs more than the rest of the lookup.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
 
 /// One client connection.
 struct Conn {
@@ -272,7 +296,7 @@ struct Server {
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
     /// Which connection each in-flight receive and send belongs to.
-    owners: HashMap<OpKey, usize>,
+    owners: HashMap<OpKey, usize, BuildHasherDefault<KeyHasher>>,
     /// Connections whose receive waits for the pool to have buffers again.
     starved: Vec<usize>,
     /// Finished operations taken from the ring, being handled.
