@@ -30,7 +30,9 @@
 //!   (no copy; the buffer returns to the pool when the send gives it back); what
 //!   arrives while a send is in flight is appended to the connection's backlog and
 //!   goes out, all of it, in the next send. A short send is finished by sending
-//!   the remainder before anything else.
+//!   the remainder before anything else. A client that sends without reading
+//!   cannot make the backlog grow without bound: at 1 MiB the connection's
+//!   receive is cancelled, and re-armed once the backlog has gone out.
 //! * **Closing** ([`ops::Close`]): once the client has shut down and everything
 //!   received is sent, or after an error, and only when no operation of the
 //!   connection is in flight (each holds a clone of its [`SharedFd`]).
@@ -63,6 +65,9 @@ const CQ_ENTRIES: u32 = 4096;
 const GROUP: u16 = 0;
 /// How long to wait before re-arming accept after `EMFILE` and the like.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+/// A connection whose backlog reaches this many bytes (its client sends but does
+/// not read) stops receiving until the backlog has gone out.
+const BACKLOG_LIMIT: usize = 1 << 20;
 
 const USAGE: &str = "usage: echo_server [--addr IP:PORT] [--sqpoll] [--max-conns N] \
                      [--bufs N] [--buf-size BYTES]";
@@ -141,8 +146,8 @@ fn main() -> ExitCode {
         Ok(stats) => {
             eprintln!(
                 "echo_server: {} connections served ({} ended by an error), {} bytes echoed, \
-                 {} receives re-armed after ENOBUFS",
-                stats.closed, stats.failed, stats.bytes, stats.enobufs
+                 {} receives re-armed after ENOBUFS, {} paused for a full backlog",
+                stats.closed, stats.failed, stats.bytes, stats.enobufs, stats.pauses
             );
             ExitCode::SUCCESS
         }
@@ -165,6 +170,8 @@ struct Stats {
     /// Receive streams that ended with `ENOBUFS` (and were re-armed, unless the
     /// connection closed first).
     enobufs: u64,
+    /// Times a connection stopped receiving because its backlog was full.
+    pauses: u64,
 }
 
 fn run(config: &Config) -> io::Result<Stats> {
@@ -277,6 +284,9 @@ struct Conn {
     broken: bool,
     /// The receive stream ended with `ENOBUFS` and waits for buffers.
     starved: bool,
+    /// Receiving stopped (the stream cancelled) because the backlog reached
+    /// [`BACKLOG_LIMIT`]; it resumes once the backlog has gone out.
+    paused: bool,
 }
 
 /// The server's state: the ring, the pool, and the connections.
@@ -389,6 +399,7 @@ impl Server {
             eof: false,
             broken: false,
             starved: false,
+            paused: false,
         };
         let idx = match self.free.pop() {
             Some(i) => {
@@ -462,8 +473,9 @@ impl Server {
             match self.ring.poll_item(&id) {
                 ItemPoll::Item(item) => self.on_recv_item(idx, item)?,
                 ItemPoll::Pending => {
-                    self.conn(idx).recv = Some(id);
-                    if self.conn(idx).broken {
+                    let conn = self.conn(idx);
+                    conn.recv = Some(id);
+                    if conn.broken || conn.paused {
                         self.cancel_recv(idx)?;
                     }
                     return Ok(());
@@ -503,6 +515,13 @@ impl Server {
         if conn.sending {
             // In order: after the send in flight.
             conn.backlog.extend_from_slice(&buf);
+            if conn.backlog.len() >= BACKLOG_LIMIT && !conn.paused {
+                // The client is not reading: stop receiving. (The stream is
+                // cancelled once the items already posted are taken.)
+                conn.paused = true;
+                self.stats.pauses += 1;
+                self.cancel_recv(idx)?;
+            }
             Ok(())
         } else {
             let len = buf.len();
@@ -518,12 +537,12 @@ impl Server {
         match conn.recv_err.take() {
             Some(libc::ENOBUFS) => {
                 self.stats.enobufs += 1;
-                if !conn.broken && !stopping {
+                if !conn.broken && !stopping && !conn.paused {
                     conn.starved = true;
                     self.starved.push(idx);
                 }
             }
-            Some(libc::ECANCELED) if conn.broken || stopping => {}
+            Some(libc::ECANCELED) if conn.broken || stopping || conn.paused => {}
             Some(code) => {
                 if code != libc::ECONNRESET {
                     eprintln!(
@@ -535,10 +554,28 @@ impl Server {
             }
             None if eof => conn.eof = true,
             // Ended with data (say, the completion queue was full): go on.
-            None if !conn.broken => return self.arm_recv(idx),
+            None if !conn.broken && !conn.paused => return self.arm_recv(idx),
             None => {}
         }
+        self.resume(idx)?;
         self.maybe_close(idx)
+    }
+
+    /// Re-arms the receive of a paused connection once its backlog has gone out
+    /// (and its cancelled stream has ended).
+    fn resume(&mut self, idx: usize) -> io::Result<()> {
+        let stopping = self.stopping;
+        let Some(conn) = self.conns[idx].as_mut() else {
+            return Ok(());
+        };
+        if !conn.paused || conn.recv.is_some() || conn.backlog.len() >= BACKLOG_LIMIT / 2 {
+            return Ok(());
+        }
+        conn.paused = false;
+        if conn.broken || conn.eof || stopping {
+            return Ok(());
+        }
+        self.arm_recv(idx)
     }
 
     /// Re-arms the receives that ran out of buffers, if the pool has some again.
@@ -550,7 +587,7 @@ impl Server {
             let Some(conn) = self.conns[idx].as_mut() else {
                 continue;
             };
-            if !conn.starved {
+            if !conn.starved || conn.paused {
                 continue;
             }
             conn.starved = false;
@@ -648,18 +685,20 @@ impl Server {
         Ok(Some(buf.into_inner()))
     }
 
-    /// Sends the backlog if nothing is in flight; closes the connection if it is
-    /// done.
+    /// Sends the backlog if nothing is in flight; resumes receiving if it was
+    /// paused; closes the connection if it is done.
     fn flush_backlog(&mut self, idx: usize) -> io::Result<()> {
         let Some(conn) = self.conns[idx].as_mut() else {
             return Ok(());
         };
         if conn.sending || conn.broken || conn.backlog.is_empty() {
+            self.resume(idx)?;
             return self.maybe_close(idx);
         }
         let data = std::mem::replace(&mut conn.backlog, std::mem::take(&mut conn.spare));
         let len = data.len();
-        self.send(idx, data.slice(..len))
+        self.send(idx, data.slice(..len))?;
+        self.resume(idx)
     }
 
     /// Closes connection `idx` if it is finished (the client shut down and every

@@ -13,6 +13,7 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -175,6 +176,8 @@ struct Summary {
     bytes: u64,
     /// Receive streams that ended with `ENOBUFS`.
     enobufs: u64,
+    /// Receives stopped for a full backlog.
+    pauses: u64,
 }
 
 fn summary(stderr: &str) -> Summary {
@@ -187,7 +190,7 @@ fn summary(stderr: &str) -> Summary {
         .filter(|w| !w.is_empty())
         .map(|w| w.parse().unwrap())
         .collect();
-    let [conns, failed, bytes, enobufs] = nums[..] else {
+    let [conns, failed, bytes, enobufs, pauses] = nums[..] else {
         panic!("summary line: {line}")
     };
     Summary {
@@ -195,6 +198,7 @@ fn summary(stderr: &str) -> Summary {
         failed,
         bytes,
         enobufs,
+        pauses,
     }
 }
 
@@ -399,6 +403,62 @@ fn clients_that_vanish_mid_stream_do_not_disturb_the_others() {
     );
     // Their echo may have partly gone out before they left.
     assert!(got.bytes >= bytes + after, "{err}");
+}
+
+#[test]
+fn a_client_that_does_not_read_makes_the_server_stop_receiving_not_buffer_everything() {
+    if skip("a_client_that_does_not_read_makes_the_server_stop_receiving_not_buffer_everything") {
+        return;
+    }
+    let server = Server::start(&[]);
+    // Far more than the server's 1 MiB backlog limit plus what the kernel's
+    // socket buffers hold while nobody reads.
+    let stream = Rng::new(7).bytes(48 << 20);
+    let s = server.connect();
+    let mut w = s.try_clone().unwrap();
+    let written = Arc::new(AtomicUsize::new(0));
+    let (back, ()) = thread::scope(|scope| {
+        let progress = Arc::clone(&written);
+        let data = &stream;
+        let writer = scope.spawn(move || {
+            for chunk in data.chunks(64 * 1024) {
+                w.write_all(chunk).unwrap();
+                progress.fetch_add(chunk.len(), Ordering::Relaxed);
+            }
+            w.shutdown(Shutdown::Write).unwrap();
+        });
+        // Read nothing until the writer is stuck (or done): the server must
+        // stop receiving rather than buffer the whole stream.
+        let mut last = usize::MAX;
+        let mut still = 0;
+        while still < 5 && !writer.is_finished() {
+            thread::sleep(Duration::from_millis(50));
+            let now = written.load(Ordering::Relaxed);
+            still = if now == last { still + 1 } else { 0 };
+            last = now;
+        }
+        let stuck_at = written.load(Ordering::Relaxed);
+        assert!(
+            stuck_at < stream.len(),
+            "all {} bytes went in while nobody read the echo: the server buffered everything",
+            stream.len()
+        );
+        let mut back = Vec::with_capacity(stream.len());
+        let mut r = s;
+        r.read_to_end(&mut back).unwrap();
+        writer.join().unwrap();
+        (back, ())
+    });
+    assert_same(&back, &stream, "the client that read late");
+    let (status, err) = server.stop();
+    assert!(status.success(), "echo_server exited with {status}: {err}");
+    let got = summary(&err);
+    assert_eq!(
+        (got.conns, got.failed, got.bytes),
+        (1, 0, stream.len() as u64),
+        "{err}"
+    );
+    assert!(got.pauses > 0, "{err}");
 }
 
 #[test]
