@@ -10,7 +10,8 @@
  * liburing would: one multishot accept; per connection one multishot receive into
  * a provided-buffer ring (io_uring_setup_buf_ring); at most one send in flight per
  * connection, the first chunk sent straight from its pool buffer and later ones
- * appended to a backlog sent next; short sends finished; ENOBUFS re-armed once
+ * appended to a backlog sent next (receiving paused while it holds 1 MiB);
+ * short sends finished; ENOBUFS re-armed once
  * buffers are back; a stream ended with data re-armed at once; end of file closes
  * the connection (IORING_OP_CLOSE) once everything is sent. It prints
  * `listening on 127.0.0.1:PORT` first and exits when its stdin reaches end of file
@@ -54,6 +55,8 @@ static double now(void)
 #define SQ_ENTRIES 256
 #define CQ_ENTRIES 4096
 #define GROUP 0
+/* A connection stops receiving while its backlog holds this much. */
+#define BACKLOG_LIMIT (1u << 20)
 
 enum kind { K_ACCEPT = 1, K_RECV, K_SEND, K_STDIN, K_TIMER, K_IGNORE };
 
@@ -93,7 +96,7 @@ struct conn {
 	unsigned out_len;
 	struct bytes backlog;	/* received while a send was in flight */
 	struct bytes out;	/* the backlog being sent */
-	int eof, broken, starved;
+	int eof, broken, starved, paused;
 };
 
 static struct io_uring ring;
@@ -108,7 +111,7 @@ static struct conn *conns;
 static unsigned nconns, conns_cap;
 static unsigned *free_list, nfree;
 static unsigned *starved, nstarved;
-static uint64_t stat_closed, stat_failed, stat_bytes, stat_enobufs;
+static uint64_t stat_closed, stat_failed, stat_bytes, stat_enobufs, stat_pauses;
 
 static struct io_uring_sqe *get_sqe(void)
 {
@@ -193,12 +196,10 @@ static void maybe_close(unsigned idx)
 	stat_failed += c->broken;
 }
 
-static void break_conn(unsigned idx)
+static void cancel_recv(unsigned idx)
 {
 	struct conn *c = &conns[idx];
 
-	c->broken = 1;
-	c->backlog.len = 0;
 	if (c->recv_armed && !c->recv_cancelled) {
 		struct io_uring_sqe *sqe = get_sqe();
 
@@ -206,7 +207,28 @@ static void break_conn(unsigned idx)
 		io_uring_sqe_set_data64(sqe, ud(K_IGNORE, 0));
 		c->recv_cancelled = 1;
 	}
+}
+
+static void break_conn(unsigned idx)
+{
+	struct conn *c = &conns[idx];
+
+	c->broken = 1;
+	c->backlog.len = 0;
+	cancel_recv(idx);
 	maybe_close(idx);
+}
+
+/* Re-arms a paused receive once the backlog has gone out. */
+static void resume(unsigned idx)
+{
+	struct conn *c = &conns[idx];
+
+	if (c->fd < 0 || !c->paused || c->recv_armed || c->backlog.len >= BACKLOG_LIMIT / 2)
+		return;
+	c->paused = 0;
+	if (!c->broken && !c->eof && !stopping)
+		arm_recv(idx);
 }
 
 static void new_conn(int fd)
@@ -231,7 +253,7 @@ static void new_conn(int fd)
 	}
 	c = &conns[idx];
 	c->fd = fd;
-	c->sending = c->eof = c->broken = c->starved = 0;
+	c->sending = c->eof = c->broken = c->starved = c->paused = 0;
 	c->backlog.len = c->out.len = 0;
 	c->out_bid = -1;
 	arm_recv(idx);
@@ -285,6 +307,11 @@ static void on_recv(unsigned idx, struct io_uring_cqe *cqe)
 			/* In order: after the send in flight. */
 			bytes_append(&c->backlog, pool_mem + (size_t) bid * pool_size, cqe->res);
 			recycle(bid);
+			if (c->backlog.len >= BACKLOG_LIMIT && !c->paused) {
+				c->paused = 1;
+				stat_pauses++;
+				cancel_recv(idx);
+			}
 		} else {
 			c->out_bid = bid;
 			c->out_ptr = pool_mem + (size_t) bid * pool_size;
@@ -308,22 +335,23 @@ static void on_recv(unsigned idx, struct io_uring_cqe *cqe)
 	c->recv_err = 0;
 	if (err == ENOBUFS) {
 		stat_enobufs++;
-		if (!c->broken && !stopping) {
+		if (!c->broken && !stopping && !c->paused) {
 			c->starved = 1;
 			starved[nstarved++] = idx;
 		}
-	} else if (err == ECANCELED && (c->broken || stopping)) {
+	} else if (err == ECANCELED && (c->broken || stopping || c->paused)) {
 	} else if (err) {
 		if (err != ECONNRESET)
 			fprintf(stderr, "echo: receive: %s\n", strerror(err));
 		c->broken = 1;
 	} else if (cqe->res == 0) {
 		c->eof = 1;
-	} else if (!c->broken) {
+	} else if (!c->broken && !c->paused) {
 		/* Ended with data (say, a full completion queue): go on. */
 		arm_recv(idx);
 		return;
 	}
+	resume(idx);
 	maybe_close(idx);
 }
 
@@ -353,6 +381,7 @@ static void on_sent(unsigned idx, int res)
 		recycle(c->out_bid);
 	c->out_bid = -1;
 	if (c->broken || c->backlog.len == 0) {
+		resume(idx);
 		maybe_close(idx);
 		return;
 	}
@@ -364,6 +393,7 @@ static void on_sent(unsigned idx, int res)
 	c->out_ptr = c->out.p;
 	c->out_len = c->out.len;
 	send_out(idx);
+	resume(idx);
 }
 
 static void rearm_starved(void)
@@ -372,7 +402,7 @@ static void rearm_starved(void)
 		unsigned idx = starved[--nstarved];
 		struct conn *c = &conns[idx];
 
-		if (c->fd < 0 || !c->starved)
+		if (c->fd < 0 || !c->starved || c->paused)
 			continue;
 		c->starved = 0;
 		if (c->broken)
@@ -493,9 +523,10 @@ static int server(int argc, char **argv)
 	}
 	io_uring_queue_exit(&ring);
 	fprintf(stderr, "echo: %llu connections served (%llu ended by an error), %llu bytes "
-		"echoed, %llu receives re-armed after ENOBUFS\n",
+		"echoed, %llu receives re-armed after ENOBUFS, %llu paused for a full backlog\n",
 		(unsigned long long) stat_closed, (unsigned long long) stat_failed,
-		(unsigned long long) stat_bytes, (unsigned long long) stat_enobufs);
+		(unsigned long long) stat_bytes, (unsigned long long) stat_enobufs,
+		(unsigned long long) stat_pauses);
 	return 0;
 }
 
