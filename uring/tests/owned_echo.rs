@@ -427,11 +427,13 @@ fn a_client_that_does_not_read_makes_the_server_stop_receiving_not_buffer_everyt
             }
             w.shutdown(Shutdown::Write).unwrap();
         });
-        // Read nothing until the writer is stuck (or done): the server must
-        // stop receiving rather than buffer the whole stream.
+        // Read nothing until the writer has been stuck for a second (or is
+        // done): the server must stop receiving rather than buffer the whole
+        // stream. (A second, so that a slow machine is not taken for a stuck
+        // writer.)
         let mut last = usize::MAX;
         let mut still = 0;
-        while still < 5 && !writer.is_finished() {
+        while still < 20 && !writer.is_finished() {
             thread::sleep(Duration::from_millis(50));
             let now = written.load(Ordering::Relaxed);
             still = if now == last { still + 1 } else { 0 };
