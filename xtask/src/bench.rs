@@ -6,12 +6,18 @@
 //! workloads, interleaved C, Rust, C, Rust… so that the machine's noise hits both alike.
 //! Each case prints medians and the ratio `uring / C` (above 1 means uring is faster).
 //!
+//! The echo case runs servers instead: the C liburing server of `xtask/bench/echo.c`
+//! and `uring/examples/echo_server.rs` built with `--release`, each driven by the same
+//! C load generator (`echo client`, one epoll thread, ping-pong round trips), so that
+//! only the server differs.
+//!
 //! `--instructions` counts user-space instructions per NOP at batch 32 under valgrind's
 //! callgrind, which is deterministic where wall time is not.
 
 use crate::util::{self, Result, project_root};
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 struct Case {
     name: String,
@@ -19,6 +25,16 @@ struct Case {
     /// The Rust benchmark's first argument, when it differs from the C program's
     /// (`read-owned`: the same reads through the safe layer).
     rust_mode: Option<&'static str>,
+    /// An echo case: `args` are the load generator's, after the server's address.
+    echo: bool,
+}
+
+/// The echo case's programs.
+struct Echo {
+    /// `echo.c`: `server` and `client` modes.
+    c: PathBuf,
+    /// `uring/examples/echo_server.rs`, release build.
+    rust: PathBuf,
 }
 
 pub fn run(args: &[String]) -> Result {
@@ -72,6 +88,7 @@ pub fn run(args: &[String]) -> Result {
                     ops.to_string(),
                 ],
                 rust_mode: None,
+                echo: false,
             });
         }
     }
@@ -86,33 +103,57 @@ pub fn run(args: &[String]) -> Result {
         name: "read 4KiB qd=32 default".into(),
         args: read_args.clone(),
         rust_mode: None,
+        echo: false,
     });
     // The safe layer against the same C program: each read owns its Vec.
     cases.push(Case {
         name: "read 4KiB qd=32 owned".into(),
         args: read_args,
         rust_mode: Some("read-owned"),
+        echo: false,
     });
+    // Round trips per connection: 16 connections ping-ponging 64-byte messages.
+    let echo_conns = 16u32;
+    let echo_trips: u64 = if quick { 5_000 } else { 20_000 };
+    cases.push(Case {
+        name: format!("echo 64B conns={echo_conns}"),
+        args: vec![echo_conns.to_string(), "64".into(), echo_trips.to_string()],
+        rust_mode: None,
+        echo: true,
+    });
+
+    cases.retain(|c| filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())));
+    // Built only when an echo case runs.
+    let echo = if cases.iter().any(|c| c.echo) {
+        Some(build_echo()?)
+    } else {
+        None
+    };
 
     println!(
         "{:<28} {:>14} {:>14} {:>7}",
         "case", "uring_ops_s", "c_ops_s", "ratio"
     );
-    for case in cases
-        .iter()
-        .filter(|c| filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())))
-    {
-        // One warm-up each, not counted.
+    for case in &cases {
         let mut rust_args = case.args.clone();
         if let Some(mode) = case.rust_mode {
             rust_args[0] = mode.to_string();
         }
-        measure(&c_bin, &case.args)?;
-        measure(&rust_bin, &rust_args)?;
+        let run_c = || match &echo {
+            Some(e) if case.echo => measure_echo(&e.c, &["server"], &e.c, &case.args),
+            _ => measure(&c_bin, &case.args),
+        };
+        let run_rust = || match &echo {
+            Some(e) if case.echo => measure_echo(&e.rust, &[], &e.c, &case.args),
+            _ => measure(&rust_bin, &rust_args),
+        };
+        // One warm-up each, not counted.
+        run_c()?;
+        run_rust()?;
         let (mut c, mut r) = (Vec::new(), Vec::new());
         for _ in 0..runs {
-            c.push(measure(&c_bin, &case.args)?);
-            r.push(measure(&rust_bin, &rust_args)?);
+            c.push(run_c()?);
+            r.push(run_rust()?);
         }
         let (cm, rm) = (median(&mut c), median(&mut r));
         println!(
@@ -192,6 +233,119 @@ fn build() -> Result<(PathBuf, PathBuf)> {
         })
         .ok_or("cargo bench --no-run did not report the `ring` benchmark's executable")?;
     Ok((c_bin, rust_bin))
+}
+
+/// Builds `xtask/bench/echo.c` against the vendored liburing (whose objects
+/// [`build`] compiled) and `uring`'s `echo_server` example with `--release`.
+fn build_echo() -> Result<Echo> {
+    let root = project_root();
+    let out = root.join("target/bench");
+    let objs: Vec<PathBuf> = ["setup", "queue", "register", "syscall", "version"]
+        .iter()
+        .map(|f| out.join(format!("{f}.o")))
+        .collect();
+    let c = out.join("echo-c");
+    util::run(
+        Command::new("cc")
+            .args(["-O2", "-D_GNU_SOURCE", "-D_FILE_OFFSET_BITS=64", "-g"])
+            .arg(format!("-I{}", out.join("include").display()))
+            .arg(root.join("xtask/bench/echo.c"))
+            .args(&objs)
+            .arg("-o")
+            .arg(&c),
+    )?;
+    let json = util::output(util::cargo().current_dir(&root).args([
+        "build",
+        "--release",
+        "-p",
+        "uring",
+        "--example",
+        "echo_server",
+        "--message-format=json",
+    ]))?;
+    let rust = json
+        .lines()
+        .filter(|l| {
+            l.contains("\"reason\":\"compiler-artifact\"") && l.contains("\"name\":\"echo_server\"")
+        })
+        .find_map(|l| {
+            let rest = l.split("\"executable\":\"").nth(1)?;
+            Some(PathBuf::from(rest.split('"').next()?))
+        })
+        .ok_or("cargo build did not report the `echo_server` example's executable")?;
+    Ok(Echo { c, rust })
+}
+
+/// A server started by [`measure_echo`], killed if the measurement fails.
+struct ServerGuard(Child);
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts echo server `server` (with `args`), reads the address from its first line,
+/// runs `echo client ADDR <client_args>` against it, then closes the server's stdin
+/// (its signal to exit) and checks that it exited with status 0. Returns the
+/// client's round trips per second.
+fn measure_echo(
+    server: &Path,
+    args: &[&str],
+    client: &Path,
+    client_args: &[String],
+) -> Result<f64> {
+    let child = Command::new(server)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", server.display()))?;
+    let mut guard = ServerGuard(child);
+    let mut line = String::new();
+    let stdout = guard.0.stdout.take().ok_or("no server stdout")?;
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| format!("{}: {e}", server.display()))?;
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .ok_or_else(|| {
+            let mut err = String::new();
+            if let Some(mut e) = guard.0.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            format!(
+                "{} printed {line:?} instead of `listening on ADDR`: {err}",
+                server.display()
+            )
+        })?
+        .to_string();
+    let out = util::output(
+        Command::new(client)
+            .arg("client")
+            .arg(&addr)
+            .args(client_args),
+    )?;
+    drop(guard.0.stdin.take());
+    let status = guard
+        .0
+        .wait()
+        .map_err(|e| format!("{}: {e}", server.display()))?;
+    let mut err = String::new();
+    if let Some(mut e) = guard.0.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    if !status.success() {
+        return Err(format!("{} exited with {status}: {err}", server.display()));
+    }
+    out.lines()
+        .find_map(|l| l.strip_prefix("ops_per_sec ")?.trim().parse().ok())
+        .ok_or_else(|| format!("{} printed no `ops_per_sec`: {out}", client.display()))
 }
 
 /// A 256 MiB file of pseudo-random bytes, read once so it sits in the page cache.

@@ -1,0 +1,797 @@
+//! A TCP echo server on io_uring's safe layer, single-threaded and without
+//! `async` or a line of `unsafe`.
+//!
+//! ```text
+//! cargo run -p uring --example echo_server -- [--addr 127.0.0.1:0] [--sqpoll]
+//!     [--max-conns N] [--bufs N] [--buf-size BYTES]
+//! ```
+//!
+//! It prints `listening on ADDR` as its first line on standard output, then echoes
+//! every byte each client sends back to it, in order, until the client shuts its
+//! side down; then it closes the connection. It exits (status 0, after a summary on
+//! standard error) when its standard input reaches end of file — so give it one
+//! that stays open if it should run unattended (`sleep inf | echo_server`) — or,
+//! with `--max-conns N`, once N connections have been closed.
+//!
+//! What it shows, all through [`OwnedRing`]:
+//!
+//! * **One multishot accept** ([`ops::AcceptMulti`]): each new connection is an
+//!   item of a single stream. If the stream ends (an error such as `EMFILE`), it
+//!   is re-armed, after a short [`ops::Timeout`] when the error says the process
+//!   is out of resources.
+//! * **One multishot receive per connection** ([`ops::RecvMulti`]) into buffers the
+//!   kernel picks from a provided-buffer ring ([`BufPool`]): a connection holds no
+//!   buffer while it waits. When the pool runs dry the stream ends with `ENOBUFS`;
+//!   the connection is re-armed once buffers are back. A stream the kernel ends
+//!   for another reason (its completion queue was full) is re-armed at once; one
+//!   that ends at end of file, with no data, is the client's shutdown.
+//! * **Sends in order** ([`ops::Send`]): at most one send per connection is in
+//!   flight. The first chunk goes out straight from the pool buffer it arrived in
+//!   (no copy; the buffer returns to the pool when the send gives it back); what
+//!   arrives while a send is in flight is appended to the connection's backlog and
+//!   goes out, all of it, in the next send. A short send is finished by sending
+//!   the remainder before anything else. A client that sends without reading
+//!   cannot make the backlog grow without bound: at 1 MiB the connection's
+//!   receive is cancelled, and re-armed once the backlog has gone out.
+//! * **Closing** ([`ops::Close`]): once the client has shut down and everything
+//!   received is sent, or after an error, and only when no operation of the
+//!   connection is in flight (each holds a clone of its [`SharedFd`]).
+//! * **Stopping**: a read of standard input waits for end of file.
+//!
+//! Provided-buffer rings and multishot receive need Linux 6.0 (multishot accept
+//! 5.19); on older kernels the server says so and exits with status 1.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{self, Write as _};
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsFd;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use uring::Ring;
+use uring::error::errno;
+use uring::owned::{
+    BufPool, Completion, IoBuf, ItemPoll, Multi, OpId, OpKey, OwnedRing, PoolBuf, SharedFd, Slice,
+    ops,
+};
+
+/// Submission queue entries.
+const SQ_ENTRIES: u32 = 256;
+/// Completion queue entries: room for many multishot completions between two
+/// passes of the loop (a full queue ends multishot streams).
+const CQ_ENTRIES: u32 = 4096;
+/// The pool's buffer group.
+const GROUP: u16 = 0;
+/// How long to wait before re-arming accept after `EMFILE` and the like.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+/// A connection whose backlog reaches this many bytes (its client sends but does
+/// not read) stops receiving until the backlog has gone out.
+const BACKLOG_LIMIT: usize = 1 << 20;
+
+const USAGE: &str = "usage: echo_server [--addr IP:PORT] [--sqpoll] [--max-conns N] \
+                     [--bufs N] [--buf-size BYTES]";
+
+/// Command-line settings.
+struct Config {
+    /// Where to listen (default `127.0.0.1:0`, a port of the kernel's choosing).
+    addr: SocketAddr,
+    /// Set the ring up with a kernel submission-polling thread.
+    sqpoll: bool,
+    /// Exit after this many connections have been closed.
+    max_conns: Option<u64>,
+    /// Buffers in the pool (1 to 32768).
+    bufs: u16,
+    /// Bytes per buffer.
+    buf_size: u32,
+}
+
+/// Parses the arguments; `Err("")` for `--help`.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> {
+    let mut config = Config {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        sqpoll: false,
+        max_conns: None,
+        bufs: 256,
+        buf_size: 4096,
+    };
+    fn value<T: std::str::FromStr>(
+        flag: &str,
+        v: Option<String>,
+        ok: impl Fn(&T) -> bool,
+    ) -> Result<T, String>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
+        let parsed = v.parse::<T>().map_err(|e| format!("{flag} {v}: {e}"))?;
+        if ok(&parsed) {
+            Ok(parsed)
+        } else {
+            Err(format!("{flag} {v}: out of range"))
+        }
+    }
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--addr" => config.addr = value("--addr", args.next(), |_| true)?,
+            "--sqpoll" => config.sqpoll = true,
+            "--max-conns" => {
+                config.max_conns = Some(value("--max-conns", args.next(), |&n| n > 0)?)
+            }
+            "--bufs" => config.bufs = value("--bufs", args.next(), |&n| (1..=32768).contains(&n))?,
+            "--buf-size" => {
+                config.buf_size = value("--buf-size", args.next(), |&n| (1..=1 << 24).contains(&n))?
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(config)
+}
+
+fn main() -> ExitCode {
+    let config = match parse_args(std::env::args().skip(1)) {
+        Ok(c) => c,
+        // `--help`.
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("echo_server: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&config) {
+        Ok(stats) => {
+            eprintln!(
+                "echo_server: {} connections served ({} ended by an error), {} bytes echoed, \
+                 {} receives re-armed after ENOBUFS, {} paused for a full backlog",
+                stats.closed, stats.failed, stats.bytes, stats.enobufs, stats.pauses
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("echo_server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What the server did, for the summary.
+#[derive(Default)]
+struct Stats {
+    /// Connections closed.
+    closed: u64,
+    /// Connections closed after an error (a reset, a failed send).
+    failed: u64,
+    /// Bytes sent back.
+    bytes: u64,
+    /// Receive streams that ended with `ENOBUFS` (and were re-armed, unless the
+    /// connection closed first).
+    enobufs: u64,
+    /// Times a connection stopped receiving because its backlog was full.
+    pauses: u64,
+}
+
+fn run(config: &Config) -> io::Result<Stats> {
+    let mut builder = Ring::builder().cq_entries(CQ_ENTRIES);
+    if config.sqpoll {
+        builder = builder.sqpoll().sq_thread_idle(100);
+    }
+    let mut ring = OwnedRing::from_builder(builder, SQ_ENTRIES)
+        .map_err(|e| with_context(e, "cannot set up the ring"))?;
+    let pool = BufPool::new(&mut ring, GROUP, config.bufs, config.buf_size).map_err(|e| {
+        with_context(
+            e,
+            "cannot register a provided-buffer ring (Linux 5.19 is needed)",
+        )
+    })?;
+    let listener = TcpListener::bind(config.addr)
+        .map_err(|e| with_context(e, &format!("cannot listen on {}", config.addr)))?;
+    let addr = listener.local_addr()?;
+    let stdin = SharedFd::from(io::stdin().as_fd().try_clone_to_owned()?);
+
+    let mut server = Server {
+        ring,
+        pool,
+        listener: SharedFd::from(listener),
+        stdin,
+        accept: None,
+        accepted_once: false,
+        accept_retry: None,
+        stdin_read: None,
+        conns: Vec::new(),
+        free: Vec::new(),
+        owners: HashMap::default(),
+        starved: Vec::new(),
+        done: VecDeque::new(),
+        max_conns: config.max_conns,
+        stopping: false,
+        stats: Stats::default(),
+    };
+    server.arm_accept()?;
+    server.arm_stdin()?;
+    // Submit before announcing the port, so the accept is armed.
+    server.ring.submit()?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "listening on {addr}")?;
+    out.flush()?;
+    drop(out);
+
+    let result = server.serve();
+    let Server { ring, stats, .. } = server;
+    // Cancels whatever is still in flight (the accept, the read of stdin, the
+    // connections still open) and waits for it.
+    ring.close();
+    result.map(|()| stats)
+}
+
+fn with_context(e: io::Error, what: &str) -> io::Error {
+    io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+type AcceptId = OpId<Multi<ops::AcceptMulti>>;
+type RecvId = OpId<Multi<ops::RecvMulti>>;
+/// A send straight from the pool buffer the bytes arrived in.
+type PoolSend = ops::Send<Slice<PoolBuf>>;
+/// A send of a connection's backlog.
+type VecSend = ops::Send<Slice<Vec<u8>>>;
+
+/// A multiply-rotate hasher for the [`OpKey`]s of [`Server::owners`], which is on
+/// the path of every send: SipHash's resistance to chosen keys is not needed for
+/// keys the ring makes, and costs more than the rest of the lookup.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+/// One client connection.
+struct Conn {
+    fd: SharedFd,
+    /// The receive stream, while it is armed.
+    recv: Option<RecvId>,
+    /// Whether a cancellation of `recv` was asked for.
+    recv_cancelled: bool,
+    /// Data items the current receive stream has yielded.
+    items: u64,
+    /// The error the current receive stream ended with, if it did.
+    recv_err: Option<i32>,
+    /// Whether a send is in flight (at most one, so bytes leave in order).
+    sending: bool,
+    /// Bytes received while a send was in flight, to send next.
+    backlog: Vec<u8>,
+    /// An empty buffer to become the next backlog (the last one sent).
+    spare: Vec<u8>,
+    /// The client shut its side down.
+    eof: bool,
+    /// An error: stop echoing, close once nothing is in flight.
+    broken: bool,
+    /// The receive stream ended with `ENOBUFS` and waits for buffers.
+    starved: bool,
+    /// Receiving stopped (the stream cancelled) because the backlog reached
+    /// [`BACKLOG_LIMIT`]; it resumes once the backlog has gone out.
+    paused: bool,
+}
+
+/// The server's state: the ring, the pool, and the connections.
+struct Server {
+    ring: OwnedRing,
+    pool: BufPool,
+    listener: SharedFd,
+    stdin: SharedFd,
+    accept: Option<AcceptId>,
+    /// Whether accept ever yielded a connection (so `EINVAL` is not the kernel
+    /// lacking multishot accept).
+    accepted_once: bool,
+    /// A timer before re-arming accept.
+    accept_retry: Option<OpId<ops::Timeout>>,
+    stdin_read: Option<OpId<ops::Read<Vec<u8>>>>,
+    /// Connections by index; `None` for free slots, listed in `free`.
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    /// Which connection each in-flight receive and send belongs to.
+    owners: HashMap<OpKey, usize, BuildHasherDefault<KeyHasher>>,
+    /// Connections whose receive waits for the pool to have buffers again.
+    starved: Vec<usize>,
+    /// Finished operations taken from the ring, being handled.
+    done: VecDeque<Completion>,
+    max_conns: Option<u64>,
+    stopping: bool,
+    stats: Stats,
+}
+
+impl Server {
+    /// The event loop: wait, then take every accepted connection, every received
+    /// chunk and every finished operation.
+    fn serve(&mut self) -> io::Result<()> {
+        while !self.stopping {
+            match self.ring.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if matches!(errno(&e), Some(libc::EINTR | libc::EBUSY)) => {}
+                Err(e) => return Err(e),
+            }
+            self.poll_accept()?;
+            for idx in 0..self.conns.len() {
+                self.poll_recv(idx)?;
+            }
+            self.done.extend(self.ring.completions());
+            while let Some(c) = self.done.pop_front() {
+                self.on_completion(c)?;
+            }
+            self.rearm_starved()?;
+        }
+        Ok(())
+    }
+
+    fn conn(&mut self, idx: usize) -> &mut Conn {
+        self.conns[idx].as_mut().expect("a live connection")
+    }
+
+    fn arm_accept(&mut self) -> io::Result<()> {
+        let id = self
+            .ring
+            .submit_multishot(ops::AcceptMulti::new(&self.listener))?;
+        self.accept = Some(id);
+        Ok(())
+    }
+
+    fn arm_stdin(&mut self) -> io::Result<()> {
+        // Offset -1: the current position, as for a pipe or a terminal.
+        let id = self.ring.submit_op(ops::Read::new(
+            &self.stdin,
+            Vec::with_capacity(256),
+            u64::MAX,
+        ))?;
+        self.stdin_read = Some(id);
+        Ok(())
+    }
+
+    fn poll_accept(&mut self) -> io::Result<()> {
+        let Some(id) = self.accept.take() else {
+            return Ok(());
+        };
+        loop {
+            match self.ring.poll_item(&id) {
+                ItemPoll::Item(item) => self.on_accept_item(item)?,
+                ItemPoll::Pending => {
+                    self.accept = Some(id);
+                    return Ok(());
+                }
+                ItemPoll::Ended => return self.on_accept_end(),
+            }
+        }
+    }
+
+    /// One item of the accept stream: a connection, or the error ending it.
+    fn on_accept_item(&mut self, item: io::Result<std::os::fd::OwnedFd>) -> io::Result<()> {
+        let fd = match item {
+            Ok(fd) => fd,
+            Err(e) => {
+                return self.on_accept_error(e);
+            }
+        };
+        self.accepted_once = true;
+        let conn = Conn {
+            fd: SharedFd::from(fd),
+            recv: None,
+            recv_cancelled: false,
+            items: 0,
+            recv_err: None,
+            sending: false,
+            backlog: Vec::new(),
+            spare: Vec::new(),
+            eof: false,
+            broken: false,
+            starved: false,
+            paused: false,
+        };
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.conns[i] = Some(conn);
+                i
+            }
+            None => {
+                self.conns.push(Some(conn));
+                self.conns.len() - 1
+            }
+        };
+        self.arm_recv(idx)
+    }
+
+    fn on_accept_error(&mut self, e: io::Error) -> io::Result<()> {
+        match errno(&e) {
+            // Out of descriptors or memory: try again a little later.
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
+                eprintln!("echo_server: accept: {e}; retrying in {ACCEPT_RETRY:?}");
+                let id = self.ring.submit_op(ops::Timeout::new(ACCEPT_RETRY))?;
+                self.accept_retry = Some(id);
+                Ok(())
+            }
+            // A connection that went away before it was accepted, a signal.
+            Some(libc::ECONNABORTED | libc::EINTR | libc::EAGAIN | libc::EPERM) => Ok(()),
+            Some(libc::ECANCELED) if self.stopping => Ok(()),
+            Some(libc::EINVAL) if !self.accepted_once => Err(with_context(
+                e,
+                "multishot accept refused (Linux 5.19 is needed)",
+            )),
+            _ => Err(with_context(e, "accept")),
+        }
+    }
+
+    /// The accept stream ended (its error, if any, was its last item): re-arm it
+    /// unless a retry timer is already set.
+    fn on_accept_end(&mut self) -> io::Result<()> {
+        self.accept = None;
+        if self.accept_retry.is_none() && !self.stopping {
+            self.arm_accept()?;
+        }
+        Ok(())
+    }
+
+    fn arm_recv(&mut self, idx: usize) -> io::Result<()> {
+        let conn = self.conns[idx].as_mut().expect("a live connection");
+        let op = ops::RecvMulti::new(&conn.fd, &self.pool);
+        match self.ring.submit_multishot(op) {
+            Ok(id) => {
+                self.owners.insert(id.key(), idx);
+                let conn = self.conn(idx);
+                conn.recv = Some(id);
+                conn.recv_cancelled = false;
+                conn.items = 0;
+                conn.recv_err = None;
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("echo_server: cannot arm a receive: {}", e.error);
+                self.break_conn(idx)
+            }
+        }
+    }
+
+    /// Takes every item the connection's receive stream has.
+    fn poll_recv(&mut self, idx: usize) -> io::Result<()> {
+        let Some(id) = self.conns[idx].as_mut().and_then(|c| c.recv.take()) else {
+            return Ok(());
+        };
+        loop {
+            match self.ring.poll_item(&id) {
+                ItemPoll::Item(item) => self.on_recv_item(idx, item)?,
+                ItemPoll::Pending => {
+                    let conn = self.conn(idx);
+                    conn.recv = Some(id);
+                    if conn.broken || conn.paused {
+                        self.cancel_recv(idx)?;
+                    }
+                    return Ok(());
+                }
+                ItemPoll::Ended => {
+                    // The final completion went by without its result: an end
+                    // with no data item and no error is end of file.
+                    self.owners.remove(&id.key());
+                    let eof = self.conn(idx).items == 0;
+                    return self.on_recv_end(idx, eof);
+                }
+            }
+        }
+    }
+
+    /// One item of a receive stream: bytes to echo, or the error ending it.
+    fn on_recv_item(&mut self, idx: usize, item: io::Result<PoolBuf>) -> io::Result<()> {
+        let conn = self.conn(idx);
+        let buf = match item {
+            Ok(buf) => buf,
+            Err(e) => {
+                let code = errno(&e).unwrap_or(libc::EIO);
+                if code == libc::EINVAL && conn.items == 0 && !conn.eof {
+                    return Err(with_context(
+                        e,
+                        "multishot receive refused (Linux 6.0 is needed)",
+                    ));
+                }
+                conn.recv_err = Some(code);
+                return Ok(());
+            }
+        };
+        conn.items += 1;
+        if conn.broken || buf.is_empty() {
+            return Ok(());
+        }
+        if conn.sending {
+            // In order: after the send in flight.
+            conn.backlog.extend_from_slice(&buf);
+            if conn.backlog.len() >= BACKLOG_LIMIT && !conn.paused {
+                // The client is not reading: stop receiving. (The stream is
+                // cancelled once the items already posted are taken.)
+                conn.paused = true;
+                self.stats.pauses += 1;
+                self.cancel_recv(idx)?;
+            }
+            Ok(())
+        } else {
+            let len = buf.len();
+            self.send(idx, buf.slice(..len))
+        }
+    }
+
+    /// A receive stream ended; `eof` when it ended at the client's shutdown.
+    fn on_recv_end(&mut self, idx: usize, eof: bool) -> io::Result<()> {
+        let stopping = self.stopping;
+        let conn = self.conns[idx].as_mut().expect("a live connection");
+        conn.recv = None;
+        match conn.recv_err.take() {
+            Some(libc::ENOBUFS) => {
+                self.stats.enobufs += 1;
+                if !conn.broken && !stopping && !conn.paused {
+                    conn.starved = true;
+                    self.starved.push(idx);
+                }
+            }
+            Some(libc::ECANCELED) if conn.broken || stopping || conn.paused => {}
+            Some(code) => {
+                if code != libc::ECONNRESET {
+                    eprintln!(
+                        "echo_server: receive: {}",
+                        io::Error::from_raw_os_error(code)
+                    );
+                }
+                conn.broken = true;
+            }
+            None if eof => conn.eof = true,
+            // Ended with data (say, the completion queue was full): go on.
+            None if !conn.broken && !conn.paused => return self.arm_recv(idx),
+            None => {}
+        }
+        self.resume(idx)?;
+        self.maybe_close(idx)
+    }
+
+    /// Re-arms the receive of a paused connection once its backlog has gone out
+    /// (and its cancelled stream has ended).
+    fn resume(&mut self, idx: usize) -> io::Result<()> {
+        let stopping = self.stopping;
+        let Some(conn) = self.conns[idx].as_mut() else {
+            return Ok(());
+        };
+        if !conn.paused || conn.recv.is_some() || conn.backlog.len() >= BACKLOG_LIMIT / 2 {
+            return Ok(());
+        }
+        conn.paused = false;
+        if conn.broken || conn.eof || stopping {
+            return Ok(());
+        }
+        self.arm_recv(idx)
+    }
+
+    /// Re-arms the receives that ran out of buffers, if the pool has some again.
+    fn rearm_starved(&mut self) -> io::Result<()> {
+        while self.pool.available() > 0 {
+            let Some(idx) = self.starved.pop() else {
+                break;
+            };
+            let Some(conn) = self.conns[idx].as_mut() else {
+                continue;
+            };
+            if !conn.starved || conn.paused {
+                continue;
+            }
+            conn.starved = false;
+            if conn.broken {
+                self.maybe_close(idx)?;
+            } else {
+                self.arm_recv(idx)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks connection `idx` broken: nothing more is echoed, its receive is
+    /// cancelled, and it closes once its operations are back.
+    fn break_conn(&mut self, idx: usize) -> io::Result<()> {
+        let conn = self.conn(idx);
+        conn.broken = true;
+        conn.backlog.clear();
+        self.cancel_recv(idx)?;
+        self.maybe_close(idx)
+    }
+
+    /// Cancels connection `idx`'s receive stream, once, if it is armed (and not
+    /// taken out by [`poll_recv`](Self::poll_recv) at the moment).
+    fn cancel_recv(&mut self, idx: usize) -> io::Result<()> {
+        let Some(conn) = self.conns[idx].as_mut() else {
+            return Ok(());
+        };
+        let Some(id) = conn.recv.as_ref() else {
+            return Ok(());
+        };
+        if conn.recv_cancelled {
+            return Ok(());
+        }
+        conn.recv_cancelled = true;
+        match self.ring.cancel(id) {
+            // Already finished: its final completion is on its way.
+            Err(e) if errno(&e) == Some(libc::ENOENT) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Sends `buf` on connection `idx`, the one send in flight for it.
+    fn send<B: IoBuf>(&mut self, idx: usize, buf: Slice<B>) -> io::Result<()> {
+        let conn = self.conn(idx);
+        debug_assert!(!conn.sending);
+        let op = ops::Send::new(&conn.fd, buf).flags(libc::MSG_NOSIGNAL);
+        match self.ring.submit_op(op) {
+            Ok(id) => {
+                self.owners.insert(id.key(), idx);
+                self.conn(idx).sending = true;
+                Ok(())
+            }
+            Err(e) => {
+                eprintln!("echo_server: cannot queue a send: {}", e.error);
+                self.break_conn(idx)
+            }
+        }
+    }
+
+    /// A send finished: finish a short one, else send the backlog, if any.
+    /// Returns the buffer when it is done with.
+    fn on_sent<B: IoBuf>(
+        &mut self,
+        idx: usize,
+        res: io::Result<usize>,
+        buf: Slice<B>,
+    ) -> io::Result<Option<B>> {
+        let conn = self.conn(idx);
+        conn.sending = false;
+        let len = buf.bytes_init();
+        match res {
+            Ok(n) if n > 0 || len == 0 => {
+                self.stats.bytes += n as u64;
+                if n < len {
+                    let (begin, end) = (buf.begin() + n, buf.end());
+                    self.send(idx, buf.into_inner().slice(begin..end))?;
+                    return Ok(None);
+                }
+            }
+            Ok(_) => {
+                eprintln!("echo_server: send wrote nothing");
+                self.break_conn(idx)?;
+                return Ok(Some(buf.into_inner()));
+            }
+            Err(e) => {
+                if !matches!(errno(&e), Some(libc::EPIPE | libc::ECONNRESET)) {
+                    eprintln!("echo_server: send: {e}");
+                }
+                self.break_conn(idx)?;
+                return Ok(Some(buf.into_inner()));
+            }
+        }
+        self.flush_backlog(idx)?;
+        Ok(Some(buf.into_inner()))
+    }
+
+    /// Sends the backlog if nothing is in flight; resumes receiving if it was
+    /// paused; closes the connection if it is done.
+    fn flush_backlog(&mut self, idx: usize) -> io::Result<()> {
+        let Some(conn) = self.conns[idx].as_mut() else {
+            return Ok(());
+        };
+        if conn.sending || conn.broken || conn.backlog.is_empty() {
+            self.resume(idx)?;
+            return self.maybe_close(idx);
+        }
+        let data = std::mem::replace(&mut conn.backlog, std::mem::take(&mut conn.spare));
+        let len = data.len();
+        self.send(idx, data.slice(..len))?;
+        self.resume(idx)
+    }
+
+    /// Closes connection `idx` if it is finished (the client shut down and every
+    /// byte went back, or an error) and none of its operations is in flight.
+    fn maybe_close(&mut self, idx: usize) -> io::Result<()> {
+        let Some(conn) = self.conns[idx].as_ref() else {
+            return Ok(());
+        };
+        let finished = conn.broken || (conn.eof && conn.backlog.is_empty());
+        if !finished || conn.recv.is_some() || conn.sending {
+            return Ok(());
+        }
+        let conn = self.conns[idx].take().expect("a live connection");
+        self.free.push(idx);
+        if let Ok(fd) = conn.fd.try_unwrap() {
+            // Nobody waits for the close: its result (and the descriptor, if the
+            // kernel did not take it) is dropped when it completes.
+            match self.ring.submit_op(ops::Close::new(fd)) {
+                Ok(id) => self.ring.detach(id),
+                Err(e) => drop(e.op),
+            }
+        }
+        self.stats.closed += 1;
+        self.stats.failed += u64::from(conn.broken);
+        if self.max_conns.is_some_and(|m| self.stats.closed >= m) {
+            self.stopping = true;
+        }
+        Ok(())
+    }
+
+    /// A finished operation: a send, the end of a stream, the read of stdin, the
+    /// accept retry timer.
+    fn on_completion(&mut self, c: Completion) -> io::Result<()> {
+        let key = c.key();
+        if self.stdin_read.as_ref().is_some_and(|id| c.is_for(id)) {
+            self.stdin_read = None;
+            match c.downcast::<ops::Read<Vec<u8>>>() {
+                // Some input (ignored): keep reading.
+                Ok((Ok(n), _)) if n > 0 => self.arm_stdin()?,
+                Ok((Err(e), _)) if errno(&e) == Some(libc::EINTR) => self.arm_stdin()?,
+                // End of file, or an error: time to go.
+                _ => self.stopping = true,
+            }
+            return Ok(());
+        }
+        if self.accept_retry.as_ref().is_some_and(|id| c.is_for(id)) {
+            self.accept_retry = None;
+            if self.accept.is_none() && !self.stopping {
+                self.arm_accept()?;
+            }
+            return Ok(());
+        }
+        if self.accept.as_ref().is_some_and(|id| c.is_for(id)) {
+            self.accept = None;
+            if let Ok(items) = c.downcast::<Multi<ops::AcceptMulti>>() {
+                for item in items {
+                    self.on_accept_item(item)?;
+                }
+            }
+            return self.on_accept_end();
+        }
+        let Some(idx) = self.owners.remove(&key) else {
+            // Nothing else is expected (closes are detached).
+            return Ok(());
+        };
+        if c.is::<PoolSend>() {
+            if let Ok((res, buf)) = c.downcast::<PoolSend>() {
+                // The pool buffer goes back to the kernel here.
+                drop(self.on_sent(idx, res, buf)?);
+            }
+        } else if c.is::<VecSend>() {
+            if let Ok((res, buf)) = c.downcast::<VecSend>() {
+                if let Some(mut v) = self.on_sent(idx, res, buf)? {
+                    // Keep the allocation for the next backlog.
+                    v.clear();
+                    if let Some(conn) = self.conns[idx].as_mut() {
+                        if conn.spare.capacity() < v.capacity() {
+                            conn.spare = v;
+                        }
+                    }
+                }
+            }
+        } else if c.is::<Multi<ops::RecvMulti>>() {
+            // The receive stream's final completion, with the items not taken yet.
+            let res = c.raw_result();
+            self.conn(idx).recv = None;
+            if let Ok(items) = c.downcast::<Multi<ops::RecvMulti>>() {
+                for item in items {
+                    self.on_recv_item(idx, item)?;
+                }
+            }
+            return self.on_recv_end(idx, res == 0);
+        }
+        Ok(())
+    }
+}

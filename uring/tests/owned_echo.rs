@@ -1,0 +1,544 @@
+//! Runs `examples/echo_server.rs` against many concurrent loopback clients and
+//! checks that every byte comes back, in order, to the client that sent it; that
+//! clients which vanish mid-stream disturb no one else; and that the server exits
+//! with status 0, having counted what the clients saw.
+//!
+//! The server needs provided-buffer rings (Linux 5.19), multishot accept (5.19)
+//! and multishot receive (6.0). On kernels without them each test says why it is
+//! skipped and passes.
+
+mod support;
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use uring::error::errno;
+use uring::owned::{BufPool, OwnedRing, ops};
+
+/// How long any one socket read or write may block before the test fails.
+const IO_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why the server cannot run on this kernel, if it cannot: probes a throw-away
+/// ring for a buffer ring, multishot receive and multishot accept.
+fn missing_feature() -> Option<String> {
+    let mut ring = OwnedRing::new(8).expect("io_uring set-up");
+    let pool = match BufPool::new(&mut ring, 0, 2, 64) {
+        Ok(p) => p,
+        Err(e) if errno(&e) == Some(libc::EINVAL) => {
+            return Some(format!(
+                "the kernel refused a provided-buffer ring ({e}); Linux 5.19 is needed"
+            ));
+        }
+        Err(e) => panic!("registering a buffer pool: {e}"),
+    };
+    let (r, mut w) = UnixStream::pair().unwrap();
+    let id = ring
+        .submit_multishot(ops::RecvMulti::new(r, &pool))
+        .unwrap();
+    w.write_all(b"x").unwrap();
+    match ring.next_item(&id).unwrap() {
+        Some(Err(e)) if errno(&e) == Some(libc::EINVAL) => {
+            return Some(format!(
+                "the kernel refused a multishot receive ({e}); Linux 6.0 is needed"
+            ));
+        }
+        Some(item) => assert_eq!(&item.expect("a multishot receive")[..], b"x"),
+        None => panic!("the multishot receive ended without an item"),
+    }
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let id = ring
+        .submit_multishot(ops::AcceptMulti::new(listener))
+        .unwrap();
+    ring.submit().unwrap();
+    let _client = TcpStream::connect(addr).unwrap();
+    match ring.next_item(&id).unwrap() {
+        Some(Err(e)) if errno(&e) == Some(libc::EINVAL) => Some(format!(
+            "the kernel refused a multishot accept ({e}); Linux 5.19 is needed"
+        )),
+        Some(item) => {
+            item.expect("a multishot accept");
+            None
+        }
+        None => panic!("the multishot accept ended without an item"),
+    }
+}
+
+/// Says why `test` is skipped, if it must be.
+fn skip(test: &str) -> bool {
+    match missing_feature() {
+        Some(why) => {
+            eprintln!("skipped: {test}: {why}");
+            true
+        }
+        None => false,
+    }
+}
+
+/// A running `echo_server`, killed if the test fails before it exits.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    stderr: Option<ChildStderr>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(support::example("echo_server", &[]))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting echo_server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| {
+                let _ = child.kill();
+                let mut err = String::new();
+                let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+                panic!("echo_server's first line was {line:?}; stderr: {err}")
+            });
+        let stderr = child.stderr.take();
+        Server {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    /// Closes the server's stdin (its signal to stop) and waits for it; returns
+    /// its status and what it wrote on stderr.
+    fn stop(mut self) -> (ExitStatus, String) {
+        drop(self.child.stdin.take());
+        self.wait()
+    }
+
+    /// Waits (at most a minute) for the server to exit by itself.
+    fn wait(mut self) -> (ExitStatus, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "echo_server did not exit within a minute"
+            );
+            thread::sleep(Duration::from_millis(10));
+        };
+        let mut err = String::new();
+        self.stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (status, err)
+    }
+
+    fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        s
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The server's summary line.
+#[derive(Debug, PartialEq)]
+struct Summary {
+    /// Connections closed.
+    conns: u64,
+    /// Of which after an error.
+    failed: u64,
+    /// Bytes echoed.
+    bytes: u64,
+    /// Receive streams that ended with `ENOBUFS`.
+    enobufs: u64,
+    /// Receives stopped for a full backlog.
+    pauses: u64,
+}
+
+fn summary(stderr: &str) -> Summary {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("connections served"))
+        .unwrap_or_else(|| panic!("no summary on echo_server's stderr: {stderr}"));
+    let nums: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().unwrap())
+        .collect();
+    let [conns, failed, bytes, enobufs, pauses] = nums[..] else {
+        panic!("summary line: {line}")
+    };
+    Summary {
+        conns,
+        failed,
+        bytes,
+        enobufs,
+        pauses,
+    }
+}
+
+/// xorshift64: reproducible pseudo-random sizes and bytes.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(n + 8);
+        while v.len() < n {
+            v.extend_from_slice(&self.next().to_le_bytes());
+        }
+        v.truncate(n);
+        v
+    }
+}
+
+/// Message sizes for client `seed`: some fixed edge cases (one byte, around a
+/// 4 KiB pool buffer, a full 64 KiB spanning many buffers) and random ones.
+fn sizes(rng: &mut Rng, count: usize) -> Vec<usize> {
+    let fixed = [1, 4095, 4096, 4097, 65536];
+    (0..count)
+        .map(|i| {
+            if i % 2 == 0 {
+                fixed[(rng.next() % fixed.len() as u64) as usize]
+            } else {
+                1 + (rng.next() % 65536) as usize
+            }
+        })
+        .collect()
+}
+
+/// Where two byte strings first differ, for a readable failure.
+fn assert_same(got: &[u8], want: &[u8], what: &str) {
+    if got != want {
+        let at = got
+            .iter()
+            .zip(want)
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.len().min(want.len()));
+        panic!(
+            "{what}: {} bytes back for {} sent, first difference at byte {at}",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+/// Ping-pong: each message is written whole, then read back whole, before the
+/// next. Then the client shuts its side down and expects end of file: the server
+/// closed the connection. Returns the bytes echoed.
+fn ping_pong_client(addr: &Server, seed: u64, messages: usize) -> u64 {
+    let mut s = addr.connect();
+    let mut rng = Rng::new(seed);
+    let mut total = 0;
+    for (i, n) in sizes(&mut rng, messages).into_iter().enumerate() {
+        let msg = rng.bytes(n);
+        s.write_all(&msg).unwrap();
+        let mut back = vec![0u8; n];
+        s.read_exact(&mut back)
+            .unwrap_or_else(|e| panic!("client {seed}, message {i} ({n} bytes): {e}"));
+        assert_same(&back, &msg, &format!("client {seed}, message {i}"));
+        total += n as u64;
+    }
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    assert!(
+        rest.is_empty(),
+        "client {seed}: {} unexpected bytes",
+        rest.len()
+    );
+    total
+}
+
+/// Pipelined: a writer thread sends every message back to back and shuts down;
+/// meanwhile the reader takes the echo until end of file and compares the
+/// whole stream. Returns the bytes echoed.
+fn pipelined_client(server: &Server, seed: u64, messages: usize) -> u64 {
+    let s = server.connect();
+    let mut rng = Rng::new(seed);
+    let stream: Vec<u8> = sizes(&mut rng, messages)
+        .into_iter()
+        .flat_map(|n| rng.bytes(n))
+        .collect();
+    let mut w = s.try_clone().unwrap();
+    let sent = stream.clone();
+    let writer = thread::spawn(move || {
+        w.write_all(&sent).unwrap();
+        w.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut back = Vec::with_capacity(stream.len());
+    let mut r = s;
+    r.read_to_end(&mut back)
+        .unwrap_or_else(|e| panic!("client {seed}: {e}"));
+    writer.join().unwrap();
+    assert_same(&back, &stream, &format!("pipelined client {seed}"));
+    stream.len() as u64
+}
+
+/// Runs `clients` clients at once (even seeds ping-pong, odd ones pipelined),
+/// each sending `messages` messages; returns the total bytes echoed.
+fn run_clients(server: &Server, clients: u64, messages: usize) -> u64 {
+    let start = Arc::new(Barrier::new(clients as usize));
+    thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|seed| {
+                let start = Arc::clone(&start);
+                scope.spawn(move || {
+                    start.wait();
+                    if seed % 2 == 0 {
+                        ping_pong_client(server, seed, messages)
+                    } else {
+                        pipelined_client(server, seed, messages)
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    })
+}
+
+#[test]
+fn echo_server_echoes_64_concurrent_clients_byte_for_byte() {
+    if skip("echo_server_echoes_64_concurrent_clients_byte_for_byte") {
+        return;
+    }
+    let server = Server::start(&[]);
+    let bytes = run_clients(&server, 64, 8);
+    let (status, err) = server.stop();
+    assert!(status.success(), "echo_server exited with {status}: {err}");
+    let got = summary(&err);
+    assert_eq!((got.conns, got.failed, got.bytes), (64, 0, bytes), "{err}");
+}
+
+#[test]
+fn echo_server_keeps_order_when_the_pool_runs_dry() {
+    if skip("echo_server_keeps_order_when_the_pool_runs_dry") {
+        return;
+    }
+    // Four 512-byte buffers for 16 clients sending up to 64 KiB at a time: the
+    // receives run out of buffers again and again, and must be re-armed.
+    let server = Server::start(&["--bufs", "4", "--buf-size", "512"]);
+    let bytes = run_clients(&server, 16, 6);
+    let (status, err) = server.stop();
+    assert!(status.success(), "echo_server exited with {status}: {err}");
+    let got = summary(&err);
+    assert_eq!((got.conns, got.failed, got.bytes), (16, 0, bytes), "{err}");
+    assert!(
+        got.enobufs > 0,
+        "no receive ran out of buffers, so this test proved nothing: {err}"
+    );
+}
+
+#[test]
+fn clients_that_vanish_mid_stream_do_not_disturb_the_others() {
+    if skip("clients_that_vanish_mid_stream_do_not_disturb_the_others") {
+        return;
+    }
+    let server = Server::start(&[]);
+    let rude = 24u64;
+    let (bytes, ()) = thread::scope(|scope| {
+        let good = scope.spawn(|| run_clients(&server, 16, 12));
+        for i in 0..rude {
+            let mut s = server.connect();
+            match i % 3 {
+                // Sends a lot, reads nothing and closes: the unread echo makes
+                // its close a reset, and the server's sends fail.
+                0 => {
+                    let _ = s.write_all(&Rng::new(1000 + i).bytes(256 * 1024));
+                }
+                // Sends part of a message, reads part of the echo, then goes.
+                1 => {
+                    s.write_all(&[7u8; 3000]).unwrap();
+                    let mut some = [0u8; 100];
+                    s.read_exact(&mut some).unwrap();
+                    assert_eq!(some, [7u8; 100]);
+                }
+                // Connects and leaves at once.
+                _ => {}
+            }
+            drop(s);
+        }
+        (good.join().unwrap(), ())
+    });
+    // The server still serves new clients afterwards.
+    let after = ping_pong_client(&server, 99, 4);
+    let (status, err) = server.stop();
+    assert!(status.success(), "echo_server exited with {status}: {err}");
+    let got = summary(&err);
+    assert_eq!(got.conns, 16 + rude + 1, "{err}");
+    // Only vanished clients' connections can have failed; those that left
+    // unread echo behind reset theirs, which the server saw.
+    assert!((1..=rude).contains(&got.failed), "{err}");
+    eprintln!(
+        "{} of {rude} vanished clients' connections ended by an error",
+        got.failed
+    );
+    // Their echo may have partly gone out before they left.
+    assert!(got.bytes >= bytes + after, "{err}");
+}
+
+#[test]
+fn a_client_that_does_not_read_makes_the_server_stop_receiving_not_buffer_everything() {
+    if skip("a_client_that_does_not_read_makes_the_server_stop_receiving_not_buffer_everything") {
+        return;
+    }
+    let server = Server::start(&[]);
+    // Far more than the server's 1 MiB backlog limit plus what the kernel's
+    // socket buffers hold while nobody reads.
+    let stream = Rng::new(7).bytes(48 << 20);
+    let s = server.connect();
+    let mut w = s.try_clone().unwrap();
+    let written = Arc::new(AtomicUsize::new(0));
+    let (back, ()) = thread::scope(|scope| {
+        let progress = Arc::clone(&written);
+        let data = &stream;
+        let writer = scope.spawn(move || {
+            for chunk in data.chunks(64 * 1024) {
+                w.write_all(chunk).unwrap();
+                progress.fetch_add(chunk.len(), Ordering::Relaxed);
+            }
+            w.shutdown(Shutdown::Write).unwrap();
+        });
+        // Read nothing until the writer has been stuck for a second (or is
+        // done): the server must stop receiving rather than buffer the whole
+        // stream. (A second, so that a slow machine is not taken for a stuck
+        // writer.)
+        let mut last = usize::MAX;
+        let mut still = 0;
+        while still < 20 && !writer.is_finished() {
+            thread::sleep(Duration::from_millis(50));
+            let now = written.load(Ordering::Relaxed);
+            still = if now == last { still + 1 } else { 0 };
+            last = now;
+        }
+        let stuck_at = written.load(Ordering::Relaxed);
+        assert!(
+            stuck_at < stream.len(),
+            "all {} bytes went in while nobody read the echo: the server buffered everything",
+            stream.len()
+        );
+        let mut back = Vec::with_capacity(stream.len());
+        let mut r = s;
+        r.read_to_end(&mut back).unwrap();
+        writer.join().unwrap();
+        (back, ())
+    });
+    assert_same(&back, &stream, "the client that read late");
+    let (status, err) = server.stop();
+    assert!(status.success(), "echo_server exited with {status}: {err}");
+    let got = summary(&err);
+    assert_eq!(
+        (got.conns, got.failed, got.bytes),
+        (1, 0, stream.len() as u64),
+        "{err}"
+    );
+    assert!(got.pauses > 0, "{err}");
+}
+
+#[test]
+fn echo_server_exits_by_itself_after_max_conns() {
+    if skip("echo_server_exits_by_itself_after_max_conns") {
+        return;
+    }
+    let server = Server::start(&["--max-conns", "3"]);
+    let bytes: u64 = (0..3).map(|i| ping_pong_client(&server, i, 3)).sum();
+    // Its stdin stays open: the third close is what ends it.
+    let (status, err) = server.wait();
+    assert!(status.success(), "echo_server exited with {status}: {err}");
+    let got = summary(&err);
+    assert_eq!((got.conns, got.failed, got.bytes), (3, 0, bytes), "{err}");
+}
+
+#[test]
+fn echo_server_with_sqpoll_echoes_too() {
+    if skip("echo_server_with_sqpoll_echoes_too") {
+        return;
+    }
+    let mut child = Command::new(support::example("echo_server", &[]))
+        .arg("--sqpoll")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    if line.is_empty() {
+        // No ring: SQPOLL needs privileges before Linux 5.11.
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("cannot set up the ring"), "{err}");
+        eprintln!(
+            "skipped: echo_server_with_sqpoll_echoes_too: {}",
+            err.trim()
+        );
+        return;
+    }
+    let addr = line.trim().strip_prefix("listening on ").unwrap();
+    let server = Server {
+        addr: addr.parse().unwrap(),
+        stderr: child.stderr.take(),
+        child,
+    };
+    let bytes = run_clients(&server, 8, 4);
+    let (status, err) = server.stop();
+    assert!(status.success(), "echo_server exited with {status}: {err}");
+    let got = summary(&err);
+    assert_eq!((got.conns, got.failed, got.bytes), (8, 0, bytes), "{err}");
+}
+
+#[test]
+fn echo_server_refuses_bad_arguments() {
+    for args in [
+        &["--bogus"][..],
+        &["--addr", "not-an-address"],
+        &["--bufs", "0"],
+        &["--max-conns"],
+    ] {
+        let out = Command::new(support::example("echo_server", &[]))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("usage: echo_server"), "{args:?}: {err}");
+        assert!(err.contains(args[0]), "{args:?}: {err}");
+    }
+}
