@@ -3,21 +3,23 @@
 
 use std::os::fd::{FromRawFd, OwnedFd};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::SystemTime;
 
-/// The built example `name`, building it (with `features`) if this test run did not.
+/// The built example `name`, building it (with `features`) if this test run did not,
+/// or if its source or the crate's changed since it was built.
 ///
 /// This test binary runs from `<target>/[<triple>/]<profile>/deps/`, and examples live
-/// beside `deps/`. A missing example is built into its own target directory, so as not
-/// to wait on the lock of the build running this test, and with `--target` when this
-/// run used one, so that RUSTFLAGS such as a sanitizer reach only the example (and not
-/// the dev-dependencies' proc macros).
+/// beside `deps/`. A missing or stale example is built into its own target directory,
+/// so as not to wait on the lock of the build running this test, and with `--target`
+/// when this run used one, so that RUSTFLAGS such as a sanitizer reach only the
+/// example (and not the dev-dependencies' proc macros).
 pub fn example(name: &str, features: &[&str]) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
     let built = profile_dir.join("examples").join(name);
-    if built.exists() {
+    if built.exists() && !older_than_sources(&built, name) {
         return built;
     }
     let parent = profile_dir.parent().unwrap();
@@ -53,6 +55,30 @@ pub fn example(name: &str, features: &[&str]) -> PathBuf {
         None => target,
     };
     out.join("debug").join("examples").join(name)
+}
+
+/// Whether `bin` is older than `examples/<name>.rs` or anything under `src/`. Where
+/// the sources are not there (a test run inside another kernel's VM), it is not.
+fn older_than_sources(bin: &Path, name: &str) -> bool {
+    fn newest(path: &Path) -> Option<SystemTime> {
+        let meta = std::fs::metadata(path).ok()?;
+        if !meta.is_dir() {
+            return meta.modified().ok();
+        }
+        std::fs::read_dir(path)
+            .ok()?
+            .filter_map(|e| newest(&e.ok()?.path()))
+            .max()
+    }
+    let Some(built) = newest(bin) else {
+        return false;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = root.join("examples").join(format!("{name}.rs"));
+    [newest(&example), newest(&root.join("src"))]
+        .into_iter()
+        .flatten()
+        .any(|t| t > built)
 }
 
 /// A new pipe, `(read end, write end)`, both close-on-exec.
