@@ -318,21 +318,46 @@ struct Server {
 
 impl Server {
     /// The event loop: wait, then take every accepted connection, every received
-    /// chunk and every finished operation.
+    /// chunk and every finished operation. Only the streams that got completions
+    /// are looked at ([`OwnedRing::take_activity`]), however many connections
+    /// are open.
     fn serve(&mut self) -> io::Result<()> {
+        self.ring.track_activity();
+        let (mut keys, mut touched) = (Vec::new(), Vec::new());
         while !self.stopping {
             match self.ring.submit_and_wait(1) {
                 Ok(_) => {}
                 Err(e) if matches!(errno(&e), Some(libc::EINTR | libc::EBUSY)) => {}
                 Err(e) => return Err(e),
             }
-            self.poll_accept()?;
-            for idx in 0..self.conns.len() {
+            keys.clear();
+            self.ring.take_activity(&mut keys)?;
+            let accept_key = self.accept.as_ref().map(OpId::key);
+            let mut accepted = false;
+            touched.clear();
+            for key in &keys {
+                if Some(*key) == accept_key {
+                    accepted = true;
+                } else if let Some(&idx) = self.owners.get(key) {
+                    touched.push(idx);
+                }
+            }
+            touched.sort_unstable();
+            touched.dedup();
+            if accepted {
+                self.poll_accept()?;
+            }
+            for &idx in &touched {
                 self.poll_recv(idx)?;
             }
             self.done.extend(self.ring.completions());
             while let Some(c) = self.done.pop_front() {
                 self.on_completion(c)?;
+            }
+            // A finished send may have paused or broken its connection: its
+            // receive is cancelled when looked at, so look again now.
+            for &idx in &touched {
+                self.poll_recv(idx)?;
             }
             self.rearm_starved()?;
         }

@@ -299,3 +299,56 @@ fn dropping_the_ring_mid_stream_returns_every_buffer() {
     drop(first);
     assert_eq!(pool.available(), 4);
 }
+
+#[test]
+fn take_activity_names_each_completion_of_the_streams_that_got_one() {
+    let mut ring = ring();
+    let (r, mut w) = UnixStream::pair().unwrap();
+    let (quiet, _quiet_w) = UnixStream::pair().unwrap();
+    // Not tracking yet: nothing is recorded.
+    let nop = ring.submit_op(ops::Nop::new()).unwrap();
+    ring.submit_and_wait(1).unwrap();
+    let mut keys = Vec::new();
+    ring.take_activity(&mut keys).unwrap();
+    assert!(keys.is_empty());
+    assert_eq!(ring.wait_for(nop).unwrap().unwrap(), 0);
+
+    ring.track_activity();
+    let busy = ring
+        .submit_multishot(ops::PollMulti::new(r, libc::POLLIN as u32))
+        .unwrap();
+    let idle = ring
+        .submit_multishot(ops::PollMulti::new(quiet, libc::POLLIN as u32))
+        .unwrap();
+    ring.submit().unwrap();
+    w.write_all(b"x").unwrap();
+    ring.submit_and_wait(1).unwrap();
+    ring.take_activity(&mut keys).unwrap();
+    let item = match ring.poll_item(&busy) {
+        ItemPoll::Item(item) => item,
+        other => panic!("expected an item, got {other:?}"),
+    };
+    if unsupported(&item, "multishot poll (Linux 5.13)") {
+        return;
+    }
+    assert_ne!(item.unwrap() & libc::POLLIN as u32, 0);
+    // Only the stream that got a completion is named; the idle one is not.
+    assert!(!keys.is_empty());
+    assert!(keys.iter().all(|k| *k == busy.key()), "{keys:?}");
+    assert!(!keys.contains(&idle.key()));
+    // Each call hands over only what is new.
+    keys.clear();
+    ring.take_activity(&mut keys).unwrap();
+    assert!(keys.is_empty());
+    // The final completions of cancelled streams are activity too.
+    ring.cancel(&busy).unwrap();
+    ring.cancel(&idle).unwrap();
+    while ring.in_flight() > 0 {
+        ring.submit_and_wait(1).unwrap();
+        ring.take_activity(&mut keys).unwrap();
+    }
+    assert!(
+        keys.contains(&busy.key()) && keys.contains(&idle.key()),
+        "{keys:?}"
+    );
+}

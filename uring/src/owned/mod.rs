@@ -956,6 +956,8 @@ pub struct OwnedRing {
     drop_timeout: Duration,
     /// Keys of operations that saw a completion, when an async adapter wants them.
     touched: Option<Vec<OpKey>>,
+    /// The same, for the caller ([`track_activity`](Self::track_activity)).
+    activity: Option<Vec<OpKey>>,
 }
 
 impl OwnedRing {
@@ -996,6 +998,7 @@ impl OwnedRing {
             id: NEXT_RING_ID.fetch_add(1, Ordering::Relaxed),
             drop_timeout: DEFAULT_DROP_TIMEOUT,
             touched: None,
+            activity: None,
         })
     }
 
@@ -1530,6 +1533,49 @@ impl OwnedRing {
         }
     }
 
+    /// Starts recording which operations get completions, for
+    /// [`take_activity`](Self::take_activity): an event loop then looks only at the
+    /// operations that have something for it, instead of polling every stream.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// ring.track_activity();
+    /// let a = ring.submit_op(ops::Nop::new())?;
+    /// ring.submit_and_wait(1)?;
+    /// let mut keys = Vec::new();
+    /// ring.take_activity(&mut keys)?;
+    /// assert_eq!(keys, [a.key()]);
+    /// ring.take_activity(&mut keys)?;
+    /// assert_eq!(keys, [a.key()]); // nothing new was appended
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn track_activity(&mut self) {
+        self.activity.get_or_insert_with(Vec::new);
+    }
+
+    /// Processes every completion the kernel has posted, and appends to `keys` the
+    /// key of each operation that got one since the last call (an item of a
+    /// multishot stream, or a final completion), oldest first; an operation with
+    /// several completions appears once per completion. Appends nothing unless
+    /// [`track_activity`](Self::track_activity) was called.
+    ///
+    /// The completions themselves are where they always are: items with
+    /// [`poll_item`](Self::poll_item), finished operations with
+    /// [`completions`](Self::completions).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errno when flushing its overflow list fails; what was already
+    /// in the completion queue is processed and its keys appended anyway.
+    pub fn take_activity(&mut self, keys: &mut Vec<OpKey>) -> io::Result<()> {
+        let reaped = self.reap();
+        if let Some(seen) = self.activity.as_mut() {
+            keys.append(seen);
+        }
+        reaped
+    }
+
     /// Whether operation `id` is still in the table (its final completion not yet
     /// processed).
     pub fn is_in_flight<T>(&self, id: &OpId<T>) -> bool {
@@ -1550,11 +1596,16 @@ impl OwnedRing {
                     raw,
                     id,
                     touched,
+                    activity,
                     ..
                 } = self;
                 for cqe in ring.completion() {
                     n += 1;
-                    dispatch(table, ready, raw, touched.as_mut(), *id, cqe);
+                    let seen = Seen {
+                        touched: touched.as_mut(),
+                        activity: activity.as_mut(),
+                    };
+                    dispatch(table, ready, raw, seen, *id, cqe);
                 }
             }
             if !self.ring.cq_has_overflow() {
@@ -1659,13 +1710,19 @@ impl OwnedRing {
     }
 }
 
+/// Where [`dispatch`] records which operation saw a completion.
+struct Seen<'a> {
+    touched: Option<&'a mut Vec<OpKey>>,
+    activity: Option<&'a mut Vec<OpKey>>,
+}
+
 /// Routes one completion: to its table entry (completing it unless `MORE`), to
 /// the raw queue, or nowhere (internal entries).
 fn dispatch(
     table: &mut Table,
     ready: &mut VecDeque<Completion>,
     raw: &mut VecDeque<Cqe>,
-    touched: Option<&mut Vec<OpKey>>,
+    seen: Seen<'_>,
     ring_id: u64,
     cqe: Cqe,
 ) {
@@ -1682,12 +1739,16 @@ fn dispatch(
         // Not one of ours in flight: cannot happen while the user-data rules hold.
         return;
     };
-    if let Some(touched) = touched {
-        touched.push(OpKey {
-            ring: ring_id,
-            slot,
-            generation: entry.generation,
-        });
+    let key = OpKey {
+        ring: ring_id,
+        slot,
+        generation: entry.generation,
+    };
+    if let Some(touched) = seen.touched {
+        touched.push(key);
+    }
+    if let Some(activity) = seen.activity {
+        activity.push(key);
     }
     if cqe.is_more() {
         if let State::InFlight { op, .. } = &mut entry.state {
