@@ -3004,7 +3004,8 @@ fn control_fds(control: &[u8]) -> Vec<OwnedFd> {
         if len < hdr {
             break;
         }
-        let data_end = (at + len).min(control.len());
+        // The kernel keeps `len` within the buffer; be safe against any value.
+        let data_end = at.saturating_add(len).min(control.len());
         if level == libc::SOL_SOCKET && (ty == libc::SCM_RIGHTS || ty == SCM_PIDFD) {
             for chunk in control[at + hdr..data_end].chunks_exact(4) {
                 let fd = i32::from_ne_bytes(chunk.try_into().expect("4 bytes"));
@@ -3016,7 +3017,7 @@ fn control_fds(control: &[u8]) -> Vec<OwnedFd> {
                 }
             }
         }
-        match at.checked_add(align(len)) {
+        match len.checked_next_multiple_of(word).and_then(|l| at.checked_add(l)) {
             Some(next) if next > at => at = next,
             _ => break,
         }
