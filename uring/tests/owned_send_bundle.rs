@@ -89,19 +89,27 @@ fn tcp_pair(small: bool) -> (TcpStream, TcpStream) {
     (sender, peer)
 }
 
-/// Writes the test stream from offset 0 into `sock` until its buffers are full;
-/// returns how many bytes went in. The socket is blocking again afterwards.
+/// Writes the test stream from offset 0 into `sock` until its buffers are full,
+/// and stay full a while (acknowledgements arriving late can free room, which a
+/// bundle would then fill before waiting); returns how many bytes went in. The
+/// socket is blocking again afterwards.
 fn fill(sock: &TcpStream) -> usize {
     sock.set_nonblocking(true).unwrap();
     let mut n = 0;
     let mut s = sock;
-    loop {
-        let chunk: Vec<u8> = (n..n + 1024).map(byte).collect();
-        match s.write(&chunk) {
-            Ok(w) => n += w,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            Err(e) => panic!("filling the socket: {e}"),
+    let mut quiet = 0;
+    while quiet < 3 {
+        let before = n;
+        loop {
+            let chunk: Vec<u8> = (n..n + 1024).map(byte).collect();
+            match s.write(&chunk) {
+                Ok(w) => n += w,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("filling the socket: {e}"),
+            }
         }
+        quiet = if n == before { quiet + 1 } else { 0 };
+        std::thread::sleep(Duration::from_millis(20));
     }
     sock.set_nonblocking(false).unwrap();
     n
@@ -420,6 +428,59 @@ fn dropping_the_ring_with_a_bundle_blocked_cancels_it_and_keeps_the_buffers_queu
     // The queue outlives its ring; dropping it unregisters (through its own
     // descriptor) and frees the buffers.
     drop(queue);
+}
+
+#[test]
+fn take_unsent_hands_back_what_a_cut_short_bundle_left_and_the_queue_goes_on() {
+    let Some((mut ring, queue)) = setup(10, 8, "bundle_take_unsent") else {
+        return;
+    };
+    let (sender, peer) = tcp_pair(true);
+    let sizes = [50_001, 50_002, 50_003];
+    let bufs = stream_bufs(0, &sizes);
+    let total: usize = sizes.iter().sum();
+    for b in &bufs {
+        queue.push(b.clone()).unwrap();
+    }
+    let id = ring
+        .submit_op(
+            SendBundle::new(sender, &queue)
+                .unwrap()
+                .flags(libc::MSG_NOSIGNAL),
+        )
+        .unwrap();
+    ring.submit().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // While the bundle exists, the buffers are the kernel's to read.
+    let busy = queue.take_unsent().unwrap_err();
+    assert_eq!(errno(&busy), Some(libc::EBUSY), "{busy}");
+    drop(peer); // a reset ends the bundle after part of it went out
+    let sent = ring.wait_for(id).unwrap().expect("part was sent");
+    let n = sent.bytes();
+    assert!(n > 0 && n < total, "{n} of {total}");
+    let (first_sent, rest) = queue.take_unsent().unwrap();
+    let mut all = sent.into_bufs();
+    let done: usize = all.iter().map(Vec::len).sum();
+    assert_eq!(
+        done + first_sent,
+        n,
+        "sent in full + sent of the first left"
+    );
+    all.extend(rest);
+    assert_eq!(all, bufs, "every buffer back, in order");
+    assert!(queue.is_empty());
+
+    // The emptied queue works on: a new buffer goes out alone.
+    queue.push(b"again".to_vec()).unwrap();
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let id = ring.submit_op(SendBundle::new(a, &queue).unwrap()).unwrap();
+    assert_eq!(
+        ring.wait_for(id).unwrap().unwrap().bufs(),
+        [b"again".to_vec()]
+    );
+    let mut got = [0u8; 5];
+    b.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"again");
 }
 
 /// Rings a test never drops, as if forgotten.

@@ -432,6 +432,60 @@ impl<B: IoBuf> SendQueue<B> {
         Ok(())
     }
 
+    /// Takes back every queued buffer, in order, while no [`SendBundle`] of the
+    /// queue exists (after a connection broke, say); the queue is then empty and
+    /// ready for new buffers. Also returns how many bytes of the first buffer were
+    /// already sent (a bundle cut short sends part of one).
+    ///
+    /// # Errors
+    ///
+    /// `EBUSY` while a `SendBundle` exists (the kernel may be reading the
+    /// buffers); `EIO` when the queue has stopped.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, SendQueue};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// # if !ring.ring().features().contains(uring::Features::RECVSEND_BUNDLE) { return Ok(()) } // < 6.10
+    /// let queue = SendQueue::new(&mut ring, 1, 4)?;
+    /// queue.push(b"never".to_vec())?;
+    /// queue.push(b"sent".to_vec())?;
+    /// let (first_sent, bufs) = queue.take_unsent()?;
+    /// assert_eq!((first_sent, bufs), (0, vec![b"never".to_vec(), b"sent".to_vec()]));
+    /// assert!(queue.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn take_unsent(&self) -> io::Result<(usize, Vec<B>)> {
+        let mut state = self.shared.lock();
+        if let Some(why) = state.poisoned {
+            return Err(stopped(why));
+        }
+        if state.busy {
+            return Err(error::with_context(
+                libc::EBUSY,
+                format!(
+                    "a SendBundle of the send queue of group {} exists: its buffers stay \
+                     queued until it is done",
+                    self.shared.group
+                ),
+            ));
+        }
+        // No bundle exists, so `head` is the kernel's head (the last one settled
+        // there) and no operation reads the ring: publishing the tail at the head
+        // leaves no entry the kernel could pick, and the buffers are ours again.
+        let head = state.head;
+        state.ring.publish(head);
+        let first_sent = state.queue.front().map_or(0, |e| e.off);
+        let entries: Vec<Entry> = state.queue.drain(..).collect();
+        let mut bufs = Vec::with_capacity(entries.len());
+        for e in entries {
+            if let Some(buf) = state.slots[e.bid as usize].take() {
+                bufs.push(buf);
+            }
+            state.free.push(e.bid);
+        }
+        Ok((first_sent, bufs))
+    }
+
     /// The buffer group id.
     pub fn group(&self) -> u16 {
         self.shared.group
