@@ -182,6 +182,15 @@
 //!   locked; the ring entries are written with atomics and published with a
 //!   release store), or be [`mem::forget`](std::mem::forget)ten: its buffer then
 //!   never returns to the ring, and the pool's memory is never freed.
+//! * a [`SendQueue`] is the sending side: pushed buffers belong to the queue
+//!   (their entries are in the kernel's ring) until a [`SendBundle`] has sent
+//!   all of their bytes. Only one bundle per queue exists at a time (a second is
+//!   `EBUSY`), it is refused (`EXDEV`) by other rings, and it holds the queue's
+//!   memory until its final completion. Entries the kernel may read are
+//!   rewritten only while no bundle exists: after a bundle, the queue reads the
+//!   kernel's head and writes what was not sent back from there. Buffers are
+//!   dropped only after the group is unregistered (or leaked if that fails, or
+//!   if the queue stopped because it could not tell what the kernel did).
 //!
 //! **Multishot.** A [`Multishot`] operation ([`submit_multishot`](OwnedRing::submit_multishot))
 //! stays in the table, with its descriptor and pool, until its completion without
@@ -275,6 +284,7 @@ mod fixed;
 mod multi;
 pub mod ops;
 mod pool;
+mod sendpool;
 
 #[cfg(feature = "async")]
 pub use asyncio::{AsyncRing, ItemStream, NextItem, OpFuture};
@@ -288,6 +298,7 @@ pub use fixed::{
 };
 pub use multi::{ItemPoll, Items, Multi, Multishot};
 pub use pool::{BufPool, PoolBuf};
+pub use sendpool::{MAX_SEND_BUF, Rejected, SendBundle, SendQueue, Sent};
 
 use core::marker::PhantomData;
 use std::any::{Any, TypeId};

@@ -32,6 +32,7 @@
 //! | [`LinkTimeout`] | a time limit for the previous member of a chain | `io::Result<()>`, `ETIME` when it fired |
 //! | [`RecvSelect`], [`ReadSelect`] | `recv(2)`, `pread(2)` into a buffer the kernel picks from a [`BufPool`] | `io::Result<`[`PoolBuf`]`>` |
 //! | [`RecvBundle`] | `recv(2)` into as many [`BufPool`] buffers as needed | `io::Result<`[`PoolBufs`]`>` |
+//! | [`SendBundle`](super::SendBundle) | `send(2)` of as many buffers queued in a [`SendQueue`](super::SendQueue) as the socket takes | `io::Result<`[`Sent<B>`](super::Sent)`>` |
 //! | [`OpenAt2`] | `openat2(2)` | `io::Result<OwnedFd>` |
 //! | [`LinkAt`], [`SymlinkAt`] | `linkat(2)`, `symlinkat(2)` | `io::Result<()>` |
 //! | [`Bind`], [`Listen`] | `bind(2)`, `listen(2)` | `io::Result<()>` |

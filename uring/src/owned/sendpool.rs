@@ -1,0 +1,919 @@
+//! Send queues for the safe layer: buffers handed to a provided-buffer ring, sent
+//! many at a time by one bundle send.
+
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::imp::Token;
+use super::{IoBuf, Op, OwnedRing, SharedFd};
+use crate::buf_ring::MAX_ENTRIES;
+use crate::cqueue::Cqe;
+use crate::setup::Features;
+use crate::sqe::Sqe;
+use crate::types::Fd;
+use crate::{error, sys};
+
+/// The largest buffer a [`SendQueue`] takes: the kernel caps one bundle at
+/// `i32::MAX` bytes, and a ring entry's length must fit in it.
+pub const MAX_SEND_BUF: usize = i32::MAX as usize;
+
+/// Size of one `io_uring_buf` ring entry.
+const ENTRY: usize = core::mem::size_of::<sys::io_uring_buf>();
+
+// The layout `SendRing` writes: 16-byte entries of addr, len, bid, and a last u16
+// that, in entry 0, is the ring's tail.
+const _: () = {
+    assert!(ENTRY == 16);
+    assert!(core::mem::offset_of!(sys::io_uring_buf, addr) == 0);
+    assert!(core::mem::offset_of!(sys::io_uring_buf, len) == 8);
+    assert!(core::mem::offset_of!(sys::io_uring_buf, bid) == 12);
+    assert!(core::mem::offset_of!(sys::io_uring_buf, resv) == 14);
+};
+
+/// A provided-buffer ring registered for one group, whose entries this module
+/// writes at any position (a partly sent bundle is laid out again from the
+/// kernel's head), which `BufRing` does not offer.
+struct SendRing {
+    /// Our own duplicate of the ring's descriptor, for registering, reading the
+    /// head and unregistering whatever happens to the `OwnedRing`.
+    fd: OwnedFd,
+    /// `entries * ENTRY` bytes of anonymous, page-aligned memory; leaked (never
+    /// unmapped) when unregistering fails.
+    mem: NonNull<u8>,
+    len: usize,
+    entries: u32,
+    group: u16,
+    registered: bool,
+}
+
+// SAFETY: the ring owns its mapping and descriptor; nothing is tied to a thread.
+// It is only used under the queue's mutex.
+unsafe impl Send for SendRing {}
+
+impl SendRing {
+    fn new(ring: &mut OwnedRing, group: u16, entries: u32) -> io::Result<SendRing> {
+        let ring_fd = ring.ring.raw.ring_fd;
+        if ring_fd < 0 {
+            return Err(error::with_context(
+                libc::EBADF,
+                "setting up a send queue: the ring has no plain fd to duplicate \
+                 (REGISTERED_FD_ONLY or close_ring_fd)",
+            ));
+        }
+        // SAFETY: ring_fd is the ring's open descriptor; F_DUPFD_CLOEXEC makes a new one.
+        let dup = unsafe { libc::fcntl(ring_fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            let e = io::Error::last_os_error();
+            return Err(error::with_context(
+                e.raw_os_error().unwrap_or(libc::EMFILE),
+                "duplicating the ring fd for a send queue",
+            ));
+        }
+        // SAFETY: dup is a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(dup) };
+        let len = entries as usize * ENTRY;
+        // SAFETY: a fresh anonymous mapping at an address of the kernel's choosing:
+        // it aliases nothing.
+        let p = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            let e = io::Error::last_os_error();
+            return Err(error::with_context(
+                e.raw_os_error().unwrap_or(libc::ENOMEM),
+                format!("allocating {len} bytes for a send queue's ring"),
+            ));
+        }
+        let mem = NonNull::new(p.cast::<u8>()).expect("mmap never returns null here");
+        let mut sr = SendRing {
+            fd,
+            mem,
+            len,
+            entries,
+            group,
+            registered: false,
+        };
+        let reg = sys::io_uring_buf_reg {
+            ring_addr: mem.as_ptr() as u64,
+            ring_entries: entries,
+            bgid: group,
+            ..Default::default()
+        };
+        // SAFETY: our own io_uring descriptor; `reg` is valid for the call and names
+        // the mapping just made, which `sr` unregisters before unmapping (or leaks).
+        let ret = unsafe {
+            sys::io_uring_register(
+                sr.fd.as_raw_fd() as u32,
+                sys::IORING_REGISTER_PBUF_RING,
+                (&reg as *const sys::io_uring_buf_reg).cast(),
+                1,
+            )
+        };
+        if ret < 0 {
+            // `sr` is not registered: dropping it just unmaps.
+            return Err(error::with_context(
+                -ret,
+                format!("registering a send queue's ring of {entries} entries as group {group}"),
+            ));
+        }
+        sr.registered = true;
+        Ok(sr)
+    }
+
+    /// Writes the entry at ring position `pos` (masked here) with relaxed atomic
+    /// stores; a later [`publish`](Self::publish) makes it visible.
+    fn write(&mut self, pos: u16, addr: u64, len: u32, bid: u16) {
+        let slot = (pos as u32 & (self.entries - 1)) as usize;
+        // SAFETY: slot < entries, so the 16-byte entry lies inside the mapping,
+        // which is page-aligned: each field is aligned for its atomic. The kernel
+        // only reads these fields (never an incremental ring) and entry 0's last
+        // u16, the tail, is not touched here.
+        unsafe {
+            let e = self.mem.as_ptr().add(slot * ENTRY);
+            AtomicU64::from_ptr(e.cast()).store(addr, Ordering::Relaxed);
+            AtomicU32::from_ptr(e.add(8).cast()).store(len, Ordering::Relaxed);
+            AtomicU16::from_ptr(e.add(12).cast()).store(bid, Ordering::Relaxed);
+        }
+    }
+
+    /// Publishes `tail` with a release store: the kernel, loading it with acquire,
+    /// sees every entry written before.
+    fn publish(&mut self, tail: u16) {
+        // SAFETY: the tail is the last u16 of entry 0 (`io_uring_buf_ring::tail`),
+        // inside the mapping and 2-aligned.
+        unsafe { AtomicU16::from_ptr(self.mem.as_ptr().add(14).cast()) }
+            .store(tail, Ordering::Release);
+    }
+
+    /// The kernel's head (`IORING_REGISTER_PBUF_STATUS`, Linux 6.8).
+    fn head(&self) -> io::Result<u16> {
+        crate::buf_ring::buf_ring_head(self.fd.as_raw_fd(), self.group)
+    }
+
+    /// Unregisters the group; `false` when the kernel may still read the ring
+    /// (the mapping is then leaked, never unmapped).
+    fn unregister(&mut self) -> bool {
+        if !self.registered {
+            return true;
+        }
+        self.registered = false;
+        let reg = sys::io_uring_buf_reg {
+            bgid: self.group,
+            ..Default::default()
+        };
+        // SAFETY: our own io_uring descriptor; reg is valid for the call.
+        let ret = unsafe {
+            sys::io_uring_register(
+                self.fd.as_raw_fd() as u32,
+                sys::IORING_UNREGISTER_PBUF_RING,
+                (&reg as *const sys::io_uring_buf_reg).cast(),
+                1,
+            )
+        };
+        // ENOENT/EINVAL: the group is gone or is not a ring (someone unregistered
+        // it through the raw ring): the kernel no longer reads our memory.
+        if ret < 0 && ret != -libc::ENOENT && ret != -libc::EINVAL {
+            self.len = 0; // leak the mapping
+            return false;
+        }
+        true
+    }
+}
+
+impl Drop for SendRing {
+    fn drop(&mut self) {
+        if !self.unregister() || self.len == 0 {
+            return;
+        }
+        // SAFETY: mem/len are exactly the mapping made in `new`, unmapped once, and
+        // only after the kernel stopped using it (unregistered, or never was).
+        unsafe { libc::munmap(self.mem.as_ptr().cast(), self.len) };
+    }
+}
+
+/// A send queue: buffers handed over with [`push`](Self::push), kept in a
+/// provided-buffer ring registered with one [`OwnedRing`] (group `group`), and
+/// sent, as many as the socket takes at once, by a [`SendBundle`] —
+/// `IORING_OP_SEND` with `IORING_RECVSEND_BUNDLE` (Linux 6.10).
+///
+/// Pushed buffers belong to the queue: the kernel may read them at any time, so
+/// nothing gives them back until a bundle has sent every byte of them; they
+/// then come back, in order, in that bundle's [`Sent`]. A buffer the socket took
+/// only part of stays at the front of the queue, and the next bundle sends the
+/// rest before anything else, so the bytes leave in exactly the order pushed.
+///
+/// `SendQueue` is a cheap handle (`Clone`, and `Send`/`Sync`): the queue, its
+/// buffers and its registration live until the last handle and the last
+/// [`SendBundle`] are gone; then the group is unregistered and the buffers
+/// dropped (or leaked, if unregistering fails).
+///
+/// ```
+/// use std::io::Read as _;
+/// use uring::owned::{OwnedRing, SendBundle, SendQueue};
+///
+/// let mut ring = OwnedRing::new(4)?;
+/// # if !ring.ring().features().contains(uring::Features::RECVSEND_BUNDLE) { return Ok(()) } // < 6.10
+/// let queue = SendQueue::new(&mut ring, 3, 8)?; // group 3, up to 8 buffers
+/// queue.push(b"hello ".to_vec()).map_err(|e| e.error)?;
+/// queue.push(b"world".to_vec()).map_err(|e| e.error)?;
+/// assert_eq!((queue.len(), queue.queued_bytes()), (2, 11));
+///
+/// let (a, mut b) = std::os::unix::net::UnixStream::pair()?;
+/// let id = ring.submit_op(SendBundle::new(a, &queue)?)?;
+/// let sent = ring.wait_for(id)??;
+/// assert_eq!(sent.bytes(), 11);
+/// assert_eq!(sent.bufs(), [b"hello ".to_vec(), b"world".to_vec()]);
+/// assert!(queue.is_empty());
+///
+/// let mut got = [0u8; 11];
+/// b.read_exact(&mut got)?;
+/// assert_eq!(&got, b"hello world");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct SendQueue<B: IoBuf = Vec<u8>> {
+    shared: Arc<Shared<B>>,
+}
+
+impl<B: IoBuf> Clone for SendQueue<B> {
+    fn clone(&self) -> Self {
+        SendQueue {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// What the handles and the bundle of one queue share.
+struct Shared<B> {
+    /// The `OwnedRing` the group is registered with.
+    ring_id: u64,
+    group: u16,
+    capacity: u16,
+    state: Mutex<State<B>>,
+}
+
+/// One queued ring entry: the unsent bytes `off..off + len` of buffer `bid`.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    bid: u16,
+    off: usize,
+    len: usize,
+}
+
+/// How far the completions of the bundle in flight have sent, in queue order.
+#[derive(Debug, Default, Clone, Copy)]
+struct Cursor {
+    /// Entries (from the front) sent in full.
+    entry: usize,
+    /// Bytes of the next entry sent.
+    off: usize,
+    /// Bytes sent in all.
+    bytes: usize,
+    /// Completions that did not line up with the queue (see `advance`).
+    broken: bool,
+}
+
+struct State<B> {
+    ring: SendRing,
+    /// `slots[bid]`: the buffer with id `bid`, while it is queued.
+    slots: Vec<Option<B>>,
+    /// Ids of empty slots.
+    free: Vec<u16>,
+    /// The queued entries, in ring order from the kernel's head `head`: the
+    /// entry at index `i` is at ring position `head + i`, and the published tail
+    /// is `head + queue.len()`.
+    queue: VecDeque<Entry>,
+    head: u16,
+    /// A `SendBundle` of this queue exists (made and not yet completed or
+    /// dropped): it alone may send, and the queue is not laid out again meanwhile.
+    busy: bool,
+    cursor: Cursor,
+    /// Why the queue stopped: the kernel's head could not be learned, or
+    /// completions did not match the queue. Its buffers then stay where they are
+    /// until the queue is dropped (after unregistering).
+    poisoned: Option<&'static str>,
+}
+
+impl<B: IoBuf> SendQueue<B> {
+    /// Registers buffer group `group` with `ring` as a send queue of up to
+    /// `capacity` (1 to 32768) buffers.
+    ///
+    /// # Errors
+    ///
+    /// `EOPNOTSUPP` on kernels without bundles (`IORING_FEAT_RECVSEND_BUNDLE`,
+    /// Linux 6.10); `EINVAL` for a capacity of 0 or above 32768; `EEXIST` when the
+    /// ring already has group `group`; `EBADF` for a ring without a plain fd; the
+    /// kernel's errno otherwise.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, SendQueue};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// # if !ring.ring().features().contains(uring::Features::RECVSEND_BUNDLE) { return Ok(()) } // < 6.10
+    /// let queue = SendQueue::<Vec<u8>>::new(&mut ring, 1, 100)?;
+    /// assert_eq!((queue.group(), queue.capacity()), (1, 100));
+    /// let err = SendQueue::<Vec<u8>>::new(&mut ring, 1, 4).unwrap_err();
+    /// assert_eq!(uring::error::errno(&err), Some(libc::EEXIST)); // group 1 is taken
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new(ring: &mut OwnedRing, group: u16, capacity: u16) -> io::Result<SendQueue<B>> {
+        if capacity == 0 || u32::from(capacity) > MAX_ENTRIES {
+            return Err(error::with_context(
+                libc::EINVAL,
+                format!("a send queue of {capacity} buffers (1..={MAX_ENTRIES} are possible)"),
+            ));
+        }
+        if !ring.ring.features().contains(Features::RECVSEND_BUNDLE) {
+            return Err(error::with_context(
+                libc::EOPNOTSUPP,
+                "send queues need bundle sends (IORING_FEAT_RECVSEND_BUNDLE, Linux 6.10)",
+            ));
+        }
+        let entries = u32::from(capacity).next_power_of_two();
+        let sr = SendRing::new(ring, group, entries)?;
+        Ok(SendQueue {
+            shared: Arc::new(Shared {
+                ring_id: ring.id,
+                group,
+                capacity,
+                state: Mutex::new(State {
+                    ring: sr,
+                    slots: (0..capacity).map(|_| None).collect(),
+                    free: (0..capacity).rev().collect(),
+                    queue: VecDeque::with_capacity(capacity as usize),
+                    head: 0,
+                    busy: false,
+                    cursor: Cursor::default(),
+                    poisoned: None,
+                }),
+            }),
+        })
+    }
+
+    /// Hands `buf` to the queue: its initialised bytes go after everything
+    /// queued before, and the kernel may send them from now on. The buffer comes
+    /// back in a [`Sent`] once all of it has been sent.
+    ///
+    /// It may be called while a [`SendBundle`] is in flight (that bundle may or
+    /// may not include the new buffer).
+    ///
+    /// # Errors
+    ///
+    /// The buffer comes back, untouched, with: `EINVAL` for an empty buffer or one
+    /// larger than [`MAX_SEND_BUF`]; `ENOBUFS` when the queue already holds
+    /// [`capacity`](Self::capacity) buffers; `EIO` when the queue has stopped
+    /// (see [`SendBundle`]).
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, SendQueue};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// # if !ring.ring().features().contains(uring::Features::RECVSEND_BUNDLE) { return Ok(()) } // < 6.10
+    /// let queue = SendQueue::new(&mut ring, 1, 1)?;
+    /// queue.push(vec![1u8; 10]).map_err(|e| e.error)?;
+    /// let full = queue.push(vec![2u8; 10]).unwrap_err(); // one buffer at most
+    /// assert_eq!(uring::error::errno(&full.error), Some(libc::ENOBUFS));
+    /// assert_eq!(full.buf, vec![2u8; 10]); // handed back
+    /// let empty = queue.push(Vec::new()).unwrap_err();
+    /// assert_eq!(uring::error::errno(&empty.error), Some(libc::EINVAL));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn push(&self, buf: B) -> Result<(), Rejected<B>> {
+        let len = buf.bytes_init();
+        if len == 0 || len > MAX_SEND_BUF {
+            return Err(Rejected {
+                error: error::with_context(
+                    libc::EINVAL,
+                    format!(
+                        "a send queue takes buffers of 1..={MAX_SEND_BUF} bytes, not {len} bytes"
+                    ),
+                ),
+                buf,
+            });
+        }
+        let mut state = self.shared.lock();
+        if let Some(why) = state.poisoned {
+            return Err(Rejected {
+                error: stopped(why),
+                buf,
+            });
+        }
+        let Some(bid) = state.free.pop() else {
+            return Err(Rejected {
+                error: error::with_context(
+                    libc::ENOBUFS,
+                    format!(
+                        "the send queue of group {} is full ({} buffers)",
+                        self.shared.group, self.shared.capacity
+                    ),
+                ),
+                buf,
+            });
+        };
+        let addr = buf.stable_ptr() as u64;
+        state.slots[bid as usize] = Some(buf);
+        state.queue.push_back(Entry { bid, off: 0, len });
+        let pos = state.head.wrapping_add((state.queue.len() - 1) as u16);
+        let tail = pos.wrapping_add(1);
+        // The entry is written past the published tail (the kernel reads nothing
+        // there), then published. At most `capacity` <= entries are queued, so it
+        // overwrites no entry the kernel may still read.
+        state.ring.write(pos, addr, len as u32, bid);
+        state.ring.publish(tail);
+        Ok(())
+    }
+
+    /// Takes back every queued buffer, in order, while no [`SendBundle`] of the
+    /// queue exists (after a connection broke, say); the queue is then empty and
+    /// ready for new buffers. Also returns how many bytes of the first buffer were
+    /// already sent (a bundle cut short sends part of one).
+    ///
+    /// # Errors
+    ///
+    /// `EBUSY` while a `SendBundle` exists (the kernel may be reading the
+    /// buffers); `EIO` when the queue has stopped.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, SendQueue};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// # if !ring.ring().features().contains(uring::Features::RECVSEND_BUNDLE) { return Ok(()) } // < 6.10
+    /// let queue = SendQueue::new(&mut ring, 1, 4)?;
+    /// queue.push(b"never".to_vec())?;
+    /// queue.push(b"sent".to_vec())?;
+    /// let (first_sent, bufs) = queue.take_unsent()?;
+    /// assert_eq!((first_sent, bufs), (0, vec![b"never".to_vec(), b"sent".to_vec()]));
+    /// assert!(queue.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn take_unsent(&self) -> io::Result<(usize, Vec<B>)> {
+        let mut state = self.shared.lock();
+        if let Some(why) = state.poisoned {
+            return Err(stopped(why));
+        }
+        if state.busy {
+            return Err(error::with_context(
+                libc::EBUSY,
+                format!(
+                    "a SendBundle of the send queue of group {} exists: its buffers stay \
+                     queued until it is done",
+                    self.shared.group
+                ),
+            ));
+        }
+        // No bundle exists, so `head` is the kernel's head (the last one settled
+        // there) and no operation reads the ring: publishing the tail at the head
+        // leaves no entry the kernel could pick, and the buffers are ours again.
+        let head = state.head;
+        state.ring.publish(head);
+        let first_sent = state.queue.front().map_or(0, |e| e.off);
+        let entries: Vec<Entry> = state.queue.drain(..).collect();
+        let mut bufs = Vec::with_capacity(entries.len());
+        for e in entries {
+            if let Some(buf) = state.slots[e.bid as usize].take() {
+                bufs.push(buf);
+            }
+            state.free.push(e.bid);
+        }
+        Ok((first_sent, bufs))
+    }
+
+    /// The buffer group id.
+    pub fn group(&self) -> u16 {
+        self.shared.group
+    }
+
+    /// The most buffers the queue holds at once.
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity as usize
+    }
+
+    /// How many buffers are queued (not yet sent in full), as of the last
+    /// completion processed.
+    pub fn len(&self) -> usize {
+        self.shared.lock().queue.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many bytes are queued and not yet known to be sent.
+    pub fn queued_bytes(&self) -> usize {
+        self.shared.lock().queue.iter().map(|e| e.len).sum()
+    }
+}
+
+impl<B: IoBuf> fmt::Debug for SendQueue<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.lock();
+        f.debug_struct("SendQueue")
+            .field("group", &self.shared.group)
+            .field("capacity", &self.shared.capacity)
+            .field("queued", &state.queue.len())
+            .field("busy", &state.busy)
+            .field("poisoned", &state.poisoned)
+            .finish()
+    }
+}
+
+fn stopped(why: &'static str) -> io::Error {
+    error::with_context(
+        libc::EIO,
+        format!("the send queue has stopped, {why}; its buffers stay queued until it is dropped"),
+    )
+}
+
+impl<B> Shared<B> {
+    fn lock(&self) -> MutexGuard<'_, State<B>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<B> Drop for Shared<B> {
+    fn drop(&mut self) {
+        // Every SendBundle held an Arc to this: none is in flight (a leaked one
+        // keeps this alive for ever). Unregister before the buffers go.
+        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        if !state.ring.unregister() {
+            // The kernel may still read the ring, and so the buffers: leak them.
+            for slot in state.slots.drain(..) {
+                core::mem::forget(slot);
+            }
+        }
+        // Otherwise the slots drop with the state: the buffers are freed.
+    }
+}
+
+impl<B: IoBuf> State<B> {
+    /// Follows one completion of the bundle in flight: `res` bytes sent from the
+    /// entry holding buffer `bid`, which must be where the last one stopped.
+    fn advance(&mut self, cqe: &Cqe) {
+        let res = cqe.raw_result();
+        if res <= 0 {
+            return;
+        }
+        let c = &mut self.cursor;
+        let lined_up = c.off == 0
+            && cqe
+                .buffer_id()
+                .is_some_and(|bid| self.queue.get(c.entry).is_some_and(|e| e.bid == bid));
+        if !lined_up {
+            // A completion after a partial one, or one naming another buffer: the
+            // queue no longer knows what was sent.
+            c.broken = true;
+            return;
+        }
+        let mut left = res as usize;
+        c.bytes += left;
+        while left > 0 {
+            let Some(e) = self.queue.get(c.entry) else {
+                c.broken = true; // more bytes than queued
+                return;
+            };
+            let rest = e.len - c.off;
+            if left >= rest {
+                left -= rest;
+                c.entry += 1;
+                c.off = 0;
+            } else {
+                c.off += left;
+                left = 0;
+            }
+        }
+    }
+
+    /// After the bundle's final completion: hands back the buffers sent in full,
+    /// keeps a partly sent one at the front with what is left of it, and lays the
+    /// queue out again from the kernel's head when that moved past entries the
+    /// bundle did not send.
+    fn settle(&mut self) -> Result<(usize, Vec<B>), &'static str> {
+        let c = core::mem::take(&mut self.cursor);
+        if c.broken {
+            return Err("as a bundle's completions did not match its queued buffers");
+        }
+        let m = self.queue.len();
+        let partial = usize::from(c.off > 0);
+        // The kernel took at least the entries it sent from, and at most those
+        // published. When it sent everything, that is every entry; otherwise ask
+        // it (kernels commit every entry a send selected, or only those sent).
+        let head = if c.entry == m {
+            self.head.wrapping_add(m as u16)
+        } else {
+            self.ring
+                .head()
+                .map_err(|_| "as the kernel's head of its ring could not be read")?
+        };
+        let consumed = head.wrapping_sub(self.head) as usize;
+        if consumed > m || consumed < c.entry + partial {
+            return Err("as the kernel's head of its ring is not where the queue expects it");
+        }
+        let mut bufs = Vec::with_capacity(c.entry);
+        for e in self.queue.drain(..c.entry) {
+            if let Some(buf) = self.slots[e.bid as usize].take() {
+                bufs.push(buf);
+            }
+            self.free.push(e.bid);
+        }
+        if let Some(front) = self.queue.front_mut().filter(|_| partial == 1) {
+            front.off += c.off;
+            front.len -= c.off;
+        }
+        self.head = head;
+        if consumed != c.entry || partial == 1 {
+            // The kernel reads from `head` on: write the queue there again. No
+            // operation of the group is in flight (the one bundle just completed),
+            // so the kernel reads none of these entries until the next one, whose
+            // submission comes after the release store of the tail. The new tail
+            // is at or past the old one: `consumed - c.entry` >= 0 entries later.
+            for (i, e) in self.queue.iter().enumerate() {
+                let buf = self.slots[e.bid as usize]
+                    .as_ref()
+                    .expect("queued entries name held buffers");
+                let addr = buf.stable_ptr() as u64 + e.off as u64;
+                self.ring
+                    .write(head.wrapping_add(i as u16), addr, e.len as u32, e.bid);
+            }
+            self.ring
+                .publish(head.wrapping_add(self.queue.len() as u16));
+        }
+        Ok((c.bytes, bufs))
+    }
+}
+
+/// A buffer [`SendQueue::push`] did not take, and why.
+pub struct Rejected<B> {
+    /// Why.
+    pub error: io::Error,
+    /// The buffer, untouched.
+    pub buf: B,
+}
+
+impl<B> fmt::Debug for Rejected<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejected")
+            .field("error", &self.error)
+            .field("buf", &core::any::type_name::<B>())
+            .finish()
+    }
+}
+
+impl<B> fmt::Display for Rejected<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the send queue did not take the buffer: {}", self.error)
+    }
+}
+
+impl<B> std::error::Error for Rejected<B> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl<B> From<Rejected<B>> for io::Error {
+    fn from(e: Rejected<B>) -> io::Error {
+        e.error
+    }
+}
+
+/// What one [`SendBundle`] sent: the byte count and the buffers it sent in full,
+/// in the order they were pushed.
+///
+/// ```
+/// use uring::owned::{OwnedRing, SendBundle, SendQueue};
+/// let mut ring = OwnedRing::new(4)?;
+/// # if !ring.ring().features().contains(uring::Features::RECVSEND_BUNDLE) { return Ok(()) } // < 6.10
+/// let queue = SendQueue::new(&mut ring, 2, 4)?;
+/// queue.push(b"ab".to_vec())?;
+/// queue.push(b"cde".to_vec())?;
+/// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+/// let id = ring.submit_op(SendBundle::new(a, &queue)?)?;
+/// let sent = ring.wait_for(id)??;
+/// assert_eq!((sent.bytes(), sent.bufs().len()), (5, 2));
+/// assert!(sent.error().is_none());
+/// let bufs: Vec<Vec<u8>> = sent.into_bufs();
+/// assert_eq!(bufs.concat(), b"abcde");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Sent<B> {
+    bytes: usize,
+    bufs: Vec<B>,
+    error: Option<io::Error>,
+}
+
+impl<B> Sent<B> {
+    /// Bytes sent by the bundle (the sum over its completions).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The buffers sent in full, in order. A buffer sent in part stays queued.
+    pub fn bufs(&self) -> &[B] {
+        &self.bufs
+    }
+
+    /// The buffers sent in full, to reuse or drop.
+    pub fn into_bufs(self) -> Vec<B> {
+        self.bufs
+    }
+
+    /// The error that ended the bundle after it had sent some bytes (when it
+    /// sent none, the output is that error instead).
+    pub fn error(&self) -> Option<&io::Error> {
+        self.error.as_ref()
+    }
+}
+
+/// Sends what a [`SendQueue`] holds, in order, as far as the socket takes it at
+/// once: `IORING_OP_SEND` with `IORING_RECVSEND_BUNDLE` and `IOSQE_BUFFER_SELECT`
+/// (Linux 6.10). Output: a [`Sent`] with the byte count and the buffers sent in
+/// full; `ENOBUFS` when the queue was empty; the send's errno when it sent
+/// nothing.
+///
+/// The kernel sends consecutive entries of the queue's ring, from its head, and
+/// waits (bundles imply `MSG_WAITALL`) until the socket has taken all the
+/// entries it picked; it may post several completions for one bundle (flagged
+/// `MORE`, Linux picks at most 256 entries at a time), which the operation
+/// follows. So a bundle that succeeds has sent whole entries. It sends part of
+/// one only when an error ends it midway (`ECONNRESET`, `EPIPE`, …): the output
+/// is then a [`Sent`] with the bytes that went out, fewer than were queued (the
+/// kernel reports the count rather than the error, which a later send shows).
+/// The kernel may by then have taken more entries out of its ring than it sent
+/// (how many depends on the kernel version), so the queue reads the kernel's
+/// head (`IORING_REGISTER_PBUF_STATUS`) and writes every byte not reported sent
+/// back at the head, the rest of a partly sent buffer first: a later bundle
+/// sends exactly the remaining bytes, in order (on another connection, say).
+///
+/// A bundle that completes with an error and no byte count — `ECANCELED`
+/// after [`cancel`](super::OwnedRing::cancel), or a ring dropped with the
+/// bundle in flight — reports nothing sent, and the queue keeps every byte;
+/// the kernel, though, may have sent part of them before it was stopped, so
+/// sending the queue again on the same connection can repeat bytes. Treat such
+/// a connection as broken.
+///
+/// Only one `SendBundle` per queue exists at a time (concurrent bundles would
+/// race for the ring's head): [`new`](Self::new) refuses a second one with
+/// `EBUSY` until the first has completed, or was dropped unsubmitted. It is
+/// refused (`EXDEV`) by any ring but the queue's.
+///
+/// If the queue cannot tell what the kernel did (the head cannot be read — for
+/// example from another thread than a `SINGLE_ISSUER` ring's — or completions
+/// name buffers out of order), it stops: the bundle's output is `EIO`, and so is
+/// every later `push` or `SendBundle::new`; the buffers stay queued, untouched,
+/// until the queue is dropped.
+///
+/// ```
+/// use uring::owned::{OwnedRing, SendBundle, SendQueue};
+/// let mut ring = OwnedRing::new(4)?;
+/// # if !ring.ring().features().contains(uring::Features::RECVSEND_BUNDLE) { return Ok(()) } // < 6.10
+/// let queue = SendQueue::<Vec<u8>>::new(&mut ring, 5, 4)?;
+/// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+/// let a = uring::owned::SharedFd::from(a);
+/// let first = SendBundle::new(&a, &queue)?;
+/// let busy = SendBundle::new(&a, &queue).unwrap_err(); // one at a time
+/// assert_eq!(uring::error::errno(&busy), Some(libc::EBUSY));
+/// // An empty queue: nothing to send.
+/// let id = ring.submit_op(first)?;
+/// let err = ring.wait_for(id)?.unwrap_err();
+/// assert_eq!(err.raw_os_error(), Some(libc::ENOBUFS));
+/// assert!(SendBundle::new(&a, &queue).is_ok()); // the first one is done
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[doc(alias = "io_uring_prep_send_bundle")]
+pub struct SendBundle<B: IoBuf = Vec<u8>> {
+    fd: SharedFd,
+    shared: Arc<Shared<B>>,
+    flags: i32,
+}
+
+impl<B: IoBuf> SendBundle<B> {
+    /// A bundle send of `queue`'s buffers on socket `fd`.
+    ///
+    /// # Errors
+    ///
+    /// `EBUSY` while another `SendBundle` of the queue exists; `EIO` when the
+    /// queue has stopped.
+    pub fn new(fd: impl Into<SharedFd>, queue: &SendQueue<B>) -> io::Result<SendBundle<B>> {
+        let mut state = queue.shared.lock();
+        if let Some(why) = state.poisoned {
+            return Err(stopped(why));
+        }
+        if state.busy {
+            return Err(error::with_context(
+                libc::EBUSY,
+                format!(
+                    "a SendBundle of the send queue of group {} is already in flight (or made \
+                     and not yet dropped): one at a time",
+                    queue.shared.group
+                ),
+            ));
+        }
+        state.busy = true;
+        state.cursor = Cursor::default();
+        drop(state);
+        Ok(SendBundle {
+            fd: fd.into(),
+            shared: Arc::clone(&queue.shared),
+            flags: 0,
+        })
+    }
+
+    /// `MSG_*` flags (`MSG_NOSIGNAL`, `MSG_MORE`, …). Dropped: `MSG_ZEROCOPY`
+    /// (pages read after the completion), `MSG_WAITALL` (bundles imply it
+    /// anyway) and `MSG_DONTWAIT` (a bundle cut short by it could end with
+    /// `EAGAIN` after sending part of the queue, without saying how much).
+    /// ```
+    /// use uring::owned::{OwnedRing, SendBundle, SendQueue};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// # if !ring.ring().features().contains(uring::Features::RECVSEND_BUNDLE) { return Ok(()) } // < 6.10
+    /// let queue = SendQueue::new(&mut ring, 1, 2)?;
+    /// queue.push(b"x".to_vec())?;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let op = SendBundle::new(a, &queue)?.flags(libc::MSG_NOSIGNAL);
+    /// let id = ring.submit_op(op)?;
+    /// assert_eq!(ring.wait_for(id)??.bytes(), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn flags(mut self, flags: i32) -> SendBundle<B> {
+        self.flags = flags & !(libc::MSG_WAITALL | libc::MSG_ZEROCOPY | libc::MSG_DONTWAIT);
+        self
+    }
+}
+
+impl<B: IoBuf> fmt::Debug for SendBundle<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendBundle")
+            .field("fd", &self.fd)
+            .field("group", &self.shared.group)
+            .field("flags", &self.flags)
+            .finish()
+    }
+}
+
+impl<B: IoBuf> Drop for SendBundle<B> {
+    /// Lets the next bundle be made: this one completed (its output made) or
+    /// never reached the kernel. (A bundle the ring leaked is never dropped, and
+    /// the queue then makes no other.)
+    fn drop(&mut self) {
+        self.shared.lock().busy = false;
+    }
+}
+
+// SAFETY: the entry names no memory of its own: the kernel reads the entries of
+// the queue's group, registered with the ring `bound_ring` names (the ring refuses
+// the op elsewhere), and the buffers they point to. The op's Arc keeps the ring
+// memory and the buffers alive until the op is dropped, after its final
+// completion (a leaked op keeps them for ever). Only this op sends from the group
+// while it exists (`busy`), and the queue changes entries the kernel may read
+// only when none exists; buffers leave the queue only in `settle`, after the
+// final completion, and only those before the kernel's head (sent in full). The
+// SharedFd keeps the socket open.
+unsafe impl<B: IoBuf> Op for SendBundle<B> {
+    type Output = io::Result<Sent<B>>;
+
+    fn sqe(&mut self) -> Sqe {
+        crate::op::Send::new(Fd(self.fd.as_raw_fd()), core::ptr::null(), 0)
+            .flags(self.flags)
+            .bundle(true)
+            .buf_group(Some(self.shared.group))
+            .build()
+    }
+
+    fn more(&mut self, cqe: &Cqe) {
+        self.shared.lock().advance(cqe);
+    }
+
+    fn complete(self, cqe: &Cqe) -> io::Result<Sent<B>> {
+        let res = cqe.raw_result();
+        let settled = {
+            let mut state = self.shared.lock();
+            state.advance(cqe);
+            let settled = state.settle();
+            if let Err(why) = settled {
+                state.poisoned = Some(why);
+            }
+            settled
+        };
+        // `self` drops after this: the queue is free for the next bundle.
+        let (bytes, bufs) = settled.map_err(stopped)?;
+        let error = (res < 0).then(|| io::Error::from_raw_os_error(-res));
+        match error {
+            Some(e) if bytes == 0 => Err(e),
+            error => Ok(Sent { bytes, bufs, error }),
+        }
+    }
+
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        Some(self.shared.ring_id)
+    }
+}
