@@ -265,6 +265,10 @@
 //! * `owned_ops_more.rs`: descriptors received with `SCM_RIGHTS`, bundles over
 //!   buffers recycled out of order, pending futex waits and `waitid`s cancelled
 //!   on close;
+//! * `owned_send_bundle.rs`: a second bundle refused while one is in flight, a
+//!   bundle cut short by a reset peer (exactly the unsent bytes stay queued), a
+//!   blocked bundle cancelled, the ring closed mid-send, the queue outliving a
+//!   ring that keeps sending from it;
 //! * with `--features async`, `owned_async.rs`: dropped futures and streams, the
 //!   tokio echo example.
 //!
