@@ -3018,7 +3018,10 @@ fn control_fds(control: &[u8]) -> Vec<OwnedFd> {
                 }
             }
         }
-        match len.checked_next_multiple_of(word).and_then(|l| at.checked_add(l)) {
+        match len
+            .checked_next_multiple_of(word)
+            .and_then(|l| at.checked_add(l))
+        {
             Some(next) if next > at => at = next,
             _ => break,
         }
