@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use std::sync::Arc;
 
@@ -104,3 +104,30 @@ shared_from!(
     UnixListener,
     UnixDatagram
 );
+
+/// A duplicate of `ring`'s descriptor (close-on-exec), for a registration that
+/// must be undone whatever happens to the ring itself; `what` names the
+/// registration in errors.
+pub(super) fn dup_ring_fd(ring: &super::OwnedRing, what: &str) -> std::io::Result<OwnedFd> {
+    let raw_fd = ring.ring.raw.ring_fd;
+    if raw_fd < 0 {
+        return Err(crate::error::with_context(
+            libc::EBADF,
+            format!(
+                "{what}: the ring has no plain fd to duplicate (REGISTERED_FD_ONLY or close_ring_fd)"
+            ),
+        ));
+    }
+    // SAFETY: raw_fd is the ring's open descriptor (the borrow keeps the ring
+    // alive); F_DUPFD_CLOEXEC makes a new one and touches no memory.
+    let dup = unsafe { libc::fcntl(raw_fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if dup < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(crate::error::with_context(
+            e.raw_os_error().unwrap_or(libc::EMFILE),
+            format!("{what}: duplicating the ring fd"),
+        ));
+    }
+    // SAFETY: dup is a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(dup) })
+}

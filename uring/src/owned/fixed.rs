@@ -7,7 +7,7 @@ use core::ptr::NonNull;
 use std::fmt;
 use std::io;
 use std::ops::{Deref, DerefMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::buf::len32;
@@ -203,26 +203,7 @@ impl FixedBufs {
                 ),
             ));
         }
-        let raw_fd = ring.ring.raw.ring_fd;
-        if raw_fd < 0 {
-            return Err(error::with_context(
-                libc::EBADF,
-                "registering buffers for the safe layer: the ring has no plain fd to \
-                 duplicate (REGISTERED_FD_ONLY or close_ring_fd)",
-            ));
-        }
-        // SAFETY: raw_fd is the ring's open descriptor; F_DUPFD_CLOEXEC makes a new
-        // one and touches no memory.
-        let dup = unsafe { libc::fcntl(raw_fd, libc::F_DUPFD_CLOEXEC, 0) };
-        if dup < 0 {
-            let e = io::Error::last_os_error();
-            return Err(error::with_context(
-                e.raw_os_error().unwrap_or(libc::EMFILE),
-                "duplicating the ring fd for a set of registered buffers",
-            ));
-        }
-        // SAFETY: dup is a new descriptor that nothing else owns.
-        let ring_fd = unsafe { OwnedFd::from_raw_fd(dup) };
+        let ring_fd = super::fd::dup_ring_fd(ring, "registering buffers for the safe layer")?;
         // SAFETY: the layout's size is count * size >= 1 (both checked non-zero).
         let mem = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) }).ok_or_else(|| {
             error::with_context(

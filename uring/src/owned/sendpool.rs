@@ -6,7 +6,7 @@ use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::imp::Token;
@@ -57,25 +57,7 @@ unsafe impl Send for SendRing {}
 
 impl SendRing {
     fn new(ring: &mut OwnedRing, group: u16, entries: u32) -> io::Result<SendRing> {
-        let ring_fd = ring.ring.raw.ring_fd;
-        if ring_fd < 0 {
-            return Err(error::with_context(
-                libc::EBADF,
-                "setting up a send queue: the ring has no plain fd to duplicate \
-                 (REGISTERED_FD_ONLY or close_ring_fd)",
-            ));
-        }
-        // SAFETY: ring_fd is the ring's open descriptor; F_DUPFD_CLOEXEC makes a new one.
-        let dup = unsafe { libc::fcntl(ring_fd, libc::F_DUPFD_CLOEXEC, 0) };
-        if dup < 0 {
-            let e = io::Error::last_os_error();
-            return Err(error::with_context(
-                e.raw_os_error().unwrap_or(libc::EMFILE),
-                "duplicating the ring fd for a send queue",
-            ));
-        }
-        // SAFETY: dup is a new descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(dup) };
+        let fd = super::fd::dup_ring_fd(ring, "setting up a send queue")?;
         let len = entries as usize * ENTRY;
         // SAFETY: a fresh anonymous mapping at an address of the kernel's choosing:
         // it aliases nothing.
