@@ -461,23 +461,8 @@ impl BufRing {
             return Ok(());
         }
         self.registered = false;
-        let reg = sys::io_uring_buf_reg {
-            bgid: self.group,
-            ..Default::default()
-        };
-        // SAFETY: fd is our io_uring fd; reg is valid for the call.
-        let ret = unsafe {
-            sys::io_uring_register(
-                self.fd.as_raw_fd() as u32,
-                sys::IORING_UNREGISTER_PBUF_RING,
-                (&reg as *const sys::io_uring_buf_reg).cast(),
-                1,
-            )
-        };
-        // ENOENT: no such group any more. EINVAL: the group exists but is not a
-        // buffer ring (legacy provided buffers, or the empty entry Linux 6.1
-        // leaves behind an unregistered ring). Either way not ours: free it.
-        if ret < 0 && ret != -libc::ENOENT && ret != -libc::EINVAL {
+        let ret = unregister_pbuf_ring(self.fd.as_raw_fd(), self.group);
+        if let Err(ret) = ret {
             // The kernel may still read (or, incrementally, write) the ring.
             core::mem::forget(self.mem.take());
             return Err(with_context(
@@ -487,6 +472,32 @@ impl BufRing {
         }
         Ok(())
     }
+}
+
+/// `IORING_UNREGISTER_PBUF_RING` of `group` on `fd`: `Ok` when the kernel no
+/// longer uses a ring of ours for the group, `Err(-errno)` when it may still.
+///
+/// ENOENT (no such group any more) and EINVAL (the group exists but is not a
+/// buffer ring: legacy provided buffers, or the empty entry Linux 6.1 leaves
+/// behind an unregistered ring) count as done: the group is not ours then.
+pub(crate) fn unregister_pbuf_ring(fd: i32, group: u16) -> Result<(), i32> {
+    let reg = sys::io_uring_buf_reg {
+        bgid: group,
+        ..Default::default()
+    };
+    // SAFETY: fd is an io_uring fd of the caller's; reg is valid for the call.
+    let ret = unsafe {
+        sys::io_uring_register(
+            fd as u32,
+            sys::IORING_UNREGISTER_PBUF_RING,
+            (&reg as *const sys::io_uring_buf_reg).cast(),
+            1,
+        )
+    };
+    if ret < 0 && ret != -libc::ENOENT && ret != -libc::EINVAL {
+        return Err(ret);
+    }
+    Ok(())
 }
 
 /// `IORING_REGISTER_PBUF_STATUS` on `fd`.

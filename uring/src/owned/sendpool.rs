@@ -151,22 +151,9 @@ impl SendRing {
             return true;
         }
         self.registered = false;
-        let reg = sys::io_uring_buf_reg {
-            bgid: self.group,
-            ..Default::default()
-        };
-        // SAFETY: our own io_uring descriptor; reg is valid for the call.
-        let ret = unsafe {
-            sys::io_uring_register(
-                self.fd.as_raw_fd() as u32,
-                sys::IORING_UNREGISTER_PBUF_RING,
-                (&reg as *const sys::io_uring_buf_reg).cast(),
-                1,
-            )
-        };
         // ENOENT/EINVAL: the group is gone or is not a ring (someone unregistered
         // it through the raw ring): the kernel no longer reads our memory.
-        if ret < 0 && ret != -libc::ENOENT && ret != -libc::EINVAL {
+        if crate::buf_ring::unregister_pbuf_ring(self.fd.as_raw_fd(), self.group).is_err() {
             self.len = 0; // leak the mapping
             return false;
         }
