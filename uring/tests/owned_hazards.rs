@@ -3,6 +3,7 @@
 //! AddressSanitizer too (see the report in the module docs of `uring::owned`).
 
 mod support;
+use support::kernel_release;
 use support::pipe_files as pipe;
 
 use std::collections::HashSet;
@@ -577,12 +578,6 @@ fn a_multishot_op_stays_in_the_table_until_its_final_completion() {
     assert_eq!((more, res), (2, -libc::ETIME));
     assert_eq!(ring.in_flight(), 0);
     assert_eq!(ring.completions().filter(|c| c.key() == key).count(), 0);
-}
-
-fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_default()
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! completion without `MORE`. Each test checks the bytes, descriptors and errnos
 //! the kernel produced, and when the operation's resources come back.
 
+mod support;
+use support::tcp_pair;
+
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -26,14 +29,6 @@ fn pool(ring: &mut OwnedRing, group: u16, count: u16, size: u32, test: &str) -> 
         }
         Err(e) => panic!("registering a buffer pool: {e}"),
     }
-}
-
-/// A connected loopback TCP pair: (client, server side).
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s, _) = l.accept().unwrap();
-    (c, s)
 }
 
 /// Whether the first item says the kernel lacks the multishot form.

@@ -4,6 +4,9 @@
 //! completions, processes), and one failure per family checks that the errno comes
 //! through. A test whose opcode this kernel lacks prints why and returns.
 
+mod support;
+use support::{kernel_release, tcp_pair};
+
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -19,12 +22,6 @@ use uring::owned::{BufPool, OwnedRing, RAW_USER_DATA_MAX, SharedFd, ops};
 
 fn ring() -> OwnedRing {
     OwnedRing::new(16).expect("io_uring set-up")
-}
-
-fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "?".into())
 }
 
 /// Whether the kernel supports `code`; prints why the test is skipped if not.
@@ -1083,14 +1080,6 @@ fn recv_bundle_failures_keep_the_pool_whole() {
 }
 
 // ---------------------------------------------------------------- MSG_TRUNC
-
-/// A connected loopback TCP pair: (client, server side).
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s, _) = l.accept().unwrap();
-    (c, s)
-}
 
 #[test]
 fn msg_trunc_is_dropped_so_tcp_cannot_report_bytes_it_never_wrote() {

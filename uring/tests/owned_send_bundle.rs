@@ -4,6 +4,9 @@
 //! rings dropped or forgotten with a bundle blocked in flight. A kernel without
 //! bundles (before Linux 6.10) prints why each test is skipped.
 
+mod support;
+use support::kernel_release;
+
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -11,12 +14,6 @@ use std::time::Duration;
 
 use uring::error::errno;
 use uring::owned::{OwnedRing, SendBundle, SendQueue, SharedFd};
-
-fn kernel_release() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "?".into())
-}
 
 /// A ring and a send queue of `capacity` buffers as group `group`, or `None`
 /// (the reason printed) when the kernel lacks bundle sends.

@@ -2,6 +2,7 @@
 //! and the registered ring fd (including moving such a ring between threads).
 
 mod support;
+use support::kernel_release;
 use support::pipe;
 
 use std::io;
@@ -21,20 +22,6 @@ fn nop(user_data: u64) -> Sqe {
     unsafe { sys::io_uring_prep_nop(&mut raw) };
     raw.user_data = user_data;
     Sqe::from_raw(raw)
-}
-
-/// `uname -r`.
-fn kernel_release() -> String {
-    // SAFETY: utsname is plain bytes; uname fills it.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: u is a valid out-struct.
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return "unknown".into();
-    }
-    // SAFETY: uname NUL-terminates release.
-    unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// Probes the running kernel for `what` by doing `try_it` on a fresh ring. A kernel

@@ -106,3 +106,18 @@ pub fn read_fd(fd: i32, n: usize) -> Vec<u8> {
     buf.truncate(got as usize);
     buf
 }
+
+/// The running kernel's release (`uname -r`), for skip messages.
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// A connected loopback TCP pair, `(client, server)`.
+pub fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let l = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (s, _) = l.accept().unwrap();
+    (c, s)
+}
