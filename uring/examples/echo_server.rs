@@ -325,12 +325,21 @@ impl Server {
         self.ring.track_activity();
         let (mut keys, mut touched) = (Vec::new(), Vec::new());
         while !self.stopping {
-            match self.ring.submit_and_wait(1) {
+            // Completions processed while handling the last batch (taking
+            // completions processes all the kernel posted) wait in `keys` already:
+            // block in the kernel only when there is nothing at all to handle.
+            keys.clear();
+            self.ring.take_activity(&mut keys)?;
+            let entered = if keys.is_empty() {
+                self.ring.submit_and_wait(1)
+            } else {
+                self.ring.submit()
+            };
+            match entered {
                 Ok(_) => {}
                 Err(e) if matches!(errno(&e), Some(libc::EINTR | libc::EBUSY)) => {}
                 Err(e) => return Err(e),
             }
-            keys.clear();
             self.ring.take_activity(&mut keys)?;
             let accept_key = self.accept.as_ref().map(OpId::key);
             let mut accepted = false;
