@@ -1579,6 +1579,11 @@ impl OwnedRing {
     /// [`poll_item`](Self::poll_item), finished operations with
     /// [`completions`](Self::completions).
     ///
+    /// Every method that processes completions records them (`completions`,
+    /// `poll_item`, `wait_for`, …), so an event loop should call this before it
+    /// blocks in the kernel, and block only when it appended nothing: otherwise
+    /// completions processed while it handled the last batch wait unseen.
+    ///
     /// # Errors
     ///
     /// The kernel's errno when flushing its overflow list fails; what was already
