@@ -6,8 +6,12 @@
 //! filled buffers to stdout. Links keep each chain in order; a short read (end
 //! of file) cancels the rest of its chain.
 //!
+//! With `--sqpoll` the ring is set up with `IORING_SETUP_SQPOLL`: a kernel thread
+//! picks up the queued entries, so submitting needs no system call while it is
+//! awake (the safe layer wakes it when it sleeps).
+//!
 //! ```text
-//! cargo run --example cat -- /etc/hostname /etc/os-release
+//! cargo run --example cat -- [--sqpoll] /etc/hostname /etc/os-release
 //! ```
 
 use std::ffi::OsString;
@@ -15,6 +19,7 @@ use std::io;
 use std::os::fd::AsFd;
 use std::process::ExitCode;
 
+use uring::Ring;
 use uring::owned::{OwnedRing, SharedFd, ops};
 
 /// Buffers per `readv`, and their size.
@@ -24,12 +29,16 @@ const BUF: usize = 16 * 1024;
 const CHAIN: usize = 4;
 
 fn main() -> ExitCode {
-    let paths: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let mut paths: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let sqpoll = paths.first().is_some_and(|a| a == "--sqpoll");
+    if sqpoll {
+        paths.remove(0);
+    }
     if paths.is_empty() {
-        eprintln!("usage: cat FILE...");
+        eprintln!("usage: cat [--sqpoll] FILE...");
         return ExitCode::from(2);
     }
-    match run(&paths) {
+    match run(&paths, sqpoll) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cat: {e}");
@@ -38,8 +47,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(paths: &[OsString]) -> io::Result<()> {
-    let mut ring = OwnedRing::new(16)?;
+fn run(paths: &[OsString], sqpoll: bool) -> io::Result<()> {
+    let builder = if sqpoll {
+        // The poll thread sleeps after 10 ms without work.
+        Ring::builder().sqpoll().sq_thread_idle(10)
+    } else {
+        Ring::builder()
+    };
+    let mut ring = OwnedRing::from_builder(builder, 16)
+        .map_err(|e| io::Error::new(e.kind(), format!("setting up the ring: {e}")))?;
     let stdout = SharedFd::from(io::stdout().as_fd().try_clone_to_owned()?);
     for path in paths {
         let id = ring.submit_op(ops::OpenAt::new(path, libc::O_RDONLY)?)?;
