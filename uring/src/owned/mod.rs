@@ -1185,7 +1185,8 @@ impl OwnedRing {
         match bound {
             Some(ring) if ring != self.id => Err(error::with_context(
                 libc::EXDEV,
-                "this operation uses a buffer pool registered with another ring",
+                "this operation uses a registration of another ring (a buffer pool, \
+                 registered buffers or a send queue)",
             )),
             _ => Ok(()),
         }
@@ -1193,15 +1194,19 @@ impl OwnedRing {
 
     /// Makes sure `n` submission queue slots are free, submitting if needed.
     fn make_room(&mut self, n: usize) -> io::Result<()> {
-        let capacity = self.ring.submission().capacity();
+        // One view of the queue (each loads the kernel's head) on the hot path.
+        let (capacity, remaining) = {
+            let sq = self.ring.submission();
+            (sq.capacity(), sq.remaining())
+        };
+        if remaining >= n {
+            return Ok(());
+        }
         if n > capacity {
             return Err(error::with_context(
                 libc::EINVAL,
                 format!("{n} entries cannot fit a submission queue of {capacity}"),
             ));
-        }
-        if self.ring.submission().remaining() >= n {
-            return Ok(());
         }
         self.submit_retrying()?;
         while self.ring.submission().remaining() < n {
