@@ -1253,11 +1253,34 @@ unsafe impl<B: IoBuf> Op for SendZc<B> {
 /// Renames a file, like `renameat2(2)`: `IORING_OP_RENAMEAT` (Linux 5.11).
 #[derive(Debug)]
 pub struct RenameAt {
+    paths: PathPair,
+    flags: u32,
+}
+
+/// Two paths, each relative to its own directory (or the current one): what
+/// `renameat2(2)` and `linkat(2)` name.
+#[derive(Debug)]
+struct PathPair {
     old_dir: Option<SharedFd>,
     old: CString,
     new_dir: Option<SharedFd>,
     new: CString,
-    flags: u32,
+}
+
+impl PathPair {
+    fn new(old: &Path, new: &Path) -> io::Result<PathPair> {
+        Ok(PathPair {
+            old_dir: None,
+            old: c_path(old)?,
+            new_dir: None,
+            new: c_path(new)?,
+        })
+    }
+
+    fn set_dirs(&mut self, old_dir: SharedFd, new_dir: SharedFd) {
+        self.old_dir = Some(old_dir);
+        self.new_dir = Some(new_dir);
+    }
 }
 
 impl RenameAt {
@@ -1269,18 +1292,14 @@ impl RenameAt {
     /// `InvalidInput` when a path contains a NUL byte.
     pub fn new(old: impl AsRef<Path>, new: impl AsRef<Path>) -> io::Result<RenameAt> {
         Ok(RenameAt {
-            old_dir: None,
-            old: c_path(old.as_ref())?,
-            new_dir: None,
-            new: c_path(new.as_ref())?,
+            paths: PathPair::new(old.as_ref(), new.as_ref())?,
             flags: 0,
         })
     }
 
     /// Resolve the relative paths against these directories.
     pub fn dirs(mut self, old_dir: impl Into<SharedFd>, new_dir: impl Into<SharedFd>) -> RenameAt {
-        self.old_dir = Some(old_dir.into());
-        self.new_dir = Some(new_dir.into());
+        self.paths.set_dirs(old_dir.into(), new_dir.into());
         self
     }
 
@@ -1296,11 +1315,12 @@ impl RenameAt {
 unsafe impl Op for RenameAt {
     type Output = io::Result<()>;
     fn sqe(&mut self) -> Sqe {
+        let p = &self.paths;
         raw::RenameAt::new(
-            dir_of(&self.old_dir),
-            self.old.as_ptr(),
-            dir_of(&self.new_dir),
-            self.new.as_ptr(),
+            dir_of(&p.old_dir),
+            p.old.as_ptr(),
+            dir_of(&p.new_dir),
+            p.new.as_ptr(),
         )
         .flags(self.flags)
         .build()
@@ -1926,10 +1946,7 @@ unsafe impl Op for OpenAt2 {
 #[doc(alias = "io_uring_prep_linkat")]
 #[derive(Debug)]
 pub struct LinkAt {
-    old_dir: Option<SharedFd>,
-    old: CString,
-    new_dir: Option<SharedFd>,
-    new: CString,
+    paths: PathPair,
     flags: i32,
 }
 
@@ -1942,18 +1959,14 @@ impl LinkAt {
     /// `InvalidInput` when a path contains a NUL byte.
     pub fn new(old: impl AsRef<Path>, new: impl AsRef<Path>) -> io::Result<LinkAt> {
         Ok(LinkAt {
-            old_dir: None,
-            old: c_path(old.as_ref())?,
-            new_dir: None,
-            new: c_path(new.as_ref())?,
+            paths: PathPair::new(old.as_ref(), new.as_ref())?,
             flags: 0,
         })
     }
 
     /// Resolve the relative paths against these directories.
     pub fn dirs(mut self, old_dir: impl Into<SharedFd>, new_dir: impl Into<SharedFd>) -> LinkAt {
-        self.old_dir = Some(old_dir.into());
-        self.new_dir = Some(new_dir.into());
+        self.paths.set_dirs(old_dir.into(), new_dir.into());
         self
     }
 
@@ -1972,11 +1985,12 @@ impl LinkAt {
 unsafe impl Op for LinkAt {
     type Output = io::Result<()>;
     fn sqe(&mut self) -> Sqe {
+        let p = &self.paths;
         raw::LinkAt::new(
-            dir_of(&self.old_dir),
-            self.old.as_ptr(),
-            dir_of(&self.new_dir),
-            self.new.as_ptr(),
+            dir_of(&p.old_dir),
+            p.old.as_ptr(),
+            dir_of(&p.new_dir),
+            p.new.as_ptr(),
         )
         .flags(self.flags)
         .build()
