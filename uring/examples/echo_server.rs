@@ -319,28 +319,13 @@ struct Server {
 impl Server {
     /// The event loop: wait, then take every accepted connection, every received
     /// chunk and every finished operation. Only the streams that got completions
-    /// are looked at ([`OwnedRing::take_activity`]), however many connections
+    /// are looked at ([`OwnedRing::wait_activity`]), however many connections
     /// are open.
     fn serve(&mut self) -> io::Result<()> {
-        self.ring.track_activity();
         let (mut keys, mut touched) = (Vec::new(), Vec::new());
         while !self.stopping {
-            // Completions processed while handling the last batch (taking
-            // completions processes all the kernel posted) wait in `keys` already:
-            // block in the kernel only when there is nothing at all to handle.
             keys.clear();
-            self.ring.take_activity(&mut keys)?;
-            let entered = if keys.is_empty() {
-                self.ring.submit_and_wait(1)
-            } else {
-                self.ring.submit()
-            };
-            match entered {
-                Ok(_) => {}
-                Err(e) if matches!(errno(&e), Some(libc::EINTR | libc::EBUSY)) => {}
-                Err(e) => return Err(e),
-            }
-            self.ring.take_activity(&mut keys)?;
+            self.ring.wait_activity(&mut keys)?;
             let accept_key = self.accept.as_ref().map(OpId::key);
             let mut accepted = false;
             touched.clear();

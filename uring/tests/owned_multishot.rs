@@ -347,3 +347,21 @@ fn take_activity_names_each_completion_of_the_streams_that_got_one() {
         "{keys:?}"
     );
 }
+
+#[test]
+fn wait_activity_reports_processed_completions_without_blocking() {
+    let mut ring = ring();
+    let mut keys = Vec::new();
+    // Nothing in flight: an error, not a wait for ever.
+    let err = ring.wait_activity(&mut keys).unwrap_err();
+    assert_eq!(errno(&err), Some(libc::ENOENT));
+    let a = ring.submit_op(ops::Nop::new()).unwrap();
+    let b = ring.submit_op(ops::Nop::new()).unwrap();
+    ring.submit_and_wait(2).unwrap();
+    // Processing completions records their activity (tracking is on now)...
+    assert_eq!(ring.completions().count(), 2);
+    // ...which the next step reports at once, although the kernel's queue is
+    // empty and nothing is in flight.
+    ring.wait_activity(&mut keys).unwrap();
+    assert_eq!(keys, [a.key(), b.key()]);
+}

@@ -1588,6 +1588,7 @@ impl OwnedRing {
     /// `poll_item`, `wait_for`, …), so an event loop should call this before it
     /// blocks in the kernel, and block only when it appended nothing: otherwise
     /// completions processed while it handled the last batch wait unseen.
+    /// [`wait_activity`](Self::wait_activity) does exactly that.
     ///
     /// # Errors
     ///
@@ -1599,6 +1600,52 @@ impl OwnedRing {
             keys.append(seen);
         }
         reaped
+    }
+
+    /// The step of an event loop: submits what is queued and appends to `keys`
+    /// the operations that got completions, as
+    /// [`take_activity`](Self::take_activity) — waiting in the kernel for one first
+    /// only if none is already there to report. So completions processed while the
+    /// last batch was handled are never left waiting behind a blocking call.
+    /// Starts [tracking](Self::track_activity) if it was not on.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let a = ring.submit_op(ops::Nop::new())?;
+    /// let mut keys = Vec::new();
+    /// ring.wait_activity(&mut keys)?; // submits, and waits for the NOP
+    /// assert_eq!(keys, [a.key()]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` when nothing has activity and no operation is in flight (waiting
+    /// would never end); the kernel's errno when submitting or waiting fails
+    /// (`EINTR` and `EBUSY` are not errors: the call returns, maybe with nothing
+    /// appended, and the caller loops).
+    pub fn wait_activity(&mut self, keys: &mut Vec<OpKey>) -> io::Result<()> {
+        self.track_activity();
+        let before = keys.len();
+        self.take_activity(keys)?;
+        let entered = if keys.len() > before {
+            self.ring.submit().map(drop)
+        } else if self.table.in_flight == 0 {
+            return Err(error::with_context(
+                libc::ENOENT,
+                "no operation is in flight, so no activity will come",
+            ));
+        } else {
+            self.ring.submit_and_wait(1).map(drop)
+        };
+        match entered {
+            Err(e) if !matches!(error::errno(&e), Some(libc::EINTR | libc::EBUSY)) => {
+                return Err(e);
+            }
+            _ => {}
+        }
+        self.take_activity(keys)
     }
 
     /// Whether operation `id` is still in the table (its final completion not yet
