@@ -2660,9 +2660,10 @@ unsafe impl Op for WaitId {
                 status: 0,
             });
         }
-        // SAFETY: with si_signo SIGCHLD, waitid filled the SIGCHLD layout of the
-        // union (pid, uid, status), which these accessors read; all of it is plain
-        // integers, initialised (zeroed at allocation) whatever the kernel wrote.
+        // SAFETY: si_signo is not 0, so waitid reported a child and filled the
+        // SIGCHLD layout of the union (pid, uid, status), which these accessors
+        // read. Whatever the layout, every byte is an initialised integer (zeroed
+        // at allocation, then written by the kernel).
         let (pid, uid, status) = unsafe { (info.si_pid(), info.si_uid(), info.si_status()) };
         Ok(ChildStatus {
             pid,

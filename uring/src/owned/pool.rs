@@ -108,8 +108,18 @@ impl BufPool {
                     format!("{count} buffers of {size} bytes is too much memory"),
                 )
             })?;
+        // Allocated first, and fallibly: running out of memory is an error, and
+        // nothing is registered yet.
+        let mut bytes = Vec::new();
+        bytes.try_reserve_exact(total).map_err(|_| {
+            error::with_context(
+                libc::ENOMEM,
+                format!("cannot allocate {count} buffers of {size} bytes"),
+            )
+        })?;
+        bytes.resize(total, 0u8);
         let mut br = BufRing::new(&mut ring.ring, group, u32::from(count).next_power_of_two())?;
-        let mem = NonNull::new(Box::into_raw(vec![0u8; total].into_boxed_slice()).cast::<u8>())
+        let mem = NonNull::new(Box::into_raw(bytes.into_boxed_slice()).cast::<u8>())
             .expect("a Box is never null");
         for bid in 0..count {
             // SAFETY: buffer `bid` is `size` bytes inside the allocation just made,

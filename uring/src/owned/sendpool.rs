@@ -19,7 +19,9 @@ use crate::types::Fd;
 use crate::{error, sys};
 
 /// The largest buffer a [`SendQueue`] takes: the kernel caps one bundle at
-/// `i32::MAX` bytes, and a ring entry's length must fit in it.
+/// `i32::MAX` bytes, and a ring entry's length must fit in it. (The queue relies
+/// on this bound: an entry longer than a send's limit would be trimmed by the
+/// kernel, behind the queue's back.)
 pub const MAX_SEND_BUF: usize = i32::MAX as usize;
 
 /// Size of one `io_uring_buf` ring entry.
@@ -120,8 +122,11 @@ impl SendRing {
         let slot = (pos as u32 & (self.entries - 1)) as usize;
         // SAFETY: slot < entries, so the 16-byte entry lies inside the mapping,
         // which is page-aligned: each field is aligned for its atomic. The kernel
-        // only reads these fields (never an incremental ring) and entry 0's last
-        // u16, the tail, is not touched here.
+        // only reads these fields: the ring is not incremental, and a bundle
+        // trims (writes back) an entry's length only when it exceeds the send's
+        // limit, which never happens here — the send is built with length 0
+        // (limit INT_MAX) and no entry is longer than MAX_SEND_BUF = i32::MAX.
+        // Entry 0's last u16, the tail, is not touched here.
         unsafe {
             let e = self.mem.as_ptr().add(slot * ENTRY);
             AtomicU64::from_ptr(e.cast()).store(addr, Ordering::Relaxed);
