@@ -24,4 +24,45 @@ fn main() {
     }
     println!("cargo:rustc-env=URING_LIBURING_VERSION={version}");
     println!("cargo:rustc-env=URING_LIBURING_INCLUDE={include}");
+    write_doc_aliases();
+}
+
+/// Writes every `doc(alias = "io_uring_…")` of `src/` to `$OUT_DIR/doc_aliases.txt`,
+/// one a line, for `tests/liburing_names.rs` (which must also run where there is no
+/// source tree, inside `kernel-check`'s guests).
+fn write_doc_aliases() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+            .map(|e| e.expect("a directory entry").path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+                let marker = "doc(alias = \"";
+                let mut rest = text.as_str();
+                while let Some(at) = rest.find(marker) {
+                    rest = &rest[at + marker.len()..];
+                    let end = rest.find('"').unwrap_or(0);
+                    if rest[..end].starts_with("io_uring_") {
+                        out.push(rest[..end].to_string());
+                    }
+                }
+            }
+        }
+    }
+    let src = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"))
+        .join("src");
+    let mut aliases = Vec::new();
+    walk(&src, &mut aliases);
+    aliases.sort();
+    aliases.dedup();
+    let out = std::path::Path::new(&std::env::var("OUT_DIR").expect("set by cargo"))
+        .join("doc_aliases.txt");
+    std::fs::write(&out, aliases.join("\n"))
+        .unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
 }

@@ -230,6 +230,7 @@ impl BufRing {
     /// duplicate; the kernel's errno otherwise (`EINVAL` before Linux 5.19).
     #[doc(alias = "io_uring_setup_buf_ring")]
     #[doc(alias = "io_uring_register_buf_ring")]
+    #[doc(alias = "io_uring_buf_ring_init")]
     pub fn new(ring: &mut Ring, group: u16, entries: u32) -> io::Result<BufRing> {
         BufRing::with_flags(ring, group, entries, BufRingFlags::empty())
     }

@@ -96,6 +96,8 @@ impl Cqe {
 
     /// The `user_data` of the entry this completes.
     #[inline]
+    #[doc(alias = "io_uring_cqe_get_data")]
+    #[doc(alias = "io_uring_cqe_get_data64")]
     pub fn user_data(&self) -> u64 {
         self.user_data
     }
@@ -190,6 +192,12 @@ impl core::fmt::Debug for Cqe {
 /// assert!(ring.completion().is_empty());
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[doc(alias = "io_uring_for_each_cqe")]
+#[doc(alias = "io_uring_cqe_iter_init")]
+#[doc(alias = "io_uring_cqe_iter_next")]
+#[doc(alias = "io_uring_peek_batch_cqe")]
+#[doc(alias = "io_uring_cq_advance")]
+#[doc(alias = "io_uring_cqe_seen")]
 pub struct CompletionQueue<'a> {
     cq: &'a mut sys::io_uring_cq,
     // The rest is copied out of `cq` when the view is made, so that the loop works

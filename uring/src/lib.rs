@@ -63,6 +63,7 @@ pub use liburing_sys as sys;
 pub mod buf_ring;
 pub mod cqueue;
 pub mod error;
+pub mod liburing;
 pub mod op;
 pub mod owned;
 pub mod probe;

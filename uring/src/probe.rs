@@ -319,6 +319,7 @@ const _: () = {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
+#[doc(alias = "io_uring_free_probe")]
 pub struct Probe {
     last_op: u8,
     /// Bit `n` set: opcode `n` is supported.

@@ -296,6 +296,71 @@ impl Ring {
         Ok(())
     }
 
+    /// Whether the registered eventfd is signalled for new completions: `false`
+    /// only after [`set_cq_eventfd_enabled(false)`](Self::set_cq_eventfd_enabled).
+    /// Rings on kernels without a CQ flags word (before Linux 5.8) always signal.
+    ///
+    /// ```
+    /// let ring = uring::Ring::new(4)?;
+    /// assert!(ring.cq_eventfd_enabled());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[doc(alias = "io_uring_cq_eventfd_enabled")]
+    pub fn cq_eventfd_enabled(&self) -> bool {
+        let flags = self.raw.cq.kflags;
+        if flags.is_null() {
+            return true;
+        }
+        // SAFETY: kflags points into the CQ ring mapping, alive as long as self;
+        // it is read atomically since another thread may toggle it via the kernel's
+        // view of the same word.
+        let word =
+            unsafe { crate::ring::atomic(flags) }.load(core::sync::atomic::Ordering::Relaxed);
+        word & sys::IORING_CQ_EVENTFD_DISABLED == 0
+    }
+
+    /// Turns eventfd notification on or off without unregistering the eventfd
+    /// (sets or clears `IORING_CQ_EVENTFD_DISABLED` in the CQ ring's flags; Linux
+    /// 5.8). Useful while a loop drains completions it would otherwise be woken
+    /// for. Completions are never lost either way: only the signal is skipped.
+    ///
+    /// ```
+    /// let mut ring = uring::Ring::new(4)?;
+    /// ring.set_cq_eventfd_enabled(false)?;
+    /// assert!(!ring.cq_eventfd_enabled());
+    /// ring.set_cq_eventfd_enabled(true)?;
+    /// assert!(ring.cq_eventfd_enabled());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `EOPNOTSUPP` when the kernel gives the CQ ring no flags word (before 5.8).
+    #[doc(alias = "io_uring_cq_eventfd_toggle")]
+    pub fn set_cq_eventfd_enabled(&mut self, enabled: bool) -> io::Result<()> {
+        let flags = self.raw.cq.kflags;
+        if flags.is_null() {
+            return Err(with_context(
+                libc::EOPNOTSUPP,
+                "this kernel's CQ ring has no flags word (IORING_CQ_EVENTFD_DISABLED needs Linux 5.8)",
+            ));
+        }
+        // SAFETY: as in cq_eventfd_enabled; only user space writes this word.
+        let word = unsafe { crate::ring::atomic(flags) };
+        if enabled {
+            word.fetch_and(
+                !sys::IORING_CQ_EVENTFD_DISABLED,
+                core::sync::atomic::Ordering::Relaxed,
+            );
+        } else {
+            word.fetch_or(
+                sys::IORING_CQ_EVENTFD_DISABLED,
+                core::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        Ok(())
+    }
+
     /// Registers the ring's fd with the calling thread (`IORING_REGISTER_RING_FDS`,
     /// Linux 5.18), so every enter skips the fd lookup; [`submit`](Self::submit)
     /// and friends then pass `IORING_ENTER_REGISTERED_RING` and the index.
@@ -411,6 +476,7 @@ impl Ring {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[doc(alias = "io_uring_register_region")]
+    #[doc(alias = "io_uring_register_wait_reg")]
     pub fn register_wait_region(&mut self, entries: u32) -> io::Result<()> {
         if self.wait_region.is_some() {
             return Err(with_context(

@@ -85,6 +85,7 @@ const SIGSET_SIZE: u32 = 8;
 /// memory named by entries that have not completed may still be read or written
 /// after `drop` returns. Reap every completion first (the safety contract of
 /// [`SubmissionQueue::push`] says as much).
+#[doc(alias = "io_uring_queue_exit")]
 pub struct Ring {
     pub(crate) raw: Box<sys::io_uring>,
     pub(crate) params: Params,
@@ -573,6 +574,8 @@ impl Ring {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[doc(alias = "io_uring_submit_and_wait_timeout")]
+    #[doc(alias = "io_uring_wait_cqe_timeout")]
+    #[doc(alias = "io_uring_wait_cqes")]
     pub fn submit_and_wait_timeout(&mut self, want: usize, timeout: Duration) -> io::Result<usize> {
         self.submit_and_wait_ext(clamp_u32(want), timeout, 0)
     }
@@ -583,6 +586,7 @@ impl Ring {
     /// Linux 6.12 ([`Features::MIN_TIMEOUT`]); `EOPNOTSUPP` before. `min_wait` is
     /// in whole microseconds (at most `u32::MAX`).
     #[doc(alias = "io_uring_submit_and_wait_min_timeout")]
+    #[doc(alias = "io_uring_wait_cqes_min_timeout")]
     pub fn submit_and_wait_min_timeout(
         &mut self,
         want: usize,

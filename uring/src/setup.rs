@@ -277,6 +277,8 @@ impl RingMemory {
     /// # Errors
     ///
     /// `EINVAL` for 0 entries, or more than the kernel allows without `CLAMP`.
+    #[doc(alias = "io_uring_memory_size")]
+    #[doc(alias = "io_uring_memory_size_params")]
     pub fn required(entries: u32, flags: SetupFlags) -> io::Result<usize> {
         let clamp = flags.contains(SetupFlags::CLAMP);
         if entries == 0 || (entries > MAX_ENTRIES && !clamp) {
@@ -699,6 +701,8 @@ impl<'fd> Builder<'fd> {
     /// * The kernel's errno when it refuses the set-up (`EINVAL` for an unsupported
     ///   flag or combination, `EPERM` for SQPOLL without privilege on old kernels,
     ///   `ENOMEM`, …), with a message naming the flags.
+    #[doc(alias = "io_uring_setup")]
+    #[doc(alias = "io_uring_queue_init_params")]
     pub fn build(mut self, entries: u32) -> io::Result<Ring> {
         self.check_entries(entries)?;
         #[cfg(liburing_2_5)]

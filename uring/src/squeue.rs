@@ -240,6 +240,7 @@ impl<'a> SubmissionQueue<'a> {
     /// keep all of this in use until their last completion (the one without
     /// `MORE`); a zero-copy send keeps its buffer until its `NOTIF` completion.
     #[inline]
+    #[doc(alias = "io_uring_get_sqe")]
     pub unsafe fn push(&mut self, sqe: &Sqe) -> Result<(), PushError> {
         if self.next == self.end {
             if self.flags & SPECIAL_SQES != 0 {
@@ -360,6 +361,7 @@ impl<'a> SubmissionQueue<'a> {
     ///
     /// As for [`push`](Self::push), including memory named in the command bytes.
     #[inline]
+    #[doc(alias = "io_uring_get_sqe128")]
     pub unsafe fn push128(&mut self, sqe: &Sqe128) -> Result<(), PushError> {
         let flags = self.flags;
         let mut tail = self.tail;

@@ -227,6 +227,58 @@ fn fixed_buffers_are_read_into() {
     ring.unregister_buffers().unwrap();
 }
 
+/// The eventfd counter's value, or 0 when nothing signalled it (non-blocking read).
+fn eventfd_take(efd: &OwnedFd) -> u64 {
+    let mut count = 0u64;
+    // SAFETY: count is a valid 8-byte buffer.
+    let n = unsafe { libc::read(efd.as_raw_fd(), (&mut count as *mut u64).cast(), 8) };
+    if n < 0 {
+        let e = std::io::Error::last_os_error();
+        assert_eq!(
+            e.raw_os_error(),
+            Some(libc::EAGAIN),
+            "reading the eventfd: {e}"
+        );
+        return 0;
+    }
+    assert_eq!(n, 8);
+    count
+}
+
+#[test]
+fn eventfd_toggle_skips_the_signal_not_the_completion() {
+    let mut ring = Ring::new(4).unwrap();
+    if ring.set_cq_eventfd_enabled(true).is_err() {
+        println!(
+            "skipped: eventfd_toggle_skips_the_signal_not_the_completion because this kernel's CQ ring has no flags word (Linux 5.8)"
+        );
+        return;
+    }
+    // SAFETY: eventfd has no memory preconditions.
+    let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    assert!(efd >= 0);
+    // SAFETY: eventfd returned a new descriptor we own.
+    let efd = unsafe { OwnedFd::from_raw_fd(efd) };
+    ring.register_eventfd(efd.as_fd()).unwrap();
+
+    ring.set_cq_eventfd_enabled(false).unwrap();
+    assert!(!ring.cq_eventfd_enabled());
+    // SAFETY: a NOP names no memory.
+    unsafe { ring.submission().push(&nop(1)) }.unwrap();
+    ring.submit_and_wait(1).unwrap();
+    let got: Vec<u64> = ring.completion().map(|c| c.user_data()).collect();
+    assert_eq!(got, [1], "the completion is posted while the signal is off");
+    assert_eq!(eventfd_take(&efd), 0, "no signal while disabled");
+
+    ring.set_cq_eventfd_enabled(true).unwrap();
+    assert!(ring.cq_eventfd_enabled());
+    // SAFETY: as above.
+    unsafe { ring.submission().push(&nop(2)) }.unwrap();
+    ring.submit_and_wait(1).unwrap();
+    assert_eq!(ring.completion().count(), 1);
+    assert!(eventfd_take(&efd) >= 1, "signalled again once enabled");
+}
+
 #[test]
 fn eventfd_counts_completions() {
     let mut ring = Ring::new(4).unwrap();
