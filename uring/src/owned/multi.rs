@@ -164,7 +164,7 @@ impl OwnedRing {
         }
         if self.table.is_in_flight(&id.key) {
             let entry = &mut self.table.entries[id.key.slot as usize];
-            if let super::State::InFlight { op, .. } = &mut entry.state {
+            if let super::table::State::InFlight { op, .. } = &mut entry.state {
                 if let Some(multi) = op.as_any_mut().downcast_mut::<Multi<T>>() {
                     return match multi.items.pop_front() {
                         Some(item) => ItemPoll::Item(item),
