@@ -302,16 +302,15 @@ pub use buf::{IoBuf, IoBufMut, Slice};
 pub use chain::{ChainParts, Linked};
 pub use chained::{ChainedBuf, Drain, Fill};
 pub use fd::SharedFd;
-pub use fixed::{
-    FixedBuf, FixedBufs, FixedIoBuf, MAX_FIXED_BUF_SIZE, MAX_FIXED_BUFS, ReadFixed, WriteFixed,
-};
+pub use fixed::{FixedBuf, FixedBufs, FixedIoBuf, MAX_FIXED_BUF_SIZE, MAX_FIXED_BUFS};
 pub use multi::{ItemPoll, Items, Multi, Multishot};
 pub use op::{Completion, Op, OpId, OpKey, SubmitError};
+pub use ops::{ReadFixed, SendBundle, WriteFixed};
 pub use pool::{BufPool, PoolBuf};
 pub use ring::{
     CloseReport, Completions, DEFAULT_DROP_TIMEOUT, OwnedRing, RAW_USER_DATA_MAX, RawCompletions,
 };
-pub use sendpool::{MAX_SEND_BUF, Rejected, SendBundle, SendQueue, Sent};
+pub use sendpool::{MAX_SEND_BUF, Rejected, SendQueue, Sent};
 pub use table::leaked_ops;
 
 use op::imp;
