@@ -291,7 +291,7 @@ mod op;
 pub mod ops;
 mod pool;
 mod ring;
-mod sendpool;
+mod send_queue;
 mod table;
 
 #[cfg(feature = "async")]
@@ -310,7 +310,7 @@ pub use pool::{BufPool, PoolBuf};
 pub use ring::{
     CloseReport, Completions, DEFAULT_DROP_TIMEOUT, OwnedRing, RAW_USER_DATA_MAX, RawCompletions,
 };
-pub use sendpool::{MAX_SEND_BUF, Rejected, SendQueue, Sent};
+pub use send_queue::{MAX_SEND_BUF, Rejected, SendQueue, Sent};
 pub use table::leaked_ops;
 
 use op::imp;

@@ -12,7 +12,7 @@ use crate::error;
 use crate::op as raw;
 use crate::owned::imp::Token;
 use crate::owned::pool;
-use crate::owned::sendpool::{Cursor, SendQueue, Sent, Shared, stopped};
+use crate::owned::send_queue::{Cursor, SendQueue, Sent, Shared, stopped};
 use crate::owned::{BufPool, IoBuf, Multishot, Op, PoolBuf, SharedFd};
 use crate::sqe::Sqe;
 use crate::types::Fd;
