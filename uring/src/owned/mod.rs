@@ -102,7 +102,7 @@
 //! descriptor stays open until the final completion, whatever the caller does with
 //! its own copies: the number cannot be closed and reused for another file while
 //! the kernel may still look it up. Operations that create descriptors
-//! ([`ops::OpenAt`], [`ops::OpenAt2`], [`ops::Accept`], [`ops::AcceptMulti`],
+//! ([`ops::OpenAt`], [`ops::OpenAt2`], [`ops::Accept`], [`ops::AcceptMultishot`],
 //! [`ops::Socket`], and [`ops::RecvMsg`] for descriptors passed with
 //! `SCM_RIGHTS`) always ask for close-on-exec and wrap each new descriptor in an
 //! `OwnedFd` when the output is made — if no one wants it (the completion is
@@ -164,8 +164,8 @@
 //! memory lives as long as any of them:
 //!
 //! * an operation that lets the kernel pick a buffer ([`ops::RecvSelect`],
-//!   [`ops::ReadSelect`], [`ops::RecvMulti`], [`ops::ReadMulti`],
-//!   [`ops::RecvBundle`], [`ops::RecvBundleMulti`]) holds the pool until its final
+//!   [`ops::ReadSelect`], [`ops::RecvMultishot`], [`ops::ReadMultishot`],
+//!   [`ops::RecvBundle`], [`ops::RecvBundleMultishot`]) holds the pool until its final
 //!   completion, so the buffer the kernel writes is alive whatever the caller
 //!   drops; such an operation is refused (`EXDEV`) by any ring but the pool's —
 //!   another ring's group of the same number names other memory;

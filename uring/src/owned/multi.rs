@@ -12,7 +12,7 @@ use crate::sqe::Sqe;
 /// flagged `IORING_CQE_F_MORE`) until a final one without it. Submit it with
 /// [`OwnedRing::submit_multishot`] and read its items with
 /// [`next_item`](OwnedRing::next_item); the ops in [`ops`](super::ops) whose names
-/// end in `Multi` implement it.
+/// end in `Multishot` implement it.
 ///
 /// # Safety
 ///
@@ -126,7 +126,7 @@ impl OwnedRing {
     /// use uring::owned::{OwnedRing, ops};
     /// let mut ring = OwnedRing::new(4)?;
     /// // A timer firing three times (Linux 6.4).
-    /// let id = ring.submit_multishot(ops::TimeoutMulti::new(Duration::from_millis(1), 3))?;
+    /// let id = ring.submit_multishot(ops::TimeoutMultishot::new(Duration::from_millis(1), 3))?;
     /// let mut fired = 0;
     /// while let Some(item) = ring.next_item(&id)? {
     /// #   if matches!(&item, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) { return Ok(()) }

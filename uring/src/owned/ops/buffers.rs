@@ -143,14 +143,14 @@ unsafe impl Op for ReadSelect {
 ///
 /// ```
 /// use std::io::Write as _;
-/// use uring::owned::{BufPool, OwnedRing, ops::RecvMulti};
+/// use uring::owned::{BufPool, OwnedRing, ops::RecvMultishot};
 /// let mut ring = OwnedRing::new(4)?;
 /// # let Ok(pool) = BufPool::new(&mut ring, 1, 4, 16) else { return Ok(()) }; // < 5.19
 /// # /*
 /// let pool = BufPool::new(&mut ring, 1, 4, 16)?;
 /// # */
 /// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
-/// let id = ring.submit_multishot(RecvMulti::new(r, &pool))?;
+/// let id = ring.submit_multishot(RecvMultishot::new(r, &pool))?;
 /// w.write_all(b"one")?;
 /// # let first = ring.next_item(&id)?.unwrap();
 /// # if matches!(&first, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) { return Ok(()) } // < 6.0
@@ -163,16 +163,16 @@ unsafe impl Op for ReadSelect {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct RecvMulti {
+pub struct RecvMultishot {
     fd: SharedFd,
     pool: BufPool,
     flags: i32,
 }
 
-impl RecvMulti {
+impl RecvMultishot {
     /// Keep receiving from socket `fd` into buffers of `pool`.
-    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool) -> RecvMulti {
-        RecvMulti {
+    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool) -> RecvMultishot {
+        RecvMultishot {
             fd: fd.into(),
             pool: pool.clone(),
             flags: 0,
@@ -180,7 +180,7 @@ impl RecvMulti {
     }
 
     /// `MSG_*` flags. `MSG_TRUNC` is dropped, as for [`Recv::flags`].
-    pub fn flags(mut self, flags: i32) -> RecvMulti {
+    pub fn flags(mut self, flags: i32) -> RecvMultishot {
         self.flags = recv_flags(flags);
         self
     }
@@ -188,7 +188,7 @@ impl RecvMulti {
 
 // SAFETY: as for RecvSelect; each completion names at most one buffer (no bundle),
 // which becomes that item's guard.
-unsafe impl Multishot for RecvMulti {
+unsafe impl Multishot for RecvMultishot {
     type Item = PoolBuf;
     fn sqe(&mut self) -> Sqe {
         raw::Recv::new(fd_of(&self.fd), core::ptr::null_mut(), 0)
@@ -217,12 +217,12 @@ unsafe impl Multishot for RecvMulti {
 ///
 /// ```
 /// use std::io::Write as _;
-/// use uring::owned::{BufPool, OwnedRing, ops::ReadMulti};
+/// use uring::owned::{BufPool, OwnedRing, ops::ReadMultishot};
 /// # if !uring::probe::probe()?.is_supported(uring::op::ReadMultishot::CODE) { return Ok(()) } // older kernel
 /// let mut ring = OwnedRing::new(4)?;
 /// let pool = BufPool::new(&mut ring, 1, 4, 16)?;
 /// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
-/// let id = ring.submit_multishot(ReadMulti::new(r, &pool))?;
+/// let id = ring.submit_multishot(ReadMultishot::new(r, &pool))?;
 /// w.write_all(b"one")?;
 /// assert_eq!(&ring.next_item(&id)?.unwrap()?[..], b"one");
 /// w.write_all(b"two")?;
@@ -233,27 +233,27 @@ unsafe impl Multishot for RecvMulti {
 /// ```
 #[doc(alias = "io_uring_prep_read_multishot")]
 #[derive(Debug)]
-pub struct ReadMulti {
+pub struct ReadMultishot {
     fd: SharedFd,
     pool: BufPool,
 }
 
-impl ReadMulti {
+impl ReadMultishot {
     /// Keep reading from `fd` (at its position) into buffers of `pool`.
-    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool) -> ReadMulti {
-        ReadMulti {
+    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool) -> ReadMultishot {
+        ReadMultishot {
             fd: fd.into(),
             pool: pool.clone(),
         }
     }
 }
 
-// SAFETY: as for RecvMulti: the kernel writes only into buffers of the pool's group,
+// SAFETY: as for RecvMultishot: the kernel writes only into buffers of the pool's group,
 // registered with the ring `bound_ring` names (the ring refuses the op elsewhere),
 // and the op's Arc keeps the pool's memory alive until its final completion. Each
 // completion names at most one buffer, which becomes that item's guard. The
 // descriptor is kept open by the SharedFd.
-unsafe impl Multishot for ReadMulti {
+unsafe impl Multishot for ReadMultishot {
     type Item = PoolBuf;
     fn sqe(&mut self) -> Sqe {
         raw::ReadMultishot::new(fd_of(&self.fd), 0, self.pool.group())

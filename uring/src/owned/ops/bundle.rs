@@ -183,12 +183,12 @@ unsafe impl Op for RecvBundle {
 ///
 /// ```
 /// use std::io::Write as _;
-/// use uring::owned::{BufPool, OwnedRing, ops::RecvBundleMulti};
+/// use uring::owned::{BufPool, OwnedRing, ops::RecvBundleMultishot};
 /// let mut ring = OwnedRing::new(4)?;
 /// # if !ring.ring().features().contains(uring::Features::RECVSEND_BUNDLE) { return Ok(()) } // < 6.10
 /// let pool = BufPool::new(&mut ring, 1, 8, 4)?;
 /// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
-/// let id = ring.submit_multishot(RecvBundleMulti::new(r, &pool))?;
+/// let id = ring.submit_multishot(RecvBundleMultishot::new(r, &pool))?;
 /// w.write_all(b"first chunk")?;
 /// let mut got = Vec::new();
 /// while got.len() < 11 {
@@ -202,16 +202,16 @@ unsafe impl Op for RecvBundle {
 /// ```
 #[doc(alias = "io_uring_prep_recv_multishot")]
 #[derive(Debug)]
-pub struct RecvBundleMulti {
+pub struct RecvBundleMultishot {
     fd: SharedFd,
     pool: BufPool,
     flags: i32,
 }
 
-impl RecvBundleMulti {
+impl RecvBundleMultishot {
     /// Keep receiving from socket `fd` into buffers of `pool`.
-    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool) -> RecvBundleMulti {
-        RecvBundleMulti {
+    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool) -> RecvBundleMultishot {
+        RecvBundleMultishot {
             fd: fd.into(),
             pool: pool.clone(),
             flags: 0,
@@ -220,7 +220,7 @@ impl RecvBundleMulti {
 
     /// `MSG_*` flags; `MSG_TRUNC` and `MSG_WAITALL` are dropped, as for
     /// [`RecvBundle::flags`].
-    pub fn flags(mut self, flags: i32) -> RecvBundleMulti {
+    pub fn flags(mut self, flags: i32) -> RecvBundleMultishot {
         self.flags = recv_flags(flags) & !libc::MSG_WAITALL;
         self
     }
@@ -231,7 +231,7 @@ impl RecvBundleMulti {
 // names, no more than its data filled), never one already held. The op's Arc
 // keeps the pool alive and `bound_ring` ties it to the pool's ring; the SharedFd
 // keeps the socket open.
-unsafe impl Multishot for RecvBundleMulti {
+unsafe impl Multishot for RecvBundleMultishot {
     type Item = PoolBufs;
     fn sqe(&mut self) -> Sqe {
         raw::Recv::new(fd_of(&self.fd), core::ptr::null_mut(), 0)

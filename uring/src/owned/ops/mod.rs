@@ -50,12 +50,12 @@
 //!
 //! | operation | like | item |
 //! | --- | --- | --- |
-//! | [`RecvMulti`] | `recv(2)` again and again, into [`BufPool`] buffers | [`PoolBuf`] |
-//! | [`ReadMulti`] | `read(2)` again and again, into [`BufPool`] buffers | [`PoolBuf`] |
-//! | [`RecvBundleMulti`] | `recv(2)` again and again, each time into as many [`BufPool`] buffers as needed | [`PoolBufs`] |
-//! | [`AcceptMulti`] | `accept4(2)` again and again | [`OwnedFd`] |
-//! | [`PollMulti`] | `poll(2)`, staying armed | `u32` events |
-//! | [`TimeoutMulti`] | a periodic timer | `()` |
+//! | [`RecvMultishot`] | `recv(2)` again and again, into [`BufPool`] buffers | [`PoolBuf`] |
+//! | [`ReadMultishot`] | `read(2)` again and again, into [`BufPool`] buffers | [`PoolBuf`] |
+//! | [`RecvBundleMultishot`] | `recv(2)` again and again, each time into as many [`BufPool`] buffers as needed | [`PoolBufs`] |
+//! | [`AcceptMultishot`] | `accept4(2)` again and again | [`OwnedFd`] |
+//! | [`PollMultishot`] | `poll(2)`, staying armed | `u32` events |
+//! | [`TimeoutMultishot`] | a periodic timer | `()` |
 //!
 //! The operations are grouped by family, as the raw builders of [`crate::op`]
 //! are: reading and writing (`rw`, `fixed` for registered buffers), files (`fs`),
@@ -76,18 +76,20 @@ mod process;
 mod rw;
 mod timeout;
 
-pub use buffers::{ReadMulti, ReadSelect, RecvMulti, RecvSelect};
-pub use bundle::{PoolBufs, RecvBundle, RecvBundleMulti, SendBundle};
+pub use buffers::{ReadMultishot, ReadSelect, RecvMultishot, RecvSelect};
+pub use bundle::{PoolBufs, RecvBundle, RecvBundleMultishot, SendBundle};
 pub use dir::{LinkAt, MkDirAt, RenameAt, SymlinkAt, UnlinkAt};
 pub use fixed::{ReadFixed, WriteFixed};
 pub use fs::{Close, Fallocate, Fsync, Ftruncate, OpenAt, OpenAt2, Statx};
 pub use misc::{MsgRing, Nop};
-pub use net::{Accept, AcceptMulti, Bind, Connect, Listen, Recv, Send, SendZc, Shutdown, Socket};
+pub use net::{
+    Accept, AcceptMultishot, Bind, Connect, Listen, Recv, Send, SendZc, Shutdown, Socket,
+};
 pub use net_msg::{Received, RecvMsg, SendMsg};
-pub use poll::{PollAdd, PollMulti};
+pub use poll::{PollAdd, PollMultishot};
 pub use process::{ChildStatus, FutexWait, FutexWake, WaitId};
 pub use rw::{Read, Readv, Splice, Tee, Write, Writev};
-pub use timeout::{LinkTimeout, Timeout, TimeoutMulti};
+pub use timeout::{LinkTimeout, Timeout, TimeoutMultishot};
 
 use core::ptr::NonNull;
 use std::ffi::CString;

@@ -228,22 +228,22 @@ unsafe impl Op for Accept {
 /// (close-on-exec). The stream ends on an error, its last item (`ECANCELED` after
 /// a cancel).
 #[derive(Debug)]
-pub struct AcceptMulti {
+pub struct AcceptMultishot {
     fd: SharedFd,
     flags: i32,
 }
 
-impl AcceptMulti {
+impl AcceptMultishot {
     /// Keep accepting on listening socket `fd`.
-    pub fn new(fd: impl Into<SharedFd>) -> AcceptMulti {
-        AcceptMulti {
+    pub fn new(fd: impl Into<SharedFd>) -> AcceptMultishot {
+        AcceptMultishot {
             fd: fd.into(),
             flags: 0,
         }
     }
 
     /// `SOCK_NONBLOCK` for the new sockets (`SOCK_CLOEXEC` is always set).
-    pub fn flags(mut self, flags: i32) -> AcceptMulti {
+    pub fn flags(mut self, flags: i32) -> AcceptMultishot {
         self.flags = flags;
         self
     }
@@ -252,7 +252,7 @@ impl AcceptMulti {
 // SAFETY: names no memory (no address is asked for) and a descriptor the op's
 // SharedFd keeps open; every successful completion's result is a new descriptor,
 // owned by its item at once.
-unsafe impl Multishot for AcceptMulti {
+unsafe impl Multishot for AcceptMultishot {
     type Item = OwnedFd;
     fn sqe(&mut self) -> Sqe {
         raw::Accept::new(

@@ -42,15 +42,15 @@ unsafe impl Op for PollAdd {
 /// `IORING_OP_POLL_ADD` (Linux 5.13). Ends on an error, its last item
 /// (`ECANCELED` after a cancel).
 #[derive(Debug)]
-pub struct PollMulti {
+pub struct PollMultishot {
     fd: SharedFd,
     mask: u32,
 }
 
-impl PollMulti {
+impl PollMultishot {
     /// Keep waiting for any of `mask` (`POLLIN`, … as `u32`) on `fd`.
-    pub fn new(fd: impl Into<SharedFd>, mask: u32) -> PollMulti {
-        PollMulti {
+    pub fn new(fd: impl Into<SharedFd>, mask: u32) -> PollMultishot {
+        PollMultishot {
             fd: fd.into(),
             mask,
         }
@@ -58,7 +58,7 @@ impl PollMulti {
 }
 
 // SAFETY: names only a descriptor the op's SharedFd keeps open.
-unsafe impl Multishot for PollMulti {
+unsafe impl Multishot for PollMultishot {
     type Item = u32;
     fn sqe(&mut self) -> Sqe {
         raw::PollAdd::new(fd_of(&self.fd), self.mask)

@@ -71,15 +71,15 @@ unsafe impl Op for Timeout {
 /// (`()`) per firing: multishot `IORING_OP_TIMEOUT` (Linux 6.4). Ends after the
 /// last firing, or with `ECANCELED` after a cancel.
 #[derive(Debug)]
-pub struct TimeoutMulti {
+pub struct TimeoutMultishot {
     ts: TimespecHeap,
     count: u32,
 }
 
-impl TimeoutMulti {
+impl TimeoutMultishot {
     /// Fire every `interval`, `count` times (0 for no limit).
-    pub fn new(interval: Duration, count: u32) -> TimeoutMulti {
-        TimeoutMulti {
+    pub fn new(interval: Duration, count: u32) -> TimeoutMultishot {
+        TimeoutMultishot {
             ts: TimespecHeap(Heap::new(Timespec::from(interval))),
             count,
         }
@@ -87,7 +87,7 @@ impl TimeoutMulti {
 }
 
 // SAFETY: names the timespec (its own heap allocation, only read by the kernel).
-unsafe impl Multishot for TimeoutMulti {
+unsafe impl Multishot for TimeoutMultishot {
     type Item = ();
     fn sqe(&mut self) -> Sqe {
         raw::Timeout::new(self.ts.0.ptr().cast_const())
