@@ -15,11 +15,11 @@
 //!
 //! What it shows, all through [`OwnedRing`]:
 //!
-//! * **One multishot accept** ([`ops::AcceptMulti`]): each new connection is an
+//! * **One multishot accept** ([`ops::AcceptMultishot`]): each new connection is an
 //!   item of a single stream. If the stream ends (an error such as `EMFILE`), it
 //!   is re-armed, after a short [`ops::Timeout`] when the error says the process
 //!   is out of resources.
-//! * **One multishot receive per connection** ([`ops::RecvMulti`]) into buffers the
+//! * **One multishot receive per connection** ([`ops::RecvMultishot`]) into buffers the
 //!   kernel picks from a provided-buffer ring ([`BufPool`]): a connection holds no
 //!   buffer while it waits. When the pool runs dry the stream ends with `ENOBUFS`;
 //!   the connection is re-armed once buffers are back. A stream the kernel ends
@@ -231,8 +231,8 @@ fn with_context(e: io::Error, what: &str) -> io::Error {
     io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
-type AcceptId = OpId<Multi<ops::AcceptMulti>>;
-type RecvId = OpId<Multi<ops::RecvMulti>>;
+type AcceptId = OpId<Multi<ops::AcceptMultishot>>;
+type RecvId = OpId<Multi<ops::RecvMultishot>>;
 /// A send straight from the pool buffer the bytes arrived in.
 type PoolSend = ops::Send<Slice<PoolBuf>>;
 /// A send of a connection's backlog.
@@ -365,7 +365,7 @@ impl Server {
     fn arm_accept(&mut self) -> io::Result<()> {
         let id = self
             .ring
-            .submit_multishot(ops::AcceptMulti::new(&self.listener))?;
+            .submit_multishot(ops::AcceptMultishot::new(&self.listener))?;
         self.accept = Some(id);
         Ok(())
     }
@@ -465,7 +465,7 @@ impl Server {
 
     fn arm_recv(&mut self, idx: usize) -> io::Result<()> {
         let conn = self.conns[idx].as_mut().expect("a live connection");
-        let op = ops::RecvMulti::new(&conn.fd, &self.pool);
+        let op = ops::RecvMultishot::new(&conn.fd, &self.pool);
         match self.ring.submit_multishot(op) {
             Ok(id) => {
                 self.owners.insert(id.key(), idx);
@@ -772,7 +772,7 @@ impl Server {
         }
         if self.accept.as_ref().is_some_and(|id| c.is_for(id)) {
             self.accept = None;
-            if let Ok(items) = c.downcast::<Multi<ops::AcceptMulti>>() {
+            if let Ok(items) = c.downcast::<Multi<ops::AcceptMultishot>>() {
                 for item in items {
                     self.on_accept_item(item)?;
                 }
@@ -800,11 +800,11 @@ impl Server {
                     }
                 }
             }
-        } else if c.is::<Multi<ops::RecvMulti>>() {
+        } else if c.is::<Multi<ops::RecvMultishot>>() {
             // The receive stream's final completion, with the items not taken yet.
             let res = c.raw_result();
             self.conn(idx).recv = None;
-            if let Ok(items) = c.downcast::<Multi<ops::RecvMulti>>() {
+            if let Ok(items) = c.downcast::<Multi<ops::RecvMultishot>>() {
                 for item in items {
                     self.on_recv_item(idx, item)?;
                 }

@@ -59,7 +59,7 @@ async fn serve(limit: Option<usize>) -> io::Result<()> {
     io::stdout().flush()?;
 
     let mut accepts = ring
-        .stream(ops::AcceptMulti::new(listener))
+        .stream(ops::AcceptMultishot::new(listener))
         .map_err(io::Error::from)?;
     let mut sessions = Vec::new();
     while limit.is_none_or(|l| sessions.len() < l) {

@@ -125,7 +125,7 @@ fn a_stream_yields_items_and_dropping_it_cancels() {
             return;
         };
         let (r, mut w) = UnixStream::pair().unwrap();
-        let mut stream = ring.stream(ops::RecvMulti::new(r, &pool)).unwrap();
+        let mut stream = ring.stream(ops::RecvMultishot::new(r, &pool)).unwrap();
         let mut got = Vec::new();
         for msg in [&b"alpha"[..], b"beta", b"gamma"] {
             w.write_all(msg).unwrap();
@@ -153,7 +153,7 @@ fn a_stream_yields_items_and_dropping_it_cancels() {
 
         // Dropped mid-stream: cancelled, and its queued buffers come back.
         let (r, mut w) = UnixStream::pair().unwrap();
-        let mut stream = ring.stream(ops::RecvMulti::new(r, &pool)).unwrap();
+        let mut stream = ring.stream(ops::RecvMultishot::new(r, &pool)).unwrap();
         w.write_all(b"one").unwrap();
         assert_eq!(&stream.next().await.unwrap().unwrap()[..], b"one");
         w.write_all(b"two").unwrap();

@@ -39,7 +39,7 @@ fn missing_feature() -> Option<String> {
     };
     let (r, mut w) = UnixStream::pair().unwrap();
     let id = ring
-        .submit_multishot(ops::RecvMulti::new(r, &pool))
+        .submit_multishot(ops::RecvMultishot::new(r, &pool))
         .unwrap();
     w.write_all(b"x").unwrap();
     match ring.next_item(&id).unwrap() {
@@ -54,7 +54,7 @@ fn missing_feature() -> Option<String> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let addr = listener.local_addr().unwrap();
     let id = ring
-        .submit_multishot(ops::AcceptMulti::new(listener))
+        .submit_multishot(ops::AcceptMultishot::new(listener))
         .unwrap();
     ring.submit().unwrap();
     let _client = TcpStream::connect(addr).unwrap();

@@ -50,7 +50,7 @@ fn multishot_recv_over_tcp_yields_each_message_then_cancel_ends_it() {
     let (mut client, server) = tcp_pair();
     let server = SharedFd::from(server);
     let id = ring
-        .submit_multishot(ops::RecvMulti::new(&server, &pool))
+        .submit_multishot(ops::RecvMultishot::new(&server, &pool))
         .unwrap();
     let mut got = Vec::new();
     for msg in [&b"first message"[..], b"second", b"third one"] {
@@ -104,7 +104,7 @@ fn multishot_recv_ends_with_enobufs_when_the_pool_runs_dry_and_at_end_of_file() 
     let (r, mut w) = UnixStream::pair().unwrap();
     let r = SharedFd::from(r);
     let id = ring
-        .submit_multishot(ops::RecvMulti::new(&r, &pool))
+        .submit_multishot(ops::RecvMultishot::new(&r, &pool))
         .unwrap();
     let mut held = Vec::new();
     for msg in [&b"one"[..], b"two"] {
@@ -125,7 +125,7 @@ fn multishot_recv_ends_with_enobufs_when_the_pool_runs_dry_and_at_end_of_file() 
 
     // A new stream gets the bytes left in the socket, then ends at end of file.
     let id = ring
-        .submit_multishot(ops::RecvMulti::new(&r, &pool))
+        .submit_multishot(ops::RecvMultishot::new(&r, &pool))
         .unwrap();
     let buf = ring.next_item(&id).unwrap().unwrap().unwrap();
     assert_eq!(&buf[..], b"three");
@@ -145,7 +145,7 @@ fn multishot_accept_of_three_connections() {
     let addr = listener.local_addr().unwrap();
     let listener = SharedFd::from(listener);
     let id = ring
-        .submit_multishot(ops::AcceptMulti::new(&listener))
+        .submit_multishot(ops::AcceptMultishot::new(&listener))
         .unwrap();
     ring.submit().unwrap();
     let mut clients = Vec::new();
@@ -184,7 +184,7 @@ fn connections_accepted_but_never_taken_are_closed_with_the_stream() {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let addr = listener.local_addr().unwrap();
     let id = ring
-        .submit_multishot(ops::AcceptMulti::new(listener))
+        .submit_multishot(ops::AcceptMultishot::new(listener))
         .unwrap();
     ring.submit().unwrap();
     let mut c = TcpStream::connect(addr).unwrap();
@@ -209,7 +209,7 @@ fn multishot_accept_works(ring: &mut OwnedRing) -> bool {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let addr = listener.local_addr().unwrap();
     let id = ring
-        .submit_multishot(ops::AcceptMulti::new(listener))
+        .submit_multishot(ops::AcceptMultishot::new(listener))
         .unwrap();
     ring.submit().unwrap();
     let _client = TcpStream::connect(addr).unwrap();
@@ -233,7 +233,7 @@ fn multishot_accept_works(ring: &mut OwnedRing) -> bool {
 fn multishot_timeout_fires_count_times_then_ends() {
     let mut ring = ring();
     let id = ring
-        .submit_multishot(ops::TimeoutMulti::new(Duration::from_millis(1), 3))
+        .submit_multishot(ops::TimeoutMultishot::new(Duration::from_millis(1), 3))
         .unwrap();
     let items: Vec<_> = ring.items(&id).collect();
     if let Some(first) = items.first() {
@@ -251,7 +251,7 @@ fn multishot_poll_fires_per_event_and_is_cancelled_through_items() {
     let mut ring = ring();
     let (r, mut w) = UnixStream::pair().unwrap();
     let id = ring
-        .submit_multishot(ops::PollMulti::new(r, libc::POLLIN as u32))
+        .submit_multishot(ops::PollMultishot::new(r, libc::POLLIN as u32))
         .unwrap();
     ring.submit().unwrap();
     w.write_all(b"x").unwrap();
@@ -273,7 +273,7 @@ fn dropping_the_ring_mid_stream_returns_every_buffer() {
     };
     let (r, mut w) = UnixStream::pair().unwrap();
     let id = ring
-        .submit_multishot(ops::RecvMulti::new(r, &pool))
+        .submit_multishot(ops::RecvMultishot::new(r, &pool))
         .unwrap();
     w.write_all(b"a").unwrap();
     let first = ring.next_item(&id).unwrap().unwrap();
@@ -310,10 +310,10 @@ fn take_activity_names_each_completion_of_the_streams_that_got_one() {
 
     ring.track_activity();
     let busy = ring
-        .submit_multishot(ops::PollMulti::new(r, libc::POLLIN as u32))
+        .submit_multishot(ops::PollMultishot::new(r, libc::POLLIN as u32))
         .unwrap();
     let idle = ring
-        .submit_multishot(ops::PollMulti::new(quiet, libc::POLLIN as u32))
+        .submit_multishot(ops::PollMultishot::new(quiet, libc::POLLIN as u32))
         .unwrap();
     ring.submit().unwrap();
     w.write_all(b"x").unwrap();

@@ -820,7 +820,7 @@ fn read_multishot_delivers_pipe_data_in_several_completions() {
     };
     let (r, mut w) = pipe();
     let id = ring
-        .submit_multishot(ops::ReadMulti::new(r, &pool))
+        .submit_multishot(ops::ReadMultishot::new(r, &pool))
         .unwrap();
     let mut held = Vec::new();
     for chunk in [&b"first"[..], b"second", b"third!"] {
@@ -843,7 +843,7 @@ fn read_multishot_delivers_pipe_data_in_several_completions() {
     // Failure path: a descriptor not open for reading (a pipe's write end).
     let (_r, w) = pipe();
     let id = ring
-        .submit_multishot(ops::ReadMulti::new(w, &pool))
+        .submit_multishot(ops::ReadMultishot::new(w, &pool))
         .unwrap();
     let item = ring.next_item(&id).unwrap().expect("the error item");
     expect_errno(item, libc::EBADF, "write-only descriptor");
@@ -865,7 +865,7 @@ fn read_multishot_runs_dry_with_enobufs_and_is_cancellable() {
     };
     let (r, mut w) = pipe();
     let id = ring
-        .submit_multishot(ops::ReadMulti::new(r, &pool))
+        .submit_multishot(ops::ReadMultishot::new(r, &pool))
         .unwrap();
     w.write_all(b"abc").unwrap();
     let first = ring.next_item(&id).unwrap().unwrap().unwrap();
@@ -881,7 +881,7 @@ fn read_multishot_runs_dry_with_enobufs_and_is_cancellable() {
     // A fresh stream gets the data, then is cancelled.
     let (r2, _w2) = pipe();
     let id = ring
-        .submit_multishot(ops::ReadMulti::new(r2, &pool))
+        .submit_multishot(ops::ReadMultishot::new(r2, &pool))
         .unwrap();
     ring.submit().unwrap();
     ring.cancel(&id).unwrap();
@@ -1112,7 +1112,7 @@ fn recv_bundle_multishot_streams_bundles_until_end_of_file_or_cancel() {
     let (mut w, r) = tcp_pair();
     let r = SharedFd::from(r);
     let id = ring
-        .submit_multishot(ops::RecvBundleMulti::new(&r, &pool))
+        .submit_multishot(ops::RecvBundleMultishot::new(&r, &pool))
         .unwrap();
     let mut got = Vec::new();
     let mut items = 0;
@@ -1148,7 +1148,7 @@ fn recv_bundle_multishot_streams_bundles_until_end_of_file_or_cancel() {
     // Cancelled: the last item is ECANCELED.
     let (_w2, r2) = tcp_pair();
     let id = ring
-        .submit_multishot(ops::RecvBundleMulti::new(r2, &pool))
+        .submit_multishot(ops::RecvBundleMultishot::new(r2, &pool))
         .unwrap();
     ring.submit().unwrap();
     ring.cancel(&id).unwrap();
@@ -1163,7 +1163,7 @@ fn recv_bundle_multishot_streams_bundles_until_end_of_file_or_cancel() {
     // took the last buffers.
     let (mut w3, r3) = tcp_pair();
     let id = ring
-        .submit_multishot(ops::RecvBundleMulti::new(r3, &pool))
+        .submit_multishot(ops::RecvBundleMultishot::new(r3, &pool))
         .unwrap();
     let mut held = Vec::new();
     let mut ended = None;

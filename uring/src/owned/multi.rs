@@ -12,7 +12,7 @@ use crate::sqe::Sqe;
 /// flagged `IORING_CQE_F_MORE`) until a final one without it. Submit it with
 /// [`OwnedRing::submit_multishot`] and read its items with
 /// [`next_item`](OwnedRing::next_item); the ops in [`ops`](super::ops) whose names
-/// end in `Multi` implement it.
+/// end in `Multishot` implement it.
 ///
 /// # Safety
 ///
@@ -126,7 +126,7 @@ impl OwnedRing {
     /// use uring::owned::{OwnedRing, ops};
     /// let mut ring = OwnedRing::new(4)?;
     /// // A timer firing three times (Linux 6.4).
-    /// let id = ring.submit_multishot(ops::TimeoutMulti::new(Duration::from_millis(1), 3))?;
+    /// let id = ring.submit_multishot(ops::TimeoutMultishot::new(Duration::from_millis(1), 3))?;
     /// let mut fired = 0;
     /// while let Some(item) = ring.next_item(&id)? {
     /// #   if matches!(&item, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) { return Ok(()) }
@@ -164,7 +164,7 @@ impl OwnedRing {
         }
         if self.table.is_in_flight(&id.key) {
             let entry = &mut self.table.entries[id.key.slot as usize];
-            if let super::State::InFlight { op, .. } = &mut entry.state {
+            if let super::table::State::InFlight { op, .. } = &mut entry.state {
                 if let Some(multi) = op.as_any_mut().downcast_mut::<Multi<T>>() {
                     return match multi.items.pop_front() {
                         Some(item) => ItemPoll::Item(item),

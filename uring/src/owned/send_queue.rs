@@ -9,13 +9,12 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::imp::Token;
-use super::{IoBuf, Op, OwnedRing, SharedFd};
+#[cfg(doc)]
+use super::SendBundle;
+use super::{IoBuf, OwnedRing};
 use crate::buf_ring::MAX_ENTRIES;
 use crate::cqueue::Cqe;
 use crate::setup::Features;
-use crate::sqe::Sqe;
-use crate::types::Fd;
 use crate::{error, sys};
 
 /// The largest buffer a [`SendQueue`] takes: the kernel caps one bundle at
@@ -217,7 +216,7 @@ impl Drop for SendRing {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct SendQueue<B: IoBuf = Vec<u8>> {
-    shared: Arc<Shared<B>>,
+    pub(super) shared: Arc<Shared<B>>,
 }
 
 impl<B: IoBuf> Clone for SendQueue<B> {
@@ -229,10 +228,10 @@ impl<B: IoBuf> Clone for SendQueue<B> {
 }
 
 /// What the handles and the bundle of one queue share.
-struct Shared<B> {
+pub(super) struct Shared<B> {
     /// The `OwnedRing` the group is registered with.
-    ring_id: u64,
-    group: u16,
+    pub(super) ring_id: u64,
+    pub(super) group: u16,
     capacity: u16,
     state: Mutex<State<B>>,
 }
@@ -247,7 +246,7 @@ struct Entry {
 
 /// How far the completions of the bundle in flight have sent, in queue order.
 #[derive(Debug, Default, Clone, Copy)]
-struct Cursor {
+pub(super) struct Cursor {
     /// Entries (from the front) sent in full.
     entry: usize,
     /// Bytes of the next entry sent.
@@ -258,7 +257,7 @@ struct Cursor {
     broken: bool,
 }
 
-struct State<B> {
+pub(super) struct State<B> {
     ring: SendRing,
     /// `slots[bid]`: the buffer with id `bid`, while it is queued.
     slots: Vec<Option<B>>,
@@ -271,12 +270,12 @@ struct State<B> {
     head: u16,
     /// A `SendBundle` of this queue exists (made and not yet completed or
     /// dropped): it alone may send, and the queue is not laid out again meanwhile.
-    busy: bool,
-    cursor: Cursor,
+    pub(super) busy: bool,
+    pub(super) cursor: Cursor,
     /// Why the queue stopped: the kernel's head could not be learned, or
     /// completions did not match the queue. Its buffers then stay where they are
     /// until the queue is dropped (after unregistering).
-    poisoned: Option<&'static str>,
+    pub(super) poisoned: Option<&'static str>,
 }
 
 impl<B: IoBuf> SendQueue<B> {
@@ -500,7 +499,7 @@ impl<B: IoBuf> fmt::Debug for SendQueue<B> {
     }
 }
 
-fn stopped(why: &'static str) -> io::Error {
+pub(super) fn stopped(why: &'static str) -> io::Error {
     error::with_context(
         libc::EIO,
         format!("the send queue has stopped, {why}; its buffers stay queued until it is dropped"),
@@ -508,7 +507,7 @@ fn stopped(why: &'static str) -> io::Error {
 }
 
 impl<B> Shared<B> {
-    fn lock(&self) -> MutexGuard<'_, State<B>> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State<B>> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -531,7 +530,7 @@ impl<B> Drop for Shared<B> {
 impl<B: IoBuf> State<B> {
     /// Follows one completion of the bundle in flight: `res` bytes sent from the
     /// entry holding buffer `bid`, which must be where the last one stopped.
-    fn advance(&mut self, cqe: &Cqe) {
+    pub(super) fn advance(&mut self, cqe: &Cqe) {
         let res = cqe.raw_result();
         if res <= 0 {
             return;
@@ -570,7 +569,7 @@ impl<B: IoBuf> State<B> {
     /// keeps a partly sent one at the front with what is left of it, and lays the
     /// queue out again from the kernel's head when that moved past entries the
     /// bundle did not send.
-    fn settle(&mut self) -> Result<(usize, Vec<B>), &'static str> {
+    pub(super) fn settle(&mut self) -> Result<(usize, Vec<B>), &'static str> {
         let c = core::mem::take(&mut self.cursor);
         if c.broken {
             return Err("as a bundle's completions did not match its queued buffers");
@@ -680,9 +679,9 @@ impl<B> From<Rejected<B>> for io::Error {
 /// ```
 #[derive(Debug)]
 pub struct Sent<B> {
-    bytes: usize,
-    bufs: Vec<B>,
-    error: Option<io::Error>,
+    pub(super) bytes: usize,
+    pub(super) bufs: Vec<B>,
+    pub(super) error: Option<io::Error>,
 }
 
 impl<B> Sent<B> {
@@ -705,189 +704,5 @@ impl<B> Sent<B> {
     /// sent none, the output is that error instead).
     pub fn error(&self) -> Option<&io::Error> {
         self.error.as_ref()
-    }
-}
-
-/// Sends what a [`SendQueue`] holds, in order, as far as the socket takes it at
-/// once: `IORING_OP_SEND` with `IORING_RECVSEND_BUNDLE` and `IOSQE_BUFFER_SELECT`
-/// (Linux 6.10). Output: a [`Sent`] with the byte count and the buffers sent in
-/// full; `ENOBUFS` when the queue was empty; the send's errno when it sent
-/// nothing.
-///
-/// The kernel sends consecutive entries of the queue's ring, from its head, and
-/// waits (bundles imply `MSG_WAITALL`) until the socket has taken all the
-/// entries it picked; it may post several completions for one bundle (flagged
-/// `MORE`, Linux picks at most 256 entries at a time), which the operation
-/// follows. So a bundle that succeeds has sent whole entries. It sends part of
-/// one only when an error ends it midway (`ECONNRESET`, `EPIPE`, …): the output
-/// is then a [`Sent`] with the bytes that went out, fewer than were queued (the
-/// kernel reports the count rather than the error, which a later send shows).
-/// The kernel may by then have taken more entries out of its ring than it sent
-/// (how many depends on the kernel version), so the queue reads the kernel's
-/// head (`IORING_REGISTER_PBUF_STATUS`) and writes every byte not reported sent
-/// back at the head, the rest of a partly sent buffer first: a later bundle
-/// sends exactly the remaining bytes, in order (on another connection, say).
-///
-/// A bundle that completes with an error and no byte count — `ECANCELED`
-/// after [`cancel`](super::OwnedRing::cancel), or a ring dropped with the
-/// bundle in flight — reports nothing sent, and the queue keeps every byte;
-/// the kernel, though, may have sent part of them before it was stopped, so
-/// sending the queue again on the same connection can repeat bytes. Treat such
-/// a connection as broken.
-///
-/// Only one `SendBundle` per queue exists at a time (concurrent bundles would
-/// race for the ring's head): [`new`](Self::new) refuses a second one with
-/// `EBUSY` until the first has completed, or was dropped unsubmitted. It is
-/// refused (`EXDEV`) by any ring but the queue's.
-///
-/// If the queue cannot tell what the kernel did (the head cannot be read — for
-/// example from another thread than a `SINGLE_ISSUER` ring's — or completions
-/// name buffers out of order), it stops: the bundle's output is `EIO`, and so is
-/// every later `push` or `SendBundle::new`; the buffers stay queued, untouched,
-/// until the queue is dropped.
-///
-/// ```
-/// use uring::owned::{OwnedRing, SendBundle, SendQueue};
-/// let mut ring = OwnedRing::new(4)?;
-/// # if !ring.ring().features().contains(uring::Features::RECVSEND_BUNDLE) { return Ok(()) } // < 6.10
-/// let queue = SendQueue::<Vec<u8>>::new(&mut ring, 5, 4)?;
-/// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
-/// let a = uring::owned::SharedFd::from(a);
-/// let first = SendBundle::new(&a, &queue)?;
-/// let busy = SendBundle::new(&a, &queue).unwrap_err(); // one at a time
-/// assert_eq!(uring::error::errno(&busy), Some(libc::EBUSY));
-/// // An empty queue: nothing to send.
-/// let id = ring.submit_op(first)?;
-/// let err = ring.wait_for(id)?.unwrap_err();
-/// assert_eq!(err.raw_os_error(), Some(libc::ENOBUFS));
-/// assert!(SendBundle::new(&a, &queue).is_ok()); // the first one is done
-/// # Ok::<(), std::io::Error>(())
-/// ```
-#[doc(alias = "io_uring_prep_send_bundle")]
-pub struct SendBundle<B: IoBuf = Vec<u8>> {
-    fd: SharedFd,
-    shared: Arc<Shared<B>>,
-    flags: i32,
-}
-
-impl<B: IoBuf> SendBundle<B> {
-    /// A bundle send of `queue`'s buffers on socket `fd`.
-    ///
-    /// # Errors
-    ///
-    /// `EBUSY` while another `SendBundle` of the queue exists; `EIO` when the
-    /// queue has stopped.
-    pub fn new(fd: impl Into<SharedFd>, queue: &SendQueue<B>) -> io::Result<SendBundle<B>> {
-        let mut state = queue.shared.lock();
-        if let Some(why) = state.poisoned {
-            return Err(stopped(why));
-        }
-        if state.busy {
-            return Err(error::with_context(
-                libc::EBUSY,
-                format!(
-                    "a SendBundle of the send queue of group {} is already in flight (or made \
-                     and not yet dropped): one at a time",
-                    queue.shared.group
-                ),
-            ));
-        }
-        state.busy = true;
-        state.cursor = Cursor::default();
-        drop(state);
-        Ok(SendBundle {
-            fd: fd.into(),
-            shared: Arc::clone(&queue.shared),
-            flags: 0,
-        })
-    }
-
-    /// `MSG_*` flags (`MSG_NOSIGNAL`, `MSG_MORE`, …). Dropped: `MSG_ZEROCOPY`
-    /// (pages read after the completion), `MSG_WAITALL` (bundles imply it
-    /// anyway) and `MSG_DONTWAIT` (a bundle cut short by it could end with
-    /// `EAGAIN` after sending part of the queue, without saying how much).
-    /// ```
-    /// use uring::owned::{OwnedRing, SendBundle, SendQueue};
-    /// let mut ring = OwnedRing::new(4)?;
-    /// # if !ring.ring().features().contains(uring::Features::RECVSEND_BUNDLE) { return Ok(()) } // < 6.10
-    /// let queue = SendQueue::new(&mut ring, 1, 2)?;
-    /// queue.push(b"x".to_vec())?;
-    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
-    /// let op = SendBundle::new(a, &queue)?.flags(libc::MSG_NOSIGNAL);
-    /// let id = ring.submit_op(op)?;
-    /// assert_eq!(ring.wait_for(id)??.bytes(), 1);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn flags(mut self, flags: i32) -> SendBundle<B> {
-        self.flags = flags & !(libc::MSG_WAITALL | libc::MSG_ZEROCOPY | libc::MSG_DONTWAIT);
-        self
-    }
-}
-
-impl<B: IoBuf> fmt::Debug for SendBundle<B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SendBundle")
-            .field("fd", &self.fd)
-            .field("group", &self.shared.group)
-            .field("flags", &self.flags)
-            .finish()
-    }
-}
-
-impl<B: IoBuf> Drop for SendBundle<B> {
-    /// Lets the next bundle be made: this one completed (its output made) or
-    /// never reached the kernel. (A bundle the ring leaked is never dropped, and
-    /// the queue then makes no other.)
-    fn drop(&mut self) {
-        self.shared.lock().busy = false;
-    }
-}
-
-// SAFETY: the entry names no memory of its own: the kernel reads the entries of
-// the queue's group, registered with the ring `bound_ring` names (the ring refuses
-// the op elsewhere), and the buffers they point to. The op's Arc keeps the ring
-// memory and the buffers alive until the op is dropped, after its final
-// completion (a leaked op keeps them for ever). Only this op sends from the group
-// while it exists (`busy`), and the queue changes entries the kernel may read
-// only when none exists; buffers leave the queue only in `settle`, after the
-// final completion, and only those before the kernel's head (sent in full). The
-// SharedFd keeps the socket open.
-unsafe impl<B: IoBuf> Op for SendBundle<B> {
-    type Output = io::Result<Sent<B>>;
-
-    fn sqe(&mut self) -> Sqe {
-        crate::op::Send::new(Fd(self.fd.as_raw_fd()), core::ptr::null(), 0)
-            .flags(self.flags)
-            .bundle(true)
-            .buf_group(Some(self.shared.group))
-            .build()
-    }
-
-    fn more(&mut self, cqe: &Cqe) {
-        self.shared.lock().advance(cqe);
-    }
-
-    fn complete(self, cqe: &Cqe) -> io::Result<Sent<B>> {
-        let res = cqe.raw_result();
-        let settled = {
-            let mut state = self.shared.lock();
-            state.advance(cqe);
-            let settled = state.settle();
-            if let Err(why) = settled {
-                state.poisoned = Some(why);
-            }
-            settled
-        };
-        // `self` drops after this: the queue is free for the next bundle.
-        let (bytes, bufs) = settled.map_err(stopped)?;
-        let error = (res < 0).then(|| io::Error::from_raw_os_error(-res));
-        match error {
-            Some(e) if bytes == 0 => Err(e),
-            error => Ok(Sent { bytes, bufs, error }),
-        }
-    }
-
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(self.shared.ring_id)
     }
 }

@@ -1,0 +1,403 @@
+//! What the ring runs and hands back: the [`Op`] trait, the ids of submitted
+//! operations ([`OpKey`], [`OpId`]), finished operations ([`Completion`]) and
+//! refused submissions ([`SubmitError`]).
+
+use core::marker::PhantomData;
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::io;
+
+#[cfg(doc)]
+use super::{OwnedRing, ReadFixed, SharedFd, WriteFixed, ops};
+use crate::cqueue::{Cqe, CqeFlags};
+use crate::sqe::Sqe;
+
+/// An operation the [`OwnedRing`] can run: it owns everything its entry names.
+///
+/// The operations in [`ops`] implement it; implement it yourself for an opcode
+/// they do not cover.
+///
+/// # Safety
+///
+/// An implementation promises:
+///
+/// * the entry [`sqe`](Self::sqe) returns names only memory that `self` owns, in
+///   heap allocations (or static memory) whose addresses do not change when `self`
+///   is moved, and that nothing reads (where the kernel writes) or writes (where it
+///   reads) until [`complete`](Self::complete) is called or `self` is dropped;
+/// * the one exception to the above: memory the kernel reads atomically (a futex
+///   word, [`ops::FutexWait`]) may be written meanwhile with atomic operations;
+/// * it names only descriptors that `self` keeps open until then (for example
+///   through a [`SharedFd`]), no registered buffers, provided-buffer groups or
+///   fixed files (their lifetimes are not tied to the operation), and does not
+///   post its final completion more than once. The exception is this crate's
+///   own operations that hold what they name ([`ReadFixed`], [`WriteFixed`],
+///   [`ops::RecvSelect`], …): they keep the registered memory alive through an
+///   `Arc` until `self` is dropped, and say through a hidden method, which only
+///   this crate can override, which ring that registration belongs to — the
+///   ring refuses them anywhere else. An implementation outside this crate
+///   cannot do that, so it must name none of them;
+/// * `complete` takes ownership of anything the kernel created (a new descriptor)
+///   so that dropping the output releases it.
+///
+/// The ring overwrites the entry's `user_data` and clears `IO_LINK`,
+/// `IO_HARDLINK` and `CQE_SKIP_SUCCESS` (it sets `IO_LINK` itself in chains).
+/// `sqe` may be called more than once; only the last entry is submitted.
+/// `complete` should not panic: it runs when the output is taken or when a
+/// [`Completion`] is dropped (possibly while the ring is dropped).
+pub unsafe trait Op: Send + Sized + 'static {
+    /// What the caller gets back: the result and the resources.
+    type Output: Send + 'static;
+
+    /// The entry to submit.
+    fn sqe(&mut self) -> Sqe;
+
+    /// Turns the operation into its output, after its final completion `cqe`.
+    fn complete(self, cqe: &Cqe) -> Self::Output;
+
+    /// Sees a completion flagged `MORE` (the operation stays in flight). Default:
+    /// ignores it.
+    fn more(&mut self, cqe: &Cqe) {
+        let _ = cqe;
+    }
+
+    /// The ring this operation must be submitted to (one whose provided-buffer
+    /// group it names), if any. Only this crate's operations can say so.
+    #[doc(hidden)]
+    fn bound_ring(&self, _: imp::Token) -> Option<u64> {
+        None
+    }
+}
+
+pub(super) mod imp {
+    use super::*;
+
+    /// An [`Op`] with its type erased, as the table stores it.
+    pub trait Erased: Send {
+        fn complete_erased(self: Box<Self>, cqe: &Cqe) -> Box<dyn Any + Send>;
+        fn complete_dropped(self: Box<Self>, cqe: &Cqe);
+        fn more_erased(&mut self, cqe: &Cqe);
+        fn into_any(self: Box<Self>) -> Box<dyn Any>;
+        fn op_type(&self) -> TypeId;
+        fn op_name(&self) -> &'static str;
+        fn as_any_mut(&mut self) -> &mut dyn Any;
+        fn bound_ring_erased(&self) -> Option<u64>;
+    }
+
+    impl<T: Op> Erased for T {
+        fn complete_erased(self: Box<Self>, cqe: &Cqe) -> Box<dyn Any + Send> {
+            Box::new((*self).complete(cqe))
+        }
+        fn complete_dropped(self: Box<Self>, cqe: &Cqe) {
+            drop((*self).complete(cqe));
+        }
+        fn more_erased(&mut self, cqe: &Cqe) {
+            self.more(cqe)
+        }
+        fn into_any(self: Box<Self>) -> Box<dyn Any> {
+            self
+        }
+        fn op_type(&self) -> TypeId {
+            TypeId::of::<T>()
+        }
+        fn op_name(&self) -> &'static str {
+            core::any::type_name::<T>()
+        }
+        fn as_any_mut(&mut self) -> &mut dyn Any {
+            self
+        }
+        fn bound_ring_erased(&self) -> Option<u64> {
+            self.bound_ring(Token(()))
+        }
+    }
+
+    pub trait Sealed {}
+
+    /// Proof of being inside this crate, for [`Op::bound_ring`]: code elsewhere
+    /// can neither name nor make one, so it cannot override the method.
+    #[derive(Clone, Copy)]
+    pub struct Token(pub(in crate::owned) ());
+}
+
+pub(super) use imp::Erased;
+
+/// Identifies one submitted operation; untyped, `Copy`, comparable. See
+/// [`OpId::key`] and [`Completion::key`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OpKey {
+    pub(super) ring: u64,
+    pub(super) slot: u32,
+    pub(super) generation: u64,
+}
+
+/// The id of an operation of type `T` submitted to an [`OwnedRing`].
+///
+/// Only an id: it owns nothing, so dropping or forgetting it has no effect on the
+/// operation (see the [safety model](super#safety-model)). Give it to
+/// [`wait_for`](OwnedRing::wait_for) for the operation's typed output,
+/// [`cancel`](OwnedRing::cancel) it, [`detach`](OwnedRing::detach) it, or compare
+/// its [`key`](Self::key) with a [`Completion`]'s.
+#[must_use = "an id is how the operation's output is found again"]
+pub struct OpId<T> {
+    pub(super) key: OpKey,
+    _op: PhantomData<fn() -> T>,
+}
+
+impl<T> OpId<T> {
+    pub(super) fn new(key: OpKey) -> OpId<T> {
+        OpId {
+            key,
+            _op: PhantomData,
+        }
+    }
+
+    /// The untyped key, to match against [`Completion::key`].
+    pub fn key(&self) -> OpKey {
+        self.key
+    }
+}
+
+impl<T> fmt::Debug for OpId<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpId")
+            .field("op", &core::any::type_name::<T>())
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+/// A finished operation: its result as the kernel posted it, and its output (the
+/// buffers and descriptors it owned, and what it produced).
+///
+/// Get the output with [`downcast`](Self::downcast) to the operation's type. Dropping
+/// a `Completion` drops the output: buffers are freed, descriptors closed.
+pub struct Completion {
+    pub(super) key: OpKey,
+    pub(super) res: i32,
+    pub(super) flags: u32,
+    pub(super) output: Output,
+}
+
+/// What a [`Completion`] holds. The operation becomes its output only when the
+/// output is asked for (or the completion dropped): one allocation fewer per
+/// operation than turning it into a boxed output at once.
+pub(super) enum Output {
+    /// The finished operation, with the final completion to turn it into its output.
+    Op(Box<dyn Erased>, Cqe),
+    /// The output already made (a multishot stream whose items are being taken).
+    Made {
+        output: Box<dyn Any + Send>,
+        op_type: TypeId,
+        op_name: &'static str,
+    },
+    /// Moved out: only while a completion is being taken apart.
+    Gone,
+}
+
+impl Completion {
+    /// Which operation this is.
+    pub fn key(&self) -> OpKey {
+        self.key
+    }
+
+    /// Whether this completes the operation `id` names.
+    pub fn is_for<T>(&self, id: &OpId<T>) -> bool {
+        self.key == id.key
+    }
+
+    /// The operation's type name (for messages).
+    pub fn op_name(&self) -> &'static str {
+        match &self.output {
+            Output::Op(op, _) => op.op_name(),
+            Output::Made { op_name, .. } => op_name,
+            Output::Gone => "",
+        }
+    }
+
+    fn op_type(&self) -> Option<TypeId> {
+        match &self.output {
+            Output::Op(op, _) => Some(op.op_type()),
+            Output::Made { op_type, .. } => Some(*op_type),
+            Output::Gone => None,
+        }
+    }
+
+    /// The output, made now if it was not yet.
+    pub(crate) fn output_mut(&mut self) -> Option<&mut (dyn Any + Send)> {
+        if let Output::Op(..) = self.output {
+            let Output::Op(op, cqe) = core::mem::replace(&mut self.output, Output::Gone) else {
+                unreachable!("just matched")
+            };
+            let (op_type, op_name) = (op.op_type(), op.op_name());
+            self.output = Output::Made {
+                output: op.complete_erased(&cqe),
+                op_type,
+                op_name,
+            };
+        }
+        match &mut self.output {
+            Output::Made { output, .. } => Some(&mut **output),
+            _ => None,
+        }
+    }
+
+    /// The final completion's `res`: a count or value, or `-errno`.
+    pub fn raw_result(&self) -> i32 {
+        self.res
+    }
+
+    /// The final completion's `res` as a result.
+    pub fn result(&self) -> io::Result<u32> {
+        if self.res < 0 {
+            Err(io::Error::from_raw_os_error(-self.res))
+        } else {
+            Ok(self.res as u32)
+        }
+    }
+
+    /// The final completion's flags.
+    pub fn flags(&self) -> CqeFlags {
+        CqeFlags::from_bits_retain(self.flags)
+    }
+
+    /// The output of operation `id`, typed by the id (no need to name the op's
+    /// type), or `self` back if this completion is another operation's.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, SharedFd, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let file = SharedFd::from(std::fs::File::open("/proc/self/stat")?);
+    /// let read = ring.submit_op(ops::Read::new(&file, vec![0u8; 16], 0))?;
+    /// let nop = ring.submit_op(ops::Nop::new())?;
+    /// ring.submit_and_wait(2)?;
+    /// for c in ring.completions() {
+    ///     let c = match c.into_output(&read) {
+    ///         Ok((res, buf)) => {
+    ///             assert_eq!(buf.len(), res?);
+    ///             continue;
+    ///         }
+    ///         Err(other) => other,
+    ///     };
+    ///     assert_eq!(c.into_output(&nop).unwrap()?, 0);
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn into_output<T: Op>(self, id: &OpId<T>) -> Result<T::Output, Completion> {
+        if self.is_for(id) {
+            self.downcast::<T>()
+        } else {
+            Err(self)
+        }
+    }
+
+    /// Whether the operation was a `T`.
+    pub fn is<T: Op>(&self) -> bool {
+        self.op_type() == Some(TypeId::of::<T>())
+    }
+
+    /// The output of an operation of type `T`, or `self` back if it was another
+    /// type.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let _id = ring.submit_op(ops::Nop::new())?;
+    /// ring.submit_and_wait(1)?;
+    /// let c = ring.completions().next().unwrap();
+    /// let c = c.downcast::<ops::Timeout>().unwrap_err(); // not a timeout
+    /// assert_eq!(c.downcast::<ops::Nop>().unwrap()?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn downcast<T: Op>(self) -> Result<T::Output, Completion> {
+        if !self.is::<T>() {
+            return Err(self);
+        }
+        let mut this = self;
+        match core::mem::replace(&mut this.output, Output::Gone) {
+            Output::Op(op, cqe) => match op.into_any().downcast::<T>() {
+                Ok(op) => Ok(op.complete(&cqe)),
+                Err(_) => unreachable!("the type was just checked"),
+            },
+            Output::Made {
+                output,
+                op_type,
+                op_name,
+            } => match output.downcast::<T::Output>() {
+                Ok(out) => Ok(*out),
+                Err(output) => {
+                    this.output = Output::Made {
+                        output,
+                        op_type,
+                        op_name,
+                    };
+                    Err(this)
+                }
+            },
+            Output::Gone => Err(this),
+        }
+    }
+}
+
+impl Drop for Completion {
+    /// Turns the operation into its output and drops that: buffers freed, new
+    /// descriptors closed.
+    fn drop(&mut self) {
+        if let Output::Op(op, cqe) = core::mem::replace(&mut self.output, Output::Gone) {
+            op.complete_dropped(&cqe);
+        }
+    }
+}
+
+impl fmt::Debug for Completion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Completion")
+            .field("key", &self.key)
+            .field("op", &self.op_name())
+            .field("res", &self.res)
+            .field("flags", &self.flags())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A submission that did not happen: why, and the operation (or chain) back,
+/// untouched by the kernel.
+///
+/// Converts into the [`io::Error`] (dropping the operation) for `?`.
+pub struct SubmitError<T> {
+    /// Why.
+    pub error: io::Error,
+    /// The operation, with its buffers and descriptors.
+    pub op: T,
+}
+
+impl<T> fmt::Debug for SubmitError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubmitError")
+            .field("error", &self.error)
+            .field("op", &core::any::type_name::<T>())
+            .finish()
+    }
+}
+
+impl<T> fmt::Display for SubmitError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "could not submit {}: {}",
+            core::any::type_name::<T>(),
+            self.error
+        )
+    }
+}
+
+impl<T> std::error::Error for SubmitError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl<T> From<SubmitError<T>> for io::Error {
+    fn from(e: SubmitError<T>) -> io::Error {
+        e.error
+    }
+}

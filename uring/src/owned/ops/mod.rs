@@ -1,0 +1,316 @@
+//! Operations for the [`OwnedRing`](super::OwnedRing): each owns what its entry
+//! names, and gives it back in its output.
+//!
+//! Files are taken as `impl Into<SharedFd>` (an [`OwnedFd`], a `File`, a socket, or
+//! `&SharedFd` to share one you keep). Buffers are taken by value ([`IoBuf`] to be
+//! read by the kernel, [`IoBufMut`] to be written) and returned with the result as a
+//! [`BufResult`]. Operations that create descriptors return [`OwnedFd`]s, always
+//! opened close-on-exec.
+//!
+//! | operation | like | output |
+//! | --- | --- | --- |
+//! | [`Nop`] | nothing | `io::Result<u32>` |
+//! | [`Read`], [`Write`] | `pread(2)`, `pwrite(2)` | [`BufResult<B>`] |
+//! | [`Readv`], [`Writev`] | `preadv(2)`, `pwritev(2)` | [`BufResult<Vec<B>>`] |
+//! | [`Fsync`] | `fsync(2)`, `fdatasync(2)` | `io::Result<()>` |
+//! | [`Fallocate`] | `fallocate(2)` | `io::Result<()>` |
+//! | [`OpenAt`] | `openat(2)` | `io::Result<OwnedFd>` |
+//! | [`Close`] | `close(2)` | `io::Result<()>` |
+//! | [`Statx`] | `statx(2)` | `io::Result<libc::statx>` |
+//! | [`UnlinkAt`], [`MkDirAt`] | `unlinkat(2)`, `mkdirat(2)` | `io::Result<()>` |
+//! | [`Socket`] | `socket(2)` | `io::Result<OwnedFd>` |
+//! | [`Connect`] | `connect(2)` | `io::Result<()>` |
+//! | [`Accept`] | `accept4(2)` | `io::Result<(OwnedFd, Option<SocketAddr>)>` |
+//! | [`Send`], [`Recv`] | `send(2)`, `recv(2)` | [`BufResult<B>`] |
+//! | [`SendZc`] | zero-copy `send(2)`: the buffer comes back with the notification | [`BufResult<B>`] |
+//! | [`Shutdown`] | `shutdown(2)` | `io::Result<()>` |
+//! | [`PollAdd`] | `poll(2)`, once | `io::Result<u32>` |
+//! | [`Splice`] | `splice(2)` | `io::Result<usize>` |
+//! | [`RenameAt`] | `renameat2(2)` | `io::Result<()>` |
+//! | [`Ftruncate`] | `ftruncate(2)` | `io::Result<()>` |
+//! | [`Timeout`] | a timer | `io::Result<()>`, `ETIME` when it fires |
+//! | [`LinkTimeout`] | a time limit for the previous member of a chain | `io::Result<()>`, `ETIME` when it fired |
+//! | [`RecvSelect`], [`ReadSelect`] | `recv(2)`, `pread(2)` into a buffer the kernel picks from a [`BufPool`] | `io::Result<`[`PoolBuf`]`>` |
+//! | [`RecvBundle`] | `recv(2)` into as many [`BufPool`] buffers as needed | `io::Result<`[`PoolBufs`]`>` |
+//! | [`SendBundle`] | `send(2)` of as many buffers queued in a [`SendQueue`](super::SendQueue) as the socket takes | `io::Result<`[`Sent<B>`](super::Sent)`>` |
+//! | [`OpenAt2`] | `openat2(2)` | `io::Result<OwnedFd>` |
+//! | [`LinkAt`], [`SymlinkAt`] | `linkat(2)`, `symlinkat(2)` | `io::Result<()>` |
+//! | [`Bind`], [`Listen`] | `bind(2)`, `listen(2)` | `io::Result<()>` |
+//! | [`SendMsg`] | `sendmsg(2)` (no control data) | [`BufResult<Vec<B>>`] |
+//! | [`RecvMsg`] | `recvmsg(2)` | `(io::Result<`[`Received`]`>, Vec<B>)` |
+//! | [`Tee`] | `tee(2)` | `io::Result<usize>` |
+//! | [`MsgRing`] | a completion posted into another ring | `io::Result<()>` |
+//! | [`FutexWait`], [`FutexWake`] | `futex(2)` wait and wake, on an `Arc<AtomicU32>` | `io::Result<()>`, `io::Result<u32>` |
+//! | [`WaitId`] | `waitid(2)` | `io::Result<`[`ChildStatus`]`>` |
+//! | [`ReadFixed`], [`WriteFixed`] | `pread(2)`, `pwrite(2)` with a registered buffer ([`FixedBufs`](super::FixedBufs)) | [`BufResult<B>`] |
+//!
+//! Multishot operations ([`Multishot`]: submit with
+//! [`OwnedRing::submit_multishot`](super::OwnedRing::submit_multishot), read with
+//! [`next_item`](super::OwnedRing::next_item)) yield one item per completion:
+//!
+//! | operation | like | item |
+//! | --- | --- | --- |
+//! | [`RecvMultishot`] | `recv(2)` again and again, into [`BufPool`] buffers | [`PoolBuf`] |
+//! | [`ReadMultishot`] | `read(2)` again and again, into [`BufPool`] buffers | [`PoolBuf`] |
+//! | [`RecvBundleMultishot`] | `recv(2)` again and again, each time into as many [`BufPool`] buffers as needed | [`PoolBufs`] |
+//! | [`AcceptMultishot`] | `accept4(2)` again and again | [`OwnedFd`] |
+//! | [`PollMultishot`] | `poll(2)`, staying armed | `u32` events |
+//! | [`TimeoutMultishot`] | a periodic timer | `()` |
+//!
+//! The operations are grouped by family, as the raw builders of [`crate::op`]
+//! are: reading and writing (`rw`, `fixed` for registered buffers), files (`fs`),
+//! directory entries (`dir`), sockets (`net`, `net_msg`), readiness (`poll`),
+//! timers (`timeout`), processes and futexes (`process`), provided buffers
+//! (`buffers`, `bundle`), and the rest (`misc`); all are re-exported here.
+
+mod buffers;
+mod bundle;
+mod dir;
+mod fixed;
+mod fs;
+mod misc;
+mod net;
+mod net_msg;
+mod poll;
+mod process;
+mod rw;
+mod timeout;
+
+pub use buffers::{ReadMultishot, ReadSelect, RecvMultishot, RecvSelect};
+pub use bundle::{PoolBufs, RecvBundle, RecvBundleMultishot, SendBundle};
+pub use dir::{LinkAt, MkDirAt, RenameAt, SymlinkAt, UnlinkAt};
+pub use fixed::{ReadFixed, WriteFixed};
+pub use fs::{Close, Fallocate, Fsync, Ftruncate, OpenAt, OpenAt2, Statx};
+pub use misc::{MsgRing, Nop};
+pub use net::{
+    Accept, AcceptMultishot, Bind, Connect, Listen, Recv, Send, SendZc, Shutdown, Socket,
+};
+pub use net_msg::{Received, RecvMsg, SendMsg};
+pub use poll::{PollAdd, PollMultishot};
+pub use process::{ChildStatus, FutexWait, FutexWake, WaitId};
+pub use rw::{Read, Readv, Splice, Tee, Write, Writev};
+pub use timeout::{LinkTimeout, Timeout, TimeoutMultishot};
+
+use core::ptr::NonNull;
+use std::ffi::CString;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+#[cfg(doc)]
+use super::{BufPool, IoBuf, Multishot, PoolBuf};
+use super::{IoBufMut, SharedFd};
+use crate::cqueue::Cqe;
+use crate::types::Fd;
+
+/// A result and the buffer the operation owned: `(Ok(bytes), buf)` or
+/// `(Err(errno), buf)`. The buffer comes back either way.
+pub type BufResult<B> = (io::Result<usize>, B);
+
+/// A value in its own heap allocation, for memory the kernel reads or writes.
+///
+/// Unlike a `Box`, it asserts no uniqueness while the kernel holds its address:
+/// it is only a pointer, dereferenced by Rust code only after the kernel is done.
+struct Heap<T>(NonNull<T>);
+
+impl<T> Heap<T> {
+    fn new(value: T) -> Heap<T> {
+        Heap(NonNull::from(Box::leak(Box::new(value))))
+    }
+
+    fn ptr(&self) -> *mut T {
+        self.0.as_ptr()
+    }
+
+    /// # Safety
+    ///
+    /// The kernel must be done with the value (its operation's final completion
+    /// has arrived).
+    unsafe fn get(&self) -> &T {
+        // SAFETY: the pointer came from a live Box that only this Heap frees; the
+        // caller promises no one else writes it any more.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl<T> Drop for Heap<T> {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from Box::leak and is freed only here, once. A
+        // Heap is dropped only with its operation, after its final completion (or
+        // never, when the operation is leaked).
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
+
+// SAFETY: a Heap owns its T exactly as a Box does.
+unsafe impl<T: core::marker::Send> core::marker::Send for Heap<T> {}
+
+/// A plain descriptor argument for the raw builders.
+fn fd_of(fd: &SharedFd) -> Fd {
+    Fd(fd.as_raw_fd())
+}
+
+fn dir_of(dir: &Option<SharedFd>) -> Fd {
+    dir.as_ref().map_or(Fd::CWD, fd_of)
+}
+
+fn unit(cqe: &Cqe) -> io::Result<()> {
+    cqe.result().map(drop)
+}
+
+fn c_path(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("path {path:?} contains a NUL byte"),
+        )
+    })
+}
+
+/// The new descriptor a successful creating operation returned.
+fn new_fd(cqe: &Cqe) -> io::Result<OwnedFd> {
+    cqe.result().map(|fd| {
+        // SAFETY: a successful OPENAT/ACCEPT/SOCKET without a file_index (these ops
+        // never set one) returns a new descriptor that nothing else owns.
+        unsafe { OwnedFd::from_raw_fd(fd as i32) }
+    })
+}
+
+/// Receive flags the safe layer accepts: `MSG_TRUNC` is removed. With it a TCP
+/// socket discards the data without writing the buffer and still returns the
+/// count, and a datagram socket returns the datagram's full length; either way
+/// the result would no longer be the number of bytes written.
+fn recv_flags(flags: i32) -> i32 {
+    flags & !libc::MSG_TRUNC
+}
+
+/// The iovec array of a vectored operation. The pointers in it are addresses of
+/// buffers owned by the same operation; Rust code never dereferences them.
+struct IoVecs(Vec<libc::iovec>);
+
+// SAFETY: the iovecs are plain addresses and lengths of buffers that move with the
+// operation (which is Send); sending them to another thread shares nothing.
+unsafe impl core::marker::Send for IoVecs {}
+
+impl std::fmt::Debug for IoVecs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{} iovecs]", self.0.len())
+    }
+}
+
+/// A socket address in the kernel's layout, with room for any family, and its
+/// length (which `accept` writes back).
+#[repr(C)]
+struct AddrBuf {
+    storage: libc::sockaddr_storage,
+    len: libc::socklen_t,
+}
+
+impl AddrBuf {
+    fn empty() -> AddrBuf {
+        AddrBuf {
+            // SAFETY: sockaddr_storage is plain integers; all-zero is valid.
+            storage: unsafe { core::mem::zeroed() },
+            len: core::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t,
+        }
+    }
+
+    fn from_addr(addr: &SocketAddr) -> AddrBuf {
+        let mut buf = AddrBuf::empty();
+        let p = (&raw mut buf.storage).cast::<u8>();
+        match addr {
+            SocketAddr::V4(a) => {
+                let sin = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: a.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(a.ip().octets()),
+                    },
+                    sin_zero: [0; 8],
+                };
+                // SAFETY: sockaddr_storage is larger than, and aligned for, any
+                // sockaddr type, sockaddr_in included.
+                unsafe { p.cast::<libc::sockaddr_in>().write(sin) };
+                buf.len = core::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            }
+            SocketAddr::V6(a) => {
+                let sin6 = libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: a.port().to_be(),
+                    sin6_flowinfo: a.flowinfo(),
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.ip().octets(),
+                    },
+                    sin6_scope_id: a.scope_id(),
+                };
+                // SAFETY: as above, for sockaddr_in6.
+                unsafe { p.cast::<libc::sockaddr_in6>().write(sin6) };
+                buf.len = core::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+            }
+        }
+        buf
+    }
+
+    /// The address, for the IP families.
+    fn to_addr(&self) -> Option<SocketAddr> {
+        let p = (&raw const self.storage).cast::<u8>();
+        let len = self.len as usize;
+        match self.storage.ss_family as i32 {
+            libc::AF_INET if len >= core::mem::size_of::<libc::sockaddr_in>() => {
+                // SAFETY: the family and length say the kernel stored a
+                // sockaddr_in; storage is aligned and large enough for it.
+                let sin = unsafe { p.cast::<libc::sockaddr_in>().read() };
+                let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+                Some(SocketAddr::V4(SocketAddrV4::new(
+                    ip,
+                    u16::from_be(sin.sin_port),
+                )))
+            }
+            libc::AF_INET6 if len >= core::mem::size_of::<libc::sockaddr_in6>() => {
+                // SAFETY: as above, for sockaddr_in6.
+                let sin6 = unsafe { p.cast::<libc::sockaddr_in6>().read() };
+                Some(SocketAddr::V6(SocketAddrV6::new(
+                    Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                    u16::from_be(sin6.sin6_port),
+                    sin6.sin6_flowinfo,
+                    sin6.sin6_scope_id,
+                )))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A heap [`AddrBuf`] the kernel reads or writes.
+struct AddrHeap(Heap<AddrBuf>);
+
+impl std::fmt::Debug for AddrHeap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("sockaddr")
+    }
+}
+
+/// Records how much of `bufs` a read-like operation filled: the kernel stored `n`
+/// bytes in order, each buffer completely before the next (one buffer for `read`
+/// and `recv`, the iovecs in order for `readv` and `recvmsg`).
+///
+/// # Safety
+///
+/// The kernel must have written the first `n` bytes of the buffers' memory, in
+/// that order (a count that may exceed what was stored, as `MSG_TRUNC` gives,
+/// does not qualify); `n` may exceed their total capacity (the rest is ignored).
+unsafe fn set_filled<B: IoBufMut>(bufs: &mut [B], n: usize) {
+    let mut left = n;
+    for b in bufs {
+        if left == 0 {
+            break;
+        }
+        let here = left.min(b.bytes_total());
+        // SAFETY: the caller guarantees the kernel stored these bytes, in order;
+        // here <= bytes_total.
+        unsafe { b.set_init(here) };
+        left -= here;
+    }
+}

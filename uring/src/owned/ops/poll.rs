@@ -1,0 +1,71 @@
+//! Readiness: poll once, or staying armed.
+
+use std::io;
+
+use super::fd_of;
+use crate::cqueue::Cqe;
+use crate::op as raw;
+use crate::owned::{Multishot, Op, SharedFd};
+use crate::sqe::Sqe;
+
+/// Waits once for readiness events on a file, like `poll(2)`: `IORING_OP_POLL_ADD`
+/// (Linux 5.1). Output: the ready events (`POLLIN`, …).
+#[derive(Debug)]
+pub struct PollAdd {
+    fd: SharedFd,
+    mask: u32,
+}
+
+impl PollAdd {
+    /// Wait for any of `mask` (`POLLIN`, `POLLOUT`, … as `u32`) on `fd`.
+    pub fn new(fd: impl Into<SharedFd>, mask: u32) -> PollAdd {
+        PollAdd {
+            fd: fd.into(),
+            mask,
+        }
+    }
+}
+
+// SAFETY: names only a descriptor the op's SharedFd keeps open; single-shot, so its
+// first completion is its final one.
+unsafe impl Op for PollAdd {
+    type Output = io::Result<u32>;
+    fn sqe(&mut self) -> Sqe {
+        raw::PollAdd::new(fd_of(&self.fd), self.mask).build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<u32> {
+        cqe.result()
+    }
+}
+
+/// Keeps polling a descriptor, one item (the ready events) per wake-up: multishot
+/// `IORING_OP_POLL_ADD` (Linux 5.13). Ends on an error, its last item
+/// (`ECANCELED` after a cancel).
+#[derive(Debug)]
+pub struct PollMultishot {
+    fd: SharedFd,
+    mask: u32,
+}
+
+impl PollMultishot {
+    /// Keep waiting for any of `mask` (`POLLIN`, … as `u32`) on `fd`.
+    pub fn new(fd: impl Into<SharedFd>, mask: u32) -> PollMultishot {
+        PollMultishot {
+            fd: fd.into(),
+            mask,
+        }
+    }
+}
+
+// SAFETY: names only a descriptor the op's SharedFd keeps open.
+unsafe impl Multishot for PollMultishot {
+    type Item = u32;
+    fn sqe(&mut self) -> Sqe {
+        raw::PollAdd::new(fd_of(&self.fd), self.mask)
+            .multi(true)
+            .build()
+    }
+    fn item(&mut self, cqe: &Cqe) -> Option<io::Result<u32>> {
+        Some(cqe.result())
+    }
+}

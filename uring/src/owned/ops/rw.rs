@@ -1,0 +1,376 @@
+//! Reading and writing: plain, vectored; splice, tee.
+
+use std::io;
+
+use super::{BufResult, IoVecs, fd_of, set_filled};
+use crate::cqueue::Cqe;
+use crate::op as raw;
+use crate::owned::buf::len32;
+use crate::owned::{IoBuf, IoBufMut, Op, SharedFd};
+use crate::sqe::Sqe;
+
+/// Reads into a buffer at an offset, like `pread(2)`: `IORING_OP_READ` (Linux
+/// 5.6). The kernel fills the buffer from its start, up to its
+/// [`bytes_total`](IoBuf::bytes_total) (a `Vec`'s capacity); a `Vec`'s length then
+/// grows to cover what was read. An offset of `u64::MAX` reads at the file position.
+///
+/// ```
+/// use std::io::Write as _;
+/// use uring::owned::{OwnedRing, ops::Read};
+/// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
+/// w.write_all(b"hi")?;
+/// let mut ring = OwnedRing::new(2)?;
+/// let id = ring.submit_op(Read::new(r, Vec::with_capacity(16), u64::MAX))?;
+/// let (n, buf) = ring.wait_for(id)?;
+/// assert_eq!((n?, &buf[..]), (2, &b"hi"[..]));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Read<B> {
+    fd: SharedFd,
+    buf: B,
+    offset: u64,
+}
+
+impl<B: IoBufMut> Read<B> {
+    /// Read from `fd` at `offset` into `buf`.
+    pub fn new(fd: impl Into<SharedFd>, buf: B, offset: u64) -> Read<B> {
+        Read {
+            fd: fd.into(),
+            buf,
+            offset,
+        }
+    }
+}
+
+// SAFETY: the entry names the buffer's stable memory (IoBufMut: exclusively owned,
+// valid for bytes_total bytes, address unchanged by moves) and a descriptor the op's
+// SharedFd keeps open.
+unsafe impl<B: IoBufMut> Op for Read<B> {
+    type Output = BufResult<B>;
+    fn sqe(&mut self) -> Sqe {
+        let len = len32(self.buf.bytes_total());
+        raw::Read::new(fd_of(&self.fd), self.buf.stable_mut_ptr(), len)
+            .offset(self.offset)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> BufResult<B> {
+        let Read { mut buf, .. } = self;
+        let res = cqe.result().map(|n| n as usize);
+        if let Ok(n) = res {
+            // SAFETY: the kernel wrote n bytes from the start of the buffer (a read
+            // returns the bytes it stored).
+            unsafe { set_filled(core::slice::from_mut(&mut buf), n) };
+        }
+        (res, buf)
+    }
+}
+
+/// Writes a buffer's initialised bytes at an offset, like `pwrite(2)`:
+/// `IORING_OP_WRITE` (Linux 5.6). An offset of `u64::MAX` writes at the file
+/// position.
+///
+/// ```
+/// use std::io::Read as _;
+/// use uring::owned::{OwnedRing, IoBuf, ops::Write};
+/// let (mut r, w) = std::os::unix::net::UnixStream::pair()?;
+/// let mut ring = OwnedRing::new(2)?;
+/// let id = ring.submit_op(Write::new(w, b"hello".to_vec().slice(1..), u64::MAX))?;
+/// let (n, _buf) = ring.wait_for(id)?;
+/// assert_eq!(n?, 4);
+/// let mut got = [0u8; 4];
+/// r.read_exact(&mut got)?;
+/// assert_eq!(&got, b"ello");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Write<B> {
+    fd: SharedFd,
+    buf: B,
+    offset: u64,
+}
+
+impl<B: IoBuf> Write<B> {
+    /// Write `buf` to `fd` at `offset`.
+    pub fn new(fd: impl Into<SharedFd>, buf: B, offset: u64) -> Write<B> {
+        Write {
+            fd: fd.into(),
+            buf,
+            offset,
+        }
+    }
+}
+
+// SAFETY: the entry names the buffer's stable, initialised memory (IoBuf: not
+// written by anyone while owned) and a descriptor the op's SharedFd keeps open.
+unsafe impl<B: IoBuf> Op for Write<B> {
+    type Output = BufResult<B>;
+    fn sqe(&mut self) -> Sqe {
+        let len = len32(self.buf.bytes_init());
+        raw::Write::new(fd_of(&self.fd), self.buf.stable_ptr(), len)
+            .offset(self.offset)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> BufResult<B> {
+        (cqe.result().map(|n| n as usize), self.buf)
+    }
+}
+
+/// Reads into several buffers in turn, like `preadv(2)`: `IORING_OP_READV`
+/// (Linux 5.1). The op builds the iovec array and keeps it alive; each buffer's
+/// initialised length grows over what landed in it.
+///
+/// ```
+/// use std::io::Write as _;
+/// use uring::owned::{OwnedRing, ops::Readv};
+/// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
+/// w.write_all(b"abcdef")?;
+/// let mut ring = OwnedRing::new(2)?;
+/// let bufs = vec![Vec::with_capacity(2), Vec::with_capacity(8)];
+/// let id = ring.submit_op(Readv::new(r, bufs, u64::MAX))?;
+/// let (n, bufs) = ring.wait_for(id)?;
+/// assert_eq!(n?, 6);
+/// assert_eq!((&bufs[0][..], &bufs[1][..]), (&b"ab"[..], &b"cdef"[..]));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Readv<B> {
+    fd: SharedFd,
+    bufs: Vec<B>,
+    iovecs: IoVecs,
+    offset: u64,
+}
+
+impl<B: IoBufMut> Readv<B> {
+    /// Read from `fd` at `offset` into `bufs`, in order.
+    pub fn new(fd: impl Into<SharedFd>, bufs: Vec<B>, offset: u64) -> Readv<B> {
+        Readv {
+            fd: fd.into(),
+            bufs,
+            iovecs: IoVecs(Vec::new()),
+            offset,
+        }
+    }
+}
+
+// SAFETY: the entry names the iovec array (its own heap Vec, not touched again
+// until completion) whose entries name the buffers' stable, exclusively owned
+// memory, and a descriptor the op's SharedFd keeps open.
+unsafe impl<B: IoBufMut> Op for Readv<B> {
+    type Output = BufResult<Vec<B>>;
+    fn sqe(&mut self) -> Sqe {
+        self.iovecs = IoVecs(
+            self.bufs
+                .iter_mut()
+                .map(|b| libc::iovec {
+                    iov_base: b.stable_mut_ptr().cast(),
+                    iov_len: b.bytes_total(),
+                })
+                .collect(),
+        );
+        let iov = &self.iovecs.0;
+        raw::Readv::new(fd_of(&self.fd), iov.as_ptr(), len32(iov.len()))
+            .offset(self.offset)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> BufResult<Vec<B>> {
+        let Readv { mut bufs, .. } = self;
+        let res = cqe.result().map(|n| n as usize);
+        if let Ok(n) = res {
+            // SAFETY: readv stored n bytes, filling the iovecs in order, each
+            // completely before the next.
+            unsafe { set_filled(&mut bufs, n) };
+        }
+        (res, bufs)
+    }
+}
+
+/// Writes several buffers' initialised bytes in turn, like `pwritev(2)`:
+/// `IORING_OP_WRITEV` (Linux 5.1).
+#[derive(Debug)]
+pub struct Writev<B> {
+    fd: SharedFd,
+    bufs: Vec<B>,
+    iovecs: IoVecs,
+    offset: u64,
+}
+
+impl<B: IoBuf> Writev<B> {
+    /// Write `bufs` to `fd` at `offset`, in order.
+    ///
+    /// ```
+    /// use std::io::Read as _;
+    /// use uring::owned::{OwnedRing, ops::Writev};
+    /// let (mut r, w) = std::os::unix::net::UnixStream::pair()?;
+    /// let mut ring = OwnedRing::new(2)?;
+    /// let id = ring.submit_op(Writev::new(w, vec![b"ab".to_vec(), b"cd".to_vec()], u64::MAX))?;
+    /// assert_eq!(ring.wait_for(id)?.0?, 4);
+    /// let mut got = [0u8; 4];
+    /// r.read_exact(&mut got)?;
+    /// assert_eq!(&got, b"abcd");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new(fd: impl Into<SharedFd>, bufs: Vec<B>, offset: u64) -> Writev<B> {
+        Writev {
+            fd: fd.into(),
+            bufs,
+            iovecs: IoVecs(Vec::new()),
+            offset,
+        }
+    }
+}
+
+// SAFETY: as for Readv, with the kernel only reading the buffers' initialised bytes.
+unsafe impl<B: IoBuf> Op for Writev<B> {
+    type Output = BufResult<Vec<B>>;
+    fn sqe(&mut self) -> Sqe {
+        self.iovecs = IoVecs(
+            self.bufs
+                .iter()
+                .map(|b| libc::iovec {
+                    iov_base: b.stable_ptr().cast_mut().cast(),
+                    iov_len: b.bytes_init(),
+                })
+                .collect(),
+        );
+        let iov = &self.iovecs.0;
+        raw::Writev::new(fd_of(&self.fd), iov.as_ptr(), len32(iov.len()))
+            .offset(self.offset)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> BufResult<Vec<B>> {
+        (cqe.result().map(|n| n as usize), self.bufs)
+    }
+}
+
+/// Moves data between a pipe and another file without copying it to user space,
+/// like `splice(2)`: `IORING_OP_SPLICE` (Linux 5.7). One side must be a pipe. Output:
+/// the bytes moved.
+#[derive(Debug)]
+pub struct Splice {
+    fd_in: SharedFd,
+    off_in: Option<u64>,
+    fd_out: SharedFd,
+    off_out: Option<u64>,
+    len: u32,
+    flags: u32,
+}
+
+impl Splice {
+    /// Move up to `len` bytes from `fd_in` (at `off_in`, or its position for
+    /// `None`, which a pipe needs) to `fd_out` (likewise).
+    pub fn new(
+        fd_in: impl Into<SharedFd>,
+        off_in: Option<u64>,
+        fd_out: impl Into<SharedFd>,
+        off_out: Option<u64>,
+        len: u32,
+    ) -> Splice {
+        Splice {
+            fd_in: fd_in.into(),
+            off_in,
+            fd_out: fd_out.into(),
+            off_out,
+            len,
+            flags: 0,
+        }
+    }
+
+    /// `SPLICE_F_*` flags (`SPLICE_F_MOVE`, `SPLICE_F_NONBLOCK`, …).
+    pub fn flags(mut self, flags: u32) -> Splice {
+        self.flags = flags & !crate::sys::SPLICE_F_FD_IN_FIXED;
+        self
+    }
+}
+
+// SAFETY: names only two descriptors the op's SharedFds keep open (never a fixed
+// file: SPLICE_F_FD_IN_FIXED is masked out).
+unsafe impl Op for Splice {
+    type Output = io::Result<usize>;
+    fn sqe(&mut self) -> Sqe {
+        let off = |o: Option<u64>| o.map_or(-1, |o| o as i64);
+        raw::Splice::new(
+            fd_of(&self.fd_in),
+            off(self.off_in),
+            fd_of(&self.fd_out),
+            off(self.off_out),
+            self.len,
+        )
+        .flags(self.flags)
+        .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<usize> {
+        cqe.result().map(|n| n as usize)
+    }
+}
+
+/// Duplicates up to `len` bytes from one pipe into another without consuming
+/// them, like `tee(2)`: `IORING_OP_TEE` (Linux 5.8). Output: the bytes duplicated.
+///
+/// ```
+/// use std::io::{Read as _, Write as _};
+/// use std::os::fd::FromRawFd;
+/// use uring::owned::{OwnedRing, ops::Tee};
+/// # if !uring::probe::probe()?.is_supported(uring::op::Tee::CODE) { return Ok(()) } // older kernel
+/// fn pipe() -> std::io::Result<(std::fs::File, std::fs::File)> {
+///     let mut fds = [0; 2];
+///     // SAFETY: fds has room for the two descriptors pipe2 makes.
+///     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+///         return Err(std::io::Error::last_os_error());
+///     }
+///     // SAFETY: two new descriptors nothing else owns.
+///     Ok(unsafe { (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])) })
+/// }
+/// let ((mut r1, mut w1), (mut r2, w2)) = (pipe()?, pipe()?);
+/// w1.write_all(b"copy me")?;
+/// let mut ring = OwnedRing::new(2)?;
+/// let id = ring.submit_op(Tee::new(r1.try_clone()?, w2, 64))?;
+/// assert_eq!(ring.wait_for(id)??, 7);
+/// let mut a = [0u8; 7];
+/// let mut b = [0u8; 7];
+/// r1.read_exact(&mut a)?; // still in the first pipe
+/// r2.read_exact(&mut b)?; // and now in the second
+/// assert_eq!((&a, &b), (b"copy me", b"copy me"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[doc(alias = "io_uring_prep_tee")]
+#[derive(Debug)]
+pub struct Tee {
+    fd_in: SharedFd,
+    fd_out: SharedFd,
+    len: u32,
+    flags: u32,
+}
+
+impl Tee {
+    /// Duplicate up to `len` bytes from pipe `fd_in` into pipe `fd_out`.
+    pub fn new(fd_in: impl Into<SharedFd>, fd_out: impl Into<SharedFd>, len: u32) -> Tee {
+        Tee {
+            fd_in: fd_in.into(),
+            fd_out: fd_out.into(),
+            len,
+            flags: 0,
+        }
+    }
+
+    /// `SPLICE_F_*` flags (`SPLICE_F_NONBLOCK`, …); `SPLICE_F_FD_IN_FIXED` is
+    /// dropped (the input is a plain descriptor).
+    pub fn flags(mut self, flags: u32) -> Tee {
+        self.flags = flags & !crate::sys::SPLICE_F_FD_IN_FIXED;
+        self
+    }
+}
+
+// SAFETY: names only two descriptors the op's SharedFds keep open (never a fixed
+// file: SPLICE_F_FD_IN_FIXED is masked out).
+unsafe impl Op for Tee {
+    type Output = io::Result<usize>;
+    fn sqe(&mut self) -> Sqe {
+        raw::Tee::new(fd_of(&self.fd_in), fd_of(&self.fd_out), self.len)
+            .flags(self.flags)
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<usize> {
+        cqe.result().map(|n| n as usize)
+    }
+}

@@ -1,0 +1,998 @@
+//! [`OwnedRing`]: submitting operations, processing their completions, and
+//! closing with nothing freed that the kernel may still use.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::chain::{ChainParts, Linked};
+use super::op::{Erased, Output, imp};
+use super::table::{GEN_MASK, GRAVEYARD, State, TAG_INTERNAL, TAG_OWNED, Table};
+use super::{Completion, Op, OpId, OpKey, SubmitError, ops};
+use crate::cqueue::Cqe;
+use crate::setup::{Builder, Features, SetupFlags};
+use crate::sqe::{Sqe, SqeFlags};
+use crate::{Ring, error};
+
+/// The largest `user_data` a raw entry may carry: bits 63 and 62 are reserved for
+/// the ring's own entries.
+pub const RAW_USER_DATA_MAX: u64 = TAG_INTERNAL - 1;
+
+/// Flags the table clears from its operations' entries: a completion must come for
+/// each, and links are the ring's to set (the last entry of a chain never links).
+pub(super) const TABLE_STRIPPED: SqeFlags = SqeFlags::IO_HARDLINK.union(SqeFlags::CQE_SKIP_SUCCESS);
+
+/// How long dropping an [`OwnedRing`] waits for cancelled operations by default.
+pub const DEFAULT_DROP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What [`OwnedRing::close`] did with the operations in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CloseReport {
+    /// Operations that completed (mostly cancelled) while closing; their outputs
+    /// were dropped.
+    pub completed: usize,
+    /// Operations still in flight when the time ran out, or when the ring could
+    /// not be entered: leaked, never freed.
+    pub leaked: usize,
+}
+
+static NEXT_RING_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A ring that runs operations owning their resources: the safe way to use
+/// io_uring. See the [module documentation](super) for an example and the safety
+/// model.
+pub struct OwnedRing {
+    pub(super) ring: Ring,
+    pub(super) table: Table,
+    /// Completions processed and not yet taken.
+    pub(super) ready: VecDeque<Completion>,
+    /// Completions of raw entries.
+    pub(super) raw: VecDeque<Cqe>,
+    pub(super) id: u64,
+    pub(super) drop_timeout: Duration,
+    /// Keys of operations that saw a completion, when an async adapter wants them.
+    pub(super) touched: Option<Vec<OpKey>>,
+    /// The same, for the caller ([`track_activity`](Self::track_activity)).
+    pub(super) activity: Option<Vec<OpKey>>,
+}
+
+impl OwnedRing {
+    /// A ring with `entries` submission queue entries (see [`Ring::new`]).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Ring::new`]; `Unsupported` on kernels without
+    /// `IORING_FEAT_NODROP` (before Linux 5.5).
+    pub fn new(entries: u32) -> io::Result<OwnedRing> {
+        OwnedRing::from_builder(Ring::builder(), entries)
+    }
+
+    /// A ring set up by `builder` (any setup flags).
+    ///
+    /// ```
+    /// let ring = uring::owned::OwnedRing::from_builder(uring::Ring::builder().cq_entries(64), 4)?;
+    /// assert_eq!(ring.ring().params().cq_entries(), 64);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`new`](Self::new).
+    pub fn from_builder(builder: Builder<'_>, entries: u32) -> io::Result<OwnedRing> {
+        let ring = builder.build(entries)?;
+        if !ring.features().contains(Features::NODROP) {
+            return Err(error::with_context(
+                libc::EOPNOTSUPP,
+                "the safe ring needs IORING_FEAT_NODROP (Linux 5.5) so that no completion is lost",
+            ));
+        }
+        Ok(OwnedRing {
+            ring,
+            table: Table::new(),
+            ready: VecDeque::new(),
+            raw: VecDeque::new(),
+            id: NEXT_RING_ID.fetch_add(1, Ordering::Relaxed),
+            drop_timeout: DEFAULT_DROP_TIMEOUT,
+            touched: None,
+            activity: None,
+        })
+    }
+
+    /// The underlying ring, to read its parameters and features.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// The underlying ring, mutably: for registering resources and the like.
+    ///
+    /// # Safety
+    ///
+    /// Do not consume completions through it (they belong to the table: an
+    /// operation whose final completion is consumed elsewhere stays in the table
+    /// until the ring is dropped, and is then leaked), do not replace or tear down
+    /// the ring, and push only what [`push_raw`](Self::push_raw) allows.
+    pub unsafe fn ring_mut(&mut self) -> &mut Ring {
+        &mut self.ring
+    }
+
+    /// How many operations are in the table (submitted or queued, without their
+    /// final completion processed yet).
+    pub fn in_flight(&self) -> usize {
+        self.table.in_flight
+    }
+
+    /// How long dropping the ring waits for its in-flight operations before
+    /// leaking them (default [`DEFAULT_DROP_TIMEOUT`]).
+    pub fn set_drop_timeout(&mut self, timeout: Duration) {
+        self.drop_timeout = timeout;
+    }
+
+    /// Queues `op`; it reaches the kernel with the next submit (or earlier, when the
+    /// submission queue is full and this call submits to make room).
+    ///
+    /// # Errors
+    ///
+    /// The operation comes back with the error when it could not be queued: the
+    /// kernel refused a submit made to free room, or the queue stayed full.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let id = ring.submit_op(ops::Nop::new())?;
+    /// assert_eq!(ring.wait_for(id)?.unwrap(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn submit_op<T: Op>(&mut self, mut op: T) -> Result<OpId<T>, SubmitError<T>> {
+        if let Err(error) = self.check_binding(op.bound_ring(imp::Token(()))) {
+            return Err(SubmitError { error, op });
+        }
+        // Built before the op is tabled: a panic in `sqe` leaves nothing behind.
+        let sqe = op.sqe();
+        if let Err(error) = self.make_room(1) {
+            return Err(SubmitError { error, op });
+        }
+        let (slot, generation) = self.table.insert(Box::new(op));
+        let flags = sqe.get_flags() - SqeFlags::IO_LINK - TABLE_STRIPPED;
+        let sqe = sqe
+            .set_flags(flags)
+            .user_data(Table::user_data(slot, generation));
+        // SAFETY: as in `table_and_push`: the entry was built by an `Op`, which is
+        // now in the table until its final completion is processed (or is leaked),
+        // and its user data carries TAG_OWNED.
+        match unsafe { self.ring.submission().push(&sqe) } {
+            Ok(()) => Ok(OpId::new(OpKey {
+                ring: self.id,
+                slot,
+                generation,
+            })),
+            Err(e) => {
+                let (op, _) = self.table.remove(slot);
+                let op = *op.into_any().downcast::<T>().expect("the same op");
+                Err(SubmitError {
+                    error: io::Error::other(e),
+                    op,
+                })
+            }
+        }
+    }
+
+    /// Queues a linked chain: each member starts only after the previous one
+    /// succeeded (`IOSQE_IO_LINK`); after a failure the rest complete with
+    /// `ECANCELED`. The chain is queued whole or not at all.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let (a, b) = ring.submit_linked((ops::Nop::new(), ops::Nop::new()))?;
+    /// assert_eq!(ring.wait_for(a)?.unwrap(), 0);
+    /// assert_eq!(ring.wait_for(b)?.unwrap(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`submit_op`](Self::submit_op); `EINVAL` for a chain longer than the
+    /// submission queue.
+    pub fn submit_linked<L: Linked>(&mut self, chain: L) -> Result<L::Ids, SubmitError<L>> {
+        let mut parts = ChainParts::default();
+        chain.into_parts(&mut parts);
+        let n = parts.sqes.len();
+        if n == 0 {
+            return Ok(L::ids(Vec::new()));
+        }
+        let bound = parts
+            .ops
+            .iter()
+            .try_for_each(|op| self.check_binding(op.bound_ring_erased()));
+        if let Err(error) = bound.and_then(|()| self.make_room(n)) {
+            return Err(SubmitError {
+                error,
+                op: L::from_parts(parts),
+            });
+        }
+        let last = n - 1;
+        for (i, sqe) in parts.sqes.iter_mut().enumerate() {
+            if i != last {
+                *sqe = sqe.clone().flags(SqeFlags::IO_LINK);
+            }
+        }
+        let ChainParts { ops, sqes } = parts;
+        match self.table_and_push(ops.into(), sqes) {
+            Ok(keys) => Ok(L::ids(keys)),
+            Err((error, ops)) => Err(SubmitError {
+                error,
+                op: L::from_parts(ChainParts {
+                    ops: ops.into(),
+                    sqes: Vec::new(),
+                }),
+            }),
+        }
+    }
+
+    /// Queues `op` with a time limit: a linked [`ops::LinkTimeout`] cancels it if
+    /// it has not completed after `after` (it then completes with `ECANCELED`, and
+    /// the timeout with `ETIME`; otherwise the timeout completes with
+    /// `ECANCELED`). Both ids come back; [`detach`](Self::detach) the timeout's if
+    /// its result does not matter.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let (r, _w) = std::os::unix::net::UnixStream::pair()?; // no data will come
+    /// let (read, timeout) =
+    ///     ring.submit_with_timeout(ops::Recv::new(r, vec![0u8; 8]), Duration::from_millis(1))?;
+    /// ring.detach(timeout);
+    /// let (res, _buf) = ring.wait_for(read)?;
+    /// assert_eq!(res.unwrap_err().raw_os_error(), Some(libc::ECANCELED));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`submit_linked`](Self::submit_linked); the operation comes back.
+    pub fn submit_with_timeout<T: Op>(
+        &mut self,
+        op: T,
+        after: Duration,
+    ) -> Result<(OpId<T>, OpId<ops::LinkTimeout>), SubmitError<T>> {
+        self.submit_linked((op, ops::LinkTimeout::new(after)))
+            .map_err(|SubmitError { error, op: (op, _) }| SubmitError { error, op })
+    }
+
+    /// Refuses an operation bound to another ring (it names a buffer group
+    /// registered there).
+    pub(super) fn check_binding(&self, bound: Option<u64>) -> io::Result<()> {
+        match bound {
+            Some(ring) if ring != self.id => Err(error::with_context(
+                libc::EXDEV,
+                "this operation uses a registration of another ring (a buffer pool, \
+                 registered buffers or a send queue)",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Makes sure `n` submission queue slots are free, submitting if needed.
+    pub(super) fn make_room(&mut self, n: usize) -> io::Result<()> {
+        // One view of the queue (each loads the kernel's head) on the hot path.
+        let (capacity, remaining) = {
+            let sq = self.ring.submission();
+            (sq.capacity(), sq.remaining())
+        };
+        if remaining >= n {
+            return Ok(());
+        }
+        if n > capacity {
+            return Err(error::with_context(
+                libc::EINVAL,
+                format!("{n} entries cannot fit a submission queue of {capacity}"),
+            ));
+        }
+        self.submit_retrying()?;
+        while self.ring.submission().remaining() < n {
+            if !self.ring.flags().contains(SetupFlags::SQPOLL) {
+                return Err(error::with_context(
+                    libc::EBUSY,
+                    "the submission queue stayed full after submitting",
+                ));
+            }
+            // The poll thread takes entries on its own time: wait until it has.
+            self.ring.sqring_wait()?;
+        }
+        Ok(())
+    }
+
+    /// Submits, retrying on `EINTR`, and once after reaping on `EBUSY`/`EAGAIN`
+    /// (completions the kernel could not post yet).
+    pub(super) fn submit_retrying(&mut self) -> io::Result<usize> {
+        let mut reaped = false;
+        loop {
+            match self.ring.submit() {
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(e)
+                    if !reaped && matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) =>
+                {
+                    reaped = true;
+                    self.reap()?;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Puts `ops` in the table and pushes their entries (room was made); on a push
+    /// failure takes them out again and hands them back.
+    #[allow(clippy::type_complexity)]
+    fn table_and_push(
+        &mut self,
+        ops: Vec<Box<dyn Erased>>,
+        mut sqes: Vec<Sqe>,
+    ) -> Result<Vec<OpKey>, (io::Error, Vec<Box<dyn Erased>>)> {
+        let strip = TABLE_STRIPPED;
+        let last = sqes.len().saturating_sub(1);
+        let mut keys = Vec::with_capacity(ops.len());
+        for ((i, op), sqe) in ops.into_iter().enumerate().zip(sqes.iter_mut()) {
+            let (slot, generation) = self.table.insert(op);
+            keys.push(OpKey {
+                ring: self.id,
+                slot,
+                generation,
+            });
+            let mut flags = sqe.get_flags() - strip;
+            if i == last {
+                flags -= SqeFlags::IO_LINK;
+            }
+            *sqe = sqe
+                .clone()
+                .set_flags(flags)
+                .user_data(Table::user_data(slot, generation));
+        }
+        // SAFETY: every entry was built by an `Op` (whose contract is that it names
+        // only memory and descriptors the op owns, at stable addresses) and its op
+        // is now in the table, which keeps it — and so that memory and those
+        // descriptors — until the entry's final completion is processed, or leaks
+        // it. The user data carries TAG_OWNED, so no raw entry can share it.
+        let pushed = unsafe { self.ring.submission().push_multiple(&sqes) };
+        match pushed {
+            Ok(()) => Ok(keys),
+            Err(e) => {
+                let ops = keys.iter().map(|k| self.table.remove(k.slot).0).collect();
+                Err((io::Error::other(e), ops))
+            }
+        }
+    }
+
+    /// Pushes an entry that is not in the table; its completion comes back from
+    /// [`raw_completions`](Self::raw_completions).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for `user_data` above [`RAW_USER_DATA_MAX`] (reserved for the
+    /// table), `EBUSY` when the submission queue is full.
+    ///
+    /// # Safety
+    ///
+    /// As for [`SubmissionQueue::push`](crate::SubmissionQueue::push): the memory
+    /// and descriptors the entry names must stay valid until its completion is
+    /// returned from `raw_completions` — including past this ring's drop, which
+    /// does not wait for raw entries. The entry must not be linked
+    /// (`IO_LINK`/`IO_HARDLINK`) to the table's entries.
+    ///
+    /// A raw completion's `user_data` is not proof of which entry it is for:
+    /// another ring can post any value up to [`RAW_USER_DATA_MAX`] into this one
+    /// ([`ops::MsgRing`], safely). Free an entry's memory only on a completion
+    /// that cannot be forged that way (unique values the senders cannot know,
+    /// or no `MsgRing` senders).
+    pub unsafe fn push_raw(&mut self, sqe: &Sqe) -> io::Result<()> {
+        if sqe.get_user_data() > RAW_USER_DATA_MAX {
+            return Err(error::with_context(
+                libc::EINVAL,
+                "raw entries' user_data must leave bits 63 and 62 clear (they mark the table's entries)",
+            ));
+        }
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.ring.submission().push(sqe) }.map_err(|e| match e {
+            crate::PushError::Full => io::Error::from_raw_os_error(libc::EBUSY),
+            other => io::Error::other(other),
+        })
+    }
+
+    /// Submits what is queued (see [`Ring::submit`]).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Ring::submit`].
+    pub fn submit(&mut self) -> io::Result<usize> {
+        self.ring.submit()
+    }
+
+    /// Submits, then waits until at least `want` completions are in the kernel's
+    /// completion queue (see [`Ring::submit_and_wait`]). Some of them may be the
+    /// ring's internal ones.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Ring::submit_and_wait`].
+    pub fn submit_and_wait(&mut self, want: usize) -> io::Result<usize> {
+        self.ring.submit_and_wait(want)
+    }
+
+    /// [`submit_and_wait`](Self::submit_and_wait) with a timeout (see
+    /// [`Ring::submit_and_wait_timeout`]): `ETIME` when it passed.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Ring::submit_and_wait_timeout`].
+    pub fn submit_and_wait_timeout(&mut self, want: usize, timeout: Duration) -> io::Result<usize> {
+        self.ring.submit_and_wait_timeout(want, timeout)
+    }
+
+    /// Processes every completion the kernel has posted (flushing its overflow
+    /// list), and returns an iterator over the finished operations, oldest first.
+    ///
+    /// Completions the iterator does not reach stay queued for the next call.
+    pub fn completions(&mut self) -> Completions<'_> {
+        // An error here means the kernel's overflow list could not be flushed
+        // now; what is in the queue was still processed, and the rest comes with
+        // the next enter.
+        let _ = self.reap();
+        Completions { ring: self }
+    }
+
+    /// Processes every posted completion and returns an iterator over those of
+    /// raw entries ([`push_raw`](Self::push_raw)).
+    pub fn raw_completions(&mut self) -> RawCompletions<'_> {
+        let _ = self.reap();
+        RawCompletions { ring: self }
+    }
+
+    /// Submits what is queued and waits until operation `id` has completed;
+    /// returns its output. Other operations' completions are queued for
+    /// [`completions`](Self::completions) meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for an id of another ring; `ENOENT` when the operation's completion
+    /// was already taken (through `completions`) or the id was detached; the
+    /// kernel's errno when submitting or waiting fails (the operation stays in
+    /// flight, and its completion will come through `completions`).
+    pub fn wait_for<T: Op>(&mut self, id: OpId<T>) -> io::Result<T::Output> {
+        if id.key.ring != self.id {
+            return Err(error::with_context(
+                libc::EINVAL,
+                "this operation id belongs to another ring",
+            ));
+        }
+        loop {
+            self.reap()?;
+            if let Some(i) = self.ready.iter().position(|c| c.key == id.key) {
+                let c = self.ready.remove(i).expect("the position just found");
+                return match c.downcast::<T>() {
+                    Ok(out) => Ok(out),
+                    Err(c) => {
+                        // Unreachable for ids made by this ring; never lose it anyway.
+                        self.ready.insert(i, c);
+                        Err(error::with_context(
+                            libc::EINVAL,
+                            "the completion is of another operation type",
+                        ))
+                    }
+                };
+            }
+            if !self.table.is_in_flight(&id.key) {
+                return Err(error::with_context(
+                    libc::ENOENT,
+                    "this operation's completion was already taken or detached",
+                ));
+            }
+            match self.ring.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Submits what is queued and waits for the next finished operation (the
+    /// oldest one queued, if any already is).
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let id = ring.submit_op(ops::Nop::new())?;
+    /// let c = ring.next_completion()?;
+    /// assert!(c.is_for(&id));
+    /// // Nothing left in flight: an error rather than waiting forever.
+    /// assert!(ring.next_completion().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` when nothing is queued or in flight (waiting would never end); the
+    /// kernel's errno when submitting or waiting fails.
+    pub fn next_completion(&mut self) -> io::Result<Completion> {
+        loop {
+            self.reap()?;
+            if let Some(c) = self.ready.pop_front() {
+                return Ok(c);
+            }
+            if self.table.in_flight == 0 {
+                return Err(error::with_context(
+                    libc::ENOENT,
+                    "no operation is in flight, so no completion will come",
+                ));
+            }
+            match self.ring.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Asks the kernel to cancel operation `id` (`IORING_OP_ASYNC_CANCEL`), and
+    /// submits. Its resources come back, as always, with its final completion —
+    /// `ECANCELED` if the cancellation caught it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let id = ring.submit_op(ops::Timeout::new(Duration::from_secs(3600)))?;
+    /// ring.submit()?;
+    /// ring.cancel(&id)?;
+    /// let err = ring.wait_for(id)?.unwrap_err();
+    /// assert_eq!(err.raw_os_error(), Some(libc::ECANCELED));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` when the operation is no longer in flight; the kernel's errno when
+    /// submitting fails.
+    pub fn cancel<T>(&mut self, id: &OpId<T>) -> io::Result<()> {
+        self.cancel_key(id.key)
+    }
+
+    pub(super) fn cancel_key(&mut self, key: OpKey) -> io::Result<()> {
+        if key.ring != self.id || !self.table.is_in_flight(&key) {
+            return Err(error::with_context(
+                libc::ENOENT,
+                "this operation is not in flight on this ring",
+            ));
+        }
+        self.make_room(1)?;
+        self.push_cancel(Table::user_data(key.slot, key.generation))?;
+        self.submit_retrying()?;
+        Ok(())
+    }
+
+    /// Pushes an internal cancellation of `target` (room must have been made).
+    fn push_cancel(&mut self, target: u64) -> io::Result<()> {
+        let sqe = crate::op::AsyncCancel::new(target)
+            .build()
+            .user_data(TAG_INTERNAL);
+        // SAFETY: an ASYNC_CANCEL entry names no memory and no descriptor; its
+        // `addr` is the user data to match, not a pointer. Its own user data is
+        // TAG_INTERNAL, which the table never uses.
+        unsafe { self.ring.submission().push(&sqe) }.map_err(io::Error::other)
+    }
+
+    /// Says that operation `id`'s output is not wanted: it is dropped (buffers
+    /// freed, new descriptors closed) as soon as its final completion arrives, or
+    /// now if it already has. The operation is not cancelled.
+    pub fn detach<T>(&mut self, id: OpId<T>) {
+        self.detach_key(id.key)
+    }
+
+    pub(super) fn detach_key(&mut self, key: OpKey) {
+        if key.ring != self.id {
+            return;
+        }
+        if let Some(i) = self.ready.iter().position(|c| c.key == key) {
+            self.ready.remove(i);
+            return;
+        }
+        if self.table.is_in_flight(&key) {
+            if let State::InFlight { detached, .. } =
+                &mut self.table.entries[key.slot as usize].state
+            {
+                *detached = true;
+            }
+        }
+    }
+
+    /// Takes operation `id`'s output if its final completion has arrived, without
+    /// waiting (it processes what the kernel posted, but does not submit).
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let id = ring.submit_op(ops::Nop::new())?;
+    /// assert!(ring.try_take(&id).is_none()); // not even submitted yet
+    /// ring.submit_and_wait(1)?;
+    /// assert_eq!(ring.try_take(&id).unwrap()?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_take<T: Op>(&mut self, id: &OpId<T>) -> Option<T::Output> {
+        let _ = self.reap();
+        self.take_ready(id)
+    }
+
+    pub(super) fn take_ready<T: Op>(&mut self, id: &OpId<T>) -> Option<T::Output> {
+        let i = self.ready.iter().position(|c| c.key == id.key)?;
+        let c = self.ready.remove(i)?;
+        match c.downcast::<T>() {
+            Ok(out) => Some(out),
+            Err(c) => {
+                // Unreachable for ids made by this ring; never lose it anyway.
+                self.ready.insert(i, c);
+                None
+            }
+        }
+    }
+
+    /// Starts recording which operations get completions, for
+    /// [`take_activity`](Self::take_activity): an event loop then looks only at the
+    /// operations that have something for it, instead of polling every stream.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// ring.track_activity();
+    /// let a = ring.submit_op(ops::Nop::new())?;
+    /// ring.submit_and_wait(1)?;
+    /// let mut keys = Vec::new();
+    /// ring.take_activity(&mut keys)?;
+    /// assert_eq!(keys, [a.key()]);
+    /// ring.take_activity(&mut keys)?;
+    /// assert_eq!(keys, [a.key()]); // nothing new was appended
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn track_activity(&mut self) {
+        self.activity.get_or_insert_with(Vec::new);
+    }
+
+    /// Processes every completion the kernel has posted, and appends to `keys` the
+    /// key of each operation that got one since the last call (an item of a
+    /// multishot stream, or a final completion), oldest first; an operation with
+    /// several completions appears once per completion. Appends nothing unless
+    /// [`track_activity`](Self::track_activity) was called.
+    ///
+    /// The completions themselves are where they always are: items with
+    /// [`poll_item`](Self::poll_item), finished operations with
+    /// [`completions`](Self::completions).
+    ///
+    /// Every method that processes completions records them (`completions`,
+    /// `poll_item`, `wait_for`, …), so an event loop should call this before it
+    /// blocks in the kernel, and block only when it appended nothing: otherwise
+    /// completions processed while it handled the last batch wait unseen.
+    /// [`wait_activity`](Self::wait_activity) does exactly that.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errno when flushing its overflow list fails; what was already
+    /// in the completion queue is processed and its keys appended anyway.
+    pub fn take_activity(&mut self, keys: &mut Vec<OpKey>) -> io::Result<()> {
+        let reaped = self.reap();
+        if let Some(seen) = self.activity.as_mut() {
+            keys.append(seen);
+        }
+        reaped
+    }
+
+    /// The step of an event loop: submits what is queued and appends to `keys`
+    /// the operations that got completions, as
+    /// [`take_activity`](Self::take_activity) — waiting in the kernel for one first
+    /// only if none is already there to report. So completions processed while the
+    /// last batch was handled are never left waiting behind a blocking call.
+    /// Starts [tracking](Self::track_activity) if it was not on.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let a = ring.submit_op(ops::Nop::new())?;
+    /// let mut keys = Vec::new();
+    /// ring.wait_activity(&mut keys)?; // submits, and waits for the NOP
+    /// assert_eq!(keys, [a.key()]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` when nothing has activity and no operation is in flight (waiting
+    /// would never end); the kernel's errno when submitting or waiting fails
+    /// (`EINTR` and `EBUSY` are not errors: the call returns, maybe with nothing
+    /// appended, and the caller loops).
+    pub fn wait_activity(&mut self, keys: &mut Vec<OpKey>) -> io::Result<()> {
+        self.track_activity();
+        let before = keys.len();
+        self.take_activity(keys)?;
+        let entered = if keys.len() > before {
+            self.ring.submit().map(drop)
+        } else if self.table.in_flight == 0 {
+            return Err(error::with_context(
+                libc::ENOENT,
+                "no operation is in flight, so no activity will come",
+            ));
+        } else {
+            self.ring.submit_and_wait(1).map(drop)
+        };
+        match entered {
+            Err(e) if !matches!(error::errno(&e), Some(libc::EINTR | libc::EBUSY)) => {
+                return Err(e);
+            }
+            _ => {}
+        }
+        self.take_activity(keys)
+    }
+
+    /// Whether operation `id` is still in the table (its final completion not yet
+    /// processed).
+    pub fn is_in_flight<T>(&self, id: &OpId<T>) -> bool {
+        id.key.ring == self.id && self.table.is_in_flight(&id.key)
+    }
+
+    /// Moves every posted completion out of the kernel's queue into `ready` (or
+    /// `raw`), flushing the overflow list while there is one.
+    pub(super) fn reap(&mut self) -> io::Result<()> {
+        let mut stalled = false;
+        loop {
+            let mut n = 0usize;
+            {
+                let OwnedRing {
+                    ring,
+                    table,
+                    ready,
+                    raw,
+                    id,
+                    touched,
+                    activity,
+                    ..
+                } = self;
+                for cqe in ring.completion() {
+                    n += 1;
+                    let seen = Seen {
+                        touched: touched.as_mut(),
+                        activity: activity.as_mut(),
+                    };
+                    dispatch(table, ready, raw, seen, *id, cqe);
+                }
+            }
+            if !self.ring.cq_has_overflow() {
+                return Ok(());
+            }
+            if n == 0 {
+                if stalled {
+                    // The kernel reports an overflow but flushes nothing; the next
+                    // enter will try again.
+                    return Ok(());
+                }
+                stalled = true;
+            } else {
+                stalled = false;
+            }
+            // Enter with GETEVENTS: the kernel moves overflowed completions into
+            // the room just made.
+            self.ring.get_events()?;
+        }
+    }
+
+    /// Does what `Drop` does — cancels everything in flight, waits up to the drop
+    /// timeout, leaks what is left — and says what happened.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// // A read that never gets data.
+    /// let (r, _w) = std::os::unix::net::UnixStream::pair()?;
+    /// let _id = ring.submit_op(ops::Read::new(r, vec![0u8; 8], 0))?;
+    /// let report = ring.close();
+    /// assert_eq!((report.completed, report.leaked), (1, 0));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn close(mut self) -> CloseReport {
+        let timeout = self.drop_timeout;
+        self.shutdown(timeout)
+    }
+
+    fn shutdown(&mut self, timeout: Duration) -> CloseReport {
+        let before = self.table.in_flight;
+        if before == 0 {
+            return CloseReport {
+                completed: 0,
+                leaked: 0,
+            };
+        }
+        let deadline = Instant::now() + timeout;
+        // Everything queued goes to the kernel, then a cancellation for each.
+        let mut can_wait = self.submit_retrying().is_ok();
+        if can_wait {
+            for target in self.table.all_user_data() {
+                if self
+                    .make_room(1)
+                    .and_then(|()| self.push_cancel(target))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            can_wait = self.submit_retrying().is_ok();
+        }
+        if can_wait {
+            loop {
+                if self.reap().is_err() {
+                    break;
+                }
+                self.ready.clear();
+                if self.table.in_flight == 0 {
+                    break;
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                match self.ring.submit_and_wait_timeout(1, deadline - now) {
+                    Ok(_) => {}
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        let _ = self.reap();
+        self.ready.clear();
+        // What the kernel may still hold is leaked, never freed.
+        let leaked = self.table.in_flight;
+        if leaked > 0 {
+            let mut graveyard = GRAVEYARD.lock().unwrap_or_else(|e| e.into_inner());
+            for slot in 0..self.table.entries.len() as u32 {
+                if matches!(
+                    self.table.entries[slot as usize].state,
+                    State::InFlight { .. }
+                ) {
+                    graveyard.push(self.table.remove(slot).0);
+                }
+            }
+        }
+        CloseReport {
+            completed: before - leaked,
+            leaked,
+        }
+    }
+}
+
+/// Where [`dispatch`] records which operation saw a completion.
+struct Seen<'a> {
+    touched: Option<&'a mut Vec<OpKey>>,
+    activity: Option<&'a mut Vec<OpKey>>,
+}
+
+/// Routes one completion: to its table entry (completing it unless `MORE`), to
+/// the raw queue, or nowhere (internal entries).
+fn dispatch(
+    table: &mut Table,
+    ready: &mut VecDeque<Completion>,
+    raw: &mut VecDeque<Cqe>,
+    seen: Seen<'_>,
+    ring_id: u64,
+    cqe: Cqe,
+) {
+    let ud = cqe.user_data();
+    if ud & TAG_OWNED == 0 {
+        if ud & TAG_INTERNAL == 0 {
+            raw.push_back(cqe);
+        }
+        return;
+    }
+    let slot = ud as u32;
+    let gen_low = (ud >> 32) & GEN_MASK;
+    let Some(entry) = table.find(slot, gen_low) else {
+        // Not one of ours in flight: cannot happen while the user-data rules hold.
+        return;
+    };
+    let key = OpKey {
+        ring: ring_id,
+        slot,
+        generation: entry.generation,
+    };
+    if let Some(touched) = seen.touched {
+        touched.push(key);
+    }
+    if let Some(activity) = seen.activity {
+        activity.push(key);
+    }
+    if cqe.is_more() {
+        if let State::InFlight { op, .. } = &mut entry.state {
+            op.more_erased(&cqe);
+        }
+        return;
+    }
+    let generation = entry.generation;
+    let (op, detached) = table.remove(slot);
+    if detached {
+        // Nobody will ask: the output (new descriptors, buffers) is released now.
+        op.complete_dropped(&cqe);
+    } else {
+        ready.push_back(Completion {
+            key: OpKey {
+                ring: ring_id,
+                slot,
+                generation,
+            },
+            res: cqe.raw_result(),
+            flags: cqe.flags().bits(),
+            output: Output::Op(op, cqe),
+        });
+    }
+}
+
+impl Drop for OwnedRing {
+    fn drop(&mut self) {
+        let timeout = self.drop_timeout;
+        self.shutdown(timeout);
+        // Then the fields: the ring is torn down; the table holds nothing in flight.
+    }
+}
+
+impl fmt::Debug for OwnedRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedRing")
+            .field("ring", &self.ring)
+            .field("in_flight", &self.table.in_flight)
+            .field("ready", &self.ready.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Iterator over finished operations, from [`OwnedRing::completions`]. Each item
+/// is taken out of the ring's queue as it is yielded; the rest stay queued if the
+/// iterator is dropped early.
+pub struct Completions<'a> {
+    ring: &'a mut OwnedRing,
+}
+
+impl Iterator for Completions<'_> {
+    type Item = Completion;
+
+    fn next(&mut self) -> Option<Completion> {
+        self.ring.ready.pop_front()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.ring.ready.len(), Some(self.ring.ready.len()))
+    }
+}
+
+impl fmt::Debug for Completions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Completions")
+            .field("queued", &self.ring.ready.len())
+            .finish()
+    }
+}
+
+/// Iterator over completions of raw entries, from [`OwnedRing::raw_completions`].
+pub struct RawCompletions<'a> {
+    ring: &'a mut OwnedRing,
+}
+
+impl Iterator for RawCompletions<'_> {
+    type Item = Cqe;
+
+    fn next(&mut self) -> Option<Cqe> {
+        self.ring.raw.pop_front()
+    }
+}
+
+impl fmt::Debug for RawCompletions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawCompletions")
+            .field("queued", &self.ring.raw.len())
+            .finish()
+    }
+}
