@@ -22,9 +22,12 @@ pub const VENDORED_VERSION: Version = Version {
 /// The oldest liburing with `liburing-ffi`, the library that exports the inline helpers.
 pub const MIN_SYSTEM_VERSION: Version = Version { major: 2, minor: 4 };
 
+/// A liburing release, `major.minor`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version {
+    /// 2 for every release this crate knows.
     pub major: u32,
+    /// The minor release: 4 … 15.
     pub minor: u32,
 }
 
@@ -46,6 +49,7 @@ impl std::fmt::Display for Version {
 
 /// What a successful search or build produced.
 pub struct Found {
+    /// The liburing release found or built.
     pub version: Version,
     /// Directory holding `liburing.h` and `liburing/`.
     pub include: PathBuf,

@@ -78,7 +78,11 @@
     rustdoc::bare_urls
 )]
 
-#[allow(unsafe_op_in_unsafe_fn, missing_docs)]
+#[allow(
+    unsafe_op_in_unsafe_fn,
+    missing_docs,
+    clippy::undocumented_unsafe_blocks
+)]
 mod bindings {
     include!("bindings.rs");
 }

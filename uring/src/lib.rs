@@ -56,9 +56,13 @@
 //! the system's `liburing-ffi` >= 2.4 without the `vendored` feature). Calls newer
 //! than the linked liburing go through the raw `io_uring_register(2)` system call or
 //! fail with an error naming the version they need.
-#![warn(missing_docs)]
 
 pub use liburing_sys as sys;
+
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub mod buf_ring;
 pub mod cqueue;

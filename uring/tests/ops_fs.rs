@@ -62,8 +62,8 @@ fn write_then_read_at_offsets() {
     assert_eq!(unsafe { run(&mut ring, r.build()) }.raw_result(), 0);
     // A bad descriptor.
     let r = Read::new(Fd(-1), buf.as_mut_ptr(), 5);
-    // SAFETY: as above.
     assert_eq!(
+        // SAFETY: as above.
         unsafe { run(&mut ring, r.build()) }.raw_result(),
         -libc::EBADF
     );
@@ -178,8 +178,8 @@ fn read_and_write_fixed() {
     assert_eq!(&buf[4096..4105], b"\0\0\0fixed!");
     // A buffer index that was never registered.
     let r = ReadFixed::new(Fd::from(&file), dst, 9, 5);
-    // SAFETY: as above.
     assert_eq!(
+        // SAFETY: as above.
         unsafe { run(&mut ring, r.build()) }.raw_result(),
         -libc::EFAULT
     );
@@ -331,8 +331,8 @@ fn openat_creates_and_close_closes() {
     let created = fd_identity(fd).expect("the opened descriptor");
     std::mem::forget(file);
 
-    // SAFETY: no memory named.
     assert_eq!(
+        // SAFETY: no memory named.
         unsafe { run(&mut ring, Close::new(Fd(fd)).build()) }.raw_result(),
         0
     );
@@ -345,8 +345,8 @@ fn openat_creates_and_close_closes() {
     );
 
     // O_EXCL on an existing file, and a missing one.
-    // SAFETY: path outlives the completion.
     assert_eq!(
+        // SAFETY: path outlives the completion.
         unsafe { run(&mut ring, open.build()) }.raw_result(),
         -libc::EEXIST
     );
@@ -439,8 +439,8 @@ fn direct_open_read_and_close() {
     // SAFETY: as above.
     assert_eq!(unsafe { run(&mut ring, open.build()) }.raw_result(), 0);
 
-    // SAFETY: no memory named.
     assert_eq!(
+        // SAFETY: no memory named.
         unsafe { run(&mut ring, Close::new(Fixed(slot)).build()) }.raw_result(),
         0
     );
@@ -452,8 +452,8 @@ fn direct_open_read_and_close() {
         )
     };
     assert_eq!(cqe.raw_result(), -libc::EBADF, "the slot is empty now");
-    // SAFETY: no memory named.
     assert_eq!(
+        // SAFETY: no memory named.
         unsafe { run(&mut ring, Close::new(Fixed(3)).build()) }.raw_result(),
         0
     );
@@ -726,14 +726,14 @@ fn pipe_creates_a_working_pipe() {
     assert!(fds[0] >= 0 && fds[1] >= 0 && fds[0] != fds[1], "{fds:?}");
     // SAFETY: the kernel created both for us.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    // SAFETY: valid buffer and descriptor.
     assert_eq!(
+        // SAFETY: valid buffer and descriptor.
         unsafe { libc::write(w.as_raw_fd(), b"through".as_ptr().cast(), 7) },
         7
     );
     assert_eq!(read_fd(r.as_raw_fd(), 16), b"through");
-    // SAFETY: fcntl on a valid descriptor.
     assert_ne!(
+        // SAFETY: fcntl on a valid descriptor.
         unsafe { libc::fcntl(r.as_raw_fd(), libc::F_GETFD) } & libc::FD_CLOEXEC,
         0
     );
@@ -779,8 +779,8 @@ fn read_multishot_fills_provided_buffers() {
     };
     assert_eq!(cqe.raw_result(), 0);
     let (r, w) = pipe();
-    // SAFETY: valid buffer and descriptor.
     assert_eq!(
+        // SAFETY: valid buffer and descriptor.
         unsafe { libc::write(w.as_raw_fd(), b"first".as_ptr().cast(), 5) },
         5
     );
@@ -796,8 +796,8 @@ fn read_multishot_fills_provided_buffers() {
     let bid = first.buffer_id().expect("a provided buffer") as usize;
     assert_eq!(&pool[bid * 32..bid * 32 + 5], b"first");
 
-    // SAFETY: valid buffer and descriptor.
     assert_eq!(
+        // SAFETY: valid buffer and descriptor.
         unsafe { libc::write(w.as_raw_fd(), b"second".as_ptr().cast(), 6) },
         6
     );

@@ -635,8 +635,8 @@ fn files_update_and_fixed_fd_install() {
         libc::FD_CLOEXEC,
         "close-on-exec by default"
     );
-    // SAFETY: valid buffer and descriptor.
     assert_eq!(
+        // SAFETY: valid buffer and descriptor.
         unsafe { libc::write(installed.as_raw_fd(), b"x".as_ptr().cast(), 1) },
         1
     );
@@ -653,8 +653,8 @@ fn files_update_and_fixed_fd_install() {
     };
     // SAFETY: as above.
     let second = unsafe { OwnedFd::from_raw_fd(cqe.raw_result()) };
-    // SAFETY: fcntl on a valid descriptor.
     assert_eq!(
+        // SAFETY: fcntl on a valid descriptor.
         unsafe { libc::fcntl(second.as_raw_fd(), libc::F_GETFD) } & libc::FD_CLOEXEC,
         0
     );
@@ -703,8 +703,8 @@ fn provide_and_remove_buffers() {
 
     // A read picks one of them.
     let (r, w) = pipe();
-    // SAFETY: valid buffer and descriptor.
     assert_eq!(
+        // SAFETY: valid buffer and descriptor.
         unsafe { libc::write(w.as_raw_fd(), b"pick".as_ptr().cast(), 4) },
         4
     );
@@ -924,8 +924,8 @@ fn raw_uring_cmd_reaches_the_socket_layer() {
     // A pipe has no uring_cmd handler.
     let (r, _w) = pipe();
     let cmd = UringCmd::new(Fd(r.as_raw_fd()), 0);
-    // SAFETY: as above.
     assert_eq!(
+        // SAFETY: as above.
         unsafe { run(&mut ring, cmd.build()) }.raw_result(),
         -libc::EOPNOTSUPP
     );

@@ -45,8 +45,8 @@ fn port_of(fd: i32) -> u16 {
 }
 
 fn write_fd(fd: i32, data: &[u8]) {
-    // SAFETY: data is valid for its length.
     assert_eq!(
+        // SAFETY: data is valid for its length.
         unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) },
         data.len() as isize
     );
@@ -73,8 +73,8 @@ fn socket(ring: &mut Ring, ty: i32) -> OwnedFd {
 fn listener(ring: &mut Ring) -> OwnedFd {
     let l = socket(ring, libc::SOCK_STREAM);
     let sin = loopback(0);
-    // SAFETY: sin is a valid sockaddr_in of SIN_LEN bytes.
     assert_eq!(
+        // SAFETY: sin is a valid sockaddr_in of SIN_LEN bytes.
         unsafe { libc::bind(l.as_raw_fd(), (&raw const sin).cast(), SIN_LEN) },
         0
     );
@@ -157,8 +157,8 @@ fn bind_and_listen_through_the_ring() {
     assert_eq!(cqe.raw_result(), 0);
     let port = port_of(l.as_raw_fd());
     assert_ne!(port, 0, "bound to an ephemeral port");
-    // SAFETY: no memory named.
     assert_eq!(
+        // SAFETY: no memory named.
         unsafe { run(&mut ring, Listen::new(Fd::from(&l), 8).build()) }.raw_result(),
         0
     );
@@ -305,8 +305,8 @@ fn send_zc_posts_a_result_then_a_notification() {
         iov_base: reg.as_mut_ptr().cast(),
         iov_len: reg.len(),
     };
-    // SAFETY: reg outlives the ring's use of it (the ring is dropped first at the end).
     assert_eq!(
+        // SAFETY: reg outlives the ring's use of it (the ring is dropped first at the end).
         unsafe { uring::sys::io_uring_register_buffers(ring.as_raw_mut(), &iov, 1) },
         0
     );
@@ -375,8 +375,8 @@ fn shutdown_ends_the_peers_stream() {
     }
     let mut ring = ring();
     let (_l, s, c) = tcp_pair(&mut ring);
-    // SAFETY: no memory named.
     assert_eq!(
+        // SAFETY: no memory named.
         unsafe {
             run(
                 &mut ring,
@@ -397,8 +397,8 @@ fn shutdown_ends_the_peers_stream() {
     assert_eq!(cqe.raw_result(), 0, "end of stream");
     // Sending on the shut-down side fails.
     let send = Send::new(Fd::from(&c), b"x".as_ptr(), 1).flags(libc::MSG_NOSIGNAL);
-    // SAFETY: the buffer is static.
     assert_eq!(
+        // SAFETY: the buffer is static.
         unsafe { run(&mut ring, send.build()) }.raw_result(),
         -libc::EPIPE
     );
@@ -461,14 +461,14 @@ fn direct_socket_and_accept() {
     let sqe = Socket::new(libc::AF_INET, libc::SOCK_STREAM, 0)
         .file_index(DestinationSlot::index(6))
         .build();
-    // SAFETY: no memory named.
     assert_eq!(
+        // SAFETY: no memory named.
         unsafe { run(&mut ring, sqe) }.raw_result(),
         0,
         "slot 6 filled"
     );
-    // SAFETY: no memory named.
     assert_eq!(
+        // SAFETY: no memory named.
         unsafe { run(&mut ring, Close::new(Fixed(6)).build()) }.raw_result(),
         0
     );
@@ -571,8 +571,8 @@ fn socket_commands() {
     write_fd(c.as_raw_fd(), b"12345");
     // Wait until the bytes are queued at the server, without timing: poll for them.
     let poll = PollAdd::new(Fd::from(&s), libc::POLLIN as u32).build();
-    // SAFETY: no memory named.
     assert_ne!(
+        // SAFETY: no memory named.
         unsafe { run(&mut ring, poll) }.raw_result() & libc::POLLIN as i32,
         0
     );
@@ -591,8 +591,8 @@ fn socket_commands() {
         (&raw mut ty).cast(),
         4,
     );
-    // SAFETY: ty outlives the completion.
     assert_eq!(
+        // SAFETY: ty outlives the completion.
         unsafe { run(&mut ring, get.build()) }.raw_result(),
         4,
         "the option's length"
@@ -738,8 +738,8 @@ fn epoll_ctl_and_epoll_wait() {
     let add = EpollCtl::new(Fd::from(&ep), r.as_raw_fd(), libc::EPOLL_CTL_ADD, &ev);
     // SAFETY: ev outlives the completion.
     assert_eq!(unsafe { run(&mut ring, add.build()) }.raw_result(), 0);
-    // SAFETY: as above.
     assert_eq!(
+        // SAFETY: as above.
         unsafe { run(&mut ring, add.build()) }.raw_result(),
         -libc::EEXIST
     );
@@ -772,8 +772,8 @@ fn epoll_ctl_and_epoll_wait() {
     );
     // SAFETY: no memory named.
     assert_eq!(unsafe { run(&mut ring, del.build()) }.raw_result(), 0);
-    // SAFETY: as above.
     assert_eq!(
+        // SAFETY: as above.
         unsafe { libc::epoll_wait(ep.as_raw_fd(), out.as_mut_ptr(), 4, 0) },
         0,
         "removed"

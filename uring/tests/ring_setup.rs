@@ -282,8 +282,8 @@ fn sqpoll_with_cpu_affinity() {
 fn sqe128_ring_accepts_push128_plain_ring_refuses_it() {
     let big = Sqe128::from_raw(nop_raw(128), [0xAB; 64]);
     let mut plain = Ring::new(4).unwrap();
-    // SAFETY: a NOP names no memory.
     assert_eq!(
+        // SAFETY: a NOP names no memory.
         unsafe { plain.submission().push128(&big) },
         Err(PushError::Sqe128NotEnabled)
     );
@@ -303,8 +303,8 @@ fn sqe128_ring_accepts_push128_plain_ring_refuses_it() {
             // SAFETY: NOPs name no memory.
             unsafe { ring.submission().push128(&e) }.unwrap();
         }
-        // SAFETY: as above.
         assert_eq!(
+            // SAFETY: as above.
             unsafe { ring.submission().push128(&big) },
             Err(PushError::Full)
         );
@@ -439,8 +439,8 @@ fn sqe_mixed_ring_places_128_byte_entries() {
     // A 64-byte NOP128 is refused: the kernel would read the next slot.
     let mut raw = nop_raw(1);
     raw.opcode = sys::IORING_OP_NOP128 as u8;
-    // SAFETY: NOPs name no memory.
     assert!(matches!(
+        // SAFETY: NOPs name no memory.
         unsafe { ring.submission().push(&Sqe::from_raw(raw)) },
         Err(PushError::SizeMismatch { .. })
     ));

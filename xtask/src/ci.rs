@@ -3,7 +3,9 @@
 //! Steps, in order (each prints a `== ci: …` header; the first failure stops the run
 //! unless `--keep-going`):
 //! 1. vendor liburing 2.15 (verified) and check the checked-in bindings are current;
-//! 2. `cargo fmt --check`, `cargo clippy -D warnings`;
+//! 2. `cargo fmt --check`, `cargo clippy -D warnings` (with the workspace's lints:
+//!    `unsafe_op_in_unsafe_fn`, `missing_docs`, `clippy::undocumented_unsafe_blocks`,
+//!    `clippy::incompatible_msrv` for the declared MSRV), `cargo doc -D warnings`;
 //! 3. the workspace's tests against the vendored liburing, then liburing-sys's and
 //!    uring's again under AddressSanitizer (nightly);
 //! 4. liburing-sys (and uring) against Debian's liburing 2.9 and 2.15 packages:
@@ -11,7 +13,8 @@
 //! 5. refusals: Debian 12's liburing 2.3 (and no liburing at all) without `vendored`,
 //!    a vendored build with the source missing, a tampered source tree;
 //! 6. `cargo xtask kernel-check`: the suite inside Linux 5.10 … 7.3 under QEMU;
-//! 7. `cargo package -p liburing-sys`: the published crate builds on its own;
+//! 7. `cargo package` of liburing-sys, uring and uring-probe-cli: each published crate
+//!    builds from its `.crate` alone, offline;
 //! 8. the README's first command: `uring-probe` runs and completes a NOP.
 //!
 //! It ends with one line `ci: N passed, M failed, K skipped` summing every libtest run.
@@ -130,6 +133,14 @@ pub fn run(args: &[String]) -> Result {
             "-D",
             "warnings",
         ]))
+    });
+    ci.step("cargo doc, warnings denied", || {
+        util::run(
+            util::cargo()
+                .current_dir(&root)
+                .args(["doc", "--workspace", "--no-deps", "--all-features", "--quiet"])
+                .env("RUSTDOCFLAGS", "-D warnings"),
+        )
     });
     ci.test_step(
         "tests, vendored liburing 2.15",
@@ -275,7 +286,7 @@ pub fn run(args: &[String]) -> Result {
         tampered_tree_is_refused,
     );
     ci.step(
-        "cargo package -p liburing-sys builds from the package alone",
+        "cargo package: liburing-sys, uring and uring-probe-cli each build from their .crate alone, offline",
         package_builds,
     );
     ci.step(
@@ -528,11 +539,19 @@ fn package_builds() -> Result {
             return Err(format!("`cargo package --list` lacks {want}"));
         }
     }
-    // Verification unpacks the .crate and builds it with nothing else around.
+    // Verification unpacks each .crate and builds it with nothing else around: uring
+    // against the packaged liburing-sys, uring-probe-cli against both (cargo overlays
+    // the unpublished ones). `--offline`: no network, only what the lock file already
+    // fetched.
     util::run(util::cargo().current_dir(&root).args([
         "package",
+        "--offline",
         "-p",
         "liburing-sys",
+        "-p",
+        "uring",
+        "-p",
+        "uring-probe-cli",
         "--allow-dirty",
     ]))
 }
