@@ -15,7 +15,8 @@
 //! 6. `cargo xtask kernel-check`: the suite inside Linux 5.10 … 7.3 under QEMU;
 //! 7. `cargo package` of liburing-sys, uring and uring-probe-cli: each published crate
 //!    builds from its `.crate` alone, offline;
-//! 8. the README's first command: `uring-probe` runs and completes a NOP.
+//! 8. the MSRV (1.85): the published crates build with that toolchain;
+//! 9. the README's first command: `uring-probe` runs and completes a NOP.
 //!
 //! It ends with one line `ci: N passed, M failed, K skipped` summing every libtest run.
 
@@ -138,7 +139,13 @@ pub fn run(args: &[String]) -> Result {
         util::run(
             util::cargo()
                 .current_dir(&root)
-                .args(["doc", "--workspace", "--no-deps", "--all-features", "--quiet"])
+                .args([
+                    "doc",
+                    "--workspace",
+                    "--no-deps",
+                    "--all-features",
+                    "--quiet",
+                ])
                 .env("RUSTDOCFLAGS", "-D warnings"),
         )
     });
@@ -292,6 +299,10 @@ pub fn run(args: &[String]) -> Result {
     ci.step(
         "a packaged build without the source says which command fixes it",
         missing_source_message,
+    );
+    ci.step(
+        "MSRV: the published crates build with Rust 1.85",
+        msrv_builds,
     );
     ci.step("README: uring-probe completes a NOP", || {
         let out = util::output(util::cargo().current_dir(&root).args([
@@ -554,6 +565,41 @@ fn package_builds() -> Result {
         "uring-probe-cli",
         "--allow-dirty",
     ]))
+}
+
+/// The MSRV `Cargo.toml` declares (`rust-version`), checked by building the published
+/// crates with exactly that toolchain (installed with rustup when missing).
+const MSRV: &str = "1.85";
+
+fn msrv_builds() -> Result {
+    let root = project_root();
+    let toolchain = format!("+{MSRV}");
+    let have = Command::new("rustc")
+        .args([toolchain.as_str(), "--version"])
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        let installed = Command::new("rustup")
+            .args(["toolchain", "install", MSRV, "--profile", "minimal"])
+            .status();
+        if !installed.is_ok_and(|s| s.success()) {
+            eprintln!(
+                "skipped: MSRV build, because rustup could not install Rust {MSRV} here \
+                 (clippy's incompatible_msrv lint still checks std APIs against it)"
+            );
+            return Ok(());
+        }
+    }
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(&root)
+        .args([toolchain.as_str(), "build", "--locked", "--all-features"])
+        .args(["-p", "liburing-sys", "-p", "uring", "-p", "uring-probe-cli"])
+        .arg("--target-dir")
+        .arg(root.join("target/ci/msrv"))
+        .env_remove("CARGO")
+        .env_remove("RUSTUP_TOOLCHAIN");
+    util::run(&mut cmd)
 }
 
 fn missing_source_message() -> Result {
