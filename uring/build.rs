@@ -28,7 +28,7 @@ fn main() {
 }
 
 /// Writes every `doc(alias = "io_uring_…")` of `src/` to `$OUT_DIR/doc_aliases.txt`,
-/// one a line, for `tests/liburing_names.rs` (which must also run where there is no
+/// one a line, for `tests/raw/liburing_names.rs` (which must also run where there is no
 /// source tree, inside `kernel-check`'s guests).
 fn write_doc_aliases() {
     fn walk(dir: &std::path::Path, out: &mut Vec<String>) {

@@ -6,7 +6,7 @@
 //! [`Ring::submit_and_wait_timeout`](crate::Ring::submit_and_wait_timeout). The names
 //! below have no single counterpart, so they are aliases of this page instead; each row
 //! says where the job is done, or why nothing needs doing. A test
-//! (`tests/liburing_names.rs`) reads the linked `liburing.h` and fails on any name that
+//! (`tests/raw/liburing_names.rs`) reads the linked `liburing.h` and fails on any name that
 //! is neither an alias nor a row here, so a new liburing cannot add a name silently.
 //!
 //! | liburing | in `uring` |

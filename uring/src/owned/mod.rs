@@ -248,9 +248,10 @@
 //! (their own, on their own ring), and only those of a [`BufPool`] name a
 //! provided-buffer group (their own, on their own ring).
 //!
-//! **Tests.** Each hazard above has a test:
+//! **Tests.** Each hazard above has a test, in the `owned` test binary
+//! (`uring/tests/owned/`, one module a file):
 //!
-//! * `uring/tests/owned_hazards.rs`: dropping with a read pending, `mem::forget`,
+//! * `owned_hazards.rs`: dropping with a read pending, `mem::forget`,
 //!   closing the caller's copy of a descriptor, a completion-queue overflow flood,
 //!   panics in a completion handler, in an operation's `complete` and out of
 //!   `Drop`, stale and foreign ids, raw `user_data`, unwanted descriptors, the
@@ -274,7 +275,7 @@
 //!
 //! They also run under
 //! AddressSanitizer: `RUSTFLAGS=-Zsanitizer=address cargo +nightly test --target
-//! x86_64-unknown-linux-gnu -p uring --test 'owned_*'` (with
+//! x86_64-unknown-linux-gnu -p uring --test owned` (with
 //! `ASAN_OPTIONS=detect_leaks=0`, or LeakSanitizer rightly reports the ring that
 //! `forgetting_the_ring_leaks_everything_and_frees_nothing` forgets).
 

@@ -1,11 +1,99 @@
-//! Shared by the integration tests: pipes, and a way to run the crate's examples.
+//! The one support module of the integration tests, included by each test binary
+//! (`tests/<family>/main.rs`): skips that say why, in the one form `cargo xtask
+//! kernel-check` reads; pipes and sockets; child processes that do not race the
+//! descriptor checks of the tests beside them; and a way to run the crate's
+//! examples. [`ops`] holds what the raw opcode tests share.
 #![allow(dead_code)] // each test binary uses some of these
+
+pub mod ops;
 
 use std::os::fd::{FromRawFd, OwnedFd};
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
+
+/// Prints the line that says `test` is skipped and why, exactly as `cargo xtask
+/// kernel-check` (`xtask/src/kernel/log.rs`) reads it: `skipped: <test> because <why>`,
+/// on standard output, which libtest captures and shows under the test's name.
+pub fn skip(test: &str, why: &str) {
+    println!("skipped: {test} because {why}");
+}
+
+/// Whether the running kernel supports opcode `code`, per `IORING_REGISTER_PROBE`; if
+/// not, says that `test` is skipped and why ([`skip`]).
+pub fn supported(code: u8, test: &str) -> bool {
+    let probe = uring::probe::probe().expect("IORING_REGISTER_PROBE");
+    if probe.is_supported(code) {
+        return true;
+    }
+    let name = uring::probe::opcode_name(code).unwrap_or("this opcode");
+    skip(
+        test,
+        &format!(
+            "this kernel ({}) does not support {name} (opcode {code}, per IORING_REGISTER_PROBE)",
+            kernel_release()
+        ),
+    );
+    false
+}
+
+/// The running kernel's (major, minor) version, from its release.
+pub fn kernel_version() -> (u32, u32) {
+    let release = kernel_release();
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let major = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (major, minor)
+}
+
+/// Whether the kernel is at least `major.minor`; if not, says that `test` (or part of
+/// it) is skipped and why ([`skip`]). For behaviour no probe reports: flags,
+/// sub-commands.
+pub fn kernel_at_least(major: u32, minor: u32, test: &str, what: &str) -> bool {
+    if kernel_version() >= (major, minor) {
+        return true;
+    }
+    skip(
+        test,
+        &format!(
+            "{what} needs Linux {major}.{minor} or later and this kernel is {}",
+            kernel_release()
+        ),
+    );
+    false
+}
+
+/// Held (shared) while a child process is being started, and (exclusively) while a
+/// test relies on the last copy of a descriptor being closed.
+///
+/// A test binary runs its tests on parallel threads of one process. A child is forked
+/// with a copy of every descriptor of that process, close-on-exec ones included, and
+/// holds them until it has exec'd: a test checking that a pipe has no readers left
+/// (`EPIPE`) could meet the copy a sibling test's child briefly holds.
+static FORKS: RwLock<()> = RwLock::new(());
+
+/// Starts `cmd` as [`Command::spawn`] does, never while a test holds [`no_forks`].
+/// `spawn` returns once the child has exec'd (std waits for it), so by then the child
+/// holds no copy of a close-on-exec descriptor.
+pub fn spawn(cmd: &mut Command) -> std::io::Result<Child> {
+    let _forking = FORKS.read().unwrap_or_else(|e| e.into_inner());
+    cmd.spawn()
+}
+
+/// Keeps every other test of this process from starting a child (through [`spawn`])
+/// until the guard is dropped; waits for the ones being started. For a test that
+/// checks that the last copy of a descriptor is closed.
+pub fn no_forks() -> RwLockWriteGuard<'static, ()> {
+    FORKS.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A shared hold on [`FORKS`], for a child started by other means than [`spawn`]
+/// (`Command::output`, `Command::status`): keep it until that call returns.
+pub fn forking() -> RwLockReadGuard<'static, ()> {
+    FORKS.read().unwrap_or_else(|e| e.into_inner())
+}
 
 /// The built example `name`, building it (with `features`) if this test run did not,
 /// or if its source or the crate's changed since it was built.
@@ -46,9 +134,11 @@ pub fn example(name: &str, features: &[&str]) -> PathBuf {
     if let Some(t) = &triple {
         cmd.args(["--target", t]);
     }
+    let forking = forking();
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("cargo build --example {name}: {e}"));
+    drop(forking);
     assert!(status.success(), "cargo build --example {name}: {status}");
     let out = match &triple {
         Some(t) => target.join(t),

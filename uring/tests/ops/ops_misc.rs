@@ -2,10 +2,10 @@
 //! chains, ring-to-ring messages, futexes, waitid, the registered file table, memory
 //! advice, provided buffers, 128-byte entries.
 
-mod support;
+use crate::support;
 use support::{pipe, read_fd};
 
-mod ops_common;
+use crate::support::ops as ops_common;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::AtomicU32;

@@ -3,10 +3,10 @@
 //! (plain and direct), statx, the `*at` path operations, extended attributes,
 //! splice/tee and pipes.
 
-mod support;
+use crate::support;
 use support::{pipe, read_fd};
 
-mod ops_common;
+use crate::support::ops as ops_common;
 
 use std::fs::File;
 use std::io::{Read as _, Seek, SeekFrom, Write as _};

@@ -1,7 +1,7 @@
 //! The ring's queues against the running kernel: pushes, submits, completions,
 //! overflow, timeouts, and agreement with liburing's own functions.
 
-mod support;
+use crate::support;
 use support::pipe;
 
 use std::collections::BTreeSet;

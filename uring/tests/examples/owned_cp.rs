@@ -1,6 +1,6 @@
 //! Runs `examples/cp.rs` on files and checks the copies: bytes and permissions.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -7,7 +7,7 @@
 //! and multishot receive (6.0). On kernels without them each test says why it is
 //! skipped and passes.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};

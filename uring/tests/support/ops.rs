@@ -1,6 +1,6 @@
 //! Shared by the `ops_*` end-to-end tests: a ring, a way to run entries and collect
-//! their completions, probe-based skips that say why, and scratch directories.
-#![allow(dead_code)]
+//! their completions, scratch directories, file tables; and the skips of the parent
+//! module, re-exported for their `use ops_common::*`.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -53,34 +53,8 @@ pub fn by_user_data(cqes: &[Cqe], user_data: u64) -> &Cqe {
         .unwrap_or_else(|| panic!("no completion with user data {user_data}: {cqes:?}"))
 }
 
-/// Whether the running kernel supports `code`; if not, prints why the calling test
-/// is skipped.
-pub fn supported(code: u8, test: &str) -> bool {
-    let probe = uring::probe::probe().expect("IORING_REGISTER_PROBE");
-    if probe.is_supported(code) {
-        return true;
-    }
-    let name = uring::probe::opcode_name(code).unwrap_or("this opcode");
-    eprintln!(
-        "skipped: {test} because this kernel ({}) does not support {name} (opcode {code}, per IORING_REGISTER_PROBE)",
-        kernel_release()
-    );
-    false
-}
-
-/// `uname -r`.
-pub fn kernel_release() -> String {
-    // SAFETY: utsname is plain data; uname fills it and NUL-terminates each field.
-    unsafe {
-        let mut u: libc::utsname = std::mem::zeroed();
-        if libc::uname(&mut u) != 0 {
-            return "unknown kernel".into();
-        }
-        std::ffi::CStr::from_ptr(u.release.as_ptr())
-            .to_string_lossy()
-            .into_owned()
-    }
-}
+#[allow(unused_imports)] // each test binary uses some of these
+pub use super::{kernel_at_least, kernel_release, kernel_version, supported};
 
 /// `-errno` as the kernel puts it in a completion.
 pub fn neg(errno: i32) -> i32 {
@@ -138,26 +112,4 @@ pub fn register_files(ring: &mut Ring, fds: &[i32]) {
         uring::sys::io_uring_register_files(ring.as_raw_mut(), fds.as_ptr(), fds.len() as u32)
     };
     assert_eq!(ret, 0, "io_uring_register_files: {ret}");
-}
-
-/// The running kernel's (major, minor) version, from `uname -r`.
-pub fn kernel_version() -> (u32, u32) {
-    let release = kernel_release();
-    let mut parts = release.split(|c: char| !c.is_ascii_digit());
-    let major = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    (major, minor)
-}
-
-/// Whether the kernel is at least `major.minor`; if not, prints why the calling test
-/// (or part of it) is skipped. For behaviour no probe reports: flags, sub-commands.
-pub fn kernel_at_least(major: u32, minor: u32, test: &str, what: &str) -> bool {
-    if kernel_version() >= (major, minor) {
-        return true;
-    }
-    eprintln!(
-        "skipped: {test} because {what} needs Linux {major}.{minor} or later and this kernel is {}",
-        kernel_release()
-    );
-    false
 }

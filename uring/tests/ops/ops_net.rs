@@ -3,10 +3,10 @@
 //! (plain, message, zero-copy, multishot with provided buffers, sendto), shutdown,
 //! socket commands, poll and epoll.
 
-mod support;
+use crate::support;
 use support::pipe;
 
-mod ops_common;
+use crate::support::ops as ops_common;
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpStream, UdpSocket};

@@ -4,8 +4,8 @@
 //! completions, processes), and one failure per family checks that the errno comes
 //! through. A test whose opcode this kernel lacks prints why and returns.
 
-mod support;
-use support::{kernel_release, tcp_pair};
+use crate::support;
+use support::{kernel_release, supported, tcp_pair};
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -22,20 +22,6 @@ use uring::owned::{BufPool, OwnedRing, RAW_USER_DATA_MAX, SharedFd, ops};
 
 fn ring() -> OwnedRing {
     OwnedRing::new(16).expect("io_uring set-up")
-}
-
-/// Whether the kernel supports `code`; prints why the test is skipped if not.
-fn supported(code: u8, test: &str) -> bool {
-    let probe = uring::probe::probe().expect("probe");
-    let ok = probe.is_supported(code);
-    if !ok {
-        let name = uring::probe::opcode_name(code).unwrap_or("?");
-        println!(
-            "skipped: {test} because this kernel ({}) lacks {name}",
-            kernel_release()
-        );
-    }
-    ok
 }
 
 /// A fresh directory in the temporary directory, removed (with its contents) when
@@ -478,10 +464,7 @@ fn pending_recvmsg_futex_wait_and_waitid_are_cancelled_and_waited_for_on_close()
         .unwrap()
         .is_supported(uring::op::WaitId::CODE)
     {
-        let c = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
+        let c = support::spawn(std::process::Command::new("sleep").arg("30")).unwrap();
         let _w = ring
             .submit_op(ops::WaitId::pid(c.id(), libc::WEXITED))
             .unwrap();
@@ -734,10 +717,7 @@ fn waitid_reaps_a_child_with_its_exit_status() {
         return;
     }
     let mut ring = ring();
-    let child = std::process::Command::new("sh")
-        .args(["-c", "exit 7"])
-        .spawn()
-        .unwrap();
+    let child = support::spawn(std::process::Command::new("sh").args(["-c", "exit 7"])).unwrap();
     let pid = child.id();
     let id = ring
         .submit_op(ops::WaitId::pid(pid, libc::WEXITED))
@@ -755,10 +735,7 @@ fn waitid_reaps_a_child_with_its_exit_status() {
     expect_errno(ring.wait_for(id).unwrap(), libc::ECHILD, "already reaped");
 
     // WNOHANG on a running child: pid 0; then a signal's death.
-    let mut child = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .unwrap();
+    let mut child = support::spawn(std::process::Command::new("sleep").arg("30")).unwrap();
     let id = ring
         .submit_op(ops::WaitId::pid(child.id(), libc::WEXITED | libc::WNOHANG))
         .unwrap();
@@ -784,10 +761,7 @@ fn waitid_on_a_pidfd_keeps_the_pidfd_open() {
     if !supported(uring::op::WaitId::CODE, "waitid pidfd") {
         return;
     }
-    let child = std::process::Command::new("sh")
-        .args(["-c", "exit 5"])
-        .spawn()
-        .unwrap();
+    let child = support::spawn(std::process::Command::new("sh").args(["-c", "exit 5"])).unwrap();
     // SAFETY: pidfd_open takes a pid and flags; the result is checked.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id(), 0) };
     assert!(fd >= 0, "pidfd_open: {}", std::io::Error::last_os_error());

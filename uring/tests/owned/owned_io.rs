@@ -1,8 +1,9 @@
 //! The safe layer's operations end to end: each checks what the kernel did (bytes,
 //! errno, descriptors), and that the buffers come back.
 
-mod support;
+use crate::support;
 use support::pipe_files as pipe;
+use support::supported;
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -34,16 +35,6 @@ impl Drop for TempPath {
         let _ = std::fs::remove_file(&self.0);
         let _ = std::fs::remove_dir(&self.0);
     }
-}
-
-fn supported(code: u8, test: &str) -> bool {
-    let probe = uring::probe::probe().expect("probe");
-    let ok = probe.is_supported(code);
-    if !ok {
-        let name = uring::probe::opcode_name(code).unwrap_or("?");
-        println!("skipped: {test} because this kernel lacks IORING_OP_{name}");
-    }
-    ok
 }
 
 fn open_rw(ring: &mut OwnedRing, path: &TempPath) -> SharedFd {

@@ -1,7 +1,7 @@
 //! Registration against the running kernel: fixed files, fixed buffers, eventfd,
 //! and the registered ring fd (including moving such a ring between threads).
 
-mod support;
+use crate::support;
 use support::kernel_release;
 use support::pipe;
 

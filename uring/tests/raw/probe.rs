@@ -361,8 +361,13 @@ const CHILD_ENV: &str = "URING_PROBE_TEST_EXPECT_ERRNO";
 /// that makes `io_uring_setup` fail with `errno`.
 fn run_child_with_setup_failing(errno: i32) {
     use std::os::unix::process::CommandExt;
+    // libtest names a test by its module path without the crate's name.
+    let test = match module_path!().split_once("::") {
+        Some((_crate, module)) => format!("{module}::child_reports_errno"),
+        None => "child_reports_errno".to_string(),
+    };
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "child_reports_errno", "--ignored", "--nocapture"])
+    cmd.args(["--exact", &test, "--ignored", "--nocapture"])
         .env(CHILD_ENV, errno.to_string());
     // SAFETY: the hook only calls prctl(2) with a filter built on the stack; prctl is
     // async-signal-safe and nothing is allocated between fork and exec.

@@ -3,7 +3,7 @@
 //! operation; and `examples/tokio_echo.rs` echoes bytes back exactly.
 #![cfg(feature = "async")]
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
@@ -214,12 +214,13 @@ fn echo_example() -> PathBuf {
 
 #[test]
 fn tokio_echo_example_echoes_every_byte() {
-    let mut child = Command::new(echo_example())
-        .arg("3")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = support::spawn(
+        Command::new(echo_example())
+            .arg("3")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)

@@ -4,7 +4,7 @@
 //! filters (the last two answered with an errno here: no NIC, or a kernel
 //! without the call).
 
-mod support;
+use crate::support;
 use support::pipe;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};

@@ -2,7 +2,7 @@
 //! completion without `MORE`. Each test checks the bytes, descriptors and errnos
 //! the kernel produced, and when the operation's resources come back.
 
-mod support;
+use crate::support;
 use support::tcp_pair;
 
 use std::io::{Read as _, Write as _};

@@ -1,6 +1,6 @@
 //! Runs `examples/cat.rs` on files and checks the bytes it writes.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::Command;

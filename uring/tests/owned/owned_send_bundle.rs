@@ -4,7 +4,7 @@
 //! rings dropped or forgotten with a bundle blocked in flight. A kernel without
 //! bundles (before Linux 6.10) prints why each test is skipped.
 
-mod support;
+use crate::support;
 use support::kernel_release;
 
 use std::io::{Read as _, Write as _};

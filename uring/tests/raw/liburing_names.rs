@@ -8,7 +8,7 @@ const HEADER: &str = include_str!(concat!(env!("URING_LIBURING_INCLUDE"), "/libu
 /// The `io_uring_*` doc aliases of `src/`, collected by the build script.
 const ALIASES: &str = include_str!(concat!(env!("OUT_DIR"), "/doc_aliases.txt"));
 /// The `liburing → uring` page.
-const TABLE: &str = include_str!("../src/liburing.rs");
+const TABLE: &str = include_str!("../../src/liburing.rs");
 
 fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'

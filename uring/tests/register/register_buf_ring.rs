@@ -2,7 +2,7 @@
 //! from a registered ring, reports them in completions, runs out (ENOBUFS), and
 //! takes recycled ones again; incremental and kernel-allocated rings; drop order.
 
-mod support;
+use crate::support;
 use support::pipe;
 
 use std::io::Write;

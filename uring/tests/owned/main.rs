@@ -1,0 +1,21 @@
+//! The ownership-based safe layer (`uring::owned`) against the running kernel: its
+//! operations, hazards, registered buffers, buffer pools, multishot operations,
+//! bundle sends, and the `bytes` and `async` features.
+//!
+//! One test binary (one link of liburing) for the family; each module is one
+//! former test file. They share one process: a test that needs the last copy of a
+//! descriptor to be closed takes [`support::no_forks`], and every child process is
+//! started through [`support::spawn`].
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod owned_async;
+mod owned_bytes;
+mod owned_fixed;
+mod owned_hazards;
+mod owned_io;
+mod owned_multishot;
+mod owned_ops_more;
+mod owned_pool;
+mod owned_send_bundle;
