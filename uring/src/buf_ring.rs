@@ -77,10 +77,11 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use crate::Cqe;
 use crate::error::with_context;
+use crate::mem::Mmap;
 use crate::ring::Ring;
 use crate::sys;
 
@@ -88,10 +89,11 @@ use crate::sys;
 pub const MAX_ENTRIES: u32 = 32768;
 
 /// Size of one `io_uring_buf` entry.
-const ENTRY: usize = core::mem::size_of::<sys::io_uring_buf>();
+pub(crate) const ENTRY: usize = core::mem::size_of::<sys::io_uring_buf>();
 
-// The layout `write_entry` and `advance` rely on: 16-byte entries of addr, len,
-// bid, and a last u16 that, in entry 0, is the ring's tail.
+// The layout this module's `write_entry` and `advance`, and the safe layer's send
+// queue (`owned/send_queue.rs`), rely on: 16-byte entries of addr, len, bid, and a
+// last u16 that, in entry 0, is the ring's tail.
 const _: () = {
     assert!(ENTRY == 16);
     assert!(core::mem::offset_of!(sys::io_uring_buf, addr) == 0);
@@ -118,57 +120,19 @@ bitflags::bitflags! {
     }
 }
 
-/// A page-aligned mapping: anonymous, or the kernel's ring memory.
-struct Mapping {
-    ptr: NonNull<u8>,
-    len: usize,
-}
-
-impl Mapping {
-    fn new(len: usize, fd: i32, offset: i64) -> io::Result<Mapping> {
-        let (flags, what) = if fd < 0 {
-            (
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
-                "allocating",
-            )
-        } else {
-            (
-                libc::MAP_SHARED | libc::MAP_POPULATE,
-                "mapping the kernel's",
-            )
-        };
-        // SAFETY: a fresh mapping at an address of the kernel's choosing (no
-        // MAP_FIXED): it aliases nothing of ours. For the shared case, fd is an
-        // io_uring fd and offset names a buffer ring the kernel allocated.
-        let p = unsafe {
-            libc::mmap(
-                core::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                flags,
-                fd,
-                offset,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            let e = io::Error::last_os_error();
-            return Err(with_context(
-                e.raw_os_error().unwrap_or(libc::ENOMEM),
-                format!("{what} {len} bytes of buffer ring memory"),
-            ));
-        }
-        Ok(Mapping {
-            ptr: NonNull::new(p.cast()).expect("mmap returned null"),
-            len,
-        })
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: ptr/len are exactly one mapping made in `new`, unmapped once.
-        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
-    }
+/// The buffer ring's memory: anonymous, or (with [`BufRingFlags::MMAP`]) the
+/// kernel's, mapped through the ring's descriptor at `offset`.
+fn map_ring(len: usize, fd: Option<(BorrowedFd<'_>, i64)>) -> io::Result<Mmap> {
+    let (map, what) = match fd {
+        None => (Mmap::anonymous(len, false, 0), "allocating"),
+        Some((fd, offset)) => (Mmap::of_fd(fd, len, offset), "mapping the kernel's"),
+    };
+    map.map_err(|e| {
+        with_context(
+            e.raw_os_error().unwrap_or(libc::ENOMEM),
+            format!("{what} {len} bytes of buffer ring memory"),
+        )
+    })
 }
 
 /// A registered provided-buffer ring for one buffer group (liburing's
@@ -205,7 +169,7 @@ pub struct BufRing {
     /// registration calls, whatever happens to the `Ring`.
     fd: OwnedFd,
     /// The ring memory; `None` once it must be leaked.
-    mem: Option<Mapping>,
+    mem: Option<Mmap>,
     entries: u32,
     group: u16,
     flags: BufRingFlags,
@@ -275,10 +239,10 @@ impl BufRing {
         let mem = if flags.contains(BufRingFlags::MMAP) {
             None
         } else {
-            Some(Mapping::new(len, -1, 0)?)
+            Some(map_ring(len, None)?)
         };
         let mut reg = sys::io_uring_buf_reg {
-            ring_addr: mem.as_ref().map_or(0, |m| m.ptr.as_ptr() as u64),
+            ring_addr: mem.as_ref().map_or(0, |m| m.as_ptr() as u64),
             ring_entries: entries,
             bgid: group,
             ..Default::default()
@@ -304,7 +268,7 @@ impl BufRing {
             let offset =
                 sys::IORING_OFF_PBUF_RING as i64 | ((group as i64) << sys::IORING_OFF_PBUF_SHIFT);
             // On failure `br` drops here and unregisters the group.
-            br.mem = Some(Mapping::new(len, br.fd.as_raw_fd(), offset)?);
+            br.mem = Some(map_ring(len, Some((br.fd.as_fd(), offset)))?);
         }
         Ok(br)
     }
@@ -345,7 +309,6 @@ impl BufRing {
         self.mem
             .as_ref()
             .expect("a registered buffer ring has its memory")
-            .ptr
             .as_ptr()
     }
 

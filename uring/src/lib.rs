@@ -68,6 +68,7 @@ pub mod buf_ring;
 pub mod cqueue;
 pub mod error;
 pub mod liburing;
+mod mem;
 pub mod op;
 pub mod owned;
 pub mod probe;

@@ -16,9 +16,9 @@ use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::ptr::NonNull;
 
 use crate::error::with_context;
+use crate::mem::Mmap;
 use crate::ring::Ring;
 use crate::sys;
 
@@ -243,15 +243,8 @@ impl fmt::Debug for Params {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct RingMemory {
-    ptr: NonNull<u8>,
-    len: usize,
+    map: Mmap,
 }
-
-// SAFETY: RingMemory is an owned anonymous mapping, like a Box<[u8]>; nothing about
-// it is tied to the thread that mapped it.
-unsafe impl Send for RingMemory {}
-// SAFETY: &RingMemory gives access to nothing but its length.
-unsafe impl Sync for RingMemory {}
 
 impl RingMemory {
     /// Maps `len` bytes (rounded up to whole pages) of zeroed, page-aligned memory.
@@ -291,8 +284,7 @@ impl RingMemory {
         }
         let sq = entries.min(MAX_ENTRIES).next_power_of_two() as usize;
         let cq = 2 * sq;
-        // SAFETY: sysconf has no preconditions.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+        let page = crate::mem::page_size();
         let round = |n: usize| (n + page - 1) & !(page - 1);
         let cqe_size = if flags.contains(SetupFlags::CQE32) {
             32
@@ -314,69 +306,40 @@ impl RingMemory {
 
     /// The length in bytes (whole pages).
     pub fn len(&self) -> usize {
-        self.len
+        self.map.len()
     }
 
     /// Always false: a mapping has at least one page.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.map.len() == 0
     }
 
     fn map(len: usize, extra: i32) -> io::Result<RingMemory> {
         if len == 0 {
             return Err(with_context(libc::EINVAL, "ring memory of 0 bytes"));
         }
-        // SAFETY: sysconf has no preconditions.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
-        let len = len
-            .checked_add(page - 1)
-            .ok_or_else(|| with_context(libc::EINVAL, "ring memory length overflows"))?
-            & !(page - 1);
-        // SAFETY: a fresh anonymous shared mapping at an address of the kernel's
-        // choosing; it aliases nothing.
-        let p = unsafe {
-            libc::mmap(
-                core::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_POPULATE | extra,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            let e = io::Error::last_os_error();
-            return Err(with_context(
+        let rounded = crate::mem::round_to_pages(len)
+            .ok_or_else(|| with_context(libc::EINVAL, "ring memory length overflows"))?;
+        // Shared, as liburing maps it. Unmapped when the RingMemory drops, which a
+        // Ring using it does only after it has been torn down.
+        let map = Mmap::anonymous(rounded, true, extra).map_err(|e| {
+            with_context(
                 e.raw_os_error().unwrap_or(libc::ENOMEM),
-                format!("mapping {len} bytes of ring memory"),
-            ));
-        }
-        Ok(RingMemory {
-            // mmap never returns null on success (MAP_FIXED is not used).
-            ptr: NonNull::new(p.cast()).expect("mmap returned null"),
-            len,
-        })
+                format!("mapping {rounded} bytes of ring memory"),
+            )
+        })?;
+        Ok(RingMemory { map })
     }
 
     pub(crate) fn as_mut_ptr(&mut self) -> *mut core::ffi::c_void {
-        self.ptr.as_ptr().cast()
-    }
-}
-
-impl Drop for RingMemory {
-    fn drop(&mut self) {
-        // SAFETY: ptr/len are exactly the mapping made in `map`, unmapped once here.
-        // A ring using it has already been torn down (Ring drops its memory last).
-        unsafe {
-            libc::munmap(self.ptr.as_ptr().cast(), self.len);
-        }
+        self.map.as_ptr().cast()
     }
 }
 
 impl fmt::Debug for RingMemory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RingMemory")
-            .field("len", &self.len)
+            .field("len", &self.map.len())
             .finish()
     }
 }

@@ -2,10 +2,10 @@
 
 use super::{IoBuf, IoBufMut};
 use crate::error;
+use crate::mem::AlignedAlloc;
 use core::fmt;
 use core::ops::{Deref, DerefMut};
-use core::ptr::NonNull;
-use std::alloc::{self, Layout};
+use std::alloc::Layout;
 use std::io;
 
 /// A heap buffer of bytes that starts at a multiple of `align`: for `O_DIRECT`
@@ -34,19 +34,13 @@ use std::io;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct AlignedBuf {
-    /// Start of the allocation; dangling but aligned when `cap` is 0.
-    ptr: NonNull<u8>,
+    /// The allocation, of the capacity and alignment (dangling but aligned when
+    /// the capacity is 0). An AlignedBuf owns it exclusively, as a Vec<u8> does
+    /// its own: `&AlignedBuf` gives only shared reads, which is why it is `Sync`
+    /// (and `Send`) as `AlignedAlloc` is.
+    mem: AlignedAlloc,
     len: usize,
-    cap: usize,
-    align: usize,
 }
-
-// SAFETY: an AlignedBuf owns its allocation exclusively, as a Vec<u8> does; the
-// bytes are plain data, so sending it or sharing `&AlignedBuf` across threads is
-// as sound as for Vec<u8>.
-unsafe impl Send for AlignedBuf {}
-// SAFETY: as above; `&AlignedBuf` gives only shared reads.
-unsafe impl Sync for AlignedBuf {}
 
 impl AlignedBuf {
     /// An empty buffer with room for `capacity` bytes, starting at a multiple of
@@ -114,33 +108,13 @@ impl AlignedBuf {
                 ),
             )
         })?;
-        let ptr = if capacity == 0 {
-            // An aligned, dangling pointer: valid for zero bytes, never freed.
-            // `align` is a power of two, so non-zero.
-            NonNull::new(core::ptr::without_provenance_mut::<u8>(align))
-                .expect("a power of two is not zero")
-        } else {
-            // SAFETY: the layout's size is not zero.
-            let raw = unsafe {
-                if zeroed {
-                    alloc::alloc_zeroed(layout)
-                } else {
-                    alloc::alloc(layout)
-                }
-            };
-            NonNull::new(raw).ok_or_else(|| {
-                error::with_context(
-                    libc::ENOMEM,
-                    format!("AlignedBuf: cannot allocate {capacity} bytes aligned to {align}"),
-                )
-            })?
-        };
-        Ok(AlignedBuf {
-            ptr,
-            len: 0,
-            cap: capacity,
-            align,
-        })
+        let mem = AlignedAlloc::new(layout, zeroed).ok_or_else(|| {
+            error::with_context(
+                libc::ENOMEM,
+                format!("AlignedBuf: cannot allocate {capacity} bytes aligned to {align}"),
+            )
+        })?;
+        Ok(AlignedBuf { mem, len: 0 })
     }
 
     /// How many bytes the buffer can hold.
@@ -151,7 +125,7 @@ impl AlignedBuf {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn capacity(&self) -> usize {
-        self.cap
+        self.mem.size()
     }
 
     /// The alignment of the buffer's start.
@@ -163,7 +137,7 @@ impl AlignedBuf {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn align(&self) -> usize {
-        self.align
+        self.mem.align()
     }
 
     /// Appends `data` after the current length.
@@ -183,14 +157,14 @@ impl AlignedBuf {
     /// `ENOBUFS` when `data` does not fit the remaining capacity; nothing is
     /// appended then.
     pub fn extend_from_slice(&mut self, data: &[u8]) -> io::Result<()> {
-        if data.len() > self.cap - self.len {
+        if data.len() > self.mem.size() - self.len {
             return Err(error::with_context(
                 libc::ENOBUFS,
                 format!(
                     "AlignedBuf: {} bytes do not fit: {} of {} are in use",
                     data.len(),
                     self.len,
-                    self.cap
+                    self.mem.size()
                 ),
             ));
         }
@@ -200,7 +174,7 @@ impl AlignedBuf {
         unsafe {
             core::ptr::copy_nonoverlapping(
                 data.as_ptr(),
-                self.ptr.as_ptr().add(self.len),
+                self.mem.as_ptr().add(self.len),
                 data.len(),
             );
         }
@@ -241,14 +215,14 @@ impl Deref for AlignedBuf {
         // SAFETY: the first `len` bytes of the allocation are initialised (every
         // way of growing `len` writes them first), and `ptr` is valid and aligned
         // for them; for cap 0 a dangling pointer is valid for the 0 bytes.
-        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        unsafe { core::slice::from_raw_parts(self.mem.as_ptr(), self.len) }
     }
 }
 
 impl DerefMut for AlignedBuf {
     fn deref_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `deref`, and `&mut self` makes the access exclusive.
-        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+        unsafe { core::slice::from_raw_parts_mut(self.mem.as_ptr(), self.len) }
     }
 }
 
@@ -267,8 +241,8 @@ impl AsMut<[u8]> for AlignedBuf {
 impl Clone for AlignedBuf {
     /// A copy with the same bytes, capacity and alignment.
     fn clone(&self) -> AlignedBuf {
-        let mut copy = AlignedBuf::with_capacity(self.cap, self.align)
-            .unwrap_or_else(|_| alloc::handle_alloc_error(self.layout()));
+        let mut copy = AlignedBuf::with_capacity(self.mem.size(), self.mem.align())
+            .unwrap_or_else(|_| std::alloc::handle_alloc_error(self.mem.layout()));
         copy.extend_from_slice(self)
             .expect("the copy has the original's capacity");
         copy
@@ -288,27 +262,9 @@ impl fmt::Debug for AlignedBuf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AlignedBuf")
             .field("len", &self.len)
-            .field("capacity", &self.cap)
-            .field("align", &self.align)
+            .field("capacity", &self.mem.size())
+            .field("align", &self.mem.align())
             .finish()
-    }
-}
-
-impl AlignedBuf {
-    fn layout(&self) -> Layout {
-        // SAFETY: the same size and alignment were checked by
-        // `Layout::from_size_align` when the buffer was made.
-        unsafe { Layout::from_size_align_unchecked(self.cap, self.align) }
-    }
-}
-
-impl Drop for AlignedBuf {
-    fn drop(&mut self) {
-        if self.cap != 0 {
-            // SAFETY: `ptr` came from `alloc`/`alloc_zeroed` with this layout and is
-            // freed only here.
-            unsafe { alloc::dealloc(self.ptr.as_ptr(), self.layout()) };
-        }
     }
 }
 
@@ -318,7 +274,7 @@ impl Drop for AlignedBuf {
 unsafe impl IoBuf for AlignedBuf {
     #[inline]
     fn stable_ptr(&self) -> *const u8 {
-        self.ptr.as_ptr()
+        self.mem.as_ptr()
     }
     #[inline]
     fn bytes_init(&self) -> usize {
@@ -326,7 +282,7 @@ unsafe impl IoBuf for AlignedBuf {
     }
     #[inline]
     fn bytes_total(&self) -> usize {
-        self.cap
+        self.mem.size()
     }
 }
 
@@ -335,7 +291,7 @@ unsafe impl IoBuf for AlignedBuf {
 unsafe impl IoBufMut for AlignedBuf {
     #[inline]
     fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.ptr.as_ptr()
+        self.mem.as_ptr()
     }
     #[inline]
     unsafe fn set_init(&mut self, n: usize) {

@@ -3,7 +3,6 @@
 //! lookup.
 
 use core::alloc::Layout;
-use core::ptr::NonNull;
 use std::fmt;
 use std::io;
 use std::ops::{Deref, DerefMut};
@@ -14,6 +13,7 @@ use super::{IoBuf, IoBufMut, OwnedRing, Slice};
 #[cfg(doc)]
 use super::{ReadFixed, WriteFixed};
 use crate::error;
+use crate::mem::AlignedAlloc;
 use crate::setup::Features;
 use crate::sys;
 
@@ -124,11 +124,10 @@ struct FixedShared {
     /// Whether unregistering waits only for requests using registered resources
     /// (`IORING_FEAT_RSRC_TAGS`, Linux 5.13), not for everything in flight.
     can_unregister: bool,
-    /// `count * size` zeroed bytes, page-aligned, from `alloc_zeroed` with
-    /// `layout`: always initialised. The kernel reads and writes the buffers of
-    /// operations in flight, so they are reached only through this pointer.
-    mem: NonNull<u8>,
-    layout: Layout,
+    /// `count * size` zeroed bytes, page-aligned: always initialised. The kernel
+    /// reads and writes the buffers of operations in flight, so they are reached
+    /// only through its pointer. Leaked when the table cannot be unregistered.
+    mem: AlignedAlloc,
     size: usize,
     count: u16,
     /// Indices of the buffers no `FixedBuf` holds.
@@ -199,8 +198,7 @@ impl FixedBufs {
             ));
         }
         let ring_fd = super::fd::dup_ring_fd(ring, "registering buffers for the safe layer")?;
-        // SAFETY: the layout's size is count * size >= 1 (both checked non-zero).
-        let mem = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) }).ok_or_else(|| {
+        let mem = AlignedAlloc::new(layout, true).ok_or_else(|| {
             error::with_context(
                 libc::ENOMEM,
                 format!("allocating {} bytes for registered buffers", layout.size()),
@@ -220,11 +218,9 @@ impl FixedBufs {
         // Arc. No one uses the memory for anything else.
         let registered = unsafe { ring.ring.register_buffers(&iovecs) };
         if let Err(e) = registered {
-            // SAFETY: mem came from alloc_zeroed(layout) above; the kernel refused
-            // it, nothing else has it, and it is freed once, here. (No FixedShared
-            // exists yet: its drop would unregister the ring's table, which is
-            // someone else's when the error is EBUSY.)
-            unsafe { std::alloc::dealloc(mem.as_ptr(), layout) };
+            // The kernel refused the memory: `mem` frees it as it drops. (No
+            // FixedShared exists yet: its drop would unregister the ring's table,
+            // which is someone else's when the error is EBUSY.)
             return Err(match error::errno(&e) {
                 Some(libc::EBUSY) => error::with_context(
                     libc::EBUSY,
@@ -247,7 +243,6 @@ impl FixedBufs {
             ring_fd,
             can_unregister,
             mem,
-            layout,
             size,
             count,
             free: Mutex::new((0..count).rev().collect()),
@@ -363,6 +358,7 @@ impl Drop for FixedShared {
         if !self.can_unregister {
             // Before Linux 5.13 unregistering waits for everything in flight on
             // the ring, which may never complete: leak instead.
+            self.mem.leak();
             return;
         }
         // SAFETY: ring_fd is our duplicate of the ring's descriptor;
@@ -380,11 +376,10 @@ impl Drop for FixedShared {
         if ret < 0 && ret != -libc::ENXIO {
             // Still registered (a SINGLE_ISSUER ring dropped on another thread,
             // …): leak the memory rather than free it under the kernel.
-            return;
+            self.mem.leak();
         }
-        // SAFETY: mem came from alloc_zeroed(layout) in `new`; it is no longer
-        // registered and no operation uses it, and it is freed once, here.
-        unsafe { std::alloc::dealloc(self.mem.as_ptr(), self.layout) };
+        // Otherwise no longer registered and no operation uses it: `mem` frees it
+        // as it drops.
     }
 }
 

@@ -1,7 +1,6 @@
 //! Send queues for the safe layer: buffers handed to a provided-buffer ring, sent
 //! many at a time by one bundle send.
 
-use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::collections::VecDeque;
 use std::fmt;
@@ -12,8 +11,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 #[cfg(doc)]
 use super::SendBundle;
 use super::{IoBuf, OwnedRing};
-use crate::buf_ring::MAX_ENTRIES;
+use crate::buf_ring::{ENTRY, MAX_ENTRIES};
 use crate::cqueue::Cqe;
+use crate::mem::Mmap;
 use crate::setup::Features;
 use crate::{error, sys};
 
@@ -23,19 +23,6 @@ use crate::{error, sys};
 /// kernel, behind the queue's back.)
 pub const MAX_SEND_BUF: usize = i32::MAX as usize;
 
-/// Size of one `io_uring_buf` ring entry.
-const ENTRY: usize = core::mem::size_of::<sys::io_uring_buf>();
-
-// The layout `SendRing` writes: 16-byte entries of addr, len, bid, and a last u16
-// that, in entry 0, is the ring's tail.
-const _: () = {
-    assert!(ENTRY == 16);
-    assert!(core::mem::offset_of!(sys::io_uring_buf, addr) == 0);
-    assert!(core::mem::offset_of!(sys::io_uring_buf, len) == 8);
-    assert!(core::mem::offset_of!(sys::io_uring_buf, bid) == 12);
-    assert!(core::mem::offset_of!(sys::io_uring_buf, resv) == 14);
-};
-
 /// A provided-buffer ring registered for one group, whose entries this module
 /// writes at any position (a partly sent bundle is laid out again from the
 /// kernel's head), which `BufRing` does not offer.
@@ -43,53 +30,34 @@ struct SendRing {
     /// Our own duplicate of the ring's descriptor, for registering, reading the
     /// head and unregistering whatever happens to the `OwnedRing`.
     fd: OwnedFd,
-    /// `entries * ENTRY` bytes of anonymous, page-aligned memory; leaked (never
+    /// `entries * ENTRY` bytes (in whole pages) of anonymous memory; leaked (never
     /// unmapped) when unregistering fails.
-    mem: NonNull<u8>,
-    len: usize,
+    mem: Mmap,
     entries: u32,
     group: u16,
     registered: bool,
 }
 
-// SAFETY: the ring owns its mapping and descriptor; nothing is tied to a thread.
-// It is only used under the queue's mutex.
-unsafe impl Send for SendRing {}
-
 impl SendRing {
     fn new(ring: &mut OwnedRing, group: u16, entries: u32) -> io::Result<SendRing> {
         let fd = super::fd::dup_ring_fd(ring, "setting up a send queue")?;
         let len = entries as usize * ENTRY;
-        // SAFETY: a fresh anonymous mapping at an address of the kernel's choosing:
-        // it aliases nothing.
-        let p = unsafe {
-            libc::mmap(
-                core::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            let e = io::Error::last_os_error();
-            return Err(error::with_context(
+        let mem = Mmap::anonymous(len, false, 0).map_err(|e| {
+            error::with_context(
                 e.raw_os_error().unwrap_or(libc::ENOMEM),
                 format!("allocating {len} bytes for a send queue's ring"),
-            ));
-        }
-        let mem = NonNull::new(p.cast::<u8>()).expect("mmap never returns null here");
+            )
+        })?;
+        let ring_addr = mem.as_ptr() as u64;
         let mut sr = SendRing {
             fd,
             mem,
-            len,
             entries,
             group,
             registered: false,
         };
         let reg = sys::io_uring_buf_reg {
-            ring_addr: mem.as_ptr() as u64,
+            ring_addr,
             ring_entries: entries,
             bgid: group,
             ..Default::default()
@@ -158,7 +126,7 @@ impl SendRing {
         // ENOENT/EINVAL: the group is gone or is not a ring (someone unregistered
         // it through the raw ring): the kernel no longer reads our memory.
         if crate::buf_ring::unregister_pbuf_ring(self.fd.as_raw_fd(), self.group).is_err() {
-            self.len = 0; // leak the mapping
+            self.mem.leak();
             return false;
         }
         true
@@ -167,12 +135,9 @@ impl SendRing {
 
 impl Drop for SendRing {
     fn drop(&mut self) {
-        if !self.unregister() || self.len == 0 {
-            return;
-        }
-        // SAFETY: mem/len are exactly the mapping made in `new`, unmapped once, and
-        // only after the kernel stopped using it (unregistered, or never was).
-        unsafe { libc::munmap(self.mem.as_ptr().cast(), self.len) };
+        // Unregistered (or never was): the kernel no longer reads the ring, and the
+        // mapping goes with `mem`. Otherwise `unregister` leaked it.
+        self.unregister();
     }
 }
 
