@@ -1,5 +1,6 @@
-//! The crate's examples run as programs: `cat`, `cp` and `echo_server`, on files
-//! and loopback sockets, checking the bytes they move and how they exit.
+//! The crate's examples `cat` and `cp` run as programs on files, checking the bytes
+//! they move and how they exit. (`echo_server` has a test binary of its own,
+//! `tests/echo/`.)
 //!
 //! One test binary for the family; each module is one former test file.
 
@@ -7,5 +8,4 @@
 mod support;
 
 mod owned_cp;
-mod owned_echo;
 mod owned_example;
