@@ -6,8 +6,9 @@
 //!   pkg-config ([`system`]).
 //!
 //! Either way it prints `cargo:include=` and `cargo:version=` (read by dependents as
-//! `DEP_URING_INCLUDE` / `DEP_URING_VERSION`) and one `liburing_2_N` cfg for every
-//! liburing minor version the linked library is at least.
+//! `DEP_URING_INCLUDE` / `DEP_URING_VERSION`), `cargo:bindings_version=` (the release
+//! the bindings describe, `DEP_URING_BINDINGS_VERSION`), and one `liburing_2_N` cfg
+//! for every liburing minor version the linked library is at least.
 
 mod system;
 mod vendored;
@@ -121,6 +122,10 @@ fn main() {
 }
 
 fn emit_version(v: Version) {
+    // The newest release the bindings describe: dependents bound their own
+    // `liburing_2_N` cfgs by it instead of repeating the number.
+    println!("cargo:bindings_version={VENDORED_VERSION}");
+    println!("cargo:bindings_version_minor={}", VENDORED_VERSION.minor);
     println!("cargo:version={v}");
     println!("cargo:version_major={}", v.major);
     println!("cargo:version_minor={}", v.minor);
