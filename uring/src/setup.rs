@@ -22,6 +22,71 @@ use crate::error::with_context;
 use crate::ring::Ring;
 use crate::sys;
 
+/// The liburing release this crate is linked against (`DEP_URING_VERSION`, as
+/// liburing-sys publishes it), for error messages.
+pub(crate) const LINKED_LIBURING: &str = env!("URING_LIBURING_VERSION");
+/// Its minor number (liburing releases are all 2.x).
+const LINKED_MINOR: u32 = parse_u32(env!("URING_LIBURING_MINOR"));
+
+const fn parse_u32(s: &str) -> u32 {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut n = 0;
+    while i < b.len() {
+        assert!(
+            b[i].is_ascii_digit(),
+            "URING_LIBURING_MINOR is not a number"
+        );
+        n = n * 10 + (b[i] - b'0') as u32;
+        i += 1;
+    }
+    n
+}
+
+/// The error for something the linked liburing is too old to do: `EOPNOTSUPP`
+/// (kind `Unsupported`), naming the release it needs and the one linked.
+#[cold]
+pub(crate) fn needs_liburing(what: impl fmt::Display, minor: u32) -> io::Error {
+    with_context(
+        libc::EOPNOTSUPP,
+        format!(
+            "{what} needs liburing 2.{minor} or later, and uring is linked against \
+             liburing {LINKED_LIBURING} (the `vendored` feature builds the bundled 2.15)"
+        ),
+    )
+}
+
+/// Setup flags that liburing itself must know to set a ring up — it lays out,
+/// maps or fills the rings by them — with the liburing 2.x release that learned
+/// each. (The others only matter to the kernel and to this crate's own
+/// submit and reap paths, which know them all.)
+const LIBURING_SETUP_FLAGS: &[(u32, &str, u32)] = &[
+    // Rings in application memory: io_uring_queue_init_mem, and not mmap.
+    (sys::IORING_SETUP_NO_MMAP, "NO_MMAP", 5),
+    // No ring fd: liburing must keep the registered index instead.
+    (
+        sys::IORING_SETUP_REGISTERED_FD_ONLY,
+        "REGISTERED_FD_ONLY",
+        5,
+    ),
+    // No SQ index array: an older liburing fills the array it believes is at
+    // offset 0 of the SQ ring, over the kernel's head and tail.
+    (sys::IORING_SETUP_NO_SQARRAY, "NO_SQARRAY", 6),
+];
+
+/// Refuses setup flags the linked liburing would mishandle.
+fn check_liburing_setup_flags(flags: u32) -> io::Result<()> {
+    for &(bit, name, minor) in LIBURING_SETUP_FLAGS {
+        if flags & bit != 0 && LINKED_MINOR < minor {
+            return Err(needs_liburing(
+                format_args!("setting a ring up with IORING_SETUP_{name}"),
+                minor,
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The kernel's limit on submission queue entries (`IORING_MAX_ENTRIES`).
 pub const MAX_ENTRIES: u32 = 32768;
 /// The kernel's limit on completion queue entries (`IORING_MAX_CQ_ENTRIES`).
@@ -604,7 +669,8 @@ impl<'fd> Builder<'fd> {
     /// ordinary pages; if the kernel refuses those, as kernels before 6.13 do for
     /// parts larger than a page, one 2 MiB huge page, which needs free huge pages)
     /// and unmaps it at teardown; see [`no_mmap_memory`](Self::no_mmap_memory) to
-    /// provide it yourself. (With a liburing older than 2.5, liburing maps it.)
+    /// provide it yourself. Needs liburing 2.5 or later: with an older system
+    /// liburing `build` fails with `EOPNOTSUPP`, naming both versions.
     #[doc(alias = "IORING_SETUP_NO_MMAP")]
     pub fn no_mmap(self) -> Self {
         self.set(sys::IORING_SETUP_NO_MMAP)
@@ -624,7 +690,8 @@ impl<'fd> Builder<'fd> {
     /// `IORING_SETUP_REGISTERED_FD_ONLY` (Linux 6.5): no file descriptor is created
     /// for the ring, only a registered-ring index that every enter uses. Requires
     /// [`no_mmap`](Self::no_mmap) (`EINVAL` otherwise). Such a ring has no
-    /// [`fd`](crate::Ring::fd) and cannot be polled or attached to.
+    /// [`fd`](crate::Ring::fd) and cannot be polled or attached to. Needs
+    /// liburing 2.5 or later (`EOPNOTSUPP` from `build` otherwise).
     #[doc(alias = "IORING_SETUP_REGISTERED_FD_ONLY")]
     pub fn registered_fd_only(self) -> Self {
         self.set(sys::IORING_SETUP_REGISTERED_FD_ONLY)
@@ -633,7 +700,9 @@ impl<'fd> Builder<'fd> {
     /// `IORING_SETUP_NO_SQARRAY` (Linux 6.6): no SQ index array; entries are taken in
     /// ring order. liburing already sets this whenever the kernel accepts it; asking
     /// for it explicitly makes setup fail on kernels that lack it instead of falling
-    /// back.
+    /// back. Needs liburing 2.6 or later, the first to know the flag (older ones
+    /// would fill an index array the ring does not have): `EOPNOTSUPP` from
+    /// `build` otherwise; they set rings up with the array.
     #[doc(alias = "IORING_SETUP_NO_SQARRAY")]
     pub fn no_sqarray(self) -> Self {
         self.set(sys::IORING_SETUP_NO_SQARRAY)
@@ -699,8 +768,12 @@ impl<'fd> Builder<'fd> {
     /// * The kernel's errno when it refuses the set-up (`EINVAL` for an unsupported
     ///   flag or combination, `EPERM` for SQPOLL without privilege on old kernels,
     ///   `ENOMEM`, …), with a message naming the flags.
+    /// * `EOPNOTSUPP` (kind `Unsupported`) for a flag the linked liburing is too
+    ///   old to set up (`NO_MMAP` and `REGISTERED_FD_ONLY` need 2.5,
+    ///   `NO_SQARRAY` 2.6), naming the release needed and the one linked.
     pub fn build(mut self, entries: u32) -> io::Result<Ring> {
         self.check_entries(entries)?;
+        check_liburing_setup_flags(self.params.flags)?;
         #[cfg(liburing_2_5)]
         if self.memory.is_none() && self.params.flags & sys::IORING_SETUP_NO_MMAP != 0 {
             return self.build_in_own_memory(entries);
@@ -722,13 +795,7 @@ impl<'fd> Builder<'fd> {
                 )
             },
             #[cfg(not(liburing_2_5))]
-            Some(_) => {
-                return Err(with_context(
-                    libc::EOPNOTSUPP,
-                    "rings in application memory need liburing 2.5 (io_uring_queue_init_mem); \
-                     the linked liburing is older",
-                ));
-            }
+            Some(_) => return Err(needs_liburing("io_uring_queue_init_mem", 5)),
             // SAFETY: raw and params are valid, exclusively borrowed structs.
             None => unsafe { sys::io_uring_queue_init_params(entries, &mut *raw, &mut params) },
         };
