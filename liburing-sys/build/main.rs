@@ -10,6 +10,7 @@
 //! the bindings describe, `DEP_URING_BINDINGS_VERSION`), and one `liburing_2_N` cfg
 //! for every liburing minor version the linked library is at least.
 
+mod recipe;
 mod system;
 mod vendored;
 
@@ -17,8 +18,8 @@ use std::path::PathBuf;
 
 /// The liburing release the checked-in bindings describe and `vendored` builds.
 pub const VENDORED_VERSION: Version = Version {
-    major: 2,
-    minor: 15,
+    major: recipe::VERSION.0,
+    minor: recipe::VERSION.1,
 };
 /// The oldest liburing with `liburing-ffi`, the library that exports the inline helpers.
 pub const MIN_SYSTEM_VERSION: Version = Version { major: 2, minor: 4 };

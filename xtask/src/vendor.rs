@@ -5,6 +5,7 @@
 //! the project keeps (`liburing-sys/liburing-2.15.sha256`). Only the files the manifest
 //! names are copied, and a single mismatch refuses the whole tree.
 
+use crate::codegen::recipe;
 use crate::util::{self, Result, project_root};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,6 +22,11 @@ const CRATE_VERSION: &str = "2.15.3";
 /// How long the git attempt may take before we fall back to crates.io.
 const GIT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The vendored release, `2.15`: liburing-sys's build recipe says which.
+pub fn release() -> String {
+    format!("{}.{}", recipe::VERSION.0, recipe::VERSION.1)
+}
+
 /// Where `liburing-sys` expects the source.
 pub fn default_dest() -> PathBuf {
     project_root().join("liburing-sys/liburing")
@@ -28,7 +34,11 @@ pub fn default_dest() -> PathBuf {
 
 /// The project's manifest: `(sha256, path relative to the liburing tree)` pairs.
 pub fn manifest() -> Result<Vec<(String, String)>> {
-    let path = project_root().join("liburing-sys/liburing-2.15.sha256");
+    manifest_at(&project_root().join(format!("liburing-sys/liburing-{}.sha256", release())))
+}
+
+/// The manifest in `path` (same format as liburing-sys's).
+pub fn manifest_at(path: &Path) -> Result<Vec<(String, String)>> {
     let text = String::from_utf8(util::read(&path)?)
         .map_err(|e| format!("{} is not UTF-8: {e}", path.display()))?;
     parse_manifest(&text).map_err(|e| format!("{}: {e}", path.display()))
@@ -75,7 +85,7 @@ pub fn verify(root: &Path, manifest: &[(String, String)]) -> Result {
         Ok(())
     } else {
         Err(format!(
-            "{} does not match liburing 2.15 ({} of {} files wrong):\n  {}",
+            "{} does not match its manifest ({} of {} files wrong):\n  {}",
             root.display(),
             problems.len(),
             manifest.len(),
@@ -115,7 +125,11 @@ pub fn run(args: &[String]) -> Result {
     let manifest = manifest()?;
 
     if !force && dest.exists() && verify(&dest, &manifest).is_ok() {
-        eprintln!("{} already holds verified liburing 2.15", dest.display());
+        eprintln!(
+            "{} already holds verified liburing {}",
+            dest.display(),
+            release()
+        );
         return Ok(());
     }
 
@@ -160,7 +174,8 @@ pub fn install(tree: &Path, dest: &Path, manifest: &[(String, String)]) -> Resul
         )
     })?;
     eprintln!(
-        "vendored liburing 2.15 ({} files, all SHA-256 verified) into {}",
+        "vendored liburing {} ({} files, all SHA-256 verified) into {}",
+        release(),
         manifest.len(),
         dest.display()
     );
@@ -246,6 +261,21 @@ fn from_crates_io(scratch: &Path) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pinned_sources_name_the_release_of_the_build_recipe() {
+        let release = release();
+        assert_eq!(TAG, format!("liburing-{release}"));
+        assert!(
+            CRATE_VERSION.starts_with(&format!("{release}.")),
+            "{CRATE_VERSION}"
+        );
+        assert!(
+            project_root()
+                .join(format!("liburing-sys/liburing-{release}.sha256"))
+                .exists()
+        );
+    }
 
     fn tmp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("xtask-vendor-{name}-{}", std::process::id()));
