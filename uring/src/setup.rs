@@ -61,13 +61,17 @@ pub(crate) fn needs_liburing(what: impl fmt::Display, minor: u32) -> io::Error {
 /// each. (The others only matter to the kernel and to this crate's own
 /// submit and reap paths, which know them all.)
 const LIBURING_SETUP_FLAGS: &[(u32, &str, u32)] = &[
-    // Rings in application memory: io_uring_queue_init_mem, and not mmap.
-    (sys::IORING_SETUP_NO_MMAP, "NO_MMAP", 5),
-    // No ring fd: liburing must keep the registered index instead.
+    // Rings in application memory: io_uring_queue_init_mem (2.5), and not
+    // mmap. 2.5–2.7 set such a ring up, but their io_uring_queue_exit unmaps
+    // the start of the application's memory (it takes "no ring size" for "one
+    // mapping of liburing's own"), which the owner then unmaps again: whatever
+    // was mapped into the hole meanwhile (another thread's stack) goes with it.
+    (sys::IORING_SETUP_NO_MMAP, "NO_MMAP", 8),
+    // No ring fd, only a registered index; needs NO_MMAP.
     (
         sys::IORING_SETUP_REGISTERED_FD_ONLY,
         "REGISTERED_FD_ONLY",
-        5,
+        8,
     ),
     // No SQ index array: an older liburing fills the array it believes is at
     // offset 0 of the SQ ring, over the kernel's head and tail.
@@ -311,7 +315,7 @@ impl fmt::Debug for Params {
 /// let need = RingMemory::required(8, SetupFlags::empty())?;
 /// let mem = RingMemory::new(need)?;
 /// let ring = Ring::builder().no_mmap_memory(mem).build(8);
-/// # // Linux < 6.5 refuses NO_MMAP; a system liburing < 2.5 cannot set it up.
+/// # // Linux < 6.5 refuses NO_MMAP; uring refuses it with a system liburing < 2.8.
 /// # let Ok(ring) = ring else { return Ok(()) };
 /// assert!(ring.flags().contains(SetupFlags::NO_MMAP));
 /// # Ok::<(), std::io::Error>(())
@@ -678,7 +682,8 @@ impl<'fd> Builder<'fd> {
     /// ordinary pages; if the kernel refuses those, as kernels before 6.13 do for
     /// parts larger than a page, one 2 MiB huge page, which needs free huge pages)
     /// and unmaps it at teardown; see [`no_mmap_memory`](Self::no_mmap_memory) to
-    /// provide it yourself. Needs liburing 2.5 or later: with an older system
+    /// provide it yourself. Needs liburing 2.8 or later (2.5–2.7 unmap part of the
+    /// ring's memory at teardown, which is not theirs): with an older system
     /// liburing `build` fails with `EOPNOTSUPP`, naming both versions.
     #[doc(alias = "IORING_SETUP_NO_MMAP")]
     pub fn no_mmap(self) -> Self {
@@ -688,7 +693,7 @@ impl<'fd> Builder<'fd> {
     /// [`no_mmap`](Self::no_mmap) in memory you mapped: `memory` moves into the
     /// ring and is unmapped after the ring is torn down. It must hold at least
     /// [`RingMemory::required`] bytes; `build` fails with `ENOMEM` otherwise.
-    /// Needs liburing 2.5 or later (`io_uring_queue_init_mem`); with an older
+    /// Needs liburing 2.8 or later (see [`no_mmap`](Self::no_mmap)); with an older
     /// system liburing `build` fails with `EOPNOTSUPP`.
     #[doc(alias = "io_uring_queue_init_mem")]
     pub fn no_mmap_memory(mut self, memory: RingMemory) -> Self {
@@ -700,7 +705,7 @@ impl<'fd> Builder<'fd> {
     /// for the ring, only a registered-ring index that every enter uses. Requires
     /// [`no_mmap`](Self::no_mmap) (`EINVAL` otherwise). Such a ring has no
     /// [`fd`](crate::Ring::fd) and cannot be polled or attached to. Needs
-    /// liburing 2.5 or later (`EOPNOTSUPP` from `build` otherwise).
+    /// liburing 2.8 or later, as `NO_MMAP` does (`EOPNOTSUPP` from `build` otherwise).
     #[doc(alias = "IORING_SETUP_REGISTERED_FD_ONLY")]
     pub fn registered_fd_only(self) -> Self {
         self.set(sys::IORING_SETUP_REGISTERED_FD_ONLY)
@@ -778,19 +783,19 @@ impl<'fd> Builder<'fd> {
     ///   flag or combination, `EPERM` for SQPOLL without privilege on old kernels,
     ///   `ENOMEM`, …), with a message naming the flags.
     /// * `EOPNOTSUPP` (kind `Unsupported`) for a flag the linked liburing is too
-    ///   old to set up (`NO_MMAP` and `REGISTERED_FD_ONLY` need 2.5,
+    ///   old to set up (`NO_MMAP` and `REGISTERED_FD_ONLY` need 2.8,
     ///   `NO_SQARRAY` 2.6), naming the release needed and the one linked.
     pub fn build(mut self, entries: u32) -> io::Result<Ring> {
         self.check_entries(entries)?;
         check_liburing_setup_flags(self.params.flags)?;
-        #[cfg(liburing_2_5)]
+        #[cfg(liburing_2_8)]
         if self.memory.is_none() && self.params.flags & sys::IORING_SETUP_NO_MMAP != 0 {
             return self.build_in_own_memory(entries);
         }
         let mut raw: Box<sys::io_uring> = Box::default();
         let mut params = self.params;
         let ret = match self.memory.as_mut() {
-            #[cfg(liburing_2_5)]
+            #[cfg(liburing_2_8)]
             // SAFETY: raw and params are valid for writes; the memory is a live
             // mapping of mem.len() bytes that moves into the Ring built below and
             // is unmapped only after io_uring_queue_exit.
@@ -803,8 +808,8 @@ impl<'fd> Builder<'fd> {
                     mem.len(),
                 )
             },
-            #[cfg(not(liburing_2_5))]
-            Some(_) => return Err(needs_liburing("io_uring_queue_init_mem", 5)),
+            #[cfg(not(liburing_2_8))]
+            Some(_) => return Err(needs_liburing("a ring in application memory (NO_MMAP)", 8)),
             // SAFETY: raw and params are valid, exclusively borrowed structs.
             None => unsafe { sys::io_uring_queue_init_params(entries, &mut *raw, &mut params) },
         };
@@ -825,7 +830,7 @@ impl<'fd> Builder<'fd> {
     /// fits in a page), falling back to one 2 MiB huge page as liburing does.
     /// Doing it here rather than in liburing keeps the behaviour the same for every
     /// liburing version (before 2.12 liburing always asked for a huge page).
-    #[cfg(liburing_2_5)]
+    #[cfg(liburing_2_8)]
     fn build_in_own_memory(self, entries: u32) -> io::Result<Ring> {
         let need = RingMemory::required(entries, self.setup_flags())?;
         let params = self.params;

@@ -647,7 +647,7 @@ fn builder_registers_the_ring_fd() {
             );
             return;
         }
-        Err(e) if skipped_for_old_liburing(test, 5, &e) => return,
+        Err(e) if skipped_for_old_liburing(test, 8, &e) => return,
         Err(e) => panic!("{test}: REGISTERED_FD_ONLY ring: {e}"),
     };
     assert!(only.is_ring_fd_registered());

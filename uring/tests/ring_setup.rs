@@ -140,7 +140,7 @@ fn liburing_needed(flags: SetupFlags) -> u32 {
     if flags.contains(SetupFlags::NO_SQARRAY) {
         6
     } else if flags.intersects(SetupFlags::NO_MMAP | SetupFlags::REGISTERED_FD_ONLY) {
-        5
+        8
     } else {
         0
     }
@@ -151,16 +151,16 @@ fn setup_flags_the_linked_liburing_lacks_are_refused_naming_both_versions() {
     let linked = env!("URING_LIBURING_VERSION");
     type Setup = fn() -> uring::Builder<'static>;
     let cases: [(&str, Setup, u32); 4] = [
-        ("NO_MMAP", || Ring::builder().no_mmap(), 5),
+        ("NO_MMAP", || Ring::builder().no_mmap(), 8),
         (
             "NO_MMAP",
             || Ring::builder().no_mmap_memory(RingMemory::new(1 << 16).unwrap()),
-            5,
+            8,
         ),
         (
             "REGISTERED_FD_ONLY",
             || Ring::builder().registered_fd_only().no_mmap(),
-            5,
+            8,
         ),
         ("NO_SQARRAY", || Ring::builder().no_sqarray(), 6),
     ];
@@ -635,7 +635,7 @@ fn no_mmap_memory_too_small_is_enomem() {
     let need = RingMemory::required(4096, SetupFlags::empty()).unwrap();
     assert!(need > mem.len());
     let err = Ring::builder().no_mmap_memory(mem).build(4096).unwrap_err();
-    if skipped_for_old_liburing("no_mmap_memory_too_small_is_enomem", 5, &err) {
+    if skipped_for_old_liburing("no_mmap_memory_too_small_is_enomem", 8, &err) {
         return;
     }
     assert_eq!(uring::error::errno(&err), Some(libc::ENOMEM));
@@ -645,7 +645,7 @@ fn no_mmap_memory_too_small_is_enomem() {
 #[test]
 fn registered_fd_only_ring_has_no_fd_and_works() {
     let err = Ring::builder().registered_fd_only().build(4).unwrap_err();
-    if liburing_minor() >= 5 {
+    if liburing_minor() >= 8 {
         assert_eq!(uring::error::errno(&err), Some(libc::EINVAL));
         assert!(err.to_string().contains("requires NO_MMAP"), "{err}");
     } else {
