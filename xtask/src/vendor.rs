@@ -39,7 +39,7 @@ pub fn manifest() -> Result<Vec<(String, String)>> {
 
 /// The manifest in `path` (same format as liburing-sys's).
 pub fn manifest_at(path: &Path) -> Result<Vec<(String, String)>> {
-    let text = String::from_utf8(util::read(&path)?)
+    let text = String::from_utf8(util::read(path)?)
         .map_err(|e| format!("{} is not UTF-8: {e}", path.display()))?;
     parse_manifest(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -140,7 +140,7 @@ pub fn run(args: &[String]) -> Result {
 
     let tree = match source {
         Source::Dir(dir) => dir,
-        Source::CratesIo => from_crates_io(&scratch)?,
+        Source::CratesIo => crate_dir(CRATE_NAME, CRATE_VERSION, &scratch)?,
         Source::Git(url) => from_git(&url, &scratch)?,
         Source::Auto => match from_git(GIT_URL, &scratch) {
             Ok(t) => t,
@@ -148,7 +148,7 @@ pub fn run(args: &[String]) -> Result {
                 eprintln!(
                     "upstream git not reachable ({e}); using crates.io's {CRATE_NAME} {CRATE_VERSION}"
                 );
-                from_crates_io(&scratch)?
+                crate_dir(CRATE_NAME, CRATE_VERSION, &scratch)?
             }
         },
     };
@@ -226,14 +226,16 @@ fn from_git(url: &str, scratch: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Has cargo download the crates.io package and returns the directory it unpacked.
-fn from_crates_io(scratch: &Path) -> Result<PathBuf> {
-    let proj = scratch.join("fetch");
+/// Has cargo download crates.io package `name` at exactly `version` (through a
+/// scratch project in `scratch`, so cargo checks the package's checksum against the
+/// registry's index) and returns the directory it unpacked.
+pub fn crate_dir(name: &str, version: &str, scratch: &Path) -> Result<PathBuf> {
+    let proj = scratch.join(format!("fetch-{name}-{version}"));
     util::write(
         &proj.join("Cargo.toml"),
         format!(
             "[package]\nname = \"uring-vendor-fetch\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
-             [lib]\npath = \"lib.rs\"\n[dependencies]\n{CRATE_NAME} = {{ version = \"={CRATE_VERSION}\", default-features = false }}\n\
+             [lib]\npath = \"lib.rs\"\n[dependencies]\n{name} = {{ version = \"={version}\", default-features = false }}\n\
              [workspace]\n"
         ),
     )?;
@@ -243,13 +245,13 @@ fn from_crates_io(scratch: &Path) -> Result<PathBuf> {
             .args(["metadata", "--format-version", "1", "--manifest-path"])
             .arg(proj.join("Cargo.toml")),
     )?;
-    let wanted = format!("/{CRATE_NAME}-{CRATE_VERSION}/Cargo.toml");
+    let wanted = format!("/{name}-{version}/Cargo.toml");
     let manifest_path = meta
         .split("\"manifest_path\":\"")
         .skip(1)
         .filter_map(|s| s.split('"').next())
         .find(|p| p.ends_with(&wanted))
-        .ok_or_else(|| format!("cargo metadata did not report {CRATE_NAME} {CRATE_VERSION}"))?;
+        .ok_or_else(|| format!("cargo metadata did not report {name} {version}"))?;
     let root = Path::new(manifest_path)
         .parent()
         .expect("a manifest has a parent")
