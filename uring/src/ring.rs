@@ -918,10 +918,11 @@ impl Drop for Ring {
         if self.registered_elsewhere() {
             // liburing's io_uring_queue_exit unregisters the index in
             // enter_ring_fd, which on this thread would remove whatever ring
-            // *this* thread registered there. An index no thread can have (-1,
-            // beyond the kernel's 16 slots) makes that call fail with EINVAL
-            // and touch nothing, whichever private flags this liburing release
-            // keeps. The registration stays; the kernel drops it when the
+            // *this* thread registered there. An index no thread can have (-1:
+            // beyond the kernel's 16 slots, and no descriptor either) makes that
+            // call fail (EINVAL, or EBADF where liburing 2.4 passes it as the
+            // fd) and touch nothing, whichever private flags this liburing
+            // release keeps. The registration stays; the kernel drops it when the
             // registering thread exits.
             self.raw.enter_ring_fd = -1;
         }
