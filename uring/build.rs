@@ -1,28 +1,32 @@
 //! Reads the metadata liburing-sys publishes (`links = "uring"`) so `uring` knows which
 //! liburing it is linked against: `cfg(liburing_2_N)` for every minor release the linked
-//! liburing is at least, and `URING_LIBURING_VERSION` / `URING_LIBURING_INCLUDE` for code
-//! and tests.
+//! liburing is at least, and `URING_LIBURING_VERSION` / `URING_LIBURING_MINOR` /
+//! `URING_LIBURING_INCLUDE` for code and tests.
+//!
+//! Both numbers come from liburing-sys alone: `DEP_URING_VERSION_MINOR` (the linked
+//! release) and `DEP_URING_BINDINGS_VERSION_MINOR` (the newest release its bindings
+//! describe, which bounds the cfg names), so nothing here changes when the bundled
+//! liburing does.
 
 fn main() {
-    let version = std::env::var("DEP_URING_VERSION").expect("liburing-sys sets DEP_URING_VERSION");
+    let version = dep("VERSION");
     let include = std::env::var("DEP_URING_INCLUDE").unwrap_or_default();
-    let minor: u32 = std::env::var("DEP_URING_VERSION_MINOR")
-        .ok()
-        .and_then(|m| m.parse().ok())
-        .expect("liburing-sys sets DEP_URING_VERSION_MINOR");
+    let minor = dep_minor("VERSION_MINOR");
+    let newest = dep_minor("BINDINGS_VERSION_MINOR");
     let mut check = String::from("cargo::rustc-check-cfg=cfg(liburing_vendored");
-    for m in 0..=15 {
+    for m in 0..=newest {
         check.push_str(&format!(", liburing_2_{m}"));
     }
     check.push(')');
     println!("{check}");
-    for m in 0..=minor.min(15) {
+    for m in 0..=minor.min(newest) {
         println!("cargo:rustc-cfg=liburing_2_{m}");
     }
     if std::env::var("DEP_URING_VENDORED").is_ok_and(|v| v == "1") {
         println!("cargo:rustc-cfg=liburing_vendored");
     }
     println!("cargo:rustc-env=URING_LIBURING_VERSION={version}");
+    println!("cargo:rustc-env=URING_LIBURING_MINOR={minor}");
     println!("cargo:rustc-env=URING_LIBURING_INCLUDE={include}");
     write_doc_aliases();
 }
@@ -65,4 +69,16 @@ fn write_doc_aliases() {
         .join("doc_aliases.txt");
     std::fs::write(&out, aliases.join("\n"))
         .unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
+}
+
+/// `DEP_URING_<name>`, which liburing-sys's build script always sets.
+fn dep(name: &str) -> String {
+    std::env::var(format!("DEP_URING_{name}"))
+        .unwrap_or_else(|_| panic!("liburing-sys sets DEP_URING_{name} (its `links` metadata)"))
+}
+
+fn dep_minor(name: &str) -> u32 {
+    let v = dep(name);
+    v.parse()
+        .unwrap_or_else(|_| panic!("DEP_URING_{name} is `{v}`, not a number"))
 }

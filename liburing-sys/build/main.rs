@@ -6,9 +6,11 @@
 //!   pkg-config ([`system`]).
 //!
 //! Either way it prints `cargo:include=` and `cargo:version=` (read by dependents as
-//! `DEP_URING_INCLUDE` / `DEP_URING_VERSION`) and one `liburing_2_N` cfg for every
-//! liburing minor version the linked library is at least.
+//! `DEP_URING_INCLUDE` / `DEP_URING_VERSION`), `cargo:bindings_version=` (the release
+//! the bindings describe, `DEP_URING_BINDINGS_VERSION`), and one `liburing_2_N` cfg
+//! for every liburing minor version the linked library is at least.
 
+mod recipe;
 mod system;
 mod vendored;
 
@@ -16,8 +18,8 @@ use std::path::PathBuf;
 
 /// The liburing release the checked-in bindings describe and `vendored` builds.
 pub const VENDORED_VERSION: Version = Version {
-    major: 2,
-    minor: 15,
+    major: recipe::VERSION.0,
+    minor: recipe::VERSION.1,
 };
 /// The oldest liburing with `liburing-ffi`, the library that exports the inline helpers.
 pub const MIN_SYSTEM_VERSION: Version = Version { major: 2, minor: 4 };
@@ -125,6 +127,10 @@ fn main() {
 }
 
 fn emit_version(v: Version) {
+    // The newest release the bindings describe: dependents bound their own
+    // `liburing_2_N` cfgs by it instead of repeating the number.
+    println!("cargo:bindings_version={VENDORED_VERSION}");
+    println!("cargo:bindings_version_minor={}", VENDORED_VERSION.minor);
     println!("cargo:version={v}");
     println!("cargo:version_major={}", v.major);
     println!("cargo:version_minor={}", v.minor);

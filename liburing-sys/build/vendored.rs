@@ -1,19 +1,10 @@
-//! Builds the vendored liburing 2.15 with `cc`: an explicit file list and defines, as
-//! liburing's own Makefile would, without running its configure script or make.
+//! Builds the vendored liburing 2.15 with `cc`: the file list, defines and include
+//! tree of [`recipe`](crate::recipe) (shared with the xtask), as liburing's own
+//! Makefile would, without running its configure script or make.
 
+use crate::recipe;
 use crate::{Found, VENDORED_VERSION};
-use std::path::{Path, PathBuf};
-
-/// The library sources (`liburing_srcs` in liburing's `src/Makefile`, libc flavour)
-/// plus `ffi.c`, which turns every inline helper of `liburing.h` into a real symbol.
-const SOURCES: &[&str] = &[
-    "setup.c",
-    "queue.c",
-    "register.c",
-    "syscall.c",
-    "version.c",
-    "ffi.c",
-];
+use std::path::PathBuf;
 
 pub fn build() -> Found {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -21,12 +12,16 @@ pub fn build() -> Found {
     if !src.join("include/liburing.h").exists() {
         let lines = [
             String::new(),
-            "liburing-sys: the bundled liburing 2.15 source is not in place:".into(),
+            format!(
+                "liburing-sys: the bundled liburing {VENDORED_VERSION} source is not in place:"
+            ),
             format!("  {} is missing.", src.join("include/liburing.h").display()),
             String::new(),
             "In a git checkout of the uring workspace, fetch it (from upstream git or crates.io,"
                 .into(),
-            "every file checked against liburing-sys/liburing-2.15.sha256) with:".into(),
+            format!(
+                "every file checked against liburing-sys/liburing-{VENDORED_VERSION}.sha256) with:"
+            ),
             String::new(),
             "    cargo xtask vendor".into(),
             String::new(),
@@ -38,7 +33,8 @@ pub fn build() -> Found {
         }
         std::process::exit(1);
     }
-    for f in SOURCES {
+    let sources = || recipe::LIB_SOURCES.iter().chain([&recipe::FFI_SOURCE]);
+    for f in sources() {
         println!("cargo:rerun-if-changed={}", src.join(f).display());
     }
     println!("cargo:rerun-if-changed={}", src.join("include").display());
@@ -47,33 +43,19 @@ pub fn build() -> Found {
     // liburing's headers plus the two that its configure script would generate.
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let include = out.join("include");
-    copy_dir(&src.join("include"), &include);
-    let build_dir = manifest_dir.join("build");
-    std::fs::copy(
-        build_dir.join("compat.h"),
-        include.join("liburing/compat.h"),
-    )
-    .expect("copy compat.h");
-    let version_h = std::fs::read_to_string(build_dir.join("io_uring_version.h.in"))
-        .expect("read io_uring_version.h.in")
-        .replace("@MAJOR@", &VENDORED_VERSION.major.to_string())
-        .replace("@MINOR@", &VENDORED_VERSION.minor.to_string());
-    std::fs::write(include.join("liburing/io_uring_version.h"), version_h)
-        .expect("write io_uring_version.h");
+    recipe::assemble_include(&src, &manifest_dir.join("build"), &include)
+        .unwrap_or_else(|e| panic!("assembling liburing's include directory: {e}"));
 
     let mut cc = cc::Build::new();
-    cc.include(&include)
-        .include(&src)
-        .define("_GNU_SOURCE", None)
-        .define("_LARGEFILE_SOURCE", None)
-        .define("_FILE_OFFSET_BITS", "64")
-        .define("LIBURING_INTERNAL", None)
-        .flag_if_supported("-fno-stack-protector")
-        .flag_if_supported("-Wno-unused-parameter")
-        .warnings(false)
-        .pic(true)
-        .opt_level(3);
-    for f in SOURCES {
+    cc.include(&include).include(&src);
+    for (name, value) in recipe::HEADER_DEFINES.iter().chain(recipe::LIB_DEFINES) {
+        cc.define(name, *value);
+    }
+    for flag in recipe::LIB_FLAGS {
+        cc.flag_if_supported(flag);
+    }
+    cc.warnings(false).pic(true).opt_level(3);
+    for f in sources() {
         cc.file(src.join(f));
     }
     // `uring-ffi`: liburing plus its inline helpers, the static twin of liburing-ffi.a.
@@ -82,20 +64,5 @@ pub fn build() -> Found {
     Found {
         version: VENDORED_VERSION,
         include,
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("create {}: {e}", to.display()));
-    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()))
-    {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest)
-                .unwrap_or_else(|e| panic!("copy {}: {e}", entry.path().display()));
-        }
     }
 }

@@ -52,6 +52,8 @@
 //!   [`io_uring_major_version`] / [`io_uring_minor_version`] (the library actually loaded);
 //! * in a dependent's build script (this crate sets `links = "uring"`):
 //!   * `DEP_URING_VERSION`: `2.15`, `2.9`, …; `DEP_URING_VERSION_MAJOR` / `DEP_URING_VERSION_MINOR`;
+//!   * `DEP_URING_BINDINGS_VERSION` (`2.15`) / `DEP_URING_BINDINGS_VERSION_MINOR`: the
+//!     release these bindings describe, the newest a `liburing_2_N` cfg can name;
 //!   * `DEP_URING_INCLUDE`: a directory holding `liburing.h` and `liburing/*.h` for the
 //!     linked version (for the vendored build, including the generated `compat.h` and
 //!     `io_uring_version.h`), for compiling C against the same liburing;

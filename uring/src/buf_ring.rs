@@ -245,6 +245,10 @@ impl BufRing {
             ring_addr: mem.as_ref().map_or(0, |m| m.as_ptr() as u64),
             ring_entries: entries,
             bgid: group,
+            // In the struct, not liburing's `flags` argument: releases before
+            // 2.8 ignore that argument (the kernel then saw no MMAP flag and a
+            // null ring address: EFAULT).
+            flags: flags.bits(),
             ..Default::default()
         };
         ring.register_call(
@@ -252,7 +256,7 @@ impl BufRing {
             // SAFETY: reg is valid for the call; the memory it names (if any) is a
             // live mapping owned by the BufRing built below, which unregisters
             // before unmapping it (or leaks it).
-            |r| unsafe { sys::io_uring_register_buf_ring(r, &mut reg, flags.bits() as u32) },
+            |r| unsafe { sys::io_uring_register_buf_ring(r, &mut reg, 0) },
         )?;
         let mut br = BufRing {
             fd,

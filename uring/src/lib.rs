@@ -55,7 +55,11 @@
 //! Which liburing is linked is decided by `liburing-sys` (bundled 2.15 by default;
 //! the system's `liburing-ffi` >= 2.4 without the `vendored` feature). Calls newer
 //! than the linked liburing go through the raw `io_uring_register(2)` system call or
-//! fail with an error naming the version they need.
+//! fail with an error naming the version they need: setup flags liburing itself must
+//! understand (`NO_SQARRAY` from 2.6, `NO_MMAP` and `REGISTERED_FD_ONLY` from 2.8) are
+//! refused with `EOPNOTSUPP` before that. A [`Ring`] keeps its own record of how it
+//! enters (fd or registered index, iowait), never liburing's private flags, whose
+//! layout differs between releases.
 
 pub use liburing_sys as sys;
 

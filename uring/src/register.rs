@@ -87,23 +87,44 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use crate::error::with_context;
-use crate::ring::{INT_FLAG_REG_REG_RING, INT_FLAG_REG_RING, Ring, thread_token};
+use crate::ring::{Ring, thread_token};
 use crate::setup::RingMemory;
 use crate::sys;
 
 impl Ring {
     /// Runs one liburing register call. When the ring fd is registered by
     /// another thread, liburing would use that thread's registered index on this
-    /// thread's table: use the plain fd instead, or refuse if there is none.
+    /// thread's table: the call then gets a stand-in `struct io_uring` that names
+    /// the ring only by its plain fd, or is refused if there is none.
+    ///
+    /// The stand-in is zeroed apart from the fds and the setup and feature
+    /// flags, so its `int_flags` is 0: "nothing registered" in every liburing
+    /// release, whatever bits each gives its private flags. `call` must only
+    /// make register calls through the pointer (they read the fds and flags);
+    /// anything that reads or changes the rings takes `&mut self` itself and
+    /// checks [`registered_elsewhere`](Ring::registered_elsewhere) first.
     pub(crate) fn register_call(
         &mut self,
         what: impl FnOnce() -> String,
         call: impl FnOnce(*mut sys::io_uring) -> i32,
     ) -> io::Result<u32> {
-        let foreign =
-            self.raw.int_flags & INT_FLAG_REG_RING != 0 && self.reg_owner != thread_token();
-        let saved = self.raw.int_flags;
-        if foreign {
+        let (ret, what) = self.register_call_raw(what, call)?;
+        if ret < 0 {
+            Err(with_context(-ret, what()))
+        } else {
+            Ok(ret as u32)
+        }
+    }
+
+    /// [`register_call`](Self::register_call) returning liburing's return value
+    /// as it is (and `what`, for the caller's error); `Err` only when the call
+    /// cannot be made on this thread.
+    pub(crate) fn register_call_raw<W: FnOnce() -> String>(
+        &mut self,
+        what: W,
+        call: impl FnOnce(*mut sys::io_uring) -> i32,
+    ) -> io::Result<(i32, W)> {
+        let ret = if self.registered_elsewhere() {
             if self.raw.ring_fd < 0 {
                 return Err(with_context(
                     libc::EBADF,
@@ -114,17 +135,18 @@ impl Ring {
                     ),
                 ));
             }
-            self.raw.int_flags &= !INT_FLAG_REG_REG_RING;
-        }
-        let ret = call(&mut *self.raw);
-        if foreign {
-            self.raw.int_flags = saved;
-        }
-        if ret < 0 {
-            Err(with_context(-ret, what()))
+            let mut stand_in = sys::io_uring {
+                ring_fd: self.raw.ring_fd,
+                enter_ring_fd: self.raw.ring_fd,
+                flags: self.raw.flags,
+                features: self.raw.features,
+                ..Default::default()
+            };
+            call(&mut stand_in)
         } else {
-            Ok(ret as u32)
-        }
+            call(&mut *self.raw)
+        };
+        Ok((ret, what))
     }
 
     /// Registers `fds` as the ring's fixed-file table (`IORING_REGISTER_FILES`,
@@ -375,7 +397,7 @@ impl Ring {
     /// `EEXIST` if it is registered already.
     #[doc(alias = "io_uring_register_ring_fd")]
     pub fn register_ring_fd(&mut self) -> io::Result<()> {
-        if self.raw.int_flags & INT_FLAG_REG_RING != 0 {
+        if self.is_ring_fd_registered() {
             return Err(with_context(
                 libc::EEXIST,
                 "registering the ring fd: it is registered already",
@@ -386,6 +408,9 @@ impl Ring {
             // SAFETY: the ring is live; liburing updates its own fields.
             |r| unsafe { sys::io_uring_register_ring_fd(r) },
         )?;
+        // liburing keeps the index it got in enter_ring_fd (every release).
+        self.enter_fd = self.raw.enter_ring_fd;
+        self.enter_flags |= sys::IORING_ENTER_REGISTERED_RING;
         self.reg_owner = thread_token();
         Ok(())
     }
@@ -396,7 +421,7 @@ impl Ring {
     /// fd (`REGISTERED_FD_ONLY` or [`close_ring_fd`](Self::close_ring_fd)).
     #[doc(alias = "io_uring_unregister_ring_fd")]
     pub fn unregister_ring_fd(&mut self) -> io::Result<()> {
-        if self.raw.int_flags & INT_FLAG_REG_RING == 0 {
+        if !self.is_ring_fd_registered() {
             return Err(with_context(
                 libc::EINVAL,
                 "unregistering the ring fd: it is not registered",
@@ -419,6 +444,8 @@ impl Ring {
             // SAFETY: the ring is live; liburing updates its own fields.
             |r| unsafe { sys::io_uring_unregister_ring_fd(r) },
         )?;
+        self.enter_fd = self.raw.ring_fd;
+        self.enter_flags &= !sys::IORING_ENTER_REGISTERED_RING;
         Ok(())
     }
 
@@ -434,7 +461,7 @@ impl Ring {
     /// `EXDEV` from another thread; `EBADF` if already closed.
     #[doc(alias = "io_uring_close_ring_fd")]
     pub fn close_ring_fd(&mut self) -> io::Result<()> {
-        if self.raw.int_flags & INT_FLAG_REG_RING != 0 && self.reg_owner != thread_token() {
+        if self.registered_elsewhere() {
             return Err(with_context(
                 libc::EXDEV,
                 "closing the ring fd: its registration belongs to another thread",
@@ -665,6 +692,15 @@ impl Ring {
     #[cfg(liburing_2_9)]
     #[doc(alias = "io_uring_resize_rings")]
     pub fn resize_rings(&mut self, sq_entries: u32, cq_entries: Option<u32>) -> io::Result<()> {
+        if self.registered_elsewhere() {
+            // liburing would resize through this thread's registered index, and
+            // the stand-in register_call uses elsewhere cannot be remapped.
+            return Err(with_context(
+                libc::EXDEV,
+                "resizing the rings: the ring fd is registered by another thread; \
+                 resize on that thread",
+            ));
+        }
         if self.raw.ring_fd < 0 {
             return Err(with_context(
                 libc::EBADF,
@@ -768,17 +804,21 @@ impl Ring {
     /// Whether the ring's fd is registered (with some thread).
     #[inline]
     pub fn is_ring_fd_registered(&self) -> bool {
-        self.raw.int_flags & INT_FLAG_REG_RING != 0
+        self.enter_flags & sys::IORING_ENTER_REGISTERED_RING != 0
     }
 }
 
-/// `io_uring_register(2)` the way liburing's internal `do_register` calls it:
-/// through the registered ring index when liburing would, else the ring fd.
-/// (Used where liburing's wrapper is newer than the oldest liburing supported.)
+/// `io_uring_register(2)` on `ring` made directly (where liburing's wrapper is
+/// newer than the linked liburing, or there is none): through the plain ring
+/// fd while there is one, else through the registered index
+/// (`IORING_REGISTER_USE_REGISTERED_RING`; a ring without a plain fd is always
+/// registered, on a kernel that has `REG_REG_RING`). Decided from the public
+/// fds alone, never from liburing's private `int_flags`.
 ///
 /// # Safety
 ///
-/// `ring` must be a live ring; `arg`/`nr` must be what `opcode` expects.
+/// `ring` must be a live ring (or [`Ring::register_call`]'s stand-in for one);
+/// `arg`/`nr` must be what `opcode` expects.
 unsafe fn raw_register(
     ring: *mut sys::io_uring,
     opcode: u32,
@@ -786,12 +826,11 @@ unsafe fn raw_register(
     nr: u32,
 ) -> i32 {
     // SAFETY: the caller's contract: ring is live.
-    let (int_flags, enter_fd, ring_fd) =
-        unsafe { ((*ring).int_flags, (*ring).enter_ring_fd, (*ring).ring_fd) };
-    let (fd, opcode) = if int_flags & INT_FLAG_REG_REG_RING != 0 {
-        (enter_fd, opcode | sys::IORING_REGISTER_USE_REGISTERED_RING)
-    } else {
+    let (enter_fd, ring_fd) = unsafe { ((*ring).enter_ring_fd, (*ring).ring_fd) };
+    let (fd, opcode) = if ring_fd >= 0 {
         (ring_fd, opcode)
+    } else {
+        (enter_fd, opcode | sys::IORING_REGISTER_USE_REGISTERED_RING)
     };
     // SAFETY: forwarded from the caller's contract.
     unsafe { sys::io_uring_register(fd as u32, opcode, arg, nr) }
@@ -1000,9 +1039,9 @@ impl Ring {
         };
         let src_fd = if src.raw.ring_fd >= 0 {
             src.raw.ring_fd
-        } else if src.raw.int_flags & INT_FLAG_REG_RING != 0 && src.reg_owner == thread_token() {
+        } else if src.is_ring_fd_registered() && !src.registered_elsewhere() {
             flags |= sys::IORING_REGISTER_SRC_REGISTERED;
-            src.raw.enter_ring_fd
+            src.enter_fd
         } else {
             return Err(with_context(
                 libc::EBADF,
@@ -1058,13 +1097,16 @@ impl Ring {
             ring_addr: ring_addr as u64,
             ring_entries: entries,
             bgid: group,
+            // In the struct, not liburing's `flags` argument: releases before
+            // 2.8 ignore that argument.
+            flags,
             ..Default::default()
         };
         self.register_call(
             || format!("registering a buffer ring of {entries} entries for group {group}"),
             // SAFETY: reg is valid for the call; the memory is the caller's
             // contract.
-            |r| unsafe { sys::io_uring_register_buf_ring(r, &mut reg, flags as u32) },
+            |r| unsafe { sys::io_uring_register_buf_ring(r, &mut reg, 0) },
         )?;
         Ok(())
     }
@@ -1309,19 +1351,24 @@ impl Ring {
                 "turning iowait accounting off needs IORING_FEAT_NO_IOWAIT (Linux 6.15)",
             ));
         }
-        // liburing 2.10's io_uring_set_iowait does exactly this to its int_flags.
-        let no_iowait = sys::IORING_ENTER_NO_IOWAIT as u8;
         if enable {
-            self.raw.int_flags &= !no_iowait;
+            self.enter_flags &= !sys::IORING_ENTER_NO_IOWAIT;
         } else {
-            self.raw.int_flags |= no_iowait;
+            self.enter_flags |= sys::IORING_ENTER_NO_IOWAIT;
         }
+        // Tell liburing too, so that its own enters (`liburing_submit`, …) agree;
+        // releases before 2.10 have no such setting and always count iowait.
+        #[cfg(liburing_2_10)]
+        // SAFETY: the ring is live; liburing only updates its own flags word.
+        unsafe {
+            sys::io_uring_set_iowait(&mut *self.raw, enable)
+        };
         Ok(())
     }
 
     /// Whether waits count as I/O wait (see [`set_iowait`](Self::set_iowait)).
     pub fn iowait(&self) -> bool {
-        self.raw.int_flags & sys::IORING_ENTER_NO_IOWAIT as u8 == 0
+        self.enter_flags & sys::IORING_ENTER_NO_IOWAIT == 0
     }
 
     /// Registers a zero-copy receive interface queue (`IORING_REGISTER_ZCRX_IFQ`,

@@ -17,16 +17,6 @@ use crate::squeue::SubmissionQueue;
 use crate::sys;
 use crate::syscall;
 
-// liburing 2.15's private `int_flags` bits (src/int_flags.h). They live in the
-// public `struct io_uring` that liburing and this crate both drive, so both must
-// read them the same way.
-pub(crate) const INT_FLAG_REG_RING: u8 = sys::IORING_ENTER_REGISTERED_RING as u8;
-const INT_FLAG_NO_IOWAIT: u8 = sys::IORING_ENTER_NO_IOWAIT as u8;
-const INT_FLAG_CQ_ENTER: u8 = 4;
-/// liburing routes `io_uring_register` through the registered ring index.
-pub(crate) const INT_FLAG_REG_REG_RING: u8 = 1;
-const INT_FLAGS_MASK: u8 = INT_FLAG_REG_RING | INT_FLAG_NO_IOWAIT;
-
 /// Whether every load is an acquire and every store a release in hardware
 /// (x86's total store order): then the orderings only SQPOLL rings need cost
 /// nothing and are used on every ring, which spares the branch on the flags.
@@ -89,8 +79,23 @@ const SIGSET_SIZE: u32 = 8;
 pub struct Ring {
     pub(crate) raw: Box<sys::io_uring>,
     pub(crate) params: Params,
+    /// What every `io_uring_enter` names: the ring's fd, or its registered index
+    /// while [`enter_flags`](Self::enter_flags) has `IORING_ENTER_REGISTERED_RING`.
+    ///
+    /// This and the next fields are this crate's own record of how the ring
+    /// enters, updated by the methods that change it. They are never read from
+    /// liburing's `int_flags`: that field's bits are private to liburing and
+    /// differ between its releases (2.4–2.7 and 2.8 on disagree on all of them).
+    pub(crate) enter_fd: i32,
+    /// The flags every enter passes: `IORING_ENTER_REGISTERED_RING` while the
+    /// ring enters through its registered index, `IORING_ENTER_NO_IOWAIT` after
+    /// [`set_iowait(false)`](Ring::set_iowait).
+    pub(crate) enter_flags: u32,
+    /// `IORING_ENTER_GETEVENTS` when every submit must also reap (an IOPOLL ring
+    /// without SQPOLL: nothing else polls its completions), else 0.
+    submit_getevents: u32,
     /// The thread (see `thread_token`) whose registered-ring table holds this
-    /// ring's registered fd, when `int_flags` has `INT_FLAG_REG_RING`.
+    /// ring's registered fd, when `enter_flags` has `IORING_ENTER_REGISTERED_RING`.
     pub(crate) reg_owner: u64,
     /// `NO_MMAP` memory the rings live in: dropped (unmapped) after `raw` is torn down.
     _memory: Option<RingMemory>,
@@ -188,7 +193,23 @@ impl Ring {
         params: Params,
         memory: Option<RingMemory>,
     ) -> Ring {
+        // Right after setup a ring is registered exactly when it has no plain fd
+        // (REGISTERED_FD_ONLY): liburing then keeps the index in enter_ring_fd.
+        let enter_flags = if raw.ring_fd < 0 {
+            sys::IORING_ENTER_REGISTERED_RING
+        } else {
+            0
+        };
+        let polled = raw.flags & (sys::IORING_SETUP_IOPOLL | sys::IORING_SETUP_SQPOLL);
+        let submit_getevents = if polled == sys::IORING_SETUP_IOPOLL {
+            sys::IORING_ENTER_GETEVENTS
+        } else {
+            0
+        };
         Ring {
+            enter_fd: raw.enter_ring_fd,
+            enter_flags,
+            submit_getevents,
             raw,
             params,
             reg_owner: thread_token(),
@@ -222,6 +243,15 @@ impl Ring {
     /// fd is registered, liburing's submit, wait and register functions use the
     /// registered index, which is only valid on the registering thread; call them
     /// there (this crate's own methods check and fall back).
+    ///
+    /// The ring's fd must be registered, unregistered or closed, and iowait
+    /// accounting switched, only with this type's methods
+    /// ([`register_ring_fd`](Self::register_ring_fd),
+    /// [`unregister_ring_fd`](Self::unregister_ring_fd),
+    /// [`close_ring_fd`](Self::close_ring_fd), [`set_iowait`](Self::set_iowait)),
+    /// never with liburing's functions of the same names: the `Ring` keeps its
+    /// own record of how it enters (liburing's is private to each liburing
+    /// release) and would enter with a stale fd.
     #[inline]
     pub unsafe fn as_raw_mut(&mut self) -> *mut sys::io_uring {
         &mut *self.raw
@@ -413,12 +443,19 @@ impl Ring {
     /// The fd (or registered index) and flags to enter with.
     #[inline(always)]
     fn enter_fd(&self) -> io::Result<(i32, u32)> {
-        let ring = &*self.raw;
-        let flags = (ring.int_flags & INT_FLAGS_MASK) as u32;
-        if ring.int_flags & INT_FLAG_REG_RING != 0 && self.reg_owner != thread_token() {
+        let flags = self.enter_flags;
+        if flags & sys::IORING_ENTER_REGISTERED_RING != 0 && self.reg_owner != thread_token() {
             return self.enter_fd_foreign_thread(flags);
         }
-        Ok((ring.enter_ring_fd, flags))
+        Ok((self.enter_fd, flags))
+    }
+
+    /// Whether the ring's fd is registered by a thread other than this one (so
+    /// its registered index means nothing here).
+    #[inline]
+    pub(crate) fn registered_elsewhere(&self) -> bool {
+        self.enter_flags & sys::IORING_ENTER_REGISTERED_RING != 0
+            && self.reg_owner != thread_token()
     }
 
     /// The registered ring index is only meaningful on the thread that registered
@@ -442,13 +479,12 @@ impl Ring {
     #[inline(always)]
     fn submit_inner(&mut self, want: u32, getevents: bool) -> io::Result<usize> {
         let submitted = self.flush_sq();
-        let int_flags = self.raw.int_flags;
-        let mut flags = (int_flags & INT_FLAGS_MASK) as u32;
-        // Whether the completion side needs the kernel: asked to wait or get
-        // events, or completions are stuck (overflow) or pending (task work).
+        // Whether the completion side needs the kernel: always for IOPOLL
+        // (`submit_getevents`); when asked to wait or get events; when
+        // completions are stuck (overflow) or pending (task work).
+        let mut flags = self.enter_flags | self.submit_getevents;
         if getevents
             || want != 0
-            || int_flags & INT_FLAG_CQ_ENTER != 0
             || self.sq_flags() & (sys::IORING_SQ_CQ_OVERFLOW | sys::IORING_SQ_TASKRUN) != 0
         {
             flags |= sys::IORING_ENTER_GETEVENTS;
@@ -460,8 +496,8 @@ impl Ring {
         if !sq_needs_enter && flags & sys::IORING_ENTER_GETEVENTS == 0 {
             return Ok(submitted as usize);
         }
-        let mut fd = self.raw.enter_ring_fd;
-        if int_flags & INT_FLAG_REG_RING != 0 && self.reg_owner != thread_token() {
+        let mut fd = self.enter_fd;
+        if flags & sys::IORING_ENTER_REGISTERED_RING != 0 && self.reg_owner != thread_token() {
             (fd, flags) = self.enter_fd_foreign_thread(flags)?;
         }
         // SAFETY: no argument pointer; the entries the kernel consumes were pushed
@@ -754,8 +790,59 @@ impl Ring {
     /// `EBADFD` if the ring is not disabled.
     #[doc(alias = "io_uring_enable_rings")]
     pub fn enable_rings(&mut self) -> io::Result<()> {
-        // SAFETY: raw is a live ring; enabling touches no memory of ours.
-        from_ret(unsafe { sys::io_uring_enable_rings(&mut *self.raw) })?;
+        let (ret, _) = self.register_call_raw(
+            || "enabling the ring".to_string(),
+            // SAFETY: r is this ring (or its stand-in); enabling touches no memory of ours.
+            |r| unsafe { sys::io_uring_enable_rings(r) },
+        )?;
+        from_ret(ret)?;
+        Ok(())
+    }
+
+    /// For the `liburing_*` methods: liburing enters through the registered
+    /// index when there is one, which names another ring (or none) on a thread
+    /// other than the registering one.
+    fn check_liburing_enter(&self, what: &str) -> io::Result<()> {
+        if self.registered_elsewhere() {
+            return Err(with_context(
+                libc::EXDEV,
+                format!(
+                    "{what}: liburing would enter through the ring's registered fd, \
+                     which belongs to another thread (use the Ring's own methods, \
+                     which fall back to the plain fd)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// For `liburing_submit*`: liburing publishes the submission queue the way
+    /// its release knows. Before 2.14 it does not know `SQ_REWIND` (it would
+    /// move the tail the kernel ignores and never rewind).
+    fn check_liburing_submit(&self, what: &str) -> io::Result<()> {
+        self.check_liburing_enter(what)?;
+        #[cfg(not(liburing_2_14))]
+        if self.raw.flags & sys::IORING_SETUP_SQ_REWIND != 0 {
+            return Err(crate::setup::needs_liburing(
+                format!("{what} on an SQ_REWIND ring"),
+                14,
+            ));
+        }
+        Ok(())
+    }
+
+    /// For `liburing_wait_cqe`/`liburing_peek_cqe`: before 2.13 liburing reads
+    /// every completion as 16 bytes, so on a `CQE_MIXED` ring it would take the
+    /// second half of a 32-byte one, or a padding entry, for a completion.
+    fn check_liburing_reap(&self, what: &str) -> io::Result<()> {
+        self.check_liburing_enter(what)?;
+        #[cfg(not(liburing_2_13))]
+        if self.raw.flags & sys::IORING_SETUP_CQE_MIXED != 0 {
+            return Err(crate::setup::needs_liburing(
+                format!("{what} on a CQE_MIXED ring"),
+                13,
+            ));
+        }
         Ok(())
     }
 
@@ -763,6 +850,7 @@ impl Ring {
     /// comparison with [`submit`](Self::submit): both see the same queue.
     #[doc(alias = "io_uring_submit")]
     pub fn liburing_submit(&mut self) -> io::Result<usize> {
+        self.check_liburing_submit("io_uring_submit")?;
         // SAFETY: raw is a live ring; the queued entries were pushed by callers
         // who vouched for the memory they name.
         Ok(from_ret(unsafe { sys::io_uring_submit(&mut *self.raw) })? as usize)
@@ -771,6 +859,7 @@ impl Ring {
     /// liburing's `io_uring_submit_and_wait`.
     #[doc(alias = "io_uring_submit_and_wait")]
     pub fn liburing_submit_and_wait(&mut self, want: usize) -> io::Result<usize> {
+        self.check_liburing_submit("io_uring_submit_and_wait")?;
         // SAFETY: as for liburing_submit.
         Ok(
             from_ret(unsafe { sys::io_uring_submit_and_wait(&mut *self.raw, clamp_u32(want)) })?
@@ -782,6 +871,7 @@ impl Ring {
     /// marks it seen (`io_uring_cqe_seen`).
     #[doc(alias = "io_uring_wait_cqe")]
     pub fn liburing_wait_cqe(&mut self) -> io::Result<Cqe> {
+        self.check_liburing_reap("io_uring_wait_cqe")?;
         let mut cqe: *mut sys::io_uring_cqe = core::ptr::null_mut();
         // SAFETY: raw is a live ring and cqe a valid out-pointer.
         from_ret(unsafe { sys::io_uring_wait_cqe(&mut *self.raw, &mut cqe) })?;
@@ -794,6 +884,7 @@ impl Ring {
     /// `Ok(None)` when there is none.
     #[doc(alias = "io_uring_peek_cqe")]
     pub fn liburing_peek_cqe(&mut self) -> io::Result<Option<Cqe>> {
+        self.check_liburing_reap("io_uring_peek_cqe")?;
         let mut cqe: *mut sys::io_uring_cqe = core::ptr::null_mut();
         // SAFETY: raw is a live ring and cqe a valid out-pointer.
         let ret = unsafe { sys::io_uring_peek_cqe(&mut *self.raw, &mut cqe) };
@@ -828,11 +919,16 @@ impl AsRawFd for Ring {
 
 impl Drop for Ring {
     fn drop(&mut self) {
-        if self.raw.int_flags & INT_FLAG_REG_RING != 0 && self.reg_owner != thread_token() {
-            // Unregistering on this thread would remove whatever ring *this*
-            // thread registered at that index. Leave the registration; it goes
-            // away when the registering thread exits.
-            self.raw.int_flags &= !INT_FLAG_REG_RING;
+        if self.registered_elsewhere() {
+            // liburing's io_uring_queue_exit unregisters the index in
+            // enter_ring_fd, which on this thread would remove whatever ring
+            // *this* thread registered there. An index no thread can have (-1:
+            // beyond the kernel's 16 slots, and no descriptor either) makes that
+            // call fail (EINVAL, or EBADF where liburing 2.4 passes it as the
+            // fd) and touch nothing, whichever private flags this liburing
+            // release keeps. The registration stays; the kernel drops it when the
+            // registering thread exits.
+            self.raw.enter_ring_fd = -1;
         }
         // SAFETY: raw was initialised by liburing and is exited exactly once, here.
         // `memory` (NO_MMAP) is dropped after this body, so the rings outlive it.

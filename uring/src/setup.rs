@@ -22,6 +22,82 @@ use crate::mem::Mmap;
 use crate::ring::Ring;
 use crate::sys;
 
+/// The liburing release this crate is linked against (`DEP_URING_VERSION`, as
+/// liburing-sys publishes it), for error messages.
+pub(crate) const LINKED_LIBURING: &str = env!("URING_LIBURING_VERSION");
+/// Its minor number (liburing releases are all 2.x).
+const LINKED_MINOR: u32 = parse_u32(env!("URING_LIBURING_MINOR"));
+
+const fn parse_u32(s: &str) -> u32 {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut n = 0;
+    while i < b.len() {
+        assert!(
+            b[i].is_ascii_digit(),
+            "URING_LIBURING_MINOR is not a number"
+        );
+        n = n * 10 + (b[i] - b'0') as u32;
+        i += 1;
+    }
+    n
+}
+
+/// The error for something the linked liburing is too old to do: `EOPNOTSUPP`
+/// (kind `Unsupported`), naming the release it needs and the one linked.
+#[cold]
+pub(crate) fn needs_liburing(what: impl fmt::Display, minor: u32) -> io::Error {
+    with_context(
+        libc::EOPNOTSUPP,
+        format!(
+            "{what} needs liburing 2.{minor} or later, and uring is linked against \
+             liburing {LINKED_LIBURING} (the `vendored` feature builds the bundled 2.15)"
+        ),
+    )
+}
+
+/// Setup flags that liburing itself must know to set a ring up — it lays out,
+/// maps or fills the rings by them — with the liburing 2.x release that learned
+/// each. (The others only matter to the kernel and to this crate's own
+/// submit and reap paths, which know them all.)
+const LIBURING_SETUP_FLAGS: &[(u32, &str, u32)] = &[
+    // Rings in application memory: io_uring_queue_init_mem (2.5), and not
+    // mmap. 2.5–2.7 set such a ring up, but their io_uring_queue_exit unmaps
+    // the start of the application's memory (it takes "no ring size" for "one
+    // mapping of liburing's own"), which the owner then unmaps again: whatever
+    // was mapped into the hole meanwhile (another thread's stack) goes with it.
+    (sys::IORING_SETUP_NO_MMAP, "NO_MMAP", 8),
+    // No ring fd, only a registered index; needs NO_MMAP.
+    (
+        sys::IORING_SETUP_REGISTERED_FD_ONLY,
+        "REGISTERED_FD_ONLY",
+        8,
+    ),
+    // No SQ index array: an older liburing fills the array it believes is at
+    // offset 0 of the SQ ring, over the kernel's head and tail.
+    (sys::IORING_SETUP_NO_SQARRAY, "NO_SQARRAY", 6),
+];
+
+/// Refuses setup flags the linked liburing would mishandle, naming all of them
+/// and the release that knows them all.
+fn check_liburing_setup_flags(flags: u32) -> io::Result<()> {
+    let mut names = Vec::new();
+    let mut need = 0;
+    for &(bit, name, minor) in LIBURING_SETUP_FLAGS {
+        if flags & bit != 0 && LINKED_MINOR < minor {
+            names.push(format!("IORING_SETUP_{name}"));
+            need = need.max(minor);
+        }
+    }
+    if names.is_empty() {
+        return Ok(());
+    }
+    Err(needs_liburing(
+        format_args!("setting a ring up with {}", names.join(" | ")),
+        need,
+    ))
+}
+
 /// The kernel's limit on submission queue entries (`IORING_MAX_ENTRIES`).
 pub const MAX_ENTRIES: u32 = 32768;
 /// The kernel's limit on completion queue entries (`IORING_MAX_CQ_ENTRIES`).
@@ -238,7 +314,9 @@ impl fmt::Debug for Params {
 ///
 /// let need = RingMemory::required(8, SetupFlags::empty())?;
 /// let mem = RingMemory::new(need)?;
-/// let ring = Ring::builder().no_mmap_memory(mem).build(8)?;
+/// let ring = Ring::builder().no_mmap_memory(mem).build(8);
+/// # // Linux < 6.5 refuses NO_MMAP; uring refuses it with a system liburing < 2.8.
+/// # let Ok(ring) = ring else { return Ok(()) };
 /// assert!(ring.flags().contains(SetupFlags::NO_MMAP));
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -569,7 +647,9 @@ impl<'fd> Builder<'fd> {
     /// ordinary pages; if the kernel refuses those, as kernels before 6.13 do for
     /// parts larger than a page, one 2 MiB huge page, which needs free huge pages)
     /// and unmaps it at teardown; see [`no_mmap_memory`](Self::no_mmap_memory) to
-    /// provide it yourself. (With a liburing older than 2.5, liburing maps it.)
+    /// provide it yourself. Needs liburing 2.8 or later (2.5–2.7 unmap part of the
+    /// ring's memory at teardown, which is not theirs): with an older system
+    /// liburing `build` fails with `EOPNOTSUPP`, naming both versions.
     #[doc(alias = "IORING_SETUP_NO_MMAP")]
     pub fn no_mmap(self) -> Self {
         self.set(sys::IORING_SETUP_NO_MMAP)
@@ -578,7 +658,7 @@ impl<'fd> Builder<'fd> {
     /// [`no_mmap`](Self::no_mmap) in memory you mapped: `memory` moves into the
     /// ring and is unmapped after the ring is torn down. It must hold at least
     /// [`RingMemory::required`] bytes; `build` fails with `ENOMEM` otherwise.
-    /// Needs liburing 2.5 or later (`io_uring_queue_init_mem`); with an older
+    /// Needs liburing 2.8 or later (see [`no_mmap`](Self::no_mmap)); with an older
     /// system liburing `build` fails with `EOPNOTSUPP`.
     #[doc(alias = "io_uring_queue_init_mem")]
     pub fn no_mmap_memory(mut self, memory: RingMemory) -> Self {
@@ -589,7 +669,8 @@ impl<'fd> Builder<'fd> {
     /// `IORING_SETUP_REGISTERED_FD_ONLY` (Linux 6.5): no file descriptor is created
     /// for the ring, only a registered-ring index that every enter uses. Requires
     /// [`no_mmap`](Self::no_mmap) (`EINVAL` otherwise). Such a ring has no
-    /// [`fd`](crate::Ring::fd) and cannot be polled or attached to.
+    /// [`fd`](crate::Ring::fd) and cannot be polled or attached to. Needs
+    /// liburing 2.8 or later, as `NO_MMAP` does (`EOPNOTSUPP` from `build` otherwise).
     #[doc(alias = "IORING_SETUP_REGISTERED_FD_ONLY")]
     pub fn registered_fd_only(self) -> Self {
         self.set(sys::IORING_SETUP_REGISTERED_FD_ONLY)
@@ -598,7 +679,9 @@ impl<'fd> Builder<'fd> {
     /// `IORING_SETUP_NO_SQARRAY` (Linux 6.6): no SQ index array; entries are taken in
     /// ring order. liburing already sets this whenever the kernel accepts it; asking
     /// for it explicitly makes setup fail on kernels that lack it instead of falling
-    /// back.
+    /// back. Needs liburing 2.6 or later, the first to know the flag (older ones
+    /// would fill an index array the ring does not have): `EOPNOTSUPP` from
+    /// `build` otherwise; they set rings up with the array.
     #[doc(alias = "IORING_SETUP_NO_SQARRAY")]
     pub fn no_sqarray(self) -> Self {
         self.set(sys::IORING_SETUP_NO_SQARRAY)
@@ -664,18 +747,22 @@ impl<'fd> Builder<'fd> {
     /// * The kernel's errno when it refuses the set-up (`EINVAL` for an unsupported
     ///   flag or combination, `EPERM` for SQPOLL without privilege on old kernels,
     ///   `ENOMEM`, …), with a message naming the flags.
+    /// * `EOPNOTSUPP` (kind `Unsupported`) for a flag the linked liburing is too
+    ///   old to set up (`NO_MMAP` and `REGISTERED_FD_ONLY` need 2.8,
+    ///   `NO_SQARRAY` 2.6), naming the release needed and the one linked.
     #[doc(alias = "io_uring_setup")]
     #[doc(alias = "io_uring_queue_init_params")]
     pub fn build(mut self, entries: u32) -> io::Result<Ring> {
         self.check_entries(entries)?;
-        #[cfg(liburing_2_5)]
+        check_liburing_setup_flags(self.params.flags)?;
+        #[cfg(liburing_2_8)]
         if self.memory.is_none() && self.params.flags & sys::IORING_SETUP_NO_MMAP != 0 {
             return self.build_in_own_memory(entries);
         }
         let mut raw: Box<sys::io_uring> = Box::default();
         let mut params = self.params;
         let ret = match self.memory.as_mut() {
-            #[cfg(liburing_2_5)]
+            #[cfg(liburing_2_8)]
             // SAFETY: raw and params are valid for writes; the memory is a live
             // mapping of mem.len() bytes that moves into the Ring built below and
             // is unmapped only after io_uring_queue_exit.
@@ -688,14 +775,8 @@ impl<'fd> Builder<'fd> {
                     mem.len(),
                 )
             },
-            #[cfg(not(liburing_2_5))]
-            Some(_) => {
-                return Err(with_context(
-                    libc::EOPNOTSUPP,
-                    "rings in application memory need liburing 2.5 (io_uring_queue_init_mem); \
-                     the linked liburing is older",
-                ));
-            }
+            #[cfg(not(liburing_2_8))]
+            Some(_) => return Err(needs_liburing("a ring in application memory (NO_MMAP)", 8)),
             // SAFETY: raw and params are valid, exclusively borrowed structs.
             None => unsafe { sys::io_uring_queue_init_params(entries, &mut *raw, &mut params) },
         };
@@ -716,7 +797,7 @@ impl<'fd> Builder<'fd> {
     /// fits in a page), falling back to one 2 MiB huge page as liburing does.
     /// Doing it here rather than in liburing keeps the behaviour the same for every
     /// liburing version (before 2.12 liburing always asked for a huge page).
-    #[cfg(liburing_2_5)]
+    #[cfg(liburing_2_8)]
     fn build_in_own_memory(self, entries: u32) -> io::Result<Ring> {
         let need = RingMemory::required(entries, self.setup_flags())?;
         let params = self.params;

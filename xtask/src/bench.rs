@@ -14,6 +14,7 @@
 //! `--instructions` counts user-space instructions per NOP at batch 32 under valgrind's
 //! callgrind, which is deterministic where wall time is not.
 
+use crate::codegen::recipe;
 use crate::util::{self, Result, project_root};
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
@@ -180,20 +181,15 @@ fn build() -> Result<(PathBuf, PathBuf)> {
     crate::codegen::assemble_include(&include)?;
     let src = crate::vendor::default_dest().join("src");
     let mut objs = Vec::new();
-    // liburing's library at -O3, as its Makefile (and liburing-sys's build) compiles it.
-    for f in ["setup.c", "queue.c", "register.c", "syscall.c", "version.c"] {
+    // liburing's library as liburing-sys's build compiles it (the same recipe).
+    for f in recipe::LIB_SOURCES {
         let obj = out.join(f.replace(".c", ".o"));
         util::run(
             Command::new("cc")
-                .args([
-                    "-c",
-                    "-O3",
-                    "-D_GNU_SOURCE",
-                    "-D_LARGEFILE_SOURCE",
-                    "-D_FILE_OFFSET_BITS=64",
-                    "-DLIBURING_INTERNAL",
-                ])
-                .args(["-fno-stack-protector", "-Wno-unused-parameter"])
+                .arg("-c")
+                .args(recipe::LIB_FLAGS)
+                .args(recipe::define_args(recipe::HEADER_DEFINES))
+                .args(recipe::define_args(recipe::LIB_DEFINES))
                 .arg(format!("-I{}", include.display()))
                 .arg(format!("-I{}", src.display()))
                 .arg(src.join(f))
@@ -205,7 +201,8 @@ fn build() -> Result<(PathBuf, PathBuf)> {
     let c_bin = out.join("bench-c");
     util::run(
         Command::new("cc")
-            .args(["-O2", "-D_GNU_SOURCE", "-D_FILE_OFFSET_BITS=64", "-g"])
+            .args(["-O2", "-g"])
+            .args(recipe::define_args(recipe::HEADER_DEFINES))
             .arg(format!("-I{}", include.display()))
             .arg(root.join("xtask/bench/bench.c"))
             .args(&objs)
@@ -240,14 +237,15 @@ fn build() -> Result<(PathBuf, PathBuf)> {
 fn build_echo() -> Result<Echo> {
     let root = project_root();
     let out = root.join("target/bench");
-    let objs: Vec<PathBuf> = ["setup", "queue", "register", "syscall", "version"]
+    let objs: Vec<PathBuf> = recipe::LIB_SOURCES
         .iter()
-        .map(|f| out.join(format!("{f}.o")))
+        .map(|f| out.join(f.replace(".c", ".o")))
         .collect();
     let c = out.join("echo-c");
     util::run(
         Command::new("cc")
-            .args(["-O2", "-D_GNU_SOURCE", "-D_FILE_OFFSET_BITS=64", "-g"])
+            .args(["-O2", "-g"])
+            .args(recipe::define_args(recipe::HEADER_DEFINES))
             .arg(format!("-I{}", out.join("include").display()))
             .arg(root.join("xtask/bench/echo.c"))
             .args(&objs)

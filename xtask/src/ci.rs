@@ -9,7 +9,10 @@
 //! 3. the workspace's tests against the vendored liburing, then liburing-sys's and
 //!    uring's again under AddressSanitizer (nightly);
 //! 4. liburing-sys (and uring) against Debian's liburing 2.9 and 2.15 packages:
-//!    pkg-config shared, pkg-config static, `LIBURING_DIR`;
+//!    pkg-config shared, pkg-config static, `LIBURING_DIR`; and against liburing 2.5
+//!    (Ubuntu 24.04's; 2.4–2.7 lay out liburing's private flags differently from 2.8
+//!    on) built from upstream's source as a crates.io package carries it
+//!    (`LIBURING_DIR`, see `syslibs::SOURCE_LIBS`);
 //! 5. refusals: Debian 12's liburing 2.3 (and no liburing at all) without `vendored`,
 //!    a vendored build with the source missing, a tampered source tree;
 //! 6. `cargo xtask kernel-check`: the suite inside Linux 5.10 … 7.3 under QEMU;
@@ -29,13 +32,15 @@ use std::process::{Command, Stdio};
 
 /// Debian packages the suite needs: libclang for the bindings check, pkg-config for the
 /// system-liburing builds, and Debian 12's liburing-dev (2.3), which must be refused.
-/// qemu-system-x86 and libc6-dev (static glibc) serve `kernel-check`.
+/// qemu-system-x86 and libc6-dev (static glibc) serve `kernel-check`; make builds the
+/// liburing releases of `syslibs::SOURCE_LIBS` with their own Makefile.
 const APT_PACKAGES: &[&str] = &[
     "libclang-dev",
     "pkg-config",
     "liburing-dev",
     "qemu-system-x86",
     "libc6-dev",
+    "make",
 ];
 
 /// Installs whichever of `packages` are missing (as root, with apt-get); without root,
@@ -183,9 +188,10 @@ pub fn run(args: &[String]) -> Result {
     if skip_system {
         eprintln!("== ci: skipping the system-liburing steps (--no-system)");
     } else {
-        ci.step("download Debian's liburing 2.3, 2.9, 2.15", || {
-            syslibs::fetch_all().map(|_| ())
-        });
+        ci.step(
+            "download Debian's liburing 2.3, 2.9, 2.15; build liburing 2.5 from source",
+            || syslibs::fetch_all().map(|_| ()),
+        );
         for version in ["2.9", "2.15"] {
             let libdir = syslibs::prefix(version).join("usr/lib/x86_64-linux-gnu");
             let mut cmd = system_cargo(version, "pkgconfig-shared");
@@ -219,6 +225,20 @@ pub fn run(args: &[String]) -> Result {
             "liburing-sys + uring against Debian's liburing 2.9 (LIBURING_DIR)",
             &mut cmd,
         );
+        for (version, krate, krate_version) in syslibs::SOURCE_LIBS {
+            let prefix = syslibs::built_prefix(version);
+            let mut cmd = system_cargo(version, "dir");
+            cmd.env("LIBURING_DIR", &prefix)
+                .env("PKG_CONFIG_PATH", "/nonexistent")
+                .env("LD_LIBRARY_PATH", prefix.join("lib"));
+            ci.test_step(
+                &format!(
+                    "liburing-sys + uring against liburing {version} built from source \
+                     ({krate} {krate_version}; LIBURING_DIR)"
+                ),
+                &mut cmd,
+            );
+        }
 
         ci.step("refuse Debian 12's liburing 2.3 (pkg-config)", || {
             expect_build_failure(

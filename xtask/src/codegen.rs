@@ -12,6 +12,12 @@ use crate::vendor;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+/// How the bundled liburing is compiled: liburing-sys's own file, shared with its
+/// build script so the two cannot drift apart.
+#[path = "../../liburing-sys/build/recipe.rs"]
+#[allow(dead_code)] // FFI_SOURCE: the library the xtask builds is plain liburing
+pub mod recipe;
+
 const OUTPUT: &str = "liburing-sys/src/bindings.rs";
 
 /// C types that the `libc` crate already defines: the bindings use libc's, so values
@@ -70,11 +76,8 @@ pub fn generate() -> Result<String> {
             "#define IOURINGINLINE\n#include <liburing.h>\n",
         )
         .clang_arg(format!("-I{}", include.display()))
-        .clang_args([
-            "-D_GNU_SOURCE",
-            "-D_FILE_OFFSET_BITS=64",
-            "--target=x86_64-unknown-linux-gnu",
-        ])
+        .clang_args(recipe::define_args(recipe::HEADER_DEFINES))
+        .clang_arg("--target=x86_64-unknown-linux-gnu")
         .rust_target(bindgen::RustTarget::stable(85, 0).map_err(|e| e.to_string())?)
         .rust_edition(bindgen::RustEdition::Edition2024)
         .allowlist_file(".*/liburing\\.h")
@@ -128,22 +131,14 @@ pub fn generate() -> Result<String> {
 
 /// Puts liburing's headers plus the two its configure script would generate
 /// (`compat.h`, `io_uring_version.h`, from liburing-sys/build/) in `dest`: the same
-/// include directory liburing-sys's build script assembles.
+/// include directory liburing-sys's build script assembles, by the same code.
 pub fn assemble_include(dest: &Path) -> Result {
-    let root = project_root();
-    let _ = std::fs::remove_dir_all(dest);
-    util::copy_dir(&vendor::default_dest().join("src/include"), dest)?;
-    util::write(
-        &dest.join("liburing/compat.h"),
-        util::read(&root.join("liburing-sys/build/compat.h"))?,
-    )?;
-    let version_h = String::from_utf8(util::read(
-        &root.join("liburing-sys/build/io_uring_version.h.in"),
-    )?)
-    .map_err(|e| e.to_string())?
-    .replace("@MAJOR@", "2")
-    .replace("@MINOR@", "15");
-    util::write(&dest.join("liburing/io_uring_version.h"), version_h)
+    recipe::assemble_include(
+        &vendor::default_dest().join("src"),
+        &project_root().join("liburing-sys/build"),
+        dest,
+    )
+    .map_err(|e| format!("assembling liburing's include directory: {e}"))
 }
 
 /// Maps each exported function to the liburing minor release whose linker map first

@@ -4,7 +4,7 @@
 //! | --- | --- |
 //! | `vendor [--from crates-io\|git[=URL]\|DIR] [--force]` | put liburing 2.15's source in `liburing-sys/liburing/`, verified |
 //! | `regen-bindings [--check]` | regenerate `liburing-sys/src/bindings.rs` with bindgen, or check it is current |
-//! | `system-libs` | download Debian's liburing packages (2.3, 2.9, 2.15) into `target/system-liburing/` |
+//! | `system-libs` | download Debian's liburing packages (2.3, 2.9, 2.15) and build liburing 2.5 from source into `target/system-liburing/` |
 //! | `ci` | everything `.ci/run` checks, in order |
 
 mod bench;
@@ -30,7 +30,9 @@ commands:
                          apt-get install libclang-dev); --check fails if it is stale
   system-libs            download Debian's liburing-dev packages (2.3, 2.9, 2.15) into
                          target/system-liburing/<version>/ (apt-get download, private
-                         APT_CONFIG; /etc/apt is not touched)
+                         APT_CONFIG; /etc/apt is not touched), and build liburing 2.5
+                         (from crates.io's uring-sys2 0.9.1, checked against
+                         xtask/liburing-2.5.sha256) into target/system-liburing/built-2.5/
   bench [--quick] [--runs N] [--filter S] [--instructions]
                          uring vs C liburing 2.15 (same vendored source), interleaved
                          runs, medians and ratios; --instructions: callgrind counts

@@ -1,9 +1,31 @@
 //! `cargo xtask system-libs`: real distribution builds of liburing, for testing
 //! `liburing-sys` without `vendored` against what users actually have installed.
+//!
+//! Debian's packages give 2.3 (refused), 2.9 and 2.15. Releases no reachable
+//! distribution ships — 2.4–2.7, whose private `int_flags` layout differs from
+//! 2.8's, among them Ubuntu 24.04's 2.5 — are built from upstream's source as a
+//! crates.io package carries it ([`SOURCE_LIBS`]): every file checked against a
+//! SHA-256 manifest the project keeps (`xtask/liburing-<release>.sha256`, taken
+//! from upstream's tag), then liburing's own `configure` and `make` into a prefix.
 
 use crate::debian::{self, Apt};
 use crate::util::{self, Result, project_root};
-use std::path::PathBuf;
+use crate::vendor;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// liburing releases built from source: (release, crates.io package whose
+/// `liburing/` directory holds upstream's tree at tag `liburing-<release>`, its
+/// version). uring-sys2 0.9.1's `liburing/` matches the tag file for file.
+pub const SOURCE_LIBS: &[(&str, &str, &str)] = &[("2.5", "uring-sys2", "0.9.1")];
+
+/// The prefix a [`SOURCE_LIBS`] release is installed in (`include/`, `lib/`), for
+/// `LIBURING_DIR`.
+pub fn built_prefix(version: &str) -> PathBuf {
+    project_root()
+        .join("target/system-liburing")
+        .join(format!("built-{version}"))
+}
 
 /// (liburing version, Debian suite, package version).
 pub const SYSTEM_LIBS: &[(&str, &str, &str)] = &[
@@ -29,8 +51,93 @@ pub fn run(args: &[String]) -> Result {
     fetch_all().map(|_| ())
 }
 
-/// Downloads and unpacks every [`SYSTEM_LIBS`] entry; returns their prefixes.
+/// Downloads and unpacks every [`SYSTEM_LIBS`] entry and builds every
+/// [`SOURCE_LIBS`] one; returns their prefixes.
 pub fn fetch_all() -> Result<Vec<PathBuf>> {
+    let mut out = fetch_debian()?;
+    for (version, krate, krate_version) in SOURCE_LIBS {
+        out.push(build_from_source(version, krate, krate_version)?);
+    }
+    Ok(out)
+}
+
+/// Builds liburing `version` from the copy of its source in crates.io package
+/// `krate` `krate_version`, verified against `xtask/liburing-<version>.sha256`,
+/// with its own configure and Makefile, into [`built_prefix`].
+fn build_from_source(version: &str, krate: &str, krate_version: &str) -> Result<PathBuf> {
+    let root = project_root();
+    let manifest = vendor::manifest_at(&root.join(format!("xtask/liburing-{version}.sha256")))?;
+    let scratch = root.join("target/system-liburing/fetch");
+    let tree = vendor::crate_dir(krate, krate_version, &scratch)?.join("liburing");
+    vendor::verify(&tree, &manifest).map_err(|e| {
+        format!("{krate} {krate_version} does not carry liburing {version} as pinned: {e}")
+    })?;
+    // Only the manifest's files, copied out of cargo's registry (never built in place).
+    let src = root.join(format!("target/system-liburing/src-{version}"));
+    let _ = std::fs::remove_dir_all(&src);
+    for (_, rel) in &manifest {
+        util::write(&src.join(rel), util::read(&tree.join(rel))?)?;
+    }
+    vendor::verify(&src, &manifest)?;
+    let prefix = built_prefix(version);
+    let _ = std::fs::remove_dir_all(&prefix);
+    let p = prefix.display().to_string();
+    util::run(
+        Command::new("sh")
+            .arg("./configure")
+            .arg(format!("--prefix={p}"))
+            .current_dir(&src),
+    )?;
+    util::run(
+        Command::new("make")
+            .args(["-C", "src", "-j2"])
+            .current_dir(&src),
+    )?;
+    util::run(
+        Command::new("make")
+            .args(["-C", "src", "install"])
+            .arg(format!("prefix={p}"))
+            .arg(format!("includedir={p}/include"))
+            .arg(format!("libdir={p}/lib"))
+            .arg(format!("libdevdir={p}/lib"))
+            .current_dir(&src),
+    )?;
+    check_built(&prefix, version)?;
+    eprintln!(
+        "liburing {version} (from {krate} {krate_version}) built into {}",
+        prefix.display()
+    );
+    Ok(prefix)
+}
+
+/// The prefix holds liburing-ffi and a version header naming `version`.
+fn check_built(prefix: &Path, version: &str) -> Result {
+    for f in [
+        "lib/liburing-ffi.so",
+        "lib/liburing-ffi.a",
+        "include/liburing.h",
+    ] {
+        if !prefix.join(f).exists() {
+            return Err(format!(
+                "liburing {version}: no {f} in {}",
+                prefix.display()
+            ));
+        }
+    }
+    let header = prefix.join("include/liburing/io_uring_version.h");
+    let text = String::from_utf8(util::read(&header)?).map_err(|e| e.to_string())?;
+    let minor = version.split('.').nth(1).unwrap_or(version);
+    if !text.contains(&format!("IO_URING_VERSION_MINOR {minor}")) {
+        return Err(format!(
+            "{} does not name liburing {version}",
+            header.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Downloads and unpacks every [`SYSTEM_LIBS`] entry; returns their prefixes.
+fn fetch_debian() -> Result<Vec<PathBuf>> {
     let suites: Vec<&str> = SYSTEM_LIBS.iter().map(|(_, s, _)| *s).collect();
     let apt = Apt::new("liburing", &suites, "main")?;
     let mut out = Vec::new();
@@ -91,6 +198,30 @@ fn rebase_pc(text: &str, root: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn source_lib_manifests_pin_what_configure_and_make_need() {
+        for (version, _, _) in super::SOURCE_LIBS {
+            let path = crate::util::project_root().join(format!("xtask/liburing-{version}.sha256"));
+            let manifest = crate::vendor::manifest_at(&path).unwrap();
+            for needed in [
+                "configure",
+                "Makefile.common",
+                "liburing.spec",
+                "src/Makefile",
+                "src/setup.c",
+                "src/ffi.c",
+                "src/liburing-ffi.map",
+                "src/include/liburing.h",
+            ] {
+                assert!(
+                    manifest.iter().any(|(_, rel)| rel == needed),
+                    "{} lacks {needed}",
+                    path.display()
+                );
+            }
+        }
+    }
+
     #[test]
     fn pc_variables_under_usr_are_rebased_and_nothing_else() {
         let pc = "prefix=/usr\nlibdir=/usr/lib/x86_64-linux-gnu\nincludedir=${prefix}/include\nURL: https://x/usr\nLibs: -L${libdir} -luring-ffi\n";

@@ -5,6 +5,7 @@
 //! the project keeps (`liburing-sys/liburing-2.15.sha256`). Only the files the manifest
 //! names are copied, and a single mismatch refuses the whole tree.
 
+use crate::codegen::recipe;
 use crate::util::{self, Result, project_root};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,6 +22,11 @@ const CRATE_VERSION: &str = "2.15.3";
 /// How long the git attempt may take before we fall back to crates.io.
 const GIT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The vendored release, `2.15`: liburing-sys's build recipe says which.
+pub fn release() -> String {
+    format!("{}.{}", recipe::VERSION.0, recipe::VERSION.1)
+}
+
 /// Where `liburing-sys` expects the source.
 pub fn default_dest() -> PathBuf {
     project_root().join("liburing-sys/liburing")
@@ -28,8 +34,12 @@ pub fn default_dest() -> PathBuf {
 
 /// The project's manifest: `(sha256, path relative to the liburing tree)` pairs.
 pub fn manifest() -> Result<Vec<(String, String)>> {
-    let path = project_root().join("liburing-sys/liburing-2.15.sha256");
-    let text = String::from_utf8(util::read(&path)?)
+    manifest_at(&project_root().join(format!("liburing-sys/liburing-{}.sha256", release())))
+}
+
+/// The manifest in `path` (same format as liburing-sys's).
+pub fn manifest_at(path: &Path) -> Result<Vec<(String, String)>> {
+    let text = String::from_utf8(util::read(path)?)
         .map_err(|e| format!("{} is not UTF-8: {e}", path.display()))?;
     parse_manifest(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -75,7 +85,7 @@ pub fn verify(root: &Path, manifest: &[(String, String)]) -> Result {
         Ok(())
     } else {
         Err(format!(
-            "{} does not match liburing 2.15 ({} of {} files wrong):\n  {}",
+            "{} does not match its manifest ({} of {} files wrong):\n  {}",
             root.display(),
             problems.len(),
             manifest.len(),
@@ -115,7 +125,11 @@ pub fn run(args: &[String]) -> Result {
     let manifest = manifest()?;
 
     if !force && dest.exists() && verify(&dest, &manifest).is_ok() {
-        eprintln!("{} already holds verified liburing 2.15", dest.display());
+        eprintln!(
+            "{} already holds verified liburing {}",
+            dest.display(),
+            release()
+        );
         return Ok(());
     }
 
@@ -126,7 +140,7 @@ pub fn run(args: &[String]) -> Result {
 
     let tree = match source {
         Source::Dir(dir) => dir,
-        Source::CratesIo => from_crates_io(&scratch)?,
+        Source::CratesIo => crate_dir(CRATE_NAME, CRATE_VERSION, &scratch)?,
         Source::Git(url) => from_git(&url, &scratch)?,
         Source::Auto => match from_git(GIT_URL, &scratch) {
             Ok(t) => t,
@@ -134,7 +148,7 @@ pub fn run(args: &[String]) -> Result {
                 eprintln!(
                     "upstream git not reachable ({e}); using crates.io's {CRATE_NAME} {CRATE_VERSION}"
                 );
-                from_crates_io(&scratch)?
+                crate_dir(CRATE_NAME, CRATE_VERSION, &scratch)?
             }
         },
     };
@@ -160,7 +174,8 @@ pub fn install(tree: &Path, dest: &Path, manifest: &[(String, String)]) -> Resul
         )
     })?;
     eprintln!(
-        "vendored liburing 2.15 ({} files, all SHA-256 verified) into {}",
+        "vendored liburing {} ({} files, all SHA-256 verified) into {}",
+        release(),
         manifest.len(),
         dest.display()
     );
@@ -211,14 +226,16 @@ fn from_git(url: &str, scratch: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Has cargo download the crates.io package and returns the directory it unpacked.
-fn from_crates_io(scratch: &Path) -> Result<PathBuf> {
-    let proj = scratch.join("fetch");
+/// Has cargo download crates.io package `name` at exactly `version` (through a
+/// scratch project in `scratch`, so cargo checks the package's checksum against the
+/// registry's index) and returns the directory it unpacked.
+pub fn crate_dir(name: &str, version: &str, scratch: &Path) -> Result<PathBuf> {
+    let proj = scratch.join(format!("fetch-{name}-{version}"));
     util::write(
         &proj.join("Cargo.toml"),
         format!(
             "[package]\nname = \"uring-vendor-fetch\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
-             [lib]\npath = \"lib.rs\"\n[dependencies]\n{CRATE_NAME} = {{ version = \"={CRATE_VERSION}\", default-features = false }}\n\
+             [lib]\npath = \"lib.rs\"\n[dependencies]\n{name} = {{ version = \"={version}\", default-features = false }}\n\
              [workspace]\n"
         ),
     )?;
@@ -228,13 +245,13 @@ fn from_crates_io(scratch: &Path) -> Result<PathBuf> {
             .args(["metadata", "--format-version", "1", "--manifest-path"])
             .arg(proj.join("Cargo.toml")),
     )?;
-    let wanted = format!("/{CRATE_NAME}-{CRATE_VERSION}/Cargo.toml");
+    let wanted = format!("/{name}-{version}/Cargo.toml");
     let manifest_path = meta
         .split("\"manifest_path\":\"")
         .skip(1)
         .filter_map(|s| s.split('"').next())
         .find(|p| p.ends_with(&wanted))
-        .ok_or_else(|| format!("cargo metadata did not report {CRATE_NAME} {CRATE_VERSION}"))?;
+        .ok_or_else(|| format!("cargo metadata did not report {name} {version}"))?;
     let root = Path::new(manifest_path)
         .parent()
         .expect("a manifest has a parent")
@@ -246,6 +263,21 @@ fn from_crates_io(scratch: &Path) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pinned_sources_name_the_release_of_the_build_recipe() {
+        let release = release();
+        assert_eq!(TAG, format!("liburing-{release}"));
+        assert!(
+            CRATE_VERSION.starts_with(&format!("{release}.")),
+            "{CRATE_VERSION}"
+        );
+        assert!(
+            project_root()
+                .join(format!("liburing-sys/liburing-{release}.sha256"))
+                .exists()
+        );
+    }
 
     fn tmp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("xtask-vendor-{name}-{}", std::process::id()));

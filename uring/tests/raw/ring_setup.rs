@@ -4,6 +4,9 @@
 use std::collections::BTreeSet;
 use std::io;
 
+use crate::support;
+use support::{liburing_minor, skipped_for_old_liburing};
+
 use uring::setup::RingMemory;
 use uring::sqe::{Sqe, Sqe128};
 use uring::{Features, PushError, Ring, SetupFlags, sys};
@@ -126,7 +129,72 @@ fn build_or_skip(
             eprintln!("skipped: {test} because setting up {flags} is not permitted here: {e}");
             None
         }
+        Err(e) if skipped_for_old_liburing(test, liburing_needed(flags), &e) => None,
         Err(e) => panic!("{test}: unexpected error on Linux {running:?}: {e}"),
+    }
+}
+
+/// The first liburing release that sets rings up with all of `flags` (those it
+/// must know itself: it lays out or maps the rings by them); 0 for any.
+fn liburing_needed(flags: SetupFlags) -> u32 {
+    if flags.contains(SetupFlags::NO_SQARRAY) {
+        6
+    } else if flags.intersects(SetupFlags::NO_MMAP | SetupFlags::REGISTERED_FD_ONLY) {
+        8
+    } else {
+        0
+    }
+}
+
+#[test]
+fn setup_flags_the_linked_liburing_lacks_are_refused_naming_both_versions() {
+    let linked = env!("URING_LIBURING_VERSION");
+    type Setup = fn() -> uring::Builder<'static>;
+    let cases: [(&str, Setup, u32); 4] = [
+        ("NO_MMAP", || Ring::builder().no_mmap(), 8),
+        (
+            "NO_MMAP",
+            || Ring::builder().no_mmap_memory(RingMemory::new(1 << 16).unwrap()),
+            8,
+        ),
+        (
+            "REGISTERED_FD_ONLY",
+            || Ring::builder().registered_fd_only().no_mmap(),
+            8,
+        ),
+        ("NO_SQARRAY", || Ring::builder().no_sqarray(), 6),
+    ];
+    for (flag, builder, minor) in cases {
+        match builder().build(4) {
+            Err(e) if liburing_minor() < minor => {
+                // Refused before liburing could lay the ring out wrongly.
+                assert_eq!(
+                    uring::error::errno(&e),
+                    Some(libc::EOPNOTSUPP),
+                    "{flag}: {e}"
+                );
+                assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{flag}: {e}");
+                let msg = e.to_string();
+                assert!(msg.contains(&format!("IORING_SETUP_{flag}")), "{msg}");
+                assert!(
+                    msg.contains(&format!("liburing 2.{minor} or later")),
+                    "{msg}"
+                );
+                assert!(
+                    msg.contains(&format!("linked against liburing {linked}")),
+                    "{msg}"
+                );
+            }
+            Ok(_) if liburing_minor() < minor => {
+                panic!("{flag} was set up through liburing {linked}, which predates it")
+            }
+            // A liburing that knows the flag passes it on: only the kernel judges.
+            Ok(_) => {}
+            Err(e) => assert!(
+                !e.to_string().contains("needs liburing"),
+                "{flag} refused although liburing {linked} knows it: {e}"
+            ),
+        }
     }
 }
 
@@ -567,6 +635,9 @@ fn no_mmap_memory_too_small_is_enomem() {
     let need = RingMemory::required(4096, SetupFlags::empty()).unwrap();
     assert!(need > mem.len());
     let err = Ring::builder().no_mmap_memory(mem).build(4096).unwrap_err();
+    if skipped_for_old_liburing("no_mmap_memory_too_small_is_enomem", 8, &err) {
+        return;
+    }
     assert_eq!(uring::error::errno(&err), Some(libc::ENOMEM));
     assert!(err.to_string().contains("NO_MMAP"), "{err}");
 }
@@ -574,8 +645,13 @@ fn no_mmap_memory_too_small_is_enomem() {
 #[test]
 fn registered_fd_only_ring_has_no_fd_and_works() {
     let err = Ring::builder().registered_fd_only().build(4).unwrap_err();
-    assert_eq!(uring::error::errno(&err), Some(libc::EINVAL));
-    assert!(err.to_string().contains("requires NO_MMAP"), "{err}");
+    if liburing_minor() >= 8 {
+        assert_eq!(uring::error::errno(&err), Some(libc::EINVAL));
+        assert!(err.to_string().contains("requires NO_MMAP"), "{err}");
+    } else {
+        // Refused before the kernel sees it (see the test above).
+        assert_eq!(uring::error::errno(&err), Some(libc::EOPNOTSUPP), "{err}");
+    }
 
     let Some(mut ring) = build_or_skip(
         "registered_fd_only_ring_has_no_fd_and_works",
@@ -789,4 +865,32 @@ fn push128_on_a_mixed_ring_lays_out_slots_like_liburing() {
     }
     assert_eq!(ours.submit().unwrap(), 0);
     assert_eq!(run_nops(&mut ours, 0, 4), (0..4).collect());
+}
+
+#[test]
+fn liburing_reaps_a_cqe_mixed_ring_only_from_2_13() {
+    let test = "liburing_reaps_a_cqe_mixed_ring_only_from_2_13";
+    let Some(mut ring) = build_or_skip(test, Ring::builder().cqe_mixed(), 4, (6, 18)) else {
+        return;
+    };
+    // SAFETY: a NOP names no memory.
+    unsafe { ring.submission().push(&nop(5)) }.unwrap();
+    assert_eq!(ring.submit_and_wait(1).unwrap(), 1);
+    match ring.liburing_wait_cqe() {
+        Ok(cqe) => {
+            assert!(
+                liburing_minor() >= 13,
+                "liburing {} reaped it",
+                env!("URING_LIBURING_VERSION")
+            );
+            assert_eq!((cqe.user_data(), cqe.raw_result()), (5, 0));
+        }
+        Err(e) => {
+            // Older releases read every slot as a 16-byte completion.
+            assert!(skipped_for_old_liburing(test, 13, &e), "{e}");
+            // The ring's own reaping knows the layout.
+            let got: Vec<_> = ring.completion().map(|c| c.user_data()).collect();
+            assert_eq!(got, [5]);
+        }
+    }
 }

@@ -211,3 +211,35 @@ pub fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
     let (s, _) = l.accept().unwrap();
     (c, s)
 }
+
+/// The minor number of the liburing `uring` is linked against (`2.N`), from the
+/// metadata liburing-sys publishes.
+pub fn liburing_minor() -> u32 {
+    let v = env!("URING_LIBURING_VERSION");
+    v.split('.')
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("URING_LIBURING_VERSION `{v}` is not 2.N"))
+}
+
+/// Whether `err` is uring's refusal of something that needs liburing 2.`minor`
+/// while an older one is linked; if so, prints the skip line for `test`. A
+/// refusal with a new enough liburing linked, or one that does not name both
+/// versions, fails the test.
+pub fn skipped_for_old_liburing(test: &str, minor: u32, err: &std::io::Error) -> bool {
+    if uring::error::errno(err) != Some(libc::EOPNOTSUPP) || !err.to_string().contains("liburing") {
+        return false;
+    }
+    let linked = env!("URING_LIBURING_VERSION");
+    assert!(
+        liburing_minor() < minor,
+        "{test}: refused as needing liburing 2.{minor}, but {linked} is linked: {err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("liburing 2.{minor} or later")) && msg.contains(linked),
+        "{test}: the refusal names neither the liburing needed nor the one linked: {msg}"
+    );
+    eprintln!("skipped: {test} because it needs liburing 2.{minor} and {linked} is linked: {err}");
+    true
+}
