@@ -293,6 +293,7 @@ pub mod ops;
 mod pool;
 mod ring;
 mod send_queue;
+mod slab;
 mod table;
 
 #[cfg(feature = "async")]

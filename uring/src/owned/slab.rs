@@ -1,0 +1,954 @@
+//! The in-flight table's storage: typed operations kept in place, in slots of a
+//! slab, from submission until their output is taken.
+//!
+//! Each slot holds its operation inline (up to [`INLINE_BYTES`] bytes at 8-byte
+//! alignment; a larger or more aligned operation is boxed, and the slot holds the
+//! box), with a `&'static` table of functions for its type ([`VTable`]) in place
+//! of a `Box<dyn …>`. A slot goes
+//!
+//! ```text
+//! Free ──insert──▶ InFlight ──final completion──▶ Done(cqe) ──taken──▶ Free
+//!                  (a MORE completion is handed to the operation, which stays)
+//! ```
+//!
+//! A detached operation skips `Done`: its output is dropped at the final
+//! completion. `Done` slots are linked, oldest first, in the ready list, which is
+//! what [`completions`](super::OwnedRing::completions) walks; a typed take
+//! ([`Slab::take`]) finds its slot by key in O(1) and unlinks it.
+//!
+//! Moving an operation (into a slot, when the slab grows, into the graveyard)
+//! never changes an address the kernel holds: [`Op`]'s contract is that every
+//! such address is of a heap allocation (or static memory) the operation owns, and
+//! the entry is built before the operation is moved into the slab at all.
+
+use core::any::TypeId;
+use core::marker::PhantomData;
+use core::mem::{self, MaybeUninit};
+use core::ptr;
+use std::sync::Mutex;
+
+use super::Op;
+use crate::cqueue::Cqe;
+
+/// Bytes an operation may take to be stored in its slot without a box.
+pub(super) const INLINE_BYTES: usize = 64;
+
+/// No slot: the end of the free list or of the ready list.
+pub(super) const NO_SLOT: u32 = u32::MAX;
+
+/// Room for one value of any type: inline when it fits, else a pointer to a box.
+///
+/// A `Storage` does not know what it holds (its owner's [`VTable`] does) and
+/// never drops anything itself.
+#[repr(C, align(8))]
+pub(super) struct Storage(MaybeUninit<[u8; INLINE_BYTES]>);
+
+/// Whether a `T` is stored inline (rather than boxed).
+const fn inline<T>() -> bool {
+    mem::size_of::<T>() <= INLINE_BYTES && mem::align_of::<T>() <= mem::align_of::<Storage>()
+}
+
+impl Storage {
+    const fn empty() -> Storage {
+        Storage(MaybeUninit::uninit())
+    }
+
+    /// Moves `value` in (boxing it first if it does not fit). Whatever was there
+    /// is overwritten, not dropped.
+    #[inline(always)]
+    fn put<T>(&mut self, value: T) {
+        if inline::<T>() {
+            // SAFETY: a T fits the storage's size and alignment (just checked).
+            unsafe { ptr::write(self.0.as_mut_ptr().cast::<T>(), value) }
+        } else {
+            let boxed = Box::into_raw(Box::new(value));
+            // SAFETY: a pointer fits (the storage is 64 bytes at 8-byte alignment).
+            unsafe { ptr::write(self.0.as_mut_ptr().cast::<*mut T>(), boxed) }
+        }
+    }
+
+    /// Moves the value out.
+    ///
+    /// # Safety
+    ///
+    /// The storage holds a `T` put there by [`put`](Self::put), not taken since;
+    /// afterwards it holds nothing (taking again would duplicate the value).
+    #[inline(always)]
+    unsafe fn take<T>(&mut self) -> T {
+        if inline::<T>() {
+            // SAFETY: the caller's contract: a T is here, inline.
+            unsafe { ptr::read(self.0.as_ptr().cast::<T>()) }
+        } else {
+            // SAFETY: the caller's contract: here is the pointer Box::into_raw
+            // gave for this T, and it is taken (so freed) only once.
+            unsafe { *Box::from_raw(ptr::read(self.0.as_ptr().cast::<*mut T>())) }
+        }
+    }
+
+    /// The value, in place.
+    ///
+    /// # Safety
+    ///
+    /// The storage holds a `T` put there by [`put`](Self::put), not taken since.
+    #[inline(always)]
+    unsafe fn get_mut<T>(&mut self) -> &mut T {
+        if inline::<T>() {
+            // SAFETY: the caller's contract: a live T is here, inline; the
+            // borrow of self makes the reference unique.
+            unsafe { &mut *self.0.as_mut_ptr().cast::<T>() }
+        } else {
+            // SAFETY: the caller's contract: here is the pointer to a live boxed
+            // T, owned by this storage.
+            unsafe { &mut **self.0.as_mut_ptr().cast::<*mut T>() }
+        }
+    }
+}
+
+/// What a slot (or a [`Taken`]) needs to know about the type it holds: a
+/// `&'static` table per type, built at compile time.
+pub(super) struct VTable {
+    /// The operation's type (for a `made` table too: the type of the operation
+    /// the output came from).
+    pub(super) op_type: TypeId,
+    /// The storage holds the operation's output (`T::Output`), already made,
+    /// instead of the operation.
+    pub(super) made: bool,
+    /// The operation's type name, for messages.
+    pub(super) name: fn() -> &'static str,
+    /// Drops what the storage holds as of a final completion `cqe`: the operation
+    /// is turned into its output (new descriptors owned), which is dropped.
+    drop_finished: unsafe fn(&mut Storage, &Cqe),
+    /// Hands a `MORE` completion to the operation.
+    more: unsafe fn(&mut Storage, &Cqe),
+}
+
+trait OpVTable {
+    const VT: VTable;
+}
+
+impl<T: Op> OpVTable for T {
+    const VT: VTable = VTable {
+        op_type: TypeId::of::<T>(),
+        made: false,
+        name: core::any::type_name::<T>,
+        drop_finished: drop_finished::<T>,
+        more: more::<T>,
+    };
+}
+
+/// The table of an operation's output, made ahead of being taken (the items of
+/// a finished multishot operation, being taken one by one).
+struct Made<T>(PhantomData<T>);
+
+trait MadeVTable {
+    const VT: VTable;
+}
+
+impl<T: Op> MadeVTable for Made<T> {
+    const VT: VTable = VTable {
+        op_type: TypeId::of::<T>(),
+        made: true,
+        name: core::any::type_name::<T>,
+        drop_finished: drop_made::<T>,
+        more: more_made,
+    };
+}
+
+/// `T`'s table.
+#[inline(always)]
+pub(super) fn vtable<T: Op>() -> &'static VTable {
+    &<T as OpVTable>::VT
+}
+
+fn made_vtable<T: Op>() -> &'static VTable {
+    &<Made<T> as MadeVTable>::VT
+}
+
+/// # Safety
+///
+/// `s` holds a `T` (taken here).
+unsafe fn drop_finished<T: Op>(s: &mut Storage, cqe: &Cqe) {
+    // SAFETY: forwarded.
+    let op = unsafe { s.take::<T>() };
+    drop(op.complete(cqe));
+}
+
+/// # Safety
+///
+/// `s` holds a `T::Output` (taken here).
+unsafe fn drop_made<T: Op>(s: &mut Storage, _: &Cqe) {
+    // SAFETY: forwarded.
+    drop(unsafe { s.take::<T::Output>() });
+}
+
+/// # Safety
+///
+/// `s` holds a `T`.
+unsafe fn more<T: Op>(s: &mut Storage, cqe: &Cqe) {
+    // SAFETY: forwarded.
+    unsafe { s.get_mut::<T>() }.more(cqe);
+}
+
+/// A made output sees no completions (its operation had its final one).
+unsafe fn more_made(_: &mut Storage, _: &Cqe) {}
+
+/// A finished operation (or its made output) out of its slot, with its final
+/// completion: what a [`Completion`](super::Completion) carries. Dropping it
+/// drops the output.
+pub(super) struct Taken {
+    vt: &'static VTable,
+    cqe: Cqe,
+    op: Storage,
+}
+
+// SAFETY: a Taken owns a `T: Op` or its `T::Output`, both `Send`.
+unsafe impl Send for Taken {}
+
+impl Taken {
+    /// The final completion.
+    pub(super) fn cqe(&self) -> &Cqe {
+        &self.cqe
+    }
+
+    /// The table of what it holds.
+    pub(super) fn vtable(&self) -> &'static VTable {
+        self.vt
+    }
+
+    /// Whether it is an operation of type `T` (or its output).
+    #[inline(always)]
+    pub(super) fn is<T: Op>(&self) -> bool {
+        self.vt.op_type == TypeId::of::<T>()
+    }
+
+    /// The output, if the operation was a `T`; otherwise `self` back.
+    #[inline(always)]
+    pub(super) fn into_output<T: Op>(self) -> Result<T::Output, Taken> {
+        if !self.is::<T>() {
+            return Err(self);
+        }
+        let mut this = mem::ManuallyDrop::new(self);
+        let cqe = this.cqe;
+        if this.vt.made {
+            // SAFETY: a made table of T: the storage holds a T::Output, taken
+            // once (`this` is never dropped).
+            Ok(unsafe { this.op.take::<T::Output>() })
+        } else {
+            // SAFETY: T's own table: the storage holds a T, taken once.
+            let op = unsafe { this.op.take::<T>() };
+            Ok(op.complete(&cqe))
+        }
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        let cqe = self.cqe;
+        // SAFETY: the storage holds what the table says, and is dropped once.
+        unsafe { (self.vt.drop_finished)(&mut self.op, &cqe) }
+    }
+}
+
+/// Operations leaked by rings dropped while the kernel might still use them:
+/// never dropped, so their memory and descriptors are never freed.
+static GRAVEYARD: Mutex<Vec<Leaked>> = Mutex::new(Vec::new());
+
+/// A leaked operation: its bytes, kept; nothing ever drops them.
+struct Leaked {
+    _vt: &'static VTable,
+    _op: Storage,
+}
+
+// SAFETY: a Leaked holds a `T: Op` (Send) that no one ever touches again.
+unsafe impl Send for Leaked {}
+
+/// How many operations have been leaked so far in this process.
+pub(super) fn leaked_count() -> usize {
+    GRAVEYARD.lock().unwrap_or_else(|e| e.into_inner()).len()
+}
+
+enum State {
+    Free,
+    InFlight {
+        vt: &'static VTable,
+        detached: bool,
+    },
+    Done {
+        vt: &'static VTable,
+        cqe: Cqe,
+    },
+}
+
+/// One slot of the table.
+struct Slot {
+    /// The generation of the slot's current (or last) operation.
+    generation: u64,
+    /// Free list (when `Free`) or ready list (when `Done`): the next slot.
+    next: u32,
+    /// Ready list: the previous slot.
+    prev: u32,
+    state: State,
+    op: Storage,
+}
+
+/// What [`Slab::on_cqe`] did with a completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Routed {
+    /// No operation in flight has that slot and generation.
+    Unknown,
+    /// The operation's: `MORE` handed to it, or its final completion (its output
+    /// queued in the ready list, or dropped if it was detached). The full
+    /// generation.
+    Op(u64),
+}
+
+/// The slab: operations by slot, with generations, and the ready list.
+pub(super) struct Slab {
+    slots: Vec<Slot>,
+    free: u32,
+    in_flight: usize,
+    ready_head: u32,
+    ready_tail: u32,
+    ready_len: usize,
+}
+
+/// Frees a slot whose contents were taken, if a take panics before it does so.
+struct ReleaseOnUnwind<'a> {
+    slab: &'a mut Slab,
+    slot: u32,
+}
+
+impl Drop for ReleaseOnUnwind<'_> {
+    fn drop(&mut self) {
+        self.slab.release(self.slot);
+    }
+}
+
+impl Slab {
+    pub(super) const fn new() -> Slab {
+        Slab {
+            slots: Vec::new(),
+            free: NO_SLOT,
+            in_flight: 0,
+            ready_head: NO_SLOT,
+            ready_tail: NO_SLOT,
+            ready_len: 0,
+        }
+    }
+
+    /// Operations in flight (submitted or queued, final completion not seen).
+    #[inline]
+    pub(super) fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Finished operations not yet taken (the ready list's length).
+    #[inline]
+    pub(super) fn ready_len(&self) -> usize {
+        self.ready_len
+    }
+
+    /// Puts `op` in a slot, in flight: its slot and generation.
+    ///
+    /// # Panics
+    ///
+    /// With 2^32 - 1 slots in use (before `op` enters the table).
+    #[inline]
+    pub(super) fn insert<T: Op>(&mut self, op: T) -> (u32, u64) {
+        let vt = vtable::<T>();
+        let slot = if self.free != NO_SLOT {
+            self.free
+        } else {
+            let slot = u32::try_from(self.slots.len())
+                .ok()
+                .filter(|&s| s != NO_SLOT)
+                .expect("fewer than 2^32 - 1 operations in the table");
+            self.slots.push(Slot {
+                // Bumped below to 0 for its first use.
+                generation: u64::MAX,
+                next: NO_SLOT,
+                prev: NO_SLOT,
+                state: State::Free,
+                op: Storage::empty(),
+            });
+            self.free = slot;
+            slot
+        };
+        let s = &mut self.slots[slot as usize];
+        debug_assert!(matches!(s.state, State::Free));
+        self.free = s.next;
+        s.generation = s.generation.wrapping_add(1);
+        s.op.put(op);
+        s.state = State::InFlight {
+            vt,
+            detached: false,
+        };
+        self.in_flight += 1;
+        (slot, s.generation)
+    }
+
+    /// Takes back an operation just inserted whose entry could not be pushed.
+    ///
+    /// # Panics
+    ///
+    /// If `slot` does not hold a `T` in flight (a bug in this module's callers).
+    pub(super) fn remove_unsubmitted<T: Op>(&mut self, slot: u32) -> T {
+        let s = &mut self.slots[slot as usize];
+        let State::InFlight { vt, .. } = s.state else {
+            panic!("only an operation in flight is taken back");
+        };
+        assert!(vt.op_type == TypeId::of::<T>(), "the same operation");
+        // SAFETY: an in-flight slot holds an operation of its table's type,
+        // checked to be T; the slot is freed right after, so it is taken once.
+        let op = unsafe { s.op.take::<T>() };
+        self.in_flight -= 1;
+        self.release(slot);
+        op
+    }
+
+    /// Puts a slot on the free list (its contents were taken or never were).
+    #[inline(always)]
+    fn release(&mut self, slot: u32) {
+        let s = &mut self.slots[slot as usize];
+        s.state = State::Free;
+        s.next = self.free;
+        self.free = slot;
+    }
+
+    fn link_ready(&mut self, slot: u32) {
+        let tail = self.ready_tail;
+        {
+            let s = &mut self.slots[slot as usize];
+            s.prev = tail;
+            s.next = NO_SLOT;
+        }
+        if tail == NO_SLOT {
+            self.ready_head = slot;
+        } else {
+            self.slots[tail as usize].next = slot;
+        }
+        self.ready_tail = slot;
+        self.ready_len += 1;
+    }
+
+    fn unlink_ready(&mut self, slot: u32) {
+        let (prev, next) = {
+            let s = &self.slots[slot as usize];
+            (s.prev, s.next)
+        };
+        if prev == NO_SLOT {
+            self.ready_head = next;
+        } else {
+            self.slots[prev as usize].next = next;
+        }
+        if next == NO_SLOT {
+            self.ready_tail = prev;
+        } else {
+            self.slots[next as usize].prev = prev;
+        }
+        self.ready_len -= 1;
+    }
+
+    /// Routes completion `cqe` to the operation in flight at `slot` whose
+    /// generation's low bits (`mask`) are `gen_low`: a `MORE` completion is handed
+    /// to it; the final one moves it to the ready list — or, if it was detached,
+    /// drops its output (after the slot is freed, so a panic there leaves the
+    /// table consistent).
+    #[inline]
+    pub(super) fn on_cqe(&mut self, slot: u32, gen_low: u64, mask: u64, cqe: &Cqe) -> Routed {
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return Routed::Unknown;
+        };
+        let State::InFlight { vt, detached } = s.state else {
+            return Routed::Unknown;
+        };
+        if s.generation & mask != gen_low {
+            return Routed::Unknown;
+        }
+        let generation = s.generation;
+        if cqe.is_more() {
+            // SAFETY: an in-flight slot holds an operation of its table's type.
+            unsafe { (vt.more)(&mut s.op, cqe) };
+            return Routed::Op(generation);
+        }
+        self.in_flight -= 1;
+        if detached {
+            let mut op = mem::replace(&mut s.op, Storage::empty());
+            self.release(slot);
+            // SAFETY: `op` holds the slot's operation, of the table's type; the
+            // slot was freed without dropping it, so it is dropped once, here.
+            unsafe { (vt.drop_finished)(&mut op, cqe) };
+        } else {
+            s.state = State::Done { vt, cqe: *cqe };
+            self.link_ready(slot);
+        }
+        Routed::Op(generation)
+    }
+
+    /// Whether `slot` holds the operation of `generation`, still in flight.
+    #[inline]
+    pub(super) fn is_in_flight(&self, slot: u32, generation: u64) -> bool {
+        self.slots.get(slot as usize).is_some_and(|s| {
+            s.generation == generation && matches!(s.state, State::InFlight { .. })
+        })
+    }
+
+    /// Whether `slot` holds the operation of `generation`, finished and not taken.
+    #[inline]
+    pub(super) fn is_done(&self, slot: u32, generation: u64) -> bool {
+        self.slots
+            .get(slot as usize)
+            .is_some_and(|s| s.generation == generation && matches!(s.state, State::Done { .. }))
+    }
+
+    /// The `Done` slot of `generation` at `slot`, with its table, if it is one.
+    #[inline(always)]
+    fn done(&self, slot: u32, generation: u64) -> Option<(&'static VTable, Cqe)> {
+        let s = self.slots.get(slot as usize)?;
+        match s.state {
+            State::Done { vt, cqe } if s.generation == generation => Some((vt, cqe)),
+            _ => None,
+        }
+    }
+
+    /// Takes the output of the finished operation at `slot` of `generation`, if
+    /// there is one and it is a `T`; the slot is freed before the operation is
+    /// turned into its output, so a panic in [`Op::complete`] leaves the table
+    /// consistent.
+    #[inline]
+    pub(super) fn take<T: Op>(&mut self, slot: u32, generation: u64) -> Option<T::Output> {
+        let (vt, cqe) = self.done(slot, generation)?;
+        if vt.op_type != TypeId::of::<T>() {
+            return None;
+        }
+        self.unlink_ready(slot);
+        let s = &mut self.slots[slot as usize];
+        if vt.made {
+            // SAFETY: a made table of T: the slot holds a T::Output; the slot is
+            // freed right after, so it is taken once.
+            let out = unsafe { s.op.take::<T::Output>() };
+            self.release(slot);
+            Some(out)
+        } else {
+            // SAFETY: T's own table: the slot holds a T; freed right after.
+            let op = unsafe { s.op.take::<T>() };
+            self.release(slot);
+            Some(op.complete(&cqe))
+        }
+    }
+
+    /// The oldest finished operation, out of its slot: slot, generation, and the
+    /// operation with its completion.
+    #[inline]
+    pub(super) fn pop_ready(&mut self) -> Option<(u32, u64, Taken)> {
+        let slot = self.ready_head;
+        if slot == NO_SLOT {
+            return None;
+        }
+        self.unlink_ready(slot);
+        let s = &mut self.slots[slot as usize];
+        let State::Done { vt, cqe } = s.state else {
+            unreachable!("the ready list holds finished operations");
+        };
+        let generation = s.generation;
+        let taken = Taken {
+            vt,
+            cqe,
+            op: mem::replace(&mut s.op, Storage::empty()),
+        };
+        self.release(slot);
+        Some((slot, generation, taken))
+    }
+
+    /// Says that the output of the operation at `slot` of `generation` is not
+    /// wanted: dropped at its final completion if it is in flight, now if it is
+    /// finished. Nothing happens for a slot that holds neither.
+    pub(super) fn detach(&mut self, slot: u32, generation: u64) {
+        if let Some((vt, cqe)) = self.done(slot, generation) {
+            self.unlink_ready(slot);
+            let mut op = mem::replace(&mut self.slots[slot as usize].op, Storage::empty());
+            self.release(slot);
+            // SAFETY: `op` holds what the slot's table says; the slot was freed
+            // without dropping it, so it is dropped once, here.
+            unsafe { (vt.drop_finished)(&mut op, &cqe) };
+            return;
+        }
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            if s.generation == generation {
+                if let State::InFlight { detached, .. } = &mut s.state {
+                    *detached = true;
+                }
+            }
+        }
+    }
+
+    /// The operation in flight at `slot` of `generation`, if it is a `T`.
+    pub(super) fn in_flight_mut<T: Op>(&mut self, slot: u32, generation: u64) -> Option<&mut T> {
+        let s = self.slots.get_mut(slot as usize)?;
+        match s.state {
+            State::InFlight { vt, .. }
+                if s.generation == generation && vt.op_type == TypeId::of::<T>() =>
+            {
+                // SAFETY: an in-flight slot holds an operation of its table's
+                // type, checked to be T.
+                Some(unsafe { s.op.get_mut::<T>() })
+            }
+            _ => None,
+        }
+    }
+
+    /// The output of the finished operation at `slot` of `generation`, if it is a
+    /// `T`, made now if it was not yet (it stays in the slot, in the ready list).
+    /// If [`Op::complete`] panics, the slot is freed.
+    pub(super) fn done_output_mut<T: Op>(
+        &mut self,
+        slot: u32,
+        generation: u64,
+    ) -> Option<&mut T::Output> {
+        let (vt, cqe) = self.done(slot, generation)?;
+        if vt.op_type != TypeId::of::<T>() {
+            return None;
+        }
+        if !vt.made {
+            // Out of the ready list while the slot holds nothing: a panic in
+            // `complete` then frees it (the guard), and no one looks at it.
+            self.unlink_ready(slot);
+            let guard = ReleaseOnUnwind { slab: self, slot };
+            // SAFETY: T's own table: the slot holds a T, taken once (the slot's
+            // table is replaced below, or the slot freed by the guard).
+            let op = unsafe { guard.slab.slots[slot as usize].op.take::<T>() };
+            let out = op.complete(&cqe);
+            mem::forget(guard);
+            let s = &mut self.slots[slot as usize];
+            s.op.put(out);
+            s.state = State::Done {
+                vt: made_vtable::<T>(),
+                cqe,
+            };
+            // Back in the list where it was is not possible in O(1); at the end
+            // is where the next completion would have gone. Only a finished
+            // multishot stream is made this way, and its key is its own.
+            self.link_ready(slot);
+        }
+        let s = &mut self.slots[slot as usize];
+        // SAFETY: the slot holds T::Output under T's made table (just checked,
+        // or just made).
+        Some(unsafe { s.op.get_mut::<T::Output>() })
+    }
+
+    /// Drops the finished operation at `slot` of `generation` (its output), if
+    /// there is one.
+    pub(super) fn drop_done(&mut self, slot: u32, generation: u64) {
+        if self.is_done(slot, generation) {
+            self.detach(slot, generation);
+        }
+    }
+
+    /// Drops every finished operation's output, oldest first. Each slot is freed
+    /// before its output is dropped.
+    pub(super) fn drop_all_done(&mut self) {
+        while let Some((_, _, taken)) = self.pop_ready() {
+            drop(taken);
+        }
+    }
+
+    /// The slot and generation of every operation in flight.
+    pub(super) fn all_in_flight(&self) -> Vec<(u32, u64)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s.state, State::InFlight { .. }))
+            .map(|(i, s)| (i as u32, s.generation))
+            .collect()
+    }
+
+    /// Moves every operation in flight to the graveyard, where it is never
+    /// dropped; returns how many.
+    pub(super) fn leak_in_flight(&mut self) -> usize {
+        if self.in_flight == 0 {
+            return 0;
+        }
+        let mut graveyard = GRAVEYARD.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = 0;
+        for slot in 0..self.slots.len() as u32 {
+            let s = &mut self.slots[slot as usize];
+            if let State::InFlight { vt, .. } = s.state {
+                let op = mem::replace(&mut s.op, Storage::empty());
+                graveyard.push(Leaked { _vt: vt, _op: op });
+                self.in_flight -= 1;
+                self.release(slot);
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+impl Drop for Slab {
+    /// Normally nothing is in flight by now (the ring's drop waited for, or
+    /// leaked, everything). If something is — a panic escaped the ring's drop —
+    /// it is leaked here rather than freed. Finished operations' outputs are
+    /// dropped.
+    fn drop(&mut self) {
+        self.leak_in_flight();
+        self.drop_all_done();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sqe::Sqe;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const MASK: u64 = (1 << 30) - 1;
+
+    fn cqe(res: i32, flags: u32) -> Cqe {
+        let mut raw = crate::sys::io_uring_cqe::default();
+        raw.res = res;
+        raw.flags = flags;
+        Cqe::from_raw(&raw)
+    }
+
+    /// A test operation: counts its drops and completions through `Arc`s, and
+    /// carries `pad` bytes to be stored inline or boxed.
+    struct Probe<const N: usize> {
+        drops: Arc<AtomicUsize>,
+        mores: usize,
+        tag: u64,
+        _pad: [u8; N],
+    }
+
+    impl<const N: usize> Probe<N> {
+        fn new(drops: &Arc<AtomicUsize>, tag: u64) -> Self {
+            Probe {
+                drops: Arc::clone(drops),
+                mores: 0,
+                tag,
+                _pad: [0; N],
+            }
+        }
+    }
+
+    impl<const N: usize> Drop for Probe<N> {
+        fn drop(&mut self) {
+            self.drops.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    // SAFETY: its entry is a NOP, which names nothing.
+    unsafe impl<const N: usize> Op for Probe<N> {
+        type Output = (i32, u64, usize);
+        fn sqe(&mut self) -> Sqe {
+            crate::op::Nop::new().build()
+        }
+        fn complete(self, cqe: &Cqe) -> Self::Output {
+            if cqe.raw_result() == -999 {
+                panic!("complete panics on request");
+            }
+            (cqe.raw_result(), self.tag, self.mores)
+        }
+        fn more(&mut self, _: &Cqe) {
+            self.mores += 1;
+        }
+    }
+
+    type Small = Probe<8>;
+    type Big = Probe<200>;
+
+    #[test]
+    fn small_ops_are_inline_and_big_ones_boxed() {
+        assert!(inline::<Small>());
+        assert!(!inline::<Big>());
+        #[repr(align(64))]
+        struct Aligned(#[allow(dead_code)] u8);
+        assert!(!inline::<Aligned>());
+    }
+
+    #[test]
+    fn insert_complete_take_inline_and_boxed() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut slab = Slab::new();
+        let (a, ga) = slab.insert(Small::new(&drops, 1));
+        let (b, gb) = slab.insert(Big::new(&drops, 2));
+        assert_eq!(slab.in_flight(), 2);
+        assert!(slab.is_in_flight(a, ga) && slab.is_in_flight(b, gb));
+        assert_eq!(slab.take::<Small>(a, ga).map(|o| o.1), None, "not finished");
+        let more = sys_more();
+        assert_eq!(slab.on_cqe(b, gb & MASK, MASK, &cqe(1, more)), Routed::Op(gb));
+        assert_eq!(slab.on_cqe(b, gb & MASK, MASK, &cqe(7, 0)), Routed::Op(gb));
+        assert_eq!(slab.on_cqe(a, ga & MASK, MASK, &cqe(5, 0)), Routed::Op(ga));
+        assert_eq!(slab.in_flight(), 0);
+        assert_eq!(slab.ready_len(), 2);
+        // The wrong type takes nothing and loses nothing.
+        assert!(slab.take::<Big>(a, ga).is_none());
+        assert_eq!(slab.take::<Small>(a, ga), Some((5, 1, 0)));
+        assert_eq!(slab.take::<Small>(a, ga), None, "taken once");
+        assert_eq!(slab.take::<Big>(b, gb), Some((7, 2, 1)));
+        assert_eq!(slab.ready_len(), 0);
+        assert_eq!(drops.load(Ordering::Relaxed), 2);
+    }
+
+    fn sys_more() -> u32 {
+        crate::cqueue::CqeFlags::MORE.bits()
+    }
+
+    #[test]
+    fn slots_are_reused_with_a_new_generation() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut slab = Slab::new();
+        let (a, ga) = slab.insert(Small::new(&drops, 1));
+        slab.on_cqe(a, ga & MASK, MASK, &cqe(0, 0));
+        assert!(slab.take::<Small>(a, ga).is_some());
+        let (b, gb) = slab.insert(Small::new(&drops, 2));
+        assert_eq!((b, gb), (a, ga + 1));
+        // A stale completion (the old generation) routes nowhere.
+        assert_eq!(slab.on_cqe(a, ga & MASK, MASK, &cqe(0, 0)), Routed::Unknown);
+        assert_eq!(slab.on_cqe(99, 0, MASK, &cqe(0, 0)), Routed::Unknown);
+        assert!(slab.is_in_flight(b, gb) && !slab.is_in_flight(a, ga));
+        slab.on_cqe(b, gb & MASK, MASK, &cqe(3, 0));
+        assert!(slab.take::<Small>(a, ga).is_none(), "a stale key takes nothing");
+        assert_eq!(slab.take::<Small>(b, gb), Some((3, 2, 0)));
+    }
+
+    #[test]
+    fn the_ready_list_keeps_completion_order_across_typed_takes() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut slab = Slab::new();
+        let keys: Vec<_> = (0..5).map(|i| slab.insert(Small::new(&drops, i))).collect();
+        for &(s, g) in keys.iter().rev() {
+            slab.on_cqe(s, g & MASK, MASK, &cqe(0, 0));
+        }
+        // Take the middle one by key; the others come out newest-inserted first
+        // (the order their completions arrived).
+        let (s, g) = keys[2];
+        assert_eq!(slab.take::<Small>(s, g).map(|o| o.1), Some(2));
+        let mut order = Vec::new();
+        while let Some((_, _, t)) = slab.pop_ready() {
+            order.push(t.into_output::<Small>().ok().unwrap().1);
+        }
+        assert_eq!(order, [4, 3, 1, 0]);
+        assert_eq!(drops.load(Ordering::Relaxed), 5);
+    }
+
+    #[test]
+    fn detached_ops_are_dropped_at_their_final_completion_or_at_once() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut slab = Slab::new();
+        let (a, ga) = slab.insert(Big::new(&drops, 1));
+        let (b, gb) = slab.insert(Small::new(&drops, 2));
+        slab.detach(a, ga);
+        assert_eq!(drops.load(Ordering::Relaxed), 0, "in flight: kept");
+        slab.on_cqe(a, ga & MASK, MASK, &cqe(0, 0));
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+        assert_eq!(slab.ready_len(), 0);
+        slab.on_cqe(b, gb & MASK, MASK, &cqe(0, 0));
+        slab.detach(b, gb);
+        assert_eq!(drops.load(Ordering::Relaxed), 2);
+        assert_eq!(slab.ready_len(), 0);
+        // Both slots are free again.
+        let (c, _) = slab.insert(Small::new(&drops, 3));
+        let (d, _) = slab.insert(Small::new(&drops, 4));
+        let mut got = [c, d];
+        got.sort();
+        assert_eq!(got, [0, 1]);
+        drop(slab);
+    }
+
+    #[test]
+    fn taken_drops_or_converts_once() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut slab = Slab::new();
+        let (a, ga) = slab.insert(Big::new(&drops, 1));
+        let (b, gb) = slab.insert(Small::new(&drops, 2));
+        slab.on_cqe(a, ga & MASK, MASK, &cqe(1, 0));
+        slab.on_cqe(b, gb & MASK, MASK, &cqe(2, 0));
+        let (_, _, ta) = slab.pop_ready().unwrap();
+        let (_, _, tb) = slab.pop_ready().unwrap();
+        assert!(ta.is::<Big>() && !ta.is::<Small>());
+        let ta = ta.into_output::<Small>().err().unwrap();
+        drop(ta);
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+        assert_eq!(tb.into_output::<Small>().ok(), Some((2, 2, 0)));
+        assert_eq!(drops.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_panic_in_complete_leaves_the_slab_consistent() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut slab = Slab::new();
+        let (a, ga) = slab.insert(Small::new(&drops, 1));
+        let (b, gb) = slab.insert(Big::new(&drops, 2));
+        slab.on_cqe(a, ga & MASK, MASK, &cqe(-999, 0));
+        slab.on_cqe(b, gb & MASK, MASK, &cqe(-999, 0));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            slab.take::<Small>(a, ga);
+        }));
+        assert!(r.is_err());
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            slab.done_output_mut::<Big>(b, gb);
+        }));
+        assert!(r.is_err());
+        // Both ops were dropped exactly once (by the unwinding), both slots are
+        // free, and nothing is listed as ready.
+        assert_eq!(drops.load(Ordering::Relaxed), 2);
+        assert_eq!(slab.ready_len(), 0);
+        assert!(slab.pop_ready().is_none());
+        assert!(!slab.is_done(a, ga) && !slab.is_done(b, gb));
+        let (c, _) = slab.insert(Small::new(&drops, 3));
+        let (d, _) = slab.insert(Small::new(&drops, 4));
+        let mut got = [c, d];
+        got.sort();
+        assert_eq!(got, [0, 1]);
+    }
+
+    #[test]
+    fn made_outputs_are_taken_in_place_then_whole() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut slab = Slab::new();
+        let (a, ga) = slab.insert(Small::new(&drops, 9));
+        assert!(slab.done_output_mut::<Small>(a, ga).is_none(), "in flight");
+        assert!(slab.in_flight_mut::<Big>(a, ga).is_none(), "wrong type");
+        slab.in_flight_mut::<Small>(a, ga).unwrap().mores = 4;
+        slab.on_cqe(a, ga & MASK, MASK, &cqe(6, 0));
+        assert!(slab.in_flight_mut::<Small>(a, ga).is_none(), "finished");
+        let out = slab.done_output_mut::<Small>(a, ga).unwrap();
+        assert_eq!(*out, (6, 9, 4));
+        out.1 = 10;
+        assert_eq!(drops.load(Ordering::Relaxed), 1, "the op became its output");
+        assert_eq!(slab.done_output_mut::<Small>(a, ga).map(|o| o.1), Some(10));
+        assert_eq!(slab.ready_len(), 1);
+        let (_, _, t) = slab.pop_ready().unwrap();
+        assert_eq!(t.into_output::<Small>().ok(), Some((6, 10, 4)));
+    }
+
+    #[test]
+    fn leaked_ops_are_never_dropped() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let before = leaked_count();
+        {
+            let mut slab = Slab::new();
+            let _ = slab.insert(Small::new(&drops, 1));
+            let _ = slab.insert(Big::new(&drops, 2));
+            let (c, gc) = slab.insert(Small::new(&drops, 3));
+            slab.on_cqe(c, gc & MASK, MASK, &cqe(0, 0));
+            // Dropped with two in flight and one finished.
+        }
+        assert!(leaked_count() >= before + 2);
+        assert_eq!(drops.load(Ordering::Relaxed), 1, "only the finished one");
+        assert_eq!(Arc::strong_count(&drops), 3, "the leaked ones keep theirs");
+    }
+
+    #[test]
+    fn unsubmitted_ops_come_back() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut slab = Slab::new();
+        let (a, _) = slab.insert(Big::new(&drops, 5));
+        let op: Big = slab.remove_unsubmitted(a);
+        assert_eq!(op.tag, 5);
+        assert_eq!(slab.in_flight(), 0);
+        drop(op);
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
+    }
+}
