@@ -303,7 +303,7 @@ impl Inner {
 }
 
 fn forget_op(ring: &mut OwnedRing, key: OpKey) {
-    if ring.table.is_in_flight(&key) {
+    if ring.table.is_in_flight(key.slot, key.generation) {
         let _ = ring.cancel_key(key);
     }
     ring.detach_key(key);

@@ -1,34 +1,71 @@
 //! Linked chains: what [`OwnedRing::submit_linked`](super::OwnedRing::submit_linked)
 //! takes ([`Linked`]: tuples and `Vec`s of operations).
 
-use std::collections::VecDeque;
+use std::io;
 
-use super::op::{Erased, imp};
+use super::op::imp;
+use super::slab::Slab;
 use super::{Op, OpId, OpKey};
+use crate::error;
 use crate::sqe::Sqe;
 
-/// The operations of a linked chain, as [`OwnedRing::submit_linked`] collects them.
-/// Opaque.
-#[doc(hidden)]
-#[derive(Default)]
-pub struct ChainParts {
-    pub(super) ops: VecDeque<Box<dyn Erased>>,
-    pub(super) sqes: Vec<Sqe>,
+/// Refuses an operation bound to another ring than `ring` (it names a buffer
+/// group, registered buffers or a send queue registered there).
+#[inline(always)]
+pub(super) fn check_binding(ring: u64, bound: Option<u64>) -> io::Result<()> {
+    match bound {
+        Some(other) if other != ring => Err(wrong_ring()),
+        _ => Ok(()),
+    }
 }
 
-impl ChainParts {
-    fn add<T: Op>(&mut self, mut op: T) {
-        // Built before the op is boxed or tabled: a panic here leaves nothing behind.
-        let sqe = op.sqe();
-        self.ops.push_back(Box::new(op));
-        self.sqes.push(sqe);
+#[cold]
+fn wrong_ring() -> io::Error {
+    error::with_context(
+        libc::EXDEV,
+        "this operation uses a registration of another ring (a buffer pool, \
+         registered buffers or a send queue)",
+    )
+}
+
+/// How [`OwnedRing::submit_linked`](super::OwnedRing::submit_linked) prepares a
+/// chain's members: their entries, built before anything is tabled. Opaque.
+#[doc(hidden)]
+pub struct ChainPrep<'a> {
+    pub(super) sqes: &'a mut Vec<Sqe>,
+    pub(super) ring: u64,
+}
+
+impl ChainPrep<'_> {
+    /// Refuses a member bound to another ring, then builds its entry.
+    fn add<T: Op>(&mut self, op: &mut T) -> io::Result<()> {
+        check_binding(self.ring, op.bound_ring(imp::Token(())))?;
+        self.sqes.push(op.sqe());
+        Ok(())
+    }
+}
+
+/// How [`OwnedRing::submit_linked`](super::OwnedRing::submit_linked) puts a
+/// chain's members in the table, and takes them out again if the chain cannot be
+/// pushed. Opaque.
+#[doc(hidden)]
+pub struct ChainParts<'a> {
+    pub(super) table: &'a mut Slab,
+    pub(super) ring: u64,
+}
+
+impl ChainParts<'_> {
+    fn table<T: Op>(&mut self, op: T) -> OpId<T> {
+        let (slot, generation) = self.table.insert(op);
+        OpId::new(OpKey {
+            ring: self.ring,
+            slot,
+            generation,
+        })
     }
 
-    fn take<T: Op>(&mut self) -> T {
-        let op = self.ops.pop_front().expect("one op per chain member");
-        *op.into_any()
-            .downcast::<T>()
-            .expect("chain members come back in order")
+    fn untable<T: Op>(&mut self, id: OpId<T>) -> T {
+        self.table.remove_unsubmitted(id.key.slot)
     }
 }
 
@@ -41,11 +78,13 @@ pub trait Linked: imp::Sealed + Sized {
     /// The members' ids, in the same shape.
     type Ids;
     #[doc(hidden)]
-    fn into_parts(self, parts: &mut ChainParts);
+    fn prepare(&mut self, prep: &mut ChainPrep<'_>) -> io::Result<()>;
     #[doc(hidden)]
-    fn from_parts(parts: ChainParts) -> Self;
+    fn table(self, parts: &mut ChainParts<'_>) -> Self::Ids;
     #[doc(hidden)]
-    fn ids(keys: Vec<OpKey>) -> Self::Ids;
+    fn keys(ids: &Self::Ids, f: impl FnMut(OpKey));
+    #[doc(hidden)]
+    fn untable(ids: Self::Ids, parts: &mut ChainParts<'_>) -> Self;
 }
 
 macro_rules! linked_tuple {
@@ -54,16 +93,25 @@ macro_rules! linked_tuple {
         impl<$($t: Op),+> Linked for ($($t,)+) {
             type Ids = ($(OpId<$t>,)+);
             #[allow(non_snake_case)]
-            fn into_parts(self, parts: &mut ChainParts) {
+            fn prepare(&mut self, prep: &mut ChainPrep<'_>) -> io::Result<()> {
                 let ($($t,)+) = self;
-                $( parts.add($t); )+
+                $( prep.add($t)?; )+
+                Ok(())
             }
-            fn from_parts(mut parts: ChainParts) -> Self {
-                ($( parts.take::<$t>(), )+)
+            #[allow(non_snake_case)]
+            fn table(self, parts: &mut ChainParts<'_>) -> Self::Ids {
+                let ($($t,)+) = self;
+                ($( parts.table($t), )+)
             }
-            fn ids(keys: Vec<OpKey>) -> Self::Ids {
-                let mut keys = keys.into_iter();
-                ($( OpId::<$t>::new(keys.next().expect("one key per member")), )+)
+            #[allow(non_snake_case)]
+            fn keys(ids: &Self::Ids, mut f: impl FnMut(OpKey)) {
+                let ($($t,)+) = ids;
+                $( f($t.key); )+
+            }
+            #[allow(non_snake_case)]
+            fn untable(ids: Self::Ids, parts: &mut ChainParts<'_>) -> Self {
+                let ($($t,)+) = ids;
+                ($( parts.untable($t), )+)
             }
         }
     };
@@ -79,15 +127,16 @@ linked_tuple!(A, B, C, D, E, F);
 impl<T: Op> imp::Sealed for Vec<T> {}
 impl<T: Op> Linked for Vec<T> {
     type Ids = Vec<OpId<T>>;
-    fn into_parts(self, parts: &mut ChainParts) {
-        for op in self {
-            parts.add(op);
-        }
+    fn prepare(&mut self, prep: &mut ChainPrep<'_>) -> io::Result<()> {
+        self.iter_mut().try_for_each(|op| prep.add(op))
     }
-    fn from_parts(mut parts: ChainParts) -> Self {
-        (0..parts.ops.len()).map(|_| parts.take::<T>()).collect()
+    fn table(self, parts: &mut ChainParts<'_>) -> Self::Ids {
+        self.into_iter().map(|op| parts.table(op)).collect()
     }
-    fn ids(keys: Vec<OpKey>) -> Self::Ids {
-        keys.into_iter().map(OpId::new).collect()
+    fn keys(ids: &Self::Ids, f: impl FnMut(OpKey)) {
+        ids.iter().map(|id| id.key).for_each(f)
+    }
+    fn untable(ids: Self::Ids, parts: &mut ChainParts<'_>) -> Self {
+        ids.into_iter().map(|id| parts.untable(id)).collect()
     }
 }

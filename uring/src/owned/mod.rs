@@ -301,7 +301,7 @@ pub use asyncio::{AsyncRing, ItemStream, NextItem, OpFuture};
 
 pub use aligned::AlignedBuf;
 pub use buf::{IoBuf, IoBufMut, Slice};
-pub use chain::{ChainParts, Linked};
+pub use chain::{ChainParts, ChainPrep, Linked};
 pub use chained::{ChainedBuf, Drain, Fill};
 pub use fd::SharedFd;
 pub use fixed::{FixedBuf, FixedBufs, FixedIoBuf, MAX_FIXED_BUF_SIZE, MAX_FIXED_BUFS};

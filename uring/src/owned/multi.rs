@@ -162,31 +162,25 @@ impl OwnedRing {
         if id.key.ring != self.id {
             return ItemPoll::Ended;
         }
-        if self.table.is_in_flight(&id.key) {
-            let entry = &mut self.table.entries[id.key.slot as usize];
-            if let super::table::State::InFlight { op, .. } = &mut entry.state {
-                if let Some(multi) = op.as_any_mut().downcast_mut::<Multi<T>>() {
-                    return match multi.items.pop_front() {
-                        Some(item) => ItemPoll::Item(item),
-                        None => ItemPoll::Pending,
-                    };
-                }
-            }
-            return ItemPoll::Ended;
+        let (slot, generation) = (id.key.slot, id.key.generation);
+        if let Some(multi) = self.table.in_flight_mut::<Multi<T>>(slot, generation) {
+            return match multi.items.pop_front() {
+                Some(item) => ItemPoll::Item(item),
+                None => ItemPoll::Pending,
+            };
         }
-        let Some(i) = self.ready.iter().position(|c| c.key == id.key) else {
-            return ItemPoll::Ended;
-        };
-        let item = self.ready[i]
-            .output_mut()
-            .and_then(|o| o.downcast_mut::<VecDeque<io::Result<T::Item>>>())
-            .and_then(VecDeque::pop_front);
+        let item = self
+            .table
+            .done_output_mut::<Multi<T>>(slot, generation)
+            .map(VecDeque::pop_front);
         match item {
-            Some(item) => ItemPoll::Item(item),
-            None => {
-                self.ready.remove(i);
+            Some(Some(item)) => ItemPoll::Item(item),
+            Some(None) => {
+                // Every item taken: the stream's output is empty, and goes.
+                self.table.drop_done(slot, generation);
                 ItemPoll::Ended
             }
+            None => ItemPoll::Ended,
         }
     }
 

@@ -3,10 +3,10 @@
 //! refused submissions ([`SubmitError`]).
 
 use core::marker::PhantomData;
-use std::any::{Any, TypeId};
 use std::fmt;
 use std::io;
 
+use super::slab::Taken;
 #[cfg(doc)]
 use super::{OwnedRing, ReadFixed, SharedFd, WriteFixed, ops};
 use crate::cqueue::{Cqe, CqeFlags};
@@ -70,47 +70,6 @@ pub unsafe trait Op: Send + Sized + 'static {
 }
 
 pub(super) mod imp {
-    use super::*;
-
-    /// An [`Op`] with its type erased, as the table stores it.
-    pub trait Erased: Send {
-        fn complete_erased(self: Box<Self>, cqe: &Cqe) -> Box<dyn Any + Send>;
-        fn complete_dropped(self: Box<Self>, cqe: &Cqe);
-        fn more_erased(&mut self, cqe: &Cqe);
-        fn into_any(self: Box<Self>) -> Box<dyn Any>;
-        fn op_type(&self) -> TypeId;
-        fn op_name(&self) -> &'static str;
-        fn as_any_mut(&mut self) -> &mut dyn Any;
-        fn bound_ring_erased(&self) -> Option<u64>;
-    }
-
-    impl<T: Op> Erased for T {
-        fn complete_erased(self: Box<Self>, cqe: &Cqe) -> Box<dyn Any + Send> {
-            Box::new((*self).complete(cqe))
-        }
-        fn complete_dropped(self: Box<Self>, cqe: &Cqe) {
-            drop((*self).complete(cqe));
-        }
-        fn more_erased(&mut self, cqe: &Cqe) {
-            self.more(cqe)
-        }
-        fn into_any(self: Box<Self>) -> Box<dyn Any> {
-            self
-        }
-        fn op_type(&self) -> TypeId {
-            TypeId::of::<T>()
-        }
-        fn op_name(&self) -> &'static str {
-            core::any::type_name::<T>()
-        }
-        fn as_any_mut(&mut self) -> &mut dyn Any {
-            self
-        }
-        fn bound_ring_erased(&self) -> Option<u64> {
-            self.bound_ring(Token(()))
-        }
-    }
-
     pub trait Sealed {}
 
     /// Proof of being inside this crate, for [`Op::bound_ring`]: code elsewhere
@@ -118,8 +77,6 @@ pub(super) mod imp {
     #[derive(Clone, Copy)]
     pub struct Token(pub(in crate::owned) ());
 }
-
-pub(super) use imp::Erased;
 
 /// Identifies one submitted operation; untyped, `Copy`, comparable. See
 /// [`OpId::key`] and [`Completion::key`].
@@ -173,25 +130,11 @@ impl<T> fmt::Debug for OpId<T> {
 /// a `Completion` drops the output: buffers are freed, descriptors closed.
 pub struct Completion {
     pub(super) key: OpKey,
-    pub(super) res: i32,
-    pub(super) flags: u32,
-    pub(super) output: Output,
-}
-
-/// What a [`Completion`] holds. The operation becomes its output only when the
-/// output is asked for (or the completion dropped): one allocation fewer per
-/// operation than turning it into a boxed output at once.
-pub(super) enum Output {
-    /// The finished operation, with the final completion to turn it into its output.
-    Op(Box<dyn Erased>, Cqe),
-    /// The output already made (a multishot stream whose items are being taken).
-    Made {
-        output: Box<dyn Any + Send>,
-        op_type: TypeId,
-        op_name: &'static str,
-    },
-    /// Moved out: only while a completion is being taken apart.
-    Gone,
+    /// The operation (or, for a multishot stream whose items were being taken,
+    /// its output), with its final completion.
+    pub(super) taken: Taken,
+    /// `Send` but not `Sync`, as a boxed operation would make it.
+    pub(super) _not_sync: PhantomData<core::cell::Cell<()>>,
 }
 
 impl Completion {
@@ -207,57 +150,27 @@ impl Completion {
 
     /// The operation's type name (for messages).
     pub fn op_name(&self) -> &'static str {
-        match &self.output {
-            Output::Op(op, _) => op.op_name(),
-            Output::Made { op_name, .. } => op_name,
-            Output::Gone => "",
-        }
-    }
-
-    fn op_type(&self) -> Option<TypeId> {
-        match &self.output {
-            Output::Op(op, _) => Some(op.op_type()),
-            Output::Made { op_type, .. } => Some(*op_type),
-            Output::Gone => None,
-        }
-    }
-
-    /// The output, made now if it was not yet.
-    pub(crate) fn output_mut(&mut self) -> Option<&mut (dyn Any + Send)> {
-        if let Output::Op(..) = self.output {
-            let Output::Op(op, cqe) = core::mem::replace(&mut self.output, Output::Gone) else {
-                unreachable!("just matched")
-            };
-            let (op_type, op_name) = (op.op_type(), op.op_name());
-            self.output = Output::Made {
-                output: op.complete_erased(&cqe),
-                op_type,
-                op_name,
-            };
-        }
-        match &mut self.output {
-            Output::Made { output, .. } => Some(&mut **output),
-            _ => None,
-        }
+        self.taken.name()
     }
 
     /// The final completion's `res`: a count or value, or `-errno`.
     pub fn raw_result(&self) -> i32 {
-        self.res
+        self.taken.cqe().raw_result()
     }
 
     /// The final completion's `res` as a result.
     pub fn result(&self) -> io::Result<u32> {
-        if self.res < 0 {
-            Err(io::Error::from_raw_os_error(-self.res))
+        let res = self.raw_result();
+        if res < 0 {
+            Err(io::Error::from_raw_os_error(-res))
         } else {
-            Ok(self.res as u32)
+            Ok(res as u32)
         }
     }
 
     /// The final completion's flags.
     pub fn flags(&self) -> CqeFlags {
-        CqeFlags::from_bits_retain(self.flags)
+        self.taken.cqe().flags()
     }
 
     /// The output of operation `id`, typed by the id (no need to name the op's
@@ -282,6 +195,9 @@ impl Completion {
     /// }
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    // The completion comes back by value on a mismatch; boxing it would cost an
+    // allocation per completion.
+    #[allow(clippy::result_large_err)]
     pub fn into_output<T: Op>(self, id: &OpId<T>) -> Result<T::Output, Completion> {
         if self.is_for(id) {
             self.downcast::<T>()
@@ -292,7 +208,7 @@ impl Completion {
 
     /// Whether the operation was a `T`.
     pub fn is<T: Op>(&self) -> bool {
-        self.op_type() == Some(TypeId::of::<T>())
+        self.taken.is::<T>()
     }
 
     /// The output of an operation of type `T`, or `self` back if it was another
@@ -308,42 +224,14 @@ impl Completion {
     /// assert_eq!(c.downcast::<ops::Nop>().unwrap()?, 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn downcast<T: Op>(self) -> Result<T::Output, Completion> {
-        if !self.is::<T>() {
-            return Err(self);
-        }
-        let mut this = self;
-        match core::mem::replace(&mut this.output, Output::Gone) {
-            Output::Op(op, cqe) => match op.into_any().downcast::<T>() {
-                Ok(op) => Ok(op.complete(&cqe)),
-                Err(_) => unreachable!("the type was just checked"),
-            },
-            Output::Made {
-                output,
-                op_type,
-                op_name,
-            } => match output.downcast::<T::Output>() {
-                Ok(out) => Ok(*out),
-                Err(output) => {
-                    this.output = Output::Made {
-                        output,
-                        op_type,
-                        op_name,
-                    };
-                    Err(this)
-                }
-            },
-            Output::Gone => Err(this),
-        }
-    }
-}
-
-impl Drop for Completion {
-    /// Turns the operation into its output and drops that: buffers freed, new
-    /// descriptors closed.
-    fn drop(&mut self) {
-        if let Output::Op(op, cqe) = core::mem::replace(&mut self.output, Output::Gone) {
-            op.complete_dropped(&cqe);
+    #[inline]
+    #[allow(clippy::result_large_err)] // as for `into_output`
+    pub fn downcast<T: Op>(mut self) -> Result<T::Output, Completion> {
+        // Taken in place; what is left of `self` then holds nothing, and its drop
+        // does nothing.
+        match self.taken.take_output::<T>() {
+            Some(out) => Ok(out),
+            None => Err(self),
         }
     }
 }
@@ -353,7 +241,7 @@ impl fmt::Debug for Completion {
         f.debug_struct("Completion")
             .field("key", &self.key)
             .field("op", &self.op_name())
-            .field("res", &self.res)
+            .field("res", &self.raw_result())
             .field("flags", &self.flags())
             .finish_non_exhaustive()
     }

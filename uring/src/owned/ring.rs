@@ -7,9 +7,12 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::chain::{ChainParts, Linked};
-use super::op::{Erased, Output, imp};
-use super::table::{GEN_MASK, GRAVEYARD, State, TAG_INTERNAL, TAG_OWNED, Table};
+use core::marker::PhantomData;
+
+use super::chain::{ChainParts, ChainPrep, Linked, check_binding};
+use super::op::imp;
+use super::slab::{Routed, Slab};
+use super::table::{GEN_MASK, TAG_INTERNAL, TAG_OWNED, user_data};
 use super::{Completion, Op, OpId, OpKey, SubmitError, ops};
 use crate::cqueue::Cqe;
 use crate::setup::{Builder, Features, SetupFlags};
@@ -46,9 +49,10 @@ static NEXT_RING_ID: AtomicU64 = AtomicU64::new(1);
 /// model.
 pub struct OwnedRing {
     pub(super) ring: Ring,
-    pub(super) table: Table,
-    /// Completions processed and not yet taken.
-    pub(super) ready: VecDeque<Completion>,
+    /// The operations in flight, and the finished ones not taken yet.
+    pub(super) table: Slab,
+    /// Scratch room for a chain's entries (kept, so chains allocate nothing).
+    chain_sqes: Vec<Sqe>,
     /// Completions of raw entries.
     pub(super) raw: VecDeque<Cqe>,
     pub(super) id: u64,
@@ -91,8 +95,8 @@ impl OwnedRing {
         }
         Ok(OwnedRing {
             ring,
-            table: Table::new(),
-            ready: VecDeque::new(),
+            table: Slab::new(),
+            chain_sqes: Vec::new(),
             raw: VecDeque::new(),
             id: NEXT_RING_ID.fetch_add(1, Ordering::Relaxed),
             drop_timeout: DEFAULT_DROP_TIMEOUT,
@@ -121,7 +125,7 @@ impl OwnedRing {
     /// How many operations are in the table (submitted or queued, without their
     /// final completion processed yet).
     pub fn in_flight(&self) -> usize {
-        self.table.in_flight
+        self.table.in_flight()
     }
 
     /// How long dropping the ring waits for its in-flight operations before
@@ -145,23 +149,21 @@ impl OwnedRing {
     /// assert_eq!(ring.wait_for(id)?.unwrap(), 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline]
     pub fn submit_op<T: Op>(&mut self, mut op: T) -> Result<OpId<T>, SubmitError<T>> {
-        if let Err(error) = self.check_binding(op.bound_ring(imp::Token(()))) {
+        if let Err(error) = check_binding(self.id, op.bound_ring(imp::Token(()))) {
             return Err(SubmitError { error, op });
         }
         // Built before the op is tabled: a panic in `sqe` leaves nothing behind.
         let sqe = op.sqe();
-        if let Err(error) = self.make_room(1) {
-            return Err(SubmitError { error, op });
-        }
-        let (slot, generation) = self.table.insert(Box::new(op));
         let flags = sqe.get_flags() - SqeFlags::IO_LINK - TABLE_STRIPPED;
-        let sqe = sqe
-            .set_flags(flags)
-            .user_data(Table::user_data(slot, generation));
-        // SAFETY: as in `table_and_push`: the entry was built by an `Op`, which is
-        // now in the table until its final completion is processed (or is leaked),
-        // and its user data carries TAG_OWNED.
+        let sqe = sqe.set_flags(flags);
+        let (slot, generation) = self.table.insert(op);
+        let sqe = sqe.user_data(user_data(slot, generation));
+        // SAFETY: the entry was built by an `Op` (whose contract is that it names
+        // only memory and descriptors the op owns, at stable addresses), which is
+        // now in the table until its final completion is processed (or is leaked);
+        // its user data carries TAG_OWNED, so no raw entry can share it.
         match unsafe { self.ring.submission().push(&sqe) } {
             Ok(()) => Ok(OpId::new(OpKey {
                 ring: self.id,
@@ -169,13 +171,40 @@ impl OwnedRing {
                 generation,
             })),
             Err(e) => {
-                let (op, _) = self.table.remove(slot);
-                let op = *op.into_any().downcast::<T>().expect("the same op");
-                Err(SubmitError {
-                    error: io::Error::other(e),
-                    op,
-                })
+                // Out of the table while room is made (which processes completions
+                // and could panic in an operation's `more`).
+                let op = self.table.remove_unsubmitted::<T>(slot);
+                match e {
+                    crate::PushError::Full => self.submit_op_slow(op, sqe),
+                    other => Err(SubmitError {
+                        error: io::Error::other(other),
+                        op,
+                    }),
+                }
             }
+        }
+    }
+
+    /// [`submit_op`](Self::submit_op) when the submission queue is full: submits
+    /// to make room, then pushes `sqe` (built by `op`, without its user data yet).
+    #[cold]
+    fn submit_op_slow<T: Op>(&mut self, op: T, sqe: Sqe) -> Result<OpId<T>, SubmitError<T>> {
+        if let Err(error) = self.make_room(1) {
+            return Err(SubmitError { error, op });
+        }
+        let (slot, generation) = self.table.insert(op);
+        let sqe = sqe.user_data(user_data(slot, generation));
+        // SAFETY: as in `submit_op`.
+        match unsafe { self.ring.submission().push(&sqe) } {
+            Ok(()) => Ok(OpId::new(OpKey {
+                ring: self.id,
+                slot,
+                generation,
+            })),
+            Err(e) => Err(SubmitError {
+                error: io::Error::other(e),
+                op: self.table.remove_unsubmitted::<T>(slot),
+            }),
         }
     }
 
@@ -196,39 +225,64 @@ impl OwnedRing {
     ///
     /// As for [`submit_op`](Self::submit_op); `EINVAL` for a chain longer than the
     /// submission queue.
-    pub fn submit_linked<L: Linked>(&mut self, chain: L) -> Result<L::Ids, SubmitError<L>> {
-        let mut parts = ChainParts::default();
-        chain.into_parts(&mut parts);
-        let n = parts.sqes.len();
-        if n == 0 {
-            return Ok(L::ids(Vec::new()));
+    pub fn submit_linked<L: Linked>(&mut self, mut chain: L) -> Result<L::Ids, SubmitError<L>> {
+        let mut sqes = core::mem::take(&mut self.chain_sqes);
+        sqes.clear();
+        // Every entry is built before anything is tabled: a panic in `sqe` leaves
+        // nothing behind (but this scratch vector, made again next time).
+        let prepared = chain.prepare(&mut ChainPrep {
+            sqes: &mut sqes,
+            ring: self.id,
+        });
+        let n = sqes.len();
+        let room = prepared.and_then(|()| if n == 0 { Ok(()) } else { self.make_room(n) });
+        if let Err(error) = room {
+            self.chain_sqes = sqes;
+            return Err(SubmitError { error, op: chain });
         }
-        let bound = parts
-            .ops
-            .iter()
-            .try_for_each(|op| self.check_binding(op.bound_ring_erased()));
-        if let Err(error) = bound.and_then(|()| self.make_room(n)) {
-            return Err(SubmitError {
-                error,
-                op: L::from_parts(parts),
-            });
-        }
-        let last = n - 1;
-        for (i, sqe) in parts.sqes.iter_mut().enumerate() {
-            if i != last {
-                *sqe = sqe.clone().flags(SqeFlags::IO_LINK);
+        let mut parts = ChainParts {
+            table: &mut self.table,
+            ring: self.id,
+        };
+        let ids = chain.table(&mut parts);
+        let mut i = 0;
+        L::keys(&ids, |key| {
+            let sqe = &mut sqes[i];
+            let mut flags = sqe.get_flags() - TABLE_STRIPPED;
+            if i + 1 == n {
+                flags -= SqeFlags::IO_LINK;
+            } else {
+                flags |= SqeFlags::IO_LINK;
             }
-        }
-        let ChainParts { ops, sqes } = parts;
-        match self.table_and_push(ops.into(), sqes) {
-            Ok(keys) => Ok(L::ids(keys)),
-            Err((error, ops)) => Err(SubmitError {
-                error,
-                op: L::from_parts(ChainParts {
-                    ops: ops.into(),
-                    sqes: Vec::new(),
-                }),
-            }),
+            *sqe = sqe
+                .clone()
+                .set_flags(flags)
+                .user_data(user_data(key.slot, key.generation));
+            i += 1;
+        });
+        // SAFETY: every entry was built by an `Op` (whose contract is that it names
+        // only memory and descriptors the op owns, at stable addresses) and its op
+        // is now in the table, which keeps it — and so that memory and those
+        // descriptors — until the entry's final completion is processed, or leaks
+        // it. The user data carries TAG_OWNED, so no raw entry can share it.
+        let pushed = if n == 0 {
+            Ok(())
+        } else {
+            unsafe { self.ring.submission().push_multiple(&sqes) }
+        };
+        self.chain_sqes = sqes;
+        match pushed {
+            Ok(()) => Ok(ids),
+            Err(e) => {
+                let mut parts = ChainParts {
+                    table: &mut self.table,
+                    ring: self.id,
+                };
+                Err(SubmitError {
+                    error: io::Error::other(e),
+                    op: L::untable(ids, &mut parts),
+                })
+            }
         }
     }
 
@@ -261,19 +315,6 @@ impl OwnedRing {
     ) -> Result<(OpId<T>, OpId<ops::LinkTimeout>), SubmitError<T>> {
         self.submit_linked((op, ops::LinkTimeout::new(after)))
             .map_err(|SubmitError { error, op: (op, _) }| SubmitError { error, op })
-    }
-
-    /// Refuses an operation bound to another ring (it names a buffer group
-    /// registered there).
-    pub(super) fn check_binding(&self, bound: Option<u64>) -> io::Result<()> {
-        match bound {
-            Some(ring) if ring != self.id => Err(error::with_context(
-                libc::EXDEV,
-                "this operation uses a registration of another ring (a buffer pool, \
-                 registered buffers or a send queue)",
-            )),
-            _ => Ok(()),
-        }
     }
 
     /// Makes sure `n` submission queue slots are free, submitting if needed.
@@ -320,48 +361,6 @@ impl OwnedRing {
                     self.reap()?;
                 }
                 r => return r,
-            }
-        }
-    }
-
-    /// Puts `ops` in the table and pushes their entries (room was made); on a push
-    /// failure takes them out again and hands them back.
-    #[allow(clippy::type_complexity)]
-    fn table_and_push(
-        &mut self,
-        ops: Vec<Box<dyn Erased>>,
-        mut sqes: Vec<Sqe>,
-    ) -> Result<Vec<OpKey>, (io::Error, Vec<Box<dyn Erased>>)> {
-        let strip = TABLE_STRIPPED;
-        let last = sqes.len().saturating_sub(1);
-        let mut keys = Vec::with_capacity(ops.len());
-        for ((i, op), sqe) in ops.into_iter().enumerate().zip(sqes.iter_mut()) {
-            let (slot, generation) = self.table.insert(op);
-            keys.push(OpKey {
-                ring: self.id,
-                slot,
-                generation,
-            });
-            let mut flags = sqe.get_flags() - strip;
-            if i == last {
-                flags -= SqeFlags::IO_LINK;
-            }
-            *sqe = sqe
-                .clone()
-                .set_flags(flags)
-                .user_data(Table::user_data(slot, generation));
-        }
-        // SAFETY: every entry was built by an `Op` (whose contract is that it names
-        // only memory and descriptors the op owns, at stable addresses) and its op
-        // is now in the table, which keeps it — and so that memory and those
-        // descriptors — until the entry's final completion is processed, or leaks
-        // it. The user data carries TAG_OWNED, so no raw entry can share it.
-        let pushed = unsafe { self.ring.submission().push_multiple(&sqes) };
-        match pushed {
-            Ok(()) => Ok(keys),
-            Err(e) => {
-                let ops = keys.iter().map(|k| self.table.remove(k.slot).0).collect();
-                Err((io::Error::other(e), ops))
             }
         }
     }
@@ -469,21 +468,10 @@ impl OwnedRing {
         }
         loop {
             self.reap()?;
-            if let Some(i) = self.ready.iter().position(|c| c.key == id.key) {
-                let c = self.ready.remove(i).expect("the position just found");
-                return match c.downcast::<T>() {
-                    Ok(out) => Ok(out),
-                    Err(c) => {
-                        // Unreachable for ids made by this ring; never lose it anyway.
-                        self.ready.insert(i, c);
-                        Err(error::with_context(
-                            libc::EINVAL,
-                            "the completion is of another operation type",
-                        ))
-                    }
-                };
+            if let Some(out) = self.table.take::<T>(id.key.slot, id.key.generation) {
+                return Ok(out);
             }
-            if !self.table.is_in_flight(&id.key) {
+            if !self.table.is_in_flight(id.key.slot, id.key.generation) {
                 return Err(error::with_context(
                     libc::ENOENT,
                     "this operation's completion was already taken or detached",
@@ -518,10 +506,10 @@ impl OwnedRing {
     pub fn next_completion(&mut self) -> io::Result<Completion> {
         loop {
             self.reap()?;
-            if let Some(c) = self.ready.pop_front() {
+            if let Some(c) = self.pop_completion() {
                 return Ok(c);
             }
-            if self.table.in_flight == 0 {
+            if self.table.in_flight() == 0 {
                 return Err(error::with_context(
                     libc::ENOENT,
                     "no operation is in flight, so no completion will come",
@@ -560,14 +548,14 @@ impl OwnedRing {
     }
 
     pub(super) fn cancel_key(&mut self, key: OpKey) -> io::Result<()> {
-        if key.ring != self.id || !self.table.is_in_flight(&key) {
+        if key.ring != self.id || !self.table.is_in_flight(key.slot, key.generation) {
             return Err(error::with_context(
                 libc::ENOENT,
                 "this operation is not in flight on this ring",
             ));
         }
         self.make_room(1)?;
-        self.push_cancel(Table::user_data(key.slot, key.generation))?;
+        self.push_cancel(user_data(key.slot, key.generation))?;
         self.submit_retrying()?;
         Ok(())
     }
@@ -594,17 +582,7 @@ impl OwnedRing {
         if key.ring != self.id {
             return;
         }
-        if let Some(i) = self.ready.iter().position(|c| c.key == key) {
-            self.ready.remove(i);
-            return;
-        }
-        if self.table.is_in_flight(&key) {
-            if let State::InFlight { detached, .. } =
-                &mut self.table.entries[key.slot as usize].state
-            {
-                *detached = true;
-            }
-        }
+        self.table.detach(key.slot, key.generation);
     }
 
     /// Takes operation `id`'s output if its final completion has arrived, without
@@ -624,17 +602,27 @@ impl OwnedRing {
         self.take_ready(id)
     }
 
+    #[inline]
     pub(super) fn take_ready<T: Op>(&mut self, id: &OpId<T>) -> Option<T::Output> {
-        let i = self.ready.iter().position(|c| c.key == id.key)?;
-        let c = self.ready.remove(i)?;
-        match c.downcast::<T>() {
-            Ok(out) => Some(out),
-            Err(c) => {
-                // Unreachable for ids made by this ring; never lose it anyway.
-                self.ready.insert(i, c);
-                None
-            }
+        if id.key.ring != self.id {
+            return None;
         }
+        self.table.take::<T>(id.key.slot, id.key.generation)
+    }
+
+    /// The oldest finished operation, out of the table.
+    #[inline]
+    fn pop_completion(&mut self) -> Option<Completion> {
+        let (slot, generation, taken) = self.table.pop_ready()?;
+        Some(Completion {
+            key: OpKey {
+                ring: self.id,
+                slot,
+                generation,
+            },
+            taken,
+            _not_sync: PhantomData,
+        })
     }
 
     /// Starts recording which operations get completions, for
@@ -715,7 +703,7 @@ impl OwnedRing {
         self.take_activity(keys)?;
         let entered = if keys.len() > before {
             self.ring.submit().map(drop)
-        } else if self.table.in_flight == 0 {
+        } else if self.table.in_flight() == 0 {
             return Err(error::with_context(
                 libc::ENOENT,
                 "no operation is in flight, so no activity will come",
@@ -735,7 +723,7 @@ impl OwnedRing {
     /// Whether operation `id` is still in the table (its final completion not yet
     /// processed).
     pub fn is_in_flight<T>(&self, id: &OpId<T>) -> bool {
-        id.key.ring == self.id && self.table.is_in_flight(&id.key)
+        id.key.ring == self.id && self.table.is_in_flight(id.key.slot, id.key.generation)
     }
 
     /// Moves every posted completion out of the kernel's queue into `ready` (or
@@ -748,7 +736,6 @@ impl OwnedRing {
                 let OwnedRing {
                     ring,
                     table,
-                    ready,
                     raw,
                     id,
                     touched,
@@ -761,7 +748,7 @@ impl OwnedRing {
                         touched: touched.as_mut(),
                         activity: activity.as_mut(),
                     };
-                    dispatch(table, ready, raw, seen, *id, cqe);
+                    dispatch(table, raw, seen, *id, &cqe);
                 }
             }
             if !self.ring.cq_has_overflow() {
@@ -802,7 +789,7 @@ impl OwnedRing {
     }
 
     fn shutdown(&mut self, timeout: Duration) -> CloseReport {
-        let before = self.table.in_flight;
+        let before = self.table.in_flight();
         if before == 0 {
             return CloseReport {
                 completed: 0,
@@ -813,10 +800,10 @@ impl OwnedRing {
         // Everything queued goes to the kernel, then a cancellation for each.
         let mut can_wait = self.submit_retrying().is_ok();
         if can_wait {
-            for target in self.table.all_user_data() {
+            for (slot, generation) in self.table.all_in_flight() {
                 if self
                     .make_room(1)
-                    .and_then(|()| self.push_cancel(target))
+                    .and_then(|()| self.push_cancel(user_data(slot, generation)))
                     .is_err()
                 {
                     break;
@@ -829,8 +816,8 @@ impl OwnedRing {
                 if self.reap().is_err() {
                     break;
                 }
-                self.ready.clear();
-                if self.table.in_flight == 0 {
+                self.table.drop_all_done();
+                if self.table.in_flight() == 0 {
                     break;
                 }
                 let now = Instant::now();
@@ -845,20 +832,9 @@ impl OwnedRing {
             }
         }
         let _ = self.reap();
-        self.ready.clear();
+        self.table.drop_all_done();
         // What the kernel may still hold is leaked, never freed.
-        let leaked = self.table.in_flight;
-        if leaked > 0 {
-            let mut graveyard = GRAVEYARD.lock().unwrap_or_else(|e| e.into_inner());
-            for slot in 0..self.table.entries.len() as u32 {
-                if matches!(
-                    self.table.entries[slot as usize].state,
-                    State::InFlight { .. }
-                ) {
-                    graveyard.push(self.table.remove(slot).0);
-                }
-            }
-        }
+        let leaked = self.table.leak_in_flight();
         CloseReport {
             completed: before - leaked,
             leaked,
@@ -874,60 +850,33 @@ struct Seen<'a> {
 
 /// Routes one completion: to its table entry (completing it unless `MORE`), to
 /// the raw queue, or nowhere (internal entries).
-fn dispatch(
-    table: &mut Table,
-    ready: &mut VecDeque<Completion>,
-    raw: &mut VecDeque<Cqe>,
-    seen: Seen<'_>,
-    ring_id: u64,
-    cqe: Cqe,
-) {
+#[inline(always)]
+fn dispatch(table: &mut Slab, raw: &mut VecDeque<Cqe>, seen: Seen<'_>, ring_id: u64, cqe: &Cqe) {
     let ud = cqe.user_data();
     if ud & TAG_OWNED == 0 {
         if ud & TAG_INTERNAL == 0 {
-            raw.push_back(cqe);
+            raw.push_back(*cqe);
         }
         return;
     }
     let slot = ud as u32;
     let gen_low = (ud >> 32) & GEN_MASK;
-    let Some(entry) = table.find(slot, gen_low) else {
-        // Not one of ours in flight: cannot happen while the user-data rules hold.
-        return;
-    };
-    let key = OpKey {
-        ring: ring_id,
-        slot,
-        generation: entry.generation,
-    };
-    if let Some(touched) = seen.touched {
-        touched.push(key);
-    }
-    if let Some(activity) = seen.activity {
-        activity.push(key);
-    }
-    if cqe.is_more() {
-        if let State::InFlight { op, .. } = &mut entry.state {
-            op.more_erased(&cqe);
-        }
-        return;
-    }
-    let generation = entry.generation;
-    let (op, detached) = table.remove(slot);
-    if detached {
-        // Nobody will ask: the output (new descriptors, buffers) is released now.
-        op.complete_dropped(&cqe);
-    } else {
-        ready.push_back(Completion {
-            key: OpKey {
+    // Not one of ours in flight (`Unknown`) cannot happen while the user-data
+    // rules hold.
+    if let Routed::Op(generation) = table.on_cqe(slot, gen_low, GEN_MASK, cqe) {
+        if seen.touched.is_some() || seen.activity.is_some() {
+            let key = OpKey {
                 ring: ring_id,
                 slot,
                 generation,
-            },
-            res: cqe.raw_result(),
-            flags: cqe.flags().bits(),
-            output: Output::Op(op, cqe),
-        });
+            };
+            if let Some(touched) = seen.touched {
+                touched.push(key);
+            }
+            if let Some(activity) = seen.activity {
+                activity.push(key);
+            }
+        }
     }
 }
 
@@ -943,8 +892,8 @@ impl fmt::Debug for OwnedRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedRing")
             .field("ring", &self.ring)
-            .field("in_flight", &self.table.in_flight)
-            .field("ready", &self.ready.len())
+            .field("in_flight", &self.table.in_flight())
+            .field("ready", &self.table.ready_len())
             .finish_non_exhaustive()
     }
 }
@@ -959,19 +908,21 @@ pub struct Completions<'a> {
 impl Iterator for Completions<'_> {
     type Item = Completion;
 
+    #[inline]
     fn next(&mut self) -> Option<Completion> {
-        self.ring.ready.pop_front()
+        self.ring.pop_completion()
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.ring.ready.len(), Some(self.ring.ready.len()))
+        let n = self.ring.table.ready_len();
+        (n, Some(n))
     }
 }
 
 impl fmt::Debug for Completions<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Completions")
-            .field("queued", &self.ring.ready.len())
+            .field("queued", &self.ring.table.ready_len())
             .finish()
     }
 }

@@ -108,8 +108,9 @@ impl Storage {
 /// `&'static` table per type, built at compile time.
 pub(super) struct VTable {
     /// The operation's type (for a `made` table too: the type of the operation
-    /// the output came from).
-    pub(super) op_type: TypeId,
+    /// the output came from). A function, as `TypeId::of` is not `const` in the
+    /// crate's MSRV; [`VTable::is`] rarely needs to call it.
+    pub(super) op_type: fn() -> TypeId,
     /// The storage holds the operation's output (`T::Output`), already made,
     /// instead of the operation.
     pub(super) made: bool,
@@ -128,7 +129,7 @@ trait OpVTable {
 
 impl<T: Op> OpVTable for T {
     const VT: VTable = VTable {
-        op_type: TypeId::of::<T>(),
+        op_type: TypeId::of::<T>,
         made: false,
         name: core::any::type_name::<T>,
         drop_finished: drop_finished::<T>,
@@ -146,12 +147,26 @@ trait MadeVTable {
 
 impl<T: Op> MadeVTable for Made<T> {
     const VT: VTable = VTable {
-        op_type: TypeId::of::<T>(),
+        op_type: TypeId::of::<T>,
         made: true,
         name: core::any::type_name::<T>,
         drop_finished: drop_made::<T>,
         more: more_made,
     };
+}
+
+impl VTable {
+    /// Whether this is the table of operation type `T` (or of its made output).
+    ///
+    /// The same address as `T`'s own tables is a `T` without calling anything:
+    /// tables of different types differ in `op_type` (functions returning
+    /// different constants, which no linker folds together), so they are never
+    /// merged into one. A `T` table can still be at another address (a copy
+    /// made in another codegen unit, or the made table): then the type ids say.
+    #[inline(always)]
+    pub(super) fn is<T: Op>(&'static self) -> bool {
+        ptr::eq(self, vtable::<T>()) || (self.op_type)() == TypeId::of::<T>()
+    }
 }
 
 /// `T`'s table.
@@ -196,7 +211,8 @@ unsafe fn more_made(_: &mut Storage, _: &Cqe) {}
 /// completion: what a [`Completion`](super::Completion) carries. Dropping it
 /// drops the output.
 pub(super) struct Taken {
-    vt: &'static VTable,
+    /// The table of what `op` holds; `None` once the output was taken.
+    vt: Option<&'static VTable>,
     cqe: Cqe,
     op: Storage,
 }
@@ -206,46 +222,53 @@ unsafe impl Send for Taken {}
 
 impl Taken {
     /// The final completion.
+    #[inline(always)]
     pub(super) fn cqe(&self) -> &Cqe {
         &self.cqe
     }
 
-    /// The table of what it holds.
-    pub(super) fn vtable(&self) -> &'static VTable {
-        self.vt
+    /// The operation's type name ("" once the output was taken).
+    pub(super) fn name(&self) -> &'static str {
+        self.vt.map_or("", |vt| (vt.name)())
     }
 
-    /// Whether it is an operation of type `T` (or its output).
+    /// Whether it holds an operation of type `T` (or its output).
     #[inline(always)]
     pub(super) fn is<T: Op>(&self) -> bool {
-        self.vt.op_type == TypeId::of::<T>()
+        self.vt.is_some_and(VTable::is::<T>)
     }
 
-    /// The output, if the operation was a `T`; otherwise `self` back.
+    /// The output, if it holds an operation of type `T` (which then holds
+    /// nothing): taken in place, so nothing is copied but the output.
     #[inline(always)]
-    pub(super) fn into_output<T: Op>(self) -> Result<T::Output, Taken> {
-        if !self.is::<T>() {
-            return Err(self);
+    pub(super) fn take_output<T: Op>(&mut self) -> Option<T::Output> {
+        let vt = self.vt?;
+        if !vt.is::<T>() {
+            return None;
         }
-        let mut this = mem::ManuallyDrop::new(self);
-        let cqe = this.cqe;
-        if this.vt.made {
+        // Holding nothing from here on: if `complete` panics, dropping `self`
+        // drops nothing a second time.
+        self.vt = None;
+        if vt.made {
             // SAFETY: a made table of T: the storage holds a T::Output, taken
-            // once (`this` is never dropped).
-            Ok(unsafe { this.op.take::<T::Output>() })
+            // once (the table is gone).
+            Some(unsafe { self.op.take::<T::Output>() })
         } else {
             // SAFETY: T's own table: the storage holds a T, taken once.
-            let op = unsafe { this.op.take::<T>() };
-            Ok(op.complete(&cqe))
+            let op = unsafe { self.op.take::<T>() };
+            Some(op.complete(&self.cqe))
         }
     }
 }
 
 impl Drop for Taken {
+    #[inline]
     fn drop(&mut self) {
-        let cqe = self.cqe;
-        // SAFETY: the storage holds what the table says, and is dropped once.
-        unsafe { (self.vt.drop_finished)(&mut self.op, &cqe) }
+        if let Some(vt) = self.vt.take() {
+            // SAFETY: the storage holds what the table says, and is dropped
+            // once (the table is gone).
+            unsafe { (vt.drop_finished)(&mut self.op, &self.cqe) }
+        }
     }
 }
 
@@ -269,14 +292,8 @@ pub(super) fn leaked_count() -> usize {
 
 enum State {
     Free,
-    InFlight {
-        vt: &'static VTable,
-        detached: bool,
-    },
-    Done {
-        vt: &'static VTable,
-        cqe: Cqe,
-    },
+    InFlight { vt: &'static VTable, detached: bool },
+    Done { vt: &'static VTable, cqe: Cqe },
 }
 
 /// One slot of the table.
@@ -397,7 +414,7 @@ impl Slab {
         let State::InFlight { vt, .. } = s.state else {
             panic!("only an operation in flight is taken back");
         };
-        assert!(vt.op_type == TypeId::of::<T>(), "the same operation");
+        assert!(vt.is::<T>(), "the same operation");
         // SAFETY: an in-flight slot holds an operation of its table's type,
         // checked to be T; the slot is freed right after, so it is taken once.
         let op = unsafe { s.op.take::<T>() };
@@ -518,7 +535,7 @@ impl Slab {
     #[inline]
     pub(super) fn take<T: Op>(&mut self, slot: u32, generation: u64) -> Option<T::Output> {
         let (vt, cqe) = self.done(slot, generation)?;
-        if vt.op_type != TypeId::of::<T>() {
+        if !vt.is::<T>() {
             return None;
         }
         self.unlink_ready(slot);
@@ -552,7 +569,7 @@ impl Slab {
         };
         let generation = s.generation;
         let taken = Taken {
-            vt,
+            vt: Some(vt),
             cqe,
             op: mem::replace(&mut s.op, Storage::empty()),
         };
@@ -586,9 +603,7 @@ impl Slab {
     pub(super) fn in_flight_mut<T: Op>(&mut self, slot: u32, generation: u64) -> Option<&mut T> {
         let s = self.slots.get_mut(slot as usize)?;
         match s.state {
-            State::InFlight { vt, .. }
-                if s.generation == generation && vt.op_type == TypeId::of::<T>() =>
-            {
+            State::InFlight { vt, .. } if s.generation == generation && vt.is::<T>() => {
                 // SAFETY: an in-flight slot holds an operation of its table's
                 // type, checked to be T.
                 Some(unsafe { s.op.get_mut::<T>() })
@@ -606,7 +621,7 @@ impl Slab {
         generation: u64,
     ) -> Option<&mut T::Output> {
         let (vt, cqe) = self.done(slot, generation)?;
-        if vt.op_type != TypeId::of::<T>() {
+        if !vt.is::<T>() {
             return None;
         }
         if !vt.made {
@@ -705,10 +720,11 @@ mod tests {
     const MASK: u64 = (1 << 30) - 1;
 
     fn cqe(res: i32, flags: u32) -> Cqe {
-        let mut raw = crate::sys::io_uring_cqe::default();
-        raw.res = res;
-        raw.flags = flags;
-        Cqe::from_raw(&raw)
+        Cqe::from_raw(&crate::sys::io_uring_cqe {
+            res,
+            flags,
+            ..Default::default()
+        })
     }
 
     /// A test operation: counts its drops and completions through `Arc`s, and
@@ -776,7 +792,10 @@ mod tests {
         assert!(slab.is_in_flight(a, ga) && slab.is_in_flight(b, gb));
         assert_eq!(slab.take::<Small>(a, ga).map(|o| o.1), None, "not finished");
         let more = sys_more();
-        assert_eq!(slab.on_cqe(b, gb & MASK, MASK, &cqe(1, more)), Routed::Op(gb));
+        assert_eq!(
+            slab.on_cqe(b, gb & MASK, MASK, &cqe(1, more)),
+            Routed::Op(gb)
+        );
         assert_eq!(slab.on_cqe(b, gb & MASK, MASK, &cqe(7, 0)), Routed::Op(gb));
         assert_eq!(slab.on_cqe(a, ga & MASK, MASK, &cqe(5, 0)), Routed::Op(ga));
         assert_eq!(slab.in_flight(), 0);
@@ -808,7 +827,10 @@ mod tests {
         assert_eq!(slab.on_cqe(99, 0, MASK, &cqe(0, 0)), Routed::Unknown);
         assert!(slab.is_in_flight(b, gb) && !slab.is_in_flight(a, ga));
         slab.on_cqe(b, gb & MASK, MASK, &cqe(3, 0));
-        assert!(slab.take::<Small>(a, ga).is_none(), "a stale key takes nothing");
+        assert!(
+            slab.take::<Small>(a, ga).is_none(),
+            "a stale key takes nothing"
+        );
         assert_eq!(slab.take::<Small>(b, gb), Some((3, 2, 0)));
     }
 
@@ -826,7 +848,8 @@ mod tests {
         assert_eq!(slab.take::<Small>(s, g).map(|o| o.1), Some(2));
         let mut order = Vec::new();
         while let Some((_, _, t)) = slab.pop_ready() {
-            order.push(t.into_output::<Small>().ok().unwrap().1);
+            let mut t = t;
+            order.push(t.take_output::<Small>().unwrap().1);
         }
         assert_eq!(order, [4, 3, 1, 0]);
         assert_eq!(drops.load(Ordering::Relaxed), 5);
@@ -864,13 +887,18 @@ mod tests {
         let (b, gb) = slab.insert(Small::new(&drops, 2));
         slab.on_cqe(a, ga & MASK, MASK, &cqe(1, 0));
         slab.on_cqe(b, gb & MASK, MASK, &cqe(2, 0));
-        let (_, _, ta) = slab.pop_ready().unwrap();
-        let (_, _, tb) = slab.pop_ready().unwrap();
+        let (_, _, mut ta) = slab.pop_ready().unwrap();
+        let (_, _, mut tb) = slab.pop_ready().unwrap();
         assert!(ta.is::<Big>() && !ta.is::<Small>());
-        let ta = ta.into_output::<Small>().err().unwrap();
+        assert!(ta.take_output::<Small>().is_none());
         drop(ta);
         assert_eq!(drops.load(Ordering::Relaxed), 1);
-        assert_eq!(tb.into_output::<Small>().ok(), Some((2, 2, 0)));
+        assert_eq!(tb.take_output::<Small>(), Some((2, 2, 0)));
+        assert!(
+            !tb.is::<Small>() && tb.take_output::<Small>().is_none(),
+            "taken once"
+        );
+        drop(tb);
         assert_eq!(drops.load(Ordering::Relaxed), 2);
     }
 
@@ -919,8 +947,8 @@ mod tests {
         assert_eq!(drops.load(Ordering::Relaxed), 1, "the op became its output");
         assert_eq!(slab.done_output_mut::<Small>(a, ga).map(|o| o.1), Some(10));
         assert_eq!(slab.ready_len(), 1);
-        let (_, _, t) = slab.pop_ready().unwrap();
-        assert_eq!(t.into_output::<Small>().ok(), Some((6, 10, 4)));
+        let (_, _, mut t) = slab.pop_ready().unwrap();
+        assert_eq!(t.take_output::<Small>(), Some((6, 10, 4)));
     }
 
     #[test]
