@@ -7,8 +7,6 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use core::marker::PhantomData;
-
 use super::chain::{ChainParts, ChainPrep, Linked, check_binding};
 use super::op::imp;
 use super::slab::{Routed, Slab};
@@ -613,16 +611,7 @@ impl OwnedRing {
     /// The oldest finished operation, out of the table.
     #[inline]
     fn pop_completion(&mut self) -> Option<Completion> {
-        let (slot, generation, taken) = self.table.pop_ready()?;
-        Some(Completion {
-            key: OpKey {
-                ring: self.id,
-                slot,
-                generation,
-            },
-            taken,
-            _not_sync: PhantomData,
-        })
+        self.table.pop_completion(self.id)
     }
 
     /// Starts recording which operations get completions, for

@@ -27,7 +27,7 @@ use core::mem::{self, MaybeUninit};
 use core::ptr;
 use std::sync::Mutex;
 
-use super::Op;
+use super::{Completion, Op, OpKey};
 use crate::cqueue::Cqe;
 
 /// Bytes an operation may take to be stored in its slot without a box.
@@ -554,10 +554,10 @@ impl Slab {
         }
     }
 
-    /// The oldest finished operation, out of its slot: slot, generation, and the
-    /// operation with its completion.
-    #[inline]
-    pub(super) fn pop_ready(&mut self) -> Option<(u32, u64, Taken)> {
+    /// The oldest finished operation, out of its slot, as a [`Completion`] of
+    /// ring `ring`: made in place, its storage copied once.
+    #[inline(always)]
+    pub(super) fn pop_completion(&mut self, ring: u64) -> Option<Completion> {
         let slot = self.ready_head;
         if slot == NO_SLOT {
             return None;
@@ -567,14 +567,33 @@ impl Slab {
         let State::Done { vt, cqe } = s.state else {
             unreachable!("the ready list holds finished operations");
         };
-        let generation = s.generation;
-        let taken = Taken {
-            vt: Some(vt),
-            cqe,
-            op: mem::replace(&mut s.op, Storage::empty()),
+        let completion = Completion {
+            key: OpKey {
+                ring,
+                slot,
+                generation: s.generation,
+            },
+            taken: Taken {
+                vt: Some(vt),
+                cqe,
+                // SAFETY: a bitwise copy of storage, which nothing drops; the
+                // slot's copy is forgotten (the slot is freed just below).
+                op: unsafe { ptr::read(&s.op) },
+            },
+            _not_sync: PhantomData,
         };
         self.release(slot);
-        Some((slot, generation, taken))
+        Some(completion)
+    }
+
+    /// The oldest finished operation, out of its slot: slot, generation, and the
+    /// operation with its completion.
+    #[cfg(test)]
+    fn pop_ready(&mut self) -> Option<(u32, u64, Taken)> {
+        let c = self.pop_completion(0)?;
+        let c = mem::ManuallyDrop::new(c);
+        // SAFETY: `c` is never dropped, so its `taken` is moved out once.
+        Some((c.key.slot, c.key.generation, unsafe { ptr::read(&c.taken) }))
     }
 
     /// Says that the output of the operation at `slot` of `generation` is not
@@ -662,8 +681,8 @@ impl Slab {
     /// Drops every finished operation's output, oldest first. Each slot is freed
     /// before its output is dropped.
     pub(super) fn drop_all_done(&mut self) {
-        while let Some((_, _, taken)) = self.pop_ready() {
-            drop(taken);
+        while let Some(c) = self.pop_completion(0) {
+            drop(c);
         }
     }
 
