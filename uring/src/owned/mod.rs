@@ -64,20 +64,26 @@
 //!   without `IORING_CQE_F_MORE` (for a multishot operation, its last one; for a
 //!   zero-copy send, the `NOTIF` one) — the ring's in-flight table owns the
 //!   operation: its buffers, its iovec array, its paths, its address and timespec
-//!   structures, and a clone of the [`SharedFd`] it targets. Every piece of memory
-//!   the kernel is told about lives in a heap allocation (or static memory) that
-//!   the operation owns, so moving the operation into the table, or the table
-//!   growing, never changes an address the kernel holds ([`IoBuf`]'s contract).
-//!   Nothing outside the table can reach that memory: the caller holds only an
-//!   [`OpId`], which is a number.
-//! * At the final completion the ring removes the operation from the table and
-//!   queues it, with that completion, as a [`Completion`], which belongs to
-//!   whoever takes it. The kernel is done with it. Taking the output
-//!   ([`downcast`](Completion::downcast), [`wait_for`](OwnedRing::wait_for)) turns
-//!   the operation into it: buffers back, a new
-//!   [`OwnedFd`](std::os::fd::OwnedFd) for operations that create one. Dropping
-//!   the `Completion` does the same and drops the output: its descriptors close
-//!   and its buffers are freed.
+//!   structures, and a clone of the [`SharedFd`] it targets. The table keeps the
+//!   operation itself in a slot (in place when it is small, else in a box the
+//!   slot owns), typed by a static table of functions for its type rather than a
+//!   `Box<dyn …>`, so submitting allocates nothing. Every piece of memory the
+//!   kernel is told about lives in a heap allocation (or static memory) that the
+//!   operation owns, and the entry is built before the operation moves into its
+//!   slot, so moving it there, or the table growing, never changes an address the
+//!   kernel holds ([`IoBuf`]'s contract). Nothing outside the table can reach that
+//!   memory: the caller holds only an [`OpId`], which is a number.
+//! * At the final completion the operation stays in its slot, marked finished
+//!   with that completion, and joins the table's list of finished operations, in
+//!   the order they finished. The kernel is done with it. Taking the output
+//!   ([`wait_for`](OwnedRing::wait_for), [`try_take`](OwnedRing::try_take), a
+//!   future) finds the slot by its id, frees it, and turns the operation into its
+//!   output: buffers back, a new [`OwnedFd`](std::os::fd::OwnedFd) for operations
+//!   that create one. [`completions`](OwnedRing::completions) instead moves each
+//!   finished operation out of its slot as a [`Completion`], which belongs to
+//!   whoever takes it; [`downcast`](Completion::downcast) makes the output, and
+//!   dropping the `Completion` does the same and drops the output: its
+//!   descriptors close and its buffers are freed.
 //!
 //! **Ids.** The kernel's `user_data` is `1 << 63 | generation << 32 | slot`: the
 //! slot is the table index, the generation (30 bits of it) says which use of the
@@ -92,8 +98,8 @@
 //!
 //! **Handles.** `OpId`s are plain ids: dropping one, or [`mem::forget`](std::mem::forget)ting it,
 //! changes nothing — the operation stays in the table until its completion
-//! arrives and is then queued (or dropped, for an id given to
-//! [`detach`](OwnedRing::detach)). Forgetting the whole `OwnedRing` leaks the table
+//! arrives and then until it is taken (or it is dropped then, for an id given
+//! to [`detach`](OwnedRing::detach)). Forgetting the whole `OwnedRing` leaks the table
 //! along with the ring, so nothing the kernel may still use is ever freed.
 //! Operations and buffers are `'static`, so nothing borrowed can be handed to the
 //! kernel and then released by a leak.
@@ -116,11 +122,12 @@
 //! and the table being consistent. A linked chain is pushed all at once or not at
 //! all. A panic in the caller's own code while it holds completions (or in the
 //! middle of iterating them) leaves the ring consistent: completions not yet
-//! taken stay queued, and the kernel's completion queue head only ever counts
-//! entries the table has processed. A panic inside an operation's own
+//! taken stay in the table, and the kernel's completion queue head only ever
+//! counts entries the table has processed. A panic inside an operation's own
 //! [`Op::complete`] (possible only for operations implemented outside this crate)
-//! happens when its output is made — after the operation left the table, when the
-//! kernel is done with it — and leaves the others in place. A panic in
+//! happens when its output is made — after the operation was moved out of its
+//! slot and the slot freed, when the kernel is done with it — and leaves the
+//! others in place; what the operation held is dropped once, by the unwinding. A panic in
 //! [`Op::more`] (a multishot operation's handler) may escape the ring's `Drop`: the
 //! table then leaks whatever is still in flight instead of freeing it.
 //!
@@ -270,6 +277,9 @@
 //!   bundle cut short by a reset peer (exactly the unsent bytes stay queued), a
 //!   blocked bundle cancelled, the ring closed mid-send, the queue outliving a
 //!   ring that keeps sending from it;
+//! * `owned_alloc.rs`: once warm, submitting, reaping and taking outputs
+//!   (`wait_for`, `try_take`, `completions`, `next_completion`, chains)
+//!   allocates nothing — operations live in their table slots;
 //! * with `--features async`, `owned_async.rs`: dropped futures and streams, the
 //!   tokio echo example.
 //!
