@@ -322,6 +322,8 @@ pub(super) enum Routed {
 /// The slab: operations by slot, with generations, and the ready list.
 pub(super) struct Slab {
     slots: Vec<Slot>,
+    /// `Send` (every operation is) but not `Sync`: operations need not be.
+    _not_sync: PhantomData<core::cell::Cell<()>>,
     free: u32,
     in_flight: usize,
     ready_head: u32,
@@ -345,6 +347,7 @@ impl Slab {
     pub(super) const fn new() -> Slab {
         Slab {
             slots: Vec::new(),
+            _not_sync: PhantomData,
             free: NO_SLOT,
             in_flight: 0,
             ready_head: NO_SLOT,
@@ -802,6 +805,24 @@ mod tests {
     }
 
     #[test]
+    fn the_common_operations_are_stored_inline() {
+        use crate::owned::{AlignedBuf, Multi, PoolBuf, Slice, ops};
+        assert!(inline::<ops::Nop>());
+        assert!(inline::<ops::Read<Vec<u8>>>());
+        assert!(inline::<ops::Read<AlignedBuf>>());
+        assert!(inline::<ops::Write<Vec<u8>>>());
+        assert!(inline::<ops::Readv<Vec<u8>>>());
+        assert!(inline::<ops::Recv<Vec<u8>>>());
+        assert!(inline::<ops::Send<Slice<PoolBuf>>>());
+        assert!(inline::<ops::SendZc<Vec<u8>>>());
+        assert!(inline::<ops::Accept>());
+        assert!(inline::<ops::Close>());
+        assert!(inline::<ops::Timeout>());
+        assert!(inline::<Multi<ops::RecvMultishot>>());
+        assert!(inline::<Multi<ops::AcceptMultishot>>());
+    }
+
+    #[test]
     fn insert_complete_take_inline_and_boxed() {
         let drops = Arc::new(AtomicUsize::new(0));
         let mut slab = Slab::new();
@@ -948,6 +969,22 @@ mod tests {
         let mut got = [c, d];
         got.sort();
         assert_eq!(got, [0, 1]);
+    }
+
+    #[test]
+    fn a_panic_in_complete_while_downcasting_drops_the_op_once() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut slab = Slab::new();
+        let (a, ga) = slab.insert(Big::new(&drops, 1));
+        slab.on_cqe(a, ga & MASK, MASK, &cqe(-999, 0));
+        let (_, _, mut t) = slab.pop_ready().unwrap();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            t.take_output::<Big>();
+        }));
+        assert!(r.is_err());
+        assert!(!t.is::<Big>(), "it holds nothing any more");
+        drop(t);
+        assert_eq!(drops.load(Ordering::Relaxed), 1);
     }
 
     #[test]
