@@ -596,6 +596,11 @@ impl OwnedRing {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_take<T: Op>(&mut self, id: &OpId<T>) -> Option<T::Output> {
+        // Already finished: no need to look at the kernel's queue first (what it
+        // holds is processed by the next call that reaps).
+        if let Some(out) = self.take_ready(id) {
+            return Some(out);
+        }
         let _ = self.reap();
         self.take_ready(id)
     }

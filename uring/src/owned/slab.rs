@@ -111,6 +111,9 @@ pub(super) struct VTable {
     /// the output came from). A function, as `TypeId::of` is not `const` in the
     /// crate's MSRV; [`VTable::is`] rarely needs to call it.
     pub(super) op_type: fn() -> TypeId,
+    /// `size_of` the operation's type: types of different sizes are different
+    /// types, which [`VTable::is`] then tells without calling `op_type`.
+    op_size: usize,
     /// The storage holds the operation's output (`T::Output`), already made,
     /// instead of the operation.
     pub(super) made: bool,
@@ -130,6 +133,7 @@ trait OpVTable {
 impl<T: Op> OpVTable for T {
     const VT: VTable = VTable {
         op_type: TypeId::of::<T>,
+        op_size: mem::size_of::<T>(),
         made: false,
         name: core::any::type_name::<T>,
         drop_finished: drop_finished::<T>,
@@ -148,6 +152,7 @@ trait MadeVTable {
 impl<T: Op> MadeVTable for Made<T> {
     const VT: VTable = VTable {
         op_type: TypeId::of::<T>,
+        op_size: mem::size_of::<T>(),
         made: true,
         name: core::any::type_name::<T>,
         drop_finished: drop_made::<T>,
@@ -162,10 +167,12 @@ impl VTable {
     /// tables of different types differ in `op_type` (functions returning
     /// different constants, which no linker folds together), so they are never
     /// merged into one. A `T` table can still be at another address (a copy
-    /// made in another codegen unit, or the made table): then the type ids say.
+    /// made in another codegen unit, or the made table): then the type ids say,
+    /// unless the sizes already tell two types apart.
     #[inline(always)]
     pub(super) fn is<T: Op>(&'static self) -> bool {
-        ptr::eq(self, vtable::<T>()) || (self.op_type)() == TypeId::of::<T>()
+        ptr::eq(self, vtable::<T>())
+            || (self.op_size == mem::size_of::<T>() && (self.op_type)() == TypeId::of::<T>())
     }
 }
 
