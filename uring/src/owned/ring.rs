@@ -258,14 +258,15 @@ impl OwnedRing {
                 .user_data(user_data(key.slot, key.generation));
             i += 1;
         });
-        // SAFETY: every entry was built by an `Op` (whose contract is that it names
-        // only memory and descriptors the op owns, at stable addresses) and its op
-        // is now in the table, which keeps it — and so that memory and those
-        // descriptors — until the entry's final completion is processed, or leaks
-        // it. The user data carries TAG_OWNED, so no raw entry can share it.
         let pushed = if n == 0 {
             Ok(())
         } else {
+            // SAFETY: every entry was built by an `Op` (whose contract is that it
+            // names only memory and descriptors the op owns, at stable addresses)
+            // and its op is now in the table, which keeps it — and so that memory
+            // and those descriptors — until the entry's final completion is
+            // processed, or leaks it. The user data carries TAG_OWNED, so no raw
+            // entry can share it.
             unsafe { self.ring.submission().push_multiple(&sqes) }
         };
         self.chain_sqes = sqes;
