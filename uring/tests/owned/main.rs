@@ -10,6 +10,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod owned_alloc;
 mod owned_async;
 mod owned_bytes;
 mod owned_fixed;

@@ -3,6 +3,10 @@
 //! there. A counting global allocator checks it, for each way of taking an
 //! output (`wait_for`, `try_take`, `completions` + `downcast`, `next_completion`)
 //! and for chains.
+//!
+//! The counting allocator is this binary's global allocator: it only forwards to
+//! the system's and counts, per thread, so the other modules' tests running on
+//! other threads neither see nor disturb the counts.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
