@@ -307,6 +307,11 @@ enum State {
 struct Slot {
     /// The generation of the slot's current (or last) operation.
     generation: u64,
+    /// The type of the slot's current (or last) operation: while the slot is
+    /// in flight or finished, its state's table is this type's (its own, or its
+    /// made output's). Typed takes check it with one comparison (the table's
+    /// `op_type` is a call, and the table's address is not unique to the type).
+    op_type: TypeId,
     /// Free list (when `Free`) or ready list (when `Done`): the next slot.
     next: u32,
     /// Ready list: the previous slot.
@@ -393,6 +398,7 @@ impl Slab {
             self.slots.push(Slot {
                 // Bumped below to 0 for its first use.
                 generation: u64::MAX,
+                op_type: TypeId::of::<()>(),
                 next: NO_SLOT,
                 prev: NO_SLOT,
                 state: State::Free,
@@ -405,6 +411,7 @@ impl Slab {
         debug_assert!(matches!(s.state, State::Free));
         self.free = s.next;
         s.generation = s.generation.wrapping_add(1);
+        s.op_type = TypeId::of::<T>();
         s.op.put(op);
         s.state = State::InFlight {
             vt,
@@ -421,12 +428,13 @@ impl Slab {
     /// If `slot` does not hold a `T` in flight (a bug in this module's callers).
     pub(super) fn remove_unsubmitted<T: Op>(&mut self, slot: u32) -> T {
         let s = &mut self.slots[slot as usize];
-        let State::InFlight { vt, .. } = s.state else {
-            panic!("only an operation in flight is taken back");
-        };
-        assert!(vt.is::<T>(), "the same operation");
-        // SAFETY: an in-flight slot holds an operation of its table's type,
-        // checked to be T; the slot is freed right after, so it is taken once.
+        assert!(
+            matches!(s.state, State::InFlight { .. }),
+            "only an operation in flight is taken back"
+        );
+        assert!(s.op_type == TypeId::of::<T>(), "the same operation");
+        // SAFETY: an in-flight slot holds an operation of its `op_type`, checked
+        // to be T; the slot is freed right after, so it is taken once.
         let op = unsafe { s.op.take::<T>() };
         self.in_flight -= 1;
         self.release(slot);
@@ -538,16 +546,27 @@ impl Slab {
         }
     }
 
+    /// [`done`](Self::done), if the operation is a `T`.
+    #[inline(always)]
+    fn done_as<T: Op>(&self, slot: u32, generation: u64) -> Option<(&'static VTable, Cqe)> {
+        let s = self.slots.get(slot as usize)?;
+        match s.state {
+            State::Done { vt, cqe }
+                if s.generation == generation && s.op_type == TypeId::of::<T>() =>
+            {
+                Some((vt, cqe))
+            }
+            _ => None,
+        }
+    }
+
     /// Takes the output of the finished operation at `slot` of `generation`, if
     /// there is one and it is a `T`; the slot is freed before the operation is
     /// turned into its output, so a panic in [`Op::complete`] leaves the table
     /// consistent.
     #[inline]
     pub(super) fn take<T: Op>(&mut self, slot: u32, generation: u64) -> Option<T::Output> {
-        let (vt, cqe) = self.done(slot, generation)?;
-        if !vt.is::<T>() {
-            return None;
-        }
+        let (vt, cqe) = self.done_as::<T>(slot, generation)?;
         self.unlink_ready(slot);
         let s = &mut self.slots[slot as usize];
         if vt.made {
@@ -632,9 +651,11 @@ impl Slab {
     pub(super) fn in_flight_mut<T: Op>(&mut self, slot: u32, generation: u64) -> Option<&mut T> {
         let s = self.slots.get_mut(slot as usize)?;
         match s.state {
-            State::InFlight { vt, .. } if s.generation == generation && vt.is::<T>() => {
-                // SAFETY: an in-flight slot holds an operation of its table's
-                // type, checked to be T.
+            State::InFlight { .. }
+                if s.generation == generation && s.op_type == TypeId::of::<T>() =>
+            {
+                // SAFETY: an in-flight slot holds an operation of its
+                // `op_type`, checked to be T.
                 Some(unsafe { s.op.get_mut::<T>() })
             }
             _ => None,
@@ -649,10 +670,7 @@ impl Slab {
         slot: u32,
         generation: u64,
     ) -> Option<&mut T::Output> {
-        let (vt, cqe) = self.done(slot, generation)?;
-        if !vt.is::<T>() {
-            return None;
-        }
+        let (vt, cqe) = self.done_as::<T>(slot, generation)?;
         if !vt.made {
             // Out of the ready list while the slot holds nothing: a panic in
             // `complete` then frees it (the guard), and no one looks at it.
