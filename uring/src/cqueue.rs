@@ -84,10 +84,10 @@ impl Cqe {
         // SAFETY: the caller's contract: p is a valid CQE.
         let raw = unsafe { &*p };
         let mut cqe = Cqe::from_raw(raw);
-        let big = setup_flags & sys::IORING_SETUP_CQE32 != 0
-            || (setup_flags & sys::IORING_SETUP_CQE_MIXED != 0
-                && raw.flags & sys::IORING_CQE_F_32 != 0);
-        if big {
+        // One test on a plain ring; the entry's own flag only on a mixed one.
+        if setup_flags & (sys::IORING_SETUP_CQE32 | sys::IORING_SETUP_CQE_MIXED) != 0
+            && (setup_flags & sys::IORING_SETUP_CQE32 != 0 || raw.flags & sys::IORING_CQE_F_32 != 0)
+        {
             // SAFETY: a 32-byte CQE: the 16 bytes after the header are its big_cqe.
             cqe.big = Some(unsafe { core::ptr::read(p.add(1).cast::<[u64; 2]>()) });
         }
@@ -200,13 +200,20 @@ pub struct CompletionQueue<'a> {
     mask: u32,
     /// The ring's setup flags.
     flags: u32,
-    /// log2 of the bytes a slot takes in the fast path's window: 16, or 32 with
-    /// `CQE32`.
-    shift: u32,
     /// The fast path's window, `[next, end)`: posted entries that do not wrap
     /// around the end of the array, read by stepping a pointer. When it is empty
-    /// the general path opens the next one; on `CQE_MIXED` rings, whose entries
-    /// vary in size, it stays empty.
+    /// the general path reads on.
+    ///
+    /// A new view's window is empty and null: its first entry is read by the
+    /// general path alone, as liburing's `io_uring_peek_cqe` would (mask the
+    /// head, read one slot), leaving an empty, non-null window behind; the second
+    /// opens a window of the entries up to the tail. So a view that reads one
+    /// completion pays for no window.
+    ///
+    /// Only rings of 16-byte entries have windows, so the fast path steps by a
+    /// constant: on `CQE32` rings each entry is read by the general path (as
+    /// liburing reads every entry), and on `CQE_MIXED` rings, whose entries vary in
+    /// size, too.
     next: *const sys::io_uring_cqe,
     end: *const sys::io_uring_cqe,
     /// The head once the window is read: the head now is this less the
@@ -219,7 +226,7 @@ pub struct CompletionQueue<'a> {
 }
 
 impl<'a> CompletionQueue<'a> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new(cq: &'a mut sys::io_uring_cq, flags: u32) -> CompletionQueue<'a> {
         // SAFETY: khead and ktail point into the CQ ring mapping, alive as long as
         // the borrowed ring. We are the only writer of khead; the kernel writes
@@ -230,37 +237,31 @@ impl<'a> CompletionQueue<'a> {
                 atomic(cq.ktail).load(Ordering::Acquire),
             )
         };
-        let shift = 4 + (flags & sys::IORING_SETUP_CQE32 != 0) as u32;
-        let mut view = CompletionQueue {
+        CompletionQueue {
             cqes: cq.cqes,
             mask: cq.ring_mask,
             cq,
             flags,
-            shift,
             next: core::ptr::null(),
             end: core::ptr::null(),
             end_head: head,
             tail,
             published: head,
-        };
-        if flags & sys::IORING_SETUP_CQE_MIXED == 0 {
-            view.open_window(head);
         }
-        view
     }
 
     /// Opens the window at `head` (the window being empty): the posted entries
     /// from there up to the tail or the end of the array, whichever comes first.
-    /// Not for `CQE_MIXED` rings.
+    /// Only for rings of 16-byte entries (neither `CQE32` nor `CQE_MIXED`).
     #[inline(always)]
     fn open_window(&mut self, head: u32) {
         let i = head & self.mask;
         let run = self.tail.wrapping_sub(head).min(self.cq.ring_entries - i);
-        // SAFETY: i + run <= ring_entries, the slots in the cqes array, which are
-        // `1 << shift` bytes apart; so both pointers stay inside it or one past.
+        // SAFETY: i + run <= ring_entries, the 16-byte slots in the cqes array;
+        // so both pointers stay inside it or one past.
         unsafe {
-            self.next = self.cqes.byte_add((i as usize) << self.shift);
-            self.end = self.next.byte_add((run as usize) << self.shift);
+            self.next = self.cqes.add(i as usize);
+            self.end = self.next.add(run as usize);
         }
         self.end_head = head.wrapping_add(run);
     }
@@ -268,7 +269,8 @@ impl<'a> CompletionQueue<'a> {
     /// The next slot to read.
     #[inline(always)]
     fn head(&self) -> u32 {
-        let unread = (self.end.addr() - self.next.addr()) >> self.shift;
+        let unread =
+            (self.end.addr() - self.next.addr()) / core::mem::size_of::<sys::io_uring_cqe>();
         self.end_head.wrapping_sub(unread as u32)
     }
 
@@ -306,9 +308,37 @@ impl<'a> CompletionQueue<'a> {
         self.head() == self.tail
     }
 
-    /// [`next`](Iterator::next) when the window is empty: opens the next one, or
-    /// reads a `CQE_MIXED` ring's entry.
+    /// [`next`](Iterator::next) when the window is empty: reads a view's first
+    /// entry on its own, or leaves the rest to [`next_general`](Self::next_general).
     #[inline(always)]
+    fn next_outside_window(&mut self) -> Option<Cqe> {
+        let flags = self.flags;
+        // The window is empty, so this is the head.
+        let head = self.end_head;
+        if head == self.tail {
+            return None;
+        }
+        if !self.next.is_null()
+            || flags & (sys::IORING_SETUP_CQE_MIXED | sys::IORING_SETUP_CQE32) != 0
+        {
+            return self.next_general();
+        }
+        // The view's first entry.
+        let i = head & self.mask;
+        // Empty and non-null: the next call opens a window (from `end_head`,
+        // wherever this one points).
+        self.next = self.cqes;
+        self.end = self.cqes;
+        self.end_head = head.wrapping_add(1);
+        // SAFETY: i < ring_entries, the 16-byte slots in the cqes array: this is
+        // the slot of `head`, a posted CQE (head != tail; acquire on tail) that
+        // the kernel won't reuse before we publish.
+        unsafe { Some(Cqe::read(self.cqes.add(i as usize), flags)) }
+    }
+
+    /// [`next`](Iterator::next) past a view's first entry with the window empty:
+    /// opens the next window, or reads a `CQE32` or `CQE_MIXED` ring's entry.
+    #[inline]
     fn next_general(&mut self) -> Option<Cqe> {
         let flags = self.flags;
         // The window is empty, so this is the head.
@@ -317,18 +347,26 @@ impl<'a> CompletionQueue<'a> {
             if head == self.tail {
                 return None;
             }
-            if flags & sys::IORING_SETUP_CQE_MIXED == 0 {
+            if flags & (sys::IORING_SETUP_CQE_MIXED | sys::IORING_SETUP_CQE32) == 0 {
                 self.open_window(head);
                 let p = self.next;
                 // SAFETY: the window is not empty (head != tail): p is a posted
-                // CQE of the ring's size, which the kernel won't reuse before we
-                // publish, and the next one is at most `end`.
+                // CQE, which the kernel won't reuse before we publish, and the
+                // next one is at most `end`.
                 unsafe {
-                    self.next = p.byte_add(1 << self.shift);
+                    self.next = p.add(1);
                     return Some(Cqe::read(p, flags));
                 }
             }
             let i = head & self.mask;
+            if flags & sys::IORING_SETUP_CQE32 != 0 {
+                self.end_head = head.wrapping_add(1);
+                // SAFETY: i < ring_entries, the 32-byte slots (two 16-byte
+                // halves each) of the cqes array: slot `head`, a posted CQE of 32
+                // bytes (head != tail; acquire on tail) that the kernel won't
+                // reuse before we publish.
+                return Some(unsafe { Cqe::read(self.cqes.add((i as usize) << 1), flags) });
+            }
             // SAFETY: [head, tail) has been posted by the kernel (acquire on
             // tail) and won't be reused before we publish; a mixed ring's slots
             // are 16 bytes, and a 32-byte entry never wraps (the kernel pads with
@@ -371,17 +409,16 @@ impl<'a> CompletionQueue<'a> {
 impl Iterator for CompletionQueue<'_> {
     type Item = Cqe;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Cqe> {
         if self.next == self.end {
-            return self.next_general();
+            return self.next_outside_window();
         }
         let p = self.next;
-        // SAFETY: p is in the window, so a posted CQE of the ring's size (`1 <<
-        // shift` bytes) that the kernel won't reuse before we publish; the next
-        // one is at most `end`.
+        // SAFETY: p is in the window, so a posted 16-byte CQE that the kernel
+        // won't reuse before we publish; the next one is at most `end`.
         unsafe {
-            self.next = p.byte_add(1 << self.shift);
+            self.next = p.add(1);
             Some(Cqe::read(p, self.flags))
         }
     }

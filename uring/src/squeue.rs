@@ -85,7 +85,8 @@ pub struct SubmissionQueue<'a> {
     /// `sq.sqes`.
     sqes: *mut sys::io_uring_sqe,
     /// `sq.sqe_tail`, which this view alone moves while it lives; written back on
-    /// every push, so a forgotten view loses nothing.
+    /// every push (one store), so a forgotten view loses nothing and the ring can
+    /// be submitted while a view is still in scope.
     tail: u32,
     /// `sq.ring_mask`.
     mask: u32,
@@ -95,29 +96,31 @@ pub struct SubmissionQueue<'a> {
     /// known to be free (counted from a kernel head seen earlier: the real head is
     /// at or past it, so this never over-estimates) and that do not wrap around the
     /// end of the array. `next` is the slot for `tail`. An empty window sends a
-    /// push to the general path, which re-reads the head; on `SQE128` and
-    /// `SQE_MIXED` rings, where an entry is not simply one 64-byte slot, the window
-    /// stays empty.
+    /// push to the general path.
+    ///
+    /// A new view's window is empty and null: its first push checks for room the
+    /// way liburing's `io_uring_get_sqe` does (one load of the kernel's head, one
+    /// compare) and writes its one slot, leaving an empty, non-null window behind;
+    /// only a second push opens a window of several slots. So a view that pushes one
+    /// entry costs what `io_uring_get_sqe` does, and a batch pays for one head load
+    /// and one window. On `SQE128` and `SQE_MIXED` rings, where an entry is not
+    /// simply one 64-byte slot, the window stays null.
     next: *mut sys::io_uring_sqe,
     end: *mut sys::io_uring_sqe,
 }
 
 impl<'a> SubmissionQueue<'a> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new(sq: &'a mut sys::io_uring_sq, flags: u32) -> SubmissionQueue<'a> {
-        let mut view = SubmissionQueue {
+        SubmissionQueue {
             sqes: sq.sqes,
             tail: sq.sqe_tail,
             mask: sq.ring_mask,
             flags,
-            next: sq.sqes,
-            end: sq.sqes,
+            next: core::ptr::null_mut(),
+            end: core::ptr::null_mut(),
             sq,
-        };
-        if flags & SPECIAL_SQES == 0 {
-            view.refill();
         }
-        view
     }
 
     /// The kernel's head: acquire for SQPOLL (its thread must be done reading a
@@ -242,19 +245,58 @@ impl<'a> SubmissionQueue<'a> {
     #[inline]
     pub unsafe fn push(&mut self, sqe: &Sqe) -> Result<(), PushError> {
         if self.next == self.end {
-            if self.flags & SPECIAL_SQES != 0 {
-                // SAFETY: forwarded from this function's contract.
-                return unsafe { self.push_special(sqe) };
-            }
-            self.refill();
-            if self.next == self.end {
-                return Err(PushError::Full);
-            }
+            // SAFETY: forwarded from this function's contract.
+            return unsafe { self.push_outside_window(sqe) };
         }
         // SAFETY: `next` is the slot for `tail`, inside the sqes mapping and, being
         // in the window, consumed by the kernel and not queued; on this ring
         // (neither SQE128 nor SQE_MIXED) an entry is exactly one 64-byte slot. The
         // source is a distinct, valid 64-byte value. `next + 1` is at most `end`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(sqe.as_raw(), self.next, 1);
+            self.next = self.next.add(1);
+        }
+        self.advance(1);
+        Ok(())
+    }
+
+    /// [`push`](Self::push) with an empty window: a view's first push (one
+    /// slot, checked as `io_uring_get_sqe` checks it), a later one on a plain ring
+    /// (opens the next window), or any push on an `SQE128` or `SQE_MIXED` ring.
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](Self::push).
+    #[inline(always)]
+    unsafe fn push_outside_window(&mut self, sqe: &Sqe) -> Result<(), PushError> {
+        if self.flags & SPECIAL_SQES != 0 {
+            // SAFETY: forwarded from this function's contract.
+            return unsafe { self.push_special(sqe) };
+        }
+        if self.next.is_null() {
+            // The view's first push.
+            let queued = self.tail.wrapping_sub(self.load_head());
+            if queued >= self.sq.ring_entries {
+                return Err(PushError::Full);
+            }
+            let slot = self.slot(self.tail, 0);
+            // SAFETY: the slot for `tail` is inside the sqes mapping (slot masks
+            // the index) and free: fewer than ring_entries slots are queued
+            // after the kernel's head. On this plain ring an entry is one 64-byte
+            // slot. The source is a distinct, valid 64-byte value.
+            unsafe { core::ptr::copy_nonoverlapping(sqe.as_raw(), slot, 1) };
+            // Empty and non-null: the next push opens a window (from `tail`,
+            // wherever this one points).
+            self.next = self.sqes;
+            self.end = self.sqes;
+            self.advance(1);
+            return Ok(());
+        }
+        self.refill();
+        if self.next == self.end {
+            return Err(PushError::Full);
+        }
+        // SAFETY: as in `push`: `next` is the first slot of a non-empty window.
         unsafe {
             core::ptr::copy_nonoverlapping(sqe.as_raw(), self.next, 1);
             self.next = self.next.add(1);
@@ -307,8 +349,8 @@ impl<'a> SubmissionQueue<'a> {
                 core::ptr::copy_nonoverlapping(sqe.as_raw(), self.next, 1);
                 self.next = self.next.add(1);
             }
-            self.advance(1);
         }
+        self.advance(sqes.len() as u32);
         Ok(())
     }
 
@@ -549,5 +591,43 @@ mod tests {
         // Slots 2, 3, 0, 1 took 0..4; then 2, 3, 0 took 4..7.
         assert_eq!(got, [6, 3, 4, 5]);
         assert_eq!(f.sq.sqe_tail, 9);
+    }
+
+    #[test]
+    fn a_single_push_per_view_fills_every_slot_and_stops_when_full() {
+        // One push per view: each takes the first-push path (no window), at every
+        // offset and across the wrap.
+        for start in [0u32, 1, 3, u32::MAX] {
+            let mut f = FakeSq::<4>::new(start);
+            for k in 0..4u64 {
+                // SAFETY: as in the tests above.
+                unsafe { SubmissionQueue::new(&mut f.sq, 0).push(&sqe(k)) }.unwrap();
+                assert_eq!(f.sq.sqe_tail, start.wrapping_add(k as u32 + 1));
+            }
+            // SAFETY: as above.
+            let full = unsafe { SubmissionQueue::new(&mut f.sq, 0).push(&sqe(9)) };
+            assert_eq!(full, Err(PushError::Full));
+            assert_eq!(
+                f.sq.sqe_tail,
+                start.wrapping_add(4),
+                "a failed push moves nothing"
+            );
+            for k in 0..4u32 {
+                let slot = (start.wrapping_add(k) & 3) as usize;
+                assert_eq!(f.sqes[slot].user_data, k as u64, "start {start}");
+            }
+            // The "kernel" consumes one: one more single push fits, into the
+            // slot it freed.
+            // SAFETY: khead points at the fake ring's head, alive, and no view is.
+            unsafe { *f.sq.khead = start.wrapping_add(1) };
+            let mut sq = SubmissionQueue::new(&mut f.sq, 0);
+            // SAFETY: as above.
+            unsafe { sq.push(&sqe(20)) }.unwrap();
+            // SAFETY: as above.
+            assert_eq!(unsafe { sq.push(&sqe(21)) }, Err(PushError::Full));
+            drop(sq);
+            assert_eq!(f.sqes[(start & 3) as usize].user_data, 20);
+            assert_eq!(f.sq.sqe_tail, start.wrapping_add(5));
+        }
     }
 }
