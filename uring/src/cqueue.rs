@@ -308,10 +308,12 @@ impl<'a> CompletionQueue<'a> {
         self.head() == self.tail
     }
 
-    /// [`next`](Iterator::next) when the window is empty: reads a view's first
-    /// entry on its own, or leaves the rest to [`next_general`](Self::next_general).
+    /// [`next`](Iterator::next) when the window is empty: the slot of a view's
+    /// first entry, found on its own (as liburing's `io_uring_peek_cqe` finds
+    /// it: mask the head, one slot), or what
+    /// [`claim_general`](Self::claim_general) finds.
     #[inline(always)]
-    fn next_outside_window(&mut self) -> Option<Cqe> {
+    fn claim_outside_window(&mut self) -> Option<*const sys::io_uring_cqe> {
         let flags = self.flags;
         // The window is empty, so this is the head.
         let head = self.end_head;
@@ -321,25 +323,24 @@ impl<'a> CompletionQueue<'a> {
         if !self.next.is_null()
             || flags & (sys::IORING_SETUP_CQE_MIXED | sys::IORING_SETUP_CQE32) != 0
         {
-            return self.next_general();
+            return self.claim_general();
         }
-        // The view's first entry.
-        let i = head & self.mask;
         // Empty and non-null: the next call opens a window (from `end_head`,
         // wherever this one points).
         self.next = self.cqes;
         self.end = self.cqes;
         self.end_head = head.wrapping_add(1);
-        // SAFETY: i < ring_entries, the 16-byte slots in the cqes array: this is
-        // the slot of `head`, a posted CQE (head != tail; acquire on tail) that
-        // the kernel won't reuse before we publish.
-        unsafe { Some(Cqe::read(self.cqes.add(i as usize), flags)) }
+        // SAFETY: head & mask < ring_entries, the 16-byte slots in the cqes
+        // array: the slot of `head`, a posted CQE (head != tail; acquire on tail)
+        // that the kernel won't reuse before we publish.
+        Some(unsafe { self.cqes.add((head & self.mask) as usize) })
     }
 
-    /// [`next`](Iterator::next) past a view's first entry with the window empty:
-    /// opens the next window, or reads a `CQE32` or `CQE_MIXED` ring's entry.
+    /// The next entry's slot past a view's first entry with the window empty:
+    /// the first of a newly opened window, or a `CQE32` or `CQE_MIXED` ring's
+    /// entry (skipping a mixed ring's padding).
     #[inline]
-    fn next_general(&mut self) -> Option<Cqe> {
+    fn claim_general(&mut self) -> Option<*const sys::io_uring_cqe> {
         let flags = self.flags;
         // The window is empty, so this is the head.
         let mut head = self.end_head;
@@ -353,10 +354,8 @@ impl<'a> CompletionQueue<'a> {
                 // SAFETY: the window is not empty (head != tail): p is a posted
                 // CQE, which the kernel won't reuse before we publish, and the
                 // next one is at most `end`.
-                unsafe {
-                    self.next = p.add(1);
-                    return Some(Cqe::read(p, flags));
-                }
+                self.next = unsafe { p.add(1) };
+                return Some(p);
             }
             let i = head & self.mask;
             if flags & sys::IORING_SETUP_CQE32 != 0 {
@@ -365,7 +364,7 @@ impl<'a> CompletionQueue<'a> {
                 // halves each) of the cqes array: slot `head`, a posted CQE of 32
                 // bytes (head != tail; acquire on tail) that the kernel won't
                 // reuse before we publish.
-                return Some(unsafe { Cqe::read(self.cqes.add((i as usize) << 1), flags) });
+                return Some(unsafe { self.cqes.add((i as usize) << 1) });
             }
             // SAFETY: [head, tail) has been posted by the kernel (acquire on
             // tail) and won't be reused before we publish; a mixed ring's slots
@@ -381,11 +380,9 @@ impl<'a> CompletionQueue<'a> {
             };
             head = head.wrapping_add(slots);
             self.end_head = head;
-            if raw_flags & sys::IORING_CQE_F_SKIP != 0 {
-                continue;
+            if raw_flags & sys::IORING_CQE_F_SKIP == 0 {
+                return Some(p);
             }
-            // SAFETY: p is a posted CQE, 32 bytes when flagged F_32.
-            return Some(unsafe { Cqe::read(p, flags) });
         }
     }
 
@@ -411,16 +408,19 @@ impl Iterator for CompletionQueue<'_> {
 
     #[inline(always)]
     fn next(&mut self) -> Option<Cqe> {
-        if self.next == self.end {
-            return self.next_outside_window();
-        }
-        let p = self.next;
-        // SAFETY: p is in the window, so a posted 16-byte CQE that the kernel
-        // won't reuse before we publish; the next one is at most `end`.
-        unsafe {
-            self.next = p.add(1);
-            Some(Cqe::read(p, self.flags))
-        }
+        let p = if self.next != self.end {
+            let p = self.next;
+            // SAFETY: `next + 1` is at most `end`, inside the array or one past.
+            self.next = unsafe { p.add(1) };
+            p
+        } else {
+            self.claim_outside_window()?
+        };
+        // SAFETY: p is a posted CQE that the kernel won't reuse before we publish:
+        // in the window, or found by `claim_outside_window`; 32 bytes long on a
+        // `CQE32` ring, or on a `CQE_MIXED` ring when flagged F_32, which is what
+        // `read` goes by.
+        Some(unsafe { Cqe::read(p, self.flags) })
     }
 
     #[inline]

@@ -92,21 +92,18 @@ pub struct SubmissionQueue<'a> {
     mask: u32,
     /// The ring's setup flags.
     flags: u32,
-    /// The fast path's window, `[next, end)`: the slots from `tail` on that are
-    /// known to be free (counted from a kernel head seen earlier: the real head is
-    /// at or past it, so this never over-estimates) and that do not wrap around the
-    /// end of the array. `next` is the slot for `tail`. An empty window sends a
-    /// push to the general path.
+    /// The fast path's limit: the slots from `tail` up to this one are known to
+    /// be free (it is a kernel head seen earlier plus the ring's size: the real
+    /// head is at or past that head, so this never over-estimates). A push at
+    /// `tail != limit` is a mask, a 64-byte copy and the tail's bump; at `tail ==
+    /// limit` it reads the kernel's head again.
     ///
-    /// A new view's window is empty and null: its first push checks for room the
+    /// A new view starts at `limit == tail`: its first push checks for room the
     /// way liburing's `io_uring_get_sqe` does (one load of the kernel's head, one
-    /// compare) and writes its one slot, leaving an empty, non-null window behind;
-    /// only a second push opens a window of several slots. So a view that pushes one
-    /// entry costs what `io_uring_get_sqe` does, and a batch pays for one head load
-    /// and one window. On `SQE128` and `SQE_MIXED` rings, where an entry is not
-    /// simply one 64-byte slot, the window stays null.
-    next: *mut sys::io_uring_sqe,
-    end: *mut sys::io_uring_sqe,
+    /// compare), and that one check serves the pushes after it. On `SQE128` and
+    /// `SQE_MIXED` rings, where an entry is not simply one 64-byte slot, `limit`
+    /// stays at `tail`, so every push takes the general path.
+    limit: u32,
 }
 
 impl<'a> SubmissionQueue<'a> {
@@ -117,8 +114,7 @@ impl<'a> SubmissionQueue<'a> {
             tail: sq.sqe_tail,
             mask: sq.ring_mask,
             flags,
-            next: core::ptr::null_mut(),
-            end: core::ptr::null_mut(),
+            limit: sq.sqe_tail,
             sq,
         }
     }
@@ -138,14 +134,6 @@ impl<'a> SubmissionQueue<'a> {
         }
     }
 
-    /// Free slots after `tail` by the kernel's current head (0 if the two are
-    /// inconsistent, as they may be transiently with `SQ_REWIND`).
-    #[inline(always)]
-    fn free(&self) -> u32 {
-        let queued = self.tail.wrapping_sub(self.load_head());
-        self.sq.ring_entries.saturating_sub(queued)
-    }
-
     /// Whether `n` more slots fit after `tail`, by the kernel's current head.
     #[inline(always)]
     fn has_room(&self, n: u32) -> bool {
@@ -153,30 +141,25 @@ impl<'a> SubmissionQueue<'a> {
         (queued as u64) + (n as u64) <= self.sq.ring_entries as u64
     }
 
-    /// Re-opens the fast path's window of a plain ring from the kernel's current
-    /// head.
-    ///
-    /// Everything the view does takes values, not its own address, and is
-    /// inlined: so the view and the entry being pushed stay in registers.
+    /// Free slots from `tail` on before `limit` (0 for the general path).
     #[inline(always)]
-    fn refill(&mut self) {
-        let entries = self.sq.ring_entries;
-        let i = self.tail & self.mask;
-        // Up to the free slots' end or the array's, whichever comes first (in
-        // u64: no overflow).
-        let stop = (i as u64 + self.free() as u64).min(entries as u64);
-        // SAFETY: i <= stop <= ring_entries, the number of slots in the sqes array
-        // (a plain ring's are 64 bytes each), so both stay inside it or one past.
-        unsafe {
-            self.next = self.sqes.add(i as usize);
-            self.end = self.sqes.add(stop as usize);
-        }
+    fn window(&self) -> u32 {
+        self.limit.wrapping_sub(self.tail)
     }
 
-    /// Slots left in the fast path's window.
+    /// Re-reads the kernel's head on a plain ring: whether `n` more slots fit
+    /// after `tail`, and if so moves `limit` to the head's new bound.
     #[inline(always)]
-    fn window(&self) -> usize {
-        (self.end.addr() - self.next.addr()) / core::mem::size_of::<sys::io_uring_sqe>()
+    fn refill(&mut self, n: u32) -> bool {
+        let head = self.load_head();
+        let queued = self.tail.wrapping_sub(head);
+        // In u64: no overflow; a queue that looks over-full (as it may
+        // transiently with `SQ_REWIND`) has no room.
+        if (queued as u64) + (n as u64) > self.sq.ring_entries as u64 {
+            return false;
+        }
+        self.limit = head.wrapping_add(self.sq.ring_entries);
+        true
     }
 
     /// Moves the tail on by `n` pushed slots, in the view and in the ring.
@@ -184,6 +167,14 @@ impl<'a> SubmissionQueue<'a> {
     fn advance(&mut self, n: u32) {
         self.tail = self.tail.wrapping_add(n);
         self.sq.sqe_tail = self.tail;
+    }
+
+    /// [`advance`](Self::advance) on an `SQE128` or `SQE_MIXED` ring, whose
+    /// `limit` stays at `tail`.
+    #[inline(always)]
+    fn advance_special(&mut self, n: u32) {
+        self.advance(n);
+        self.limit = self.tail;
     }
 
     /// Pointer to slot `index` (a ring position, masked here) of 64 bytes.
@@ -244,63 +235,20 @@ impl<'a> SubmissionQueue<'a> {
     /// `MORE`); a zero-copy send keeps its buffer until its `NOTIF` completion.
     #[inline]
     pub unsafe fn push(&mut self, sqe: &Sqe) -> Result<(), PushError> {
-        if self.next == self.end {
-            // SAFETY: forwarded from this function's contract.
-            return unsafe { self.push_outside_window(sqe) };
-        }
-        // SAFETY: `next` is the slot for `tail`, inside the sqes mapping and, being
-        // in the window, consumed by the kernel and not queued; on this ring
-        // (neither SQE128 nor SQE_MIXED) an entry is exactly one 64-byte slot. The
-        // source is a distinct, valid 64-byte value. `next + 1` is at most `end`.
-        unsafe {
-            core::ptr::copy_nonoverlapping(sqe.as_raw(), self.next, 1);
-            self.next = self.next.add(1);
-        }
-        self.advance(1);
-        Ok(())
-    }
-
-    /// [`push`](Self::push) with an empty window: a view's first push (one
-    /// slot, checked as `io_uring_get_sqe` checks it), a later one on a plain ring
-    /// (opens the next window), or any push on an `SQE128` or `SQE_MIXED` ring.
-    ///
-    /// # Safety
-    ///
-    /// As for [`push`](Self::push).
-    #[inline(always)]
-    unsafe fn push_outside_window(&mut self, sqe: &Sqe) -> Result<(), PushError> {
-        if self.flags & SPECIAL_SQES != 0 {
-            // SAFETY: forwarded from this function's contract.
-            return unsafe { self.push_special(sqe) };
-        }
-        if self.next.is_null() {
-            // The view's first push.
-            let queued = self.tail.wrapping_sub(self.load_head());
-            if queued >= self.sq.ring_entries {
+        if self.tail == self.limit {
+            if self.flags & SPECIAL_SQES != 0 {
+                // SAFETY: forwarded from this function's contract.
+                return unsafe { self.push_special(sqe) };
+            }
+            if !self.refill(1) {
                 return Err(PushError::Full);
             }
-            let slot = self.slot(self.tail, 0);
-            // SAFETY: the slot for `tail` is inside the sqes mapping (slot masks
-            // the index) and free: fewer than ring_entries slots are queued
-            // after the kernel's head. On this plain ring an entry is one 64-byte
-            // slot. The source is a distinct, valid 64-byte value.
-            unsafe { core::ptr::copy_nonoverlapping(sqe.as_raw(), slot, 1) };
-            // Empty and non-null: the next push opens a window (from `tail`,
-            // wherever this one points).
-            self.next = self.sqes;
-            self.end = self.sqes;
-            self.advance(1);
-            return Ok(());
         }
-        self.refill();
-        if self.next == self.end {
-            return Err(PushError::Full);
-        }
-        // SAFETY: as in `push`: `next` is the first slot of a non-empty window.
-        unsafe {
-            core::ptr::copy_nonoverlapping(sqe.as_raw(), self.next, 1);
-            self.next = self.next.add(1);
-        }
+        // SAFETY: the slot for `tail` is inside the sqes mapping (`slot` masks the
+        // index) and free: `tail` is before `limit`, so consumed by the kernel and
+        // not queued; on this ring (neither SQE128 nor SQE_MIXED) an entry is
+        // exactly one 64-byte slot. The source is a distinct, valid 64-byte value.
+        unsafe { core::ptr::copy_nonoverlapping(sqe.as_raw(), self.slot(self.tail, 0), 1) };
         self.advance(1);
         Ok(())
     }
@@ -322,7 +270,7 @@ impl<'a> SubmissionQueue<'a> {
         }
         // SAFETY: has_room found the slot at tail free.
         unsafe { self.write64(self.tail, sqe) };
-        self.advance(1);
+        self.advance_special(1);
         Ok(())
     }
 
@@ -339,29 +287,30 @@ impl<'a> SubmissionQueue<'a> {
     /// As for [`push`](Self::push), for every entry.
     #[inline]
     pub unsafe fn push_multiple(&mut self, sqes: &[Sqe]) -> Result<(), PushError> {
-        if sqes.len() > self.window() {
+        if sqes.len() > self.window() as usize {
             // SAFETY: forwarded from this function's contract.
             return unsafe { self.push_multiple_general(sqes) };
         }
+        let mut tail = self.tail;
         for sqe in sqes {
-            // SAFETY: as in `push`: the window holds sqes.len() free slots.
-            unsafe {
-                core::ptr::copy_nonoverlapping(sqe.as_raw(), self.next, 1);
-                self.next = self.next.add(1);
-            }
+            // SAFETY: as in `push`: the sqes.len() slots from `tail` on are before
+            // `limit`.
+            unsafe { core::ptr::copy_nonoverlapping(sqe.as_raw(), self.slot(tail, 0), 1) };
+            tail = tail.wrapping_add(1);
         }
         self.advance(sqes.len() as u32);
         Ok(())
     }
 
-    /// [`push_multiple`](Self::push_multiple) beyond the fast path's window (a
-    /// full queue, or a batch that wraps), and on `SQE128` and `SQE_MIXED` rings.
+    /// [`push_multiple`](Self::push_multiple) beyond the known-free slots (the
+    /// head is read again), and on `SQE128` and `SQE_MIXED` rings.
     ///
     /// # Safety
     ///
     /// As for [`push`](Self::push), for every entry.
     #[inline]
     unsafe fn push_multiple_general(&mut self, sqes: &[Sqe]) -> Result<(), PushError> {
+        let special = self.flags & SPECIAL_SQES != 0;
         if self.flags & sys::IORING_SETUP_SQE_MIXED != 0 {
             if let Some(bad) = sqes.iter().find(|s| is_128_opcode(s.as_raw().opcode)) {
                 return Err(PushError::SizeMismatch {
@@ -370,16 +319,22 @@ impl<'a> SubmissionQueue<'a> {
             }
         }
         let n = u32::try_from(sqes.len()).map_err(|_| PushError::Full)?;
-        if !self.has_room(n) {
+        let room = if special {
+            self.has_room(n)
+        } else {
+            self.refill(n)
+        };
+        if !room {
             return Err(PushError::Full);
         }
         for sqe in sqes {
-            // SAFETY: has_room found n free slots from the tail on.
+            // SAFETY: has_room (or refill) found n free slots from the tail on.
             unsafe { self.write64(self.tail, sqe) };
-            self.advance(1);
-        }
-        if self.flags & SPECIAL_SQES == 0 {
-            self.refill();
+            if special {
+                self.advance_special(1);
+            } else {
+                self.advance(1);
+            }
         }
         Ok(())
     }
@@ -413,7 +368,7 @@ impl<'a> SubmissionQueue<'a> {
             // SAFETY: the slot (two 64-byte halves) is free and inside the mapping;
             // Sqe128 is exactly those 128 bytes.
             unsafe { core::ptr::copy_nonoverlapping(sqe as *const Sqe128, slot.cast(), 1) };
-            self.advance(1);
+            self.advance_special(1);
             return Ok(());
         }
         if flags & sys::IORING_SETUP_SQE_MIXED == 0 {
@@ -440,7 +395,7 @@ impl<'a> SubmissionQueue<'a> {
         // SAFETY: slots tail and tail+1 are free and adjacent in memory (tail is
         // not the last slot, by the padding above).
         unsafe { core::ptr::copy_nonoverlapping(sqe as *const Sqe128, slot.cast(), 1) };
-        self.advance(if wraps { 3 } else { 2 });
+        self.advance_special(if wraps { 3 } else { 2 });
         Ok(())
     }
 
