@@ -202,13 +202,13 @@ pub struct CompletionQueue<'a> {
     flags: u32,
     /// The fast path's window, `[next, end)`: posted entries that do not wrap
     /// around the end of the array, read by stepping a pointer. When it is empty
-    /// the general path reads on.
+    /// the general path opens the next one.
     ///
-    /// A new view's window is empty and null: its first entry is read by the
-    /// general path alone, as liburing's `io_uring_peek_cqe` would (mask the
-    /// head, read one slot), leaving an empty, non-null window behind; the second
-    /// opens a window of the entries up to the tail. So a view that reads one
-    /// completion pays for no window.
+    /// A new view's window is the head's slot alone when an entry is posted there
+    /// (and empty otherwise): it costs a mask and a compare, no count of the
+    /// entries up to the tail, so a view that reads one completion reads it as
+    /// liburing's `io_uring_peek_cqe` would; the second opens a window of the
+    /// entries up to the tail.
     ///
     /// Only rings of 16-byte entries have windows, so the fast path steps by a
     /// constant: on `CQE32` rings each entry is read by the general path (as
@@ -237,14 +237,24 @@ impl<'a> CompletionQueue<'a> {
                 atomic(cq.ktail).load(Ordering::Acquire),
             )
         };
+        let first = (head != tail
+            && flags & (sys::IORING_SETUP_CQE_MIXED | sys::IORING_SETUP_CQE32) == 0)
+            as u32;
+        // SAFETY: head & mask < ring_entries, the 16-byte slots of a plain ring's
+        // cqes array (on other rings the window stays empty, and the pointer
+        // unused): `next` is inside the array and `end` at most one past it.
+        let (next, end) = unsafe {
+            let next = cq.cqes.add((head & cq.ring_mask) as usize);
+            (next, next.add(first as usize))
+        };
         CompletionQueue {
             cqes: cq.cqes,
             mask: cq.ring_mask,
             cq,
             flags,
-            next: core::ptr::null(),
-            end: core::ptr::null(),
-            end_head: head,
+            next,
+            end,
+            end_head: head.wrapping_add(first),
             tail,
             published: head,
         }
@@ -308,35 +318,7 @@ impl<'a> CompletionQueue<'a> {
         self.head() == self.tail
     }
 
-    /// [`next`](Iterator::next) when the window is empty: the slot of a view's
-    /// first entry, found on its own (as liburing's `io_uring_peek_cqe` finds
-    /// it: mask the head, one slot), or what
-    /// [`claim_general`](Self::claim_general) finds.
-    #[inline(always)]
-    fn claim_outside_window(&mut self) -> Option<*const sys::io_uring_cqe> {
-        let flags = self.flags;
-        // The window is empty, so this is the head.
-        let head = self.end_head;
-        if head == self.tail {
-            return None;
-        }
-        if !self.next.is_null()
-            || flags & (sys::IORING_SETUP_CQE_MIXED | sys::IORING_SETUP_CQE32) != 0
-        {
-            return self.claim_general();
-        }
-        // Empty and non-null: the next call opens a window (from `end_head`,
-        // wherever this one points).
-        self.next = self.cqes;
-        self.end = self.cqes;
-        self.end_head = head.wrapping_add(1);
-        // SAFETY: head & mask < ring_entries, the 16-byte slots in the cqes
-        // array: the slot of `head`, a posted CQE (head != tail; acquire on tail)
-        // that the kernel won't reuse before we publish.
-        Some(unsafe { self.cqes.add((head & self.mask) as usize) })
-    }
-
-    /// The next entry's slot past a view's first entry with the window empty:
+    /// [`next`](Iterator::next) with the window empty: the next entry's slot,
     /// the first of a newly opened window, or a `CQE32` or `CQE_MIXED` ring's
     /// entry (skipping a mixed ring's padding).
     #[inline]
@@ -414,10 +396,10 @@ impl Iterator for CompletionQueue<'_> {
             self.next = unsafe { p.add(1) };
             p
         } else {
-            self.claim_outside_window()?
+            self.claim_general()?
         };
         // SAFETY: p is a posted CQE that the kernel won't reuse before we publish:
-        // in the window, or found by `claim_outside_window`; 32 bytes long on a
+        // in the window, or found by `claim_general`; 32 bytes long on a
         // `CQE32` ring, or on a `CQE_MIXED` ring when flagged F_32, which is what
         // `read` goes by.
         Some(unsafe { Cqe::read(p, self.flags) })

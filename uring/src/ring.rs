@@ -460,13 +460,14 @@ impl Ring {
         let fd = ring.enter_ring_fd;
         let mut flags = (ring.int_flags & INT_FLAGS_MASK) as u32;
         let (ktail, khead, kflags) = (ring.sq.ktail, ring.sq.khead, ring.sq.kflags);
-        if ring.sq.sqe_head != tail {
-            ring.sq.sqe_head = tail;
-            // SAFETY: ktail points into the SQ ring mapping owned by this ring. No
-            // SQPOLL thread: the kernel reads the tail only inside io_uring_enter,
-            // which orders it after our SQE stores.
-            unsafe { atomic(ktail) }.store(tail, Ordering::Relaxed);
-        }
+        // Published unconditionally: without an SQPOLL thread nothing reads the
+        // tail until io_uring_enter, so storing an unchanged one costs a store
+        // where a compare would cost two instructions.
+        ring.sq.sqe_head = tail;
+        // SAFETY: ktail points into the SQ ring mapping owned by this ring. No
+        // SQPOLL thread: the kernel reads the tail only inside io_uring_enter,
+        // which orders it after our SQE stores.
+        unsafe { atomic(ktail) }.store(tail, Ordering::Relaxed);
         // SAFETY: khead points into the SQ ring mapping owned by this ring.
         let submitted = tail.wrapping_sub(unsafe { atomic(khead) }.load(Ordering::Relaxed));
         if getevents
