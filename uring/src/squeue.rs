@@ -580,7 +580,6 @@ mod tests {
             unsafe { sq.push(&sqe(20)) }.unwrap();
             // SAFETY: as above.
             assert_eq!(unsafe { sq.push(&sqe(21)) }, Err(PushError::Full));
-            drop(sq);
             assert_eq!(f.sqes[(start & 3) as usize].user_data, 20);
             assert_eq!(f.sq.sqe_tail, start.wrapping_add(5));
         }
