@@ -2,12 +2,15 @@
 //! [`CompletionQueue`] view that reads them out of the ring.
 //!
 //! Reading follows liburing's inline helpers: load the kernel's tail with
-//! acquire ordering, copy entries from `cqes[(head & mask) << shift]` (stepping a
-//! pointer through the posted entries up to the end of the array, rather than
-//! masking an index per entry), then publish the new head with release ordering,
-//! once (on [`CompletionQueue::sync`] or drop), so
-//! liburing's `io_uring_wait_cqe`/`io_uring_cqe_seen` and this view can be mixed
-//! on one ring.
+//! acquire ordering, copy entries from `cqes[(head & mask) << shift]`, then
+//! publish the new head with release ordering, once (on
+//! [`CompletionQueue::sync`] or drop), so liburing's
+//! `io_uring_wait_cqe`/`io_uring_cqe_seen` and this view can be mixed on one
+//! ring. On rings of 16-byte entries a view steps a pointer through the posted
+//! entries up to the end of the array rather than masking an index per entry; a
+//! new view's first step is the head's slot alone (a mask and a compare), so a
+//! view that reads one completion reads it as `io_uring_peek_cqe` would. `CQE32`
+//! and `CQE_MIXED` rings read each entry by its index.
 
 use core::sync::atomic::Ordering;
 use std::io;
@@ -552,6 +555,48 @@ mod tests {
                         assert_eq!(khead(&f), start.wrapping_add(posted as u32));
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_view_made_at_one_entry_reads_it_then_syncs_into_a_window() {
+        // The view's first window is the head's slot alone; after it, sync finds
+        // entries posted since (across the wrap), read through a full window.
+        for big in [false, true] {
+            let flags = if big { sys::IORING_SETUP_CQE32 } else { 0 };
+            for start in [0u32, 3, u32::MAX] {
+                let mut f = fake(start);
+                post(&mut f, 10, big);
+                let ktail = f.cq.ktail;
+                let mut cq = CompletionQueue::new(&mut f.cq, flags);
+                assert_eq!(cq.len(), 1);
+                let c = cq.next().expect("one posted");
+                assert_eq!((c.user_data(), c.big()), (10, big.then_some([10, !10])));
+                assert_eq!((cq.next(), cq.len()), (None, 0));
+                // The "kernel" posts three more while the view lives.
+                let words = if big { 4 } else { 2 };
+                for (k, ud) in (11u64..14).enumerate() {
+                    let slot = (start.wrapping_add(1 + k as u32) & 3) as usize;
+                    f.words[slot * words] = ud;
+                    f.words[slot * words + 1] = 0;
+                    if big {
+                        f.words[slot * words + 2] = ud;
+                        f.words[slot * words + 3] = !ud;
+                    }
+                }
+                // SAFETY: the fake ring's tail, alive; the view reads only up to
+                // the tail it loaded, so the slots written above were not read.
+                unsafe { atomic(ktail) }.store(start.wrapping_add(4), Ordering::Release);
+                assert_eq!(cq.len(), 0, "not seen before sync");
+                cq.sync();
+                assert_eq!(cq.len(), 3);
+                let rest: Vec<(u64, Option<[u64; 2]>)> =
+                    cq.by_ref().map(|c| (c.user_data(), c.big())).collect();
+                let want: Vec<_> = (11u64..14).map(|u| (u, big.then_some([u, !u]))).collect();
+                assert_eq!(rest, want, "start {start} big {big}");
+                drop(cq);
+                assert_eq!(khead(&f), start.wrapping_add(4));
             }
         }
     }

@@ -3,10 +3,13 @@
 //! The push is what liburing's inline `io_uring_get_sqe` does, in Rust, inlined:
 //! check for room by the kernel's head, copy the entry into
 //! `sqes[(tail & mask) << shift]`, bump `sq.sqe_tail`. Where liburing reads the
-//! head on every call, a view reads it once and keeps the run of slots it found
-//! free (up to the end of the array) as a pair of pointers: a push in that run is
-//! a compare, a 64-byte copy and a pointer bump; the head is read again only when
-//! the run is used up. It works on the very same
+//! head on every call, a view reads it on its first push and keeps the bound it
+//! gives (the head plus the ring's size) as a limit: a push short of the limit is
+//! a compare, a mask, a 64-byte copy and the tail's bump; the head is read again
+//! only at the limit. A view that pushes one entry so costs what
+//! `io_uring_get_sqe` does, and a batch reads the head once. `SQE128` and
+//! `SQE_MIXED` rings, whose entries are not simply one 64-byte slot, take the
+//! general path on every push. It works on the very same
 //! `struct io_uring` fields, so liburing's `io_uring_submit` (or
 //! [`Ring::liburing_submit`](crate::Ring::liburing_submit)) submits what was pushed
 //! here, and [`Ring::submit`](crate::Ring::submit) submits what
@@ -546,6 +549,39 @@ mod tests {
         // Slots 2, 3, 0, 1 took 0..4; then 2, 3, 0 took 4..7.
         assert_eq!(got, [6, 3, 4, 5]);
         assert_eq!(f.sq.sqe_tail, 9);
+    }
+
+    #[test]
+    fn push_multiple_after_a_push_uses_the_limit_and_rereads_the_head_past_it() {
+        let mut f = FakeSq::<8>::new(6);
+        let khead = f.sq.khead;
+        let mut sq = SubmissionQueue::new(&mut f.sq, 0);
+        // SAFETY: as in the tests above.
+        unsafe { sq.push(&sqe(0)) }.unwrap();
+        // Seven known-free slots remain, across the wrap.
+        let batch: Vec<Sqe> = (1..8).map(sqe).collect();
+        // SAFETY: as above.
+        unsafe { sq.push_multiple(&batch) }.unwrap();
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { sq.push_multiple(&batch[..1]) },
+            Err(PushError::Full)
+        );
+        // The "kernel" consumes five; a batch of six does not fit, one of five does.
+        // SAFETY: khead is the fake ring's head, alive; the view only reads it
+        // atomically and nothing else touches it meanwhile.
+        unsafe { atomic(khead) }.store(11, Ordering::Release);
+        let more: Vec<Sqe> = (8..14).map(sqe).collect();
+        // SAFETY: as above.
+        assert_eq!(unsafe { sq.push_multiple(&more) }, Err(PushError::Full));
+        // SAFETY: as above.
+        unsafe { sq.push_multiple(&more[..5]) }.unwrap();
+        assert_eq!(sq.len(), 8);
+        assert!(sq.is_full());
+        let got: Vec<u64> = f.sqes.iter().map(|s| s.user_data).collect();
+        // Slots 6, 7, 0..6 took 0..8; then 6, 7, 0, 1, 2 took 8..13.
+        assert_eq!(got, [10, 11, 12, 5, 6, 7, 8, 9]);
+        assert_eq!(f.sq.sqe_tail, 19);
     }
 
     #[test]
