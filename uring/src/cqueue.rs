@@ -243,9 +243,11 @@ impl<'a> CompletionQueue<'a> {
         let first = (head != tail
             && flags & (sys::IORING_SETUP_CQE_MIXED | sys::IORING_SETUP_CQE32) == 0)
             as u32;
-        // SAFETY: head & mask < ring_entries, the 16-byte slots of a plain ring's
-        // cqes array (on other rings the window stays empty, and the pointer
-        // unused): `next` is inside the array and `end` at most one past it.
+        // SAFETY: head & mask < ring_entries, and every ring's cqes array holds
+        // at least ring_entries 16-byte units (a plain ring's slots; CQE32 and
+        // CQE_MIXED rings, whose window stays empty and the pointer unused, have
+        // as many or twice as many): `next` is inside the array and `end` at most
+        // one past it.
         let (next, end) = unsafe {
             let next = cq.cqes.add((head & cq.ring_mask) as usize);
             (next, next.add(first as usize))

@@ -586,7 +586,7 @@ mod tests {
 
     #[test]
     fn a_single_push_per_view_fills_every_slot_and_stops_when_full() {
-        // One push per view: each takes the first-push path (no window), at every
+        // One push per view: each checks the kernel's head (the limit is new), at every
         // offset and across the wrap.
         for start in [0u32, 1, 3, u32::MAX] {
             let mut f = FakeSq::<4>::new(start);
