@@ -70,6 +70,12 @@ struct Case {
     client_args: Vec<String>,
 }
 
+/// Whether case `name` is selected by `--filter`: it contains one of the
+/// filter's comma-separated parts (every case without a filter).
+fn matches(filter: Option<&str>, name: &str) -> bool {
+    filter.is_none_or(|f| f.split(',').any(|part| name.contains(part)))
+}
+
 fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
@@ -188,7 +194,7 @@ pub fn run(args: &[String]) -> Result {
         });
     }
 
-    cases.retain(|c| filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())));
+    cases.retain(|c| matches(filter.as_deref(), &c.name));
     // Built only when an echo case runs.
     if cases.iter().any(|c| c.name.starts_with("echo")) {
         let echo = build_echo()?;
@@ -533,7 +539,7 @@ fn count_instructions(progs: &Programs, data: &Path, filter: Option<&str>) -> Re
         "instructions per op", "C", "io-uring", "uring", "uring/C", "io-uring/C"
     );
     for (name, args, rust_mode, (small, large)) in cases {
-        if filter.is_some_and(|f| !name.contains(f)) {
+        if !matches(filter, name) {
             continue;
         }
         let per_op = |bin: &Path, first: Option<&str>| -> Result<f64> {

@@ -31,8 +31,9 @@ commands:
   system-libs            download Debian's liburing-dev packages (2.3, 2.9, 2.15) into
                          target/system-liburing/<version>/ (apt-get download, private
                          APT_CONFIG; /etc/apt is not touched)
-  bench [--quick] [--runs N] [--filter S] [--instructions]
-                         uring vs C liburing 2.15 (same vendored source), interleaved
+  bench [--quick] [--runs N] [--filter S,S..] [--instructions]
+                         uring vs C liburing 2.15 (same vendored source) and the
+                         io-uring crate, monoio and tokio-uring (echo), interleaved
                          runs, medians and ratios; --instructions: callgrind counts
   ci                     the whole test suite, as .ci/run runs it
   kernel-check [--kernel VERSION|PATH]… [--filter TEST] [--jobs N] [--accel tcg|kvm|auto]
