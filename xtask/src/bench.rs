@@ -4,7 +4,11 @@
 //!
 //! Every case runs its contenders interleaved (C, io-uring, uring, C, io-uring,
 //! uring…) so that the machine's noise hits them alike, and prints each one's
-//! median with its ratio to C's (above 1 means faster than C).
+//! medians with their ratios to C's (above 1 means faster than C): operations per
+//! second of wall time, as each program measures it, and per second of the CPU
+//! time (user and system, from `wait4`) the program (for echo, the server) used,
+//! setup included. The second is what a loaded machine disturbs least: time spent
+//! waiting for a CPU is not counted.
 //!
 //! * NOPs and 4 KiB reads: the C program (`xtask/bench/bench.c`, `-O2`, liburing's
 //!   inline helpers and its `io_uring_submit_and_wait`), the `io-uring` crate
@@ -65,6 +69,8 @@ enum How {
 
 struct Case {
     name: String,
+    /// Operations per run: NOPs, reads, or round trips (all connections').
+    ops: u64,
     contenders: Vec<Contender>,
     /// Echo cases: the load generator's arguments after the server's address.
     client_args: Vec<String>,
@@ -131,6 +137,7 @@ pub fn run(args: &[String]) -> Result {
             ];
             cases.push(Case {
                 name: format!("nop batch={batch} {mode}"),
+                ops,
                 contenders: vec![
                     Contender {
                         name: "C liburing",
@@ -162,6 +169,7 @@ pub fn run(args: &[String]) -> Result {
         owned[0] = "read-owned".into();
         cases.push(Case {
             name: format!("read 4KiB qd=32 {mode}"),
+            ops: read_ops,
             contenders: vec![
                 Contender {
                     name: "C liburing",
@@ -189,6 +197,7 @@ pub fn run(args: &[String]) -> Result {
         let trips = if quick { trips / 4 } else { trips };
         cases.push(Case {
             name: format!("echo {size}B conns={echo_conns}"),
+            ops: echo_conns as u64 * trips,
             contenders: Vec::new(),
             client_args: vec![echo_conns.to_string(), size.to_string(), trips.to_string()],
         });
@@ -224,7 +233,10 @@ pub fn run(args: &[String]) -> Result {
         run_cases(&cases, runs, None)?;
     }
     println!(
-        "(ops per second, medians of {runs} interleaved runs each; x C = ops / C liburing 2.15's, higher is faster)"
+        "(medians of {runs} interleaved runs each, higher is faster; x C = rate / C liburing 2.15's. \
+         ops/s: wall time, as each program measures it; ops/cpu-s: per second of CPU time, user \
+         and system, the program (echo: the server) used, which waiting for a CPU on a loaded \
+         machine does not inflate)"
     );
     Ok(())
 }
@@ -233,37 +245,47 @@ pub fn run(args: &[String]) -> Result {
 /// each, and prints their medians.
 fn run_cases(cases: &[Case], runs: usize, client: Option<&Path>) -> Result {
     println!(
-        "{:<26} {:<14} {:>14} {:>7}",
-        "case", "contender", "ops_s", "x C"
+        "{:<24} {:<13} {:>11} {:>6} {:>11} {:>6}",
+        "case", "contender", "ops/s", "x C", "ops/cpu-s", "x C"
     );
     for case in cases {
-        let once = |c: &Contender| -> Result<f64> {
+        let once = |c: &Contender| -> Result<Measured> {
             match &c.how {
-                How::Bench(bin, args) => measure(bin, args),
+                How::Bench(bin, args) => measure(bin, args, case.ops),
                 How::Echo(server, args) => {
                     let args: Vec<&str> = args.iter().map(String::as_str).collect();
                     let client = client.ok_or("an echo case without the load generator")?;
-                    measure_echo(server, &args, client, &case.client_args)
+                    measure_echo(server, &args, client, &case.client_args, case.ops)
                 }
             }
         };
         for c in &case.contenders {
             once(c)?;
         }
-        let mut got: Vec<Vec<f64>> = vec![Vec::new(); case.contenders.len()];
+        let mut got: Vec<Vec<Measured>> = vec![Vec::new(); case.contenders.len()];
         for _ in 0..runs {
             for (c, v) in case.contenders.iter().zip(got.iter_mut()) {
                 v.push(once(c)?);
             }
         }
-        let medians: Vec<f64> = got.iter_mut().map(|v| median(v)).collect();
-        for (c, m) in case.contenders.iter().zip(&medians) {
+        let medians: Vec<(f64, f64)> = got
+            .iter()
+            .map(|v| {
+                let mut wall: Vec<f64> = v.iter().map(|m| m.wall).collect();
+                let mut cpu: Vec<f64> = v.iter().map(|m| m.cpu).collect();
+                (median(&mut wall), median(&mut cpu))
+            })
+            .collect();
+        let (c_wall, c_cpu) = medians[0];
+        for (c, (wall, cpu)) in case.contenders.iter().zip(&medians) {
             println!(
-                "{:<26} {:<14} {:>14.0} {:>7.3}",
+                "{:<24} {:<13} {:>11.0} {:>6.3} {:>11.0} {:>6.3}",
                 case.name,
                 c.name,
-                m,
-                m / medians[0]
+                wall,
+                wall / c_wall,
+                cpu,
+                cpu / c_cpu
             );
         }
     }
@@ -396,27 +418,57 @@ fn build_echo() -> Result<Echo> {
 }
 
 /// A server started by [`measure_echo`], killed if the measurement fails.
-struct ServerGuard(Child);
+struct ServerGuard(Child, bool);
 
 impl Drop for ServerGuard {
     fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
+        // Once reaped by `wait_with_cpu` (the bool), its pid is no longer ours.
+        if !self.1 && self.0.try_wait().ok().flatten().is_none() {
             let _ = self.0.kill();
             let _ = self.0.wait();
         }
     }
 }
 
+/// Waits for `child` to exit (reaping it: do not wait for it again), returning its
+/// status and the CPU time, user and system, it used in seconds.
+fn wait_with_cpu(child: &Child) -> Result<(std::process::ExitStatus, f64)> {
+    use std::os::unix::process::ExitStatusExt as _;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain integers; all-zero is valid.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: pid is our own unreaped child; status and ru are valid for
+        // writes.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+        if r == pid {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            return Err(format!("wait4({pid}): {err}"));
+        }
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok((
+        std::process::ExitStatus::from_raw(status),
+        secs(ru.ru_utime) + secs(ru.ru_stime),
+    ))
+}
+
 /// Starts echo server `server` (with `args`), reads the address from its first line,
 /// runs `echo client ADDR <client_args>` against it, then closes the server's stdin
 /// (its signal to exit) and checks that it exited with status 0. Returns the
-/// client's round trips per second.
+/// client's round trips per second, and the round trips per second of CPU time
+/// the server used (`ops` round trips in all).
 fn measure_echo(
     server: &Path,
     args: &[&str],
     client: &Path,
     client_args: &[String],
-) -> Result<f64> {
+    ops: u64,
+) -> Result<Measured> {
     let child = Command::new(server)
         .args(args)
         .stdin(Stdio::piped())
@@ -424,7 +476,7 @@ fn measure_echo(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", server.display()))?;
-    let mut guard = ServerGuard(child);
+    let mut guard = ServerGuard(child, false);
     let mut line = String::new();
     let stdout = guard.0.stdout.take().ok_or("no server stdout")?;
     BufReader::new(stdout)
@@ -451,10 +503,9 @@ fn measure_echo(
             .args(client_args),
     )?;
     drop(guard.0.stdin.take());
-    let status = guard
-        .0
-        .wait()
-        .map_err(|e| format!("{}: {e}", server.display()))?;
+    // stderr is read after the exit: the servers write a line or two at most.
+    let (status, cpu) = wait_with_cpu(&guard.0)?;
+    guard.1 = true;
     let mut err = String::new();
     if let Some(mut e) = guard.0.stderr.take() {
         let _ = e.read_to_string(&mut err);
@@ -462,9 +513,14 @@ fn measure_echo(
     if !status.success() {
         return Err(format!("{} exited with {status}: {err}", server.display()));
     }
-    out.lines()
+    let wall = out
+        .lines()
         .find_map(|l| l.strip_prefix("ops_per_sec ")?.trim().parse().ok())
-        .ok_or_else(|| format!("{} printed no `ops_per_sec`: {out}", client.display()))
+        .ok_or_else(|| format!("{} printed no `ops_per_sec`: {out}", client.display()))?;
+    Ok(Measured {
+        wall,
+        cpu: ops as f64 / cpu,
+    })
 }
 
 /// A 256 MiB file of pseudo-random bytes, read once so it sits in the page cache.
@@ -487,11 +543,47 @@ fn data_file() -> Result<PathBuf> {
     Ok(path)
 }
 
-fn measure(bin: &Path, args: &[String]) -> Result<f64> {
-    let out = util::output(Command::new(bin).args(args))?;
-    out.lines()
+/// One run's two rates.
+#[derive(Clone, Copy)]
+struct Measured {
+    /// Operations per second of wall time, as the program measured them.
+    wall: f64,
+    /// Operations per second of CPU time (user and system) the measured process
+    /// used, setup included: what a loaded machine disturbs least, since time
+    /// spent waiting for a CPU is not counted.
+    cpu: f64,
+}
+
+/// Runs benchmark `bin` with `args` (`ops` operations).
+fn measure(bin: &Path, args: &[String], ops: u64) -> Result<Measured> {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let (mut out, mut err) = (String::new(), String::new());
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let (status, cpu) = wait_with_cpu(&child)?;
+    if !status.success() {
+        return Err(format!(
+            "{} {args:?} failed: {status}\n{err}",
+            bin.display()
+        ));
+    }
+    let wall = out
+        .lines()
         .find_map(|l| l.strip_prefix("ops_per_sec ")?.trim().parse().ok())
-        .ok_or_else(|| format!("{} printed no `ops_per_sec`: {out}", bin.display()))
+        .ok_or_else(|| format!("{} printed no `ops_per_sec`: {out}", bin.display()))?;
+    Ok(Measured {
+        wall,
+        cpu: ops as f64 / cpu,
+    })
 }
 
 fn median(v: &mut [f64]) -> f64 {
