@@ -654,3 +654,22 @@ fn a_link_timeout_cancels_a_stuck_receive_and_spares_a_quick_one() {
     );
     assert_eq!(ring.in_flight(), 0);
 }
+
+/// The socket ops refuse a length above `INT_MAX` (`EINVAL`) where reads and writes
+/// clamp it; the ring clamps it first, so a huge buffer still receives what there is.
+#[test]
+fn a_receive_into_a_buffer_over_int_max_gets_the_bytes() {
+    let mut ring = ring();
+    let (client, server) = tcp_pair();
+    let id = ring
+        .submit_op(ops::Send::new(&client, b"hello".to_vec()))
+        .unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().0.unwrap(), 5);
+    // 2 GiB of address space, never touched beyond the 5 bytes received.
+    let huge = Vec::<u8>::with_capacity(1 << 31);
+    let id = ring.submit_op(ops::Recv::new(&server, huge)).unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!(n.expect("recv into 2 GiB"), 5);
+    assert_eq!(buf, b"hello");
+    assert!(buf.capacity() >= 1 << 31, "the same buffer came back");
+}
