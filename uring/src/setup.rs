@@ -663,7 +663,21 @@ impl<'fd> Builder<'fd> {
     ///   numbers and the limit.
     /// * The kernel's errno when it refuses the set-up (`EINVAL` for an unsupported
     ///   flag or combination, `EPERM` for SQPOLL without privilege on old kernels,
-    ///   `ENOMEM`, …), with a message naming the flags.
+    ///   `ENOMEM`, …). For a combination that is a known mistake (one flag that
+    ///   requires another, two that exclude each other, SQPOLL without privilege,
+    ///   `NO_MMAP` memory too small), with a message naming the flags and the
+    ///   rule; otherwise — most often a flag this kernel does not know, which a
+    ///   caller may want to fall back from — the plain OS error, so
+    ///   [`raw_os_error`](io::Error::raw_os_error) gives it:
+    ///
+    /// ```
+    /// use uring::setup::SetupFlags;
+    /// let err = uring::Ring::builder()
+    ///     .flags(SetupFlags::from_bits_retain(1 << 31)) // no kernel knows it
+    ///     .build(8)
+    ///     .unwrap_err();
+    /// assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+    /// ```
     #[doc(alias = "io_uring_setup")]
     #[doc(alias = "io_uring_queue_init_params")]
     pub fn build(mut self, entries: u32) -> io::Result<Ring> {
@@ -810,13 +824,14 @@ fn setup_error(errno: i32, entries: u32, flags: SetupFlags) -> io::Error {
         }
         _ => None,
     };
-    let mut msg = format!("io_uring setup with entries = {entries}, flags = {flags} failed");
-    if let Some(h) = hint {
-        msg.push_str(" (");
-        msg.push_str(h);
-        msg.push(')');
-    }
-    with_context(errno, msg)
+    // Nothing to add: the plain errno, which callers probing for a flag match.
+    let Some(h) = hint else {
+        return io::Error::from_raw_os_error(errno);
+    };
+    with_context(
+        errno,
+        format!("io_uring setup with entries = {entries}, flags = {flags} failed ({h})"),
+    )
 }
 
 fn einval_hint(f: SetupFlags) -> Option<&'static str> {
@@ -838,7 +853,7 @@ fn einval_hint(f: SetupFlags) -> Option<&'static str> {
     } else if f.contains(F::SQE128) && f.contains(F::SQE_MIXED) {
         Some("SQE128 and SQE_MIXED are exclusive")
     } else {
-        Some("a flag this kernel does not support, or an invalid combination")
+        None
     }
 }
 
