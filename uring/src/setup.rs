@@ -849,9 +849,15 @@ fn einval_hint(f: SetupFlags) -> Option<&'static str> {
     } else if f.contains(F::DEFER_TASKRUN) && f.contains(F::SQPOLL) {
         Some("DEFER_TASKRUN cannot be combined with SQPOLL")
     } else if f.contains(F::CQE32) && f.contains(F::CQE_MIXED) {
-        Some("CQE32 and CQE_MIXED are exclusive")
+        Some(
+            "CQE32 and CQE_MIXED cannot be combined: a CQE_MIXED ring already posts \
+             32-byte completions where an operation needs them; CQE_MIXED alone needs Linux 6.18",
+        )
     } else if f.contains(F::SQE128) && f.contains(F::SQE_MIXED) {
-        Some("SQE128 and SQE_MIXED are exclusive")
+        Some(
+            "SQE128 and SQE_MIXED cannot be combined: an SQE_MIXED ring already takes \
+             128-byte entries where an opcode needs them; SQE_MIXED alone needs Linux 6.19",
+        )
     } else {
         None
     }

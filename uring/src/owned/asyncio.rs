@@ -45,8 +45,12 @@ use crate::setup::SetupFlags;
 /// **Dropping a future is cancelling its operation**: the future submits an
 /// `ASYNC_CANCEL` and detaches the operation, whose buffers and descriptors stay
 /// in the ring's table until its final completion, then are dropped. The same
-/// holds for an [`ItemStream`]. `mem::forget`ting a future leaves its operation
-/// running, and its output is queued in the ring, unclaimed, until the ring goes.
+/// holds for an [`ItemStream`]. `mem::forget`ting a future (or a stream) leaks
+/// more than its operation: the future holds an `Rc` of the ring, so the ring
+/// itself never goes — its table, its queued outputs (the forgotten operation's
+/// among them), its eventfd and its kernel descriptors stay for the life of the
+/// process. Nothing unsafe follows (nothing is freed), but it is a leak of the
+/// whole ring, not of one operation.
 #[derive(Clone)]
 pub struct AsyncRing {
     inner: Rc<Inner>,

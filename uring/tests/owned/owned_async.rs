@@ -187,6 +187,21 @@ fn a_forgotten_future_leaves_its_operation_running_and_its_output_queued() {
     });
 }
 
+/// A forgotten future holds an `Rc` of the ring: the ring never goes, even after
+/// every handle is dropped (its eventfd stays open), as the docs now say.
+#[test]
+fn a_forgotten_future_keeps_the_whole_ring_alive() {
+    use std::os::fd::AsRawFd as _;
+    let ring = AsyncRing::new(OwnedRing::new(4).unwrap()).unwrap();
+    let eventfd = ring.as_raw_fd();
+    let (r, _w) = UnixStream::pair().unwrap();
+    std::mem::forget(ring.run(ops::Recv::new(r, vec![0u8; 8])).unwrap());
+    drop(ring);
+    // SAFETY: F_GETFD reads the descriptor's flags; it touches no memory.
+    let open = unsafe { libc::fcntl(eventfd, libc::F_GETFD) } >= 0;
+    assert!(open, "the eventfd was closed: the ring went");
+}
+
 #[test]
 fn a_future_dropped_while_the_ring_is_borrowed_is_cancelled_later() {
     with_runtime(|ring| async move {

@@ -209,6 +209,16 @@ fn unknown_flag_bit_is_refused_by_the_kernel_with_the_plain_errno() {
 }
 
 #[test]
+fn sqe128_with_sqe_mixed_names_both_rules() {
+    let err = Ring::builder().sqe128().sqe_mixed().build(8).unwrap_err();
+    assert_eq!(uring::error::errno(&err), Some(libc::EINVAL));
+    let msg = err.to_string();
+    // Refused on every kernel: as a pair since 6.19, for SQE_MIXED alone before.
+    assert!(msg.contains("cannot be combined"), "{msg}");
+    assert!(msg.contains("SQE_MIXED alone needs Linux 6.19"), "{msg}");
+}
+
+#[test]
 fn defer_taskrun_single_issuer_ring_works() {
     let Some(mut ring) = build_or_skip(
         "defer_taskrun_single_issuer_ring_works",
