@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use super::{ItemPoll, Multi, Multishot, Op, OpId, OpKey, OwnedRing, SubmitError};
+use super::{ItemPoll, Multi, Multishot, Op, OpId, OpKey, OwnedRing, StreamEnd, SubmitError};
 use crate::error;
 use crate::setup::SetupFlags;
 
@@ -161,6 +161,7 @@ impl AsyncRing {
         Ok(ItemStream {
             inner: Rc::clone(&self.inner),
             id: Some(id),
+            end: None,
         })
     }
 
@@ -414,11 +415,19 @@ impl<T: Op> fmt::Debug for OpFuture<T> {
 pub struct ItemStream<T: Multishot> {
     inner: Rc<Inner>,
     id: Option<OpId<Multi<T>>>,
+    end: Option<StreamEnd>,
 }
 
 impl<T: Multishot> ItemStream<T> {
+    /// Why the stream ended, once it has ([`poll_next`](Self::poll_next) gave
+    /// `None`): [`StreamEnd::rearm`] says whether submitting the operation again
+    /// simply continues it. `None` while it goes on.
+    pub fn end(&self) -> Option<StreamEnd> {
+        self.end
+    }
+
     /// The next item, or `None` at the end of the stream (the error that ended
-    /// it, if any, is the last item).
+    /// it, if any, is the last item; [`end`](Self::end) then says why it ended).
     pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<T::Item>>> {
         let Some(id) = self.id.as_ref() else {
             return Poll::Ready(None);
@@ -430,7 +439,13 @@ impl<T: Multishot> ItemStream<T> {
         let polled = self.inner.ring.borrow_mut().take_item(id);
         match polled {
             ItemPoll::Item(item) => Poll::Ready(Some(item)),
-            ItemPoll::Ended => {
+            ItemPoll::Ended(end) => {
+                self.end = Some(end);
+                self.id = None;
+                self.inner.forget_waker(key);
+                Poll::Ready(None)
+            }
+            ItemPoll::Gone => {
                 self.id = None;
                 self.inner.forget_waker(key);
                 Poll::Ready(None)
@@ -472,7 +487,10 @@ impl<T: Multishot> Drop for ItemStream<T> {
 
 impl<T: Multishot> fmt::Debug for ItemStream<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ItemStream").field("id", &self.id).finish()
+        f.debug_struct("ItemStream")
+            .field("id", &self.id)
+            .field("end", &self.end)
+            .finish()
     }
 }
 

@@ -304,7 +304,7 @@ pub use chain::{ChainParts, Linked};
 pub use chained::{ChainedBuf, Drain, Fill};
 pub use fd::SharedFd;
 pub use fixed::{FixedBuf, FixedBufs, FixedIoBuf, MAX_FIXED_BUF_SIZE, MAX_FIXED_BUFS};
-pub use multi::{ItemPoll, Items, Multi, Multishot};
+pub use multi::{ItemPoll, Items, Multi, MultiOutput, Multishot, Next, StreamEnd};
 pub use op::{Completion, Op, OpId, OpKey, SubmitError};
 pub use ops::{ReadFixed, SendBundle, WriteFixed};
 pub use pool::{BufPool, PoolBuf};
