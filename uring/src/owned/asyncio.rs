@@ -21,22 +21,16 @@ use crate::setup::SetupFlags;
 /// (`IORING_REGISTER_EVENTFD`), which the kernel signals whenever it posts a
 /// completion; the runtime watches that descriptor ([`AsRawFd`] gives it) and,
 /// when it is readable, calls [`process`](Self::process), which wakes the futures
-/// whose operations completed. With tokio, wrap a clone in
-/// `tokio::io::unix::AsyncFd` (see `examples/tokio_echo.rs`):
+/// whose operations completed. With tokio (feature `tokio`), spawn
+/// `AsyncRing::tokio_driver`, which does exactly that — no `unsafe`:
 ///
 /// ```ignore
-/// // SAFETY: the clone keeps the eventfd open, and as_raw_fd always returns it.
-/// let driver = unsafe { AsyncFd::register_with_interest(ring.clone(), Interest::READABLE) }?;
-/// tokio::task::spawn_local(async move {
-///     loop {
-///         let mut ready = driver.readable().await?;
-///         // `process` reports WouldBlock once the eventfd is drained, which
-///         // clears tokio's readiness.
-///         let _ = ready.try_io(|r| r.get_ref().process());
-///     }
-/// });
+/// let ring = AsyncRing::new(OwnedRing::new(64)?)?;
+/// tokio::task::spawn_local(ring.tokio_driver()?);
 /// let (res, buf) = ring.run(ops::Read::new(file, vec![0; 4096], 0))?.await?;
 /// ```
+///
+/// With feature `stream`, an [`ItemStream`] is a `futures_core::Stream`.
 ///
 /// It is a cheap handle (`Clone`) to one ring, and not `Send`: the ring, its
 /// futures and its driver live on one thread (a `LocalSet`, a current-thread
@@ -53,10 +47,10 @@ use crate::setup::SetupFlags;
 /// whole ring, not of one operation.
 #[derive(Clone)]
 pub struct AsyncRing {
-    inner: Rc<Inner>,
+    pub(super) inner: Rc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     ring: RefCell<OwnedRing>,
     wakers: RefCell<HashMap<OpKey, Waker>>,
     /// Operations whose futures were dropped while the ring was borrowed: to
@@ -222,6 +216,22 @@ impl AsyncRing {
     /// How many operations are in flight (see [`OwnedRing::in_flight`]).
     pub fn in_flight(&self) -> usize {
         self.inner.ring.borrow().in_flight()
+    }
+}
+
+impl Drop for Inner {
+    /// Signals the eventfd once more, so that a driver waiting on it (which holds
+    /// the ring only weakly) wakes, finds the ring gone and ends.
+    fn drop(&mut self) {
+        let one = 1u64;
+        // SAFETY: writes 8 bytes from a u64 to our own eventfd, still open.
+        let _ = unsafe {
+            libc::write(
+                self.eventfd.as_raw_fd(),
+                (&raw const one).cast(),
+                core::mem::size_of::<u64>(),
+            )
+        };
     }
 }
 
@@ -474,6 +484,17 @@ impl<T: Multishot> ItemStream<T> {
             Some(id) => self.inner.ring.borrow_mut().cancel(id),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(feature = "stream")]
+impl<T: Multishot> futures_core::Stream for ItemStream<T> {
+    type Item = io::Result<T::Item>;
+
+    /// As [`ItemStream::poll_next`]: the items, then `None` at the end
+    /// ([`ItemStream::end`] says why it ended).
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        ItemStream::poll_next(self.get_mut(), cx)
     }
 }
 

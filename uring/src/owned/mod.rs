@@ -294,6 +294,8 @@ mod pool;
 mod ring;
 mod send_queue;
 mod table;
+#[cfg(feature = "tokio")]
+mod tokio_driver;
 
 #[cfg(feature = "async")]
 pub use asyncio::{AsyncRing, ItemStream, NextItem, OpFuture};
