@@ -200,6 +200,9 @@
 //! final completion, not before; items nobody takes are dropped with the
 //! operation's output (descriptors closed, buffers recycled). If the ring is
 //! dropped mid-stream, the operation is cancelled and waited for as any other.
+//! The end of a stream says why it ended ([`StreamEnd`]: the final completion's
+//! result and flags, and whether the kernel stopped a stream that could go on —
+//! a full completion queue does that — so that re-arming is right).
 //!
 //! **Async** (feature `async`). An `AsyncRing` wraps an `OwnedRing` with an
 //! eventfd registered for its completions; futures (`OpFuture`) and streams

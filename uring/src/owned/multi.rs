@@ -32,8 +32,9 @@ pub unsafe trait Multishot: Send + Sized + 'static {
     /// multishot receive).
     fn item(&mut self, cqe: &Cqe) -> Option<io::Result<Self::Item>>;
 
-    /// Whether the final completion `cqe` ended a stream that submitting the
-    /// operation again simply continues: the kernel stopped it while its source
+    /// Whether the final completion `cqe` (already given to
+    /// [`item`](Self::item)) ended a stream that submitting the operation again
+    /// simply continues: the kernel stopped it while its source
     /// could still give more (a full completion queue does that), rather than at
     /// end of file, on an error or when asked to. [`StreamEnd::rearm`] reports it.
     ///
@@ -105,14 +106,15 @@ unsafe impl<T: Multishot> Op for Multi<T> {
     }
 
     fn complete(mut self, cqe: &Cqe) -> Self::Output {
+        if let Some(item) = self.op.item(cqe) {
+            self.items.push_back(item);
+        }
+        // After `item`, which an operation may count the final completion in.
         let end = StreamEnd {
             res: cqe.raw_result(),
             flags: cqe.flags().bits(),
             rearm: self.op.rearm(cqe),
         };
-        if let Some(item) = self.op.item(cqe) {
-            self.items.push_back(item);
-        }
         MultiOutput {
             items: self.items,
             end,
@@ -135,17 +137,16 @@ unsafe impl<T: Multishot> Op for Multi<T> {
 /// the last case from end of file: submit the operation again to go on.
 ///
 /// ```
-/// use std::time::Duration;
-/// use uring::owned::{ItemPoll, OwnedRing, ops};
+/// use uring::owned::{Next, OwnedRing, ops};
 /// let mut ring = OwnedRing::new(4)?;
 /// let (r, _w) = std::os::unix::net::UnixStream::pair()?;
-/// let id = ring.submit_multishot(ops::PollMulti::new(r, libc::POLLIN as u32))?;
+/// let id = ring.submit_multishot(ops::PollMultishot::new(r, libc::POLLIN as u32))?;
 /// ring.submit()?;
 /// ring.cancel(&id)?;
 /// let end = loop {
 ///     match ring.next_item(&id)? {
-///         uring::owned::Next::Item(_) => continue, // the cancellation's ECANCELED
-///         uring::owned::Next::End(end) => break end,
+///         Next::Item(_) => continue, // the cancellation's ECANCELED
+///         Next::End(end) => break end,
 ///     }
 /// };
 /// assert_eq!(end.raw_result(), -libc::ECANCELED);

@@ -225,8 +225,20 @@ unsafe impl Op for Accept {
 
 /// Keeps accepting connections, one item per connection: multishot
 /// `IORING_OP_ACCEPT` (Linux 5.19). Each item is the new connection's descriptor
-/// (close-on-exec). The stream ends on an error, its last item (`ECANCELED` after
-/// a cancel).
+/// (close-on-exec).
+///
+/// # How the stream ends
+///
+/// [`next_item`](crate::owned::OwnedRing::next_item) gives
+/// [`Next::End`](crate::owned::Next::End) with a [`StreamEnd`](crate::owned::StreamEnd) saying why:
+///
+/// * on an error, which is the last item: `ECANCELED` after a cancel, `EMFILE` or
+///   `ENFILE` when out of descriptors (submit a new one once some are closed),
+///   `EINVAL` first on kernels without it; `raw_result()` is `-errno`, `rearm()`
+///   false;
+/// * with a connection, when the kernel stopped the stream while more could come (a
+///   full completion queue does that): the connection is the last item,
+///   `raw_result()` its descriptor, `rearm()` **true** — submit it again to go on.
 #[derive(Debug)]
 pub struct AcceptMultishot {
     fd: SharedFd,
@@ -266,6 +278,10 @@ unsafe impl Multishot for AcceptMultishot {
     }
     fn item(&mut self, cqe: &Cqe) -> Option<io::Result<OwnedFd>> {
         Some(new_fd(cqe))
+    }
+    /// Descriptor 0 is a connection too.
+    fn rearm(&self, cqe: &Cqe) -> bool {
+        cqe.raw_result() >= 0
     }
 }
 
