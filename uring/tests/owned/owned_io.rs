@@ -673,3 +673,23 @@ fn a_receive_into_a_buffer_over_int_max_gets_the_bytes() {
     assert_eq!(buf, b"hello");
     assert!(buf.capacity() >= 1 << 31, "the same buffer came back");
 }
+
+/// An id survives an error: after `wait_for` refused it (another ring's), the
+/// same id still finds the operation on its own ring.
+#[test]
+fn an_id_survives_an_error_and_finds_its_operation_again() {
+    let mut ring = ring();
+    let mut other = self::ring();
+    let (r, mut w) = std::os::unix::net::UnixStream::pair().unwrap();
+    let id = ring
+        .submit_op(ops::Recv::new(r, Vec::with_capacity(8)))
+        .unwrap();
+    let err = other.wait_for(id).unwrap_err();
+    assert_eq!(errno(&err), Some(libc::EINVAL));
+    assert!(ring.is_in_flight(&id), "the operation is untouched");
+    w.write_all(b"again").unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (5, &b"again"[..]));
+    // Once its output is taken, every copy of the id matches nothing.
+    assert_eq!(errno(&ring.wait_for(id).unwrap_err()), Some(libc::ENOENT));
+}

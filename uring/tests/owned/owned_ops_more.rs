@@ -448,7 +448,7 @@ fn pending_recvmsg_futex_wait_and_waitid_are_cancelled_and_waited_for_on_close()
     let id = ring
         .submit_op(ops::RecvMsg::new(b, vec![Vec::<u8>::with_capacity(8)]).control(32))
         .unwrap();
-    drop(id); // only an id: the op stays in the table
+    let _ = id; // only an id (Copy): the op stays in the table
     let mut expected = 1;
     if uring::probe::probe()
         .unwrap()
