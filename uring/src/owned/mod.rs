@@ -136,13 +136,20 @@
 //! **Cancellation.** [`cancel`](OwnedRing::cancel) submits an
 //! `IORING_OP_ASYNC_CANCEL` for the operation's `user_data`. Nothing is freed by
 //! cancelling: the operation's resources go back only with its final completion
-//! (usually `ECANCELED`, but it may have completed normally first).
+//! (usually `ECANCELED`, but it may have completed normally first). A
+//! cancellation finds only what the kernel has issued: a linked member whose
+//! head has just completed may not be issued yet, and is then not found (and
+//! runs); `cancel` returning `Ok` says the cancellation was submitted, not what
+//! it found.
 //!
 //! **Dropping the ring.** With nothing in flight, `Drop` just tears the ring down.
 //! Otherwise it submits whatever is queued, submits a cancellation for every
 //! operation in the table, and waits (with `io_uring_enter`'s own timeout,
 //! [`set_drop_timeout`](OwnedRing::set_drop_timeout), 5 s by default) until their
-//! final completions arrive, processing each as usual. If the time passes first
+//! final completions arrive, processing each as usual. Whenever a short wait
+//! passes with nothing completing, it cancels again what is still in flight (a
+//! linked member issued only after the first round — its head had just
+//! completed — is found then). If the time passes first
 //! (a request the kernel cannot cancel, such as a read stuck on a slow device), or
 //! the ring cannot be entered at all, the operations still in the table are
 //! **leaked**: moved to a process-wide list ([`leaked_ops`] counts them) that is

@@ -551,6 +551,15 @@ impl OwnedRing {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
+    /// `Ok` says the cancellation was submitted, not what it found: the kernel's
+    /// own result (`ENOENT` when it found nothing) is not reported. It finds only
+    /// what the kernel has issued — a member of a linked chain whose previous
+    /// member has only just completed may not be issued yet; it is then not
+    /// found, runs, and completes on its own (a read on an idle socket: never).
+    /// Cancel again after a while to catch it, or bound such operations with
+    /// [`submit_with_timeout`](Self::submit_with_timeout). (Dropping or
+    /// [`close`](Self::close)ing the ring cancels again by itself.)
+    ///
     /// # Errors
     ///
     /// `ENOENT` when the operation is no longer in flight; the kernel's errno when
@@ -801,6 +810,21 @@ impl OwnedRing {
         self.shutdown(timeout)
     }
 
+    /// Pushes and submits a cancellation for every operation in flight; whether
+    /// the ring took them.
+    fn cancel_in_flight(&mut self) -> bool {
+        for target in self.table.all_user_data() {
+            if self
+                .make_room(1)
+                .and_then(|()| self.push_cancel(target))
+                .is_err()
+            {
+                return false;
+            }
+        }
+        self.submit_retrying().is_ok()
+    }
+
     fn shutdown(&mut self, timeout: Duration) -> CloseReport {
         let before = self.table.in_flight;
         if before == 0 {
@@ -811,37 +835,38 @@ impl OwnedRing {
         }
         let deadline = Instant::now() + timeout;
         // Everything queued goes to the kernel, then a cancellation for each.
-        let mut can_wait = self.submit_retrying().is_ok();
-        if can_wait {
-            for target in self.table.all_user_data() {
-                if self
-                    .make_room(1)
-                    .and_then(|()| self.push_cancel(target))
-                    .is_err()
-                {
-                    break;
-                }
+        let mut can_wait = self.submit_retrying().is_ok() && self.cancel_in_flight();
+        // A cancellation finds only what the kernel has issued: a linked member
+        // whose head just completed is still queued (as task work; on a
+        // DEFER_TASKRUN ring until this task waits) and is issued after it. So
+        // whenever a wait passes with nothing completing, cancel again what is
+        // still in flight, pausing a little longer each time.
+        let mut pause = SHUTDOWN_FIRST_PAUSE;
+        while can_wait {
+            if self.reap().is_err() {
+                break;
             }
-            can_wait = self.submit_retrying().is_ok();
-        }
-        if can_wait {
-            loop {
-                if self.reap().is_err() {
-                    break;
+            self.ready.clear();
+            if self.table.in_flight == 0 {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            match self
+                .ring
+                .submit_and_wait_timeout(1, (deadline - now).min(pause))
+            {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ETIME) => {
+                    let _ = self.reap();
+                    self.ready.clear();
+                    can_wait = self.cancel_in_flight();
+                    pause = (pause * 2).min(SHUTDOWN_MAX_PAUSE);
                 }
-                self.ready.clear();
-                if self.table.in_flight == 0 {
-                    break;
-                }
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                match self.ring.submit_and_wait_timeout(1, deadline - now) {
-                    Ok(_) => {}
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => {}
-                    Err(_) => break,
-                }
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(_) => break,
             }
         }
         let _ = self.reap();
@@ -865,6 +890,11 @@ impl OwnedRing {
         }
     }
 }
+
+/// How long shutdown first waits for completions before cancelling again what
+/// is still in flight; the pause doubles up to [`SHUTDOWN_MAX_PAUSE`].
+const SHUTDOWN_FIRST_PAUSE: Duration = Duration::from_millis(1);
+const SHUTDOWN_MAX_PAUSE: Duration = Duration::from_millis(100);
 
 /// Where [`dispatch`] records which operation saw a completion.
 struct Seen<'a> {

@@ -639,3 +639,51 @@ fn the_model_holds_on_every_common_ring_setup() {
         assert!(readers_gone(&mut w), "{name}");
     }
 }
+
+/// Whether this kernel sets up `SINGLE_ISSUER | DEFER_TASKRUN` rings (Linux 6.1);
+/// prints the skip line when it does not.
+fn defer_taskrun_builder(test: &str) -> Option<uring::setup::Builder<'static>> {
+    let builder = uring::Ring::builder().single_issuer().defer_taskrun();
+    match builder.build(2) {
+        Ok(_) => Some(uring::Ring::builder().single_issuer().defer_taskrun()),
+        Err(e) => {
+            println!(
+                "skipped: {test} because this kernel ({}) refused DEFER_TASKRUN ({e}); Linux 6.1 is needed",
+                kernel_release()
+            );
+            None
+        }
+    }
+}
+
+/// A linked member the kernel had not issued yet when close sent its
+/// cancellations (its head had just completed) is found by a later one: close
+/// keeps cancelling while it waits, and leaks nothing.
+#[test]
+fn close_cancels_a_chain_member_issued_after_its_first_cancellation() {
+    const TEST: &str = "close_cancels_a_chain_member_issued_after_its_first_cancellation";
+    let mut builders: Vec<_> = (0..10).map(|_| uring::Ring::builder()).collect();
+    // On a DEFER_TASKRUN ring the member is issued only when close enters the
+    // kernel to wait: after the first cancellations, every time.
+    builders.extend(defer_taskrun_builder(TEST));
+    for builder in builders {
+        let mut ring = OwnedRing::from_builder(builder, 4).unwrap();
+        ring.set_drop_timeout(Duration::from_secs(3));
+        let (client, server) = support::tcp_pair();
+        let server = SharedFd::from(server);
+        let _ids = ring
+            .submit_linked((
+                ops::Write::new(&server, Vec::new(), u64::MAX),
+                ops::Read::new(&server, Vec::with_capacity(8), u64::MAX),
+            ))
+            .unwrap();
+        let report = ring.close();
+        assert_eq!(
+            (report.completed, report.leaked),
+            (2, 0),
+            "nothing leaked, nothing left"
+        );
+        assert_eq!(server.holders(), 1, "the read's descriptor came back");
+        drop(client);
+    }
+}
