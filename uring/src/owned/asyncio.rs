@@ -384,10 +384,9 @@ impl<T: Op> Future for OpFuture<T> {
             let mut ring = this.inner.ring.borrow_mut();
             match ring.take_ready(id) {
                 Some(out) => Some(Ok(out)),
-                None if !ring.is_in_flight(id) => Some(Err(error::with_context(
-                    libc::ENOENT,
-                    "this operation's completion was taken by other means",
-                ))),
+                None if !ring.is_in_flight(id) => {
+                    Some(Err(io::Error::from_raw_os_error(libc::ENOENT)))
+                }
                 None => None,
             }
         };

@@ -172,7 +172,7 @@ impl OwnedRing {
                 let (op, _) = self.table.remove(slot);
                 let op = *op.into_any().downcast::<T>().expect("the same op");
                 Err(SubmitError {
-                    error: io::Error::other(e),
+                    error: io::Error::from(e),
                     op,
                 })
             }
@@ -295,10 +295,8 @@ impl OwnedRing {
         self.submit_retrying()?;
         while self.ring.submission().remaining() < n {
             if !self.ring.flags().contains(SetupFlags::SQPOLL) {
-                return Err(error::with_context(
-                    libc::EBUSY,
-                    "the submission queue stayed full after submitting",
-                ));
+                // An outcome (submit, then try again), not bad input: plain.
+                return Err(io::Error::from_raw_os_error(libc::EBUSY));
             }
             // The poll thread takes entries on its own time: wait until it has.
             self.ring.sqring_wait()?;
@@ -361,7 +359,7 @@ impl OwnedRing {
             Ok(()) => Ok(keys),
             Err(e) => {
                 let ops = keys.iter().map(|k| self.table.remove(k.slot).0).collect();
-                Err((io::Error::other(e), ops))
+                Err((io::Error::from(e), ops))
             }
         }
     }
@@ -395,10 +393,7 @@ impl OwnedRing {
             ));
         }
         // SAFETY: forwarded from this function's contract.
-        unsafe { self.ring.submission().push(sqe) }.map_err(|e| match e {
-            crate::PushError::Full => io::Error::from_raw_os_error(libc::EBUSY),
-            other => io::Error::other(other),
-        })
+        unsafe { self.ring.submission().push(sqe) }.map_err(io::Error::from)
     }
 
     /// Submits what is queued (see [`Ring::submit`]).
@@ -484,10 +479,7 @@ impl OwnedRing {
                 };
             }
             if !self.table.is_in_flight(&id.key) {
-                return Err(error::with_context(
-                    libc::ENOENT,
-                    "this operation's completion was already taken or detached",
-                ));
+                return Err(io::Error::from_raw_os_error(libc::ENOENT));
             }
             match self.ring.submit_and_wait(1) {
                 Ok(_) => {}
@@ -522,10 +514,7 @@ impl OwnedRing {
                 return Ok(c);
             }
             if self.table.in_flight == 0 {
-                return Err(error::with_context(
-                    libc::ENOENT,
-                    "no operation is in flight, so no completion will come",
-                ));
+                return Err(io::Error::from_raw_os_error(libc::ENOENT));
             }
             match self.ring.submit_and_wait(1) {
                 Ok(_) => {}
@@ -570,10 +559,7 @@ impl OwnedRing {
 
     pub(super) fn cancel_key(&mut self, key: OpKey) -> io::Result<()> {
         if key.ring != self.id || !self.table.is_in_flight(&key) {
-            return Err(error::with_context(
-                libc::ENOENT,
-                "this operation is not in flight on this ring",
-            ));
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
         }
         self.make_room(1)?;
         self.push_cancel(Table::user_data(key.slot, key.generation))?;
@@ -589,7 +575,7 @@ impl OwnedRing {
         // SAFETY: an ASYNC_CANCEL entry names no memory and no descriptor; its
         // `addr` is the user data to match, not a pointer. Its own user data is
         // TAG_INTERNAL, which the table never uses.
-        unsafe { self.ring.submission().push(&sqe) }.map_err(io::Error::other)
+        unsafe { self.ring.submission().push(&sqe) }.map_err(io::Error::from)
     }
 
     /// Says that operation `id`'s output is not wanted: it is dropped (buffers
@@ -725,10 +711,7 @@ impl OwnedRing {
         let entered = if keys.len() > before {
             self.ring.submit().map(drop)
         } else if self.table.in_flight == 0 {
-            return Err(error::with_context(
-                libc::ENOENT,
-                "no operation is in flight, so no activity will come",
-            ));
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
         } else {
             self.ring.submit_and_wait(1).map(drop)
         };

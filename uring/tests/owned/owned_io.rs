@@ -693,3 +693,72 @@ fn an_id_survives_an_error_and_finds_its_operation_again() {
     // Once its output is taken, every copy of the id matches nothing.
     assert_eq!(errno(&ring.wait_for(id).unwrap_err()), Some(libc::ENOENT));
 }
+
+/// Every error that stands for an errno answers `raw_os_error()` — the check
+/// every caller writes — not only `uring::error::errno`.
+#[test]
+fn outcome_errors_answer_raw_os_error() {
+    let mut ring = ring();
+    // Nothing in flight: no completion will come.
+    assert_eq!(
+        ring.next_completion().unwrap_err().raw_os_error(),
+        Some(libc::ENOENT)
+    );
+    let mut keys = Vec::new();
+    assert_eq!(
+        ring.wait_activity(&mut keys).unwrap_err().raw_os_error(),
+        Some(libc::ENOENT)
+    );
+    // A finished operation: not in flight, its output taken.
+    let id = ring.submit_op(ops::Nop::new()).unwrap();
+    ring.wait_for(id).unwrap().unwrap();
+    assert_eq!(
+        ring.cancel(&id).unwrap_err().raw_os_error(),
+        Some(libc::ENOENT)
+    );
+    assert_eq!(
+        ring.wait_for(id).unwrap_err().raw_os_error(),
+        Some(libc::ENOENT)
+    );
+    // A full submission queue, for raw entries.
+    let mut small = OwnedRing::new(1).unwrap();
+    let nop = uring::op::Nop::new().build().user_data(1);
+    // SAFETY: a NOP names no memory and no descriptor.
+    unsafe { small.push_raw(&nop) }.unwrap();
+    // SAFETY: as above.
+    let full = unsafe { small.push_raw(&nop) }.unwrap_err();
+    assert_eq!(full.raw_os_error(), Some(libc::EBUSY));
+    // A flag this kernel does not know, at set-up.
+    let err = OwnedRing::from_builder(
+        uring::Ring::builder().flags(uring::setup::SetupFlags::from_bits_retain(1 << 31)),
+        4,
+    )
+    .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+}
+
+/// Errors for bad input carry a message naming what was wrong; their payload's
+/// `source()` is the OS error.
+#[test]
+fn bad_input_errors_name_it_and_their_source_is_the_os_error() {
+    use std::error::Error as _;
+    let mut ring = ring();
+    let other = self::ring();
+    let Some(pool) = uring::owned::BufPool::new(&mut ring, 3, 2, 16).ok() else {
+        println!(
+            "skipped: bad_input_errors_name_it_and_their_source_is_the_os_error because this kernel refused a buffer ring; Linux 5.19 is needed"
+        );
+        return;
+    };
+    let (r, _w) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut other = other;
+    let err = other
+        .submit_op(ops::RecvSelect::new(r, &pool))
+        .unwrap_err()
+        .error;
+    assert!(err.to_string().contains("another ring"), "{err}");
+    let os = err.get_ref().and_then(|p| p.source()).expect("a source");
+    let os = os.downcast_ref::<std::io::Error>().expect("an io::Error");
+    assert_eq!(os.raw_os_error(), Some(libc::EXDEV));
+    assert_eq!(errno(&err), Some(libc::EXDEV));
+}

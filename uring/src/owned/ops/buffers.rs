@@ -25,9 +25,10 @@ fn pool_result(pool: &Arc<PoolShared>, cqe: &Cqe) -> io::Result<PoolBuf> {
     match buf {
         Some(buf) => Ok(buf),
         None if res == 0 => Ok(PoolBuf::empty(pool)),
-        None => Err(io::Error::other(format!(
-            "the kernel reported {res} bytes but named no buffer"
-        ))),
+        None => Err(crate::error::with_context(
+            libc::EIO,
+            format!("the kernel reported {res} bytes but named no buffer"),
+        )),
     }
 }
 
