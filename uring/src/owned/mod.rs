@@ -150,7 +150,9 @@
 //! passes with nothing completing, it cancels again what is still in flight (a
 //! linked member issued only after the first round — its head had just
 //! completed — is found then). If the time passes first
-//! (a request the kernel cannot cancel, such as a read stuck on a slow device), or
+//! (a request the kernel cannot cancel, such as a read stuck on a slow device, or
+//! a zero-copy send ([`ops::SendZc`]) whose notification waits for an idle peer
+//! to read the bytes), or
 //! the ring cannot be entered at all, the operations still in the table are
 //! **leaked**: moved to a process-wide list ([`leaked_ops`] counts them) that is
 //! never freed, and their buffers and descriptors with them. Only then is the ring
@@ -188,7 +190,8 @@
 //!   duplicate of its descriptor), be sent to another thread (recycling is
 //!   locked; the ring entries are written with atomics and published with a
 //!   release store), or be [`mem::forget`](std::mem::forget)ten: its buffer then
-//!   never returns to the ring, and the pool's memory is never freed.
+//!   never returns to the ring, and the pool — its memory, and its duplicate of
+//!   the ring's descriptor, so the kernel's ring too — is never freed.
 //! * a [`SendQueue`] is the sending side: pushed buffers belong to the queue
 //!   (their entries are in the kernel's ring) until a [`SendBundle`] has sent
 //!   all of their bytes. Only one bundle per queue exists at a time (a second is

@@ -334,6 +334,16 @@ unsafe impl<B: IoBuf> Op for Send<B> {
 /// **notification** (`IORING_CQE_F_NOTIF`), which comes after the send's own
 /// result; the ring keeps the buffer until then, and the output carries the
 /// send's result.
+///
+/// The notification — the operation's final completion — comes only once the
+/// kernel has let go of the pages: over loopback (and any path that queues the
+/// very pages at the receiver) that is when the **peer has read the bytes**.
+/// With a peer that does not read, the operation stays in flight however long
+/// ago the send itself completed: [`wait_for`](crate::owned::OwnedRing::wait_for)
+/// waits, and dropping or [`close`](crate::owned::OwnedRing::close)ing the ring
+/// cannot cancel it (the send is done; only the notification is pending), so it
+/// waits out the drop timeout and then leaks the operation, its buffer and its
+/// socket. Use it where the peer reads, and plain [`Send`] otherwise.
 #[derive(Debug)]
 pub struct SendZc<B> {
     fd: SharedFd,
