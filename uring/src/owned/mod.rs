@@ -222,11 +222,15 @@
 //! the operation (its output is dropped when its final completion arrives; if the
 //! ring is borrowed at that moment, the cancellation waits for the next
 //! `AsyncRing::process`), and forgetting it leaves the operation
-//! running with its output queued. The adapter is `!Send` (its handles share the
+//! running with its output queued — and, since a future holds an `Rc` of the
+//! ring, leaks the whole ring: the table, the queued outputs, the eventfd and the
+//! kernel ring are never freed (nothing unsafe follows). The adapter is `!Send`
+//! (its handles share the
 //! ring through `Rc`/`RefCell`), so futures cannot move it between threads; a
 //! re-entrant use of the ring is a `RefCell` panic, never aliasing, and wakers run
-//! with no borrow held. Its `eventfd` stays open while any handle lives, which is
-//! what a reactor such as tokio's `AsyncFd::register_with_interest` needs.
+//! with no borrow held. Its `eventfd` stays open while any handle lives; with
+//! feature `tokio`, `AsyncRing::tokio_driver` watches a duplicate of it that
+//! tokio's `AsyncFd` owns, so no `unsafe` is needed.
 //!
 //! **Threads.** `OwnedRing` is `Send` (operations and outputs are `Send`) and not
 //! `Sync`: every method that drives it takes `&mut self`.
@@ -283,8 +287,8 @@
 //!   bundle cut short by a reset peer (exactly the unsent bytes stay queued), a
 //!   blocked bundle cancelled, the ring closed mid-send, the queue outliving a
 //!   ring that keeps sending from it;
-//! * with `--features async`, `owned_async.rs`: dropped futures and streams, the
-//!   tokio echo example.
+//! * with `--features tokio`, `owned_async.rs`: dropped and forgotten futures
+//!   and streams, the tokio driver, the tokio echo example.
 //!
 //! They also run under
 //! AddressSanitizer: `RUSTFLAGS=-Zsanitizer=address cargo +nightly test --target

@@ -238,6 +238,11 @@ impl OwnedRing {
     /// `ECANCELED`). Both ids come back; [`detach`](Self::detach) the timeout's if
     /// its result does not matter.
     ///
+    /// The timeout's result is that of the kernel's attempt to cancel `op`, so
+    /// it can also be `ENOENT` (`op` was completing just then) or `EALREADY` (`op`
+    /// was running in an io-wq worker and could only be signalled; it completes
+    /// on its own, often with `EINTR`). Judge by `op`'s own result.
+    ///
     /// ```
     /// use std::time::Duration;
     /// use uring::owned::{OwnedRing, ops};

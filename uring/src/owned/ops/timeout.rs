@@ -133,6 +133,13 @@ unsafe impl Multishot for TimeoutMultishot {
 /// operation is still pending when the time runs out it is cancelled (it
 /// completes with `ECANCELED`, its resources coming back as usual) and this
 /// completes with `ETIME`; otherwise this completes with `ECANCELED`.
+///
+/// When the time runs out, this completes with the result of the kernel's
+/// attempt to cancel the operation: besides `ETIME`, `ENOENT` when the operation
+/// was no longer found (it was completing at that moment) and `EALREADY` when it
+/// was already running in an io-wq worker and could only be signalled (it then
+/// completes on its own, often with `EINTR`). Neither is an error of the
+/// timeout: judge by the operation's own result.
 #[derive(Debug)]
 pub struct LinkTimeout {
     ts: TimespecHeap,
