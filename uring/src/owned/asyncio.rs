@@ -12,7 +12,6 @@ use std::task::{Context, Poll, Waker};
 
 use super::{ItemPoll, Multi, Multishot, Op, OpId, OpKey, OwnedRing, StreamEnd, SubmitError};
 use crate::error;
-use crate::setup::SetupFlags;
 
 /// An [`OwnedRing`] for async code: operations become futures (and multishot
 /// operations streams) that resolve to the operation's output, buffers back.
@@ -245,12 +244,9 @@ impl Inner {
                 forget_op(&mut ring, key);
             }
             let submitted = ring.submit();
-            if ring.ring.flags().contains(SetupFlags::DEFER_TASKRUN) {
-                // Deferred completions are posted only when this task enters the
-                // kernel asking for events (the eventfd said there are some).
-                let _ = ring.ring.get_events();
-            }
-            let _ = ring.reap();
+            // On a DEFER_TASKRUN ring, deferred completions are posted only when
+            // this task enters the kernel asking for events: reap_now does that.
+            let _ = ring.reap_now();
             let touched = ring
                 .touched
                 .as_mut()

@@ -292,12 +292,14 @@ impl OwnedRing {
     }
 
     /// Takes the next item of multishot operation `id` if one has arrived,
-    /// without waiting (it processes what the kernel posted, but does not submit).
+    /// without waiting (it processes what the kernel posted, but does not submit;
+    /// on a `DEFER_TASKRUN` ring it runs the deferred work first, as
+    /// [`get_events`](OwnedRing::get_events)).
     ///
     /// At the end it says why ([`ItemPoll::Ended`] with a [`StreamEnd`]): an
     /// event loop re-arms a stream whose end says [`rearm`](StreamEnd::rearm).
     pub fn poll_item<T: Multishot>(&mut self, id: &OpId<Multi<T>>) -> ItemPoll<T::Item> {
-        let _ = self.reap();
+        let _ = self.reap_now();
         self.take_item(id)
     }
 

@@ -57,6 +57,10 @@ pub struct OwnedRing {
     pub(super) touched: Option<Vec<OpKey>>,
     /// The same, for the caller ([`track_activity`](Self::track_activity)).
     pub(super) activity: Option<Vec<OpKey>>,
+    /// `DEFER_TASKRUN`: completions wait for this task to enter the kernel.
+    defer_taskrun: bool,
+    /// `TASKRUN_FLAG`: the kernel flags the SQ ring when such work is pending.
+    taskrun_flag: bool,
 }
 
 impl OwnedRing {
@@ -89,7 +93,10 @@ impl OwnedRing {
                 "the safe ring needs IORING_FEAT_NODROP (Linux 5.5) so that no completion is lost",
             ));
         }
+        let flags = ring.flags();
         Ok(OwnedRing {
+            defer_taskrun: flags.contains(SetupFlags::DEFER_TASKRUN),
+            taskrun_flag: flags.contains(SetupFlags::TASKRUN_FLAG),
             ring,
             table: Table::new(),
             ready: VecDeque::new(),
@@ -433,21 +440,86 @@ impl OwnedRing {
 
     /// Processes every completion the kernel has posted (flushing its overflow
     /// list), and returns an iterator over the finished operations, oldest first.
+    /// It does not wait; on a `DEFER_TASKRUN` ring it first runs the kernel's
+    /// deferred work, as [`get_events`](Self::get_events) does.
     ///
     /// Completions the iterator does not reach stay queued for the next call.
     pub fn completions(&mut self) -> Completions<'_> {
         // An error here means the kernel's overflow list could not be flushed
         // now; what is in the queue was still processed, and the rest comes with
         // the next enter.
-        let _ = self.reap();
+        let _ = self.reap_now();
         Completions { ring: self }
     }
 
     /// Processes every posted completion and returns an iterator over those of
-    /// raw entries ([`push_raw`](Self::push_raw)).
+    /// raw entries ([`push_raw`](Self::push_raw)). Does not wait (and runs a
+    /// `DEFER_TASKRUN` ring's deferred work, as [`completions`](Self::completions)).
     pub fn raw_completions(&mut self) -> RawCompletions<'_> {
-        let _ = self.reap();
+        let _ = self.reap_now();
         RawCompletions { ring: self }
+    }
+
+    /// The non-blocking step: lets the kernel run the work it deferred for this
+    /// ring and post its completions (`io_uring_enter` with `GETEVENTS` and a
+    /// minimum of 0, which never waits), then processes every posted completion.
+    ///
+    /// On a ring set up with `DEFER_TASKRUN`, completions of operations that
+    /// finished after their submission (a receive whose data came later, a
+    /// timer) are posted only when the ring's task enters the kernel asking for
+    /// events; until then nothing looks at them. The calls that wait do so anyway;
+    /// the non-blocking ones — [`completions`](Self::completions),
+    /// [`raw_completions`](Self::raw_completions), [`try_take`](Self::try_take),
+    /// [`poll_item`](Self::poll_item), [`take_activity`](Self::take_activity) —
+    /// call this themselves on such a ring (entering only when the kernel flags
+    /// pending work, with `TASKRUN_FLAG`). On other rings it only flushes the
+    /// kernel's overflow list.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let builder = uring::Ring::builder().single_issuer().defer_taskrun();
+    /// # let Ok(mut ring) = OwnedRing::from_builder(builder, 4) else { return Ok(()) }; // < 6.1
+    /// # /*
+    /// let mut ring = OwnedRing::from_builder(builder, 4)?;
+    /// # */
+    /// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
+    /// let id = ring.submit_op(ops::Recv::new(r, Vec::with_capacity(8)))?;
+    /// ring.submit()?;
+    /// std::io::Write::write_all(&mut w, b"hi")?;
+    /// let mut out = None;
+    /// while out.is_none() {
+    ///     ring.get_events()?; // try_take would do it too
+    ///     out = ring.try_take(&id);
+    /// }
+    /// assert_eq!(out.unwrap().0?, 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errno when entering fails (`EEXIST` from a thread other than
+    /// the ring's, on a `SINGLE_ISSUER` ring); completions already posted are
+    /// processed anyway.
+    pub fn get_events(&mut self) -> io::Result<()> {
+        let entered = match self.ring.get_events() {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(()),
+            r => r,
+        };
+        let reaped = self.reap();
+        entered.and(reaped)
+    }
+
+    /// What the non-blocking calls process with: on a `DEFER_TASKRUN` ring with
+    /// deferred work possibly pending, [`get_events`](Self::get_events); otherwise
+    /// a plain reap (one branch on a field).
+    #[inline]
+    pub(super) fn reap_now(&mut self) -> io::Result<()> {
+        if self.defer_taskrun
+            && (!self.taskrun_flag || self.ring.sq_flags() & crate::sys::IORING_SQ_TASKRUN != 0)
+        {
+            return self.get_events();
+        }
+        self.reap()
     }
 
     /// Submits what is queued and waits until operation `id` has completed;
@@ -608,7 +680,9 @@ impl OwnedRing {
     }
 
     /// Takes operation `id`'s output if its final completion has arrived, without
-    /// waiting (it processes what the kernel posted, but does not submit).
+    /// waiting (it processes what the kernel posted, but does not submit; on a
+    /// `DEFER_TASKRUN` ring it runs the deferred work first, as
+    /// [`get_events`](Self::get_events)).
     ///
     /// ```
     /// use uring::owned::{OwnedRing, ops};
@@ -620,7 +694,7 @@ impl OwnedRing {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_take<T: Op>(&mut self, id: &OpId<T>) -> Option<T::Output> {
-        let _ = self.reap();
+        let _ = self.reap_now();
         self.take_ready(id)
     }
 
@@ -658,7 +732,8 @@ impl OwnedRing {
         self.activity.get_or_insert_with(Vec::new);
     }
 
-    /// Processes every completion the kernel has posted, and appends to `keys` the
+    /// Processes every completion the kernel has posted (running a `DEFER_TASKRUN`
+    /// ring's deferred work first, as [`get_events`](Self::get_events)), and appends to `keys` the
     /// key of each operation that got one since the last call (an item of a
     /// multishot stream, or a final completion), oldest first; an operation with
     /// several completions appears once per completion. Appends nothing unless
@@ -679,7 +754,7 @@ impl OwnedRing {
     /// The kernel's errno when flushing its overflow list fails; what was already
     /// in the completion queue is processed and its keys appended anyway.
     pub fn take_activity(&mut self, keys: &mut Vec<OpKey>) -> io::Result<()> {
-        let reaped = self.reap();
+        let reaped = self.reap_now();
         if let Some(seen) = self.activity.as_mut() {
             keys.append(seen);
         }

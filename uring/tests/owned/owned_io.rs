@@ -741,7 +741,6 @@ fn outcome_errors_answer_raw_os_error() {
 /// `source()` is the OS error.
 #[test]
 fn bad_input_errors_name_it_and_their_source_is_the_os_error() {
-    use std::error::Error as _;
     let mut ring = ring();
     let other = self::ring();
     let Some(pool) = uring::owned::BufPool::new(&mut ring, 3, 2, 16).ok() else {
@@ -761,4 +760,67 @@ fn bad_input_errors_name_it_and_their_source_is_the_os_error() {
     let os = os.downcast_ref::<std::io::Error>().expect("an io::Error");
     assert_eq!(os.raw_os_error(), Some(libc::EXDEV));
     assert_eq!(errno(&err), Some(libc::EXDEV));
+}
+
+/// On a `DEFER_TASKRUN` ring the kernel posts completions only when the task
+/// enters it asking for events; the non-blocking calls (`try_take`, `poll_item`,
+/// `completions`) do that themselves, so a loop over them makes progress.
+#[test]
+fn a_defer_taskrun_ring_progresses_through_the_non_blocking_calls() {
+    const TEST: &str = "a_defer_taskrun_ring_progresses_through_the_non_blocking_calls";
+    let builder = uring::Ring::builder().single_issuer().defer_taskrun();
+    let mut ring = match OwnedRing::from_builder(builder, 8) {
+        Ok(ring) => ring,
+        Err(e) => {
+            println!(
+                "skipped: {TEST} because this kernel refused DEFER_TASKRUN ({e}); Linux 6.1 is needed"
+            );
+            return;
+        }
+    };
+    /// Calls `f` until it gives something, sleeping a little in between (the
+    /// data is already there; only the kernel's deferred work is missing).
+    fn spin<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
+        (0..200).find_map(|_| {
+            let got = f();
+            if got.is_none() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            got
+        })
+    }
+    // try_take: a receive completed by data that arrives after it is armed.
+    let (r, mut w) = std::os::unix::net::UnixStream::pair().unwrap();
+    let r = SharedFd::from(r);
+    let id = ring
+        .submit_op(ops::Recv::new(&r, Vec::with_capacity(8)))
+        .unwrap();
+    ring.submit().unwrap();
+    w.write_all(b"taken").unwrap();
+    let (n, buf) = spin(|| ring.try_take(&id)).expect("try_take saw the receive");
+    assert_eq!((n.unwrap(), &buf[..]), (5, &b"taken"[..]));
+
+    // completions: the same, seen through the iterator.
+    let id = ring
+        .submit_op(ops::Recv::new(&r, Vec::with_capacity(8)))
+        .unwrap();
+    ring.submit().unwrap();
+    w.write_all(b"iter").unwrap();
+    let c = spin(|| ring.completions().next()).expect("completions saw the receive");
+    let (n, buf) = c.into_output(&id).unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (4, &b"iter"[..]));
+
+    // poll_item: a multishot poll's events.
+    let id = ring
+        .submit_multishot(ops::PollMultishot::new(&r, libc::POLLIN as u32))
+        .unwrap();
+    ring.submit().unwrap();
+    w.write_all(b"x").unwrap();
+    let item = spin(|| match ring.poll_item(&id) {
+        uring::owned::ItemPoll::Item(item) => Some(item),
+        _ => None,
+    })
+    .expect("poll_item saw the event");
+    assert_ne!(item.unwrap() & libc::POLLIN as u32, 0);
+    ring.cancel(&id).unwrap();
 }
