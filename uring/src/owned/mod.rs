@@ -235,6 +235,28 @@
 //! **Threads.** `OwnedRing` is `Send` (operations and outputs are `Send`) and not
 //! `Sync`: every method that drives it takes `&mut self`.
 //!
+//! A ring set up with `SINGLE_ISSUER` (and so every `DEFER_TASKRUN` ring) is the
+//! exception the kernel makes: it takes submissions — and registrations, and
+//! with `DEFER_TASKRUN` waits — only from one task, refusing every other with
+//! `EEXIST`. The ring therefore sets such a ring up disabled
+//! (`IORING_SETUP_R_DISABLED`) and enables it on its first entry into the kernel
+//! (a submit or a wait; pushing an operation does not enter), on the thread that
+//! makes it: a ring made on one thread and first used on another belongs to the
+//! second. From then on, every call that would enter the kernel from another
+//! thread is refused before the kernel sees it, with `EEXIST` and a message
+//! naming the rule (registering a [`BufPool`] or [`FixedBufs`] there is refused
+//! by the kernel). Moving such a ring after its first use is allowed, but it can
+//! only be driven, and cancel, on its own thread; so dropping (or
+//! [`close`](OwnedRing::close)ing) it elsewhere with operations in flight **hands
+//! it back**: it is parked for its thread ([`parked_rings`] counts them), which
+//! cancels and waits for them as a drop does the next time it makes or drops an
+//! `OwnedRing`, and when it exits. Nothing is freed early and nothing is leaked
+//! while that thread lives. If it has exited, no thread can enter with the ring
+//! any more: a drop elsewhere waits (up to the drop timeout) for the completions
+//! that still arrive, reading the completion queue, and leaks what has not come
+//! (a read on an idle socket). Rings set up without `SINGLE_ISSUER` have none of
+//! this: any thread may drive them, one at a time.
+//!
 //! **Registered buffers.** A [`FixedBufs`] registers its memory as one ring's
 //! registered-buffer table (one per ring; registering a second is `EBUSY`), and
 //! shares that memory through an `Arc` with its [`FixedBuf`] handles and the
@@ -268,7 +290,10 @@
 //! **Tests.** Each hazard above has a test, in the `owned` test binary
 //! (`uring/tests/owned/`, one module a file):
 //!
-//! * `owned_hazards.rs`: dropping with a read pending, `mem::forget`,
+//! * `owned_hazards.rs`: dropping with a read pending, a linked member issued
+//!   after close's first cancellations, `SINGLE_ISSUER` rings moved between
+//!   threads (bound by first use, refused elsewhere, handed back on a foreign
+//!   drop), `mem::forget`,
 //!   closing the caller's copy of a descriptor, a completion-queue overflow flood,
 //!   panics in a completion handler, in an operation's `complete` and out of
 //!   `Drop`, stale and foreign ids, raw `user_data`, unwanted descriptors, the
@@ -304,6 +329,7 @@ mod chain;
 mod chained;
 mod fd;
 mod fixed;
+mod issuer;
 mod multi;
 mod op;
 pub mod ops;
@@ -323,6 +349,7 @@ pub use chain::{ChainParts, Linked};
 pub use chained::{ChainedBuf, Drain, Fill};
 pub use fd::SharedFd;
 pub use fixed::{FixedBuf, FixedBufs, FixedIoBuf, MAX_FIXED_BUF_SIZE, MAX_FIXED_BUFS};
+pub use issuer::parked_rings;
 pub use multi::{ItemPoll, Items, Multi, MultiOutput, Multishot, Next, StreamEnd};
 pub use op::{Completion, Op, OpId, OpKey, SubmitError};
 pub use ops::{ReadFixed, SendBundle, WriteFixed};

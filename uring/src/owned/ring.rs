@@ -4,14 +4,18 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::mem::ManuallyDrop;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::chain::{ChainParts, Linked};
+use super::issuer::{self, ANY_THREAD, UNBOUND};
 use super::op::{Erased, Output, imp};
 use super::table::{GEN_MASK, GRAVEYARD, State, TAG_INTERNAL, TAG_OWNED, Table};
 use super::{Completion, Op, OpId, OpKey, SubmitError, ops};
 use crate::cqueue::Cqe;
+use crate::ring::thread_token;
 use crate::setup::{Builder, Features, SetupFlags};
 use crate::sqe::{Sqe, SqeFlags};
 use crate::{Ring, error};
@@ -37,6 +41,11 @@ pub struct CloseReport {
     /// Operations still in flight when the time ran out, or when the ring could
     /// not be entered: leaked, never freed.
     pub leaked: usize,
+    /// Operations of a `SINGLE_ISSUER` ring closed on a thread other than its
+    /// own, which cannot cancel them there: the ring was handed back to its
+    /// thread, which cancels and waits for them as a drop does (see the
+    /// module's **Threads**). Neither freed nor leaked yet.
+    pub handed_back: usize,
 }
 
 static NEXT_RING_ID: AtomicU64 = AtomicU64::new(1);
@@ -45,7 +54,9 @@ static NEXT_RING_ID: AtomicU64 = AtomicU64::new(1);
 /// io_uring. See the [module documentation](super) for an example and the safety
 /// model.
 pub struct OwnedRing {
-    pub(super) ring: Ring,
+    /// Dropped by hand at the end of `Drop` (or moved out, to hand the ring
+    /// back to its thread).
+    pub(super) ring: ManuallyDrop<Ring>,
     pub(super) table: Table,
     /// Completions processed and not yet taken.
     pub(super) ready: VecDeque<Completion>,
@@ -61,6 +72,14 @@ pub struct OwnedRing {
     defer_taskrun: bool,
     /// `TASKRUN_FLAG`: the kernel flags the SQ ring when such work is pending.
     taskrun_flag: bool,
+    /// The thread token of the thread the ring is bound to (`SINGLE_ISSUER`),
+    /// [`ANY_THREAD`], or [`UNBOUND`] until its first entry into the kernel.
+    issuer: u64,
+    /// The ring was set up disabled by this layer (`SINGLE_ISSUER`), to be
+    /// enabled on the thread of its first entry.
+    enable_on_bind: bool,
+    /// Whether that thread is alive (set once bound).
+    owner_alive: Option<Arc<AtomicBool>>,
 }
 
 impl OwnedRing {
@@ -76,6 +95,13 @@ impl OwnedRing {
 
     /// A ring set up by `builder` (any setup flags).
     ///
+    /// With `SINGLE_ISSUER` (and `DEFER_TASKRUN`), the ring is set up disabled
+    /// and enabled by its first submit or wait, on the thread that makes it,
+    /// which the kernel then takes as the ring's only issuer: see the module's
+    /// [**Threads**](super#safety-model). (A ring the caller sets up disabled,
+    /// `r_disabled`, stays the caller's to enable, through
+    /// [`ring_mut`](Self::ring_mut).)
+    ///
     /// ```
     /// let ring = uring::owned::OwnedRing::from_builder(uring::Ring::builder().cq_entries(64), 4)?;
     /// assert_eq!(ring.ring().params().cq_entries(), 64);
@@ -86,6 +112,17 @@ impl OwnedRing {
     ///
     /// As for [`new`](Self::new).
     pub fn from_builder(builder: Builder<'_>, entries: u32) -> io::Result<OwnedRing> {
+        issuer::finish_parked();
+        let asked = builder.setup_flags();
+        let single_issuer = asked.contains(SetupFlags::SINGLE_ISSUER);
+        // A SINGLE_ISSUER ring belongs to the task that enables it: set it up
+        // disabled, and enable it on the thread that first enters with it.
+        let enable_on_bind = single_issuer && !asked.contains(SetupFlags::R_DISABLED);
+        let builder = if enable_on_bind {
+            builder.r_disabled()
+        } else {
+            builder
+        };
         let ring = builder.build(entries)?;
         if !ring.features().contains(Features::NODROP) {
             return Err(error::with_context(
@@ -97,7 +134,10 @@ impl OwnedRing {
         Ok(OwnedRing {
             defer_taskrun: flags.contains(SetupFlags::DEFER_TASKRUN),
             taskrun_flag: flags.contains(SetupFlags::TASKRUN_FLAG),
-            ring,
+            issuer: if single_issuer { UNBOUND } else { ANY_THREAD },
+            enable_on_bind,
+            owner_alive: None,
+            ring: ManuallyDrop::new(ring),
             table: Table::new(),
             ready: VecDeque::new(),
             raw: VecDeque::new(),
@@ -288,6 +328,43 @@ impl OwnedRing {
         }
     }
 
+    /// Before every entry into the kernel: refuses a `SINGLE_ISSUER` ring on a
+    /// thread other than its own, and binds (enables) a ring on its first entry.
+    /// One branch on a field for a ring any thread may drive.
+    #[inline]
+    pub(super) fn enter_check(&mut self) -> io::Result<()> {
+        if self.issuer == ANY_THREAD {
+            return Ok(());
+        }
+        self.bind_or_refuse()
+    }
+
+    fn bind_or_refuse(&mut self) -> io::Result<()> {
+        let me = thread_token();
+        if self.issuer == me {
+            return Ok(());
+        }
+        if self.issuer != UNBOUND {
+            return Err(issuer::foreign_thread());
+        }
+        // Set up disabled by this layer: enabling it here makes this thread the
+        // kernel's submitter task. (EBADFD: enabled already through `ring_mut`.)
+        if self.enable_on_bind {
+            match self.ring.enable_rings() {
+                Err(e) if e.raw_os_error() != Some(libc::EBADFD) => return Err(e),
+                _ => self.enable_on_bind = false,
+            }
+        }
+        self.issuer = me;
+        self.owner_alive = Some(issuer::bind_here());
+        Ok(())
+    }
+
+    /// Whether this is a `SINGLE_ISSUER` ring bound to another thread.
+    fn on_foreign_thread(&self) -> bool {
+        self.issuer != ANY_THREAD && self.issuer != UNBOUND && self.issuer != thread_token()
+    }
+
     /// Makes sure `n` submission queue slots are free, submitting if needed.
     pub(super) fn make_room(&mut self, n: usize) -> io::Result<()> {
         // One view of the queue (each loads the kernel's head) on the hot path.
@@ -311,6 +388,7 @@ impl OwnedRing {
                 return Err(io::Error::from_raw_os_error(libc::EBUSY));
             }
             // The poll thread takes entries on its own time: wait until it has.
+            self.enter_check()?;
             self.ring.sqring_wait()?;
         }
         Ok(())
@@ -319,6 +397,7 @@ impl OwnedRing {
     /// Submits, retrying on `EINTR`, and once after reaping on `EBUSY`/`EAGAIN`
     /// (completions the kernel could not post yet).
     pub(super) fn submit_retrying(&mut self) -> io::Result<usize> {
+        self.enter_check()?;
         let mut reaped = false;
         loop {
             match self.ring.submit() {
@@ -414,6 +493,7 @@ impl OwnedRing {
     ///
     /// As for [`Ring::submit`].
     pub fn submit(&mut self) -> io::Result<usize> {
+        self.enter_check()?;
         self.ring.submit()
     }
 
@@ -425,6 +505,7 @@ impl OwnedRing {
     ///
     /// As for [`Ring::submit_and_wait`].
     pub fn submit_and_wait(&mut self, want: usize) -> io::Result<usize> {
+        self.enter_check()?;
         self.ring.submit_and_wait(want)
     }
 
@@ -435,6 +516,7 @@ impl OwnedRing {
     ///
     /// As for [`Ring::submit_and_wait_timeout`].
     pub fn submit_and_wait_timeout(&mut self, want: usize, timeout: Duration) -> io::Result<usize> {
+        self.enter_check()?;
         self.ring.submit_and_wait_timeout(want, timeout)
     }
 
@@ -501,7 +583,7 @@ impl OwnedRing {
     /// the ring's, on a `SINGLE_ISSUER` ring); completions already posted are
     /// processed anyway.
     pub fn get_events(&mut self) -> io::Result<()> {
-        let entered = match self.ring.get_events() {
+        let entered = match self.enter_check().and_then(|()| self.ring.get_events()) {
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(()),
             r => r,
         };
@@ -558,7 +640,7 @@ impl OwnedRing {
             if !self.table.is_in_flight(&id.key) {
                 return Err(io::Error::from_raw_os_error(libc::ENOENT));
             }
-            match self.ring.submit_and_wait(1) {
+            match self.submit_and_wait(1) {
                 Ok(_) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
                 Err(e) => return Err(e),
@@ -593,7 +675,7 @@ impl OwnedRing {
             if self.table.in_flight == 0 {
                 return Err(io::Error::from_raw_os_error(libc::ENOENT));
             }
-            match self.ring.submit_and_wait(1) {
+            match self.submit_and_wait(1) {
                 Ok(_) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
                 Err(e) => return Err(e),
@@ -789,11 +871,11 @@ impl OwnedRing {
         let before = keys.len();
         self.take_activity(keys)?;
         let entered = if keys.len() > before {
-            self.ring.submit().map(drop)
+            self.submit().map(drop)
         } else if self.table.in_flight == 0 {
             return Err(io::Error::from_raw_os_error(libc::ENOENT));
         } else {
-            self.ring.submit_and_wait(1).map(drop)
+            self.submit_and_wait(1).map(drop)
         };
         match entered {
             Err(e) if !matches!(error::errno(&e), Some(libc::EINTR | libc::EBUSY)) => {
@@ -869,8 +951,67 @@ impl OwnedRing {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn close(mut self) -> CloseReport {
+        if self.table.in_flight > 0 && self.on_foreign_thread() {
+            if let Some(alive) = self.owner_alive.clone() {
+                let (owner, n) = (self.issuer, self.table.in_flight);
+                match issuer::park(owner, &alive, Box::new(self)) {
+                    Ok(()) => {
+                        return CloseReport {
+                            completed: 0,
+                            leaked: 0,
+                            handed_back: n,
+                        };
+                    }
+                    Err(back) => self = *back,
+                }
+            }
+        }
         let timeout = self.drop_timeout;
         self.shutdown(timeout)
+    }
+
+    /// Processes completions by reading the completion queue alone (no entry
+    /// into the kernel), pausing in between, until nothing is in flight or
+    /// `deadline` passes.
+    fn await_by_reading(&mut self, deadline: Instant) {
+        let mut pause = SHUTDOWN_FIRST_PAUSE;
+        loop {
+            let _ = self.reap();
+            self.ready.clear();
+            let now = Instant::now();
+            if self.table.in_flight == 0 || now >= deadline {
+                return;
+            }
+            std::thread::sleep((deadline - now).min(pause));
+            pause = (pause * 2).min(SHUTDOWN_MAX_PAUSE);
+        }
+    }
+
+    /// Moves everything out, for handing the ring back to its thread; leaves an
+    /// empty table behind.
+    ///
+    /// # Safety
+    ///
+    /// Only from `Drop`, which must not touch `self.ring` afterwards (it was
+    /// moved out of its `ManuallyDrop`).
+    unsafe fn take_all(&mut self) -> OwnedRing {
+        OwnedRing {
+            // SAFETY: forwarded from this function's contract: `self.ring` is
+            // neither used nor dropped again.
+            ring: ManuallyDrop::new(unsafe { ManuallyDrop::take(&mut self.ring) }),
+            table: core::mem::replace(&mut self.table, Table::new()),
+            ready: core::mem::take(&mut self.ready),
+            raw: core::mem::take(&mut self.raw),
+            id: self.id,
+            drop_timeout: self.drop_timeout,
+            touched: self.touched.take(),
+            activity: self.activity.take(),
+            defer_taskrun: self.defer_taskrun,
+            taskrun_flag: self.taskrun_flag,
+            issuer: self.issuer,
+            enable_on_bind: self.enable_on_bind,
+            owner_alive: self.owner_alive.take(),
+        }
     }
 
     /// Pushes and submits a cancellation for every operation in flight; whether
@@ -894,11 +1035,20 @@ impl OwnedRing {
             return CloseReport {
                 completed: 0,
                 leaked: 0,
+                handed_back: 0,
             };
         }
         let deadline = Instant::now() + timeout;
+        if self.on_foreign_thread() {
+            // A SINGLE_ISSUER ring whose thread has exited (a live one takes the
+            // ring back instead): the kernel cancelled that thread's requests
+            // when it exited, and no other thread may enter to cancel or wait.
+            // Their completions still arrive in the queue, which needs no entry.
+            self.await_by_reading(deadline);
+        }
         // Everything queued goes to the kernel, then a cancellation for each.
-        let mut can_wait = self.submit_retrying().is_ok() && self.cancel_in_flight();
+        let mut can_wait =
+            !self.on_foreign_thread() && self.submit_retrying().is_ok() && self.cancel_in_flight();
         // A cancellation finds only what the kernel has issued: a linked member
         // whose head just completed is still queued (as task work; on a
         // DEFER_TASKRUN ring until this task waits) and is issued after it. So
@@ -950,6 +1100,7 @@ impl OwnedRing {
         CloseReport {
             completed: before - leaked,
             leaked,
+            handed_back: 0,
         }
     }
 }
@@ -1026,16 +1177,38 @@ fn dispatch(
 
 impl Drop for OwnedRing {
     fn drop(&mut self) {
+        // A SINGLE_ISSUER ring dropped on another thread cannot cancel there:
+        // hand it back to its own thread, if that thread lives.
+        if self.table.in_flight > 0 && self.on_foreign_thread() {
+            if let Some(alive) = self.owner_alive.clone() {
+                if alive.load(Ordering::Acquire) {
+                    let owner = self.issuer;
+                    // SAFETY: called from drop, which returns right after and
+                    // does not touch `self.ring` again.
+                    let moved = Box::new(unsafe { self.take_all() });
+                    // If the thread has just exited, the ring comes back: its own
+                    // drop then waits by reading the queue (and leaks the rest).
+                    if let Err(back) = issuer::park(owner, &alive, moved) {
+                        drop(back);
+                    }
+                    return;
+                }
+            }
+        }
         let timeout = self.drop_timeout;
         self.shutdown(timeout);
-        // Then the fields: the ring is torn down; the table holds nothing in flight.
+        // SAFETY: the ring is dropped once, here, at the end of drop; nothing
+        // uses it afterwards. The table holds nothing in flight any more.
+        unsafe { ManuallyDrop::drop(&mut self.ring) };
+        // Rings other threads handed back to this one.
+        issuer::finish_parked();
     }
 }
 
 impl fmt::Debug for OwnedRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedRing")
-            .field("ring", &self.ring)
+            .field("ring", &*self.ring)
             .field("in_flight", &self.table.in_flight)
             .field("ready", &self.ready.len())
             .finish_non_exhaustive()
