@@ -824,3 +824,40 @@ fn a_defer_taskrun_ring_progresses_through_the_non_blocking_calls() {
     assert_ne!(item.unwrap() & libc::POLLIN as u32, 0);
     ring.cancel(&id).unwrap();
 }
+
+/// A zero-copy send's final completion (its notification) can wait for the
+/// peer to read the bytes (over loopback, for all but small sends): with an idle
+/// peer the operation stays in flight long after the send itself completed, as
+/// its docs say; the peer's read releases it, buffer back.
+#[test]
+fn a_zero_copy_send_waits_for_the_peer_to_read() {
+    if !supported(
+        uring::op::SendZc::CODE,
+        "a_zero_copy_send_waits_for_the_peer_to_read",
+    ) {
+        return;
+    }
+    let mut ring = ring();
+    let (client, server) = tcp_pair();
+    let id = ring
+        .submit_op(ops::SendZc::new(&client, vec![7u8; 65536]))
+        .unwrap();
+    // The send's own completion (flagged MORE) comes at once; then nothing.
+    ring.submit_and_wait(1).unwrap();
+    let _ = ring.submit_and_wait_timeout(1, Duration::from_millis(300));
+    let pending = ring.is_in_flight(&id);
+    // Reading the bytes releases the pages: the notification follows.
+    let mut got = vec![0u8; 65536];
+    TcpStream::from(server.try_unwrap().unwrap())
+        .read_exact(&mut got)
+        .unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 65536);
+    assert_eq!(buf, got);
+    if !pending {
+        println!(
+            "note: on this kernel ({}) the notification came before the peer read",
+            support::kernel_release()
+        );
+    }
+}

@@ -337,7 +337,8 @@ unsafe impl<B: IoBuf> Op for Send<B> {
 ///
 /// The notification — the operation's final completion — comes only once the
 /// kernel has let go of the pages: over loopback (and any path that queues the
-/// very pages at the receiver) that is when the **peer has read the bytes**.
+/// very pages at the receiver), for all but small sends (which the kernel may
+/// copy), that is when the **peer has read the bytes**.
 /// With a peer that does not read, the operation stays in flight however long
 /// ago the send itself completed: [`wait_for`](crate::owned::OwnedRing::wait_for)
 /// waits, and dropping or [`close`](crate::owned::OwnedRing::close)ing the ring
