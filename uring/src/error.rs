@@ -4,17 +4,19 @@
 //! Every fallible call in this crate that reaches the kernel returns
 //! [`std::io::Error`], always carrying an errno, in one of two forms:
 //!
-//! * **An errno that says what happened** — one the kernel returned (from
-//!   set-up, registration, submitting, waiting), or an outcome a correct program
-//!   meets at run time and branches on (`ENOENT`: the operation is not in
-//!   flight, or nothing is; `EBUSY`: the submission queue is full) — is exactly
+//! * **An errno that says what happened** — one the kernel returned while
+//!   submitting or waiting, a set-up refusal the crate knows no cause for (a
+//!   flag this kernel lacks), or an outcome a correct program meets at run time
+//!   and branches on (`ENOENT`: the operation is not in flight, or nothing is;
+//!   `EBUSY`: the submission queue is full) — is exactly
 //!   [`io::Error::from_raw_os_error`], so [`io::Error::raw_os_error`] gives it
 //!   back. Each method's `# Errors` section says what its errnos mean there.
-//! * **Bad input** — an argument no call could accept, which this crate refuses
-//!   before the kernel sees it (0 entries, a chain longer than the queue, an
-//!   operation or id of another ring, an invalid combination of set-up flags) —
-//!   comes with a sentence naming what was wrong. Its payload is an [`Errno`],
-//!   whose [`source`](std::error::Error::source) is the plain OS error; its
+//! * **An errno with a sentence** — bad input this crate refuses before the
+//!   kernel sees it (0 entries, a chain longer than the queue, an operation or id
+//!   of another ring, a known-invalid combination of set-up flags), and the
+//!   kernel's errno from a cold call the crate names (registering files or
+//!   buffers: "registering 1 files: …") — carries an [`Errno`] payload, whose
+//!   [`source`](std::error::Error::source) is the plain OS error; its
 //!   [`kind`](io::Error::kind) is the errno's. [`io::Error::raw_os_error`] is
 //!   `None` for it (std's `io::Error` holds either an OS code or a payload, never
 //!   both), so match such errors with [`errno`], which reads both forms.
