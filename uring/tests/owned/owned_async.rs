@@ -224,8 +224,9 @@ fn an_item_stream_is_a_futures_stream() {
         let _a = TcpStream::connect(addr).unwrap();
         let first = next(&mut accepts).await.expect("an item");
         if matches!(&first, Err(e) if errno(e) == Some(libc::EINVAL)) {
-            println!(
-                "skipped: an_item_stream_is_a_futures_stream because the kernel refused a multishot accept; Linux 5.19 is needed"
+            support::skip(
+                "an_item_stream_is_a_futures_stream",
+                "the kernel refused a multishot accept; Linux 5.19 is needed",
             );
             return;
         }

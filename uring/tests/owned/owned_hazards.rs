@@ -647,9 +647,12 @@ fn defer_taskrun_builder(test: &str) -> Option<uring::setup::Builder<'static>> {
     match builder.build(2) {
         Ok(_) => Some(uring::Ring::builder().single_issuer().defer_taskrun()),
         Err(e) => {
-            println!(
-                "skipped: {test} because this kernel ({}) refused DEFER_TASKRUN ({e}); Linux 6.1 is needed",
-                kernel_release()
+            support::skip(
+                test,
+                &format!(
+                    "this kernel ({}) refused DEFER_TASKRUN ({e}); Linux 6.1 is needed",
+                    kernel_release()
+                ),
             );
             None
         }
@@ -693,9 +696,12 @@ fn single_issuer_ring(test: &str) -> Option<OwnedRing> {
     match OwnedRing::from_builder(uring::Ring::builder().single_issuer(), 4) {
         Ok(ring) => Some(ring),
         Err(e) => {
-            println!(
-                "skipped: {test} because this kernel ({}) refused SINGLE_ISSUER ({e}); Linux 6.0 is needed",
-                kernel_release()
+            support::skip(
+                test,
+                &format!(
+                    "this kernel ({}) refused SINGLE_ISSUER ({e}); Linux 6.0 is needed",
+                    kernel_release()
+                ),
             );
             None
         }

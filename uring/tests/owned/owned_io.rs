@@ -744,8 +744,9 @@ fn bad_input_errors_name_it_and_their_source_is_the_os_error() {
     let mut ring = ring();
     let other = self::ring();
     let Some(pool) = uring::owned::BufPool::new(&mut ring, 3, 2, 16).ok() else {
-        println!(
-            "skipped: bad_input_errors_name_it_and_their_source_is_the_os_error because this kernel refused a buffer ring; Linux 5.19 is needed"
+        support::skip(
+            "bad_input_errors_name_it_and_their_source_is_the_os_error",
+            "this kernel refused a buffer ring; Linux 5.19 is needed",
         );
         return;
     };
@@ -772,8 +773,9 @@ fn a_defer_taskrun_ring_progresses_through_the_non_blocking_calls() {
     let mut ring = match OwnedRing::from_builder(builder, 8) {
         Ok(ring) => ring,
         Err(e) => {
-            println!(
-                "skipped: {TEST} because this kernel refused DEFER_TASKRUN ({e}); Linux 6.1 is needed"
+            support::skip(
+                TEST,
+                &format!("this kernel refused DEFER_TASKRUN ({e}); Linux 6.1 is needed"),
             );
             return;
         }
