@@ -53,7 +53,7 @@ use uring::Ring;
 use uring::error::errno;
 use uring::owned::{
     BufPool, Completion, IoBuf, ItemPoll, Multi, OpId, OpKey, OwnedRing, PoolBuf, SharedFd, Slice,
-    ops,
+    StreamEnd, ops,
 };
 
 /// Submission queue entries.
@@ -392,7 +392,7 @@ impl Server {
                     self.accept = Some(id);
                     return Ok(());
                 }
-                ItemPoll::Ended => return self.on_accept_end(),
+                ItemPoll::Ended(_) | ItemPoll::Gone => return self.on_accept_end(),
             }
         }
     }
@@ -499,12 +499,14 @@ impl Server {
                     }
                     return Ok(());
                 }
-                ItemPoll::Ended => {
-                    // The final completion went by without its result: an end
-                    // with no data item and no error is end of file.
+                ItemPoll::Ended(end) => {
                     self.owners.remove(&id.key());
-                    let eof = self.conn(idx).items == 0;
-                    return self.on_recv_end(idx, eof);
+                    return self.on_recv_end(idx, Some(end));
+                }
+                ItemPoll::Gone => {
+                    // Not reachable: only this loop takes the stream's end.
+                    self.owners.remove(&id.key());
+                    return self.on_recv_end(idx, None);
                 }
             }
         }
@@ -548,8 +550,13 @@ impl Server {
         }
     }
 
-    /// A receive stream ended; `eof` when it ended at the client's shutdown.
-    fn on_recv_end(&mut self, idx: usize, eof: bool) -> io::Result<()> {
+    /// A receive stream ended, for the reason `end` gives (`None`: unknown).
+    fn on_recv_end(&mut self, idx: usize, end: Option<StreamEnd>) -> io::Result<()> {
+        // End of file: the client shut its side down.
+        let eof = end.is_some_and(|e| e.raw_result() == 0);
+        // The kernel stopped the stream with more to come (say, the completion
+        // queue was full): submitting it again continues it.
+        let rearm = end.is_some_and(|e| e.rearm());
         let stopping = self.stopping;
         let conn = self.conns[idx].as_mut().expect("a live connection");
         conn.recv = None;
@@ -572,9 +579,9 @@ impl Server {
                 conn.broken = true;
             }
             None if eof => conn.eof = true,
-            // Ended with data (say, the completion queue was full): go on.
-            None if !conn.broken && !conn.paused => return self.arm_recv(idx),
-            None => {}
+            None if rearm && !conn.broken && !conn.paused => return self.arm_recv(idx),
+            None if rearm || conn.broken || conn.paused => {}
+            None => conn.broken = true,
         }
         self.resume(idx)?;
         self.maybe_close(idx)
@@ -802,14 +809,14 @@ impl Server {
             }
         } else if c.is::<Multi<ops::RecvMultishot>>() {
             // The receive stream's final completion, with the items not taken yet.
-            let res = c.raw_result();
             self.conn(idx).recv = None;
-            if let Ok(items) = c.downcast::<Multi<ops::RecvMultishot>>() {
-                for item in items {
+            if let Ok(out) = c.downcast::<Multi<ops::RecvMultishot>>() {
+                let end = out.end;
+                for item in out {
                     self.on_recv_item(idx, item)?;
                 }
+                return self.on_recv_end(idx, Some(end));
             }
-            return self.on_recv_end(idx, res == 0);
         }
         Ok(())
     }

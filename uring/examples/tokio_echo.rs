@@ -1,7 +1,7 @@
 //! A TCP echo server on io_uring, driven by tokio through `uring::owned::AsyncRing`.
 //!
 //! ```text
-//! cargo run -p uring --features async --example tokio_echo -- [CONNECTIONS]
+//! cargo run -p uring --features tokio --example tokio_echo -- [CONNECTIONS]
 //! ```
 //!
 //! It listens on 127.0.0.1 (a port of the kernel's choosing), prints
@@ -18,8 +18,6 @@
 use std::io::{self, Write as _};
 use std::net::{Ipv4Addr, TcpListener};
 
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 use uring::owned::{AsyncRing, BufPool, IoBuf, OwnedRing, SharedFd, ops};
 
 fn main() -> io::Result<()> {
@@ -39,17 +37,9 @@ fn main() -> io::Result<()> {
 async fn serve(limit: Option<usize>) -> io::Result<()> {
     let ring = AsyncRing::new(OwnedRing::new(64)?)?;
 
-    // The driver: whenever the kernel signals the eventfd, process completions.
-    // SAFETY: the AsyncRing clone owns (through its Rc) the eventfd whose number
-    // `as_raw_fd` returns, always the same one, and keeps it open for as long as
-    // the AsyncFd holds the clone.
-    let driver = unsafe { AsyncFd::register_with_interest(ring.clone(), Interest::READABLE) }?;
-    tokio::task::spawn_local(async move {
-        while let Ok(mut ready) = driver.readable().await {
-            // WouldBlock (eventfd drained) clears tokio's readiness.
-            let _ = ready.try_io(|r| r.get_ref().process());
-        }
-    });
+    // The driver: whenever the kernel signals the ring's eventfd, it processes
+    // the completions and wakes the futures they finish.
+    tokio::task::spawn_local(ring.tokio_driver()?);
 
     // Buffer rings need Linux 5.19; fall back to owned Vecs before that.
     let pool = ring.with_ring(|r| BufPool::new(r, 0, 64, 4096)).ok();

@@ -2,12 +2,15 @@
 //! [`CompletionQueue`] view that reads them out of the ring.
 //!
 //! Reading follows liburing's inline helpers: load the kernel's tail with
-//! acquire ordering, copy entries from `cqes[(head & mask) << shift]` (stepping a
-//! pointer through the posted entries up to the end of the array, rather than
-//! masking an index per entry), then publish the new head with release ordering,
-//! once (on [`CompletionQueue::sync`] or drop), so
-//! liburing's `io_uring_wait_cqe`/`io_uring_cqe_seen` and this view can be mixed
-//! on one ring.
+//! acquire ordering, copy entries from `cqes[(head & mask) << shift]`, then
+//! publish the new head with release ordering, once (on
+//! [`CompletionQueue::sync`] or drop), so liburing's
+//! `io_uring_wait_cqe`/`io_uring_cqe_seen` and this view can be mixed on one
+//! ring. On rings of 16-byte entries a view steps a pointer through the posted
+//! entries up to the end of the array rather than masking an index per entry; a
+//! new view's first step is the head's slot alone (a mask and a compare), so a
+//! view that reads one completion reads it as `io_uring_peek_cqe` would. `CQE32`
+//! and `CQE_MIXED` rings read each entry by its index.
 
 use core::sync::atomic::Ordering;
 use std::io;
@@ -84,10 +87,10 @@ impl Cqe {
         // SAFETY: the caller's contract: p is a valid CQE.
         let raw = unsafe { &*p };
         let mut cqe = Cqe::from_raw(raw);
-        let big = setup_flags & sys::IORING_SETUP_CQE32 != 0
-            || (setup_flags & sys::IORING_SETUP_CQE_MIXED != 0
-                && raw.flags & sys::IORING_CQE_F_32 != 0);
-        if big {
+        // One test on a plain ring; the entry's own flag only on a mixed one.
+        if setup_flags & (sys::IORING_SETUP_CQE32 | sys::IORING_SETUP_CQE_MIXED) != 0
+            && (setup_flags & sys::IORING_SETUP_CQE32 != 0 || raw.flags & sys::IORING_CQE_F_32 != 0)
+        {
             // SAFETY: a 32-byte CQE: the 16 bytes after the header are its big_cqe.
             cqe.big = Some(unsafe { core::ptr::read(p.add(1).cast::<[u64; 2]>()) });
         }
@@ -208,13 +211,20 @@ pub struct CompletionQueue<'a> {
     mask: u32,
     /// The ring's setup flags.
     flags: u32,
-    /// log2 of the bytes a slot takes in the fast path's window: 16, or 32 with
-    /// `CQE32`.
-    shift: u32,
     /// The fast path's window, `[next, end)`: posted entries that do not wrap
     /// around the end of the array, read by stepping a pointer. When it is empty
-    /// the general path opens the next one; on `CQE_MIXED` rings, whose entries
-    /// vary in size, it stays empty.
+    /// the general path opens the next one.
+    ///
+    /// A new view's window is the head's slot alone when an entry is posted there
+    /// (and empty otherwise): it costs a mask and a compare, no count of the
+    /// entries up to the tail, so a view that reads one completion reads it as
+    /// liburing's `io_uring_peek_cqe` would; the second opens a window of the
+    /// entries up to the tail.
+    ///
+    /// Only rings of 16-byte entries have windows, so the fast path steps by a
+    /// constant: on `CQE32` rings each entry is read by the general path (as
+    /// liburing reads every entry), and on `CQE_MIXED` rings, whose entries vary in
+    /// size, too.
     next: *const sys::io_uring_cqe,
     end: *const sys::io_uring_cqe,
     /// The head once the window is read: the head now is this less the
@@ -227,7 +237,7 @@ pub struct CompletionQueue<'a> {
 }
 
 impl<'a> CompletionQueue<'a> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new(cq: &'a mut sys::io_uring_cq, flags: u32) -> CompletionQueue<'a> {
         // SAFETY: khead and ktail point into the CQ ring mapping, alive as long as
         // the borrowed ring. We are the only writer of khead; the kernel writes
@@ -238,37 +248,43 @@ impl<'a> CompletionQueue<'a> {
                 atomic(cq.ktail).load(Ordering::Acquire),
             )
         };
-        let shift = 4 + (flags & sys::IORING_SETUP_CQE32 != 0) as u32;
-        let mut view = CompletionQueue {
+        let first = (head != tail
+            && flags & (sys::IORING_SETUP_CQE_MIXED | sys::IORING_SETUP_CQE32) == 0)
+            as u32;
+        // SAFETY: head & mask < ring_entries, and every ring's cqes array holds
+        // at least ring_entries 16-byte units (a plain ring's slots; CQE32 and
+        // CQE_MIXED rings, whose window stays empty and the pointer unused, have
+        // as many or twice as many): `next` is inside the array and `end` at most
+        // one past it.
+        let (next, end) = unsafe {
+            let next = cq.cqes.add((head & cq.ring_mask) as usize);
+            (next, next.add(first as usize))
+        };
+        CompletionQueue {
             cqes: cq.cqes,
             mask: cq.ring_mask,
             cq,
             flags,
-            shift,
-            next: core::ptr::null(),
-            end: core::ptr::null(),
-            end_head: head,
+            next,
+            end,
+            end_head: head.wrapping_add(first),
             tail,
             published: head,
-        };
-        if flags & sys::IORING_SETUP_CQE_MIXED == 0 {
-            view.open_window(head);
         }
-        view
     }
 
     /// Opens the window at `head` (the window being empty): the posted entries
     /// from there up to the tail or the end of the array, whichever comes first.
-    /// Not for `CQE_MIXED` rings.
+    /// Only for rings of 16-byte entries (neither `CQE32` nor `CQE_MIXED`).
     #[inline(always)]
     fn open_window(&mut self, head: u32) {
         let i = head & self.mask;
         let run = self.tail.wrapping_sub(head).min(self.cq.ring_entries - i);
-        // SAFETY: i + run <= ring_entries, the slots in the cqes array, which are
-        // `1 << shift` bytes apart; so both pointers stay inside it or one past.
+        // SAFETY: i + run <= ring_entries, the 16-byte slots in the cqes array;
+        // so both pointers stay inside it or one past.
         unsafe {
-            self.next = self.cqes.byte_add((i as usize) << self.shift);
-            self.end = self.next.byte_add((run as usize) << self.shift);
+            self.next = self.cqes.add(i as usize);
+            self.end = self.next.add(run as usize);
         }
         self.end_head = head.wrapping_add(run);
     }
@@ -276,7 +292,8 @@ impl<'a> CompletionQueue<'a> {
     /// The next slot to read.
     #[inline(always)]
     fn head(&self) -> u32 {
-        let unread = (self.end.addr() - self.next.addr()) >> self.shift;
+        let unread =
+            (self.end.addr() - self.next.addr()) / core::mem::size_of::<sys::io_uring_cqe>();
         self.end_head.wrapping_sub(unread as u32)
     }
 
@@ -314,10 +331,11 @@ impl<'a> CompletionQueue<'a> {
         self.head() == self.tail
     }
 
-    /// [`next`](Iterator::next) when the window is empty: opens the next one, or
-    /// reads a `CQE_MIXED` ring's entry.
-    #[inline(always)]
-    fn next_general(&mut self) -> Option<Cqe> {
+    /// [`next`](Iterator::next) with the window empty: the next entry's slot,
+    /// the first of a newly opened window, or a `CQE32` or `CQE_MIXED` ring's
+    /// entry (skipping a mixed ring's padding).
+    #[inline]
+    fn claim_general(&mut self) -> Option<*const sys::io_uring_cqe> {
         let flags = self.flags;
         // The window is empty, so this is the head.
         let mut head = self.end_head;
@@ -325,18 +343,24 @@ impl<'a> CompletionQueue<'a> {
             if head == self.tail {
                 return None;
             }
-            if flags & sys::IORING_SETUP_CQE_MIXED == 0 {
+            if flags & (sys::IORING_SETUP_CQE_MIXED | sys::IORING_SETUP_CQE32) == 0 {
                 self.open_window(head);
                 let p = self.next;
                 // SAFETY: the window is not empty (head != tail): p is a posted
-                // CQE of the ring's size, which the kernel won't reuse before we
-                // publish, and the next one is at most `end`.
-                unsafe {
-                    self.next = p.byte_add(1 << self.shift);
-                    return Some(Cqe::read(p, flags));
-                }
+                // CQE, which the kernel won't reuse before we publish, and the
+                // next one is at most `end`.
+                self.next = unsafe { p.add(1) };
+                return Some(p);
             }
             let i = head & self.mask;
+            if flags & sys::IORING_SETUP_CQE32 != 0 {
+                self.end_head = head.wrapping_add(1);
+                // SAFETY: i < ring_entries, the 32-byte slots (two 16-byte
+                // halves each) of the cqes array: slot `head`, a posted CQE of 32
+                // bytes (head != tail; acquire on tail) that the kernel won't
+                // reuse before we publish.
+                return Some(unsafe { self.cqes.add((i as usize) << 1) });
+            }
             // SAFETY: [head, tail) has been posted by the kernel (acquire on
             // tail) and won't be reused before we publish; a mixed ring's slots
             // are 16 bytes, and a 32-byte entry never wraps (the kernel pads with
@@ -351,11 +375,9 @@ impl<'a> CompletionQueue<'a> {
             };
             head = head.wrapping_add(slots);
             self.end_head = head;
-            if raw_flags & sys::IORING_CQE_F_SKIP != 0 {
-                continue;
+            if raw_flags & sys::IORING_CQE_F_SKIP == 0 {
+                return Some(p);
             }
-            // SAFETY: p is a posted CQE, 32 bytes when flagged F_32.
-            return Some(unsafe { Cqe::read(p, flags) });
         }
     }
 
@@ -379,19 +401,21 @@ impl<'a> CompletionQueue<'a> {
 impl Iterator for CompletionQueue<'_> {
     type Item = Cqe;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Cqe> {
-        if self.next == self.end {
-            return self.next_general();
-        }
-        let p = self.next;
-        // SAFETY: p is in the window, so a posted CQE of the ring's size (`1 <<
-        // shift` bytes) that the kernel won't reuse before we publish; the next
-        // one is at most `end`.
-        unsafe {
-            self.next = p.byte_add(1 << self.shift);
-            Some(Cqe::read(p, self.flags))
-        }
+        let p = if self.next != self.end {
+            let p = self.next;
+            // SAFETY: `next + 1` is at most `end`, inside the array or one past.
+            self.next = unsafe { p.add(1) };
+            p
+        } else {
+            self.claim_general()?
+        };
+        // SAFETY: p is a posted CQE that the kernel won't reuse before we publish:
+        // in the window, or found by `claim_general`; 32 bytes long on a
+        // `CQE32` ring, or on a `CQE_MIXED` ring when flagged F_32, which is what
+        // `read` goes by.
+        Some(unsafe { Cqe::read(p, self.flags) })
     }
 
     #[inline]
@@ -541,6 +565,48 @@ mod tests {
                         assert_eq!(khead(&f), start.wrapping_add(posted as u32));
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_view_made_at_one_entry_reads_it_then_syncs_into_a_window() {
+        // The view's first window is the head's slot alone; after it, sync finds
+        // entries posted since (across the wrap), read through a full window.
+        for big in [false, true] {
+            let flags = if big { sys::IORING_SETUP_CQE32 } else { 0 };
+            for start in [0u32, 3, u32::MAX] {
+                let mut f = fake(start);
+                post(&mut f, 10, big);
+                let ktail = f.cq.ktail;
+                let mut cq = CompletionQueue::new(&mut f.cq, flags);
+                assert_eq!(cq.len(), 1);
+                let c = cq.next().expect("one posted");
+                assert_eq!((c.user_data(), c.big()), (10, big.then_some([10, !10])));
+                assert_eq!((cq.next(), cq.len()), (None, 0));
+                // The "kernel" posts three more while the view lives.
+                let words = if big { 4 } else { 2 };
+                for (k, ud) in (11u64..14).enumerate() {
+                    let slot = (start.wrapping_add(1 + k as u32) & 3) as usize;
+                    f.words[slot * words] = ud;
+                    f.words[slot * words + 1] = 0;
+                    if big {
+                        f.words[slot * words + 2] = ud;
+                        f.words[slot * words + 3] = !ud;
+                    }
+                }
+                // SAFETY: the fake ring's tail, alive; the view reads only up to
+                // the tail it loaded, so the slots written above were not read.
+                unsafe { atomic(ktail) }.store(start.wrapping_add(4), Ordering::Release);
+                assert_eq!(cq.len(), 0, "not seen before sync");
+                cq.sync();
+                assert_eq!(cq.len(), 3);
+                let rest: Vec<(u64, Option<[u64; 2]>)> =
+                    cq.by_ref().map(|c| (c.user_data(), c.big())).collect();
+                let want: Vec<_> = (11u64..14).map(|u| (u, big.then_some([u, !u]))).collect();
+                assert_eq!(rest, want, "start {start} big {big}");
+                drop(cq);
+                assert_eq!(khead(&f), start.wrapping_add(4));
             }
         }
     }

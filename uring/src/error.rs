@@ -2,16 +2,39 @@
 //! errno-carrying [`io::Error`]s the ring returns.
 //!
 //! Every fallible call in this crate that reaches the kernel returns
-//! [`std::io::Error`]. On the hot paths (submit, wait) it is exactly
-//! [`io::Error::from_raw_os_error`] of the errno the kernel returned, so
-//! [`io::Error::raw_os_error`] gives it back. Set-up and other cold paths add a
-//! message naming what was wrong (the entry count and the limit, the flags the
-//! kernel refused); those errors still carry the errno, which [`errno`] returns.
+//! [`std::io::Error`], always carrying an errno, in one of two forms:
+//!
+//! * **An errno that says what happened** — one the kernel returned while
+//!   submitting or waiting, a set-up refusal the crate knows no cause for (a
+//!   flag this kernel lacks), or an outcome a correct program meets at run time
+//!   and branches on (`ENOENT`: the operation is not in flight, or nothing is;
+//!   `EBUSY`: the submission queue is full) — is exactly
+//!   [`io::Error::from_raw_os_error`], so [`io::Error::raw_os_error`] gives it
+//!   back. Each method's `# Errors` section says what its errnos mean there.
+//! * **An errno with a sentence** — bad input this crate refuses before the
+//!   kernel sees it (0 entries, a chain longer than the queue, an operation or id
+//!   of another ring, a known-invalid combination of set-up flags), and the
+//!   kernel's errno from a cold call the crate names (registering files or
+//!   buffers: "registering 1 files: …") — carries an [`Errno`] payload, whose
+//!   [`source`](std::error::Error::source) is the plain OS error; its
+//!   [`kind`](io::Error::kind) is the errno's. [`io::Error::raw_os_error`] is
+//!   `None` for it (std's `io::Error` holds either an OS code or a payload, never
+//!   both), so match such errors with [`errno`], which reads both forms.
 //!
 //! ```
+//! use std::error::Error as _;
+//!
+//! // Bad input: a message, and the errno through `errno` or `source`.
 //! let err = uring::Ring::new(0).unwrap_err();
 //! assert_eq!(uring::error::errno(&err), Some(libc::EINVAL));
 //! assert!(err.to_string().contains("entries"));
+//! let os = err.get_ref().and_then(|e| e.source()).unwrap();
+//! let os = os.downcast_ref::<std::io::Error>().unwrap();
+//! assert_eq!(os.raw_os_error(), Some(libc::EINVAL));
+//!
+//! // An outcome: the plain errno.
+//! let full: std::io::Error = uring::PushError::Full.into();
+//! assert_eq!(full.raw_os_error(), Some(libc::EBUSY));
 //! ```
 
 use std::borrow::Cow;
@@ -64,21 +87,21 @@ impl fmt::Display for PushError {
 impl std::error::Error for PushError {}
 
 impl From<PushError> for io::Error {
-    /// `Full` becomes `EBUSY` (kind `ResourceBusy`), the others `EINVAL`; the
-    /// message is kept.
+    /// `Full` — an outcome: submit, then push again — becomes the plain OS error
+    /// `EBUSY` (so [`raw_os_error`](io::Error::raw_os_error) gives it); the others
+    /// are bad input, `EINVAL` with the message kept.
     fn from(e: PushError) -> io::Error {
-        let errno = match e {
-            PushError::Full => libc::EBUSY,
-            _ => libc::EINVAL,
-        };
-        with_context(errno, e.to_string())
+        match e {
+            PushError::Full => io::Error::from_raw_os_error(libc::EBUSY),
+            _ => with_context(libc::EINVAL, e.to_string()),
+        }
     }
 }
 
 /// The errno an error from this crate carries, if any.
 ///
 /// Works both for plain OS errors ([`io::Error::raw_os_error`]) and for the
-/// errors with context this crate builds on its cold paths.
+/// errors with a message this crate builds for bad input (an [`Errno`] payload).
 ///
 /// ```
 /// let e = std::io::Error::from_raw_os_error(libc::ETIME);
@@ -96,10 +119,21 @@ pub fn errno(err: &io::Error) -> Option<i32> {
 /// An errno with a sentence saying what failed; the payload of this crate's
 /// contextual [`io::Error`]s. Its [`source`](std::error::Error::source) is the
 /// plain OS error.
+///
+/// ```
+/// use std::error::Error as _;
+/// let err = uring::Ring::new(0).unwrap_err();
+/// let payload = err.get_ref().unwrap().downcast_ref::<uring::error::Errno>().unwrap();
+/// assert_eq!(payload.errno(), libc::EINVAL);
+/// let os = payload.source().unwrap().downcast_ref::<std::io::Error>().unwrap();
+/// assert_eq!(os.raw_os_error(), Some(libc::EINVAL));
+/// ```
 #[derive(Debug)]
 pub struct Errno {
     errno: i32,
     context: Cow<'static, str>,
+    /// The plain OS error, for `source`.
+    os: io::Error,
 }
 
 impl Errno {
@@ -116,26 +150,30 @@ impl Errno {
 
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {}",
-            self.context,
-            io::Error::from_raw_os_error(self.errno)
-        )
+        write!(f, "{}: {}", self.context, self.os)
     }
 }
 
-impl std::error::Error for Errno {}
+impl std::error::Error for Errno {
+    /// The plain OS error, whose [`raw_os_error`](io::Error::raw_os_error) is the
+    /// errno.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.os)
+    }
+}
 
-/// An `io::Error` of the errno's kind whose message is `context`.
+/// An `io::Error` of the errno's kind whose message is `context`: for bad input
+/// (see the [module docs](self)); an errno that says what happened is returned
+/// plain.
 #[cold]
 pub(crate) fn with_context(errno: i32, context: impl Into<Cow<'static, str>>) -> io::Error {
-    let kind = io::Error::from_raw_os_error(errno).kind();
+    let os = io::Error::from_raw_os_error(errno);
     io::Error::new(
-        kind,
+        os.kind(),
         Errno {
             errno,
             context: context.into(),
+            os,
         },
     )
 }
@@ -165,10 +203,24 @@ mod tests {
     }
 
     #[test]
+    fn context_errors_source_is_the_os_error() {
+        use std::error::Error as _;
+        let e = with_context(libc::EXDEV, "another ring's registration");
+        let payload = e.get_ref().expect("a payload");
+        let os = payload.source().expect("a source");
+        let os = os.downcast_ref::<io::Error>().expect("an io::Error");
+        assert_eq!(os.raw_os_error(), Some(libc::EXDEV));
+        assert!(os.source().is_none());
+    }
+
+    #[test]
     fn push_error_into_io_error() {
         let e: io::Error = PushError::Full.into();
-        assert_eq!(errno(&e), Some(libc::EBUSY));
-        assert!(e.to_string().contains("submission queue is full"));
+        assert_eq!(e.raw_os_error(), Some(libc::EBUSY));
+        assert_eq!(e.kind(), io::ErrorKind::ResourceBusy);
+        let e: io::Error = PushError::SizeMismatch { opcode: 1 }.into();
+        assert_eq!(errno(&e), Some(libc::EINVAL));
+        assert!(e.to_string().contains("opcode 1"), "{e}");
     }
 
     #[test]

@@ -476,8 +476,63 @@ impl Ring {
 
     /// liburing's `__io_uring_submit`: enter only when the kernel has something
     /// to do.
+    ///
+    /// What is fixed at setup is tested as one word each: the setup flags that
+    /// change how entries are published (`SQPOLL`, `SQ_REWIND`) and the state bits
+    /// that change how the kernel is entered (a registered fd, a ring whose
+    /// completions always need the kernel) send the call to
+    /// [`submit_general`](Self::submit_general); a plain ring's submit is a tail
+    /// store, one load of the kernel's head, one of the SQ flags when not waiting,
+    /// and the `syscall`.
     #[inline(always)]
     fn submit_inner(&mut self, want: u32, getevents: bool) -> io::Result<usize> {
+        // The crate's own record of how this ring enters (never liburing's private
+        // int_flags): a registered fd or always-reap ring takes the general path.
+        if self.raw.flags & (sys::IORING_SETUP_SQPOLL | sys::IORING_SETUP_SQ_REWIND) != 0
+            || (self.enter_flags & sys::IORING_ENTER_REGISTERED_RING) | self.submit_getevents != 0
+        {
+            return self.submit_general(want, getevents);
+        }
+        let fd = self.enter_fd;
+        let mut flags = self.enter_flags;
+        let ring = &mut *self.raw;
+        // Everything is read from the ring before the tail is published: the
+        // compiler cannot tell that the store into the mapping leaves it alone.
+        let tail = ring.sq.sqe_tail;
+        let (ktail, khead, kflags) = (ring.sq.ktail, ring.sq.khead, ring.sq.kflags);
+        // Published unconditionally: without an SQPOLL thread nothing reads the
+        // tail until io_uring_enter, so storing an unchanged one costs a store
+        // where a compare would cost two instructions.
+        ring.sq.sqe_head = tail;
+        // SAFETY: ktail points into the SQ ring mapping owned by this ring. No
+        // SQPOLL thread: the kernel reads the tail only inside io_uring_enter,
+        // which orders it after our SQE stores.
+        unsafe { atomic(ktail) }.store(tail, Ordering::Relaxed);
+        // SAFETY: khead points into the SQ ring mapping owned by this ring.
+        let submitted = tail.wrapping_sub(unsafe { atomic(khead) }.load(Ordering::Relaxed));
+        if getevents
+            || want != 0
+            // SAFETY: kflags points into the SQ ring mapping owned by this ring;
+            // the kernel updates it concurrently, so it is read atomically.
+            || unsafe { atomic(kflags) }.load(Ordering::Relaxed)
+                & (sys::IORING_SQ_CQ_OVERFLOW | sys::IORING_SQ_TASKRUN)
+                != 0
+        {
+            flags |= sys::IORING_ENTER_GETEVENTS;
+        } else if submitted == 0 {
+            return Ok(0);
+        }
+        // SAFETY: no argument pointer; the entries the kernel consumes were pushed
+        // with `unsafe` pushes whose callers vouched for the memory they name.
+        let n =
+            unsafe { syscall::io_uring_enter(fd, submitted, want, flags, core::ptr::null(), 0) }?;
+        Ok(n as usize)
+    }
+
+    /// [`submit_inner`](Self::submit_inner) for rings with SQPOLL, SQ_REWIND, a
+    /// registered fd, or completions that always need the kernel.
+    #[inline(never)]
+    fn submit_general(&mut self, want: u32, getevents: bool) -> io::Result<usize> {
         let submitted = self.flush_sq();
         // Whether the completion side needs the kernel: always for IOPOLL
         // (`submit_getevents`); when asked to wait or get events; when

@@ -744,12 +744,26 @@ impl<'fd> Builder<'fd> {
     ///   [`clamp`](Self::clamp), or [`cq_entries`](Self::cq_entries) is 0, above
     ///   65536 without `clamp`, or smaller than `entries`; the message names the
     ///   numbers and the limit.
-    /// * The kernel's errno when it refuses the set-up (`EINVAL` for an unsupported
-    ///   flag or combination, `EPERM` for SQPOLL without privilege on old kernels,
-    ///   `ENOMEM`, …), with a message naming the flags.
     /// * `EOPNOTSUPP` (kind `Unsupported`) for a flag the linked liburing is too
     ///   old to set up (`NO_MMAP` and `REGISTERED_FD_ONLY` need 2.8,
     ///   `NO_SQARRAY` 2.6), naming the release needed and the one linked.
+    /// * The kernel's errno when it refuses the set-up (`EINVAL` for an unsupported
+    ///   flag or combination, `EPERM` for SQPOLL without privilege on old kernels,
+    ///   `ENOMEM`, …). For a combination that is a known mistake (one flag that
+    ///   requires another, two that exclude each other, SQPOLL without privilege,
+    ///   `NO_MMAP` memory too small), with a message naming the flags and the
+    ///   rule; otherwise — most often a flag this kernel does not know, which a
+    ///   caller may want to fall back from — the plain OS error, so
+    ///   [`raw_os_error`](io::Error::raw_os_error) gives it:
+    ///
+    /// ```
+    /// use uring::setup::SetupFlags;
+    /// let err = uring::Ring::builder()
+    ///     .flags(SetupFlags::from_bits_retain(1 << 31)) // no kernel knows it
+    ///     .build(8)
+    ///     .unwrap_err();
+    /// assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+    /// ```
     #[doc(alias = "io_uring_setup")]
     #[doc(alias = "io_uring_queue_init_params")]
     pub fn build(mut self, entries: u32) -> io::Result<Ring> {
@@ -891,13 +905,14 @@ fn setup_error(errno: i32, entries: u32, flags: SetupFlags) -> io::Error {
         }
         _ => None,
     };
-    let mut msg = format!("io_uring setup with entries = {entries}, flags = {flags} failed");
-    if let Some(h) = hint {
-        msg.push_str(" (");
-        msg.push_str(h);
-        msg.push(')');
-    }
-    with_context(errno, msg)
+    // Nothing to add: the plain errno, which callers probing for a flag match.
+    let Some(h) = hint else {
+        return io::Error::from_raw_os_error(errno);
+    };
+    with_context(
+        errno,
+        format!("io_uring setup with entries = {entries}, flags = {flags} failed ({h})"),
+    )
 }
 
 fn einval_hint(f: SetupFlags) -> Option<&'static str> {
@@ -915,11 +930,17 @@ fn einval_hint(f: SetupFlags) -> Option<&'static str> {
     } else if f.contains(F::DEFER_TASKRUN) && f.contains(F::SQPOLL) {
         Some("DEFER_TASKRUN cannot be combined with SQPOLL")
     } else if f.contains(F::CQE32) && f.contains(F::CQE_MIXED) {
-        Some("CQE32 and CQE_MIXED are exclusive")
+        Some(
+            "CQE32 and CQE_MIXED cannot be combined: a CQE_MIXED ring already posts \
+             32-byte completions where an operation needs them; CQE_MIXED alone needs Linux 6.18",
+        )
     } else if f.contains(F::SQE128) && f.contains(F::SQE_MIXED) {
-        Some("SQE128 and SQE_MIXED are exclusive")
+        Some(
+            "SQE128 and SQE_MIXED cannot be combined: an SQE_MIXED ring already takes \
+             128-byte entries where an opcode needs them; SQE_MIXED alone needs Linux 6.19",
+        )
     } else {
-        Some("a flag this kernel does not support, or an invalid combination")
+        None
     }
 }
 

@@ -258,21 +258,32 @@ impl Sqe {
     }
 
     /// Adds `flags` to the entry's flags (bits already set, such as `FIXED_FILE` or
-    /// `BUFFER_SELECT` set by the builder, stay set).
+    /// `BUFFER_SELECT` set by the builder, stay set). To replace them all, as
+    /// liburing's `io_uring_sqe_set_flags` does, use [`set_flags`](Self::set_flags).
     ///
     /// ```
     /// use uring::sqe::SqeFlags;
     /// let sqe = uring::op::Nop::new().build().flags(SqeFlags::IO_DRAIN);
     /// assert!(sqe.get_flags().contains(SqeFlags::IO_DRAIN));
     /// ```
-    #[doc(alias = "io_uring_sqe_set_flags")]
     #[inline(always)]
     pub const fn flags(mut self, flags: SqeFlags) -> Sqe {
         self.0.flags |= flags.bits();
         self
     }
 
-    /// Replaces the entry's flags with exactly `flags` (`io_uring_sqe_set_flags`).
+    /// Replaces the entry's flags with exactly `flags`, as liburing's
+    /// `io_uring_sqe_set_flags` does (bits a builder set, such as `FIXED_FILE`,
+    /// are cleared unless `flags` has them). To add bits, use
+    /// [`flags`](Self::flags).
+    ///
+    /// ```
+    /// use uring::sqe::SqeFlags;
+    /// let sqe = uring::op::Nop::new().build().flags(SqeFlags::IO_DRAIN);
+    /// let sqe = sqe.set_flags(SqeFlags::IO_LINK);
+    /// assert_eq!(sqe.get_flags(), SqeFlags::IO_LINK);
+    /// ```
+    #[doc(alias = "io_uring_sqe_set_flags")]
     #[inline(always)]
     pub const fn set_flags(mut self, flags: SqeFlags) -> Sqe {
         self.0.flags = flags.bits();

@@ -3,10 +3,13 @@
 //! The push is what liburing's inline `io_uring_get_sqe` does, in Rust, inlined:
 //! check for room by the kernel's head, copy the entry into
 //! `sqes[(tail & mask) << shift]`, bump `sq.sqe_tail`. Where liburing reads the
-//! head on every call, a view reads it once and keeps the run of slots it found
-//! free (up to the end of the array) as a pair of pointers: a push in that run is
-//! a compare, a 64-byte copy and a pointer bump; the head is read again only when
-//! the run is used up. It works on the very same
+//! head on every call, a view reads it on its first push and keeps the bound it
+//! gives (the head plus the ring's size) as a limit: a push short of the limit is
+//! a compare, a mask, a 64-byte copy and the tail's bump; the head is read again
+//! only at the limit. A view that pushes one entry so costs what
+//! `io_uring_get_sqe` does, and a batch reads the head once. `SQE128` and
+//! `SQE_MIXED` rings, whose entries are not simply one 64-byte slot, take the
+//! general path on every push. It works on the very same
 //! `struct io_uring` fields, so liburing's `io_uring_submit` (or
 //! [`Ring::liburing_submit`](crate::Ring::liburing_submit)) submits what was pushed
 //! here, and [`Ring::submit`](crate::Ring::submit) submits what
@@ -85,39 +88,38 @@ pub struct SubmissionQueue<'a> {
     /// `sq.sqes`.
     sqes: *mut sys::io_uring_sqe,
     /// `sq.sqe_tail`, which this view alone moves while it lives; written back on
-    /// every push, so a forgotten view loses nothing.
+    /// every push (one store), so a forgotten view loses nothing and the ring can
+    /// be submitted while a view is still in scope.
     tail: u32,
     /// `sq.ring_mask`.
     mask: u32,
     /// The ring's setup flags.
     flags: u32,
-    /// The fast path's window, `[next, end)`: the slots from `tail` on that are
-    /// known to be free (counted from a kernel head seen earlier: the real head is
-    /// at or past it, so this never over-estimates) and that do not wrap around the
-    /// end of the array. `next` is the slot for `tail`. An empty window sends a
-    /// push to the general path, which re-reads the head; on `SQE128` and
-    /// `SQE_MIXED` rings, where an entry is not simply one 64-byte slot, the window
-    /// stays empty.
-    next: *mut sys::io_uring_sqe,
-    end: *mut sys::io_uring_sqe,
+    /// The fast path's limit: the slots from `tail` up to this one are known to
+    /// be free (it is a kernel head seen earlier plus the ring's size: the real
+    /// head is at or past that head, so this never over-estimates). A push at
+    /// `tail != limit` is a mask, a 64-byte copy and the tail's bump; at `tail ==
+    /// limit` it reads the kernel's head again.
+    ///
+    /// A new view starts at `limit == tail`: its first push checks for room the
+    /// way liburing's `io_uring_get_sqe` does (one load of the kernel's head, one
+    /// compare), and that one check serves the pushes after it. On `SQE128` and
+    /// `SQE_MIXED` rings, where an entry is not simply one 64-byte slot, `limit`
+    /// stays at `tail`, so every push takes the general path.
+    limit: u32,
 }
 
 impl<'a> SubmissionQueue<'a> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new(sq: &'a mut sys::io_uring_sq, flags: u32) -> SubmissionQueue<'a> {
-        let mut view = SubmissionQueue {
+        SubmissionQueue {
             sqes: sq.sqes,
             tail: sq.sqe_tail,
             mask: sq.ring_mask,
             flags,
-            next: sq.sqes,
-            end: sq.sqes,
+            limit: sq.sqe_tail,
             sq,
-        };
-        if flags & SPECIAL_SQES == 0 {
-            view.refill();
         }
-        view
     }
 
     /// The kernel's head: acquire for SQPOLL (its thread must be done reading a
@@ -135,14 +137,6 @@ impl<'a> SubmissionQueue<'a> {
         }
     }
 
-    /// Free slots after `tail` by the kernel's current head (0 if the two are
-    /// inconsistent, as they may be transiently with `SQ_REWIND`).
-    #[inline(always)]
-    fn free(&self) -> u32 {
-        let queued = self.tail.wrapping_sub(self.load_head());
-        self.sq.ring_entries.saturating_sub(queued)
-    }
-
     /// Whether `n` more slots fit after `tail`, by the kernel's current head.
     #[inline(always)]
     fn has_room(&self, n: u32) -> bool {
@@ -150,30 +144,25 @@ impl<'a> SubmissionQueue<'a> {
         (queued as u64) + (n as u64) <= self.sq.ring_entries as u64
     }
 
-    /// Re-opens the fast path's window of a plain ring from the kernel's current
-    /// head.
-    ///
-    /// Everything the view does takes values, not its own address, and is
-    /// inlined: so the view and the entry being pushed stay in registers.
+    /// Free slots from `tail` on before `limit` (0 for the general path).
     #[inline(always)]
-    fn refill(&mut self) {
-        let entries = self.sq.ring_entries;
-        let i = self.tail & self.mask;
-        // Up to the free slots' end or the array's, whichever comes first (in
-        // u64: no overflow).
-        let stop = (i as u64 + self.free() as u64).min(entries as u64);
-        // SAFETY: i <= stop <= ring_entries, the number of slots in the sqes array
-        // (a plain ring's are 64 bytes each), so both stay inside it or one past.
-        unsafe {
-            self.next = self.sqes.add(i as usize);
-            self.end = self.sqes.add(stop as usize);
-        }
+    fn window(&self) -> u32 {
+        self.limit.wrapping_sub(self.tail)
     }
 
-    /// Slots left in the fast path's window.
+    /// Re-reads the kernel's head on a plain ring: whether `n` more slots fit
+    /// after `tail`, and if so moves `limit` to the head's new bound.
     #[inline(always)]
-    fn window(&self) -> usize {
-        (self.end.addr() - self.next.addr()) / core::mem::size_of::<sys::io_uring_sqe>()
+    fn refill(&mut self, n: u32) -> bool {
+        let head = self.load_head();
+        let queued = self.tail.wrapping_sub(head);
+        // In u64: no overflow; a queue that looks over-full (as it may
+        // transiently with `SQ_REWIND`) has no room.
+        if (queued as u64) + (n as u64) > self.sq.ring_entries as u64 {
+            return false;
+        }
+        self.limit = head.wrapping_add(self.sq.ring_entries);
+        true
     }
 
     /// Moves the tail on by `n` pushed slots, in the view and in the ring.
@@ -181,6 +170,14 @@ impl<'a> SubmissionQueue<'a> {
     fn advance(&mut self, n: u32) {
         self.tail = self.tail.wrapping_add(n);
         self.sq.sqe_tail = self.tail;
+    }
+
+    /// [`advance`](Self::advance) on an `SQE128` or `SQE_MIXED` ring, whose
+    /// `limit` stays at `tail`.
+    #[inline(always)]
+    fn advance_special(&mut self, n: u32) {
+        self.advance(n);
+        self.limit = self.tail;
     }
 
     /// Pointer to slot `index` (a ring position, masked here) of 64 bytes.
@@ -242,24 +239,20 @@ impl<'a> SubmissionQueue<'a> {
     #[inline]
     #[doc(alias = "io_uring_get_sqe")]
     pub unsafe fn push(&mut self, sqe: &Sqe) -> Result<(), PushError> {
-        if self.next == self.end {
+        if self.tail == self.limit {
             if self.flags & SPECIAL_SQES != 0 {
                 // SAFETY: forwarded from this function's contract.
                 return unsafe { self.push_special(sqe) };
             }
-            self.refill();
-            if self.next == self.end {
+            if !self.refill(1) {
                 return Err(PushError::Full);
             }
         }
-        // SAFETY: `next` is the slot for `tail`, inside the sqes mapping and, being
-        // in the window, consumed by the kernel and not queued; on this ring
-        // (neither SQE128 nor SQE_MIXED) an entry is exactly one 64-byte slot. The
-        // source is a distinct, valid 64-byte value. `next + 1` is at most `end`.
-        unsafe {
-            core::ptr::copy_nonoverlapping(sqe.as_raw(), self.next, 1);
-            self.next = self.next.add(1);
-        }
+        // SAFETY: the slot for `tail` is inside the sqes mapping (`slot` masks the
+        // index) and free: `tail` is before `limit`, so consumed by the kernel and
+        // not queued; on this ring (neither SQE128 nor SQE_MIXED) an entry is
+        // exactly one 64-byte slot. The source is a distinct, valid 64-byte value.
+        unsafe { core::ptr::copy_nonoverlapping(sqe.as_raw(), self.slot(self.tail, 0), 1) };
         self.advance(1);
         Ok(())
     }
@@ -281,7 +274,7 @@ impl<'a> SubmissionQueue<'a> {
         }
         // SAFETY: has_room found the slot at tail free.
         unsafe { self.write64(self.tail, sqe) };
-        self.advance(1);
+        self.advance_special(1);
         Ok(())
     }
 
@@ -298,29 +291,30 @@ impl<'a> SubmissionQueue<'a> {
     /// As for [`push`](Self::push), for every entry.
     #[inline]
     pub unsafe fn push_multiple(&mut self, sqes: &[Sqe]) -> Result<(), PushError> {
-        if sqes.len() > self.window() {
+        if sqes.len() > self.window() as usize {
             // SAFETY: forwarded from this function's contract.
             return unsafe { self.push_multiple_general(sqes) };
         }
+        let mut tail = self.tail;
         for sqe in sqes {
-            // SAFETY: as in `push`: the window holds sqes.len() free slots.
-            unsafe {
-                core::ptr::copy_nonoverlapping(sqe.as_raw(), self.next, 1);
-                self.next = self.next.add(1);
-            }
-            self.advance(1);
+            // SAFETY: as in `push`: the sqes.len() slots from `tail` on are before
+            // `limit`.
+            unsafe { core::ptr::copy_nonoverlapping(sqe.as_raw(), self.slot(tail, 0), 1) };
+            tail = tail.wrapping_add(1);
         }
+        self.advance(sqes.len() as u32);
         Ok(())
     }
 
-    /// [`push_multiple`](Self::push_multiple) beyond the fast path's window (a
-    /// full queue, or a batch that wraps), and on `SQE128` and `SQE_MIXED` rings.
+    /// [`push_multiple`](Self::push_multiple) beyond the known-free slots (the
+    /// head is read again), and on `SQE128` and `SQE_MIXED` rings.
     ///
     /// # Safety
     ///
     /// As for [`push`](Self::push), for every entry.
     #[inline]
     unsafe fn push_multiple_general(&mut self, sqes: &[Sqe]) -> Result<(), PushError> {
+        let special = self.flags & SPECIAL_SQES != 0;
         if self.flags & sys::IORING_SETUP_SQE_MIXED != 0 {
             if let Some(bad) = sqes.iter().find(|s| is_128_opcode(s.as_raw().opcode)) {
                 return Err(PushError::SizeMismatch {
@@ -329,16 +323,22 @@ impl<'a> SubmissionQueue<'a> {
             }
         }
         let n = u32::try_from(sqes.len()).map_err(|_| PushError::Full)?;
-        if !self.has_room(n) {
+        let room = if special {
+            self.has_room(n)
+        } else {
+            self.refill(n)
+        };
+        if !room {
             return Err(PushError::Full);
         }
         for sqe in sqes {
-            // SAFETY: has_room found n free slots from the tail on.
+            // SAFETY: has_room (or refill) found n free slots from the tail on.
             unsafe { self.write64(self.tail, sqe) };
-            self.advance(1);
-        }
-        if self.flags & SPECIAL_SQES == 0 {
-            self.refill();
+            if special {
+                self.advance_special(1);
+            } else {
+                self.advance(1);
+            }
         }
         Ok(())
     }
@@ -373,7 +373,7 @@ impl<'a> SubmissionQueue<'a> {
             // SAFETY: the slot (two 64-byte halves) is free and inside the mapping;
             // Sqe128 is exactly those 128 bytes.
             unsafe { core::ptr::copy_nonoverlapping(sqe as *const Sqe128, slot.cast(), 1) };
-            self.advance(1);
+            self.advance_special(1);
             return Ok(());
         }
         if flags & sys::IORING_SETUP_SQE_MIXED == 0 {
@@ -400,7 +400,7 @@ impl<'a> SubmissionQueue<'a> {
         // SAFETY: slots tail and tail+1 are free and adjacent in memory (tail is
         // not the last slot, by the padding above).
         unsafe { core::ptr::copy_nonoverlapping(sqe as *const Sqe128, slot.cast(), 1) };
-        self.advance(if wraps { 3 } else { 2 });
+        self.advance_special(if wraps { 3 } else { 2 });
         Ok(())
     }
 
@@ -551,5 +551,75 @@ mod tests {
         // Slots 2, 3, 0, 1 took 0..4; then 2, 3, 0 took 4..7.
         assert_eq!(got, [6, 3, 4, 5]);
         assert_eq!(f.sq.sqe_tail, 9);
+    }
+
+    #[test]
+    fn push_multiple_after_a_push_uses_the_limit_and_rereads_the_head_past_it() {
+        let mut f = FakeSq::<8>::new(6);
+        let khead = f.sq.khead;
+        let mut sq = SubmissionQueue::new(&mut f.sq, 0);
+        // SAFETY: as in the tests above.
+        unsafe { sq.push(&sqe(0)) }.unwrap();
+        // Seven known-free slots remain, across the wrap.
+        let batch: Vec<Sqe> = (1..8).map(sqe).collect();
+        // SAFETY: as above.
+        unsafe { sq.push_multiple(&batch) }.unwrap();
+        assert_eq!(
+            // SAFETY: as above.
+            unsafe { sq.push_multiple(&batch[..1]) },
+            Err(PushError::Full)
+        );
+        // The "kernel" consumes five; a batch of six does not fit, one of five does.
+        // SAFETY: khead is the fake ring's head, alive; the view only reads it
+        // atomically and nothing else touches it meanwhile.
+        unsafe { atomic(khead) }.store(11, Ordering::Release);
+        let more: Vec<Sqe> = (8..14).map(sqe).collect();
+        // SAFETY: as above.
+        assert_eq!(unsafe { sq.push_multiple(&more) }, Err(PushError::Full));
+        // SAFETY: as above.
+        unsafe { sq.push_multiple(&more[..5]) }.unwrap();
+        assert_eq!(sq.len(), 8);
+        assert!(sq.is_full());
+        let got: Vec<u64> = f.sqes.iter().map(|s| s.user_data).collect();
+        // Slots 6, 7, 0..6 took 0..8; then 6, 7, 0, 1, 2 took 8..13.
+        assert_eq!(got, [10, 11, 12, 5, 6, 7, 8, 9]);
+        assert_eq!(f.sq.sqe_tail, 19);
+    }
+
+    #[test]
+    fn a_single_push_per_view_fills_every_slot_and_stops_when_full() {
+        // One push per view: each checks the kernel's head (the limit is new), at every
+        // offset and across the wrap.
+        for start in [0u32, 1, 3, u32::MAX] {
+            let mut f = FakeSq::<4>::new(start);
+            for k in 0..4u64 {
+                // SAFETY: as in the tests above.
+                unsafe { SubmissionQueue::new(&mut f.sq, 0).push(&sqe(k)) }.unwrap();
+                assert_eq!(f.sq.sqe_tail, start.wrapping_add(k as u32 + 1));
+            }
+            // SAFETY: as above.
+            let full = unsafe { SubmissionQueue::new(&mut f.sq, 0).push(&sqe(9)) };
+            assert_eq!(full, Err(PushError::Full));
+            assert_eq!(
+                f.sq.sqe_tail,
+                start.wrapping_add(4),
+                "a failed push moves nothing"
+            );
+            for k in 0..4u32 {
+                let slot = (start.wrapping_add(k) & 3) as usize;
+                assert_eq!(f.sqes[slot].user_data, k as u64, "start {start}");
+            }
+            // The "kernel" consumes one: one more single push fits, into the
+            // slot it freed.
+            // SAFETY: khead points at the fake ring's head, alive, and no view is.
+            unsafe { *f.sq.khead = start.wrapping_add(1) };
+            let mut sq = SubmissionQueue::new(&mut f.sq, 0);
+            // SAFETY: as above.
+            unsafe { sq.push(&sqe(20)) }.unwrap();
+            // SAFETY: as above.
+            assert_eq!(unsafe { sq.push(&sqe(21)) }, Err(PushError::Full));
+            assert_eq!(f.sqes[(start & 3) as usize].user_data, 20);
+            assert_eq!(f.sq.sqe_tail, start.wrapping_add(5));
+        }
     }
 }

@@ -1,18 +1,34 @@
-//! `cargo xtask bench`: `uring` against C liburing, built from the same vendored 2.15
-//! source, measured side by side in one run.
+//! `cargo xtask bench`: `uring` against C liburing (built from the same vendored
+//! 2.15 source) and against the Rust peers users would pick instead, measured side
+//! by side in one run.
 //!
-//! The C program (`xtask/bench/bench.c`, `-O2`, liburing's inline helpers and its
-//! `io_uring_submit_and_wait`) and the Rust one (`uring/benches/ring.rs`) run the same
-//! workloads, interleaved C, Rust, C, Rust… so that the machine's noise hits both alike.
-//! Each case prints medians and the ratio `uring / C` (above 1 means uring is faster).
+//! Every case runs its contenders interleaved (C, io-uring, uring, C, io-uring,
+//! uring…) so that the machine's noise hits them alike, and prints each one's
+//! medians with their ratios to C's (above 1 means faster than C): operations per
+//! second of wall time, as each program measures it, and per second of the CPU
+//! time (user and system, from `wait4`) the program (for echo, the server) used,
+//! setup included. The second is what a loaded machine disturbs least: time spent
+//! waiting for a CPU is not counted.
 //!
-//! The echo case runs servers instead: the C liburing server of `xtask/bench/echo.c`
-//! and `uring/examples/echo_server.rs` built with `--release`, each driven by the same
-//! C load generator (`echo client`, one epoll thread, ping-pong round trips), so that
-//! only the server differs.
+//! * NOPs and 4 KiB reads: the C program (`xtask/bench/bench.c`, `-O2`, liburing's
+//!   inline helpers and its `io_uring_submit_and_wait`), the `io-uring` crate
+//!   (`xtask/bench/peers`, `peer-ring`), `uring`'s raw level
+//!   (`uring/benches/ring.rs`) and, for reads, `uring`'s safe layer
+//!   (`read-owned`).
+//! * Echo: servers, one thread each, written the way each project's own examples
+//!   write them: C liburing (`xtask/bench/echo.c`), `monoio` and `tokio-uring`
+//!   (`peer-echo`), and `uring/examples/echo_server.rs`, each driven by the same C
+//!   load generator (`echo client`: one epoll thread, ping-pong round trips), so
+//!   that only the server differs.
 //!
-//! `--instructions` counts user-space instructions per NOP at batch 32 under valgrind's
-//! callgrind, which is deterministic where wall time is not.
+//! The peers live in `xtask/bench/peers`, a workspace of its own (not a member of
+//! the project's): they are built here, with `--release --locked`, and nothing
+//! else builds them, so the `uring` library's dependency tree does not grow.
+//!
+//! `--instructions` counts user-space instructions per operation under valgrind's
+//! callgrind, which is deterministic where wall time is not: NOPs at batch 1 and
+//! 32, raw 4 KiB reads at QD 32 (C, io-uring, uring) and the safe layer's reads
+//! (uring owned), all on `SINGLE_ISSUER | DEFER_TASKRUN` rings.
 
 use crate::codegen::recipe;
 use crate::util::{self, Result, project_root};
@@ -20,22 +36,55 @@ use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-struct Case {
-    name: String,
-    args: Vec<String>,
-    /// The Rust benchmark's first argument, when it differs from the C program's
-    /// (`read-owned`: the same reads through the safe layer).
-    rust_mode: Option<&'static str>,
-    /// An echo case: `args` are the load generator's, after the server's address.
-    echo: bool,
+/// The programs a run compares.
+struct Programs {
+    /// `bench.c`.
+    c: PathBuf,
+    /// `uring/benches/ring.rs`.
+    rust: PathBuf,
+    /// `peer-ring` (the `io-uring` crate) and `peer-echo` (monoio, tokio-uring).
+    peer_ring: PathBuf,
+    peer_echo: PathBuf,
 }
 
-/// The echo case's programs.
+/// The echo case's C server (which is also the load generator) and uring's.
 struct Echo {
     /// `echo.c`: `server` and `client` modes.
     c: PathBuf,
     /// `uring/examples/echo_server.rs`, release build.
     rust: PathBuf,
+}
+
+/// One contender of a case.
+struct Contender {
+    name: &'static str,
+    how: How,
+}
+
+enum How {
+    /// A benchmark program and its arguments; it prints `ops_per_sec`.
+    Bench(PathBuf, Vec<String>),
+    /// An echo server and its arguments, driven by the load generator.
+    Echo(PathBuf, Vec<String>),
+}
+
+struct Case {
+    name: String,
+    /// Operations per run: NOPs, reads, or round trips (all connections').
+    ops: u64,
+    contenders: Vec<Contender>,
+    /// Echo cases: the load generator's arguments after the server's address.
+    client_args: Vec<String>,
+}
+
+/// Whether case `name` is selected by `--filter`: it contains one of the
+/// filter's comma-separated parts (every case without a filter).
+fn matches(filter: Option<&str>, name: &str) -> bool {
+    filter.is_none_or(|f| f.split(',').any(|part| name.contains(part)))
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
 }
 
 pub fn run(args: &[String]) -> Result {
@@ -66,113 +115,187 @@ pub fn run(args: &[String]) -> Result {
     if quick {
         runs = runs.min(5);
     }
-    let (c_bin, rust_bin) = build()?;
+    let progs = build()?;
 
     if instructions {
-        return count_instructions(&c_bin, &rust_bin);
+        return count_instructions(&progs, &data_file()?, filter.as_deref());
     }
 
     let nop_ops: u64 = if quick { 200_000 } else { 1_000_000 };
     let read_ops: u64 = if quick { 50_000 } else { 300_000 };
     let data = data_file()?;
+    let bench = |bin: &Path, args: &[String]| How::Bench(bin.to_path_buf(), args.to_vec());
     let mut cases = Vec::new();
     for mode in ["default", "defer"] {
         for batch in [1u32, 8, 32, 128] {
             // Batch 1 does far fewer NOPs per second: fewer ops keep its runs short.
             let ops = if batch == 1 { nop_ops / 4 } else { nop_ops };
+            let args = vec![
+                "nop".to_string(),
+                batch.to_string(),
+                mode.into(),
+                ops.to_string(),
+            ];
             cases.push(Case {
                 name: format!("nop batch={batch} {mode}"),
-                args: vec![
-                    "nop".into(),
-                    batch.to_string(),
-                    mode.into(),
-                    ops.to_string(),
+                ops,
+                contenders: vec![
+                    Contender {
+                        name: "C liburing",
+                        how: bench(&progs.c, &args),
+                    },
+                    Contender {
+                        name: "io-uring",
+                        how: bench(&progs.peer_ring, &args),
+                    },
+                    Contender {
+                        name: "uring raw",
+                        how: bench(&progs.rust, &args),
+                    },
                 ],
-                rust_mode: None,
-                echo: false,
+                client_args: Vec::new(),
             });
         }
     }
-    let read_args = vec![
-        "read".to_string(),
-        "32".into(),
-        "default".into(),
-        read_ops.to_string(),
-        data.display().to_string(),
-    ];
-    cases.push(Case {
-        name: "read 4KiB qd=32 default".into(),
-        args: read_args.clone(),
-        rust_mode: None,
-        echo: false,
-    });
-    // The safe layer against the same C program: each read owns its Vec.
-    cases.push(Case {
-        name: "read 4KiB qd=32 owned".into(),
-        args: read_args,
-        rust_mode: Some("read-owned"),
-        echo: false,
-    });
-    // Round trips per connection: 16 connections ping-ponging 64-byte messages.
+    for mode in ["default", "defer"] {
+        let args = vec![
+            "read".to_string(),
+            "32".into(),
+            mode.into(),
+            read_ops.to_string(),
+            data.display().to_string(),
+        ];
+        // The safe layer against the same C program: each read owns its buffer.
+        let mut owned = args.clone();
+        owned[0] = "read-owned".into();
+        cases.push(Case {
+            name: format!("read 4KiB qd=32 {mode}"),
+            ops: read_ops,
+            contenders: vec![
+                Contender {
+                    name: "C liburing",
+                    how: bench(&progs.c, &args),
+                },
+                Contender {
+                    name: "io-uring",
+                    how: bench(&progs.peer_ring, &args),
+                },
+                Contender {
+                    name: "uring raw",
+                    how: bench(&progs.rust, &args),
+                },
+                Contender {
+                    name: "uring owned",
+                    how: bench(&progs.rust, &owned),
+                },
+            ],
+            client_args: Vec::new(),
+        });
+    }
+    // Round trips per connection: 16 connections ping-ponging messages.
     let echo_conns = 16u32;
-    let echo_trips: u64 = if quick { 5_000 } else { 20_000 };
-    cases.push(Case {
-        name: format!("echo 64B conns={echo_conns}"),
-        args: vec![echo_conns.to_string(), "64".into(), echo_trips.to_string()],
-        rust_mode: None,
-        echo: true,
-    });
+    for (size, trips) in [(64u32, 20_000u64), (4096, 10_000)] {
+        let trips = if quick { trips / 4 } else { trips };
+        cases.push(Case {
+            name: format!("echo {size}B conns={echo_conns}"),
+            ops: echo_conns as u64 * trips,
+            contenders: Vec::new(),
+            client_args: vec![echo_conns.to_string(), size.to_string(), trips.to_string()],
+        });
+    }
 
-    cases.retain(|c| filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())));
+    cases.retain(|c| matches(filter.as_deref(), &c.name));
     // Built only when an echo case runs.
-    let echo = if cases.iter().any(|c| c.echo) {
-        Some(build_echo()?)
+    if cases.iter().any(|c| c.name.starts_with("echo")) {
+        let echo = build_echo()?;
+        for case in cases.iter_mut().filter(|c| c.name.starts_with("echo")) {
+            let server = |bin: &Path, args: &[&str]| How::Echo(bin.to_path_buf(), strings(args));
+            case.contenders = vec![
+                Contender {
+                    name: "C liburing",
+                    how: server(&echo.c, &["server"]),
+                },
+                Contender {
+                    name: "monoio",
+                    how: server(&progs.peer_echo, &["monoio"]),
+                },
+                Contender {
+                    name: "tokio-uring",
+                    how: server(&progs.peer_echo, &["tokio-uring"]),
+                },
+                Contender {
+                    name: "uring (safe)",
+                    how: server(&echo.rust, &[]),
+                },
+            ];
+        }
+        run_cases(&cases, runs, Some(&echo.c))?;
     } else {
-        None
-    };
-
-    println!(
-        "{:<28} {:>14} {:>14} {:>7}",
-        "case", "uring_ops_s", "c_ops_s", "ratio"
-    );
-    for case in &cases {
-        let mut rust_args = case.args.clone();
-        if let Some(mode) = case.rust_mode {
-            rust_args[0] = mode.to_string();
-        }
-        let run_c = || match &echo {
-            Some(e) if case.echo => measure_echo(&e.c, &["server"], &e.c, &case.args),
-            _ => measure(&c_bin, &case.args),
-        };
-        let run_rust = || match &echo {
-            Some(e) if case.echo => measure_echo(&e.rust, &[], &e.c, &case.args),
-            _ => measure(&rust_bin, &rust_args),
-        };
-        // One warm-up each, not counted.
-        run_c()?;
-        run_rust()?;
-        let (mut c, mut r) = (Vec::new(), Vec::new());
-        for _ in 0..runs {
-            c.push(run_c()?);
-            r.push(run_rust()?);
-        }
-        let (cm, rm) = (median(&mut c), median(&mut r));
-        println!(
-            "{:<28} {:>14.0} {:>14.0} {:>7.3}",
-            case.name,
-            rm,
-            cm,
-            rm / cm
-        );
+        run_cases(&cases, runs, None)?;
     }
     println!(
-        "(medians of {runs} interleaved runs each; ratio = uring / C liburing 2.15, higher is faster)"
+        "(medians of {runs} interleaved runs each, higher is faster; x C = rate / C liburing 2.15's. \
+         ops/s: wall time, as each program measures it; ops/cpu-s: per second of CPU time, user \
+         and system, the program (echo: the server) used, which waiting for a CPU on a loaded \
+         machine does not inflate)"
     );
     Ok(())
 }
 
-/// Builds the C program against the vendored liburing, and the Rust benchmark.
-fn build() -> Result<(PathBuf, PathBuf)> {
+/// Runs every case's contenders interleaved, `runs` times after one warm-up
+/// each, and prints their medians.
+fn run_cases(cases: &[Case], runs: usize, client: Option<&Path>) -> Result {
+    println!(
+        "{:<24} {:<13} {:>11} {:>6} {:>11} {:>6}",
+        "case", "contender", "ops/s", "x C", "ops/cpu-s", "x C"
+    );
+    for case in cases {
+        let once = |c: &Contender| -> Result<Measured> {
+            match &c.how {
+                How::Bench(bin, args) => measure(bin, args, case.ops),
+                How::Echo(server, args) => {
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    let client = client.ok_or("an echo case without the load generator")?;
+                    measure_echo(server, &args, client, &case.client_args, case.ops)
+                }
+            }
+        };
+        for c in &case.contenders {
+            once(c)?;
+        }
+        let mut got: Vec<Vec<Measured>> = vec![Vec::new(); case.contenders.len()];
+        for _ in 0..runs {
+            for (c, v) in case.contenders.iter().zip(got.iter_mut()) {
+                v.push(once(c)?);
+            }
+        }
+        let medians: Vec<(f64, f64)> = got
+            .iter()
+            .map(|v| {
+                let mut wall: Vec<f64> = v.iter().map(|m| m.wall).collect();
+                let mut cpu: Vec<f64> = v.iter().map(|m| m.cpu).collect();
+                (median(&mut wall), median(&mut cpu))
+            })
+            .collect();
+        let (c_wall, c_cpu) = medians[0];
+        for (c, (wall, cpu)) in case.contenders.iter().zip(&medians) {
+            println!(
+                "{:<24} {:<13} {:>11.0} {:>6.3} {:>11.0} {:>6.3}",
+                case.name,
+                c.name,
+                wall,
+                wall / c_wall,
+                cpu,
+                cpu / c_cpu
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Builds the C program against the vendored liburing, the Rust benchmark, and
+/// the peers.
+fn build() -> Result<Programs> {
     let root = project_root();
     let out = root.join("target/bench");
     let include = out.join("include");
@@ -229,7 +352,25 @@ fn build() -> Result<(PathBuf, PathBuf)> {
             Some(PathBuf::from(rest.split('"').next()?))
         })
         .ok_or("cargo bench --no-run did not report the `ring` benchmark's executable")?;
-    Ok((c_bin, rust_bin))
+
+    // The peers: a workspace of their own, built into a target directory of their
+    // own, with the versions their lock file pins.
+    let peers_target = root.join("target/bench-peers");
+    util::run(
+        util::cargo()
+            .current_dir(&root)
+            .args(["build", "--release", "--locked", "--manifest-path"])
+            .arg(root.join("xtask/bench/peers/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&peers_target),
+    )?;
+    let release = peers_target.join("release");
+    Ok(Programs {
+        c: c_bin,
+        rust: rust_bin,
+        peer_ring: release.join("peer-ring"),
+        peer_echo: release.join("peer-echo"),
+    })
 }
 
 /// Builds `xtask/bench/echo.c` against the vendored liburing (whose objects
@@ -275,27 +416,57 @@ fn build_echo() -> Result<Echo> {
 }
 
 /// A server started by [`measure_echo`], killed if the measurement fails.
-struct ServerGuard(Child);
+struct ServerGuard(Child, bool);
 
 impl Drop for ServerGuard {
     fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
+        // Once reaped by `wait_with_cpu` (the bool), its pid is no longer ours.
+        if !self.1 && self.0.try_wait().ok().flatten().is_none() {
             let _ = self.0.kill();
             let _ = self.0.wait();
         }
     }
 }
 
+/// Waits for `child` to exit (reaping it: do not wait for it again), returning its
+/// status and the CPU time, user and system, it used in seconds.
+fn wait_with_cpu(child: &Child) -> Result<(std::process::ExitStatus, f64)> {
+    use std::os::unix::process::ExitStatusExt as _;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain integers; all-zero is valid.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: pid is our own unreaped child; status and ru are valid for
+        // writes.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+        if r == pid {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            return Err(format!("wait4({pid}): {err}"));
+        }
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok((
+        std::process::ExitStatus::from_raw(status),
+        secs(ru.ru_utime) + secs(ru.ru_stime),
+    ))
+}
+
 /// Starts echo server `server` (with `args`), reads the address from its first line,
 /// runs `echo client ADDR <client_args>` against it, then closes the server's stdin
 /// (its signal to exit) and checks that it exited with status 0. Returns the
-/// client's round trips per second.
+/// client's round trips per second, and the round trips per second of CPU time
+/// the server used (`ops` round trips in all).
 fn measure_echo(
     server: &Path,
     args: &[&str],
     client: &Path,
     client_args: &[String],
-) -> Result<f64> {
+    ops: u64,
+) -> Result<Measured> {
     let child = Command::new(server)
         .args(args)
         .stdin(Stdio::piped())
@@ -303,7 +474,7 @@ fn measure_echo(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", server.display()))?;
-    let mut guard = ServerGuard(child);
+    let mut guard = ServerGuard(child, false);
     let mut line = String::new();
     let stdout = guard.0.stdout.take().ok_or("no server stdout")?;
     BufReader::new(stdout)
@@ -330,10 +501,9 @@ fn measure_echo(
             .args(client_args),
     )?;
     drop(guard.0.stdin.take());
-    let status = guard
-        .0
-        .wait()
-        .map_err(|e| format!("{}: {e}", server.display()))?;
+    // stderr is read after the exit: the servers write a line or two at most.
+    let (status, cpu) = wait_with_cpu(&guard.0)?;
+    guard.1 = true;
     let mut err = String::new();
     if let Some(mut e) = guard.0.stderr.take() {
         let _ = e.read_to_string(&mut err);
@@ -341,9 +511,14 @@ fn measure_echo(
     if !status.success() {
         return Err(format!("{} exited with {status}: {err}", server.display()));
     }
-    out.lines()
+    let wall = out
+        .lines()
         .find_map(|l| l.strip_prefix("ops_per_sec ")?.trim().parse().ok())
-        .ok_or_else(|| format!("{} printed no `ops_per_sec`: {out}", client.display()))
+        .ok_or_else(|| format!("{} printed no `ops_per_sec`: {out}", client.display()))?;
+    Ok(Measured {
+        wall,
+        cpu: ops as f64 / cpu,
+    })
 }
 
 /// A 256 MiB file of pseudo-random bytes, read once so it sits in the page cache.
@@ -366,11 +541,47 @@ fn data_file() -> Result<PathBuf> {
     Ok(path)
 }
 
-fn measure(bin: &Path, args: &[String]) -> Result<f64> {
-    let out = util::output(Command::new(bin).args(args))?;
-    out.lines()
+/// One run's two rates.
+#[derive(Clone, Copy)]
+struct Measured {
+    /// Operations per second of wall time, as the program measured them.
+    wall: f64,
+    /// Operations per second of CPU time (user and system) the measured process
+    /// used, setup included: what a loaded machine disturbs least, since time
+    /// spent waiting for a CPU is not counted.
+    cpu: f64,
+}
+
+/// Runs benchmark `bin` with `args` (`ops` operations).
+fn measure(bin: &Path, args: &[String], ops: u64) -> Result<Measured> {
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let (mut out, mut err) = (String::new(), String::new());
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let (status, cpu) = wait_with_cpu(&child)?;
+    if !status.success() {
+        return Err(format!(
+            "{} {args:?} failed: {status}\n{err}",
+            bin.display()
+        ));
+    }
+    let wall = out
+        .lines()
         .find_map(|l| l.strip_prefix("ops_per_sec ")?.trim().parse().ok())
-        .ok_or_else(|| format!("{} printed no `ops_per_sec`: {out}", bin.display()))
+        .ok_or_else(|| format!("{} printed no `ops_per_sec`: {out}", bin.display()))?;
+    Ok(Measured {
+        wall,
+        cpu: ops as f64 / cpu,
+    })
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -383,39 +594,96 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// User-space instructions per NOP at batch 32 (SINGLE_ISSUER|DEFER_TASKRUN): the
-/// difference between two run lengths, so setup and teardown cancel out.
-fn count_instructions(c_bin: &Path, rust_bin: &Path) -> Result {
+/// A counted case: its name, the workload's arguments before the operation count,
+/// the Rust benchmark's first argument when it differs (`read-owned`), and the two
+/// run lengths.
+type CountCase = (&'static str, Vec<String>, Option<&'static str>, (u64, u64));
+
+/// User-space instructions per operation (SINGLE_ISSUER|DEFER_TASKRUN), each
+/// the difference between two run lengths divided by the difference in
+/// operations, so that setup and teardown cancel out.
+fn count_instructions(progs: &Programs, data: &Path, filter: Option<&str>) -> Result {
     if Command::new("valgrind").arg("--version").output().is_err() {
         return Err("valgrind is not installed (apt-get install valgrind)".into());
     }
-    let (small, large) = (20_000u64, 60_000u64);
+    let data = data.display().to_string();
+    let nop = |batch: &str| -> Vec<String> { strings(&["nop", batch, "defer"]) };
+    let cases: Vec<CountCase> = vec![
+        ("NOP batch=1", nop("1"), None, (20_000, 60_000)),
+        ("NOP batch=32", nop("32"), None, (20_000, 60_000)),
+        (
+            "read 4KiB qd=32 raw",
+            strings(&["read", "32", "defer"]),
+            None,
+            (4_000, 12_000),
+        ),
+        (
+            "read 4KiB qd=32 owned",
+            strings(&["read", "32", "defer"]),
+            Some("read-owned"),
+            (4_000, 12_000),
+        ),
+    ];
     println!(
-        "{:<28} {:>14} {:>14} {:>7}",
-        "case", "uring_instr", "c_instr", "ratio"
+        "{:<24} {:>10} {:>10} {:>10} {:>9} {:>9}",
+        "instructions per op", "C", "io-uring", "uring", "uring/C", "io-uring/C"
     );
-    let per_op = |bin: &Path| -> Result<f64> {
-        let a = callgrind_total(bin, small)?;
-        let b = callgrind_total(bin, large)?;
-        Ok((b as f64 - a as f64) / (large - small) as f64)
-    };
-    let (r, c) = (per_op(rust_bin)?, per_op(c_bin)?);
-    println!(
-        "{:<28} {:>14.1} {:>14.1} {:>7.3}",
-        "instructions/NOP batch=32",
-        r,
-        c,
-        r / c
-    );
-    println!("(user-space instructions per NOP, callgrind; ratio = uring / C, lower is fewer)");
+    for (name, args, rust_mode, (small, large)) in cases {
+        if !matches(filter, name) {
+            continue;
+        }
+        let per_op = |bin: &Path, first: Option<&str>| -> Result<f64> {
+            let mut a = args.clone();
+            if let Some(m) = first {
+                a[0] = m.to_string();
+            }
+            let with_ops = |ops: u64| {
+                let mut v = a.clone();
+                v.push(ops.to_string());
+                if v[0].starts_with("read") {
+                    v.push(data.clone());
+                }
+                v
+            };
+            let x = callgrind_total(bin, &with_ops(small))?;
+            let y = callgrind_total(bin, &with_ops(large))?;
+            Ok((y as f64 - x as f64) / (large - small) as f64)
+        };
+        let c = per_op(&progs.c, None)?;
+        let r = per_op(&progs.rust, rust_mode)?;
+        if rust_mode.is_some() {
+            // The safe layer has no io-uring counterpart: beside the raw figures.
+            println!(
+                "{:<24} {:>10.1} {:>10} {:>10.1} {:>9.3} {:>9}",
+                name,
+                c,
+                "-",
+                r,
+                r / c,
+                "-"
+            );
+        } else {
+            let p = per_op(&progs.peer_ring, None)?;
+            println!(
+                "{:<24} {:>10.1} {:>10.1} {:>10.1} {:>9.3} {:>9.3}",
+                name,
+                c,
+                p,
+                r,
+                r / c,
+                p / c
+            );
+        }
+    }
+    println!("(user-space instructions per operation, callgrind; lower is fewer)");
     Ok(())
 }
 
-fn callgrind_total(bin: &Path, ops: u64) -> Result<u64> {
+fn callgrind_total(bin: &Path, args: &[String]) -> Result<u64> {
     let out = Command::new("valgrind")
         .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
         .arg(bin)
-        .args(["nop", "32", "defer", &ops.to_string()])
+        .args(args)
         .output()
         .map_err(|e| format!("valgrind: {e}"))?;
     let err = String::from_utf8_lossy(&out.stderr);

@@ -33,8 +33,9 @@ commands:
                          APT_CONFIG; /etc/apt is not touched), and build liburing 2.5
                          (from crates.io's uring-sys2 0.9.1, checked against
                          xtask/liburing-2.5.sha256) into target/system-liburing/built-2.5/
-  bench [--quick] [--runs N] [--filter S] [--instructions]
-                         uring vs C liburing 2.15 (same vendored source), interleaved
+  bench [--quick] [--runs N] [--filter S,S..] [--instructions]
+                         uring vs C liburing 2.15 (same vendored source) and the
+                         io-uring crate, monoio and tokio-uring (echo), interleaved
                          runs, medians and ratios; --instructions: callgrind counts
   ci                     the whole test suite, as .ci/run runs it
   kernel-check [--kernel VERSION|PATH]… [--filter TEST] [--jobs N] [--accel tcg|kvm|auto]

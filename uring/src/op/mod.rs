@@ -223,6 +223,26 @@ macro_rules! opcode {
     };
 }
 
+/// The largest byte count worth passing in an entry's `len`: `0x7fff_f000`, the
+/// kernel's own limit on one read or write (`MAX_RW_COUNT`: `INT_MAX` rounded down
+/// to a 4 KiB page).
+///
+/// Reads and writes clamp a larger `len` to it themselves, but the socket
+/// operations ([`Send`], [`Recv`], [`SendZc`] and their provided-buffer forms)
+/// refuse a `len` above `INT_MAX` with `EINVAL`: clamp to this before building
+/// one for a buffer of 2 GiB or more. The safe layer ([`crate::owned`]) does.
+///
+/// ```
+/// use uring::op::{MAX_IO_LEN, Recv};
+/// use uring::types::Fd;
+///
+/// let mut buf = Vec::<u8>::with_capacity(16);
+/// let len = u32::try_from(buf.capacity()).unwrap_or(u32::MAX).min(MAX_IO_LEN);
+/// let sqe = Recv::new(Fd(3), buf.as_mut_ptr(), len).build();
+/// assert_eq!(sqe.as_raw().len, 16);
+/// ```
+pub const MAX_IO_LEN: u32 = 0x7fff_f000;
+
 mod buffers;
 mod cmd;
 mod fs;

@@ -220,6 +220,9 @@ opcode! {
     /// [`multishot`](Self::multishot) (Linux 6.0) keeps receiving into provided
     /// buffers of [`buf_group`](Self::buf_group); [`bundle`](Self::bundle) (6.10) fills
     /// several at once.
+    ///
+    /// A `len` above `INT_MAX` is refused with `EINVAL` (reads and writes clamp
+    /// it; socket operations do not): pass at most [`MAX_IO_LEN`](super::MAX_IO_LEN).
     #[doc(alias = "io_uring_prep_recv")]
     #[doc(alias = "io_uring_prep_recv_multishot")]
     pub struct Recv(sys::IORING_OP_RECV) {
@@ -307,6 +310,9 @@ opcode! {
     /// Usually two completions: the result (flagged `MORE`), then a notification
     /// (flagged `NOTIF`) once the kernel no longer needs the buffer.
     /// [`buf_index`](Self::buf_index) sends from a registered buffer.
+    ///
+    /// A `len` above `INT_MAX` is refused with `EINVAL` (reads and writes clamp
+    /// it; socket operations do not): pass at most [`MAX_IO_LEN`](super::MAX_IO_LEN).
     #[doc(alias = "io_uring_prep_send_zc")]
     #[doc(alias = "io_uring_prep_send_zc_fixed")]
     pub struct SendZc(sys::IORING_OP_SEND_ZC) {

@@ -90,6 +90,13 @@ opcode! {
     /// Push it right after an entry flagged `IO_LINK`: if that entry is still pending
     /// when the time runs out it is cancelled (`-ECANCELED`, or `-EINTR`) and this one
     /// completes with `-ETIME`; otherwise this one completes with `-ECANCELED`.
+    ///
+    /// When the time runs out, this entry's result is that of the kernel's attempt
+    /// to cancel the entry before it: `-ETIME` when it was cancelled, but
+    /// `-ENOENT` when it was no longer found (it was completing at that moment)
+    /// and `-EALREADY` when it was already running and could only be signalled
+    /// (an io-wq worker; it then completes on its own, often with `-EINTR` or
+    /// `-ECANCELED`). Do not treat those two as errors of the timeout itself.
     #[doc(alias = "io_uring_prep_link_timeout")]
     pub struct LinkTimeout(sys::IORING_OP_LINK_TIMEOUT) {
         needs { timespec: [*const Timespec] }

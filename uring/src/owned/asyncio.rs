@@ -10,9 +10,8 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use super::{ItemPoll, Multi, Multishot, Op, OpId, OpKey, OwnedRing, SubmitError};
+use super::{ItemPoll, Multi, Multishot, Op, OpId, OpKey, OwnedRing, StreamEnd, SubmitError};
 use crate::error;
-use crate::setup::SetupFlags;
 
 /// An [`OwnedRing`] for async code: operations become futures (and multishot
 /// operations streams) that resolve to the operation's output, buffers back.
@@ -21,22 +20,16 @@ use crate::setup::SetupFlags;
 /// (`IORING_REGISTER_EVENTFD`), which the kernel signals whenever it posts a
 /// completion; the runtime watches that descriptor ([`AsRawFd`] gives it) and,
 /// when it is readable, calls [`process`](Self::process), which wakes the futures
-/// whose operations completed. With tokio, wrap a clone in
-/// `tokio::io::unix::AsyncFd` (see `examples/tokio_echo.rs`):
+/// whose operations completed. With tokio (feature `tokio`), spawn
+/// `AsyncRing::tokio_driver`, which does exactly that — no `unsafe`:
 ///
 /// ```ignore
-/// // SAFETY: the clone keeps the eventfd open, and as_raw_fd always returns it.
-/// let driver = unsafe { AsyncFd::register_with_interest(ring.clone(), Interest::READABLE) }?;
-/// tokio::task::spawn_local(async move {
-///     loop {
-///         let mut ready = driver.readable().await?;
-///         // `process` reports WouldBlock once the eventfd is drained, which
-///         // clears tokio's readiness.
-///         let _ = ready.try_io(|r| r.get_ref().process());
-///     }
-/// });
+/// let ring = AsyncRing::new(OwnedRing::new(64)?)?;
+/// tokio::task::spawn_local(ring.tokio_driver()?);
 /// let (res, buf) = ring.run(ops::Read::new(file, vec![0; 4096], 0))?.await?;
 /// ```
+///
+/// With feature `stream`, an [`ItemStream`] is a `futures_core::Stream`.
 ///
 /// It is a cheap handle (`Clone`) to one ring, and not `Send`: the ring, its
 /// futures and its driver live on one thread (a `LocalSet`, a current-thread
@@ -45,14 +38,18 @@ use crate::setup::SetupFlags;
 /// **Dropping a future is cancelling its operation**: the future submits an
 /// `ASYNC_CANCEL` and detaches the operation, whose buffers and descriptors stay
 /// in the ring's table until its final completion, then are dropped. The same
-/// holds for an [`ItemStream`]. `mem::forget`ting a future leaves its operation
-/// running, and its output is queued in the ring, unclaimed, until the ring goes.
+/// holds for an [`ItemStream`]. `mem::forget`ting a future (or a stream) leaks
+/// more than its operation: the future holds an `Rc` of the ring, so the ring
+/// itself never goes — its table, its queued outputs (the forgotten operation's
+/// among them), its eventfd and its kernel descriptors stay for the life of the
+/// process. Nothing unsafe follows (nothing is freed), but it is a leak of the
+/// whole ring, not of one operation.
 #[derive(Clone)]
 pub struct AsyncRing {
-    inner: Rc<Inner>,
+    pub(super) inner: Rc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     ring: RefCell<OwnedRing>,
     wakers: RefCell<HashMap<OpKey, Waker>>,
     /// Operations whose futures were dropped while the ring was borrowed: to
@@ -157,6 +154,7 @@ impl AsyncRing {
         Ok(ItemStream {
             inner: Rc::clone(&self.inner),
             id: Some(id),
+            end: None,
         })
     }
 
@@ -220,6 +218,22 @@ impl AsyncRing {
     }
 }
 
+impl Drop for Inner {
+    /// Signals the eventfd once more, so that a driver waiting on it (which holds
+    /// the ring only weakly) wakes, finds the ring gone and ends.
+    fn drop(&mut self) {
+        let one = 1u64;
+        // SAFETY: writes 8 bytes from a u64 to our own eventfd, still open.
+        let _ = unsafe {
+            libc::write(
+                self.eventfd.as_raw_fd(),
+                (&raw const one).cast(),
+                core::mem::size_of::<u64>(),
+            )
+        };
+    }
+}
+
 impl Inner {
     /// Cancels orphans, submits, reaps, and wakes the futures of the operations
     /// that saw a completion. Wakers run with no borrow held.
@@ -230,12 +244,9 @@ impl Inner {
                 forget_op(&mut ring, key);
             }
             let submitted = ring.submit();
-            if ring.ring.flags().contains(SetupFlags::DEFER_TASKRUN) {
-                // Deferred completions are posted only when this task enters the
-                // kernel asking for events (the eventfd said there are some).
-                let _ = ring.ring.get_events();
-            }
-            let _ = ring.reap();
+            // On a DEFER_TASKRUN ring, deferred completions are posted only when
+            // this task enters the kernel asking for events: reap_now does that.
+            let _ = ring.reap_now();
             let touched = ring
                 .touched
                 .as_mut()
@@ -369,10 +380,9 @@ impl<T: Op> Future for OpFuture<T> {
             let mut ring = this.inner.ring.borrow_mut();
             match ring.take_ready(id) {
                 Some(out) => Some(Ok(out)),
-                None if !ring.is_in_flight(id) => Some(Err(error::with_context(
-                    libc::ENOENT,
-                    "this operation's completion was taken by other means",
-                ))),
+                None if !ring.is_in_flight(id) => {
+                    Some(Err(io::Error::from_raw_os_error(libc::ENOENT)))
+                }
                 None => None,
             }
         };
@@ -410,11 +420,19 @@ impl<T: Op> fmt::Debug for OpFuture<T> {
 pub struct ItemStream<T: Multishot> {
     inner: Rc<Inner>,
     id: Option<OpId<Multi<T>>>,
+    end: Option<StreamEnd>,
 }
 
 impl<T: Multishot> ItemStream<T> {
+    /// Why the stream ended, once it has ([`poll_next`](Self::poll_next) gave
+    /// `None`): [`StreamEnd::rearm`] says whether submitting the operation again
+    /// simply continues it. `None` while it goes on.
+    pub fn end(&self) -> Option<StreamEnd> {
+        self.end
+    }
+
     /// The next item, or `None` at the end of the stream (the error that ended
-    /// it, if any, is the last item).
+    /// it, if any, is the last item; [`end`](Self::end) then says why it ended).
     pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<T::Item>>> {
         let Some(id) = self.id.as_ref() else {
             return Poll::Ready(None);
@@ -426,7 +444,13 @@ impl<T: Multishot> ItemStream<T> {
         let polled = self.inner.ring.borrow_mut().take_item(id);
         match polled {
             ItemPoll::Item(item) => Poll::Ready(Some(item)),
-            ItemPoll::Ended => {
+            ItemPoll::Ended(end) => {
+                self.end = Some(end);
+                self.id = None;
+                self.inner.forget_waker(key);
+                Poll::Ready(None)
+            }
+            ItemPoll::Gone => {
                 self.id = None;
                 self.inner.forget_waker(key);
                 Poll::Ready(None)
@@ -458,6 +482,17 @@ impl<T: Multishot> ItemStream<T> {
     }
 }
 
+#[cfg(feature = "stream")]
+impl<T: Multishot> futures_core::Stream for ItemStream<T> {
+    type Item = io::Result<T::Item>;
+
+    /// As [`ItemStream::poll_next`]: the items, then `None` at the end
+    /// ([`ItemStream::end`] says why it ended).
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        ItemStream::poll_next(self.get_mut(), cx)
+    }
+}
+
 impl<T: Multishot> Drop for ItemStream<T> {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
@@ -468,7 +503,10 @@ impl<T: Multishot> Drop for ItemStream<T> {
 
 impl<T: Multishot> fmt::Debug for ItemStream<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ItemStream").field("id", &self.id).finish()
+        f.debug_struct("ItemStream")
+            .field("id", &self.id)
+            .field("end", &self.end)
+            .finish()
     }
 }
 

@@ -17,7 +17,10 @@ use core::ops::{Bound, RangeBounds};
 /// Memory the kernel may read from: the source of a write or send.
 ///
 /// The kernel reads the first [`bytes_init`](Self::bytes_init) bytes at
-/// [`stable_ptr`](Self::stable_ptr).
+/// [`stable_ptr`](Self::stable_ptr) — at most
+/// [`MAX_IO_LEN`](crate::op::MAX_IO_LEN) (just under 2 GiB) per operation, the
+/// kernel's own limit: an operation names no more (a larger buffer gives a
+/// short transfer, never `EINVAL`).
 ///
 /// ```
 /// use uring::owned::IoBuf;
@@ -443,11 +446,17 @@ unsafe impl<T: IoBufMut> IoBufMut for Slice<T> {
     }
 }
 
-/// A buffer length as the kernel's 32-bit `len` field: requests are capped at
-/// `u32::MAX` bytes (the kernel caps them lower still).
+/// A length as the kernel's 32-bit `len` field, capped at
+/// [`MAX_IO_LEN`](crate::op::MAX_IO_LEN) (`0x7fff_f000`): reads and writes cap a
+/// request there themselves, but the socket operations refuse a `len` above
+/// `INT_MAX` with `EINVAL`, so a 2 GiB buffer would fail a receive that has
+/// bytes to give. (As a count — of iovecs — the cap never matters: the kernel
+/// refuses more than 1024.)
 #[inline]
 pub(crate) fn len32(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
+    u32::try_from(n)
+        .unwrap_or(u32::MAX)
+        .min(crate::op::MAX_IO_LEN)
 }
 
 #[cfg(test)]
@@ -473,6 +482,14 @@ mod tests {
         let s = v2.slice(2..6);
         assert_eq!((s.bytes_init(), s.bytes_total()), (1, 4));
         assert_eq!(v.slice(..).bytes_init(), 3);
+    }
+
+    #[test]
+    fn lengths_are_capped_where_socket_ops_would_refuse_them() {
+        assert_eq!(len32(5), 5);
+        assert_eq!(len32(0x7fff_f000), 0x7fff_f000);
+        assert_eq!(len32(1 << 31), 0x7fff_f000);
+        assert_eq!(len32(usize::MAX), 0x7fff_f000);
     }
 
     #[test]

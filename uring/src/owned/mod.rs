@@ -143,14 +143,23 @@
 //! **Cancellation.** [`cancel`](OwnedRing::cancel) submits an
 //! `IORING_OP_ASYNC_CANCEL` for the operation's `user_data`. Nothing is freed by
 //! cancelling: the operation's resources go back only with its final completion
-//! (usually `ECANCELED`, but it may have completed normally first).
+//! (usually `ECANCELED`, but it may have completed normally first). A
+//! cancellation finds only what the kernel has issued: a linked member whose
+//! head has just completed may not be issued yet, and is then not found (and
+//! runs); `cancel` returning `Ok` says the cancellation was submitted, not what
+//! it found.
 //!
 //! **Dropping the ring.** With nothing in flight, `Drop` just tears the ring down.
 //! Otherwise it submits whatever is queued, submits a cancellation for every
 //! operation in the table, and waits (with `io_uring_enter`'s own timeout,
 //! [`set_drop_timeout`](OwnedRing::set_drop_timeout), 5 s by default) until their
-//! final completions arrive, processing each as usual. If the time passes first
-//! (a request the kernel cannot cancel, such as a read stuck on a slow device), or
+//! final completions arrive, processing each as usual. Whenever a short wait
+//! passes with nothing completing, it cancels again what is still in flight (a
+//! linked member issued only after the first round — its head had just
+//! completed — is found then). If the time passes first
+//! (a request the kernel cannot cancel, such as a read stuck on a slow device, or
+//! a zero-copy send ([`ops::SendZc`]) whose notification waits for an idle peer
+//! to read the bytes), or
 //! the ring cannot be entered at all, the operations still in the table are
 //! **leaked**: moved to a process-wide list ([`leaked_ops`] counts them) that is
 //! never freed, and their buffers and descriptors with them. Only then is the ring
@@ -188,7 +197,8 @@
 //!   duplicate of its descriptor), be sent to another thread (recycling is
 //!   locked; the ring entries are written with atomics and published with a
 //!   release store), or be [`mem::forget`](std::mem::forget)ten: its buffer then
-//!   never returns to the ring, and the pool's memory is never freed.
+//!   never returns to the ring, and the pool — its memory, and its duplicate of
+//!   the ring's descriptor, so the kernel's ring too — is never freed.
 //! * a [`SendQueue`] is the sending side: pushed buffers belong to the queue
 //!   (their entries are in the kernel's ring) until a [`SendBundle`] has sent
 //!   all of their bytes. Only one bundle per queue exists at a time (a second is
@@ -207,6 +217,9 @@
 //! final completion, not before; items nobody takes are dropped with the
 //! operation's output (descriptors closed, buffers recycled). If the ring is
 //! dropped mid-stream, the operation is cancelled and waited for as any other.
+//! The end of a stream says why it ended ([`StreamEnd`]: the final completion's
+//! result and flags, and whether the kernel stopped a stream that could go on —
+//! a full completion queue does that — so that re-arming is right).
 //!
 //! **Async** (feature `async`). An `AsyncRing` wraps an `OwnedRing` with an
 //! eventfd registered for its completions; futures (`OpFuture`) and streams
@@ -216,14 +229,40 @@
 //! the operation (its output is dropped when its final completion arrives; if the
 //! ring is borrowed at that moment, the cancellation waits for the next
 //! `AsyncRing::process`), and forgetting it leaves the operation
-//! running with its output queued. The adapter is `!Send` (its handles share the
+//! running with its output queued — and, since a future holds an `Rc` of the
+//! ring, leaks the whole ring: the table, the queued outputs, the eventfd and the
+//! kernel ring are never freed (nothing unsafe follows). The adapter is `!Send`
+//! (its handles share the
 //! ring through `Rc`/`RefCell`), so futures cannot move it between threads; a
 //! re-entrant use of the ring is a `RefCell` panic, never aliasing, and wakers run
-//! with no borrow held. Its `eventfd` stays open while any handle lives, which is
-//! what a reactor such as tokio's `AsyncFd::register_with_interest` needs.
+//! with no borrow held. Its `eventfd` stays open while any handle lives; with
+//! feature `tokio`, `AsyncRing::tokio_driver` watches a duplicate of it that
+//! tokio's `AsyncFd` owns, so no `unsafe` is needed.
 //!
 //! **Threads.** `OwnedRing` is `Send` (operations and outputs are `Send`) and not
 //! `Sync`: every method that drives it takes `&mut self`.
+//!
+//! A ring set up with `SINGLE_ISSUER` (and so every `DEFER_TASKRUN` ring) is the
+//! exception the kernel makes: it takes submissions — and registrations, and
+//! with `DEFER_TASKRUN` waits — only from one task, refusing every other with
+//! `EEXIST`. The ring therefore sets such a ring up disabled
+//! (`IORING_SETUP_R_DISABLED`) and enables it on its first entry into the kernel
+//! (a submit or a wait; pushing an operation does not enter), on the thread that
+//! makes it: a ring made on one thread and first used on another belongs to the
+//! second. From then on, every call that would enter the kernel from another
+//! thread is refused before the kernel sees it, with `EEXIST` and a message
+//! naming the rule (registering a [`BufPool`] or [`FixedBufs`] there is refused
+//! by the kernel). Moving such a ring after its first use is allowed, but it can
+//! only be driven, and cancel, on its own thread; so dropping (or
+//! [`close`](OwnedRing::close)ing) it elsewhere with operations in flight **hands
+//! it back**: it is parked for its thread ([`parked_rings`] counts them), which
+//! cancels and waits for them as a drop does the next time it makes or drops an
+//! `OwnedRing`, and when it exits. Nothing is freed early and nothing is leaked
+//! while that thread lives. If it has exited, no thread can enter with the ring
+//! any more: a drop elsewhere waits (up to the drop timeout) for the completions
+//! that still arrive, reading the completion queue, and leaks what has not come
+//! (a read on an idle socket). Rings set up without `SINGLE_ISSUER` have none of
+//! this: any thread may drive them, one at a time.
 //!
 //! **Registered buffers.** A [`FixedBufs`] registers its memory as one ring's
 //! registered-buffer table (one per ring; registering a second is `EBUSY`), and
@@ -258,7 +297,10 @@
 //! **Tests.** Each hazard above has a test, in the `owned` test binary
 //! (`uring/tests/owned/`, one module a file):
 //!
-//! * `owned_hazards.rs`: dropping with a read pending, `mem::forget`,
+//! * `owned_hazards.rs`: dropping with a read pending, a linked member issued
+//!   after close's first cancellations, `SINGLE_ISSUER` rings moved between
+//!   threads (bound by first use, refused elsewhere, handed back on a foreign
+//!   drop), `mem::forget`,
 //!   closing the caller's copy of a descriptor, a completion-queue overflow flood,
 //!   panics in a completion handler, in an operation's `complete` and out of
 //!   `Drop`, stale and foreign ids, raw `user_data`, unwanted descriptors, the
@@ -280,8 +322,8 @@
 //! * `owned_alloc.rs`: once warm, submitting, reaping and taking outputs
 //!   (`wait_for`, `try_take`, `completions`, `next_completion`, chains)
 //!   allocates nothing — operations live in their table slots;
-//! * with `--features async`, `owned_async.rs`: dropped futures and streams, the
-//!   tokio echo example.
+//! * with `--features tokio`, `owned_async.rs`: dropped and forgotten futures
+//!   and streams, the tokio driver, the tokio echo example.
 //!
 //! They also run under
 //! AddressSanitizer: `RUSTFLAGS=-Zsanitizer=address cargo +nightly test --target
@@ -297,6 +339,7 @@ mod chain;
 mod chained;
 mod fd;
 mod fixed;
+mod issuer;
 mod multi;
 mod op;
 pub mod ops;
@@ -305,6 +348,8 @@ mod ring;
 mod send_queue;
 mod slab;
 mod table;
+#[cfg(feature = "tokio")]
+mod tokio_driver;
 
 #[cfg(feature = "async")]
 pub use asyncio::{AsyncRing, ItemStream, NextItem, OpFuture};
@@ -315,7 +360,8 @@ pub use chain::{ChainParts, ChainPrep, Linked};
 pub use chained::{ChainedBuf, Drain, Fill};
 pub use fd::SharedFd;
 pub use fixed::{FixedBuf, FixedBufs, FixedIoBuf, MAX_FIXED_BUF_SIZE, MAX_FIXED_BUFS};
-pub use multi::{ItemPoll, Items, Multi, Multishot};
+pub use issuer::parked_rings;
+pub use multi::{ItemPoll, Items, Multi, MultiOutput, Multishot, Next, StreamEnd};
 pub use op::{Completion, Op, OpId, OpKey, SubmitError};
 pub use ops::{ReadFixed, SendBundle, WriteFixed};
 pub use pool::{BufPool, PoolBuf};

@@ -5,7 +5,7 @@ use std::fmt;
 use std::io;
 
 use super::{Op, OpId, OwnedRing, SubmitError, imp};
-use crate::cqueue::Cqe;
+use crate::cqueue::{Cqe, CqeFlags};
 use crate::sqe::Sqe;
 
 /// A multishot operation: one entry that posts a completion per event (each
@@ -32,6 +32,19 @@ pub unsafe trait Multishot: Send + Sized + 'static {
     /// multishot receive).
     fn item(&mut self, cqe: &Cqe) -> Option<io::Result<Self::Item>>;
 
+    /// Whether the final completion `cqe` (already given to
+    /// [`item`](Self::item)) ended a stream that submitting the operation again
+    /// simply continues: the kernel stopped it while its source
+    /// could still give more (a full completion queue does that), rather than at
+    /// end of file, on an error or when asked to. [`StreamEnd::rearm`] reports it.
+    ///
+    /// Default: a positive result (a final completion that carried an event, a
+    /// byte count, a poll mask). An operation for which 0 is an event too (a
+    /// descriptor number) overrides it.
+    fn rearm(&self, cqe: &Cqe) -> bool {
+        cqe.raw_result() > 0
+    }
+
     /// As [`Op::bound_ring`].
     #[doc(hidden)]
     fn bound_ring(&self, _: imp::Token) -> Option<u64> {
@@ -42,9 +55,10 @@ pub unsafe trait Multishot: Send + Sized + 'static {
 /// A [`Multishot`] operation as the ring's table holds it: the operation and the
 /// items that arrived and were not taken yet.
 ///
-/// Its [`Op::Output`], delivered with the final completion, is the items not yet
-/// taken — the last one usually the error that ended the stream (`ECANCELED`
-/// after a cancel, `ENOBUFS` when a pool ran dry).
+/// Its [`Op::Output`], delivered with the final completion, is a [`MultiOutput`]:
+/// the items not yet taken — the last one usually the error that ended the
+/// stream (`ECANCELED` after a cancel, `ENOBUFS` when a pool ran dry) — and the
+/// [`StreamEnd`] saying why it ended.
 pub struct Multi<T: Multishot> {
     op: T,
     items: VecDeque<io::Result<T::Item>>,
@@ -79,7 +93,7 @@ impl<T: Multishot + fmt::Debug> fmt::Debug for Multi<T> {
 // the op is dropped only in `complete` (after the final completion) or with the
 // table. Items own what the kernel created.
 unsafe impl<T: Multishot> Op for Multi<T> {
-    type Output = VecDeque<io::Result<T::Item>>;
+    type Output = MultiOutput<T::Item>;
 
     fn sqe(&mut self) -> Sqe {
         self.op.sqe()
@@ -95,11 +109,106 @@ unsafe impl<T: Multishot> Op for Multi<T> {
         if let Some(item) = self.op.item(cqe) {
             self.items.push_back(item);
         }
-        self.items
+        // After `item`, which an operation may count the final completion in.
+        let end = StreamEnd {
+            res: cqe.raw_result(),
+            flags: cqe.flags().bits(),
+            rearm: self.op.rearm(cqe),
+        };
+        MultiOutput {
+            items: self.items,
+            end,
+        }
     }
 
     fn bound_ring(&self, token: imp::Token) -> Option<u64> {
         Multishot::bound_ring(&self.op, token)
+    }
+}
+
+/// How and why a multishot stream ended: its final completion (the one without
+/// `IORING_CQE_F_MORE`).
+///
+/// The kernel ends a stream on an error (the last item is that error:
+/// `ECANCELED` after a cancel, `ENOBUFS` when a pool ran dry, …), at end of file,
+/// when a multishot timeout has fired its count — and also **without** any of
+/// those, when it cannot go on posting (a full completion queue ends every
+/// multishot operation that would post to it). Only [`rearm`](Self::rearm) tells
+/// the last case from end of file: submit the operation again to go on.
+///
+/// ```
+/// use uring::owned::{Next, OwnedRing, ops};
+/// let mut ring = OwnedRing::new(4)?;
+/// let (r, _w) = std::os::unix::net::UnixStream::pair()?;
+/// let id = ring.submit_multishot(ops::PollMultishot::new(r, libc::POLLIN as u32))?;
+/// ring.submit()?;
+/// ring.cancel(&id)?;
+/// let end = loop {
+///     match ring.next_item(&id)? {
+///         Next::Item(_) => continue, // the cancellation's ECANCELED
+///         Next::End(end) => break end,
+///     }
+/// };
+/// assert_eq!(end.raw_result(), -libc::ECANCELED);
+/// assert!(!end.rearm()); // cancelled: do not simply go on
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamEnd {
+    res: i32,
+    flags: u32,
+    rearm: bool,
+}
+
+impl StreamEnd {
+    /// The final completion's `res`: `-errno`, 0 (end of file, for a receive or
+    /// read), or the value of the last event.
+    pub fn raw_result(&self) -> i32 {
+        self.res
+    }
+
+    /// The final completion's `res` as a result.
+    pub fn result(&self) -> io::Result<u32> {
+        if self.res < 0 {
+            Err(io::Error::from_raw_os_error(-self.res))
+        } else {
+            Ok(self.res as u32)
+        }
+    }
+
+    /// The final completion's flags (a buffer id for a final completion that
+    /// carried data, …).
+    pub fn flags(&self) -> CqeFlags {
+        CqeFlags::from_bits_retain(self.flags)
+    }
+
+    /// Whether submitting the operation again is all it takes to go on: the
+    /// kernel stopped the stream while its source could still give more (a full
+    /// completion queue does that), not at end of file, on an error, or because
+    /// it was cancelled. The final completion's item, if it carried one, was
+    /// queued as usual. ([`Multishot::rearm`] decides, per operation.)
+    pub fn rearm(&self) -> bool {
+        self.rearm
+    }
+}
+
+/// A multishot operation's output ([`Op::Output`] of [`Multi`]): the items not
+/// taken before the final completion, and how the stream ended. Iterating it
+/// yields the items.
+#[derive(Debug)]
+pub struct MultiOutput<I> {
+    /// The items not taken yet, oldest first.
+    pub items: VecDeque<io::Result<I>>,
+    /// Why the stream ended.
+    pub end: StreamEnd,
+}
+
+impl<I> IntoIterator for MultiOutput<I> {
+    type Item = io::Result<I>;
+    type IntoIter = std::collections::vec_deque::IntoIter<io::Result<I>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
     }
 }
 
@@ -110,9 +219,40 @@ pub enum ItemPoll<I> {
     Item(io::Result<I>),
     /// No item yet; the operation is still in flight.
     Pending,
-    /// The stream has ended: the final completion was processed and every item
-    /// taken (or the id is not this ring's, or was detached).
-    Ended,
+    /// The stream has ended — the final completion was processed and every item
+    /// taken — for the reason given. Reported once; the id is then
+    /// [`Gone`](Self::Gone).
+    Ended(StreamEnd),
+    /// The ring knows no such stream: its end was already reported, the id was
+    /// detached or its output taken by other means, or the id is another ring's.
+    Gone,
+}
+
+/// What [`OwnedRing::next_item`] waited for: an item, or the end of the stream.
+#[derive(Debug)]
+pub enum Next<I> {
+    /// The next item.
+    Item(io::Result<I>),
+    /// The stream has ended (every item taken), for the reason given.
+    End(StreamEnd),
+}
+
+impl<I> Next<I> {
+    /// The item, or `None` at the end.
+    pub fn item(self) -> Option<io::Result<I>> {
+        match self {
+            Next::Item(item) => Some(item),
+            Next::End(_) => None,
+        }
+    }
+
+    /// The end, or `None` for an item.
+    pub fn end(&self) -> Option<StreamEnd> {
+        match self {
+            Next::Item(_) => None,
+            Next::End(end) => Some(*end),
+        }
+    }
 }
 
 impl OwnedRing {
@@ -128,7 +268,7 @@ impl OwnedRing {
     /// // A timer firing three times (Linux 6.4).
     /// let id = ring.submit_multishot(ops::TimeoutMultishot::new(Duration::from_millis(1), 3))?;
     /// let mut fired = 0;
-    /// while let Some(item) = ring.next_item(&id)? {
+    /// while let Some(item) = ring.next_item(&id)?.item() {
     /// #   if matches!(&item, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) { return Ok(()) }
     ///     item?;
     ///     fired += 1;
@@ -152,14 +292,19 @@ impl OwnedRing {
     }
 
     /// Takes the next item of multishot operation `id` if one has arrived,
-    /// without waiting (it processes what the kernel posted, but does not submit).
+    /// without waiting (it processes what the kernel posted, but does not submit;
+    /// on a `DEFER_TASKRUN` ring it runs the deferred work first, as
+    /// [`get_events`](OwnedRing::get_events)).
+    ///
+    /// At the end it says why ([`ItemPoll::Ended`] with a [`StreamEnd`]): an
+    /// event loop re-arms a stream whose end says [`rearm`](StreamEnd::rearm).
     pub fn poll_item<T: Multishot>(&mut self, id: &OpId<Multi<T>>) -> ItemPoll<T::Item> {
         // Items already processed come first, and the kernel's queue is looked
         // at only when there are none: an event loop draining a stream item by
         // item reaps once, not once per item.
         match self.take_item(id) {
             ItemPoll::Pending => {
-                let _ = self.reap();
+                let _ = self.reap_now();
                 self.take_item(id)
             }
             polled => polled,
@@ -168,7 +313,7 @@ impl OwnedRing {
 
     pub(super) fn take_item<T: Multishot>(&mut self, id: &OpId<Multi<T>>) -> ItemPoll<T::Item> {
         if id.key.ring != self.id {
-            return ItemPoll::Ended;
+            return ItemPoll::Gone;
         }
         let (slot, generation) = (id.key.slot, id.key.generation);
         if let Some(multi) = self.table.in_flight_mut::<Multi<T>>(slot, generation) {
@@ -177,42 +322,44 @@ impl OwnedRing {
                 None => ItemPoll::Pending,
             };
         }
-        let item = self
-            .table
-            .done_output_mut::<Multi<T>>(slot, generation)
-            .map(VecDeque::pop_front);
-        match item {
-            Some(Some(item)) => ItemPoll::Item(item),
-            Some(None) => {
-                // Every item taken: the stream's output is empty, and goes.
+        let Some(out) = self.table.done_output_mut::<Multi<T>>(slot, generation) else {
+            return ItemPoll::Gone;
+        };
+        match out.items.pop_front() {
+            Some(item) => ItemPoll::Item(item),
+            None => {
+                // Every item taken: the stream's output goes, and its end is
+                // reported once.
+                let end = out.end;
                 self.table.drop_done(slot, generation);
-                ItemPoll::Ended
+                ItemPoll::Ended(end)
             }
-            None => ItemPoll::Ended,
         }
     }
 
     /// Submits what is queued and waits for the next item of multishot operation
-    /// `id`: `Some(item)`, or `None` once the stream has ended (the final
-    /// completion was processed and every item taken). The error that ended a
-    /// stream, if any, is its last item.
+    /// `id`: [`Next::Item`], or [`Next::End`] once the stream has ended (the
+    /// final completion was processed and every item taken), with why. The error
+    /// that ended a stream, if any, is its last item; a stream the kernel ended
+    /// while it could go on says so with [`StreamEnd::rearm`].
+    /// ([`Next::item`] gives `Option`, for `while let`.)
     ///
     /// # Errors
     ///
     /// The kernel's errno when submitting or waiting fails (the operation stays in
-    /// flight).
-    pub fn next_item<T: Multishot>(
-        &mut self,
-        id: &OpId<Multi<T>>,
-    ) -> io::Result<Option<io::Result<T::Item>>> {
+    /// flight); `ENOENT` for a stream the ring does not know
+    /// ([`ItemPoll::Gone`]: its end was already reported, or the id was detached
+    /// or is another ring's).
+    pub fn next_item<T: Multishot>(&mut self, id: &OpId<Multi<T>>) -> io::Result<Next<T::Item>> {
         loop {
             self.reap()?;
             match self.take_item(id) {
-                ItemPoll::Item(item) => return Ok(Some(item)),
-                ItemPoll::Ended => return Ok(None),
+                ItemPoll::Item(item) => return Ok(Next::Item(item)),
+                ItemPoll::Ended(end) => return Ok(Next::End(end)),
+                ItemPoll::Gone => return Err(io::Error::from_raw_os_error(libc::ENOENT)),
                 ItemPoll::Pending => {}
             }
-            match self.ring.submit_and_wait(1) {
+            match self.submit_and_wait(1) {
                 Ok(_) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
                 Err(e) => return Err(e),
@@ -228,6 +375,7 @@ impl OwnedRing {
             ring: self,
             id,
             done: false,
+            end: None,
         }
     }
 }
@@ -237,9 +385,16 @@ pub struct Items<'a, T: Multishot> {
     ring: &'a mut OwnedRing,
     id: &'a OpId<Multi<T>>,
     done: bool,
+    end: Option<StreamEnd>,
 }
 
 impl<T: Multishot> Items<'_, T> {
+    /// Why the stream ended, once the iterator has reached its end (`None`
+    /// before, or when it stopped on an error waiting).
+    pub fn end(&self) -> Option<StreamEnd> {
+        self.end
+    }
+
     /// Cancels the operation: the items already posted still come, then the
     /// final one (usually `ECANCELED`), then the end.
     ///
@@ -259,9 +414,10 @@ impl<T: Multishot> Iterator for Items<'_, T> {
             return None;
         }
         match self.ring.next_item(self.id) {
-            Ok(Some(item)) => Some(item),
-            Ok(None) => {
+            Ok(Next::Item(item)) => Some(item),
+            Ok(Next::End(end)) => {
                 self.done = true;
+                self.end = Some(end);
                 None
             }
             Err(e) => {
@@ -277,6 +433,7 @@ impl<T: Multishot> fmt::Debug for Items<'_, T> {
         f.debug_struct("Items")
             .field("id", &self.id)
             .field("done", &self.done)
+            .field("end", &self.end)
             .finish()
     }
 }

@@ -94,10 +94,47 @@ pub struct OpKey {
 /// [`wait_for`](OwnedRing::wait_for) for the operation's typed output,
 /// [`cancel`](OwnedRing::cancel) it, [`detach`](OwnedRing::detach) it, or compare
 /// its [`key`](Self::key) with a [`Completion`]'s.
+///
+/// It is `Copy`: a call that takes it by value leaves the caller's copy, so an id
+/// survives an error (a wait interrupted, the id given to the wrong ring) and
+/// finds the operation again. An id of an operation that has finished (its
+/// output taken, or detached) matches nothing any more, whoever holds a copy.
+///
+/// ```
+/// use uring::owned::{OwnedRing, ops};
+/// let mut ring = OwnedRing::new(4)?;
+/// let mut other = OwnedRing::new(4)?;
+/// let id = ring.submit_op(ops::Nop::new())?;
+/// assert!(other.wait_for(id).is_err()); // another ring's id
+/// assert_eq!(ring.wait_for(id)?.unwrap(), 0); // the same id, still good
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "an id is how the operation's output is found again"]
 pub struct OpId<T> {
     pub(super) key: OpKey,
     _op: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for OpId<T> {
+    fn clone(&self) -> OpId<T> {
+        *self
+    }
+}
+
+impl<T> Copy for OpId<T> {}
+
+impl<T> PartialEq for OpId<T> {
+    fn eq(&self, other: &OpId<T>) -> bool {
+        self.key == other.key
+    }
+}
+
+impl<T> Eq for OpId<T> {}
+
+impl<T> core::hash::Hash for OpId<T> {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
 }
 
 impl<T> OpId<T> {

@@ -345,8 +345,12 @@ pub(super) fn take_bundle(
 /// it received. Dropping it gives the buffer back to the kernel.
 ///
 /// It keeps the pool's memory alive, so it may outlive the ring and be sent to
-/// other threads. [`mem::forget`](std::mem::forget)ting it just keeps the buffer
-/// out of the ring for good.
+/// other threads. [`mem::forget`](std::mem::forget)ting it keeps the buffer out
+/// of the ring for good, and keeps the whole pool alive with it: its memory, and
+/// its duplicate of the ring's descriptor — so the kernel's ring (its state and
+/// registrations) is not freed either when the [`OwnedRing`](super::OwnedRing)
+/// is dropped. Nothing unsafe follows; it is a leak of the kernel ring, not only
+/// of the buffer.
 ///
 /// An empty `PoolBuf` with no [`buffer_id`](Self::buffer_id) stands for end of
 /// file (the kernel picked no buffer).

@@ -4,15 +4,19 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::mem::ManuallyDrop;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::chain::{ChainParts, ChainPrep, Linked, check_binding};
+use super::issuer::{self, ANY_THREAD, UNBOUND};
 use super::op::imp;
 use super::slab::{Routed, Slab};
 use super::table::{GEN_MASK, TAG_INTERNAL, TAG_OWNED, user_data};
 use super::{Completion, Op, OpId, OpKey, SubmitError, ops};
 use crate::cqueue::Cqe;
+use crate::ring::thread_token;
 use crate::setup::{Builder, Features, SetupFlags};
 use crate::sqe::{Sqe, SqeFlags};
 use crate::{Ring, error};
@@ -38,6 +42,11 @@ pub struct CloseReport {
     /// Operations still in flight when the time ran out, or when the ring could
     /// not be entered: leaked, never freed.
     pub leaked: usize,
+    /// Operations of a `SINGLE_ISSUER` ring closed on a thread other than its
+    /// own, which cannot cancel them there: the ring was handed back to its
+    /// thread, which cancels and waits for them as a drop does (see the
+    /// module's **Threads**). Neither freed nor leaked yet.
+    pub handed_back: usize,
 }
 
 static NEXT_RING_ID: AtomicU64 = AtomicU64::new(1);
@@ -46,7 +55,9 @@ static NEXT_RING_ID: AtomicU64 = AtomicU64::new(1);
 /// io_uring. See the [module documentation](super) for an example and the safety
 /// model.
 pub struct OwnedRing {
-    pub(super) ring: Ring,
+    /// Dropped by hand at the end of `Drop` (or moved out, to hand the ring
+    /// back to its thread).
+    pub(super) ring: ManuallyDrop<Ring>,
     /// The operations in flight, and the finished ones not taken yet.
     pub(super) table: Slab,
     /// Scratch room for a chain's entries (kept, so chains allocate nothing).
@@ -59,6 +70,18 @@ pub struct OwnedRing {
     pub(super) touched: Option<Vec<OpKey>>,
     /// The same, for the caller ([`track_activity`](Self::track_activity)).
     pub(super) activity: Option<Vec<OpKey>>,
+    /// `DEFER_TASKRUN`: completions wait for this task to enter the kernel.
+    defer_taskrun: bool,
+    /// `TASKRUN_FLAG`: the kernel flags the SQ ring when such work is pending.
+    taskrun_flag: bool,
+    /// The thread token of the thread the ring is bound to (`SINGLE_ISSUER`),
+    /// [`ANY_THREAD`], or [`UNBOUND`] until its first entry into the kernel.
+    issuer: u64,
+    /// The ring was set up disabled by this layer (`SINGLE_ISSUER`), to be
+    /// enabled on the thread of its first entry.
+    enable_on_bind: bool,
+    /// Whether that thread is alive (set once bound).
+    owner_alive: Option<Arc<AtomicBool>>,
 }
 
 impl OwnedRing {
@@ -74,6 +97,13 @@ impl OwnedRing {
 
     /// A ring set up by `builder` (any setup flags).
     ///
+    /// With `SINGLE_ISSUER` (and `DEFER_TASKRUN`), the ring is set up disabled
+    /// and enabled by its first submit or wait, on the thread that makes it,
+    /// which the kernel then takes as the ring's only issuer: see the module's
+    /// [**Threads**](super#safety-model). (A ring the caller sets up disabled,
+    /// `r_disabled`, stays the caller's to enable, through
+    /// [`ring_mut`](Self::ring_mut).)
+    ///
     /// ```
     /// let ring = uring::owned::OwnedRing::from_builder(uring::Ring::builder().cq_entries(64), 4)?;
     /// assert_eq!(ring.ring().params().cq_entries(), 64);
@@ -84,6 +114,17 @@ impl OwnedRing {
     ///
     /// As for [`new`](Self::new).
     pub fn from_builder(builder: Builder<'_>, entries: u32) -> io::Result<OwnedRing> {
+        issuer::finish_parked();
+        let asked = builder.setup_flags();
+        let single_issuer = asked.contains(SetupFlags::SINGLE_ISSUER);
+        // A SINGLE_ISSUER ring belongs to the task that enables it: set it up
+        // disabled, and enable it on the thread that first enters with it.
+        let enable_on_bind = single_issuer && !asked.contains(SetupFlags::R_DISABLED);
+        let builder = if enable_on_bind {
+            builder.r_disabled()
+        } else {
+            builder
+        };
         let ring = builder.build(entries)?;
         if !ring.features().contains(Features::NODROP) {
             return Err(error::with_context(
@@ -91,8 +132,14 @@ impl OwnedRing {
                 "the safe ring needs IORING_FEAT_NODROP (Linux 5.5) so that no completion is lost",
             ));
         }
+        let flags = ring.flags();
         Ok(OwnedRing {
-            ring,
+            defer_taskrun: flags.contains(SetupFlags::DEFER_TASKRUN),
+            taskrun_flag: flags.contains(SetupFlags::TASKRUN_FLAG),
+            issuer: if single_issuer { UNBOUND } else { ANY_THREAD },
+            enable_on_bind,
+            owner_alive: None,
+            ring: ManuallyDrop::new(ring),
             table: Slab::new(),
             chain_sqes: Vec::new(),
             raw: VecDeque::new(),
@@ -147,7 +194,6 @@ impl OwnedRing {
     /// assert_eq!(ring.wait_for(id)?.unwrap(), 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    #[inline]
     pub fn submit_op<T: Op>(&mut self, mut op: T) -> Result<OpId<T>, SubmitError<T>> {
         if let Err(error) = check_binding(self.id, op.bound_ring(imp::Token(()))) {
             return Err(SubmitError { error, op });
@@ -175,7 +221,7 @@ impl OwnedRing {
                 match e {
                     crate::PushError::Full => self.submit_op_slow(op, sqe),
                     other => Err(SubmitError {
-                        error: io::Error::other(other),
+                        error: io::Error::from(other),
                         op,
                     }),
                 }
@@ -200,7 +246,7 @@ impl OwnedRing {
                 generation,
             })),
             Err(e) => Err(SubmitError {
-                error: io::Error::other(e),
+                error: io::Error::from(e),
                 op: self.table.remove_unsubmitted::<T>(slot),
             }),
         }
@@ -278,7 +324,7 @@ impl OwnedRing {
                     ring: self.id,
                 };
                 Err(SubmitError {
-                    error: io::Error::other(e),
+                    error: io::Error::from(e),
                     op: L::untable(ids, &mut parts),
                 })
             }
@@ -290,6 +336,11 @@ impl OwnedRing {
     /// the timeout with `ETIME`; otherwise the timeout completes with
     /// `ECANCELED`). Both ids come back; [`detach`](Self::detach) the timeout's if
     /// its result does not matter.
+    ///
+    /// The timeout's result is that of the kernel's attempt to cancel `op`, so
+    /// it can also be `ENOENT` (`op` was completing just then) or `EALREADY` (`op`
+    /// was running in an io-wq worker and could only be signalled; it completes
+    /// on its own, often with `EINTR`). Judge by `op`'s own result.
     ///
     /// ```
     /// use std::time::Duration;
@@ -316,6 +367,43 @@ impl OwnedRing {
             .map_err(|SubmitError { error, op: (op, _) }| SubmitError { error, op })
     }
 
+    /// Before every entry into the kernel: refuses a `SINGLE_ISSUER` ring on a
+    /// thread other than its own, and binds (enables) a ring on its first entry.
+    /// One branch on a field for a ring any thread may drive.
+    #[inline]
+    pub(super) fn enter_check(&mut self) -> io::Result<()> {
+        if self.issuer == ANY_THREAD {
+            return Ok(());
+        }
+        self.bind_or_refuse()
+    }
+
+    fn bind_or_refuse(&mut self) -> io::Result<()> {
+        let me = thread_token();
+        if self.issuer == me {
+            return Ok(());
+        }
+        if self.issuer != UNBOUND {
+            return Err(issuer::foreign_thread());
+        }
+        // Set up disabled by this layer: enabling it here makes this thread the
+        // kernel's submitter task. (EBADFD: enabled already through `ring_mut`.)
+        if self.enable_on_bind {
+            match self.ring.enable_rings() {
+                Err(e) if e.raw_os_error() != Some(libc::EBADFD) => return Err(e),
+                _ => self.enable_on_bind = false,
+            }
+        }
+        self.issuer = me;
+        self.owner_alive = Some(issuer::bind_here());
+        Ok(())
+    }
+
+    /// Whether this is a `SINGLE_ISSUER` ring bound to another thread.
+    fn on_foreign_thread(&self) -> bool {
+        self.issuer != ANY_THREAD && self.issuer != UNBOUND && self.issuer != thread_token()
+    }
+
     /// Makes sure `n` submission queue slots are free, submitting if needed.
     pub(super) fn make_room(&mut self, n: usize) -> io::Result<()> {
         // One view of the queue (each loads the kernel's head) on the hot path.
@@ -335,12 +423,11 @@ impl OwnedRing {
         self.submit_retrying()?;
         while self.ring.submission().remaining() < n {
             if !self.ring.flags().contains(SetupFlags::SQPOLL) {
-                return Err(error::with_context(
-                    libc::EBUSY,
-                    "the submission queue stayed full after submitting",
-                ));
+                // An outcome (submit, then try again), not bad input: plain.
+                return Err(io::Error::from_raw_os_error(libc::EBUSY));
             }
             // The poll thread takes entries on its own time: wait until it has.
+            self.enter_check()?;
             self.ring.sqring_wait()?;
         }
         Ok(())
@@ -349,6 +436,7 @@ impl OwnedRing {
     /// Submits, retrying on `EINTR`, and once after reaping on `EBUSY`/`EAGAIN`
     /// (completions the kernel could not post yet).
     pub(super) fn submit_retrying(&mut self) -> io::Result<usize> {
+        self.enter_check()?;
         let mut reaped = false;
         loop {
             match self.ring.submit() {
@@ -393,10 +481,7 @@ impl OwnedRing {
             ));
         }
         // SAFETY: forwarded from this function's contract.
-        unsafe { self.ring.submission().push(sqe) }.map_err(|e| match e {
-            crate::PushError::Full => io::Error::from_raw_os_error(libc::EBUSY),
-            other => io::Error::other(other),
-        })
+        unsafe { self.ring.submission().push(sqe) }.map_err(io::Error::from)
     }
 
     /// Submits what is queued (see [`Ring::submit`]).
@@ -405,6 +490,7 @@ impl OwnedRing {
     ///
     /// As for [`Ring::submit`].
     pub fn submit(&mut self) -> io::Result<usize> {
+        self.enter_check()?;
         self.ring.submit()
     }
 
@@ -416,6 +502,7 @@ impl OwnedRing {
     ///
     /// As for [`Ring::submit_and_wait`].
     pub fn submit_and_wait(&mut self, want: usize) -> io::Result<usize> {
+        self.enter_check()?;
         self.ring.submit_and_wait(want)
     }
 
@@ -426,26 +513,92 @@ impl OwnedRing {
     ///
     /// As for [`Ring::submit_and_wait_timeout`].
     pub fn submit_and_wait_timeout(&mut self, want: usize, timeout: Duration) -> io::Result<usize> {
+        self.enter_check()?;
         self.ring.submit_and_wait_timeout(want, timeout)
     }
 
     /// Processes every completion the kernel has posted (flushing its overflow
     /// list), and returns an iterator over the finished operations, oldest first.
+    /// It does not wait; on a `DEFER_TASKRUN` ring it first runs the kernel's
+    /// deferred work, as [`get_events`](Self::get_events) does.
     ///
     /// Completions the iterator does not reach stay queued for the next call.
     pub fn completions(&mut self) -> Completions<'_> {
         // An error here means the kernel's overflow list could not be flushed
         // now; what is in the queue was still processed, and the rest comes with
         // the next enter.
-        let _ = self.reap();
+        let _ = self.reap_now();
         Completions { ring: self }
     }
 
     /// Processes every posted completion and returns an iterator over those of
-    /// raw entries ([`push_raw`](Self::push_raw)).
+    /// raw entries ([`push_raw`](Self::push_raw)). Does not wait (and runs a
+    /// `DEFER_TASKRUN` ring's deferred work, as [`completions`](Self::completions)).
     pub fn raw_completions(&mut self) -> RawCompletions<'_> {
-        let _ = self.reap();
+        let _ = self.reap_now();
         RawCompletions { ring: self }
+    }
+
+    /// The non-blocking step: lets the kernel run the work it deferred for this
+    /// ring and post its completions (`io_uring_enter` with `GETEVENTS` and a
+    /// minimum of 0, which never waits), then processes every posted completion.
+    ///
+    /// On a ring set up with `DEFER_TASKRUN`, completions of operations that
+    /// finished after their submission (a receive whose data came later, a
+    /// timer) are posted only when the ring's task enters the kernel asking for
+    /// events; until then nothing looks at them. The calls that wait do so anyway;
+    /// the non-blocking ones — [`completions`](Self::completions),
+    /// [`raw_completions`](Self::raw_completions), [`try_take`](Self::try_take),
+    /// [`poll_item`](Self::poll_item), [`take_activity`](Self::take_activity) —
+    /// call this themselves on such a ring (entering only when the kernel flags
+    /// pending work, with `TASKRUN_FLAG`). On other rings it only flushes the
+    /// kernel's overflow list.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let builder = uring::Ring::builder().single_issuer().defer_taskrun();
+    /// # let Ok(mut ring) = OwnedRing::from_builder(builder, 4) else { return Ok(()) }; // < 6.1
+    /// # /*
+    /// let mut ring = OwnedRing::from_builder(builder, 4)?;
+    /// # */
+    /// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
+    /// let id = ring.submit_op(ops::Recv::new(r, Vec::with_capacity(8)))?;
+    /// ring.submit()?;
+    /// std::io::Write::write_all(&mut w, b"hi")?;
+    /// let mut out = None;
+    /// while out.is_none() {
+    ///     ring.get_events()?; // try_take would do it too
+    ///     out = ring.try_take(&id);
+    /// }
+    /// assert_eq!(out.unwrap().0?, 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errno when entering fails (`EEXIST` from a thread other than
+    /// the ring's, on a `SINGLE_ISSUER` ring); completions already posted are
+    /// processed anyway.
+    pub fn get_events(&mut self) -> io::Result<()> {
+        let entered = match self.enter_check().and_then(|()| self.ring.get_events()) {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(()),
+            r => r,
+        };
+        let reaped = self.reap();
+        entered.and(reaped)
+    }
+
+    /// What the non-blocking calls process with: on a `DEFER_TASKRUN` ring with
+    /// deferred work possibly pending, [`get_events`](Self::get_events); otherwise
+    /// a plain reap (one branch on a field).
+    #[inline]
+    pub(super) fn reap_now(&mut self) -> io::Result<()> {
+        if self.defer_taskrun
+            && (!self.taskrun_flag || self.ring.sq_flags() & crate::sys::IORING_SQ_TASKRUN != 0)
+        {
+            return self.get_events();
+        }
+        self.reap()
     }
 
     /// Submits what is queued and waits until operation `id` has completed;
@@ -471,12 +624,9 @@ impl OwnedRing {
                 return Ok(out);
             }
             if !self.table.is_in_flight(id.key.slot, id.key.generation) {
-                return Err(error::with_context(
-                    libc::ENOENT,
-                    "this operation's completion was already taken or detached",
-                ));
+                return Err(io::Error::from_raw_os_error(libc::ENOENT));
             }
-            match self.ring.submit_and_wait(1) {
+            match self.submit_and_wait(1) {
                 Ok(_) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
                 Err(e) => return Err(e),
@@ -509,12 +659,9 @@ impl OwnedRing {
                 return Ok(c);
             }
             if self.table.in_flight() == 0 {
-                return Err(error::with_context(
-                    libc::ENOENT,
-                    "no operation is in flight, so no completion will come",
-                ));
+                return Err(io::Error::from_raw_os_error(libc::ENOENT));
             }
-            match self.ring.submit_and_wait(1) {
+            match self.submit_and_wait(1) {
                 Ok(_) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
                 Err(e) => return Err(e),
@@ -538,6 +685,15 @@ impl OwnedRing {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
+    /// `Ok` says the cancellation was submitted, not what it found: the kernel's
+    /// own result (`ENOENT` when it found nothing) is not reported. It finds only
+    /// what the kernel has issued — a member of a linked chain whose previous
+    /// member has only just completed may not be issued yet; it is then not
+    /// found, runs, and completes on its own (a read on an idle socket: never).
+    /// Cancel again after a while to catch it, or bound such operations with
+    /// [`submit_with_timeout`](Self::submit_with_timeout). (Dropping or
+    /// [`close`](Self::close)ing the ring cancels again by itself.)
+    ///
     /// # Errors
     ///
     /// `ENOENT` when the operation is no longer in flight; the kernel's errno when
@@ -548,10 +704,7 @@ impl OwnedRing {
 
     pub(super) fn cancel_key(&mut self, key: OpKey) -> io::Result<()> {
         if key.ring != self.id || !self.table.is_in_flight(key.slot, key.generation) {
-            return Err(error::with_context(
-                libc::ENOENT,
-                "this operation is not in flight on this ring",
-            ));
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
         }
         self.make_room(1)?;
         self.push_cancel(user_data(key.slot, key.generation))?;
@@ -567,7 +720,7 @@ impl OwnedRing {
         // SAFETY: an ASYNC_CANCEL entry names no memory and no descriptor; its
         // `addr` is the user data to match, not a pointer. Its own user data is
         // TAG_INTERNAL, which the table never uses.
-        unsafe { self.ring.submission().push(&sqe) }.map_err(io::Error::other)
+        unsafe { self.ring.submission().push(&sqe) }.map_err(io::Error::from)
     }
 
     /// Says that operation `id`'s output is not wanted: it is dropped (buffers
@@ -585,7 +738,9 @@ impl OwnedRing {
     }
 
     /// Takes operation `id`'s output if its final completion has arrived, without
-    /// waiting (it processes what the kernel posted, but does not submit).
+    /// waiting (it processes what the kernel posted, but does not submit; on a
+    /// `DEFER_TASKRUN` ring it runs the deferred work first, as
+    /// [`get_events`](Self::get_events)).
     ///
     /// ```
     /// use uring::owned::{OwnedRing, ops};
@@ -602,11 +757,10 @@ impl OwnedRing {
         if let Some(out) = self.take_ready(id) {
             return Some(out);
         }
-        let _ = self.reap();
+        let _ = self.reap_now();
         self.take_ready(id)
     }
 
-    #[inline]
     pub(super) fn take_ready<T: Op>(&mut self, id: &OpId<T>) -> Option<T::Output> {
         if id.key.ring != self.id {
             return None;
@@ -641,7 +795,8 @@ impl OwnedRing {
         self.activity.get_or_insert_with(Vec::new);
     }
 
-    /// Processes every completion the kernel has posted, and appends to `keys` the
+    /// Processes every completion the kernel has posted (running a `DEFER_TASKRUN`
+    /// ring's deferred work first, as [`get_events`](Self::get_events)), and appends to `keys` the
     /// key of each operation that got one since the last call (an item of a
     /// multishot stream, or a final completion), oldest first; an operation with
     /// several completions appears once per completion. Appends nothing unless
@@ -662,7 +817,7 @@ impl OwnedRing {
     /// The kernel's errno when flushing its overflow list fails; what was already
     /// in the completion queue is processed and its keys appended anyway.
     pub fn take_activity(&mut self, keys: &mut Vec<OpKey>) -> io::Result<()> {
-        let reaped = self.reap();
+        let reaped = self.reap_now();
         if let Some(seen) = self.activity.as_mut() {
             keys.append(seen);
         }
@@ -697,14 +852,11 @@ impl OwnedRing {
         let before = keys.len();
         self.take_activity(keys)?;
         let entered = if keys.len() > before {
-            self.ring.submit().map(drop)
+            self.submit().map(drop)
         } else if self.table.in_flight() == 0 {
-            return Err(error::with_context(
-                libc::ENOENT,
-                "no operation is in flight, so no activity will come",
-            ));
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
         } else {
-            self.ring.submit_and_wait(1).map(drop)
+            self.submit_and_wait(1).map(drop)
         };
         match entered {
             Err(e) if !matches!(error::errno(&e), Some(libc::EINTR | libc::EBUSY)) => {
@@ -779,8 +931,82 @@ impl OwnedRing {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn close(mut self) -> CloseReport {
+        if self.table.in_flight() > 0 && self.on_foreign_thread() {
+            if let Some(alive) = self.owner_alive.clone() {
+                let (owner, n) = (self.issuer, self.table.in_flight());
+                match issuer::park(owner, &alive, Box::new(self)) {
+                    Ok(()) => {
+                        return CloseReport {
+                            completed: 0,
+                            leaked: 0,
+                            handed_back: n,
+                        };
+                    }
+                    Err(back) => self = *back,
+                }
+            }
+        }
         let timeout = self.drop_timeout;
         self.shutdown(timeout)
+    }
+
+    /// Processes completions by reading the completion queue alone (no entry
+    /// into the kernel), pausing in between, until nothing is in flight or
+    /// `deadline` passes.
+    fn await_by_reading(&mut self, deadline: Instant) {
+        let mut pause = SHUTDOWN_FIRST_PAUSE;
+        loop {
+            let _ = self.reap();
+            self.table.drop_all_done();
+            let now = Instant::now();
+            if self.table.in_flight() == 0 || now >= deadline {
+                return;
+            }
+            std::thread::sleep((deadline - now).min(pause));
+            pause = (pause * 2).min(SHUTDOWN_MAX_PAUSE);
+        }
+    }
+
+    /// Moves everything out, for handing the ring back to its thread; leaves an
+    /// empty table behind.
+    ///
+    /// # Safety
+    ///
+    /// Only from `Drop`, which must not touch `self.ring` afterwards (it was
+    /// moved out of its `ManuallyDrop`).
+    unsafe fn take_all(&mut self) -> OwnedRing {
+        OwnedRing {
+            // SAFETY: forwarded from this function's contract: `self.ring` is
+            // neither used nor dropped again.
+            ring: ManuallyDrop::new(unsafe { ManuallyDrop::take(&mut self.ring) }),
+            table: core::mem::replace(&mut self.table, Slab::new()),
+            chain_sqes: core::mem::take(&mut self.chain_sqes),
+            raw: core::mem::take(&mut self.raw),
+            id: self.id,
+            drop_timeout: self.drop_timeout,
+            touched: self.touched.take(),
+            activity: self.activity.take(),
+            defer_taskrun: self.defer_taskrun,
+            taskrun_flag: self.taskrun_flag,
+            issuer: self.issuer,
+            enable_on_bind: self.enable_on_bind,
+            owner_alive: self.owner_alive.take(),
+        }
+    }
+
+    /// Pushes and submits a cancellation for every operation in flight; whether
+    /// the ring took them.
+    fn cancel_in_flight(&mut self) -> bool {
+        for (slot, generation) in self.table.all_in_flight() {
+            if self
+                .make_room(1)
+                .and_then(|()| self.push_cancel(user_data(slot, generation)))
+                .is_err()
+            {
+                return false;
+            }
+        }
+        self.submit_retrying().is_ok()
     }
 
     fn shutdown(&mut self, timeout: Duration) -> CloseReport {
@@ -789,41 +1015,51 @@ impl OwnedRing {
             return CloseReport {
                 completed: 0,
                 leaked: 0,
+                handed_back: 0,
             };
         }
         let deadline = Instant::now() + timeout;
-        // Everything queued goes to the kernel, then a cancellation for each.
-        let mut can_wait = self.submit_retrying().is_ok();
-        if can_wait {
-            for (slot, generation) in self.table.all_in_flight() {
-                if self
-                    .make_room(1)
-                    .and_then(|()| self.push_cancel(user_data(slot, generation)))
-                    .is_err()
-                {
-                    break;
-                }
-            }
-            can_wait = self.submit_retrying().is_ok();
+        if self.on_foreign_thread() {
+            // A SINGLE_ISSUER ring whose thread has exited (a live one takes the
+            // ring back instead): the kernel cancelled that thread's requests
+            // when it exited, and no other thread may enter to cancel or wait.
+            // Their completions still arrive in the queue, which needs no entry.
+            self.await_by_reading(deadline);
         }
-        if can_wait {
-            loop {
-                if self.reap().is_err() {
-                    break;
+        // Everything queued goes to the kernel, then a cancellation for each.
+        let mut can_wait =
+            !self.on_foreign_thread() && self.submit_retrying().is_ok() && self.cancel_in_flight();
+        // A cancellation finds only what the kernel has issued: a linked member
+        // whose head just completed is still queued (as task work; on a
+        // DEFER_TASKRUN ring until this task waits) and is issued after it. So
+        // whenever a wait passes with nothing completing, cancel again what is
+        // still in flight, pausing a little longer each time.
+        let mut pause = SHUTDOWN_FIRST_PAUSE;
+        while can_wait {
+            if self.reap().is_err() {
+                break;
+            }
+            self.table.drop_all_done();
+            if self.table.in_flight() == 0 {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            match self
+                .ring
+                .submit_and_wait_timeout(1, (deadline - now).min(pause))
+            {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ETIME) => {
+                    let _ = self.reap();
+                    self.table.drop_all_done();
+                    can_wait = self.cancel_in_flight();
+                    pause = (pause * 2).min(SHUTDOWN_MAX_PAUSE);
                 }
-                self.table.drop_all_done();
-                if self.table.in_flight() == 0 {
-                    break;
-                }
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                match self.ring.submit_and_wait_timeout(1, deadline - now) {
-                    Ok(_) => {}
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => {}
-                    Err(_) => break,
-                }
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                Err(_) => break,
             }
         }
         let _ = self.reap();
@@ -833,9 +1069,15 @@ impl OwnedRing {
         CloseReport {
             completed: before - leaked,
             leaked,
+            handed_back: 0,
         }
     }
 }
+
+/// How long shutdown first waits for completions before cancelling again what
+/// is still in flight; the pause doubles up to [`SHUTDOWN_MAX_PAUSE`].
+const SHUTDOWN_FIRST_PAUSE: Duration = Duration::from_millis(1);
+const SHUTDOWN_MAX_PAUSE: Duration = Duration::from_millis(100);
 
 /// Where [`dispatch`] records which operation saw a completion.
 struct Seen<'a> {
@@ -877,16 +1119,38 @@ fn dispatch(table: &mut Slab, raw: &mut VecDeque<Cqe>, seen: Seen<'_>, ring_id: 
 
 impl Drop for OwnedRing {
     fn drop(&mut self) {
+        // A SINGLE_ISSUER ring dropped on another thread cannot cancel there:
+        // hand it back to its own thread, if that thread lives.
+        if self.table.in_flight() > 0 && self.on_foreign_thread() {
+            if let Some(alive) = self.owner_alive.clone() {
+                if alive.load(Ordering::Acquire) {
+                    let owner = self.issuer;
+                    // SAFETY: called from drop, which returns right after and
+                    // does not touch `self.ring` again.
+                    let moved = Box::new(unsafe { self.take_all() });
+                    // If the thread has just exited, the ring comes back: its own
+                    // drop then waits by reading the queue (and leaks the rest).
+                    if let Err(back) = issuer::park(owner, &alive, moved) {
+                        drop(back);
+                    }
+                    return;
+                }
+            }
+        }
         let timeout = self.drop_timeout;
         self.shutdown(timeout);
-        // Then the fields: the ring is torn down; the table holds nothing in flight.
+        // SAFETY: the ring is dropped once, here, at the end of drop; nothing
+        // uses it afterwards. The table holds nothing in flight any more.
+        unsafe { ManuallyDrop::drop(&mut self.ring) };
+        // Rings other threads handed back to this one.
+        issuer::finish_parked();
     }
 }
 
 impl fmt::Debug for OwnedRing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedRing")
-            .field("ring", &self.ring)
+            .field("ring", &*self.ring)
             .field("in_flight", &self.table.in_flight())
             .field("ready", &self.table.ready_len())
             .finish_non_exhaustive()

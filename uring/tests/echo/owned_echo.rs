@@ -42,7 +42,7 @@ fn missing_feature() -> Option<String> {
         .submit_multishot(ops::RecvMultishot::new(r, &pool))
         .unwrap();
     w.write_all(b"x").unwrap();
-    match ring.next_item(&id).unwrap() {
+    match ring.next_item(&id).unwrap().item() {
         Some(Err(e)) if errno(&e) == Some(libc::EINVAL) => {
             return Some(format!(
                 "the kernel refused a multishot receive ({e}); Linux 6.0 is needed"
@@ -58,7 +58,7 @@ fn missing_feature() -> Option<String> {
         .unwrap();
     ring.submit().unwrap();
     let _client = TcpStream::connect(addr).unwrap();
-    match ring.next_item(&id).unwrap() {
+    match ring.next_item(&id).unwrap().item() {
         Some(Err(e)) if errno(&e) == Some(libc::EINVAL) => Some(format!(
             "the kernel refused a multishot accept ({e}); Linux 5.19 is needed"
         )),

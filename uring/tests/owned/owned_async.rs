@@ -1,7 +1,7 @@
-//! The async adapter (feature `async`) under tokio: futures resolve to the
+//! The async adapter (feature `async`) under tokio (its driver, feature `tokio`): futures resolve to the
 //! operations' outputs, streams to their items, dropping either cancels its
 //! operation; and `examples/tokio_echo.rs` echoes bytes back exactly.
-#![cfg(feature = "async")]
+#![cfg(feature = "tokio")]
 
 use crate::support;
 
@@ -11,8 +11,6 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 use uring::error::errno;
 use uring::owned::{AsyncRing, BufPool, OwnedRing, ops};
 
@@ -32,16 +30,11 @@ fn with_runtime_on<F: std::future::Future<Output = ()>>(
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
         let ring = AsyncRing::new(OwnedRing::from_builder(builder, 16).unwrap()).unwrap();
-        // SAFETY: the clone keeps the eventfd open; as_raw_fd always returns it.
-        let driver =
-            unsafe { AsyncFd::register_with_interest(ring.clone(), Interest::READABLE) }.unwrap();
-        let task = tokio::task::spawn_local(async move {
-            while let Ok(mut ready) = driver.readable().await {
-                let _ = ready.try_io(|r| r.get_ref().process());
-            }
-        });
+        let driver = tokio::task::spawn_local(ring.tokio_driver().unwrap());
         f(ring).await;
-        task.abort();
+        // A test may have forgotten a future, which keeps the ring (and so the
+        // driver) alive: stop it here.
+        driver.abort();
     });
 }
 
@@ -187,6 +180,83 @@ fn a_forgotten_future_leaves_its_operation_running_and_its_output_queued() {
     });
 }
 
+/// The library's tokio driver: no `unsafe` in user code, and it ends by itself
+/// once the ring's last handle is dropped (the ring's drop signals the eventfd).
+#[test]
+fn the_tokio_driver_runs_futures_and_ends_with_the_ring() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    tokio::task::LocalSet::new().block_on(&rt, async {
+        let ring = AsyncRing::new(OwnedRing::new(8).unwrap()).unwrap();
+        let driver = tokio::task::spawn_local(ring.tokio_driver().unwrap());
+        let (r, mut w) = UnixStream::pair().unwrap();
+        let fut = ring.run(ops::Recv::new(r, Vec::with_capacity(8))).unwrap();
+        // Written from another task, after the receive is waiting.
+        tokio::task::spawn_local(async move {
+            tokio::task::yield_now().await;
+            w.write_all(b"tokio").unwrap();
+        });
+        let (n, buf) = fut.await.unwrap();
+        assert_eq!((n.unwrap(), &buf[..]), (5, &b"tokio"[..]));
+        drop(ring);
+        driver
+            .await
+            .expect("the driver task")
+            .expect("the driver's result");
+    });
+}
+
+/// With feature `stream`, an `ItemStream` is a `futures_core::Stream`.
+#[cfg(feature = "stream")]
+#[test]
+fn an_item_stream_is_a_futures_stream() {
+    use futures_core::Stream;
+    use std::pin::Pin;
+    fn next<S: Stream + Unpin>(s: &mut S) -> impl std::future::Future<Output = Option<S::Item>> {
+        std::future::poll_fn(move |cx| Pin::new(&mut *s).poll_next(cx))
+    }
+    with_runtime(|ring| async move {
+        let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut accepts = ring.stream(ops::AcceptMultishot::new(listener)).unwrap();
+        let _a = TcpStream::connect(addr).unwrap();
+        let first = next(&mut accepts).await.expect("an item");
+        if matches!(&first, Err(e) if errno(e) == Some(libc::EINVAL)) {
+            support::skip(
+                "an_item_stream_is_a_futures_stream",
+                "the kernel refused a multishot accept; Linux 5.19 is needed",
+            );
+            return;
+        }
+        let conn = TcpStream::from(first.unwrap());
+        assert_eq!(conn.peer_addr().unwrap(), _a.local_addr().unwrap());
+        accepts.cancel().unwrap();
+        let last = next(&mut accepts).await.expect("the cancellation's item");
+        assert_eq!(errno(&last.unwrap_err()), Some(libc::ECANCELED));
+        assert!(next(&mut accepts).await.is_none(), "then the end");
+        let end = accepts.end().expect("why it ended");
+        assert_eq!(end.raw_result(), -libc::ECANCELED);
+        assert!(!end.rearm());
+    });
+}
+
+/// A forgotten future holds an `Rc` of the ring: the ring never goes, even after
+/// every handle is dropped (its eventfd stays open), as the docs now say.
+#[test]
+fn a_forgotten_future_keeps_the_whole_ring_alive() {
+    use std::os::fd::AsRawFd as _;
+    let ring = AsyncRing::new(OwnedRing::new(4).unwrap()).unwrap();
+    let eventfd = ring.as_raw_fd();
+    let (r, _w) = UnixStream::pair().unwrap();
+    std::mem::forget(ring.run(ops::Recv::new(r, vec![0u8; 8])).unwrap());
+    drop(ring);
+    // SAFETY: F_GETFD reads the descriptor's flags; it touches no memory.
+    let open = unsafe { libc::fcntl(eventfd, libc::F_GETFD) } >= 0;
+    assert!(open, "the eventfd was closed: the ring went");
+}
+
 #[test]
 fn a_future_dropped_while_the_ring_is_borrowed_is_cancelled_later() {
     with_runtime(|ring| async move {
@@ -209,7 +279,7 @@ fn a_future_dropped_while_the_ring_is_borrowed_is_cancelled_later() {
 }
 
 fn echo_example() -> PathBuf {
-    support::example("tokio_echo", &["async"])
+    support::example("tokio_echo", &["tokio"])
 }
 
 #[test]

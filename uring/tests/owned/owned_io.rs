@@ -654,3 +654,212 @@ fn a_link_timeout_cancels_a_stuck_receive_and_spares_a_quick_one() {
     );
     assert_eq!(ring.in_flight(), 0);
 }
+
+/// The socket ops refuse a length above `INT_MAX` (`EINVAL`) where reads and writes
+/// clamp it; the ring clamps it first, so a huge buffer still receives what there is.
+#[test]
+fn a_receive_into_a_buffer_over_int_max_gets_the_bytes() {
+    let mut ring = ring();
+    let (client, server) = tcp_pair();
+    let id = ring
+        .submit_op(ops::Send::new(&client, b"hello".to_vec()))
+        .unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().0.unwrap(), 5);
+    // 2 GiB of address space, never touched beyond the 5 bytes received.
+    let huge = Vec::<u8>::with_capacity(1 << 31);
+    let id = ring.submit_op(ops::Recv::new(&server, huge)).unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!(n.expect("recv into 2 GiB"), 5);
+    assert_eq!(buf, b"hello");
+    assert!(buf.capacity() >= 1 << 31, "the same buffer came back");
+}
+
+/// An id survives an error: after `wait_for` refused it (another ring's), the
+/// same id still finds the operation on its own ring.
+#[test]
+fn an_id_survives_an_error_and_finds_its_operation_again() {
+    let mut ring = ring();
+    let mut other = self::ring();
+    let (r, mut w) = std::os::unix::net::UnixStream::pair().unwrap();
+    let id = ring
+        .submit_op(ops::Recv::new(r, Vec::with_capacity(8)))
+        .unwrap();
+    let err = other.wait_for(id).unwrap_err();
+    assert_eq!(errno(&err), Some(libc::EINVAL));
+    assert!(ring.is_in_flight(&id), "the operation is untouched");
+    w.write_all(b"again").unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (5, &b"again"[..]));
+    // Once its output is taken, every copy of the id matches nothing.
+    assert_eq!(errno(&ring.wait_for(id).unwrap_err()), Some(libc::ENOENT));
+}
+
+/// Every error that stands for an errno answers `raw_os_error()` — the check
+/// every caller writes — not only `uring::error::errno`.
+#[test]
+fn outcome_errors_answer_raw_os_error() {
+    let mut ring = ring();
+    // Nothing in flight: no completion will come.
+    assert_eq!(
+        ring.next_completion().unwrap_err().raw_os_error(),
+        Some(libc::ENOENT)
+    );
+    let mut keys = Vec::new();
+    assert_eq!(
+        ring.wait_activity(&mut keys).unwrap_err().raw_os_error(),
+        Some(libc::ENOENT)
+    );
+    // A finished operation: not in flight, its output taken.
+    let id = ring.submit_op(ops::Nop::new()).unwrap();
+    ring.wait_for(id).unwrap().unwrap();
+    assert_eq!(
+        ring.cancel(&id).unwrap_err().raw_os_error(),
+        Some(libc::ENOENT)
+    );
+    assert_eq!(
+        ring.wait_for(id).unwrap_err().raw_os_error(),
+        Some(libc::ENOENT)
+    );
+    // A full submission queue, for raw entries.
+    let mut small = OwnedRing::new(1).unwrap();
+    let nop = uring::op::Nop::new().build().user_data(1);
+    // SAFETY: a NOP names no memory and no descriptor.
+    unsafe { small.push_raw(&nop) }.unwrap();
+    // SAFETY: as above.
+    let full = unsafe { small.push_raw(&nop) }.unwrap_err();
+    assert_eq!(full.raw_os_error(), Some(libc::EBUSY));
+    // A flag this kernel does not know, at set-up.
+    let err = OwnedRing::from_builder(
+        uring::Ring::builder().flags(uring::setup::SetupFlags::from_bits_retain(1 << 31)),
+        4,
+    )
+    .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+}
+
+/// Errors for bad input carry a message naming what was wrong; their payload's
+/// `source()` is the OS error.
+#[test]
+fn bad_input_errors_name_it_and_their_source_is_the_os_error() {
+    let mut ring = ring();
+    let other = self::ring();
+    let Some(pool) = uring::owned::BufPool::new(&mut ring, 3, 2, 16).ok() else {
+        support::skip(
+            "bad_input_errors_name_it_and_their_source_is_the_os_error",
+            "this kernel refused a buffer ring; Linux 5.19 is needed",
+        );
+        return;
+    };
+    let (r, _w) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut other = other;
+    let err = other
+        .submit_op(ops::RecvSelect::new(r, &pool))
+        .unwrap_err()
+        .error;
+    assert!(err.to_string().contains("another ring"), "{err}");
+    let os = err.get_ref().and_then(|p| p.source()).expect("a source");
+    let os = os.downcast_ref::<std::io::Error>().expect("an io::Error");
+    assert_eq!(os.raw_os_error(), Some(libc::EXDEV));
+    assert_eq!(errno(&err), Some(libc::EXDEV));
+}
+
+/// On a `DEFER_TASKRUN` ring the kernel posts completions only when the task
+/// enters it asking for events; the non-blocking calls (`try_take`, `poll_item`,
+/// `completions`) do that themselves, so a loop over them makes progress.
+#[test]
+fn a_defer_taskrun_ring_progresses_through_the_non_blocking_calls() {
+    const TEST: &str = "a_defer_taskrun_ring_progresses_through_the_non_blocking_calls";
+    let builder = uring::Ring::builder().single_issuer().defer_taskrun();
+    let mut ring = match OwnedRing::from_builder(builder, 8) {
+        Ok(ring) => ring,
+        Err(e) => {
+            support::skip(
+                TEST,
+                &format!("this kernel refused DEFER_TASKRUN ({e}); Linux 6.1 is needed"),
+            );
+            return;
+        }
+    };
+    /// Calls `f` until it gives something, sleeping a little in between (the
+    /// data is already there; only the kernel's deferred work is missing).
+    fn spin<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
+        (0..200).find_map(|_| {
+            let got = f();
+            if got.is_none() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            got
+        })
+    }
+    // try_take: a receive completed by data that arrives after it is armed.
+    let (r, mut w) = std::os::unix::net::UnixStream::pair().unwrap();
+    let r = SharedFd::from(r);
+    let id = ring
+        .submit_op(ops::Recv::new(&r, Vec::with_capacity(8)))
+        .unwrap();
+    ring.submit().unwrap();
+    w.write_all(b"taken").unwrap();
+    let (n, buf) = spin(|| ring.try_take(&id)).expect("try_take saw the receive");
+    assert_eq!((n.unwrap(), &buf[..]), (5, &b"taken"[..]));
+
+    // completions: the same, seen through the iterator.
+    let id = ring
+        .submit_op(ops::Recv::new(&r, Vec::with_capacity(8)))
+        .unwrap();
+    ring.submit().unwrap();
+    w.write_all(b"iter").unwrap();
+    let c = spin(|| ring.completions().next()).expect("completions saw the receive");
+    let (n, buf) = c.into_output(&id).unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (4, &b"iter"[..]));
+
+    // poll_item: a multishot poll's events.
+    let id = ring
+        .submit_multishot(ops::PollMultishot::new(&r, libc::POLLIN as u32))
+        .unwrap();
+    ring.submit().unwrap();
+    w.write_all(b"x").unwrap();
+    let item = spin(|| match ring.poll_item(&id) {
+        uring::owned::ItemPoll::Item(item) => Some(item),
+        _ => None,
+    })
+    .expect("poll_item saw the event");
+    assert_ne!(item.unwrap() & libc::POLLIN as u32, 0);
+    ring.cancel(&id).unwrap();
+}
+
+/// A zero-copy send's final completion (its notification) can wait for the
+/// peer to read the bytes (over loopback, for all but small sends): with an idle
+/// peer the operation stays in flight long after the send itself completed, as
+/// its docs say; the peer's read releases it, buffer back.
+#[test]
+fn a_zero_copy_send_waits_for_the_peer_to_read() {
+    if !supported(
+        uring::op::SendZc::CODE,
+        "a_zero_copy_send_waits_for_the_peer_to_read",
+    ) {
+        return;
+    }
+    let mut ring = ring();
+    let (client, server) = tcp_pair();
+    let id = ring
+        .submit_op(ops::SendZc::new(&client, vec![7u8; 65536]))
+        .unwrap();
+    // The send's own completion (flagged MORE) comes at once; then nothing.
+    ring.submit_and_wait(1).unwrap();
+    let _ = ring.submit_and_wait_timeout(1, Duration::from_millis(300));
+    let pending = ring.is_in_flight(&id);
+    // Reading the bytes releases the pages: the notification follows.
+    let mut got = vec![0u8; 65536];
+    TcpStream::from(server.try_unwrap().unwrap())
+        .read_exact(&mut got)
+        .unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 65536);
+    assert_eq!(buf, got);
+    if !pending {
+        println!(
+            "note: on this kernel ({}) the notification came before the peer read",
+            support::kernel_release()
+        );
+    }
+}

@@ -55,7 +55,11 @@ fn multishot_recv_over_tcp_yields_each_message_then_cancel_ends_it() {
     let mut got = Vec::new();
     for msg in [&b"first message"[..], b"second", b"third one"] {
         client.write_all(msg).unwrap();
-        let item = ring.next_item(&id).unwrap().expect("the stream goes on");
+        let item = ring
+            .next_item(&id)
+            .unwrap()
+            .item()
+            .expect("the stream goes on");
         if got.is_empty() && unsupported(&item, "recv multishot") {
             return;
         }
@@ -74,13 +78,18 @@ fn multishot_recv_over_tcp_yields_each_message_then_cancel_ends_it() {
     assert_eq!(ring.in_flight(), 1);
 
     ring.cancel(&id).unwrap();
-    let last = ring.next_item(&id).unwrap().expect("the final item");
+    let last = ring.next_item(&id).unwrap().item().expect("the final item");
     assert_eq!(errno(&last.unwrap_err()), Some(libc::ECANCELED));
-    assert!(
-        ring.next_item(&id).unwrap().is_none(),
-        "the stream has ended"
-    );
-    assert!(matches!(ring.poll_item(&id), ItemPoll::Ended));
+    let end = ring
+        .next_item(&id)
+        .unwrap()
+        .end()
+        .expect("the stream has ended");
+    assert_eq!(end.raw_result(), -libc::ECANCELED);
+    assert!(!end.rearm(), "a cancelled stream is not to be re-armed");
+    // The end is reported once; then the ring knows no such stream.
+    assert!(matches!(ring.poll_item(&id), ItemPoll::Gone));
+    assert_eq!(errno(&ring.next_item(&id).unwrap_err()), Some(libc::ENOENT));
     assert_eq!(ring.in_flight(), 0);
     assert_eq!(
         server.holders(),
@@ -109,7 +118,7 @@ fn multishot_recv_ends_with_enobufs_when_the_pool_runs_dry_and_at_end_of_file() 
     let mut held = Vec::new();
     for msg in [&b"one"[..], b"two"] {
         w.write_all(msg).unwrap();
-        let item = ring.next_item(&id).unwrap().unwrap();
+        let item = ring.next_item(&id).unwrap().item().unwrap();
         if held.is_empty() && unsupported(&item, "recv multishot enobufs") {
             return;
         }
@@ -118,20 +127,20 @@ fn multishot_recv_ends_with_enobufs_when_the_pool_runs_dry_and_at_end_of_file() 
         held.push(buf);
     }
     w.write_all(b"three").unwrap();
-    let last = ring.next_item(&id).unwrap().unwrap();
+    let last = ring.next_item(&id).unwrap().item().unwrap();
     assert_eq!(errno(&last.unwrap_err()), Some(libc::ENOBUFS));
-    assert!(ring.next_item(&id).unwrap().is_none());
+    assert!(ring.next_item(&id).unwrap().item().is_none());
     drop(held);
 
     // A new stream gets the bytes left in the socket, then ends at end of file.
     let id = ring
         .submit_multishot(ops::RecvMultishot::new(&r, &pool))
         .unwrap();
-    let buf = ring.next_item(&id).unwrap().unwrap().unwrap();
+    let buf = ring.next_item(&id).unwrap().item().unwrap().unwrap();
     assert_eq!(&buf[..], b"three");
     drop(w);
     assert!(
-        ring.next_item(&id).unwrap().is_none(),
+        ring.next_item(&id).unwrap().item().is_none(),
         "end of file ends the stream"
     );
     drop(buf);
@@ -152,7 +161,11 @@ fn multishot_accept_of_three_connections() {
     for i in 0..3u8 {
         let mut c = TcpStream::connect(addr).unwrap();
         c.write_all(&[b'a' + i]).unwrap();
-        let item = ring.next_item(&id).unwrap().expect("the stream goes on");
+        let item = ring
+            .next_item(&id)
+            .unwrap()
+            .item()
+            .expect("the stream goes on");
         if i == 0 && unsupported(&item, "accept multishot") {
             return;
         }
@@ -169,9 +182,9 @@ fn multishot_accept_of_three_connections() {
         clients.push((c, s));
     }
     ring.cancel(&id).unwrap();
-    let last = ring.next_item(&id).unwrap().unwrap();
+    let last = ring.next_item(&id).unwrap().item().unwrap();
     assert_eq!(errno(&last.unwrap_err()), Some(libc::ECANCELED));
-    assert!(ring.next_item(&id).unwrap().is_none());
+    assert!(ring.next_item(&id).unwrap().item().is_none());
     assert_eq!(listener.holders(), 1);
 }
 
@@ -216,6 +229,7 @@ fn multishot_accept_works(ring: &mut OwnedRing) -> bool {
     let first = ring
         .next_item(&id)
         .unwrap()
+        .item()
         .expect("a first item or the end");
     if unsupported(
         &first,
@@ -225,7 +239,7 @@ fn multishot_accept_works(ring: &mut OwnedRing) -> bool {
     }
     first.expect("the probe connection is accepted");
     ring.cancel(&id).unwrap();
-    while ring.next_item(&id).unwrap().is_some() {}
+    while ring.next_item(&id).unwrap().item().is_some() {}
     true
 }
 
@@ -276,7 +290,7 @@ fn dropping_the_ring_mid_stream_returns_every_buffer() {
         .submit_multishot(ops::RecvMultishot::new(r, &pool))
         .unwrap();
     w.write_all(b"a").unwrap();
-    let first = ring.next_item(&id).unwrap().unwrap();
+    let first = ring.next_item(&id).unwrap().item().unwrap();
     if unsupported(&first, "drop mid-stream") {
         return;
     }
@@ -364,4 +378,81 @@ fn wait_activity_reports_processed_completions_without_blocking() {
     // empty and nothing is in flight.
     ring.wait_activity(&mut keys).unwrap();
     assert_eq!(keys, [a.key(), b.key()]);
+}
+
+/// A full completion queue ends a multishot receive with no error and no end of
+/// file: the end says so (`rearm`), and re-arming exactly then loses nothing.
+#[test]
+fn a_stream_ended_by_a_full_completion_queue_says_to_rearm_and_loses_nothing() {
+    const TEST: &str = "multishot recv through a 4-entry completion queue";
+    const TOTAL: u32 = 200;
+    let builder = uring::Ring::builder().cq_entries(4);
+    let mut ring = OwnedRing::from_builder(builder, 4).expect("io_uring set-up");
+    let Some(pool) = pool(&mut ring, 7, 16, 64, TEST) else {
+        return;
+    };
+    let rx = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let tx = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    tx.connect(rx.local_addr().unwrap()).unwrap();
+    let rx = SharedFd::from(rx);
+
+    let mut id = ring
+        .submit_multishot(ops::RecvMultishot::new(&rx, &pool))
+        .unwrap();
+    let (mut sent, mut got) = (0u32, Vec::new());
+    let (mut ends, mut rearms) = (0, 0);
+    while got.len() < TOTAL as usize {
+        // A batch of datagrams, more than the completion queue holds.
+        while sent < TOTAL && sent < got.len() as u32 + 10 {
+            tx.send(&sent.to_le_bytes()).unwrap();
+            sent += 1;
+        }
+        match ring.poll_item(&id) {
+            ItemPoll::Item(item) => {
+                if got.is_empty() && unsupported(&item, TEST) {
+                    return;
+                }
+                let buf = item.expect("a datagram");
+                got.push(u32::from_le_bytes(buf[..].try_into().expect("4 bytes")));
+            }
+            ItemPoll::Pending => {
+                ring.submit_and_wait(1).unwrap();
+            }
+            ItemPoll::Ended(end) => {
+                ends += 1;
+                // No error ended it and UDP has no end of file: the kernel
+                // stopped it, and says that re-arming is all it takes.
+                assert!(end.raw_result() > 0, "{end:?}");
+                assert!(end.rearm(), "{end:?}");
+                rearms += 1;
+                id = ring
+                    .submit_multishot(ops::RecvMultishot::new(&rx, &pool))
+                    .unwrap();
+            }
+            ItemPoll::Gone => panic!("the stream's end was not reported"),
+        }
+    }
+    assert_eq!(
+        got,
+        (0..TOTAL).collect::<Vec<_>>(),
+        "every datagram, in order"
+    );
+    assert_eq!(rearms, ends, "re-armed exactly when told to");
+    println!("{ends} streams ended by the full completion queue, each re-armed");
+    // The last stream may have ended already (its end not yet taken).
+    let _ = ring.cancel(&id);
+    let end = loop {
+        match ring.next_item(&id).unwrap() {
+            uring::owned::Next::Item(item) => {
+                assert_eq!(errno(&item.unwrap_err()), Some(libc::ECANCELED));
+            }
+            uring::owned::Next::End(end) => break end,
+        }
+    };
+    if end.raw_result() == -libc::ECANCELED {
+        assert!(!end.rearm(), "a cancelled stream is not to be re-armed");
+    } else {
+        assert!(end.rearm(), "{end:?}");
+    }
+    assert_eq!(ring.in_flight(), 0);
 }

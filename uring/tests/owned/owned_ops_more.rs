@@ -448,7 +448,7 @@ fn pending_recvmsg_futex_wait_and_waitid_are_cancelled_and_waited_for_on_close()
     let id = ring
         .submit_op(ops::RecvMsg::new(b, vec![Vec::<u8>::with_capacity(8)]).control(32))
         .unwrap();
-    drop(id); // only an id: the op stays in the table
+    let _ = id; // only an id (Copy): the op stays in the table
     let mut expected = 1;
     if uring::probe::probe()
         .unwrap()
@@ -799,7 +799,7 @@ fn read_multishot_delivers_pipe_data_in_several_completions() {
     let mut held = Vec::new();
     for chunk in [&b"first"[..], b"second", b"third!"] {
         w.write_all(chunk).unwrap();
-        let item = ring.next_item(&id).unwrap().expect("an item");
+        let item = ring.next_item(&id).unwrap().item().expect("an item");
         let buf = item.expect("a read");
         assert_eq!(&buf[..], chunk);
         held.push(buf);
@@ -809,7 +809,7 @@ fn read_multishot_delivers_pipe_data_in_several_completions() {
     assert_eq!(pool.available(), 4, "recycled");
     drop(w);
     assert!(
-        ring.next_item(&id).unwrap().is_none(),
+        ring.next_item(&id).unwrap().item().is_none(),
         "end of file ends it"
     );
     assert_eq!(ring.in_flight(), 0);
@@ -819,9 +819,9 @@ fn read_multishot_delivers_pipe_data_in_several_completions() {
     let id = ring
         .submit_multishot(ops::ReadMultishot::new(w, &pool))
         .unwrap();
-    let item = ring.next_item(&id).unwrap().expect("the error item");
+    let item = ring.next_item(&id).unwrap().item().expect("the error item");
     expect_errno(item, libc::EBADF, "write-only descriptor");
-    assert!(ring.next_item(&id).unwrap().is_none());
+    assert!(ring.next_item(&id).unwrap().item().is_none());
 }
 
 #[test]
@@ -842,12 +842,12 @@ fn read_multishot_runs_dry_with_enobufs_and_is_cancellable() {
         .submit_multishot(ops::ReadMultishot::new(r, &pool))
         .unwrap();
     w.write_all(b"abc").unwrap();
-    let first = ring.next_item(&id).unwrap().unwrap().unwrap();
+    let first = ring.next_item(&id).unwrap().item().unwrap().unwrap();
     assert_eq!(&first[..], b"abc");
     // The only buffer is held: the next data finds none.
     w.write_all(b"def").unwrap();
     let mut last = None;
-    while let Some(item) = ring.next_item(&id).unwrap() {
+    while let Some(item) = ring.next_item(&id).unwrap().item() {
         last = Some(item);
     }
     expect_errno(last.expect("an error item"), libc::ENOBUFS, "pool dry");
@@ -860,7 +860,7 @@ fn read_multishot_runs_dry_with_enobufs_and_is_cancellable() {
     ring.submit().unwrap();
     ring.cancel(&id).unwrap();
     let mut items = Vec::new();
-    while let Some(item) = ring.next_item(&id).unwrap() {
+    while let Some(item) = ring.next_item(&id).unwrap().item() {
         items.push(item);
     }
     let last = items.pop().expect("the final item");
@@ -1094,7 +1094,12 @@ fn recv_bundle_multishot_streams_bundles_until_end_of_file_or_cancel() {
         w.write_all(chunk).unwrap();
         let want = got.len() + chunk.len();
         while got.len() < want {
-            let bufs = ring.next_item(&id).unwrap().expect("an item").unwrap();
+            let bufs = ring
+                .next_item(&id)
+                .unwrap()
+                .item()
+                .expect("an item")
+                .unwrap();
             assert_eq!(bufs.bufs().len(), bufs.len().div_ceil(4));
             assert!(
                 bufs.bufs()[..bufs.bufs().len() - 1]
@@ -1114,7 +1119,7 @@ fn recv_bundle_multishot_streams_bundles_until_end_of_file_or_cancel() {
     );
     drop(w);
     assert!(
-        ring.next_item(&id).unwrap().is_none(),
+        ring.next_item(&id).unwrap().item().is_none(),
         "end of file ends it"
     );
     assert_eq!(ring.in_flight(), 0);
@@ -1127,7 +1132,7 @@ fn recv_bundle_multishot_streams_bundles_until_end_of_file_or_cancel() {
     ring.submit().unwrap();
     ring.cancel(&id).unwrap();
     let mut last = None;
-    while let Some(item) = ring.next_item(&id).unwrap() {
+    while let Some(item) = ring.next_item(&id).unwrap().item() {
         last = Some(item);
     }
     expect_errno(last.expect("the final item"), libc::ECANCELED, "cancelled");
@@ -1143,7 +1148,7 @@ fn recv_bundle_multishot_streams_bundles_until_end_of_file_or_cancel() {
     let mut ended = None;
     for _ in 0..32 {
         w3.write_all(b"0123456789abcdef").unwrap();
-        match ring.next_item(&id).unwrap() {
+        match ring.next_item(&id).unwrap().item() {
             Some(Ok(bufs)) => held.push(bufs),
             Some(Err(e)) => {
                 ended = Some(Err(e));
@@ -1165,7 +1170,7 @@ fn recv_bundle_multishot_streams_bundles_until_end_of_file_or_cancel() {
             assert_eq!(pool.available(), 0, "the last item took the last buffers");
         }
     }
-    while ring.next_item(&id).unwrap().is_some() {}
+    while ring.next_item(&id).unwrap().item().is_some() {}
     assert_eq!(ring.in_flight(), 0);
     drop(held);
     assert_eq!(pool.available(), 8);

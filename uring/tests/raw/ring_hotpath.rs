@@ -1,5 +1,5 @@
 //! The queue views' fast paths against the running kernel: the submission
-//! queue's window of known-free slots and the completion queue's window of posted
+//! queue's limit of known-free slots and the completion queue's window of posted
 //! entries, across wrap-around, full queues, partial reads, `sync`, `CQE32` and
 //! SQPOLL rings, and interleaved with liburing's own functions.
 

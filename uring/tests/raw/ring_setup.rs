@@ -266,13 +266,24 @@ fn sq_aff_without_sqpoll_is_refused() {
 }
 
 #[test]
-fn unknown_flag_bit_is_refused_by_the_kernel() {
+fn unknown_flag_bit_is_refused_by_the_kernel_with_the_plain_errno() {
     let err = Ring::builder()
         .flags(SetupFlags::from_bits_retain(1 << 31))
         .build(8)
         .unwrap_err();
+    // What a caller probing for a flag matches on.
+    assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn sqe128_with_sqe_mixed_names_both_rules() {
+    let err = Ring::builder().sqe128().sqe_mixed().build(8).unwrap_err();
     assert_eq!(uring::error::errno(&err), Some(libc::EINVAL));
-    assert!(err.to_string().contains("0x80000000"), "{err}");
+    let msg = err.to_string();
+    // Refused on every kernel: as a pair since 6.19, for SQE_MIXED alone before.
+    assert!(msg.contains("cannot be combined"), "{msg}");
+    assert!(msg.contains("SQE_MIXED alone needs Linux 6.19"), "{msg}");
 }
 
 #[test]

@@ -25,9 +25,10 @@ fn pool_result(pool: &Arc<PoolShared>, cqe: &Cqe) -> io::Result<PoolBuf> {
     match buf {
         Some(buf) => Ok(buf),
         None if res == 0 => Ok(PoolBuf::empty(pool)),
-        None => Err(io::Error::other(format!(
-            "the kernel reported {res} bytes but named no buffer"
-        ))),
+        None => Err(crate::error::with_context(
+            libc::EIO,
+            format!("the kernel reported {res} bytes but named no buffer"),
+        )),
     }
 }
 
@@ -137,9 +138,20 @@ unsafe impl Op for ReadSelect {
 }
 
 /// Keeps receiving into buffers the kernel picks from a [`BufPool`], one item per
-/// chunk: multishot `IORING_OP_RECV` (Linux 6.0). Each item is a [`PoolBuf`]; the
-/// stream ends at end of file (no item), on an error (its last item: `ENOBUFS`
-/// when the pool ran dry, `ECANCELED` after a cancel).
+/// chunk: multishot `IORING_OP_RECV` (Linux 6.0). Each item is a [`PoolBuf`].
+///
+/// # How the stream ends
+///
+/// [`next_item`](crate::owned::OwnedRing::next_item) gives
+/// [`Next::End`](crate::owned::Next::End) with a [`StreamEnd`](crate::owned::StreamEnd) saying why:
+///
+/// * at end of file: no last item; `raw_result()` 0, `rearm()` false;
+/// * on an error, which is the last item: `ENOBUFS` when the pool ran dry (recycle
+///   buffers, then submit a new one), `ECANCELED` after a cancel, a socket or file
+///   error; `raw_result()` is `-errno`, `rearm()` false;
+/// * with data, when the kernel stopped the stream while more could come (a full
+///   completion queue does that): the final completion's buffer is the last item,
+///   `raw_result()` its length, `rearm()` **true** — submit it again to go on.
 ///
 /// ```
 /// use std::io::Write as _;
@@ -152,14 +164,15 @@ unsafe impl Op for ReadSelect {
 /// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
 /// let id = ring.submit_multishot(RecvMultishot::new(r, &pool))?;
 /// w.write_all(b"one")?;
-/// # let first = ring.next_item(&id)?.unwrap();
+/// # let first = ring.next_item(&id)?.item().unwrap();
 /// # if matches!(&first, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) { return Ok(()) } // < 6.0
 /// # /*
-/// let first = ring.next_item(&id)?.unwrap();
+/// let first = ring.next_item(&id)?.item().unwrap();
 /// # */
 /// assert_eq!(&first?[..], b"one");
-/// drop(w); // end of file: the stream ends
-/// assert!(ring.next_item(&id)?.is_none());
+/// drop(w); // end of file: the stream ends, not to be re-armed
+/// let end = ring.next_item(&id)?.end().expect("the end");
+/// assert_eq!((end.raw_result(), end.rearm()), (0, false));
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
@@ -211,9 +224,20 @@ unsafe impl Multishot for RecvMultishot {
 
 /// Keeps reading into buffers the kernel picks from a [`BufPool`], one item per
 /// read: `IORING_OP_READ_MULTISHOT` (Linux 6.7). For pipes, sockets and other
-/// files that can be polled (others: `EBADFD`). Each item is a [`PoolBuf`]; the
-/// stream ends at end of file (no item), or on an error (its last item: `ENOBUFS`
-/// when the pool ran dry, `ECANCELED` after a cancel).
+/// files that can be polled (others: `EBADFD`). Each item is a [`PoolBuf`].
+///
+/// # How the stream ends
+///
+/// [`next_item`](crate::owned::OwnedRing::next_item) gives
+/// [`Next::End`](crate::owned::Next::End) with a [`StreamEnd`](crate::owned::StreamEnd) saying why:
+///
+/// * at end of file: no last item; `raw_result()` 0, `rearm()` false;
+/// * on an error, which is the last item: `ENOBUFS` when the pool ran dry (recycle
+///   buffers, then submit a new one), `ECANCELED` after a cancel, a socket or file
+///   error; `raw_result()` is `-errno`, `rearm()` false;
+/// * with data, when the kernel stopped the stream while more could come (a full
+///   completion queue does that): the final completion's buffer is the last item,
+///   `raw_result()` its length, `rearm()` **true** — submit it again to go on.
 ///
 /// ```
 /// use std::io::Write as _;
@@ -224,11 +248,12 @@ unsafe impl Multishot for RecvMultishot {
 /// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
 /// let id = ring.submit_multishot(ReadMultishot::new(r, &pool))?;
 /// w.write_all(b"one")?;
-/// assert_eq!(&ring.next_item(&id)?.unwrap()?[..], b"one");
+/// assert_eq!(&ring.next_item(&id)?.item().unwrap()?[..], b"one");
 /// w.write_all(b"two")?;
-/// assert_eq!(&ring.next_item(&id)?.unwrap()?[..], b"two");
-/// drop(w); // end of file: the stream ends
-/// assert!(ring.next_item(&id)?.is_none());
+/// assert_eq!(&ring.next_item(&id)?.item().unwrap()?[..], b"two");
+/// drop(w); // end of file: the stream ends, not to be re-armed
+/// let end = ring.next_item(&id)?.end().expect("the end");
+/// assert_eq!((end.raw_result(), end.rearm()), (0, false));
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[doc(alias = "io_uring_prep_read_multishot")]

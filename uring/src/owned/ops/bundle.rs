@@ -175,11 +175,23 @@ unsafe impl Op for RecvBundle {
 /// Keeps receiving into as many buffers of a [`BufPool`] as each chunk of data
 /// needs, one item per completion: multishot `IORING_OP_RECV` with
 /// `IORING_RECVSEND_BUNDLE` (Linux 6.10). Each item is a [`PoolBufs`], handed out
-/// as for [`RecvBundle`]; the stream ends at end of file (no item), or on an error
-/// (its last item: `ENOBUFS` when the pool ran dry, `ECANCELED` after a cancel;
-/// `EINVAL` first on kernels without bundles). Some kernels (seen on 6.12 and
-/// 7.3) end the stream instead when a bundle took the pool's last buffers: its
-/// last item then carries data, and no error follows.
+/// as for [`RecvBundle`].
+///
+/// # How the stream ends
+///
+/// [`next_item`](crate::owned::OwnedRing::next_item) gives
+/// [`Next::End`](crate::owned::Next::End) with a [`StreamEnd`](crate::owned::StreamEnd) saying why:
+///
+/// * at end of file: no last item; `raw_result()` 0, `rearm()` false;
+/// * on an error, which is the last item: `ENOBUFS` when the pool ran dry (recycle
+///   buffers, then submit a new one), `ECANCELED` after a cancel, `EINVAL` first on
+///   kernels without bundles, a socket error; `raw_result()` is `-errno`, `rearm()`
+///   false;
+/// * with data, when the kernel stopped the stream while more could come: a full
+///   completion queue does that, and some kernels (seen on 6.12 and 7.3) do it when
+///   a bundle took the pool's last buffers. The final completion's buffers are the
+///   last item, `raw_result()` their length, `rearm()` **true** — submit it again
+///   to go on (once buffers are back, if the pool is empty).
 ///
 /// ```
 /// use std::io::Write as _;
@@ -192,11 +204,11 @@ unsafe impl Op for RecvBundle {
 /// w.write_all(b"first chunk")?;
 /// let mut got = Vec::new();
 /// while got.len() < 11 {
-///     got.extend(ring.next_item(&id)?.expect("an item")?.to_vec());
+///     got.extend(ring.next_item(&id)?.item().expect("an item")?.to_vec());
 /// }
 /// assert_eq!(got, b"first chunk");
 /// drop(w); // end of file: the stream ends
-/// assert!(ring.next_item(&id)?.is_none());
+/// assert_eq!(ring.next_item(&id)?.end().expect("the end").raw_result(), 0);
 /// assert_eq!(pool.available(), 8);
 /// # Ok::<(), std::io::Error>(())
 /// ```

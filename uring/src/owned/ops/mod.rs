@@ -57,6 +57,13 @@
 //! | [`PollMultishot`] | `poll(2)`, staying armed | `u32` events |
 //! | [`TimeoutMultishot`] | a periodic timer | `()` |
 //!
+//! Each says, under "How the stream ends", which ends exist. Every end comes as a
+//! [`StreamEnd`](super::StreamEnd): the final completion's result and flags, and
+//! [`rearm`](super::StreamEnd::rearm) — whether the kernel stopped a stream that
+//! could go on (a full completion queue ends every multishot stream that would
+//! post to it, with no error and no end of file), so that submitting it again is
+//! all it takes.
+//!
 //! The operations are grouped by family, as the raw builders of [`crate::op`]
 //! are: reading and writing (`rw`, `fixed` for registered buffers), files (`fs`),
 //! directory entries (`dir`), sockets (`net`, `net_msg`), readiness (`poll`),

@@ -225,8 +225,20 @@ unsafe impl Op for Accept {
 
 /// Keeps accepting connections, one item per connection: multishot
 /// `IORING_OP_ACCEPT` (Linux 5.19). Each item is the new connection's descriptor
-/// (close-on-exec). The stream ends on an error, its last item (`ECANCELED` after
-/// a cancel).
+/// (close-on-exec).
+///
+/// # How the stream ends
+///
+/// [`next_item`](crate::owned::OwnedRing::next_item) gives
+/// [`Next::End`](crate::owned::Next::End) with a [`StreamEnd`](crate::owned::StreamEnd) saying why:
+///
+/// * on an error, which is the last item: `ECANCELED` after a cancel, `EMFILE` or
+///   `ENFILE` when out of descriptors (submit a new one once some are closed),
+///   `EINVAL` first on kernels without it; `raw_result()` is `-errno`, `rearm()`
+///   false;
+/// * with a connection, when the kernel stopped the stream while more could come (a
+///   full completion queue does that): the connection is the last item,
+///   `raw_result()` its descriptor, `rearm()` **true** — submit it again to go on.
 #[derive(Debug)]
 pub struct AcceptMultishot {
     fd: SharedFd,
@@ -266,6 +278,10 @@ unsafe impl Multishot for AcceptMultishot {
     }
     fn item(&mut self, cqe: &Cqe) -> Option<io::Result<OwnedFd>> {
         Some(new_fd(cqe))
+    }
+    /// Descriptor 0 is a connection too.
+    fn rearm(&self, cqe: &Cqe) -> bool {
+        cqe.raw_result() >= 0
     }
 }
 
@@ -318,6 +334,17 @@ unsafe impl<B: IoBuf> Op for Send<B> {
 /// **notification** (`IORING_CQE_F_NOTIF`), which comes after the send's own
 /// result; the ring keeps the buffer until then, and the output carries the
 /// send's result.
+///
+/// The notification — the operation's final completion — comes only once the
+/// kernel has let go of the pages: over loopback (and any path that queues the
+/// very pages at the receiver), for all but small sends (which the kernel may
+/// copy), that is when the **peer has read the bytes**.
+/// With a peer that does not read, the operation stays in flight however long
+/// ago the send itself completed: [`wait_for`](crate::owned::OwnedRing::wait_for)
+/// waits, and dropping or [`close`](crate::owned::OwnedRing::close)ing the ring
+/// cannot cancel it (the send is done; only the notification is pending), so it
+/// waits out the drop timeout and then leaks the operation, its buffer and its
+/// socket. Use it where the peer reads, and plain [`Send`] otherwise.
 #[derive(Debug)]
 pub struct SendZc<B> {
     fd: SharedFd,

@@ -39,8 +39,18 @@ unsafe impl Op for PollAdd {
 }
 
 /// Keeps polling a descriptor, one item (the ready events) per wake-up: multishot
-/// `IORING_OP_POLL_ADD` (Linux 5.13). Ends on an error, its last item
-/// (`ECANCELED` after a cancel).
+/// `IORING_OP_POLL_ADD` (Linux 5.13).
+///
+/// # How the stream ends
+///
+/// [`next_item`](crate::owned::OwnedRing::next_item) gives
+/// [`Next::End`](crate::owned::Next::End) with a [`StreamEnd`](crate::owned::StreamEnd) saying why:
+///
+/// * on an error, which is the last item: `ECANCELED` after a cancel, `EINVAL` first
+///   on kernels without it; `raw_result()` is `-errno`, `rearm()` false;
+/// * with events, when the kernel stopped the stream while more could come (a full
+///   completion queue does that): the events are the last item, `raw_result()`
+///   their mask, `rearm()` **true** — submit it again to go on.
 #[derive(Debug)]
 pub struct PollMultishot {
     fd: SharedFd,

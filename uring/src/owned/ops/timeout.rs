@@ -68,12 +68,26 @@ unsafe impl Op for Timeout {
 }
 
 /// A timer firing every `interval`, `count` times (0: until cancelled), one item
-/// (`()`) per firing: multishot `IORING_OP_TIMEOUT` (Linux 6.4). Ends after the
-/// last firing, or with `ECANCELED` after a cancel.
+/// (`()`) per firing: multishot `IORING_OP_TIMEOUT` (Linux 6.4).
+///
+/// # How the stream ends
+///
+/// [`next_item`](crate::owned::OwnedRing::next_item) gives
+/// [`Next::End`](crate::owned::Next::End) with a [`StreamEnd`](crate::owned::StreamEnd) saying why:
+///
+/// * after the last of `count` firings (its item is `Ok(())`): `raw_result()`
+///   `-ETIME`, `rearm()` false;
+/// * on an error, which is the last item: `ECANCELED` after a cancel, `EINVAL` first
+///   on kernels without it; `raw_result()` is `-errno`, `rearm()` false;
+/// * after a firing, before `count` (or with no `count`), when the kernel stopped
+///   the stream (a full completion queue does that): `raw_result()` `-ETIME`,
+///   `rearm()` **true** — submit a new one for the firings left (one per `Ok`
+///   item so far).
 #[derive(Debug)]
 pub struct TimeoutMultishot {
     ts: TimespecHeap,
     count: u32,
+    fired: u32,
 }
 
 impl TimeoutMultishot {
@@ -82,6 +96,7 @@ impl TimeoutMultishot {
         TimeoutMultishot {
             ts: TimespecHeap(Heap::new(Timespec::from(interval))),
             count,
+            fired: 0,
         }
     }
 }
@@ -97,10 +112,17 @@ unsafe impl Multishot for TimeoutMultishot {
     }
     fn item(&mut self, cqe: &Cqe) -> Option<io::Result<()>> {
         match cqe.raw_result() {
-            r if r == -libc::ETIME => Some(Ok(())),
+            r if r == -libc::ETIME => {
+                self.fired = self.fired.saturating_add(1);
+                Some(Ok(()))
+            }
             r if r < 0 => Some(Err(io::Error::from_raw_os_error(-r))),
             _ => Some(Ok(())),
         }
+    }
+    /// A firing that was not the last of `count`: the kernel stopped it early.
+    fn rearm(&self, cqe: &Cqe) -> bool {
+        cqe.raw_result() == -libc::ETIME && (self.count == 0 || self.fired < self.count)
     }
 }
 
@@ -111,6 +133,13 @@ unsafe impl Multishot for TimeoutMultishot {
 /// operation is still pending when the time runs out it is cancelled (it
 /// completes with `ECANCELED`, its resources coming back as usual) and this
 /// completes with `ETIME`; otherwise this completes with `ECANCELED`.
+///
+/// When the time runs out, this completes with the result of the kernel's
+/// attempt to cancel the operation: besides `ETIME`, `ENOENT` when the operation
+/// was no longer found (it was completing at that moment) and `EALREADY` when it
+/// was already running in an io-wq worker and could only be signalled (it then
+/// completes on its own, often with `EINTR`). Neither is an error of the
+/// timeout: judge by the operation's own result.
 #[derive(Debug)]
 pub struct LinkTimeout {
     ts: TimespecHeap,

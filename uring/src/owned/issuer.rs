@@ -1,0 +1,149 @@
+//! Which thread may drive a `SINGLE_ISSUER` ring, and what a ring dropped on
+//! another thread does with the operations it cannot cancel there.
+//!
+//! The kernel ties a `SINGLE_ISSUER` ring to one task: every submission from
+//! another (and, with `DEFER_TASKRUN`, every wait; and every registration) fails
+//! with `EEXIST`. An [`OwnedRing`] is `Send`, so it may be moved after it was
+//! used. To make that harmless:
+//!
+//! * the ring is set up disabled (`IORING_SETUP_R_DISABLED`) and enabled by its
+//!   first entry into the kernel, on the thread making it — which the kernel then
+//!   takes as the ring's task. Creating a ring on one thread and using it on
+//!   another just works;
+//! * once bound, every entry from another thread is refused before the kernel
+//!   sees it, with an error naming the rule (one compare of thread tokens, only
+//!   for such rings; other rings pay one branch on a field);
+//! * dropping (or closing) it on another thread with operations in flight cannot
+//!   cancel them there, so the ring is **handed back** to its thread: parked in a
+//!   process-wide list that the owning thread empties — cancelling and waiting as
+//!   a drop does there — when it next creates or drops an `OwnedRing`, and when it
+//!   exits. If that thread has exited already, the kernel cancelled its requests
+//!   when it did; the foreign drop then waits for their completions by reading
+//!   the completion queue (which needs no entry into the kernel), and leaks only
+//!   what has not come by the drop timeout.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use super::OwnedRing;
+use crate::error;
+use crate::ring::thread_token;
+
+/// `OwnedRing::issuer` for a ring any thread may drive.
+pub(super) const ANY_THREAD: u64 = u64::MAX;
+/// `OwnedRing::issuer` for a ring not bound yet (set up disabled, or
+/// `SINGLE_ISSUER` and not yet entered). Thread tokens are never 0.
+pub(super) const UNBOUND: u64 = 0;
+
+/// Rings dropped on a thread other than their own, each with the token of the
+/// thread that must finish them.
+static PARKED: Mutex<Vec<(u64, Box<OwnedRing>)>> = Mutex::new(Vec::new());
+/// How many rings `PARKED` holds, to skip its lock when it is empty.
+static PARKED_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// Lives in each thread that has bound a `SINGLE_ISSUER` ring; its destructor
+/// (at the thread's exit) finishes the rings parked for the thread.
+struct Owner {
+    alive: Arc<AtomicBool>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        // Under PARKED's lock, so that no ring is parked for this thread after
+        // its rings were taken: a dropper that finds it dead does not park.
+        let mine = {
+            let mut parked = PARKED.lock().unwrap_or_else(|e| e.into_inner());
+            self.alive.store(false, Ordering::Release);
+            take_mine(&mut parked, thread_token())
+        };
+        // Dropped here, on their own thread: cancelled and waited for.
+        drop(mine);
+    }
+}
+
+thread_local! {
+    static OWNER: Cell<Option<Owner>> = const { Cell::new(None) };
+}
+
+/// Records that a `SINGLE_ISSUER` ring was bound to this thread: the thread's
+/// liveness flag, which the ring keeps.
+pub(super) fn bind_here() -> Arc<AtomicBool> {
+    OWNER.with(|cell| {
+        let owner = cell.take().unwrap_or_else(|| Owner {
+            alive: Arc::new(AtomicBool::new(true)),
+        });
+        let alive = Arc::clone(&owner.alive);
+        cell.set(Some(owner));
+        alive
+    })
+}
+
+/// The error for a `SINGLE_ISSUER` ring driven from a thread other than its own.
+#[cold]
+pub(super) fn foreign_thread() -> std::io::Error {
+    error::with_context(
+        libc::EEXIST,
+        "this ring was set up with SINGLE_ISSUER and belongs to the thread that first \
+         entered the kernel with it: the kernel takes its submissions (and, with \
+         DEFER_TASKRUN, its waits) only from that thread. Use it there, or set it up \
+         without SINGLE_ISSUER to move it between threads",
+    )
+}
+
+/// Hands `ring` to the thread `owner` if that thread is still alive; gives it
+/// back otherwise.
+pub(super) fn park(
+    owner: u64,
+    alive: &AtomicBool,
+    ring: Box<OwnedRing>,
+) -> Result<(), Box<OwnedRing>> {
+    let mut parked = PARKED.lock().unwrap_or_else(|e| e.into_inner());
+    if !alive.load(Ordering::Acquire) {
+        return Err(ring);
+    }
+    parked.push((owner, ring));
+    PARKED_COUNT.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Finishes (drops, here, on their own thread) the rings parked for this thread.
+/// Called where rings are created and dropped; cheap when nothing is parked.
+pub(super) fn finish_parked() {
+    if PARKED_COUNT.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let mine = {
+        let mut parked = PARKED.lock().unwrap_or_else(|e| e.into_inner());
+        take_mine(&mut parked, thread_token())
+    };
+    drop(mine);
+}
+
+/// How many `SINGLE_ISSUER` rings are parked, waiting for their threads: rings
+/// dropped (or closed) on a thread other than their own with operations in
+/// flight, which only their own thread can cancel. That thread finishes them —
+/// cancelling and waiting as a drop does — the next time it makes or drops an
+/// [`OwnedRing`], and when it exits. See the module's **Threads**.
+///
+/// ```
+/// assert_eq!(uring::owned::parked_rings(), 0); // nothing was handed back here
+/// ```
+pub fn parked_rings() -> usize {
+    PARKED_COUNT.load(Ordering::Relaxed)
+}
+
+fn take_mine(parked: &mut Vec<(u64, Box<OwnedRing>)>, me: u64) -> Vec<OwnedRing> {
+    let mut mine = Vec::new();
+    let mut i = 0;
+    while i < parked.len() {
+        if parked[i].0 == me {
+            mine.push(*parked.swap_remove(i).1);
+            PARKED_COUNT.fetch_sub(1, Ordering::Relaxed);
+        } else {
+            i += 1;
+        }
+    }
+    mine
+}

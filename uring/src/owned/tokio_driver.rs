@@ -1,0 +1,81 @@
+//! Driving an [`AsyncRing`] from tokio's reactor (feature `tokio`).
+
+use std::future::Future;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::rc::Weak;
+
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+use super::AsyncRing;
+use super::asyncio::Inner;
+
+impl AsyncRing {
+    /// The task that drives this ring from tokio: spawn it on the thread the
+    /// ring lives on (`tokio::task::spawn_local`, in a `LocalSet` or a
+    /// current-thread runtime) and the ring's futures and streams make progress.
+    /// No `unsafe` is needed.
+    ///
+    /// It registers (a duplicate of) the ring's [`eventfd`](Self::eventfd) with
+    /// tokio's reactor, and whenever the kernel signals it, calls
+    /// [`process`](Self::process). It holds the ring only weakly: once every
+    /// handle of the ring is dropped (futures and streams hold one), it returns
+    /// `Ok(())`. It returns the error if processing fails for good (the kernel
+    /// refusing to take submissions, for instance); `EINTR` and the like are not
+    /// errors.
+    ///
+    /// ```
+    /// use uring::owned::{AsyncRing, OwnedRing, ops};
+    ///
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    /// tokio::task::LocalSet::new().block_on(&rt, async {
+    ///     let ring = AsyncRing::new(OwnedRing::new(8)?)?;
+    ///     let driver = tokio::task::spawn_local(ring.tokio_driver()?);
+    ///     let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
+    ///     let read = ring.run(ops::Recv::new(r, Vec::with_capacity(16)))?;
+    ///     std::io::Write::write_all(&mut w, b"driven")?;
+    ///     let (n, buf) = read.await?;
+    ///     assert_eq!((n?, &buf[..]), (6, &b"driven"[..]));
+    ///     drop(ring); // the last handle: the driver ends
+    ///     driver.await.expect("the driver task")?;
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The errno of duplicating the eventfd, or of registering it with tokio's
+    /// reactor.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime with I/O enabled (`enable_io`), as
+    /// `tokio::io::unix::AsyncFd` does.
+    pub fn tokio_driver(&self) -> io::Result<impl Future<Output = io::Result<()>> + 'static> {
+        let fd = self.eventfd().try_clone_to_owned()?;
+        // SAFETY: the AsyncFd owns `fd`, an OwnedFd: it stays open and names the
+        // same file description (the ring's eventfd) for the AsyncFd's whole
+        // life, and `as_raw_fd` returns the same number every time.
+        let watched = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
+            .map_err(io::Error::from)?;
+        Ok(drive(watched, std::rc::Rc::downgrade(&self.inner)))
+    }
+}
+
+/// Processes the ring whenever the eventfd is readable, until the ring is gone.
+async fn drive(watched: AsyncFd<OwnedFd>, ring: Weak<Inner>) -> io::Result<()> {
+    loop {
+        let mut ready = watched.readable().await?;
+        let Some(inner) = ring.upgrade() else {
+            return Ok(());
+        };
+        let ring = AsyncRing { inner };
+        // `WouldBlock` (the eventfd was drained) clears tokio's readiness; the
+        // next `readable` then waits for the kernel's next signal.
+        if let Ok(Err(e)) = ready.try_io(|_| ring.process()) {
+            return Err(e);
+        }
+    }
+}
