@@ -194,6 +194,7 @@ impl OwnedRing {
     /// assert_eq!(ring.wait_for(id)?.unwrap(), 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline]
     pub fn submit_op<T: Op>(&mut self, mut op: T) -> Result<OpId<T>, SubmitError<T>> {
         if let Err(error) = check_binding(self.id, op.bound_ring(imp::Token(()))) {
             return Err(SubmitError { error, op });

@@ -385,7 +385,7 @@ impl Slab {
     /// # Panics
     ///
     /// With 2^32 - 1 slots in use (before `op` enters the table).
-    #[inline]
+    #[inline(always)]
     pub(super) fn insert<T: Op>(&mut self, op: T) -> (u32, u64) {
         let vt = vtable::<T>();
         let slot = if self.free != NO_SLOT {
