@@ -278,12 +278,15 @@
 //! **Flags the ring refuses.** Plain [`ops::Send`] drops `MSG_ZEROCOPY` (its pages
 //! would be read after the completion, until a notification the ring never sees);
 //! receives drop `MSG_TRUNC` (the kernel would report bytes it never wrote, which
-//! the buffer would then count as initialised), and bundles `MSG_WAITALL`;
+//! the buffer would then count as initialised) — except that
+//! [`ops::RecvMsgMultishot`] sets it itself on datagram sockets, where the kernel
+//! stores and counts only what fits and reports the full length in the header —,
+//! and bundles `MSG_WAITALL`;
 //! [`ops::SendMsg`] sends no control data (it could name descriptors the operation
 //! does not own); [`ops::Splice`] and [`ops::Tee`] drop `SPLICE_F_FD_IN_FIXED`;
 //! [`ops::MsgRing`] posts only `user_data` up to [`RAW_USER_DATA_MAX`], so it can
 //! never complete a table entry of the target ring; no operation sets a
-//! `file_index`, only [`ReadFixed`] and [`WriteFixed`] name a registered buffer
+//! `file_index`, only [`ReadFixed`], [`WriteFixed`] and [`ops::SendZcFixed`] name a registered buffer
 //! (their own, on their own ring), and only those of a [`BufPool`] name a
 //! provided-buffer group (their own, on their own ring).
 //!
@@ -312,6 +315,10 @@
 //!   bundle cut short by a reset peer (exactly the unsent bytes stay queued), a
 //!   blocked bundle cancelled, the ring closed mid-send, the queue outliving a
 //!   ring that keeps sending from it;
+//! * `owned_udp.rs`: a datagram larger than the pool buffer (cut, and said so),
+//!   descriptors in multishot control data never taken (closed), a pool run dry
+//!   mid-stream, a stream on another ring, the ring dropped mid-stream, zero-copy
+//!   buffers given back only after the notification;
 //! * with `--features tokio`, `owned_async.rs`: dropped and forgotten futures
 //!   and streams, the tokio driver, the tokio echo example.
 //!

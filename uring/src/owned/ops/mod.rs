@@ -23,6 +23,8 @@
 //! | [`Accept`] | `accept4(2)` | `io::Result<(OwnedFd, Option<SocketAddr>)>` |
 //! | [`Send`], [`Recv`] | `send(2)`, `recv(2)` | [`BufResult<B>`] |
 //! | [`SendZc`] | zero-copy `send(2)`: the buffer comes back with the notification | [`BufResult<B>`] |
+//! | [`SendZcFixed`] | zero-copy `send(2)` from a registered buffer ([`FixedBufs`](super::FixedBufs)) | [`BufResult<B>`] |
+//! | [`SendMsgZc`] | zero-copy `sendmsg(2)` | [`BufResult<Vec<B>>`] |
 //! | [`Shutdown`] | `shutdown(2)` | `io::Result<()>` |
 //! | [`PollAdd`] | `poll(2)`, once | `io::Result<u32>` |
 //! | [`Splice`] | `splice(2)` | `io::Result<usize>` |
@@ -53,6 +55,7 @@
 //! | [`RecvMultishot`] | `recv(2)` again and again, into [`BufPool`] buffers | [`PoolBuf`] |
 //! | [`ReadMultishot`] | `read(2)` again and again, into [`BufPool`] buffers | [`PoolBuf`] |
 //! | [`RecvBundleMultishot`] | `recv(2)` again and again, each time into as many [`BufPool`] buffers as needed | [`PoolBufs`] |
+//! | [`RecvMsgMultishot`] | `recvmsg(2)` again and again, into [`BufPool`] buffers (UDP servers) | [`RecvMsgItem`]: sender, control data, payload |
 //! | [`AcceptMultishot`] | `accept4(2)` again and again | [`OwnedFd`] |
 //! | [`PollMultishot`] | `poll(2)`, staying armed | `u32` events |
 //! | [`TimeoutMultishot`] | a periodic timer | `()` |
@@ -67,6 +70,7 @@
 //! The operations are grouped by family, as the raw builders of [`crate::op`]
 //! are: reading and writing (`rw`, `fixed` for registered buffers), files (`fs`),
 //! directory entries (`dir`), sockets (`net`, `net_msg`), readiness (`poll`),
+//! zero-copy sends (`zc`), multishot messages (`msg_multishot`),
 //! timers (`timeout`), processes and futexes (`process`), provided buffers
 //! (`buffers`, `bundle`), and the rest (`misc`); all are re-exported here.
 
@@ -76,12 +80,14 @@ mod dir;
 mod fixed;
 mod fs;
 mod misc;
+mod msg_multishot;
 mod net;
 mod net_msg;
 mod poll;
 mod process;
 mod rw;
 mod timeout;
+mod zc;
 
 pub use buffers::{ReadMultishot, ReadSelect, RecvMultishot, RecvSelect};
 pub use bundle::{PoolBufs, RecvBundle, RecvBundleMultishot, SendBundle};
@@ -89,6 +95,10 @@ pub use dir::{LinkAt, MkDirAt, RenameAt, SymlinkAt, UnlinkAt};
 pub use fixed::{ReadFixed, WriteFixed};
 pub use fs::{Close, Fallocate, Fsync, Ftruncate, OpenAt, OpenAt2, Statx};
 pub use misc::{MsgRing, Nop};
+pub use msg_multishot::{RecvMsgItem, RecvMsgMultishot};
+// For the fuzz target of the recvmsg-multishot parser.
+#[allow(unused_imports)]
+pub(crate) use msg_multishot::{RecvMsgLayout, parse_recvmsg_out};
 pub use net::{
     Accept, AcceptMultishot, Bind, Connect, Listen, Recv, Send, SendZc, Shutdown, Socket,
 };
@@ -97,6 +107,7 @@ pub use poll::{PollAdd, PollMultishot};
 pub use process::{ChildStatus, FutexWait, FutexWake, WaitId};
 pub use rw::{Read, Readv, Splice, Tee, Write, Writev};
 pub use timeout::{LinkTimeout, Timeout, TimeoutMultishot};
+pub use zc::{SendMsgZc, SendZcFixed};
 
 use core::ptr::NonNull;
 use std::ffi::CString;
