@@ -80,6 +80,10 @@ pub struct OwnedRing {
     enable_on_bind: bool,
     /// Whether that thread is alive (set once bound).
     owner_alive: Option<Arc<AtomicBool>>,
+    /// The registered direct descriptor table, if any.
+    pub(super) direct: Option<super::DirectTable>,
+    /// Completions of descriptors other rings passed here, not yet taken.
+    pub(super) passed: super::direct::Passed,
 }
 
 impl OwnedRing {
@@ -145,6 +149,8 @@ impl OwnedRing {
             drop_timeout: DEFAULT_DROP_TIMEOUT,
             touched: None,
             activity: None,
+            direct: None,
+            passed: Default::default(),
         })
     }
 
@@ -907,10 +913,15 @@ impl OwnedRing {
                     id,
                     touched,
                     activity,
+                    passed,
                     ..
                 } = self;
                 for cqe in ring.completion() {
                     n += 1;
+                    if super::direct::is_passed(&cqe) {
+                        passed.push_back(cqe);
+                        continue;
+                    }
                     let seen = Seen {
                         touched: touched.as_mut(),
                         activity: activity.as_mut(),

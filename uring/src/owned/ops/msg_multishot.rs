@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 
 use super::net_msg::{MsgHdr, control_fds};
-use super::{AddrBuf, fd_of, recv_flags};
+use super::{AddrBuf, FileRef, bound, recv_flags};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::imp::Token;
@@ -225,7 +225,7 @@ impl fmt::Debug for RecvMsgItem {
 /// ```
 #[doc(alias = "io_uring_prep_recvmsg_multishot")]
 pub struct RecvMsgMultishot {
-    fd: SharedFd,
+    fd: FileRef,
     pool: BufPool,
     /// Read by the kernel at submission: only `msg_namelen` and
     /// `msg_controllen` (the room for each), no iovecs.
@@ -267,7 +267,7 @@ impl RecvMsgMultishot {
     /// `EINVAL` when the pool's buffers cannot hold the header, the address and
     /// the control area with at least one byte of payload.
     pub fn new(
-        fd: impl Into<SharedFd>,
+        fd: impl Into<FileRef>,
         pool: &BufPool,
         control: usize,
     ) -> io::Result<RecvMsgMultishot> {
@@ -291,7 +291,11 @@ impl RecvMsgMultishot {
             (*p).msg_controllen = control;
         }
         Ok(RecvMsgMultishot {
-            trunc: if is_datagram(&fd) { libc::MSG_TRUNC } else { 0 },
+            trunc: if fd.plain().is_some_and(is_datagram) {
+                libc::MSG_TRUNC
+            } else {
+                0
+            },
             fd,
             pool: pool.clone(),
             msg,
@@ -355,7 +359,7 @@ impl fmt::Debug for RecvMsgMultishot {
 unsafe impl Multishot for RecvMsgMultishot {
     type Item = RecvMsgItem;
     fn sqe(&mut self) -> Sqe {
-        raw::RecvMsg::new(fd_of(&self.fd), self.msg.0.ptr())
+        raw::RecvMsg::new(self.fd.target(), self.msg.0.ptr())
             .flags((self.flags | self.trunc | libc::MSG_CMSG_CLOEXEC) as u32)
             .multishot(true)
             .buf_group(Some(self.pool.group()))
@@ -366,7 +370,7 @@ unsafe impl Multishot for RecvMsgMultishot {
         self.item_of(&pool, cqe).transpose()
     }
     fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(self.pool.shared.ring_id)
+        bound(Some(self.pool.shared.ring_id), self.fd.ring())
     }
 }
 
