@@ -112,6 +112,32 @@ impl OwnedRing {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
+    /// With [`Builder::register_ring_fd`] the ring enters the kernel through its
+    /// index in the building thread's registered-ring table
+    /// (`IORING_REGISTER_RING_FDS`, Linux 5.18), which saves a descriptor lookup
+    /// per submit and wait. The safe layer keeps working when the ring moves to
+    /// another thread (it enters through its plain descriptor there, never
+    /// through that thread's index, which names another ring) and when it is
+    /// dropped there; registrations that need the ring's descriptor (pools,
+    /// registered buffers, direct tables, mailboxes) duplicate the plain one.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// # if uring::Ring::builder().register_ring_fd().build(2).is_err() { return Ok(()) } // < 5.18
+    /// let mut ring = OwnedRing::from_builder(uring::Ring::builder().register_ring_fd(), 8)?;
+    /// assert!(ring.ring().is_ring_fd_registered());
+    /// let id = ring.submit_op(ops::Nop::new())?;
+    /// assert_eq!(ring.wait_for(id)?.unwrap(), 0);
+    /// let ring = std::thread::spawn(move || {
+    ///     let mut ring = ring; // another thread: the plain descriptor is used
+    ///     let id = ring.submit_op(ops::Nop::new()).unwrap();
+    ///     ring.wait_for(id).unwrap().unwrap();
+    ///     ring
+    /// }).join().unwrap();
+    /// # drop(ring);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As for [`new`](Self::new).
