@@ -411,6 +411,10 @@ impl fmt::Debug for DirectSlot {
 /// another file. [`ops::InstallDirect`](super::ops::InstallDirect) makes a plain
 /// `OwnedFd` of the same file; [`ops::SendDirect`](super::ops::SendDirect) moves
 /// it to another ring.
+///
+/// Cloning shares the slot: it is closed when the last clone, and the last
+/// operation holding it, are gone.
+#[derive(Clone)]
 pub struct DirectFd(pub(super) Arc<Hold>);
 
 /// One slot held: emptied when the last share goes.
@@ -445,7 +449,7 @@ impl DirectFd {
 
     /// A share for an operation.
     pub(super) fn share(&self) -> DirectFd {
-        DirectFd(Arc::clone(&self.0))
+        self.clone()
     }
 
     pub(super) fn ring_id(&self) -> u64 {

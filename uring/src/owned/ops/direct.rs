@@ -459,7 +459,7 @@ unsafe impl Op for CloseDirect {
 /// together with `tag`.
 ///
 /// The output is `Ok(())` once the target has it (this ring's slot is then
-/// closed, unless operations still hold it), or the error and the descriptor
+/// closed, unless clones of the handle or operations still hold it), or the error and the descriptor
 /// back: `ENFILE` when the target has no direct table or its kernel range is
 /// full, `EBADFD` when the target is not a ring. The target's
 /// [`Mailbox`] keeps its kernel ring alive, so a target dropped meanwhile is no

@@ -209,7 +209,10 @@ impl fmt::Debug for RecvMsgItem {
 /// use std::net::{Ipv4Addr, UdpSocket};
 /// use uring::owned::{BufPool, OwnedRing, ops::RecvMsgMultishot};
 /// let mut ring = OwnedRing::new(4)?;
+/// # let Ok(pool) = BufPool::new(&mut ring, 1, 8, 512) else { return Ok(()) }; // < 5.19
+/// # /*
 /// let pool = BufPool::new(&mut ring, 1, 8, 512)?;
+/// # */
 /// let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
 /// let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
 /// let id = ring.submit_multishot(RecvMsgMultishot::new(server.try_clone()?, &pool, 0)?)?;
