@@ -432,3 +432,57 @@ fn the_ring_dropped_with_a_direct_recv_in_flight_then_the_handle() {
     let mut b = [0u8; 1];
     assert_eq!(mine.read(&mut b).unwrap(), 0);
 }
+
+#[test]
+fn a_direct_pipe_carries_bytes_in_picked_or_reserved_slots() {
+    let test = "a_direct_pipe_carries_bytes_in_picked_or_reserved_slots";
+    if lacks(uring::op::Pipe::CODE, "IORING_OP_PIPE", "6.16", test) {
+        return;
+    }
+    let mut ring = ring();
+    let Some(table) = table(&mut ring, 4, 4, test) else {
+        return;
+    };
+    let id = ring.submit_op(ops::PipeDirect::new(&table)).unwrap();
+    let (r, w) = ring.wait_for(id).unwrap().unwrap();
+    assert!(r.index() >= 4 && w.index() >= 4 && r.index() != w.index());
+    let data: Vec<u8> = (0..3000).map(|k| byte(4, k)).collect();
+    let id = ring
+        .submit_op(ops::Write::new(&w, data.clone(), u64::MAX))
+        .unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().0.unwrap(), data.len());
+    drop(w); // the only write end: the reader then sees end of file
+    let mut got = Vec::new();
+    loop {
+        let id = ring
+            .submit_op(ops::Read::new(&r, Vec::with_capacity(1024), u64::MAX))
+            .unwrap();
+        let (n, buf) = ring.wait_for(id).unwrap();
+        if n.unwrap() == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf);
+    }
+    assert_eq!(got, data);
+    drop(r);
+    assert_eq!(table.in_use(), 0);
+
+    // Reserved slots: consecutive, or refused (and given back).
+    let a = table.reserve_at(0).unwrap();
+    let c = table.reserve_at(2).unwrap();
+    let (e, a, c) = ops::PipeDirect::at(a, c).unwrap_err();
+    assert_eq!(errno(&e), Some(libc::EINVAL));
+    drop(c);
+    let b = table.reserve_at(1).unwrap();
+    let id = ring.submit_op(ops::PipeDirect::at(a, b).unwrap()).unwrap();
+    let (r, w) = ring.wait_for(id).unwrap().unwrap();
+    assert_eq!((r.index(), w.index()), (0, 1));
+    let id = ring
+        .submit_op(ops::Write::new(&w, b"slots".to_vec(), u64::MAX))
+        .unwrap();
+    ring.wait_for(id).unwrap().0.unwrap();
+    let id = ring
+        .submit_op(ops::Read::new(&r, Vec::with_capacity(8), u64::MAX))
+        .unwrap();
+    assert_eq!(&ring.wait_for(id).unwrap().1[..], b"slots");
+}

@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{FileRef, bound, c_path, dir_of, new_fd, unit};
+use super::{FileRef, Heap, bound, c_path, dir_of, new_fd, unit};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 #[cfg(doc)]
@@ -344,6 +344,139 @@ unsafe impl Multishot for AcceptMultishotDirect {
     }
     fn bound_ring(&self, _: Token) -> Option<u64> {
         bound(Some(self.table.ring_id), self.fd.ring())
+    }
+}
+
+/// Creates a pipe whose two ends are direct descriptors: `IORING_OP_PIPE` with a
+/// `file_index` (Linux 6.16). Output: `(read end, write end)`.
+///
+/// ```
+/// use uring::owned::{DirectTable, OwnedRing, ops::{PipeDirect, Read, Write}};
+/// # if !uring::probe::probe()?.is_supported(uring::op::Pipe::CODE) { return Ok(()) } // < 6.16
+/// let mut ring = OwnedRing::new(4)?;
+/// let table = DirectTable::new(&mut ring, 0, 4)?;
+/// let id = ring.submit_op(PipeDirect::new(&table))?;
+/// let (r, w) = ring.wait_for(id)??;
+/// let id = ring.submit_op(Write::new(&w, b"through".to_vec(), u64::MAX))?;
+/// ring.wait_for(id)?.0?;
+/// let id = ring.submit_op(Read::new(&r, Vec::with_capacity(16), u64::MAX))?;
+/// assert_eq!(&ring.wait_for(id)?.1[..], b"through");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[doc(alias = "io_uring_prep_pipe_direct")]
+pub struct PipeDirect {
+    /// Where the kernel writes the two slots it picked (read only after the
+    /// final completion).
+    fds: Heap<[i32; 2]>,
+    flags: i32,
+    dest: PipeDest,
+}
+
+#[derive(Debug)]
+enum PipeDest {
+    Auto(Arc<TableShared>),
+    /// Two consecutive reserved slots, read end first.
+    Slots(DirectSlot, DirectSlot),
+}
+
+impl std::fmt::Debug for PipeDirect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipeDirect")
+            .field("flags", &self.flags)
+            .field("dest", &self.dest)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PipeDirect {
+    /// A pipe whose ends go into slots the kernel picks.
+    pub fn new(table: &DirectTable) -> PipeDirect {
+        PipeDirect {
+            fds: Heap::new([-1, -1]),
+            flags: 0,
+            dest: PipeDest::Auto(Arc::clone(&table.shared)),
+        }
+    }
+
+    /// A pipe whose read end goes into `read` and write end into `write`, which
+    /// must be consecutive slots of one table (`write` right after `read`).
+    ///
+    /// # Errors
+    ///
+    /// The two slots back, with `EINVAL`, when they are not consecutive slots of
+    /// one table.
+    pub fn at(
+        read: DirectSlot,
+        write: DirectSlot,
+    ) -> Result<PipeDirect, (io::Error, DirectSlot, DirectSlot)> {
+        if !Arc::ptr_eq(&read.table, &write.table) || read.index.checked_add(1) != Some(write.index)
+        {
+            let e = crate::error::with_context(
+                libc::EINVAL,
+                format!(
+                    "a direct pipe needs two consecutive slots of one table, not {} and {}",
+                    read.index, write.index
+                ),
+            );
+            return Err((e, read, write));
+        }
+        Ok(PipeDirect {
+            fds: Heap::new([-1, -1]),
+            flags: 0,
+            dest: PipeDest::Slots(read, write),
+        })
+    }
+
+    /// `O_NONBLOCK`, `O_DIRECT` (`O_CLOEXEC` is dropped).
+    pub fn flags(mut self, flags: i32) -> PipeDirect {
+        self.flags = flags & !libc::O_CLOEXEC;
+        self
+    }
+}
+
+// SAFETY: names the two-int array (the op's own heap allocation, written by the
+// kernel, read only in `complete`, after the final completion); installs into
+// two slots of the table of the ring `bound_ring` names: reserved ones the op
+// holds, or ones the kernel picks from the table's own range, which the output
+// takes ownership of.
+unsafe impl Op for PipeDirect {
+    type Output = io::Result<(DirectFd, DirectFd)>;
+    fn sqe(&mut self) -> Sqe {
+        let dest = match &self.dest {
+            PipeDest::Auto(_) => DestinationSlot::AUTO,
+            PipeDest::Slots(r, _) => DestinationSlot::index(r.index).expect("a table slot"),
+        };
+        raw::Pipe::new(self.fds.ptr())
+            .flags(self.flags)
+            .file_index(Some(dest))
+            .build()
+    }
+    fn complete(self, cqe: &Cqe) -> io::Result<(DirectFd, DirectFd)> {
+        cqe.result()?;
+        match self.dest {
+            PipeDest::Slots(r, w) => Ok((r.into_fd(), w.into_fd())),
+            PipeDest::Auto(table) => {
+                // SAFETY: the final completion arrived: the kernel is done writing.
+                let [r, w] = *unsafe { self.fds.get() };
+                let slot = |i: i32| {
+                    u32::try_from(i).map_err(|_| {
+                        crate::error::with_context(
+                            libc::EIO,
+                            format!("the kernel reported direct slot {i} for a pipe"),
+                        )
+                    })
+                };
+                let r = table.adopt(slot(r)?)?;
+                let w = table.adopt(slot(w)?)?;
+                Ok((r, w))
+            }
+        }
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        Some(match &self.dest {
+            PipeDest::Auto(t) => t.ring_id,
+            PipeDest::Slots(r, _) => r.table.ring_id,
+        })
     }
 }
 

@@ -47,6 +47,7 @@
 //! | [`FutexWait`], [`FutexWake`] | `futex(2)` wait and wake, on an `Arc<AtomicU32>` | `io::Result<()>`, `io::Result<u32>` |
 //! | [`WaitId`] | `waitid(2)` | `io::Result<`[`ChildStatus`]`>` |
 //! | [`SocketDirect`], [`OpenAtDirect`], [`AcceptDirect`] | `socket(2)`, `openat(2)`, `accept4(2)` into a [`DirectTable`](super::DirectTable) | `io::Result<`[`DirectFd`]`>` |
+//! | [`PipeDirect`] | `pipe2(2)` into a [`DirectTable`](super::DirectTable) | `io::Result<(`[`DirectFd`]`, `[`DirectFd`]`)>` |
 //! | [`InstallDirect`] | a plain descriptor of a direct one's file (`FIXED_FD_INSTALL`) | `io::Result<OwnedFd>` |
 //! | [`CloseDirect`] | `close(2)` of a direct descriptor | `io::Result<()>` |
 //! | [`SendDirect`] | a direct descriptor moved to another ring (`MSG_SEND_FD`) | `Result<(), (io::Error, `[`DirectFd`]`)>` |
@@ -101,8 +102,8 @@ pub use buffers::{ReadMultishot, ReadSelect, RecvMultishot, RecvSelect};
 pub use bundle::{PoolBufs, RecvBundle, RecvBundleMultishot, SendBundle};
 pub use dir::{LinkAt, MkDirAt, RenameAt, SymlinkAt, UnlinkAt};
 pub use direct::{
-    AcceptDirect, AcceptMultishotDirect, CloseDirect, InstallDirect, OpenAtDirect, SendDirect,
-    SocketDirect,
+    AcceptDirect, AcceptMultishotDirect, CloseDirect, InstallDirect, OpenAtDirect, PipeDirect,
+    SendDirect, SocketDirect,
 };
 pub use fixed::{ReadFixed, WriteFixed};
 pub use fs::{Close, Fallocate, Fsync, Ftruncate, OpenAt, OpenAt2, Statx};
