@@ -190,3 +190,38 @@ fn a_plain_message_is_never_taken_for_a_descriptor() {
     assert_eq!(ttable.in_use(), 0);
     let _ = std::io::stdout().flush();
 }
+
+#[test]
+fn an_event_loop_step_does_not_block_while_a_passed_descriptor_waits() {
+    let test = "an_event_loop_step_does_not_block_while_a_passed_descriptor_waits";
+    if lacks_passing(test) {
+        return;
+    }
+    let (mut sender, table) = ring_with_table(2, 0);
+    let (mut target, _tt) = ring_with_table(0, 2);
+    // Something in flight on the target that will not complete for a long time.
+    let timer = target
+        .submit_op(ops::Timeout::new(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut keys = Vec::new();
+    target.take_activity(&mut keys).unwrap();
+    target.submit().unwrap();
+    let (sock, _peer) = UnixStream::pair().unwrap();
+    let op = ops::SendDirect::from_fd(&table, sock, &target.mailbox().unwrap(), 9).unwrap();
+    let id = sender.submit_op(op).unwrap();
+    sender.wait_for(id).unwrap().map_err(|(e, _)| e).unwrap();
+    // The passed descriptor's completion is processed here (no key: it is not
+    // an operation of this ring)…
+    target.take_activity(&mut keys).unwrap();
+    assert!(keys.is_empty());
+    // …so the next step must not block in the kernel until the timer fires.
+    target.wait_activity(&mut keys).unwrap();
+    assert!(
+        target.is_in_flight(&timer),
+        "the step blocked until the timer fired"
+    );
+    let (fd, tag) = target.take_received().expect("the descriptor").unwrap();
+    assert_eq!(tag, 9);
+    assert!(fd.is_on(&target));
+    target.cancel(&timer).unwrap();
+}

@@ -43,8 +43,10 @@
 //!
 //! Provided buffers ([`BufPool`]: the kernel picks a buffer, a [`PoolBuf`] guard
 //! hands over the bytes and recycles it when dropped), multishot streams
-//! ([`Multishot`], [`OwnedRing::next_item`]) and, with feature `async`, futures
-//! (`AsyncRing`) build on the same table.
+//! ([`Multishot`], [`OwnedRing::next_item`]), direct descriptors ([`DirectTable`]:
+//! files the ring's registered table holds, named by index, moved between rings
+//! with [`ops::SendDirect`]) and, with feature `async`, futures (`AsyncRing`)
+//! build on the same table.
 //!
 //! Buffers are anything [`IoBuf`] (the kernel reads it) or [`IoBufMut`] (the kernel
 //! writes it): `Vec<u8>`, `Box<[u8]>`, `String` and static slices; [`AlignedBuf`]

@@ -354,7 +354,7 @@ impl OwnedRing {
             Some(ring) if ring != self.id => Err(error::with_context(
                 libc::EXDEV,
                 "this operation uses a registration of another ring (a buffer pool, \
-                 registered buffers or a send queue)",
+                 registered buffers, a send queue or a direct descriptor)",
             )),
             _ => Ok(()),
         }
@@ -880,7 +880,10 @@ impl OwnedRing {
     /// [`take_activity`](Self::take_activity) — waiting in the kernel for one first
     /// only if none is already there to report. So completions processed while the
     /// last batch was handled are never left waiting behind a blocking call.
-    /// Starts [tracking](Self::track_activity) if it was not on.
+    /// Starts [tracking](Self::track_activity) if it was not on. It does not
+    /// block either while descriptors passed by other rings wait to be taken
+    /// ([`take_received`](Self::take_received), which a loop should call after
+    /// each step).
     ///
     /// ```
     /// use uring::owned::{OwnedRing, ops};
@@ -902,7 +905,9 @@ impl OwnedRing {
         self.track_activity();
         let before = keys.len();
         self.take_activity(keys)?;
-        let entered = if keys.len() > before {
+        // Descriptors other rings passed here are activity too (for
+        // `take_received`), though no operation of this ring saw them.
+        let entered = if keys.len() > before || !self.passed.is_empty() {
             self.submit().map(drop)
         } else if self.table.in_flight == 0 {
             return Err(io::Error::from_raw_os_error(libc::ENOENT));
