@@ -81,7 +81,7 @@ impl RecvSelect {
 // SAFETY: names no memory of its own: the kernel writes into a buffer of the pool's
 // group, registered with the ring `bound_ring` names (the ring refuses the op
 // elsewhere); the op's Arc keeps the pool's memory alive until the op is dropped,
-// after its final completion. The descriptor is kept open by the SharedFd. The
+// after its final completion. The descriptor is kept open by the FileRef. The
 // buffer the completion names is handed out as a guard, never twice.
 unsafe impl Op for RecvSelect {
     type Output = io::Result<PoolBuf>;

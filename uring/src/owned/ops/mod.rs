@@ -203,6 +203,12 @@ unsafe impl<T: core::marker::Send> core::marker::Send for Heap<T> {}
 /// assert_eq!(uring::error::errno(&refused.error), Some(libc::EXDEV));
 /// # Ok::<(), std::io::Error>(())
 /// ```
+//
+// In the SAFETY comments of the operations that take one, "a descriptor the op's
+// FileRef keeps open" covers both kinds: a plain descriptor stays open, and a
+// direct one's slot stays held (never emptied or reused) until the op is
+// dropped, after its final completion; a direct one also binds the op to its
+// ring, through `bound_ring`.
 #[derive(Debug)]
 pub enum FileRef {
     /// A plain descriptor.

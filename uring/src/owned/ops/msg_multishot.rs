@@ -358,7 +358,7 @@ impl fmt::Debug for RecvMsgMultishot {
 // completion. The kernel writes only inside the buffer it picks. Each completion
 // names at most one buffer, which becomes that item's guard; descriptors passed
 // in its control data become the item's OwnedFds at once. The socket is kept
-// open by the SharedFd.
+// open by the FileRef.
 unsafe impl Multishot for RecvMsgMultishot {
     type Item = RecvMsgItem;
     fn sqe(&mut self) -> Sqe {

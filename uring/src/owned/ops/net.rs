@@ -162,7 +162,7 @@ impl Connect {
 }
 
 // SAFETY: names the address (its own heap allocation, which the kernel only reads)
-// and a descriptor the op's SharedFd keeps open.
+// and a descriptor the op's FileRef keeps open.
 unsafe impl Op for Connect {
     type Output = io::Result<()>;
     fn sqe(&mut self) -> Sqe {
@@ -208,7 +208,7 @@ impl Accept {
 }
 
 // SAFETY: names the address buffer and its length (fields of the op's own heap
-// allocation, read only after completion) and a descriptor the op's SharedFd keeps
+// allocation, read only after completion) and a descriptor the op's FileRef keeps
 // open; without a file_index the result is a new descriptor, owned by the output.
 unsafe impl Op for Accept {
     type Output = io::Result<(OwnedFd, Option<SocketAddr>)>;
@@ -271,7 +271,7 @@ impl AcceptMultishot {
 }
 
 // SAFETY: names no memory (no address is asked for) and a descriptor the op's
-// SharedFd keeps open; every successful completion's result is a new descriptor,
+// FileRef keeps open; every successful completion's result is a new descriptor,
 // owned by its item at once.
 unsafe impl Multishot for AcceptMultishot {
     type Item = OwnedFd;
@@ -327,7 +327,7 @@ impl<B: IoBuf> Send<B> {
 }
 
 // SAFETY: names the buffer's stable initialised memory (read only) and a descriptor
-// the op's SharedFd keeps open.
+// the op's FileRef keeps open.
 unsafe impl<B: IoBuf> Op for Send<B> {
     type Output = BufResult<B>;
     fn sqe(&mut self) -> Sqe {
@@ -388,7 +388,7 @@ impl<B: IoBuf> SendZc<B> {
 }
 
 // SAFETY: names the buffer's stable initialised memory (read only) and a descriptor
-// the op's SharedFd keeps open. The final completion is the notification (or, when
+// the op's FileRef keeps open. The final completion is the notification (or, when
 // the first completion has no MORE flag, that one): only then is the buffer
 // returned.
 unsafe impl<B: IoBuf> Op for SendZc<B> {
@@ -451,7 +451,7 @@ impl<B: IoBufMut> Recv<B> {
 }
 
 // SAFETY: names the buffer's stable, exclusively owned memory and a descriptor the
-// op's SharedFd keeps open.
+// op's FileRef keeps open.
 unsafe impl<B: IoBufMut> Op for Recv<B> {
     type Output = BufResult<B>;
     fn sqe(&mut self) -> Sqe {
@@ -491,7 +491,7 @@ impl Shutdown {
     }
 }
 
-// SAFETY: names only a descriptor the op's SharedFd keeps open.
+// SAFETY: names only a descriptor the op's FileRef keeps open.
 unsafe impl Op for Shutdown {
     type Output = io::Result<()>;
     fn sqe(&mut self) -> Sqe {

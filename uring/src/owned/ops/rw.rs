@@ -46,7 +46,7 @@ impl<B: IoBufMut> Read<B> {
 
 // SAFETY: the entry names the buffer's stable memory (IoBufMut: exclusively owned,
 // valid for bytes_total bytes, address unchanged by moves) and a descriptor the op's
-// SharedFd keeps open.
+// FileRef keeps open.
 unsafe impl<B: IoBufMut> Op for Read<B> {
     type Output = BufResult<B>;
     fn sqe(&mut self) -> Sqe {
@@ -106,7 +106,7 @@ impl<B: IoBuf> Write<B> {
 }
 
 // SAFETY: the entry names the buffer's stable, initialised memory (IoBuf: not
-// written by anyone while owned) and a descriptor the op's SharedFd keeps open.
+// written by anyone while owned) and a descriptor the op's FileRef keeps open.
 unsafe impl<B: IoBuf> Op for Write<B> {
     type Output = BufResult<B>;
     fn sqe(&mut self) -> Sqe {
