@@ -86,6 +86,7 @@ mod buffers;
 mod bundle;
 mod dir;
 mod direct;
+mod direct_move;
 mod fixed;
 mod fs;
 mod misc;
@@ -101,10 +102,8 @@ mod zc;
 pub use buffers::{ReadMultishot, ReadSelect, RecvMultishot, RecvSelect};
 pub use bundle::{PoolBufs, RecvBundle, RecvBundleMultishot, SendBundle};
 pub use dir::{LinkAt, MkDirAt, RenameAt, SymlinkAt, UnlinkAt};
-pub use direct::{
-    AcceptDirect, AcceptMultishotDirect, CloseDirect, InstallDirect, OpenAtDirect, PipeDirect,
-    SendDirect, SocketDirect,
-};
+pub use direct::{AcceptDirect, AcceptMultishotDirect, OpenAtDirect, PipeDirect, SocketDirect};
+pub use direct_move::{CloseDirect, InstallDirect, SendDirect};
 pub use fixed::{ReadFixed, WriteFixed};
 pub use fs::{Close, Fallocate, Fsync, Ftruncate, OpenAt, OpenAt2, Statx};
 pub use misc::{MsgRing, Nop};
