@@ -28,10 +28,13 @@ fn table(ring: &mut OwnedRing, chosen: u32, auto: u32, test: &str) -> Option<Dir
     match DirectTable::new(ring, chosen, auto) {
         Ok(t) => Some(t),
         Err(e) if errno(&e) == Some(libc::EINVAL) => {
-            println!(
-                "skipped: {test} because this kernel ({}) refused a sparse registered-file table \
+            support::skip(
+                test,
+                &format!(
+                    "this kernel ({}) refused a sparse registered-file table \
                  or its allocation range ({e}); Linux 5.19 and 6.0 are needed",
-                kernel_release()
+                    kernel_release()
+                ),
             );
             None
         }
@@ -43,9 +46,12 @@ fn lacks(code: u8, name: &str, since: &str, test: &str) -> bool {
     if uring::probe::probe().expect("probe").is_supported(code) {
         return false;
     }
-    println!(
-        "skipped: {test} because this kernel ({}) lacks {name} (Linux {since})",
-        kernel_release()
+    support::skip(
+        test,
+        &format!(
+            "this kernel ({}) lacks {name} (Linux {since})",
+            kernel_release()
+        ),
     );
     true
 }
@@ -57,6 +63,8 @@ fn byte(s: usize, k: usize) -> u8 {
 
 #[test]
 fn bytes_go_through_direct_descriptors_both_ways() {
+    // Checks that the last copy of a descriptor is closed.
+    let _no_forks = support::no_forks();
     let test = "bytes_go_through_direct_descriptors_both_ways";
     let mut ring = ring();
     let Some(table) = table(&mut ring, 4, 4, test) else {
@@ -149,6 +157,8 @@ fn a_direct_descriptor_is_refused_by_another_ring() {
 
 #[test]
 fn a_descriptor_dropped_while_an_operation_uses_it_stays_until_the_operation_ends() {
+    // Checks that the last copy of a descriptor is closed.
+    let _no_forks = support::no_forks();
     let test = "a_descriptor_dropped_while_an_operation_uses_it_stays_until_the_operation_ends";
     let mut ring = ring();
     let Some(table) = table(&mut ring, 1, 0, test) else {
@@ -218,6 +228,8 @@ fn a_queued_operation_keeps_its_slot_even_when_its_handle_is_closed_first() {
 
 #[test]
 fn close_direct_closes_an_unshared_slot() {
+    // Checks that the last copy of a descriptor is closed.
+    let _no_forks = support::no_forks();
     let test = "close_direct_closes_an_unshared_slot";
     let mut ring = ring();
     let Some(table) = table(&mut ring, 2, 0, test) else {
@@ -340,7 +352,7 @@ fn multishot_accept_fills_the_kernel_range_then_ends_with_enfile() {
     let clients: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(addr).unwrap()).collect();
     let mut got: Vec<DirectFd> = Vec::new();
     let end = loop {
-        match ring.next_item(&id).unwrap() {
+        match ring.next_item(&id).unwrap().item() {
             Some(Ok(fd)) => got.push(fd),
             Some(Err(e)) => break e,
             None => panic!("ended without an error"),
@@ -413,6 +425,8 @@ fn install_direct_makes_a_plain_close_on_exec_descriptor_of_the_same_file() {
 
 #[test]
 fn the_ring_dropped_with_a_direct_recv_in_flight_then_the_handle() {
+    // Checks that the last copy of a descriptor is closed.
+    let _no_forks = support::no_forks();
     let test = "the_ring_dropped_with_a_direct_recv_in_flight_then_the_handle";
     let mut ring = ring();
     let Some(table) = table(&mut ring, 2, 0, test) else {
@@ -435,6 +449,8 @@ fn the_ring_dropped_with_a_direct_recv_in_flight_then_the_handle() {
 
 #[test]
 fn a_direct_pipe_carries_bytes_in_picked_or_reserved_slots() {
+    // Checks that the last copy of a descriptor is closed.
+    let _no_forks = support::no_forks();
     let test = "a_direct_pipe_carries_bytes_in_picked_or_reserved_slots";
     if lacks(uring::op::Pipe::CODE, "IORING_OP_PIPE", "6.16", test) {
         return;

@@ -38,7 +38,7 @@ fn skip(test: &str) -> bool {
                 .submit_multishot(ops::RecvMultishot::new(r, &pool))
                 .unwrap();
             w.write_all(b"x").unwrap();
-            match ring.next_item(&id).unwrap() {
+            match ring.next_item(&id).unwrap().item() {
                 Some(Err(e)) if errno(&e) == Some(libc::EINVAL) => Some(format!(
                     "the kernel refused a multishot receive ({e}); Linux 6.0 is needed"
                 )),
@@ -48,7 +48,7 @@ fn skip(test: &str) -> bool {
     };
     match why {
         Some(why) => {
-            println!("skipped: {test} on {}: {why}", kernel_release());
+            support::skip(test, &format!("on {}: {why}", kernel_release()));
             true
         }
         None => false,
@@ -63,13 +63,14 @@ struct Server {
 
 impl Server {
     fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(support::example("echo_server", &[]))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting echo_server");
+        let mut child = support::spawn(
+            Command::new(support::example("echo_server", &[]))
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )
+        .expect("starting echo_server");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -299,9 +300,12 @@ fn threads_with_registered_ring_descriptors_echo_64_clients_byte_for_byte() {
     }
     let ok = uring::Ring::builder().register_ring_fd().build(2);
     if let Err(e) = ok {
-        println!(
-            "skipped: {test} because this kernel ({}) refused IORING_REGISTER_RING_FDS ({e}); Linux 5.18 is needed",
-            kernel_release()
+        support::skip(
+            test,
+            &format!(
+                "this kernel ({}) refused IORING_REGISTER_RING_FDS ({e}); Linux 5.18 is needed",
+                kernel_release()
+            ),
         );
         return;
     }
@@ -310,6 +314,7 @@ fn threads_with_registered_ring_descriptors_echo_64_clients_byte_for_byte() {
 
 #[test]
 fn threads_and_max_conns_are_refused_together() {
+    let _forking = support::forking();
     let out = Command::new(support::example("echo_server", &[]))
         .args(["--threads", "2", "--max-conns", "3"])
         .stdin(Stdio::null())

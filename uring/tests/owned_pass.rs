@@ -26,9 +26,12 @@ fn lacks_passing(test: &str) -> bool {
     if probe.is_supported(uring::op::MsgRing::CODE) && probe.is_supported(uring::op::SendZc::CODE) {
         return false;
     }
-    println!(
-        "skipped: {test} because this kernel ({}) lacks IORING_MSG_SEND_FD (Linux 6.0)",
-        kernel_release()
+    support::skip(
+        test,
+        &format!(
+            "this kernel ({}) lacks IORING_MSG_SEND_FD (Linux 6.0)",
+            kernel_release()
+        ),
     );
     true
 }
@@ -49,6 +52,8 @@ fn drain(r: std::os::fd::OwnedFd) -> Vec<u8> {
 
 #[test]
 fn a_descriptor_moves_to_another_threads_ring_and_carries_bytes() {
+    // Checks that the last copy of a descriptor is closed.
+    let _no_forks = support::no_forks();
     let test = "a_descriptor_moves_to_another_threads_ring_and_carries_bytes";
     if lacks_passing(test) {
         return;
@@ -131,6 +136,8 @@ fn a_target_without_a_table_or_with_a_full_one_gives_the_descriptor_back() {
 
 #[test]
 fn a_descriptor_sent_to_a_dropped_ring_or_never_received_is_closed() {
+    // Checks that the last copy of a descriptor is closed.
+    let _no_forks = support::no_forks();
     let test = "a_descriptor_sent_to_a_dropped_ring_or_never_received_is_closed";
     if lacks_passing(test) {
         return;

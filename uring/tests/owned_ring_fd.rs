@@ -26,9 +26,12 @@ fn registered(test: &str) -> Option<OwnedRing> {
             Some(r)
         }
         Err(e) if errno(&e) == Some(libc::EINVAL) => {
-            println!(
-                "skipped: {test} because this kernel ({}) refused IORING_REGISTER_RING_FDS ({e}); Linux 5.18 is needed",
-                kernel_release()
+            support::skip(
+                test,
+                &format!(
+                    "this kernel ({}) refused IORING_REGISTER_RING_FDS ({e}); Linux 5.18 is needed",
+                    kernel_release()
+                ),
             );
             None
         }

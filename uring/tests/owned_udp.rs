@@ -25,9 +25,12 @@ fn pool(ring: &mut OwnedRing, group: u16, count: u16, size: u32, test: &str) -> 
     match BufPool::new(ring, group, count, size) {
         Ok(p) => Some(p),
         Err(e) if errno(&e) == Some(libc::EINVAL) => {
-            println!(
-                "skipped: {test} because this kernel ({}) refused a buffer ring ({e}); Linux 5.19 is needed",
-                kernel_release()
+            support::skip(
+                test,
+                &format!(
+                    "this kernel ({}) refused a buffer ring ({e}); Linux 5.19 is needed",
+                    kernel_release()
+                ),
             );
             None
         }
@@ -39,9 +42,12 @@ fn pool(ring: &mut OwnedRing, group: u16, count: u16, size: u32, test: &str) -> 
 fn unsupported<T>(item: &std::io::Result<T>, test: &str) -> bool {
     match item {
         Err(e) if errno(e) == Some(libc::EINVAL) => {
-            println!(
-                "skipped: {test} because this kernel ({}) refused multishot IORING_OP_RECVMSG ({e}); Linux 6.0 is needed",
-                kernel_release()
+            support::skip(
+                test,
+                &format!(
+                    "this kernel ({}) refused multishot IORING_OP_RECVMSG ({e}); Linux 6.0 is needed",
+                    kernel_release()
+                ),
             );
             true
         }
@@ -54,9 +60,12 @@ fn lacks(code: u8, name: &str, since: &str, test: &str) -> bool {
     if probe.is_supported(code) {
         return false;
     }
-    println!(
-        "skipped: {test} because this kernel ({}) lacks {name} (Linux {since})",
-        kernel_release()
+    support::skip(
+        test,
+        &format!(
+            "this kernel ({}) lacks {name} (Linux {since})",
+            kernel_release()
+        ),
     );
     true
 }
@@ -91,7 +100,7 @@ fn each_datagram_comes_with_its_sender_and_every_byte() {
         sent.push((c.local_addr().unwrap(), data));
     }
     for (d, (from, data)) in sent.iter().enumerate() {
-        let item = ring.next_item(&id).unwrap().expect("an item");
+        let item = ring.next_item(&id).unwrap().item().expect("an item");
         if d == 0 && unsupported(&item, test) {
             return;
         }
@@ -108,9 +117,9 @@ fn each_datagram_comes_with_its_sender_and_every_byte() {
         "every buffer is back once the items are dropped"
     );
     ring.cancel(&id).unwrap();
-    let last = ring.next_item(&id).unwrap().expect("the end");
+    let last = ring.next_item(&id).unwrap().item().expect("the end");
     assert_eq!(errno(&last.unwrap_err()), Some(libc::ECANCELED));
-    assert!(ring.next_item(&id).unwrap().is_none());
+    assert!(ring.next_item(&id).unwrap().item().is_none());
 }
 
 #[test]
@@ -130,7 +139,7 @@ fn a_datagram_larger_than_the_buffer_is_cut_and_says_so() {
     let big: Vec<u8> = (0..3000).map(|k| byte(1, k)).collect();
     client.send_to(&big, to).unwrap();
     client.send_to(b"small", to).unwrap();
-    let item = ring.next_item(&id).unwrap().expect("an item");
+    let item = ring.next_item(&id).unwrap().item().expect("an item");
     if unsupported(&item, test) {
         return;
     }
@@ -145,11 +154,16 @@ fn a_datagram_larger_than_the_buffer_is_cut_and_says_so() {
     );
     assert_eq!(msg.addr(), Some(client.local_addr().unwrap()));
     // The next datagram is whole: the cut did not spill into it.
-    let msg = ring.next_item(&id).unwrap().expect("an item").unwrap();
+    let msg = ring
+        .next_item(&id)
+        .unwrap()
+        .item()
+        .expect("an item")
+        .unwrap();
     assert_eq!(msg.payload(), b"small");
     assert!(!msg.is_truncated());
     ring.cancel(&id).unwrap();
-    while ring.next_item(&id).unwrap().is_some() {}
+    while ring.next_item(&id).unwrap().item().is_some() {}
 }
 
 #[test]
@@ -200,6 +214,8 @@ fn send_fd(sock: &UnixDatagram, fd: i32, byte: u8) {
 
 #[test]
 fn descriptors_in_control_data_are_owned_and_closed_when_not_taken() {
+    // Checks that the last copy of a descriptor is closed.
+    let _no_forks = support::no_forks();
     let test = "descriptors_in_control_data_are_owned_and_closed_when_not_taken";
     let mut ring = ring();
     let Some(pool) = pool(&mut ring, 5, 4, 512, test) else {
@@ -216,7 +232,7 @@ fn descriptors_in_control_data_are_owned_and_closed_when_not_taken() {
     send_fd(&a, w2.as_raw_fd(), b'2');
     drop((w1, w2));
 
-    let item = ring.next_item(&id).unwrap().expect("an item");
+    let item = ring.next_item(&id).unwrap().item().expect("an item");
     if unsupported(&item, test) {
         return;
     }
@@ -235,7 +251,12 @@ fn descriptors_in_control_data_are_owned_and_closed_when_not_taken() {
 
     // The second item's descriptor is never taken: dropping the item closes it,
     // so the pipe's only write end is gone and its reader sees end of file.
-    let msg = ring.next_item(&id).unwrap().expect("an item").unwrap();
+    let msg = ring
+        .next_item(&id)
+        .unwrap()
+        .item()
+        .expect("an item")
+        .unwrap();
     assert_eq!((msg.payload(), msg.fds().len()), (&b"2"[..], 1));
     drop(msg);
     let mut r2 = std::fs::File::from(r2);
@@ -246,7 +267,7 @@ fn descriptors_in_control_data_are_owned_and_closed_when_not_taken() {
         "the write end was closed"
     );
     ring.cancel(&id).unwrap();
-    while ring.next_item(&id).unwrap().is_some() {}
+    while ring.next_item(&id).unwrap().item().is_some() {}
 }
 
 #[test]
@@ -264,7 +285,7 @@ fn a_pool_that_runs_dry_ends_the_stream_with_enobufs_and_keeps_what_arrived() {
     let client = udp();
     // Wait for the first, so the op is armed, then send more than the pool holds.
     client.send_to(b"d0", to).unwrap();
-    let first = ring.next_item(&id).unwrap().expect("an item");
+    let first = ring.next_item(&id).unwrap().item().expect("an item");
     if unsupported(&first, test) {
         return;
     }
@@ -274,7 +295,7 @@ fn a_pool_that_runs_dry_ends_the_stream_with_enobufs_and_keeps_what_arrived() {
     }
     let mut got = vec![first];
     let end = loop {
-        match ring.next_item(&id).unwrap() {
+        match ring.next_item(&id).unwrap().item() {
             Some(Ok(m)) => got.push(m),
             Some(Err(e)) => break e,
             None => panic!("the stream ended without the pool's error"),
@@ -284,7 +305,7 @@ fn a_pool_that_runs_dry_ends_the_stream_with_enobufs_and_keeps_what_arrived() {
     assert_eq!(got.len(), 2, "the two buffers of the pool");
     assert_eq!(got[0].payload(), b"d0");
     assert_eq!(got[1].payload(), b"d1");
-    assert!(ring.next_item(&id).unwrap().is_none());
+    assert!(ring.next_item(&id).unwrap().item().is_none());
     drop(got);
     assert_eq!(pool.available(), 2);
 }
@@ -317,7 +338,7 @@ fn dropping_the_ring_mid_stream_gives_every_buffer_back() {
         .unwrap();
     let client = udp();
     client.send_to(b"first", to).unwrap();
-    let first = ring.next_item(&id).unwrap().expect("an item");
+    let first = ring.next_item(&id).unwrap().item().expect("an item");
     if unsupported(&first, test) {
         return;
     }

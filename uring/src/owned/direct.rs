@@ -517,7 +517,7 @@ impl OwnedRing {
     ///
     /// `EIO` for a slot the table cannot hand out (nothing is taken then).
     pub fn take_received(&mut self) -> Option<io::Result<(DirectFd, u32)>> {
-        let _ = self.reap();
+        let _ = self.reap_now();
         let cqe = self.passed.pop_front()?;
         Some(self.adopt_passed(&cqe))
     }
@@ -533,7 +533,7 @@ impl OwnedRing {
             if let Some(r) = self.take_received() {
                 return r;
             }
-            match self.ring.submit_and_wait(1) {
+            match self.submit_and_wait(1) {
                 Ok(_) => {}
                 Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
                 Err(e) => return Err(e),

@@ -1053,6 +1053,8 @@ impl OwnedRing {
             issuer: self.issuer,
             enable_on_bind: self.enable_on_bind,
             owner_alive: self.owner_alive.take(),
+            direct: self.direct.take(),
+            passed: core::mem::take(&mut self.passed),
         }
     }
 

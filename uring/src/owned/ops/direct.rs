@@ -291,12 +291,25 @@ unsafe impl Op for AcceptDirect {
 /// let id = ring.submit_multishot(AcceptMultishotDirect::new(listener, &table))?;
 /// let _c1 = std::net::TcpStream::connect(addr)?;
 /// let _c2 = std::net::TcpStream::connect(addr)?;
-/// let a = ring.next_item(&id)?.unwrap()?;
-/// let b = ring.next_item(&id)?.unwrap()?;
+/// let a = ring.next_item(&id)?.item().unwrap()?;
+/// let b = ring.next_item(&id)?.item().unwrap()?;
 /// assert_ne!(a.index(), b.index());
 /// ring.cancel(&id)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// # How the stream ends
+///
+/// [`next_item`](crate::owned::OwnedRing::next_item) gives
+/// [`Next::End`](crate::owned::Next::End) with a [`StreamEnd`](crate::owned::StreamEnd) saying why:
+///
+/// * on an error, which is the last item: `ECANCELED` after a cancel, `ENFILE`
+///   when the table's kernel range is full (submit a new one once slots are
+///   free), `EINVAL` first on kernels without it; `raw_result()` is `-errno`,
+///   `rearm()` false;
+/// * with a connection, when the kernel stopped the stream while more could come
+///   (a full completion queue does that): the connection is the last item,
+///   `raw_result()` its slot, `rearm()` **true** — submit it again to go on.
 #[derive(Debug)]
 pub struct AcceptMultishotDirect {
     fd: FileRef,
@@ -338,6 +351,10 @@ unsafe impl Multishot for AcceptMultishotDirect {
     }
     fn item(&mut self, cqe: &Cqe) -> Option<io::Result<DirectFd>> {
         Some(cqe.result().and_then(|slot| self.table.adopt(slot)))
+    }
+    /// Slot 0 is a connection too.
+    fn rearm(&self, cqe: &Cqe) -> bool {
+        cqe.raw_result() >= 0
     }
     fn bound_ring(&self, _: Token) -> Option<u64> {
         bound(Some(self.table.ring_id), self.fd.ring())

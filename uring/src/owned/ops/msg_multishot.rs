@@ -217,7 +217,7 @@ impl fmt::Debug for RecvMsgItem {
 /// let client = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
 /// let id = ring.submit_multishot(RecvMsgMultishot::new(server.try_clone()?, &pool, 0)?)?;
 /// client.send_to(b"ping", server.local_addr()?)?;
-/// let msg = ring.next_item(&id)?.expect("an item");
+/// let msg = ring.next_item(&id)?.item().expect("an item");
 /// # if matches!(&msg, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) { return Ok(()) } // < 6.0
 /// let msg = msg?;
 /// assert_eq!(msg.payload(), b"ping");
@@ -226,6 +226,19 @@ impl fmt::Debug for RecvMsgItem {
 /// ring.cancel(&id)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+///
+/// # How the stream ends
+///
+/// [`next_item`](crate::owned::OwnedRing::next_item) gives
+/// [`Next::End`](crate::owned::Next::End) with a [`StreamEnd`](crate::owned::StreamEnd) saying why:
+///
+/// * on an error, which is the last item: `ECANCELED` after a cancel, `ENOBUFS`
+///   when the pool ran dry (submit a new one once buffers are back), `EINVAL`
+///   first on kernels without it (before 6.0); `raw_result()` is `-errno`,
+///   `rearm()` false;
+/// * with a message, when the kernel stopped the stream while more could come (a
+///   full completion queue does that): the message is the last item,
+///   `rearm()` **true** — submit it again to go on.
 #[doc(alias = "io_uring_prep_recvmsg_multishot")]
 pub struct RecvMsgMultishot {
     fd: FileRef,
