@@ -15,7 +15,7 @@ use crate::sqe::Sqe;
 
 /// A kernel-read-or-written `struct msghdr`, in its own heap allocation. Its
 /// pointers name memory of the same operation.
-struct MsgHdr(Heap<libc::msghdr>);
+pub(super) struct MsgHdr(pub(super) Heap<libc::msghdr>);
 
 // SAFETY: the msghdr's pointers are addresses of allocations that move with the
 // operation (which is Send); Rust code never dereferences them. The Heap owns the
@@ -23,7 +23,7 @@ struct MsgHdr(Heap<libc::msghdr>);
 unsafe impl core::marker::Send for MsgHdr {}
 
 impl MsgHdr {
-    fn new() -> MsgHdr {
+    pub(super) fn new() -> MsgHdr {
         // SAFETY: msghdr is integers and raw pointers; all-zero (null pointers,
         // zero lengths) is a valid value.
         MsgHdr(Heap::new(unsafe { core::mem::zeroed() }))
@@ -358,7 +358,7 @@ unsafe impl<B: IoBufMut> Op for RecvMsg<B> {
 
 /// The descriptors carried by the control messages in `control` (`SCM_RIGHTS`,
 /// `SCM_PIDFD`), taken as owned.
-fn control_fds(control: &[u8]) -> Vec<OwnedFd> {
+pub(super) fn control_fds(control: &[u8]) -> Vec<OwnedFd> {
     const SCM_PIDFD: i32 = 0x04;
     let word = core::mem::size_of::<usize>();
     let align = |n: usize| n.div_ceil(word) * word;
