@@ -12,10 +12,14 @@ mod support;
 
 mod owned_async;
 mod owned_bytes;
+mod owned_direct;
 mod owned_fixed;
 mod owned_hazards;
 mod owned_io;
 mod owned_multishot;
 mod owned_ops_more;
+mod owned_pass;
 mod owned_pool;
+mod owned_ring_fd;
 mod owned_send_bundle;
+mod owned_udp;

@@ -8,7 +8,7 @@
 //! closed. A kernel that lacks `MSG_RING` descriptor passing prints why the test
 //! is skipped.
 
-mod support;
+use crate::support;
 use support::kernel_release;
 
 use std::io::{Read as _, Write as _};

@@ -6,7 +6,7 @@
 //! ring dropped first. A kernel that lacks a feature prints why the test is
 //! skipped.
 
-mod support;
+use crate::support;
 use support::kernel_release;
 
 use std::io::{Read as _, Write as _};

@@ -7,7 +7,7 @@
 //! without registered ring descriptors (before Linux 5.18) prints why each test
 //! is skipped.
 
-mod support;
+use crate::support;
 use support::kernel_release;
 
 use std::io::{Read as _, Write as _};

@@ -7,7 +7,7 @@
 //! multishot accept (5.19) and multishot receive (6.0): without them each test
 //! says why it is skipped.
 
-mod support;
+use crate::support;
 use support::kernel_release;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};

@@ -6,7 +6,7 @@
 //! the ring dropped mid-stream. A kernel that lacks an operation prints why the
 //! test is skipped.
 
-mod support;
+use crate::support;
 use support::kernel_release;
 
 use std::io::{Read as _, Write as _};
