@@ -25,13 +25,19 @@ use std::process::{Command, Stdio};
 
 /// Debian packages the suite needs: libclang for the bindings check, pkg-config for the
 /// system-liburing builds, and Debian 12's liburing-dev (2.3), which must be refused.
-/// qemu-system-x86 and libc6-dev (static glibc) serve `kernel-check`.
+/// qemu-system-x86 and libc6-dev (static glibc) serve `kernel-check`; the arm64
+/// kernel-check adds qemu-system-arm and the aarch64 cross gcc and glibc, and the
+/// per-architecture bindings need the arm64 and riscv64 headers.
 const APT_PACKAGES: &[&str] = &[
     "libclang-dev",
     "pkg-config",
     "liburing-dev",
     "qemu-system-x86",
     "libc6-dev",
+    "qemu-system-arm",
+    "gcc-aarch64-linux-gnu",
+    "libc6-dev-arm64-cross",
+    "libc6-dev-riscv64-cross",
 ];
 
 /// Installs whichever of `packages` are missing (as root, with apt-get); without root,
@@ -112,6 +118,10 @@ pub fn run(args: &[String]) -> Result {
     ci.step("bindings are current", || {
         crate::codegen::run(&["--check".to_string()])
     });
+    ci.step(
+        "bindings compile for aarch64 and riscv64 (layout assertions)",
+        crate::codegen::check_other_arches,
+    );
     ci.step("cargo fmt --check", || {
         util::run(
             util::cargo()
@@ -522,7 +532,9 @@ fn package_builds() -> Result {
         "liburing/src/ffi.c",
         "liburing/src/include/liburing.h",
         "liburing-2.15.sha256",
-        "src/bindings.rs",
+        "src/bindings/x86_64.rs",
+        "src/bindings/aarch64.rs",
+        "src/bindings/riscv64.rs",
     ] {
         if !list.lines().any(|l| l == want) {
             return Err(format!("`cargo package --list` lacks {want}"));
