@@ -2,7 +2,8 @@
 //!
 //! Steps, in order (each prints a `== ci: …` header; the first failure stops the run
 //! unless `--keep-going`):
-//! 1. vendor liburing 2.15 (verified) and check the checked-in bindings are current;
+//! 1. vendor liburing 2.15 (verified), check the checked-in bindings of every architecture
+//!    are current, and compile the crates for aarch64 and riscv64 (layout assertions);
 //! 2. `cargo fmt --check`, `cargo clippy -D warnings`;
 //! 3. the workspace's tests against the vendored liburing, then liburing-sys's and
 //!    uring's again under AddressSanitizer (nightly);
@@ -10,7 +11,8 @@
 //!    pkg-config shared, pkg-config static, `LIBURING_DIR`;
 //! 5. refusals: Debian 12's liburing 2.3 (and no liburing at all) without `vendored`,
 //!    a vendored build with the source missing, a tampered source tree;
-//! 6. `cargo xtask kernel-check`: the suite inside Linux 5.10 … 7.3 under QEMU;
+//! 6. `cargo xtask kernel-check --arch all`: the suite inside Linux 5.10 … 7.3 under
+//!    QEMU, x86_64 and arm64 guests;
 //! 7. `cargo package -p liburing-sys`: the published crate builds on its own;
 //! 8. the README's first command: `uring-probe` runs and completes a NOP.
 //!
@@ -271,14 +273,17 @@ pub fn run(args: &[String]) -> Result {
         });
     }
 
-    // The suite on other kernels, booted under QEMU: first proof that a failure only an
-    // old kernel has is caught, then the default set (5.10 … 7.3).
-    ci.step("kernel-check --selftest", || {
-        crate::kernel::run(&["--selftest".to_string()])
+    // The suite on other kernels, booted under QEMU, x86_64 and arm64 in one matrix:
+    // first proof that a failure only an old kernel has is caught, then the default sets
+    // (x86_64 5.10 … 7.3, arm64 5.10 6.1 6.12 7.3).
+    let all_arches = || ["--arch".to_string(), "all".to_string()];
+    ci.step("kernel-check --selftest (x86_64 and arm64)", || {
+        crate::kernel::run(&[&all_arches()[..], &["--selftest".to_string()]].concat())
     });
-    ci.step("kernel-check: the test suite on Linux 5.10 … 7.3", || {
-        crate::kernel::run(&[])
-    });
+    ci.step(
+        "kernel-check: the test suite on Linux 5.10 … 7.3, x86_64 and arm64",
+        || crate::kernel::run(&all_arches()),
+    );
 
     ci.step(
         "vendor refuses a tree with one byte changed",

@@ -19,9 +19,8 @@
 //!    (arch, passed, failed, skipped-by-probe, ignored, time). Any failure, timeout or
 //!    missing report makes the command fail.
 //!
-//! arm64 runs under TCG only (on an x86_64 host), which emulates it about three times
-//! slower than x86_64 guests; its defaults are a shorter kernel list (oldest, Debian
-//! 13's, newest) and longer time limits.
+//! arm64 runs under TCG only (on an x86_64 host); its defaults are a shorter kernel
+//! list (oldest, Debian 12's and 13's, newest) and longer time limits.
 //!
 //! `--selftest` proves the machinery catches a kernel-specific failure: it boots 6.1 and
 //! 7.3 with one planted binary (`kernel/selftest.rs`) that submits an opcode new in 6.7
@@ -78,7 +77,7 @@ usage: cargo xtask kernel-check [options]
                     all (both, in one matrix)
   --kernel K        a kernel to boot (repeatable): a known version, `all`, or a path to
                     a kernel image (bzImage, arm64 Image); default: x86_64 5.10 6.1 6.12
-                    6.16 6.18 6.19 7.0 7.3, arm64 5.10 6.12 7.3
+                    6.16 6.18 6.19 7.0 7.3, arm64 5.10 6.1 6.12 7.3
   --filter TEST     run only tests whose name contains TEST (libtest filter)
   --skip TEST       skip tests whose name contains TEST (repeatable; libtest --skip)
   --package P       only this package's test binaries (repeatable; default: the workspace

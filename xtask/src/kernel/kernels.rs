@@ -163,9 +163,9 @@ pub const KNOWN_ARM64: &[Pinned] = &[
     },
 ];
 
-/// arm64's default: the oldest and newest kernels Debian serves for it and Debian 13's
-/// in between (TCG emulates arm64 about three times slower than x86; see `kernel.rs`).
-pub const DEFAULT_SET_ARM64: &[&str] = &["5.10", "6.12", "7.3"];
+/// arm64's default: the oldest and newest kernels Debian serves for it, and Debian 12's
+/// and 13's in between (all under TCG; see `kernel.rs` for the cost).
+pub const DEFAULT_SET_ARM64: &[&str] = &["5.10", "6.1", "6.12", "7.3"];
 
 /// The pinned kernels of `arch`.
 pub fn known(arch: &GuestArch) -> &'static [Pinned] {
