@@ -81,12 +81,17 @@
     rustdoc::bare_urls
 )]
 
-// One generated file per architecture: struct layouts and C integer types differ.
+// One generated file per architecture: struct layouts and C integer types may differ.
+// Included, not declared as modules, so rustfmt leaves the generated text as it is.
 #[allow(unsafe_op_in_unsafe_fn, missing_docs)]
-#[cfg_attr(target_arch = "x86_64", path = "bindings/x86_64.rs")]
-#[cfg_attr(target_arch = "aarch64", path = "bindings/aarch64.rs")]
-#[cfg_attr(target_arch = "riscv64", path = "bindings/riscv64.rs")]
-mod bindings;
+mod bindings {
+    #[cfg(target_arch = "x86_64")]
+    include!("bindings/x86_64.rs");
+    #[cfg(target_arch = "aarch64")]
+    include!("bindings/aarch64.rs");
+    #[cfg(target_arch = "riscv64")]
+    include!("bindings/riscv64.rs");
+}
 pub use bindings::*;
 
 #[cfg(not(any(
