@@ -2,7 +2,8 @@
 //!
 //! Steps, in order (each prints a `== ci: …` header; the first failure stops the run
 //! unless `--keep-going`):
-//! 1. vendor liburing 2.15 (verified) and check the checked-in bindings are current;
+//! 1. vendor liburing 2.15 (verified), check the checked-in bindings of every architecture
+//!    are current, and compile the crates for aarch64 and riscv64 (layout assertions);
 //! 2. `cargo fmt --check`, `cargo clippy -D warnings` (with the workspace's lints:
 //!    `unsafe_op_in_unsafe_fn`, `missing_docs`, `clippy::undocumented_unsafe_blocks`,
 //!    `clippy::incompatible_msrv` for the declared MSRV), `cargo doc -D warnings`;
@@ -15,7 +16,8 @@
 //!    (`LIBURING_DIR`, see `syslibs::SOURCE_LIBS`);
 //! 5. refusals: Debian 12's liburing 2.3 (and no liburing at all) without `vendored`,
 //!    a vendored build with the source missing, a tampered source tree;
-//! 6. `cargo xtask kernel-check`: the suite inside Linux 5.10 … 7.3 under QEMU;
+//! 6. `cargo xtask kernel-check --arch all`: the suite inside Linux 5.10 … 7.3 under
+//!    QEMU, x86_64 and arm64 guests;
 //! 7. `cargo package` of liburing-sys, uring and uring-probe-cli: each published crate
 //!    builds from its `.crate` alone, offline;
 //! 8. the MSRV (1.85): the published crates build with that toolchain;
@@ -32,7 +34,9 @@ use std::process::{Command, Stdio};
 
 /// Debian packages the suite needs: libclang for the bindings check, pkg-config for the
 /// system-liburing builds, and Debian 12's liburing-dev (2.3), which must be refused.
-/// qemu-system-x86 and libc6-dev (static glibc) serve `kernel-check`; make builds the
+/// qemu-system-x86 and libc6-dev (static glibc) serve `kernel-check`; the arm64
+/// kernel-check adds qemu-system-arm and the aarch64 cross gcc and glibc, and the
+/// per-architecture bindings need the arm64 and riscv64 headers; make builds the
 /// liburing releases of `syslibs::SOURCE_LIBS` with their own Makefile.
 const APT_PACKAGES: &[&str] = &[
     "libclang-dev",
@@ -41,6 +45,10 @@ const APT_PACKAGES: &[&str] = &[
     "qemu-system-x86",
     "libc6-dev",
     "make",
+    "qemu-system-arm",
+    "gcc-aarch64-linux-gnu",
+    "libc6-dev-arm64-cross",
+    "libc6-dev-riscv64-cross",
 ];
 
 /// Installs whichever of `packages` are missing (as root, with apt-get); without root,
@@ -121,6 +129,10 @@ pub fn run(args: &[String]) -> Result {
     ci.step("bindings are current", || {
         crate::codegen::run(&["--check".to_string()])
     });
+    ci.step(
+        "bindings compile for aarch64 and riscv64 (layout assertions)",
+        crate::codegen::check_other_arches,
+    );
     ci.step("cargo fmt --check", || {
         util::run(
             util::cargo()
@@ -299,14 +311,17 @@ pub fn run(args: &[String]) -> Result {
         });
     }
 
-    // The suite on other kernels, booted under QEMU: first proof that a failure only an
-    // old kernel has is caught, then the default set (5.10 … 7.3).
-    ci.step("kernel-check --selftest", || {
-        crate::kernel::run(&["--selftest".to_string()])
+    // The suite on other kernels, booted under QEMU, x86_64 and arm64 in one matrix:
+    // first proof that a failure only an old kernel has is caught, then the default sets
+    // (x86_64 5.10 … 7.3, arm64 5.10 6.1 6.12 7.3).
+    let all_arches = || ["--arch".to_string(), "all".to_string()];
+    ci.step("kernel-check --selftest (x86_64 and arm64)", || {
+        crate::kernel::run(&[&all_arches()[..], &["--selftest".to_string()]].concat())
     });
-    ci.step("kernel-check: the test suite on Linux 5.10 … 7.3", || {
-        crate::kernel::run(&[])
-    });
+    ci.step(
+        "kernel-check: the test suite on Linux 5.10 … 7.3, x86_64 and arm64",
+        || crate::kernel::run(&all_arches()),
+    );
 
     ci.step(
         "vendor refuses a tree with one byte changed",
@@ -564,7 +579,9 @@ fn package_builds() -> Result {
         "liburing/src/ffi.c",
         "liburing/src/include/liburing.h",
         "liburing-2.15.sha256",
-        "src/bindings.rs",
+        "src/bindings/x86_64.rs",
+        "src/bindings/aarch64.rs",
+        "src/bindings/riscv64.rs",
     ] {
         if !list.lines().any(|l| l == want) {
             return Err(format!("`cargo package --list` lacks {want}"));

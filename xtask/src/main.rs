@@ -3,7 +3,7 @@
 //! | command | what it does |
 //! | --- | --- |
 //! | `vendor [--from crates-io\|git[=URL]\|DIR] [--force]` | put liburing 2.15's source in `liburing-sys/liburing/`, verified |
-//! | `regen-bindings [--check]` | regenerate `liburing-sys/src/bindings.rs` with bindgen, or check it is current |
+//! | `regen-bindings [--check] [--arch A]` | regenerate `liburing-sys/src/bindings/<arch>.rs` (x86_64, aarch64, riscv64) with bindgen, or check they are current |
 //! | `system-libs` | download Debian's liburing packages (2.3, 2.9, 2.15) and build liburing 2.5 from source into `target/system-liburing/` |
 //! | `ci` | everything `.ci/run` checks, in order |
 
@@ -25,9 +25,11 @@ commands:
   vendor [--from crates-io|git[=URL]|DIR] [--dest DIR] [--force]
                          put liburing 2.15's source in liburing-sys/liburing/, every
                          file checked against liburing-sys/liburing-2.15.sha256
-  regen-bindings [--check]
-                         regenerate liburing-sys/src/bindings.rs (needs libclang:
-                         apt-get install libclang-dev); --check fails if it is stale
+  regen-bindings [--check] [--arch x86_64|aarch64|riscv64]
+                         regenerate liburing-sys/src/bindings/<arch>.rs, every
+                         architecture unless --arch (needs libclang-dev and the other
+                         targets' headers: libc6-dev-arm64-cross, libc6-dev-riscv64-cross,
+                         or libc6-dev-amd64-cross off x86_64); --check fails if one is stale
   system-libs            download Debian's liburing-dev packages (2.3, 2.9, 2.15) into
                          target/system-liburing/<version>/ (apt-get download, private
                          APT_CONFIG; /etc/apt is not touched), and build liburing 2.5
