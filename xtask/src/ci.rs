@@ -5,7 +5,8 @@
 //! 1. vendor liburing 2.15 (verified) and check the checked-in bindings are current;
 //! 2. `cargo fmt --check`, `cargo clippy -D warnings`;
 //! 3. the workspace's tests against the vendored liburing, then liburing-sys's and
-//!    uring's again under AddressSanitizer (nightly);
+//!    uring's again under AddressSanitizer (nightly); the model fuzzer under
+//!    AddressSanitizer for 150 s, and each libFuzzer target for 20 s;
 //! 4. liburing-sys (and uring) against Debian's liburing 2.9 and 2.15 packages:
 //!    pkg-config shared, pkg-config static, `LIBURING_DIR`;
 //! 5. refusals: Debian 12's liburing 2.3 (and no liburing at all) without `vendored`,
@@ -161,6 +162,14 @@ pub fn run(args: &[String]) -> Result {
         .env_remove("CARGO")
         .env_remove("RUSTUP_TOOLCHAIN");
     ci.test_step("tests under AddressSanitizer (nightly)", &mut asan);
+    ci.step(
+        "model fuzzer under AddressSanitizer, 150 s (nightly)",
+        || crate::fuzz::run_model(&["--time".into(), "150".into()], true),
+    );
+    ci.step("libFuzzer targets, 20 s each (nightly)", || {
+        let targets: Vec<String> = crate::fuzz::TARGETS.iter().map(|t| t.to_string()).collect();
+        crate::fuzz::run_libfuzzer(&targets, "20")
+    });
 
     if skip_system {
         eprintln!("== ci: skipping the system-liburing steps (--no-system)");
