@@ -46,7 +46,9 @@ use crate::setup::SetupFlags;
 /// `ASYNC_CANCEL` and detaches the operation, whose buffers and descriptors stay
 /// in the ring's table until its final completion, then are dropped. The same
 /// holds for an [`ItemStream`]. `mem::forget`ting a future leaves its operation
-/// running, and its output is queued in the ring, unclaimed, until the ring goes.
+/// running, its output queued, unclaimed — and, since the future holds a handle
+/// to the ring, the ring never goes: it is leaked with its eventfd and every
+/// operation in it (their buffers and descriptors), and nothing is freed.
 #[derive(Clone)]
 pub struct AsyncRing {
     inner: Rc<Inner>,

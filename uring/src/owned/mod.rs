@@ -181,7 +181,8 @@
 //!   duplicate of its descriptor), be sent to another thread (recycling is
 //!   locked; the ring entries are written with atomics and published with a
 //!   release store), or be [`mem::forget`](std::mem::forget)ten: its buffer then
-//!   never returns to the ring, and the pool's memory is never freed.
+//!   never returns to the ring, and the pool's memory is never freed (nor its
+//!   duplicate of the ring's descriptor, which keeps the kernel's ring).
 //! * a [`SendQueue`] is the sending side: pushed buffers belong to the queue
 //!   (their entries are in the kernel's ring) until a [`SendBundle`] has sent
 //!   all of their bytes. Only one bundle per queue exists at a time (a second is
@@ -209,7 +210,8 @@
 //! the operation (its output is dropped when its final completion arrives; if the
 //! ring is borrowed at that moment, the cancellation waits for the next
 //! `AsyncRing::process`), and forgetting it leaves the operation
-//! running with its output queued. The adapter is `!Send` (its handles share the
+//! running with its output queued — and leaks its handle, so the ring, its
+//! eventfd and everything in flight are never freed. The adapter is `!Send` (its handles share the
 //! ring through `Rc`/`RefCell`), so futures cannot move it between threads; a
 //! re-entrant use of the ring is a `RefCell` panic, never aliasing, and wakers run
 //! with no borrow held. Its `eventfd` stays open while any handle lives, which is
@@ -287,8 +289,8 @@ mod fd;
 mod fixed;
 mod multi;
 pub mod ops;
-mod pool;
-mod sendpool;
+pub(crate) mod pool;
+pub(crate) mod sendpool;
 
 #[cfg(feature = "async")]
 pub use asyncio::{AsyncRing, ItemStream, NextItem, OpFuture};
