@@ -1939,6 +1939,7 @@ impl<'p> Runner<'p> {
         let lost = mem::take(&mut self.lost);
         let before = ring.in_flight();
         let leaked_before = leaked_ops();
+        let ext_arg = ring.ring().features().contains(uring::Features::EXT_ARG);
         match how {
             RingEnd::Drop => drop(ring),
             RingEnd::Close => {
@@ -1955,66 +1956,37 @@ impl<'p> Runner<'p> {
             }
             RingEnd::Forget => {
                 self.leak_fds.insert(ring.ring().as_raw_fd());
-                for rec in outstanding.iter().chain(&lost) {
-                    if let Some(s) = rec.stream {
-                        let st = &self.streams[s];
-                        self.leak_fds.insert(st.r_raw);
-                        self.leak_fds.insert(st.w_raw);
-                        // For good: the leaked operation may still run.
-                        self.streams[s].read_lost |= rec.reader;
-                    }
-                    match rec.kind {
-                        Kind::Accept | Kind::AcceptMulti => {
-                            if !self.accept_leaked {
-                                self.leak_anon += self.pending_clients.len();
-                            }
-                            self.accept_leaked = true;
-                        }
-                        Kind::Open | Kind::Close => self.leak_anon += 1,
-                        Kind::FileRead | Kind::FileWrite => {
-                            if let Some(f) = &self.file {
-                                self.leak_fds.insert(f.fd.as_raw_fd());
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                if let Some((l, _)) = &self.tcp_uring {
-                    self.leak_fds.insert(l.as_raw_fd());
-                }
-                // The registrations' duplicates of the ring's descriptor.
-                self.leak_anon += 3;
                 mem::forget(ring);
             }
         }
         // Every operation here can be cancelled, except that a zero-copy send
         // completes only with its notification, which over loopback waits for
         // the peer to read the bytes: such sends may be leaked after the drop
-        // timeout, by design (and counted).
+        // timeout, by design (and counted). Without IORING_FEAT_EXT_ARG (before
+        // Linux 5.11) the ring cannot wait at all, and leaks what is in flight.
         let leaked = leaked_ops() - leaked_before;
-        let zc: Vec<&OpRec> = outstanding
+        let zc = outstanding
             .iter()
             .chain(&lost)
             .filter(|r| r.kind == Kind::Write(WriteHow::SendZc))
-            .collect();
-        if leaked > zc.len() {
+            .count();
+        if leaked > zc && ext_arg {
             return Err(fail(
                 "leak",
                 format!(
-                    "the ring leaked {leaked} operations, of which only {} could not be \
-                     cancelled",
-                    zc.len()
+                    "the ring leaked {leaked} operations, of which only {zc} could not be \
+                     cancelled"
                 ),
             ));
         }
-        if leaked > 0 {
-            for r in &zc {
-                let st = &self.streams[r.stream.expect("sends have a stream")];
-                self.leak_fds.insert(st.w_raw);
-            }
-            self.allowed_leaks += leaked;
+        self.allowed_leaks += leaked;
+        if leaked > 0 || how == RingEnd::Forget {
+            let recs: Vec<&OpRec> = outstanding.iter().chain(&lost).collect();
+            self.account_leaked(&recs);
         }
-        let forgot = how == RingEnd::Forget;
+        // Operations that may still run (leaked with the ring, or past its drop
+        // timeout) keep their streams busy for good.
+        let forgot = how == RingEnd::Forget || leaked > 0;
         for rec in outstanding {
             self.lose_effects(&rec);
             if !forgot {
@@ -2045,6 +2017,40 @@ impl<'p> Runner<'p> {
             }
         }
         Ok(())
+    }
+
+    /// Operations that may run for ever (leaked with their ring): what they hold
+    /// stays open, and what they may still create or consume is allowed for.
+    fn account_leaked(&mut self, recs: &[&OpRec]) {
+        for rec in recs {
+            if let Some(s) = rec.stream {
+                let st = &mut self.streams[s];
+                self.leak_fds.insert(st.r_raw);
+                self.leak_fds.insert(st.w_raw);
+                // For good: the leaked operation may still run.
+                st.read_lost |= rec.reader;
+            }
+            match rec.kind {
+                Kind::Accept | Kind::AcceptMulti => {
+                    if !self.accept_leaked {
+                        self.leak_anon += self.pending_clients.len();
+                    }
+                    self.accept_leaked = true;
+                }
+                Kind::Open | Kind::Close => self.leak_anon += 1,
+                Kind::FileRead | Kind::FileWrite => {
+                    if let Some(f) = &self.file {
+                        self.leak_fds.insert(f.fd.as_raw_fd());
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some((l, _)) = &self.tcp_uring {
+            self.leak_fds.insert(l.as_raw_fd());
+        }
+        // The registrations' duplicates of the ring's descriptor.
+        self.leak_anon += 3;
     }
 
     /// The ring is gone: check and drop its registrations.
