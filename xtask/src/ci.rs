@@ -278,6 +278,23 @@ pub fn run(args: &[String]) -> Result {
     ci.step("kernel-check: the test suite on Linux 5.10 … 7.3", || {
         crate::kernel::run(&[])
     });
+    ci.step(
+        "kernel-check: the model fuzzer in the oldest and newest kernels",
+        || {
+            let (oldest, newest) = crate::kernel::oldest_and_newest();
+            let args = [
+                "--package",
+                "uring-fuzz",
+                "--fuzz",
+                "90",
+                "--test-timeout",
+                "200",
+            ];
+            let kernels = ["--kernel", oldest, "--kernel", newest];
+            let all: Vec<String> = args.iter().chain(&kernels).map(|a| a.to_string()).collect();
+            crate::kernel::run(&all)
+        },
+    );
 
     ci.step(
         "vendor refuses a tree with one byte changed",
