@@ -272,7 +272,11 @@
 //!   blocked bundle cancelled, the ring closed mid-send, the queue outliving a
 //!   ring that keeps sending from it;
 //! * with `--features async`, `owned_async.rs`: dropped futures and streams, the
-//!   tokio echo example.
+//!   tokio echo example;
+//! * `owned_fuzz_found.rs`: what the fuzzers found. `cargo xtask fuzz` runs random
+//!   programs of safe calls (the `uring-fuzz` crate) against the kernel and checks
+//!   a model after every step: bytes exactly once and in order, one final
+//!   completion per operation, no descriptor leaked, every pool buffer in one place.
 //!
 //! They also run under
 //! AddressSanitizer: `RUSTFLAGS=-Zsanitizer=address cargo +nightly test --target
