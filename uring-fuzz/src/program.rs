@@ -163,8 +163,9 @@ pub enum Action {
     ForgetId { op: u8 },
     /// Take the items a multishot operation has so far (`poll_item`).
     TakeItems { op: u8 },
-    /// Drop a held pool buffer (it goes back to the pool).
-    ReleaseGuard { g: u8 },
+    /// Drop a held pool buffer (it goes back to the pool), maybe on another
+    /// thread.
+    ReleaseGuard { g: u8, other_thread: bool },
     /// `mem::forget` a held pool buffer (it never goes back).
     ForgetGuard { g: u8 },
     /// Submit what is queued.
@@ -289,7 +290,10 @@ impl Action {
             16 => Action::DropCompletion { op },
             17 => Action::ForgetId { op },
             18 => Action::TakeItems { op },
-            19 => Action::ReleaseGuard { g: op },
+            19 => Action::ReleaseGuard {
+                g: op,
+                other_thread: rng.chance(1, 3),
+            },
             20 => Action::ForgetGuard { g: op },
             21 => Action::Submit,
             22 => Action::Reap,

@@ -892,10 +892,18 @@ impl<'p> Runner<'p> {
                     self.take_items(i)?;
                 }
             }
-            Action::ReleaseGuard { g } => {
+            Action::ReleaseGuard { g, other_thread } => {
                 if !self.held.is_empty() {
                     let h = self.held.swap_remove(g as usize % self.held.len());
-                    drop(h);
+                    if other_thread {
+                        // Guards are Send: recycling from another thread is locked.
+                        let bufs = h.bufs;
+                        std::thread::spawn(move || drop(bufs))
+                            .join()
+                            .map_err(|_| fail("panic", "dropping a guard on another thread"))?;
+                    } else {
+                        drop(h);
+                    }
                 }
             }
             Action::ForgetGuard { g } => {
