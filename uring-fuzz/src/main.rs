@@ -183,13 +183,14 @@ fn add(t: &mut Outcome, o: &Outcome) {
     t.refused += o.refused;
     t.rings += o.rings;
     t.setup_fallback |= o.setup_fallback;
+    t.carried += o.carried;
 }
 
 fn print_totals(programs: u64, t: &Outcome) {
     println!(
         "uring-fuzz: {programs} programs, {} actions, {} operations, {} completions, {} \
          multishot items, {} bytes checked, {} invariant checks, {} rings, {} submissions \
-         refused{}",
+         refused, {} descriptors touched by operations leaked earlier{}",
         t.actions,
         t.ops,
         t.completions,
@@ -198,6 +199,7 @@ fn print_totals(programs: u64, t: &Outcome) {
         t.checks,
         t.rings,
         t.refused,
+        t.carried,
         if t.setup_fallback {
             " (some ring setups unavailable: default rings used)"
         } else {

@@ -109,6 +109,9 @@ pub struct Outcome {
     pub rings: u64,
     /// Whether the setup was not available and a default ring served instead.
     pub setup_fallback: bool,
+    /// Descriptors made or closed during this program by operations that earlier
+    /// programs leaked (with forgotten rings).
+    pub carried: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +171,8 @@ struct OpRec {
     len: u64,
     /// For file operations: the range.
     file: (u64, u64),
+    /// For `Close`: the descriptor it closes.
+    fd_num: RawFd,
     drop_completion: bool,
     typed: Typed,
 }
@@ -267,6 +272,34 @@ pub struct Runner<'p> {
     /// Leaks the model allowed (zero-copy sends waiting for their notification).
     allowed_leaks: usize,
     out: Outcome,
+}
+
+/// What operations leaked by earlier programs may still do to the process's
+/// descriptors: make up to `create` new ones, close those in `close`.
+struct Carry {
+    create: usize,
+    close: Vec<RawFd>,
+}
+
+impl Carry {
+    fn take_close(&mut self, fd: RawFd) -> bool {
+        match self.close.iter().position(|&c| c == fd) {
+            Some(i) => {
+                self.close.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+static CARRY: std::sync::Mutex<Carry> = std::sync::Mutex::new(Carry {
+    create: 0,
+    close: Vec::new(),
+});
+
+fn carry() -> std::sync::MutexGuard<'static, Carry> {
+    CARRY.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The process's open descriptors.
@@ -607,6 +640,7 @@ impl<'p> Runner<'p> {
             start: 0,
             len: 0,
             file: (0, 0),
+            fd_num: -1,
             drop_completion: false,
             typed,
         });
@@ -802,6 +836,7 @@ impl<'p> Runner<'p> {
                     self.pending_clients.push(c);
                     if self.accept_leaked {
                         self.leak_anon += 1;
+                        carry().create += 1;
                     }
                 }
             }
@@ -816,7 +851,10 @@ impl<'p> Runner<'p> {
             Action::CloseOpened { i } => {
                 if !self.opened.is_empty() {
                     let fd = self.opened.swap_remove(i as usize % self.opened.len());
-                    self.submit(ops::Close::new(fd), Kind::Close, None, None)?;
+                    let n = fd.as_raw_fd();
+                    if let Some(rec) = self.submit(ops::Close::new(fd), Kind::Close, None, None)? {
+                        rec.fd_num = n;
+                    }
                 }
             }
             Action::FileWrite { off, len } => {
@@ -2042,10 +2080,18 @@ impl<'p> Runner<'p> {
                 Kind::Accept | Kind::AcceptMulti => {
                     if !self.accept_leaked {
                         self.leak_anon += self.pending_clients.len();
+                        carry().create += self.pending_clients.len();
                     }
                     self.accept_leaked = true;
                 }
-                Kind::Open | Kind::Close => self.leak_anon += 1,
+                Kind::Open => {
+                    self.leak_anon += 1;
+                    carry().create += 1;
+                }
+                Kind::Close => {
+                    self.leak_fds.insert(rec.fd_num);
+                    carry().close.push(rec.fd_num);
+                }
                 Kind::FileRead | Kind::FileWrite => {
                     if let Some(f) = &self.file {
                         self.leak_fds.insert(f.fd.as_raw_fd());
@@ -2222,7 +2268,16 @@ impl<'p> Runner<'p> {
         self.teardown();
         // Descriptors: back to the baseline, plus what was leaked on purpose.
         let now = open_fds();
-        let closed: Vec<RawFd> = self.baseline.difference(&now).copied().collect();
+        // Operations leaked by earlier programs (forgotten rings) may still run:
+        // a leaked close closes its descriptor, a leaked accept or open makes one.
+        let mut carry = carry();
+        let closed: Vec<RawFd> = self
+            .baseline
+            .difference(&now)
+            .copied()
+            .filter(|&fd| !carry.take_close(fd))
+            .collect();
+        self.out.carried += (self.baseline.difference(&now).count() - closed.len()) as u64;
         if !closed.is_empty() {
             return Err(fail(
                 "fds",
@@ -2237,6 +2292,11 @@ impl<'p> Runner<'p> {
             }
             if anon > 0 {
                 anon -= 1;
+                continue;
+            }
+            if carry.create > 0 {
+                carry.create -= 1;
+                self.out.carried += 1;
                 continue;
             }
             unexplained.push(describe_fd(*fd));
