@@ -1417,7 +1417,9 @@ impl<'p> Runner<'p> {
         let s = self.ops[i].stream;
         let mut data: Vec<Vec<u8>> = Vec::new();
         let mut guards: Vec<Vec<PoolBuf>> = Vec::new();
+        let mut bundles: Vec<ops::PoolBufs> = Vec::new();
         let mut count = 0u64;
+        let mut ended = false;
         macro_rules! drain {
             ($id:expr, |$item:ident| $body:expr) => {
                 loop {
@@ -1427,7 +1429,13 @@ impl<'p> Runner<'p> {
                             $body
                         }
                         ItemPoll::Item(Err(_)) => count += 1,
-                        ItemPoll::Pending | ItemPoll::Ended => break,
+                        ItemPoll::Pending => break,
+                        // The final completion was processed (maybe by this very
+                        // call) and every item taken: poll_item consumed it.
+                        ItemPoll::Ended => {
+                            ended = true;
+                            break;
+                        }
                     }
                 }
             };
@@ -1443,8 +1451,7 @@ impl<'p> Runner<'p> {
                 guards.push(vec![b]);
             }),
             Typed::BundleMulti(id) => drain!(id, |b| {
-                data.push(b.to_vec());
-                guards.push(b.into_bufs());
+                bundles.push(b);
             }),
             Typed::AcceptMulti(id) => {
                 let mut fds = Vec::new();
@@ -1457,6 +1464,11 @@ impl<'p> Runner<'p> {
             Typed::TimerMulti(id) => drain!(id, |_t| ()),
         }
         self.out.items += count;
+        for b in bundles {
+            self.check_bundle(&b)?;
+            data.push(b.to_vec());
+            guards.push(b.into_bufs());
+        }
         if let Some(s) = s {
             for d in data {
                 self.got_bytes(s, &d)?;
@@ -1464,6 +1476,11 @@ impl<'p> Runner<'p> {
         }
         for g in guards {
             self.hold(g)?;
+        }
+        if ended {
+            self.out.completions += 1;
+            let rec = self.ops.swap_remove(i);
+            self.release(&rec);
         }
         Ok(())
     }
