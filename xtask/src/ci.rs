@@ -8,7 +8,8 @@
 //!    `unsafe_op_in_unsafe_fn`, `missing_docs`, `clippy::undocumented_unsafe_blocks`,
 //!    `clippy::incompatible_msrv` for the declared MSRV), `cargo doc -D warnings`;
 //! 3. the workspace's tests against the vendored liburing, then liburing-sys's and
-//!    uring's again under AddressSanitizer (nightly);
+//!    uring's again under AddressSanitizer (nightly); the model fuzzer under
+//!    AddressSanitizer for 150 s, and each libFuzzer target for 20 s;
 //! 4. liburing-sys (and uring) against Debian's liburing 2.9 and 2.15 packages:
 //!    pkg-config shared, pkg-config static, `LIBURING_DIR`; and against liburing 2.5
 //!    (Ubuntu 24.04's; 2.4–2.7 lay out liburing's private flags differently from 2.8
@@ -196,6 +197,14 @@ pub fn run(args: &[String]) -> Result {
         .env_remove("CARGO")
         .env_remove("RUSTUP_TOOLCHAIN");
     ci.test_step("tests under AddressSanitizer (nightly)", &mut asan);
+    ci.step(
+        "model fuzzer under AddressSanitizer, 150 s (nightly)",
+        || crate::fuzz::run_model(&["--time".into(), "150".into()], true),
+    );
+    ci.step("libFuzzer targets, 20 s each (nightly)", || {
+        let targets: Vec<String> = crate::fuzz::TARGETS.iter().map(|t| t.to_string()).collect();
+        crate::fuzz::run_libfuzzer(&targets, "20")
+    });
 
     if skip_system {
         eprintln!("== ci: skipping the system-liburing steps (--no-system)");
@@ -321,6 +330,23 @@ pub fn run(args: &[String]) -> Result {
     ci.step(
         "kernel-check: the test suite on Linux 5.10 … 7.3, x86_64 and arm64",
         || crate::kernel::run(&all_arches()),
+    );
+    ci.step(
+        "kernel-check: the model fuzzer in the oldest and newest kernels",
+        || {
+            let (oldest, newest) = crate::kernel::oldest_and_newest();
+            let args = [
+                "--package",
+                "uring-fuzz",
+                "--fuzz",
+                "90",
+                "--test-timeout",
+                "200",
+            ];
+            let kernels = ["--kernel", oldest, "--kernel", newest];
+            let all: Vec<String> = args.iter().chain(&kernels).map(|a| a.to_string()).collect();
+            crate::kernel::run(&all)
+        },
     );
 
     ci.step(

@@ -90,6 +90,9 @@ usage: cargo xtask kernel-check [options]
   --threads N       libtest --test-threads inside the guest (default 2)
   --smp N           guest CPUs (default 2)
   --memory MIB      guest memory (default 1024)
+  --fuzz SECS       give uring-fuzz's kernel test SECS of model fuzzing (written to
+                    /kernel-check/fuzz; with --package uring-fuzz, what CI runs in the
+                    oldest and newest kernels)
   --selftest        prove a kernel-specific failure is caught (boots 6.1 and 7.3 unless
                     --kernel is given)
   --list            list the known kernels and exit
@@ -118,6 +121,8 @@ struct Options {
     memory: u32,
     selftest: bool,
     list: bool,
+    /// Seconds of model fuzzing for uring-fuzz's test in the guest.
+    fuzz: Option<u64>,
 }
 
 impl Default for Options {
@@ -137,8 +142,15 @@ impl Default for Options {
             memory: 1024,
             selftest: false,
             list: false,
+            fuzz: None,
         }
     }
+}
+
+/// The oldest and the newest kernel of the default set.
+pub fn oldest_and_newest() -> (&'static str, &'static str) {
+    let set = kernels::DEFAULT_SET;
+    (set[0], set[set.len() - 1])
 }
 
 fn parse_args(args: &[String]) -> Result<Options> {
@@ -174,6 +186,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--threads" => o.threads = number(flag, &value()?)?,
             "--smp" => o.smp = number(flag, &value()?)?,
             "--memory" => o.memory = number(flag, &value()?)?,
+            "--fuzz" => o.fuzz = Some(number(flag, &value()?)?),
             "--selftest" if inline.is_none() => o.selftest = true,
             "--list" if inline.is_none() => o.list = true,
             other => return Err(format!("unknown option `{other}`\n\n{USAGE}")),
@@ -962,6 +975,13 @@ fn write_initramfs(
         config.push_str(&format!("skip={skip}\n"));
     }
     tree.file(Path::new("/kernel-check/config"), 0o644, config.as_bytes())?;
+    if let Some(secs) = o.fuzz {
+        tree.file(
+            Path::new("/kernel-check/fuzz"),
+            0o644,
+            format!("{secs}\n").as_bytes(),
+        )?;
+    }
     tree.w
         .finish()
         .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
@@ -1095,6 +1115,7 @@ mod tests {
                 .contains("unknown option")
         );
         assert!(parse_args(&args("--selftest=1")).is_err());
+        assert_eq!(parse_args(&args("--fuzz 60")).unwrap().fuzz, Some(60));
     }
 
     #[test]

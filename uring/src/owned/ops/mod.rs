@@ -92,7 +92,7 @@ mod fs;
 mod misc;
 mod msg_multishot;
 mod net;
-mod net_msg;
+pub(crate) mod net_msg;
 mod poll;
 mod process;
 mod rw;
