@@ -97,6 +97,26 @@ pub mod __fuzz {
         crate::owned::ops::net_msg::control_fd_numbers(control)
     }
 
+    /// Where a multishot `recvmsg` buffer's parts are (`RecvMsgMultishot`'s parse
+    /// of the kernel's `io_uring_recvmsg_out` layout): the ranges of the sender's
+    /// address, the control data and the payload, or why the bytes do not fit.
+    #[allow(clippy::type_complexity)]
+    pub fn recvmsg_multishot_layout(
+        buf: &[u8],
+        name_room: usize,
+        control_room: usize,
+    ) -> Result<
+        (
+            core::ops::Range<usize>,
+            core::ops::Range<usize>,
+            core::ops::Range<usize>,
+        ),
+        String,
+    > {
+        crate::owned::ops::msg_multishot::parse_recvmsg_out(buf, name_room, control_room)
+            .map(|l| (l.name, l.control, l.payload))
+    }
+
     /// A `BufPool`'s accounting of one bundle receive: the buffers (and their
     /// byte counts) a completion of `len` bytes from buffer `first` hands out,
     /// given which are held (`out`) and which buffer followed which (`next`).

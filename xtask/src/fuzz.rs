@@ -18,7 +18,12 @@ use std::process::Command;
 use crate::util::{self, Result, project_root};
 
 /// The libFuzzer targets in `uring-fuzz/fuzz/fuzz_targets/`.
-pub const TARGETS: &[&str] = &["recvmsg_control", "bundle_accounting", "probe_parse"];
+pub const TARGETS: &[&str] = &[
+    "recvmsg_control",
+    "recvmsg_multishot",
+    "bundle_accounting",
+    "probe_parse",
+];
 
 const USAGE: &str = "usage: cargo xtask fuzz [--seed S] [--time SECONDS] [--replay SEED] [--asan]
        cargo xtask fuzz --libfuzzer [--time SECONDS] [--target NAME]...";

@@ -90,7 +90,7 @@ mod direct_move;
 mod fixed;
 mod fs;
 mod misc;
-mod msg_multishot;
+pub(crate) mod msg_multishot;
 mod net;
 pub(crate) mod net_msg;
 mod poll;
