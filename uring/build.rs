@@ -29,6 +29,24 @@ fn main() {
     println!("cargo:rustc-env=URING_LIBURING_MINOR={minor}");
     println!("cargo:rustc-env=URING_LIBURING_INCLUDE={include}");
     write_doc_aliases();
+    copy_header(&include);
+}
+
+/// Copies the linked liburing's `liburing.h` to `$OUT_DIR/liburing.h` for
+/// `tests/raw/liburing_names.rs` (compiled in, since `kernel-check`'s guests have no
+/// source tree). Without an include directory (liburing-sys under `DOCS_RS`, as the
+/// cross-architecture compile checks build it) the copy is empty: the test then fails
+/// saying it read no name, and such builds only compile it.
+fn copy_header(include: &str) {
+    let out =
+        std::path::Path::new(&std::env::var("OUT_DIR").expect("set by cargo")).join("liburing.h");
+    let text = if include.is_empty() {
+        String::new()
+    } else {
+        let path = std::path::Path::new(include).join("liburing.h");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+    };
+    std::fs::write(&out, text).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
 }
 
 /// Writes every `doc(alias = "io_uring_…")` of `src/` to `$OUT_DIR/doc_aliases.txt`,

@@ -20,16 +20,51 @@ use uring::Ring;
 use uring::op::{Nop, Read};
 use uring::types::Fd;
 
-fn ring(entries: u32, mode: &str) -> Result<Ring, String> {
+fn builder(mode: &str) -> Result<uring::Builder<'static>, String> {
     let builder = Ring::builder();
-    let builder = match mode {
+    Ok(match mode {
         "default" => builder,
         "defer" => builder.single_issuer().defer_taskrun(),
-        other => return Err(format!("mode must be default or defer, not {other}")),
-    };
-    builder
+        // Enter through the registered ring index (IORING_REGISTER_RING_FDS).
+        "regfd" => builder.register_ring_fd(),
+        other => return Err(format!("mode must be default, defer or regfd, not {other}")),
+    })
+}
+
+fn ring(entries: u32, mode: &str) -> Result<Ring, String> {
+    builder(mode)?
         .build(entries)
         .map_err(|e| format!("ring setup: {e}"))
+}
+
+/// NOPs through the safe layer, `batch` at a time: the same workload as
+/// [`bench_nop`], with the in-flight table, ids and completions.
+fn bench_nop_owned(batch: u32, mode: &str, ops: u64) -> Result<f64, String> {
+    use uring::owned::{OwnedRing, ops as owned_ops};
+    let mut ring = OwnedRing::from_builder(builder(mode)?, batch.max(8))
+        .map_err(|e| format!("ring setup: {e}"))?;
+    let mut done = 0u64;
+    let start = Instant::now();
+    while done < ops {
+        for _ in 0..batch {
+            let _id = ring
+                .submit_op(owned_ops::Nop::new())
+                .map_err(|e| e.to_string())?;
+        }
+        ring.submit_and_wait(batch as usize)
+            .map_err(|e| format!("submit: {e}"))?;
+        let mut got = 0;
+        while got < batch {
+            for c in ring.completions() {
+                if c.raw_result() != 0 {
+                    return Err(format!("NOP completed with {}", c.raw_result()));
+                }
+                got += 1;
+            }
+        }
+        done += batch as u64;
+    }
+    Ok(done as f64 / start.elapsed().as_secs_f64())
 }
 
 fn bench_nop(batch: u32, mode: &str, ops: u64) -> Result<f64, String> {
@@ -125,12 +160,8 @@ fn bench_read_owned(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, St
         return Err(format!("{path} is smaller than one 4 KiB block"));
     }
     let file = SharedFd::from(file);
-    let builder = match mode {
-        "default" => Ring::builder(),
-        "defer" => Ring::builder().single_issuer().defer_taskrun(),
-        other => return Err(format!("mode must be default or defer, not {other}")),
-    };
-    let mut ring = OwnedRing::from_builder(builder, qd).map_err(|e| format!("ring setup: {e}"))?;
+    let mut ring =
+        OwnedRing::from_builder(builder(mode)?, qd).map_err(|e| format!("ring setup: {e}"))?;
     // Page-aligned, as the C side's buffers (see `bench_read`).
     let mut free = (0..qd)
         .map(|_| AlignedBuf::zeroed(4096, 4096))
@@ -173,11 +204,14 @@ fn main() -> ExitCode {
     let num = |s: &str| s.parse::<u64>().map_err(|e| format!("`{s}`: {e}"));
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["nop", batch, mode, ops] => num(batch).and_then(|b| bench_nop(b as u32, mode, num(ops)?)),
+        ["nop-owned", batch, mode, ops] => {
+            num(batch).and_then(|b| bench_nop_owned(b as u32, mode, num(ops)?))
+        }
         ["read", qd, mode, ops, file] => num(qd).and_then(|q| bench_read(q as u32, mode, num(ops)?, file)),
         ["read-owned", qd, mode, ops, file] => {
             num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file))
         }
-        _ => Err("usage: ring nop <batch> <default|defer> <ops> | ring read|read-owned <qd> <default|defer> <ops> <file>".into()),
+        _ => Err("usage: ring nop|nop-owned <batch> <default|defer|regfd> <ops> | ring read|read-owned <qd> <default|defer|regfd> <ops> <file>".into()),
     };
     match result {
         Ok(rate) => {

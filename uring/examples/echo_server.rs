@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run -p uring --example echo_server -- [--addr 127.0.0.1:0] [--sqpoll]
-//!     [--max-conns N] [--bufs N] [--buf-size BYTES]
+//!     [--max-conns N] [--bufs N] [--buf-size BYTES] [--threads N] [--register-ring-fd]
 //! ```
 //!
 //! It prints `listening on ADDR` as its first line on standard output, then echoes
@@ -37,6 +37,15 @@
 //!   received is sent, or after an error, and only when no operation of the
 //!   connection is in flight (each holds a clone of its [`SharedFd`]).
 //! * **Stopping**: a read of standard input waits for end of file.
+//! * **One ring per core** (`--threads N`): N threads, each with its own
+//!   [`OwnedRing`], pool and listener, all listening on the same port
+//!   (`SO_REUSEPORT`: the kernel spreads new connections over them). Nothing is
+//!   shared between the threads; the main thread reads standard input and, at end
+//!   of file, hangs up a socket each thread's ring is reading from.
+//! * **A registered ring descriptor** (`--register-ring-fd`): each thread's ring
+//!   enters the kernel through its index in the thread's registered-ring table
+//!   (`IORING_REGISTER_RING_FDS`, Linux 5.18), which skips a descriptor lookup
+//!   per system call.
 //!
 //! Provided-buffer rings and multishot receive need Linux 6.0 (multishot accept
 //! 5.19); on older kernels the server says so and exits with status 1.
@@ -46,6 +55,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Write as _};
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -70,9 +80,10 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 const BACKLOG_LIMIT: usize = 1 << 20;
 
 const USAGE: &str = "usage: echo_server [--addr IP:PORT] [--sqpoll] [--max-conns N] \
-                     [--bufs N] [--buf-size BYTES]";
+                     [--bufs N] [--buf-size BYTES] [--threads N] [--register-ring-fd]";
 
 /// Command-line settings.
+#[derive(Clone)]
 struct Config {
     /// Where to listen (default `127.0.0.1:0`, a port of the kernel's choosing).
     addr: SocketAddr,
@@ -84,6 +95,10 @@ struct Config {
     bufs: u16,
     /// Bytes per buffer.
     buf_size: u32,
+    /// Threads, each with its own ring and listener on the same port.
+    threads: usize,
+    /// Register each ring's descriptor with its thread.
+    register_ring_fd: bool,
 }
 
 /// Parses the arguments; `Err("")` for `--help`.
@@ -94,6 +109,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
         max_conns: None,
         bufs: 256,
         buf_size: 4096,
+        threads: 1,
+        register_ring_fd: false,
     };
     fn value<T: std::str::FromStr>(
         flag: &str,
@@ -122,9 +139,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
             "--buf-size" => {
                 config.buf_size = value("--buf-size", args.next(), |&n| (1..=1 << 24).contains(&n))?
             }
+            "--threads" => {
+                config.threads = value("--threads", args.next(), |&n| (1..=1024).contains(&n))?
+            }
+            "--register-ring-fd" => config.register_ring_fd = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
+    }
+    if config.threads > 1 && config.max_conns.is_some() {
+        return Err("--max-conns counts the connections of one ring: not with --threads".into());
     }
     Ok(config)
 }
@@ -159,7 +183,7 @@ fn main() -> ExitCode {
 }
 
 /// What the server did, for the summary.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Stats {
     /// Connections closed.
     closed: u64,
@@ -175,9 +199,94 @@ struct Stats {
 }
 
 fn run(config: &Config) -> io::Result<Stats> {
+    if config.threads == 1 {
+        let listener = TcpListener::bind(config.addr)
+            .map_err(|e| with_context(e, &format!("cannot listen on {}", config.addr)))?;
+        let stdin = SharedFd::from(io::stdin().as_fd().try_clone_to_owned()?);
+        let (ring, pool) = setup(config)?;
+        return serve_one(config, ring, pool, listener, stdin, true);
+    }
+    // One listener per thread on the same port; the first picks the port.
+    let first = reuse_port_listener(config.addr)?;
+    let addr = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..config.threads {
+        listeners.push(reuse_port_listener(addr)?);
+    }
+    // Each thread reads its end of a socket pair as it would standard input: end
+    // of file when the main thread drops the other end.
+    let mut hangups = Vec::new();
+    let mut workers = Vec::new();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    for listener in listeners {
+        let (stop, hangup) = UnixStream::pair()?;
+        hangups.push(hangup);
+        let config = config.clone();
+        let ready = ready_tx.clone();
+        workers.push(std::thread::spawn(move || {
+            // The ring is set up on its thread (a registered ring descriptor is
+            // the registering thread's).
+            let (ring, pool) = match setup(&config) {
+                Ok(rp) => {
+                    let _ = ready.send(Ok(()));
+                    rp
+                }
+                Err(e) => {
+                    let _ = ready.send(Err(io::Error::new(e.kind(), e.to_string())));
+                    return Err(e);
+                }
+            };
+            serve_one(&config, ring, pool, listener, SharedFd::from(stop), false)
+        }));
+    }
+    drop(ready_tx);
+    for r in ready_rx.iter().take(config.threads) {
+        r?;
+    }
+    let mut out = io::stdout().lock();
+    writeln!(out, "listening on {addr}")?;
+    out.flush()?;
+    drop(out);
+    // Wait for end of file on standard input, then hang up on every thread.
+    io::copy(&mut io::stdin().lock(), &mut io::sink())?;
+    drop(hangups);
+    let mut total = Stats::default();
+    for (i, w) in workers.into_iter().enumerate() {
+        let s = w
+            .join()
+            .map_err(|_| io::Error::other("a server thread panicked"))??;
+        eprintln!("echo_server: thread {i}: {} connections", s.closed);
+        total.closed += s.closed;
+        total.failed += s.failed;
+        total.bytes += s.bytes;
+        total.enobufs += s.enobufs;
+        total.pauses += s.pauses;
+    }
+    Ok(total)
+}
+
+/// A listener on `addr` with `SO_REUSEPORT`, so that several can share a port.
+fn reuse_port_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    sock.set_reuse_port(true)?;
+    sock.bind(&addr.into())
+        .map_err(|e| with_context(e, &format!("cannot listen on {addr}")))?;
+    sock.listen(1024)?;
+    Ok(sock.into())
+}
+
+/// The ring and its buffer pool, as `config` says.
+fn setup(config: &Config) -> io::Result<(OwnedRing, BufPool)> {
     let mut builder = Ring::builder().cq_entries(CQ_ENTRIES);
     if config.sqpoll {
         builder = builder.sqpoll().sq_thread_idle(100);
+    }
+    if config.register_ring_fd {
+        builder = builder.register_ring_fd();
     }
     let mut ring = OwnedRing::from_builder(builder, SQ_ENTRIES)
         .map_err(|e| with_context(e, "cannot set up the ring"))?;
@@ -187,10 +296,20 @@ fn run(config: &Config) -> io::Result<Stats> {
             "cannot register a provided-buffer ring (Linux 5.19 is needed)",
         )
     })?;
-    let listener = TcpListener::bind(config.addr)
-        .map_err(|e| with_context(e, &format!("cannot listen on {}", config.addr)))?;
+    Ok((ring, pool))
+}
+
+/// Serves `listener` on `ring` until `stdin` reaches end of file (or
+/// `--max-conns`); `announce` prints the address first.
+fn serve_one(
+    config: &Config,
+    ring: OwnedRing,
+    pool: BufPool,
+    listener: TcpListener,
+    stdin: SharedFd,
+    announce: bool,
+) -> io::Result<Stats> {
     let addr = listener.local_addr()?;
-    let stdin = SharedFd::from(io::stdin().as_fd().try_clone_to_owned()?);
 
     let mut server = Server {
         ring,
@@ -214,10 +333,11 @@ fn run(config: &Config) -> io::Result<Stats> {
     server.arm_stdin()?;
     // Submit before announcing the port, so the accept is armed.
     server.ring.submit()?;
-    let mut out = io::stdout().lock();
-    writeln!(out, "listening on {addr}")?;
-    out.flush()?;
-    drop(out);
+    if announce {
+        let mut out = io::stdout().lock();
+        writeln!(out, "listening on {addr}")?;
+        out.flush()?;
+    }
 
     let result = server.serve();
     let Server { ring, stats, .. } = server;

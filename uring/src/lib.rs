@@ -84,6 +84,87 @@ pub mod squeue;
 mod syscall;
 pub mod types;
 
+#[doc(hidden)]
+pub mod __fuzz {
+    //! Entry points for `uring-fuzz`'s libFuzzer targets: the crate's parsers of
+    //! bytes the kernel or a peer controls, on any input. Not a public API.
+
+    use std::collections::VecDeque;
+
+    /// `RecvMsg`'s walk of control messages: the descriptor numbers it would
+    /// take as owned.
+    pub fn recvmsg_control_fds(control: &[u8]) -> Vec<i32> {
+        crate::owned::ops::net_msg::control_fd_numbers(control)
+    }
+
+    /// Where a multishot `recvmsg` buffer's parts are (`RecvMsgMultishot`'s parse
+    /// of the kernel's `io_uring_recvmsg_out` layout): the ranges of the sender's
+    /// address, the control data and the payload, or why the bytes do not fit.
+    #[allow(clippy::type_complexity)]
+    pub fn recvmsg_multishot_layout(
+        buf: &[u8],
+        name_room: usize,
+        control_room: usize,
+    ) -> Result<
+        (
+            core::ops::Range<usize>,
+            core::ops::Range<usize>,
+            core::ops::Range<usize>,
+        ),
+        String,
+    > {
+        crate::owned::ops::msg_multishot::parse_recvmsg_out(buf, name_room, control_room)
+            .map(|l| (l.name, l.control, l.payload))
+    }
+
+    /// A `BufPool`'s accounting of one bundle receive: the buffers (and their
+    /// byte counts) a completion of `len` bytes from buffer `first` hands out,
+    /// given which are held (`out`) and which buffer followed which (`next`).
+    pub fn pool_bundle_parts(
+        out: &mut [bool],
+        next: &[u16],
+        size: usize,
+        first: u16,
+        len: usize,
+    ) -> Option<Vec<(u16, usize)>> {
+        crate::owned::pool::bundle_parts(out, next, size, first, len)
+    }
+
+    /// A `SendQueue`'s accounting of one bundle send: follows `completions`
+    /// (`res`, buffer id) over queued entries `(bid, len)`; returns the cursor
+    /// (entries sent in full, bytes of the next, bytes in all, broken).
+    pub fn send_bundle_cursor(
+        entries: &[(u16, usize)],
+        completions: &[(i32, Option<u16>)],
+    ) -> (usize, usize, usize, bool) {
+        use crate::owned::send_queue::{Cursor, Entry, advance_cursor};
+        let queue: VecDeque<Entry> = entries
+            .iter()
+            .map(|&(bid, len)| Entry { bid, off: 0, len })
+            .collect();
+        let mut c = Cursor::default();
+        for &(res, bid) in completions {
+            advance_cursor(&queue, &mut c, res, bid);
+        }
+        (c.entry, c.off, c.bytes, c.broken)
+    }
+
+    /// The probe made from a kernel's `IORING_REGISTER_PROBE` answer, given as
+    /// raw bytes (the header and the op entries; missing bytes are zero).
+    pub fn probe_from_bytes(bytes: &[u8], features: u32) -> crate::probe::Probe {
+        let mut raw = crate::probe::RawProbe::zeroed();
+        let n = bytes
+            .len()
+            .min(core::mem::size_of::<crate::probe::RawProbe>());
+        // SAFETY: RawProbe is plain integers (repr(C)), so any bytes are a valid
+        // value; at most its size is copied, into its own allocation.
+        unsafe {
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), (&raw mut *raw).cast::<u8>(), n);
+        }
+        raw.to_probe(features)
+    }
+}
+
 pub use cqueue::{CompletionQueue, Cqe, CqeFlags};
 pub use error::PushError;
 pub use ring::Ring;

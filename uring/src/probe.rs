@@ -330,9 +330,9 @@ pub struct Probe {
 /// The buffer `IORING_REGISTER_PROBE` fills: the header and room for every possible
 /// opcode (the kernel writes at most `IORING_OP_LAST` of them).
 #[repr(C)]
-struct RawProbe {
-    hdr: sys::io_uring_probe,
-    ops: [sys::io_uring_probe_op; 256],
+pub(crate) struct RawProbe {
+    pub(crate) hdr: sys::io_uring_probe,
+    pub(crate) ops: [sys::io_uring_probe_op; 256],
 }
 
 // `ops` must sit exactly where the header's flexible array member starts.
@@ -341,13 +341,13 @@ const _: () = assert!(
 );
 
 impl RawProbe {
-    fn zeroed() -> Box<RawProbe> {
+    pub(crate) fn zeroed() -> Box<RawProbe> {
         // SAFETY: both structs are plain integers; all-zero is a valid value and is what
         // the kernel requires of the buffer it is handed (non-zero bytes get EINVAL).
         Box::new(unsafe { core::mem::zeroed() })
     }
 
-    fn to_probe(&self, features: u32) -> Probe {
+    pub(crate) fn to_probe(&self, features: u32) -> Probe {
         let mut supported = [0u64; 4];
         let len = usize::from(self.hdr.ops_len)
             .min(usize::from(self.hdr.last_op) + 1)

@@ -20,6 +20,16 @@ use crate::syscall;
 /// Whether every load is an acquire and every store a release in hardware
 /// (x86's total store order): then the orderings only SQPOLL rings need cost
 /// nothing and are used on every ring, which spares the branch on the flags.
+///
+/// Elsewhere (arm64, riscv64) each access to memory the kernel shares with us
+/// carries the ordering it needs, as liburing's `io_uring_smp_*` do:
+/// the SQ tail is a release store and the SQ head an acquire load when an SQPOLL
+/// thread reads and writes them concurrently (relaxed otherwise: the kernel
+/// touches them only inside `io_uring_enter` on this thread, after our SQE
+/// stores in program order); a full fence separates that tail store from the
+/// `NEED_WAKEUP` load; the CQ tail is always an acquire load (CQEs are read after
+/// it) and the CQ head a release store (after they were copied out); provided
+/// buffer ring entries are published by a release store of their tail.
 pub(crate) const TSO: bool = cfg!(any(target_arch = "x86", target_arch = "x86_64"));
 
 /// `_NSIG / 8` on Linux: the sigset size the kernel expects.

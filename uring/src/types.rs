@@ -112,14 +112,16 @@ mod sealed {
     impl Sealed for super::Fd {}
     impl Sealed for super::Fixed {}
     impl Sealed for std::os::fd::BorrowedFd<'_> {}
+    impl Sealed for super::Target {}
 }
 
 /// A file argument that may be a plain descriptor or a registered (fixed) file:
-/// [`Fd`], [`Fixed`] or [`BorrowedFd`]. Sealed.
+/// [`Fd`], [`Fixed`], [`BorrowedFd`] or a [`Target`] holding either. Sealed.
 pub trait FileArg: sealed::Sealed + Into<Target> {}
 impl FileArg for Fd {}
 impl FileArg for Fixed {}
 impl FileArg for BorrowedFd<'_> {}
+impl FileArg for Target {}
 
 /// Where an operation that creates a descriptor (open, accept, socket, pipe, msg-ring
 /// fd passing) puts it in the registered file table instead of returning a plain fd:

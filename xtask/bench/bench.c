@@ -4,8 +4,8 @@
  * written the way a C user of liburing would (inline helpers from liburing.h, the
  * library's io_uring_submit_and_wait), built at -O2 against the vendored liburing 2.15.
  *
- *   bench nop  <batch> <default|defer> <ops>
- *   bench read <qd> <default|defer> <ops> <file>
+ *   bench nop  <batch> <default|defer|regfd> <ops>
+ *   bench read <qd> <default|defer|regfd> <ops> <file>
  *
  * Prints one line: `ops_per_sec <float>`.
  */
@@ -41,11 +41,14 @@ static void setup(struct io_uring *ring, unsigned entries, const char *mode)
 	memset(&p, 0, sizeof(p));
 	if (!strcmp(mode, "defer"))
 		p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-	else if (strcmp(mode, "default"))
-		die("mode must be default or defer", EINVAL);
+	else if (strcmp(mode, "default") && strcmp(mode, "regfd"))
+		die("mode must be default, defer or regfd", EINVAL);
 	ret = io_uring_queue_init_params(entries, ring, &p);
 	if (ret < 0)
 		die("io_uring_queue_init_params", ret);
+	/* regfd: enter through the registered ring index (IORING_REGISTER_RING_FDS). */
+	if (!strcmp(mode, "regfd") && (ret = io_uring_register_ring_fd(ring)) < 0)
+		die("io_uring_register_ring_fd", ret);
 }
 
 /* Reaps every available completion; returns how many, checking each result. */
@@ -150,8 +153,8 @@ int main(int argc, char **argv)
 	else if (argc == 6 && !strcmp(argv[1], "read"))
 		rate = bench_read(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10), argv[5]);
 	else {
-		fprintf(stderr, "usage: bench nop <batch> <default|defer> <ops>\n"
-				"       bench read <qd> <default|defer> <ops> <file>\n");
+		fprintf(stderr, "usage: bench nop <batch> <default|defer|regfd> <ops>\n"
+				"       bench read <qd> <default|defer|regfd> <ops> <file>\n");
 		return 2;
 	}
 	printf("ops_per_sec %.1f\n", rate);

@@ -157,6 +157,34 @@ pub fn run(args: &[String]) -> Result {
             });
         }
     }
+    // Batch-1 NOPs through the safe layer (`nop-owned`), and entering through a
+    // registered ring descriptor (`regfd`, IORING_REGISTER_RING_FDS) on every
+    // side that has it (the io-uring peer has no such mode).
+    for mode in ["default", "regfd"] {
+        let ops = nop_ops / 4;
+        let args = vec!["nop".to_string(), "1".into(), mode.into(), ops.to_string()];
+        let mut owned = args.clone();
+        owned[0] = "nop-owned".into();
+        cases.push(Case {
+            name: format!("nop batch=1 owned {mode}"),
+            ops,
+            contenders: vec![
+                Contender {
+                    name: "C liburing",
+                    how: bench(&progs.c, &args),
+                },
+                Contender {
+                    name: "uring raw",
+                    how: bench(&progs.rust, &args),
+                },
+                Contender {
+                    name: "uring owned",
+                    how: bench(&progs.rust, &owned),
+                },
+            ],
+            client_args: Vec::new(),
+        });
+    }
     for mode in ["default", "defer"] {
         let args = vec![
             "read".to_string(),
@@ -226,6 +254,16 @@ pub fn run(args: &[String]) -> Result {
                 Contender {
                     name: "uring (safe)",
                     how: server(&echo.rust, &[]),
+                },
+                // The same server entering through a registered ring descriptor,
+                // and with one ring per thread (SO_REUSEPORT) on two threads.
+                Contender {
+                    name: "uring regfd",
+                    how: server(&echo.rust, &["--register-ring-fd"]),
+                },
+                Contender {
+                    name: "uring 2 rings",
+                    how: server(&echo.rust, &["--threads", "2"]),
                 },
             ];
         }

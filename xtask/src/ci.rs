@@ -2,12 +2,14 @@
 //!
 //! Steps, in order (each prints a `== ci: …` header; the first failure stops the run
 //! unless `--keep-going`):
-//! 1. vendor liburing 2.15 (verified) and check the checked-in bindings are current;
+//! 1. vendor liburing 2.15 (verified), check the checked-in bindings of every architecture
+//!    are current, and compile the crates for aarch64 and riscv64 (layout assertions);
 //! 2. `cargo fmt --check`, `cargo clippy -D warnings` (with the workspace's lints:
 //!    `unsafe_op_in_unsafe_fn`, `missing_docs`, `clippy::undocumented_unsafe_blocks`,
 //!    `clippy::incompatible_msrv` for the declared MSRV), `cargo doc -D warnings`;
 //! 3. the workspace's tests against the vendored liburing, then liburing-sys's and
-//!    uring's again under AddressSanitizer (nightly);
+//!    uring's again under AddressSanitizer (nightly); the model fuzzer under
+//!    AddressSanitizer for 150 s, and each libFuzzer target for 20 s;
 //! 4. liburing-sys (and uring) against Debian's liburing 2.9 and 2.15 packages:
 //!    pkg-config shared, pkg-config static, `LIBURING_DIR`; and against liburing 2.5
 //!    (Ubuntu 24.04's; 2.4–2.7 lay out liburing's private flags differently from 2.8
@@ -15,7 +17,8 @@
 //!    (`LIBURING_DIR`, see `syslibs::SOURCE_LIBS`);
 //! 5. refusals: Debian 12's liburing 2.3 (and no liburing at all) without `vendored`,
 //!    a vendored build with the source missing, a tampered source tree;
-//! 6. `cargo xtask kernel-check`: the suite inside Linux 5.10 … 7.3 under QEMU;
+//! 6. `cargo xtask kernel-check --arch all`: the suite inside Linux 5.10 … 7.3 under
+//!    QEMU, x86_64 and arm64 guests;
 //! 7. `cargo package` of liburing-sys, uring and uring-probe-cli: each published crate
 //!    builds from its `.crate` alone, offline;
 //! 8. the MSRV (1.85): the published crates build with that toolchain;
@@ -32,7 +35,9 @@ use std::process::{Command, Stdio};
 
 /// Debian packages the suite needs: libclang for the bindings check, pkg-config for the
 /// system-liburing builds, and Debian 12's liburing-dev (2.3), which must be refused.
-/// qemu-system-x86 and libc6-dev (static glibc) serve `kernel-check`; make builds the
+/// qemu-system-x86 and libc6-dev (static glibc) serve `kernel-check`; the arm64
+/// kernel-check adds qemu-system-arm and the aarch64 cross gcc and glibc, and the
+/// per-architecture bindings need the arm64 and riscv64 headers; make builds the
 /// liburing releases of `syslibs::SOURCE_LIBS` with their own Makefile.
 const APT_PACKAGES: &[&str] = &[
     "libclang-dev",
@@ -41,6 +46,10 @@ const APT_PACKAGES: &[&str] = &[
     "qemu-system-x86",
     "libc6-dev",
     "make",
+    "qemu-system-arm",
+    "gcc-aarch64-linux-gnu",
+    "libc6-dev-arm64-cross",
+    "libc6-dev-riscv64-cross",
 ];
 
 /// Installs whichever of `packages` are missing (as root, with apt-get); without root,
@@ -121,6 +130,10 @@ pub fn run(args: &[String]) -> Result {
     ci.step("bindings are current", || {
         crate::codegen::run(&["--check".to_string()])
     });
+    ci.step(
+        "bindings compile for aarch64 and riscv64 (layout assertions)",
+        crate::codegen::check_other_arches,
+    );
     ci.step("cargo fmt --check", || {
         util::run(
             util::cargo()
@@ -184,6 +197,14 @@ pub fn run(args: &[String]) -> Result {
         .env_remove("CARGO")
         .env_remove("RUSTUP_TOOLCHAIN");
     ci.test_step("tests under AddressSanitizer (nightly)", &mut asan);
+    ci.step(
+        "model fuzzer under AddressSanitizer, 150 s (nightly)",
+        || crate::fuzz::run_model(&["--time".into(), "150".into()], true),
+    );
+    ci.step("libFuzzer targets, 20 s each (nightly)", || {
+        let targets: Vec<String> = crate::fuzz::TARGETS.iter().map(|t| t.to_string()).collect();
+        crate::fuzz::run_libfuzzer(&targets, "20")
+    });
 
     if skip_system {
         eprintln!("== ci: skipping the system-liburing steps (--no-system)");
@@ -299,14 +320,34 @@ pub fn run(args: &[String]) -> Result {
         });
     }
 
-    // The suite on other kernels, booted under QEMU: first proof that a failure only an
-    // old kernel has is caught, then the default set (5.10 … 7.3).
-    ci.step("kernel-check --selftest", || {
-        crate::kernel::run(&["--selftest".to_string()])
+    // The suite on other kernels, booted under QEMU, x86_64 and arm64 in one matrix:
+    // first proof that a failure only an old kernel has is caught, then the default sets
+    // (x86_64 5.10 … 7.3, arm64 5.10 6.1 6.12 7.3).
+    let all_arches = || ["--arch".to_string(), "all".to_string()];
+    ci.step("kernel-check --selftest (x86_64 and arm64)", || {
+        crate::kernel::run(&[&all_arches()[..], &["--selftest".to_string()]].concat())
     });
-    ci.step("kernel-check: the test suite on Linux 5.10 … 7.3", || {
-        crate::kernel::run(&[])
-    });
+    ci.step(
+        "kernel-check: the test suite on Linux 5.10 … 7.3, x86_64 and arm64",
+        || crate::kernel::run(&all_arches()),
+    );
+    ci.step(
+        "kernel-check: the model fuzzer in the oldest and newest kernels",
+        || {
+            let (oldest, newest) = crate::kernel::oldest_and_newest();
+            let args = [
+                "--package",
+                "uring-fuzz",
+                "--fuzz",
+                "90",
+                "--test-timeout",
+                "200",
+            ];
+            let kernels = ["--kernel", oldest, "--kernel", newest];
+            let all: Vec<String> = args.iter().chain(&kernels).map(|a| a.to_string()).collect();
+            crate::kernel::run(&all)
+        },
+    );
 
     ci.step(
         "vendor refuses a tree with one byte changed",
@@ -564,7 +605,9 @@ fn package_builds() -> Result {
         "liburing/src/ffi.c",
         "liburing/src/include/liburing.h",
         "liburing-2.15.sha256",
-        "src/bindings.rs",
+        "src/bindings/x86_64.rs",
+        "src/bindings/aarch64.rs",
+        "src/bindings/riscv64.rs",
     ] {
         if !list.lines().any(|l| l == want) {
             return Err(format!("`cargo package --list` lacks {want}"));

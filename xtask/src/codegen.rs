@@ -1,4 +1,5 @@
-//! `cargo xtask regen-bindings [--check]`: liburing-sys's checked-in bindings.
+//! `cargo xtask regen-bindings [--check]`: liburing-sys's checked-in bindings, one file
+//! per architecture (`liburing-sys/src/bindings/<arch>.rs`, chosen by `cfg(target_arch)`).
 //!
 //! bindgen reads liburing 2.15's `liburing.h` (and the uapi headers it ships) with
 //! `IOURINGINLINE` defined empty, exactly as liburing's own `ffi.c` compiles it, so every
@@ -6,6 +7,12 @@
 //! checked against liburing's two linker maps, and each function newer than 2.4 gets a
 //! `#[cfg(liburing_2_N)]` naming the release that first exported it, so a user linking
 //! an older system liburing gets "not found" at compile time instead of a link error.
+//!
+//! Each architecture is generated with clang targeting it and that target's glibc and
+//! kernel headers: the host's own for the host's architecture, otherwise Debian's cross
+//! headers in `/usr/<triple>/include` (`libc6-dev-arm64-cross`, …) and nothing of the
+//! host's. Struct layouts, `c_long`-sized fields and the uapi types come out per target,
+//! and bindgen's compile-time layout assertions are checked by building for it.
 
 use crate::util::{self, Result, project_root};
 use crate::vendor;
@@ -18,7 +25,50 @@ use std::path::Path;
 #[allow(dead_code)] // FFI_SOURCE: the library the xtask builds is plain liburing
 pub mod recipe;
 
-const OUTPUT: &str = "liburing-sys/src/bindings.rs";
+/// Where the bindings for one architecture live.
+fn output(arch: &Arch) -> String {
+    format!("liburing-sys/src/bindings/{}.rs", arch.name)
+}
+
+/// One architecture liburing-sys carries bindings for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arch {
+    /// Rust's `target_arch` and the file's name.
+    pub name: &'static str,
+    /// The Rust target triple.
+    pub target: &'static str,
+    /// clang's name for it.
+    pub clang_target: &'static str,
+    /// Debian's GNU triple: cross headers live in `/usr/<triple>/include`.
+    pub gnu_triple: &'static str,
+    /// The Debian package that puts them there.
+    pub headers_package: &'static str,
+}
+
+/// Every architecture with checked-in bindings.
+pub const ARCHES: &[Arch] = &[
+    Arch {
+        name: "x86_64",
+        target: "x86_64-unknown-linux-gnu",
+        clang_target: "x86_64-unknown-linux-gnu",
+        gnu_triple: "x86_64-linux-gnu",
+        headers_package: "libc6-dev-amd64-cross",
+    },
+    Arch {
+        name: "aarch64",
+        target: "aarch64-unknown-linux-gnu",
+        clang_target: "aarch64-unknown-linux-gnu",
+        gnu_triple: "aarch64-linux-gnu",
+        headers_package: "libc6-dev-arm64-cross",
+    },
+    Arch {
+        name: "riscv64",
+        target: "riscv64gc-unknown-linux-gnu",
+        clang_target: "riscv64-unknown-linux-gnu",
+        gnu_triple: "riscv64-linux-gnu",
+        headers_package: "libc6-dev-riscv64-cross",
+    },
+];
 
 /// C types that the `libc` crate already defines: the bindings use libc's, so values
 /// pass between the two crates without casts.
@@ -46,21 +96,118 @@ const LIBC_TYPES: &[&str] = &[
 ];
 
 pub fn run(args: &[String]) -> Result {
-    let check = match args {
-        [] => false,
-        [a] if a == "--check" => true,
-        _ => {
-            return Err(format!(
-                "unknown arguments {args:?} (expected nothing or --check)"
-            ));
+    let mut check = false;
+    let mut only: Vec<&Arch> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--check" => check = true,
+            "--arch" => {
+                let name = it.next().ok_or("--arch needs a value")?;
+                only.push(ARCHES.iter().find(|x| x.name == name).ok_or_else(|| {
+                    let known: Vec<&str> = ARCHES.iter().map(|x| x.name).collect();
+                    format!("--arch {name}: expected one of {}", known.join(", "))
+                })?);
+            }
+            _ => {
+                return Err(format!(
+                    "unknown argument `{a}` (expected --check and/or --arch ARCH)"
+                ));
+            }
         }
-    };
-    let contents = generate()?;
-    util::ensure_file_contents(&project_root().join(OUTPUT), &contents, check)
+    }
+    if only.is_empty() {
+        only = ARCHES.iter().collect();
+    }
+    // Every architecture is looked at even when one fails, so one run names them all.
+    let mut problems = Vec::new();
+    for arch in only {
+        eprintln!("bindings for {} ({})", arch.name, arch.target);
+        let result = generate(arch).and_then(|contents| {
+            util::ensure_file_contents(&project_root().join(output(arch)), &contents, check)
+        });
+        if let Err(e) = result {
+            problems.push(format!("{}: {e}", arch.name));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
 }
 
-/// Produces the full text of `bindings.rs`.
-pub fn generate() -> Result<String> {
+/// Compiles liburing-sys, uring and uring-probe-cli (libraries and tests) for every architecture but the
+/// host's, which the rest of CI builds: bindgen's layout assertions are `const` items,
+/// so a wrong size, alignment or offset in a target's bindings fails this build.
+/// `DOCS_RS=1` makes liburing-sys's build script skip compiling C, so no C cross
+/// compiler is needed; nothing is linked (`cargo check`).
+pub fn check_other_arches() -> Result {
+    let root = project_root();
+    for arch in ARCHES.iter().filter(|a| a.name != std::env::consts::ARCH) {
+        ensure_rust_target(arch.target)?;
+        util::run(
+            util::cargo()
+                .current_dir(&root)
+                .args([
+                    "check",
+                    "--quiet",
+                    "-p",
+                    "liburing-sys",
+                    "-p",
+                    "uring",
+                    "-p",
+                    "uring-probe-cli",
+                    "--tests",
+                    "--all-features",
+                    "--target",
+                    arch.target,
+                    "--target-dir",
+                ])
+                .arg(root.join("target/ci/cross-check"))
+                .env("DOCS_RS", "1"),
+        )?;
+    }
+    Ok(())
+}
+
+/// Makes sure rustup has `target`'s standard library, adding it when missing.
+pub fn ensure_rust_target(target: &str) -> Result {
+    let installed =
+        util::output(std::process::Command::new("rustup").args(["target", "list", "--installed"]))
+            .unwrap_or_default();
+    if installed.lines().any(|l| l.trim() == target) {
+        return Ok(());
+    }
+    util::run(std::process::Command::new("rustup").args(["target", "add", target])).map_err(|e| {
+        format!("{e}\n(the {target} standard library is needed: rustup target add {target})")
+    })
+}
+
+/// clang arguments that make `arch`'s system headers the only ones seen: none for the
+/// host's own architecture; otherwise Debian's cross headers in place of the host's.
+fn header_args(arch: &Arch) -> Result<Vec<String>> {
+    if arch.name == std::env::consts::ARCH {
+        return Ok(Vec::new());
+    }
+    let dir = Path::new("/usr").join(arch.gnu_triple).join("include");
+    if !dir.join("sys/socket.h").is_file() || !dir.join("linux/types.h").is_file() {
+        return Err(format!(
+            "no {} glibc and kernel headers in {} (apt-get install {})",
+            arch.name,
+            dir.display(),
+            arch.headers_package
+        ));
+    }
+    // -nostdlibinc drops the host's /usr/include but keeps clang's own stddef.h & co.
+    Ok(vec![
+        "-nostdlibinc".to_string(),
+        format!("-isystem{}", dir.display()),
+    ])
+}
+
+/// Produces the full text of `bindings/<arch>.rs`.
+pub fn generate(arch: &Arch) -> Result<String> {
     let root = project_root();
     let liburing = vendor::default_dest();
     vendor::verify(&liburing, &vendor::manifest()?)
@@ -77,7 +224,8 @@ pub fn generate() -> Result<String> {
         )
         .clang_arg(format!("-I{}", include.display()))
         .clang_args(recipe::define_args(recipe::HEADER_DEFINES))
-        .clang_arg("--target=x86_64-unknown-linux-gnu")
+        .clang_arg(format!("--target={}", arch.clang_target))
+        .clang_args(header_args(arch)?)
         .rust_target(bindgen::RustTarget::stable(85, 0).map_err(|e| e.to_string())?)
         .rust_edition(bindgen::RustEdition::Edition2024)
         .allowlist_file(".*/liburing\\.h")
@@ -120,8 +268,12 @@ pub fn generate() -> Result<String> {
     out.push_str(
         "// Generated by `cargo xtask regen-bindings` from liburing 2.15 (tag liburing-2.15,\n\
          // commit d41bf9220ec39277ff235379e9089d9e0fd6c2a5) with bindgen 0.72.1. Do not edit:\n\
-         // `cargo xtask regen-bindings --check` fails CI when this file is stale.\n\n",
+         // `cargo xtask regen-bindings --check` fails CI when this file is stale.\n",
     );
+    out.push_str(&format!(
+        "// Target: {} (liburing-sys picks this file when target_arch = \"{}\").\n\n",
+        arch.target, arch.name
+    ));
     out.push_str("#[allow(unused_imports)]\nuse libc::{");
     out.push_str(&LIBC_TYPES.join(", "));
     out.push_str("};\n\n");
@@ -254,4 +406,52 @@ fn check_against_maps(declared: &BTreeSet<String>, since: &BTreeMap<String, u32>
         extra.difference(&known).collect::<Vec<_>>(),
         known.difference(&extra).collect::<Vec<_>>()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// liburing-sys's `lib.rs` includes exactly the files this task writes, each under
+    /// its own `target_arch`, and refuses every other architecture.
+    #[test]
+    fn lib_rs_selects_every_generated_file() {
+        let lib = std::fs::read_to_string(project_root().join("liburing-sys/src/lib.rs")).unwrap();
+        for arch in ARCHES {
+            let lines = format!(
+                "    #[cfg(target_arch = \"{}\")]\n    include!(\"bindings/{}.rs\");",
+                arch.name, arch.name
+            );
+            assert!(lib.contains(&lines), "lib.rs lacks `{lines}`");
+            assert!(
+                lib.contains(&format!("target_arch = \"{}\"\n", arch.name))
+                    || lib.contains(&format!("target_arch = \"{}\",\n", arch.name)),
+                "the compile_error! guard does not list {}",
+                arch.name
+            );
+            assert!(project_root().join(output(arch)).is_file(), "{}", arch.name);
+        }
+        assert_eq!(lib.matches("include!(\"bindings/").count(), ARCHES.len());
+    }
+
+    #[test]
+    fn host_headers_for_the_host_and_only_cross_headers_otherwise() {
+        for arch in ARCHES {
+            let native = arch.name == std::env::consts::ARCH;
+            match header_args(arch) {
+                Ok(args) if native => assert!(args.is_empty(), "{args:?}"),
+                Ok(args) => assert_eq!(
+                    args,
+                    [
+                        "-nostdlibinc".to_string(),
+                        format!("-isystem/usr/{}/include", arch.gnu_triple)
+                    ]
+                ),
+                Err(e) => {
+                    assert!(!native, "{e}");
+                    assert!(e.contains(arch.headers_package), "{e}");
+                }
+            }
+        }
+    }
 }

@@ -19,6 +19,12 @@ impl Apt {
     /// Sets up (or reuses) `target/apt/<name>/` for `suites` of `components`, and runs
     /// `apt-get update` there unless its lists are less than a day old.
     pub fn new(name: &str, suites: &[&str], components: &str) -> Result<Apt> {
+        Apt::for_arch(name, suites, components, "amd64")
+    }
+
+    /// As [`Apt::new`], for Debian architecture `arch` (`amd64`, `arm64`): the sources
+    /// say `[arch=…]` and `APT::Architectures` is that one alone.
+    pub fn for_arch(name: &str, suites: &[&str], components: &str, arch: &str) -> Result<Apt> {
         let dir = project_root().join("target/apt").join(name);
         let (main, security) = system_mirrors()?;
         let mut sources = String::new();
@@ -31,7 +37,7 @@ impl Apt {
                 main.as_str()
             };
             sources.push_str(&format!(
-                "deb [signed-by={KEYRING}] {uri} {suite} {components}\n"
+                "deb [arch={arch} signed-by={KEYRING}] {uri} {suite} {components}\n"
             ));
         }
         for sub in ["lists/partial", "cache/archives/partial", "parts", "prefs"] {
@@ -46,8 +52,8 @@ impl Apt {
              Dir::State::Lists \"{d}/lists\";\n\
              Dir::State::status \"{d}/status\";\n\
              Dir::Cache \"{d}/cache\";\n\
-             APT::Architecture \"amd64\";\n\
-             APT::Architectures \"amd64\";\n\
+             APT::Architecture \"{arch}\";\n\
+             APT::Architectures \"{arch}\";\n\
              Acquire::Languages \"none\";\n\
              Acquire::IndexTargets::deb::DEP-11::DefaultEnabled \"false\";\n\
              Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled \"false\";\n\

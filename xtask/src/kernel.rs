@@ -1,18 +1,26 @@
 //! `cargo xtask kernel-check`: the workspace's tests, run inside other Linux kernels
-//! booted under QEMU, so "works on 6.1" is a measured fact.
+//! booted under QEMU, so "works on 6.1" is a measured fact — on x86_64 and on arm64.
 //!
-//! 1. Build every test binary of the workspace (xtask excluded) statically
-//!    (`+crt-static`, glibc; target dir `target/kernel-check/build`), and a tiny init
-//!    (`kernel/init.rs`, compiled with `rustc` directly).
+//! For each guest architecture asked for (`--arch`; `kernel/arch.rs` holds everything
+//! that differs between them):
+//! 1. Build every test binary of the workspace (xtask excluded) statically for it
+//!    (`+crt-static`, glibc; cross-linked with `aarch64-linux-gnu-gcc` for arm64; target
+//!    dir `target/kernel-check/build`), and a tiny init (`kernel/init.rs`, compiled with
+//!    `rustc` directly).
 //! 2. Pack them into an uncompressed newc initramfs written here (`kernel/cpio.rs`).
-//! 3. Obtain each kernel: a pinned Debian `-cloud-amd64` package, downloaded under a
-//!    private `APT_CONFIG` and cached as `target/kernel-check/kernels/*/vmlinuz`, or a
-//!    path (`kernel/kernels.rs`).
-//! 4. Boot each, N at a time, with a wall-clock limit; the init runs every binary and
-//!    reports through `isa-debug-exit` (`kernel/qemu.rs`).
-//! 5. Read each console log back (`kernel/log.rs`) and print a matrix kernel ×
-//!    (passed, failed, skipped-by-probe, ignored, time). Any failure, timeout or missing
-//!    report makes the command fail.
+//! 3. Obtain each kernel: a pinned Debian `-cloud-amd64` or `-cloud-arm64` package,
+//!    downloaded under a private `APT_CONFIG` and cached as
+//!    `target/kernel-check/kernels/*/vmlinuz`, or a path (`kernel/kernels.rs`).
+//! 4. Boot each (both architectures' kernels in one queue), N at a time, with a
+//!    wall-clock limit; the init runs every binary and reports its verdict through
+//!    `isa-debug-exit` (x86_64) or semihosting (arm64 `virt`), so QEMU exits 1 or 3 —
+//!    never the 0 of a guest that crashed or powered off (`kernel/qemu.rs`).
+//! 5. Read each console log back (`kernel/log.rs`) and print one matrix kernel ×
+//!    (arch, passed, failed, skipped-by-probe, ignored, time). Any failure, timeout or
+//!    missing report makes the command fail.
+//!
+//! arm64 runs under TCG only (on an x86_64 host); its defaults are a shorter kernel
+//! list (oldest, Debian 12's and 13's, newest) and longer time limits.
 //!
 //! `--selftest` proves the machinery catches a kernel-specific failure: it boots 6.1 and
 //! 7.3 with one planted binary (`kernel/selftest.rs`) that submits an opcode new in 6.7
@@ -37,6 +45,7 @@
 #[allow(dead_code)] // The guest's `main` and its helpers; compiled here for tests and lints.
 mod init;
 
+mod arch;
 mod cpio;
 mod json;
 mod kernels;
@@ -45,6 +54,7 @@ mod qemu;
 mod userland;
 
 use crate::util::{self, Result, project_root};
+use arch::GuestArch;
 use kernels::Spec;
 use log::{Report, Verdict};
 use std::collections::VecDeque;
@@ -52,7 +62,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const TARGET: &str = "x86_64-unknown-linux-gnu";
 const INIT_SOURCE: &str = include_str!("kernel/init.rs");
 const SELFTEST_SOURCE: &str = include_str!("kernel/selftest.rs");
 /// The selftest's binary name in the matrix, and the test expected to fail before 6.7.
@@ -64,8 +73,11 @@ const SELFTEST_KERNELS: &[&str] = &["6.1", "7.3"];
 const USAGE: &str = "\
 usage: cargo xtask kernel-check [options]
 
+  --arch A          guest architecture: x86_64 (amd64, the default), aarch64 (arm64) or
+                    all (both, in one matrix)
   --kernel K        a kernel to boot (repeatable): a known version, `all`, or a path to
-                    an x86 bzImage; default: 5.10 6.1 6.12 6.16 6.18 6.19 7.0 7.3
+                    a kernel image (bzImage, arm64 Image); default: x86_64 5.10 6.1 6.12
+                    6.16 6.18 6.19 7.0 7.3, arm64 5.10 6.1 6.12 7.3
   --filter TEST     run only tests whose name contains TEST (libtest filter)
   --skip TEST       skip tests whose name contains TEST (repeatable; libtest --skip)
   --package P       only this package's test binaries (repeatable; default: the workspace
@@ -73,55 +85,72 @@ usage: cargo xtask kernel-check [options]
   --jobs N          kernels booted at once (default 2)
   --accel A         tcg | kvm | auto (default auto: KVM only when /dev/kvm opens and the
                     CPU has vmx/svm)
-  --timeout SECS    wall-clock limit per kernel (default 300)
-  --test-timeout S  limit per test binary inside the guest (default 90)
+  --timeout SECS    wall-clock limit per kernel (default 300; arm64 900)
+  --test-timeout S  limit per test binary inside the guest (default 240; arm64 300)
   --threads N       libtest --test-threads inside the guest (default 2)
   --smp N           guest CPUs (default 2)
   --memory MIB      guest memory (default 1024)
+  --fuzz SECS       give uring-fuzz's kernel test SECS of model fuzzing (written to
+                    /kernel-check/fuzz; with --package uring-fuzz, what CI runs in the
+                    oldest and newest kernels)
   --selftest        prove a kernel-specific failure is caught (boots 6.1 and 7.3 unless
                     --kernel is given)
   --list            list the known kernels and exit
 
 Needs qemu-system-x86_64 (apt-get install -y --no-install-recommends qemu-system-x86),
-rustc's x86_64-unknown-linux-gnu std and glibc's static libraries (libc6-dev).
+rustc's x86_64-unknown-linux-gnu std and glibc's static libraries (libc6-dev); for
+arm64 qemu-system-arm, gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and
+`rustup target add aarch64-unknown-linux-gnu` (added when missing).
 Logs: target/kernel-check/logs/<run>/<kernel>.log, one folder per run (runs may overlap)
 ";
 
 #[derive(Debug, Clone, PartialEq)]
 struct Options {
+    arches: Vec<GuestArch>,
     kernels: Vec<String>,
     filter: Option<String>,
     skip: Vec<String>,
     packages: Vec<String>,
     jobs: usize,
     accel: String,
-    timeout: u64,
-    test_timeout: u64,
+    /// `None`: the architecture's default.
+    timeout: Option<u64>,
+    test_timeout: Option<u64>,
     threads: u32,
     smp: u32,
     memory: u32,
     selftest: bool,
     list: bool,
+    /// Seconds of model fuzzing for uring-fuzz's test in the guest.
+    fuzz: Option<u64>,
 }
 
 impl Default for Options {
     fn default() -> Options {
         Options {
+            arches: vec![arch::X86_64],
             kernels: Vec::new(),
             filter: None,
             skip: Vec::new(),
             packages: Vec::new(),
             jobs: 2,
             accel: "auto".to_string(),
-            timeout: 300,
-            test_timeout: 90,
+            timeout: None,
+            test_timeout: None,
             threads: 2,
             smp: 2,
             memory: 1024,
             selftest: false,
             list: false,
+            fuzz: None,
         }
     }
+}
+
+/// The oldest and the newest kernel of the default set.
+pub fn oldest_and_newest() -> (&'static str, &'static str) {
+    let set = kernels::DEFAULT_SET;
+    (set[0], set[set.len() - 1])
 }
 
 fn parse_args(args: &[String]) -> Result<Options> {
@@ -145,17 +174,19 @@ fn parse_args(args: &[String]) -> Result<Options> {
             }
         }
         match flag {
+            "--arch" => o.arches = GuestArch::parse(&value()?)?,
             "--kernel" => o.kernels.push(value()?),
             "--filter" => o.filter = Some(value()?),
             "--skip" => o.skip.push(value()?),
             "--package" | "-p" => o.packages.push(value()?),
             "--jobs" | "-j" => o.jobs = number::<u32>(flag, &value()?)? as usize,
             "--accel" => o.accel = value()?,
-            "--timeout" => o.timeout = number(flag, &value()?)?,
-            "--test-timeout" => o.test_timeout = number(flag, &value()?)?,
+            "--timeout" => o.timeout = Some(number(flag, &value()?)?),
+            "--test-timeout" => o.test_timeout = Some(number(flag, &value()?)?),
             "--threads" => o.threads = number(flag, &value()?)?,
             "--smp" => o.smp = number(flag, &value()?)?,
             "--memory" => o.memory = number(flag, &value()?)?,
+            "--fuzz" => o.fuzz = Some(number(flag, &value()?)?),
             "--selftest" if inline.is_none() => o.selftest = true,
             "--list" if inline.is_none() => o.list = true,
             other => return Err(format!("unknown option `{other}`\n\n{USAGE}")),
@@ -178,73 +209,112 @@ pub fn run(args: &[String]) -> Result {
     }
     let mut o = parse_args(args)?;
     if o.list {
-        for p in kernels::KNOWN {
-            let default = if kernels::DEFAULT_SET.contains(&p.name) {
-                "default"
-            } else {
-                ""
-            };
-            println!(
-                "{:<6} {:<8} {:<42} {:<20} {:<18} {}",
-                p.name, default, p.package, p.version, p.suite, p.note
-            );
+        for a in &o.arches {
+            for p in kernels::known(a) {
+                let default = if kernels::default_set(a).contains(&p.name) {
+                    "default"
+                } else {
+                    ""
+                };
+                println!(
+                    "{:<6} {:<6} {:<8} {:<42} {:<20} {:<18} {}",
+                    a.debian, p.name, default, p.package, p.version, p.suite, p.note
+                );
+            }
         }
         return Ok(());
     }
     if o.selftest && o.kernels.is_empty() {
         o.kernels = SELFTEST_KERNELS.iter().map(|s| s.to_string()).collect();
     }
-    let specs = kernels::resolve(&o.kernels)?;
-    let accel = qemu::choose_accel(&o.accel)?;
-    let qemu_bin = qemu::binary()?;
     let work = project_root().join("target/kernel-check");
-
     let build_start = Instant::now();
-    let init = compile_standalone("init", INIT_SOURCE, false)?;
-    let payload = if o.selftest {
-        Payload {
-            tests: vec![(
-                SELFTEST_BINARY.to_string(),
-                compile_standalone("selftest", SELFTEST_SOURCE, true)?,
-            )],
-            helpers: Vec::new(),
-        }
-    } else {
-        build_test_binaries(&o.packages)?
-    };
-    let binaries = &payload.tests;
-    // Per process, so concurrent runs (a selftest next to a full run) never boot each
-    // other's payload.
-    let labels = unique_labels(&specs);
-    let mut jobs: Vec<(String, PathBuf)> = Vec::new();
+
+    // Everything per architecture up to the boots; then one queue of kernels.
+    let mut guests: Vec<Guest> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
     let mut unavailable: Vec<Row> = Vec::new();
-    for (label, image) in labels.iter().zip(kernels::obtain(&specs)) {
-        match image {
-            Ok(path) => jobs.push((label.clone(), path)),
-            Err(e) => {
-                eprintln!("[{label}] UNAVAILABLE: {e}");
-                unavailable.push(Row {
+    for arch in &o.arches {
+        let specs = kernels::resolve(&o.kernels, arch)?;
+        let accel = qemu::choose_accel(&o.accel, arch)?;
+        let qemu_bin = qemu::binary(arch)?;
+        if !arch.is_host() {
+            crate::codegen::ensure_rust_target(arch.target)?;
+        }
+        let init = compile_standalone("init", INIT_SOURCE, false, arch)?;
+        let payload = if o.selftest {
+            Payload {
+                tests: vec![(
+                    SELFTEST_BINARY.to_string(),
+                    compile_standalone("selftest", SELFTEST_SOURCE, true, arch)?,
+                )],
+                helpers: Vec::new(),
+            }
+        } else {
+            build_test_binaries(&o.packages, arch)?
+        };
+        let labels: Vec<String> = unique_labels(&specs)
+            .iter()
+            .map(|l| arch.label(l))
+            .collect();
+        for (label, image) in labels.iter().zip(kernels::obtain(&specs, arch)) {
+            match image {
+                Ok(image) => jobs.push(Job {
                     label: label.clone(),
-                    report: Report::unavailable(e),
-                    took: Duration::ZERO,
-                    log: PathBuf::new(),
-                });
+                    image,
+                    guest: guests.len(),
+                }),
+                Err(e) => {
+                    eprintln!("[{label}] UNAVAILABLE: {e}");
+                    unavailable.push(Row {
+                        label: label.clone(),
+                        arch: arch.debian,
+                        report: Report::unavailable(e),
+                        took: Duration::ZERO,
+                        log: PathBuf::new(),
+                    });
+                }
             }
         }
+        // Per process, so concurrent runs (a selftest next to a full run) never boot
+        // each other's payload.
+        let initramfs = work.join(format!(
+            "initramfs-{}-{}.cpio",
+            arch.debian,
+            std::process::id()
+        ));
+        let timeout = o.timeout.unwrap_or(default_timeouts(arch).0);
+        let test_timeout = o.test_timeout.unwrap_or(default_timeouts(arch).1);
+        write_initramfs(&initramfs, &init, &payload, &o, arch, test_timeout)?;
+        eprintln!(
+            "kernel-check {}: {} test binaries, {} kernels, accel {}",
+            arch.debian,
+            payload.tests.len(),
+            specs.len(),
+            accel.name(),
+        );
+        guests.push(Guest {
+            arch: *arch,
+            accel,
+            qemu: qemu_bin,
+            initramfs,
+            expected: payload.tests.iter().map(|(n, _)| n.clone()).collect(),
+            timeout: Duration::from_secs(timeout),
+        });
     }
-    let initramfs = work.join(format!("initramfs-{}.cpio", std::process::id()));
-    write_initramfs(&initramfs, &init, &payload, &o)?;
+    let labels: Vec<String> = jobs
+        .iter()
+        .map(|j| j.label.clone())
+        .chain(unavailable.iter().map(|r| r.label.clone()))
+        .collect();
     let prep = build_start.elapsed();
     eprintln!(
-        "kernel-check: {} test binaries, {} kernels, accel {}, {} at a time (build and downloads took {:.1} s)",
-        binaries.len(),
-        specs.len(),
-        accel.name(),
+        "kernel-check: {} kernels, {} at a time (build and downloads took {:.1} s)",
+        labels.len(),
         o.jobs,
         prep.as_secs_f64()
     );
 
-    let expected: Vec<String> = binaries.iter().map(|(n, _)| n.clone()).collect();
     // One folder per run: two runs at once (two people, or a selftest next to a full
     // run) must not write into each other's console logs.
     let run_name = format!(
@@ -259,7 +329,8 @@ pub fn run(args: &[String]) -> Result {
     let logs = work.join("logs").join(run_name);
     std::fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
     let boot_start = Instant::now();
-    let boot_and_read = |label: &str, image: &Path, attempt: u32| -> Result<Row> {
+    let boot_and_read = |job: &Job, attempt: u32| -> Result<Row> {
+        let (label, image, guest) = (&job.label, &job.image, &guests[job.guest]);
         let log_path = if attempt == 1 {
             logs.join(format!("{}.log", sanitize(label)))
         } else {
@@ -267,19 +338,20 @@ pub fn run(args: &[String]) -> Result {
         };
         eprintln!("[{label}] booting {}", image.display());
         let boot = qemu::Boot {
-            qemu: &qemu_bin,
+            arch: &guest.arch,
+            qemu: &guest.qemu,
             kernel: image,
-            initramfs: &initramfs,
+            initramfs: &guest.initramfs,
             log: &log_path,
-            accel,
+            accel: guest.accel,
             smp: o.smp,
             memory_mib: o.memory,
-            limit: Duration::from_secs(o.timeout),
+            limit: guest.timeout,
         };
         let (outcome, took) = boot.run()?;
         let text =
             String::from_utf8_lossy(&std::fs::read(&log_path).unwrap_or_default()).into_owned();
-        let mut report = log::analyse(&text, outcome, &expected);
+        let mut report = log::analyse(&text, outcome, &guest.expected);
         // QEMU's own complaints (a bad option, an unreadable kernel: QEMU then exits 1,
         // which the log check already refuses as a pass) belong in the reason.
         let qemu_said =
@@ -305,13 +377,15 @@ pub fn run(args: &[String]) -> Result {
         );
         Ok(Row {
             label: label.to_string(),
+            arch: guest.arch.debian,
             report,
             took,
             log: log_path,
         })
     };
-    let results = boot_all(&jobs, o.jobs, |label, image| {
-        let first = boot_and_read(label, image, 1)?;
+    let results = boot_all(&jobs, o.jobs, |job| {
+        let label = &job.label;
+        let first = boot_and_read(job, 1)?;
         // TCG occasionally loses a guest to an emulation glitch (a boot-time IO-APIC
         // panic, an oops while the kernel patches its own text). Such a kernel gets one
         // more boot; a failure our tests cause comes back the second time and counts.
@@ -322,7 +396,7 @@ pub fn run(args: &[String]) -> Result {
             "[{label}] the kernel itself failed ({}); booting it once more",
             first.report.reason
         );
-        let mut second = boot_and_read(label, image, 2)?;
+        let mut second = boot_and_read(job, 2)?;
         if second.report.verdict == Verdict::Pass {
             second.report.kernel_trouble.insert(
                 0,
@@ -335,17 +409,23 @@ pub fn run(args: &[String]) -> Result {
         Ok(second)
     });
     let wall = boot_start.elapsed();
-    let _ = std::fs::remove_file(&initramfs);
+    for g in &guests {
+        let _ = std::fs::remove_file(&g.initramfs);
+    }
     let mut rows: Vec<Row> = results.into_iter().collect::<Result<_>>()?;
     rows.extend(unavailable);
     rows.sort_by_key(|r| labels.iter().position(|l| *l == r.label));
     print!("{}", render_matrix(&rows));
+    let accels: Vec<String> = guests
+        .iter()
+        .map(|g| format!("{} {}", g.arch.debian, g.accel.name()))
+        .collect();
     println!(
-        "\n{} kernels in {:.1} s wall ({} at a time, accel {}); build and downloads {:.1} s",
+        "\n{} kernels in {:.1} s wall ({} at a time; {}); build and downloads {:.1} s",
         rows.len(),
         wall.as_secs_f64(),
         o.jobs,
-        accel.name(),
+        accels.join(", "),
         prep.as_secs_f64()
     );
     println!("console logs: {}", logs.display());
@@ -375,8 +455,41 @@ pub fn run(args: &[String]) -> Result {
     }
 }
 
+/// One architecture's share of a run: how to boot it and what its guests must report.
+struct Guest {
+    arch: GuestArch,
+    accel: qemu::Accel,
+    qemu: PathBuf,
+    initramfs: PathBuf,
+    expected: Vec<String>,
+    timeout: Duration,
+}
+
+/// One kernel to boot, with the index of its [`Guest`].
+struct Job {
+    label: String,
+    image: PathBuf,
+    guest: usize,
+}
+
+/// (wall-clock limit per kernel, limit per test binary) in seconds when not given.
+/// arm64 guests always run under TCG (no KVM across architectures) and took up to 1.6
+/// times as long as x86_64 ones under TCG on the same loaded 2-core machine (47–92 s
+/// per kernel when it was quiet, up to 255 s at a load of 20), so they get room to spare.
+/// x86_64's per-binary limit is 240 s: the echo server's binary (tens of MiB through
+/// 64 clients) took 53 s on 7.3 when the machine was quiet and passed 90 s under load.
+fn default_timeouts(arch: &GuestArch) -> (u64, u64) {
+    if arch.is_host() || *arch == arch::X86_64 {
+        (600, 240)
+    } else {
+        (900, 300)
+    }
+}
+
 struct Row {
     label: String,
+    /// Debian's name of the guest's architecture (`amd64`, `arm64`).
+    arch: &'static str,
     report: Report,
     took: Duration,
     log: PathBuf,
@@ -398,10 +511,10 @@ fn retry_worthy(r: &Report) -> bool {
     }
 }
 
-fn boot_all<T: Send>(
-    jobs: &[(String, PathBuf)],
+fn boot_all<J: Sync, T: Send>(
+    jobs: &[J],
     parallel: usize,
-    f: impl Fn(&str, &Path) -> Result<T> + Sync,
+    f: impl Fn(&J) -> Result<T> + Sync,
 ) -> Vec<Result<T>> {
     let queue: Mutex<VecDeque<usize>> = Mutex::new((0..jobs.len()).collect());
     let results: Mutex<Vec<Option<Result<T>>>> =
@@ -412,8 +525,7 @@ fn boot_all<T: Send>(
                 loop {
                     let next = queue.lock().map(|mut q| q.pop_front()).unwrap_or(None);
                     let Some(i) = next else { break };
-                    let (label, image) = &jobs[i];
-                    let r = f(label, image);
+                    let r = f(&jobs[i]);
                     if let Ok(mut all) = results.lock() {
                         all[i] = Some(r);
                     }
@@ -463,14 +575,15 @@ fn sanitize(label: &str) -> String {
 fn render_matrix(rows: &[Row]) -> String {
     let w = rows.iter().map(|r| r.label.len()).max().unwrap_or(0).max(6);
     let mut s = format!(
-        "\n{:<w$} {:<32} {:<11} {:>6} {:>6} {:>7} {:>7} {:>8}\n",
-        "kernel", "release", "result", "passed", "failed", "skipped", "ignored", "time"
+        "\n{:<w$} {:<5} {:<32} {:<11} {:>6} {:>6} {:>7} {:>7} {:>8}\n",
+        "kernel", "arch", "release", "result", "passed", "failed", "skipped", "ignored", "time"
     );
     for r in rows {
         let rep = &r.report;
         s.push_str(&format!(
-            "{:<w$} {:<32} {:<11} {:>6} {:>6} {:>7} {:>7} {:>7.1}s\n",
+            "{:<w$} {:<5} {:<32} {:<11} {:>6} {:>6} {:>7} {:>7} {:>7.1}s\n",
             r.label,
+            r.arch,
             rep.release.as_deref().unwrap_or("?"),
             rep.verdict.word(),
             rep.passed,
@@ -623,13 +736,15 @@ fn rustc() -> std::process::Command {
 
 /// Compiles a one-file std-only program into a static binary, reusing the last build
 /// when the source and compiler are unchanged. `test` builds a libtest harness.
-fn compile_standalone(name: &str, source: &str, test: bool) -> Result<PathBuf> {
-    let dir = project_root().join("target/kernel-check/standalone");
+fn compile_standalone(name: &str, source: &str, test: bool, arch: &GuestArch) -> Result<PathBuf> {
+    let dir = project_root()
+        .join("target/kernel-check/standalone")
+        .join(arch.target);
     let src = dir.join(format!("{name}.rs"));
     let out = dir.join(name);
     let stamp = dir.join(format!("{name}.stamp"));
     let version = util::output(rustc().arg("-vV"))?;
-    let key = util::sha256_hex(format!("{version}\n{test}\n{source}").as_bytes());
+    let key = util::sha256_hex(format!("{version}\n{test}\n{}\n{source}", arch.target).as_bytes());
     if out.is_file() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == key) {
         return Ok(out);
     }
@@ -641,7 +756,7 @@ fn compile_standalone(name: &str, source: &str, test: bool) -> Result<PathBuf> {
         "--crate-name",
         name,
         "--target",
-        TARGET,
+        arch.target,
     ])
     .args([
         "-C",
@@ -651,13 +766,22 @@ fn compile_standalone(name: &str, source: &str, test: bool) -> Result<PathBuf> {
         "-C",
         "strip=debuginfo",
     ]);
+    if let Some(linker) = arch.linker() {
+        cmd.arg("-C").arg(format!("linker={linker}"));
+    }
     if test {
         cmd.arg("--test");
     } else {
         cmd.args(["-C", "panic=abort"]);
     }
     cmd.arg("-o").arg(&out).arg(&src);
-    util::run(&mut cmd).map_err(|e| format!("{e}\n(static glibc builds need libc6-dev)"))?;
+    util::run(&mut cmd).map_err(|e| {
+        format!(
+            "{e}\n(static glibc builds for {} need: apt-get install {})",
+            arch.target,
+            arch.toolchain_packages.join(" ")
+        )
+    })?;
     util::write(&stamp, key)?;
     Ok(out)
 }
@@ -673,7 +797,7 @@ struct Payload {
 }
 
 /// Builds the workspace's test binaries statically for the guest.
-fn build_test_binaries(packages: &[String]) -> Result<Payload> {
+fn build_test_binaries(packages: &[String], arch: &GuestArch) -> Result<Payload> {
     let root = project_root();
     let mut cmd = util::cargo();
     cmd.current_dir(&root).args([
@@ -681,8 +805,15 @@ fn build_test_binaries(packages: &[String]) -> Result<Payload> {
         "--no-run",
         "--message-format=json-render-diagnostics",
         "--target",
-        TARGET,
+        arch.target,
     ]);
+    if let Some(linker) = arch.linker() {
+        let var = format!(
+            "CARGO_TARGET_{}_LINKER",
+            arch.target.to_uppercase().replace('-', "_")
+        );
+        cmd.env(var, linker);
+    }
     if packages.is_empty() {
         cmd.args(["--workspace", "--exclude", "xtask"]);
     } else {
@@ -796,7 +927,14 @@ fn package_name(id: &str) -> &str {
 /// `current_exe()`); a few host programs with their libraries (`sh`, `true`, …); the list
 /// and config under `/kernel-check/`; mount points; and `/dev/console`, so the init has a
 /// console before it mounts devtmpfs.
-fn write_initramfs(path: &Path, init: &Path, payload: &Payload, o: &Options) -> Result {
+fn write_initramfs(
+    path: &Path,
+    init: &Path,
+    payload: &Payload,
+    o: &Options,
+    arch: &GuestArch,
+    test_timeout: u64,
+) -> Result {
     let tmp = path.with_extension("partial");
     let file = std::fs::File::create(&tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
     let mut tree = Tree {
@@ -819,20 +957,31 @@ fn write_initramfs(path: &Path, init: &Path, payload: &Payload, o: &Options) -> 
     for helper in &payload.helpers {
         tree.file(helper, 0o755, &util::read(helper)?)?;
     }
-    for item in userland::collect() {
+    let userland = userland::for_arch(arch)?;
+    for item in &userland.files {
         tree.file(&item.guest, 0o755, &util::read(&item.host)?)?;
+    }
+    for (link, target) in &userland.links {
+        tree.symlink(link, target)?;
     }
     tree.file(Path::new("/kernel-check/tests"), 0o644, list.as_bytes())?;
     let mut config = format!(
         "threads={}\ntimeout={}\nfilter={}\n",
         o.threads,
-        o.test_timeout,
+        test_timeout,
         o.filter.as_deref().unwrap_or("")
     );
     for skip in &o.skip {
         config.push_str(&format!("skip={skip}\n"));
     }
     tree.file(Path::new("/kernel-check/config"), 0o644, config.as_bytes())?;
+    if let Some(secs) = o.fuzz {
+        tree.file(
+            Path::new("/kernel-check/fuzz"),
+            0o644,
+            format!("{secs}\n").as_bytes(),
+        )?;
+    }
     tree.w
         .finish()
         .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
@@ -879,6 +1028,14 @@ impl<W: std::io::Write> Tree<W> {
         Ok(())
     }
 
+    fn symlink(&mut self, path: &Path, target: &str) -> Result {
+        if let Some(parent) = path.parent() {
+            self.dir(parent)?;
+        }
+        let rel = Self::relative(path)?;
+        self.w.symlink(&rel, target).map_err(|e| self.error(e))
+    }
+
     fn file(&mut self, path: &Path, perm: u32, data: &[u8]) -> Result {
         if let Some(parent) = path.parent() {
             self.dir(parent)?;
@@ -921,6 +1078,17 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(o.kernels, ["6.1", "7.3"]);
+        assert_eq!(o.arches, [arch::X86_64]);
+        assert_eq!(
+            parse_args(&args("--arch arm64 --timeout 5")).unwrap(),
+            Options {
+                arches: vec![arch::AARCH64],
+                timeout: Some(5),
+                ..Options::default()
+            }
+        );
+        assert_eq!(parse_args(&args("--arch=all")).unwrap().arches.len(), 2);
+        assert!(parse_args(&args("--arch sparc")).is_err());
         assert_eq!(
             (
                 o.filter.as_deref(),
@@ -929,7 +1097,7 @@ mod tests {
                 o.timeout,
                 o.selftest
             ),
-            (Some("nop"), 3, "tcg", 60, true)
+            (Some("nop"), 3, "tcg", Some(60), true)
         );
         assert!(
             parse_args(&args("--jobs 0"))
@@ -947,6 +1115,7 @@ mod tests {
                 .contains("unknown option")
         );
         assert!(parse_args(&args("--selftest=1")).is_err());
+        assert_eq!(parse_args(&args("--fuzz 60")).unwrap().fuzz, Some(60));
     }
 
     #[test]
@@ -1061,6 +1230,7 @@ mod tests {
         let expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
         Row {
             label: label.to_string(),
+            arch: "amd64",
             report: log::analyse(log, outcome, &expected),
             took: Duration::from_millis(4200),
             log: PathBuf::from("/dev/null"),
@@ -1150,6 +1320,7 @@ mod tests {
         );
         let gone = Row {
             label: "9.9".into(),
+            arch: "arm64",
             report: Report::unavailable("404 Not Found".into()),
             took: Duration::ZERO,
             log: PathBuf::new(),
@@ -1171,7 +1342,7 @@ mod tests {
         let jobs: Vec<(String, PathBuf)> = (0..5)
             .map(|i| (i.to_string(), PathBuf::from("/x")))
             .collect();
-        let out = boot_all(&jobs, 2, |label, _| {
+        let out = boot_all(&jobs, 2, |(label, _): &(String, PathBuf)| {
             if label == "3" {
                 Err("boom".to_string())
             } else {

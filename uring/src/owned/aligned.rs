@@ -35,7 +35,7 @@ use std::io;
 /// ```
 pub struct AlignedBuf {
     /// The allocation, of the capacity and alignment (dangling but aligned when
-    /// the capacity is 0). An AlignedBuf owns it exclusively, as a Vec<u8> does
+    /// the capacity is 0). An AlignedBuf owns it exclusively, as a `Vec<u8>` does
     /// its own: `&AlignedBuf` gives only shared reads, which is why it is `Sync`
     /// (and `Send`) as `AlignedAlloc` is.
     mem: AlignedAlloc,

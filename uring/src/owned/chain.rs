@@ -24,7 +24,7 @@ fn wrong_ring() -> io::Error {
     error::with_context(
         libc::EXDEV,
         "this operation uses a registration of another ring (a buffer pool, \
-         registered buffers or a send queue)",
+         registered buffers, a send queue or a direct descriptor)",
     )
 }
 

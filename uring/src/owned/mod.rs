@@ -43,8 +43,10 @@
 //!
 //! Provided buffers ([`BufPool`]: the kernel picks a buffer, a [`PoolBuf`] guard
 //! hands over the bytes and recycles it when dropped), multishot streams
-//! ([`Multishot`], [`OwnedRing::next_item`]) and, with feature `async`, futures
-//! (`AsyncRing`) build on the same table.
+//! ([`Multishot`], [`OwnedRing::next_item`]), direct descriptors ([`DirectTable`]:
+//! files the ring's registered table holds, named by index, moved between rings
+//! with [`ops::SendDirect`]) and, with feature `async`, futures (`AsyncRing`)
+//! build on the same table.
 //!
 //! Buffers are anything [`IoBuf`] (the kernel reads it) or [`IoBufMut`] (the kernel
 //! writes it): `Vec<u8>`, `Box<[u8]>`, `String` and static slices; [`AlignedBuf`]
@@ -114,6 +116,22 @@
 //! `OwnedFd` when the output is made — if no one wants it (the completion is
 //! dropped, or its id was detached), it is closed, not leaked. [`ops::Close`] takes an `OwnedFd` by value; the kernel
 //! closes it, or — when the close was cancelled before it ran — the ring does.
+//!
+//! **Direct descriptors.** A [`DirectTable`] is the ring's registered-file table
+//! (sparse), and a [`DirectFd`] owns one of its slots. Operations name the slot
+//! by index (`IOSQE_FIXED_FILE`) and hold a share of the handle until their
+//! final completion; the slot is emptied, and free for another file, only when
+//! the last share is gone — so an entry still queued, linked behind another, or
+//! running (the kernel resolves a fixed file when the request is issued) never
+//! finds another file there. The table's chosen range is handed out by the
+//! table alone and its kernel range by the kernel alone (the registered
+//! allocation range), so a reserved slot is never picked for something else. A
+//! slot a completion reports is adopted only if the books say it is free. A
+//! `DirectFd` binds its operations to its ring: any other refuses them
+//! (`EXDEV`). A descriptor moved to another ring ([`ops::SendDirect`]) arrives
+//! with a completion whose `user_data` has bits 62 and 61 set, which no safe
+//! message can carry, so a ring adopts only slots the kernel really filled for
+//! it; one never taken goes down with the receiving ring's table.
 //!
 //! **Pushing, and panics.** An operation's entry is built before it enters the
 //! table (a panic there leaves nothing behind); the table entry is made before the
@@ -285,12 +303,16 @@
 //! **Flags the ring refuses.** Plain [`ops::Send`] drops `MSG_ZEROCOPY` (its pages
 //! would be read after the completion, until a notification the ring never sees);
 //! receives drop `MSG_TRUNC` (the kernel would report bytes it never wrote, which
-//! the buffer would then count as initialised), and bundles `MSG_WAITALL`;
+//! the buffer would then count as initialised) — except that
+//! [`ops::RecvMsgMultishot`] sets it itself on datagram sockets, where the kernel
+//! stores and counts only what fits and reports the full length in the header —,
+//! and bundles `MSG_WAITALL`;
 //! [`ops::SendMsg`] sends no control data (it could name descriptors the operation
 //! does not own); [`ops::Splice`] and [`ops::Tee`] drop `SPLICE_F_FD_IN_FIXED`;
 //! [`ops::MsgRing`] posts only `user_data` up to [`RAW_USER_DATA_MAX`], so it can
-//! never complete a table entry of the target ring; no operation sets a
-//! `file_index`, only [`ReadFixed`] and [`WriteFixed`] name a registered buffer
+//! never complete a table entry of the target ring; only the operations of
+//! [`ops`] whose names end in `Direct` set a `file_index`, into their own table;
+//! only [`ReadFixed`], [`WriteFixed`] and [`ops::SendZcFixed`] name a registered buffer
 //! (their own, on their own ring), and only those of a [`BufPool`] name a
 //! provided-buffer group (their own, on their own ring).
 //!
@@ -322,8 +344,23 @@
 //! * `owned_alloc.rs`: once warm, submitting, reaping and taking outputs
 //!   (`wait_for`, `try_take`, `completions`, `next_completion`, chains)
 //!   allocates nothing — operations live in their table slots;
+//! * `owned_direct.rs`: a direct descriptor dropped, or closed, while an
+//!   operation (queued or running) uses it, a held slot asked for, a handle on
+//!   another ring, a full kernel range, the ring dropped before the handle;
+//! * `owned_pass.rs`: descriptors moved to another thread's ring, to a ring
+//!   without a table or with a full one (given back), to a dropped ring, never
+//!   received (closed with the table), and a plain message that must not pass
+//!   for one;
+//! * `owned_udp.rs`: a datagram larger than the pool buffer (cut, and said so),
+//!   descriptors in multishot control data never taken (closed), a pool run dry
+//!   mid-stream, a stream on another ring, the ring dropped mid-stream, zero-copy
+//!   buffers given back only after the notification;
 //! * with `--features tokio`, `owned_async.rs`: dropped and forgotten futures
 //!   and streams, the tokio driver, the tokio echo example.
+//! * `owned_fuzz_found.rs`: what the fuzzers found. `cargo xtask fuzz` runs random
+//!   programs of safe calls (the `uring-fuzz` crate) against the kernel and checks
+//!   a model after every step: bytes exactly once and in order, one final
+//!   completion per operation, no descriptor leaked, every pool buffer in one place.
 //!
 //! They also run under
 //! AddressSanitizer: `RUSTFLAGS=-Zsanitizer=address cargo +nightly test --target
@@ -337,15 +374,16 @@ mod asyncio;
 mod buf;
 mod chain;
 mod chained;
+mod direct;
 mod fd;
 mod fixed;
 mod issuer;
 mod multi;
 mod op;
 pub mod ops;
-mod pool;
+pub(crate) mod pool;
 mod ring;
-mod send_queue;
+pub(crate) mod send_queue;
 mod slab;
 mod table;
 #[cfg(feature = "tokio")]
@@ -358,6 +396,7 @@ pub use aligned::AlignedBuf;
 pub use buf::{IoBuf, IoBufMut, Slice};
 pub use chain::{ChainParts, ChainPrep, Linked};
 pub use chained::{ChainedBuf, Drain, Fill};
+pub use direct::{DirectFd, DirectSlot, DirectTable, MAX_DIRECT_SLOTS, Mailbox};
 pub use fd::SharedFd;
 pub use fixed::{FixedBuf, FixedBufs, FixedIoBuf, MAX_FIXED_BUF_SIZE, MAX_FIXED_BUFS};
 pub use issuer::parked_rings;

@@ -297,48 +297,70 @@ pub(super) fn take_bundle(
         return Ok(Vec::new());
     }
     let size = pool.size as usize;
-    let n = len.div_ceil(size);
     let mut state = pool.lock();
-    let refuse = |state: &mut PoolState, taken: &[u16]| {
-        for &bid in taken {
-            state.out[bid as usize] = false;
-        }
-        error::with_context(
+    let state = &mut *state;
+    let Some(parts) = bundle_parts(&mut state.out, &state.next, size, first, len) else {
+        return Err(error::with_context(
             libc::EIO,
             format!(
-                "the kernel named a bundle of {n} buffers from buffer {first} of group {}, \
+                "the kernel named a bundle of {} buffers from buffer {first} of group {}, \
                  which the pool cannot hand out",
+                len.div_ceil(size),
                 pool.group
             ),
-        )
+        ));
     };
-    let mut bids = Vec::with_capacity(n.min(pool.count as usize));
-    let mut bid = first;
-    for i in 0..n {
-        if bid >= pool.count || state.out[bid as usize] {
-            return Err(refuse(&mut state, &bids));
-        }
-        // Marked at once, so a cycle (more entries than buffers) is caught.
-        state.out[bid as usize] = true;
-        bids.push(bid);
-        if i + 1 < n {
-            bid = state.next[bid as usize];
-        }
-    }
-    state.available -= n;
-    let mut left = len;
-    Ok(bids
+    state.available -= parts.len();
+    Ok(parts
         .into_iter()
-        .map(|bid| {
-            let here = left.min(size);
-            left -= here;
-            PoolBuf {
-                pool: Arc::clone(pool),
-                bid,
-                len: here,
-            }
+        .map(|(bid, here)| PoolBuf {
+            pool: Arc::clone(pool),
+            bid,
+            len: here,
         })
         .collect())
+}
+
+/// The accounting of a bundle of `len` (> 0) bytes from buffer `first`: the
+/// `ceil(len / size)` buffers it filled, following `next` (which buffer was put
+/// in the ring after which), each with its part of the bytes (all `size` but the
+/// last), marked in `out` (held). `None`, with `out` unchanged, when one is
+/// outside the pool (`out.len()` buffers) or held already (a cycle included).
+/// Pure: the fuzz targets run it on any input.
+pub(crate) fn bundle_parts(
+    out: &mut [bool],
+    next: &[u16],
+    size: usize,
+    first: u16,
+    len: usize,
+) -> Option<Vec<(u16, usize)>> {
+    let n = len.div_ceil(size);
+    let mut bids = Vec::with_capacity(n.min(out.len()));
+    let mut bid = first;
+    for i in 0..n {
+        if usize::from(bid) >= out.len() || out[bid as usize] {
+            for &b in &bids {
+                out[b as usize] = false;
+            }
+            return None;
+        }
+        // Marked at once, so a cycle (more entries than buffers) is caught.
+        out[bid as usize] = true;
+        bids.push(bid);
+        if i + 1 < n {
+            bid = next.get(bid as usize).copied().unwrap_or(NO_BUFFER);
+        }
+    }
+    let mut left = len;
+    Some(
+        bids.into_iter()
+            .map(|bid| {
+                let here = left.min(size);
+                left -= here;
+                (bid, here)
+            })
+            .collect(),
+    )
 }
 
 /// A buffer of a [`BufPool`] that the kernel filled: derefs to exactly the bytes

@@ -82,6 +82,10 @@ pub struct OwnedRing {
     enable_on_bind: bool,
     /// Whether that thread is alive (set once bound).
     owner_alive: Option<Arc<AtomicBool>>,
+    /// The registered direct descriptor table, if any.
+    pub(super) direct: Option<super::DirectTable>,
+    /// Completions of descriptors other rings passed here, not yet taken.
+    pub(super) passed: super::direct::Passed,
 }
 
 impl OwnedRing {
@@ -107,6 +111,32 @@ impl OwnedRing {
     /// ```
     /// let ring = uring::owned::OwnedRing::from_builder(uring::Ring::builder().cq_entries(64), 4)?;
     /// assert_eq!(ring.ring().params().cq_entries(), 64);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// With [`Builder::register_ring_fd`] the ring enters the kernel through its
+    /// index in the building thread's registered-ring table
+    /// (`IORING_REGISTER_RING_FDS`, Linux 5.18), which saves a descriptor lookup
+    /// per submit and wait. The safe layer keeps working when the ring moves to
+    /// another thread (it enters through its plain descriptor there, never
+    /// through that thread's index, which names another ring) and when it is
+    /// dropped there; registrations that need the ring's descriptor (pools,
+    /// registered buffers, direct tables, mailboxes) duplicate the plain one.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// # if uring::Ring::builder().register_ring_fd().build(2).is_err() { return Ok(()) } // < 5.18
+    /// let mut ring = OwnedRing::from_builder(uring::Ring::builder().register_ring_fd(), 8)?;
+    /// assert!(ring.ring().is_ring_fd_registered());
+    /// let id = ring.submit_op(ops::Nop::new())?;
+    /// assert_eq!(ring.wait_for(id)?.unwrap(), 0);
+    /// let ring = std::thread::spawn(move || {
+    ///     let mut ring = ring; // another thread: the plain descriptor is used
+    ///     let id = ring.submit_op(ops::Nop::new()).unwrap();
+    ///     ring.wait_for(id).unwrap().unwrap();
+    ///     ring
+    /// }).join().unwrap();
+    /// # drop(ring);
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
@@ -147,6 +177,8 @@ impl OwnedRing {
             drop_timeout: DEFAULT_DROP_TIMEOUT,
             touched: None,
             activity: None,
+            direct: None,
+            passed: Default::default(),
         })
     }
 
@@ -830,7 +862,10 @@ impl OwnedRing {
     /// [`take_activity`](Self::take_activity) — waiting in the kernel for one first
     /// only if none is already there to report. So completions processed while the
     /// last batch was handled are never left waiting behind a blocking call.
-    /// Starts [tracking](Self::track_activity) if it was not on.
+    /// Starts [tracking](Self::track_activity) if it was not on. It does not
+    /// block either while descriptors passed by other rings wait to be taken
+    /// ([`take_received`](Self::take_received), which a loop should call after
+    /// each step).
     ///
     /// ```
     /// use uring::owned::{OwnedRing, ops};
@@ -852,7 +887,9 @@ impl OwnedRing {
         self.track_activity();
         let before = keys.len();
         self.take_activity(keys)?;
-        let entered = if keys.len() > before {
+        // Descriptors other rings passed here are activity too (for
+        // `take_received`), though no operation of this ring saw them.
+        let entered = if keys.len() > before || !self.passed.is_empty() {
             self.submit().map(drop)
         } else if self.table.in_flight() == 0 {
             return Err(io::Error::from_raw_os_error(libc::ENOENT));
@@ -888,10 +925,15 @@ impl OwnedRing {
                     id,
                     touched,
                     activity,
+                    passed,
                     ..
                 } = self;
                 for cqe in ring.completion() {
                     n += 1;
+                    if super::direct::is_passed(&cqe) {
+                        passed.push_back(cqe);
+                        continue;
+                    }
                     let seen = Seen {
                         touched: touched.as_mut(),
                         activity: activity.as_mut(),
@@ -992,6 +1034,8 @@ impl OwnedRing {
             issuer: self.issuer,
             enable_on_bind: self.enable_on_bind,
             owner_alive: self.owner_alive.take(),
+            direct: self.direct.take(),
+            passed: core::mem::take(&mut self.passed),
         }
     }
 

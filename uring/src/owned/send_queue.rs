@@ -203,23 +203,23 @@ pub(super) struct Shared<B> {
 
 /// One queued ring entry: the unsent bytes `off..off + len` of buffer `bid`.
 #[derive(Debug, Clone, Copy)]
-struct Entry {
-    bid: u16,
-    off: usize,
-    len: usize,
+pub(crate) struct Entry {
+    pub(crate) bid: u16,
+    pub(crate) off: usize,
+    pub(crate) len: usize,
 }
 
 /// How far the completions of the bundle in flight have sent, in queue order.
 #[derive(Debug, Default, Clone, Copy)]
-pub(super) struct Cursor {
+pub(crate) struct Cursor {
     /// Entries (from the front) sent in full.
-    entry: usize,
+    pub(crate) entry: usize,
     /// Bytes of the next entry sent.
-    off: usize,
+    pub(crate) off: usize,
     /// Bytes sent in all.
-    bytes: usize,
+    pub(crate) bytes: usize,
     /// Completions that did not line up with the queue (see `advance`).
-    broken: bool,
+    pub(crate) broken: bool,
 }
 
 pub(super) struct State<B> {
@@ -496,38 +496,12 @@ impl<B: IoBuf> State<B> {
     /// Follows one completion of the bundle in flight: `res` bytes sent from the
     /// entry holding buffer `bid`, which must be where the last one stopped.
     pub(super) fn advance(&mut self, cqe: &Cqe) {
-        let res = cqe.raw_result();
-        if res <= 0 {
-            return;
-        }
-        let c = &mut self.cursor;
-        let lined_up = c.off == 0
-            && cqe
-                .buffer_id()
-                .is_some_and(|bid| self.queue.get(c.entry).is_some_and(|e| e.bid == bid));
-        if !lined_up {
-            // A completion after a partial one, or one naming another buffer: the
-            // queue no longer knows what was sent.
-            c.broken = true;
-            return;
-        }
-        let mut left = res as usize;
-        c.bytes += left;
-        while left > 0 {
-            let Some(e) = self.queue.get(c.entry) else {
-                c.broken = true; // more bytes than queued
-                return;
-            };
-            let rest = e.len - c.off;
-            if left >= rest {
-                left -= rest;
-                c.entry += 1;
-                c.off = 0;
-            } else {
-                c.off += left;
-                left = 0;
-            }
-        }
+        advance_cursor(
+            &self.queue,
+            &mut self.cursor,
+            cqe.raw_result(),
+            cqe.buffer_id(),
+        );
     }
 
     /// After the bundle's final completion: hands back the buffers sent in full,
@@ -585,6 +559,40 @@ impl<B: IoBuf> State<B> {
                 .publish(head.wrapping_add(self.queue.len() as u16));
         }
         Ok((c.bytes, bufs))
+    }
+}
+
+/// Follows one completion of a bundle over `queue`: `res` bytes sent from the
+/// entry holding buffer `bid`, which must be where the cursor stopped (or the
+/// cursor breaks). Pure: the fuzz targets run it on any input.
+pub(crate) fn advance_cursor(queue: &VecDeque<Entry>, c: &mut Cursor, res: i32, bid: Option<u16>) {
+    if res <= 0 {
+        return;
+    }
+    let lined_up =
+        c.off == 0 && bid.is_some_and(|bid| queue.get(c.entry).is_some_and(|e| e.bid == bid));
+    if !lined_up {
+        // A completion after a partial one, or one naming another buffer: the
+        // queue no longer knows what was sent.
+        c.broken = true;
+        return;
+    }
+    let mut left = res as usize;
+    c.bytes += left;
+    while left > 0 {
+        let Some(e) = queue.get(c.entry) else {
+            c.broken = true; // more bytes than queued
+            return;
+        };
+        let rest = e.len - c.off;
+        if left >= rest {
+            left -= rest;
+            c.entry += 1;
+            c.off = 0;
+        } else {
+            c.off += left;
+            left = 0;
+        }
     }
 }
 

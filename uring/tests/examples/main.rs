@@ -8,4 +8,5 @@
 mod support;
 
 mod owned_cp;
+mod owned_echo_threads;
 mod owned_example;

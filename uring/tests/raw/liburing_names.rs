@@ -4,7 +4,7 @@
 
 /// The linked liburing's header, read at compile time (the test also runs inside
 /// `kernel-check`'s guests, which have no source tree).
-const HEADER: &str = include_str!(concat!(env!("URING_LIBURING_INCLUDE"), "/liburing.h"));
+const HEADER: &str = include_str!(concat!(env!("OUT_DIR"), "/liburing.h"));
 /// The `io_uring_*` doc aliases of `src/`, collected by the build script.
 const ALIASES: &str = include_str!(concat!(env!("OUT_DIR"), "/doc_aliases.txt"));
 /// The `liburing → uring` page.

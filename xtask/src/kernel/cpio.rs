@@ -11,6 +11,7 @@ const MAGIC: &[u8; 6] = b"070701";
 pub const S_IFDIR: u32 = 0o040000;
 pub const S_IFREG: u32 = 0o100000;
 pub const S_IFCHR: u32 = 0o020000;
+pub const S_IFLNK: u32 = 0o120000;
 
 /// One entry's metadata, as the header carries it.
 #[cfg(test)]
@@ -57,6 +58,11 @@ impl<W: Write> Writer<W> {
     /// A character device node.
     pub fn char_dev(&mut self, name: &str, perm: u32, major: u32, minor: u32) -> io::Result<()> {
         self.entry(name, S_IFCHR | (perm & 0o7777), 1, &[], (major, minor))
+    }
+
+    /// A symbolic link whose contents are `target`.
+    pub fn symlink(&mut self, name: &str, target: &str) -> io::Result<()> {
+        self.entry(name, S_IFLNK | 0o777, 1, target.as_bytes(), (0, 0))
     }
 
     /// Writes the trailer and returns the sink.
@@ -225,6 +231,18 @@ mod tests {
             entries
                 .iter()
                 .all(|(h, _)| h.uid == 0 && h.gid == 0 && h.mtime == 0)
+        );
+    }
+
+    #[test]
+    fn symlinks_carry_their_target_as_data() {
+        let mut w = Writer::new(Vec::new());
+        w.symlink("bin/sh", "busybox").unwrap();
+        let entries = read(&w.finish().unwrap()).unwrap();
+        let (h, data) = &entries[0];
+        assert_eq!(
+            (h.name.as_str(), h.mode, h.filesize, data.as_slice()),
+            ("bin/sh", S_IFLNK | 0o777, 7, &b"busybox"[..])
         );
     }
 

@@ -1,6 +1,10 @@
 //! Booting one kernel under QEMU with the initramfs, a wall-clock limit and the
-//! `isa-debug-exit` device the init reports through.
+//! device the init reports its verdict through: `isa-debug-exit` on x86_64; on arm64's
+//! `virt` machine, which has none, semihosting's `SYS_EXIT_EXTENDED` (allowed from the
+//! guest's user space). Either way QEMU exits with `(verdict << 1) | 1` — 1 or 3 — which
+//! a guest that crashes, panics or powers off (exit 0) cannot produce.
 
+use super::arch::{self, GuestArch};
 use super::log::Outcome;
 use crate::util::Result;
 use std::path::{Path, PathBuf};
@@ -22,9 +26,21 @@ impl Accel {
     }
 }
 
-/// `--accel tcg|kvm|auto`: KVM only when `/dev/kvm` opens and the CPU has vmx or svm
-/// (some hosts offer a `/dev/kvm` whose guests crawl or die without them).
-pub fn choose_accel(arg: &str) -> Result<Accel> {
+/// `--accel tcg|kvm|auto`: KVM only for a guest of the host's own architecture, when
+/// `/dev/kvm` opens and the CPU has vmx or svm (some hosts offer a `/dev/kvm` whose
+/// guests crawl or die without them).
+pub fn choose_accel(arg: &str, guest: &GuestArch) -> Result<Accel> {
+    if !guest.is_host() {
+        return match arg {
+            "tcg" | "auto" => Ok(Accel::Tcg),
+            "kvm" => Err(format!(
+                "--accel kvm: an {} guest on an {} host runs under TCG only",
+                guest.debian,
+                std::env::consts::ARCH
+            )),
+            other => Err(format!("--accel {other}: expected tcg, kvm or auto")),
+        };
+    }
     match arg {
         "tcg" => Ok(Accel::Tcg),
         "kvm" => {
@@ -59,24 +75,34 @@ fn cpu_has_virt(cpuinfo: &str) -> bool {
         .any(|l| l.split_whitespace().any(|f| f == "vmx" || f == "svm"))
 }
 
-/// The `qemu-system-x86_64` to run: `$QEMU` or the one on `PATH`.
-pub fn binary() -> Result<PathBuf> {
-    if let Some(q) = std::env::var_os("QEMU") {
+/// The QEMU for `guest` (`qemu-system-x86_64`, `qemu-system-aarch64`): `$QEMU` (x86_64)
+/// or `$QEMU_AARCH64`, else the one on `PATH`.
+pub fn binary(guest: &GuestArch) -> Result<PathBuf> {
+    let var = if *guest == arch::X86_64 {
+        "QEMU".to_string()
+    } else {
+        format!("QEMU_{}", guest.name.to_uppercase())
+    };
+    if let Some(q) = std::env::var_os(&var) {
         return Ok(PathBuf::from(q));
     }
-    let name = "qemu-system-x86_64";
+    let name = guest.qemu;
     std::env::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
         .ok_or_else(|| {
-            format!("{name} not found on PATH: apt-get install -y --no-install-recommends qemu-system-x86 (or set QEMU=/path/to/{name})")
+            format!(
+                "{name} not found on PATH: apt-get install -y --no-install-recommends {} (or set {var}=/path/to/{name})",
+                guest.qemu_package
+            )
         })
 }
 
 /// One boot.
 pub struct Boot<'a> {
+    pub arch: &'a GuestArch,
     pub qemu: &'a Path,
     pub kernel: &'a Path,
     pub initramfs: &'a Path,
@@ -99,30 +125,40 @@ impl Boot<'_> {
         ])
         .arg("-serial")
         .arg(format!("file:{}", self.log.display()))
-        .args(["-accel", self.accel.name()])
-        .args([
-            "-cpu",
-            if self.accel == Accel::Kvm {
-                "host"
-            } else {
-                "max"
-            },
-        ])
-        .args([
+        .args(["-accel", self.accel.name()]);
+        let cpu = match (self.accel, *self.arch == arch::AARCH64) {
+            (Accel::Kvm, _) => "host",
+            // Armv8.x with LSE atomics, like Graviton and Ampere; pointer authentication
+            // with QEMU's cheap algorithm instead of the architected one, which TCG
+            // spends most of its time on otherwise.
+            (Accel::Tcg, true) => "max,pauth-impdef=on",
+            (Accel::Tcg, false) => "max",
+        };
+        c.args(["-cpu", cpu]).args([
             "-m",
             &format!("{}M", self.memory_mib),
             "-smp",
             &self.smp.to_string(),
-        ])
-        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
-        .arg("-kernel")
-        .arg(self.kernel)
-        .arg("-initrd")
-        .arg(self.initramfs)
-        .args([
-            "-append",
-            "console=ttyS0 panic=-1 quiet loglevel=4 mitigations=off random.trust_cpu=on",
         ]);
+        if *self.arch == arch::AARCH64 {
+            // `virt` has no isa-debug-exit: the init reports through semihosting, which
+            // QEMU must allow from EL0 (the init is a user process).
+            c.args(["-machine", "virt"]).args([
+                "-semihosting-config",
+                "enable=on,target=native,userspace=on",
+            ]);
+        } else {
+            c.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+        }
+        c.arg("-kernel")
+            .arg(self.kernel)
+            .arg("-initrd")
+            .arg(self.initramfs)
+            .arg("-append")
+            .arg(format!(
+                "console={} panic=-1 quiet loglevel=4 mitigations=off random.trust_cpu=on",
+                self.arch.console
+            ));
         c
     }
 
@@ -165,9 +201,16 @@ mod tests {
 
     #[test]
     fn accel_words() {
-        assert_eq!(choose_accel("tcg"), Ok(Accel::Tcg));
-        assert!(choose_accel("hvf").unwrap_err().contains("expected"));
-        assert!(matches!(choose_accel("auto"), Ok(Accel::Tcg | Accel::Kvm)));
+        let host = arch::ALL.iter().find(|a| a.is_host()).unwrap();
+        assert_eq!(choose_accel("tcg", host), Ok(Accel::Tcg));
+        assert!(choose_accel("hvf", host).unwrap_err().contains("expected"));
+        assert!(matches!(
+            choose_accel("auto", host),
+            Ok(Accel::Tcg | Accel::Kvm)
+        ));
+        let other = arch::ALL.iter().find(|a| !a.is_host()).unwrap();
+        assert_eq!(choose_accel("auto", other), Ok(Accel::Tcg));
+        assert!(choose_accel("kvm", other).unwrap_err().contains("TCG only"));
     }
 
     #[test]
@@ -182,6 +225,7 @@ mod tests {
     #[test]
     fn command_line_has_the_report_device_and_no_reboot() {
         let boot = Boot {
+            arch: &arch::X86_64,
             qemu: Path::new("qemu-system-x86_64"),
             kernel: Path::new("/k/vmlinuz"),
             initramfs: Path::new("/k/initramfs.cpio"),
@@ -202,5 +246,21 @@ mod tests {
         ] {
             assert!(line.contains(part), "{part} missing from {line}");
         }
+        let arm = Boot {
+            arch: &arch::AARCH64,
+            qemu: Path::new("qemu-system-aarch64"),
+            ..boot
+        };
+        let line = crate::util::show(&arm.command());
+        for part in [
+            "-no-reboot",
+            "-machine virt",
+            "enable=on,target=native,userspace=on",
+            "console=ttyAMA0",
+            "panic=-1",
+        ] {
+            assert!(line.contains(part), "{part} missing from {line}");
+        }
+        assert!(!line.contains("isa-debug-exit"), "{line}");
     }
 }

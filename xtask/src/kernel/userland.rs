@@ -1,8 +1,13 @@
-//! A minimal userland for the guest, borrowed from the host: tests spawn `sh -c …`,
-//! `true` or `sleep`, and a bare initramfs has none of them. Each program comes with the
-//! shared libraries `ldd` names, at the same paths, so the host's dynamic loader finds
-//! them inside the guest too.
+//! A minimal userland for the guest: tests spawn `sh -c …`, `true` or `sleep`, and a
+//! bare initramfs has none of them. A guest of the host's architecture borrows the
+//! host's programs, each with the shared libraries `ldd` names, at the same paths, so
+//! the host's dynamic loader finds them inside the guest too. Any other guest gets
+//! Debian's static busybox for its architecture (`busybox-static`, downloaded under a
+//! private `APT_CONFIG`) as `/bin/busybox`, with each program a symlink to it.
 
+use super::arch::GuestArch;
+use crate::debian::{self, Apt};
+use crate::util::{Result, project_root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -16,8 +21,63 @@ pub struct Item {
     pub host: PathBuf,
 }
 
+/// What goes into the guest: files, and symlinks (guest path, target).
+#[derive(Debug, Default)]
+pub struct Userland {
+    pub files: Vec<Item>,
+    pub links: Vec<(PathBuf, String)>,
+}
+
+/// The userland for `arch`.
+pub fn for_arch(arch: &GuestArch) -> Result<Userland> {
+    if arch.is_host() {
+        return Ok(Userland {
+            files: collect(),
+            links: Vec::new(),
+        });
+    }
+    let busybox = busybox(arch)?;
+    Ok(Userland {
+        files: vec![Item {
+            guest: PathBuf::from("/bin/busybox"),
+            host: busybox,
+        }],
+        links: PROGRAMS
+            .iter()
+            .map(|p| (Path::new("/bin").join(p), "busybox".to_string()))
+            .collect(),
+    })
+}
+
+/// Debian 12's static busybox for `arch`, downloaded once and kept in `target/`.
+fn busybox(arch: &GuestArch) -> Result<PathBuf> {
+    let dir = project_root()
+        .join("target/kernel-check/userland")
+        .join(arch.debian);
+    let bin = dir.join("bin/busybox");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    let apt = Apt::for_arch(
+        &format!("userland-{}", arch.debian),
+        &["bookworm"],
+        "main",
+        arch.debian,
+    )?;
+    let debs = apt.download(&["busybox-static"], &dir.join("debs"))?;
+    debian::extract(&debs[0], &dir)?;
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
+            "busybox-static ({}) has no bin/busybox",
+            arch.debian
+        ))
+    }
+}
+
 /// `bin/<program>` for each program found on the host, plus every library they load.
-pub fn collect() -> Vec<Item> {
+fn collect() -> Vec<Item> {
     let mut out: Vec<Item> = Vec::new();
     let mut add = |guest: PathBuf, host: PathBuf| {
         if !out.iter().any(|i| i.guest == guest) {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 #[cfg(doc)]
 use super::Recv;
-use super::{fd_of, recv_flags};
+use super::{FileRef, bound, fd_of, recv_flags};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::imp::Token;
@@ -55,14 +55,14 @@ fn pool_result(pool: &Arc<PoolShared>, cqe: &Cqe) -> io::Result<PoolBuf> {
 /// ```
 #[derive(Debug)]
 pub struct RecvSelect {
-    fd: SharedFd,
+    fd: FileRef,
     pool: BufPool,
     flags: i32,
 }
 
 impl RecvSelect {
     /// Receive from socket `fd` into a buffer of `pool`.
-    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool) -> RecvSelect {
+    pub fn new(fd: impl Into<FileRef>, pool: &BufPool) -> RecvSelect {
         RecvSelect {
             fd: fd.into(),
             pool: pool.clone(),
@@ -81,21 +81,25 @@ impl RecvSelect {
 // SAFETY: names no memory of its own: the kernel writes into a buffer of the pool's
 // group, registered with the ring `bound_ring` names (the ring refuses the op
 // elsewhere); the op's Arc keeps the pool's memory alive until the op is dropped,
-// after its final completion. The descriptor is kept open by the SharedFd. The
+// after its final completion. The descriptor is kept open by the FileRef. The
 // buffer the completion names is handed out as a guard, never twice.
 unsafe impl Op for RecvSelect {
     type Output = io::Result<PoolBuf>;
     fn sqe(&mut self) -> Sqe {
-        raw::Recv::new(fd_of(&self.fd), core::ptr::null_mut(), self.pool.buf_size())
-            .flags(self.flags)
-            .buf_group(Some(self.pool.group()))
-            .build()
+        raw::Recv::new(
+            self.fd.target(),
+            core::ptr::null_mut(),
+            self.pool.buf_size(),
+        )
+        .flags(self.flags)
+        .buf_group(Some(self.pool.group()))
+        .build()
     }
     fn complete(self, cqe: &Cqe) -> io::Result<PoolBuf> {
         pool_result(&self.pool.shared, cqe)
     }
     fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(self.pool.shared.ring_id)
+        bound(Some(self.pool.shared.ring_id), self.fd.ring())
     }
 }
 
@@ -177,14 +181,14 @@ unsafe impl Op for ReadSelect {
 /// ```
 #[derive(Debug)]
 pub struct RecvMultishot {
-    fd: SharedFd,
+    fd: FileRef,
     pool: BufPool,
     flags: i32,
 }
 
 impl RecvMultishot {
     /// Keep receiving from socket `fd` into buffers of `pool`.
-    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool) -> RecvMultishot {
+    pub fn new(fd: impl Into<FileRef>, pool: &BufPool) -> RecvMultishot {
         RecvMultishot {
             fd: fd.into(),
             pool: pool.clone(),
@@ -204,7 +208,7 @@ impl RecvMultishot {
 unsafe impl Multishot for RecvMultishot {
     type Item = PoolBuf;
     fn sqe(&mut self) -> Sqe {
-        raw::Recv::new(fd_of(&self.fd), core::ptr::null_mut(), 0)
+        raw::Recv::new(self.fd.target(), core::ptr::null_mut(), 0)
             .flags(self.flags)
             .multishot(true)
             .buf_group(Some(self.pool.group()))
@@ -218,7 +222,7 @@ unsafe impl Multishot for RecvMultishot {
         }
     }
     fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(self.pool.shared.ring_id)
+        bound(Some(self.pool.shared.ring_id), self.fd.ring())
     }
 }
 

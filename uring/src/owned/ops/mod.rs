@@ -2,7 +2,9 @@
 //! names, and gives it back in its output.
 //!
 //! Files are taken as `impl Into<SharedFd>` (an [`OwnedFd`], a `File`, a socket, or
-//! `&SharedFd` to share one you keep). Buffers are taken by value ([`IoBuf`] to be
+//! `&SharedFd` to share one you keep), or, by the operations that also work on
+//! direct descriptors (read, write, send, receive, accept, connect, shutdown), as
+//! `impl Into<`[`FileRef`]`>`, which also takes a `&`[`DirectFd`]. Buffers are taken by value ([`IoBuf`] to be
 //! read by the kernel, [`IoBufMut`] to be written) and returned with the result as a
 //! [`BufResult`]. Operations that create descriptors return [`OwnedFd`]s, always
 //! opened close-on-exec.
@@ -23,6 +25,8 @@
 //! | [`Accept`] | `accept4(2)` | `io::Result<(OwnedFd, Option<SocketAddr>)>` |
 //! | [`Send`], [`Recv`] | `send(2)`, `recv(2)` | [`BufResult<B>`] |
 //! | [`SendZc`] | zero-copy `send(2)`: the buffer comes back with the notification | [`BufResult<B>`] |
+//! | [`SendZcFixed`] | zero-copy `send(2)` from a registered buffer ([`FixedBufs`](super::FixedBufs)) | [`BufResult<B>`] |
+//! | [`SendMsgZc`] | zero-copy `sendmsg(2)` | [`BufResult<Vec<B>>`] |
 //! | [`Shutdown`] | `shutdown(2)` | `io::Result<()>` |
 //! | [`PollAdd`] | `poll(2)`, once | `io::Result<u32>` |
 //! | [`Splice`] | `splice(2)` | `io::Result<usize>` |
@@ -42,6 +46,11 @@
 //! | [`MsgRing`] | a completion posted into another ring | `io::Result<()>` |
 //! | [`FutexWait`], [`FutexWake`] | `futex(2)` wait and wake, on an `Arc<AtomicU32>` | `io::Result<()>`, `io::Result<u32>` |
 //! | [`WaitId`] | `waitid(2)` | `io::Result<`[`ChildStatus`]`>` |
+//! | [`SocketDirect`], [`OpenAtDirect`], [`AcceptDirect`] | `socket(2)`, `openat(2)`, `accept4(2)` into a [`DirectTable`](super::DirectTable) | `io::Result<`[`DirectFd`]`>` |
+//! | [`PipeDirect`] | `pipe2(2)` into a [`DirectTable`](super::DirectTable) | `io::Result<(`[`DirectFd`]`, `[`DirectFd`]`)>` |
+//! | [`InstallDirect`] | a plain descriptor of a direct one's file (`FIXED_FD_INSTALL`) | `io::Result<OwnedFd>` |
+//! | [`CloseDirect`] | `close(2)` of a direct descriptor | `io::Result<()>` |
+//! | [`SendDirect`] | a direct descriptor moved to another ring (`MSG_SEND_FD`) | `Result<(), (io::Error, `[`DirectFd`]`)>` |
 //! | [`ReadFixed`], [`WriteFixed`] | `pread(2)`, `pwrite(2)` with a registered buffer ([`FixedBufs`](super::FixedBufs)) | [`BufResult<B>`] |
 //!
 //! Multishot operations ([`Multishot`]: submit with
@@ -53,7 +62,9 @@
 //! | [`RecvMultishot`] | `recv(2)` again and again, into [`BufPool`] buffers | [`PoolBuf`] |
 //! | [`ReadMultishot`] | `read(2)` again and again, into [`BufPool`] buffers | [`PoolBuf`] |
 //! | [`RecvBundleMultishot`] | `recv(2)` again and again, each time into as many [`BufPool`] buffers as needed | [`PoolBufs`] |
+//! | [`RecvMsgMultishot`] | `recvmsg(2)` again and again, into [`BufPool`] buffers (UDP servers) | [`RecvMsgItem`]: sender, control data, payload |
 //! | [`AcceptMultishot`] | `accept4(2)` again and again | [`OwnedFd`] |
+//! | [`AcceptMultishotDirect`] | `accept4(2)` again and again, into a [`DirectTable`](super::DirectTable) | [`DirectFd`] |
 //! | [`PollMultishot`] | `poll(2)`, staying armed | `u32` events |
 //! | [`TimeoutMultishot`] | a periodic timer | `()` |
 //!
@@ -67,28 +78,39 @@
 //! The operations are grouped by family, as the raw builders of [`crate::op`]
 //! are: reading and writing (`rw`, `fixed` for registered buffers), files (`fs`),
 //! directory entries (`dir`), sockets (`net`, `net_msg`), readiness (`poll`),
+//! zero-copy sends (`zc`), multishot messages (`msg_multishot`),
 //! timers (`timeout`), processes and futexes (`process`), provided buffers
 //! (`buffers`, `bundle`), and the rest (`misc`); all are re-exported here.
 
 mod buffers;
 mod bundle;
 mod dir;
+mod direct;
+mod direct_move;
 mod fixed;
 mod fs;
 mod misc;
+pub(crate) mod msg_multishot;
 mod net;
-mod net_msg;
+pub(crate) mod net_msg;
 mod poll;
 mod process;
 mod rw;
 mod timeout;
+mod zc;
 
 pub use buffers::{ReadMultishot, ReadSelect, RecvMultishot, RecvSelect};
 pub use bundle::{PoolBufs, RecvBundle, RecvBundleMultishot, SendBundle};
 pub use dir::{LinkAt, MkDirAt, RenameAt, SymlinkAt, UnlinkAt};
+pub use direct::{AcceptDirect, AcceptMultishotDirect, OpenAtDirect, PipeDirect, SocketDirect};
+pub use direct_move::{CloseDirect, InstallDirect, SendDirect};
 pub use fixed::{ReadFixed, WriteFixed};
 pub use fs::{Close, Fallocate, Fsync, Ftruncate, OpenAt, OpenAt2, Statx};
 pub use misc::{MsgRing, Nop};
+pub use msg_multishot::{RecvMsgItem, RecvMsgMultishot};
+// For the fuzz target of the recvmsg-multishot parser.
+#[allow(unused_imports)]
+pub(crate) use msg_multishot::{RecvMsgLayout, parse_recvmsg_out};
 pub use net::{
     Accept, AcceptMultishot, Bind, Connect, Listen, Recv, Send, SendZc, Shutdown, Socket,
 };
@@ -97,6 +119,7 @@ pub use poll::{PollAdd, PollMultishot};
 pub use process::{ChildStatus, FutexWait, FutexWake, WaitId};
 pub use rw::{Read, Readv, Splice, Tee, Write, Writev};
 pub use timeout::{LinkTimeout, Timeout, TimeoutMultishot};
+pub use zc::{SendMsgZc, SendZcFixed};
 
 use core::ptr::NonNull;
 use std::ffi::CString;
@@ -108,9 +131,9 @@ use std::path::Path;
 
 #[cfg(doc)]
 use super::{BufPool, IoBuf, Multishot, PoolBuf};
-use super::{IoBufMut, SharedFd};
+use super::{DirectFd, IoBufMut, SharedFd};
 use crate::cqueue::Cqe;
-use crate::types::Fd;
+use crate::types::{Fd, Target};
 
 /// A result and the buffer the operation owned: `(Ok(bytes), buf)` or
 /// `(Err(errno), buf)`. The buffer comes back either way.
@@ -153,6 +176,121 @@ impl<T> Drop for Heap<T> {
 
 // SAFETY: a Heap owns its T exactly as a Box does.
 unsafe impl<T: core::marker::Send> core::marker::Send for Heap<T> {}
+
+/// The file an operation works on: a plain descriptor ([`SharedFd`], kept open
+/// by the operation) or a direct descriptor ([`DirectFd`], named by its index in
+/// the ring's table with `IOSQE_FIXED_FILE`, its slot held by the operation).
+///
+/// Operations that take a file take `impl Into<FileRef>`: an [`OwnedFd`], a
+/// `File`, a socket, `&SharedFd`, or `&DirectFd`/`DirectFd`. An operation naming
+/// a direct descriptor runs only on that descriptor's ring (others refuse it with
+/// `EXDEV`).
+///
+/// ```
+/// use uring::owned::{DirectTable, OwnedRing, SharedFd, ops};
+/// let mut ring = OwnedRing::new(4)?;
+/// # let Ok(table) = DirectTable::new(&mut ring, 2, 0) else { return Ok(()) }; // < 5.19
+/// let plain = SharedFd::from(std::fs::File::open("/dev/zero")?);
+/// let direct = table.insert(std::fs::File::open("/dev/zero")?)?;
+/// for file in [ops::FileRef::from(&plain), ops::FileRef::from(&direct)] {
+///     let id = ring.submit_op(ops::Read::new(file, vec![1u8; 4], 0))?;
+///     let (n, buf) = ring.wait_for(id)?;
+///     assert_eq!((n?, &buf[..]), (4, &[0u8; 4][..]));
+/// }
+/// let mut other = OwnedRing::new(4)?;
+/// let refused = other.submit_op(ops::Read::new(&direct, vec![0u8; 4], 0)).unwrap_err();
+/// assert_eq!(uring::error::errno(&refused.error), Some(libc::EXDEV));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+//
+// In the SAFETY comments of the operations that take one, "a descriptor the op's
+// FileRef keeps open" covers both kinds: a plain descriptor stays open, and a
+// direct one's slot stays held (never emptied or reused) until the op is
+// dropped, after its final completion; a direct one also binds the op to its
+// ring, through `bound_ring`.
+#[derive(Debug)]
+pub enum FileRef {
+    /// A plain descriptor.
+    Fd(SharedFd),
+    /// A direct descriptor of one ring's table.
+    Direct(DirectFd),
+}
+
+impl FileRef {
+    /// What the raw builders get: the descriptor number, or the slot index as a
+    /// fixed file.
+    fn target(&self) -> Target {
+        match self {
+            FileRef::Fd(fd) => Target::Fd(fd.as_raw_fd()),
+            FileRef::Direct(d) => Target::Fixed(d.index()),
+        }
+    }
+
+    /// The ring a direct descriptor binds the operation to.
+    fn ring(&self) -> Option<u64> {
+        match self {
+            FileRef::Fd(_) => None,
+            FileRef::Direct(d) => Some(d.ring_id()),
+        }
+    }
+
+    /// The plain descriptor, if this is one.
+    fn plain(&self) -> Option<&SharedFd> {
+        match self {
+            FileRef::Fd(fd) => Some(fd),
+            FileRef::Direct(_) => None,
+        }
+    }
+}
+
+impl From<DirectFd> for FileRef {
+    /// The direct descriptor itself: the operation holds it (and the slot
+    /// closes when the operation is done, if that was the last handle).
+    fn from(fd: DirectFd) -> FileRef {
+        FileRef::Direct(fd)
+    }
+}
+
+impl From<&DirectFd> for FileRef {
+    /// A share of the direct descriptor, for the operation to hold.
+    fn from(fd: &DirectFd) -> FileRef {
+        FileRef::Direct(fd.share())
+    }
+}
+
+macro_rules! file_ref_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for FileRef {
+            #[doc = concat!("A plain descriptor, from a `", stringify!($t), "`.")]
+            fn from(fd: $t) -> FileRef {
+                FileRef::Fd(SharedFd::from(fd))
+            }
+        }
+    )*};
+}
+
+file_ref_from!(
+    SharedFd,
+    &SharedFd,
+    std::sync::Arc<OwnedFd>,
+    OwnedFd,
+    std::fs::File,
+    std::net::TcpStream,
+    std::net::TcpListener,
+    std::net::UdpSocket,
+    std::os::unix::net::UnixStream,
+    std::os::unix::net::UnixListener,
+    std::os::unix::net::UnixDatagram
+);
+
+/// The ring two registrations bind an operation to: a value no ring has when
+/// they name different rings (the operation is then refused everywhere).
+fn bound(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) if a != b => Some(u64::MAX),
+        (a, b) => a.or(b),
+    }
+}
 
 /// A plain descriptor argument for the raw builders.
 fn fd_of(fd: &SharedFd) -> Fd {

@@ -7,10 +7,13 @@ use std::os::fd::OwnedFd;
 
 #[cfg(doc)]
 use super::Read;
-use super::{AddrBuf, AddrHeap, BufResult, Heap, fd_of, new_fd, recv_flags, set_filled, unit};
+use super::{
+    AddrBuf, AddrHeap, BufResult, FileRef, Heap, fd_of, new_fd, recv_flags, set_filled, unit,
+};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::buf::len32;
+use crate::owned::imp::Token;
 use crate::owned::{IoBuf, IoBufMut, Multishot, Op, SharedFd};
 use crate::sqe::Sqe;
 
@@ -144,13 +147,13 @@ unsafe impl Op for Listen {
 /// Connects a socket, like `connect(2)`: `IORING_OP_CONNECT` (Linux 5.5).
 #[derive(Debug)]
 pub struct Connect {
-    fd: SharedFd,
+    fd: FileRef,
     addr: AddrHeap,
 }
 
 impl Connect {
     /// Connect socket `fd` to `addr`.
-    pub fn new(fd: impl Into<SharedFd>, addr: SocketAddr) -> Connect {
+    pub fn new(fd: impl Into<FileRef>, addr: SocketAddr) -> Connect {
         Connect {
             fd: fd.into(),
             addr: AddrHeap(Heap::new(AddrBuf::from_addr(&addr))),
@@ -159,7 +162,7 @@ impl Connect {
 }
 
 // SAFETY: names the address (its own heap allocation, which the kernel only reads)
-// and a descriptor the op's SharedFd keeps open.
+// and a descriptor the op's FileRef keeps open.
 unsafe impl Op for Connect {
     type Output = io::Result<()>;
     fn sqe(&mut self) -> Sqe {
@@ -167,10 +170,13 @@ unsafe impl Op for Connect {
         // SAFETY: p is a live allocation (ours) and nothing holds a reference into
         // it; only the length is read.
         let len = unsafe { (*p).len };
-        raw::Connect::new(fd_of(&self.fd), p.cast::<libc::sockaddr>(), len).build()
+        raw::Connect::new(self.fd.target(), p.cast::<libc::sockaddr>(), len).build()
     }
     fn complete(self, cqe: &Cqe) -> io::Result<()> {
         unit(cqe)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
     }
 }
 
@@ -179,14 +185,14 @@ unsafe impl Op for Connect {
 /// sockets, the peer's address.
 #[derive(Debug)]
 pub struct Accept {
-    fd: SharedFd,
+    fd: FileRef,
     flags: i32,
     addr: AddrHeap,
 }
 
 impl Accept {
     /// Accept a connection on listening socket `fd`.
-    pub fn new(fd: impl Into<SharedFd>) -> Accept {
+    pub fn new(fd: impl Into<FileRef>) -> Accept {
         Accept {
             fd: fd.into(),
             flags: 0,
@@ -202,7 +208,7 @@ impl Accept {
 }
 
 // SAFETY: names the address buffer and its length (fields of the op's own heap
-// allocation, read only after completion) and a descriptor the op's SharedFd keeps
+// allocation, read only after completion) and a descriptor the op's FileRef keeps
 // open; without a file_index the result is a new descriptor, owned by the output.
 unsafe impl Op for Accept {
     type Output = io::Result<(OwnedFd, Option<SocketAddr>)>;
@@ -211,7 +217,7 @@ unsafe impl Op for Accept {
         // SAFETY: p is a live allocation (ours); the field address is computed
         // without making a reference.
         let len = unsafe { &raw mut (*p).len };
-        raw::Accept::new(fd_of(&self.fd), p.cast::<libc::sockaddr>(), len)
+        raw::Accept::new(self.fd.target(), p.cast::<libc::sockaddr>(), len)
             .flags(self.flags | libc::SOCK_CLOEXEC)
             .build()
     }
@@ -220,6 +226,9 @@ unsafe impl Op for Accept {
         // SAFETY: the final completion arrived: the kernel is done writing.
         let addr = unsafe { self.addr.0.get() }.to_addr();
         Ok((fd, addr))
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
     }
 }
 
@@ -241,13 +250,13 @@ unsafe impl Op for Accept {
 ///   `raw_result()` its descriptor, `rearm()` **true** — submit it again to go on.
 #[derive(Debug)]
 pub struct AcceptMultishot {
-    fd: SharedFd,
+    fd: FileRef,
     flags: i32,
 }
 
 impl AcceptMultishot {
     /// Keep accepting on listening socket `fd`.
-    pub fn new(fd: impl Into<SharedFd>) -> AcceptMultishot {
+    pub fn new(fd: impl Into<FileRef>) -> AcceptMultishot {
         AcceptMultishot {
             fd: fd.into(),
             flags: 0,
@@ -262,13 +271,13 @@ impl AcceptMultishot {
 }
 
 // SAFETY: names no memory (no address is asked for) and a descriptor the op's
-// SharedFd keeps open; every successful completion's result is a new descriptor,
+// FileRef keeps open; every successful completion's result is a new descriptor,
 // owned by its item at once.
 unsafe impl Multishot for AcceptMultishot {
     type Item = OwnedFd;
     fn sqe(&mut self) -> Sqe {
         raw::Accept::new(
-            fd_of(&self.fd),
+            self.fd.target(),
             core::ptr::null_mut(),
             core::ptr::null_mut(),
         )
@@ -283,20 +292,23 @@ unsafe impl Multishot for AcceptMultishot {
     fn rearm(&self, cqe: &Cqe) -> bool {
         cqe.raw_result() >= 0
     }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
+    }
 }
 
 /// Sends a buffer's initialised bytes on a socket, like `send(2)`:
 /// `IORING_OP_SEND` (Linux 5.6).
 #[derive(Debug)]
 pub struct Send<B> {
-    fd: SharedFd,
+    fd: FileRef,
     buf: B,
     flags: i32,
 }
 
 impl<B: IoBuf> Send<B> {
     /// Send `buf` on socket `fd`.
-    pub fn new(fd: impl Into<SharedFd>, buf: B) -> Send<B> {
+    pub fn new(fd: impl Into<FileRef>, buf: B) -> Send<B> {
         Send {
             fd: fd.into(),
             buf,
@@ -315,17 +327,20 @@ impl<B: IoBuf> Send<B> {
 }
 
 // SAFETY: names the buffer's stable initialised memory (read only) and a descriptor
-// the op's SharedFd keeps open.
+// the op's FileRef keeps open.
 unsafe impl<B: IoBuf> Op for Send<B> {
     type Output = BufResult<B>;
     fn sqe(&mut self) -> Sqe {
         let len = len32(self.buf.bytes_init());
-        raw::Send::new(fd_of(&self.fd), self.buf.stable_ptr(), len)
+        raw::Send::new(self.fd.target(), self.buf.stable_ptr(), len)
             .flags(self.flags)
             .build()
     }
     fn complete(self, cqe: &Cqe) -> BufResult<B> {
         (cqe.result().map(|n| n as usize), self.buf)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
     }
 }
 
@@ -347,7 +362,7 @@ unsafe impl<B: IoBuf> Op for Send<B> {
 /// socket. Use it where the peer reads, and plain [`Send`] otherwise.
 #[derive(Debug)]
 pub struct SendZc<B> {
-    fd: SharedFd,
+    fd: FileRef,
     buf: B,
     flags: i32,
     /// The send's result, from the completion flagged `MORE`.
@@ -356,7 +371,7 @@ pub struct SendZc<B> {
 
 impl<B: IoBuf> SendZc<B> {
     /// Send `buf` on socket `fd`, zero-copy.
-    pub fn new(fd: impl Into<SharedFd>, buf: B) -> SendZc<B> {
+    pub fn new(fd: impl Into<FileRef>, buf: B) -> SendZc<B> {
         SendZc {
             fd: fd.into(),
             buf,
@@ -373,14 +388,14 @@ impl<B: IoBuf> SendZc<B> {
 }
 
 // SAFETY: names the buffer's stable initialised memory (read only) and a descriptor
-// the op's SharedFd keeps open. The final completion is the notification (or, when
+// the op's FileRef keeps open. The final completion is the notification (or, when
 // the first completion has no MORE flag, that one): only then is the buffer
 // returned.
 unsafe impl<B: IoBuf> Op for SendZc<B> {
     type Output = BufResult<B>;
     fn sqe(&mut self) -> Sqe {
         let len = len32(self.buf.bytes_init());
-        raw::SendZc::new(fd_of(&self.fd), self.buf.stable_ptr(), len)
+        raw::SendZc::new(self.fd.target(), self.buf.stable_ptr(), len)
             .flags(self.flags)
             .build()
     }
@@ -402,20 +417,23 @@ unsafe impl<B: IoBuf> Op for SendZc<B> {
         };
         (res, self.buf)
     }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
+    }
 }
 
 /// Receives into a buffer from a socket, like `recv(2)`: `IORING_OP_RECV` (Linux
 /// 5.6). Fills the buffer from its start, as [`Read`] does.
 #[derive(Debug)]
 pub struct Recv<B> {
-    fd: SharedFd,
+    fd: FileRef,
     buf: B,
     flags: i32,
 }
 
 impl<B: IoBufMut> Recv<B> {
     /// Receive from socket `fd` into `buf`.
-    pub fn new(fd: impl Into<SharedFd>, buf: B) -> Recv<B> {
+    pub fn new(fd: impl Into<FileRef>, buf: B) -> Recv<B> {
         Recv {
             fd: fd.into(),
             buf,
@@ -433,12 +451,12 @@ impl<B: IoBufMut> Recv<B> {
 }
 
 // SAFETY: names the buffer's stable, exclusively owned memory and a descriptor the
-// op's SharedFd keeps open.
+// op's FileRef keeps open.
 unsafe impl<B: IoBufMut> Op for Recv<B> {
     type Output = BufResult<B>;
     fn sqe(&mut self) -> Sqe {
         let len = len32(self.buf.bytes_total());
-        raw::Recv::new(fd_of(&self.fd), self.buf.stable_mut_ptr(), len)
+        raw::Recv::new(self.fd.target(), self.buf.stable_mut_ptr(), len)
             .flags(self.flags)
             .build()
     }
@@ -453,30 +471,36 @@ unsafe impl<B: IoBufMut> Op for Recv<B> {
         }
         (res, buf)
     }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
+    }
 }
 
 /// Shuts down part of a full-duplex connection, like `shutdown(2)`:
 /// `IORING_OP_SHUTDOWN` (Linux 5.11).
 #[derive(Debug)]
 pub struct Shutdown {
-    fd: SharedFd,
+    fd: FileRef,
     how: i32,
 }
 
 impl Shutdown {
     /// Shut down `how` (`SHUT_RD`, `SHUT_WR`, `SHUT_RDWR`) of socket `fd`.
-    pub fn new(fd: impl Into<SharedFd>, how: i32) -> Shutdown {
+    pub fn new(fd: impl Into<FileRef>, how: i32) -> Shutdown {
         Shutdown { fd: fd.into(), how }
     }
 }
 
-// SAFETY: names only a descriptor the op's SharedFd keeps open.
+// SAFETY: names only a descriptor the op's FileRef keeps open.
 unsafe impl Op for Shutdown {
     type Output = io::Result<()>;
     fn sqe(&mut self) -> Sqe {
-        raw::Shutdown::new(fd_of(&self.fd), self.how).build()
+        raw::Shutdown::new(self.fd.target(), self.how).build()
     }
     fn complete(self, cqe: &Cqe) -> io::Result<()> {
         unit(cqe)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
     }
 }

@@ -15,7 +15,7 @@ use crate::sqe::Sqe;
 
 /// A kernel-read-or-written `struct msghdr`, in its own heap allocation. Its
 /// pointers name memory of the same operation.
-struct MsgHdr(Heap<libc::msghdr>);
+pub(super) struct MsgHdr(pub(super) Heap<libc::msghdr>);
 
 // SAFETY: the msghdr's pointers are addresses of allocations that move with the
 // operation (which is Send); Rust code never dereferences them. The Heap owns the
@@ -23,7 +23,7 @@ struct MsgHdr(Heap<libc::msghdr>);
 unsafe impl core::marker::Send for MsgHdr {}
 
 impl MsgHdr {
-    fn new() -> MsgHdr {
+    pub(super) fn new() -> MsgHdr {
         // SAFETY: msghdr is integers and raw pointers; all-zero (null pointers,
         // zero lengths) is a valid value.
         MsgHdr(Heap::new(unsafe { core::mem::zeroed() }))
@@ -358,14 +358,27 @@ unsafe impl<B: IoBufMut> Op for RecvMsg<B> {
 
 /// The descriptors carried by the control messages in `control` (`SCM_RIGHTS`,
 /// `SCM_PIDFD`), taken as owned.
-fn control_fds(control: &[u8]) -> Vec<OwnedFd> {
+pub(super) fn control_fds(control: &[u8]) -> Vec<OwnedFd> {
+    control_fd_numbers(control)
+        .into_iter()
+        // SAFETY: the kernel installed this descriptor for this message
+        // (SCM_RIGHTS/SCM_PIDFD data are new descriptors in our table); nothing
+        // else knows of it, so the OwnedFd is its only owner.
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        .collect()
+}
+
+/// The descriptor numbers (non-negative) carried by the control messages in
+/// `control`: the walk, without taking ownership (what the fuzz targets run).
+pub(crate) fn control_fd_numbers(control: &[u8]) -> Vec<i32> {
     const SCM_PIDFD: i32 = 0x04;
     let word = core::mem::size_of::<usize>();
     let align = |n: usize| n.div_ceil(word) * word;
     let hdr = align(core::mem::size_of::<libc::cmsghdr>());
     let mut fds = Vec::new();
     let mut at = 0usize;
-    while let Some(h) = control.get(at..at + hdr) {
+    // `at` may be anywhere a length took it: the end of the header is checked too.
+    while let Some(h) = at.checked_add(hdr).and_then(|end| control.get(at..end)) {
         let mut raw_len = [0u8; core::mem::size_of::<usize>()];
         raw_len.copy_from_slice(&h[..word]);
         let len = usize::from_ne_bytes(raw_len);
@@ -380,10 +393,7 @@ fn control_fds(control: &[u8]) -> Vec<OwnedFd> {
             for chunk in control[at + hdr..data_end].chunks_exact(4) {
                 let fd = i32::from_ne_bytes(chunk.try_into().expect("4 bytes"));
                 if fd >= 0 {
-                    // SAFETY: the kernel installed this descriptor for this message
-                    // (SCM_RIGHTS/SCM_PIDFD data are new descriptors in our table);
-                    // nothing else knows of it, so the OwnedFd is its only owner.
-                    fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+                    fds.push(fd);
                 }
             }
         }

@@ -2,10 +2,11 @@
 
 use std::io;
 
-use super::{BufResult, IoVecs, fd_of, set_filled};
+use super::{BufResult, FileRef, IoVecs, fd_of, set_filled};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::buf::len32;
+use crate::owned::imp::Token;
 use crate::owned::{IoBuf, IoBufMut, Op, SharedFd};
 use crate::sqe::Sqe;
 
@@ -27,14 +28,14 @@ use crate::sqe::Sqe;
 /// ```
 #[derive(Debug)]
 pub struct Read<B> {
-    fd: SharedFd,
+    fd: FileRef,
     buf: B,
     offset: u64,
 }
 
 impl<B: IoBufMut> Read<B> {
     /// Read from `fd` at `offset` into `buf`.
-    pub fn new(fd: impl Into<SharedFd>, buf: B, offset: u64) -> Read<B> {
+    pub fn new(fd: impl Into<FileRef>, buf: B, offset: u64) -> Read<B> {
         Read {
             fd: fd.into(),
             buf,
@@ -45,12 +46,12 @@ impl<B: IoBufMut> Read<B> {
 
 // SAFETY: the entry names the buffer's stable memory (IoBufMut: exclusively owned,
 // valid for bytes_total bytes, address unchanged by moves) and a descriptor the op's
-// SharedFd keeps open.
+// FileRef keeps open.
 unsafe impl<B: IoBufMut> Op for Read<B> {
     type Output = BufResult<B>;
     fn sqe(&mut self) -> Sqe {
         let len = len32(self.buf.bytes_total());
-        raw::Read::new(fd_of(&self.fd), self.buf.stable_mut_ptr(), len)
+        raw::Read::new(self.fd.target(), self.buf.stable_mut_ptr(), len)
             .offset(self.offset)
             .build()
     }
@@ -63,6 +64,9 @@ unsafe impl<B: IoBufMut> Op for Read<B> {
             unsafe { set_filled(core::slice::from_mut(&mut buf), n) };
         }
         (res, buf)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
     }
 }
 
@@ -85,14 +89,14 @@ unsafe impl<B: IoBufMut> Op for Read<B> {
 /// ```
 #[derive(Debug)]
 pub struct Write<B> {
-    fd: SharedFd,
+    fd: FileRef,
     buf: B,
     offset: u64,
 }
 
 impl<B: IoBuf> Write<B> {
     /// Write `buf` to `fd` at `offset`.
-    pub fn new(fd: impl Into<SharedFd>, buf: B, offset: u64) -> Write<B> {
+    pub fn new(fd: impl Into<FileRef>, buf: B, offset: u64) -> Write<B> {
         Write {
             fd: fd.into(),
             buf,
@@ -102,17 +106,20 @@ impl<B: IoBuf> Write<B> {
 }
 
 // SAFETY: the entry names the buffer's stable, initialised memory (IoBuf: not
-// written by anyone while owned) and a descriptor the op's SharedFd keeps open.
+// written by anyone while owned) and a descriptor the op's FileRef keeps open.
 unsafe impl<B: IoBuf> Op for Write<B> {
     type Output = BufResult<B>;
     fn sqe(&mut self) -> Sqe {
         let len = len32(self.buf.bytes_init());
-        raw::Write::new(fd_of(&self.fd), self.buf.stable_ptr(), len)
+        raw::Write::new(self.fd.target(), self.buf.stable_ptr(), len)
             .offset(self.offset)
             .build()
     }
     fn complete(self, cqe: &Cqe) -> BufResult<B> {
         (cqe.result().map(|n| n as usize), self.buf)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
     }
 }
 

@@ -1,0 +1,572 @@
+//! Direct (registered) descriptors for the safe layer: a ring-owned descriptor
+//! table ([`DirectTable`]) and owned handles to its entries ([`DirectFd`]), which
+//! no other ring, and no later file in the same slot, can ever be taken for.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::fd::dup_ring_fd;
+use super::table::TAG_INTERNAL;
+use super::{OwnedRing, SharedFd};
+use crate::cqueue::Cqe;
+use crate::error;
+use crate::sys;
+
+/// Marks, with [`TAG_INTERNAL`], the completion a descriptor passed by
+/// [`ops::SendDirect`](super::ops::SendDirect) posts into the receiving ring. Only
+/// this crate's code posts it (the safe `MsgRing` keeps bits 62 and 63 clear).
+pub(super) const TAG_PASSED: u64 = 1 << 61;
+
+/// The largest table: the kernel's limit on registered files is far above any
+/// sane use, and slot indices must stay below `u32::MAX - 1`.
+pub const MAX_DIRECT_SLOTS: u32 = 1 << 20;
+
+/// A ring's table of direct descriptors: a sparse registered-file table
+/// (`IORING_REGISTER_FILES` sparse, Linux 5.19) whose slots this handle keeps the
+/// books of. A descriptor in it is a [`DirectFd`]: operations name it by index
+/// (`IOSQE_FIXED_FILE`), which saves the kernel a descriptor lookup and
+/// reference count per operation, and it has no number in the process's
+/// descriptor table to close or reuse.
+///
+/// The table has two ranges. Slots `0..chosen` are handed out by this table:
+/// [`insert`](Self::insert) puts an `OwnedFd` there, [`reserve`](Self::reserve)
+/// picks one for an operation that creates a descriptor into it. Slots
+/// `chosen..chosen + auto` are the kernel's to pick
+/// (`IORING_FILE_INDEX_ALLOC`; with a chosen range, registered as the allocation
+/// range, which needs Linux 6.0): multishot accepts and descriptors passed from
+/// other rings land there. The ranges never mix, so a slot the table reserved
+/// can never be picked by the kernel for something else.
+///
+/// ```
+/// use std::io::{Read as _, Write as _};
+/// use uring::owned::{DirectTable, OwnedRing, ops};
+/// let mut ring = OwnedRing::new(8)?;
+/// # let table = match DirectTable::new(&mut ring, 8, 0) { Ok(t) => t, Err(_) => return Ok(()) }; // < 5.19
+/// # /*
+/// let table = DirectTable::new(&mut ring, 8, 0)?;
+/// # */
+/// let (mut mine, theirs) = std::os::unix::net::UnixStream::pair()?;
+/// let direct = table.insert(theirs)?; // now only the ring's table holds it
+/// let id = ring.submit_op(ops::Send::new(&direct, b"over a direct fd".to_vec()))?;
+/// assert_eq!(ring.wait_for(id)?.0?, 16);
+/// let mut got = [0u8; 16];
+/// mine.read_exact(&mut got)?;
+/// assert_eq!(&got, b"over a direct fd");
+/// drop(direct); // closes the slot: the socket's last reference goes
+/// assert_eq!(mine.read(&mut got)?, 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # What holds what
+///
+/// A slot is held by its `DirectFd` and by every operation that names it, each
+/// of which owns a share of the handle until its final completion. The slot is
+/// emptied (`IORING_REGISTER_FILES_UPDATE` with `-1`, through the table's own
+/// duplicate of the ring's descriptor) only when the last of them is gone, and
+/// only then is it free in the books: an entry queued, linked behind another, or
+/// running can never find a different file in its slot. Dropping a `DirectFd`
+/// from another thread than a `SINGLE_ISSUER` ring's cannot empty the slot (the
+/// kernel refuses); the slot then stays occupied, and unused, until the ring is
+/// gone.
+#[derive(Clone)]
+pub struct DirectTable {
+    pub(super) shared: Arc<TableShared>,
+}
+
+/// What a table's handles, descriptors and operations share.
+pub(super) struct TableShared {
+    pub(super) ring_id: u64,
+    /// A duplicate of the ring's descriptor, to empty slots through.
+    ring_fd: OwnedFd,
+    chosen: u32,
+    auto: u32,
+    books: Mutex<Books>,
+}
+
+struct Books {
+    /// `held[i]`: a handle, reservation or operation owns slot `i`.
+    held: Vec<bool>,
+    /// Free slots of the chosen range, most recently freed last.
+    free: Vec<u32>,
+}
+
+impl DirectTable {
+    /// Registers a table of `chosen + auto` empty slots with `ring` (see the
+    /// type's documentation for the two ranges).
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for an empty table or more than [`MAX_DIRECT_SLOTS`] slots;
+    /// `EBUSY` when the ring already has a registered-file table; `EBADF` for a
+    /// ring without a plain descriptor to duplicate; the kernel's errno otherwise
+    /// (`EINVAL` before Linux 5.19 for sparse tables, or before 6.0 for the
+    /// allocation range a chosen range needs).
+    #[doc(alias = "io_uring_register_files_sparse")]
+    #[doc(alias = "io_uring_register_file_alloc_range")]
+    pub fn new(ring: &mut OwnedRing, chosen: u32, auto: u32) -> io::Result<DirectTable> {
+        let total = chosen
+            .checked_add(auto)
+            .filter(|&t| t > 0 && t <= MAX_DIRECT_SLOTS);
+        let Some(total) = total else {
+            return Err(error::with_context(
+                libc::EINVAL,
+                format!(
+                    "a direct table of {chosen} chosen and {auto} kernel-picked slots \
+                     (1..={MAX_DIRECT_SLOTS} in all)"
+                ),
+            ));
+        };
+        if ring.direct.is_some() {
+            return Err(error::with_context(
+                libc::EBUSY,
+                "the ring already has a direct descriptor table",
+            ));
+        }
+        let ring_fd = dup_ring_fd(ring, "a direct descriptor table")?;
+        ring.ring.register_files_sparse(total)?;
+        if chosen > 0 {
+            // The kernel's picks must stay out of the chosen range, even when it
+            // has none of its own (a descriptor another ring sends must not land
+            // in a slot reserved here).
+            if let Err(e) = ring.ring.register_file_alloc_range(chosen, auto) {
+                let _ = ring.ring.unregister_files();
+                return Err(e);
+            }
+        }
+        let table = DirectTable {
+            shared: Arc::new(TableShared {
+                ring_id: ring.id,
+                ring_fd,
+                chosen,
+                auto,
+                books: Mutex::new(Books {
+                    held: vec![false; total as usize],
+                    free: (0..chosen).rev().collect(),
+                }),
+            }),
+        };
+        ring.direct = Some(table.clone());
+        Ok(table)
+    }
+
+    /// The number of slots whose indices this table hands out.
+    pub fn chosen_slots(&self) -> u32 {
+        self.shared.chosen
+    }
+
+    /// The number of slots the kernel picks from.
+    pub fn auto_slots(&self) -> u32 {
+        self.shared.auto
+    }
+
+    /// How many slots are held (by descriptors, reservations or operations).
+    ///
+    /// ```
+    /// # use uring::owned::{DirectTable, OwnedRing};
+    /// # let mut ring = OwnedRing::new(4)?;
+    /// # let Ok(table) = DirectTable::new(&mut ring, 4, 0) else { return Ok(()) };
+    /// let fd = table.insert(std::fs::File::open("/dev/null")?)?;
+    /// assert_eq!(table.in_use(), 1);
+    /// drop(fd);
+    /// assert_eq!(table.in_use(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn in_use(&self) -> usize {
+        self.shared.lock().held.iter().filter(|&&h| h).count()
+    }
+
+    /// Puts `fd` in a free slot of the chosen range, as a direct descriptor
+    /// (`IORING_REGISTER_FILES_UPDATE`): the table takes its own reference to
+    /// the file and `fd` is closed.
+    ///
+    /// # Errors
+    ///
+    /// `ENFILE` when no chosen slot is free; the kernel's errno (the descriptor
+    /// is closed either way).
+    pub fn insert(&self, fd: impl Into<OwnedFd>) -> io::Result<DirectFd> {
+        let fd = fd.into();
+        let slot = self.reserve()?;
+        self.shared.update(slot.index, fd.as_raw_fd())?;
+        drop(fd);
+        Ok(slot.into_fd())
+    }
+
+    /// Reserves a free slot of the chosen range for an operation that creates a
+    /// descriptor into it ([`ops::SocketDirect::at`](super::ops::SocketDirect::at), …).
+    ///
+    /// # Errors
+    ///
+    /// `ENFILE` when no chosen slot is free.
+    pub fn reserve(&self) -> io::Result<DirectSlot> {
+        let mut books = self.shared.lock();
+        let Some(index) = books.free.pop() else {
+            return Err(error::with_context(
+                libc::ENFILE,
+                format!(
+                    "all {} chosen slots of the direct table are held",
+                    self.shared.chosen
+                ),
+            ));
+        };
+        books.held[index as usize] = true;
+        Ok(DirectSlot {
+            table: Arc::clone(&self.shared),
+            index,
+            live: true,
+        })
+    }
+
+    /// Reserves slot `index` of the chosen range.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` outside the chosen range; `EBUSY` when the slot is held (by a
+    /// descriptor, a reservation or an operation still using it) — a slot is
+    /// never replaced under its holders.
+    pub fn reserve_at(&self, index: u32) -> io::Result<DirectSlot> {
+        if index >= self.shared.chosen {
+            return Err(error::with_context(
+                libc::EINVAL,
+                format!(
+                    "slot {index} is outside the direct table's chosen range 0..{}",
+                    self.shared.chosen
+                ),
+            ));
+        }
+        let mut books = self.shared.lock();
+        if books.held[index as usize] {
+            return Err(error::with_context(
+                libc::EBUSY,
+                format!("slot {index} of the direct table is held"),
+            ));
+        }
+        books.held[index as usize] = true;
+        books.free.retain(|&i| i != index);
+        Ok(DirectSlot {
+            table: Arc::clone(&self.shared),
+            index,
+            live: true,
+        })
+    }
+}
+
+impl fmt::Debug for DirectTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectTable")
+            .field("chosen", &self.shared.chosen)
+            .field("auto", &self.shared.auto)
+            .field("in_use", &self.in_use())
+            .finish()
+    }
+}
+
+impl fmt::Debug for TableShared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectTable")
+            .field("chosen", &self.chosen)
+            .field("auto", &self.auto)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TableShared {
+    fn lock(&self) -> MutexGuard<'_, Books> {
+        self.books.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets kernel slot `index` to `fd` (`-1` empties it).
+    fn update(&self, index: u32, fd: i32) -> io::Result<()> {
+        let fds = [fd];
+        let update = sys::io_uring_files_update {
+            offset: index,
+            resv: 0,
+            fds: fds.as_ptr() as u64,
+        };
+        // SAFETY: `update` and `fds` are live locals for the call; the kernel
+        // reads one descriptor from them. ring_fd is our open duplicate.
+        let r = unsafe {
+            sys::io_uring_register(
+                self.ring_fd.as_raw_fd() as u32,
+                sys::IORING_REGISTER_FILES_UPDATE,
+                (&raw const update).cast(),
+                1,
+            )
+        };
+        if r < 0 {
+            return Err(error::with_context(
+                -r,
+                format!("setting direct slot {index}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Takes ownership of kernel-installed slot `index` (a completion reported
+    /// it): `EIO` if the books say it is not free, or it is out of the table.
+    pub(super) fn adopt(self: &Arc<Self>, index: u32) -> io::Result<DirectFd> {
+        let mut books = self.lock();
+        match books.held.get(index as usize) {
+            Some(false) => {}
+            _ => {
+                return Err(error::with_context(
+                    libc::EIO,
+                    format!(
+                        "the kernel reported direct slot {index}, which the table cannot hand out"
+                    ),
+                ));
+            }
+        }
+        books.held[index as usize] = true;
+        if index < self.chosen {
+            books.free.retain(|&i| i != index);
+        }
+        Ok(DirectFd(Arc::new(Hold {
+            table: Arc::clone(self),
+            index,
+            kernel_closed: false,
+        })))
+    }
+
+    /// Marks `index` free, after the kernel emptied it (or never filled it).
+    fn release(&self, index: u32) {
+        let mut books = self.lock();
+        books.held[index as usize] = false;
+        if index < self.chosen {
+            books.free.push(index);
+        }
+    }
+}
+
+impl Drop for TableShared {
+    fn drop(&mut self) {
+        // Nothing holds a slot any more (every holder has an Arc to this): give
+        // the ring its table back, so a new one can be registered. Failing is
+        // harmless (the kernel frees the table with the ring).
+        // SAFETY: no memory is passed; ring_fd is our open duplicate.
+        unsafe {
+            sys::io_uring_register(
+                self.ring_fd.as_raw_fd() as u32,
+                sys::IORING_UNREGISTER_FILES,
+                core::ptr::null(),
+                0,
+            )
+        };
+    }
+}
+
+/// A reserved, still empty slot of a [`DirectTable`]'s chosen range, for an
+/// operation that creates a descriptor into it. Dropping it frees the slot.
+pub struct DirectSlot {
+    pub(super) table: Arc<TableShared>,
+    pub(super) index: u32,
+    /// False once turned into a descriptor (its drop then frees nothing).
+    live: bool,
+}
+
+impl DirectSlot {
+    /// The slot's index.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The slot, now filled by the kernel, as a descriptor.
+    pub(super) fn into_fd(mut self) -> DirectFd {
+        self.live = false;
+        DirectFd(Arc::new(Hold {
+            table: Arc::clone(&self.table),
+            index: self.index,
+            kernel_closed: false,
+        }))
+    }
+}
+
+impl Drop for DirectSlot {
+    fn drop(&mut self) {
+        if self.live {
+            self.table.release(self.index);
+        }
+    }
+}
+
+impl fmt::Debug for DirectSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectSlot")
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+/// A direct descriptor: an owned entry of a [`DirectTable`]. Operations take it
+/// as `&DirectFd` (where they take a file: [`ops::Read`](super::ops::Read),
+/// [`ops::Send`](super::ops::Send), [`ops::Accept`](super::ops::Accept), …) and
+/// name it by index with `IOSQE_FIXED_FILE`; each holds a share of it until its
+/// final completion. Dropping the handle closes the entry once no operation
+/// holds it any more.
+///
+/// It belongs to one ring: an operation naming it is refused (`EXDEV`) by any
+/// other. Its slot cannot be emptied or reused while it lives, so it never names
+/// another file. [`ops::InstallDirect`](super::ops::InstallDirect) makes a plain
+/// `OwnedFd` of the same file; [`ops::SendDirect`](super::ops::SendDirect) moves
+/// it to another ring.
+///
+/// Cloning shares the slot: it is closed when the last clone, and the last
+/// operation holding it, are gone.
+#[derive(Clone)]
+pub struct DirectFd(pub(super) Arc<Hold>);
+
+/// One slot held: emptied when the last share goes.
+pub(super) struct Hold {
+    pub(super) table: Arc<TableShared>,
+    pub(super) index: u32,
+    /// The kernel emptied the slot already (a successful close of it).
+    kernel_closed: bool,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        // Every operation that named the slot held this: none can still find it.
+        if self.kernel_closed || self.table.update(self.index, -1).is_ok() {
+            self.table.release(self.index);
+        }
+        // Otherwise (a SINGLE_ISSUER ring dropped from another thread, …) the
+        // slot stays occupied and held in the books: never reused.
+    }
+}
+
+impl DirectFd {
+    /// The slot's index in its ring's table.
+    pub fn index(&self) -> u32 {
+        self.0.index
+    }
+
+    /// Whether it belongs to `ring`'s table.
+    pub fn is_on(&self, ring: &OwnedRing) -> bool {
+        self.0.table.ring_id == ring.id
+    }
+
+    /// A share for an operation.
+    pub(super) fn share(&self) -> DirectFd {
+        self.clone()
+    }
+
+    pub(super) fn ring_id(&self) -> u64 {
+        self.0.table.ring_id
+    }
+
+    /// Whether this is the only share (no operation holds the slot).
+    pub(super) fn is_unique(&self) -> bool {
+        Arc::strong_count(&self.0) == 1
+    }
+
+    /// Records that the kernel closed the slot (the only share's close
+    /// completed): dropping the handle then only frees it in the books.
+    pub(super) fn closed_by_kernel(&mut self) {
+        if let Some(hold) = Arc::get_mut(&mut self.0) {
+            hold.kernel_closed = true;
+        }
+    }
+}
+
+impl fmt::Debug for DirectFd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectFd")
+            .field("index", &self.0.index)
+            .field("holders", &Arc::strong_count(&self.0))
+            .finish()
+    }
+}
+
+/// Where other threads send descriptors to one [`OwnedRing`]
+/// ([`ops::SendDirect`](super::ops::SendDirect)): a duplicate of its descriptor,
+/// `Clone`, `Send` and `Sync`, that keeps the kernel's ring alive while it lives
+/// (so a message never reaches a recycled descriptor number).
+#[derive(Clone, Debug)]
+pub struct Mailbox {
+    pub(super) ring_fd: SharedFd,
+}
+
+impl OwnedRing {
+    /// This ring's [`Mailbox`], for other threads' rings to send descriptors to.
+    ///
+    /// # Errors
+    ///
+    /// `EBADF` for a ring without a plain descriptor; the errno of duplicating it.
+    pub fn mailbox(&self) -> io::Result<Mailbox> {
+        Ok(Mailbox {
+            ring_fd: SharedFd::from(dup_ring_fd(self, "a mailbox")?),
+        })
+    }
+
+    /// The direct descriptor table registered with this ring, if any.
+    pub fn direct_table(&self) -> Option<&DirectTable> {
+        self.direct.as_ref()
+    }
+
+    /// Takes a descriptor another ring sent here with
+    /// [`ops::SendDirect`](super::ops::SendDirect), if one arrived (it processes
+    /// what the kernel posted, but does not wait): the descriptor, owned, in a
+    /// kernel-picked slot of this ring's table, and the tag the sender chose.
+    ///
+    /// Descriptors that are never taken stay in the table until the ring is gone
+    /// (the kernel then closes them with the table).
+    ///
+    /// # Errors
+    ///
+    /// `EIO` for a slot the table cannot hand out (nothing is taken then).
+    pub fn take_received(&mut self) -> Option<io::Result<(DirectFd, u32)>> {
+        let _ = self.reap_now();
+        let cqe = self.passed.pop_front()?;
+        Some(self.adopt_passed(&cqe))
+    }
+
+    /// Waits (submitting what is queued) until a descriptor sent here arrives,
+    /// and takes it, as [`take_received`](Self::take_received).
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errno when waiting fails; as for `take_received`.
+    pub fn wait_received(&mut self) -> io::Result<(DirectFd, u32)> {
+        loop {
+            if let Some(r) = self.take_received() {
+                return r;
+            }
+            match self.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn adopt_passed(&self, cqe: &Cqe) -> io::Result<(DirectFd, u32)> {
+        let tag = cqe.user_data() as u32;
+        let Some(table) = &self.direct else {
+            return Err(error::with_context(
+                libc::EIO,
+                "a descriptor arrived, but this ring has no direct table",
+            ));
+        };
+        let index = cqe.result()?;
+        let fd = table.shared.adopt(index)?;
+        Ok((fd, tag))
+    }
+}
+
+/// The descriptors passed to a ring and not yet taken: completions, kept in
+/// order.
+pub(super) type Passed = VecDeque<Cqe>;
+
+/// Whether `cqe` is a descriptor another ring passed here.
+#[inline]
+pub(super) fn is_passed(cqe: &Cqe) -> bool {
+    cqe.user_data() & (super::table::TAG_OWNED | TAG_INTERNAL | TAG_PASSED)
+        == TAG_INTERNAL | TAG_PASSED
+}
+
+/// The user data a passed descriptor's completion carries in the target ring.
+pub(super) fn passed_user_data(tag: u32) -> u64 {
+    TAG_INTERNAL | TAG_PASSED | u64::from(tag)
+}

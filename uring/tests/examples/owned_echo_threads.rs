@@ -1,0 +1,335 @@
+//! `examples/echo_server.rs --threads N`: one `OwnedRing` per thread, each with
+//! its own listener on the shared port (`SO_REUSEPORT`). Tested like the
+//! single-threaded server: 64 concurrent loopback clients (half ping-pong, half
+//! pipelined), every byte compared, the server's summary checked against what
+//! the clients saw — and every thread must have served connections. Also with
+//! `--register-ring-fd`. The server needs provided-buffer rings (Linux 5.19),
+//! multishot accept (5.19) and multishot receive (6.0): without them each test
+//! says why it is skipped.
+
+use crate::support;
+use support::kernel_release;
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use uring::error::errno;
+use uring::owned::{BufPool, OwnedRing, ops};
+
+const IO_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why the server cannot run here, if it cannot: a buffer ring and a multishot
+/// receive on a throw-away ring (multishot accept is as old as buffer rings).
+fn skip(test: &str) -> bool {
+    let mut ring = OwnedRing::new(8).expect("io_uring set-up");
+    let why = match BufPool::new(&mut ring, 0, 2, 64) {
+        Err(e) if errno(&e) == Some(libc::EINVAL) => Some(format!(
+            "the kernel refused a provided-buffer ring ({e}); Linux 5.19 is needed"
+        )),
+        Err(e) => panic!("registering a buffer pool: {e}"),
+        Ok(pool) => {
+            let (r, mut w) = UnixStream::pair().unwrap();
+            let id = ring
+                .submit_multishot(ops::RecvMultishot::new(r, &pool))
+                .unwrap();
+            w.write_all(b"x").unwrap();
+            match ring.next_item(&id).unwrap().item() {
+                Some(Err(e)) if errno(&e) == Some(libc::EINVAL) => Some(format!(
+                    "the kernel refused a multishot receive ({e}); Linux 6.0 is needed"
+                )),
+                _ => None,
+            }
+        }
+    };
+    match why {
+        Some(why) => {
+            support::skip(test, &format!("on {}: {why}", kernel_release()));
+            true
+        }
+        None => false,
+    }
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    stderr: Option<ChildStderr>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = support::spawn(
+            Command::new(support::example("echo_server", &[]))
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        )
+        .expect("starting echo_server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| {
+                let _ = child.kill();
+                let mut err = String::new();
+                let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+                panic!("echo_server's first line was {line:?}; stderr: {err}")
+            });
+        let stderr = child.stderr.take();
+        Server {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    /// Closes stdin (the signal to stop), waits at most a minute for the exit.
+    fn stop(mut self) -> (ExitStatus, String) {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "echo_server did not exit within a minute"
+            );
+            thread::sleep(Duration::from_millis(10));
+        };
+        let mut err = String::new();
+        self.stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (status, err)
+    }
+
+    fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        s
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// xorshift64: reproducible sizes and bytes.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(n + 8);
+        while v.len() < n {
+            v.extend_from_slice(&self.next().to_le_bytes());
+        }
+        v.truncate(n);
+        v
+    }
+    /// A message size: edge cases around a 4 KiB pool buffer, or random.
+    fn size(&mut self) -> usize {
+        let fixed = [1, 4095, 4096, 4097, 65536];
+        if self.next() % 2 == 0 {
+            fixed[(self.next() % fixed.len() as u64) as usize]
+        } else {
+            1 + (self.next() % 65536) as usize
+        }
+    }
+}
+
+fn first_difference(got: &[u8], want: &[u8]) -> Option<usize> {
+    if got == want {
+        return None;
+    }
+    Some(
+        got.iter()
+            .zip(want)
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.len().min(want.len())),
+    )
+}
+
+/// One client: ping-pong (even seeds) or pipelined (odd), `messages` messages,
+/// then a shutdown and end of file from the server. Returns the bytes echoed.
+fn client(server: &Server, seed: u64, messages: usize) -> u64 {
+    let s = server.connect();
+    let mut rng = Rng::new(seed);
+    let msgs: Vec<Vec<u8>> = (0..messages)
+        .map(|_| {
+            let n = rng.size();
+            rng.bytes(n)
+        })
+        .collect();
+    let total: usize = msgs.iter().map(Vec::len).sum();
+    if seed % 2 == 0 {
+        let mut s = s;
+        for (i, m) in msgs.iter().enumerate() {
+            s.write_all(m).unwrap();
+            let mut back = vec![0u8; m.len()];
+            s.read_exact(&mut back)
+                .unwrap_or_else(|e| panic!("client {seed}, message {i}: {e}"));
+            if let Some(at) = first_difference(&back, m) {
+                panic!("client {seed}, message {i}: first difference at byte {at}");
+            }
+        }
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        s.read_to_end(&mut rest).unwrap();
+        assert!(
+            rest.is_empty(),
+            "client {seed}: {} unexpected bytes",
+            rest.len()
+        );
+    } else {
+        let stream = msgs.concat();
+        let mut w = s.try_clone().unwrap();
+        let sent = stream.clone();
+        let writer = thread::spawn(move || {
+            w.write_all(&sent).unwrap();
+            w.shutdown(Shutdown::Write).unwrap();
+        });
+        let mut back = Vec::with_capacity(stream.len());
+        let mut r = s;
+        r.read_to_end(&mut back)
+            .unwrap_or_else(|e| panic!("client {seed}: {e}"));
+        writer.join().unwrap();
+        if let Some(at) = first_difference(&back, &stream) {
+            panic!(
+                "pipelined client {seed}: {} bytes back of {}, first difference at {at}",
+                back.len(),
+                stream.len()
+            );
+        }
+    }
+    total as u64
+}
+
+/// Runs 64 clients at once against a server started with `args`; checks the
+/// summary (connections, bytes) and that each of the `threads` served some.
+fn sixty_four_clients(args: &[&str], threads: usize) {
+    let server = Server::start(args);
+    let clients = 64u64;
+    let start = Arc::new(Barrier::new(clients as usize));
+    let bytes: u64 = thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|seed| {
+                let start = Arc::clone(&start);
+                let server = &server;
+                scope.spawn(move || {
+                    start.wait();
+                    client(server, seed, 8)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    let (status, err) = server.stop();
+    assert!(status.success(), "echo_server exited with {status}: {err}");
+    let summary = err
+        .lines()
+        .find(|l| l.contains("connections served"))
+        .unwrap_or_else(|| panic!("no summary: {err}"));
+    assert!(
+        summary.contains(&format!(
+            "{clients} connections served (0 ended by an error), {bytes} bytes echoed"
+        )),
+        "summary {summary:?}, the clients saw {clients} connections and {bytes} bytes"
+    );
+    let per_thread: Vec<u64> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("echo_server: thread "))
+        .map(|l| {
+            l.split(": ")
+                .nth(1)
+                .and_then(|n| n.split(' ').next())
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(per_thread.len(), threads, "one line per thread: {err}");
+    assert_eq!(per_thread.iter().sum::<u64>(), clients);
+    assert!(
+        per_thread.iter().all(|&n| n > 0),
+        "every ring served connections: {per_thread:?}"
+    );
+}
+
+#[test]
+fn two_rings_on_two_threads_echo_64_clients_byte_for_byte() {
+    let test = "two_rings_on_two_threads_echo_64_clients_byte_for_byte";
+    if skip(test) {
+        return;
+    }
+    sixty_four_clients(&["--threads", "2"], 2);
+}
+
+#[test]
+fn threads_with_registered_ring_descriptors_echo_64_clients_byte_for_byte() {
+    let test = "threads_with_registered_ring_descriptors_echo_64_clients_byte_for_byte";
+    if skip(test) {
+        return;
+    }
+    let ok = uring::Ring::builder().register_ring_fd().build(2);
+    if let Err(e) = ok {
+        support::skip(
+            test,
+            &format!(
+                "this kernel ({}) refused IORING_REGISTER_RING_FDS ({e}); Linux 5.18 is needed",
+                kernel_release()
+            ),
+        );
+        return;
+    }
+    sixty_four_clients(&["--threads", "3", "--register-ring-fd"], 3);
+}
+
+#[test]
+fn threads_and_max_conns_are_refused_together() {
+    let _forking = support::forking();
+    let out = Command::new(support::example("echo_server", &[]))
+        .args(["--threads", "2", "--max-conns", "3"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--max-conns") && err.contains("--threads"),
+        "{err}"
+    );
+    let out = Command::new(support::example("echo_server", &[]))
+        .args(["--threads", "0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

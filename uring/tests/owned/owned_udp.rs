@@ -1,0 +1,431 @@
+//! UDP-server operations of the safe layer: multishot `recvmsg` (`RecvMsgMultishot`:
+//! sender, payload and control data of each datagram, checked against the pool
+//! buffer), zero-copy `sendmsg` (`SendMsgZc`) and zero-copy sends from registered
+//! buffers (`SendZcFixed`). Hazards: a datagram larger than the buffer, descriptors
+//! passed in control data and never taken, a pool that runs dry, the wrong ring,
+//! the ring dropped mid-stream. A kernel that lacks an operation prints why the
+//! test is skipped.
+
+use crate::support;
+use support::kernel_release;
+
+use std::io::{Read as _, Write as _};
+use std::net::{Ipv4Addr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixDatagram;
+
+use uring::error::errno;
+use uring::owned::{BufPool, FixedBufs, OwnedRing, SharedFd, ops};
+
+fn ring() -> OwnedRing {
+    OwnedRing::new(16).expect("io_uring set-up")
+}
+
+fn pool(ring: &mut OwnedRing, group: u16, count: u16, size: u32, test: &str) -> Option<BufPool> {
+    match BufPool::new(ring, group, count, size) {
+        Ok(p) => Some(p),
+        Err(e) if errno(&e) == Some(libc::EINVAL) => {
+            support::skip(
+                test,
+                &format!(
+                    "this kernel ({}) refused a buffer ring ({e}); Linux 5.19 is needed",
+                    kernel_release()
+                ),
+            );
+            None
+        }
+        Err(e) => panic!("registering a buffer pool: {e}"),
+    }
+}
+
+/// Whether the first item says the kernel lacks multishot recvmsg (Linux 6.0).
+fn unsupported<T>(item: &std::io::Result<T>, test: &str) -> bool {
+    match item {
+        Err(e) if errno(e) == Some(libc::EINVAL) => {
+            support::skip(
+                test,
+                &format!(
+                    "this kernel ({}) refused multishot IORING_OP_RECVMSG ({e}); Linux 6.0 is needed",
+                    kernel_release()
+                ),
+            );
+            true
+        }
+        _ => false,
+    }
+}
+
+fn lacks(code: u8, name: &str, since: &str, test: &str) -> bool {
+    let probe = uring::probe::probe().expect("probe");
+    if probe.is_supported(code) {
+        return false;
+    }
+    support::skip(
+        test,
+        &format!(
+            "this kernel ({}) lacks {name} (Linux {since})",
+            kernel_release()
+        ),
+    );
+    true
+}
+
+fn udp() -> UdpSocket {
+    UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind")
+}
+
+/// Byte `k` of datagram `d`: any mix-up of datagrams or offsets shows.
+fn byte(d: usize, k: usize) -> u8 {
+    (d.wrapping_mul(131) ^ k.wrapping_mul(7)) as u8
+}
+
+#[test]
+fn each_datagram_comes_with_its_sender_and_every_byte() {
+    let test = "each_datagram_comes_with_its_sender_and_every_byte";
+    let mut ring = ring();
+    let Some(pool) = pool(&mut ring, 1, 16, 1024, test) else {
+        return;
+    };
+    let server = udp();
+    let to = server.local_addr().unwrap();
+    let id = ring
+        .submit_multishot(ops::RecvMsgMultishot::new(server, &pool, 0).unwrap())
+        .unwrap();
+    let clients: Vec<UdpSocket> = (0..4).map(|_| udp()).collect();
+    let mut sent = Vec::new();
+    for d in 0..12usize {
+        let c = &clients[d % clients.len()];
+        let data: Vec<u8> = (0..(d * 37 % 800 + 1)).map(|k| byte(d, k)).collect();
+        c.send_to(&data, to).unwrap();
+        sent.push((c.local_addr().unwrap(), data));
+    }
+    for (d, (from, data)) in sent.iter().enumerate() {
+        let item = ring.next_item(&id).unwrap().item().expect("an item");
+        if d == 0 && unsupported(&item, test) {
+            return;
+        }
+        let msg = item.unwrap();
+        assert_eq!(msg.addr(), Some(*from), "datagram {d}'s sender");
+        assert_eq!(msg.payload(), &data[..], "datagram {d}'s bytes");
+        assert_eq!(msg.payload_len(), data.len());
+        assert!(!msg.is_truncated());
+        assert!(msg.control().is_empty() && msg.fds().is_empty());
+    }
+    assert_eq!(
+        pool.available(),
+        16,
+        "every buffer is back once the items are dropped"
+    );
+    ring.cancel(&id).unwrap();
+    let last = ring.next_item(&id).unwrap().item().expect("the end");
+    assert_eq!(errno(&last.unwrap_err()), Some(libc::ECANCELED));
+    assert!(ring.next_item(&id).unwrap().item().is_none());
+}
+
+#[test]
+fn a_datagram_larger_than_the_buffer_is_cut_and_says_so() {
+    let test = "a_datagram_larger_than_the_buffer_is_cut_and_says_so";
+    let mut ring = ring();
+    // 256-byte buffers: 16 header + 128 address leave 112 bytes of payload.
+    let Some(pool) = pool(&mut ring, 2, 4, 256, test) else {
+        return;
+    };
+    let server = udp();
+    let to = server.local_addr().unwrap();
+    let id = ring
+        .submit_multishot(ops::RecvMsgMultishot::new(server, &pool, 0).unwrap())
+        .unwrap();
+    let client = udp();
+    let big: Vec<u8> = (0..3000).map(|k| byte(1, k)).collect();
+    client.send_to(&big, to).unwrap();
+    client.send_to(b"small", to).unwrap();
+    let item = ring.next_item(&id).unwrap().item().expect("an item");
+    if unsupported(&item, test) {
+        return;
+    }
+    let msg = item.unwrap();
+    assert!(msg.is_truncated());
+    assert!(msg.flags() & libc::MSG_TRUNC != 0);
+    assert_eq!(msg.payload_len(), 3000, "the datagram's real length");
+    assert_eq!(
+        msg.payload(),
+        &big[..112],
+        "exactly what fit, from the start"
+    );
+    assert_eq!(msg.addr(), Some(client.local_addr().unwrap()));
+    // The next datagram is whole: the cut did not spill into it.
+    let msg = ring
+        .next_item(&id)
+        .unwrap()
+        .item()
+        .expect("an item")
+        .unwrap();
+    assert_eq!(msg.payload(), b"small");
+    assert!(!msg.is_truncated());
+    ring.cancel(&id).unwrap();
+    while ring.next_item(&id).unwrap().item().is_some() {}
+}
+
+#[test]
+fn too_small_buffers_are_refused_before_submitting() {
+    let test = "too_small_buffers_are_refused_before_submitting";
+    let mut ring = ring();
+    let Some(pool144) = pool(&mut ring, 3, 2, 144, test) else {
+        return;
+    };
+    let e = ops::RecvMsgMultishot::new(udp(), &pool144, 0).unwrap_err();
+    assert_eq!(errno(&e), Some(libc::EINVAL));
+    assert!(e.to_string().contains("144"), "{e}");
+    let Some(pool200) = pool(&mut ring, 4, 2, 200, test) else {
+        return;
+    };
+    // 200 bytes hold the header and the address, not 64 bytes of control data.
+    assert!(ops::RecvMsgMultishot::new(udp(), &pool200, 0).is_ok());
+    assert_eq!(
+        errno(&ops::RecvMsgMultishot::new(udp(), &pool200, 64).unwrap_err()),
+        Some(libc::EINVAL)
+    );
+}
+
+/// Sends `byte` with `fd` attached (`SCM_RIGHTS`) on `sock`.
+fn send_fd(sock: &UnixDatagram, fd: i32, byte: u8) {
+    let mut cbuf = [0u64; 4];
+    let mut b = [byte];
+    let mut iov = libc::iovec {
+        iov_base: b.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: the msghdr names live local buffers; the CMSG macros stay inside cbuf
+    // (CMSG_SPACE(4) <= 32 bytes).
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
+        libc::CMSG_DATA(c).cast::<i32>().write_unaligned(fd);
+        assert_eq!(libc::sendmsg(sock.as_raw_fd(), &msg, 0), 1);
+    }
+}
+
+#[test]
+fn descriptors_in_control_data_are_owned_and_closed_when_not_taken() {
+    // Checks that the last copy of a descriptor is closed.
+    let _no_forks = support::no_forks();
+    let test = "descriptors_in_control_data_are_owned_and_closed_when_not_taken";
+    let mut ring = ring();
+    let Some(pool) = pool(&mut ring, 5, 4, 512, test) else {
+        return;
+    };
+    let (a, b) = UnixDatagram::pair().unwrap();
+    let id = ring
+        .submit_multishot(ops::RecvMsgMultishot::new(b, &pool, 64).unwrap())
+        .unwrap();
+    // Two pipes; their write ends travel, and are dropped here.
+    let (r1, w1) = support::pipe();
+    let (r2, w2) = support::pipe();
+    send_fd(&a, w1.as_raw_fd(), b'1');
+    send_fd(&a, w2.as_raw_fd(), b'2');
+    drop((w1, w2));
+
+    let item = ring.next_item(&id).unwrap().item().expect("an item");
+    if unsupported(&item, test) {
+        return;
+    }
+    let mut msg = item.unwrap();
+    assert_eq!(msg.payload(), b"1");
+    assert!(!msg.control().is_empty());
+    let fds = msg.take_fds();
+    assert_eq!(fds.len(), 1);
+    // SAFETY: F_GETFD on a descriptor we own touches no memory.
+    let fl = unsafe { libc::fcntl(fds[0].as_raw_fd(), libc::F_GETFD) };
+    assert!(fl >= 0 && fl & libc::FD_CLOEXEC != 0, "close-on-exec");
+    let mut w = std::fs::File::from(fds.into_iter().next().unwrap());
+    w.write_all(b"via the passed fd").unwrap();
+    drop(w);
+    assert_eq!(support::read_fd(r1.as_raw_fd(), 64), b"via the passed fd");
+
+    // The second item's descriptor is never taken: dropping the item closes it,
+    // so the pipe's only write end is gone and its reader sees end of file.
+    let msg = ring
+        .next_item(&id)
+        .unwrap()
+        .item()
+        .expect("an item")
+        .unwrap();
+    assert_eq!((msg.payload(), msg.fds().len()), (&b"2"[..], 1));
+    drop(msg);
+    let mut r2 = std::fs::File::from(r2);
+    let mut rest = Vec::new();
+    assert_eq!(
+        r2.read_to_end(&mut rest).unwrap(),
+        0,
+        "the write end was closed"
+    );
+    ring.cancel(&id).unwrap();
+    while ring.next_item(&id).unwrap().item().is_some() {}
+}
+
+#[test]
+fn a_pool_that_runs_dry_ends_the_stream_with_enobufs_and_keeps_what_arrived() {
+    let test = "a_pool_that_runs_dry_ends_the_stream_with_enobufs_and_keeps_what_arrived";
+    let mut ring = ring();
+    let Some(pool) = pool(&mut ring, 6, 2, 256, test) else {
+        return;
+    };
+    let server = udp();
+    let to = server.local_addr().unwrap();
+    let id = ring
+        .submit_multishot(ops::RecvMsgMultishot::new(server, &pool, 0).unwrap())
+        .unwrap();
+    let client = udp();
+    // Wait for the first, so the op is armed, then send more than the pool holds.
+    client.send_to(b"d0", to).unwrap();
+    let first = ring.next_item(&id).unwrap().item().expect("an item");
+    if unsupported(&first, test) {
+        return;
+    }
+    let first = first.unwrap(); // held: one buffer out
+    for d in 1..4u8 {
+        client.send_to(&[b'd', b'0' + d], to).unwrap();
+    }
+    let mut got = vec![first];
+    let end = loop {
+        match ring.next_item(&id).unwrap().item() {
+            Some(Ok(m)) => got.push(m),
+            Some(Err(e)) => break e,
+            None => panic!("the stream ended without the pool's error"),
+        }
+    };
+    assert_eq!(errno(&end), Some(libc::ENOBUFS));
+    assert_eq!(got.len(), 2, "the two buffers of the pool");
+    assert_eq!(got[0].payload(), b"d0");
+    assert_eq!(got[1].payload(), b"d1");
+    assert!(ring.next_item(&id).unwrap().item().is_none());
+    drop(got);
+    assert_eq!(pool.available(), 2);
+}
+
+#[test]
+fn a_recvmsg_stream_is_refused_by_another_ring() {
+    let test = "a_recvmsg_stream_is_refused_by_another_ring";
+    let mut a = ring();
+    let mut b = ring();
+    let Some(pool) = pool(&mut a, 7, 2, 512, test) else {
+        return;
+    };
+    let refused = b
+        .submit_multishot(ops::RecvMsgMultishot::new(udp(), &pool, 0).unwrap())
+        .unwrap_err();
+    assert_eq!(errno(&refused.error), Some(libc::EXDEV));
+}
+
+#[test]
+fn dropping_the_ring_mid_stream_gives_every_buffer_back() {
+    let test = "dropping_the_ring_mid_stream_gives_every_buffer_back";
+    let mut ring = ring();
+    let Some(pool) = pool(&mut ring, 8, 4, 512, test) else {
+        return;
+    };
+    let server = udp();
+    let to = server.local_addr().unwrap();
+    let id = ring
+        .submit_multishot(ops::RecvMsgMultishot::new(server, &pool, 0).unwrap())
+        .unwrap();
+    let client = udp();
+    client.send_to(b"first", to).unwrap();
+    let first = ring.next_item(&id).unwrap().item().expect("an item");
+    if unsupported(&first, test) {
+        return;
+    }
+    let held = first.unwrap();
+    client.send_to(b"queued, never taken", to).unwrap();
+    // Let the second arrive in the table's queue of items, not taken.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    drop(ring);
+    assert_eq!(held.payload(), b"first", "a held item outlives the ring");
+    assert_eq!(pool.available(), 3);
+    drop(held);
+    assert_eq!(pool.available(), 4);
+}
+
+#[test]
+fn sendmsg_zc_sends_every_buffer_and_gives_them_back_after_the_notification() {
+    let test = "sendmsg_zc_sends_every_buffer_and_gives_them_back_after_the_notification";
+    if lacks(
+        uring::op::SendMsgZc::CODE,
+        "IORING_OP_SENDMSG_ZC",
+        "6.1",
+        test,
+    ) {
+        return;
+    }
+    let mut ring = ring();
+    let rx = udp();
+    let tx = udp();
+    let parts: Vec<Vec<u8>> = (0..3)
+        .map(|p| (0..500).map(|k| byte(p, k)).collect())
+        .collect();
+    let op = ops::SendMsgZc::new(tx, parts.clone()).to(rx.local_addr().unwrap());
+    let id = ring.submit_op(op).unwrap();
+    let (n, back) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 1500);
+    assert_eq!(back, parts, "the buffers come back untouched");
+    let mut got = vec![0u8; 2000];
+    let len = rx.recv(&mut got).unwrap();
+    assert_eq!(&got[..len], &parts.concat()[..]);
+
+    // An error (no destination on an unconnected socket) comes back, buffers too.
+    let id = ring
+        .submit_op(ops::SendMsgZc::new(udp(), vec![b"x".to_vec()]))
+        .unwrap();
+    let (n, back) = ring.wait_for(id).unwrap();
+    assert_eq!(errno(&n.unwrap_err()), Some(libc::EDESTADDRREQ));
+    assert_eq!(back, vec![b"x".to_vec()]);
+}
+
+#[test]
+fn send_zc_from_a_registered_buffer_sends_its_bytes_and_is_bound_to_its_ring() {
+    let test = "send_zc_from_a_registered_buffer_sends_its_bytes_and_is_bound_to_its_ring";
+    if lacks(uring::op::SendZc::CODE, "IORING_OP_SEND_ZC", "6.0", test) {
+        return;
+    }
+    let mut ring = ring();
+    let bufs = FixedBufs::new(&mut ring, 2, 8192).unwrap();
+    let (a, mut b) = support::tcp_pair();
+    let a = SharedFd::from(a);
+    let data: Vec<u8> = (0..8192).map(|k| byte(9, k)).collect();
+    let mut buf = bufs.get().unwrap();
+    buf.extend_from_slice(&data).unwrap();
+    let id = ring.submit_op(ops::SendZcFixed::new(&a, buf)).unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 8192);
+    let mut got = vec![0u8; 8192];
+    b.read_exact(&mut got).unwrap();
+    assert_eq!(got, data);
+    assert_eq!(&buf[..], &data[..], "the buffer comes back as it was");
+
+    // A slice of it, over UDP with a destination.
+    let rx = udp();
+    let tx = SharedFd::from(udp());
+    use uring::owned::IoBuf as _;
+    let op = ops::SendZcFixed::new(&tx, buf.slice(100..164)).to(rx.local_addr().unwrap());
+    let id = ring.submit_op(op).unwrap();
+    let (n, _slice) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 64);
+    let mut dgram = [0u8; 128];
+    let len = rx.recv(&mut dgram).unwrap();
+    assert_eq!(&dgram[..len], &data[100..164]);
+
+    // Another ring refuses it, and gives the buffer back.
+    let mut other = OwnedRing::new(4).unwrap();
+    let refused = other
+        .submit_op(ops::SendZcFixed::new(&a, bufs.get().unwrap()))
+        .unwrap_err();
+    assert_eq!(errno(&refused.error), Some(libc::EXDEV));
+    let _buf = refused.op.into_buf();
+}
