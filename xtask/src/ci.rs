@@ -193,7 +193,7 @@ pub fn run(args: &[String]) -> Result {
         .args(["--target", "x86_64-unknown-linux-gnu", "--target-dir"])
         .arg(root.join("target/ci/asan"))
         .env("RUSTFLAGS", "-Zsanitizer=address")
-        .env("ASAN_OPTIONS", "detect_leaks=0")
+        .env("ASAN_OPTIONS", "detect_leaks=0:allocator_may_return_null=1")
         .env_remove("CARGO")
         .env_remove("RUSTUP_TOOLCHAIN");
     ci.test_step("tests under AddressSanitizer (nightly)", &mut asan);

@@ -365,8 +365,10 @@
 //! They also run under
 //! AddressSanitizer: `RUSTFLAGS=-Zsanitizer=address cargo +nightly test --target
 //! x86_64-unknown-linux-gnu -p uring --test owned` (with
-//! `ASAN_OPTIONS=detect_leaks=0`, or LeakSanitizer rightly reports the ring that
-//! `forgetting_the_ring_leaks_everything_and_frees_nothing` forgets).
+//! `ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1`: LeakSanitizer would
+//! rightly report the ring that `forgetting_the_ring_leaks_everything_and_frees_nothing`
+//! forgets, and the tests of allocation failure ask for more than AddressSanitizer
+//! allows, which must come back as an error, not abort).
 
 mod aligned;
 #[cfg(feature = "async")]
