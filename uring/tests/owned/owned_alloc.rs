@@ -60,7 +60,11 @@ fn data_file() -> SharedFd {
 
 fn tempfile() -> std::fs::File {
     let dir = std::env::temp_dir();
-    let path = dir.join(format!("uring-owned-alloc-{}", std::process::id()));
+    // One name per call: the tests of this binary run in parallel threads, and
+    // each removes its file right after opening it.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("uring-owned-alloc-{}-{n}", std::process::id()));
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
