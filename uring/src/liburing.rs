@@ -8,6 +8,8 @@
 //! says where the job is done, or why nothing needs doing. A test
 //! (`tests/raw/liburing_names.rs`) reads the linked `liburing.h` and fails on any name that
 //! is neither an alias nor a row here, so a new liburing cannot add a name silently.
+//! Names that only older releases have (`io_uring_cqe_index`, liburing 2.9 to 2.12)
+//! are kept, since `uring` also links a system liburing from 2.4 on.
 //!
 //! | liburing | in `uring` |
 //! | --- | --- |
@@ -19,7 +21,7 @@
 //! | `io_uring_queue_mmap` | [`Builder::build`](crate::Builder::build) maps the rings of the descriptor it creates; a [`Ring`](crate::Ring) always owns its mappings, so there is no call to map someone else's. |
 //! | `io_uring_initialize_sqe` | Not needed: entries are built as values, from zero, by the [`op`](crate::op) builders (and [`Sqe::from_raw`](crate::sqe::Sqe::from_raw)), then copied whole into the ring by [`SubmissionQueue::push`](crate::SubmissionQueue::push), so no stale field of an earlier entry survives. |
 //! | `io_uring_sqe_shift`, `io_uring_sqe_shift_from_flags` | Internal: [`SubmissionQueue`](crate::SubmissionQueue) indexes 64- or 128-byte entries by the ring's setup flags; 128-byte entries go through [`push128`](crate::SubmissionQueue::push128). |
-//! | `io_uring_cqe_shift`, `io_uring_cqe_shift_from_flags`, `io_uring_cqe_nr`, `io_uring_skip_cqe` | Internal: [`CompletionQueue`](crate::CompletionQueue) walks 16- and 32-byte completions (`CQE32`, `CQE_MIXED`), steps over the kernel's padding entries, and yields each completion once as a [`Cqe`](crate::Cqe); [`Cqe::big`](crate::Cqe::big) has a 32-byte completion's extra words. |
+//! | `io_uring_cqe_shift`, `io_uring_cqe_shift_from_flags`, `io_uring_cqe_index`, `io_uring_cqe_nr`, `io_uring_skip_cqe` | Internal: [`CompletionQueue`](crate::CompletionQueue) walks 16- and 32-byte completions (`CQE32`, `CQE_MIXED`), steps over the kernel's padding entries, and yields each completion once as a [`Cqe`](crate::Cqe); [`Cqe::big`](crate::Cqe::big) has a 32-byte completion's extra words. |
 //! | `io_uring_smp_load_acquire`, `io_uring_smp_store_release` | Rust's own atomics ([`core::sync::atomic`]) with `Acquire`/`Release` ordering, which the ring's code uses on the shared head and tail words. |
 //! | `io_uring_mlock_size`, `io_uring_mlock_size_params` | No counterpart: locked-memory accounting of rings ended in Linux 5.12. [`setup::RingMemory::required`](crate::setup::RingMemory::required) gives the bytes a ring needs. |
 //! | `io_uring_recvmsg_validate`, `io_uring_recvmsg_name`, `io_uring_recvmsg_payload`, `io_uring_recvmsg_payload_length`, `io_uring_recvmsg_cmsg_firsthdr`, `io_uring_recvmsg_cmsg_nexthdr` | The safe [`owned::ops::RecvMsg`](crate::owned::ops::RecvMsg) parses what the kernel wrote (sender address, payload, control messages, every length checked) and returns it typed. At the raw level, use the C helpers through [`sys`](crate::sys). |
@@ -39,6 +41,7 @@
 #![doc(alias = "io_uring_sqe_shift_from_flags")]
 #![doc(alias = "io_uring_cqe_shift")]
 #![doc(alias = "io_uring_cqe_shift_from_flags")]
+#![doc(alias = "io_uring_cqe_index")]
 #![doc(alias = "io_uring_cqe_nr")]
 #![doc(alias = "io_uring_skip_cqe")]
 #![doc(alias = "io_uring_smp_load_acquire")]
