@@ -8,7 +8,7 @@
 //! says where the job is done, or why nothing needs doing. A test
 //! (`tests/raw/liburing_names.rs`) reads the linked `liburing.h` and fails on any name that
 //! is neither an alias nor a row here, so a new liburing cannot add a name silently.
-//! Names that only older releases have (`io_uring_cqe_index`, liburing 2.9 to 2.12)
+//! Names that only older releases have (`io_uring_cqe_index`, liburing 2.4 to 2.9)
 //! are kept, since `uring` also links a system liburing from 2.4 on.
 //!
 //! | liburing | in `uring` |
