@@ -8,21 +8,19 @@
 //! skipped and passes.
 
 use crate::support;
+use support::echo::EchoServer as Server;
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use uring::error::errno;
 use uring::owned::{BufPool, OwnedRing, ops};
-
-/// How long any one socket read or write may block before the test fails.
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why the server cannot run on this kernel, if it cannot: probes a throw-away
 /// ring for a buffer ring, multishot receive and multishot accept.
@@ -78,90 +76,6 @@ fn skip(test: &str) -> bool {
             true
         }
         None => false,
-    }
-}
-
-/// A running `echo_server`, killed if the test fails before it exits.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    stderr: Option<ChildStderr>,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(support::example("echo_server", &[]))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting echo_server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                let mut err = String::new();
-                let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-                panic!("echo_server's first line was {line:?}; stderr: {err}")
-            });
-        let stderr = child.stderr.take();
-        Server {
-            child,
-            addr,
-            stderr,
-        }
-    }
-
-    /// Closes the server's stdin (its signal to stop) and waits for it; returns
-    /// its status and what it wrote on stderr.
-    fn stop(mut self) -> (ExitStatus, String) {
-        drop(self.child.stdin.take());
-        self.wait()
-    }
-
-    /// Waits (at most a minute) for the server to exit by itself.
-    fn wait(mut self) -> (ExitStatus, String) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "echo_server did not exit within a minute"
-            );
-            thread::sleep(Duration::from_millis(10));
-        };
-        let mut err = String::new();
-        self.stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        (status, err)
-    }
-
-    fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(self.addr).unwrap();
-        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-        s
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 

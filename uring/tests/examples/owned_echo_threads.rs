@@ -8,20 +8,18 @@
 //! says why it is skipped.
 
 use crate::support;
+use support::echo::EchoServer as Server;
 use support::kernel_release;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::{Read as _, Write as _};
+use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
-use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant};
 
 use uring::error::errno;
 use uring::owned::{BufPool, OwnedRing, ops};
-
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why the server cannot run here, if it cannot: a buffer ring and a multishot
 /// receive on a throw-away ring (multishot accept is as old as buffer rings).
@@ -52,84 +50,6 @@ fn skip(test: &str) -> bool {
             true
         }
         None => false,
-    }
-}
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    stderr: Option<ChildStderr>,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut child = support::spawn(
-            Command::new(support::example("echo_server", &[]))
-                .args(args)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped()),
-        )
-        .expect("starting echo_server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                let mut err = String::new();
-                let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-                panic!("echo_server's first line was {line:?}; stderr: {err}")
-            });
-        let stderr = child.stderr.take();
-        Server {
-            child,
-            addr,
-            stderr,
-        }
-    }
-
-    /// Closes stdin (the signal to stop), waits at most a minute for the exit.
-    fn stop(mut self) -> (ExitStatus, String) {
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "echo_server did not exit within a minute"
-            );
-            thread::sleep(Duration::from_millis(10));
-        };
-        let mut err = String::new();
-        self.stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        (status, err)
-    }
-
-    fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(self.addr).unwrap();
-        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-        s
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! examples. [`ops`] holds what the raw opcode tests share.
 #![allow(dead_code)] // each test binary uses some of these
 
+pub mod echo;
 pub mod ops;
 
 use std::os::fd::{FromRawFd, OwnedFd};
