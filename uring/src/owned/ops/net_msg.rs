@@ -17,6 +17,46 @@ use crate::sqe::Sqe;
 /// pointers name memory of the same operation.
 pub(super) struct MsgHdr(pub(super) Heap<libc::msghdr>);
 
+/// Writes a sending op's `msghdr`: the iovecs over `bufs`' initialised bytes (kept
+/// in `iovecs`), the destination address if any, no control data; returns the
+/// pointer the entry names. Shared by [`SendMsg`] and `SendMsgZc`.
+pub(super) fn send_msghdr<B: IoBuf>(
+    msg: &MsgHdr,
+    iovecs: &mut IoVecs,
+    bufs: &[B],
+    addr: Option<&AddrHeap>,
+) -> *const libc::msghdr {
+    *iovecs = IoVecs(
+        bufs.iter()
+            .map(|b| libc::iovec {
+                iov_base: b.stable_ptr().cast_mut().cast(),
+                iov_len: b.bytes_init(),
+            })
+            .collect(),
+    );
+    let (name, namelen) = match addr {
+        // SAFETY: a live allocation of the op's; only the length is read.
+        Some(a) => (a.0.ptr().cast::<libc::c_void>(), unsafe {
+            (*a.0.ptr()).len
+        }),
+        None => (core::ptr::null_mut(), 0),
+    };
+    let p = msg.0.ptr();
+    // SAFETY: the msghdr allocation is the op's and live; this runs from `sqe`,
+    // before the entry is submitted, so the kernel does not hold it yet and nothing
+    // else references it. Fields are written through the raw pointer.
+    unsafe {
+        (*p).msg_name = name;
+        (*p).msg_namelen = namelen;
+        (*p).msg_iov = iovecs.0.as_mut_ptr();
+        (*p).msg_iovlen = iovecs.0.len();
+        (*p).msg_control = core::ptr::null_mut();
+        (*p).msg_controllen = 0;
+        (*p).msg_flags = 0;
+    }
+    p.cast_const()
+}
+
 // SAFETY: the msghdr's pointers are addresses of allocations that move with the
 // operation (which is Send); Rust code never dereferences them. The Heap owns the
 // msghdr as a Box does.
@@ -103,36 +143,8 @@ impl<B: IoBuf> SendMsg<B> {
 unsafe impl<B: IoBuf> Op for SendMsg<B> {
     type Output = BufResult<Vec<B>>;
     fn sqe(&mut self) -> Sqe {
-        self.iovecs = IoVecs(
-            self.bufs
-                .iter()
-                .map(|b| libc::iovec {
-                    iov_base: b.stable_ptr().cast_mut().cast(),
-                    iov_len: b.bytes_init(),
-                })
-                .collect(),
-        );
-        let (name, namelen) = match &self.addr {
-            // SAFETY: a live allocation of ours; only the length is read.
-            Some(a) => (a.0.ptr().cast::<libc::c_void>(), unsafe {
-                (*a.0.ptr()).len
-            }),
-            None => (core::ptr::null_mut(), 0),
-        };
-        let p = self.msg.0.ptr();
-        // SAFETY: the msghdr allocation is ours and live; `sqe` runs before the
-        // entry is submitted, so the kernel does not hold it yet and nothing else
-        // references it. Fields are written through the raw pointer.
-        unsafe {
-            (*p).msg_name = name;
-            (*p).msg_namelen = namelen;
-            (*p).msg_iov = self.iovecs.0.as_mut_ptr();
-            (*p).msg_iovlen = self.iovecs.0.len();
-            (*p).msg_control = core::ptr::null_mut();
-            (*p).msg_controllen = 0;
-            (*p).msg_flags = 0;
-        }
-        raw::SendMsg::new(fd_of(&self.fd), p.cast_const())
+        let p = send_msghdr(&self.msg, &mut self.iovecs, &self.bufs, self.addr.as_ref());
+        raw::SendMsg::new(fd_of(&self.fd), p)
             .flags(self.flags as u32)
             .build()
     }

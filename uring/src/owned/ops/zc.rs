@@ -4,7 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use super::net_msg::MsgHdr;
+use super::net_msg::{MsgHdr, send_msghdr};
 use super::{AddrBuf, AddrHeap, BufResult, Heap, IoVecs, fd_of};
 use crate::cqueue::Cqe;
 use crate::op as raw;
@@ -106,36 +106,8 @@ impl<B: IoBuf> SendMsgZc<B> {
 unsafe impl<B: IoBuf> Op for SendMsgZc<B> {
     type Output = BufResult<Vec<B>>;
     fn sqe(&mut self) -> Sqe {
-        self.iovecs = IoVecs(
-            self.bufs
-                .iter()
-                .map(|b| libc::iovec {
-                    iov_base: b.stable_ptr().cast_mut().cast(),
-                    iov_len: b.bytes_init(),
-                })
-                .collect(),
-        );
-        let (name, namelen) = match &self.addr {
-            // SAFETY: a live allocation of ours; only the length is read.
-            Some(a) => (a.0.ptr().cast::<libc::c_void>(), unsafe {
-                (*a.0.ptr()).len
-            }),
-            None => (core::ptr::null_mut(), 0),
-        };
-        let p = self.msg.0.ptr();
-        // SAFETY: the msghdr allocation is ours and live; `sqe` runs before the
-        // entry is submitted, so the kernel does not hold it yet and nothing else
-        // references it. Fields are written through the raw pointer.
-        unsafe {
-            (*p).msg_name = name;
-            (*p).msg_namelen = namelen;
-            (*p).msg_iov = self.iovecs.0.as_mut_ptr();
-            (*p).msg_iovlen = self.iovecs.0.len();
-            (*p).msg_control = core::ptr::null_mut();
-            (*p).msg_controllen = 0;
-            (*p).msg_flags = 0;
-        }
-        raw::SendMsgZc::new(fd_of(&self.fd), p.cast_const())
+        let p = send_msghdr(&self.msg, &mut self.iovecs, &self.bufs, self.addr.as_ref());
+        raw::SendMsgZc::new(fd_of(&self.fd), p)
             .flags(self.flags as u32)
             .build()
     }
