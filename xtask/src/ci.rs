@@ -30,7 +30,7 @@ use crate::syslibs;
 use crate::util::{self, Result, project_root};
 use crate::vendor;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Debian packages the suite needs: libclang for the bindings check, pkg-config for the
@@ -122,6 +122,7 @@ pub fn run(args: &[String]) -> Result {
         }
     }
     let root = project_root();
+    frugal_builds();
 
     ci.step("apt packages the suite needs", || {
         ensure_apt_packages(APT_PACKAGES)
@@ -134,6 +135,7 @@ pub fn run(args: &[String]) -> Result {
         "bindings compile for aarch64 and riscv64 (layout assertions)",
         crate::codegen::check_other_arches,
     );
+    ci.discard(&root.join("target/ci/cross-check"));
     ci.step("cargo fmt --check", || {
         util::run(
             util::cargo()
@@ -201,10 +203,12 @@ pub fn run(args: &[String]) -> Result {
         "model fuzzer under AddressSanitizer, 150 s (nightly)",
         || crate::fuzz::run_model(&["--time".into(), "150".into()], true),
     );
+    ci.discard(&root.join("target/ci/asan"));
     ci.step("libFuzzer targets, 20 s each (nightly)", || {
         let targets: Vec<String> = crate::fuzz::TARGETS.iter().map(|t| t.to_string()).collect();
         crate::fuzz::run_libfuzzer(&targets, "20")
     });
+    ci.discard(&root.join("uring-fuzz/fuzz/target"));
 
     if skip_system {
         eprintln!("== ci: skipping the system-liburing steps (--no-system)");
@@ -224,6 +228,7 @@ pub fn run(args: &[String]) -> Result {
                 ),
                 &mut cmd,
             );
+            ci.discard(&system_target_dir(version, "pkgconfig-shared"));
 
             let mut cmd = system_cargo(version, "pkgconfig-static");
             cmd.env("PKG_CONFIG_PATH", syslibs::pkg_config_dir(version))
@@ -234,6 +239,7 @@ pub fn run(args: &[String]) -> Result {
                 ),
                 &mut cmd,
             );
+            ci.discard(&system_target_dir(version, "pkgconfig-static"));
         }
         let mut cmd = system_cargo("2.9", "dir");
         cmd.env("LIBURING_DIR", syslibs::prefix("2.9").join("usr"))
@@ -246,6 +252,7 @@ pub fn run(args: &[String]) -> Result {
             "liburing-sys + uring against Debian's liburing 2.9 (LIBURING_DIR)",
             &mut cmd,
         );
+        ci.discard(&system_target_dir("2.9", "dir"));
         for (version, krate, krate_version) in syslibs::SOURCE_LIBS {
             let prefix = syslibs::built_prefix(version);
             let mut cmd = system_cargo(version, "dir");
@@ -259,6 +266,7 @@ pub fn run(args: &[String]) -> Result {
                 ),
                 &mut cmd,
             );
+            ci.discard(&system_target_dir(version, "dir"));
         }
 
         ci.step("refuse Debian 12's liburing 2.3 (pkg-config)", || {
@@ -318,6 +326,8 @@ pub fn run(args: &[String]) -> Result {
                 ],
             )
         });
+        ci.discard(&root.join("target/ci/refusal"));
+        ci.discard(&root.join("target/ci/empty-pkgconfig"));
     }
 
     // The suite on other kernels, booted under QEMU, x86_64 and arm64 in one matrix:
@@ -348,11 +358,15 @@ pub fn run(args: &[String]) -> Result {
             crate::kernel::run(&all)
         },
     );
+    // The guests' test binaries (both architectures); the kernels stay, they are small
+    // next to them and a rerun would download them again.
+    ci.discard(&root.join("target/kernel-check/build"));
 
     ci.step(
         "vendor refuses a tree with one byte changed",
         tampered_tree_is_refused,
     );
+    ci.discard(&root.join("target/ci/tampered"));
     ci.step(
         "cargo package: liburing-sys, uring and uring-probe-cli each build from their .crate alone, offline",
         package_builds,
@@ -361,10 +375,13 @@ pub fn run(args: &[String]) -> Result {
         "a packaged build without the source says which command fixes it",
         missing_source_message,
     );
+    ci.discard(&root.join("target/package"));
+    ci.discard(&root.join("target/ci/no-source"));
     ci.step(
         "MSRV: the published crates build with Rust 1.85",
         msrv_builds,
     );
+    ci.discard(&root.join("target/ci/msrv"));
     ci.step("README: uring-probe completes a NOP", || {
         let out = util::output(util::cargo().current_dir(&root).args([
             "run",
@@ -413,7 +430,7 @@ impl Ci {
         if !self.failures.is_empty() && !self.keep_going {
             return;
         }
-        eprintln!("\n== ci: {name}");
+        eprintln!("\n== ci: {name} ({})", disk_free(&project_root()));
         if let Err(e) = f() {
             eprintln!("== ci: FAILED: {name}: {e}");
             self.failures
@@ -429,6 +446,67 @@ impl Ci {
         self.totals.failed += totals.failed;
         self.totals.ignored += totals.ignored;
     }
+
+    /// Removes a directory only CI's own steps build into (a private target dir, an
+    /// unpacked crate), saying how much it freed: the whole run must fit on a machine
+    /// with a few GiB free, not on the sum of every step's build.
+    fn discard(&self, dir: &Path) {
+        if !dir.exists() {
+            return;
+        }
+        let before = free_bytes(dir);
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => {
+                let freed = free_bytes(&project_root()).saturating_sub(before);
+                eprintln!("ci: removed {} (freed {} MiB)", dir.display(), freed >> 20);
+            }
+            Err(e) => eprintln!("ci: could not remove {}: {e}", dir.display()),
+        }
+    }
+}
+
+/// Builds that leave less on disk, for every cargo this run starts (the variables are
+/// inherited): no incremental caches (in a debug build they are larger than the build
+/// itself, and a clean clone never reuses them) and line tables only as debug info
+/// (backtraces keep their file and line).
+fn frugal_builds() {
+    for (var, value) in [
+        ("CARGO_INCREMENTAL", "0"),
+        ("CARGO_PROFILE_DEV_DEBUG", "line-tables-only"),
+    ] {
+        if std::env::var_os(var).is_none() {
+            // SAFETY: called at the start of `run`, before this process starts any
+            // thread, so nothing reads the environment concurrently.
+            unsafe { std::env::set_var(var, value) };
+        }
+    }
+}
+
+/// Bytes free to an unprivileged user on the file system holding `path` (0 if unknown).
+fn free_bytes(path: &Path) -> u64 {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return 0;
+    };
+    // SAFETY: an all-zero statvfs is a valid value of that plain C struct.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `st` a writable statvfs.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return 0;
+    }
+    st.f_bavail as u64 * st.f_frsize as u64
+}
+
+/// `"12.3 GiB free"`, for the step headers (a full disk is the one failure a log must
+/// explain at once).
+fn disk_free(path: &Path) -> String {
+    format!(
+        "{:.1} GiB free",
+        free_bytes(path) as f64 / (1u64 << 30) as f64
+    )
+}
+
+fn system_target_dir(version: &str, mode: &str) -> PathBuf {
+    project_root().join(format!("target/ci/system-{version}-{mode}"))
 }
 
 /// `cargo test` of liburing-sys and uring without `vendored`, in its own target dir.
@@ -445,7 +523,7 @@ fn system_cargo(version: &str, mode: &str) -> Command {
             "--no-default-features",
             "--target-dir",
         ])
-        .arg(root.join(format!("target/ci/system-{version}-{mode}")))
+        .arg(system_target_dir(version, mode))
         .env("URING_EXPECT_LIBURING_VERSION", version)
         .env_remove("LIBURING_DIR")
         .env_remove("LIBURING_STATIC");
