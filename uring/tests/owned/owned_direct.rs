@@ -25,7 +25,24 @@ fn ring() -> OwnedRing {
 /// A table of `chosen` + `auto` slots on `ring`, or `None` (the reason printed)
 /// when the kernel lacks sparse tables (5.19) or allocation ranges (6.0).
 fn table(ring: &mut OwnedRing, chosen: u32, auto: u32, test: &str) -> Option<DirectTable> {
-    match DirectTable::new(ring, chosen, auto) {
+    table_guarded(ring, chosen, auto, false, test)
+}
+
+/// As [`table`], made by `DirectTable::new_guarded` when `guarded` (its free
+/// chosen slots hold a placeholder, whatever the kernel).
+fn table_guarded(
+    ring: &mut OwnedRing,
+    chosen: u32,
+    auto: u32,
+    guarded: bool,
+    test: &str,
+) -> Option<DirectTable> {
+    let made = if guarded {
+        DirectTable::new_guarded(ring, chosen, auto)
+    } else {
+        DirectTable::new(ring, chosen, auto)
+    };
+    match made {
         Ok(t) => Some(t),
         Err(e) if errno(&e) == Some(libc::EINVAL) => {
             support::skip(
@@ -231,17 +248,97 @@ fn close_direct_closes_an_unshared_slot() {
     // Checks that the last copy of a descriptor is closed.
     let _no_forks = support::no_forks();
     let test = "close_direct_closes_an_unshared_slot";
-    let mut ring = ring();
-    let Some(table) = table(&mut ring, 2, 0, test) else {
-        return;
-    };
-    let (mut mine, theirs) = UnixStream::pair().unwrap();
-    let fd = table.insert(theirs).unwrap();
-    let id = ring.submit_op(ops::CloseDirect::new(fd).unwrap()).unwrap();
-    ring.wait_for(id).unwrap().unwrap();
-    assert_eq!(table.in_use(), 0);
-    let mut b = [0u8; 1];
-    assert_eq!(mine.read(&mut b).unwrap(), 0, "the kernel closed it");
+    // Guarded, a chosen slot is closed by putting the placeholder back.
+    for guarded in [false, true] {
+        let mut ring = ring();
+        let Some(table) = table_guarded(&mut ring, 2, 0, guarded, test) else {
+            return;
+        };
+        let (mut mine, theirs) = UnixStream::pair().unwrap();
+        let fd = table.insert(theirs).unwrap();
+        let index = fd.index();
+        let id = ring.submit_op(ops::CloseDirect::new(fd).unwrap()).unwrap();
+        ring.wait_for(id).unwrap().unwrap();
+        assert_eq!(table.in_use(), 0);
+        let mut b = [0u8; 1];
+        assert_eq!(mine.read(&mut b).unwrap(), 0, "the kernel closed it");
+        // The slot is free for the next file, which works there.
+        let (mut mine, theirs) = UnixStream::pair().unwrap();
+        let fd = table.insert(theirs).unwrap();
+        assert_eq!(fd.index(), index, "the slot closed last is reused first");
+        let id = ring
+            .submit_op(ops::Send::new(&fd, b"again".to_vec()))
+            .unwrap();
+        assert_eq!(ring.wait_for(id).unwrap().0.unwrap(), 5);
+        let mut got = [0u8; 5];
+        mine.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"again");
+    }
+}
+
+/// Kernel-picked slots stay in the kernel range after the table fills,
+/// empties (by drop and by `CloseDirect`) and reserves chosen slots — the
+/// updates that send a straying kernel's next pick into the chosen range —
+/// and a full kernel range says `ENFILE` though chosen slots are vacant.
+#[test]
+fn kernel_picks_stay_out_of_the_chosen_slots_the_table_updates() {
+    let test = "kernel_picks_stay_out_of_the_chosen_slots_the_table_updates";
+    for guarded in [false, true] {
+        let mut ring = ring();
+        let Some(table) = table_guarded(&mut ring, 4, 4, guarded, test) else {
+            return;
+        };
+        assert!(!guarded || table.guards_chosen_slots());
+        let socket = |ring: &mut OwnedRing| {
+            let op = ops::SocketDirect::new(&table, libc::AF_UNIX, libc::SOCK_DGRAM, 0);
+            let id = ring.submit_op(op).unwrap();
+            ring.wait_for(id).unwrap()
+        };
+        let kept = table
+            .insert(std::fs::File::open("/dev/null").unwrap())
+            .unwrap();
+        let reserved = table.reserve().unwrap();
+        let dropped = table
+            .insert(std::fs::File::open("/dev/null").unwrap())
+            .unwrap();
+        let emptied = dropped.index();
+        drop(dropped);
+        let mut picked = vec![socket(&mut ring).unwrap()];
+        let closed = table
+            .insert(std::fs::File::open("/dev/null").unwrap())
+            .unwrap();
+        let id = ring
+            .submit_op(ops::CloseDirect::new(closed).unwrap())
+            .unwrap();
+        ring.wait_for(id).unwrap().unwrap();
+        for _ in 0..3 {
+            picked.push(socket(&mut ring).unwrap());
+        }
+        let mut slots: Vec<u32> = picked.iter().map(DirectFd::index).collect();
+        slots.sort();
+        assert_eq!(
+            slots,
+            vec![4, 5, 6, 7],
+            "picks after chosen slots {} (filled), {emptied} (emptied) and {} \
+             (reserved) changed ({table:?}, {})",
+            kept.index(),
+            reserved.index(),
+            kernel_release()
+        );
+        assert_eq!(
+            errno(&socket(&mut ring).unwrap_err()),
+            Some(libc::ENFILE),
+            "the kernel range is full; the vacant chosen slots are not the kernel's"
+        );
+        // The reserved slot is still the table's to fill.
+        let at = reserved.index();
+        let op = ops::SocketDirect::at(reserved, libc::AF_UNIX, libc::SOCK_DGRAM, 0);
+        let id = ring.submit_op(op).unwrap();
+        assert_eq!(ring.wait_for(id).unwrap().unwrap().index(), at);
+        // A freed kernel slot is picked again.
+        let freed = picked.swap_remove(1).index();
+        assert_eq!(socket(&mut ring).unwrap().index(), freed);
+    }
 }
 
 #[test]
@@ -285,10 +382,16 @@ fn reservations_are_checked_and_freed_when_unused() {
 #[test]
 fn sockets_opened_connected_and_accepted_as_direct_descriptors_carry_bytes() {
     let test = "sockets_opened_connected_and_accepted_as_direct_descriptors_carry_bytes";
-    let mut ring = ring();
-    let Some(table) = table(&mut ring, 4, 4, test) else {
-        return;
-    };
+    for guarded in [false, true] {
+        let mut ring = ring();
+        let Some(table) = table_guarded(&mut ring, 4, 4, guarded, test) else {
+            return;
+        };
+        sockets_carry_bytes(&mut ring, &table);
+    }
+}
+
+fn sockets_carry_bytes(ring: &mut OwnedRing, table: &DirectTable) {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let addr = listener.local_addr().unwrap();
     let lst = table.insert(listener).unwrap();
@@ -305,28 +408,19 @@ fn sockets_opened_connected_and_accepted_as_direct_descriptors_carry_bytes() {
         .unwrap();
     let client = ring.wait_for(id).unwrap().unwrap();
     assert_eq!(client.index(), at);
-    let accept = ring
-        .submit_op(ops::AcceptDirect::new(&lst, &table))
-        .unwrap();
+    let accept = ring.submit_op(ops::AcceptDirect::new(&lst, table)).unwrap();
     let id = ring.submit_op(ops::Connect::new(&client, addr)).unwrap();
     ring.wait_for(id).unwrap().unwrap();
     let server = ring.wait_for(accept).unwrap().unwrap();
-    if server.index() < 4 {
-        // Seen on Debian's 6.16.12 and 6.18.15 (not 6.12.118, 6.18.44, 6.19 or 7.x):
-        // the kernel ignores IORING_REGISTER_FILE_ALLOC_RANGE and picks the lowest
-        // free slot, so DirectTable cannot keep its picks out of the chosen range.
-        // A known gap of DirectTable on such kernels (see its docs), reported here.
-        support::skip(
-            test,
-            &format!(
-                "this kernel ({}) ignores the registered-file allocation range: it \
-                 picked slot {} outside 4..8",
-                kernel_release(),
-                server.index()
-            ),
-        );
-        return;
-    }
+    // The chosen slots were just filled (0 and 1): a kernel whose picks stray
+    // (Debian's 6.16.12, 6.18.15) would pick 2 here, were the table not guarded.
+    assert!(
+        (4..8).contains(&server.index()),
+        "the kernel picked slot {} outside its range 4..8 ({:?}, {})",
+        server.index(),
+        table,
+        kernel_release()
+    );
     let msg: Vec<u8> = (0..20_000).map(|k| byte(3, k)).collect();
     let send = ring
         .submit_op(ops::Send::new(&client, msg.clone()))
