@@ -560,6 +560,13 @@ impl DirectSlot {
 impl Drop for DirectSlot {
     fn drop(&mut self) {
         if self.live {
+            // An operation that failed may have left the slot empty (a direct
+            // pipe whose second end failed removes the first): a guarded slot
+            // gets its placeholder back. If that fails the slot may stay empty;
+            // a kernel pick there is still refused (`adopt`).
+            if let Some(p) = self.table.placeholder_for(self.index) {
+                let _ = self.table.update(self.index, p);
+            }
             self.table.release(self.index);
         }
     }
