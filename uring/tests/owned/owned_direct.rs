@@ -611,3 +611,164 @@ fn a_direct_pipe_carries_bytes_in_picked_or_reserved_slots() {
         .unwrap();
     assert_eq!(&ring.wait_for(id).unwrap().1[..], b"slots");
 }
+
+#[test]
+fn vectored_and_message_ops_carry_bytes_through_direct_descriptors() {
+    let test = "vectored_and_message_ops_carry_bytes_through_direct_descriptors";
+    let mut ring = ring();
+    let Some(table) = table(&mut ring, 2, 0, test) else {
+        return;
+    };
+    let (mut mine, theirs) = UnixStream::pair().unwrap();
+    let direct = table.insert(theirs).unwrap();
+
+    let out = vec![b"ab".to_vec(), (0..3000).map(|k| byte(4, k)).collect()];
+    let id = ring
+        .submit_op(ops::Writev::new(&direct, out.clone(), u64::MAX))
+        .unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().0.unwrap(), 3002);
+    let mut got = vec![0u8; 3002];
+    mine.read_exact(&mut got).unwrap();
+    assert_eq!(got, out.concat());
+
+    mine.write_all(b"123456").unwrap();
+    let bufs = vec![Vec::with_capacity(2), Vec::with_capacity(8)];
+    let id = ring
+        .submit_op(ops::Readv::new(&direct, bufs, u64::MAX))
+        .unwrap();
+    let (n, bufs) = ring.wait_for(id).unwrap();
+    assert_eq!(n.unwrap(), 6);
+    assert_eq!((&bufs[0][..], &bufs[1][..]), (&b"12"[..], &b"3456"[..]));
+
+    let id = ring
+        .submit_op(ops::SendMsg::new(
+            &direct,
+            vec![b"msg ".to_vec(), b"parts".to_vec()],
+        ))
+        .unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().0.unwrap(), 9);
+    let mut got = [0u8; 9];
+    mine.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"msg parts");
+
+    mine.write_all(b"received").unwrap();
+    let bufs = vec![Vec::with_capacity(3), Vec::with_capacity(16)];
+    let id = ring.submit_op(ops::RecvMsg::new(&direct, bufs)).unwrap();
+    let (got, bufs) = ring.wait_for(id).unwrap();
+    assert_eq!(got.unwrap().len, 8);
+    assert_eq!((&bufs[0][..], &bufs[1][..]), (&b"rec"[..], &b"eived"[..]));
+    assert_eq!(table.in_use(), 1, "every operation gave its share back");
+}
+
+#[test]
+fn splice_and_tee_move_bytes_between_direct_descriptors() {
+    let test = "splice_and_tee_move_bytes_between_direct_descriptors";
+    let mut ring = ring();
+    let Some(table) = table(&mut ring, 6, 0, test) else {
+        return;
+    };
+    let (mut mine, theirs) = UnixStream::pair().unwrap();
+    let sock = table.insert(theirs).unwrap();
+    let (r1, w1) = support::pipe();
+    let (r1, w1) = (table.insert(r1).unwrap(), table.insert(w1).unwrap());
+    let (r2, w2) = support::pipe();
+    let (r2, w2) = (table.insert(r2).unwrap(), table.insert(w2).unwrap());
+
+    // Socket (direct, SPLICE_F_FD_IN_FIXED) into a pipe (direct output).
+    mine.write_all(b"spliced bytes").unwrap();
+    let id = ring
+        .submit_op(ops::Splice::new(&sock, None, &w1, None, 13))
+        .unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().unwrap(), 13);
+    // Tee them, direct to direct, into the second pipe: still in the first.
+    let id = ring.submit_op(ops::Tee::new(&r1, &w2, 64)).unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().unwrap(), 13);
+    let id = ring
+        .submit_op(ops::Read::new(&r2, Vec::with_capacity(32), u64::MAX))
+        .unwrap();
+    let (n, copy) = ring.wait_for(id).unwrap();
+    assert_eq!((n.unwrap(), &copy[..]), (13, &b"spliced bytes"[..]));
+    // And from the first pipe back out through the socket.
+    let id = ring
+        .submit_op(ops::Splice::new(&r1, None, &sock, None, 64))
+        .unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().unwrap(), 13);
+    let mut got = [0u8; 13];
+    mine.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"spliced bytes");
+    // A plain side works with a direct one.
+    let (pr, pw) = support::pipe();
+    let mut pr = std::fs::File::from(pr);
+    mine.write_all(b"mixed").unwrap();
+    let id = ring
+        .submit_op(ops::Splice::new(&sock, None, pw, None, 5))
+        .unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().unwrap(), 5);
+    let mut got = [0u8; 5];
+    pr.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"mixed");
+    assert_eq!(table.in_use(), 5);
+}
+
+fn refused<T>(e: uring::owned::SubmitError<T>) -> Option<i32> {
+    errno(&e.error)
+}
+
+#[test]
+fn vectored_message_and_splice_ops_refuse_another_rings_direct_descriptor() {
+    let test = "vectored_message_and_splice_ops_refuse_another_rings_direct_descriptor";
+    let mut a = ring();
+    let mut b = ring();
+    let Some(ta) = table(&mut a, 2, 0, test) else {
+        return;
+    };
+    let Some(tb) = table(&mut b, 2, 0, test) else {
+        return;
+    };
+    let (_peer, sock) = UnixStream::pair().unwrap();
+    let fa = ta.insert(sock).unwrap();
+    let (r, w) = support::pipe();
+    let (fb, plain) = (tb.insert(r).unwrap(), w);
+    let exdev = Some(libc::EXDEV);
+    let bufs = || vec![vec![0u8; 4]];
+    assert_eq!(
+        refused(b.submit_op(ops::Readv::new(&fa, bufs(), 0)).unwrap_err()),
+        exdev
+    );
+    assert_eq!(
+        refused(b.submit_op(ops::Writev::new(&fa, bufs(), 0)).unwrap_err()),
+        exdev
+    );
+    assert_eq!(
+        refused(b.submit_op(ops::SendMsg::new(&fa, bufs())).unwrap_err()),
+        exdev
+    );
+    assert_eq!(
+        refused(b.submit_op(ops::RecvMsg::new(&fa, bufs())).unwrap_err()),
+        exdev
+    );
+    // One side of each ring: refused by both.
+    for ring in [&mut a, &mut b] {
+        assert_eq!(
+            refused(
+                ring.submit_op(ops::Splice::new(&fa, None, &fb, None, 4))
+                    .unwrap_err()
+            ),
+            exdev
+        );
+        assert_eq!(
+            refused(ring.submit_op(ops::Tee::new(&fb, &fa, 4)).unwrap_err()),
+            exdev
+        );
+    }
+    // A plain side binds nothing: only the direct side's ring takes it.
+    assert_eq!(
+        refused(
+            a.submit_op(ops::Splice::new(&fb, None, plain, None, 4))
+                .unwrap_err()
+        ),
+        exdev
+    );
+    assert_eq!(ta.in_use(), 1);
+    assert_eq!(tb.in_use(), 1);
+}
