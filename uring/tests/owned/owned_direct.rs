@@ -772,3 +772,118 @@ fn vectored_message_and_splice_ops_refuse_another_rings_direct_descriptor() {
     assert_eq!(ta.in_use(), 1);
     assert_eq!(tb.in_use(), 1);
 }
+
+/// A long read on a direct descriptor in flight while its handle is closed
+/// (refused, then dropped), its slot asked for again (refused), the kernel
+/// picks slots (never that one) and the descriptor is moved to another ring:
+/// the read still reads its own file, and only its completion frees the slot,
+/// which then takes another file. Both with and without a guarded table.
+#[test]
+fn a_long_direct_read_keeps_its_slot_through_close_reuse_picks_and_a_move() {
+    // Checks that the last copy of the pipe's read end is closed.
+    let _no_forks = support::no_forks();
+    let test = "a_long_direct_read_keeps_its_slot_through_close_reuse_picks_and_a_move";
+    for guarded in [false, true] {
+        let mut ring = ring();
+        let Some(table) = table_guarded(&mut ring, 1, 2, guarded, test) else {
+            return;
+        };
+        let mut there = self::ring();
+        let Some(_theirs) = table_guarded(&mut there, 0, 2, guarded, test) else {
+            return;
+        };
+        let (r, w) = support::pipe();
+        let mut w = std::fs::File::from(w);
+        let rd = table.insert(r).unwrap();
+        let index = rd.index();
+        let read = ring
+            .submit_op(ops::Read::new(&rd, Vec::with_capacity(64), u64::MAX))
+            .unwrap();
+        ring.submit().unwrap();
+
+        // Closing is refused while the read holds the slot: the handle comes back.
+        let rd = ops::CloseDirect::new(rd).unwrap_err();
+        // Moving it is not: the other ring gets the same file, this slot stays.
+        let id = ring
+            .submit_op(ops::SendDirect::new(rd, &there.mailbox().unwrap(), 3))
+            .unwrap();
+        ring.wait_for(id).unwrap().map_err(|(e, _)| e).unwrap();
+        let (moved, tag) = there.wait_received().unwrap();
+        assert_eq!(tag, 3);
+        assert_eq!(table.in_use(), 1, "the read still holds slot {index}");
+        assert_eq!(
+            errno(&table.reserve_at(index).unwrap_err()),
+            Some(libc::EBUSY)
+        );
+        assert_eq!(
+            errno(
+                &table
+                    .insert(std::fs::File::open("/dev/null").unwrap())
+                    .unwrap_err()
+            ),
+            Some(libc::ENFILE)
+        );
+        // The kernel picks the other two slots, never the read's.
+        let mut picked = Vec::new();
+        for _ in 0..2 {
+            let op = ops::SocketDirect::new(&table, libc::AF_UNIX, libc::SOCK_DGRAM, 0);
+            let id = ring.submit_op(op).unwrap();
+            picked.push(ring.wait_for(id).unwrap().unwrap());
+        }
+        let mut slots: Vec<u32> = picked.iter().map(DirectFd::index).collect();
+        slots.sort();
+        assert_eq!(slots, vec![1, 2]);
+
+        // The read reads its pipe.
+        w.write_all(b"to the read in flight").unwrap();
+        let (n, buf) = ring.wait_for(read).unwrap();
+        assert_eq!((n.unwrap(), &buf[..]), (21, &b"to the read in flight"[..]));
+        assert_eq!(table.in_use(), 2, "the read's completion freed the slot");
+        // The moved copy still reads the same pipe.
+        w.write_all(b"moved").unwrap();
+        let id = there
+            .submit_op(ops::Read::new(&moved, Vec::with_capacity(8), u64::MAX))
+            .unwrap();
+        assert_eq!(&there.wait_for(id).unwrap().1[..], b"moved");
+        drop(moved);
+        drop(there);
+        // Every copy of the read end is gone: the writer sees EPIPE.
+        assert_eq!(w.write(b"x").unwrap_err().raw_os_error(), Some(libc::EPIPE));
+        // The slot takes another file, and names only it.
+        let (r2, w2) = support::pipe();
+        let mut w2 = std::fs::File::from(w2);
+        let rd2 = table.insert(r2).unwrap();
+        assert_eq!(rd2.index(), index);
+        w2.write_all(b"new file").unwrap();
+        let id = ring
+            .submit_op(ops::Read::new(&rd2, Vec::with_capacity(16), u64::MAX))
+            .unwrap();
+        assert_eq!(&ring.wait_for(id).unwrap().1[..], b"new file");
+    }
+}
+
+/// A long read cancelled, and a long read on a descriptor dropped before the
+/// ring: each completes (`ECANCELED`) before its slot is freed.
+#[test]
+fn a_cancelled_long_direct_read_frees_its_slot_only_at_its_completion() {
+    let test = "a_cancelled_long_direct_read_frees_its_slot_only_at_its_completion";
+    for guarded in [false, true] {
+        let mut ring = ring();
+        let Some(table) = table_guarded(&mut ring, 1, 0, guarded, test) else {
+            return;
+        };
+        let (r, _w) = support::pipe();
+        let rd = table.insert(r).unwrap();
+        let read = ring
+            .submit_op(ops::Read::new(&rd, Vec::with_capacity(64), u64::MAX))
+            .unwrap();
+        ring.submit().unwrap();
+        drop(rd);
+        assert_eq!(table.in_use(), 1);
+        ring.cancel(&read).unwrap();
+        let (n, _buf) = ring.wait_for(read).unwrap();
+        assert_eq!(errno(&n.unwrap_err()), Some(libc::ECANCELED));
+        assert_eq!(table.in_use(), 0);
+        assert_eq!(table.reserve_at(0).unwrap().index(), 0);
+    }
+}
