@@ -44,8 +44,8 @@ pub const MAX_DIRECT_SLOTS: u32 = 1 << 20;
 /// # Kernels whose picks stray out of the allocation range
 ///
 /// Before upstream commit a6bded921ed3 ("io_uring/filetable: clamp alloc_hint to
-/// the configured alloc range", Linux 7.0, backported to the stable kernels of
-/// early 2026: Debian's 6.16.12 and 6.18.15 lack it, 6.12.118 and 6.18.44 have
+/// the configured alloc range", early 2026, backported to the stable kernels:
+/// Debian's 6.16.12 and 6.18.15 lack it; 6.1.192, 6.12.118 and 6.18.44 have
 /// it), the kernel starts its search for a free slot at a hint that every
 /// update of a slot moves — to the slot after one filled, or to one emptied —
 /// even outside the range. After this table fills or empties chosen slot `i`,
