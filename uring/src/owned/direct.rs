@@ -45,8 +45,8 @@ pub const MAX_DIRECT_SLOTS: u32 = 1 << 20;
 ///
 /// Before upstream commit a6bded921ed3 ("io_uring/filetable: clamp alloc_hint to
 /// the configured alloc range", early 2026, backported to the stable kernels:
-/// Debian's 6.16.12 and 6.18.15 lack it; 6.1.192, 6.12.118 and 6.18.44 have
-/// it), the kernel starts its search for a free slot at a hint that every
+/// Debian's 6.16.12, 6.17.13 and 6.18.15 lack it; 6.1.192, 6.12.118, 6.18.44,
+/// 6.19.14 and 7.0 to 7.3 have it), the kernel starts its search for a free slot at a hint that every
 /// update of a slot moves — to the slot after one filled, or to one emptied —
 /// even outside the range. After this table fills or empties chosen slot `i`,
 /// the kernel's next pick is the first empty slot from `i` on: a chosen one, if

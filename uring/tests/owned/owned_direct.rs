@@ -413,7 +413,7 @@ fn sockets_carry_bytes(ring: &mut OwnedRing, table: &DirectTable) {
     ring.wait_for(id).unwrap().unwrap();
     let server = ring.wait_for(accept).unwrap().unwrap();
     // The chosen slots were just filled (0 and 1): a kernel whose picks stray
-    // (Debian's 6.16.12, 6.18.15) would pick 2 here, were the table not guarded.
+    // (Debian's 6.16.12 to 6.18.15) would pick 2 here, were the table not guarded.
     assert!(
         (4..8).contains(&server.index()),
         "the kernel picked slot {} outside its range 4..8 ({:?}, {})",

@@ -797,7 +797,7 @@ fn alloc_slot(ring: &mut Ring, fd: &OwnedFd, user_data: u64) -> i32 {
 /// a6bded921ed3 ("io_uring/filetable: clamp alloc_hint to the configured alloc
 /// range", in stable kernels from early 2026) the search starts at the slot
 /// after the one filled, or at the one emptied (4, 2, 1: seen on Debian's
-/// 6.16.12 and 6.18.15). `DirectTable::new` guards its chosen slots exactly on
+/// 6.16.12, 6.17.13 and 6.18.15). `DirectTable::new` guards its chosen slots exactly on
 /// the second kind.
 #[test]
 fn direct_picks_after_updates_outside_the_alloc_range() {
