@@ -115,7 +115,7 @@ impl<B: IoBuf> SendMsg<B> {
         SendMsg {
             fd: fd.into(),
             bufs,
-            iovecs: IoVecs(Vec::new()),
+            iovecs: IoVecs::empty(),
             addr: None,
             msg: MsgHdr::new(),
             flags: 0,
@@ -231,7 +231,7 @@ impl<B: IoBufMut> RecvMsg<B> {
         RecvMsg {
             fd: fd.into(),
             bufs,
-            iovecs: IoVecs(Vec::new()),
+            iovecs: IoVecs::empty(),
             addr: AddrHeap(Heap::new(AddrBuf::empty())),
             control: Vec::new(),
             msg: MsgHdr::new(),

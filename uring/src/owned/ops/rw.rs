@@ -154,7 +154,7 @@ impl<B: IoBufMut> Readv<B> {
         Readv {
             fd: fd.into(),
             bufs,
-            iovecs: IoVecs(Vec::new()),
+            iovecs: IoVecs::empty(),
             offset,
         }
     }
@@ -224,7 +224,7 @@ impl<B: IoBuf> Writev<B> {
         Writev {
             fd: fd.into(),
             bufs,
-            iovecs: IoVecs(Vec::new()),
+            iovecs: IoVecs::empty(),
             offset,
         }
     }
