@@ -30,7 +30,9 @@
 //! 32, raw 4 KiB reads at QD 32 (C, io-uring, uring) and the safe layer's reads
 //! (uring owned), all on `SINGLE_ISSUER | DEFER_TASKRUN` rings.
 
+use crate::args;
 use crate::codegen::recipe;
+use crate::json;
 use crate::util::{self, Result, project_root};
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
@@ -87,31 +89,63 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-pub fn run(args: &[String]) -> Result {
-    let mut quick = false;
-    let mut instructions = false;
-    let mut runs = 7usize;
-    let mut filter: Option<String> = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--quick" => quick = true,
-            "--instructions" => instructions = true,
-            "--runs" => {
-                runs = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|&n| n >= 1)
-                    .ok_or("--runs needs a positive number")?
-            }
-            "--filter" => filter = Some(it.next().ok_or("--filter needs a value")?.clone()),
-            other => {
-                return Err(format!(
-                    "unknown argument `{other}` (known: --quick, --runs N, --filter S, --instructions)"
-                ));
-            }
-        }
+/// `cargo xtask bench`'s options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Fewer operations per run, at most 5 runs.
+    pub quick: bool,
+    /// Interleaved runs per contender (default 7).
+    pub runs: usize,
+    /// Only the cases whose name contains one of these comma-separated parts.
+    pub filter: Option<String>,
+    /// Count instructions per operation under callgrind instead of timing.
+    pub instructions: bool,
+}
+
+pub const SPEC: args::Spec = args::Spec {
+    name: "bench",
+    synopsis: &["[--quick] [--runs N] [--filter S,S..] [--instructions]"],
+    summary: "uring vs C liburing 2.15 (same vendored source) and the\n\
+              io-uring crate, monoio and tokio-uring (echo), interleaved\n\
+              runs, medians and ratios; --instructions: callgrind counts",
+    options: &[
+        args::Opt::flag("--quick", "fewer operations per run, at most 5 runs"),
+        args::Opt::value("--runs", "N", "interleaved runs per contender (default 7)"),
+        args::Opt::value(
+            "--filter",
+            "S,S..",
+            "only the cases whose name contains one of the parts\n\
+             (`nop batch=1`, `read`, `echo 64B`, …)",
+        ),
+        args::Opt::flag(
+            "--instructions",
+            "user-space instructions per operation under valgrind's\n\
+             callgrind (deterministic where wall time is not)",
+        ),
+    ],
+    notes: "",
+};
+
+impl args::Args for Options {
+    const SPEC: &'static args::Spec = &SPEC;
+
+    fn from_matches(m: &args::Matches) -> Result<Options> {
+        Ok(Options {
+            quick: m.flag("--quick"),
+            runs: m.positive("--runs")?.unwrap_or(7),
+            filter: m.value("--filter"),
+            instructions: m.flag("--instructions"),
+        })
     }
+}
+
+pub fn run(o: Options) -> Result {
+    let Options {
+        quick,
+        mut runs,
+        filter,
+        instructions,
+    } = o;
     if quick {
         runs = runs.min(5);
     }
@@ -371,7 +405,7 @@ fn build() -> Result<Programs> {
             .arg(&c_bin),
     )?;
 
-    let json = util::output(util::cargo().current_dir(&root).args([
+    let messages = util::output(util::cargo().current_dir(&root).args([
         "bench",
         "-p",
         "uring",
@@ -380,15 +414,7 @@ fn build() -> Result<Programs> {
         "--no-run",
         "--message-format=json",
     ]))?;
-    let rust_bin = json
-        .lines()
-        .filter(|l| {
-            l.contains("\"reason\":\"compiler-artifact\"") && l.contains("\"name\":\"ring\"")
-        })
-        .find_map(|l| {
-            let rest = l.split("\"executable\":\"").nth(1)?;
-            Some(PathBuf::from(rest.split('"').next()?))
-        })
+    let rust_bin = json::artifact_executable(&messages, "ring")?
         .ok_or("cargo bench --no-run did not report the `ring` benchmark's executable")?;
 
     // The peers: a workspace of their own, built into a target directory of their
@@ -431,7 +457,7 @@ fn build_echo() -> Result<Echo> {
             .arg("-o")
             .arg(&c),
     )?;
-    let json = util::output(util::cargo().current_dir(&root).args([
+    let messages = util::output(util::cargo().current_dir(&root).args([
         "build",
         "--release",
         "-p",
@@ -440,15 +466,7 @@ fn build_echo() -> Result<Echo> {
         "echo_server",
         "--message-format=json",
     ]))?;
-    let rust = json
-        .lines()
-        .filter(|l| {
-            l.contains("\"reason\":\"compiler-artifact\"") && l.contains("\"name\":\"echo_server\"")
-        })
-        .find_map(|l| {
-            let rest = l.split("\"executable\":\"").nth(1)?;
-            Some(PathBuf::from(rest.split('"').next()?))
-        })
+    let rust = json::artifact_executable(&messages, "echo_server")?
         .ok_or("cargo build did not report the `echo_server` example's executable")?;
     Ok(Echo { c, rust })
 }

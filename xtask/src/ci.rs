@@ -26,6 +26,8 @@
 //!
 //! It ends with one line `ci: N passed, M failed, K skipped` summing every libtest run.
 
+use crate::args;
+use crate::kernel;
 use crate::syslibs;
 use crate::util::{self, Result, project_root};
 use crate::vendor;
@@ -103,33 +105,62 @@ struct Ci {
     keep_going: bool,
 }
 
-pub fn run(args: &[String]) -> Result {
+/// `cargo xtask ci`'s options.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Options {
+    /// Run every step even after one failed.
+    pub keep_going: bool,
+    /// Leave out the steps against system liburing builds (Debian's packages and 2.5).
+    pub no_system: bool,
+}
+
+pub const SPEC: args::Spec = args::Spec {
+    name: "ci",
+    synopsis: &["[--keep-going] [--no-system]"],
+    summary: "the whole test suite, as .ci/run runs it",
+    options: &[
+        args::Opt::flag("--keep-going", "run every step even after one failed"),
+        args::Opt::flag(
+            "--no-system",
+            "leave out the steps against Debian's liburing packages\n\
+             and liburing 2.5 built from source",
+        ),
+    ],
+    notes: "",
+};
+
+impl args::Args for Options {
+    const SPEC: &'static args::Spec = &SPEC;
+
+    fn from_matches(m: &args::Matches) -> Result<Options> {
+        Ok(Options {
+            keep_going: m.flag("--keep-going"),
+            no_system: m.flag("--no-system"),
+        })
+    }
+}
+
+pub fn run(o: Options) -> Result {
     let mut ci = Ci {
         totals: Totals::default(),
         failures: Vec::new(),
-        keep_going: false,
+        keep_going: o.keep_going,
     };
-    let mut skip_system = false;
-    for a in args {
-        match a.as_str() {
-            "--keep-going" => ci.keep_going = true,
-            "--no-system" => skip_system = true,
-            other => {
-                return Err(format!(
-                    "unknown argument `{other}` (known: --keep-going, --no-system)"
-                ));
-            }
-        }
-    }
+    let skip_system = o.no_system;
     let root = project_root();
     frugal_builds();
 
     ci.step("apt packages the suite needs", || {
         ensure_apt_packages(APT_PACKAGES)
     });
-    ci.step("vendor liburing 2.15", || vendor::run(&[]));
+    ci.step("vendor liburing 2.15", || {
+        vendor::run(vendor::Options::default())
+    });
     ci.step("bindings are current", || {
-        crate::codegen::run(&["--check".to_string()])
+        crate::codegen::run(crate::codegen::Options {
+            check: true,
+            arches: Vec::new(),
+        })
     });
     ci.step(
         "bindings compile for aarch64 and riscv64 (layout assertions)",
@@ -206,7 +237,7 @@ pub fn run(args: &[String]) -> Result {
     ci.discard(&root.join("target/ci/asan"));
     ci.step("libFuzzer targets, 20 s each (nightly)", || {
         let targets: Vec<String> = crate::fuzz::TARGETS.iter().map(|t| t.to_string()).collect();
-        crate::fuzz::run_libfuzzer(&targets, "20")
+        crate::fuzz::run_libfuzzer(&targets, 20)
     });
     ci.discard(&root.join("uring-fuzz/fuzz/target"));
 
@@ -333,29 +364,31 @@ pub fn run(args: &[String]) -> Result {
     // The suite on other kernels, booted under QEMU, x86_64 and arm64 in one matrix:
     // first proof that a failure only an old kernel has is caught, then the default sets
     // (x86_64 5.10 … 7.3, arm64 5.10 6.1 6.12 7.3).
-    let all_arches = || ["--arch".to_string(), "all".to_string()];
+    let all_arches = || kernel::Options {
+        arches: kernel::GuestArch::parse("all").expect("`all` names every architecture"),
+        ..kernel::Options::default()
+    };
     ci.step("kernel-check --selftest (x86_64 and arm64)", || {
-        crate::kernel::run(&[&all_arches()[..], &["--selftest".to_string()]].concat())
+        kernel::run(kernel::Options {
+            selftest: true,
+            ..all_arches()
+        })
     });
     ci.step(
         "kernel-check: the test suite on Linux 5.10 … 7.3, x86_64 and arm64",
-        || crate::kernel::run(&all_arches()),
+        || kernel::run(all_arches()),
     );
     ci.step(
         "kernel-check: the model fuzzer in the oldest and newest kernels",
         || {
-            let (oldest, newest) = crate::kernel::oldest_and_newest();
-            let args = [
-                "--package",
-                "uring-fuzz",
-                "--fuzz",
-                "90",
-                "--test-timeout",
-                "200",
-            ];
-            let kernels = ["--kernel", oldest, "--kernel", newest];
-            let all: Vec<String> = args.iter().chain(&kernels).map(|a| a.to_string()).collect();
-            crate::kernel::run(&all)
+            let (oldest, newest) = kernel::oldest_and_newest();
+            kernel::run(kernel::Options {
+                packages: vec!["uring-fuzz".into()],
+                fuzz: Some(90),
+                test_timeout: Some(200),
+                kernels: vec![oldest.into(), newest.into()],
+                ..kernel::Options::default()
+            })
         },
     );
     // The guests' test binaries (both architectures); the kernels stay, they are small

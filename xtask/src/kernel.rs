@@ -47,14 +47,15 @@ mod init;
 
 mod arch;
 mod cpio;
-mod json;
 mod kernels;
 mod log;
 mod qemu;
 mod userland;
 
+use crate::args;
+use crate::json::{self, Json};
 use crate::util::{self, Result, project_root};
-use arch::GuestArch;
+pub use arch::GuestArch;
 use kernels::Spec;
 use log::{Report, Verdict};
 use std::collections::VecDeque;
@@ -70,59 +71,114 @@ const SELFTEST_FAILING: &str = "futex_wake_without_probe";
 const SELFTEST_GATED: &str = "futex_wake_gated_by_probe";
 const SELFTEST_KERNELS: &[&str] = &["6.1", "7.3"];
 
-const USAGE: &str = "\
-usage: cargo xtask kernel-check [options]
+pub const SPEC: args::Spec = args::Spec {
+    name: "kernel-check",
+    synopsis: &[
+        "[--arch A] [--kernel K]… [--filter TEST] [--skip TEST]… [--package P]… [--jobs N] \
+         [--accel tcg|kvm|auto] [--timeout SECS] [--test-timeout S] [--threads N] [--smp N] \
+         [--memory MIB] [--fuzz SECS] [--selftest] [--list]",
+    ],
+    summary: "run the test suite inside other Linux kernels booted under QEMU\n\
+              and print a kernel × result matrix",
+    options: &[
+        args::Opt::value(
+            "--arch",
+            "A",
+            "guest architecture: x86_64 (amd64, the default), aarch64\n\
+             (arm64) or all (both, in one matrix)",
+        ),
+        args::Opt::repeated(
+            "--kernel",
+            "K",
+            "a kernel to boot (repeatable): a known version, `all`, or a\n\
+             path to a kernel image (bzImage, arm64 Image); default:\n\
+             x86_64 5.10 6.1 6.12 6.16 6.18 6.19 7.0 7.3, arm64 5.10 6.1\n\
+             6.12 7.3",
+        ),
+        args::Opt::value(
+            "--filter",
+            "TEST",
+            "run only tests whose name contains TEST (libtest filter)",
+        ),
+        args::Opt::repeated(
+            "--skip",
+            "TEST",
+            "skip tests whose name contains TEST (repeatable; libtest\n\
+             --skip)",
+        ),
+        args::Opt::repeated(
+            "--package",
+            "P",
+            "only this package's test binaries (repeatable; default: the\n\
+             workspace minus xtask)",
+        )
+        .short("-p"),
+        args::Opt::value("--jobs", "N", "kernels booted at once (default 2)").short("-j"),
+        args::Opt::value(
+            "--accel",
+            "A",
+            "tcg | kvm | auto (default auto: KVM only when /dev/kvm opens\n\
+             and the CPU has vmx/svm)",
+        ),
+        args::Opt::value(
+            "--timeout",
+            "SECS",
+            "wall-clock limit per kernel (default 600; arm64 900)",
+        ),
+        args::Opt::value(
+            "--test-timeout",
+            "S",
+            "limit per test binary inside the guest (default 240; arm64\n\
+             300)",
+        ),
+        args::Opt::value(
+            "--threads",
+            "N",
+            "libtest --test-threads inside the guest (default 2)",
+        ),
+        args::Opt::value("--smp", "N", "guest CPUs (default 2)"),
+        args::Opt::value("--memory", "MIB", "guest memory (default 1024)"),
+        args::Opt::value(
+            "--fuzz",
+            "SECS",
+            "give uring-fuzz's kernel test SECS of model fuzzing (written\n\
+             to /kernel-check/fuzz; with --package uring-fuzz, what CI\n\
+             runs in the oldest and newest kernels)",
+        ),
+        args::Opt::flag(
+            "--selftest",
+            "prove a kernel-specific failure is caught (boots 6.1 and 7.3\n\
+             unless --kernel is given)",
+        ),
+        args::Opt::flag("--list", "list the known kernels and exit"),
+    ],
+    notes: "Needs qemu-system-x86_64 (apt-get install -y --no-install-recommends qemu-system-x86),\n\
+            rustc's x86_64-unknown-linux-gnu std and glibc's static libraries (libc6-dev); for\n\
+            arm64 qemu-system-arm, gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and\n\
+            `rustup target add aarch64-unknown-linux-gnu` (added when missing).\n\
+            Logs: target/kernel-check/logs/<run>/<kernel>.log, one folder per run (runs may overlap)",
+};
 
-  --arch A          guest architecture: x86_64 (amd64, the default), aarch64 (arm64) or
-                    all (both, in one matrix)
-  --kernel K        a kernel to boot (repeatable): a known version, `all`, or a path to
-                    a kernel image (bzImage, arm64 Image); default: x86_64 5.10 6.1 6.12
-                    6.16 6.18 6.19 7.0 7.3, arm64 5.10 6.1 6.12 7.3
-  --filter TEST     run only tests whose name contains TEST (libtest filter)
-  --skip TEST       skip tests whose name contains TEST (repeatable; libtest --skip)
-  --package P       only this package's test binaries (repeatable; default: the workspace
-                    minus xtask)
-  --jobs N          kernels booted at once (default 2)
-  --accel A         tcg | kvm | auto (default auto: KVM only when /dev/kvm opens and the
-                    CPU has vmx/svm)
-  --timeout SECS    wall-clock limit per kernel (default 300; arm64 900)
-  --test-timeout S  limit per test binary inside the guest (default 240; arm64 300)
-  --threads N       libtest --test-threads inside the guest (default 2)
-  --smp N           guest CPUs (default 2)
-  --memory MIB      guest memory (default 1024)
-  --fuzz SECS       give uring-fuzz's kernel test SECS of model fuzzing (written to
-                    /kernel-check/fuzz; with --package uring-fuzz, what CI runs in the
-                    oldest and newest kernels)
-  --selftest        prove a kernel-specific failure is caught (boots 6.1 and 7.3 unless
-                    --kernel is given)
-  --list            list the known kernels and exit
-
-Needs qemu-system-x86_64 (apt-get install -y --no-install-recommends qemu-system-x86),
-rustc's x86_64-unknown-linux-gnu std and glibc's static libraries (libc6-dev); for
-arm64 qemu-system-arm, gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and
-`rustup target add aarch64-unknown-linux-gnu` (added when missing).
-Logs: target/kernel-check/logs/<run>/<kernel>.log, one folder per run (runs may overlap)
-";
-
+/// `cargo xtask kernel-check`'s options.
 #[derive(Debug, Clone, PartialEq)]
-struct Options {
-    arches: Vec<GuestArch>,
-    kernels: Vec<String>,
-    filter: Option<String>,
-    skip: Vec<String>,
-    packages: Vec<String>,
-    jobs: usize,
-    accel: String,
+pub struct Options {
+    pub arches: Vec<GuestArch>,
+    pub kernels: Vec<String>,
+    pub filter: Option<String>,
+    pub skip: Vec<String>,
+    pub packages: Vec<String>,
+    pub jobs: usize,
+    pub accel: String,
     /// `None`: the architecture's default.
-    timeout: Option<u64>,
-    test_timeout: Option<u64>,
-    threads: u32,
-    smp: u32,
-    memory: u32,
-    selftest: bool,
-    list: bool,
+    pub timeout: Option<u64>,
+    pub test_timeout: Option<u64>,
+    pub threads: u32,
+    pub smp: u32,
+    pub memory: u32,
+    pub selftest: bool,
+    pub list: bool,
     /// Seconds of model fuzzing for uring-fuzz's test in the guest.
-    fuzz: Option<u64>,
+    pub fuzz: Option<u64>,
 }
 
 impl Default for Options {
@@ -153,61 +209,43 @@ pub fn oldest_and_newest() -> (&'static str, &'static str) {
     (set[0], set[set.len() - 1])
 }
 
-fn parse_args(args: &[String]) -> Result<Options> {
-    let mut o = Options::default();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (arg.as_str(), None),
+impl args::Args for Options {
+    const SPEC: &'static args::Spec = &SPEC;
+
+    fn from_matches(m: &args::Matches) -> Result<Options> {
+        let d = Options::default();
+        let o = Options {
+            arches: match m.value("--arch") {
+                Some(a) => GuestArch::parse(&a)?,
+                None => d.arches,
+            },
+            kernels: m.values("--kernel"),
+            filter: m.value("--filter"),
+            skip: m.values("--skip"),
+            packages: m.values("--package"),
+            jobs: m.positive::<u32>("--jobs")?.map_or(d.jobs, |n| n as usize),
+            accel: m.value("--accel").unwrap_or(d.accel),
+            timeout: m.positive("--timeout")?,
+            test_timeout: m.positive("--test-timeout")?,
+            threads: m.positive("--threads")?.unwrap_or(d.threads),
+            smp: m.positive("--smp")?.unwrap_or(d.smp),
+            memory: m.positive("--memory")?.unwrap_or(d.memory),
+            selftest: m.flag("--selftest"),
+            list: m.flag("--list"),
+            fuzz: m.positive("--fuzz")?,
         };
-        let mut value = || -> Result<String> {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{flag} needs a value\n\n{USAGE}"))
-        };
-        fn number<T: std::str::FromStr + PartialOrd + From<u8>>(flag: &str, v: &str) -> Result<T> {
-            match v.parse::<T>() {
-                Ok(n) if n >= T::from(1) => Ok(n),
-                _ => Err(format!("{flag} {v}: expected a positive whole number")),
-            }
+        if o.filter
+            .iter()
+            .chain(&o.skip)
+            .any(|f| f.contains(['\n', '\t']))
+        {
+            return Err("--filter and --skip values must be single lines".to_string());
         }
-        match flag {
-            "--arch" => o.arches = GuestArch::parse(&value()?)?,
-            "--kernel" => o.kernels.push(value()?),
-            "--filter" => o.filter = Some(value()?),
-            "--skip" => o.skip.push(value()?),
-            "--package" | "-p" => o.packages.push(value()?),
-            "--jobs" | "-j" => o.jobs = number::<u32>(flag, &value()?)? as usize,
-            "--accel" => o.accel = value()?,
-            "--timeout" => o.timeout = Some(number(flag, &value()?)?),
-            "--test-timeout" => o.test_timeout = Some(number(flag, &value()?)?),
-            "--threads" => o.threads = number(flag, &value()?)?,
-            "--smp" => o.smp = number(flag, &value()?)?,
-            "--memory" => o.memory = number(flag, &value()?)?,
-            "--fuzz" => o.fuzz = Some(number(flag, &value()?)?),
-            "--selftest" if inline.is_none() => o.selftest = true,
-            "--list" if inline.is_none() => o.list = true,
-            other => return Err(format!("unknown option `{other}`\n\n{USAGE}")),
-        }
+        Ok(o)
     }
-    if o.filter
-        .iter()
-        .chain(&o.skip)
-        .any(|f| f.contains(['\n', '\t']))
-    {
-        return Err("--filter and --skip values must be single lines".to_string());
-    }
-    Ok(o)
 }
 
-pub fn run(args: &[String]) -> Result {
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        print!("{USAGE}");
-        return Ok(());
-    }
-    let mut o = parse_args(args)?;
+pub fn run(mut o: Options) -> Result {
     if o.list {
         for a in &o.arches {
             for p in kernels::known(a) {
@@ -841,17 +879,14 @@ fn build_test_binaries(packages: &[String], arch: &GuestArch) -> Result<Payload>
 fn test_executables(messages: &str) -> Result<Payload> {
     let mut out: Vec<(String, PathBuf)> = Vec::new();
     let mut helpers: Vec<PathBuf> = Vec::new();
-    for line in messages.lines().filter(|l| l.starts_with('{')) {
-        let msg = json::parse(line)
-            .map_err(|e| format!("cargo printed unreadable JSON ({e}): {line}"))?;
-        if msg.get("reason").and_then(json::Json::as_str) != Some("compiler-artifact") {
+    for msg in json::cargo_messages(messages)? {
+        if msg.get("reason").and_then(Json::as_str) != Some("compiler-artifact") {
             continue;
         }
-        let Some(exe) = msg.get("executable").and_then(json::Json::as_str) else {
+        let Some(exe) = msg.get("executable").and_then(Json::as_str) else {
             continue;
         };
-        let test = msg.get("profile").and_then(|p| p.get("test"));
-        if test.and_then(json::Json::as_bool) != Some(true) {
+        if msg.at(&["profile", "test"]).and_then(Json::as_bool) != Some(true) {
             // A `[[bin]]` (tests run it through `CARGO_BIN_EXE_<name>`).
             if !helpers.iter().any(|h| h == Path::new(exe)) {
                 helpers.push(PathBuf::from(exe));
@@ -860,19 +895,17 @@ fn test_executables(messages: &str) -> Result<Payload> {
         }
         let package = msg
             .get("package_id")
-            .and_then(json::Json::as_str)
+            .and_then(Json::as_str)
             .map(package_name)
             .unwrap_or("?");
         let target = msg
-            .get("target")
-            .and_then(|t| t.get("name"))
-            .and_then(json::Json::as_str)
+            .at(&["target", "name"])
+            .and_then(Json::as_str)
             .unwrap_or("?");
         let kinds: Vec<&str> = msg
-            .get("target")
-            .and_then(|t| t.get("kind"))
-            .and_then(json::Json::as_array)
-            .map(|a| a.iter().filter_map(json::Json::as_str).collect())
+            .at(&["target", "kind"])
+            .and_then(Json::as_array)
+            .map(|a| a.iter().filter_map(Json::as_str).collect())
             .unwrap_or_default();
         let label = if kinds.iter().any(|k| k.ends_with("lib")) {
             format!("{package}/lib")
@@ -1068,6 +1101,13 @@ mod tests {
 
     fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_string).collect()
+    }
+
+    fn parse_args(argv: &[String]) -> Result<Options> {
+        match args::parse::<Options>(argv)? {
+            args::Parsed::Run(o) => Ok(o),
+            args::Parsed::Help => Err("--help".into()),
+        }
     }
 
     #[test]
@@ -1334,7 +1374,7 @@ mod tests {
     #[test]
     #[ignore = "boots kernels under QEMU; run with `cargo test -p xtask -- --ignored`"]
     fn selftest_catches_a_failure_only_old_kernels_have() {
-        run(&args("--selftest --accel tcg")).unwrap();
+        run(parse_args(&args("--selftest --accel tcg")).unwrap()).unwrap();
     }
 
     #[test]
