@@ -247,214 +247,37 @@ impl args::Args for Options {
 
 pub fn run(mut o: Options) -> Result {
     if o.list {
-        for a in &o.arches {
-            for p in kernels::known(a) {
-                let default = if kernels::default_set(a).contains(&p.name) {
-                    "default"
-                } else {
-                    ""
-                };
-                println!(
-                    "{:<6} {:<6} {:<8} {:<42} {:<20} {:<18} {}",
-                    a.debian, p.name, default, p.package, p.version, p.suite, p.note
-                );
-            }
-        }
+        print_known_kernels(&o.arches);
         return Ok(());
     }
     if o.selftest && o.kernels.is_empty() {
         o.kernels = SELFTEST_KERNELS.iter().map(|s| s.to_string()).collect();
     }
-    let work = project_root().join("target/kernel-check");
     let build_start = Instant::now();
-
-    // Everything per architecture up to the boots; then one queue of kernels.
-    let mut guests: Vec<Guest> = Vec::new();
-    let mut jobs: Vec<Job> = Vec::new();
-    let mut unavailable: Vec<Row> = Vec::new();
-    for arch in &o.arches {
-        let specs = kernels::resolve(&o.kernels, arch)?;
-        let accel = qemu::choose_accel(&o.accel, arch)?;
-        let qemu_bin = qemu::binary(arch)?;
-        if !arch.is_host() {
-            crate::codegen::ensure_rust_target(arch.target)?;
-        }
-        let init = compile_standalone("init", INIT_SOURCE, false, arch)?;
-        let payload = if o.selftest {
-            Payload {
-                tests: vec![(
-                    SELFTEST_BINARY.to_string(),
-                    compile_standalone("selftest", SELFTEST_SOURCE, true, arch)?,
-                )],
-                helpers: Vec::new(),
-            }
-        } else {
-            build_test_binaries(&o.packages, arch)?
-        };
-        let labels: Vec<String> = unique_labels(&specs)
-            .iter()
-            .map(|l| arch.label(l))
-            .collect();
-        for (label, image) in labels.iter().zip(kernels::obtain(&specs, arch)) {
-            match image {
-                Ok(image) => jobs.push(Job {
-                    label: label.clone(),
-                    image,
-                    guest: guests.len(),
-                }),
-                Err(e) => {
-                    eprintln!("[{label}] UNAVAILABLE: {e}");
-                    unavailable.push(Row {
-                        label: label.clone(),
-                        arch: arch.debian,
-                        report: Report::unavailable(e),
-                        took: Duration::ZERO,
-                        log: PathBuf::new(),
-                    });
-                }
-            }
-        }
-        // Per process, so concurrent runs (a selftest next to a full run) never boot
-        // each other's payload.
-        let initramfs = work.join(format!(
-            "initramfs-{}-{}.cpio",
-            arch.debian,
-            std::process::id()
-        ));
-        let timeout = o.timeout.unwrap_or(default_timeouts(arch).0);
-        let test_timeout = o.test_timeout.unwrap_or(default_timeouts(arch).1);
-        write_initramfs(&initramfs, &init, &payload, &o, arch, test_timeout)?;
-        eprintln!(
-            "kernel-check {}: {} test binaries, {} kernels, accel {}",
-            arch.debian,
-            payload.tests.len(),
-            specs.len(),
-            accel.name(),
-        );
-        guests.push(Guest {
-            arch: *arch,
-            accel,
-            qemu: qemu_bin,
-            initramfs,
-            expected: payload.tests.iter().map(|(n, _)| n.clone()).collect(),
-            timeout: Duration::from_secs(timeout),
-        });
-    }
-    let labels: Vec<String> = jobs
-        .iter()
-        .map(|j| j.label.clone())
-        .chain(unavailable.iter().map(|r| r.label.clone()))
-        .collect();
+    let plan = prepare(&o)?;
     let prep = build_start.elapsed();
     eprintln!(
         "kernel-check: {} kernels, {} at a time (build and downloads took {:.1} s)",
-        labels.len(),
+        plan.jobs.len() + plan.unavailable.len(),
         o.jobs,
         prep.as_secs_f64()
     );
-
-    // One folder per run: two runs at once (two people, or a selftest next to a full
-    // run) must not write into each other's console logs.
-    let run_name = format!(
-        "{}{}-{}",
-        if o.selftest { "selftest-" } else { "" },
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-        std::process::id()
-    );
-    let logs = work.join("logs").join(run_name);
-    std::fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
+    let logs = logs_dir(o.selftest)?;
     let boot_start = Instant::now();
-    let boot_and_read = |job: &Job, attempt: u32| -> Result<Row> {
-        let (label, image, guest) = (&job.label, &job.image, &guests[job.guest]);
-        let log_path = if attempt == 1 {
-            logs.join(format!("{}.log", sanitize(label)))
-        } else {
-            logs.join(format!("{}.attempt{attempt}.log", sanitize(label)))
-        };
-        eprintln!("[{label}] booting {}", image.display());
-        let boot = qemu::Boot {
-            arch: &guest.arch,
-            qemu: &guest.qemu,
-            kernel: image,
-            initramfs: &guest.initramfs,
-            log: &log_path,
-            accel: guest.accel,
-            smp: o.smp,
-            memory_mib: o.memory,
-            limit: guest.timeout,
-        };
-        let (outcome, took) = boot.run()?;
-        let text =
-            String::from_utf8_lossy(&std::fs::read(&log_path).unwrap_or_default()).into_owned();
-        let mut report = log::analyse(&text, outcome, &guest.expected);
-        // QEMU's own complaints (a bad option, an unreadable kernel: QEMU then exits 1,
-        // which the log check already refuses as a pass) belong in the reason.
-        let qemu_said =
-            std::fs::read_to_string(log_path.with_extension("qemu-stderr")).unwrap_or_default();
-        if report.verdict != Verdict::Pass && !qemu_said.trim().is_empty() {
-            let first: Vec<&str> = qemu_said.lines().take(3).collect();
-            report
-                .reason
-                .push_str(&format!("; QEMU said: {}", first.join(" / ")));
-        }
-        eprintln!(
-            "[{label}] {} — {} passed, {} failed, {} skipped by probe ({:.1} s){}",
-            report.verdict.word(),
-            report.passed,
-            report.failed,
-            report.skipped.len(),
-            took.as_secs_f64(),
-            if report.verdict == Verdict::Pass {
-                String::new()
-            } else {
-                format!(": {}", report.reason)
-            }
-        );
-        Ok(Row {
-            label: label.to_string(),
-            arch: guest.arch.debian,
-            report,
-            took,
-            log: log_path,
-        })
-    };
-    let results = boot_all(&jobs, o.jobs, |job| {
-        let label = &job.label;
-        let first = boot_and_read(job, 1)?;
-        // TCG occasionally loses a guest to an emulation glitch (a boot-time IO-APIC
-        // panic, an oops while the kernel patches its own text). Such a kernel gets one
-        // more boot; a failure our tests cause comes back the second time and counts.
-        if !retry_worthy(&first.report) {
-            return Ok(first);
-        }
-        eprintln!(
-            "[{label}] the kernel itself failed ({}); booting it once more",
-            first.report.reason
-        );
-        let mut second = boot_and_read(job, 2)?;
-        if second.report.verdict == Verdict::Pass {
-            second.report.kernel_trouble.insert(
-                0,
-                format!(
-                    "first boot lost to the kernel, not the tests: {}",
-                    first.report.reason
-                ),
-            );
-        }
-        Ok(second)
+    let results = boot_all(&plan.jobs, o.jobs, |job| {
+        boot_with_retry(job, &plan.guests[job.guest], &logs, &o)
     });
     let wall = boot_start.elapsed();
-    for g in &guests {
+    for g in &plan.guests {
         let _ = std::fs::remove_file(&g.initramfs);
     }
+    let order = plan.labels();
     let mut rows: Vec<Row> = results.into_iter().collect::<Result<_>>()?;
-    rows.extend(unavailable);
-    rows.sort_by_key(|r| labels.iter().position(|l| *l == r.label));
+    rows.extend(plan.unavailable);
+    rows.sort_by_key(|r| order.iter().position(|l| *l == r.label));
     print!("{}", render_matrix(&rows));
-    let accels: Vec<String> = guests
+    let accels: Vec<String> = plan
+        .guests
         .iter()
         .map(|g| format!("{} {}", g.arch.debian, g.accel.name()))
         .collect();
@@ -468,15 +291,245 @@ pub fn run(mut o: Options) -> Result {
     );
     println!("console logs: {}", logs.display());
     if o.selftest {
-        // Failures are the point here; the consoles matter only when the check fails.
-        let verdict = check_selftest(&rows);
-        if verdict.is_err() {
-            rows.iter().for_each(print_log_tail);
-        }
-        return verdict;
+        check_selftest_rows(&rows)
+    } else {
+        check_rows(&rows)
     }
-    // A failing test is named above with its panic; a kernel that died or hung is
-    // explained only by its console.
+}
+
+/// `--list`: the known kernels of each architecture, the default set marked.
+fn print_known_kernels(arches: &[GuestArch]) {
+    for a in arches {
+        for p in kernels::known(a) {
+            let default = if kernels::default_set(a).contains(&p.name) {
+                "default"
+            } else {
+                ""
+            };
+            println!(
+                "{:<6} {:<6} {:<8} {:<42} {:<20} {:<18} {}",
+                a.debian, p.name, default, p.package, p.version, p.suite, p.note
+            );
+        }
+    }
+}
+
+/// Everything up to the boots: each architecture's guest, and one queue of kernels.
+struct Plan {
+    guests: Vec<Guest>,
+    jobs: Vec<Job>,
+    /// The kernels that could not be obtained, as finished rows.
+    unavailable: Vec<Row>,
+}
+
+impl Plan {
+    /// Every kernel's label, in the order the matrix lists them.
+    fn labels(&self) -> Vec<String> {
+        let booted = self.jobs.iter().map(|j| j.label.clone());
+        booted
+            .chain(self.unavailable.iter().map(|r| r.label.clone()))
+            .collect()
+    }
+}
+
+/// Builds each architecture's payload and initramfs and obtains its kernels.
+fn prepare(o: &Options) -> Result<Plan> {
+    let mut plan = Plan {
+        guests: Vec::new(),
+        jobs: Vec::new(),
+        unavailable: Vec::new(),
+    };
+    for arch in &o.arches {
+        let specs = kernels::resolve(&o.kernels, arch)?;
+        let guest = prepare_guest(o, arch, specs.len())?;
+        let labels: Vec<String> = unique_labels(&specs)
+            .iter()
+            .map(|l| arch.label(l))
+            .collect();
+        for (label, image) in labels.into_iter().zip(kernels::obtain(&specs, arch)) {
+            match image {
+                Ok(image) => plan.jobs.push(Job {
+                    label,
+                    image,
+                    guest: plan.guests.len(),
+                }),
+                Err(e) => {
+                    eprintln!("[{label}] UNAVAILABLE: {e}");
+                    plan.unavailable.push(Row {
+                        label,
+                        arch: arch.debian,
+                        report: Report::unavailable(e),
+                        took: Duration::ZERO,
+                        log: PathBuf::new(),
+                    });
+                }
+            }
+        }
+        plan.guests.push(guest);
+    }
+    Ok(plan)
+}
+
+/// One architecture's guest: its accelerator and QEMU, the init and the test binaries
+/// (or the selftest's) packed into an initramfs, its limits.
+fn prepare_guest(o: &Options, arch: &GuestArch, kernels: usize) -> Result<Guest> {
+    let accel = qemu::choose_accel(&o.accel, arch)?;
+    let qemu_bin = qemu::binary(arch)?;
+    if !arch.is_host() {
+        crate::codegen::ensure_rust_target(arch.target)?;
+    }
+    let init = compile_standalone("init", INIT_SOURCE, false, arch)?;
+    let payload = if o.selftest {
+        Payload {
+            tests: vec![(
+                SELFTEST_BINARY.to_string(),
+                compile_standalone("selftest", SELFTEST_SOURCE, true, arch)?,
+            )],
+            helpers: Vec::new(),
+        }
+    } else {
+        build_test_binaries(&o.packages, arch)?
+    };
+    // Per process, so concurrent runs (a selftest next to a full run) never boot
+    // each other's payload.
+    let initramfs = project_root().join(format!(
+        "target/kernel-check/initramfs-{}-{}.cpio",
+        arch.debian,
+        std::process::id()
+    ));
+    let (timeout, test_timeout) = default_timeouts(arch);
+    let timeout = o.timeout.unwrap_or(timeout);
+    let test_timeout = o.test_timeout.unwrap_or(test_timeout);
+    write_initramfs(&initramfs, &init, &payload, o, arch, test_timeout)?;
+    eprintln!(
+        "kernel-check {}: {} test binaries, {kernels} kernels, accel {}",
+        arch.debian,
+        payload.tests.len(),
+        accel.name(),
+    );
+    Ok(Guest {
+        arch: *arch,
+        accel,
+        qemu: qemu_bin,
+        initramfs,
+        expected: payload.tests.iter().map(|(n, _)| n.clone()).collect(),
+        timeout: Duration::from_secs(timeout),
+    })
+}
+
+/// A new folder for this run's console logs: two runs at once (two people, or a
+/// selftest next to a full run) must not write into each other's.
+fn logs_dir(selftest: bool) -> Result<PathBuf> {
+    let run_name = format!(
+        "{}{}-{}",
+        if selftest { "selftest-" } else { "" },
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        std::process::id()
+    );
+    let logs = project_root()
+        .join("target/kernel-check/logs")
+        .join(run_name);
+    std::fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
+    Ok(logs)
+}
+
+/// Boots `job`'s kernel, and once more if the kernel itself failed: TCG occasionally
+/// loses a guest to an emulation glitch (a boot-time IO-APIC panic, an oops while the
+/// kernel patches its own text). A failure our tests cause comes back the second time
+/// and counts.
+fn boot_with_retry(job: &Job, guest: &Guest, logs: &Path, o: &Options) -> Result<Row> {
+    let first = boot_and_read(job, guest, 1, logs, o)?;
+    if !retry_worthy(&first.report) {
+        return Ok(first);
+    }
+    eprintln!(
+        "[{}] the kernel itself failed ({}); booting it once more",
+        job.label, first.report.reason
+    );
+    let mut second = boot_and_read(job, guest, 2, logs, o)?;
+    if second.report.verdict == Verdict::Pass {
+        second.report.kernel_trouble.insert(
+            0,
+            format!(
+                "first boot lost to the kernel, not the tests: {}",
+                first.report.reason
+            ),
+        );
+    }
+    Ok(second)
+}
+
+/// Boots `job`'s kernel once (`attempt` names its log) and reads its console back.
+fn boot_and_read(job: &Job, guest: &Guest, attempt: u32, logs: &Path, o: &Options) -> Result<Row> {
+    let label = &job.label;
+    let log_path = if attempt == 1 {
+        logs.join(format!("{}.log", sanitize(label)))
+    } else {
+        logs.join(format!("{}.attempt{attempt}.log", sanitize(label)))
+    };
+    eprintln!("[{label}] booting {}", job.image.display());
+    let boot = qemu::Boot {
+        arch: &guest.arch,
+        qemu: &guest.qemu,
+        kernel: &job.image,
+        initramfs: &guest.initramfs,
+        log: &log_path,
+        accel: guest.accel,
+        smp: o.smp,
+        memory_mib: o.memory,
+        limit: guest.timeout,
+    };
+    let (outcome, took) = boot.run()?;
+    let text = String::from_utf8_lossy(&std::fs::read(&log_path).unwrap_or_default()).into_owned();
+    let mut report = log::analyse(&text, outcome, &guest.expected);
+    // QEMU's own complaints (a bad option, an unreadable kernel: QEMU then exits 1,
+    // which the log check already refuses as a pass) belong in the reason.
+    let qemu_said =
+        std::fs::read_to_string(log_path.with_extension("qemu-stderr")).unwrap_or_default();
+    if report.verdict != Verdict::Pass && !qemu_said.trim().is_empty() {
+        let first: Vec<&str> = qemu_said.lines().take(3).collect();
+        report
+            .reason
+            .push_str(&format!("; QEMU said: {}", first.join(" / ")));
+    }
+    eprintln!(
+        "[{label}] {} — {} passed, {} failed, {} skipped by probe ({:.1} s){}",
+        report.verdict.word(),
+        report.passed,
+        report.failed,
+        report.skipped.len(),
+        took.as_secs_f64(),
+        if report.verdict == Verdict::Pass {
+            String::new()
+        } else {
+            format!(": {}", report.reason)
+        }
+    );
+    Ok(Row {
+        label: label.to_string(),
+        arch: guest.arch.debian,
+        report,
+        took,
+        log: log_path,
+    })
+}
+
+/// The selftest's verdict; failures are its point, so the consoles are shown only
+/// when the check fails.
+fn check_selftest_rows(rows: &[Row]) -> Result {
+    let verdict = check_selftest(rows);
+    if verdict.is_err() {
+        rows.iter().for_each(print_log_tail);
+    }
+    verdict
+}
+
+/// A run's verdict: every kernel passes. A failing test is named in the matrix with
+/// its panic; a kernel that died or hung is explained only by its console, shown here.
+fn check_rows(rows: &[Row]) -> Result {
     let unexplained = |r: &&Row| matches!(r.report.verdict, Verdict::Timeout | Verdict::NoReport);
     for row in rows.iter().filter(unexplained) {
         print_log_tail(row);
