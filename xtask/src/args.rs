@@ -29,6 +29,7 @@ pub struct Spec {
     pub synopsis: &'static [&'static str],
     /// What the command does, wrapped to fit the top-level help (lines ≤ 64 columns).
     pub summary: &'static str,
+    /// Its options, in the order the help lists them.
     pub options: &'static [Opt],
     /// Printed after the options in `--help` (requirements, where output goes); may be
     /// empty.
@@ -91,6 +92,7 @@ impl Opt {
 
 /// A command's typed options, built from what [`parse`] matched.
 pub trait Args: Sized {
+    /// The spec the command line is read against.
     const SPEC: &'static Spec;
 
     /// Builds the options from the matched arguments; an error names the option and

@@ -102,6 +102,7 @@ pub struct Options {
     pub instructions: bool,
 }
 
+/// `cargo xtask bench`'s arguments, for the parser and the help.
 pub const SPEC: args::Spec = args::Spec {
     name: "bench",
     synopsis: &["[--quick] [--runs N] [--filter S,S..] [--instructions]"],
@@ -139,6 +140,7 @@ impl args::Args for Options {
     }
 }
 
+/// Runs `cargo xtask bench`.
 pub fn run(o: Options) -> Result {
     let runs = if o.quick { o.runs.min(5) } else { o.runs };
     let filter = o.filter.as_deref();

@@ -114,6 +114,7 @@ pub struct Options {
     pub no_system: bool,
 }
 
+/// `cargo xtask ci`'s arguments, for the parser and the help.
 pub const SPEC: args::Spec = args::Spec {
     name: "ci",
     synopsis: &["[--keep-going] [--no-system]"],
@@ -140,6 +141,7 @@ impl args::Args for Options {
     }
 }
 
+/// Runs `cargo xtask ci`.
 pub fn run(o: Options) -> Result {
     let mut ci = Ci {
         totals: Totals::default(),

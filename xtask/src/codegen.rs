@@ -105,6 +105,7 @@ pub struct Options {
     pub arches: Vec<&'static Arch>,
 }
 
+/// `cargo xtask regen-bindings`'s arguments, for the parser and the help.
 pub const SPEC: args::Spec = args::Spec {
     name: "regen-bindings",
     synopsis: &["[--check] [--arch x86_64|aarch64|riscv64]…"],
@@ -139,6 +140,7 @@ impl args::Args for Options {
     }
 }
 
+/// Runs `cargo xtask regen-bindings`.
 pub fn run(o: Options) -> Result {
     let (check, mut only) = (o.check, o.arches);
     if only.is_empty() {

@@ -52,6 +52,7 @@ const MODEL_OPTIONS: &[(&str, bool)] = &[
     ("--no-minimize", false),
 ];
 
+/// `cargo xtask fuzz`'s arguments, for the parser and the help.
 pub const SPEC: args::Spec = args::Spec {
     name: "fuzz",
     synopsis: &[
@@ -126,6 +127,7 @@ impl args::Args for Options {
     }
 }
 
+/// Runs `cargo xtask fuzz`.
 pub fn run(o: Options) -> Result {
     if o.libfuzzer {
         let targets = if o.targets.is_empty() {

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// A JSON value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
     Null,
@@ -29,6 +30,7 @@ impl Json {
         path.iter().try_fold(self, |v, key| v.get(key))
     }
 
+    /// The text of a string.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Json::String(s) => Some(s),
@@ -36,6 +38,7 @@ impl Json {
         }
     }
 
+    /// The value of `true` or `false`.
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Json::Bool(b) => Some(*b),
@@ -43,6 +46,7 @@ impl Json {
         }
     }
 
+    /// The elements of an array.
     pub fn as_array(&self) -> Option<&[Json]> {
         match self {
             Json::Array(a) => Some(a),

@@ -71,6 +71,7 @@ const SELFTEST_FAILING: &str = "futex_wake_without_probe";
 const SELFTEST_GATED: &str = "futex_wake_gated_by_probe";
 const SELFTEST_KERNELS: &[&str] = &["6.1", "7.3"];
 
+/// `cargo xtask kernel-check`'s arguments, for the parser and the help.
 pub const SPEC: args::Spec = args::Spec {
     name: "kernel-check",
     synopsis: &[
@@ -245,6 +246,7 @@ impl args::Args for Options {
     }
 }
 
+/// Runs `cargo xtask kernel-check`.
 pub fn run(mut o: Options) -> Result {
     if o.list {
         print_known_kernels(&o.arches);

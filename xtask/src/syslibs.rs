@@ -49,6 +49,7 @@ pub fn pkg_config_dir(version: &str) -> PathBuf {
 #[derive(Debug, PartialEq)]
 pub struct Options;
 
+/// `cargo xtask system-libs`'s arguments, for the parser and the help.
 pub const SPEC: args::Spec = args::Spec {
     name: "system-libs",
     synopsis: &[""],
@@ -69,6 +70,7 @@ impl args::Args for Options {
     }
 }
 
+/// Runs `cargo xtask system-libs`.
 pub fn run(_: Options) -> Result {
     fetch_all().map(|_| ())
 }

@@ -125,6 +125,7 @@ impl Default for Options {
     }
 }
 
+/// `cargo xtask vendor`'s arguments, for the parser and the help.
 pub const SPEC: args::Spec = args::Spec {
     name: "vendor",
     synopsis: &["[--from crates-io|git[=URL]|DIR] [--dest DIR] [--force]"],
@@ -167,6 +168,7 @@ impl args::Args for Options {
     }
 }
 
+/// Runs `cargo xtask vendor`.
 pub fn run(o: Options) -> Result {
     let Options {
         source,
