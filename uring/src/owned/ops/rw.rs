@@ -261,6 +261,38 @@ unsafe impl<B: IoBuf> Op for Writev<B> {
 /// the bytes moved. Either side may be a direct descriptor (`SPLICE_F_FD_IN_FIXED`
 /// for the input); an operation naming direct descriptors of two rings is
 /// refused by both.
+///
+/// ```
+/// use std::io::{Read as _, Write as _};
+/// use std::os::unix::net::UnixStream;
+/// use uring::owned::{DirectTable, OwnedRing, ops::Splice};
+/// let mut ring = OwnedRing::new(4)?;
+/// # let Ok(table) = DirectTable::new(&mut ring, 2, 0) else { return Ok(()) }; // < 6.0
+/// # /*
+/// let table = DirectTable::new(&mut ring, 2, 0)?;
+/// # */
+/// let (mut theirs, sock) = UnixStream::pair()?;
+/// let sock = table.insert(sock)?; // direct: the input
+/// let (mut out, to_out) = UnixStream::pair()?;
+/// let mut fds = [0; 2];
+/// // SAFETY: fds has room for the two descriptors pipe2 makes.
+/// assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+/// // SAFETY: two new descriptors nothing else owns.
+/// let (r, w) = unsafe {
+///     use std::os::fd::FromRawFd;
+///     (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1]))
+/// };
+/// let r = table.insert(r)?; // a direct read end; the write end stays plain
+/// theirs.write_all(b"through a pipe")?;
+/// let id = ring.submit_op(Splice::new(&sock, None, w, None, 64))?; // direct to plain
+/// assert_eq!(ring.wait_for(id)??, 14);
+/// let id = ring.submit_op(Splice::new(&r, None, to_out, None, 64))?; // and on
+/// assert_eq!(ring.wait_for(id)??, 14);
+/// let mut got = [0u8; 14];
+/// out.read_exact(&mut got)?;
+/// assert_eq!(&got, b"through a pipe");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Splice {
     fd_in: FileRef,
