@@ -660,15 +660,32 @@ impl Server {
         }
     }
 
-    /// Takes every item the connection's receive stream has, and its end if it
-    /// ended.
+    /// The connection's receive stream got a completion: takes its item, and
+    /// the stream's end if that was the last one.
+    ///
+    /// One activity key is one completion, and each completion of a receive
+    /// stream but the last carries exactly one item, so one item is taken per
+    /// key — no second look that would find nothing (and check the kernel's
+    /// queue to be sure). Items that arrive meanwhile come with keys of their
+    /// own, in the next pass. Only once the final completion is in (the stream
+    /// is no longer [in flight](OwnedRing::is_in_flight)) is the rest drained:
+    /// what it carried, if anything (the error that ended the stream), then
+    /// the end itself.
     fn poll_recv(&mut self, idx: usize) -> io::Result<()> {
         let Some(id) = self.conn(idx).recv else {
             return Ok(());
         };
+        if self.ring.is_in_flight(&id) {
+            return match self.ring.poll_item(&id) {
+                ItemPoll::Item(item) => self.on_recv_item(idx, item),
+                // Not reachable while the stream is in flight: an item per key.
+                _ => Ok(()),
+            };
+        }
         loop {
             match self.ring.poll_item(&id) {
                 ItemPoll::Item(item) => self.on_recv_item(idx, item)?,
+                // Not reachable: the final completion is in.
                 ItemPoll::Pending => return Ok(()),
                 ItemPoll::Ended(end) => return self.on_recv_end(idx, Some(end)),
                 // Not reachable: only this loop takes the stream's end.
