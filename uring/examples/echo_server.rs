@@ -675,17 +675,15 @@ impl Server {
         let Some(id) = self.conn(idx).recv else {
             return Ok(());
         };
-        if self.ring.is_in_flight(&id) {
-            return match self.ring.poll_item(&id) {
-                ItemPoll::Item(item) => self.on_recv_item(idx, item),
-                // Not reachable while the stream is in flight: an item per key.
-                _ => Ok(()),
-            };
-        }
+        let in_flight = self.ring.is_in_flight(&id);
         loop {
             match self.ring.poll_item(&id) {
-                ItemPoll::Item(item) => self.on_recv_item(idx, item)?,
-                // Not reachable: the final completion is in.
+                ItemPoll::Item(item) => {
+                    self.on_recv_item(idx, item)?;
+                    if in_flight {
+                        return Ok(());
+                    }
+                }
                 ItemPoll::Pending => return Ok(()),
                 ItemPoll::Ended(end) => return self.on_recv_end(idx, Some(end)),
                 // Not reachable: only this loop takes the stream's end.
