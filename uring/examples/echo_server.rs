@@ -23,7 +23,9 @@
 //!   number the ring gives each operation) — no hash map, no sorting. Outputs
 //!   are taken typed, by id ([`OwnedRing::poll_item`] for a stream's items,
 //!   [`OwnedRing::try_take`] for a finished send), so no completion is queued,
-//!   copied or downcast.
+//!   copied or downcast. A key stands for one completion, and each completion
+//!   of a receive stream but its last carries one item: one item is taken per
+//!   key, and a stream is never polled for nothing.
 //! * **One multishot accept** ([`ops::AcceptMultishot`]): each new connection is an
 //!   item of a single stream. If the stream ends (an error such as `EMFILE`), it
 //!   is re-armed, after a short [`ops::Timeout`] when the error says the process
