@@ -10,12 +10,12 @@ use crate::support;
 use support::kernel_release;
 
 use std::io::{Read as _, Write as _};
-use std::net::{Ipv4Addr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
 
 use uring::error::errno;
-use uring::owned::{BufPool, FixedBufs, OwnedRing, SharedFd, ops};
+use uring::owned::{BufPool, FixedBufs, Multi, OpId, OwnedRing, SharedFd, ops};
 
 fn ring() -> OwnedRing {
     OwnedRing::new(16).expect("io_uring set-up")
@@ -55,6 +55,43 @@ fn unsupported<T>(item: &std::io::Result<T>, test: &str) -> bool {
     }
 }
 
+/// The first item of a recvmsg stream, or `None` (the skip printed) where the kernel
+/// lacks multishot recvmsg.
+fn first_msg(
+    ring: &mut OwnedRing,
+    id: &OpId<Multi<ops::RecvMsgMultishot>>,
+    test: &str,
+) -> Option<ops::RecvMsgItem> {
+    let item = ring.next_item(id).unwrap().item().expect("an item");
+    if unsupported(&item, test) {
+        return None;
+    }
+    Some(item.unwrap())
+}
+
+/// An armed recvmsg stream: `(ring, pool, to, id)`, the multishot op `id` on `ring`,
+/// receiving into `pool` what is sent to the UDP socket at `to`.
+type ArmedRecvMsg = (
+    OwnedRing,
+    BufPool,
+    SocketAddr,
+    OpId<Multi<ops::RecvMsgMultishot>>,
+);
+
+/// Arms a multishot recvmsg (no control data) on a fresh UDP socket, on a fresh ring
+/// with a pool of `count` buffers of `size` bytes (buffer group `group`), or `None`
+/// (the skip printed) where the kernel refuses the pool.
+fn armed_recvmsg(group: u16, count: u16, size: u32, test: &str) -> Option<ArmedRecvMsg> {
+    let mut ring = ring();
+    let pool = pool(&mut ring, group, count, size, test)?;
+    let server = udp();
+    let to = server.local_addr().unwrap();
+    let id = ring
+        .submit_multishot(ops::RecvMsgMultishot::new(server, &pool, 0).unwrap())
+        .unwrap();
+    Some((ring, pool, to, id))
+}
+
 fn lacks(code: u8, name: &str, since: &str, test: &str) -> bool {
     let probe = uring::probe::probe().expect("probe");
     if probe.is_supported(code) {
@@ -82,15 +119,9 @@ fn byte(d: usize, k: usize) -> u8 {
 #[test]
 fn each_datagram_comes_with_its_sender_and_every_byte() {
     let test = "each_datagram_comes_with_its_sender_and_every_byte";
-    let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 1, 16, 1024, test) else {
+    let Some((mut ring, pool, to, id)) = armed_recvmsg(1, 16, 1024, test) else {
         return;
     };
-    let server = udp();
-    let to = server.local_addr().unwrap();
-    let id = ring
-        .submit_multishot(ops::RecvMsgMultishot::new(server, &pool, 0).unwrap())
-        .unwrap();
     let clients: Vec<UdpSocket> = (0..4).map(|_| udp()).collect();
     let mut sent = Vec::new();
     for d in 0..12usize {
@@ -100,11 +131,18 @@ fn each_datagram_comes_with_its_sender_and_every_byte() {
         sent.push((c.local_addr().unwrap(), data));
     }
     for (d, (from, data)) in sent.iter().enumerate() {
-        let item = ring.next_item(&id).unwrap().item().expect("an item");
-        if d == 0 && unsupported(&item, test) {
-            return;
-        }
-        let msg = item.unwrap();
+        let msg = if d == 0 {
+            let Some(first) = first_msg(&mut ring, &id, test) else {
+                return;
+            };
+            first
+        } else {
+            ring.next_item(&id)
+                .unwrap()
+                .item()
+                .expect("an item")
+                .unwrap()
+        };
         assert_eq!(msg.addr(), Some(*from), "datagram {d}'s sender");
         assert_eq!(msg.payload(), &data[..], "datagram {d}'s bytes");
         assert_eq!(msg.payload_len(), data.len());
@@ -125,25 +163,17 @@ fn each_datagram_comes_with_its_sender_and_every_byte() {
 #[test]
 fn a_datagram_larger_than_the_buffer_is_cut_and_says_so() {
     let test = "a_datagram_larger_than_the_buffer_is_cut_and_says_so";
-    let mut ring = ring();
     // 256-byte buffers: 16 header + 128 address leave 112 bytes of payload.
-    let Some(pool) = pool(&mut ring, 2, 4, 256, test) else {
+    let Some((mut ring, _pool, to, id)) = armed_recvmsg(2, 4, 256, test) else {
         return;
     };
-    let server = udp();
-    let to = server.local_addr().unwrap();
-    let id = ring
-        .submit_multishot(ops::RecvMsgMultishot::new(server, &pool, 0).unwrap())
-        .unwrap();
     let client = udp();
     let big: Vec<u8> = (0..3000).map(|k| byte(1, k)).collect();
     client.send_to(&big, to).unwrap();
     client.send_to(b"small", to).unwrap();
-    let item = ring.next_item(&id).unwrap().item().expect("an item");
-    if unsupported(&item, test) {
+    let Some(msg) = first_msg(&mut ring, &id, test) else {
         return;
-    }
-    let msg = item.unwrap();
+    };
     assert!(msg.is_truncated());
     assert!(msg.flags() & libc::MSG_TRUNC != 0);
     assert_eq!(msg.payload_len(), 3000, "the datagram's real length");
@@ -232,11 +262,9 @@ fn descriptors_in_control_data_are_owned_and_closed_when_not_taken() {
     send_fd(&a, w2.as_raw_fd(), b'2');
     drop((w1, w2));
 
-    let item = ring.next_item(&id).unwrap().item().expect("an item");
-    if unsupported(&item, test) {
+    let Some(mut msg) = first_msg(&mut ring, &id, test) else {
         return;
-    }
-    let mut msg = item.unwrap();
+    };
     assert_eq!(msg.payload(), b"1");
     assert!(!msg.control().is_empty());
     let fds = msg.take_fds();
@@ -273,23 +301,16 @@ fn descriptors_in_control_data_are_owned_and_closed_when_not_taken() {
 #[test]
 fn a_pool_that_runs_dry_ends_the_stream_with_enobufs_and_keeps_what_arrived() {
     let test = "a_pool_that_runs_dry_ends_the_stream_with_enobufs_and_keeps_what_arrived";
-    let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 6, 2, 256, test) else {
+    let Some((mut ring, pool, to, id)) = armed_recvmsg(6, 2, 256, test) else {
         return;
     };
-    let server = udp();
-    let to = server.local_addr().unwrap();
-    let id = ring
-        .submit_multishot(ops::RecvMsgMultishot::new(server, &pool, 0).unwrap())
-        .unwrap();
     let client = udp();
     // Wait for the first, so the op is armed, then send more than the pool holds.
     client.send_to(b"d0", to).unwrap();
-    let first = ring.next_item(&id).unwrap().item().expect("an item");
-    if unsupported(&first, test) {
+    // Held: one buffer out.
+    let Some(first) = first_msg(&mut ring, &id, test) else {
         return;
-    }
-    let first = first.unwrap(); // held: one buffer out
+    };
     for d in 1..4u8 {
         client.send_to(&[b'd', b'0' + d], to).unwrap();
     }
@@ -327,22 +348,14 @@ fn a_recvmsg_stream_is_refused_by_another_ring() {
 #[test]
 fn dropping_the_ring_mid_stream_gives_every_buffer_back() {
     let test = "dropping_the_ring_mid_stream_gives_every_buffer_back";
-    let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 8, 4, 512, test) else {
+    let Some((mut ring, pool, to, id)) = armed_recvmsg(8, 4, 512, test) else {
         return;
     };
-    let server = udp();
-    let to = server.local_addr().unwrap();
-    let id = ring
-        .submit_multishot(ops::RecvMsgMultishot::new(server, &pool, 0).unwrap())
-        .unwrap();
     let client = udp();
     client.send_to(b"first", to).unwrap();
-    let first = ring.next_item(&id).unwrap().item().expect("an item");
-    if unsupported(&first, test) {
+    let Some(held) = first_msg(&mut ring, &id, test) else {
         return;
-    }
-    let held = first.unwrap();
+    };
     client.send_to(b"queued, never taken", to).unwrap();
     // Let the second arrive in the table's queue of items, not taken.
     std::thread::sleep(std::time::Duration::from_millis(50));
