@@ -779,18 +779,44 @@ fn waitid_on_a_pidfd_keeps_the_pidfd_open() {
 
 // ---------------------------------------------------------------- multishot read
 
-#[test]
-fn read_multishot_delivers_pipe_data_in_several_completions() {
-    if !supported(uring::op::ReadMultishot::CODE, "read_multishot") {
-        return;
+/// A pool of `count` buffers of `size` bytes (buffer group `group`) on `ring`, or
+/// `None` (the skip printed) when the kernel refuses buffer rings.
+fn pool_or_skip(
+    ring: &mut OwnedRing,
+    group: u16,
+    count: u16,
+    size: u32,
+    test: &str,
+) -> Option<BufPool> {
+    match BufPool::new(ring, group, count, size) {
+        Ok(pool) => Some(pool),
+        Err(e) => {
+            support::skip(test, &format!("this kernel refused a buffer ring ({e})"));
+            None
+        }
+    }
+}
+
+/// A ring and a pool (as [`pool_or_skip`]) for multishot reads, or `None` (the skip
+/// printed) when the kernel lacks multishot read or buffer rings.
+fn read_multishot_setup(
+    group: u16,
+    count: u16,
+    size: u32,
+    test: &str,
+) -> Option<(OwnedRing, BufPool)> {
+    if !supported(uring::op::ReadMultishot::CODE, test) {
+        return None;
     }
     let mut ring = ring();
-    let pool = match BufPool::new(&mut ring, 3, 4, 32) {
-        Ok(p) => p,
-        Err(e) => {
-            println!("skipped: read_multishot because this kernel refused a buffer ring ({e})");
-            return;
-        }
+    let pool = pool_or_skip(&mut ring, group, count, size, test)?;
+    Some((ring, pool))
+}
+
+#[test]
+fn read_multishot_delivers_pipe_data_in_several_completions() {
+    let Some((mut ring, pool)) = read_multishot_setup(3, 4, 32, "read_multishot") else {
+        return;
     };
     let (r, mut w) = pipe();
     let id = ring
@@ -826,16 +852,8 @@ fn read_multishot_delivers_pipe_data_in_several_completions() {
 
 #[test]
 fn read_multishot_runs_dry_with_enobufs_and_is_cancellable() {
-    if !supported(uring::op::ReadMultishot::CODE, "read_multishot dry") {
+    let Some((mut ring, pool)) = read_multishot_setup(4, 1, 8, "read_multishot dry") else {
         return;
-    }
-    let mut ring = ring();
-    let pool = match BufPool::new(&mut ring, 4, 1, 8) {
-        Ok(p) => p,
-        Err(e) => {
-            println!("skipped: read_multishot dry because this kernel refused a buffer ring ({e})");
-            return;
-        }
     };
     let (r, mut w) = pipe();
     let id = ring
@@ -885,13 +903,8 @@ fn bundle_setup(count: u16, size: u32, test: &str) -> Option<(OwnedRing, BufPool
         );
         return None;
     }
-    match BufPool::new(&mut ring, 9, count, size) {
-        Ok(pool) => Some((ring, pool)),
-        Err(e) => {
-            println!("skipped: {test} because this kernel refused a buffer ring ({e})");
-            None
-        }
-    }
+    let pool = pool_or_skip(&mut ring, 9, count, size, test)?;
+    Some((ring, pool))
 }
 
 /// Waits until `sock` has data (so a bundle receive finds all that was sent).
