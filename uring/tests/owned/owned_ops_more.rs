@@ -373,31 +373,6 @@ fn sendmsg_and_recvmsg_carry_one_datagram_across_buffers_with_the_peer_address()
     assert_eq!(bufs, vec![b"x".to_vec()]);
 }
 
-/// Sends one byte with `fd` attached (`SCM_RIGHTS`) on `sock`.
-fn send_fd(sock: &UnixDatagram, fd: i32) {
-    let mut cbuf = [0u64; 4];
-    let mut byte = *b"f";
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    // SAFETY: the msghdr names live local buffers (iov, cbuf) large enough for one
-    // control message with one int; the CMSG macros stay inside cbuf.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
-        libc::CMSG_DATA(c).cast::<i32>().write_unaligned(fd);
-        assert_eq!(libc::sendmsg(sock.as_raw_fd(), &msg, 0), 1);
-    }
-}
-
 #[test]
 fn recvmsg_takes_passed_descriptors_as_owned_and_without_room_gets_none() {
     if !supported(uring::op::RecvMsg::CODE, "recvmsg with descriptors") {
@@ -407,7 +382,7 @@ fn recvmsg_takes_passed_descriptors_as_owned_and_without_room_gets_none() {
     let (a, b) = UnixDatagram::pair().unwrap();
     let b = SharedFd::from(b);
     let (mut pr, pw) = pipe();
-    send_fd(&a, pw.as_raw_fd());
+    support::send_fd(&a, pw.as_raw_fd(), b'f');
     drop(pw);
     let id = ring
         .submit_op(ops::RecvMsg::new(&b, vec![Vec::with_capacity(4)]).control(64))
@@ -431,7 +406,7 @@ fn recvmsg_takes_passed_descriptors_as_owned_and_without_room_gets_none() {
 
     // Without a control buffer the kernel installs nothing, and says so.
     let (_pr2, pw2) = pipe();
-    send_fd(&a, pw2.as_raw_fd());
+    support::send_fd(&a, pw2.as_raw_fd(), b'f');
     let id = ring
         .submit_op(ops::RecvMsg::new(&b, vec![Vec::with_capacity(4)]))
         .unwrap();

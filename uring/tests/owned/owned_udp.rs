@@ -217,31 +217,6 @@ fn too_small_buffers_are_refused_before_submitting() {
     );
 }
 
-/// Sends `byte` with `fd` attached (`SCM_RIGHTS`) on `sock`.
-fn send_fd(sock: &UnixDatagram, fd: i32, byte: u8) {
-    let mut cbuf = [0u64; 4];
-    let mut b = [byte];
-    let mut iov = libc::iovec {
-        iov_base: b.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    // SAFETY: the msghdr names live local buffers; the CMSG macros stay inside cbuf
-    // (CMSG_SPACE(4) <= 32 bytes).
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
-        libc::CMSG_DATA(c).cast::<i32>().write_unaligned(fd);
-        assert_eq!(libc::sendmsg(sock.as_raw_fd(), &msg, 0), 1);
-    }
-}
-
 #[test]
 fn descriptors_in_control_data_are_owned_and_closed_when_not_taken() {
     // Checks that the last copy of a descriptor is closed.
@@ -258,8 +233,8 @@ fn descriptors_in_control_data_are_owned_and_closed_when_not_taken() {
     // Two pipes; their write ends travel, and are dropped here.
     let (r1, w1) = support::pipe();
     let (r2, w2) = support::pipe();
-    send_fd(&a, w1.as_raw_fd(), b'1');
-    send_fd(&a, w2.as_raw_fd(), b'2');
+    support::send_fd(&a, w1.as_raw_fd(), b'1');
+    support::send_fd(&a, w2.as_raw_fd(), b'2');
     drop((w1, w2));
 
     let Some(mut msg) = first_msg(&mut ring, &id, test) else {

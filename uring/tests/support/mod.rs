@@ -198,6 +198,33 @@ pub fn read_fd(fd: i32, n: usize) -> Vec<u8> {
     buf
 }
 
+/// Sends the one byte `byte` on `sock` with descriptor `fd` attached (`SCM_RIGHTS`).
+pub fn send_fd(sock: &std::os::unix::net::UnixDatagram, fd: i32, byte: u8) {
+    use std::os::fd::AsRawFd as _;
+    let mut cbuf = [0u64; 4];
+    let mut b = [byte];
+    let mut iov = libc::iovec {
+        iov_base: b.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: the msghdr names live local buffers (iov, cbuf); the CMSG macros stay
+    // inside cbuf (CMSG_SPACE(4) <= 32 bytes, room for one control message with one
+    // int).
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
+        libc::CMSG_DATA(c).cast::<i32>().write_unaligned(fd);
+        assert_eq!(libc::sendmsg(sock.as_raw_fd(), &msg, 0), 1);
+    }
+}
+
 /// The running kernel's release (`uname -r`), for skip messages.
 pub fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
