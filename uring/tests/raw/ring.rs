@@ -2,6 +2,7 @@
 //! overflow, timeouts, and agreement with liburing's own functions.
 
 use crate::support;
+use support::ops::{nop, zeroed_sqe};
 use support::pipe;
 
 use std::collections::BTreeSet;
@@ -10,19 +11,6 @@ use std::time::Duration;
 
 use uring::sqe::Sqe;
 use uring::{CqeFlags, Features, PushError, Ring, sys};
-
-fn zeroed_sqe() -> sys::io_uring_sqe {
-    // SAFETY: io_uring_sqe is plain integers; all-zero is valid.
-    unsafe { std::mem::zeroed() }
-}
-
-fn nop(user_data: u64) -> Sqe {
-    let mut raw = zeroed_sqe();
-    // SAFETY: raw is a valid, exclusively borrowed SQE.
-    unsafe { sys::io_uring_prep_nop(&mut raw) };
-    raw.user_data = user_data;
-    Sqe::from_raw(raw)
-}
 
 /// An openat of a path that does not exist: ENOENT on every kernel with OPENAT (5.6),
 /// unlike an injected NOP result (Linux 6.11).

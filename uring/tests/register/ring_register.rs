@@ -3,6 +3,7 @@
 
 use crate::support;
 use support::kernel_release;
+use support::ops::{nop, zeroed_sqe};
 use support::pipe;
 use support::skipped_for_old_liburing;
 
@@ -11,19 +12,6 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use uring::sqe::Sqe;
 use uring::{Features, Ring, sys};
-
-fn zeroed_sqe() -> sys::io_uring_sqe {
-    // SAFETY: io_uring_sqe is plain integers; all-zero is valid.
-    unsafe { std::mem::zeroed() }
-}
-
-fn nop(user_data: u64) -> Sqe {
-    let mut raw = zeroed_sqe();
-    // SAFETY: raw is a valid, exclusively borrowed SQE.
-    unsafe { sys::io_uring_prep_nop(&mut raw) };
-    raw.user_data = user_data;
-    Sqe::from_raw(raw)
-}
 
 /// Probes the running kernel for `what` by doing `try_it` on a fresh ring. A kernel
 /// that does not know a register opcode, or a flag of one, refuses it with
