@@ -55,6 +55,16 @@ fn stream_bufs(from: usize, sizes: &[usize]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Pushes onto `queue` buffers of the given sizes cut from the test stream starting
+/// at offset `from` ([`stream_bufs`]); returns them, as pushed, and their total.
+fn queue_stream(queue: &SendQueue, from: usize, sizes: &[usize]) -> (Vec<Vec<u8>>, usize) {
+    let bufs = stream_bufs(from, sizes);
+    for b in &bufs {
+        queue.push(b.clone()).unwrap();
+    }
+    (bufs, sizes.iter().sum())
+}
+
 fn setsockopt(fd: &impl AsRawFd, opt: i32, value: i32) {
     // SAFETY: a valid socket and an int option, by pointer and length.
     let r = unsafe {
@@ -140,11 +150,7 @@ fn one_bundle_sends_every_queued_buffer_in_order_and_hands_them_back() {
     };
     let (sender, peer) = tcp_pair(false);
     let sizes = [5, 1, 300, 17, 4096, 2];
-    let bufs = stream_bufs(0, &sizes);
-    let total: usize = sizes.iter().sum();
-    for b in &bufs {
-        queue.push(b.clone()).unwrap();
-    }
+    let (bufs, total) = queue_stream(&queue, 0, &sizes);
     assert_eq!((queue.len(), queue.queued_bytes()), (sizes.len(), total));
 
     let reader = read_on_thread(peer, total);
@@ -175,11 +181,7 @@ fn a_bundle_of_hundreds_of_buffers_may_complete_in_several_steps() {
     };
     let (sender, peer) = tcp_pair(false);
     let sizes: Vec<usize> = (0..600).map(|i| 1 + i % 13).collect();
-    let bufs = stream_bufs(0, &sizes);
-    let total: usize = sizes.iter().sum();
-    for b in &bufs {
-        queue.push(b.clone()).unwrap();
-    }
+    let (bufs, total) = queue_stream(&queue, 0, &sizes);
     let reader = read_on_thread(peer, total);
     let sender = SharedFd::from(sender);
     let mut back: Vec<Vec<u8>> = Vec::new();
@@ -207,11 +209,7 @@ fn a_bundle_cut_short_keeps_the_rest_queued_and_the_next_bundle_sends_it_in_orde
     let (sender, peer) = tcp_pair(true);
     // Odd sizes, so the socket is unlikely to fill up at a buffer boundary.
     let sizes: Vec<usize> = (0..12).map(|i| 40_000 + 1_001 * i).collect();
-    let bufs = stream_bufs(0, &sizes);
-    let total: usize = sizes.iter().sum();
-    for b in &bufs {
-        queue.push(b.clone()).unwrap();
-    }
+    let (bufs, total) = queue_stream(&queue, 0, &sizes);
 
     // The peer does not read: the socket takes part, and the bundle waits for
     // room (bundles imply MSG_WAITALL)…
@@ -288,11 +286,7 @@ fn a_second_bundle_is_refused_while_one_is_in_flight_and_a_cancelled_one_sends_n
     let (sender, peer) = tcp_pair(true);
     let filled = fill(&sender);
     let sizes = [1000, 2001, 3002];
-    let bufs = stream_bufs(filled, &sizes);
-    let total: usize = sizes.iter().sum();
-    for b in &bufs {
-        queue.push(b.clone()).unwrap();
-    }
+    let (bufs, total) = queue_stream(&queue, filled, &sizes);
     let sender = SharedFd::from(sender);
     let id = ring
         .submit_op(SendBundle::new(&sender, &queue).unwrap())
@@ -402,10 +396,7 @@ fn dropping_the_ring_with_a_bundle_blocked_cancels_it_and_keeps_the_buffers_queu
     };
     let (sender, peer) = tcp_pair(true);
     let filled = fill(&sender);
-    let bufs = stream_bufs(filled, &[7000, 7001]);
-    for b in &bufs {
-        queue.push(b.clone()).unwrap();
-    }
+    queue_stream(&queue, filled, &[7000, 7001]);
     let _id = ring
         .submit_op(SendBundle::new(sender, &queue).unwrap())
         .unwrap();
@@ -434,11 +425,7 @@ fn take_unsent_hands_back_what_a_cut_short_bundle_left_and_the_queue_goes_on() {
     };
     let (sender, peer) = tcp_pair(true);
     let sizes = [50_001, 50_002, 50_003];
-    let bufs = stream_bufs(0, &sizes);
-    let total: usize = sizes.iter().sum();
-    for b in &bufs {
-        queue.push(b.clone()).unwrap();
-    }
+    let (bufs, total) = queue_stream(&queue, 0, &sizes);
     let id = ring
         .submit_op(
             SendBundle::new(sender, &queue)
@@ -491,11 +478,7 @@ fn a_ring_never_dropped_with_a_bundle_blocked_keeps_the_buffers_alive_for_the_ke
     let (sender, peer) = tcp_pair(true);
     let filled = fill(&sender);
     let sizes = [9000, 9001, 9002];
-    let bufs = stream_bufs(filled, &sizes);
-    let total: usize = sizes.iter().sum();
-    for b in bufs {
-        queue.push(b).unwrap();
-    }
+    let (_, total) = queue_stream(&queue, filled, &sizes);
     let _id = ring
         .submit_op(SendBundle::new(sender, &queue).unwrap())
         .unwrap();
