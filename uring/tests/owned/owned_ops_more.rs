@@ -5,7 +5,7 @@
 //! through. A test whose opcode this kernel lacks prints why and returns.
 
 use crate::support;
-use support::{kernel_release, supported, tcp_pair};
+use support::{kernel_release, pool_or_skip, supported, tcp_pair};
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -754,25 +754,7 @@ fn waitid_on_a_pidfd_keeps_the_pidfd_open() {
 
 // ---------------------------------------------------------------- multishot read
 
-/// A pool of `count` buffers of `size` bytes (buffer group `group`) on `ring`, or
-/// `None` (the skip printed) when the kernel refuses buffer rings.
-fn pool_or_skip(
-    ring: &mut OwnedRing,
-    group: u16,
-    count: u16,
-    size: u32,
-    test: &str,
-) -> Option<BufPool> {
-    match BufPool::new(ring, group, count, size) {
-        Ok(pool) => Some(pool),
-        Err(e) => {
-            support::skip(test, &format!("this kernel refused a buffer ring ({e})"));
-            None
-        }
-    }
-}
-
-/// A ring and a pool (as [`pool_or_skip`]) for multishot reads, or `None` (the skip
+/// A ring and a pool ([`pool_or_skip`]) for multishot reads, or `None` (the skip
 /// printed) when the kernel lacks multishot read or buffer rings.
 fn read_multishot_setup(
     group: u16,

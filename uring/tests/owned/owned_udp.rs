@@ -8,6 +8,7 @@
 
 use crate::support;
 use support::kernel_release;
+use support::pool_or_skip;
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -19,23 +20,6 @@ use uring::owned::{BufPool, FixedBufs, Multi, OpId, OwnedRing, SharedFd, ops};
 
 fn ring() -> OwnedRing {
     OwnedRing::new(16).expect("io_uring set-up")
-}
-
-fn pool(ring: &mut OwnedRing, group: u16, count: u16, size: u32, test: &str) -> Option<BufPool> {
-    match BufPool::new(ring, group, count, size) {
-        Ok(p) => Some(p),
-        Err(e) if errno(&e) == Some(libc::EINVAL) => {
-            support::skip(
-                test,
-                &format!(
-                    "this kernel ({}) refused a buffer ring ({e}); Linux 5.19 is needed",
-                    kernel_release()
-                ),
-            );
-            None
-        }
-        Err(e) => panic!("registering a buffer pool: {e}"),
-    }
 }
 
 /// Whether the first item says the kernel lacks multishot recvmsg (Linux 6.0).
@@ -83,7 +67,7 @@ type ArmedRecvMsg = (
 /// (the skip printed) where the kernel refuses the pool.
 fn armed_recvmsg(group: u16, count: u16, size: u32, test: &str) -> Option<ArmedRecvMsg> {
     let mut ring = ring();
-    let pool = pool(&mut ring, group, count, size, test)?;
+    let pool = pool_or_skip(&mut ring, group, count, size, test)?;
     let server = udp();
     let to = server.local_addr().unwrap();
     let id = ring
@@ -200,13 +184,13 @@ fn a_datagram_larger_than_the_buffer_is_cut_and_says_so() {
 fn too_small_buffers_are_refused_before_submitting() {
     let test = "too_small_buffers_are_refused_before_submitting";
     let mut ring = ring();
-    let Some(pool144) = pool(&mut ring, 3, 2, 144, test) else {
+    let Some(pool144) = pool_or_skip(&mut ring, 3, 2, 144, test) else {
         return;
     };
     let e = ops::RecvMsgMultishot::new(udp(), &pool144, 0).unwrap_err();
     assert_eq!(errno(&e), Some(libc::EINVAL));
     assert!(e.to_string().contains("144"), "{e}");
-    let Some(pool200) = pool(&mut ring, 4, 2, 200, test) else {
+    let Some(pool200) = pool_or_skip(&mut ring, 4, 2, 200, test) else {
         return;
     };
     // 200 bytes hold the header and the address, not 64 bytes of control data.
@@ -223,7 +207,7 @@ fn descriptors_in_control_data_are_owned_and_closed_when_not_taken() {
     let _no_forks = support::no_forks();
     let test = "descriptors_in_control_data_are_owned_and_closed_when_not_taken";
     let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 5, 4, 512, test) else {
+    let Some(pool) = pool_or_skip(&mut ring, 5, 4, 512, test) else {
         return;
     };
     let (a, b) = UnixDatagram::pair().unwrap();
@@ -311,7 +295,7 @@ fn a_recvmsg_stream_is_refused_by_another_ring() {
     let test = "a_recvmsg_stream_is_refused_by_another_ring";
     let mut a = ring();
     let mut b = ring();
-    let Some(pool) = pool(&mut a, 7, 2, 512, test) else {
+    let Some(pool) = pool_or_skip(&mut a, 7, 2, 512, test) else {
         return;
     };
     let refused = b

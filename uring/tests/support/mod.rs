@@ -198,6 +198,33 @@ pub fn read_fd(fd: i32, n: usize) -> Vec<u8> {
     buf
 }
 
+/// A provided-buffer pool of `count` buffers of `size` bytes as buffer group `group`
+/// on `ring`, or `None` where the kernel has no buffer rings (`EINVAL`, before Linux
+/// 5.19): then says that `test` is skipped and why ([`skip`]). Any other error fails
+/// the test.
+pub fn pool_or_skip(
+    ring: &mut uring::owned::OwnedRing,
+    group: u16,
+    count: u16,
+    size: u32,
+    test: &str,
+) -> Option<uring::owned::BufPool> {
+    match uring::owned::BufPool::new(ring, group, count, size) {
+        Ok(p) => Some(p),
+        Err(e) if uring::error::errno(&e) == Some(libc::EINVAL) => {
+            skip(
+                test,
+                &format!(
+                    "this kernel ({}) refused a buffer ring ({e}); Linux 5.19 is needed",
+                    kernel_release()
+                ),
+            );
+            None
+        }
+        Err(e) => panic!("registering a buffer pool: {e}"),
+    }
+}
+
 /// Sends the one byte `byte` on `sock` with descriptor `fd` attached (`SCM_RIGHTS`).
 pub fn send_fd(sock: &std::os::unix::net::UnixDatagram, fd: i32, byte: u8) {
     use std::os::fd::AsRawFd as _;
