@@ -849,15 +849,8 @@ fn read_multishot_runs_dry_with_enobufs_and_is_cancellable() {
 /// bundles or buffer rings.
 fn bundle_setup(count: u16, size: u32, test: &str) -> Option<(OwnedRing, BufPool)> {
     let mut ring = ring();
-    if !ring
-        .ring()
-        .features()
-        .contains(uring::Features::RECVSEND_BUNDLE)
-    {
-        println!(
-            "skipped: {test} because this kernel ({}) lacks IORING_FEAT_RECVSEND_BUNDLE (Linux 6.10)",
-            kernel_release()
-        );
+    let features = ring.ring().features();
+    if !support::has_feature(features, uring::Features::RECVSEND_BUNDLE, test) {
         return None;
     }
     let pool = pool_or_skip(&mut ring, 9, count, size, test)?;

@@ -5,7 +5,6 @@
 //! bundles (before Linux 6.10) prints why each test is skipped.
 
 use crate::support;
-use support::kernel_release;
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -19,15 +18,8 @@ use uring::owned::{OwnedRing, SendBundle, SendQueue, SharedFd};
 /// (the reason printed) when the kernel lacks bundle sends.
 fn setup(group: u16, capacity: u16, test: &str) -> Option<(OwnedRing, SendQueue)> {
     let mut ring = OwnedRing::new(16).expect("io_uring set-up");
-    if !ring
-        .ring()
-        .features()
-        .contains(uring::Features::RECVSEND_BUNDLE)
-    {
-        println!(
-            "skipped: {test} because this kernel ({}) lacks IORING_FEAT_RECVSEND_BUNDLE (Linux 6.10)",
-            kernel_release()
-        );
+    let features = ring.ring().features();
+    if !support::has_feature(features, uring::Features::RECVSEND_BUNDLE, test) {
         return None;
     }
     match SendQueue::new(&mut ring, group, capacity) {

@@ -227,8 +227,11 @@ fn pending_read_completes_when_data_arrives() {
 #[test]
 fn cq_overflow_loses_nothing() {
     let mut ring = Ring::builder().cq_entries(8).build(4).unwrap();
-    if !ring.features().contains(Features::NODROP) {
-        eprintln!("skipped: cq_overflow_loses_nothing because the kernel lacks IORING_FEAT_NODROP");
+    if !support::has_feature(
+        ring.features(),
+        Features::NODROP,
+        "cq_overflow_loses_nothing",
+    ) {
         return;
     }
     assert_eq!(ring.params().cq_entries(), 8);
@@ -298,10 +301,8 @@ fn submit_flushes_overflow_too() {
 #[test]
 fn submit_and_wait_timeout_times_out_with_etime() {
     let mut ring = Ring::new(4).unwrap();
-    if !ring.features().contains(Features::EXT_ARG) {
-        eprintln!(
-            "skipped: submit_and_wait_timeout test because the kernel lacks IORING_FEAT_EXT_ARG"
-        );
+    let test = "submit_and_wait_timeout_times_out_with_etime";
+    if !support::has_feature(ring.features(), Features::EXT_ARG, test) {
         return;
     }
     let err = ring
@@ -333,8 +334,8 @@ fn submit_and_wait_timeout_times_out_with_etime() {
 #[test]
 fn submit_and_wait_timeout_returns_when_completions_are_there() {
     let mut ring = Ring::new(4).unwrap();
-    if !ring.features().contains(Features::EXT_ARG) {
-        eprintln!("skipped: because the kernel lacks IORING_FEAT_EXT_ARG");
+    let test = "submit_and_wait_timeout_returns_when_completions_are_there";
+    if !support::has_feature(ring.features(), Features::EXT_ARG, test) {
         return;
     }
     push(&mut ring, &nop(1));
@@ -350,12 +351,11 @@ fn submit_and_wait_timeout_returns_when_completions_are_there() {
 #[test]
 fn min_timeout_wait() {
     let mut ring = Ring::new(4).unwrap();
-    if !ring.features().contains(Features::MIN_TIMEOUT) {
+    if !support::has_feature(ring.features(), Features::MIN_TIMEOUT, "min_timeout_wait") {
         let err = ring
             .submit_and_wait_min_timeout(1, Duration::from_millis(5), Duration::from_millis(1))
             .unwrap_err();
         assert_eq!(uring::error::errno(&err), Some(libc::EOPNOTSUPP));
-        eprintln!("skipped: min_timeout_wait because the kernel lacks IORING_FEAT_MIN_TIMEOUT");
         return;
     }
     let err = ring

@@ -655,10 +655,8 @@ fn cloning_from_a_source_known_only_by_its_registered_fd() {
     let mut mem = vec![0u8; 4096];
     // SAFETY: mem outlives both rings (dropped explicitly below).
     unsafe { src.register_buffers(&[iovec(&mut mem)]) }.unwrap();
-    if !src.features().contains(Features::REG_REG_RING) {
-        return println!(
-            "skipped: {TEST} because this kernel lacks IORING_FEAT_REG_REG_RING (Linux 6.3)"
-        );
+    if !support::has_feature(src.features(), Features::REG_REG_RING, TEST) {
+        return;
     }
     src.register_ring_fd().unwrap();
     src.close_ring_fd().unwrap();

@@ -344,13 +344,11 @@ fn registered_ring_fd_is_used_and_survives_moves() {
 #[test]
 fn closing_the_ring_fd_leaves_the_registered_index() {
     let mut ring = Ring::new(4).unwrap();
-    if !ring.features().contains(Features::REG_REG_RING) {
+    let test = "closing_the_ring_fd_leaves_the_registered_index";
+    if !support::has_feature(ring.features(), Features::REG_REG_RING, test) {
         assert_eq!(
             uring::error::errno(&ring.close_ring_fd().unwrap_err()),
             Some(libc::EOPNOTSUPP)
-        );
-        eprintln!(
-            "skipped: closing_the_ring_fd_leaves_the_registered_index because the kernel lacks IORING_FEAT_REG_REG_RING"
         );
         return;
     }

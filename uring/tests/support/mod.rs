@@ -40,6 +40,30 @@ pub fn supported(code: u8, test: &str) -> bool {
     false
 }
 
+/// Whether `features` (what the kernel reported when a ring was set up) include the
+/// one flag `want`; if not, says that `test` is skipped and why ([`skip`]), naming the
+/// flag and the Linux release that brought it ([`uring::probe::FEATURES`]).
+pub fn has_feature(features: uring::Features, want: uring::Features, test: &str) -> bool {
+    if features.contains(want) {
+        return true;
+    }
+    let flag = uring::probe::FEATURES
+        .iter()
+        .find(|f| f.bit == want.bits())
+        .expect("one IORING_FEAT_* flag");
+    skip(
+        test,
+        &format!(
+            "this kernel ({}) lacks {} (Linux {}.{})",
+            kernel_release(),
+            flag.name,
+            flag.since.0,
+            flag.since.1
+        ),
+    );
+    false
+}
+
 /// The running kernel's (major, minor) version, from its release.
 pub fn kernel_version() -> (u32, u32) {
     let release = kernel_release();
