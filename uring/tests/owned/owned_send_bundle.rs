@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use uring::error::errno;
-use uring::owned::{OwnedRing, SendBundle, SendQueue, SharedFd};
+use uring::owned::{OpId, OwnedRing, SendBundle, SendQueue, SharedFd};
 
 /// A ring and a send queue of `capacity` buffers as group `group`, or `None`
 /// (the reason printed) when the kernel lacks bundle sends.
@@ -135,6 +135,26 @@ fn expect_stream(got: &[u8], from: usize, what: &str) {
     }
 }
 
+/// Submits a bundle of all `queue` holds on `sender`, whose peer does not read, and
+/// gives it 100 ms: the socket takes part, and the bundle waits for room (bundles
+/// imply `MSG_WAITALL`). `MSG_NOSIGNAL`: the peer's reset is an error, not `SIGPIPE`.
+fn bundle_to_a_peer_that_does_not_read(
+    ring: &mut OwnedRing,
+    sender: TcpStream,
+    queue: &SendQueue,
+) -> OpId<SendBundle> {
+    let id = ring
+        .submit_op(
+            SendBundle::new(sender, queue)
+                .unwrap()
+                .flags(libc::MSG_NOSIGNAL),
+        )
+        .unwrap();
+    ring.submit().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    id
+}
+
 #[test]
 fn one_bundle_sends_every_queued_buffer_in_order_and_hands_them_back() {
     let Some((mut ring, queue)) = setup(1, 8, "bundle_in_order") else {
@@ -203,17 +223,8 @@ fn a_bundle_cut_short_keeps_the_rest_queued_and_the_next_bundle_sends_it_in_orde
     let sizes: Vec<usize> = (0..12).map(|i| 40_000 + 1_001 * i).collect();
     let (bufs, total) = queue_stream(&queue, 0, &sizes);
 
-    // The peer does not read: the socket takes part, and the bundle waits for
-    // room (bundles imply MSG_WAITALL)…
-    let id = ring
-        .submit_op(
-            SendBundle::new(sender, &queue)
-                .unwrap()
-                .flags(libc::MSG_NOSIGNAL),
-        )
-        .unwrap();
-    ring.submit().unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    // The peer does not read: the bundle waits for room…
+    let id = bundle_to_a_peer_that_does_not_read(&mut ring, sender, &queue);
     assert!(ring.try_take(&id).is_none(), "the bundle waits for room");
     // …until the peer goes away with data unread: a reset ends it.
     drop(peer);
@@ -418,15 +429,7 @@ fn take_unsent_hands_back_what_a_cut_short_bundle_left_and_the_queue_goes_on() {
     let (sender, peer) = tcp_pair(true);
     let sizes = [50_001, 50_002, 50_003];
     let (bufs, total) = queue_stream(&queue, 0, &sizes);
-    let id = ring
-        .submit_op(
-            SendBundle::new(sender, &queue)
-                .unwrap()
-                .flags(libc::MSG_NOSIGNAL),
-        )
-        .unwrap();
-    ring.submit().unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    let id = bundle_to_a_peer_that_does_not_read(&mut ring, sender, &queue);
     // While the bundle exists, the buffers are the kernel's to read.
     let busy = queue.take_unsent().unwrap_err();
     assert_eq!(errno(&busy), Some(libc::EBUSY), "{busy}");
