@@ -8,7 +8,7 @@
 //! skipped and passes.
 
 use crate::support;
-use support::echo::{EchoServer as Server, Rng, first_difference, skipped};
+use support::echo::{EchoServer as Server, Rng, assert_same, ping_pong, pipelined, skipped};
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::Shutdown;
@@ -70,67 +70,33 @@ fn sizes(rng: &mut Rng, count: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Asserts `got == want`, naming where they first differ, for a readable failure.
-fn assert_same(got: &[u8], want: &[u8], what: &str) {
-    if let Some(at) = first_difference(got, want) {
-        panic!(
-            "{what}: {} bytes back for {} sent, first difference at byte {at}",
-            got.len(),
-            want.len()
-        );
-    }
-}
-
-/// Ping-pong: each message is written whole, then read back whole, before the
-/// next. Then the client shuts its side down and expects end of file: the server
-/// closed the connection. Returns the bytes echoed.
-fn ping_pong_client(addr: &Server, seed: u64, messages: usize) -> u64 {
-    let mut s = addr.connect();
+/// The messages of client `seed`: [`sizes`], each filled from the same generator.
+fn client_messages(seed: u64, count: usize) -> Vec<Vec<u8>> {
     let mut rng = Rng::new(seed);
-    let mut total = 0;
-    for (i, n) in sizes(&mut rng, messages).into_iter().enumerate() {
-        let msg = rng.bytes(n);
-        s.write_all(&msg).unwrap();
-        let mut back = vec![0u8; n];
-        s.read_exact(&mut back)
-            .unwrap_or_else(|e| panic!("client {seed}, message {i} ({n} bytes): {e}"));
-        assert_same(&back, &msg, &format!("client {seed}, message {i}"));
-        total += n as u64;
-    }
-    s.shutdown(Shutdown::Write).unwrap();
-    let mut rest = Vec::new();
-    s.read_to_end(&mut rest).unwrap();
-    assert!(
-        rest.is_empty(),
-        "client {seed}: {} unexpected bytes",
-        rest.len()
-    );
-    total
-}
-
-/// Pipelined: a writer thread sends every message back to back and shuts down;
-/// meanwhile the reader takes the echo until end of file and compares the
-/// whole stream. Returns the bytes echoed.
-fn pipelined_client(server: &Server, seed: u64, messages: usize) -> u64 {
-    let s = server.connect();
-    let mut rng = Rng::new(seed);
-    let stream: Vec<u8> = sizes(&mut rng, messages)
+    sizes(&mut rng, count)
         .into_iter()
-        .flat_map(|n| rng.bytes(n))
-        .collect();
-    let mut w = s.try_clone().unwrap();
-    let sent = stream.clone();
-    let writer = thread::spawn(move || {
-        w.write_all(&sent).unwrap();
-        w.shutdown(Shutdown::Write).unwrap();
-    });
-    let mut back = Vec::with_capacity(stream.len());
-    let mut r = s;
-    r.read_to_end(&mut back)
-        .unwrap_or_else(|e| panic!("client {seed}: {e}"));
-    writer.join().unwrap();
-    assert_same(&back, &stream, &format!("pipelined client {seed}"));
-    stream.len() as u64
+        .map(|n| rng.bytes(n))
+        .collect()
+}
+
+/// A ping-pong client ([`ping_pong`]) with the messages of `seed`. Returns the bytes
+/// echoed.
+fn ping_pong_client(server: &Server, seed: u64, messages: usize) -> u64 {
+    ping_pong(
+        server.connect(),
+        &client_messages(seed, messages),
+        &format!("client {seed}"),
+    )
+}
+
+/// A pipelined client ([`pipelined`]) with the messages of `seed`, back to back.
+/// Returns the bytes echoed.
+fn pipelined_client(server: &Server, seed: u64, messages: usize) -> u64 {
+    pipelined(
+        server.connect(),
+        client_messages(seed, messages).concat(),
+        &format!("pipelined client {seed}"),
+    )
 }
 
 /// Runs `clients` clients at once (even seeds ping-pong, odd ones pipelined),

@@ -8,11 +8,9 @@
 //! says why it is skipped.
 
 use crate::support;
-use support::echo::{EchoServer as Server, Rng, first_difference, skipped};
+use support::echo::{EchoServer as Server, Rng, ping_pong, pipelined, skipped};
 use support::kernel_release;
 
-use std::io::{Read as _, Write as _};
-use std::net::Shutdown;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -30,7 +28,6 @@ fn message_size(rng: &mut Rng) -> usize {
 /// One client: ping-pong (even seeds) or pipelined (odd), `messages` messages,
 /// then a shutdown and end of file from the server. Returns the bytes echoed.
 fn client(server: &Server, seed: u64, messages: usize) -> u64 {
-    let s = server.connect();
     let mut rng = Rng::new(seed);
     let msgs: Vec<Vec<u8>> = (0..messages)
         .map(|_| {
@@ -38,48 +35,15 @@ fn client(server: &Server, seed: u64, messages: usize) -> u64 {
             rng.bytes(n)
         })
         .collect();
-    let total: usize = msgs.iter().map(Vec::len).sum();
     if seed % 2 == 0 {
-        let mut s = s;
-        for (i, m) in msgs.iter().enumerate() {
-            s.write_all(m).unwrap();
-            let mut back = vec![0u8; m.len()];
-            s.read_exact(&mut back)
-                .unwrap_or_else(|e| panic!("client {seed}, message {i}: {e}"));
-            if let Some(at) = first_difference(&back, m) {
-                panic!("client {seed}, message {i}: first difference at byte {at}");
-            }
-        }
-        s.shutdown(Shutdown::Write).unwrap();
-        let mut rest = Vec::new();
-        s.read_to_end(&mut rest).unwrap();
-        assert!(
-            rest.is_empty(),
-            "client {seed}: {} unexpected bytes",
-            rest.len()
-        );
+        ping_pong(server.connect(), &msgs, &format!("client {seed}"))
     } else {
-        let stream = msgs.concat();
-        let mut w = s.try_clone().unwrap();
-        let sent = stream.clone();
-        let writer = thread::spawn(move || {
-            w.write_all(&sent).unwrap();
-            w.shutdown(Shutdown::Write).unwrap();
-        });
-        let mut back = Vec::with_capacity(stream.len());
-        let mut r = s;
-        r.read_to_end(&mut back)
-            .unwrap_or_else(|e| panic!("client {seed}: {e}"));
-        writer.join().unwrap();
-        if let Some(at) = first_difference(&back, &stream) {
-            panic!(
-                "pipelined client {seed}: {} bytes back of {}, first difference at {at}",
-                back.len(),
-                stream.len()
-            );
-        }
+        pipelined(
+            server.connect(),
+            msgs.concat(),
+            &format!("pipelined client {seed}"),
+        )
     }
-    total as u64
 }
 
 /// Runs 64 clients at once against a server started with `args`; checks the

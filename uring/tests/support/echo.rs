@@ -1,10 +1,10 @@
 //! `examples/echo_server.rs` run as a child process, for the tests that drive it with
 //! loopback clients (`tests/echo/`, `tests/examples/`): whether this kernel can run
 //! it ([`skipped`]), the server itself ([`EchoServer`]) and the clients' reproducible
-//! bytes ([`Rng`], [`first_difference`]).
+//! bytes ([`Rng`]) and the two kinds of client ([`ping_pong`], [`pipelined`]).
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::thread;
@@ -100,18 +100,62 @@ impl Rng {
     }
 }
 
-/// Where `got` first differs from `want` (at the shorter length when one is a prefix
-/// of the other), or `None` when they are equal: for a readable failure.
-pub fn first_difference(got: &[u8], want: &[u8]) -> Option<usize> {
-    if got == want {
-        return None;
-    }
-    Some(
-        got.iter()
+/// Asserts `got == want`; if not, the panic names `what`, both lengths and the first
+/// byte that differs (the shorter length when one is a prefix of the other).
+pub fn assert_same(got: &[u8], want: &[u8], what: &str) {
+    if got != want {
+        let at = got
+            .iter()
             .zip(want)
             .position(|(a, b)| a != b)
-            .unwrap_or(got.len().min(want.len())),
-    )
+            .unwrap_or(got.len().min(want.len()));
+        panic!(
+            "{what}: {} bytes back for {} sent, first difference at byte {at}",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+/// A ping-pong client on `s`: each message is written whole, then read back whole
+/// and compared, before the next. Then it shuts its side down and expects end of
+/// file: the server closed the connection. `who` names the client in failures.
+/// Returns the bytes echoed.
+pub fn ping_pong(mut s: TcpStream, msgs: &[Vec<u8>], who: &str) -> u64 {
+    let mut total = 0;
+    for (i, msg) in msgs.iter().enumerate() {
+        s.write_all(msg).unwrap();
+        let mut back = vec![0u8; msg.len()];
+        s.read_exact(&mut back)
+            .unwrap_or_else(|e| panic!("{who}, message {i} ({} bytes): {e}", msg.len()));
+        assert_same(&back, msg, &format!("{who}, message {i}"));
+        total += msg.len() as u64;
+    }
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    s.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "{who}: {} unexpected bytes", rest.len());
+    total
+}
+
+/// A pipelined client on `s`: a writer thread sends `stream` back to back and shuts
+/// down; meanwhile the echo is read until end of file and compared whole. `who`
+/// names the client in failures. Returns the bytes echoed.
+pub fn pipelined(s: TcpStream, stream: Vec<u8>, who: &str) -> u64 {
+    let mut w = s.try_clone().unwrap();
+    let len = stream.len();
+    let writer = thread::spawn(move || {
+        w.write_all(&stream).unwrap();
+        w.shutdown(Shutdown::Write).unwrap();
+        stream
+    });
+    let mut back = Vec::with_capacity(len);
+    let mut r = s;
+    r.read_to_end(&mut back)
+        .unwrap_or_else(|e| panic!("{who}: {e}"));
+    let stream = writer.join().unwrap();
+    assert_same(&back, &stream, who);
+    len as u64
 }
 
 /// How long a client's read or write may block before the test fails.
