@@ -3,9 +3,10 @@
 
 use crate::support;
 use support::kernel_release;
-use support::ops::{nop, zeroed_sqe};
+use support::ops::{nop, prep_read, prep_read_raw, zeroed_sqe};
 use support::pipe;
 use support::skipped_for_old_liburing;
+use support::write_all;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -43,26 +44,9 @@ fn has_ring_fd_registration(test: &str) -> bool {
 
 /// A read of fixed file `index` into `buf`.
 fn read_fixed_file(index: i32, buf: &mut [u8], user_data: u64) -> Sqe {
-    let mut raw = zeroed_sqe();
-    // SAFETY: only writes the SQE's fields.
-    unsafe {
-        sys::io_uring_prep_read(
-            &mut raw,
-            index,
-            buf.as_mut_ptr().cast(),
-            buf.len() as u32,
-            u64::MAX,
-        )
-    };
+    let mut raw = prep_read_raw(index, buf, user_data);
     raw.flags |= 1 << sys::IOSQE_FIXED_FILE_BIT;
-    raw.user_data = user_data;
     Sqe::from_raw(raw)
-}
-
-fn write_all(fd: &OwnedFd, data: &[u8]) {
-    // SAFETY: data is a valid buffer of data.len() bytes.
-    let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
-    assert_eq!(n, data.len() as isize);
 }
 
 /// Pushes one entry, submits, waits for its completion and returns its result.
@@ -439,20 +423,12 @@ fn registered_wait_region_drives_waits() {
     // A pending read with a timeout entry: submitted, then ETIME.
     let (r, w) = pipe();
     let mut buf = [0u8; 4];
-    let mut raw = zeroed_sqe();
-    // SAFETY: only writes the SQE's fields; buf outlives the read's completion below.
+    // SAFETY: buf outlives the read's completion below.
     unsafe {
-        sys::io_uring_prep_read(
-            &mut raw,
-            r.as_raw_fd(),
-            buf.as_mut_ptr().cast(),
-            4,
-            u64::MAX,
-        )
-    };
-    raw.user_data = 77;
-    // SAFETY: as above.
-    unsafe { ring.submission().push(&Sqe::from_raw(raw)) }.unwrap();
+        ring.submission()
+            .push(&prep_read(r.as_raw_fd(), &mut buf, 77))
+    }
+    .unwrap();
     let err = ring.submit_and_wait_reg(1, 0).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::ETIME));
     assert!(ring.submission().is_empty());
@@ -482,22 +458,6 @@ fn wait_region_needs_a_disabled_ring() {
     assert!(uring::error::errno(&err).is_some());
 }
 
-fn read(fd: i32, buf: &mut [u8], user_data: u64) -> Sqe {
-    let mut raw = zeroed_sqe();
-    // SAFETY: only writes the SQE's fields.
-    unsafe {
-        sys::io_uring_prep_read(
-            &mut raw,
-            fd,
-            buf.as_mut_ptr().cast(),
-            buf.len() as u32,
-            u64::MAX,
-        )
-    };
-    raw.user_data = user_data;
-    Sqe::from_raw(raw)
-}
-
 #[test]
 fn sync_cancel_by_user_data_and_all() {
     if !kernel_has(
@@ -517,7 +477,7 @@ fn sync_cancel_by_user_data_and_all() {
     for (buf, ud) in [(a, 5), (b, 6), (c, 7)] {
         // SAFETY: the buffers outlive the cancellations below, after which the
         // kernel no longer touches them.
-        unsafe { ring.submission().push(&read(r.as_raw_fd(), buf, ud)) }.unwrap();
+        unsafe { ring.submission().push(&prep_read(r.as_raw_fd(), buf, ud)) }.unwrap();
     }
     assert_eq!(ring.submit().unwrap(), 3);
     assert!(ring.completion().is_empty());
@@ -640,7 +600,7 @@ fn restrictions_limit_opcodes() {
     let (r, _w) = pipe();
     let mut buf = [0u8; 4];
     assert_eq!(
-        run_one(&mut ring, &read(r.as_raw_fd(), &mut buf, 2)),
+        run_one(&mut ring, &prep_read(r.as_raw_fd(), &mut buf, 2)),
         -libc::EACCES
     );
     // Allowed register op works, others are refused.

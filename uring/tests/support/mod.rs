@@ -276,6 +276,18 @@ pub fn send_fd(sock: &std::os::unix::net::UnixDatagram, fd: i32, byte: u8) {
     }
 }
 
+/// Writes all of `data` to `fd` with one `write(2)` (a pipe or socket with room).
+pub fn write_all(fd: &impl std::os::fd::AsRawFd, data: &[u8]) {
+    // SAFETY: data is a valid buffer of data.len() bytes.
+    let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+    assert_eq!(
+        n,
+        data.len() as isize,
+        "write: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
 /// The running kernel's release (`uname -r`), for skip messages.
 pub fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")

@@ -32,6 +32,30 @@ pub fn nop(user_data: u64) -> Sqe {
     Sqe::from_raw(nop_raw(user_data))
 }
 
+/// A read of `fd` (a descriptor, or with `IOSQE_FIXED_FILE` an index) into `buf`, at
+/// the current file position (pipes have none), prepared by liburing's own
+/// `io_uring_prep_read`. The entry holds `buf`'s address: it must outlive the read.
+pub fn prep_read_raw(fd: i32, buf: &mut [u8], user_data: u64) -> uring::sys::io_uring_sqe {
+    let mut raw = zeroed_sqe();
+    // SAFETY: only writes the SQE's fields; the buffer is not touched here.
+    unsafe {
+        uring::sys::io_uring_prep_read(
+            &mut raw,
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len() as u32,
+            u64::MAX, // -1: the current file position
+        )
+    };
+    raw.user_data = user_data;
+    raw
+}
+
+/// [`prep_read_raw`] as an [`Sqe`].
+pub fn prep_read(fd: i32, buf: &mut [u8], user_data: u64) -> Sqe {
+    Sqe::from_raw(prep_read_raw(fd, buf, user_data))
+}
+
 /// A ring big enough for every test here.
 pub fn ring() -> Ring {
     Ring::new(64).expect("io_uring_queue_init")
