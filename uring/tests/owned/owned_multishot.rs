@@ -207,18 +207,7 @@ fn connections_accepted_but_never_taken_are_closed_with_the_stream() {
 /// Whether this kernel accepts in multishot mode (Linux 5.19; older ones end the
 /// stream with EINVAL at once): one connection through a throw-away listener.
 fn multishot_accept_works(ring: &mut OwnedRing) -> bool {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let id = ring
-        .submit_multishot(ops::AcceptMultishot::new(listener))
-        .unwrap();
-    ring.submit().unwrap();
-    let _client = TcpStream::connect(addr).unwrap();
-    let first = ring
-        .next_item(&id)
-        .unwrap()
-        .item()
-        .expect("a first item or the end");
+    let (id, first) = support::first_multishot_accept(ring);
     if unsupported(
         &first,
         "connections_accepted_but_never_taken_are_closed_with_the_stream",

@@ -4,7 +4,7 @@
 //! bytes ([`Rng`]) and the two kinds of client ([`ping_pong`], [`pipelined`]).
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::thread;
@@ -41,22 +41,14 @@ pub fn missing_feature() -> Option<String> {
         Some(item) => assert_eq!(&item.expect("a multishot receive")[..], b"x"),
         None => panic!("the multishot receive ended without an item"),
     }
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let id = ring
-        .submit_multishot(ops::AcceptMultishot::new(listener))
-        .unwrap();
-    ring.submit().unwrap();
-    let _client = TcpStream::connect(addr).unwrap();
-    match ring.next_item(&id).unwrap().item() {
-        Some(Err(e)) if errno(&e) == Some(libc::EINVAL) => Some(format!(
+    match super::first_multishot_accept(&mut ring).1 {
+        Err(e) if errno(&e) == Some(libc::EINVAL) => Some(format!(
             "the kernel refused a multishot accept ({e}); Linux 5.19 is needed"
         )),
-        Some(item) => {
+        item => {
             item.expect("a multishot accept");
             None
         }
-        None => panic!("the multishot accept ended without an item"),
     }
 }
 

@@ -249,6 +249,31 @@ pub fn pool_or_skip(
     }
 }
 
+/// Arms a multishot accept on `ring` on a throw-away loopback listener and connects
+/// to it once: the op's id and its first item (the accepted connection, or the
+/// kernel's refusal: `EINVAL` before Linux 5.19).
+pub fn first_multishot_accept(
+    ring: &mut uring::owned::OwnedRing,
+) -> (
+    uring::owned::OpId<uring::owned::Multi<uring::owned::ops::AcceptMultishot>>,
+    std::io::Result<OwnedFd>,
+) {
+    use std::net::{Ipv4Addr, TcpListener, TcpStream};
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let id = ring
+        .submit_multishot(uring::owned::ops::AcceptMultishot::new(listener))
+        .unwrap();
+    ring.submit().unwrap();
+    let _client = TcpStream::connect(addr).unwrap();
+    let first = ring
+        .next_item(&id)
+        .unwrap()
+        .item()
+        .expect("a first item or the end");
+    (id, first)
+}
+
 /// Sends the one byte `byte` on `sock` with descriptor `fd` attached (`SCM_RIGHTS`).
 pub fn send_fd(sock: &std::os::unix::net::UnixDatagram, fd: i32, byte: u8) {
     use std::os::fd::AsRawFd as _;
