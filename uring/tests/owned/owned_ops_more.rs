@@ -5,6 +5,7 @@
 //! through. A test whose opcode this kernel lacks prints why and returns.
 
 use crate::support;
+use support::pipe_files as pipe;
 use support::{kernel_release, pool_or_skip, supported, tcp_pair};
 
 use std::io::{Read as _, Write as _};
@@ -49,21 +50,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A pipe: (read end, write end), close-on-exec.
-fn pipe() -> (std::fs::File, std::fs::File) {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid array of two ints for pipe2 to fill.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
-    // SAFETY: pipe2 succeeded: two new descriptors that nothing else owns.
-    unsafe {
-        (
-            std::fs::File::from_raw_fd(fds[0]),
-            std::fs::File::from_raw_fd(fds[1]),
-        )
     }
 }
 
