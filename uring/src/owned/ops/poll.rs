@@ -11,6 +11,23 @@ use crate::sqe::Sqe;
 
 /// Waits once for readiness events on a file, like `poll(2)`: `IORING_OP_POLL_ADD`
 /// (Linux 5.1). Output: the ready events (`POLLIN`, …).
+///
+/// ```
+/// use std::io::Write as _;
+/// use uring::owned::{DirectTable, OwnedRing, ops::PollAdd};
+/// let mut ring = OwnedRing::new(4)?;
+/// # let Ok(table) = DirectTable::new(&mut ring, 1, 0) else { return Ok(()) }; // < 5.19
+/// # /*
+/// let table = DirectTable::new(&mut ring, 1, 0)?;
+/// # */
+/// let (mut peer, sock) = std::os::unix::net::UnixStream::pair()?;
+/// let sock = table.insert(sock)?; // a direct descriptor
+/// let id = ring.submit_op(PollAdd::new(&sock, libc::POLLIN as u32))?;
+/// ring.submit()?;
+/// peer.write_all(b"wake up")?;
+/// assert_ne!(ring.wait_for(id)?? & libc::POLLIN as u32, 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct PollAdd {
     fd: FileRef,
