@@ -98,6 +98,21 @@ unsafe impl Op for Fallocate {
 }
 
 /// Sets a file's length, like `ftruncate(2)`: `IORING_OP_FTRUNCATE` (Linux 6.9).
+///
+/// ```
+/// use uring::owned::{DirectTable, OwnedRing, ops::Ftruncate};
+/// # if !uring::probe::probe()?.is_supported(uring::op::Ftruncate::CODE) { return Ok(()) } // < 6.9
+/// let mut ring = OwnedRing::new(4)?;
+/// let table = DirectTable::new(&mut ring, 1, 0)?;
+/// let path = std::env::temp_dir().join(format!("ftruncate-doc-{}", std::process::id()));
+/// let file = std::fs::File::create(&path)?;
+/// let direct = table.insert(file)?; // the file, as a direct descriptor
+/// let id = ring.submit_op(Ftruncate::new(&direct, 4096))?;
+/// ring.wait_for(id)??;
+/// assert_eq!(std::fs::metadata(&path)?.len(), 4096);
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Ftruncate {
     fd: FileRef,
