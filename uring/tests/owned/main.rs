@@ -14,6 +14,7 @@ mod owned_alloc;
 mod owned_async;
 mod owned_bytes;
 mod owned_direct;
+mod owned_direct_more;
 mod owned_fixed;
 mod owned_fuzz_found;
 mod owned_hazards;

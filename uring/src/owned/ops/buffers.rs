@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 #[cfg(doc)]
 use super::Recv;
-use super::{FileRef, bound, fd_of, recv_flags};
+use super::{FileRef, bound, recv_flags};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::imp::Token;
 use crate::owned::pool::{self, PoolShared};
-use crate::owned::{BufPool, Multishot, Op, PoolBuf, SharedFd};
+use crate::owned::{BufPool, Multishot, Op, PoolBuf};
 use crate::sqe::Sqe;
 
 /// The bytes a buffer-selecting completion delivered, as a guard.
@@ -108,14 +108,15 @@ unsafe impl Op for RecvSelect {
 /// the file position (what pipes and sockets need). Output as for [`RecvSelect`].
 #[derive(Debug)]
 pub struct ReadSelect {
-    fd: SharedFd,
+    fd: FileRef,
     pool: BufPool,
     offset: u64,
 }
 
 impl ReadSelect {
-    /// Read from `fd` at `offset` into a buffer of `pool`.
-    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool, offset: u64) -> ReadSelect {
+    /// Read from `fd` (plain or direct: a [`DirectFd`](crate::owned::DirectFd) of the
+    /// pool's ring) at `offset` into a buffer of `pool`.
+    pub fn new(fd: impl Into<FileRef>, pool: &BufPool, offset: u64) -> ReadSelect {
         ReadSelect {
             fd: fd.into(),
             pool: pool.clone(),
@@ -128,16 +129,20 @@ impl ReadSelect {
 unsafe impl Op for ReadSelect {
     type Output = io::Result<PoolBuf>;
     fn sqe(&mut self) -> Sqe {
-        raw::Read::new(fd_of(&self.fd), core::ptr::null_mut(), self.pool.buf_size())
-            .offset(self.offset)
-            .buf_group(Some(self.pool.group()))
-            .build()
+        raw::Read::new(
+            self.fd.target(),
+            core::ptr::null_mut(),
+            self.pool.buf_size(),
+        )
+        .offset(self.offset)
+        .buf_group(Some(self.pool.group()))
+        .build()
     }
     fn complete(self, cqe: &Cqe) -> io::Result<PoolBuf> {
         pool_result(&self.pool.shared, cqe)
     }
     fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(self.pool.shared.ring_id)
+        bound(Some(self.pool.shared.ring_id), self.fd.ring())
     }
 }
 
@@ -263,13 +268,14 @@ unsafe impl Multishot for RecvMultishot {
 #[doc(alias = "io_uring_prep_read_multishot")]
 #[derive(Debug)]
 pub struct ReadMultishot {
-    fd: SharedFd,
+    fd: FileRef,
     pool: BufPool,
 }
 
 impl ReadMultishot {
-    /// Keep reading from `fd` (at its position) into buffers of `pool`.
-    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool) -> ReadMultishot {
+    /// Keep reading from `fd` (at its position; plain or direct: a
+    /// [`DirectFd`](crate::owned::DirectFd) of the pool's ring) into buffers of `pool`.
+    pub fn new(fd: impl Into<FileRef>, pool: &BufPool) -> ReadMultishot {
         ReadMultishot {
             fd: fd.into(),
             pool: pool.clone(),
@@ -281,11 +287,11 @@ impl ReadMultishot {
 // registered with the ring `bound_ring` names (the ring refuses the op elsewhere),
 // and the op's Arc keeps the pool's memory alive until its final completion. Each
 // completion names at most one buffer, which becomes that item's guard. The
-// descriptor is kept open by the SharedFd.
+// descriptor is kept open by the FileRef.
 unsafe impl Multishot for ReadMultishot {
     type Item = PoolBuf;
     fn sqe(&mut self) -> Sqe {
-        raw::ReadMultishot::new(fd_of(&self.fd), 0, self.pool.group())
+        raw::ReadMultishot::new(self.fd.target(), 0, self.pool.group())
             .offset(u64::MAX)
             .build()
     }
@@ -297,6 +303,6 @@ unsafe impl Multishot for ReadMultishot {
         }
     }
     fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(self.pool.shared.ring_id)
+        bound(Some(self.pool.shared.ring_id), self.fd.ring())
     }
 }

@@ -3,19 +3,17 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
-use super::{fd_of, recv_flags};
+use super::{FileRef, bound, recv_flags};
 use crate::cqueue::Cqe;
 use crate::error;
 use crate::op as raw;
 use crate::owned::imp::Token;
 use crate::owned::pool;
 use crate::owned::send_queue::{Cursor, SendQueue, Sent, Shared, stopped};
-use crate::owned::{BufPool, IoBuf, Multishot, Op, PoolBuf, SharedFd};
+use crate::owned::{BufPool, IoBuf, Multishot, Op, PoolBuf};
 use crate::sqe::Sqe;
-use crate::types::Fd;
 
 /// The bytes one bundle receive delivered, across consecutive buffers of a
 /// [`BufPool`]: each [`PoolBuf`] holds its part (all full but the last), in order.
@@ -116,14 +114,15 @@ impl PoolBufs {
 #[doc(alias = "io_uring_prep_recv")]
 #[derive(Debug)]
 pub struct RecvBundle {
-    fd: SharedFd,
+    fd: FileRef,
     pool: BufPool,
     flags: i32,
 }
 
 impl RecvBundle {
-    /// Receive from socket `fd` into buffers of `pool`.
-    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool) -> RecvBundle {
+    /// Receive from socket `fd` (plain or direct: a
+    /// [`DirectFd`](crate::owned::DirectFd) of the pool's ring) into buffers of `pool`.
+    pub fn new(fd: impl Into<FileRef>, pool: &BufPool) -> RecvBundle {
         RecvBundle {
             fd: fd.into(),
             pool: pool.clone(),
@@ -148,11 +147,11 @@ impl RecvBundle {
 // out of the ring: the consecutive entries from the one the completion names,
 // no more than the data filled (the kernel commits at least those), never one
 // already held, and none for a completion without data. The descriptor is kept
-// open by the SharedFd.
+// open by the FileRef.
 unsafe impl Op for RecvBundle {
     type Output = io::Result<PoolBufs>;
     fn sqe(&mut self) -> Sqe {
-        raw::Recv::new(fd_of(&self.fd), core::ptr::null_mut(), 0)
+        raw::Recv::new(self.fd.target(), core::ptr::null_mut(), 0)
             .flags(self.flags)
             .bundle(true)
             .buf_group(Some(self.pool.group()))
@@ -168,7 +167,7 @@ unsafe impl Op for RecvBundle {
         Ok(PoolBufs { bufs, len })
     }
     fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(self.pool.shared.ring_id)
+        bound(Some(self.pool.shared.ring_id), self.fd.ring())
     }
 }
 
@@ -215,14 +214,15 @@ unsafe impl Op for RecvBundle {
 #[doc(alias = "io_uring_prep_recv_multishot")]
 #[derive(Debug)]
 pub struct RecvBundleMultishot {
-    fd: SharedFd,
+    fd: FileRef,
     pool: BufPool,
     flags: i32,
 }
 
 impl RecvBundleMultishot {
-    /// Keep receiving from socket `fd` into buffers of `pool`.
-    pub fn new(fd: impl Into<SharedFd>, pool: &BufPool) -> RecvBundleMultishot {
+    /// Keep receiving from socket `fd` (plain or direct: a
+    /// [`DirectFd`](crate::owned::DirectFd) of the pool's ring) into buffers of `pool`.
+    pub fn new(fd: impl Into<FileRef>, pool: &BufPool) -> RecvBundleMultishot {
         RecvBundleMultishot {
             fd: fd.into(),
             pool: pool.clone(),
@@ -241,12 +241,12 @@ impl RecvBundleMultishot {
 // SAFETY: as for RecvBundle, per completion: each completion, MORE or final, hands
 // out guards only for the ring entries the kernel took for it (from the buffer it
 // names, no more than its data filled), never one already held. The op's Arc
-// keeps the pool alive and `bound_ring` ties it to the pool's ring; the SharedFd
+// keeps the pool alive and `bound_ring` ties it to the pool's ring; the FileRef
 // keeps the socket open.
 unsafe impl Multishot for RecvBundleMultishot {
     type Item = PoolBufs;
     fn sqe(&mut self) -> Sqe {
-        raw::Recv::new(fd_of(&self.fd), core::ptr::null_mut(), 0)
+        raw::Recv::new(self.fd.target(), core::ptr::null_mut(), 0)
             .flags(self.flags)
             .multishot(true)
             .bundle(true)
@@ -270,7 +270,7 @@ unsafe impl Multishot for RecvBundleMultishot {
         Some(Ok(PoolBufs { bufs, len }))
     }
     fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(self.pool.shared.ring_id)
+        bound(Some(self.pool.shared.ring_id), self.fd.ring())
     }
 }
 
@@ -331,19 +331,20 @@ unsafe impl Multishot for RecvBundleMultishot {
 /// ```
 #[doc(alias = "io_uring_prep_send_bundle")]
 pub struct SendBundle<B: IoBuf = Vec<u8>> {
-    fd: SharedFd,
+    fd: FileRef,
     shared: Arc<Shared<B>>,
     flags: i32,
 }
 
 impl<B: IoBuf> SendBundle<B> {
-    /// A bundle send of `queue`'s buffers on socket `fd`.
+    /// A bundle send of `queue`'s buffers on socket `fd` (plain or direct: a
+    /// [`DirectFd`](crate::owned::DirectFd) of the queue's ring).
     ///
     /// # Errors
     ///
     /// `EBUSY` while another `SendBundle` of the queue exists; `EIO` when the
     /// queue has stopped.
-    pub fn new(fd: impl Into<SharedFd>, queue: &SendQueue<B>) -> io::Result<SendBundle<B>> {
+    pub fn new(fd: impl Into<FileRef>, queue: &SendQueue<B>) -> io::Result<SendBundle<B>> {
         let mut state = queue.shared.lock();
         if let Some(why) = state.poisoned {
             return Err(stopped(why));
@@ -417,12 +418,12 @@ impl<B: IoBuf> Drop for SendBundle<B> {
 // while it exists (`busy`), and the queue changes entries the kernel may read
 // only when none exists; buffers leave the queue only in `settle`, after the
 // final completion, and only those before the kernel's head (sent in full). The
-// SharedFd keeps the socket open.
+// FileRef keeps the socket open.
 unsafe impl<B: IoBuf> Op for SendBundle<B> {
     type Output = io::Result<Sent<B>>;
 
     fn sqe(&mut self) -> Sqe {
-        crate::op::Send::new(Fd(self.fd.as_raw_fd()), core::ptr::null(), 0)
+        crate::op::Send::new(self.fd.target(), core::ptr::null(), 0)
             .flags(self.flags)
             .bundle(true)
             .buf_group(Some(self.shared.group))
@@ -454,6 +455,6 @@ unsafe impl<B: IoBuf> Op for SendBundle<B> {
     }
 
     fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(self.shared.ring_id)
+        bound(Some(self.shared.ring_id), self.fd.ring())
     }
 }

@@ -1,8 +1,6 @@
 //! Reading and writing registered buffers ([`FixedBufs`](crate::owned::FixedBufs)).
 
-use std::os::fd::AsRawFd;
-
-use super::{BufResult, set_filled};
+use super::{BufResult, FileRef, bound, set_filled};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::buf::len32;
@@ -10,9 +8,8 @@ use crate::owned::fixed::{FixedIoBuf, index_of, ring_of};
 use crate::owned::imp::Token;
 #[cfg(doc)]
 use crate::owned::{FixedBufs, OwnedRing, Slice};
-use crate::owned::{IoBufMut, Op, SharedFd};
+use crate::owned::{IoBufMut, Op};
 use crate::sqe::Sqe;
-use crate::types::Fd;
 
 /// Reads into a registered buffer (or a [`Slice`] of one) at an offset, like
 /// `pread(2)`: `IORING_OP_READ_FIXED` (Linux 5.1). Up to the buffer's (or the
@@ -43,13 +40,14 @@ use crate::types::Fd;
 /// ```
 #[derive(Debug)]
 pub struct ReadFixed<B> {
-    fd: SharedFd,
+    fd: FileRef,
     buf: B,
     offset: u64,
 }
 
 impl<B: FixedIoBuf + IoBufMut> ReadFixed<B> {
-    /// Read from `fd` at `offset` into registered buffer `buf`.
+    /// Read from `fd` (plain or direct: a [`DirectFd`](crate::owned::DirectFd) of the
+    /// buffer's ring) at `offset` into registered buffer `buf`.
     ///
     /// ```
     /// # let mut ring = uring::owned::OwnedRing::new(4)?;
@@ -60,7 +58,7 @@ impl<B: FixedIoBuf + IoBufMut> ReadFixed<B> {
     /// assert_eq!((n?, &buf[..]), (8, &[0u8; 8][..]));
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn new(fd: impl Into<SharedFd>, buf: B, offset: u64) -> ReadFixed<B> {
+    pub fn new(fd: impl Into<FileRef>, buf: B, offset: u64) -> ReadFixed<B> {
         ReadFixed {
             fd: fd.into(),
             buf,
@@ -93,20 +91,16 @@ impl<B: FixedIoBuf + IoBufMut> ReadFixed<B> {
 // address and by its index in the table of the ring `bound_ring` names — the ring
 // refuses the op anywhere else. The op holds the set's Arc (in its FixedBuf), so
 // the memory stays allocated, and registered, until the final completion, and for
-// ever if the op is leaked. The descriptor is kept open by the op's SharedFd.
+// ever if the op is leaked. The descriptor is kept open by the op's FileRef (a
+// direct one also binds the op to its ring; naming two rings, it runs on none).
 unsafe impl<B: FixedIoBuf + IoBufMut> Op for ReadFixed<B> {
     type Output = BufResult<B>;
     fn sqe(&mut self) -> Sqe {
         let len = len32(self.buf.bytes_total());
         let index = index_of(&self.buf);
-        raw::ReadFixed::new(
-            Fd(self.fd.as_raw_fd()),
-            self.buf.stable_mut_ptr(),
-            len,
-            index,
-        )
-        .offset(self.offset)
-        .build()
+        raw::ReadFixed::new(self.fd.target(), self.buf.stable_mut_ptr(), len, index)
+            .offset(self.offset)
+            .build()
     }
     fn complete(self, cqe: &Cqe) -> BufResult<B> {
         let ReadFixed { mut buf, .. } = self;
@@ -119,7 +113,7 @@ unsafe impl<B: FixedIoBuf + IoBufMut> Op for ReadFixed<B> {
         (res, buf)
     }
     fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(ring_of(&self.buf))
+        bound(Some(ring_of(&self.buf)), self.fd.ring())
     }
 }
 
@@ -149,13 +143,14 @@ unsafe impl<B: FixedIoBuf + IoBufMut> Op for ReadFixed<B> {
 /// ```
 #[derive(Debug)]
 pub struct WriteFixed<B> {
-    fd: SharedFd,
+    fd: FileRef,
     buf: B,
     offset: u64,
 }
 
 impl<B: FixedIoBuf> WriteFixed<B> {
-    /// Write registered buffer `buf` to `fd` at `offset`.
+    /// Write registered buffer `buf` to `fd` (plain or direct: a
+    /// [`DirectFd`](crate::owned::DirectFd) of the buffer's ring) at `offset`.
     ///
     /// ```
     /// # let mut ring = uring::owned::OwnedRing::new(4)?;
@@ -168,7 +163,7 @@ impl<B: FixedIoBuf> WriteFixed<B> {
     /// assert_eq!(ring.wait_for(id)?.0?, 3);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn new(fd: impl Into<SharedFd>, buf: B, offset: u64) -> WriteFixed<B> {
+    pub fn new(fd: impl Into<FileRef>, buf: B, offset: u64) -> WriteFixed<B> {
         WriteFixed {
             fd: fd.into(),
             buf,
@@ -197,13 +192,14 @@ impl<B: FixedIoBuf> WriteFixed<B> {
 // written by anyone while the op owns it, address unchanged by moves) by address
 // and by index in the table of the ring `bound_ring` names — refused anywhere
 // else. The op's FixedBuf holds the set's Arc until the final completion (for ever
-// if leaked); its SharedFd keeps the descriptor open.
+// if leaked); its FileRef keeps the descriptor open (and binds a direct one's
+// ring).
 unsafe impl<B: FixedIoBuf> Op for WriteFixed<B> {
     type Output = BufResult<B>;
     fn sqe(&mut self) -> Sqe {
         let len = len32(self.buf.bytes_init());
         raw::WriteFixed::new(
-            Fd(self.fd.as_raw_fd()),
+            self.fd.target(),
             self.buf.stable_ptr(),
             len,
             index_of(&self.buf),
@@ -215,6 +211,6 @@ unsafe impl<B: FixedIoBuf> Op for WriteFixed<B> {
         (cqe.result().map(|n| n as usize), self.buf)
     }
     fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(ring_of(&self.buf))
+        bound(Some(ring_of(&self.buf)), self.fd.ring())
     }
 }

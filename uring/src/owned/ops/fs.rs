@@ -5,9 +5,10 @@ use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 use std::path::Path;
 
-use super::{Heap, c_path, dir_of, fd_of, new_fd, unit};
+use super::{FileRef, Heap, c_path, dir_of, new_fd, unit};
 use crate::cqueue::Cqe;
 use crate::op as raw;
+use crate::owned::imp::Token;
 use crate::owned::{Op, SharedFd};
 use crate::sqe::Sqe;
 use crate::types::{Fd, FsyncFlags};
@@ -16,13 +17,13 @@ use crate::types::{Fd, FsyncFlags};
 /// [`datasync`](Self::datasync), `fdatasync(2)`: `IORING_OP_FSYNC` (Linux 5.1).
 #[derive(Debug)]
 pub struct Fsync {
-    fd: SharedFd,
+    fd: FileRef,
     flags: FsyncFlags,
 }
 
 impl Fsync {
-    /// `fsync(2)` of `fd`.
-    pub fn new(fd: impl Into<SharedFd>) -> Fsync {
+    /// `fsync(2)` of `fd` (plain or direct: a [`DirectFd`](crate::owned::DirectFd)).
+    pub fn new(fd: impl Into<FileRef>) -> Fsync {
         Fsync {
             fd: fd.into(),
             flags: FsyncFlags::empty(),
@@ -36,14 +37,17 @@ impl Fsync {
     }
 }
 
-// SAFETY: names only a descriptor the op's SharedFd keeps open.
+// SAFETY: names only a descriptor the op's FileRef keeps open.
 unsafe impl Op for Fsync {
     type Output = io::Result<()>;
     fn sqe(&mut self) -> Sqe {
-        raw::Fsync::new(fd_of(&self.fd)).flags(self.flags).build()
+        raw::Fsync::new(self.fd.target()).flags(self.flags).build()
     }
     fn complete(self, cqe: &Cqe) -> io::Result<()> {
         unit(cqe)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
     }
 }
 
@@ -51,15 +55,16 @@ unsafe impl Op for Fsync {
 /// `fallocate(2)`: `IORING_OP_FALLOCATE` (Linux 5.6).
 #[derive(Debug)]
 pub struct Fallocate {
-    fd: SharedFd,
+    fd: FileRef,
     mode: i32,
     offset: u64,
     len: u64,
 }
 
 impl Fallocate {
-    /// Allocate `len` bytes at `offset` of `fd` (mode 0).
-    pub fn new(fd: impl Into<SharedFd>, offset: u64, len: u64) -> Fallocate {
+    /// Allocate `len` bytes at `offset` of `fd` (plain or direct: a
+    /// [`DirectFd`](crate::owned::DirectFd)), mode 0.
+    pub fn new(fd: impl Into<FileRef>, offset: u64, len: u64) -> Fallocate {
         Fallocate {
             fd: fd.into(),
             mode: 0,
@@ -75,11 +80,11 @@ impl Fallocate {
     }
 }
 
-// SAFETY: names only a descriptor the op's SharedFd keeps open.
+// SAFETY: names only a descriptor the op's FileRef keeps open.
 unsafe impl Op for Fallocate {
     type Output = io::Result<()>;
     fn sqe(&mut self) -> Sqe {
-        raw::Fallocate::new(fd_of(&self.fd), self.len)
+        raw::Fallocate::new(self.fd.target(), self.len)
             .offset(self.offset)
             .mode(self.mode)
             .build()
@@ -87,30 +92,52 @@ unsafe impl Op for Fallocate {
     fn complete(self, cqe: &Cqe) -> io::Result<()> {
         unit(cqe)
     }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
+    }
 }
 
 /// Sets a file's length, like `ftruncate(2)`: `IORING_OP_FTRUNCATE` (Linux 6.9).
+///
+/// ```
+/// use uring::owned::{DirectTable, OwnedRing, ops::Ftruncate};
+/// # if !uring::probe::probe()?.is_supported(uring::op::Ftruncate::CODE) { return Ok(()) } // < 6.9
+/// let mut ring = OwnedRing::new(4)?;
+/// let table = DirectTable::new(&mut ring, 1, 0)?;
+/// let path = std::env::temp_dir().join(format!("ftruncate-doc-{}", std::process::id()));
+/// let file = std::fs::File::create(&path)?;
+/// let direct = table.insert(file)?; // the file, as a direct descriptor
+/// let id = ring.submit_op(Ftruncate::new(&direct, 4096))?;
+/// ring.wait_for(id)??;
+/// assert_eq!(std::fs::metadata(&path)?.len(), 4096);
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Ftruncate {
-    fd: SharedFd,
+    fd: FileRef,
     len: u64,
 }
 
 impl Ftruncate {
-    /// Truncate (or extend) `fd` to `len` bytes.
-    pub fn new(fd: impl Into<SharedFd>, len: u64) -> Ftruncate {
+    /// Truncate (or extend) `fd` (plain or direct: a
+    /// [`DirectFd`](crate::owned::DirectFd)) to `len` bytes.
+    pub fn new(fd: impl Into<FileRef>, len: u64) -> Ftruncate {
         Ftruncate { fd: fd.into(), len }
     }
 }
 
-// SAFETY: names only a descriptor the op's SharedFd keeps open.
+// SAFETY: names only a descriptor the op's FileRef keeps open.
 unsafe impl Op for Ftruncate {
     type Output = io::Result<()>;
     fn sqe(&mut self) -> Sqe {
-        raw::Ftruncate::new(fd_of(&self.fd), self.len).build()
+        raw::Ftruncate::new(self.fd.target(), self.len).build()
     }
     fn complete(self, cqe: &Cqe) -> io::Result<()> {
         unit(cqe)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
     }
 }
 

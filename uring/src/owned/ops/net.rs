@@ -7,14 +7,12 @@ use std::os::fd::OwnedFd;
 
 #[cfg(doc)]
 use super::Read;
-use super::{
-    AddrBuf, AddrHeap, BufResult, FileRef, Heap, fd_of, new_fd, recv_flags, set_filled, unit,
-};
+use super::{AddrBuf, AddrHeap, BufResult, FileRef, Heap, new_fd, recv_flags, set_filled, unit};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::buf::len32;
 use crate::owned::imp::Token;
-use crate::owned::{IoBuf, IoBufMut, Multishot, Op, SharedFd};
+use crate::owned::{IoBuf, IoBufMut, Multishot, Op};
 use crate::sqe::Sqe;
 
 /// Creates a socket, like `socket(2)`: `IORING_OP_SOCKET` (Linux 5.19).
@@ -72,13 +70,14 @@ unsafe impl Op for Socket {
 #[doc(alias = "io_uring_prep_bind")]
 #[derive(Debug)]
 pub struct Bind {
-    fd: SharedFd,
+    fd: FileRef,
     addr: AddrHeap,
 }
 
 impl Bind {
-    /// Bind socket `fd` to `addr`.
-    pub fn new(fd: impl Into<SharedFd>, addr: SocketAddr) -> Bind {
+    /// Bind socket `fd` (plain or direct: a [`DirectFd`](crate::owned::DirectFd),
+    /// say one [`SocketDirect`](super::SocketDirect) made) to `addr`.
+    pub fn new(fd: impl Into<FileRef>, addr: SocketAddr) -> Bind {
         Bind {
             fd: fd.into(),
             addr: AddrHeap(Heap::new(AddrBuf::from_addr(&addr))),
@@ -87,7 +86,7 @@ impl Bind {
 }
 
 // SAFETY: names the address (its own heap allocation, which the kernel only reads)
-// and a descriptor the op's SharedFd keeps open.
+// and a descriptor the op's FileRef keeps open.
 unsafe impl Op for Bind {
     type Output = io::Result<()>;
     fn sqe(&mut self) -> Sqe {
@@ -95,10 +94,13 @@ unsafe impl Op for Bind {
         // SAFETY: p is a live allocation (ours) and nothing holds a reference into
         // it; only the length is read.
         let len = unsafe { (*p).len };
-        raw::Bind::new(fd_of(&self.fd), p.cast::<libc::sockaddr>(), len).build()
+        raw::Bind::new(self.fd.target(), p.cast::<libc::sockaddr>(), len).build()
     }
     fn complete(self, cqe: &Cqe) -> io::Result<()> {
         unit(cqe)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
     }
 }
 
@@ -119,13 +121,15 @@ unsafe impl Op for Bind {
 #[doc(alias = "io_uring_prep_listen")]
 #[derive(Debug)]
 pub struct Listen {
-    fd: SharedFd,
+    fd: FileRef,
     backlog: i32,
 }
 
 impl Listen {
-    /// Listen on socket `fd` with a queue of `backlog` pending connections.
-    pub fn new(fd: impl Into<SharedFd>, backlog: i32) -> Listen {
+    /// Listen on socket `fd` (plain or direct: a
+    /// [`DirectFd`](crate::owned::DirectFd)) with a queue of `backlog` pending
+    /// connections.
+    pub fn new(fd: impl Into<FileRef>, backlog: i32) -> Listen {
         Listen {
             fd: fd.into(),
             backlog,
@@ -133,14 +137,17 @@ impl Listen {
     }
 }
 
-// SAFETY: names only a descriptor the op's SharedFd keeps open.
+// SAFETY: names only a descriptor the op's FileRef keeps open.
 unsafe impl Op for Listen {
     type Output = io::Result<()>;
     fn sqe(&mut self) -> Sqe {
-        raw::Listen::new(fd_of(&self.fd), self.backlog).build()
+        raw::Listen::new(self.fd.target(), self.backlog).build()
     }
     fn complete(self, cqe: &Cqe) -> io::Result<()> {
         unit(cqe)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
     }
 }
 

@@ -2,23 +2,42 @@
 
 use std::io;
 
-use super::fd_of;
+use super::FileRef;
 use crate::cqueue::Cqe;
 use crate::op as raw;
-use crate::owned::{Multishot, Op, SharedFd};
+use crate::owned::imp::Token;
+use crate::owned::{Multishot, Op};
 use crate::sqe::Sqe;
 
 /// Waits once for readiness events on a file, like `poll(2)`: `IORING_OP_POLL_ADD`
 /// (Linux 5.1). Output: the ready events (`POLLIN`, …).
+///
+/// ```
+/// use std::io::Write as _;
+/// use uring::owned::{DirectTable, OwnedRing, ops::PollAdd};
+/// let mut ring = OwnedRing::new(4)?;
+/// # let Ok(table) = DirectTable::new(&mut ring, 1, 0) else { return Ok(()) }; // < 5.19
+/// # /*
+/// let table = DirectTable::new(&mut ring, 1, 0)?;
+/// # */
+/// let (mut peer, sock) = std::os::unix::net::UnixStream::pair()?;
+/// let sock = table.insert(sock)?; // a direct descriptor
+/// let id = ring.submit_op(PollAdd::new(&sock, libc::POLLIN as u32))?;
+/// ring.submit()?;
+/// peer.write_all(b"wake up")?;
+/// assert_ne!(ring.wait_for(id)?? & libc::POLLIN as u32, 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct PollAdd {
-    fd: SharedFd,
+    fd: FileRef,
     mask: u32,
 }
 
 impl PollAdd {
-    /// Wait for any of `mask` (`POLLIN`, `POLLOUT`, … as `u32`) on `fd`.
-    pub fn new(fd: impl Into<SharedFd>, mask: u32) -> PollAdd {
+    /// Wait for any of `mask` (`POLLIN`, `POLLOUT`, … as `u32`) on `fd` (plain or
+    /// direct: a [`DirectFd`](crate::owned::DirectFd)).
+    pub fn new(fd: impl Into<FileRef>, mask: u32) -> PollAdd {
         PollAdd {
             fd: fd.into(),
             mask,
@@ -26,15 +45,18 @@ impl PollAdd {
     }
 }
 
-// SAFETY: names only a descriptor the op's SharedFd keeps open; single-shot, so its
+// SAFETY: names only a descriptor the op's FileRef keeps open; single-shot, so its
 // first completion is its final one.
 unsafe impl Op for PollAdd {
     type Output = io::Result<u32>;
     fn sqe(&mut self) -> Sqe {
-        raw::PollAdd::new(fd_of(&self.fd), self.mask).build()
+        raw::PollAdd::new(self.fd.target(), self.mask).build()
     }
     fn complete(self, cqe: &Cqe) -> io::Result<u32> {
         cqe.result()
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
     }
 }
 
@@ -53,13 +75,14 @@ unsafe impl Op for PollAdd {
 ///   their mask, `rearm()` **true** — submit it again to go on.
 #[derive(Debug)]
 pub struct PollMultishot {
-    fd: SharedFd,
+    fd: FileRef,
     mask: u32,
 }
 
 impl PollMultishot {
-    /// Keep waiting for any of `mask` (`POLLIN`, … as `u32`) on `fd`.
-    pub fn new(fd: impl Into<SharedFd>, mask: u32) -> PollMultishot {
+    /// Keep waiting for any of `mask` (`POLLIN`, … as `u32`) on `fd` (plain or
+    /// direct: a [`DirectFd`](crate::owned::DirectFd)).
+    pub fn new(fd: impl Into<FileRef>, mask: u32) -> PollMultishot {
         PollMultishot {
             fd: fd.into(),
             mask,
@@ -67,15 +90,18 @@ impl PollMultishot {
     }
 }
 
-// SAFETY: names only a descriptor the op's SharedFd keeps open.
+// SAFETY: names only a descriptor the op's FileRef keeps open.
 unsafe impl Multishot for PollMultishot {
     type Item = u32;
     fn sqe(&mut self) -> Sqe {
-        raw::PollAdd::new(fd_of(&self.fd), self.mask)
+        raw::PollAdd::new(self.fd.target(), self.mask)
             .multi(true)
             .build()
     }
     fn item(&mut self, cqe: &Cqe) -> Option<io::Result<u32>> {
         Some(cqe.result())
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
     }
 }

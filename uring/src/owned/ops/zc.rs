@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use super::net_msg::{MsgHdr, send_msghdr};
-use super::{AddrBuf, AddrHeap, BufResult, Heap, IoVecs, fd_of};
+use super::{AddrBuf, AddrHeap, BufResult, FileRef, Heap, IoVecs, bound};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::buf::len32;
@@ -13,7 +13,7 @@ use crate::owned::fixed::{FixedIoBuf, index_of, ring_of};
 use crate::owned::imp::Token;
 #[cfg(doc)]
 use crate::owned::{FixedBufs, OwnedRing};
-use crate::owned::{IoBuf, Op, SharedFd};
+use crate::owned::{IoBuf, Op};
 use crate::sqe::Sqe;
 
 /// The result of a zero-copy send: the send's own completion (flagged `MORE`)
@@ -58,7 +58,7 @@ fn zc_result(sent: Option<i32>, cqe: &Cqe) -> io::Result<usize> {
 #[doc(alias = "io_uring_prep_sendmsg_zc")]
 #[derive(Debug)]
 pub struct SendMsgZc<B> {
-    fd: SharedFd,
+    fd: FileRef,
     bufs: Vec<B>,
     iovecs: IoVecs,
     addr: Option<AddrHeap>,
@@ -68,8 +68,9 @@ pub struct SendMsgZc<B> {
 }
 
 impl<B: IoBuf> SendMsgZc<B> {
-    /// Send `bufs`, in order, as one message on socket `fd`, zero-copy.
-    pub fn new(fd: impl Into<SharedFd>, bufs: Vec<B>) -> SendMsgZc<B> {
+    /// Send `bufs`, in order, as one message on socket `fd` (plain or direct: a
+    /// [`DirectFd`](crate::owned::DirectFd)), zero-copy.
+    pub fn new(fd: impl Into<FileRef>, bufs: Vec<B>) -> SendMsgZc<B> {
         SendMsgZc {
             fd: fd.into(),
             bufs,
@@ -102,12 +103,12 @@ impl<B: IoBuf> SendMsgZc<B> {
 // The op stays in the table until its final completion, which for a zero-copy
 // send is the notification (or a first completion without MORE): only then may
 // the kernel no longer read the buffers. No control data. The descriptor is kept
-// open by the SharedFd.
+// open by the FileRef.
 unsafe impl<B: IoBuf> Op for SendMsgZc<B> {
     type Output = BufResult<Vec<B>>;
     fn sqe(&mut self) -> Sqe {
         let p = send_msghdr(&self.msg, &mut self.iovecs, &self.bufs, self.addr.as_ref());
-        raw::SendMsgZc::new(fd_of(&self.fd), p)
+        raw::SendMsgZc::new(self.fd.target(), p)
             .flags(self.flags as u32)
             .build()
     }
@@ -118,6 +119,9 @@ unsafe impl<B: IoBuf> Op for SendMsgZc<B> {
     }
     fn complete(self, cqe: &Cqe) -> BufResult<Vec<B>> {
         (zc_result(self.sent, cqe), self.bufs)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
     }
 }
 
@@ -152,7 +156,7 @@ unsafe impl<B: IoBuf> Op for SendMsgZc<B> {
 #[doc(alias = "io_uring_prep_send_zc_fixed")]
 #[derive(Debug)]
 pub struct SendZcFixed<B> {
-    fd: SharedFd,
+    fd: FileRef,
     buf: B,
     addr: Option<AddrHeap>,
     flags: i32,
@@ -160,8 +164,9 @@ pub struct SendZcFixed<B> {
 }
 
 impl<B: FixedIoBuf> SendZcFixed<B> {
-    /// Send registered buffer `buf` (its initialised bytes) on socket `fd`.
-    pub fn new(fd: impl Into<SharedFd>, buf: B) -> SendZcFixed<B> {
+    /// Send registered buffer `buf` (its initialised bytes) on socket `fd` (plain
+    /// or direct: a [`DirectFd`](crate::owned::DirectFd) of the buffer's ring).
+    pub fn new(fd: impl Into<FileRef>, buf: B) -> SendZcFixed<B> {
         SendZcFixed {
             fd: fd.into(),
             buf,
@@ -195,7 +200,8 @@ impl<B: FixedIoBuf> SendZcFixed<B> {
 // any other. The op's FixedBuf holds the set's Arc, so the memory stays allocated
 // and registered until the final completion (the notification), for ever if the
 // op is leaked. The destination address is the op's heap allocation. The socket
-// is kept open by the SharedFd.
+// is kept open by the FileRef (a direct one's ring must be the buffer's too: two
+// rings bind the op to none).
 unsafe impl<B: FixedIoBuf> Op for SendZcFixed<B> {
     type Output = BufResult<B>;
     fn sqe(&mut self) -> Sqe {
@@ -207,7 +213,7 @@ unsafe impl<B: FixedIoBuf> Op for SendZcFixed<B> {
             }),
             None => (core::ptr::null(), 0),
         };
-        raw::SendZc::new(fd_of(&self.fd), self.buf.stable_ptr(), len)
+        raw::SendZc::new(self.fd.target(), self.buf.stable_ptr(), len)
             .flags(self.flags)
             .buf_index(Some(index_of(&self.buf)))
             .dest_addr(dest)
@@ -222,6 +228,6 @@ unsafe impl<B: FixedIoBuf> Op for SendZcFixed<B> {
         (zc_result(self.sent, cqe), self.buf)
     }
     fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(ring_of(&self.buf))
+        bound(Some(ring_of(&self.buf)), self.fd.ring())
     }
 }
