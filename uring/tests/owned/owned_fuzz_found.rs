@@ -2,7 +2,6 @@
 //! targets' crashes (through `uring::__fuzz`, the parsers they run) and the
 //! model fuzzer's findings about the safe layer.
 
-use std::os::fd::AsRawFd;
 use std::sync::Mutex;
 
 /// The tests that count the process's io_uring descriptors run one at a time.
@@ -52,6 +51,7 @@ fn control_walk_survives_every_length_near_the_top() {
 #[cfg(feature = "async")]
 #[test]
 fn forgetting_a_future_leaks_its_ring_and_frees_nothing() {
+    use std::os::fd::AsRawFd;
     use uring::owned::{AsyncRing, OwnedRing, ops};
     let _one = RINGS.lock().unwrap_or_else(|e| e.into_inner());
     let (r, _w) = std::os::unix::net::UnixStream::pair().unwrap();
