@@ -74,6 +74,10 @@ pub struct OwnedRing {
     defer_taskrun: bool,
     /// `TASKRUN_FLAG`: the kernel flags the SQ ring when such work is pending.
     taskrun_flag: bool,
+    /// The last call entered the kernel waiting for completions, which ran
+    /// the deferred work, and nothing has processed completions since: the next
+    /// non-blocking call need not enter again (see [`reap_now`](Self::reap_now)).
+    waited: bool,
     /// The thread token of the thread the ring is bound to (`SINGLE_ISSUER`),
     /// [`ANY_THREAD`], or [`UNBOUND`] until its first entry into the kernel.
     issuer: u64,
@@ -166,6 +170,7 @@ impl OwnedRing {
         Ok(OwnedRing {
             defer_taskrun: flags.contains(SetupFlags::DEFER_TASKRUN),
             taskrun_flag: flags.contains(SetupFlags::TASKRUN_FLAG),
+            waited: false,
             issuer: if single_issuer { UNBOUND } else { ANY_THREAD },
             enable_on_bind,
             owner_alive: None,
@@ -536,7 +541,9 @@ impl OwnedRing {
     /// As for [`Ring::submit_and_wait`].
     pub fn submit_and_wait(&mut self, want: usize) -> io::Result<usize> {
         self.enter_check()?;
-        self.ring.submit_and_wait(want)
+        let n = self.ring.submit_and_wait(want)?;
+        self.waited = want > 0;
+        Ok(n)
     }
 
     /// [`submit_and_wait`](Self::submit_and_wait) with a timeout (see
@@ -547,13 +554,17 @@ impl OwnedRing {
     /// As for [`Ring::submit_and_wait_timeout`].
     pub fn submit_and_wait_timeout(&mut self, want: usize, timeout: Duration) -> io::Result<usize> {
         self.enter_check()?;
-        self.ring.submit_and_wait_timeout(want, timeout)
+        let n = self.ring.submit_and_wait_timeout(want, timeout)?;
+        self.waited = want > 0;
+        Ok(n)
     }
 
     /// Processes every completion the kernel has posted (flushing its overflow
     /// list), and returns an iterator over the finished operations, oldest first.
     /// It does not wait; on a `DEFER_TASKRUN` ring it first runs the kernel's
-    /// deferred work, as [`get_events`](Self::get_events) does.
+    /// deferred work, as [`get_events`](Self::get_events) does — unless the
+    /// ring's last call was a wait ([`submit_and_wait`](Self::submit_and_wait)),
+    /// which ran it already.
     ///
     /// Completions the iterator does not reach stay queued for the next call.
     pub fn completions(&mut self) -> Completions<'_> {
@@ -584,8 +595,9 @@ impl OwnedRing {
     /// [`raw_completions`](Self::raw_completions), [`try_take`](Self::try_take),
     /// [`poll_item`](Self::poll_item), [`take_activity`](Self::take_activity) —
     /// call this themselves on such a ring (entering only when the kernel flags
-    /// pending work, with `TASKRUN_FLAG`). On other rings it only flushes the
-    /// kernel's overflow list.
+    /// pending work, with `TASKRUN_FLAG`, and not right after a wait, which ran
+    /// the work on its way out). On other rings it only flushes the kernel's
+    /// overflow list.
     ///
     /// ```
     /// use uring::owned::{OwnedRing, ops};
@@ -624,9 +636,15 @@ impl OwnedRing {
     /// What the non-blocking calls process with: on a `DEFER_TASKRUN` ring with
     /// deferred work possibly pending, [`get_events`](Self::get_events); otherwise
     /// a plain reap (one branch on a field).
+    ///
+    /// Right after a wait ([`submit_and_wait`](Self::submit_and_wait) and the
+    /// like), which ran the deferred work on its way out, the first such call
+    /// only reaps: entering again would find nothing the wait did not (work
+    /// that arrived since is run by the next call, or the next wait).
     #[inline]
     pub(super) fn reap_now(&mut self) -> io::Result<()> {
         if self.defer_taskrun
+            && !core::mem::take(&mut self.waited)
             && (!self.taskrun_flag || self.ring.sq_flags() & crate::sys::IORING_SQ_TASKRUN != 0)
         {
             return self.get_events();
@@ -914,6 +932,7 @@ impl OwnedRing {
     /// Moves every posted completion out of the kernel's queue into `ready` (or
     /// `raw`), flushing the overflow list while there is one.
     pub(super) fn reap(&mut self) -> io::Result<()> {
+        self.waited = false;
         let mut stalled = false;
         loop {
             let mut n = 0usize;
@@ -1031,6 +1050,7 @@ impl OwnedRing {
             activity: self.activity.take(),
             defer_taskrun: self.defer_taskrun,
             taskrun_flag: self.taskrun_flag,
+            waited: false,
             issuer: self.issuer,
             enable_on_bind: self.enable_on_bind,
             owner_alive: self.owner_alive.take(),
