@@ -441,45 +441,78 @@ impl Slab {
         op
     }
 
+    /// Slot `slot`, without a bounds check.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is a slot of the table (`< slots.len()`): one that a list links
+    /// to, or that was just checked. Slots are never removed, so an index that
+    /// was valid once stays valid.
+    #[inline(always)]
+    unsafe fn at(&mut self, slot: u32) -> &mut Slot {
+        debug_assert!((slot as usize) < self.slots.len());
+        // SAFETY: the caller's contract.
+        unsafe { self.slots.get_unchecked_mut(slot as usize) }
+    }
+
     /// Puts a slot on the free list (its contents were taken or never were).
     #[inline(always)]
     fn release(&mut self, slot: u32) {
+        let free = self.free;
         let s = &mut self.slots[slot as usize];
         s.state = State::Free;
-        s.next = self.free;
+        s.next = free;
         self.free = slot;
     }
 
-    fn link_ready(&mut self, slot: u32) {
+    /// Appends `slot` to the ready list.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is of the table (`< slots.len()`) and not in the ready list.
+    #[inline(always)]
+    unsafe fn link_ready(&mut self, slot: u32) {
         let tail = self.ready_tail;
-        {
-            let s = &mut self.slots[slot as usize];
+        // SAFETY: `slot` is of the table (the caller's contract), and `tail`,
+        // when there is one, is a slot the ready list links to.
+        unsafe {
+            let s = self.at(slot);
             s.prev = tail;
             s.next = NO_SLOT;
-        }
-        if tail == NO_SLOT {
-            self.ready_head = slot;
-        } else {
-            self.slots[tail as usize].next = slot;
+            if tail == NO_SLOT {
+                self.ready_head = slot;
+            } else {
+                self.at(tail).next = slot;
+            }
         }
         self.ready_tail = slot;
         self.ready_len += 1;
     }
 
-    fn unlink_ready(&mut self, slot: u32) {
-        let (prev, next) = {
-            let s = &self.slots[slot as usize];
-            (s.prev, s.next)
-        };
-        if prev == NO_SLOT {
-            self.ready_head = next;
-        } else {
-            self.slots[prev as usize].next = next;
-        }
-        if next == NO_SLOT {
-            self.ready_tail = prev;
-        } else {
-            self.slots[next as usize].prev = prev;
+    /// Takes `slot` out of the ready list.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is in the ready list (so of the table).
+    #[inline(always)]
+    unsafe fn unlink_ready(&mut self, slot: u32) {
+        // SAFETY: `slot` is of the table (the caller's contract), and
+        // `prev` and `next`, when there are ones, are slots the list links to.
+        unsafe {
+            let (prev, next) = {
+                let s = self.at(slot);
+                (s.prev, s.next)
+            };
+            if prev == NO_SLOT {
+                self.ready_head = next;
+            } else {
+                self.at(prev).next = next;
+            }
+            if next == NO_SLOT {
+                self.ready_tail = prev;
+            } else {
+                self.at(next).prev = prev;
+            }
         }
         self.ready_len -= 1;
     }
@@ -515,7 +548,8 @@ impl Slab {
             unsafe { (vt.drop_finished)(&mut op, cqe) };
         } else {
             s.state = State::Done { vt, cqe: *cqe };
-            self.link_ready(slot);
+            // SAFETY: the slot was just looked up; in flight, it was not listed.
+            unsafe { self.link_ready(slot) };
         }
         Routed::Op(generation)
     }
@@ -567,7 +601,8 @@ impl Slab {
     #[inline]
     pub(super) fn take<T: Op>(&mut self, slot: u32, generation: u64) -> Option<T::Output> {
         let (vt, cqe) = self.done_as::<T>(slot, generation)?;
-        self.unlink_ready(slot);
+        // SAFETY: a `Done` slot (just looked up) is in the ready list.
+        unsafe { self.unlink_ready(slot) };
         let s = &mut self.slots[slot as usize];
         if vt.made {
             // SAFETY: a made table of T: the slot holds a T::Output; the slot is
@@ -591,7 +626,8 @@ impl Slab {
         if slot == NO_SLOT {
             return None;
         }
-        self.unlink_ready(slot);
+        // SAFETY: the ready list's head is in the ready list.
+        unsafe { self.unlink_ready(slot) };
         let s = &mut self.slots[slot as usize];
         let State::Done { vt, cqe } = s.state else {
             unreachable!("the ready list holds finished operations");
@@ -630,7 +666,8 @@ impl Slab {
     /// finished. Nothing happens for a slot that holds neither.
     pub(super) fn detach(&mut self, slot: u32, generation: u64) {
         if let Some((vt, cqe)) = self.done(slot, generation) {
-            self.unlink_ready(slot);
+            // SAFETY: a `Done` slot (just looked up) is in the ready list.
+            unsafe { self.unlink_ready(slot) };
             let mut op = mem::replace(&mut self.slots[slot as usize].op, Storage::empty());
             self.release(slot);
             // SAFETY: `op` holds what the slot's table says; the slot was freed
@@ -674,7 +711,8 @@ impl Slab {
         if !vt.made {
             // Out of the ready list while the slot holds nothing: a panic in
             // `complete` then frees it (the guard), and no one looks at it.
-            self.unlink_ready(slot);
+            // SAFETY: a `Done` slot (just looked up) is in the ready list.
+            unsafe { self.unlink_ready(slot) };
             let guard = ReleaseOnUnwind { slab: self, slot };
             // SAFETY: T's own table: the slot holds a T, taken once (the slot's
             // table is replaced below, or the slot freed by the guard).
@@ -690,7 +728,8 @@ impl Slab {
             // Back in the list where it was is not possible in O(1); at the end
             // is where the next completion would have gone. Only a finished
             // multishot stream is made this way, and its key is its own.
-            self.link_ready(slot);
+            // SAFETY: the slot was looked up above, and unlinked since.
+            unsafe { self.link_ready(slot) };
         }
         let s = &mut self.slots[slot as usize];
         // SAFETY: the slot holds T::Output under T's made table (just checked,
