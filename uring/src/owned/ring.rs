@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::chain::{ChainParts, ChainPrep, Linked, check_binding};
+use super::chain::{ChainParts, ChainPrep, Linked, check_binding, held_file};
 use super::issuer::{self, ANY_THREAD, UNBOUND};
 use super::op::imp;
 use super::slab::{Routed, Slab};
@@ -210,6 +210,71 @@ impl OwnedRing {
         self.table.in_flight()
     }
 
+    /// Holds `fd` in the ring, for its operations to name through the
+    /// [`HeldFd`] handle this returns: the ring keeps the descriptor open while
+    /// operations in flight name it, counting them itself (no atomic reference
+    /// count per operation, as a [`SharedFd`](super::SharedFd) has), until
+    /// [`release_fd`](Self::release_fd). Dropping the ring closes what it holds
+    /// (except a descriptor that an operation it had to leak names: leaked too).
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(8)?;
+    /// let file = ring.hold_fd(std::fs::File::open("/dev/zero")?)?;
+    /// let ids: Vec<_> = (0..4)
+    ///     .map(|i| ring.submit_op(ops::Read::new(file, vec![1u8; 8], i * 8)))
+    ///     .collect::<Result<_, _>>()?;
+    /// for id in ids {
+    ///     let (n, buf) = ring.wait_for(id)?;
+    ///     assert_eq!((n?, &buf[..]), (8, &[0u8; 8][..]));
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `ENFILE` when the ring holds [`MAX_HELD_FDS`](super::MAX_HELD_FDS)
+    /// descriptors already (`fd` is closed).
+    pub fn hold_fd(&mut self, fd: impl Into<std::os::fd::OwnedFd>) -> io::Result<super::HeldFd> {
+        self.table.files.hold(fd.into())
+    }
+
+    /// Lets go of a descriptor [`hold_fd`](Self::hold_fd) holds: no operation
+    /// naming it can be submitted any more (`EBADF`), and it is closed now if
+    /// no operation in flight names it, otherwise right after the last one's
+    /// final completion.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let (r, _w) = std::os::unix::net::UnixStream::pair()?;
+    /// let raw = r.as_raw_fd();
+    /// let held = ring.hold_fd(r)?;
+    /// let id = ring.submit_op(ops::Recv::new(held, vec![0u8; 8]))?;
+    /// ring.submit()?;
+    /// ring.release_fd(held)?;
+    /// // The receive still names it: open until its final completion.
+    /// assert!(unsafe { libc::fcntl(raw, libc::F_GETFD) } >= 0);
+    /// ring.cancel(&id)?;
+    /// let _ = ring.wait_for(id)?;
+    /// assert!(unsafe { libc::fcntl(raw, libc::F_GETFD) } < 0); // closed
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `EBADF` when this ring does not hold it (released already, or held by
+    /// another ring).
+    pub fn release_fd(&mut self, fd: super::HeldFd) -> io::Result<()> {
+        self.table.release_held(fd.token())
+    }
+
+    /// Whether this ring holds `fd` (it was not released).
+    pub fn holds_fd(&self, fd: &super::HeldFd) -> bool {
+        self.table.files.holds(fd.token())
+    }
+
     /// How long dropping the ring waits for its in-flight operations before
     /// leaking them (default [`DEFAULT_DROP_TIMEOUT`]).
     pub fn set_drop_timeout(&mut self, timeout: Duration) {
@@ -231,21 +296,30 @@ impl OwnedRing {
     /// assert_eq!(ring.wait_for(id)?.unwrap(), 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    #[inline]
+    // Always inlined: it is the per-operation path, and the caller's knowledge
+    // of `T` folds most of it away (its binding check, its entry's fields).
+    #[inline(always)]
     pub fn submit_op<T: Op>(&mut self, mut op: T) -> Result<OpId<T>, SubmitError<T>> {
-        if let Err(error) = check_binding(self.id, op.bound_ring(imp::Token(()))) {
-            return Err(SubmitError { error, op });
-        }
+        let held = match check_binding(self.id, op.bound_ring(imp::Token(()))) {
+            Ok(held) => held,
+            Err(error) => return Err(SubmitError { error, op }),
+        };
         // Built before the op is tabled: a panic in `sqe` leaves nothing behind.
         let sqe = op.sqe();
         let flags = sqe.get_flags() - SqeFlags::IO_LINK - TABLE_STRIPPED;
         let sqe = sqe.set_flags(flags);
-        let (slot, generation) = self.table.insert(op);
+        let file = match held_file(&self.table.files, held) {
+            Ok(file) => file,
+            Err(error) => return Err(SubmitError { error, op }),
+        };
+        let (slot, generation) = self.table.insert(op, file);
         let sqe = sqe.user_data(user_data(slot, generation));
         // SAFETY: the entry was built by an `Op` (whose contract is that it names
-        // only memory and descriptors the op owns, at stable addresses), which is
-        // now in the table until its final completion is processed (or is leaked);
-        // its user data carries TAG_OWNED, so no raw entry can share it.
+        // only memory and descriptors the op owns, at stable addresses, or a
+        // `HeldFd`, which the table records with the op: it stays open until
+        // the op's final completion), which is now in the table until its final
+        // completion is processed (or is leaked); its user data carries
+        // TAG_OWNED, so no raw entry can share it.
         match unsafe { self.ring.submission().push(&sqe) } {
             Ok(()) => Ok(OpId::new(OpKey {
                 ring: self.id,
@@ -274,7 +348,15 @@ impl OwnedRing {
         if let Err(error) = self.make_room(1) {
             return Err(SubmitError { error, op });
         }
-        let (slot, generation) = self.table.insert(op);
+        // Looked up again: making room may have run code (an operation's
+        // `more`), though nothing that can release a held file.
+        let file = match check_binding(self.id, op.bound_ring(imp::Token(())))
+            .and_then(|held| held_file(&self.table.files, held))
+        {
+            Ok(file) => file,
+            Err(error) => return Err(SubmitError { error, op }),
+        };
+        let (slot, generation) = self.table.insert(op, file);
         let sqe = sqe.user_data(user_data(slot, generation));
         // SAFETY: as in `submit_op`.
         match unsafe { self.ring.submission().push(&sqe) } {
@@ -315,6 +397,7 @@ impl OwnedRing {
         let prepared = chain.prepare(&mut ChainPrep {
             sqes: &mut sqes,
             ring: self.id,
+            files: &self.table.files,
         });
         let n = sqes.len();
         let room = prepared.and_then(|()| if n == 0 { Ok(()) } else { self.make_room(n) });
@@ -346,9 +429,10 @@ impl OwnedRing {
             Ok(())
         } else {
             // SAFETY: every entry was built by an `Op` (whose contract is that it
-            // names only memory and descriptors the op owns, at stable addresses)
-            // and its op is now in the table, which keeps it — and so that memory
-            // and those descriptors — until the entry's final completion is
+            // names only memory and descriptors the op owns, at stable addresses,
+            // or `HeldFd`s, which the table records with the op) and its
+            // op is now in the table, which keeps it — and so that memory and
+            // those descriptors — until the entry's final completion is
             // processed, or leaks it. The user data carries TAG_OWNED, so no raw
             // entry can share it.
             unsafe { self.ring.submission().push_multiple(&sqes) }
@@ -820,7 +904,7 @@ impl OwnedRing {
     }
 
     /// The oldest finished operation, out of the table.
-    #[inline]
+    #[inline(always)]
     fn pop_completion(&mut self) -> Option<Completion> {
         self.table.pop_completion(self.id)
     }
@@ -959,6 +1043,8 @@ impl OwnedRing {
                     };
                     dispatch(table, raw, seen, *id, &cqe);
                 }
+                // Released held files whose operations just finished.
+                table.close_released();
             }
             if !self.ring.cq_has_overflow() {
                 return Ok(());
@@ -1232,7 +1318,7 @@ pub struct Completions<'a> {
 impl Iterator for Completions<'_> {
     type Item = Completion;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Completion> {
         self.ring.pop_completion()
     }

@@ -17,6 +17,7 @@ mod owned_direct;
 mod owned_fixed;
 mod owned_fuzz_found;
 mod owned_hazards;
+mod owned_held;
 mod owned_io;
 mod owned_multishot;
 mod owned_ops_more;
