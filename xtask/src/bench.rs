@@ -30,7 +30,9 @@
 //! 32, raw 4 KiB reads at QD 32 (C, io-uring, uring) and the safe layer's reads
 //! (uring owned), all on `SINGLE_ISSUER | DEFER_TASKRUN` rings.
 
+use crate::args;
 use crate::codegen::recipe;
+use crate::json;
 use crate::util::{self, Result, project_root};
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
@@ -87,185 +89,75 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-pub fn run(args: &[String]) -> Result {
-    let mut quick = false;
-    let mut instructions = false;
-    let mut runs = 7usize;
-    let mut filter: Option<String> = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--quick" => quick = true,
-            "--instructions" => instructions = true,
-            "--runs" => {
-                runs = it
-                    .next()
-                    .and_then(|v| v.parse().ok())
-                    .filter(|&n| n >= 1)
-                    .ok_or("--runs needs a positive number")?
-            }
-            "--filter" => filter = Some(it.next().ok_or("--filter needs a value")?.clone()),
-            other => {
-                return Err(format!(
-                    "unknown argument `{other}` (known: --quick, --runs N, --filter S, --instructions)"
-                ));
-            }
-        }
+/// `cargo xtask bench`'s options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Fewer operations per run, at most 5 runs.
+    pub quick: bool,
+    /// Interleaved runs per contender (default 7).
+    pub runs: usize,
+    /// Only the cases whose name contains one of these comma-separated parts.
+    pub filter: Option<String>,
+    /// Count instructions per operation under callgrind instead of timing.
+    pub instructions: bool,
+}
+
+/// `cargo xtask bench`'s arguments, for the parser and the help.
+pub const SPEC: args::Spec = args::Spec {
+    name: "bench",
+    synopsis: &["[--quick] [--runs N] [--filter S,S..] [--instructions]"],
+    summary: "uring vs C liburing 2.15 (same vendored source) and the\n\
+              io-uring crate, monoio and tokio-uring (echo), interleaved\n\
+              runs, medians and ratios; --instructions: callgrind counts",
+    options: &[
+        args::Opt::flag("--quick", "fewer operations per run, at most 5 runs"),
+        args::Opt::value("--runs", "N", "interleaved runs per contender (default 7)"),
+        args::Opt::value(
+            "--filter",
+            "S,S..",
+            "only the cases whose name contains one of the parts\n\
+             (`nop batch=1`, `read`, `echo 64B`, …)",
+        ),
+        args::Opt::flag(
+            "--instructions",
+            "user-space instructions per operation under valgrind's\n\
+             callgrind (deterministic where wall time is not)",
+        ),
+    ],
+    notes: "",
+};
+
+impl args::Args for Options {
+    const SPEC: &'static args::Spec = &SPEC;
+
+    fn from_matches(m: &args::Matches) -> Result<Options> {
+        Ok(Options {
+            quick: m.flag("--quick"),
+            runs: m.positive("--runs")?.unwrap_or(7),
+            filter: m.value("--filter"),
+            instructions: m.flag("--instructions"),
+        })
     }
-    if quick {
-        runs = runs.min(5);
-    }
+}
+
+/// Runs `cargo xtask bench`.
+pub fn run(o: Options) -> Result {
+    let runs = if o.quick { o.runs.min(5) } else { o.runs };
+    let filter = o.filter.as_deref();
     let progs = build()?;
-
-    if instructions {
-        return count_instructions(&progs, &data_file()?, filter.as_deref());
+    if o.instructions {
+        return count_instructions(&progs, &data_file()?, filter);
     }
-
-    let nop_ops: u64 = if quick { 200_000 } else { 1_000_000 };
-    let read_ops: u64 = if quick { 50_000 } else { 300_000 };
-    let data = data_file()?;
-    let bench = |bin: &Path, args: &[String]| How::Bench(bin.to_path_buf(), args.to_vec());
-    let mut cases = Vec::new();
-    for mode in ["default", "defer"] {
-        for batch in [1u32, 8, 32, 128] {
-            // Batch 1 does far fewer NOPs per second: fewer ops keep its runs short.
-            let ops = if batch == 1 { nop_ops / 4 } else { nop_ops };
-            let args = vec![
-                "nop".to_string(),
-                batch.to_string(),
-                mode.into(),
-                ops.to_string(),
-            ];
-            cases.push(Case {
-                name: format!("nop batch={batch} {mode}"),
-                ops,
-                contenders: vec![
-                    Contender {
-                        name: "C liburing",
-                        how: bench(&progs.c, &args),
-                    },
-                    Contender {
-                        name: "io-uring",
-                        how: bench(&progs.peer_ring, &args),
-                    },
-                    Contender {
-                        name: "uring raw",
-                        how: bench(&progs.rust, &args),
-                    },
-                ],
-                client_args: Vec::new(),
-            });
-        }
-    }
-    // Batch-1 NOPs through the safe layer (`nop-owned`), and entering through a
-    // registered ring descriptor (`regfd`, IORING_REGISTER_RING_FDS) on every
-    // side that has it (the io-uring peer has no such mode).
-    for mode in ["default", "regfd"] {
-        let ops = nop_ops / 4;
-        let args = vec!["nop".to_string(), "1".into(), mode.into(), ops.to_string()];
-        let mut owned = args.clone();
-        owned[0] = "nop-owned".into();
-        cases.push(Case {
-            name: format!("nop batch=1 owned {mode}"),
-            ops,
-            contenders: vec![
-                Contender {
-                    name: "C liburing",
-                    how: bench(&progs.c, &args),
-                },
-                Contender {
-                    name: "uring raw",
-                    how: bench(&progs.rust, &args),
-                },
-                Contender {
-                    name: "uring owned",
-                    how: bench(&progs.rust, &owned),
-                },
-            ],
-            client_args: Vec::new(),
-        });
-    }
-    for mode in ["default", "defer"] {
-        let args = vec![
-            "read".to_string(),
-            "32".into(),
-            mode.into(),
-            read_ops.to_string(),
-            data.display().to_string(),
-        ];
-        // The safe layer against the same C program: each read owns its buffer.
-        let mut owned = args.clone();
-        owned[0] = "read-owned".into();
-        cases.push(Case {
-            name: format!("read 4KiB qd=32 {mode}"),
-            ops: read_ops,
-            contenders: vec![
-                Contender {
-                    name: "C liburing",
-                    how: bench(&progs.c, &args),
-                },
-                Contender {
-                    name: "io-uring",
-                    how: bench(&progs.peer_ring, &args),
-                },
-                Contender {
-                    name: "uring raw",
-                    how: bench(&progs.rust, &args),
-                },
-                Contender {
-                    name: "uring owned",
-                    how: bench(&progs.rust, &owned),
-                },
-            ],
-            client_args: Vec::new(),
-        });
-    }
-    // Round trips per connection: 16 connections ping-ponging messages.
-    let echo_conns = 16u32;
-    for (size, trips) in [(64u32, 20_000u64), (4096, 10_000)] {
-        let trips = if quick { trips / 4 } else { trips };
-        cases.push(Case {
-            name: format!("echo {size}B conns={echo_conns}"),
-            ops: echo_conns as u64 * trips,
-            contenders: Vec::new(),
-            client_args: vec![echo_conns.to_string(), size.to_string(), trips.to_string()],
-        });
-    }
-
-    cases.retain(|c| matches(filter.as_deref(), &c.name));
+    let mut cases = nop_cases(&progs, o.quick);
+    cases.extend(read_cases(&progs, o.quick, &data_file()?));
+    cases.extend(echo_cases(o.quick));
+    cases.retain(|c| matches(filter, &c.name));
     // Built only when an echo case runs.
-    if cases.iter().any(|c| c.name.starts_with("echo")) {
+    let is_echo = |c: &Case| c.name.starts_with("echo");
+    if cases.iter().any(is_echo) {
         let echo = build_echo()?;
-        for case in cases.iter_mut().filter(|c| c.name.starts_with("echo")) {
-            let server = |bin: &Path, args: &[&str]| How::Echo(bin.to_path_buf(), strings(args));
-            case.contenders = vec![
-                Contender {
-                    name: "C liburing",
-                    how: server(&echo.c, &["server"]),
-                },
-                Contender {
-                    name: "monoio",
-                    how: server(&progs.peer_echo, &["monoio"]),
-                },
-                Contender {
-                    name: "tokio-uring",
-                    how: server(&progs.peer_echo, &["tokio-uring"]),
-                },
-                Contender {
-                    name: "uring (safe)",
-                    how: server(&echo.rust, &[]),
-                },
-                // The same server entering through a registered ring descriptor,
-                // and with one ring per thread (SO_REUSEPORT) on two threads.
-                Contender {
-                    name: "uring regfd",
-                    how: server(&echo.rust, &["--register-ring-fd"]),
-                },
-                Contender {
-                    name: "uring 2 rings",
-                    how: server(&echo.rust, &["--threads", "2"]),
-                },
-            ];
+        for case in cases.iter_mut().filter(|c| is_echo(c)) {
+            case.contenders = echo_servers(&echo, &progs);
         }
         run_cases(&cases, runs, Some(&echo.c))?;
     } else {
@@ -278,6 +170,137 @@ pub fn run(args: &[String]) -> Result {
          machine does not inflate)"
     );
     Ok(())
+}
+
+/// A NOP or read case run by the benchmark programs with `args` (`ops` operations):
+/// C liburing, the io-uring crate when `peer`, uring's raw level, and uring's safe
+/// layer when `owned` names its workload (`nop-owned`, `read-owned`; the same
+/// arguments otherwise).
+fn program_case(
+    progs: &Programs,
+    name: String,
+    ops: u64,
+    args: Vec<String>,
+    peer: bool,
+    owned: Option<&str>,
+) -> Case {
+    let bench = |name, bin: &Path, args: &[String]| Contender {
+        name,
+        how: How::Bench(bin.to_path_buf(), args.to_vec()),
+    };
+    let mut contenders = vec![bench("C liburing", &progs.c, &args)];
+    if peer {
+        contenders.push(bench("io-uring", &progs.peer_ring, &args));
+    }
+    contenders.push(bench("uring raw", &progs.rust, &args));
+    if let Some(workload) = owned {
+        let mut owned_args = args.clone();
+        owned_args[0] = workload.to_string();
+        contenders.push(bench("uring owned", &progs.rust, &owned_args));
+    }
+    Case {
+        name,
+        ops,
+        contenders,
+        client_args: Vec::new(),
+    }
+}
+
+/// NOPs at batch 1, 8, 32 and 128 on default and `DEFER_TASKRUN` rings; and at batch 1
+/// through the safe layer (`nop-owned`), plainly and entering through a registered ring
+/// descriptor (`regfd`, IORING_REGISTER_RING_FDS) on every side that has it (the
+/// io-uring peer has no such mode).
+fn nop_cases(progs: &Programs, quick: bool) -> Vec<Case> {
+    let nop_ops: u64 = if quick { 200_000 } else { 1_000_000 };
+    let args = |batch: u32, mode: &str, ops: u64| {
+        strings(&["nop", &batch.to_string(), mode, &ops.to_string()])
+    };
+    let mut cases = Vec::new();
+    for mode in ["default", "defer"] {
+        for batch in [1u32, 8, 32, 128] {
+            // Batch 1 does far fewer NOPs per second: fewer ops keep its runs short.
+            let ops = if batch == 1 { nop_ops / 4 } else { nop_ops };
+            let name = format!("nop batch={batch} {mode}");
+            cases.push(program_case(
+                progs,
+                name,
+                ops,
+                args(batch, mode, ops),
+                true,
+                None,
+            ));
+        }
+    }
+    for mode in ["default", "regfd"] {
+        let ops = nop_ops / 4;
+        let name = format!("nop batch=1 owned {mode}");
+        let args = args(1, mode, ops);
+        cases.push(program_case(
+            progs,
+            name,
+            ops,
+            args,
+            false,
+            Some("nop-owned"),
+        ));
+    }
+    cases
+}
+
+/// 4 KiB reads of `data` at QD 32, default and `DEFER_TASKRUN` rings; the safe layer
+/// against the same C program, each read owning its buffer.
+fn read_cases(progs: &Programs, quick: bool, data: &Path) -> Vec<Case> {
+    let ops: u64 = if quick { 50_000 } else { 300_000 };
+    let data = data.display().to_string();
+    let mut cases = Vec::new();
+    for mode in ["default", "defer"] {
+        let args = strings(&["read", "32", mode, &ops.to_string(), &data]);
+        let name = format!("read 4KiB qd=32 {mode}");
+        cases.push(program_case(
+            progs,
+            name,
+            ops,
+            args,
+            true,
+            Some("read-owned"),
+        ));
+    }
+    cases
+}
+
+/// Echo cases: 16 connections ping-ponging 64 B and 4 KiB messages; their servers
+/// are [`echo_servers`], built only when an echo case is selected.
+fn echo_cases(quick: bool) -> Vec<Case> {
+    let conns = 16u32;
+    let mut cases = Vec::new();
+    for (size, trips) in [(64u32, 20_000u64), (4096, 10_000)] {
+        let trips = if quick { trips / 4 } else { trips };
+        cases.push(Case {
+            name: format!("echo {size}B conns={conns}"),
+            ops: conns as u64 * trips,
+            contenders: Vec::new(),
+            client_args: vec![conns.to_string(), size.to_string(), trips.to_string()],
+        });
+    }
+    cases
+}
+
+/// The echo servers: C liburing, monoio, tokio-uring and uring's example; the same
+/// example entering through a registered ring descriptor, and with one ring per thread
+/// (SO_REUSEPORT) on two threads.
+fn echo_servers(echo: &Echo, progs: &Programs) -> Vec<Contender> {
+    let server = |name, bin: &Path, args: &[&str]| Contender {
+        name,
+        how: How::Echo(bin.to_path_buf(), strings(args)),
+    };
+    vec![
+        server("C liburing", &echo.c, &["server"]),
+        server("monoio", &progs.peer_echo, &["monoio"]),
+        server("tokio-uring", &progs.peer_echo, &["tokio-uring"]),
+        server("uring (safe)", &echo.rust, &[]),
+        server("uring regfd", &echo.rust, &["--register-ring-fd"]),
+        server("uring 2 rings", &echo.rust, &["--threads", "2"]),
+    ]
 }
 
 /// Runs every case's contenders interleaved, `runs` times after one warm-up
@@ -371,7 +394,7 @@ fn build() -> Result<Programs> {
             .arg(&c_bin),
     )?;
 
-    let json = util::output(util::cargo().current_dir(&root).args([
+    let messages = util::output(util::cargo().current_dir(&root).args([
         "bench",
         "-p",
         "uring",
@@ -380,15 +403,7 @@ fn build() -> Result<Programs> {
         "--no-run",
         "--message-format=json",
     ]))?;
-    let rust_bin = json
-        .lines()
-        .filter(|l| {
-            l.contains("\"reason\":\"compiler-artifact\"") && l.contains("\"name\":\"ring\"")
-        })
-        .find_map(|l| {
-            let rest = l.split("\"executable\":\"").nth(1)?;
-            Some(PathBuf::from(rest.split('"').next()?))
-        })
+    let rust_bin = json::artifact_executable(&messages, "ring")?
         .ok_or("cargo bench --no-run did not report the `ring` benchmark's executable")?;
 
     // The peers: a workspace of their own, built into a target directory of their
@@ -431,7 +446,7 @@ fn build_echo() -> Result<Echo> {
             .arg("-o")
             .arg(&c),
     )?;
-    let json = util::output(util::cargo().current_dir(&root).args([
+    let messages = util::output(util::cargo().current_dir(&root).args([
         "build",
         "--release",
         "-p",
@@ -440,15 +455,7 @@ fn build_echo() -> Result<Echo> {
         "echo_server",
         "--message-format=json",
     ]))?;
-    let rust = json
-        .lines()
-        .filter(|l| {
-            l.contains("\"reason\":\"compiler-artifact\"") && l.contains("\"name\":\"echo_server\"")
-        })
-        .find_map(|l| {
-            let rest = l.split("\"executable\":\"").nth(1)?;
-            Some(PathBuf::from(rest.split('"').next()?))
-        })
+    let rust = json::artifact_executable(&messages, "echo_server")?
         .ok_or("cargo build did not report the `echo_server` example's executable")?;
     Ok(Echo { c, rust })
 }
@@ -549,10 +556,7 @@ fn measure_echo(
     if !status.success() {
         return Err(format!("{} exited with {status}: {err}", server.display()));
     }
-    let wall = out
-        .lines()
-        .find_map(|l| l.strip_prefix("ops_per_sec ")?.trim().parse().ok())
-        .ok_or_else(|| format!("{} printed no `ops_per_sec`: {out}", client.display()))?;
+    let wall = ops_per_sec(&out, client)?;
     Ok(Measured {
         wall,
         cpu: ops as f64 / cpu,
@@ -612,14 +616,18 @@ fn measure(bin: &Path, args: &[String], ops: u64) -> Result<Measured> {
             bin.display()
         ));
     }
-    let wall = out
-        .lines()
-        .find_map(|l| l.strip_prefix("ops_per_sec ")?.trim().parse().ok())
-        .ok_or_else(|| format!("{} printed no `ops_per_sec`: {out}", bin.display()))?;
+    let wall = ops_per_sec(&out, bin)?;
     Ok(Measured {
         wall,
         cpu: ops as f64 / cpu,
     })
+}
+
+/// The `ops_per_sec N` line every benchmark program and the load generator print.
+fn ops_per_sec(out: &str, program: &Path) -> Result<f64> {
+    out.lines()
+        .find_map(|l| l.strip_prefix("ops_per_sec ")?.trim().parse().ok())
+        .ok_or_else(|| format!("{} printed no `ops_per_sec`: {out}", program.display()))
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -738,4 +746,117 @@ fn callgrind_total(bin: &Path, args: &[String]) -> Result<u64> {
             rest.trim().parse().ok()
         })
         .ok_or_else(|| format!("no `Collected :` line in valgrind's output:\n{err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(cases: &[Case]) -> Vec<&str> {
+        cases.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    fn contenders(case: &Case) -> Vec<(&str, &Path, Vec<&str>)> {
+        case.contenders
+            .iter()
+            .map(|c| match &c.how {
+                How::Bench(bin, args) | How::Echo(bin, args) => (
+                    c.name,
+                    bin.as_path(),
+                    args.iter().map(String::as_str).collect(),
+                ),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cases_and_their_contenders() {
+        let p = Programs {
+            c: "/c".into(),
+            rust: "/r".into(),
+            peer_ring: "/ring".into(),
+            peer_echo: "/echo".into(),
+        };
+        let nops = nop_cases(&p, false);
+        assert_eq!(
+            names(&nops),
+            [
+                "nop batch=1 default",
+                "nop batch=8 default",
+                "nop batch=32 default",
+                "nop batch=128 default",
+                "nop batch=1 defer",
+                "nop batch=8 defer",
+                "nop batch=32 defer",
+                "nop batch=128 defer",
+                "nop batch=1 owned default",
+                "nop batch=1 owned regfd",
+            ]
+        );
+        assert_eq!(
+            contenders(&nops[5]),
+            [
+                (
+                    "C liburing",
+                    Path::new("/c"),
+                    vec!["nop", "8", "defer", "1000000"]
+                ),
+                (
+                    "io-uring",
+                    Path::new("/ring"),
+                    vec!["nop", "8", "defer", "1000000"]
+                ),
+                (
+                    "uring raw",
+                    Path::new("/r"),
+                    vec!["nop", "8", "defer", "1000000"]
+                ),
+            ]
+        );
+        assert_eq!((nops[0].ops, nops[1].ops), (250_000, 1_000_000));
+        assert_eq!(
+            contenders(&nops[9]),
+            [
+                (
+                    "C liburing",
+                    Path::new("/c"),
+                    vec!["nop", "1", "regfd", "250000"]
+                ),
+                (
+                    "uring raw",
+                    Path::new("/r"),
+                    vec!["nop", "1", "regfd", "250000"]
+                ),
+                (
+                    "uring owned",
+                    Path::new("/r"),
+                    vec!["nop-owned", "1", "regfd", "250000"]
+                ),
+            ]
+        );
+        let reads = read_cases(&p, true, Path::new("/d"));
+        assert_eq!(
+            names(&reads),
+            ["read 4KiB qd=32 default", "read 4KiB qd=32 defer"]
+        );
+        let args = vec!["read", "32", "defer", "50000", "/d"];
+        let owned = vec!["read-owned", "32", "defer", "50000", "/d"];
+        assert_eq!(
+            contenders(&reads[1]),
+            [
+                ("C liburing", Path::new("/c"), args.clone()),
+                ("io-uring", Path::new("/ring"), args.clone()),
+                ("uring raw", Path::new("/r"), args),
+                ("uring owned", Path::new("/r"), owned),
+            ]
+        );
+        let echo = echo_cases(true);
+        assert_eq!(names(&echo), ["echo 64B conns=16", "echo 4096B conns=16"]);
+        assert_eq!(
+            (echo[0].ops, echo[0].client_args.join(" ")),
+            (80_000, "16 64 5000".into())
+        );
+        assert!(matches(Some("nop batch=1,echo 64"), "echo 64B conns=16"));
+        assert!(!matches(Some("read"), "nop batch=1 default"));
+    }
 }

@@ -26,6 +26,8 @@
 //!
 //! It ends with one line `ci: N passed, M failed, K skipped` summing every libtest run.
 
+use crate::args;
+use crate::kernel;
 use crate::syslibs;
 use crate::util::{self, Result, project_root};
 use crate::vendor;
@@ -103,39 +105,91 @@ struct Ci {
     keep_going: bool,
 }
 
-pub fn run(args: &[String]) -> Result {
+/// `cargo xtask ci`'s options.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Options {
+    /// Run every step even after one failed.
+    pub keep_going: bool,
+    /// Leave out the steps against system liburing builds (Debian's packages and 2.5).
+    pub no_system: bool,
+}
+
+/// `cargo xtask ci`'s arguments, for the parser and the help.
+pub const SPEC: args::Spec = args::Spec {
+    name: "ci",
+    synopsis: &["[--keep-going] [--no-system]"],
+    summary: "the whole test suite, as .ci/run runs it",
+    options: &[
+        args::Opt::flag("--keep-going", "run every step even after one failed"),
+        args::Opt::flag(
+            "--no-system",
+            "leave out the steps against Debian's liburing packages\n\
+             and liburing 2.5 built from source",
+        ),
+    ],
+    notes: "",
+};
+
+impl args::Args for Options {
+    const SPEC: &'static args::Spec = &SPEC;
+
+    fn from_matches(m: &args::Matches) -> Result<Options> {
+        Ok(Options {
+            keep_going: m.flag("--keep-going"),
+            no_system: m.flag("--no-system"),
+        })
+    }
+}
+
+/// Runs `cargo xtask ci`.
+pub fn run(o: Options) -> Result {
     let mut ci = Ci {
         totals: Totals::default(),
         failures: Vec::new(),
-        keep_going: false,
+        keep_going: o.keep_going,
     };
-    let mut skip_system = false;
-    for a in args {
-        match a.as_str() {
-            "--keep-going" => ci.keep_going = true,
-            "--no-system" => skip_system = true,
-            other => {
-                return Err(format!(
-                    "unknown argument `{other}` (known: --keep-going, --no-system)"
-                ));
-            }
-        }
-    }
-    let root = project_root();
     frugal_builds();
+    sources_and_bindings(&mut ci);
+    lints(&mut ci);
+    tests(&mut ci);
+    if o.no_system {
+        eprintln!("== ci: skipping the system-liburing steps (--no-system)");
+    } else {
+        system_liburing(&mut ci);
+        refusals(&mut ci);
+    }
+    kernel_checks(&mut ci);
+    packaging(&mut ci);
+    ci.step("README: uring-probe completes a NOP", readme_probe);
+    ci.finish()
+}
 
+/// Step 1: the packages the suite needs, liburing's source, the bindings of every
+/// architecture.
+fn sources_and_bindings(ci: &mut Ci) {
+    let root = project_root();
     ci.step("apt packages the suite needs", || {
         ensure_apt_packages(APT_PACKAGES)
     });
-    ci.step("vendor liburing 2.15", || vendor::run(&[]));
+    ci.step("vendor liburing 2.15", || {
+        vendor::run(vendor::Options::default())
+    });
     ci.step("bindings are current", || {
-        crate::codegen::run(&["--check".to_string()])
+        crate::codegen::run(crate::codegen::Options {
+            check: true,
+            arches: Vec::new(),
+        })
     });
     ci.step(
         "bindings compile for aarch64 and riscv64 (layout assertions)",
         crate::codegen::check_other_arches,
     );
     ci.discard(&root.join("target/ci/cross-check"));
+}
+
+/// Step 2: rustfmt, clippy and rustdoc, warnings denied.
+fn lints(ci: &mut Ci) {
+    let root = project_root();
     ci.step("cargo fmt --check", || {
         util::run(
             util::cargo()
@@ -169,6 +223,11 @@ pub fn run(args: &[String]) -> Result {
                 .env("RUSTDOCFLAGS", "-D warnings"),
         )
     });
+}
+
+/// Step 3: the workspace's tests, the same under AddressSanitizer, and the fuzzers.
+fn tests(ci: &mut Ci) {
+    let root = project_root();
     ci.test_step(
         "tests, vendored liburing 2.15",
         util::cargo()
@@ -206,83 +265,92 @@ pub fn run(args: &[String]) -> Result {
     ci.discard(&root.join("target/ci/asan"));
     ci.step("libFuzzer targets, 20 s each (nightly)", || {
         let targets: Vec<String> = crate::fuzz::TARGETS.iter().map(|t| t.to_string()).collect();
-        crate::fuzz::run_libfuzzer(&targets, "20")
+        crate::fuzz::run_libfuzzer(&targets, 20)
     });
     ci.discard(&root.join("uring-fuzz/fuzz/target"));
+}
 
-    if skip_system {
-        eprintln!("== ci: skipping the system-liburing steps (--no-system)");
-    } else {
-        ci.step(
-            "download Debian's liburing 2.3, 2.9, 2.15; build liburing 2.5 from source",
-            || syslibs::fetch_all().map(|_| ()),
-        );
-        for version in ["2.9", "2.15"] {
-            let libdir = syslibs::prefix(version).join("usr/lib/x86_64-linux-gnu");
-            let mut cmd = system_cargo(version, "pkgconfig-shared");
-            cmd.env("PKG_CONFIG_PATH", syslibs::pkg_config_dir(version))
-                .env("LD_LIBRARY_PATH", &libdir);
-            ci.test_step(
-                &format!(
-                    "liburing-sys + uring against Debian's liburing {version} (pkg-config, shared)"
-                ),
-                &mut cmd,
-            );
-            ci.discard(&system_target_dir(version, "pkgconfig-shared"));
-
-            let mut cmd = system_cargo(version, "pkgconfig-static");
-            cmd.env("PKG_CONFIG_PATH", syslibs::pkg_config_dir(version))
-                .env("LIBURING_STATIC", "1");
-            ci.test_step(
-                &format!(
-                    "liburing-sys + uring against Debian's liburing {version} (pkg-config, static)"
-                ),
-                &mut cmd,
-            );
-            ci.discard(&system_target_dir(version, "pkgconfig-static"));
-        }
-        let mut cmd = system_cargo("2.9", "dir");
-        cmd.env("LIBURING_DIR", syslibs::prefix("2.9").join("usr"))
-            .env("PKG_CONFIG_PATH", "/nonexistent")
-            .env(
-                "LD_LIBRARY_PATH",
-                syslibs::prefix("2.9").join("usr/lib/x86_64-linux-gnu"),
-            );
+/// Step 4: liburing-sys and uring against system liburing builds: Debian's packages
+/// (pkg-config shared and static, `LIBURING_DIR`) and the releases built from source.
+fn system_liburing(ci: &mut Ci) {
+    ci.step(
+        "download Debian's liburing 2.3, 2.9, 2.15; build liburing 2.5 from source",
+        || syslibs::fetch_all().map(|_| ()),
+    );
+    for version in ["2.9", "2.15"] {
+        let libdir = syslibs::prefix(version).join("usr/lib/x86_64-linux-gnu");
+        let mut cmd = system_cargo(version, "pkgconfig-shared");
+        cmd.env("PKG_CONFIG_PATH", syslibs::pkg_config_dir(version))
+            .env("LD_LIBRARY_PATH", &libdir);
         ci.test_step(
-            "liburing-sys + uring against Debian's liburing 2.9 (LIBURING_DIR)",
+            &format!(
+                "liburing-sys + uring against Debian's liburing {version} (pkg-config, shared)"
+            ),
             &mut cmd,
         );
-        ci.discard(&system_target_dir("2.9", "dir"));
-        for (version, krate, krate_version) in syslibs::SOURCE_LIBS {
-            let prefix = syslibs::built_prefix(version);
-            let mut cmd = system_cargo(version, "dir");
-            cmd.env("LIBURING_DIR", &prefix)
-                .env("PKG_CONFIG_PATH", "/nonexistent")
-                .env("LD_LIBRARY_PATH", prefix.join("lib"));
-            ci.test_step(
-                &format!(
-                    "liburing-sys + uring against liburing {version} built from source \
-                     ({krate} {krate_version}; LIBURING_DIR)"
-                ),
-                &mut cmd,
-            );
-            ci.discard(&system_target_dir(version, "dir"));
-        }
+        ci.discard(&system_target_dir(version, "pkgconfig-shared"));
 
-        ci.step("refuse Debian 12's liburing 2.3 (pkg-config)", || {
-            expect_build_failure(
-                &[("PKG_CONFIG_PATH", syslibs::pkg_config_dir("2.3"))],
-                &["found liburing 2.3", "`vendored` feature"],
-            )
-        });
-        ci.step("refuse Debian 12's liburing 2.3 (LIBURING_DIR)", || {
-            expect_build_failure(
-                &[("LIBURING_DIR", syslibs::prefix("2.3").join("usr"))],
-                &["holds liburing 2.3", "`vendored` feature"],
-            )
-        });
-        ci.step("refuse the system-installed liburing-dev (Debian 12: 2.3)", || {
-            let installed = Command::new("pkg-config").args(["--modversion", "liburing"]).output();
+        let mut cmd = system_cargo(version, "pkgconfig-static");
+        cmd.env("PKG_CONFIG_PATH", syslibs::pkg_config_dir(version))
+            .env("LIBURING_STATIC", "1");
+        ci.test_step(
+            &format!(
+                "liburing-sys + uring against Debian's liburing {version} (pkg-config, static)"
+            ),
+            &mut cmd,
+        );
+        ci.discard(&system_target_dir(version, "pkgconfig-static"));
+    }
+    let mut cmd = system_cargo("2.9", "dir");
+    cmd.env("LIBURING_DIR", syslibs::prefix("2.9").join("usr"))
+        .env("PKG_CONFIG_PATH", "/nonexistent")
+        .env(
+            "LD_LIBRARY_PATH",
+            syslibs::prefix("2.9").join("usr/lib/x86_64-linux-gnu"),
+        );
+    ci.test_step(
+        "liburing-sys + uring against Debian's liburing 2.9 (LIBURING_DIR)",
+        &mut cmd,
+    );
+    ci.discard(&system_target_dir("2.9", "dir"));
+    for (version, krate, krate_version) in syslibs::SOURCE_LIBS {
+        let prefix = syslibs::built_prefix(version);
+        let mut cmd = system_cargo(version, "dir");
+        cmd.env("LIBURING_DIR", &prefix)
+            .env("PKG_CONFIG_PATH", "/nonexistent")
+            .env("LD_LIBRARY_PATH", prefix.join("lib"));
+        ci.test_step(
+            &format!(
+                "liburing-sys + uring against liburing {version} built from source \
+             ({krate} {krate_version}; LIBURING_DIR)"
+            ),
+            &mut cmd,
+        );
+        ci.discard(&system_target_dir(version, "dir"));
+    }
+}
+
+/// Step 5: the builds that must be refused, each with a message naming the fix.
+fn refusals(ci: &mut Ci) {
+    let root = project_root();
+    ci.step("refuse Debian 12's liburing 2.3 (pkg-config)", || {
+        expect_build_failure(
+            &[("PKG_CONFIG_PATH", syslibs::pkg_config_dir("2.3"))],
+            &["found liburing 2.3", "`vendored` feature"],
+        )
+    });
+    ci.step("refuse Debian 12's liburing 2.3 (LIBURING_DIR)", || {
+        expect_build_failure(
+            &[("LIBURING_DIR", syslibs::prefix("2.3").join("usr"))],
+            &["holds liburing 2.3", "`vendored` feature"],
+        )
+    });
+    ci.step(
+        "refuse the system-installed liburing-dev (Debian 12: 2.3)",
+        || {
+            let installed = Command::new("pkg-config")
+                .args(["--modversion", "liburing"])
+                .output();
             match installed {
                 Ok(o) if o.status.success() => {
                     let v = String::from_utf8_lossy(&o.stdout).trim().to_string();
@@ -294,74 +362,94 @@ pub fn run(args: &[String]) -> Result {
                     }
                 }
                 _ => {
-                    eprintln!("skipped: no system liburing-dev installed (.ci/run installs Debian 12's)");
+                    eprintln!(
+                        "skipped: no system liburing-dev installed (.ci/run installs Debian 12's)"
+                    );
                     Ok(())
                 }
             }
-        });
-        ci.step(
-            "LIBURING_NO_VENDOR=1 overrides the vendored feature",
-            || {
-                expect_build_failure(
-                    &[
-                        ("LIBURING_NO_VENDOR", PathBuf::from("1")),
-                        ("PKG_CONFIG_PATH", syslibs::pkg_config_dir("2.3")),
-                    ],
-                    &["LIBURING_NO_VENDOR is set", "found liburing 2.3"],
-                )
-            },
-        );
-        ci.step("refuse when no liburing exists at all", || {
-            let empty = root.join("target/ci/empty-pkgconfig");
-            std::fs::create_dir_all(&empty).map_err(|e| e.to_string())?;
-            expect_build_failure(
-                &[
-                    ("PKG_CONFIG_LIBDIR", empty.clone()),
-                    ("PKG_CONFIG_PATH", empty),
-                ],
-                &[
-                    "liburing-ffi was not found",
-                    "pkg-config liburing: not found either",
-                    "`vendored` feature",
-                ],
-            )
-        });
-        ci.discard(&root.join("target/ci/refusal"));
-        ci.discard(&root.join("target/ci/empty-pkgconfig"));
-    }
-
-    // The suite on other kernels, booted under QEMU, x86_64 and arm64 in one matrix:
-    // first proof that a failure only an old kernel has is caught, then the default sets
-    // (x86_64 5.10 … 7.3, arm64 5.10 6.1 6.12 7.3).
-    let all_arches = || ["--arch".to_string(), "all".to_string()];
-    ci.step("kernel-check --selftest (x86_64 and arm64)", || {
-        crate::kernel::run(&[&all_arches()[..], &["--selftest".to_string()]].concat())
-    });
-    ci.step(
-        "kernel-check: the test suite on Linux 5.10 … 7.3, x86_64 and arm64",
-        || crate::kernel::run(&all_arches()),
-    );
-    ci.step(
-        "kernel-check: the model fuzzer in the oldest and newest kernels",
-        || {
-            let (oldest, newest) = crate::kernel::oldest_and_newest();
-            let args = [
-                "--package",
-                "uring-fuzz",
-                "--fuzz",
-                "90",
-                "--test-timeout",
-                "200",
-            ];
-            let kernels = ["--kernel", oldest, "--kernel", newest];
-            let all: Vec<String> = args.iter().chain(&kernels).map(|a| a.to_string()).collect();
-            crate::kernel::run(&all)
         },
     );
+    ci.step(
+        "LIBURING_NO_VENDOR=1 overrides the vendored feature",
+        || {
+            expect_build_failure(
+                &[
+                    ("LIBURING_NO_VENDOR", PathBuf::from("1")),
+                    ("PKG_CONFIG_PATH", syslibs::pkg_config_dir("2.3")),
+                ],
+                &["LIBURING_NO_VENDOR is set", "found liburing 2.3"],
+            )
+        },
+    );
+    ci.step("refuse when no liburing exists at all", || {
+        let empty = root.join("target/ci/empty-pkgconfig");
+        std::fs::create_dir_all(&empty).map_err(|e| e.to_string())?;
+        expect_build_failure(
+            &[
+                ("PKG_CONFIG_LIBDIR", empty.clone()),
+                ("PKG_CONFIG_PATH", empty),
+            ],
+            &[
+                "liburing-ffi was not found",
+                "pkg-config liburing: not found either",
+                "`vendored` feature",
+            ],
+        )
+    });
+    ci.discard(&root.join("target/ci/refusal"));
+    ci.discard(&root.join("target/ci/empty-pkgconfig"));
+}
+
+/// Step 6: the suite inside other kernels under QEMU.
+fn kernel_checks(ci: &mut Ci) {
+    for (name, options) in kernel_check_runs() {
+        ci.step(name, || kernel::run(options));
+    }
     // The guests' test binaries (both architectures); the kernels stay, they are small
     // next to them and a rerun would download them again.
-    ci.discard(&root.join("target/kernel-check/build"));
+    ci.discard(&project_root().join("target/kernel-check/build"));
+}
 
+/// The kernel-check runs of step 6, x86_64 and arm64 guests in one matrix: first the
+/// proof that a failure only an old kernel has is caught, then the default sets
+/// (x86_64 5.10 … 7.3, arm64 5.10 6.1 6.12 7.3), then the model fuzzer in the oldest
+/// and newest kernels.
+fn kernel_check_runs() -> [(&'static str, kernel::Options); 3] {
+    let all_arches = kernel::Options {
+        arches: kernel::GuestArch::parse("all").expect("`all` names every architecture"),
+        ..kernel::Options::default()
+    };
+    let (oldest, newest) = kernel::oldest_and_newest();
+    [
+        (
+            "kernel-check --selftest (x86_64 and arm64)",
+            kernel::Options {
+                selftest: true,
+                ..all_arches.clone()
+            },
+        ),
+        (
+            "kernel-check: the test suite on Linux 5.10 … 7.3, x86_64 and arm64",
+            all_arches,
+        ),
+        (
+            "kernel-check: the model fuzzer in the oldest and newest kernels",
+            kernel::Options {
+                packages: vec!["uring-fuzz".into()],
+                fuzz: Some(90),
+                test_timeout: Some(200),
+                kernels: vec![oldest.into(), newest.into()],
+                ..kernel::Options::default()
+            },
+        ),
+    ]
+}
+
+/// Steps 5 (a tampered source tree is refused), 7 (the packaged crates) and 8 (the
+/// MSRV).
+fn packaging(ci: &mut Ci) {
+    let root = project_root();
     ci.step(
         "vendor refuses a tree with one byte changed",
         tampered_tree_is_refused,
@@ -382,50 +470,53 @@ pub fn run(args: &[String]) -> Result {
         msrv_builds,
     );
     ci.discard(&root.join("target/ci/msrv"));
-    ci.step("README: uring-probe completes a NOP", || {
-        let out = util::output(util::cargo().current_dir(&root).args([
-            "run",
-            "--quiet",
-            "--release",
-            "-p",
-            "uring-probe-cli",
-            "--bin",
-            "uring-probe",
-        ]))?;
-        print!("{out}");
-        if out.lines().any(|l| l.starts_with("io_uring on Kernel "))
-            && out.lines().any(|l| l == "Nop completed with 0")
-        {
-            Ok(())
-        } else {
-            Err(
-                "uring-probe's output lacks `io_uring on Kernel …` or `Nop completed with 0`"
-                    .into(),
-            )
-        }
-    });
+}
 
-    let t = &ci.totals;
-    if ci.failures.is_empty() {
-        println!("ci: all steps passed");
-    } else {
-        println!("ci: {} step(s) failed:", ci.failures.len());
-        for f in &ci.failures {
-            println!("  - {f}");
-        }
-    }
-    println!(
-        "ci: {} passed, {} failed, {} skipped",
-        t.passed, t.failed, t.ignored
-    );
-    if ci.failures.is_empty() {
+/// The README's first command: `uring-probe` runs and completes a NOP.
+fn readme_probe() -> Result {
+    let root = project_root();
+    let out = util::output(util::cargo().current_dir(&root).args([
+        "run",
+        "--quiet",
+        "--release",
+        "-p",
+        "uring-probe-cli",
+        "--bin",
+        "uring-probe",
+    ]))?;
+    print!("{out}");
+    if out.lines().any(|l| l.starts_with("io_uring on Kernel "))
+        && out.lines().any(|l| l == "Nop completed with 0")
+    {
         Ok(())
     } else {
-        Err(format!("{} step(s) failed", ci.failures.len()))
+        Err("uring-probe's output lacks `io_uring on Kernel …` or `Nop completed with 0`".into())
     }
 }
 
 impl Ci {
+    /// Prints the summary (failed steps, libtest totals); fails if a step did.
+    fn finish(self) -> Result {
+        let t = &self.totals;
+        if self.failures.is_empty() {
+            println!("ci: all steps passed");
+        } else {
+            println!("ci: {} step(s) failed:", self.failures.len());
+            for f in &self.failures {
+                println!("  - {f}");
+            }
+        }
+        println!(
+            "ci: {} passed, {} failed, {} skipped",
+            t.passed, t.failed, t.ignored
+        );
+        if self.failures.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{} step(s) failed", self.failures.len()))
+        }
+    }
+
     fn step(&mut self, name: &str, f: impl FnOnce() -> Result) {
         if !self.failures.is_empty() && !self.keep_going {
             return;
@@ -772,7 +863,27 @@ fn missing_source_message() -> Result {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_libtest_summary;
+    use super::*;
+
+    /// CI's kernel-check runs are the command lines its docs name.
+    #[test]
+    fn kernel_check_runs_are_these_command_lines() {
+        let (oldest, newest) = kernel::oldest_and_newest();
+        let lines = [
+            "--arch all --selftest".to_string(),
+            "--arch all".to_string(),
+            format!(
+                "--package uring-fuzz --fuzz 90 --test-timeout 200 --kernel {oldest} --kernel {newest}"
+            ),
+        ];
+        for ((_, options), line) in kernel_check_runs().into_iter().zip(lines) {
+            assert_eq!(
+                options,
+                args::tests::parse_ok::<kernel::Options>(&line),
+                "{line}"
+            );
+        }
+    }
 
     #[test]
     fn libtest_summaries_are_counted() {

@@ -14,6 +14,7 @@
 //! host's. Struct layouts, `c_long`-sized fields and the uapi types come out per target,
 //! and bindgen's compile-time layout assertions are checked by building for it.
 
+use crate::args;
 use crate::util::{self, Result, project_root};
 use crate::vendor;
 use std::collections::{BTreeMap, BTreeSet};
@@ -95,27 +96,53 @@ const LIBC_TYPES: &[&str] = &[
     "sock_fprog",
 ];
 
-pub fn run(args: &[String]) -> Result {
-    let mut check = false;
-    let mut only: Vec<&Arch> = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--check" => check = true,
-            "--arch" => {
-                let name = it.next().ok_or("--arch needs a value")?;
-                only.push(ARCHES.iter().find(|x| x.name == name).ok_or_else(|| {
-                    let known: Vec<&str> = ARCHES.iter().map(|x| x.name).collect();
-                    format!("--arch {name}: expected one of {}", known.join(", "))
-                })?);
-            }
-            _ => {
-                return Err(format!(
-                    "unknown argument `{a}` (expected --check and/or --arch ARCH)"
-                ));
-            }
-        }
+/// `cargo xtask regen-bindings`'s options.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Options {
+    /// Fail if a checked-in file differs instead of rewriting it.
+    pub check: bool,
+    /// The architectures to do; empty: every one of [`ARCHES`].
+    pub arches: Vec<&'static Arch>,
+}
+
+/// `cargo xtask regen-bindings`'s arguments, for the parser and the help.
+pub const SPEC: args::Spec = args::Spec {
+    name: "regen-bindings",
+    synopsis: &["[--check] [--arch x86_64|aarch64|riscv64]…"],
+    summary: "regenerate liburing-sys/src/bindings/<arch>.rs, every\n\
+              architecture unless --arch (needs libclang-dev and the other\n\
+              targets' headers: libc6-dev-arm64-cross, libc6-dev-riscv64-cross,\n\
+              or libc6-dev-amd64-cross off x86_64); --check fails if one is stale",
+    options: &[
+        args::Opt::flag(
+            "--check",
+            "fail if a checked-in file is stale; write nothing",
+        ),
+        args::Opt::repeated("--arch", "ARCH", "only this architecture (repeatable)"),
+    ],
+    notes: "",
+};
+
+impl args::Args for Options {
+    const SPEC: &'static args::Spec = &SPEC;
+
+    fn from_matches(m: &args::Matches) -> Result<Options> {
+        let arches = m.values("--arch").into_iter().map(|name| {
+            ARCHES.iter().find(|x| x.name == name).ok_or_else(|| {
+                let known: Vec<&str> = ARCHES.iter().map(|x| x.name).collect();
+                format!("--arch {name}: expected one of {}", known.join(", "))
+            })
+        });
+        Ok(Options {
+            check: m.flag("--check"),
+            arches: arches.collect::<Result<_>>()?,
+        })
     }
+}
+
+/// Runs `cargo xtask regen-bindings`.
+pub fn run(o: Options) -> Result {
+    let (check, mut only) = (o.check, o.arches);
     if only.is_empty() {
         only = ARCHES.iter().collect();
     }

@@ -2,7 +2,8 @@
 //! the coverage-guided libFuzzer targets of the parsers (`uring-fuzz/fuzz/`).
 //!
 //! ```text
-//! cargo xtask fuzz [--seed S] [--time SECONDS] [--replay SEED] [--asan]
+//! cargo xtask fuzz [--seed S] [--time SECONDS] [--replay SEED] [--programs N]
+//!                  [--max-actions N] [--no-minimize] [--asan]
 //! cargo xtask fuzz --libfuzzer [--time SECONDS] [--target NAME]…
 //! ```
 //!
@@ -15,6 +16,7 @@
 
 use std::process::Command;
 
+use crate::args;
 use crate::util::{self, Result, project_root};
 
 /// The libFuzzer targets in `uring-fuzz/fuzz/fuzz_targets/`.
@@ -25,50 +27,121 @@ pub const TARGETS: &[&str] = &[
     "probe_parse",
 ];
 
-const USAGE: &str = "usage: cargo xtask fuzz [--seed S] [--time SECONDS] [--replay SEED] [--asan]
-       cargo xtask fuzz --libfuzzer [--time SECONDS] [--target NAME]...";
+/// `cargo xtask fuzz`'s options.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Options {
+    /// The libFuzzer targets instead of the model fuzzer.
+    pub libfuzzer: bool,
+    /// Seconds to fuzz (per target for libFuzzer); `None`: 60 (model), 30 (libFuzzer).
+    pub time: Option<u64>,
+    /// Build the model fuzzer with AddressSanitizer (nightly).
+    pub asan: bool,
+    /// libFuzzer targets to run; empty: every one of [`TARGETS`].
+    pub targets: Vec<String>,
+    /// The model fuzzer's own options (`--seed S`, `--replay SEED`, `--programs N`,
+    /// `--max-actions N`, `--no-minimize`), passed on as given; `uring-fuzz` reads them.
+    pub model: Vec<String>,
+}
 
-pub fn run(args: &[String]) -> Result {
-    let mut model_args: Vec<String> = Vec::new();
-    let mut asan = false;
-    let mut libfuzzer = false;
-    let mut time: Option<String> = None;
-    let mut targets: Vec<String> = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+/// Options `uring-fuzz` itself reads, passed on to it: (name, takes a value).
+const MODEL_OPTIONS: &[(&str, bool)] = &[
+    ("--seed", true),
+    ("--replay", true),
+    ("--programs", true),
+    ("--max-actions", true),
+    ("--no-minimize", false),
+];
+
+/// `cargo xtask fuzz`'s arguments, for the parser and the help.
+pub const SPEC: args::Spec = args::Spec {
+    name: "fuzz",
+    synopsis: &[
+        "[--seed S] [--time SECONDS] [--replay SEED] [--programs N] [--max-actions N] \
+         [--no-minimize] [--asan]",
+        "--libfuzzer [--time SECONDS] [--target NAME]…",
+    ],
+    summary: "random programs over uring::owned against this kernel, checked\n\
+              against a model; prints programs and actions run, or the seed\n\
+              and a minimised program that broke an invariant; --libfuzzer:\n\
+              the libFuzzer targets of the parsers (nightly, cargo-fuzz)",
+    options: &[
+        args::Opt::value(
+            "--seed",
+            "S",
+            "program i is generated from seed S + i (default: the\n\
+             current time in seconds)",
+        ),
+        args::Opt::value(
+            "--time",
+            "SECONDS",
+            "how long to fuzz (default 60; --libfuzzer: 30 per target)",
+        ),
+        args::Opt::value("--replay", "SEED", "run the one program of SEED again"),
+        args::Opt::value("--programs", "N", "stop after N programs"),
+        args::Opt::value("--max-actions", "N", "actions per program (default 120)"),
+        args::Opt::flag("--no-minimize", "print a failing program as it ran"),
+        args::Opt::flag(
+            "--asan",
+            "build with AddressSanitizer (nightly; what CI runs)",
+        ),
+        args::Opt::flag("--libfuzzer", "the libFuzzer targets (nightly, cargo-fuzz)"),
+        args::Opt::repeated(
+            "--target",
+            "NAME",
+            "--libfuzzer: only this target (repeatable); one of\n\
+             recvmsg_control, recvmsg_multishot, bundle_accounting,\n\
+             probe_parse",
+        ),
+    ],
+    notes: "",
+};
+
+impl args::Args for Options {
+    const SPEC: &'static args::Spec = &SPEC;
+
+    fn from_matches(m: &args::Matches) -> Result<Options> {
+        let time = match m.value("--time") {
+            None => None,
+            Some(t) => Some(
+                t.parse()
+                    .map_err(|_| format!("--time {t}: expected a whole number of seconds"))?,
+            ),
         };
-        match a.as_str() {
-            "--seed" | "--replay" | "--programs" | "--max-actions" => {
-                let v = value(a)?;
-                model_args.extend([a.clone(), v]);
+        let mut model = Vec::new();
+        for &(name, takes_value) in MODEL_OPTIONS {
+            if takes_value {
+                if let Some(v) = m.value(name) {
+                    model.extend([name.to_string(), v]);
+                }
+            } else if m.flag(name) {
+                model.push(name.to_string());
             }
-            "--no-minimize" => model_args.push(a.clone()),
-            "--time" => time = Some(value("--time")?),
-            "--asan" => asan = true,
-            "--libfuzzer" => libfuzzer = true,
-            "--target" => targets.push(value("--target")?),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
+        Ok(Options {
+            libfuzzer: m.flag("--libfuzzer"),
+            time,
+            asan: m.flag("--asan"),
+            targets: m.values("--target"),
+            model,
+        })
     }
-    if libfuzzer {
-        if targets.is_empty() {
-            targets = TARGETS.iter().map(|t| t.to_string()).collect();
-        }
-        let secs = time.unwrap_or_else(|| "30".into());
-        return run_libfuzzer(&targets, &secs);
+}
+
+/// Runs `cargo xtask fuzz`.
+pub fn run(o: Options) -> Result {
+    if o.libfuzzer {
+        let targets = if o.targets.is_empty() {
+            TARGETS.iter().map(|t| t.to_string()).collect()
+        } else {
+            o.targets
+        };
+        return run_libfuzzer(&targets, o.time.unwrap_or(30));
     }
-    if let Some(t) = time {
-        model_args.extend(["--time".to_string(), t]);
+    let mut model = o.model;
+    if let Some(t) = o.time {
+        model.extend(["--time".to_string(), t.to_string()]);
     }
-    run_model(&model_args, asan)
+    run_model(&model, o.asan)
 }
 
 /// Runs the model fuzzer (`uring-fuzz`), in release mode or under ASan.
@@ -98,7 +171,7 @@ pub fn run_model(args: &[String], asan: bool) -> Result {
 
 /// Runs each libFuzzer target for `secs` seconds with `cargo +nightly fuzz`,
 /// installing cargo-fuzz first if it is missing.
-pub fn run_libfuzzer(targets: &[String], secs: &str) -> Result {
+pub fn run_libfuzzer(targets: &[String], secs: u64) -> Result {
     let root = project_root();
     let dir = root.join("uring-fuzz/fuzz");
     for t in targets {

@@ -47,14 +47,15 @@ mod init;
 
 mod arch;
 mod cpio;
-mod json;
 mod kernels;
 mod log;
 mod qemu;
 mod userland;
 
+use crate::args;
+use crate::json::{self, Json};
 use crate::util::{self, Result, project_root};
-use arch::GuestArch;
+pub use arch::GuestArch;
 use kernels::Spec;
 use log::{Report, Verdict};
 use std::collections::VecDeque;
@@ -70,59 +71,115 @@ const SELFTEST_FAILING: &str = "futex_wake_without_probe";
 const SELFTEST_GATED: &str = "futex_wake_gated_by_probe";
 const SELFTEST_KERNELS: &[&str] = &["6.1", "7.3"];
 
-const USAGE: &str = "\
-usage: cargo xtask kernel-check [options]
+/// `cargo xtask kernel-check`'s arguments, for the parser and the help.
+pub const SPEC: args::Spec = args::Spec {
+    name: "kernel-check",
+    synopsis: &[
+        "[--arch A] [--kernel K]… [--filter TEST] [--skip TEST]… [--package P]… [--jobs N] \
+         [--accel tcg|kvm|auto] [--timeout SECS] [--test-timeout S] [--threads N] [--smp N] \
+         [--memory MIB] [--fuzz SECS] [--selftest] [--list]",
+    ],
+    summary: "run the test suite inside other Linux kernels booted under QEMU\n\
+              and print a kernel × result matrix",
+    options: &[
+        args::Opt::value(
+            "--arch",
+            "A",
+            "guest architecture: x86_64 (amd64, the default), aarch64\n\
+             (arm64) or all (both, in one matrix)",
+        ),
+        args::Opt::repeated(
+            "--kernel",
+            "K",
+            "a kernel to boot (repeatable): a known version, `all`, or a\n\
+             path to a kernel image (bzImage, arm64 Image); default:\n\
+             x86_64 5.10 6.1 6.12 6.16 6.18 6.19 7.0 7.3, arm64 5.10 6.1\n\
+             6.12 7.3",
+        ),
+        args::Opt::value(
+            "--filter",
+            "TEST",
+            "run only tests whose name contains TEST (libtest filter)",
+        ),
+        args::Opt::repeated(
+            "--skip",
+            "TEST",
+            "skip tests whose name contains TEST (repeatable; libtest\n\
+             --skip)",
+        ),
+        args::Opt::repeated(
+            "--package",
+            "P",
+            "only this package's test binaries (repeatable; default: the\n\
+             workspace minus xtask)",
+        )
+        .short("-p"),
+        args::Opt::value("--jobs", "N", "kernels booted at once (default 2)").short("-j"),
+        args::Opt::value(
+            "--accel",
+            "A",
+            "tcg | kvm | auto (default auto: KVM only when /dev/kvm opens\n\
+             and the CPU has vmx/svm)",
+        ),
+        args::Opt::value(
+            "--timeout",
+            "SECS",
+            "wall-clock limit per kernel (default 600; arm64 900)",
+        ),
+        args::Opt::value(
+            "--test-timeout",
+            "S",
+            "limit per test binary inside the guest (default 240; arm64\n\
+             300)",
+        ),
+        args::Opt::value(
+            "--threads",
+            "N",
+            "libtest --test-threads inside the guest (default 2)",
+        ),
+        args::Opt::value("--smp", "N", "guest CPUs (default 2)"),
+        args::Opt::value("--memory", "MIB", "guest memory (default 1024)"),
+        args::Opt::value(
+            "--fuzz",
+            "SECS",
+            "give uring-fuzz's kernel test SECS of model fuzzing (written\n\
+             to /kernel-check/fuzz; with --package uring-fuzz, what CI\n\
+             runs in the oldest and newest kernels)",
+        ),
+        args::Opt::flag(
+            "--selftest",
+            "prove a kernel-specific failure is caught (boots 6.1 and 7.3\n\
+             unless --kernel is given)",
+        ),
+        args::Opt::flag("--list", "list the known kernels and exit"),
+    ],
+    notes: "Needs qemu-system-x86_64 (apt-get install -y --no-install-recommends qemu-system-x86),\n\
+            rustc's x86_64-unknown-linux-gnu std and glibc's static libraries (libc6-dev); for\n\
+            arm64 qemu-system-arm, gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and\n\
+            `rustup target add aarch64-unknown-linux-gnu` (added when missing).\n\
+            Logs: target/kernel-check/logs/<run>/<kernel>.log, one folder per run (runs may overlap)",
+};
 
-  --arch A          guest architecture: x86_64 (amd64, the default), aarch64 (arm64) or
-                    all (both, in one matrix)
-  --kernel K        a kernel to boot (repeatable): a known version, `all`, or a path to
-                    a kernel image (bzImage, arm64 Image); default: x86_64 5.10 6.1 6.12
-                    6.16 6.18 6.19 7.0 7.3, arm64 5.10 6.1 6.12 7.3
-  --filter TEST     run only tests whose name contains TEST (libtest filter)
-  --skip TEST       skip tests whose name contains TEST (repeatable; libtest --skip)
-  --package P       only this package's test binaries (repeatable; default: the workspace
-                    minus xtask)
-  --jobs N          kernels booted at once (default 2)
-  --accel A         tcg | kvm | auto (default auto: KVM only when /dev/kvm opens and the
-                    CPU has vmx/svm)
-  --timeout SECS    wall-clock limit per kernel (default 300; arm64 900)
-  --test-timeout S  limit per test binary inside the guest (default 240; arm64 300)
-  --threads N       libtest --test-threads inside the guest (default 2)
-  --smp N           guest CPUs (default 2)
-  --memory MIB      guest memory (default 1024)
-  --fuzz SECS       give uring-fuzz's kernel test SECS of model fuzzing (written to
-                    /kernel-check/fuzz; with --package uring-fuzz, what CI runs in the
-                    oldest and newest kernels)
-  --selftest        prove a kernel-specific failure is caught (boots 6.1 and 7.3 unless
-                    --kernel is given)
-  --list            list the known kernels and exit
-
-Needs qemu-system-x86_64 (apt-get install -y --no-install-recommends qemu-system-x86),
-rustc's x86_64-unknown-linux-gnu std and glibc's static libraries (libc6-dev); for
-arm64 qemu-system-arm, gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and
-`rustup target add aarch64-unknown-linux-gnu` (added when missing).
-Logs: target/kernel-check/logs/<run>/<kernel>.log, one folder per run (runs may overlap)
-";
-
+/// `cargo xtask kernel-check`'s options.
 #[derive(Debug, Clone, PartialEq)]
-struct Options {
-    arches: Vec<GuestArch>,
-    kernels: Vec<String>,
-    filter: Option<String>,
-    skip: Vec<String>,
-    packages: Vec<String>,
-    jobs: usize,
-    accel: String,
+pub struct Options {
+    pub arches: Vec<GuestArch>,
+    pub kernels: Vec<String>,
+    pub filter: Option<String>,
+    pub skip: Vec<String>,
+    pub packages: Vec<String>,
+    pub jobs: usize,
+    pub accel: String,
     /// `None`: the architecture's default.
-    timeout: Option<u64>,
-    test_timeout: Option<u64>,
-    threads: u32,
-    smp: u32,
-    memory: u32,
-    selftest: bool,
-    list: bool,
+    pub timeout: Option<u64>,
+    pub test_timeout: Option<u64>,
+    pub threads: u32,
+    pub smp: u32,
+    pub memory: u32,
+    pub selftest: bool,
+    pub list: bool,
     /// Seconds of model fuzzing for uring-fuzz's test in the guest.
-    fuzz: Option<u64>,
+    pub fuzz: Option<u64>,
 }
 
 impl Default for Options {
@@ -153,270 +210,76 @@ pub fn oldest_and_newest() -> (&'static str, &'static str) {
     (set[0], set[set.len() - 1])
 }
 
-fn parse_args(args: &[String]) -> Result<Options> {
-    let mut o = Options::default();
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (arg.as_str(), None),
+impl args::Args for Options {
+    const SPEC: &'static args::Spec = &SPEC;
+
+    fn from_matches(m: &args::Matches) -> Result<Options> {
+        let d = Options::default();
+        let o = Options {
+            arches: match m.value("--arch") {
+                Some(a) => GuestArch::parse(&a)?,
+                None => d.arches,
+            },
+            kernels: m.values("--kernel"),
+            filter: m.value("--filter"),
+            skip: m.values("--skip"),
+            packages: m.values("--package"),
+            jobs: m.positive::<u32>("--jobs")?.map_or(d.jobs, |n| n as usize),
+            accel: m.value("--accel").unwrap_or(d.accel),
+            timeout: m.positive("--timeout")?,
+            test_timeout: m.positive("--test-timeout")?,
+            threads: m.positive("--threads")?.unwrap_or(d.threads),
+            smp: m.positive("--smp")?.unwrap_or(d.smp),
+            memory: m.positive("--memory")?.unwrap_or(d.memory),
+            selftest: m.flag("--selftest"),
+            list: m.flag("--list"),
+            fuzz: m.positive("--fuzz")?,
         };
-        let mut value = || -> Result<String> {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{flag} needs a value\n\n{USAGE}"))
-        };
-        fn number<T: std::str::FromStr + PartialOrd + From<u8>>(flag: &str, v: &str) -> Result<T> {
-            match v.parse::<T>() {
-                Ok(n) if n >= T::from(1) => Ok(n),
-                _ => Err(format!("{flag} {v}: expected a positive whole number")),
-            }
+        if o.filter
+            .iter()
+            .chain(&o.skip)
+            .any(|f| f.contains(['\n', '\t']))
+        {
+            return Err("--filter and --skip values must be single lines".to_string());
         }
-        match flag {
-            "--arch" => o.arches = GuestArch::parse(&value()?)?,
-            "--kernel" => o.kernels.push(value()?),
-            "--filter" => o.filter = Some(value()?),
-            "--skip" => o.skip.push(value()?),
-            "--package" | "-p" => o.packages.push(value()?),
-            "--jobs" | "-j" => o.jobs = number::<u32>(flag, &value()?)? as usize,
-            "--accel" => o.accel = value()?,
-            "--timeout" => o.timeout = Some(number(flag, &value()?)?),
-            "--test-timeout" => o.test_timeout = Some(number(flag, &value()?)?),
-            "--threads" => o.threads = number(flag, &value()?)?,
-            "--smp" => o.smp = number(flag, &value()?)?,
-            "--memory" => o.memory = number(flag, &value()?)?,
-            "--fuzz" => o.fuzz = Some(number(flag, &value()?)?),
-            "--selftest" if inline.is_none() => o.selftest = true,
-            "--list" if inline.is_none() => o.list = true,
-            other => return Err(format!("unknown option `{other}`\n\n{USAGE}")),
-        }
+        Ok(o)
     }
-    if o.filter
-        .iter()
-        .chain(&o.skip)
-        .any(|f| f.contains(['\n', '\t']))
-    {
-        return Err("--filter and --skip values must be single lines".to_string());
-    }
-    Ok(o)
 }
 
-pub fn run(args: &[String]) -> Result {
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        print!("{USAGE}");
-        return Ok(());
-    }
-    let mut o = parse_args(args)?;
+/// Runs `cargo xtask kernel-check`.
+pub fn run(mut o: Options) -> Result {
     if o.list {
-        for a in &o.arches {
-            for p in kernels::known(a) {
-                let default = if kernels::default_set(a).contains(&p.name) {
-                    "default"
-                } else {
-                    ""
-                };
-                println!(
-                    "{:<6} {:<6} {:<8} {:<42} {:<20} {:<18} {}",
-                    a.debian, p.name, default, p.package, p.version, p.suite, p.note
-                );
-            }
-        }
+        print_known_kernels(&o.arches);
         return Ok(());
     }
     if o.selftest && o.kernels.is_empty() {
         o.kernels = SELFTEST_KERNELS.iter().map(|s| s.to_string()).collect();
     }
-    let work = project_root().join("target/kernel-check");
     let build_start = Instant::now();
-
-    // Everything per architecture up to the boots; then one queue of kernels.
-    let mut guests: Vec<Guest> = Vec::new();
-    let mut jobs: Vec<Job> = Vec::new();
-    let mut unavailable: Vec<Row> = Vec::new();
-    for arch in &o.arches {
-        let specs = kernels::resolve(&o.kernels, arch)?;
-        let accel = qemu::choose_accel(&o.accel, arch)?;
-        let qemu_bin = qemu::binary(arch)?;
-        if !arch.is_host() {
-            crate::codegen::ensure_rust_target(arch.target)?;
-        }
-        let init = compile_standalone("init", INIT_SOURCE, false, arch)?;
-        let payload = if o.selftest {
-            Payload {
-                tests: vec![(
-                    SELFTEST_BINARY.to_string(),
-                    compile_standalone("selftest", SELFTEST_SOURCE, true, arch)?,
-                )],
-                helpers: Vec::new(),
-            }
-        } else {
-            build_test_binaries(&o.packages, arch)?
-        };
-        let labels: Vec<String> = unique_labels(&specs)
-            .iter()
-            .map(|l| arch.label(l))
-            .collect();
-        for (label, image) in labels.iter().zip(kernels::obtain(&specs, arch)) {
-            match image {
-                Ok(image) => jobs.push(Job {
-                    label: label.clone(),
-                    image,
-                    guest: guests.len(),
-                }),
-                Err(e) => {
-                    eprintln!("[{label}] UNAVAILABLE: {e}");
-                    unavailable.push(Row {
-                        label: label.clone(),
-                        arch: arch.debian,
-                        report: Report::unavailable(e),
-                        took: Duration::ZERO,
-                        log: PathBuf::new(),
-                    });
-                }
-            }
-        }
-        // Per process, so concurrent runs (a selftest next to a full run) never boot
-        // each other's payload.
-        let initramfs = work.join(format!(
-            "initramfs-{}-{}.cpio",
-            arch.debian,
-            std::process::id()
-        ));
-        let timeout = o.timeout.unwrap_or(default_timeouts(arch).0);
-        let test_timeout = o.test_timeout.unwrap_or(default_timeouts(arch).1);
-        write_initramfs(&initramfs, &init, &payload, &o, arch, test_timeout)?;
-        eprintln!(
-            "kernel-check {}: {} test binaries, {} kernels, accel {}",
-            arch.debian,
-            payload.tests.len(),
-            specs.len(),
-            accel.name(),
-        );
-        guests.push(Guest {
-            arch: *arch,
-            accel,
-            qemu: qemu_bin,
-            initramfs,
-            expected: payload.tests.iter().map(|(n, _)| n.clone()).collect(),
-            timeout: Duration::from_secs(timeout),
-        });
-    }
-    let labels: Vec<String> = jobs
-        .iter()
-        .map(|j| j.label.clone())
-        .chain(unavailable.iter().map(|r| r.label.clone()))
-        .collect();
+    let plan = prepare(&o)?;
     let prep = build_start.elapsed();
     eprintln!(
         "kernel-check: {} kernels, {} at a time (build and downloads took {:.1} s)",
-        labels.len(),
+        plan.jobs.len() + plan.unavailable.len(),
         o.jobs,
         prep.as_secs_f64()
     );
-
-    // One folder per run: two runs at once (two people, or a selftest next to a full
-    // run) must not write into each other's console logs.
-    let run_name = format!(
-        "{}{}-{}",
-        if o.selftest { "selftest-" } else { "" },
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-        std::process::id()
-    );
-    let logs = work.join("logs").join(run_name);
-    std::fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
+    let logs = logs_dir(o.selftest)?;
     let boot_start = Instant::now();
-    let boot_and_read = |job: &Job, attempt: u32| -> Result<Row> {
-        let (label, image, guest) = (&job.label, &job.image, &guests[job.guest]);
-        let log_path = if attempt == 1 {
-            logs.join(format!("{}.log", sanitize(label)))
-        } else {
-            logs.join(format!("{}.attempt{attempt}.log", sanitize(label)))
-        };
-        eprintln!("[{label}] booting {}", image.display());
-        let boot = qemu::Boot {
-            arch: &guest.arch,
-            qemu: &guest.qemu,
-            kernel: image,
-            initramfs: &guest.initramfs,
-            log: &log_path,
-            accel: guest.accel,
-            smp: o.smp,
-            memory_mib: o.memory,
-            limit: guest.timeout,
-        };
-        let (outcome, took) = boot.run()?;
-        let text =
-            String::from_utf8_lossy(&std::fs::read(&log_path).unwrap_or_default()).into_owned();
-        let mut report = log::analyse(&text, outcome, &guest.expected);
-        // QEMU's own complaints (a bad option, an unreadable kernel: QEMU then exits 1,
-        // which the log check already refuses as a pass) belong in the reason.
-        let qemu_said =
-            std::fs::read_to_string(log_path.with_extension("qemu-stderr")).unwrap_or_default();
-        if report.verdict != Verdict::Pass && !qemu_said.trim().is_empty() {
-            let first: Vec<&str> = qemu_said.lines().take(3).collect();
-            report
-                .reason
-                .push_str(&format!("; QEMU said: {}", first.join(" / ")));
-        }
-        eprintln!(
-            "[{label}] {} — {} passed, {} failed, {} skipped by probe ({:.1} s){}",
-            report.verdict.word(),
-            report.passed,
-            report.failed,
-            report.skipped.len(),
-            took.as_secs_f64(),
-            if report.verdict == Verdict::Pass {
-                String::new()
-            } else {
-                format!(": {}", report.reason)
-            }
-        );
-        Ok(Row {
-            label: label.to_string(),
-            arch: guest.arch.debian,
-            report,
-            took,
-            log: log_path,
-        })
-    };
-    let results = boot_all(&jobs, o.jobs, |job| {
-        let label = &job.label;
-        let first = boot_and_read(job, 1)?;
-        // TCG occasionally loses a guest to an emulation glitch (a boot-time IO-APIC
-        // panic, an oops while the kernel patches its own text). Such a kernel gets one
-        // more boot; a failure our tests cause comes back the second time and counts.
-        if !retry_worthy(&first.report) {
-            return Ok(first);
-        }
-        eprintln!(
-            "[{label}] the kernel itself failed ({}); booting it once more",
-            first.report.reason
-        );
-        let mut second = boot_and_read(job, 2)?;
-        if second.report.verdict == Verdict::Pass {
-            second.report.kernel_trouble.insert(
-                0,
-                format!(
-                    "first boot lost to the kernel, not the tests: {}",
-                    first.report.reason
-                ),
-            );
-        }
-        Ok(second)
+    let results = boot_all(&plan.jobs, o.jobs, |job| {
+        boot_with_retry(job, &plan.guests[job.guest], &logs, &o)
     });
     let wall = boot_start.elapsed();
-    for g in &guests {
+    for g in &plan.guests {
         let _ = std::fs::remove_file(&g.initramfs);
     }
+    let order = plan.labels();
     let mut rows: Vec<Row> = results.into_iter().collect::<Result<_>>()?;
-    rows.extend(unavailable);
-    rows.sort_by_key(|r| labels.iter().position(|l| *l == r.label));
+    rows.extend(plan.unavailable);
+    rows.sort_by_key(|r| order.iter().position(|l| *l == r.label));
     print!("{}", render_matrix(&rows));
-    let accels: Vec<String> = guests
+    let accels: Vec<String> = plan
+        .guests
         .iter()
         .map(|g| format!("{} {}", g.arch.debian, g.accel.name()))
         .collect();
@@ -430,15 +293,245 @@ pub fn run(args: &[String]) -> Result {
     );
     println!("console logs: {}", logs.display());
     if o.selftest {
-        // Failures are the point here; the consoles matter only when the check fails.
-        let verdict = check_selftest(&rows);
-        if verdict.is_err() {
-            rows.iter().for_each(print_log_tail);
-        }
-        return verdict;
+        check_selftest_rows(&rows)
+    } else {
+        check_rows(&rows)
     }
-    // A failing test is named above with its panic; a kernel that died or hung is
-    // explained only by its console.
+}
+
+/// `--list`: the known kernels of each architecture, the default set marked.
+fn print_known_kernels(arches: &[GuestArch]) {
+    for a in arches {
+        for p in kernels::known(a) {
+            let default = if kernels::default_set(a).contains(&p.name) {
+                "default"
+            } else {
+                ""
+            };
+            println!(
+                "{:<6} {:<6} {:<8} {:<42} {:<20} {:<18} {}",
+                a.debian, p.name, default, p.package, p.version, p.suite, p.note
+            );
+        }
+    }
+}
+
+/// Everything up to the boots: each architecture's guest, and one queue of kernels.
+struct Plan {
+    guests: Vec<Guest>,
+    jobs: Vec<Job>,
+    /// The kernels that could not be obtained, as finished rows.
+    unavailable: Vec<Row>,
+}
+
+impl Plan {
+    /// Every kernel's label, in the order the matrix lists them.
+    fn labels(&self) -> Vec<String> {
+        let booted = self.jobs.iter().map(|j| j.label.clone());
+        booted
+            .chain(self.unavailable.iter().map(|r| r.label.clone()))
+            .collect()
+    }
+}
+
+/// Builds each architecture's payload and initramfs and obtains its kernels.
+fn prepare(o: &Options) -> Result<Plan> {
+    let mut plan = Plan {
+        guests: Vec::new(),
+        jobs: Vec::new(),
+        unavailable: Vec::new(),
+    };
+    for arch in &o.arches {
+        let specs = kernels::resolve(&o.kernels, arch)?;
+        let guest = prepare_guest(o, arch, specs.len())?;
+        let labels: Vec<String> = unique_labels(&specs)
+            .iter()
+            .map(|l| arch.label(l))
+            .collect();
+        for (label, image) in labels.into_iter().zip(kernels::obtain(&specs, arch)) {
+            match image {
+                Ok(image) => plan.jobs.push(Job {
+                    label,
+                    image,
+                    guest: plan.guests.len(),
+                }),
+                Err(e) => {
+                    eprintln!("[{label}] UNAVAILABLE: {e}");
+                    plan.unavailable.push(Row {
+                        label,
+                        arch: arch.debian,
+                        report: Report::unavailable(e),
+                        took: Duration::ZERO,
+                        log: PathBuf::new(),
+                    });
+                }
+            }
+        }
+        plan.guests.push(guest);
+    }
+    Ok(plan)
+}
+
+/// One architecture's guest: its accelerator and QEMU, the init and the test binaries
+/// (or the selftest's) packed into an initramfs, its limits.
+fn prepare_guest(o: &Options, arch: &GuestArch, kernels: usize) -> Result<Guest> {
+    let accel = qemu::choose_accel(&o.accel, arch)?;
+    let qemu_bin = qemu::binary(arch)?;
+    if !arch.is_host() {
+        crate::codegen::ensure_rust_target(arch.target)?;
+    }
+    let init = compile_standalone("init", INIT_SOURCE, false, arch)?;
+    let payload = if o.selftest {
+        Payload {
+            tests: vec![(
+                SELFTEST_BINARY.to_string(),
+                compile_standalone("selftest", SELFTEST_SOURCE, true, arch)?,
+            )],
+            helpers: Vec::new(),
+        }
+    } else {
+        build_test_binaries(&o.packages, arch)?
+    };
+    // Per process, so concurrent runs (a selftest next to a full run) never boot
+    // each other's payload.
+    let initramfs = project_root().join(format!(
+        "target/kernel-check/initramfs-{}-{}.cpio",
+        arch.debian,
+        std::process::id()
+    ));
+    let (timeout, test_timeout) = default_timeouts(arch);
+    let timeout = o.timeout.unwrap_or(timeout);
+    let test_timeout = o.test_timeout.unwrap_or(test_timeout);
+    write_initramfs(&initramfs, &init, &payload, o, arch, test_timeout)?;
+    eprintln!(
+        "kernel-check {}: {} test binaries, {kernels} kernels, accel {}",
+        arch.debian,
+        payload.tests.len(),
+        accel.name(),
+    );
+    Ok(Guest {
+        arch: *arch,
+        accel,
+        qemu: qemu_bin,
+        initramfs,
+        expected: payload.tests.iter().map(|(n, _)| n.clone()).collect(),
+        timeout: Duration::from_secs(timeout),
+    })
+}
+
+/// A new folder for this run's console logs: two runs at once (two people, or a
+/// selftest next to a full run) must not write into each other's.
+fn logs_dir(selftest: bool) -> Result<PathBuf> {
+    let run_name = format!(
+        "{}{}-{}",
+        if selftest { "selftest-" } else { "" },
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        std::process::id()
+    );
+    let logs = project_root()
+        .join("target/kernel-check/logs")
+        .join(run_name);
+    std::fs::create_dir_all(&logs).map_err(|e| format!("create {}: {e}", logs.display()))?;
+    Ok(logs)
+}
+
+/// Boots `job`'s kernel, and once more if the kernel itself failed: TCG occasionally
+/// loses a guest to an emulation glitch (a boot-time IO-APIC panic, an oops while the
+/// kernel patches its own text). A failure our tests cause comes back the second time
+/// and counts.
+fn boot_with_retry(job: &Job, guest: &Guest, logs: &Path, o: &Options) -> Result<Row> {
+    let first = boot_and_read(job, guest, 1, logs, o)?;
+    if !retry_worthy(&first.report) {
+        return Ok(first);
+    }
+    eprintln!(
+        "[{}] the kernel itself failed ({}); booting it once more",
+        job.label, first.report.reason
+    );
+    let mut second = boot_and_read(job, guest, 2, logs, o)?;
+    if second.report.verdict == Verdict::Pass {
+        second.report.kernel_trouble.insert(
+            0,
+            format!(
+                "first boot lost to the kernel, not the tests: {}",
+                first.report.reason
+            ),
+        );
+    }
+    Ok(second)
+}
+
+/// Boots `job`'s kernel once (`attempt` names its log) and reads its console back.
+fn boot_and_read(job: &Job, guest: &Guest, attempt: u32, logs: &Path, o: &Options) -> Result<Row> {
+    let label = &job.label;
+    let log_path = if attempt == 1 {
+        logs.join(format!("{}.log", sanitize(label)))
+    } else {
+        logs.join(format!("{}.attempt{attempt}.log", sanitize(label)))
+    };
+    eprintln!("[{label}] booting {}", job.image.display());
+    let boot = qemu::Boot {
+        arch: &guest.arch,
+        qemu: &guest.qemu,
+        kernel: &job.image,
+        initramfs: &guest.initramfs,
+        log: &log_path,
+        accel: guest.accel,
+        smp: o.smp,
+        memory_mib: o.memory,
+        limit: guest.timeout,
+    };
+    let (outcome, took) = boot.run()?;
+    let text = String::from_utf8_lossy(&std::fs::read(&log_path).unwrap_or_default()).into_owned();
+    let mut report = log::analyse(&text, outcome, &guest.expected);
+    // QEMU's own complaints (a bad option, an unreadable kernel: QEMU then exits 1,
+    // which the log check already refuses as a pass) belong in the reason.
+    let qemu_said =
+        std::fs::read_to_string(log_path.with_extension("qemu-stderr")).unwrap_or_default();
+    if report.verdict != Verdict::Pass && !qemu_said.trim().is_empty() {
+        let first: Vec<&str> = qemu_said.lines().take(3).collect();
+        report
+            .reason
+            .push_str(&format!("; QEMU said: {}", first.join(" / ")));
+    }
+    eprintln!(
+        "[{label}] {} — {} passed, {} failed, {} skipped by probe ({:.1} s){}",
+        report.verdict.word(),
+        report.passed,
+        report.failed,
+        report.skipped.len(),
+        took.as_secs_f64(),
+        if report.verdict == Verdict::Pass {
+            String::new()
+        } else {
+            format!(": {}", report.reason)
+        }
+    );
+    Ok(Row {
+        label: label.to_string(),
+        arch: guest.arch.debian,
+        report,
+        took,
+        log: log_path,
+    })
+}
+
+/// The selftest's verdict; failures are its point, so the consoles are shown only
+/// when the check fails.
+fn check_selftest_rows(rows: &[Row]) -> Result {
+    let verdict = check_selftest(rows);
+    if verdict.is_err() {
+        rows.iter().for_each(print_log_tail);
+    }
+    verdict
+}
+
+/// A run's verdict: every kernel passes. A failing test is named in the matrix with
+/// its panic; a kernel that died or hung is explained only by its console, shown here.
+fn check_rows(rows: &[Row]) -> Result {
     let unexplained = |r: &&Row| matches!(r.report.verdict, Verdict::Timeout | Verdict::NoReport);
     for row in rows.iter().filter(unexplained) {
         print_log_tail(row);
@@ -841,17 +934,14 @@ fn build_test_binaries(packages: &[String], arch: &GuestArch) -> Result<Payload>
 fn test_executables(messages: &str) -> Result<Payload> {
     let mut out: Vec<(String, PathBuf)> = Vec::new();
     let mut helpers: Vec<PathBuf> = Vec::new();
-    for line in messages.lines().filter(|l| l.starts_with('{')) {
-        let msg = json::parse(line)
-            .map_err(|e| format!("cargo printed unreadable JSON ({e}): {line}"))?;
-        if msg.get("reason").and_then(json::Json::as_str) != Some("compiler-artifact") {
+    for msg in json::cargo_messages(messages)? {
+        if msg.get("reason").and_then(Json::as_str) != Some("compiler-artifact") {
             continue;
         }
-        let Some(exe) = msg.get("executable").and_then(json::Json::as_str) else {
+        let Some(exe) = msg.get("executable").and_then(Json::as_str) else {
             continue;
         };
-        let test = msg.get("profile").and_then(|p| p.get("test"));
-        if test.and_then(json::Json::as_bool) != Some(true) {
+        if msg.at(&["profile", "test"]).and_then(Json::as_bool) != Some(true) {
             // A `[[bin]]` (tests run it through `CARGO_BIN_EXE_<name>`).
             if !helpers.iter().any(|h| h == Path::new(exe)) {
                 helpers.push(PathBuf::from(exe));
@@ -860,19 +950,17 @@ fn test_executables(messages: &str) -> Result<Payload> {
         }
         let package = msg
             .get("package_id")
-            .and_then(json::Json::as_str)
+            .and_then(Json::as_str)
             .map(package_name)
             .unwrap_or("?");
         let target = msg
-            .get("target")
-            .and_then(|t| t.get("name"))
-            .and_then(json::Json::as_str)
+            .at(&["target", "name"])
+            .and_then(Json::as_str)
             .unwrap_or("?");
         let kinds: Vec<&str> = msg
-            .get("target")
-            .and_then(|t| t.get("kind"))
-            .and_then(json::Json::as_array)
-            .map(|a| a.iter().filter_map(json::Json::as_str).collect())
+            .at(&["target", "kind"])
+            .and_then(Json::as_array)
+            .map(|a| a.iter().filter_map(Json::as_str).collect())
             .unwrap_or_default();
         let label = if kinds.iter().any(|k| k.ends_with("lib")) {
             format!("{package}/lib")
@@ -1068,6 +1156,13 @@ mod tests {
 
     fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_string).collect()
+    }
+
+    fn parse_args(argv: &[String]) -> Result<Options> {
+        match args::parse::<Options>(argv)? {
+            args::Parsed::Run(o) => Ok(o),
+            args::Parsed::Help => Err("--help".into()),
+        }
     }
 
     #[test]
@@ -1334,7 +1429,7 @@ mod tests {
     #[test]
     #[ignore = "boots kernels under QEMU; run with `cargo test -p xtask -- --ignored`"]
     fn selftest_catches_a_failure_only_old_kernels_have() {
-        run(&args("--selftest --accel tcg")).unwrap();
+        run(parse_args(&args("--selftest --accel tcg")).unwrap()).unwrap();
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! SHA-256 manifest the project keeps (`xtask/liburing-<release>.sha256`, taken
 //! from upstream's tag), then liburing's own `configure` and `make` into a prefix.
 
+use crate::args;
 use crate::debian::{self, Apt};
 use crate::util::{self, Result, project_root};
 use crate::vendor;
@@ -44,10 +45,33 @@ pub fn pkg_config_dir(version: &str) -> PathBuf {
     prefix(version).join("usr/lib/x86_64-linux-gnu/pkgconfig")
 }
 
-pub fn run(args: &[String]) -> Result {
-    if !args.is_empty() {
-        return Err(format!("unexpected arguments {args:?}"));
+/// `cargo xtask system-libs` takes no options.
+#[derive(Debug, PartialEq)]
+pub struct Options;
+
+/// `cargo xtask system-libs`'s arguments, for the parser and the help.
+pub const SPEC: args::Spec = args::Spec {
+    name: "system-libs",
+    synopsis: &[""],
+    summary: "download Debian's liburing-dev packages (2.3, 2.9, 2.15) into\n\
+              target/system-liburing/<version>/ (apt-get download, private\n\
+              APT_CONFIG; /etc/apt is not touched), and build liburing 2.5\n\
+              (from crates.io's uring-sys2 0.9.1, checked against\n\
+              xtask/liburing-2.5.sha256) into target/system-liburing/built-2.5/",
+    options: &[],
+    notes: "",
+};
+
+impl args::Args for Options {
+    const SPEC: &'static args::Spec = &SPEC;
+
+    fn from_matches(_: &args::Matches) -> Result<Options> {
+        Ok(Options)
     }
+}
+
+/// Runs `cargo xtask system-libs`.
+pub fn run(_: Options) -> Result {
     fetch_all().map(|_| ())
 }
 

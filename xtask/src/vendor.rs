@@ -5,7 +5,9 @@
 //! the project keeps (`liburing-sys/liburing-2.15.sha256`). Only the files the manifest
 //! names are copied, and a single mismatch refuses the whole tree.
 
+use crate::args;
 use crate::codegen::recipe;
+use crate::json;
 use crate::util::{self, Result, project_root};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -94,34 +96,85 @@ pub fn verify(root: &Path, manifest: &[(String, String)]) -> Result {
     }
 }
 
-enum Source {
+/// Where the source comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// Upstream's git repository, falling back to crates.io.
     Auto,
     CratesIo,
     Git(String),
     Dir(PathBuf),
 }
 
-pub fn run(args: &[String]) -> Result {
-    let mut source = Source::Auto;
-    let mut dest = default_dest();
-    let mut force = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--from" => {
-                let v = it.next().ok_or("--from needs a value")?;
-                source = match v.as_str() {
-                    "crates-io" => Source::CratesIo,
-                    "git" => Source::Git(GIT_URL.into()),
-                    s if s.starts_with("git=") => Source::Git(s[4..].into()),
-                    s => Source::Dir(PathBuf::from(s)),
-                };
-            }
-            "--dest" => dest = PathBuf::from(it.next().ok_or("--dest needs a value")?),
-            "--force" => force = true,
-            other => return Err(format!("unknown argument `{other}`")),
+/// `cargo xtask vendor`'s options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub source: Source,
+    pub dest: PathBuf,
+    /// Fetch again even when `dest` already holds a verified tree.
+    pub force: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            source: Source::Auto,
+            dest: default_dest(),
+            force: false,
         }
     }
+}
+
+/// `cargo xtask vendor`'s arguments, for the parser and the help.
+pub const SPEC: args::Spec = args::Spec {
+    name: "vendor",
+    synopsis: &["[--from crates-io|git[=URL]|DIR] [--dest DIR] [--force]"],
+    summary: "put liburing 2.15's source in liburing-sys/liburing/, every\n\
+              file checked against liburing-sys/liburing-2.15.sha256",
+    options: &[
+        args::Opt::value(
+            "--from",
+            "SRC",
+            "crates-io (the axboe-liburing package), git (upstream's\n\
+             repository), git=URL, or a directory holding the tree;\n\
+             default: git, then crates-io if git fails",
+        ),
+        args::Opt::value(
+            "--dest",
+            "DIR",
+            "where to put it (default liburing-sys/liburing)",
+        ),
+        args::Opt::flag("--force", "fetch again even when DIR already verifies"),
+    ],
+    notes: "",
+};
+
+impl args::Args for Options {
+    const SPEC: &'static args::Spec = &SPEC;
+
+    fn from_matches(m: &args::Matches) -> Result<Options> {
+        let source = match m.value("--from").as_deref() {
+            None => Source::Auto,
+            Some("crates-io") => Source::CratesIo,
+            Some("git") => Source::Git(GIT_URL.into()),
+            Some(s) if s.starts_with("git=") => Source::Git(s[4..].into()),
+            Some(s) => Source::Dir(PathBuf::from(s)),
+        };
+        Ok(Options {
+            source,
+            dest: m.value("--dest").map_or_else(default_dest, PathBuf::from),
+            force: m.flag("--force"),
+        })
+    }
+}
+
+/// Runs `cargo xtask vendor`.
+pub fn run(o: Options) -> Result {
+    let Options {
+        source,
+        dest,
+        force,
+    } = o;
     let manifest = manifest()?;
 
     if !force && dest.exists() && verify(&dest, &manifest).is_ok() {
@@ -246,10 +299,12 @@ pub fn crate_dir(name: &str, version: &str, scratch: &Path) -> Result<PathBuf> {
             .arg(proj.join("Cargo.toml")),
     )?;
     let wanted = format!("/{name}-{version}/Cargo.toml");
-    let manifest_path = meta
-        .split("\"manifest_path\":\"")
-        .skip(1)
-        .filter_map(|s| s.split('"').next())
+    let meta = json::parse(&meta).map_err(|e| format!("cargo metadata printed bad JSON: {e}"))?;
+    let packages = meta.get("packages").and_then(json::Json::as_array);
+    let manifest_path = packages
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("manifest_path")?.as_str())
         .find(|p| p.ends_with(&wanted))
         .ok_or_else(|| format!("cargo metadata did not report {name} {version}"))?;
     let root = Path::new(manifest_path)

@@ -5,8 +5,8 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::fd::dup_ring_fd;
 use super::table::TAG_INTERNAL;
@@ -38,14 +38,28 @@ pub const MAX_DIRECT_SLOTS: u32 = 1 << 20;
 /// (`IORING_FILE_INDEX_ALLOC`; with a chosen range, registered as the allocation
 /// range, which needs Linux 6.0): multishot accepts and descriptors passed from
 /// other rings land there. The ranges never mix, so a slot the table reserved
-/// can never be picked by the kernel for something else.
+/// can never be picked by the kernel for something else, and a slot the kernel
+/// reports outside its range is refused (`EIO`), never handed out.
 ///
-/// **Known gap:** some kernels ignore the registered allocation range and give
-/// kernel-picked descriptors the lowest free slot (seen on Debian's 6.16.12 and
-/// 6.18.15; not on 6.12.118, 6.18.44, 6.19 or 7.x). There a kernel pick can land in
-/// the chosen range, and a slot this table reserved but has not filled yet could be
-/// taken. Until the table detects such kernels, do not mix [`reserve`](Self::reserve)
-/// with kernel-picked operations on them.
+/// # Kernels whose picks stray out of the allocation range
+///
+/// Before upstream commit a6bded921ed3 ("io_uring/filetable: clamp alloc_hint to
+/// the configured alloc range", early 2026, backported to the stable kernels:
+/// Debian's 6.16.12, 6.17.13 and 6.18.15 lack it; 6.1.192, 6.12.118, 6.18.44,
+/// 6.19.14 and 7.0 to 7.3 have it), the kernel starts its search for a free slot at a hint that every
+/// update of a slot moves — to the slot after one filled, or to one emptied —
+/// even outside the range. After this table fills or empties chosen slot `i`,
+/// the kernel's next pick is the first empty slot from `i` on: a chosen one, if
+/// any is empty. [`new`](Self::new) finds out which kind of kernel it runs on
+/// (once per process: a pick on a small ring of its own, after an update outside
+/// the range) and on the straying kind keeps every chosen slot the table does
+/// not hand out filled with a placeholder file (one eventfd, shared), so the
+/// kernel never finds one empty: chosen slots are emptied by putting the
+/// placeholder back (also by [`ops::CloseDirect`](super::ops::CloseDirect)),
+/// and operations that create a descriptor in a reserved slot replace it.
+/// [`new_guarded`](Self::new_guarded) does that on any kernel.
+/// [`guards_chosen_slots`](Self::guards_chosen_slots) says which way a table
+/// works.
 ///
 /// ```
 /// use std::io::{Read as _, Write as _};
@@ -90,6 +104,9 @@ pub(super) struct TableShared {
     ring_fd: OwnedFd,
     chosen: u32,
     auto: u32,
+    /// On kernels whose picks can stray into the chosen range: the file every
+    /// chosen slot not handed out holds, so the kernel never finds one empty.
+    filler: Option<OwnedFd>,
     books: Mutex<Books>,
 }
 
@@ -102,7 +119,9 @@ struct Books {
 
 impl DirectTable {
     /// Registers a table of `chosen + auto` empty slots with `ring` (see the
-    /// type's documentation for the two ranges).
+    /// type's documentation for the two ranges). On a kernel whose picks can
+    /// stray out of the allocation range (see the type's documentation) the
+    /// chosen slots are filled with a placeholder file until handed out.
     ///
     /// # Errors
     ///
@@ -114,6 +133,43 @@ impl DirectTable {
     #[doc(alias = "io_uring_register_files_sparse")]
     #[doc(alias = "io_uring_register_file_alloc_range")]
     pub fn new(ring: &mut OwnedRing, chosen: u32, auto: u32) -> io::Result<DirectTable> {
+        DirectTable::register(ring, chosen, auto, None)
+    }
+
+    /// As [`new`](Self::new), but keeps the chosen slots not handed out filled
+    /// with a placeholder file on every kernel, as `new` does only on kernels
+    /// whose picks can stray out of the allocation range: for a kernel the
+    /// check in `new` may misjudge. It costs one reference to the placeholder
+    /// per such slot, and an update instead of nothing when one is handed out.
+    ///
+    /// ```
+    /// # use uring::owned::{DirectTable, OwnedRing};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// # let Ok(table) = DirectTable::new_guarded(&mut ring, 4, 4) else { return Ok(()) }; // < 6.0
+    /// # /*
+    /// let table = DirectTable::new_guarded(&mut ring, 4, 4)?;
+    /// # */
+    /// assert!(table.guards_chosen_slots());
+    /// assert_eq!(table.in_use(), 0); // placeholders are not held
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`new`](Self::new); the errno of creating the placeholder (an
+    /// eventfd) or of filling the slots with it.
+    pub fn new_guarded(ring: &mut OwnedRing, chosen: u32, auto: u32) -> io::Result<DirectTable> {
+        DirectTable::register(ring, chosen, auto, Some(true))
+    }
+
+    /// `guard`: fill the chosen range (`Some(true)`), or ask the kernel
+    /// (`None`).
+    fn register(
+        ring: &mut OwnedRing,
+        chosen: u32,
+        auto: u32,
+        guard: Option<bool>,
+    ) -> io::Result<DirectTable> {
         let total = chosen
             .checked_add(auto)
             .filter(|&t| t > 0 && t <= MAX_DIRECT_SLOTS);
@@ -134,11 +190,23 @@ impl DirectTable {
         }
         let ring_fd = dup_ring_fd(ring, "a direct descriptor table")?;
         ring.ring.register_files_sparse(total)?;
+        let mut filler = None;
         if chosen > 0 {
             // The kernel's picks must stay out of the chosen range, even when it
             // has none of its own (a descriptor another ring sends must not land
             // in a slot reserved here).
-            if let Err(e) = ring.ring.register_file_alloc_range(chosen, auto) {
+            let guarded = ring
+                .ring
+                .register_file_alloc_range(chosen, auto)
+                .and_then(|()| {
+                    if guard.unwrap_or_else(picks_can_stray) {
+                        let fd = placeholder()?;
+                        fill(&ring_fd, 0, &vec![fd.as_raw_fd(); chosen as usize])?;
+                        filler = Some(fd);
+                    }
+                    Ok(())
+                });
+            if let Err(e) = guarded {
                 let _ = ring.ring.unregister_files();
                 return Err(e);
             }
@@ -149,6 +217,7 @@ impl DirectTable {
                 ring_fd,
                 chosen,
                 auto,
+                filler,
                 books: Mutex::new(Books {
                     held: vec![false; total as usize],
                     free: (0..chosen).rev().collect(),
@@ -157,6 +226,15 @@ impl DirectTable {
         };
         ring.direct = Some(table.clone());
         Ok(table)
+    }
+
+    /// Whether this table keeps the chosen slots it has not handed out filled
+    /// with a placeholder file (see the type's documentation): on kernels
+    /// whose picks can stray out of the allocation range, or when made by
+    /// [`new_guarded`](Self::new_guarded). Never for a table without chosen
+    /// slots.
+    pub fn guards_chosen_slots(&self) -> bool {
+        self.shared.filler.is_some()
     }
 
     /// The number of slots whose indices this table hands out.
@@ -265,6 +343,7 @@ impl fmt::Debug for DirectTable {
         f.debug_struct("DirectTable")
             .field("chosen", &self.shared.chosen)
             .field("auto", &self.shared.auto)
+            .field("guarded", &self.shared.filler.is_some())
             .field("in_use", &self.in_use())
             .finish()
     }
@@ -284,52 +363,45 @@ impl TableShared {
         self.books.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sets kernel slot `index` to `fd` (`-1` empties it).
+    /// Sets kernel slot `index` to `fd`.
     fn update(&self, index: u32, fd: i32) -> io::Result<()> {
-        let fds = [fd];
-        let update = sys::io_uring_files_update {
-            offset: index,
-            resv: 0,
-            fds: fds.as_ptr() as u64,
-        };
-        // SAFETY: `update` and `fds` are live locals for the call; the kernel
-        // reads one descriptor from them. ring_fd is our open duplicate.
-        let r = unsafe {
-            sys::io_uring_register(
-                self.ring_fd.as_raw_fd() as u32,
-                sys::IORING_REGISTER_FILES_UPDATE,
-                (&raw const update).cast(),
-                1,
-            )
-        };
-        if r < 0 {
-            return Err(error::with_context(
-                -r,
-                format!("setting direct slot {index}"),
-            ));
+        fill(&self.ring_fd, index, &[fd])
+    }
+
+    /// What slot `index` holds when no one holds it: the placeholder for a
+    /// chosen slot of a guarded table, nothing (`-1`) otherwise.
+    fn vacant(&self, index: u32) -> i32 {
+        self.placeholder_for(index).unwrap_or(-1)
+    }
+
+    /// The placeholder descriptor slot `index` gets back when emptied, if it is
+    /// a chosen slot of a guarded table.
+    pub(super) fn placeholder_for(&self, index: u32) -> Option<i32> {
+        match &self.filler {
+            Some(fd) if index < self.chosen => Some(fd.as_raw_fd()),
+            _ => None,
         }
-        Ok(())
     }
 
     /// Takes ownership of kernel-installed slot `index` (a completion reported
     /// it): `EIO` if the books say it is not free, or it is out of the table.
     pub(super) fn adopt(self: &Arc<Self>, index: u32) -> io::Result<DirectFd> {
         let mut books = self.lock();
-        match books.held.get(index as usize) {
-            Some(false) => {}
-            _ => {
-                return Err(error::with_context(
-                    libc::EIO,
-                    format!(
-                        "the kernel reported direct slot {index}, which the table cannot hand out"
-                    ),
-                ));
-            }
+        // A pick in the chosen range (a kernel the check in `new` misjudged)
+        // is refused: the slot may be reserved, and an operation filling it
+        // will replace the file; the table's own update replaces it otherwise.
+        if index < self.chosen || books.held.get(index as usize) != Some(&false) {
+            return Err(error::with_context(
+                libc::EIO,
+                format!(
+                    "the kernel reported direct slot {index}, which the table cannot hand out \
+                     (its kernel range is {}..{})",
+                    self.chosen,
+                    self.chosen + self.auto
+                ),
+            ));
         }
         books.held[index as usize] = true;
-        if index < self.chosen {
-            books.free.retain(|&i| i != index);
-        }
         Ok(DirectFd(Arc::new(Hold {
             table: Arc::clone(self),
             index,
@@ -364,6 +436,101 @@ impl Drop for TableShared {
     }
 }
 
+/// Sets kernel slots `index..index + fds.len()` to `fds` (`-1` empties one)
+/// through `ring_fd` (`IORING_REGISTER_FILES_UPDATE`).
+fn fill(ring_fd: &OwnedFd, index: u32, fds: &[i32]) -> io::Result<()> {
+    let update = sys::io_uring_files_update {
+        offset: index,
+        resv: 0,
+        fds: fds.as_ptr() as u64,
+    };
+    // The table has at most MAX_DIRECT_SLOTS slots.
+    let n = fds.len() as u32;
+    // SAFETY: `update` and `fds` are alive for the call; the kernel reads n
+    // descriptors from them. ring_fd is an open io_uring descriptor.
+    let r = unsafe {
+        sys::io_uring_register(
+            ring_fd.as_raw_fd() as u32,
+            sys::IORING_REGISTER_FILES_UPDATE,
+            (&raw const update).cast(),
+            n,
+        )
+    };
+    if r < 0 {
+        return Err(error::with_context(
+            -r,
+            format!(
+                "setting direct slots {index}..{}",
+                u64::from(index) + u64::from(n)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The placeholder file of a guarded table's vacant chosen slots: an eventfd
+/// (any file would do; no operation ever names it).
+fn placeholder() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd touches no memory of ours.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        return Err(error::with_context(
+            e.raw_os_error().unwrap_or(libc::EMFILE),
+            "creating the direct table's placeholder file (an eventfd)",
+        ));
+    }
+    // SAFETY: fd is a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Whether this kernel's picks (`IORING_FILE_INDEX_ALLOC`) can stray out of the
+/// registered allocation range, as before upstream commit a6bded921ed3: asked
+/// once per process, on a small ring of its own, by filling slot 0 of a table
+/// whose range is 2..4 and letting the kernel pick (a fixed kernel picks 2, a
+/// straying one 1). Any failure of the check counts as straying: guarding
+/// costs a little, not guarding on such a kernel would cost correctness.
+fn picks_can_stray() -> bool {
+    static STRAYS: OnceLock<bool> = OnceLock::new();
+    *STRAYS.get_or_init(|| check_picks().map_or(true, |picked| picked < 2))
+}
+
+fn check_picks() -> io::Result<i32> {
+    let fd = placeholder()?;
+    let mut fds = Box::new([fd.as_raw_fd()]);
+    let mut ring = crate::Ring::new(2)?;
+    ring.register_files_sparse(4)?;
+    ring.register_file_alloc_range(2, 2)?;
+    // Filling slot 0 moves a straying kernel's hint to slot 1.
+    ring.register_files_update(0, &[Some(std::os::fd::AsFd::as_fd(&fd))])?;
+    let sqe = crate::op::FilesUpdate::new(fds.as_mut_ptr().cast_const(), 1)
+        .offset(sys::IORING_FILE_INDEX_ALLOC)
+        .build();
+    // SAFETY: the entry names `fds`, a heap array that outlives the ring
+    // (declared before it) unless the completion is in, and is leaked when
+    // the wait fails.
+    unsafe { ring.push(&sqe) }
+        .map_err(|_| error::with_context(libc::EBUSY, "a full submission queue"))?;
+    let cqe = loop {
+        match ring.submit_and_wait(1) {
+            Ok(_) => {
+                if let Some(cqe) = ring.completion().next() {
+                    break cqe;
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+            Err(e) => {
+                std::mem::forget(fds);
+                return Err(e);
+            }
+        }
+    };
+    cqe.result()?;
+    // The kernel wrote the slot it picked over the descriptor (the completion
+    // is in: it is done with `fds`).
+    Ok(fds[0])
+}
+
 /// A reserved, still empty slot of a [`DirectTable`]'s chosen range, for an
 /// operation that creates a descriptor into it. Dropping it frees the slot.
 pub struct DirectSlot {
@@ -393,6 +560,13 @@ impl DirectSlot {
 impl Drop for DirectSlot {
     fn drop(&mut self) {
         if self.live {
+            // An operation that failed may have left the slot empty (a direct
+            // pipe whose second end failed removes the first): a guarded slot
+            // gets its placeholder back. If that fails the slot may stay empty;
+            // a kernel pick there is still refused (`adopt`).
+            if let Some(p) = self.table.placeholder_for(self.index) {
+                let _ = self.table.update(self.index, p);
+            }
             self.table.release(self.index);
         }
     }
@@ -435,7 +609,12 @@ pub(super) struct Hold {
 impl Drop for Hold {
     fn drop(&mut self) {
         // Every operation that named the slot held this: none can still find it.
-        if self.kernel_closed || self.table.update(self.index, -1).is_ok() {
+        if self.kernel_closed
+            || self
+                .table
+                .update(self.index, self.table.vacant(self.index))
+                .is_ok()
+        {
             self.table.release(self.index);
         }
         // Otherwise (a SINGLE_ISSUER ring dropped from another thread, …) the

@@ -777,3 +777,65 @@ fn a_moved_ring_never_touches_the_index_this_thread_registered() {
     .join()
     .unwrap();
 }
+
+/// `IORING_OP_FILES_UPDATE` with `IORING_FILE_INDEX_ALLOC`: the kernel picks a
+/// free slot for `fd` and the completion reports it.
+fn alloc_slot(ring: &mut Ring, fd: &OwnedFd, user_data: u64) -> i32 {
+    let mut fds = [fd.as_raw_fd()];
+    let mut raw = zeroed_sqe();
+    // SAFETY: only writes the SQE's fields; fds outlives the wait in run_one.
+    unsafe {
+        sys::io_uring_prep_files_update(&mut raw, fds.as_mut_ptr(), 1, sys::IORING_FILE_INDEX_ALLOC)
+    };
+    raw.user_data = user_data;
+    assert_eq!(run_one(ring, &Sqe::from_raw(raw)), 1, "one slot filled");
+    fds[0]
+}
+
+/// Where the kernel picks after updates of a slot outside the allocation
+/// range. Fixed kernels keep to the range (4, 5, 6); before upstream commit
+/// a6bded921ed3 ("io_uring/filetable: clamp alloc_hint to the configured alloc
+/// range", in stable kernels from early 2026) the search starts at the slot
+/// after the one filled, or at the one emptied (4, 2, 1: seen on Debian's
+/// 6.16.12, 6.17.13 and 6.18.15). `DirectTable::new` guards its chosen slots exactly on
+/// the second kind.
+#[test]
+fn direct_picks_after_updates_outside_the_alloc_range() {
+    let test = "direct_picks_after_updates_outside_the_alloc_range";
+    if !kernel_has(test, "IORING_REGISTER_FILE_ALLOC_RANGE (Linux 6.0)", |r| {
+        r.register_files_sparse(2)?;
+        r.register_file_alloc_range(0, 2)
+    }) {
+        return;
+    }
+    let mut ring = Ring::new(4).unwrap();
+    ring.register_files_sparse(8).unwrap();
+    ring.register_file_alloc_range(4, 4).unwrap();
+    let (r, _w) = pipe();
+    let first = alloc_slot(&mut ring, &r, 1);
+    ring.register_files_update(1, &[Some(r.as_fd())]).unwrap();
+    let after_fill = alloc_slot(&mut ring, &r, 2);
+    ring.register_files_update(1, &[None]).unwrap();
+    let after_empty = alloc_slot(&mut ring, &r, 3);
+    let picks = (first, after_fill, after_empty);
+    let strays = match picks {
+        (4, 5, 6) => false,
+        (4, 2, 1) => true,
+        _ => panic!("picks {picks:?} on {}", kernel_release()),
+    };
+    eprintln!(
+        "{test}: this kernel ({}) picks {picks:?}: {}",
+        kernel_release(),
+        if strays {
+            "strays out of the range"
+        } else {
+            "keeps to the range"
+        }
+    );
+    let mut owned = uring::owned::OwnedRing::new(2).unwrap();
+    let table = uring::owned::DirectTable::new(&mut owned, 4, 4).unwrap();
+    assert_eq!(table.guards_chosen_slots(), strays, "{table:?}");
+    let mut owned = uring::owned::OwnedRing::new(2).unwrap();
+    let table = uring::owned::DirectTable::new(&mut owned, 0, 4).unwrap();
+    assert!(!table.guards_chosen_slots(), "no chosen slots to guard");
+}

@@ -133,28 +133,7 @@ pub fn describe_status(status: Option<ExitStatus>) -> String {
 fn main() {
     let started = Instant::now();
     say(&format!("{MARK} init"));
-    for (src, target, fstype) in [
-        ("proc", "/proc", "proc"),
-        ("sysfs", "/sys", "sysfs"),
-        ("devtmpfs", "/dev", "devtmpfs"),
-        ("tmpfs", "/tmp", "tmpfs"),
-        // openpty(3) needs devpts behind devtmpfs's /dev/ptmx; shm_open(3) needs /dev/shm.
-        ("devpts", "/dev/pts", "devpts"),
-        ("tmpfs", "/dev/shm", "tmpfs"),
-    ] {
-        // The test binaries sit at their host paths, which may be under /tmp (a checkout
-        // in /tmp): a tmpfs mounted there would hide them. The initramfs root is
-        // writable already, so /tmp then simply stays part of it.
-        if target == "/tmp" && std::fs::read_dir("/tmp").is_ok_and(|mut d| d.next().is_some()) {
-            say(&format!(
-                "{MARK} note /tmp holds test binaries: left on the initramfs root"
-            ));
-            continue;
-        }
-        if let Err(e) = mount_fs(src, target, fstype) {
-            say(&format!("{MARK} warn mount {target}: {e}"));
-        }
-    }
+    mount_filesystems();
     if let Err(e) = loopback_up() {
         say(&format!("{MARK} warn loopback: {e}"));
     }
@@ -170,26 +149,7 @@ fn main() {
         release.trim(),
         tests.len()
     ));
-    let mut failed = 0;
-    for (name, path) in &tests {
-        say(&format!("{MARK} begin {name}"));
-        let t0 = Instant::now();
-        let status = match run_one(path, &config) {
-            Ok(status) => status,
-            Err(e) => {
-                say(&format!("{MARK} warn cannot run {path}: {e}"));
-                Some(ExitStatus::from_raw(127 << 8))
-            }
-        };
-        if !status.is_some_and(|s| s.success()) {
-            failed += 1;
-        }
-        say(&format!(
-            "{MARK} end {name} {} secs={:.2}",
-            describe_status(status),
-            t0.elapsed().as_secs_f64()
-        ));
-    }
+    let failed = run_all(&tests, &config);
     let verdict = if failed == 0 && !tests.is_empty() {
         "pass"
     } else {
@@ -217,6 +177,59 @@ fn main() {
     loop {
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+/// Mounts /proc, /sys, devtmpfs /dev (with devpts and a /dev/shm tmpfs) and a /tmp
+/// tmpfs; a failure is reported as a warning and the run goes on.
+fn mount_filesystems() {
+    for (src, target, fstype) in [
+        ("proc", "/proc", "proc"),
+        ("sysfs", "/sys", "sysfs"),
+        ("devtmpfs", "/dev", "devtmpfs"),
+        ("tmpfs", "/tmp", "tmpfs"),
+        // openpty(3) needs devpts behind devtmpfs's /dev/ptmx; shm_open(3) needs /dev/shm.
+        ("devpts", "/dev/pts", "devpts"),
+        ("tmpfs", "/dev/shm", "tmpfs"),
+    ] {
+        // The test binaries sit at their host paths, which may be under /tmp (a checkout
+        // in /tmp): a tmpfs mounted there would hide them. The initramfs root is
+        // writable already, so /tmp then simply stays part of it.
+        if target == "/tmp" && std::fs::read_dir("/tmp").is_ok_and(|mut d| d.next().is_some()) {
+            say(&format!(
+                "{MARK} note /tmp holds test binaries: left on the initramfs root"
+            ));
+            continue;
+        }
+        if let Err(e) = mount_fs(src, target, fstype) {
+            say(&format!("{MARK} warn mount {target}: {e}"));
+        }
+    }
+}
+
+/// Runs each test binary between its `begin` and `end` markers; returns how many
+/// failed.
+fn run_all(tests: &[(String, String)], config: &Config) -> u32 {
+    let mut failed = 0;
+    for (name, path) in tests {
+        say(&format!("{MARK} begin {name}"));
+        let t0 = Instant::now();
+        let status = match run_one(path, config) {
+            Ok(status) => status,
+            Err(e) => {
+                say(&format!("{MARK} warn cannot run {path}: {e}"));
+                Some(ExitStatus::from_raw(127 << 8))
+            }
+        };
+        if !status.is_some_and(|s| s.success()) {
+            failed += 1;
+        }
+        say(&format!(
+            "{MARK} end {name} {} secs={:.2}",
+            describe_status(status),
+            t0.elapsed().as_secs_f64()
+        ));
+    }
+    failed
 }
 
 /// Prints a whole line on the console, starting on a fresh line.

@@ -191,143 +191,202 @@ fn parse_test_line(line: &str) -> Option<(&str, Option<&str>)> {
 ///
 /// `expected` names the test binaries the initramfs holds, in order.
 pub fn analyse(log: &str, outcome: Outcome, expected: &[String]) -> Report {
-    let mut release = None;
-    let mut started = false;
-    let mut finish: Option<String> = None;
-    let mut binaries: Vec<BinaryRun> = Vec::new();
-    let mut current: Option<usize> = None;
-    let mut current_test: Option<String> = None;
-    let mut skips: BTreeSet<Skip> = BTreeSet::new();
-    let mut trouble = Vec::new();
-    let mut warnings = Vec::new();
-    // (binary, test) → "file:line: message" of its first panic.
-    let mut panics: BTreeMap<(String, String), String> = BTreeMap::new();
-    let mut panic_needs_message: Option<(String, String)> = None;
-
+    let mut console = Console::default();
     for raw in log.lines() {
-        let line = clean(raw);
-        if TROUBLE.iter().any(|t| line.contains(t)) && trouble.len() < 12 {
-            trouble.push(line.trim().to_string());
+        console.line(&clean(raw));
+    }
+    let skipped = skipped_by_probe(console.skips, &console.binaries);
+    let (failures, why) = failures(&console.binaries, &console.panics);
+    let ended = Ended {
+        outcome,
+        started: console.started,
+        finish: console.finish.as_deref(),
+        binaries: &console.binaries,
+        expected,
+        failures: &failures,
+        trouble: &console.trouble,
+    };
+    let (verdict, mut reason) = ended.verdict();
+    if verdict != Verdict::Pass && !console.warnings.is_empty() {
+        reason.push_str(&format!("; init warnings: {}", console.warnings.join("; ")));
+    }
+    let b = &console.binaries;
+    let total_passed: u32 = b.iter().map(|b| b.passed).sum();
+    Report {
+        verdict,
+        reason,
+        release: console.release,
+        passed: total_passed.saturating_sub(skipped.len() as u32),
+        failed: b
+            .iter()
+            .map(|b| b.failed.max(b.failed_tests.len() as u32))
+            .sum(),
+        ignored: b.iter().map(|b| b.ignored).sum(),
+        binaries: console.binaries,
+        skipped,
+        failures,
+        kernel_trouble: console.trouble,
+        why,
+    }
+}
+
+/// What the console said, line by line.
+#[derive(Default)]
+struct Console {
+    release: Option<String>,
+    /// Whether the init's `start` marker was seen.
+    started: bool,
+    /// The `finish` marker's word (`pass`, `fail`).
+    finish: Option<String>,
+    binaries: Vec<BinaryRun>,
+    /// The binary between its `begin` and `end` markers, and its test now printing.
+    current: Option<usize>,
+    current_test: Option<String>,
+    skips: BTreeSet<Skip>,
+    trouble: Vec<String>,
+    /// The init's `warn` markers.
+    warnings: Vec<String>,
+    /// (binary, test) → "file:line: message" of its first panic.
+    panics: BTreeMap<(String, String), String>,
+    /// The panic whose message is on the next line.
+    panic_needs_message: Option<(String, String)>,
+}
+
+impl Console {
+    fn line(&mut self, line: &str) {
+        if TROUBLE.iter().any(|t| line.contains(t)) && self.trouble.len() < 12 {
+            self.trouble.push(line.trim().to_string());
         }
         if let Some(at) = line.find(&format!("{MARK} ")) {
-            let marker = &line[at + MARK.len() + 1..];
-            let mut words = marker.split_whitespace();
-            match words.next() {
-                Some("start") => {
-                    started = true;
-                    release = words
-                        .find_map(|w| w.strip_prefix("release="))
-                        .filter(|r| !r.is_empty())
-                        .map(str::to_string);
-                }
-                Some("begin") => {
-                    let name = words.next().unwrap_or("?").to_string();
-                    binaries.push(BinaryRun {
-                        name,
-                        ..BinaryRun::default()
-                    });
-                    current = Some(binaries.len() - 1);
-                    current_test = None;
-                }
-                Some("end") => {
-                    let name = words.next().unwrap_or("?");
-                    let status = words.next().unwrap_or("").to_string();
-                    let secs = words
-                        .find_map(|w| w.strip_prefix("secs="))
-                        .and_then(|s| s.parse().ok());
-                    if let Some(b) = current.map(|i| &mut binaries[i]).filter(|b| b.name == name) {
-                        b.status = status;
-                        b.secs = secs;
-                    }
-                    current = None;
-                    current_test = None;
-                }
-                Some("finish") => finish = words.next().map(str::to_string),
-                Some("warn") => warnings.push(marker["warn".len()..].trim().to_string()),
-                _ => {}
-            }
-            continue;
+            self.marker(&line[at + MARK.len() + 1..]);
+        } else if self.current.is_some() {
+            self.test_output(line.trim());
         }
-        let Some(b) = current.map(|i| &mut binaries[i]) else {
-            continue;
+    }
+
+    /// One of the init's `@@kc` lines (without the prefix).
+    fn marker(&mut self, marker: &str) {
+        let mut words = marker.split_whitespace();
+        match words.next() {
+            Some("start") => {
+                self.started = true;
+                self.release = words
+                    .find_map(|w| w.strip_prefix("release="))
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string);
+            }
+            Some("begin") => {
+                let name = words.next().unwrap_or("?").to_string();
+                self.binaries.push(BinaryRun {
+                    name,
+                    ..BinaryRun::default()
+                });
+                self.current = Some(self.binaries.len() - 1);
+                self.current_test = None;
+            }
+            Some("end") => {
+                let name = words.next().unwrap_or("?");
+                let status = words.next().unwrap_or("").to_string();
+                let secs = words
+                    .find_map(|w| w.strip_prefix("secs="))
+                    .and_then(|s| s.parse().ok());
+                let current = self.current.map(|i| &mut self.binaries[i]);
+                if let Some(b) = current.filter(|b| b.name == name) {
+                    b.status = status;
+                    b.secs = secs;
+                }
+                self.current = None;
+                self.current_test = None;
+            }
+            Some("finish") => self.finish = words.next().map(str::to_string),
+            Some("warn") => self
+                .warnings
+                .push(marker["warn".len()..].trim().to_string()),
+            _ => {}
+        }
+    }
+
+    /// A line the running test binary printed.
+    fn test_output(&mut self, line: &str) {
+        let Some(b) = self.current.map(|i| &mut self.binaries[i]) else {
+            return;
         };
-        let trimmed = line.trim();
         // Since Rust 1.73: "thread 'name' panicked at file:line:col:" then the message.
-        if let Some(key) = panic_needs_message.take() {
-            if let Some(at) = panics.get_mut(&key) {
+        if let Some(key) = self.panic_needs_message.take() {
+            if let Some(at) = self.panics.get_mut(&key) {
                 at.push(' ');
-                at.push_str(trimmed);
+                at.push_str(line);
             }
         }
-        if let Some((_, at)) = trimmed.split_once(" panicked at ") {
-            if let Some(test) = &current_test {
+        if let Some((_, at)) = line.split_once(" panicked at ") {
+            if let Some(test) = &self.current_test {
                 let key = (b.name.clone(), test.clone());
-                if !panics.contains_key(&key) {
-                    panics.insert(key.clone(), at.to_string());
+                if !self.panics.contains_key(&key) {
+                    self.panics.insert(key.clone(), at.to_string());
                     if at.ends_with(':') {
-                        panic_needs_message = Some(key);
+                        self.panic_needs_message = Some(key);
                     }
                 }
             }
-            continue;
-        }
-        if let Some((p, f, i)) = parse_summary(trimmed) {
+        } else if let Some((p, f, i)) = parse_summary(line) {
             b.passed += p;
             b.failed += f;
             b.ignored += i;
             b.summary = true;
-        } else if let Some(name) = trimmed
+        } else if let Some(name) = line
             .strip_prefix("test ")
             .and_then(|r| r.split_once(" has been running for over "))
             .map(|(name, _)| name)
         {
             b.slow_tests.push(name.to_string());
-        } else if let Some((name, result)) = parse_test_line(trimmed) {
-            current_test = Some(name.to_string());
+        } else if let Some((name, result)) = parse_test_line(line) {
+            self.current_test = Some(name.to_string());
             if result.is_some_and(|r| r.starts_with("FAILED"))
                 && !b.failed_tests.iter().any(|t| t == name)
             {
                 b.failed_tests.push(name.to_string());
             }
-        } else if let Some(name) = trimmed
+        } else if let Some(name) = line
             .strip_prefix("---- ")
             .and_then(|r| r.strip_suffix(" stdout ----"))
         {
-            current_test = Some(name.to_string());
-        } else if let Some(reason) = trimmed.strip_prefix("skipped:") {
-            skips.insert(Skip {
+            self.current_test = Some(name.to_string());
+        } else if let Some(reason) = line.strip_prefix("skipped:") {
+            self.skips.insert(Skip {
                 binary: b.name.clone(),
-                test: current_test.clone().unwrap_or_else(|| "?".to_string()),
+                test: self.current_test.clone().unwrap_or_else(|| "?".to_string()),
                 reason: reason.trim().to_string(),
             });
         }
     }
+}
 
-    // Tests that printed `skipped:` but failed count as failures, not skips.
-    let skipped: Vec<Skip> = skips
-        .into_iter()
-        .filter(|s| {
-            !binaries
-                .iter()
-                .any(|b| b.name == s.binary && b.failed_tests.contains(&s.test))
-        })
-        .fold(Vec::new(), |mut v: Vec<Skip>, s| {
-            // One entry per test, even when it printed several lines.
-            if !v.iter().any(|o| o.binary == s.binary && o.test == s.test) {
-                v.push(s);
-            }
-            v
-        });
-    let total_passed: u32 = binaries.iter().map(|b| b.passed).sum();
-    let passed = total_passed.saturating_sub(skipped.len() as u32);
-    let failed = binaries
-        .iter()
-        .map(|b| b.failed.max(b.failed_tests.len() as u32))
-        .sum();
-    let ignored = binaries.iter().map(|b| b.ignored).sum();
+/// The tests skipped by probe: those that printed `skipped:` and did not fail (a
+/// failure counts as one), one entry per test however many lines it printed.
+fn skipped_by_probe(skips: BTreeSet<Skip>, binaries: &[BinaryRun]) -> Vec<Skip> {
+    let failed = |s: &Skip| {
+        binaries
+            .iter()
+            .any(|b| b.name == s.binary && b.failed_tests.contains(&s.test))
+    };
+    let mut out: Vec<Skip> = Vec::new();
+    for s in skips.into_iter().filter(|s| !failed(s)) {
+        if !out.iter().any(|o| o.binary == s.binary && o.test == s.test) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+/// `binary::test` of each failed test (with where it panicked, when the log says), and
+/// `binary (status)` of each binary that failed without naming a test.
+fn failures(
+    binaries: &[BinaryRun],
+    panics: &BTreeMap<(String, String), String>,
+) -> (Vec<String>, BTreeMap<String, String>) {
     let mut failures = Vec::new();
     let mut why = BTreeMap::new();
-    for b in &binaries {
+    for b in binaries {
         for t in &b.failed_tests {
             let name = format!("{}::{t}", b.name);
             if let Some(at) = panics.get(&(b.name.clone(), t.clone())) {
@@ -347,79 +406,78 @@ pub fn analyse(log: &str, outcome: Outcome, expected: &[String]) -> Report {
             failures.push(format!("{} ({status})", b.name));
         }
     }
+    (failures, why)
+}
 
-    // Consistency: every expected binary ran, in order, and ended.
-    let ran: Vec<&str> = binaries.iter().map(|b| b.name.as_str()).collect();
-    let missing: Vec<&String> = expected
-        .iter()
-        .filter(|e| !ran.contains(&e.as_str()))
-        .collect();
-    let all_ok = binaries.iter().all(BinaryRun::ok);
-    let complete = started && missing.is_empty() && finish.is_some();
+/// How a guest's run ended, as far as the verdict needs it.
+struct Ended<'a> {
+    outcome: Outcome,
+    started: bool,
+    finish: Option<&'a str>,
+    binaries: &'a [BinaryRun],
+    expected: &'a [String],
+    failures: &'a [String],
+    trouble: &'a [String],
+}
 
-    let (verdict, reason) = match outcome {
-        Outcome::TimedOut => (
-            Verdict::Timeout,
-            match binaries.iter().find(|b| b.status.is_empty()) {
-                Some(b) => format!("wall-clock limit exceeded while running {}", b.name),
-                None if !started => "wall-clock limit exceeded before the init started".to_string(),
-                None => "wall-clock limit exceeded".to_string(),
-            },
-        ),
-        Outcome::Exited(Some(1)) if complete && all_ok && finish.as_deref() == Some("pass") => {
-            (Verdict::Pass, String::new())
-        }
-        Outcome::Exited(Some(1)) => (
-            Verdict::Fail,
-            format!(
-                "the guest reported success but the log disagrees ({})",
-                inconsistency(started, &missing, finish.as_deref(), all_ok)
-            ),
-        ),
-        Outcome::Exited(Some(3)) => (
-            Verdict::Fail,
-            if failures.is_empty() {
+impl Ended<'_> {
+    /// The verdict and why it is not a pass: QEMU's exit code, checked against a
+    /// complete, consistent log (every expected binary ran, in order, and ended).
+    fn verdict(&self) -> (Verdict, String) {
+        let ran: Vec<&str> = self.binaries.iter().map(|b| b.name.as_str()).collect();
+        let missing: Vec<&String> = self
+            .expected
+            .iter()
+            .filter(|e| !ran.contains(&e.as_str()))
+            .collect();
+        let all_ok = self.binaries.iter().all(BinaryRun::ok);
+        let complete = self.started && missing.is_empty() && self.finish.is_some();
+        let inconsistency = || inconsistency(self.started, &missing, self.finish, all_ok);
+        match self.outcome {
+            Outcome::TimedOut => (Verdict::Timeout, self.timeout_reason()),
+            Outcome::Exited(Some(1)) if complete && all_ok && self.finish == Some("pass") => {
+                (Verdict::Pass, String::new())
+            }
+            Outcome::Exited(Some(1)) => (
+                Verdict::Fail,
                 format!(
-                    "the guest reported failure ({})",
-                    inconsistency(started, &missing, finish.as_deref(), all_ok)
-                )
-            } else {
-                format!("{} failing", failures.len())
-            },
-        ),
-        Outcome::Exited(Some(0)) => (
-            Verdict::NoReport,
-            format!(
-                "QEMU exited 0: the guest powered off or died without reporting{}",
-                if trouble.iter().any(|t| t.contains("Kernel panic")) {
-                    " (kernel panic)"
-                } else {
-                    ""
-                }
+                    "the guest reported success but the log disagrees ({})",
+                    inconsistency()
+                ),
             ),
-        ),
-        Outcome::Exited(Some(code)) => (
-            Verdict::NoReport,
-            format!("QEMU exited with {code}, not a guest report"),
-        ),
-        Outcome::Exited(None) => (Verdict::NoReport, "QEMU was killed by a signal".to_string()),
-    };
-    let mut reason = reason;
-    if verdict != Verdict::Pass && !warnings.is_empty() {
-        reason.push_str(&format!("; init warnings: {}", warnings.join("; ")));
+            Outcome::Exited(Some(3)) => (
+                Verdict::Fail,
+                if self.failures.is_empty() {
+                    format!("the guest reported failure ({})", inconsistency())
+                } else {
+                    format!("{} failing", self.failures.len())
+                },
+            ),
+            Outcome::Exited(Some(0)) => (
+                Verdict::NoReport,
+                format!(
+                    "QEMU exited 0: the guest powered off or died without reporting{}",
+                    if self.trouble.iter().any(|t| t.contains("Kernel panic")) {
+                        " (kernel panic)"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+            Outcome::Exited(Some(code)) => (
+                Verdict::NoReport,
+                format!("QEMU exited with {code}, not a guest report"),
+            ),
+            Outcome::Exited(None) => (Verdict::NoReport, "QEMU was killed by a signal".to_string()),
+        }
     }
-    Report {
-        verdict,
-        reason,
-        release,
-        binaries,
-        passed,
-        failed,
-        ignored,
-        skipped,
-        failures,
-        kernel_trouble: trouble,
-        why,
+
+    fn timeout_reason(&self) -> String {
+        match self.binaries.iter().find(|b| b.status.is_empty()) {
+            Some(b) => format!("wall-clock limit exceeded while running {}", b.name),
+            None if !self.started => "wall-clock limit exceeded before the init started".into(),
+            None => "wall-clock limit exceeded".to_string(),
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use super::{new_fd, unit};
+use super::{Heap, new_fd, unit};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 #[cfg(doc)]
@@ -68,6 +68,11 @@ unsafe impl Op for InstallDirect {
 /// given back: dropping it instead closes the slot once they are done).
 /// Dropping a [`DirectFd`] closes it too, synchronously.
 ///
+/// In a table that guards its chosen slots
+/// ([`DirectTable::guards_chosen_slots`]) a chosen slot is closed by
+/// `IORING_OP_FILES_UPDATE` putting the table's placeholder file back (Linux
+/// 5.6): the slot is never empty for the kernel to pick.
+///
 /// ```
 /// use uring::owned::{DirectTable, OwnedRing, ops::CloseDirect};
 /// let mut ring = OwnedRing::new(4)?;
@@ -79,9 +84,20 @@ unsafe impl Op for InstallDirect {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[doc(alias = "io_uring_prep_close_direct")]
-#[derive(Debug)]
 pub struct CloseDirect {
     fd: DirectFd,
+    /// The placeholder descriptor the kernel reads (at issue, maybe from a
+    /// worker) to put back in a guarded chosen slot.
+    placeholder: Option<Heap<[i32; 1]>>,
+}
+
+impl std::fmt::Debug for CloseDirect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloseDirect")
+            .field("fd", &self.fd)
+            .field("placeholder", &self.placeholder.is_some())
+            .finish()
+    }
 }
 
 impl CloseDirect {
@@ -92,21 +108,32 @@ impl CloseDirect {
     /// `fd` back while operations hold it.
     pub fn new(fd: DirectFd) -> Result<CloseDirect, DirectFd> {
         if fd.is_unique() {
-            Ok(CloseDirect { fd })
+            let placeholder =
+                fd.0.table
+                    .placeholder_for(fd.index())
+                    .map(|p| Heap::new([p]));
+            Ok(CloseDirect { fd, placeholder })
         } else {
             Err(fd)
         }
     }
 }
 
-// SAFETY: names no memory; names the slot the op holds, the only handle to it
-// (so no other operation can name it), in the table of the ring `bound_ring`
-// names. After a successful close the slot is marked empty; otherwise the
-// handle's drop empties it.
+// SAFETY: names the slot the op holds, the only handle to it (so no other
+// operation can name it), in the table of the ring `bound_ring` names, and, for
+// a guarded chosen slot, the op's own heap array holding the table's
+// placeholder descriptor (kept open by the table the op's handle holds). After
+// a successful close the slot is marked empty; otherwise the handle's drop
+// empties it.
 unsafe impl Op for CloseDirect {
     type Output = io::Result<()>;
     fn sqe(&mut self) -> Sqe {
-        raw::Close::new(Fixed(self.fd.index())).build()
+        match &self.placeholder {
+            Some(p) => raw::FilesUpdate::new(p.ptr().cast_const().cast(), 1)
+                .offset(self.fd.index() as i32)
+                .build(),
+            None => raw::Close::new(Fixed(self.fd.index())).build(),
+        }
     }
     fn complete(mut self, cqe: &Cqe) -> io::Result<()> {
         let r = unit(cqe);

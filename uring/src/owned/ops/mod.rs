@@ -354,8 +354,17 @@ fn recv_flags(flags: i32) -> i32 {
 }
 
 /// The iovec array of a vectored operation. The pointers in it are addresses of
-/// buffers owned by the same operation; Rust code never dereferences them.
-struct IoVecs(Vec<libc::iovec>);
+/// buffers owned by the same operation; Rust code never dereferences them. A
+/// boxed slice, not a `Vec`: 16 bytes keep `Readv` and `Writev` (with a
+/// [`FileRef`]) within the in-flight table's inline slots.
+struct IoVecs(Box<[libc::iovec]>);
+
+impl IoVecs {
+    /// None yet (`sqe` writes them).
+    fn empty() -> IoVecs {
+        IoVecs(Box::new([]))
+    }
+}
 
 // SAFETY: the iovecs are plain addresses and lengths of buffers that move with the
 // operation (which is Send); sending them to another thread shares nothing.

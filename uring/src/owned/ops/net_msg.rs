@@ -5,12 +5,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, OwnedFd};
 
-use super::{AddrBuf, AddrHeap, BufResult, Heap, IoVecs, fd_of, recv_flags, set_filled};
+use super::{AddrBuf, AddrHeap, BufResult, FileRef, Heap, IoVecs, recv_flags, set_filled};
 #[cfg(doc)]
 use super::{Recv, Send};
 use crate::cqueue::Cqe;
 use crate::op as raw;
-use crate::owned::{IoBuf, IoBufMut, Op, SharedFd};
+use crate::owned::imp::Token;
+use crate::owned::{IoBuf, IoBufMut, Op};
 use crate::sqe::Sqe;
 
 /// A kernel-read-or-written `struct msghdr`, in its own heap allocation. Its
@@ -100,7 +101,7 @@ impl std::fmt::Debug for MsgHdr {
 #[doc(alias = "io_uring_prep_sendmsg")]
 #[derive(Debug)]
 pub struct SendMsg<B> {
-    fd: SharedFd,
+    fd: FileRef,
     bufs: Vec<B>,
     iovecs: IoVecs,
     addr: Option<AddrHeap>,
@@ -109,12 +110,12 @@ pub struct SendMsg<B> {
 }
 
 impl<B: IoBuf> SendMsg<B> {
-    /// Send `bufs`, in order, as one message on socket `fd`.
-    pub fn new(fd: impl Into<SharedFd>, bufs: Vec<B>) -> SendMsg<B> {
+    /// Send `bufs`, in order, as one message on socket `fd` (plain or direct).
+    pub fn new(fd: impl Into<FileRef>, bufs: Vec<B>) -> SendMsg<B> {
         SendMsg {
             fd: fd.into(),
             bufs,
-            iovecs: IoVecs(Vec::new()),
+            iovecs: IoVecs::empty(),
             addr: None,
             msg: MsgHdr::new(),
             flags: 0,
@@ -139,17 +140,20 @@ impl<B: IoBuf> SendMsg<B> {
 // before submission), which names the iovec array (the op's heap Vec, not touched
 // again until completion) and the destination address (the op's heap allocation);
 // the iovecs name the buffers' stable initialised bytes, only read. No control data.
-// The descriptor is kept open by the SharedFd.
+// The descriptor is kept open by the FileRef.
 unsafe impl<B: IoBuf> Op for SendMsg<B> {
     type Output = BufResult<Vec<B>>;
     fn sqe(&mut self) -> Sqe {
         let p = send_msghdr(&self.msg, &mut self.iovecs, &self.bufs, self.addr.as_ref());
-        raw::SendMsg::new(fd_of(&self.fd), p)
+        raw::SendMsg::new(self.fd.target(), p)
             .flags(self.flags as u32)
             .build()
     }
     fn complete(self, cqe: &Cqe) -> BufResult<Vec<B>> {
         (cqe.result().map(|n| n as usize), self.bufs)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
     }
 }
 
@@ -211,7 +215,7 @@ pub struct Received {
 #[doc(alias = "io_uring_prep_recvmsg")]
 #[derive(Debug)]
 pub struct RecvMsg<B> {
-    fd: SharedFd,
+    fd: FileRef,
     bufs: Vec<B>,
     iovecs: IoVecs,
     addr: AddrHeap,
@@ -221,12 +225,13 @@ pub struct RecvMsg<B> {
 }
 
 impl<B: IoBufMut> RecvMsg<B> {
-    /// Receive a message from socket `fd` into `bufs`, in order.
-    pub fn new(fd: impl Into<SharedFd>, bufs: Vec<B>) -> RecvMsg<B> {
+    /// Receive a message from socket `fd` (plain or direct) into `bufs`, in
+    /// order.
+    pub fn new(fd: impl Into<FileRef>, bufs: Vec<B>) -> RecvMsg<B> {
         RecvMsg {
             fd: fd.into(),
             bufs,
-            iovecs: IoVecs(Vec::new()),
+            iovecs: IoVecs::empty(),
             addr: AddrHeap(Heap::new(AddrBuf::empty())),
             control: Vec::new(),
             msg: MsgHdr::new(),
@@ -295,7 +300,7 @@ impl<B: IoBufMut> RecvMsg<B> {
 // exclusively owned); the iovecs name the buffers' stable, exclusively owned
 // memory. Rust code reads none of it until the final completion. Descriptors the
 // kernel installs through the control data are taken as OwnedFds in `complete`.
-// The socket is kept open by the SharedFd.
+// The socket is kept open by the FileRef.
 unsafe impl<B: IoBufMut> Op for RecvMsg<B> {
     type Output = (io::Result<Received>, Vec<B>);
     fn sqe(&mut self) -> Sqe {
@@ -327,7 +332,7 @@ unsafe impl<B: IoBufMut> Op for RecvMsg<B> {
             (*p).msg_controllen = self.control.len();
             (*p).msg_flags = 0;
         }
-        raw::RecvMsg::new(fd_of(&self.fd), p)
+        raw::RecvMsg::new(self.fd.target(), p)
             .flags((self.flags | libc::MSG_CMSG_CLOEXEC) as u32)
             .build()
     }
@@ -365,6 +370,9 @@ unsafe impl<B: IoBufMut> Op for RecvMsg<B> {
             fds,
         };
         (Ok(got), bufs)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
     }
 }
 

@@ -2,12 +2,12 @@
 
 use std::io;
 
-use super::{BufResult, FileRef, IoVecs, fd_of, set_filled};
+use super::{BufResult, FileRef, IoVecs, bound, set_filled};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::buf::len32;
 use crate::owned::imp::Token;
-use crate::owned::{IoBuf, IoBufMut, Op, SharedFd};
+use crate::owned::{IoBuf, IoBufMut, Op};
 use crate::sqe::Sqe;
 
 /// Reads into a buffer at an offset, like `pread(2)`: `IORING_OP_READ` (Linux
@@ -144,19 +144,19 @@ unsafe impl<B: IoBuf> Op for Write<B> {
 /// ```
 #[derive(Debug)]
 pub struct Readv<B> {
-    fd: SharedFd,
+    fd: FileRef,
     bufs: Vec<B>,
     iovecs: IoVecs,
     offset: u64,
 }
 
 impl<B: IoBufMut> Readv<B> {
-    /// Read from `fd` at `offset` into `bufs`, in order.
-    pub fn new(fd: impl Into<SharedFd>, bufs: Vec<B>, offset: u64) -> Readv<B> {
+    /// Read from `fd` (plain or direct) at `offset` into `bufs`, in order.
+    pub fn new(fd: impl Into<FileRef>, bufs: Vec<B>, offset: u64) -> Readv<B> {
         Readv {
             fd: fd.into(),
             bufs,
-            iovecs: IoVecs(Vec::new()),
+            iovecs: IoVecs::empty(),
             offset,
         }
     }
@@ -164,7 +164,7 @@ impl<B: IoBufMut> Readv<B> {
 
 // SAFETY: the entry names the iovec array (its own heap Vec, not touched again
 // until completion) whose entries name the buffers' stable, exclusively owned
-// memory, and a descriptor the op's SharedFd keeps open.
+// memory, and a descriptor the op's FileRef keeps open.
 unsafe impl<B: IoBufMut> Op for Readv<B> {
     type Output = BufResult<Vec<B>>;
     fn sqe(&mut self) -> Sqe {
@@ -178,7 +178,7 @@ unsafe impl<B: IoBufMut> Op for Readv<B> {
                 .collect(),
         );
         let iov = &self.iovecs.0;
-        raw::Readv::new(fd_of(&self.fd), iov.as_ptr(), len32(iov.len()))
+        raw::Readv::new(self.fd.target(), iov.as_ptr(), len32(iov.len()))
             .offset(self.offset)
             .build()
     }
@@ -192,20 +192,23 @@ unsafe impl<B: IoBufMut> Op for Readv<B> {
         }
         (res, bufs)
     }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
+    }
 }
 
 /// Writes several buffers' initialised bytes in turn, like `pwritev(2)`:
 /// `IORING_OP_WRITEV` (Linux 5.1).
 #[derive(Debug)]
 pub struct Writev<B> {
-    fd: SharedFd,
+    fd: FileRef,
     bufs: Vec<B>,
     iovecs: IoVecs,
     offset: u64,
 }
 
 impl<B: IoBuf> Writev<B> {
-    /// Write `bufs` to `fd` at `offset`, in order.
+    /// Write `bufs` to `fd` (plain or direct) at `offset`, in order.
     ///
     /// ```
     /// use std::io::Read as _;
@@ -219,11 +222,11 @@ impl<B: IoBuf> Writev<B> {
     /// assert_eq!(&got, b"abcd");
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn new(fd: impl Into<SharedFd>, bufs: Vec<B>, offset: u64) -> Writev<B> {
+    pub fn new(fd: impl Into<FileRef>, bufs: Vec<B>, offset: u64) -> Writev<B> {
         Writev {
             fd: fd.into(),
             bufs,
-            iovecs: IoVecs(Vec::new()),
+            iovecs: IoVecs::empty(),
             offset,
         }
     }
@@ -243,23 +246,60 @@ unsafe impl<B: IoBuf> Op for Writev<B> {
                 .collect(),
         );
         let iov = &self.iovecs.0;
-        raw::Writev::new(fd_of(&self.fd), iov.as_ptr(), len32(iov.len()))
+        raw::Writev::new(self.fd.target(), iov.as_ptr(), len32(iov.len()))
             .offset(self.offset)
             .build()
     }
     fn complete(self, cqe: &Cqe) -> BufResult<Vec<B>> {
         (cqe.result().map(|n| n as usize), self.bufs)
     }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        self.fd.ring()
+    }
 }
 
 /// Moves data between a pipe and another file without copying it to user space,
 /// like `splice(2)`: `IORING_OP_SPLICE` (Linux 5.7). One side must be a pipe. Output:
-/// the bytes moved.
+/// the bytes moved. Either side may be a direct descriptor (`SPLICE_F_FD_IN_FIXED`
+/// for the input); an operation naming direct descriptors of two rings is
+/// refused by both.
+///
+/// ```
+/// use std::io::{Read as _, Write as _};
+/// use std::os::unix::net::UnixStream;
+/// use uring::owned::{DirectTable, OwnedRing, ops::Splice};
+/// let mut ring = OwnedRing::new(4)?;
+/// # let Ok(table) = DirectTable::new(&mut ring, 2, 0) else { return Ok(()) }; // < 6.0
+/// # /*
+/// let table = DirectTable::new(&mut ring, 2, 0)?;
+/// # */
+/// let (mut theirs, sock) = UnixStream::pair()?;
+/// let sock = table.insert(sock)?; // direct: the input
+/// let (mut out, to_out) = UnixStream::pair()?;
+/// let mut fds = [0; 2];
+/// // SAFETY: fds has room for the two descriptors pipe2 makes.
+/// assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+/// // SAFETY: two new descriptors nothing else owns.
+/// let (r, w) = unsafe {
+///     use std::os::fd::FromRawFd;
+///     (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1]))
+/// };
+/// let r = table.insert(r)?; // a direct read end; the write end stays plain
+/// theirs.write_all(b"through a pipe")?;
+/// let id = ring.submit_op(Splice::new(&sock, None, w, None, 64))?; // direct to plain
+/// assert_eq!(ring.wait_for(id)??, 14);
+/// let id = ring.submit_op(Splice::new(&r, None, to_out, None, 64))?; // and on
+/// assert_eq!(ring.wait_for(id)??, 14);
+/// let mut got = [0u8; 14];
+/// out.read_exact(&mut got)?;
+/// assert_eq!(&got, b"through a pipe");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Splice {
-    fd_in: SharedFd,
+    fd_in: FileRef,
     off_in: Option<u64>,
-    fd_out: SharedFd,
+    fd_out: FileRef,
     off_out: Option<u64>,
     len: u32,
     flags: u32,
@@ -269,9 +309,9 @@ impl Splice {
     /// Move up to `len` bytes from `fd_in` (at `off_in`, or its position for
     /// `None`, which a pipe needs) to `fd_out` (likewise).
     pub fn new(
-        fd_in: impl Into<SharedFd>,
+        fd_in: impl Into<FileRef>,
         off_in: Option<u64>,
-        fd_out: impl Into<SharedFd>,
+        fd_out: impl Into<FileRef>,
         off_out: Option<u64>,
         len: u32,
     ) -> Splice {
@@ -285,23 +325,25 @@ impl Splice {
         }
     }
 
-    /// `SPLICE_F_*` flags (`SPLICE_F_MOVE`, `SPLICE_F_NONBLOCK`, …).
+    /// `SPLICE_F_*` flags (`SPLICE_F_MOVE`, `SPLICE_F_NONBLOCK`, …);
+    /// `SPLICE_F_FD_IN_FIXED` is dropped (it follows from the input's kind).
     pub fn flags(mut self, flags: u32) -> Splice {
         self.flags = flags & !crate::sys::SPLICE_F_FD_IN_FIXED;
         self
     }
 }
 
-// SAFETY: names only two descriptors the op's SharedFds keep open (never a fixed
-// file: SPLICE_F_FD_IN_FIXED is masked out).
+// SAFETY: names only two descriptors the op's FileRefs keep open (the input is
+// fixed exactly when it is direct: the raw builder sets SPLICE_F_FD_IN_FIXED from
+// it, the caller's flag is masked out), bound to the ring of any direct one.
 unsafe impl Op for Splice {
     type Output = io::Result<usize>;
     fn sqe(&mut self) -> Sqe {
         let off = |o: Option<u64>| o.map_or(-1, |o| o as i64);
         raw::Splice::new(
-            fd_of(&self.fd_in),
+            self.fd_in.target(),
             off(self.off_in),
-            fd_of(&self.fd_out),
+            self.fd_out.target(),
             off(self.off_out),
             self.len,
         )
@@ -310,6 +352,9 @@ unsafe impl Op for Splice {
     }
     fn complete(self, cqe: &Cqe) -> io::Result<usize> {
         cqe.result().map(|n| n as usize)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        bound(self.fd_in.ring(), self.fd_out.ring())
     }
 }
 
@@ -345,15 +390,16 @@ unsafe impl Op for Splice {
 #[doc(alias = "io_uring_prep_tee")]
 #[derive(Debug)]
 pub struct Tee {
-    fd_in: SharedFd,
-    fd_out: SharedFd,
+    fd_in: FileRef,
+    fd_out: FileRef,
     len: u32,
     flags: u32,
 }
 
 impl Tee {
-    /// Duplicate up to `len` bytes from pipe `fd_in` into pipe `fd_out`.
-    pub fn new(fd_in: impl Into<SharedFd>, fd_out: impl Into<SharedFd>, len: u32) -> Tee {
+    /// Duplicate up to `len` bytes from pipe `fd_in` into pipe `fd_out` (either
+    /// plain or direct).
+    pub fn new(fd_in: impl Into<FileRef>, fd_out: impl Into<FileRef>, len: u32) -> Tee {
         Tee {
             fd_in: fd_in.into(),
             fd_out: fd_out.into(),
@@ -363,23 +409,25 @@ impl Tee {
     }
 
     /// `SPLICE_F_*` flags (`SPLICE_F_NONBLOCK`, …); `SPLICE_F_FD_IN_FIXED` is
-    /// dropped (the input is a plain descriptor).
+    /// dropped (it follows from the input's kind).
     pub fn flags(mut self, flags: u32) -> Tee {
         self.flags = flags & !crate::sys::SPLICE_F_FD_IN_FIXED;
         self
     }
 }
 
-// SAFETY: names only two descriptors the op's SharedFds keep open (never a fixed
-// file: SPLICE_F_FD_IN_FIXED is masked out).
+// SAFETY: as for Splice.
 unsafe impl Op for Tee {
     type Output = io::Result<usize>;
     fn sqe(&mut self) -> Sqe {
-        raw::Tee::new(fd_of(&self.fd_in), fd_of(&self.fd_out), self.len)
+        raw::Tee::new(self.fd_in.target(), self.fd_out.target(), self.len)
             .flags(self.flags)
             .build()
     }
     fn complete(self, cqe: &Cqe) -> io::Result<usize> {
         cqe.result().map(|n| n as usize)
+    }
+    fn bound_ring(&self, _: Token) -> Option<u64> {
+        bound(self.fd_in.ring(), self.fd_out.ring())
     }
 }

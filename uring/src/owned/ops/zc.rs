@@ -73,7 +73,7 @@ impl<B: IoBuf> SendMsgZc<B> {
         SendMsgZc {
             fd: fd.into(),
             bufs,
-            iovecs: IoVecs(Vec::new()),
+            iovecs: IoVecs::empty(),
             addr: None,
             msg: MsgHdr::new(),
             flags: 0,
