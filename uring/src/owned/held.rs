@@ -52,9 +52,9 @@ pub const MAX_HELD_FDS: usize = INDEX_MASK as usize;
 /// Only a handle: `Copy`, owning nothing, so dropping or forgetting it has no
 /// effect. An operation naming a descriptor that is no longer held (released),
 /// or held by another ring, is refused at submission (`EBADF`); an operation
-/// that also names another ring's registration (a buffer pool, a direct table)
-/// is refused too (`EXDEV`): name the descriptor through a
-/// [`SharedFd`](super::SharedFd) there.
+/// that also names a registration (a buffer pool, a direct table) or a second
+/// held descriptor (a splice between two) is refused too (`EXDEV`): name the
+/// descriptor through a [`SharedFd`](super::SharedFd) there.
 ///
 /// ```
 /// use uring::owned::{OwnedRing, ops};
