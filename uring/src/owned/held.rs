@@ -65,7 +65,7 @@ pub const MAX_HELD_FDS: usize = INDEX_MASK as usize;
 /// assert_eq!((n?, &buf[..]), (4, &[0u8; 4][..]));
 /// ring.release_fd(file)?; // closed (no operation names it any more)
 /// let refused = ring.submit_op(ops::Read::new(file, vec![0u8; 4], 0)).unwrap_err();
-/// assert_eq!(refused.error.raw_os_error(), Some(libc::EBADF));
+/// assert_eq!(uring::error::errno(&refused.error), Some(libc::EBADF));
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
