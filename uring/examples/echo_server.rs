@@ -15,6 +15,17 @@
 //!
 //! What it shows, all through [`OwnedRing`]:
 //!
+//! * **An event loop that costs little per event**: one entry into the kernel
+//!   per pass ([`OwnedRing::wait_activity`] submits what the last pass queued and
+//!   waits), which hands back the [`OpKey`] of each operation that got a
+//!   completion. Each connection's state lives in a `Vec`, and a key finds its
+//!   connection through another `Vec` indexed by [`OpKey::index`] (a small
+//!   number the ring gives each operation) — no hash map, no sorting. Outputs
+//!   are taken typed, by id ([`OwnedRing::poll_item`] for a stream's items,
+//!   [`OwnedRing::try_take`] for a finished send), so no completion is queued,
+//!   copied or downcast. A key stands for one completion, and each completion
+//!   of a receive stream but its last carries one item: one item is taken per
+//!   key, and a stream is never polled for nothing.
 //! * **One multishot accept** ([`ops::AcceptMultishot`]): each new connection is an
 //!   item of a single stream. If the stream ends (an error such as `EMFILE`), it
 //!   is re-armed, after a short [`ops::Timeout`] when the error says the process
@@ -50,8 +61,6 @@
 //! Provided-buffer rings and multishot receive need Linux 6.0 (multishot accept
 //! 5.19); on older kernels the server says so and exits with status 1.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Write as _};
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::AsFd;
@@ -62,8 +71,8 @@ use std::time::Duration;
 use uring::Ring;
 use uring::error::errno;
 use uring::owned::{
-    BufPool, Completion, IoBuf, ItemPoll, Multi, OpId, OpKey, OwnedRing, PoolBuf, SharedFd, Slice,
-    StreamEnd, ops,
+    BufPool, IoBuf, ItemPoll, Multi, OpId, OpKey, OwnedRing, PoolBuf, SharedFd, Slice, StreamEnd,
+    ops,
 };
 
 /// Submission queue entries.
@@ -322,9 +331,8 @@ fn serve_one(
         stdin_read: None,
         conns: Vec::new(),
         free: Vec::new(),
-        owners: HashMap::default(),
+        owner: Vec::new(),
         starved: Vec::new(),
-        done: VecDeque::new(),
         max_conns: config.max_conns,
         stopping: false,
         stats: Stats::default(),
@@ -358,28 +366,26 @@ type PoolSend = ops::Send<Slice<PoolBuf>>;
 /// A send of a connection's backlog.
 type VecSend = ops::Send<Slice<Vec<u8>>>;
 
-/// A multiply-rotate hasher for the [`OpKey`]s of [`Server::owners`], which is on
-/// the path of every send: SipHash's resistance to chosen keys is not needed for
-/// keys the ring makes, and costs more than the rest of the lookup.
-#[derive(Default)]
-struct KeyHasher(u64);
+/// A connection's send in flight, one of the two kinds (so its output is taken
+/// typed, by id, without a [`Completion`](uring::owned::Completion) to
+/// downcast).
+#[derive(Clone, Copy)]
+enum Sending {
+    Pool(OpId<PoolSend>),
+    Backlog(OpId<VecSend>),
+}
 
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
+impl Sending {
+    fn key(self) -> OpKey {
+        match self {
+            Sending::Pool(id) => id.key(),
+            Sending::Backlog(id) => id.key(),
         }
     }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
 }
+
+/// `Server::owner`'s mark for an index no connection's operation has had.
+const NO_CONN: u32 = u32::MAX;
 
 /// One client connection.
 struct Conn {
@@ -392,8 +398,8 @@ struct Conn {
     items: u64,
     /// The error the current receive stream ended with, if it did.
     recv_err: Option<i32>,
-    /// Whether a send is in flight (at most one, so bytes leave in order).
-    sending: bool,
+    /// The send in flight (at most one, so bytes leave in order).
+    send: Option<Sending>,
     /// Bytes received while a send was in flight, to send next.
     backlog: Vec<u8>,
     /// An empty buffer to become the next backlog (the last one sent).
@@ -425,57 +431,77 @@ struct Server {
     /// Connections by index; `None` for free slots, listed in `free`.
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
-    /// Which connection each in-flight receive and send belongs to.
-    owners: HashMap<OpKey, usize, BuildHasherDefault<KeyHasher>>,
+    /// For each operation index ([`OpKey::index`]), the connection whose
+    /// receive or send had it last ([`NO_CONN`]: none yet). An entry may be
+    /// stale — the operation finished, the index went to another operation —
+    /// so it is only a hint: the connection's own ids say whether a key is its.
+    owner: Vec<u32>,
     /// Connections whose receive waits for the pool to have buffers again.
     starved: Vec<usize>,
-    /// Finished operations taken from the ring, being handled.
-    done: VecDeque<Completion>,
     max_conns: Option<u64>,
     stopping: bool,
     stats: Stats,
 }
 
 impl Server {
-    /// The event loop: wait, then take every accepted connection, every received
-    /// chunk and every finished operation. Only the streams that got completions
-    /// are looked at ([`OwnedRing::wait_activity`]), however many connections
-    /// are open.
+    /// The event loop. Each pass enters the kernel once
+    /// ([`OwnedRing::wait_activity`]: it submits what the last pass queued and
+    /// waits for a completion, unless some are already there) and gets the key of
+    /// each operation that got a completion. A key leads to its connection
+    /// through [`owner`](Self::owner), a `Vec` indexed by [`OpKey::index`] — no
+    /// hashing, no sorting — and each operation's output is taken typed, by its
+    /// id: items with [`OwnedRing::poll_item`], a finished send with
+    /// [`OwnedRing::try_take`]. Nothing else is looked at, however many
+    /// connections are open.
     fn serve(&mut self) -> io::Result<()> {
-        let (mut keys, mut touched) = (Vec::new(), Vec::new());
+        let mut keys = Vec::new();
         while !self.stopping {
             keys.clear();
             self.ring.wait_activity(&mut keys)?;
-            let accept_key = self.accept.as_ref().map(OpId::key);
-            let mut accepted = false;
-            touched.clear();
-            for key in &keys {
-                if Some(*key) == accept_key {
-                    accepted = true;
-                } else if let Some(&idx) = self.owners.get(key) {
-                    touched.push(idx);
-                }
-            }
-            touched.sort_unstable();
-            touched.dedup();
-            if accepted {
-                self.poll_accept()?;
-            }
-            for &idx in &touched {
-                self.poll_recv(idx)?;
-            }
-            self.done.extend(self.ring.completions());
-            while let Some(c) = self.done.pop_front() {
-                self.on_completion(c)?;
-            }
-            // A finished send may have paused or broken its connection: its
-            // receive is cancelled when looked at, so look again now.
-            for &idx in &touched {
-                self.poll_recv(idx)?;
+            for &key in &keys {
+                self.on_activity(key)?;
             }
             self.rearm_starved()?;
         }
         Ok(())
+    }
+
+    /// Operation `key` got a completion: take what it has.
+    fn on_activity(&mut self, key: OpKey) -> io::Result<()> {
+        let is = |id: Option<OpKey>| id == Some(key);
+        if is(self.accept.map(|id| id.key())) {
+            return self.poll_accept();
+        }
+        if is(self.stdin_read.map(|id| id.key())) {
+            return self.on_stdin();
+        }
+        if is(self.accept_retry.map(|id| id.key())) {
+            return self.on_accept_retry();
+        }
+        let Some(&idx) = self.owner.get(key.index()) else {
+            return Ok(());
+        };
+        let idx = idx as usize;
+        let Some(conn) = self.conns.get(idx).and_then(Option::as_ref) else {
+            return Ok(());
+        };
+        if is(conn.recv.map(|id| id.key())) {
+            self.poll_recv(idx)
+        } else if is(conn.send.map(Sending::key)) {
+            self.on_send_done(idx)
+        } else {
+            // A stale owner entry: a detached close, say.
+            Ok(())
+        }
+    }
+
+    /// Records that the operation with `key` belongs to connection `idx`.
+    fn own(&mut self, key: OpKey, idx: usize) {
+        let i = key.index();
+        if i >= self.owner.len() {
+            self.owner.resize(i + 1, NO_CONN);
+        }
+        self.owner[i] = idx as u32;
     }
 
     fn conn(&mut self, idx: usize) -> &mut Conn {
@@ -501,17 +527,50 @@ impl Server {
         Ok(())
     }
 
+    /// The read of standard input finished: more input (ignored) re-arms it;
+    /// end of file, or an error, stops the server.
+    fn on_stdin(&mut self) -> io::Result<()> {
+        let Some(id) = self.stdin_read else {
+            return Ok(());
+        };
+        let Some((res, _)) = self.ring.try_take(&id) else {
+            return Ok(());
+        };
+        self.stdin_read = None;
+        match res {
+            Ok(n) if n > 0 => self.arm_stdin(),
+            Err(e) if errno(&e) == Some(libc::EINTR) => self.arm_stdin(),
+            _ => {
+                self.stopping = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// The timer set after an accept error fired: accept again.
+    fn on_accept_retry(&mut self) -> io::Result<()> {
+        let Some(id) = self.accept_retry else {
+            return Ok(());
+        };
+        if self.ring.try_take(&id).is_none() {
+            return Ok(());
+        }
+        self.accept_retry = None;
+        if self.accept.is_none() && !self.stopping {
+            self.arm_accept()?;
+        }
+        Ok(())
+    }
+
+    /// Takes every connection the accept stream has.
     fn poll_accept(&mut self) -> io::Result<()> {
-        let Some(id) = self.accept.take() else {
+        let Some(id) = self.accept else {
             return Ok(());
         };
         loop {
             match self.ring.poll_item(&id) {
                 ItemPoll::Item(item) => self.on_accept_item(item)?,
-                ItemPoll::Pending => {
-                    self.accept = Some(id);
-                    return Ok(());
-                }
+                ItemPoll::Pending => return Ok(()),
                 ItemPoll::Ended(_) | ItemPoll::Gone => return self.on_accept_end(),
             }
         }
@@ -532,7 +591,7 @@ impl Server {
             recv_cancelled: false,
             items: 0,
             recv_err: None,
-            sending: false,
+            send: None,
             backlog: Vec::new(),
             spare: Vec::new(),
             eof: false,
@@ -588,7 +647,7 @@ impl Server {
         let op = ops::RecvMultishot::new(&conn.fd, &self.pool);
         match self.ring.submit_multishot(op) {
             Ok(id) => {
-                self.owners.insert(id.key(), idx);
+                self.own(id.key(), idx);
                 let conn = self.conn(idx);
                 conn.recv = Some(id);
                 conn.recv_cancelled = false;
@@ -603,31 +662,34 @@ impl Server {
         }
     }
 
-    /// Takes every item the connection's receive stream has.
+    /// The connection's receive stream got a completion: takes its item, and
+    /// the stream's end if that was the last one.
+    ///
+    /// One activity key is one completion, and each completion of a receive
+    /// stream but the last carries exactly one item, so one item is taken per
+    /// key — no second look that would find nothing (and check the kernel's
+    /// queue to be sure). Items that arrive meanwhile come with keys of their
+    /// own, in the next pass. Only once the final completion is in (the stream
+    /// is no longer [in flight](OwnedRing::is_in_flight)) is the rest drained:
+    /// what it carried, if anything (the error that ended the stream), then
+    /// the end itself.
     fn poll_recv(&mut self, idx: usize) -> io::Result<()> {
-        let Some(id) = self.conns[idx].as_mut().and_then(|c| c.recv.take()) else {
+        let Some(id) = self.conn(idx).recv else {
             return Ok(());
         };
+        let in_flight = self.ring.is_in_flight(&id);
         loop {
             match self.ring.poll_item(&id) {
-                ItemPoll::Item(item) => self.on_recv_item(idx, item)?,
-                ItemPoll::Pending => {
-                    let conn = self.conn(idx);
-                    conn.recv = Some(id);
-                    if conn.broken || conn.paused {
-                        self.cancel_recv(idx)?;
+                ItemPoll::Item(item) => {
+                    self.on_recv_item(idx, item)?;
+                    if in_flight {
+                        return Ok(());
                     }
-                    return Ok(());
                 }
-                ItemPoll::Ended(end) => {
-                    self.owners.remove(&id.key());
-                    return self.on_recv_end(idx, Some(end));
-                }
-                ItemPoll::Gone => {
-                    // Not reachable: only this loop takes the stream's end.
-                    self.owners.remove(&id.key());
-                    return self.on_recv_end(idx, None);
-                }
+                ItemPoll::Pending => return Ok(()),
+                ItemPoll::Ended(end) => return self.on_recv_end(idx, Some(end)),
+                // Not reachable: only this loop takes the stream's end.
+                ItemPoll::Gone => return self.on_recv_end(idx, None),
             }
         }
     }
@@ -653,20 +715,21 @@ impl Server {
         if conn.broken || buf.is_empty() {
             return Ok(());
         }
-        if conn.sending {
+        if conn.send.is_some() {
             // In order: after the send in flight.
             conn.backlog.extend_from_slice(&buf);
             if conn.backlog.len() >= BACKLOG_LIMIT && !conn.paused {
-                // The client is not reading: stop receiving. (The stream is
-                // cancelled once the items already posted are taken.)
+                // The client is not reading: stop receiving. (The items already
+                // posted still come, then the stream's end.)
                 conn.paused = true;
                 self.stats.pauses += 1;
                 self.cancel_recv(idx)?;
             }
             Ok(())
         } else {
+            // The common case: the bytes go back out of the buffer they came in.
             let len = buf.len();
-            self.send(idx, buf.slice(..len))
+            self.send(idx, buf.slice(..len), Sending::Pool)
         }
     }
 
@@ -756,35 +819,40 @@ impl Server {
         self.maybe_close(idx)
     }
 
-    /// Cancels connection `idx`'s receive stream, once, if it is armed (and not
-    /// taken out by [`poll_recv`](Self::poll_recv) at the moment).
+    /// Cancels connection `idx`'s receive stream, once, if it is armed.
     fn cancel_recv(&mut self, idx: usize) -> io::Result<()> {
         let Some(conn) = self.conns[idx].as_mut() else {
             return Ok(());
         };
-        let Some(id) = conn.recv.as_ref() else {
+        let Some(id) = conn.recv else {
             return Ok(());
         };
         if conn.recv_cancelled {
             return Ok(());
         }
         conn.recv_cancelled = true;
-        match self.ring.cancel(id) {
-            // Already finished: its final completion is on its way.
+        match self.ring.cancel(&id) {
+            // Already finished: its end is waiting to be taken.
             Err(e) if errno(&e) == Some(libc::ENOENT) => Ok(()),
             r => r,
         }
     }
 
-    /// Sends `buf` on connection `idx`, the one send in flight for it.
-    fn send<B: IoBuf>(&mut self, idx: usize, buf: Slice<B>) -> io::Result<()> {
+    /// Sends `buf` on connection `idx`, the one send in flight for it; `kind`
+    /// says which of [`Sending`]'s kinds it is.
+    fn send<B: IoBuf>(
+        &mut self,
+        idx: usize,
+        buf: Slice<B>,
+        kind: fn(OpId<ops::Send<Slice<B>>>) -> Sending,
+    ) -> io::Result<()> {
         let conn = self.conn(idx);
-        debug_assert!(!conn.sending);
+        debug_assert!(conn.send.is_none());
         let op = ops::Send::new(&conn.fd, buf).flags(libc::MSG_NOSIGNAL);
         match self.ring.submit_op(op) {
             Ok(id) => {
-                self.owners.insert(id.key(), idx);
-                self.conn(idx).sending = true;
+                self.own(id.key(), idx);
+                self.conn(idx).send = Some(kind(id));
                 Ok(())
             }
             Err(e) => {
@@ -794,6 +862,37 @@ impl Server {
         }
     }
 
+    /// Connection `idx`'s send finished: takes its output, by id.
+    fn on_send_done(&mut self, idx: usize) -> io::Result<()> {
+        match self.conn(idx).send {
+            Some(Sending::Pool(id)) => {
+                let Some((res, buf)) = self.ring.try_take(&id) else {
+                    return Ok(());
+                };
+                self.conn(idx).send = None;
+                // The pool buffer goes back to the kernel here.
+                drop(self.on_sent(idx, res, buf, Sending::Pool)?);
+            }
+            Some(Sending::Backlog(id)) => {
+                let Some((res, buf)) = self.ring.try_take(&id) else {
+                    return Ok(());
+                };
+                self.conn(idx).send = None;
+                if let Some(mut v) = self.on_sent(idx, res, buf, Sending::Backlog)? {
+                    // Keep the allocation for the next backlog.
+                    v.clear();
+                    if let Some(conn) = self.conns[idx].as_mut() {
+                        if conn.spare.capacity() < v.capacity() {
+                            conn.spare = v;
+                        }
+                    }
+                }
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
     /// A send finished: finish a short one, else send the backlog, if any.
     /// Returns the buffer when it is done with.
     fn on_sent<B: IoBuf>(
@@ -801,16 +900,15 @@ impl Server {
         idx: usize,
         res: io::Result<usize>,
         buf: Slice<B>,
+        kind: fn(OpId<ops::Send<Slice<B>>>) -> Sending,
     ) -> io::Result<Option<B>> {
-        let conn = self.conn(idx);
-        conn.sending = false;
         let len = buf.bytes_init();
         match res {
             Ok(n) if n > 0 || len == 0 => {
                 self.stats.bytes += n as u64;
                 if n < len {
                     let (begin, end) = (buf.begin() + n, buf.end());
-                    self.send(idx, buf.into_inner().slice(begin..end))?;
+                    self.send(idx, buf.into_inner().slice(begin..end), kind)?;
                     return Ok(None);
                 }
             }
@@ -837,13 +935,17 @@ impl Server {
         let Some(conn) = self.conns[idx].as_mut() else {
             return Ok(());
         };
-        if conn.sending || conn.broken || conn.backlog.is_empty() {
-            self.resume(idx)?;
-            return self.maybe_close(idx);
+        if conn.backlog.is_empty() || conn.send.is_some() || conn.broken {
+            if conn.paused || conn.eof || conn.broken {
+                self.resume(idx)?;
+                return self.maybe_close(idx);
+            }
+            // The common case: nothing waiting, nothing to do.
+            return Ok(());
         }
         let data = std::mem::replace(&mut conn.backlog, std::mem::take(&mut conn.spare));
         let len = data.len();
-        self.send(idx, data.slice(..len))?;
+        self.send(idx, data.slice(..len), Sending::Backlog)?;
         self.resume(idx)
     }
 
@@ -854,7 +956,7 @@ impl Server {
             return Ok(());
         };
         let finished = conn.broken || (conn.eof && conn.backlog.is_empty());
-        if !finished || conn.recv.is_some() || conn.sending {
+        if !finished || conn.recv.is_some() || conn.send.is_some() {
             return Ok(());
         }
         let conn = self.conns[idx].take().expect("a live connection");
@@ -871,72 +973,6 @@ impl Server {
         self.stats.failed += u64::from(conn.broken);
         if self.max_conns.is_some_and(|m| self.stats.closed >= m) {
             self.stopping = true;
-        }
-        Ok(())
-    }
-
-    /// A finished operation: a send, the end of a stream, the read of stdin, the
-    /// accept retry timer.
-    fn on_completion(&mut self, c: Completion) -> io::Result<()> {
-        let key = c.key();
-        if self.stdin_read.as_ref().is_some_and(|id| c.is_for(id)) {
-            self.stdin_read = None;
-            match c.downcast::<ops::Read<Vec<u8>>>() {
-                // Some input (ignored): keep reading.
-                Ok((Ok(n), _)) if n > 0 => self.arm_stdin()?,
-                Ok((Err(e), _)) if errno(&e) == Some(libc::EINTR) => self.arm_stdin()?,
-                // End of file, or an error: time to go.
-                _ => self.stopping = true,
-            }
-            return Ok(());
-        }
-        if self.accept_retry.as_ref().is_some_and(|id| c.is_for(id)) {
-            self.accept_retry = None;
-            if self.accept.is_none() && !self.stopping {
-                self.arm_accept()?;
-            }
-            return Ok(());
-        }
-        if self.accept.as_ref().is_some_and(|id| c.is_for(id)) {
-            self.accept = None;
-            if let Ok(items) = c.downcast::<Multi<ops::AcceptMultishot>>() {
-                for item in items {
-                    self.on_accept_item(item)?;
-                }
-            }
-            return self.on_accept_end();
-        }
-        let Some(idx) = self.owners.remove(&key) else {
-            // Nothing else is expected (closes are detached).
-            return Ok(());
-        };
-        if c.is::<PoolSend>() {
-            if let Ok((res, buf)) = c.downcast::<PoolSend>() {
-                // The pool buffer goes back to the kernel here.
-                drop(self.on_sent(idx, res, buf)?);
-            }
-        } else if c.is::<VecSend>() {
-            if let Ok((res, buf)) = c.downcast::<VecSend>() {
-                if let Some(mut v) = self.on_sent(idx, res, buf)? {
-                    // Keep the allocation for the next backlog.
-                    v.clear();
-                    if let Some(conn) = self.conns[idx].as_mut() {
-                        if conn.spare.capacity() < v.capacity() {
-                            conn.spare = v;
-                        }
-                    }
-                }
-            }
-        } else if c.is::<Multi<ops::RecvMultishot>>() {
-            // The receive stream's final completion, with the items not taken yet.
-            self.conn(idx).recv = None;
-            if let Ok(out) = c.downcast::<Multi<ops::RecvMultishot>>() {
-                let end = out.end;
-                for item in out {
-                    self.on_recv_item(idx, item)?;
-                }
-                return self.on_recv_end(idx, Some(end));
-            }
         }
         Ok(())
     }

@@ -90,6 +90,44 @@ pub struct OpKey {
     pub(super) generation: u64,
 }
 
+impl OpKey {
+    /// A small number naming the operation among those the ring holds now: the
+    /// index of its slot in the in-flight table.
+    ///
+    /// No two operations of one ring that are in flight, or finished with their
+    /// output not yet taken, share an index. Once an operation's output is taken
+    /// (or dropped), a later operation may get its index — with another key.
+    /// Indices stay below the largest number of operations the ring has held at
+    /// once, so an event loop can keep its own state for each operation in a
+    /// `Vec` indexed by them instead of a map keyed by `OpKey`; it compares the
+    /// whole key (kept with that state) to tell the operation from a later one
+    /// in the same slot. Keys of different rings may share an index.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let a = ring.submit_op(ops::Nop::new())?;
+    /// let b = ring.submit_op(ops::Nop::new())?;
+    /// assert_ne!(a.key().index(), b.key().index());
+    /// assert!(a.key().index() < 2 && b.key().index() < 2);
+    /// // Which operation owns which index: a `Vec`, no hashing.
+    /// let mut owner = vec![None; 2];
+    /// owner[a.key().index()] = Some((a.key(), "a"));
+    /// owner[b.key().index()] = Some((b.key(), "b"));
+    /// ring.submit_and_wait(2)?;
+    /// for c in ring.completions() {
+    ///     let (key, name) = owner[c.key().index()].expect("an operation of ours");
+    ///     assert_eq!(key, c.key());
+    ///     assert!(name == "a" || name == "b");
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[inline]
+    pub fn index(&self) -> usize {
+        self.slot as usize
+    }
+}
+
 /// The id of an operation of type `T` submitted to an [`OwnedRing`].
 ///
 /// Only an id: it owns nothing, so dropping or forgetting it has no effect on the

@@ -8,76 +8,15 @@
 //! skipped and passes.
 
 use crate::support;
-use support::echo::EchoServer as Server;
+use support::echo::{EchoServer as Server, Rng, assert_same, ping_pong, pipelined, skipped};
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
-use std::os::unix::net::UnixStream;
+use std::net::Shutdown;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
-
-use uring::error::errno;
-use uring::owned::{BufPool, OwnedRing, ops};
-
-/// Why the server cannot run on this kernel, if it cannot: probes a throw-away
-/// ring for a buffer ring, multishot receive and multishot accept.
-fn missing_feature() -> Option<String> {
-    let mut ring = OwnedRing::new(8).expect("io_uring set-up");
-    let pool = match BufPool::new(&mut ring, 0, 2, 64) {
-        Ok(p) => p,
-        Err(e) if errno(&e) == Some(libc::EINVAL) => {
-            return Some(format!(
-                "the kernel refused a provided-buffer ring ({e}); Linux 5.19 is needed"
-            ));
-        }
-        Err(e) => panic!("registering a buffer pool: {e}"),
-    };
-    let (r, mut w) = UnixStream::pair().unwrap();
-    let id = ring
-        .submit_multishot(ops::RecvMultishot::new(r, &pool))
-        .unwrap();
-    w.write_all(b"x").unwrap();
-    match ring.next_item(&id).unwrap().item() {
-        Some(Err(e)) if errno(&e) == Some(libc::EINVAL) => {
-            return Some(format!(
-                "the kernel refused a multishot receive ({e}); Linux 6.0 is needed"
-            ));
-        }
-        Some(item) => assert_eq!(&item.expect("a multishot receive")[..], b"x"),
-        None => panic!("the multishot receive ended without an item"),
-    }
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let id = ring
-        .submit_multishot(ops::AcceptMultishot::new(listener))
-        .unwrap();
-    ring.submit().unwrap();
-    let _client = TcpStream::connect(addr).unwrap();
-    match ring.next_item(&id).unwrap().item() {
-        Some(Err(e)) if errno(&e) == Some(libc::EINVAL) => Some(format!(
-            "the kernel refused a multishot accept ({e}); Linux 5.19 is needed"
-        )),
-        Some(item) => {
-            item.expect("a multishot accept");
-            None
-        }
-        None => panic!("the multishot accept ended without an item"),
-    }
-}
-
-/// Says why `test` is skipped, if it must be.
-fn skip(test: &str) -> bool {
-    match missing_feature() {
-        Some(why) => {
-            eprintln!("skipped: {test}: {why}");
-            true
-        }
-        None => false,
-    }
-}
 
 /// The server's summary line.
 #[derive(Debug, PartialEq)]
@@ -116,29 +55,6 @@ fn summary(stderr: &str) -> Summary {
     }
 }
 
-/// xorshift64: reproducible pseudo-random sizes and bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut v = Vec::with_capacity(n + 8);
-        while v.len() < n {
-            v.extend_from_slice(&self.next().to_le_bytes());
-        }
-        v.truncate(n);
-        v
-    }
-}
-
 /// Message sizes for client `seed`: some fixed edge cases (one byte, around a
 /// 4 KiB pool buffer, a full 64 KiB spanning many buffers) and random ones.
 fn sizes(rng: &mut Rng, count: usize) -> Vec<usize> {
@@ -146,80 +62,41 @@ fn sizes(rng: &mut Rng, count: usize) -> Vec<usize> {
     (0..count)
         .map(|i| {
             if i % 2 == 0 {
-                fixed[(rng.next() % fixed.len() as u64) as usize]
+                fixed[(rng.next_u64() % fixed.len() as u64) as usize]
             } else {
-                1 + (rng.next() % 65536) as usize
+                1 + (rng.next_u64() % 65536) as usize
             }
         })
         .collect()
 }
 
-/// Where two byte strings first differ, for a readable failure.
-fn assert_same(got: &[u8], want: &[u8], what: &str) {
-    if got != want {
-        let at = got
-            .iter()
-            .zip(want)
-            .position(|(a, b)| a != b)
-            .unwrap_or(got.len().min(want.len()));
-        panic!(
-            "{what}: {} bytes back for {} sent, first difference at byte {at}",
-            got.len(),
-            want.len()
-        );
-    }
-}
-
-/// Ping-pong: each message is written whole, then read back whole, before the
-/// next. Then the client shuts its side down and expects end of file: the server
-/// closed the connection. Returns the bytes echoed.
-fn ping_pong_client(addr: &Server, seed: u64, messages: usize) -> u64 {
-    let mut s = addr.connect();
+/// The messages of client `seed`: [`sizes`], each filled from the same generator.
+fn client_messages(seed: u64, count: usize) -> Vec<Vec<u8>> {
     let mut rng = Rng::new(seed);
-    let mut total = 0;
-    for (i, n) in sizes(&mut rng, messages).into_iter().enumerate() {
-        let msg = rng.bytes(n);
-        s.write_all(&msg).unwrap();
-        let mut back = vec![0u8; n];
-        s.read_exact(&mut back)
-            .unwrap_or_else(|e| panic!("client {seed}, message {i} ({n} bytes): {e}"));
-        assert_same(&back, &msg, &format!("client {seed}, message {i}"));
-        total += n as u64;
-    }
-    s.shutdown(Shutdown::Write).unwrap();
-    let mut rest = Vec::new();
-    s.read_to_end(&mut rest).unwrap();
-    assert!(
-        rest.is_empty(),
-        "client {seed}: {} unexpected bytes",
-        rest.len()
-    );
-    total
-}
-
-/// Pipelined: a writer thread sends every message back to back and shuts down;
-/// meanwhile the reader takes the echo until end of file and compares the
-/// whole stream. Returns the bytes echoed.
-fn pipelined_client(server: &Server, seed: u64, messages: usize) -> u64 {
-    let s = server.connect();
-    let mut rng = Rng::new(seed);
-    let stream: Vec<u8> = sizes(&mut rng, messages)
+    sizes(&mut rng, count)
         .into_iter()
-        .flat_map(|n| rng.bytes(n))
-        .collect();
-    let mut w = s.try_clone().unwrap();
-    let sent = stream.clone();
-    let writer = thread::spawn(move || {
-        w.write_all(&sent).unwrap();
-        w.shutdown(Shutdown::Write).unwrap();
-    });
-    let mut back = Vec::with_capacity(stream.len());
-    let mut r = s;
-    r.read_to_end(&mut back)
-        .unwrap_or_else(|e| panic!("client {seed}: {e}"));
-    writer.join().unwrap();
-    assert_same(&back, &stream, &format!("pipelined client {seed}"));
-    stream.len() as u64
+        .map(|n| rng.bytes(n))
+        .collect()
+}
+
+/// A ping-pong client ([`ping_pong`]) with the messages of `seed`. Returns the bytes
+/// echoed.
+fn ping_pong_client(server: &Server, seed: u64, messages: usize) -> u64 {
+    ping_pong(
+        server.connect(),
+        &client_messages(seed, messages),
+        &format!("client {seed}"),
+    )
+}
+
+/// A pipelined client ([`pipelined`]) with the messages of `seed`, back to back.
+/// Returns the bytes echoed.
+fn pipelined_client(server: &Server, seed: u64, messages: usize) -> u64 {
+    pipelined(
+        server.connect(),
+        client_messages(seed, messages).concat(),
+        &format!("pipelined client {seed}"),
+    )
 }
 
 /// Runs `clients` clients at once (even seeds ping-pong, odd ones pipelined),
@@ -246,7 +123,7 @@ fn run_clients(server: &Server, clients: u64, messages: usize) -> u64 {
 
 #[test]
 fn echo_server_echoes_64_concurrent_clients_byte_for_byte() {
-    if skip("echo_server_echoes_64_concurrent_clients_byte_for_byte") {
+    if skipped("echo_server_echoes_64_concurrent_clients_byte_for_byte") {
         return;
     }
     let server = Server::start(&[]);
@@ -259,7 +136,7 @@ fn echo_server_echoes_64_concurrent_clients_byte_for_byte() {
 
 #[test]
 fn echo_server_keeps_order_when_the_pool_runs_dry() {
-    if skip("echo_server_keeps_order_when_the_pool_runs_dry") {
+    if skipped("echo_server_keeps_order_when_the_pool_runs_dry") {
         return;
     }
     // Four 512-byte buffers for 16 clients sending up to 64 KiB at a time: the
@@ -278,7 +155,7 @@ fn echo_server_keeps_order_when_the_pool_runs_dry() {
 
 #[test]
 fn clients_that_vanish_mid_stream_do_not_disturb_the_others() {
-    if skip("clients_that_vanish_mid_stream_do_not_disturb_the_others") {
+    if skipped("clients_that_vanish_mid_stream_do_not_disturb_the_others") {
         return;
     }
     let server = Server::start(&[]);
@@ -326,7 +203,8 @@ fn clients_that_vanish_mid_stream_do_not_disturb_the_others() {
 
 #[test]
 fn a_client_that_does_not_read_makes_the_server_stop_receiving_not_buffer_everything() {
-    if skip("a_client_that_does_not_read_makes_the_server_stop_receiving_not_buffer_everything") {
+    if skipped("a_client_that_does_not_read_makes_the_server_stop_receiving_not_buffer_everything")
+    {
         return;
     }
     let server = Server::start(&[]);
@@ -384,7 +262,7 @@ fn a_client_that_does_not_read_makes_the_server_stop_receiving_not_buffer_everyt
 
 #[test]
 fn echo_server_exits_by_itself_after_max_conns() {
-    if skip("echo_server_exits_by_itself_after_max_conns") {
+    if skipped("echo_server_exits_by_itself_after_max_conns") {
         return;
     }
     let server = Server::start(&["--max-conns", "3"]);
@@ -398,7 +276,7 @@ fn echo_server_exits_by_itself_after_max_conns() {
 
 #[test]
 fn echo_server_with_sqpoll_echoes_too() {
-    if skip("echo_server_with_sqpoll_echoes_too") {
+    if skipped("echo_server_with_sqpoll_echoes_too") {
         return;
     }
     let mut child = Command::new(support::example("echo_server", &[]))
@@ -417,9 +295,9 @@ fn echo_server_with_sqpoll_echoes_too() {
         let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("cannot set up the ring"), "{err}");
-        eprintln!(
-            "skipped: echo_server_with_sqpoll_echoes_too: {}",
-            err.trim()
+        support::skip(
+            "echo_server_with_sqpoll_echoes_too",
+            &format!("the server could not set up an SQPOLL ring: {}", err.trim()),
         );
         return;
     }

@@ -8,148 +8,42 @@
 //! says why it is skipped.
 
 use crate::support;
-use support::echo::EchoServer as Server;
+use support::echo::{EchoServer as Server, Rng, ping_pong, pipelined, skipped};
 use support::kernel_release;
 
-use std::io::{Read as _, Write as _};
-use std::net::Shutdown;
-use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use uring::error::errno;
-use uring::owned::{BufPool, OwnedRing, ops};
-
-/// Why the server cannot run here, if it cannot: a buffer ring and a multishot
-/// receive on a throw-away ring (multishot accept is as old as buffer rings).
-fn skip(test: &str) -> bool {
-    let mut ring = OwnedRing::new(8).expect("io_uring set-up");
-    let why = match BufPool::new(&mut ring, 0, 2, 64) {
-        Err(e) if errno(&e) == Some(libc::EINVAL) => Some(format!(
-            "the kernel refused a provided-buffer ring ({e}); Linux 5.19 is needed"
-        )),
-        Err(e) => panic!("registering a buffer pool: {e}"),
-        Ok(pool) => {
-            let (r, mut w) = UnixStream::pair().unwrap();
-            let id = ring
-                .submit_multishot(ops::RecvMultishot::new(r, &pool))
-                .unwrap();
-            w.write_all(b"x").unwrap();
-            match ring.next_item(&id).unwrap().item() {
-                Some(Err(e)) if errno(&e) == Some(libc::EINVAL) => Some(format!(
-                    "the kernel refused a multishot receive ({e}); Linux 6.0 is needed"
-                )),
-                _ => None,
-            }
-        }
-    };
-    match why {
-        Some(why) => {
-            support::skip(test, &format!("on {}: {why}", kernel_release()));
-            true
-        }
-        None => false,
+/// A message size: edge cases around a 4 KiB pool buffer, or random.
+fn message_size(rng: &mut Rng) -> usize {
+    let fixed = [1, 4095, 4096, 4097, 65536];
+    if rng.next_u64() % 2 == 0 {
+        fixed[(rng.next_u64() % fixed.len() as u64) as usize]
+    } else {
+        1 + (rng.next_u64() % 65536) as usize
     }
-}
-
-/// xorshift64: reproducible sizes and bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut v = Vec::with_capacity(n + 8);
-        while v.len() < n {
-            v.extend_from_slice(&self.next().to_le_bytes());
-        }
-        v.truncate(n);
-        v
-    }
-    /// A message size: edge cases around a 4 KiB pool buffer, or random.
-    fn size(&mut self) -> usize {
-        let fixed = [1, 4095, 4096, 4097, 65536];
-        if self.next() % 2 == 0 {
-            fixed[(self.next() % fixed.len() as u64) as usize]
-        } else {
-            1 + (self.next() % 65536) as usize
-        }
-    }
-}
-
-fn first_difference(got: &[u8], want: &[u8]) -> Option<usize> {
-    if got == want {
-        return None;
-    }
-    Some(
-        got.iter()
-            .zip(want)
-            .position(|(a, b)| a != b)
-            .unwrap_or(got.len().min(want.len())),
-    )
 }
 
 /// One client: ping-pong (even seeds) or pipelined (odd), `messages` messages,
 /// then a shutdown and end of file from the server. Returns the bytes echoed.
 fn client(server: &Server, seed: u64, messages: usize) -> u64 {
-    let s = server.connect();
     let mut rng = Rng::new(seed);
     let msgs: Vec<Vec<u8>> = (0..messages)
         .map(|_| {
-            let n = rng.size();
+            let n = message_size(&mut rng);
             rng.bytes(n)
         })
         .collect();
-    let total: usize = msgs.iter().map(Vec::len).sum();
     if seed % 2 == 0 {
-        let mut s = s;
-        for (i, m) in msgs.iter().enumerate() {
-            s.write_all(m).unwrap();
-            let mut back = vec![0u8; m.len()];
-            s.read_exact(&mut back)
-                .unwrap_or_else(|e| panic!("client {seed}, message {i}: {e}"));
-            if let Some(at) = first_difference(&back, m) {
-                panic!("client {seed}, message {i}: first difference at byte {at}");
-            }
-        }
-        s.shutdown(Shutdown::Write).unwrap();
-        let mut rest = Vec::new();
-        s.read_to_end(&mut rest).unwrap();
-        assert!(
-            rest.is_empty(),
-            "client {seed}: {} unexpected bytes",
-            rest.len()
-        );
+        ping_pong(server.connect(), &msgs, &format!("client {seed}"))
     } else {
-        let stream = msgs.concat();
-        let mut w = s.try_clone().unwrap();
-        let sent = stream.clone();
-        let writer = thread::spawn(move || {
-            w.write_all(&sent).unwrap();
-            w.shutdown(Shutdown::Write).unwrap();
-        });
-        let mut back = Vec::with_capacity(stream.len());
-        let mut r = s;
-        r.read_to_end(&mut back)
-            .unwrap_or_else(|e| panic!("client {seed}: {e}"));
-        writer.join().unwrap();
-        if let Some(at) = first_difference(&back, &stream) {
-            panic!(
-                "pipelined client {seed}: {} bytes back of {}, first difference at {at}",
-                back.len(),
-                stream.len()
-            );
-        }
+        pipelined(
+            server.connect(),
+            msgs.concat(),
+            &format!("pipelined client {seed}"),
+        )
     }
-    total as u64
 }
 
 /// Runs 64 clients at once against a server started with `args`; checks the
@@ -206,7 +100,7 @@ fn sixty_four_clients(args: &[&str], threads: usize) {
 #[test]
 fn two_rings_on_two_threads_echo_64_clients_byte_for_byte() {
     let test = "two_rings_on_two_threads_echo_64_clients_byte_for_byte";
-    if skip(test) {
+    if skipped(test) {
         return;
     }
     sixty_four_clients(&["--threads", "2"], 2);
@@ -215,7 +109,7 @@ fn two_rings_on_two_threads_echo_64_clients_byte_for_byte() {
 #[test]
 fn threads_with_registered_ring_descriptors_echo_64_clients_byte_for_byte() {
     let test = "threads_with_registered_ring_descriptors_echo_64_clients_byte_for_byte";
-    if skip(test) {
+    if skipped(test) {
         return;
     }
     let ok = uring::Ring::builder().register_ring_fd().build(2);

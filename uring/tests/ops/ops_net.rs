@@ -44,14 +44,6 @@ fn port_of(fd: i32) -> u16 {
     u16::from_be(local_addr(fd).sin_port)
 }
 
-fn write_fd(fd: i32, data: &[u8]) {
-    assert_eq!(
-        // SAFETY: data is valid for its length.
-        unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) },
-        data.len() as isize
-    );
-}
-
 /// A socket made through the ring (IORING_OP_SOCKET, Linux 5.19), or with
 /// `socket(2)` on older kernels so the other tests still run there.
 fn socket(ring: &mut Ring, ty: i32) -> OwnedFd {
@@ -171,7 +163,7 @@ fn bind_and_listen_through_the_ring() {
     assert!(fd >= 0);
     // SAFETY: accepted for us.
     let server = unsafe { OwnedFd::from_raw_fd(fd) };
-    write_fd(server.as_raw_fd(), b"hi");
+    crate::support::write_all(&server, b"hi");
     let mut got = [0u8; 2];
     client.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"hi");
@@ -568,7 +560,7 @@ fn socket_commands() {
     }
     let mut ring = ring();
     let (_l, s, c) = tcp_pair(&mut ring);
-    write_fd(c.as_raw_fd(), b"12345");
+    crate::support::write_all(&c, b"12345");
     // Wait until the bytes are queued at the server, without timing: poll for them.
     let poll = PollAdd::new(Fd::from(&s), libc::POLLIN as u32).build();
     assert_ne!(
@@ -667,7 +659,7 @@ fn poll_add_multishot_remove_and_update() {
     // SAFETY: no memory named.
     unsafe { ring.push(&poll) }.unwrap();
     ring.submit().unwrap();
-    write_fd(w.as_raw_fd(), b"a");
+    crate::support::write_all(&w, b"a");
     // SAFETY: nothing new pushed.
     let cqe = unsafe { run_n(&mut ring, &[], 1) }.pop().unwrap();
     assert_eq!(cqe.user_data(), 1);
@@ -686,7 +678,7 @@ fn poll_add_multishot_remove_and_update() {
     unsafe { ring.push(&multi) }.unwrap();
     ring.submit().unwrap();
     for _ in 0..2 {
-        write_fd(w.as_raw_fd(), b"b");
+        crate::support::write_all(&w, b"b");
         // SAFETY: nothing new pushed.
         let cqe = unsafe { run_n(&mut ring, &[], 1) }.pop().unwrap();
         assert_eq!(cqe.user_data(), 2);
@@ -712,7 +704,7 @@ fn poll_add_multishot_remove_and_update() {
     // SAFETY: no memory named.
     let cqe = unsafe { run(&mut ring, update) };
     assert_eq!((cqe.user_data(), cqe.raw_result()), (5, 0));
-    write_fd(w.as_raw_fd(), b"c");
+    crate::support::write_all(&w, b"c");
     // SAFETY: nothing new pushed.
     let cqe = unsafe { run_n(&mut ring, &[], 1) }.pop().unwrap();
     assert_eq!(cqe.user_data(), 40, "the new user data");
@@ -743,7 +735,7 @@ fn epoll_ctl_and_epoll_wait() {
         unsafe { run(&mut ring, add.build()) }.raw_result(),
         -libc::EEXIST
     );
-    write_fd(w.as_raw_fd(), b"e");
+    crate::support::write_all(&w, b"e");
     let mut out = [libc::epoll_event { events: 0, u64: 0 }; 4];
     // SAFETY: out is valid for 4 events; timeout 0 does not block.
     let n = unsafe { libc::epoll_wait(ep.as_raw_fd(), out.as_mut_ptr(), 4, 0) };
@@ -887,7 +879,7 @@ fn recv_bundle_takes_several_ring_buffers_at_once() {
         }
         uring::sys::io_uring_buf_ring_advance(br, N as i32);
     }
-    write_fd(c.as_raw_fd(), b"abcdefghij");
+    crate::support::write_all(&c, b"abcdefghij");
     // Make sure all ten bytes are queued before the bundle receive runs.
     let poll = PollAdd::new(Fd::from(&s), libc::POLLIN as u32).build();
     // SAFETY: no memory named.

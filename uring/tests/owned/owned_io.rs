@@ -200,6 +200,53 @@ fn mkdir_statx_unlink() {
 }
 
 #[test]
+fn key_indices_are_small_distinct_and_reused_only_after_the_output_is_taken() {
+    let mut ring = ring();
+    // One operation that stays in flight (a read of an idle pipe), and three
+    // that finish.
+    let (r, mut w) = pipe();
+    let read = ring
+        .submit_op(ops::Read::new(SharedFd::from(r), vec![0u8; 4], u64::MAX))
+        .unwrap();
+    let nops: Vec<_> = (0..3)
+        .map(|_| ring.submit_op(ops::Nop::new()).unwrap())
+        .collect();
+    ring.submit_and_wait(3).unwrap();
+    let mut indices: Vec<usize> = nops.iter().map(|id| id.key().index()).collect();
+    indices.push(read.key().index());
+    indices.sort_unstable();
+    // Four operations held at once: four distinct indices below 4 — the three
+    // nops finished but their outputs were not taken yet.
+    assert_eq!(indices, [0, 1, 2, 3]);
+    // Taking one nop's output frees its index for the next operation, which
+    // gets another key; the indices of what is still held are not handed out.
+    let freed = nops[1].key();
+    ring.wait_for(nops[1]).unwrap().unwrap();
+    let next = ring.submit_op(ops::Nop::new()).unwrap();
+    assert_eq!(next.key().index(), freed.index());
+    assert_ne!(next.key(), freed);
+    // A key from a completion has the index its id had.
+    ring.submit_and_wait(1).unwrap();
+    let mut seen = Vec::new();
+    for c in ring.completions() {
+        seen.push(c.key().index());
+        assert!(c.key() == nops[0].key() || c.key() == nops[2].key() || c.key() == next.key());
+    }
+    seen.sort_unstable();
+    let mut want = vec![
+        nops[0].key().index(),
+        nops[2].key().index(),
+        next.key().index(),
+    ];
+    want.sort_unstable();
+    assert_eq!(seen, want);
+    // The read, still in flight, kept its index throughout.
+    w.write_all(b"abcd").unwrap();
+    let (n, buf) = ring.wait_for(read).unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (4, &b"abcd"[..]));
+}
+
+#[test]
 fn close_closes_the_descriptor() {
     let mut ring = ring();
     let (mut r, w) = pipe();

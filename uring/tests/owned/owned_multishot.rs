@@ -3,6 +3,7 @@
 //! the kernel produced, and when the operation's resources come back.
 
 use crate::support;
+use support::pool_or_skip;
 use support::tcp_pair;
 
 use std::io::{Read as _, Write as _};
@@ -12,23 +13,10 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use uring::error::errno;
-use uring::owned::{BufPool, ItemPoll, OwnedRing, SharedFd, ops};
+use uring::owned::{ItemPoll, OwnedRing, SharedFd, ops};
 
 fn ring() -> OwnedRing {
     OwnedRing::new(16).expect("io_uring set-up")
-}
-
-fn pool(ring: &mut OwnedRing, group: u16, count: u16, size: u32, test: &str) -> Option<BufPool> {
-    match BufPool::new(ring, group, count, size) {
-        Ok(p) => Some(p),
-        Err(e) if errno(&e) == Some(libc::EINVAL) => {
-            println!(
-                "skipped: {test} because this kernel refused a buffer ring ({e}); Linux 5.19 is needed"
-            );
-            None
-        }
-        Err(e) => panic!("registering a buffer pool: {e}"),
-    }
 }
 
 /// Whether the first item says the kernel lacks the multishot form.
@@ -44,7 +32,7 @@ fn unsupported<T>(item: &std::io::Result<T>, test: &str) -> bool {
 #[test]
 fn multishot_recv_over_tcp_yields_each_message_then_cancel_ends_it() {
     let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 1, 4, 64, "recv multishot") else {
+    let Some(pool) = pool_or_skip(&mut ring, 1, 4, 64, "recv multishot") else {
         return;
     };
     let (mut client, server) = tcp_pair();
@@ -107,7 +95,7 @@ fn multishot_recv_over_tcp_yields_each_message_then_cancel_ends_it() {
 #[test]
 fn multishot_recv_ends_with_enobufs_when_the_pool_runs_dry_and_at_end_of_file() {
     let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 2, 2, 16, "recv multishot enobufs") else {
+    let Some(pool) = pool_or_skip(&mut ring, 2, 2, 16, "recv multishot enobufs") else {
         return;
     };
     let (r, mut w) = UnixStream::pair().unwrap();
@@ -219,18 +207,7 @@ fn connections_accepted_but_never_taken_are_closed_with_the_stream() {
 /// Whether this kernel accepts in multishot mode (Linux 5.19; older ones end the
 /// stream with EINVAL at once): one connection through a throw-away listener.
 fn multishot_accept_works(ring: &mut OwnedRing) -> bool {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let id = ring
-        .submit_multishot(ops::AcceptMultishot::new(listener))
-        .unwrap();
-    ring.submit().unwrap();
-    let _client = TcpStream::connect(addr).unwrap();
-    let first = ring
-        .next_item(&id)
-        .unwrap()
-        .item()
-        .expect("a first item or the end");
+    let (id, first) = support::first_multishot_accept(ring);
     if unsupported(
         &first,
         "connections_accepted_but_never_taken_are_closed_with_the_stream",
@@ -282,7 +259,7 @@ fn multishot_poll_fires_per_event_and_is_cancelled_through_items() {
 #[test]
 fn dropping_the_ring_mid_stream_returns_every_buffer() {
     let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 3, 4, 16, "drop mid-stream") else {
+    let Some(pool) = pool_or_skip(&mut ring, 3, 4, 16, "drop mid-stream") else {
         return;
     };
     let (r, mut w) = UnixStream::pair().unwrap();
@@ -388,7 +365,7 @@ fn a_stream_ended_by_a_full_completion_queue_says_to_rearm_and_loses_nothing() {
     const TOTAL: u32 = 200;
     let builder = uring::Ring::builder().cq_entries(4);
     let mut ring = OwnedRing::from_builder(builder, 4).expect("io_uring set-up");
-    let Some(pool) = pool(&mut ring, 7, 16, 64, TEST) else {
+    let Some(pool) = pool_or_skip(&mut ring, 7, 16, 64, TEST) else {
         return;
     };
     let rx = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();

@@ -5,7 +5,8 @@
 //! through. A test whose opcode this kernel lacks prints why and returns.
 
 use crate::support;
-use support::{kernel_release, supported, tcp_pair};
+use support::pipe_files as pipe;
+use support::{kernel_release, pool_or_skip, supported, tcp_pair};
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -49,21 +50,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A pipe: (read end, write end), close-on-exec.
-fn pipe() -> (std::fs::File, std::fs::File) {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid array of two ints for pipe2 to fill.
-    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
-    assert_eq!(rc, 0, "pipe2: {}", std::io::Error::last_os_error());
-    // SAFETY: pipe2 succeeded: two new descriptors that nothing else owns.
-    unsafe {
-        (
-            std::fs::File::from_raw_fd(fds[0]),
-            std::fs::File::from_raw_fd(fds[1]),
-        )
     }
 }
 
@@ -373,31 +359,6 @@ fn sendmsg_and_recvmsg_carry_one_datagram_across_buffers_with_the_peer_address()
     assert_eq!(bufs, vec![b"x".to_vec()]);
 }
 
-/// Sends one byte with `fd` attached (`SCM_RIGHTS`) on `sock`.
-fn send_fd(sock: &UnixDatagram, fd: i32) {
-    let mut cbuf = [0u64; 4];
-    let mut byte = *b"f";
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    // SAFETY: the msghdr names live local buffers (iov, cbuf) large enough for one
-    // control message with one int; the CMSG macros stay inside cbuf.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
-        libc::CMSG_DATA(c).cast::<i32>().write_unaligned(fd);
-        assert_eq!(libc::sendmsg(sock.as_raw_fd(), &msg, 0), 1);
-    }
-}
-
 #[test]
 fn recvmsg_takes_passed_descriptors_as_owned_and_without_room_gets_none() {
     if !supported(uring::op::RecvMsg::CODE, "recvmsg with descriptors") {
@@ -407,7 +368,7 @@ fn recvmsg_takes_passed_descriptors_as_owned_and_without_room_gets_none() {
     let (a, b) = UnixDatagram::pair().unwrap();
     let b = SharedFd::from(b);
     let (mut pr, pw) = pipe();
-    send_fd(&a, pw.as_raw_fd());
+    support::send_fd(&a, pw.as_raw_fd(), b'f');
     drop(pw);
     let id = ring
         .submit_op(ops::RecvMsg::new(&b, vec![Vec::with_capacity(4)]).control(64))
@@ -431,7 +392,7 @@ fn recvmsg_takes_passed_descriptors_as_owned_and_without_room_gets_none() {
 
     // Without a control buffer the kernel installs nothing, and says so.
     let (_pr2, pw2) = pipe();
-    send_fd(&a, pw2.as_raw_fd());
+    support::send_fd(&a, pw2.as_raw_fd(), b'f');
     let id = ring
         .submit_op(ops::RecvMsg::new(&b, vec![Vec::with_capacity(4)]))
         .unwrap();
@@ -779,18 +740,26 @@ fn waitid_on_a_pidfd_keeps_the_pidfd_open() {
 
 // ---------------------------------------------------------------- multishot read
 
-#[test]
-fn read_multishot_delivers_pipe_data_in_several_completions() {
-    if !supported(uring::op::ReadMultishot::CODE, "read_multishot") {
-        return;
+/// A ring and a pool ([`pool_or_skip`]) for multishot reads, or `None` (the skip
+/// printed) when the kernel lacks multishot read or buffer rings.
+fn read_multishot_setup(
+    group: u16,
+    count: u16,
+    size: u32,
+    test: &str,
+) -> Option<(OwnedRing, BufPool)> {
+    if !supported(uring::op::ReadMultishot::CODE, test) {
+        return None;
     }
     let mut ring = ring();
-    let pool = match BufPool::new(&mut ring, 3, 4, 32) {
-        Ok(p) => p,
-        Err(e) => {
-            println!("skipped: read_multishot because this kernel refused a buffer ring ({e})");
-            return;
-        }
+    let pool = pool_or_skip(&mut ring, group, count, size, test)?;
+    Some((ring, pool))
+}
+
+#[test]
+fn read_multishot_delivers_pipe_data_in_several_completions() {
+    let Some((mut ring, pool)) = read_multishot_setup(3, 4, 32, "read_multishot") else {
+        return;
     };
     let (r, mut w) = pipe();
     let id = ring
@@ -826,16 +795,8 @@ fn read_multishot_delivers_pipe_data_in_several_completions() {
 
 #[test]
 fn read_multishot_runs_dry_with_enobufs_and_is_cancellable() {
-    if !supported(uring::op::ReadMultishot::CODE, "read_multishot dry") {
+    let Some((mut ring, pool)) = read_multishot_setup(4, 1, 8, "read_multishot dry") else {
         return;
-    }
-    let mut ring = ring();
-    let pool = match BufPool::new(&mut ring, 4, 1, 8) {
-        Ok(p) => p,
-        Err(e) => {
-            println!("skipped: read_multishot dry because this kernel refused a buffer ring ({e})");
-            return;
-        }
     };
     let (r, mut w) = pipe();
     let id = ring
@@ -874,24 +835,12 @@ fn read_multishot_runs_dry_with_enobufs_and_is_cancellable() {
 /// bundles or buffer rings.
 fn bundle_setup(count: u16, size: u32, test: &str) -> Option<(OwnedRing, BufPool)> {
     let mut ring = ring();
-    if !ring
-        .ring()
-        .features()
-        .contains(uring::Features::RECVSEND_BUNDLE)
-    {
-        println!(
-            "skipped: {test} because this kernel ({}) lacks IORING_FEAT_RECVSEND_BUNDLE (Linux 6.10)",
-            kernel_release()
-        );
+    let features = ring.ring().features();
+    if !support::has_feature(features, uring::Features::RECVSEND_BUNDLE, test) {
         return None;
     }
-    match BufPool::new(&mut ring, 9, count, size) {
-        Ok(pool) => Some((ring, pool)),
-        Err(e) => {
-            println!("skipped: {test} because this kernel refused a buffer ring ({e})");
-            None
-        }
-    }
+    let pool = pool_or_skip(&mut ring, 9, count, size, test)?;
+    Some((ring, pool))
 }
 
 /// Waits until `sock` has data (so a bundle receive finds all that was sent).

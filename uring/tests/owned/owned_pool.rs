@@ -2,6 +2,8 @@
 //! completion hands over a guard, dropping the guard recycles the buffer. Each
 //! test checks the bytes, buffer ids and errnos the kernel produced.
 
+use crate::support::pool_or_skip;
+
 use std::io::Write as _;
 use std::os::unix::net::UnixStream;
 
@@ -10,21 +12,6 @@ use uring::owned::{BufPool, OwnedRing, PoolBuf, ops};
 
 fn ring() -> OwnedRing {
     OwnedRing::new(16).expect("io_uring set-up")
-}
-
-/// A pool, or `None` (with the reason printed) where the kernel has no buffer
-/// rings.
-fn pool(ring: &mut OwnedRing, group: u16, count: u16, size: u32, test: &str) -> Option<BufPool> {
-    match BufPool::new(ring, group, count, size) {
-        Ok(p) => Some(p),
-        Err(e) if errno_of(&e) == Some(libc::EINVAL) => {
-            println!(
-                "skipped: {test} because this kernel refused a buffer ring ({e}); Linux 5.19 is needed"
-            );
-            None
-        }
-        Err(e) => panic!("registering a buffer pool: {e}"),
-    }
 }
 
 fn recv(
@@ -45,7 +32,7 @@ fn errno(r: std::io::Result<PoolBuf>) -> Option<i32> {
 #[test]
 fn recv_select_hands_over_exactly_the_bytes_and_reuses_the_buffer_after_drop() {
     let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 1, 1, 32, "recv_select_bytes") else {
+    let Some(pool) = pool_or_skip(&mut ring, 1, 1, 32, "recv_select_bytes") else {
         return;
     };
     assert_eq!((pool.len(), pool.buf_size(), pool.group()), (1, 32, 1));
@@ -77,7 +64,7 @@ fn recv_select_hands_over_exactly_the_bytes_and_reuses_the_buffer_after_drop() {
 #[test]
 fn an_exhausted_pool_fails_with_enobufs_until_a_guard_drops() {
     let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 2, 2, 16, "exhaust") else {
+    let Some(pool) = pool_or_skip(&mut ring, 2, 2, 16, "exhaust") else {
         return;
     };
     let (r, mut w) = UnixStream::pair().unwrap();
@@ -104,7 +91,7 @@ fn an_exhausted_pool_fails_with_enobufs_until_a_guard_drops() {
 #[test]
 fn a_forgotten_guard_keeps_its_buffer_out_and_nothing_else_breaks() {
     let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 3, 2, 16, "forget") else {
+    let Some(pool) = pool_or_skip(&mut ring, 3, 2, 16, "forget") else {
         return;
     };
     let (r, mut w) = UnixStream::pair().unwrap();
@@ -133,7 +120,7 @@ fn a_forgotten_guard_keeps_its_buffer_out_and_nothing_else_breaks() {
 #[test]
 fn a_guard_outlives_the_ring_and_the_pool_handle() {
     let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 4, 2, 16, "outlive") else {
+    let Some(pool) = pool_or_skip(&mut ring, 4, 2, 16, "outlive") else {
         return;
     };
     let (r, mut w) = UnixStream::pair().unwrap();
@@ -151,7 +138,7 @@ fn a_guard_outlives_the_ring_and_the_pool_handle() {
 #[test]
 fn a_guard_dropped_on_another_thread_recycles_its_buffer() {
     let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 5, 1, 16, "threads") else {
+    let Some(pool) = pool_or_skip(&mut ring, 5, 1, 16, "threads") else {
         return;
     };
     let (r, mut w) = UnixStream::pair().unwrap();
@@ -175,7 +162,7 @@ fn a_guard_dropped_on_another_thread_recycles_its_buffer() {
 #[test]
 fn read_select_on_a_pipe_and_end_of_file() {
     let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 6, 2, 8, "read_select") else {
+    let Some(pool) = pool_or_skip(&mut ring, 6, 2, 8, "read_select") else {
         return;
     };
     let (r, w) = std::io::pipe().unwrap();
@@ -208,7 +195,7 @@ fn read_select_on_a_pipe_and_end_of_file() {
 fn a_pool_serves_only_its_own_ring() {
     let mut a = ring();
     let mut b = ring();
-    let Some(pool) = pool(&mut a, 7, 1, 8, "foreign ring") else {
+    let Some(pool) = pool_or_skip(&mut a, 7, 1, 8, "foreign ring") else {
         return;
     };
     let (r, _w) = UnixStream::pair().unwrap();
@@ -227,7 +214,7 @@ fn a_pool_serves_only_its_own_ring() {
 #[test]
 fn one_group_cannot_be_registered_twice() {
     let mut ring = ring();
-    let Some(_pool) = pool(&mut ring, 8, 1, 8, "group twice") else {
+    let Some(_pool) = pool_or_skip(&mut ring, 8, 1, 8, "group twice") else {
         return;
     };
     let err = BufPool::new(&mut ring, 8, 1, 8).unwrap_err();
@@ -241,7 +228,7 @@ fn one_group_cannot_be_registered_twice() {
 #[test]
 fn an_op_in_flight_keeps_the_pool_after_every_handle_is_dropped() {
     let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 10, 1, 16, "pool kept by op") else {
+    let Some(pool) = pool_or_skip(&mut ring, 10, 1, 16, "pool kept by op") else {
         return;
     };
     let (r, mut w) = UnixStream::pair().unwrap();
@@ -256,7 +243,7 @@ fn an_op_in_flight_keeps_the_pool_after_every_handle_is_dropped() {
 #[test]
 fn dropping_the_ring_with_a_select_in_flight_cancels_it_and_keeps_the_pool_whole() {
     let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 11, 2, 16, "drop with select") else {
+    let Some(pool) = pool_or_skip(&mut ring, 11, 2, 16, "drop with select") else {
         return;
     };
     let (r, _w) = UnixStream::pair().unwrap();
@@ -270,7 +257,7 @@ fn dropping_the_ring_with_a_select_in_flight_cancels_it_and_keeps_the_pool_whole
 #[test]
 fn a_guard_is_sent_as_it_is_and_recycled_when_the_send_gives_it_back() {
     let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 12, 1, 32, "guard as send buffer") else {
+    let Some(pool) = pool_or_skip(&mut ring, 12, 1, 32, "guard as send buffer") else {
         return;
     };
     let (a, mut peer) = UnixStream::pair().unwrap();

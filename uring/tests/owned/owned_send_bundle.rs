@@ -5,7 +5,6 @@
 //! bundles (before Linux 6.10) prints why each test is skipped.
 
 use crate::support;
-use support::kernel_release;
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -13,21 +12,14 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use uring::error::errno;
-use uring::owned::{OwnedRing, SendBundle, SendQueue, SharedFd};
+use uring::owned::{OpId, OwnedRing, SendBundle, SendQueue, SharedFd};
 
 /// A ring and a send queue of `capacity` buffers as group `group`, or `None`
 /// (the reason printed) when the kernel lacks bundle sends.
 fn setup(group: u16, capacity: u16, test: &str) -> Option<(OwnedRing, SendQueue)> {
     let mut ring = OwnedRing::new(16).expect("io_uring set-up");
-    if !ring
-        .ring()
-        .features()
-        .contains(uring::Features::RECVSEND_BUNDLE)
-    {
-        println!(
-            "skipped: {test} because this kernel ({}) lacks IORING_FEAT_RECVSEND_BUNDLE (Linux 6.10)",
-            kernel_release()
-        );
+    let features = ring.ring().features();
+    if !support::has_feature(features, uring::Features::RECVSEND_BUNDLE, test) {
         return None;
     }
     match SendQueue::new(&mut ring, group, capacity) {
@@ -53,6 +45,16 @@ fn stream_bufs(from: usize, sizes: &[usize]) -> Vec<Vec<u8>> {
             b
         })
         .collect()
+}
+
+/// Pushes onto `queue` buffers of the given sizes cut from the test stream starting
+/// at offset `from` ([`stream_bufs`]); returns them, as pushed, and their total.
+fn queue_stream(queue: &SendQueue, from: usize, sizes: &[usize]) -> (Vec<Vec<u8>>, usize) {
+    let bufs = stream_bufs(from, sizes);
+    for b in &bufs {
+        queue.push(b.clone()).unwrap();
+    }
+    (bufs, sizes.iter().sum())
 }
 
 fn setsockopt(fd: &impl AsRawFd, opt: i32, value: i32) {
@@ -133,6 +135,26 @@ fn expect_stream(got: &[u8], from: usize, what: &str) {
     }
 }
 
+/// Submits a bundle of all `queue` holds on `sender`, whose peer does not read, and
+/// gives it 100 ms: the socket takes part, and the bundle waits for room (bundles
+/// imply `MSG_WAITALL`). `MSG_NOSIGNAL`: the peer's reset is an error, not `SIGPIPE`.
+fn bundle_to_a_peer_that_does_not_read(
+    ring: &mut OwnedRing,
+    sender: TcpStream,
+    queue: &SendQueue,
+) -> OpId<SendBundle> {
+    let id = ring
+        .submit_op(
+            SendBundle::new(sender, queue)
+                .unwrap()
+                .flags(libc::MSG_NOSIGNAL),
+        )
+        .unwrap();
+    ring.submit().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    id
+}
+
 #[test]
 fn one_bundle_sends_every_queued_buffer_in_order_and_hands_them_back() {
     let Some((mut ring, queue)) = setup(1, 8, "bundle_in_order") else {
@@ -140,11 +162,7 @@ fn one_bundle_sends_every_queued_buffer_in_order_and_hands_them_back() {
     };
     let (sender, peer) = tcp_pair(false);
     let sizes = [5, 1, 300, 17, 4096, 2];
-    let bufs = stream_bufs(0, &sizes);
-    let total: usize = sizes.iter().sum();
-    for b in &bufs {
-        queue.push(b.clone()).unwrap();
-    }
+    let (bufs, total) = queue_stream(&queue, 0, &sizes);
     assert_eq!((queue.len(), queue.queued_bytes()), (sizes.len(), total));
 
     let reader = read_on_thread(peer, total);
@@ -175,11 +193,7 @@ fn a_bundle_of_hundreds_of_buffers_may_complete_in_several_steps() {
     };
     let (sender, peer) = tcp_pair(false);
     let sizes: Vec<usize> = (0..600).map(|i| 1 + i % 13).collect();
-    let bufs = stream_bufs(0, &sizes);
-    let total: usize = sizes.iter().sum();
-    for b in &bufs {
-        queue.push(b.clone()).unwrap();
-    }
+    let (bufs, total) = queue_stream(&queue, 0, &sizes);
     let reader = read_on_thread(peer, total);
     let sender = SharedFd::from(sender);
     let mut back: Vec<Vec<u8>> = Vec::new();
@@ -207,23 +221,10 @@ fn a_bundle_cut_short_keeps_the_rest_queued_and_the_next_bundle_sends_it_in_orde
     let (sender, peer) = tcp_pair(true);
     // Odd sizes, so the socket is unlikely to fill up at a buffer boundary.
     let sizes: Vec<usize> = (0..12).map(|i| 40_000 + 1_001 * i).collect();
-    let bufs = stream_bufs(0, &sizes);
-    let total: usize = sizes.iter().sum();
-    for b in &bufs {
-        queue.push(b.clone()).unwrap();
-    }
+    let (bufs, total) = queue_stream(&queue, 0, &sizes);
 
-    // The peer does not read: the socket takes part, and the bundle waits for
-    // room (bundles imply MSG_WAITALL)…
-    let id = ring
-        .submit_op(
-            SendBundle::new(sender, &queue)
-                .unwrap()
-                .flags(libc::MSG_NOSIGNAL),
-        )
-        .unwrap();
-    ring.submit().unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    // The peer does not read: the bundle waits for room…
+    let id = bundle_to_a_peer_that_does_not_read(&mut ring, sender, &queue);
     assert!(ring.try_take(&id).is_none(), "the bundle waits for room");
     // …until the peer goes away with data unread: a reset ends it.
     drop(peer);
@@ -288,11 +289,7 @@ fn a_second_bundle_is_refused_while_one_is_in_flight_and_a_cancelled_one_sends_n
     let (sender, peer) = tcp_pair(true);
     let filled = fill(&sender);
     let sizes = [1000, 2001, 3002];
-    let bufs = stream_bufs(filled, &sizes);
-    let total: usize = sizes.iter().sum();
-    for b in &bufs {
-        queue.push(b.clone()).unwrap();
-    }
+    let (bufs, total) = queue_stream(&queue, filled, &sizes);
     let sender = SharedFd::from(sender);
     let id = ring
         .submit_op(SendBundle::new(&sender, &queue).unwrap())
@@ -402,10 +399,7 @@ fn dropping_the_ring_with_a_bundle_blocked_cancels_it_and_keeps_the_buffers_queu
     };
     let (sender, peer) = tcp_pair(true);
     let filled = fill(&sender);
-    let bufs = stream_bufs(filled, &[7000, 7001]);
-    for b in &bufs {
-        queue.push(b.clone()).unwrap();
-    }
+    queue_stream(&queue, filled, &[7000, 7001]);
     let _id = ring
         .submit_op(SendBundle::new(sender, &queue).unwrap())
         .unwrap();
@@ -434,20 +428,8 @@ fn take_unsent_hands_back_what_a_cut_short_bundle_left_and_the_queue_goes_on() {
     };
     let (sender, peer) = tcp_pair(true);
     let sizes = [50_001, 50_002, 50_003];
-    let bufs = stream_bufs(0, &sizes);
-    let total: usize = sizes.iter().sum();
-    for b in &bufs {
-        queue.push(b.clone()).unwrap();
-    }
-    let id = ring
-        .submit_op(
-            SendBundle::new(sender, &queue)
-                .unwrap()
-                .flags(libc::MSG_NOSIGNAL),
-        )
-        .unwrap();
-    ring.submit().unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    let (bufs, total) = queue_stream(&queue, 0, &sizes);
+    let id = bundle_to_a_peer_that_does_not_read(&mut ring, sender, &queue);
     // While the bundle exists, the buffers are the kernel's to read.
     let busy = queue.take_unsent().unwrap_err();
     assert_eq!(errno(&busy), Some(libc::EBUSY), "{busy}");
@@ -491,11 +473,7 @@ fn a_ring_never_dropped_with_a_bundle_blocked_keeps_the_buffers_alive_for_the_ke
     let (sender, peer) = tcp_pair(true);
     let filled = fill(&sender);
     let sizes = [9000, 9001, 9002];
-    let bufs = stream_bufs(filled, &sizes);
-    let total: usize = sizes.iter().sum();
-    for b in bufs {
-        queue.push(b).unwrap();
-    }
+    let (_, total) = queue_stream(&queue, filled, &sizes);
     let _id = ring
         .submit_op(SendBundle::new(sender, &queue).unwrap())
         .unwrap();

@@ -8,34 +8,18 @@
 
 use crate::support;
 use support::kernel_release;
+use support::pool_or_skip;
 
 use std::io::{Read as _, Write as _};
-use std::net::{Ipv4Addr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
 
 use uring::error::errno;
-use uring::owned::{BufPool, FixedBufs, OwnedRing, SharedFd, ops};
+use uring::owned::{BufPool, FixedBufs, Multi, OpId, OwnedRing, SharedFd, ops};
 
 fn ring() -> OwnedRing {
     OwnedRing::new(16).expect("io_uring set-up")
-}
-
-fn pool(ring: &mut OwnedRing, group: u16, count: u16, size: u32, test: &str) -> Option<BufPool> {
-    match BufPool::new(ring, group, count, size) {
-        Ok(p) => Some(p),
-        Err(e) if errno(&e) == Some(libc::EINVAL) => {
-            support::skip(
-                test,
-                &format!(
-                    "this kernel ({}) refused a buffer ring ({e}); Linux 5.19 is needed",
-                    kernel_release()
-                ),
-            );
-            None
-        }
-        Err(e) => panic!("registering a buffer pool: {e}"),
-    }
 }
 
 /// Whether the first item says the kernel lacks multishot recvmsg (Linux 6.0).
@@ -53,6 +37,43 @@ fn unsupported<T>(item: &std::io::Result<T>, test: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// The first item of a recvmsg stream, or `None` (the skip printed) where the kernel
+/// lacks multishot recvmsg.
+fn first_msg(
+    ring: &mut OwnedRing,
+    id: &OpId<Multi<ops::RecvMsgMultishot>>,
+    test: &str,
+) -> Option<ops::RecvMsgItem> {
+    let item = ring.next_item(id).unwrap().item().expect("an item");
+    if unsupported(&item, test) {
+        return None;
+    }
+    Some(item.unwrap())
+}
+
+/// An armed recvmsg stream: `(ring, pool, to, id)`, the multishot op `id` on `ring`,
+/// receiving into `pool` what is sent to the UDP socket at `to`.
+type ArmedRecvMsg = (
+    OwnedRing,
+    BufPool,
+    SocketAddr,
+    OpId<Multi<ops::RecvMsgMultishot>>,
+);
+
+/// Arms a multishot recvmsg (no control data) on a fresh UDP socket, on a fresh ring
+/// with a pool of `count` buffers of `size` bytes (buffer group `group`), or `None`
+/// (the skip printed) where the kernel refuses the pool.
+fn armed_recvmsg(group: u16, count: u16, size: u32, test: &str) -> Option<ArmedRecvMsg> {
+    let mut ring = ring();
+    let pool = pool_or_skip(&mut ring, group, count, size, test)?;
+    let server = udp();
+    let to = server.local_addr().unwrap();
+    let id = ring
+        .submit_multishot(ops::RecvMsgMultishot::new(server, &pool, 0).unwrap())
+        .unwrap();
+    Some((ring, pool, to, id))
 }
 
 fn lacks(code: u8, name: &str, since: &str, test: &str) -> bool {
@@ -82,15 +103,9 @@ fn byte(d: usize, k: usize) -> u8 {
 #[test]
 fn each_datagram_comes_with_its_sender_and_every_byte() {
     let test = "each_datagram_comes_with_its_sender_and_every_byte";
-    let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 1, 16, 1024, test) else {
+    let Some((mut ring, pool, to, id)) = armed_recvmsg(1, 16, 1024, test) else {
         return;
     };
-    let server = udp();
-    let to = server.local_addr().unwrap();
-    let id = ring
-        .submit_multishot(ops::RecvMsgMultishot::new(server, &pool, 0).unwrap())
-        .unwrap();
     let clients: Vec<UdpSocket> = (0..4).map(|_| udp()).collect();
     let mut sent = Vec::new();
     for d in 0..12usize {
@@ -100,11 +115,18 @@ fn each_datagram_comes_with_its_sender_and_every_byte() {
         sent.push((c.local_addr().unwrap(), data));
     }
     for (d, (from, data)) in sent.iter().enumerate() {
-        let item = ring.next_item(&id).unwrap().item().expect("an item");
-        if d == 0 && unsupported(&item, test) {
-            return;
-        }
-        let msg = item.unwrap();
+        let msg = if d == 0 {
+            let Some(first) = first_msg(&mut ring, &id, test) else {
+                return;
+            };
+            first
+        } else {
+            ring.next_item(&id)
+                .unwrap()
+                .item()
+                .expect("an item")
+                .unwrap()
+        };
         assert_eq!(msg.addr(), Some(*from), "datagram {d}'s sender");
         assert_eq!(msg.payload(), &data[..], "datagram {d}'s bytes");
         assert_eq!(msg.payload_len(), data.len());
@@ -125,25 +147,17 @@ fn each_datagram_comes_with_its_sender_and_every_byte() {
 #[test]
 fn a_datagram_larger_than_the_buffer_is_cut_and_says_so() {
     let test = "a_datagram_larger_than_the_buffer_is_cut_and_says_so";
-    let mut ring = ring();
     // 256-byte buffers: 16 header + 128 address leave 112 bytes of payload.
-    let Some(pool) = pool(&mut ring, 2, 4, 256, test) else {
+    let Some((mut ring, _pool, to, id)) = armed_recvmsg(2, 4, 256, test) else {
         return;
     };
-    let server = udp();
-    let to = server.local_addr().unwrap();
-    let id = ring
-        .submit_multishot(ops::RecvMsgMultishot::new(server, &pool, 0).unwrap())
-        .unwrap();
     let client = udp();
     let big: Vec<u8> = (0..3000).map(|k| byte(1, k)).collect();
     client.send_to(&big, to).unwrap();
     client.send_to(b"small", to).unwrap();
-    let item = ring.next_item(&id).unwrap().item().expect("an item");
-    if unsupported(&item, test) {
+    let Some(msg) = first_msg(&mut ring, &id, test) else {
         return;
-    }
-    let msg = item.unwrap();
+    };
     assert!(msg.is_truncated());
     assert!(msg.flags() & libc::MSG_TRUNC != 0);
     assert_eq!(msg.payload_len(), 3000, "the datagram's real length");
@@ -170,13 +184,13 @@ fn a_datagram_larger_than_the_buffer_is_cut_and_says_so() {
 fn too_small_buffers_are_refused_before_submitting() {
     let test = "too_small_buffers_are_refused_before_submitting";
     let mut ring = ring();
-    let Some(pool144) = pool(&mut ring, 3, 2, 144, test) else {
+    let Some(pool144) = pool_or_skip(&mut ring, 3, 2, 144, test) else {
         return;
     };
     let e = ops::RecvMsgMultishot::new(udp(), &pool144, 0).unwrap_err();
     assert_eq!(errno(&e), Some(libc::EINVAL));
     assert!(e.to_string().contains("144"), "{e}");
-    let Some(pool200) = pool(&mut ring, 4, 2, 200, test) else {
+    let Some(pool200) = pool_or_skip(&mut ring, 4, 2, 200, test) else {
         return;
     };
     // 200 bytes hold the header and the address, not 64 bytes of control data.
@@ -187,38 +201,13 @@ fn too_small_buffers_are_refused_before_submitting() {
     );
 }
 
-/// Sends `byte` with `fd` attached (`SCM_RIGHTS`) on `sock`.
-fn send_fd(sock: &UnixDatagram, fd: i32, byte: u8) {
-    let mut cbuf = [0u64; 4];
-    let mut b = [byte];
-    let mut iov = libc::iovec {
-        iov_base: b.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    // SAFETY: the msghdr names live local buffers; the CMSG macros stay inside cbuf
-    // (CMSG_SPACE(4) <= 32 bytes).
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
-        libc::CMSG_DATA(c).cast::<i32>().write_unaligned(fd);
-        assert_eq!(libc::sendmsg(sock.as_raw_fd(), &msg, 0), 1);
-    }
-}
-
 #[test]
 fn descriptors_in_control_data_are_owned_and_closed_when_not_taken() {
     // Checks that the last copy of a descriptor is closed.
     let _no_forks = support::no_forks();
     let test = "descriptors_in_control_data_are_owned_and_closed_when_not_taken";
     let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 5, 4, 512, test) else {
+    let Some(pool) = pool_or_skip(&mut ring, 5, 4, 512, test) else {
         return;
     };
     let (a, b) = UnixDatagram::pair().unwrap();
@@ -228,15 +217,13 @@ fn descriptors_in_control_data_are_owned_and_closed_when_not_taken() {
     // Two pipes; their write ends travel, and are dropped here.
     let (r1, w1) = support::pipe();
     let (r2, w2) = support::pipe();
-    send_fd(&a, w1.as_raw_fd(), b'1');
-    send_fd(&a, w2.as_raw_fd(), b'2');
+    support::send_fd(&a, w1.as_raw_fd(), b'1');
+    support::send_fd(&a, w2.as_raw_fd(), b'2');
     drop((w1, w2));
 
-    let item = ring.next_item(&id).unwrap().item().expect("an item");
-    if unsupported(&item, test) {
+    let Some(mut msg) = first_msg(&mut ring, &id, test) else {
         return;
-    }
-    let mut msg = item.unwrap();
+    };
     assert_eq!(msg.payload(), b"1");
     assert!(!msg.control().is_empty());
     let fds = msg.take_fds();
@@ -273,23 +260,16 @@ fn descriptors_in_control_data_are_owned_and_closed_when_not_taken() {
 #[test]
 fn a_pool_that_runs_dry_ends_the_stream_with_enobufs_and_keeps_what_arrived() {
     let test = "a_pool_that_runs_dry_ends_the_stream_with_enobufs_and_keeps_what_arrived";
-    let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 6, 2, 256, test) else {
+    let Some((mut ring, pool, to, id)) = armed_recvmsg(6, 2, 256, test) else {
         return;
     };
-    let server = udp();
-    let to = server.local_addr().unwrap();
-    let id = ring
-        .submit_multishot(ops::RecvMsgMultishot::new(server, &pool, 0).unwrap())
-        .unwrap();
     let client = udp();
     // Wait for the first, so the op is armed, then send more than the pool holds.
     client.send_to(b"d0", to).unwrap();
-    let first = ring.next_item(&id).unwrap().item().expect("an item");
-    if unsupported(&first, test) {
+    // Held: one buffer out.
+    let Some(first) = first_msg(&mut ring, &id, test) else {
         return;
-    }
-    let first = first.unwrap(); // held: one buffer out
+    };
     for d in 1..4u8 {
         client.send_to(&[b'd', b'0' + d], to).unwrap();
     }
@@ -315,7 +295,7 @@ fn a_recvmsg_stream_is_refused_by_another_ring() {
     let test = "a_recvmsg_stream_is_refused_by_another_ring";
     let mut a = ring();
     let mut b = ring();
-    let Some(pool) = pool(&mut a, 7, 2, 512, test) else {
+    let Some(pool) = pool_or_skip(&mut a, 7, 2, 512, test) else {
         return;
     };
     let refused = b
@@ -327,22 +307,14 @@ fn a_recvmsg_stream_is_refused_by_another_ring() {
 #[test]
 fn dropping_the_ring_mid_stream_gives_every_buffer_back() {
     let test = "dropping_the_ring_mid_stream_gives_every_buffer_back";
-    let mut ring = ring();
-    let Some(pool) = pool(&mut ring, 8, 4, 512, test) else {
+    let Some((mut ring, pool, to, id)) = armed_recvmsg(8, 4, 512, test) else {
         return;
     };
-    let server = udp();
-    let to = server.local_addr().unwrap();
-    let id = ring
-        .submit_multishot(ops::RecvMsgMultishot::new(server, &pool, 0).unwrap())
-        .unwrap();
     let client = udp();
     client.send_to(b"first", to).unwrap();
-    let first = ring.next_item(&id).unwrap().item().expect("an item");
-    if unsupported(&first, test) {
+    let Some(held) = first_msg(&mut ring, &id, test) else {
         return;
-    }
-    let held = first.unwrap();
+    };
     client.send_to(b"queued, never taken", to).unwrap();
     // Let the second arrive in the table's queue of items, not taken.
     std::thread::sleep(std::time::Duration::from_millis(50));

@@ -2,7 +2,9 @@
 //! overflow, timeouts, and agreement with liburing's own functions.
 
 use crate::support;
+use support::ops::{nop, prep_read, zeroed_sqe};
 use support::pipe;
+use support::write_all;
 
 use std::collections::BTreeSet;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -10,19 +12,6 @@ use std::time::Duration;
 
 use uring::sqe::Sqe;
 use uring::{CqeFlags, Features, PushError, Ring, sys};
-
-fn zeroed_sqe() -> sys::io_uring_sqe {
-    // SAFETY: io_uring_sqe is plain integers; all-zero is valid.
-    unsafe { std::mem::zeroed() }
-}
-
-fn nop(user_data: u64) -> Sqe {
-    let mut raw = zeroed_sqe();
-    // SAFETY: raw is a valid, exclusively borrowed SQE.
-    unsafe { sys::io_uring_prep_nop(&mut raw) };
-    raw.user_data = user_data;
-    Sqe::from_raw(raw)
-}
 
 /// An openat of a path that does not exist: ENOENT on every kernel with OPENAT (5.6),
 /// unlike an injected NOP result (Linux 6.11).
@@ -40,28 +29,6 @@ fn open_missing(user_data: u64) -> Sqe {
 fn socketpair() -> (OwnedFd, OwnedFd) {
     let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
     (a.into(), b.into())
-}
-
-fn read(fd: i32, buf: &mut [u8], user_data: u64) -> Sqe {
-    let mut raw = zeroed_sqe();
-    // SAFETY: only writes the SQE's fields; the buffer is not touched here.
-    unsafe {
-        sys::io_uring_prep_read(
-            &mut raw,
-            fd,
-            buf.as_mut_ptr().cast(),
-            buf.len() as u32,
-            u64::MAX, // -1: the current file position (pipes have none)
-        )
-    };
-    raw.user_data = user_data;
-    Sqe::from_raw(raw)
-}
-
-fn write_all(fd: &OwnedFd, data: &[u8]) {
-    // SAFETY: data is a valid buffer of data.len() bytes.
-    let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
-    assert_eq!(n, data.len() as isize);
 }
 
 fn push(ring: &mut Ring, sqe: &Sqe) {
@@ -182,7 +149,7 @@ fn errors_come_back_as_errno() {
     let mut ring = Ring::new(4).unwrap();
     push(&mut ring, &open_missing(1));
     let mut buf = [0u8; 8];
-    push(&mut ring, &read(-1, &mut buf, 2));
+    push(&mut ring, &prep_read(-1, &mut buf, 2));
     assert_eq!(ring.submit_and_wait(2).unwrap(), 2);
     let mut got: Vec<_> = ring
         .completion()
@@ -210,7 +177,7 @@ fn read_from_a_pipe() {
     let (r, w) = pipe();
     write_all(&w, b"hello, ring");
     let mut buf = [0u8; 32];
-    push(&mut ring, &read(r.as_raw_fd(), &mut buf, 5));
+    push(&mut ring, &prep_read(r.as_raw_fd(), &mut buf, 5));
     assert_eq!(ring.submit_and_wait(1).unwrap(), 1);
     let cqe = ring.completion().next().unwrap();
     assert_eq!(cqe.user_data(), 5);
@@ -223,7 +190,7 @@ fn pending_read_completes_when_data_arrives() {
     let mut ring = Ring::new(4).unwrap();
     let (r, w) = pipe();
     let mut buf = [0u8; 4];
-    push(&mut ring, &read(r.as_raw_fd(), &mut buf, 1));
+    push(&mut ring, &prep_read(r.as_raw_fd(), &mut buf, 1));
     assert_eq!(ring.submit().unwrap(), 1);
     // Nothing written yet: the read is pending.
     assert!(ring.completion().next().is_none());
@@ -239,8 +206,11 @@ fn pending_read_completes_when_data_arrives() {
 #[test]
 fn cq_overflow_loses_nothing() {
     let mut ring = Ring::builder().cq_entries(8).build(4).unwrap();
-    if !ring.features().contains(Features::NODROP) {
-        eprintln!("skipped: cq_overflow_loses_nothing because the kernel lacks IORING_FEAT_NODROP");
+    if !support::has_feature(
+        ring.features(),
+        Features::NODROP,
+        "cq_overflow_loses_nothing",
+    ) {
         return;
     }
     assert_eq!(ring.params().cq_entries(), 8);
@@ -310,10 +280,8 @@ fn submit_flushes_overflow_too() {
 #[test]
 fn submit_and_wait_timeout_times_out_with_etime() {
     let mut ring = Ring::new(4).unwrap();
-    if !ring.features().contains(Features::EXT_ARG) {
-        eprintln!(
-            "skipped: submit_and_wait_timeout test because the kernel lacks IORING_FEAT_EXT_ARG"
-        );
+    let test = "submit_and_wait_timeout_times_out_with_etime";
+    if !support::has_feature(ring.features(), Features::EXT_ARG, test) {
         return;
     }
     let err = ring
@@ -324,7 +292,7 @@ fn submit_and_wait_timeout_times_out_with_etime() {
     // A read that never completes is submitted, and the wait still times out.
     let (r, _w) = pipe();
     let mut buf = [0u8; 4];
-    push(&mut ring, &read(r.as_raw_fd(), &mut buf, 9));
+    push(&mut ring, &prep_read(r.as_raw_fd(), &mut buf, 9));
     let err = ring
         .submit_and_wait_timeout(1, Duration::from_millis(20))
         .unwrap_err();
@@ -345,8 +313,8 @@ fn submit_and_wait_timeout_times_out_with_etime() {
 #[test]
 fn submit_and_wait_timeout_returns_when_completions_are_there() {
     let mut ring = Ring::new(4).unwrap();
-    if !ring.features().contains(Features::EXT_ARG) {
-        eprintln!("skipped: because the kernel lacks IORING_FEAT_EXT_ARG");
+    let test = "submit_and_wait_timeout_returns_when_completions_are_there";
+    if !support::has_feature(ring.features(), Features::EXT_ARG, test) {
         return;
     }
     push(&mut ring, &nop(1));
@@ -362,12 +330,11 @@ fn submit_and_wait_timeout_returns_when_completions_are_there() {
 #[test]
 fn min_timeout_wait() {
     let mut ring = Ring::new(4).unwrap();
-    if !ring.features().contains(Features::MIN_TIMEOUT) {
+    if !support::has_feature(ring.features(), Features::MIN_TIMEOUT, "min_timeout_wait") {
         let err = ring
             .submit_and_wait_min_timeout(1, Duration::from_millis(5), Duration::from_millis(1))
             .unwrap_err();
         assert_eq!(uring::error::errno(&err), Some(libc::EOPNOTSUPP));
-        eprintln!("skipped: min_timeout_wait because the kernel lacks IORING_FEAT_MIN_TIMEOUT");
         return;
     }
     let err = ring
@@ -392,7 +359,7 @@ fn liburing_and_rust_paths_agree_on_one_ring() {
 
     // Pushed by Rust, submitted and reaped by liburing.
     push(&mut ring, &nop(1));
-    push(&mut ring, &read(r.as_raw_fd(), &mut buf_a, 2));
+    push(&mut ring, &prep_read(r.as_raw_fd(), &mut buf_a, 2));
     assert_eq!(ring.liburing_submit().unwrap(), 2);
     let a = ring.liburing_wait_cqe().unwrap();
     let b = ring.liburing_wait_cqe().unwrap();
@@ -534,7 +501,7 @@ fn defer_taskrun_completions_wait_for_an_enter() {
     // its completion would come from an io-wq worker rather than deferred task work.
     let (r, w) = socketpair();
     let mut buf = [0u8; 3];
-    push(&mut ring, &read(r.as_raw_fd(), &mut buf, 1));
+    push(&mut ring, &prep_read(r.as_raw_fd(), &mut buf, 1));
     assert_eq!(ring.submit().unwrap(), 1);
     write_all(&w, b"abc");
     // The read's completion is deferred task work: it runs only when this task
@@ -549,7 +516,7 @@ fn defer_taskrun_completions_wait_for_an_enter() {
     assert_eq!(&buf, b"abc");
 
     // The same with get_events.
-    push(&mut ring, &read(r.as_raw_fd(), &mut buf, 2));
+    push(&mut ring, &prep_read(r.as_raw_fd(), &mut buf, 2));
     assert_eq!(ring.submit().unwrap(), 1);
     write_all(&w, b"xyz");
     assert!(ring.completion().is_empty());

@@ -3,17 +3,10 @@
 //! entries, across wrap-around, full queues, partial reads, `sync`, `CQE32` and
 //! SQPOLL rings, and interleaved with liburing's own functions.
 
-use uring::sqe::Sqe;
-use uring::{PushError, Ring, sys};
+use crate::support::ops::nop;
 
-fn nop(user_data: u64) -> Sqe {
-    // SAFETY: io_uring_sqe is plain integers; all-zero is valid.
-    let mut raw: sys::io_uring_sqe = unsafe { std::mem::zeroed() };
-    // SAFETY: raw is a valid, exclusively borrowed SQE.
-    unsafe { sys::io_uring_prep_nop(&mut raw) };
-    raw.user_data = user_data;
-    Sqe::from_raw(raw)
-}
+use uring::sqe::Sqe;
+use uring::{PushError, Ring};
 
 /// A ring of 4 entries from `builder`, or `None` (saying so) when the kernel
 /// lacks what it asks for (`EINVAL`) or does not allow it here (`EPERM`).

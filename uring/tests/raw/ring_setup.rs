@@ -5,28 +5,12 @@ use std::collections::BTreeSet;
 use std::io;
 
 use crate::support;
+use support::ops::{nop, nop_raw};
 use support::{liburing_minor, skipped_for_old_liburing};
 
 use uring::setup::RingMemory;
 use uring::sqe::{Sqe, Sqe128};
 use uring::{Features, PushError, Ring, SetupFlags, sys};
-
-fn zeroed_sqe() -> sys::io_uring_sqe {
-    // SAFETY: io_uring_sqe is plain integers; all-zero is valid.
-    unsafe { std::mem::zeroed() }
-}
-
-fn nop_raw(user_data: u64) -> sys::io_uring_sqe {
-    let mut raw = zeroed_sqe();
-    // SAFETY: raw is a valid, exclusively borrowed SQE.
-    unsafe { sys::io_uring_prep_nop(&mut raw) };
-    raw.user_data = user_data;
-    raw
-}
-
-fn nop(user_data: u64) -> Sqe {
-    Sqe::from_raw(nop_raw(user_data))
-}
 
 /// Pushes `n` NOPs numbered from `first`, submits and waits, and returns the
 /// user_data of every completion.

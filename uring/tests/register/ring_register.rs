@@ -3,27 +3,16 @@
 
 use crate::support;
 use support::kernel_release;
+use support::ops::{nop, prep_read, prep_read_raw, zeroed_sqe};
 use support::pipe;
 use support::skipped_for_old_liburing;
+use support::write_all;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 use uring::sqe::Sqe;
 use uring::{Features, Ring, sys};
-
-fn zeroed_sqe() -> sys::io_uring_sqe {
-    // SAFETY: io_uring_sqe is plain integers; all-zero is valid.
-    unsafe { std::mem::zeroed() }
-}
-
-fn nop(user_data: u64) -> Sqe {
-    let mut raw = zeroed_sqe();
-    // SAFETY: raw is a valid, exclusively borrowed SQE.
-    unsafe { sys::io_uring_prep_nop(&mut raw) };
-    raw.user_data = user_data;
-    Sqe::from_raw(raw)
-}
 
 /// Probes the running kernel for `what` by doing `try_it` on a fresh ring. A kernel
 /// that does not know a register opcode, or a flag of one, refuses it with
@@ -55,26 +44,9 @@ fn has_ring_fd_registration(test: &str) -> bool {
 
 /// A read of fixed file `index` into `buf`.
 fn read_fixed_file(index: i32, buf: &mut [u8], user_data: u64) -> Sqe {
-    let mut raw = zeroed_sqe();
-    // SAFETY: only writes the SQE's fields.
-    unsafe {
-        sys::io_uring_prep_read(
-            &mut raw,
-            index,
-            buf.as_mut_ptr().cast(),
-            buf.len() as u32,
-            u64::MAX,
-        )
-    };
+    let mut raw = prep_read_raw(index, buf, user_data);
     raw.flags |= 1 << sys::IOSQE_FIXED_FILE_BIT;
-    raw.user_data = user_data;
     Sqe::from_raw(raw)
-}
-
-fn write_all(fd: &OwnedFd, data: &[u8]) {
-    // SAFETY: data is a valid buffer of data.len() bytes.
-    let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
-    assert_eq!(n, data.len() as isize);
 }
 
 /// Pushes one entry, submits, waits for its completion and returns its result.
@@ -356,13 +328,11 @@ fn registered_ring_fd_is_used_and_survives_moves() {
 #[test]
 fn closing_the_ring_fd_leaves_the_registered_index() {
     let mut ring = Ring::new(4).unwrap();
-    if !ring.features().contains(Features::REG_REG_RING) {
+    let test = "closing_the_ring_fd_leaves_the_registered_index";
+    if !support::has_feature(ring.features(), Features::REG_REG_RING, test) {
         assert_eq!(
             uring::error::errno(&ring.close_ring_fd().unwrap_err()),
             Some(libc::EOPNOTSUPP)
-        );
-        eprintln!(
-            "skipped: closing_the_ring_fd_leaves_the_registered_index because the kernel lacks IORING_FEAT_REG_REG_RING"
         );
         return;
     }
@@ -453,20 +423,12 @@ fn registered_wait_region_drives_waits() {
     // A pending read with a timeout entry: submitted, then ETIME.
     let (r, w) = pipe();
     let mut buf = [0u8; 4];
-    let mut raw = zeroed_sqe();
-    // SAFETY: only writes the SQE's fields; buf outlives the read's completion below.
+    // SAFETY: buf outlives the read's completion below.
     unsafe {
-        sys::io_uring_prep_read(
-            &mut raw,
-            r.as_raw_fd(),
-            buf.as_mut_ptr().cast(),
-            4,
-            u64::MAX,
-        )
-    };
-    raw.user_data = 77;
-    // SAFETY: as above.
-    unsafe { ring.submission().push(&Sqe::from_raw(raw)) }.unwrap();
+        ring.submission()
+            .push(&prep_read(r.as_raw_fd(), &mut buf, 77))
+    }
+    .unwrap();
     let err = ring.submit_and_wait_reg(1, 0).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::ETIME));
     assert!(ring.submission().is_empty());
@@ -496,22 +458,6 @@ fn wait_region_needs_a_disabled_ring() {
     assert!(uring::error::errno(&err).is_some());
 }
 
-fn read(fd: i32, buf: &mut [u8], user_data: u64) -> Sqe {
-    let mut raw = zeroed_sqe();
-    // SAFETY: only writes the SQE's fields.
-    unsafe {
-        sys::io_uring_prep_read(
-            &mut raw,
-            fd,
-            buf.as_mut_ptr().cast(),
-            buf.len() as u32,
-            u64::MAX,
-        )
-    };
-    raw.user_data = user_data;
-    Sqe::from_raw(raw)
-}
-
 #[test]
 fn sync_cancel_by_user_data_and_all() {
     if !kernel_has(
@@ -531,7 +477,7 @@ fn sync_cancel_by_user_data_and_all() {
     for (buf, ud) in [(a, 5), (b, 6), (c, 7)] {
         // SAFETY: the buffers outlive the cancellations below, after which the
         // kernel no longer touches them.
-        unsafe { ring.submission().push(&read(r.as_raw_fd(), buf, ud)) }.unwrap();
+        unsafe { ring.submission().push(&prep_read(r.as_raw_fd(), buf, ud)) }.unwrap();
     }
     assert_eq!(ring.submit().unwrap(), 3);
     assert!(ring.completion().is_empty());
@@ -654,7 +600,7 @@ fn restrictions_limit_opcodes() {
     let (r, _w) = pipe();
     let mut buf = [0u8; 4];
     assert_eq!(
-        run_one(&mut ring, &read(r.as_raw_fd(), &mut buf, 2)),
+        run_one(&mut ring, &prep_read(r.as_raw_fd(), &mut buf, 2)),
         -libc::EACCES
     );
     // Allowed register op works, others are refused.

@@ -40,6 +40,30 @@ pub fn supported(code: u8, test: &str) -> bool {
     false
 }
 
+/// Whether `features` (what the kernel reported when a ring was set up) include the
+/// one flag `want`; if not, says that `test` is skipped and why ([`skip`]), naming the
+/// flag and the Linux release that brought it ([`uring::probe::FEATURES`]).
+pub fn has_feature(features: uring::Features, want: uring::Features, test: &str) -> bool {
+    if features.contains(want) {
+        return true;
+    }
+    let flag = uring::probe::FEATURES
+        .iter()
+        .find(|f| f.bit == want.bits())
+        .expect("one IORING_FEAT_* flag");
+    skip(
+        test,
+        &format!(
+            "this kernel ({}) lacks {} (Linux {}.{})",
+            kernel_release(),
+            flag.name,
+            flag.since.0,
+            flag.since.1
+        ),
+    );
+    false
+}
+
 /// The running kernel's (major, minor) version, from its release.
 pub fn kernel_version() -> (u32, u32) {
     let release = kernel_release();
@@ -196,6 +220,97 @@ pub fn read_fd(fd: i32, n: usize) -> Vec<u8> {
     assert!(got >= 0, "read: {}", std::io::Error::last_os_error());
     buf.truncate(got as usize);
     buf
+}
+
+/// A provided-buffer pool of `count` buffers of `size` bytes as buffer group `group`
+/// on `ring`, or `None` where the kernel has no buffer rings (`EINVAL`, before Linux
+/// 5.19): then says that `test` is skipped and why ([`skip`]). Any other error fails
+/// the test.
+pub fn pool_or_skip(
+    ring: &mut uring::owned::OwnedRing,
+    group: u16,
+    count: u16,
+    size: u32,
+    test: &str,
+) -> Option<uring::owned::BufPool> {
+    match uring::owned::BufPool::new(ring, group, count, size) {
+        Ok(p) => Some(p),
+        Err(e) if uring::error::errno(&e) == Some(libc::EINVAL) => {
+            skip(
+                test,
+                &format!(
+                    "this kernel ({}) refused a buffer ring ({e}); Linux 5.19 is needed",
+                    kernel_release()
+                ),
+            );
+            None
+        }
+        Err(e) => panic!("registering a buffer pool: {e}"),
+    }
+}
+
+/// Arms a multishot accept on `ring` on a throw-away loopback listener and connects
+/// to it once: the op's id and its first item (the accepted connection, or the
+/// kernel's refusal: `EINVAL` before Linux 5.19).
+pub fn first_multishot_accept(
+    ring: &mut uring::owned::OwnedRing,
+) -> (
+    uring::owned::OpId<uring::owned::Multi<uring::owned::ops::AcceptMultishot>>,
+    std::io::Result<OwnedFd>,
+) {
+    use std::net::{Ipv4Addr, TcpListener, TcpStream};
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let id = ring
+        .submit_multishot(uring::owned::ops::AcceptMultishot::new(listener))
+        .unwrap();
+    ring.submit().unwrap();
+    let _client = TcpStream::connect(addr).unwrap();
+    let first = ring
+        .next_item(&id)
+        .unwrap()
+        .item()
+        .expect("a first item or the end");
+    (id, first)
+}
+
+/// Sends the one byte `byte` on `sock` with descriptor `fd` attached (`SCM_RIGHTS`).
+pub fn send_fd(sock: &std::os::unix::net::UnixDatagram, fd: i32, byte: u8) {
+    use std::os::fd::AsRawFd as _;
+    let mut cbuf = [0u64; 4];
+    let mut b = [byte];
+    let mut iov = libc::iovec {
+        iov_base: b.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // SAFETY: the msghdr names live local buffers (iov, cbuf); the CMSG macros stay
+    // inside cbuf (CMSG_SPACE(4) <= 32 bytes, room for one control message with one
+    // int).
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
+        libc::CMSG_DATA(c).cast::<i32>().write_unaligned(fd);
+        assert_eq!(libc::sendmsg(sock.as_raw_fd(), &msg, 0), 1);
+    }
+}
+
+/// Writes all of `data` to `fd` with one `write(2)` (a pipe or socket with room).
+pub fn write_all(fd: &impl std::os::fd::AsRawFd, data: &[u8]) {
+    // SAFETY: data is a valid buffer of data.len() bytes.
+    let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+    assert_eq!(
+        n,
+        data.len() as isize,
+        "write: {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// The running kernel's release (`uname -r`), for skip messages.

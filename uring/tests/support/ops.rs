@@ -1,6 +1,7 @@
 //! Shared by the `ops_*` end-to-end tests: a ring, a way to run entries and collect
 //! their completions, scratch directories, file tables; and the skips of the parent
-//! module, re-exported for their `use ops_common::*`.
+//! module, re-exported for their `use ops_common::*`. Also liburing-prepared NOPs
+//! ([`nop`]) for the raw ring and registration tests.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -9,6 +10,51 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use uring::sqe::Sqe;
 use uring::{Cqe, Ring};
+
+/// An all-zero submission entry, for liburing's `io_uring_prep_*` to fill.
+pub fn zeroed_sqe() -> uring::sys::io_uring_sqe {
+    // SAFETY: io_uring_sqe is plain integers; all-zero is valid.
+    unsafe { std::mem::zeroed() }
+}
+
+/// A NOP with `user_data`, prepared by liburing's own `io_uring_prep_nop` (so the
+/// tests that push it also check the crate against liburing's layout).
+pub fn nop_raw(user_data: u64) -> uring::sys::io_uring_sqe {
+    let mut raw = zeroed_sqe();
+    // SAFETY: raw is a valid, exclusively borrowed SQE.
+    unsafe { uring::sys::io_uring_prep_nop(&mut raw) };
+    raw.user_data = user_data;
+    raw
+}
+
+/// [`nop_raw`] as an [`Sqe`].
+pub fn nop(user_data: u64) -> Sqe {
+    Sqe::from_raw(nop_raw(user_data))
+}
+
+/// A read of `fd` (a descriptor, or with `IOSQE_FIXED_FILE` an index) into `buf`, at
+/// the current file position (pipes have none), prepared by liburing's own
+/// `io_uring_prep_read`. The entry holds `buf`'s address: it must outlive the read.
+pub fn prep_read_raw(fd: i32, buf: &mut [u8], user_data: u64) -> uring::sys::io_uring_sqe {
+    let mut raw = zeroed_sqe();
+    // SAFETY: only writes the SQE's fields; the buffer is not touched here.
+    unsafe {
+        uring::sys::io_uring_prep_read(
+            &mut raw,
+            fd,
+            buf.as_mut_ptr().cast(),
+            buf.len() as u32,
+            u64::MAX, // -1: the current file position
+        )
+    };
+    raw.user_data = user_data;
+    raw
+}
+
+/// [`prep_read_raw`] as an [`Sqe`].
+pub fn prep_read(fd: i32, buf: &mut [u8], user_data: u64) -> Sqe {
+    Sqe::from_raw(prep_read_raw(fd, buf, user_data))
+}
 
 /// A ring big enough for every test here.
 pub fn ring() -> Ring {

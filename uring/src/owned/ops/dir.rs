@@ -123,131 +123,116 @@ impl PathPair {
     }
 }
 
-/// Renames a file, like `renameat2(2)`: `IORING_OP_RENAMEAT` (Linux 5.11).
-#[derive(Debug)]
-pub struct RenameAt {
-    paths: PathPair,
-    flags: u32,
+/// An operation on a [`PathPair`] with flags: the struct (with `$attr` as its docs),
+/// `new(old, new)`, `dirs(old_dir, new_dir)`, `flags(..)` (of type `$flags`, with
+/// `$flags_doc`), and an [`Op`] whose entry is `raw::$name` on the two directories and
+/// paths. [`RenameAt`] and [`LinkAt`] differ only in these.
+macro_rules! path_pair_op {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident;
+        $(#[$new_doc:meta])*
+        fn new;
+        $(#[$flags_doc:meta])*
+        fn flags($flags:ty);
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug)]
+        pub struct $name {
+            paths: PathPair,
+            flags: $flags,
+        }
+
+        impl $name {
+            $(#[$new_doc])*
+            ///
+            /// # Errors
+            ///
+            /// `InvalidInput` when a path contains a NUL byte.
+            pub fn new(old: impl AsRef<Path>, new: impl AsRef<Path>) -> io::Result<$name> {
+                Ok($name {
+                    paths: PathPair::new(old.as_ref(), new.as_ref())?,
+                    flags: 0,
+                })
+            }
+
+            /// Resolve the relative paths against these directories.
+            pub fn dirs(
+                mut self,
+                old_dir: impl Into<SharedFd>,
+                new_dir: impl Into<SharedFd>,
+            ) -> $name {
+                self.paths.set_dirs(old_dir.into(), new_dir.into());
+                self
+            }
+
+            $(#[$flags_doc])*
+            pub fn flags(mut self, flags: $flags) -> $name {
+                self.flags = flags;
+                self
+            }
+        }
+
+        // SAFETY: names two paths (CString heap bytes, never mutated) and directory
+        // descriptors the op's SharedFds keep open (with LinkAt's AT_EMPTY_PATH the
+        // kernel uses the old directory's descriptor itself, which is kept open the
+        // same way).
+        unsafe impl Op for $name {
+            type Output = io::Result<()>;
+            fn sqe(&mut self) -> Sqe {
+                let p = &self.paths;
+                raw::$name::new(
+                    dir_of(&p.old_dir),
+                    p.old.as_ptr(),
+                    dir_of(&p.new_dir),
+                    p.new.as_ptr(),
+                )
+                .flags(self.flags)
+                .build()
+            }
+            fn complete(self, cqe: &Cqe) -> io::Result<()> {
+                unit(cqe)
+            }
+        }
+    };
 }
 
-impl RenameAt {
+path_pair_op! {
+    /// Renames a file, like `renameat2(2)`: `IORING_OP_RENAMEAT` (Linux 5.11).
+    pub struct RenameAt;
     /// Rename `old` to `new` (both relative to the current directory unless
     /// directories are given).
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` when a path contains a NUL byte.
-    pub fn new(old: impl AsRef<Path>, new: impl AsRef<Path>) -> io::Result<RenameAt> {
-        Ok(RenameAt {
-            paths: PathPair::new(old.as_ref(), new.as_ref())?,
-            flags: 0,
-        })
-    }
-
-    /// Resolve the relative paths against these directories.
-    pub fn dirs(mut self, old_dir: impl Into<SharedFd>, new_dir: impl Into<SharedFd>) -> RenameAt {
-        self.paths.set_dirs(old_dir.into(), new_dir.into());
-        self
-    }
-
+    fn new;
     /// `RENAME_*` flags (`RENAME_NOREPLACE`, `RENAME_EXCHANGE`).
-    pub fn flags(mut self, flags: u32) -> RenameAt {
-        self.flags = flags;
-        self
-    }
+    fn flags(u32);
 }
 
-// SAFETY: names two paths (CString heap bytes) and directory descriptors the op's
-// SharedFds keep open.
-unsafe impl Op for RenameAt {
-    type Output = io::Result<()>;
-    fn sqe(&mut self) -> Sqe {
-        let p = &self.paths;
-        raw::RenameAt::new(
-            dir_of(&p.old_dir),
-            p.old.as_ptr(),
-            dir_of(&p.new_dir),
-            p.new.as_ptr(),
-        )
-        .flags(self.flags)
-        .build()
-    }
-    fn complete(self, cqe: &Cqe) -> io::Result<()> {
-        unit(cqe)
-    }
-}
-
-/// Makes a hard link, like `linkat(2)`: `IORING_OP_LINKAT` (Linux 5.15). The op
-/// owns both paths.
-///
-/// ```
-/// use uring::owned::{OwnedRing, ops::LinkAt};
-/// # if !uring::probe::probe()?.is_supported(uring::op::LinkAt::CODE) { return Ok(()) } // older kernel
-/// let dir = std::env::temp_dir().join(format!("uring-doc-linkat-{}", std::process::id()));
-/// std::fs::create_dir_all(&dir)?;
-/// std::fs::write(dir.join("a"), b"data")?;
-/// let mut ring = OwnedRing::new(2)?;
-/// let id = ring.submit_op(LinkAt::new(dir.join("a"), dir.join("b"))?)?;
-/// ring.wait_for(id)??;
-/// assert_eq!(std::fs::read(dir.join("b"))?, b"data");
-/// # std::fs::remove_dir_all(&dir)?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
-#[doc(alias = "io_uring_prep_linkat")]
-#[derive(Debug)]
-pub struct LinkAt {
-    paths: PathPair,
-    flags: i32,
-}
-
-impl LinkAt {
+path_pair_op! {
+    /// Makes a hard link, like `linkat(2)`: `IORING_OP_LINKAT` (Linux 5.15). The op
+    /// owns both paths.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops::LinkAt};
+    /// # if !uring::probe::probe()?.is_supported(uring::op::LinkAt::CODE) { return Ok(()) } // older kernel
+    /// let dir = std::env::temp_dir().join(format!("uring-doc-linkat-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// std::fs::write(dir.join("a"), b"data")?;
+    /// let mut ring = OwnedRing::new(2)?;
+    /// let id = ring.submit_op(LinkAt::new(dir.join("a"), dir.join("b"))?)?;
+    /// ring.wait_for(id)??;
+    /// assert_eq!(std::fs::read(dir.join("b"))?, b"data");
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[doc(alias = "io_uring_prep_linkat")]
+    pub struct LinkAt;
     /// Link `new` to the file `old` names (both relative to the current directory
     /// unless directories are given).
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` when a path contains a NUL byte.
-    pub fn new(old: impl AsRef<Path>, new: impl AsRef<Path>) -> io::Result<LinkAt> {
-        Ok(LinkAt {
-            paths: PathPair::new(old.as_ref(), new.as_ref())?,
-            flags: 0,
-        })
-    }
-
-    /// Resolve the relative paths against these directories.
-    pub fn dirs(mut self, old_dir: impl Into<SharedFd>, new_dir: impl Into<SharedFd>) -> LinkAt {
-        self.paths.set_dirs(old_dir.into(), new_dir.into());
-        self
-    }
-
+    fn new;
     /// `AT_SYMLINK_FOLLOW` (link to what a symlink `old` points at) or
     /// `AT_EMPTY_PATH` (with an empty `old`: link the old directory descriptor's
     /// file itself).
-    pub fn flags(mut self, flags: i32) -> LinkAt {
-        self.flags = flags;
-        self
-    }
-}
-
-// SAFETY: names two paths (CString heap bytes, never mutated) and directory
-// descriptors the op's SharedFds keep open (with AT_EMPTY_PATH the kernel uses the
-// old directory's descriptor itself, which is kept open the same way).
-unsafe impl Op for LinkAt {
-    type Output = io::Result<()>;
-    fn sqe(&mut self) -> Sqe {
-        let p = &self.paths;
-        raw::LinkAt::new(
-            dir_of(&p.old_dir),
-            p.old.as_ptr(),
-            dir_of(&p.new_dir),
-            p.new.as_ptr(),
-        )
-        .flags(self.flags)
-        .build()
-    }
-    fn complete(self, cqe: &Cqe) -> io::Result<()> {
-        unit(cqe)
-    }
+    fn flags(i32);
 }
 
 /// Makes a symbolic link, like `symlinkat(2)`: `IORING_OP_SYMLINKAT` (Linux 5.15).
