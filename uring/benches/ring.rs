@@ -6,10 +6,14 @@
 //! ring nop  <batch> <default|defer> <ops>
 //! ring read <qd> <default|defer> <ops> <file>
 //! ring read-owned <qd> <default|defer> <ops> <file>
+//! ring read-owned-held <qd> <default|defer> <ops> <file>
 //! ```
 //!
 //! `read-owned` is the same workload through the safe layer ([`uring::owned`]): each
-//! read owns its page-aligned `AlignedBuf`, which comes back with the completion and is reused.
+//! read owns its page-aligned `AlignedBuf`, which comes back with the completion and is
+//! reused, and names the file through a `SharedFd` (an `Arc` clone and drop per read).
+//! `read-owned-held` names it as a file the ring holds instead (`OwnedRing::hold_fd`:
+//! a look-up per read, no atomics).
 //!
 //! Prints one line: `ops_per_sec <float>`.
 
@@ -152,16 +156,44 @@ fn bench_read(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, String> 
     Ok(done as f64 / start.elapsed().as_secs_f64())
 }
 
-fn bench_read_owned(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, String> {
-    use uring::owned::{AlignedBuf, OwnedRing, SharedFd, ops as owned_ops};
+fn bench_read_owned(
+    qd: u32,
+    mode: &str,
+    ops: u64,
+    path: &str,
+    shared: bool,
+) -> Result<f64, String> {
+    use uring::owned::{OwnedRing, SharedFd, ops::Read};
     let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
     let blocks = file.metadata().map_err(|e| e.to_string())?.len() / 4096;
     if blocks == 0 {
         return Err(format!("{path} is smaller than one 4 KiB block"));
     }
-    let file = SharedFd::from(file);
     let mut ring =
         OwnedRing::from_builder(builder(mode)?, qd).map_err(|e| format!("ring setup: {e}"))?;
+    if shared {
+        let file = SharedFd::from(file);
+        read_owned_loop(&mut ring, qd, ops, blocks, |buf, off| {
+            Read::new(&file, buf, off)
+        })
+    } else {
+        let file = ring.hold_fd(file).map_err(|e| e.to_string())?;
+        read_owned_loop(&mut ring, qd, ops, blocks, |buf, off| {
+            Read::new(file, buf, off)
+        })
+    }
+}
+
+/// The loop of [`bench_read_owned`]: `read` makes the read of a buffer at an
+/// offset (naming the file however the caller holds it).
+fn read_owned_loop(
+    ring: &mut uring::owned::OwnedRing,
+    qd: u32,
+    ops: u64,
+    blocks: u64,
+    read: impl Fn(uring::owned::AlignedBuf, u64) -> uring::owned::ops::Read<uring::owned::AlignedBuf>,
+) -> Result<f64, String> {
+    use uring::owned::{AlignedBuf, ops::Read};
     // Page-aligned, as the C side's buffers (see `bench_read`).
     let mut free = (0..qd)
         .map(|_| AlignedBuf::zeroed(4096, 4096))
@@ -174,16 +206,14 @@ fn bench_read_owned(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, St
             let buf = free.pop().expect("one free buffer per read in flight");
             let off = (next_rand(&mut seed) % blocks) * 4096;
             // The id is not needed: completions are taken in bulk below.
-            let _id = ring
-                .submit_op(owned_ops::Read::new(&file, buf, off))
-                .map_err(|e| e.to_string())?;
+            let _id = ring.submit_op(read(buf, off)).map_err(|e| e.to_string())?;
             submitted += 1;
         }
         ring.submit_and_wait(1)
             .map_err(|e| format!("submit: {e}"))?;
         for c in ring.completions() {
             let (res, buf) = c
-                .downcast::<owned_ops::Read<AlignedBuf>>()
+                .downcast::<Read<AlignedBuf>>()
                 .map_err(|_| "a completion of another op".to_string())?;
             match res {
                 Ok(4096) => {}
@@ -209,9 +239,12 @@ fn main() -> ExitCode {
         }
         ["read", qd, mode, ops, file] => num(qd).and_then(|q| bench_read(q as u32, mode, num(ops)?, file)),
         ["read-owned", qd, mode, ops, file] => {
-            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file))
+            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, true))
         }
-        _ => Err("usage: ring nop|nop-owned <batch> <default|defer|regfd> <ops> | ring read|read-owned <qd> <default|defer|regfd> <ops> <file>".into()),
+        ["read-owned-held", qd, mode, ops, file] => {
+            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, false))
+        }
+        _ => Err("usage: ring nop|nop-owned <batch> <default|defer|regfd> <ops> | ring read|read-owned|read-owned-held <qd> <default|defer|regfd> <ops> <file>".into()),
     };
     match result {
         Ok(rate) => {

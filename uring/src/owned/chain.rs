@@ -3,19 +3,36 @@
 
 use std::io;
 
+use super::held::{HeldFiles, TOKEN_BIT, not_held};
 use super::op::imp;
-use super::slab::Slab;
+use super::slab::{NO_FILE, Slab};
 use super::{Op, OpId, OpKey};
 use crate::error;
 use crate::sqe::Sqe;
 
 /// Refuses an operation bound to another ring than `ring` (it names a buffer
-/// group, registered buffers or a send queue registered there).
+/// group, registered buffers or a send queue registered there); says which
+/// [`HeldFd`](super::HeldFd) it names, if it names one (its token), for the
+/// ring to look up in its own table of held files.
 #[inline(always)]
-pub(super) fn check_binding(ring: u64, bound: Option<u64>) -> io::Result<()> {
+pub(super) fn check_binding(ring: u64, bound: Option<u64>) -> io::Result<Option<u64>> {
     match bound {
-        Some(other) if other != ring => Err(wrong_ring()),
-        _ => Ok(()),
+        None => Ok(None),
+        Some(b) if b == ring => Ok(None),
+        // u64::MAX: bound to two different rings (no token has it).
+        Some(token) if token & TOKEN_BIT != 0 && token != u64::MAX => Ok(Some(token)),
+        Some(_) => Err(wrong_ring()),
+    }
+}
+
+/// The slot in `files` of the held file an operation names (which the table
+/// records with the operation): [`NO_FILE`] for none, `EBADF` for one the ring
+/// does not hold.
+#[inline(always)]
+pub(super) fn held_file(files: &HeldFiles, held: Option<u64>) -> io::Result<u32> {
+    match held {
+        None => Ok(NO_FILE),
+        Some(token) => files.lookup(token),
     }
 }
 
@@ -34,12 +51,18 @@ fn wrong_ring() -> io::Error {
 pub struct ChainPrep<'a> {
     pub(super) sqes: &'a mut Vec<Sqe>,
     pub(super) ring: u64,
+    pub(super) files: &'a HeldFiles,
 }
 
 impl ChainPrep<'_> {
-    /// Refuses a member bound to another ring, then builds its entry.
+    /// Refuses a member bound to another ring, or naming a held file the ring
+    /// does not hold, then builds its entry.
     fn add<T: Op>(&mut self, op: &mut T) -> io::Result<()> {
-        check_binding(self.ring, op.bound_ring(imp::Token(())))?;
+        if let Some(token) = check_binding(self.ring, op.bound_ring(imp::Token(())))? {
+            if !self.files.holds(token) {
+                return Err(not_held());
+            }
+        }
         self.sqes.push(op.sqe());
         Ok(())
     }
@@ -56,7 +79,13 @@ pub struct ChainParts<'a> {
 
 impl ChainParts<'_> {
     fn table<T: Op>(&mut self, op: T) -> OpId<T> {
-        let (slot, generation) = self.table.insert(op);
+        let held = check_binding(self.ring, op.bound_ring(imp::Token(())))
+            .expect("prepare checked every member's binding");
+        // Prepare found every held file named held, and none can have been
+        // released since (that takes the ring, which the caller borrows).
+        let file = held_file(&self.table.files, held)
+            .expect("prepare checked that the ring holds every file named");
+        let (slot, generation) = self.table.insert(op, file);
         OpId::new(OpKey {
             ring: self.ring,
             slot,

@@ -109,7 +109,12 @@
 //! **Descriptors.** An operation on a file holds a [`SharedFd`] clone, so the
 //! descriptor stays open until the final completion, whatever the caller does with
 //! its own copies: the number cannot be closed and reused for another file while
-//! the kernel may still look it up. Operations that create descriptors
+//! the kernel may still look it up. A descriptor the ring holds ([`HeldFd`], from
+//! [`OwnedRing::hold_fd`]) gives the same guarantee without a reference count per
+//! operation: the ring records which held file each operation in flight names
+//! (checking, before it submits one, that it holds that very descriptor), and
+//! closes a released one only after those operations' final completions — or
+//! never, if the ring had to leak one of them. Operations that create descriptors
 //! ([`ops::OpenAt`], [`ops::OpenAt2`], [`ops::Accept`], [`ops::AcceptMultishot`],
 //! [`ops::Socket`], and [`ops::RecvMsg`] for descriptors passed with
 //! `SCM_RIGHTS`) always ask for close-on-exec and wrap each new descriptor in an
@@ -379,6 +384,7 @@ mod chained;
 mod direct;
 mod fd;
 mod fixed;
+mod held;
 mod issuer;
 mod multi;
 mod op;
@@ -401,6 +407,7 @@ pub use chained::{ChainedBuf, Drain, Fill};
 pub use direct::{DirectFd, DirectSlot, DirectTable, MAX_DIRECT_SLOTS, Mailbox};
 pub use fd::SharedFd;
 pub use fixed::{FixedBuf, FixedBufs, FixedIoBuf, MAX_FIXED_BUF_SIZE, MAX_FIXED_BUFS};
+pub use held::{HeldFd, MAX_HELD_FDS};
 pub use issuer::parked_rings;
 pub use multi::{ItemPoll, Items, Multi, MultiOutput, Multishot, Next, StreamEnd};
 pub use op::{Completion, Op, OpId, OpKey, SubmitError};

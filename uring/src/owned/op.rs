@@ -62,7 +62,10 @@ pub unsafe trait Op: Send + Sized + 'static {
     }
 
     /// The ring this operation must be submitted to (one whose provided-buffer
-    /// group it names), if any. Only this crate's operations can say so.
+    /// group it names), if any; or the token of the [`HeldFd`](super::HeldFd)
+    /// it names (the ring then checks that it holds that file, and counts the
+    /// operation as its user until the final completion). Only this crate's
+    /// operations can say so.
     #[doc(hidden)]
     fn bound_ring(&self, _: imp::Token) -> Option<u64> {
         None
@@ -299,7 +302,7 @@ impl Completion {
     /// assert_eq!(c.downcast::<ops::Nop>().unwrap()?, 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     #[allow(clippy::result_large_err)] // as for `into_output`
     pub fn downcast<T: Op>(mut self) -> Result<T::Output, Completion> {
         // Taken in place; what is left of `self` then holds nothing, and its drop

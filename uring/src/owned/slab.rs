@@ -27,6 +27,7 @@ use core::mem::{self, MaybeUninit};
 use core::ptr;
 use std::sync::Mutex;
 
+use super::held::HeldFiles;
 use super::{Completion, Op, OpKey};
 use crate::cqueue::Cqe;
 
@@ -35,6 +36,9 @@ pub(super) const INLINE_BYTES: usize = 64;
 
 /// No slot: the end of the free list or of the ready list.
 pub(super) const NO_SLOT: u32 = u32::MAX;
+
+/// An operation that names no [`HeldFd`](super::HeldFd).
+pub(super) const NO_FILE: u32 = u32::MAX;
 
 /// Room for one value of any type: inline when it fits, else a pointer to a box.
 ///
@@ -299,8 +303,18 @@ pub(super) fn leaked_count() -> usize {
 
 enum State {
     Free,
-    InFlight { vt: &'static VTable, detached: bool },
-    Done { vt: &'static VTable, cqe: Cqe },
+    /// `file`: the held file the operation names (its slot in
+    /// [`Slab::files`]), or [`NO_FILE`]: a release of that file waits for the
+    /// operation's final completion.
+    InFlight {
+        vt: &'static VTable,
+        detached: bool,
+        file: u32,
+    },
+    Done {
+        vt: &'static VTable,
+        cqe: Cqe,
+    },
 }
 
 /// One slot of the table.
@@ -341,6 +355,9 @@ pub(super) struct Slab {
     ready_head: u32,
     ready_tail: u32,
     ready_len: usize,
+    /// The ring's held files. Dropped after the operations (a field, dropped
+    /// after `Slab::drop` ran); if operations were leaked, they are leaked too.
+    pub(super) files: HeldFiles,
 }
 
 /// Frees a slot whose contents were taken, if a take panics before it does so.
@@ -365,6 +382,7 @@ impl Slab {
             ready_head: NO_SLOT,
             ready_tail: NO_SLOT,
             ready_len: 0,
+            files: HeldFiles::new(),
         }
     }
 
@@ -380,13 +398,15 @@ impl Slab {
         self.ready_len
     }
 
-    /// Puts `op` in a slot, in flight: its slot and generation.
+    /// Puts `op` in a slot, in flight: its slot and generation. `file` is the
+    /// held file it names ([`NO_FILE`] for none), which [`files`](Self::files)
+    /// holds: recorded, so that releasing the file waits for the operation.
     ///
     /// # Panics
     ///
     /// With 2^32 - 1 slots in use (before `op` enters the table).
     #[inline(always)]
-    pub(super) fn insert<T: Op>(&mut self, op: T) -> (u32, u64) {
+    pub(super) fn insert<T: Op>(&mut self, op: T, file: u32) -> (u32, u64) {
         let vt = vtable::<T>();
         let slot = if self.free != NO_SLOT {
             self.free
@@ -416,6 +436,7 @@ impl Slab {
         s.state = State::InFlight {
             vt,
             detached: false,
+            file,
         };
         self.in_flight += 1;
         (slot, s.generation)
@@ -441,45 +462,78 @@ impl Slab {
         op
     }
 
+    /// Slot `slot`, without a bounds check.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is a slot of the table (`< slots.len()`): one that a list links
+    /// to, or that was just checked. Slots are never removed, so an index that
+    /// was valid once stays valid.
+    #[inline(always)]
+    unsafe fn at(&mut self, slot: u32) -> &mut Slot {
+        debug_assert!((slot as usize) < self.slots.len());
+        // SAFETY: the caller's contract.
+        unsafe { self.slots.get_unchecked_mut(slot as usize) }
+    }
+
     /// Puts a slot on the free list (its contents were taken or never were).
     #[inline(always)]
     fn release(&mut self, slot: u32) {
+        let free = self.free;
         let s = &mut self.slots[slot as usize];
         s.state = State::Free;
-        s.next = self.free;
+        s.next = free;
         self.free = slot;
     }
 
-    fn link_ready(&mut self, slot: u32) {
+    /// Appends `slot` to the ready list.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is of the table (`< slots.len()`) and not in the ready list.
+    #[inline(always)]
+    unsafe fn link_ready(&mut self, slot: u32) {
         let tail = self.ready_tail;
-        {
-            let s = &mut self.slots[slot as usize];
+        // SAFETY: `slot` is of the table (the caller's contract), and `tail`,
+        // when there is one, is a slot the ready list links to.
+        unsafe {
+            let s = self.at(slot);
             s.prev = tail;
             s.next = NO_SLOT;
-        }
-        if tail == NO_SLOT {
-            self.ready_head = slot;
-        } else {
-            self.slots[tail as usize].next = slot;
+            if tail == NO_SLOT {
+                self.ready_head = slot;
+            } else {
+                self.at(tail).next = slot;
+            }
         }
         self.ready_tail = slot;
         self.ready_len += 1;
     }
 
-    fn unlink_ready(&mut self, slot: u32) {
-        let (prev, next) = {
-            let s = &self.slots[slot as usize];
-            (s.prev, s.next)
-        };
-        if prev == NO_SLOT {
-            self.ready_head = next;
-        } else {
-            self.slots[prev as usize].next = next;
-        }
-        if next == NO_SLOT {
-            self.ready_tail = prev;
-        } else {
-            self.slots[next as usize].prev = prev;
+    /// Takes `slot` out of the ready list.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is in the ready list (so of the table).
+    #[inline(always)]
+    unsafe fn unlink_ready(&mut self, slot: u32) {
+        // SAFETY: `slot` is of the table (the caller's contract), and
+        // `prev` and `next`, when there are ones, are slots the list links to.
+        unsafe {
+            let (prev, next) = {
+                let s = self.at(slot);
+                (s.prev, s.next)
+            };
+            if prev == NO_SLOT {
+                self.ready_head = next;
+            } else {
+                self.at(prev).next = next;
+            }
+            if next == NO_SLOT {
+                self.ready_tail = prev;
+            } else {
+                self.at(next).prev = prev;
+            }
         }
         self.ready_len -= 1;
     }
@@ -494,7 +548,7 @@ impl Slab {
         let Some(s) = self.slots.get_mut(slot as usize) else {
             return Routed::Unknown;
         };
-        let State::InFlight { vt, detached } = s.state else {
+        let State::InFlight { vt, detached, .. } = s.state else {
             return Routed::Unknown;
         };
         if s.generation & mask != gen_low {
@@ -515,7 +569,8 @@ impl Slab {
             unsafe { (vt.drop_finished)(&mut op, cqe) };
         } else {
             s.state = State::Done { vt, cqe: *cqe };
-            self.link_ready(slot);
+            // SAFETY: the slot was just looked up; in flight, it was not listed.
+            unsafe { self.link_ready(slot) };
         }
         Routed::Op(generation)
     }
@@ -567,7 +622,8 @@ impl Slab {
     #[inline]
     pub(super) fn take<T: Op>(&mut self, slot: u32, generation: u64) -> Option<T::Output> {
         let (vt, cqe) = self.done_as::<T>(slot, generation)?;
-        self.unlink_ready(slot);
+        // SAFETY: a `Done` slot (just looked up) is in the ready list.
+        unsafe { self.unlink_ready(slot) };
         let s = &mut self.slots[slot as usize];
         if vt.made {
             // SAFETY: a made table of T: the slot holds a T::Output; the slot is
@@ -591,7 +647,8 @@ impl Slab {
         if slot == NO_SLOT {
             return None;
         }
-        self.unlink_ready(slot);
+        // SAFETY: the ready list's head is in the ready list.
+        unsafe { self.unlink_ready(slot) };
         let s = &mut self.slots[slot as usize];
         let State::Done { vt, cqe } = s.state else {
             unreachable!("the ready list holds finished operations");
@@ -630,7 +687,8 @@ impl Slab {
     /// finished. Nothing happens for a slot that holds neither.
     pub(super) fn detach(&mut self, slot: u32, generation: u64) {
         if let Some((vt, cqe)) = self.done(slot, generation) {
-            self.unlink_ready(slot);
+            // SAFETY: a `Done` slot (just looked up) is in the ready list.
+            unsafe { self.unlink_ready(slot) };
             let mut op = mem::replace(&mut self.slots[slot as usize].op, Storage::empty());
             self.release(slot);
             // SAFETY: `op` holds what the slot's table says; the slot was freed
@@ -674,7 +732,8 @@ impl Slab {
         if !vt.made {
             // Out of the ready list while the slot holds nothing: a panic in
             // `complete` then frees it (the guard), and no one looks at it.
-            self.unlink_ready(slot);
+            // SAFETY: a `Done` slot (just looked up) is in the ready list.
+            unsafe { self.unlink_ready(slot) };
             let guard = ReleaseOnUnwind { slab: self, slot };
             // SAFETY: T's own table: the slot holds a T, taken once (the slot's
             // table is replaced below, or the slot freed by the guard).
@@ -690,7 +749,8 @@ impl Slab {
             // Back in the list where it was is not possible in O(1); at the end
             // is where the next completion would have gone. Only a finished
             // multishot stream is made this way, and its key is its own.
-            self.link_ready(slot);
+            // SAFETY: the slot was looked up above, and unlinked since.
+            unsafe { self.link_ready(slot) };
         }
         let s = &mut self.slots[slot as usize];
         // SAFETY: the slot holds T::Output under T's made table (just checked,
@@ -724,12 +784,50 @@ impl Slab {
             .collect()
     }
 
+    /// Releases the held file of `token`: closed now if no operation in
+    /// flight names it, else once all those that do have had their final
+    /// completions (see [`close_released`](Self::close_released)). `EBADF` if
+    /// the ring does not hold it.
+    pub(super) fn release_held(&mut self, token: u64) -> std::io::Result<()> {
+        let index = self.files.lookup(token)?;
+        let ops = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s.state, State::InFlight { file, .. } if file == index))
+            .map(|(i, s)| (i as u32, s.generation))
+            .collect();
+        self.files.release(index, ops);
+        Ok(())
+    }
+
+    /// Closes the released held files whose operations have all had their
+    /// final completions. One branch when none waits.
+    #[inline(always)]
+    pub(super) fn close_released(&mut self) {
+        if self.files.has_pending() {
+            self.close_released_slow();
+        }
+    }
+
+    #[cold]
+    fn close_released_slow(&mut self) {
+        let slots = &self.slots;
+        self.files.close_released(|slot, generation| {
+            slots.get(slot as usize).is_some_and(|s| {
+                s.generation == generation && matches!(s.state, State::InFlight { .. })
+            })
+        });
+    }
+
     /// Moves every operation in flight to the graveyard, where it is never
-    /// dropped; returns how many.
+    /// dropped; returns how many. The held files are leaked then too (any of
+    /// them may be named by a leaked operation).
     pub(super) fn leak_in_flight(&mut self) -> usize {
         if self.in_flight == 0 {
             return 0;
         }
+        self.files.leak_all();
         let mut graveyard = GRAVEYARD.lock().unwrap_or_else(|e| e.into_inner());
         let mut n = 0;
         for slot in 0..self.slots.len() as u32 {
@@ -851,8 +949,8 @@ mod tests {
     fn insert_complete_take_inline_and_boxed() {
         let drops = Arc::new(AtomicUsize::new(0));
         let mut slab = Slab::new();
-        let (a, ga) = slab.insert(Small::new(&drops, 1));
-        let (b, gb) = slab.insert(Big::new(&drops, 2));
+        let (a, ga) = slab.insert(Small::new(&drops, 1), NO_FILE);
+        let (b, gb) = slab.insert(Big::new(&drops, 2), NO_FILE);
         assert_eq!(slab.in_flight(), 2);
         assert!(slab.is_in_flight(a, ga) && slab.is_in_flight(b, gb));
         assert_eq!(slab.take::<Small>(a, ga).map(|o| o.1), None, "not finished");
@@ -882,10 +980,10 @@ mod tests {
     fn slots_are_reused_with_a_new_generation() {
         let drops = Arc::new(AtomicUsize::new(0));
         let mut slab = Slab::new();
-        let (a, ga) = slab.insert(Small::new(&drops, 1));
+        let (a, ga) = slab.insert(Small::new(&drops, 1), NO_FILE);
         slab.on_cqe(a, ga & MASK, MASK, &cqe(0, 0));
         assert!(slab.take::<Small>(a, ga).is_some());
-        let (b, gb) = slab.insert(Small::new(&drops, 2));
+        let (b, gb) = slab.insert(Small::new(&drops, 2), NO_FILE);
         assert_eq!((b, gb), (a, ga + 1));
         // A stale completion (the old generation) routes nowhere.
         assert_eq!(slab.on_cqe(a, ga & MASK, MASK, &cqe(0, 0)), Routed::Unknown);
@@ -903,7 +1001,9 @@ mod tests {
     fn the_ready_list_keeps_completion_order_across_typed_takes() {
         let drops = Arc::new(AtomicUsize::new(0));
         let mut slab = Slab::new();
-        let keys: Vec<_> = (0..5).map(|i| slab.insert(Small::new(&drops, i))).collect();
+        let keys: Vec<_> = (0..5)
+            .map(|i| slab.insert(Small::new(&drops, i), NO_FILE))
+            .collect();
         for &(s, g) in keys.iter().rev() {
             slab.on_cqe(s, g & MASK, MASK, &cqe(0, 0));
         }
@@ -924,8 +1024,8 @@ mod tests {
     fn detached_ops_are_dropped_at_their_final_completion_or_at_once() {
         let drops = Arc::new(AtomicUsize::new(0));
         let mut slab = Slab::new();
-        let (a, ga) = slab.insert(Big::new(&drops, 1));
-        let (b, gb) = slab.insert(Small::new(&drops, 2));
+        let (a, ga) = slab.insert(Big::new(&drops, 1), NO_FILE);
+        let (b, gb) = slab.insert(Small::new(&drops, 2), NO_FILE);
         slab.detach(a, ga);
         assert_eq!(drops.load(Ordering::Relaxed), 0, "in flight: kept");
         slab.on_cqe(a, ga & MASK, MASK, &cqe(0, 0));
@@ -936,8 +1036,8 @@ mod tests {
         assert_eq!(drops.load(Ordering::Relaxed), 2);
         assert_eq!(slab.ready_len(), 0);
         // Both slots are free again.
-        let (c, _) = slab.insert(Small::new(&drops, 3));
-        let (d, _) = slab.insert(Small::new(&drops, 4));
+        let (c, _) = slab.insert(Small::new(&drops, 3), NO_FILE);
+        let (d, _) = slab.insert(Small::new(&drops, 4), NO_FILE);
         let mut got = [c, d];
         got.sort();
         assert_eq!(got, [0, 1]);
@@ -948,8 +1048,8 @@ mod tests {
     fn taken_drops_or_converts_once() {
         let drops = Arc::new(AtomicUsize::new(0));
         let mut slab = Slab::new();
-        let (a, ga) = slab.insert(Big::new(&drops, 1));
-        let (b, gb) = slab.insert(Small::new(&drops, 2));
+        let (a, ga) = slab.insert(Big::new(&drops, 1), NO_FILE);
+        let (b, gb) = slab.insert(Small::new(&drops, 2), NO_FILE);
         slab.on_cqe(a, ga & MASK, MASK, &cqe(1, 0));
         slab.on_cqe(b, gb & MASK, MASK, &cqe(2, 0));
         let (_, _, mut ta) = slab.pop_ready().unwrap();
@@ -971,8 +1071,8 @@ mod tests {
     fn a_panic_in_complete_leaves_the_slab_consistent() {
         let drops = Arc::new(AtomicUsize::new(0));
         let mut slab = Slab::new();
-        let (a, ga) = slab.insert(Small::new(&drops, 1));
-        let (b, gb) = slab.insert(Big::new(&drops, 2));
+        let (a, ga) = slab.insert(Small::new(&drops, 1), NO_FILE);
+        let (b, gb) = slab.insert(Big::new(&drops, 2), NO_FILE);
         slab.on_cqe(a, ga & MASK, MASK, &cqe(-999, 0));
         slab.on_cqe(b, gb & MASK, MASK, &cqe(-999, 0));
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -989,8 +1089,8 @@ mod tests {
         assert_eq!(slab.ready_len(), 0);
         assert!(slab.pop_ready().is_none());
         assert!(!slab.is_done(a, ga) && !slab.is_done(b, gb));
-        let (c, _) = slab.insert(Small::new(&drops, 3));
-        let (d, _) = slab.insert(Small::new(&drops, 4));
+        let (c, _) = slab.insert(Small::new(&drops, 3), NO_FILE);
+        let (d, _) = slab.insert(Small::new(&drops, 4), NO_FILE);
         let mut got = [c, d];
         got.sort();
         assert_eq!(got, [0, 1]);
@@ -1000,7 +1100,7 @@ mod tests {
     fn a_panic_in_complete_while_downcasting_drops_the_op_once() {
         let drops = Arc::new(AtomicUsize::new(0));
         let mut slab = Slab::new();
-        let (a, ga) = slab.insert(Big::new(&drops, 1));
+        let (a, ga) = slab.insert(Big::new(&drops, 1), NO_FILE);
         slab.on_cqe(a, ga & MASK, MASK, &cqe(-999, 0));
         let (_, _, mut t) = slab.pop_ready().unwrap();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -1016,7 +1116,7 @@ mod tests {
     fn made_outputs_are_taken_in_place_then_whole() {
         let drops = Arc::new(AtomicUsize::new(0));
         let mut slab = Slab::new();
-        let (a, ga) = slab.insert(Small::new(&drops, 9));
+        let (a, ga) = slab.insert(Small::new(&drops, 9), NO_FILE);
         assert!(slab.done_output_mut::<Small>(a, ga).is_none(), "in flight");
         assert!(slab.in_flight_mut::<Big>(a, ga).is_none(), "wrong type");
         slab.in_flight_mut::<Small>(a, ga).unwrap().mores = 4;
@@ -1038,9 +1138,9 @@ mod tests {
         let before = leaked_count();
         {
             let mut slab = Slab::new();
-            let _ = slab.insert(Small::new(&drops, 1));
-            let _ = slab.insert(Big::new(&drops, 2));
-            let (c, gc) = slab.insert(Small::new(&drops, 3));
+            let _ = slab.insert(Small::new(&drops, 1), NO_FILE);
+            let _ = slab.insert(Big::new(&drops, 2), NO_FILE);
+            let (c, gc) = slab.insert(Small::new(&drops, 3), NO_FILE);
             slab.on_cqe(c, gc & MASK, MASK, &cqe(0, 0));
             // Dropped with two in flight and one finished.
         }
@@ -1049,11 +1149,83 @@ mod tests {
         assert_eq!(Arc::strong_count(&drops), 3, "the leaked ones keep theirs");
     }
 
+    /// A pipe: the read end (non-blocking) and the write end.
+    fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+        use std::os::fd::FromRawFd;
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two descriptors into the array.
+        let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
+        assert_eq!(rc, 0);
+        // SAFETY: both are new descriptors nothing else owns.
+        unsafe {
+            (
+                std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+                std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+            )
+        }
+    }
+
+    /// Whether the write end of the pipe whose read end is `r` is closed: a
+    /// read gives end of file rather than `EAGAIN`.
+    fn writer_closed(r: &std::os::fd::OwnedFd) -> bool {
+        use std::os::fd::AsRawFd;
+        let mut b = [0u8; 1];
+        // SAFETY: reads at most one byte into `b`.
+        let n = unsafe { libc::read(r.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+        assert!(n <= 0, "nothing was written");
+        n == 0
+    }
+
+    #[test]
+    fn a_released_held_file_closes_after_its_ops_final_completions() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut slab = Slab::new();
+        let (r, w) = pipe();
+        let held = slab.files.hold(w).unwrap();
+        let file = slab.files.lookup(held.token()).unwrap();
+        let (a, ga) = slab.insert(Small::new(&drops, 1), file);
+        let (b, gb) = slab.insert(Small::new(&drops, 2), file);
+        let (c, gc) = slab.insert(Small::new(&drops, 3), NO_FILE);
+        slab.release_held(held.token()).unwrap();
+        assert!(slab.files.lookup(held.token()).is_err(), "released");
+        slab.on_cqe(a, ga & MASK, MASK, &cqe(0, sys_more()));
+        slab.on_cqe(c, gc & MASK, MASK, &cqe(0, 0));
+        slab.on_cqe(a, ga & MASK, MASK, &cqe(0, 0));
+        slab.close_released();
+        assert!(!writer_closed(&r), "b still names it");
+        slab.on_cqe(b, gb & MASK, MASK, &cqe(0, 0));
+        slab.close_released();
+        assert!(writer_closed(&r), "closed after b's final completion");
+    }
+
+    #[test]
+    fn held_files_are_leaked_with_leaked_ops_and_closed_otherwise() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let (r1, w1) = pipe();
+        let (r2, w2) = pipe();
+        {
+            let mut slab = Slab::new();
+            let held = slab.files.hold(w1).unwrap();
+            let file = slab.files.lookup(held.token()).unwrap();
+            let _ = slab.insert(Small::new(&drops, 1), file);
+            // Dropped with the op in flight: leaked, and the file with it.
+        }
+        assert!(!writer_closed(&r1), "a leaked op's file stays open");
+        {
+            let mut slab = Slab::new();
+            let held = slab.files.hold(w2).unwrap();
+            let file = slab.files.lookup(held.token()).unwrap();
+            let (a, ga) = slab.insert(Small::new(&drops, 2), file);
+            slab.on_cqe(a, ga & MASK, MASK, &cqe(0, 0));
+        }
+        assert!(writer_closed(&r2), "closed with the table");
+    }
+
     #[test]
     fn unsubmitted_ops_come_back() {
         let drops = Arc::new(AtomicUsize::new(0));
         let mut slab = Slab::new();
-        let (a, _) = slab.insert(Big::new(&drops, 5));
+        let (a, _) = slab.insert(Big::new(&drops, 5), NO_FILE);
         let op: Big = slab.remove_unsubmitted(a);
         assert_eq!(op.tag, 5);
         assert_eq!(slab.in_flight(), 0);

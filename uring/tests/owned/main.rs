@@ -18,6 +18,7 @@ mod owned_direct_more;
 mod owned_fixed;
 mod owned_fuzz_found;
 mod owned_hazards;
+mod owned_held;
 mod owned_io;
 mod owned_multishot;
 mod owned_ops_more;

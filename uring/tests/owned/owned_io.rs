@@ -883,6 +883,47 @@ fn a_defer_taskrun_ring_progresses_through_the_non_blocking_calls() {
     ring.cancel(&id).unwrap();
 }
 
+/// Right after a wait, which ran the kernel's deferred work on its way out, the
+/// first non-blocking call on a `DEFER_TASKRUN` ring only reaps (no second
+/// entry per batch); work queued since is run by the next such call, so a loop
+/// of them still makes progress.
+#[test]
+fn a_defer_taskrun_ring_enters_once_per_wait() {
+    const TEST: &str = "a_defer_taskrun_ring_enters_once_per_wait";
+    let builder = uring::Ring::builder().single_issuer().defer_taskrun();
+    let mut ring = match OwnedRing::from_builder(builder, 8) {
+        Ok(ring) => ring,
+        Err(e) => {
+            support::skip(
+                TEST,
+                &format!("this kernel refused DEFER_TASKRUN ({e}); Linux 6.1 is needed"),
+            );
+            return;
+        }
+    };
+    let (r, mut w) = std::os::unix::net::UnixStream::pair().unwrap();
+    let recv = ring
+        .submit_op(ops::Recv::new(r, Vec::with_capacity(8)))
+        .unwrap();
+    let nop = ring.submit_op(ops::Nop::new()).unwrap();
+    ring.submit_and_wait(1).unwrap();
+    // The receive's data arrives after the wait: its completion is deferred
+    // work, which only an entry into the kernel runs.
+    w.write_all(b"late").unwrap();
+    let first: Vec<_> = ring.completions().map(|c| c.key()).collect();
+    assert_eq!(
+        first,
+        [nop.key()],
+        "the wait's completions, without entering"
+    );
+    let c = ring
+        .completions()
+        .next()
+        .expect("the next call entered and ran the receive");
+    let (n, buf) = c.into_output(&recv).unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (4, &b"late"[..]));
+}
+
 /// A zero-copy send's final completion (its notification) can wait for the
 /// peer to read the bytes (over loopback, for all but small sends): with an idle
 /// peer the operation stays in flight long after the send itself completed, as

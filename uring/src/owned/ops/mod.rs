@@ -131,7 +131,7 @@ use std::path::Path;
 
 #[cfg(doc)]
 use super::{BufPool, IoBuf, Multishot, PoolBuf};
-use super::{DirectFd, IoBufMut, SharedFd};
+use super::{DirectFd, HeldFd, IoBufMut, SharedFd};
 use crate::cqueue::Cqe;
 use crate::types::{Fd, Target};
 
@@ -178,13 +178,16 @@ impl<T> Drop for Heap<T> {
 unsafe impl<T: core::marker::Send> core::marker::Send for Heap<T> {}
 
 /// The file an operation works on: a plain descriptor ([`SharedFd`], kept open
-/// by the operation) or a direct descriptor ([`DirectFd`], named by its index in
-/// the ring's table with `IOSQE_FIXED_FILE`, its slot held by the operation).
+/// by the operation), a direct descriptor ([`DirectFd`], named by its index in
+/// the ring's table with `IOSQE_FIXED_FILE`, its slot held by the operation),
+/// or a descriptor the ring holds ([`HeldFd`], kept open by the ring while
+/// operations in flight name it, with no reference count per operation).
 ///
 /// Operations that take a file take `impl Into<FileRef>`: an [`OwnedFd`], a
-/// `File`, a socket, `&SharedFd`, or `&DirectFd`/`DirectFd`. An operation naming
-/// a direct descriptor runs only on that descriptor's ring (others refuse it with
-/// `EXDEV`).
+/// `File`, a socket, `&SharedFd`, `&DirectFd`/`DirectFd`, or a `HeldFd`. An
+/// operation naming a direct descriptor runs only on that descriptor's ring
+/// (others refuse it with `EXDEV`); one naming a held descriptor only on the
+/// ring that holds it (others refuse it with `EBADF`).
 ///
 /// ```
 /// use uring::owned::{DirectTable, OwnedRing, SharedFd, ops};
@@ -214,6 +217,8 @@ pub enum FileRef {
     Fd(SharedFd),
     /// A direct descriptor of one ring's table.
     Direct(DirectFd),
+    /// A plain descriptor one ring holds.
+    Held(HeldFd),
 }
 
 impl FileRef {
@@ -223,14 +228,17 @@ impl FileRef {
         match self {
             FileRef::Fd(fd) => Target::Fd(fd.as_raw_fd()),
             FileRef::Direct(d) => Target::Fixed(d.index()),
+            FileRef::Held(h) => Target::Fd(h.raw),
         }
     }
 
-    /// The ring a direct descriptor binds the operation to.
+    /// The ring a direct descriptor binds the operation to, or the token of
+    /// a held one (which the ring looks up in its own table).
     fn ring(&self) -> Option<u64> {
         match self {
             FileRef::Fd(_) => None,
             FileRef::Direct(d) => Some(d.ring_id()),
+            FileRef::Held(h) => Some(h.token()),
         }
     }
 
@@ -238,8 +246,22 @@ impl FileRef {
     fn plain(&self) -> Option<&SharedFd> {
         match self {
             FileRef::Fd(fd) => Some(fd),
-            FileRef::Direct(_) => None,
+            FileRef::Direct(_) | FileRef::Held(_) => None,
         }
+    }
+}
+
+impl From<HeldFd> for FileRef {
+    /// The held descriptor: the ring counts the operation as its user.
+    fn from(fd: HeldFd) -> FileRef {
+        FileRef::Held(fd)
+    }
+}
+
+impl From<&HeldFd> for FileRef {
+    /// The held descriptor: the ring counts the operation as its user.
+    fn from(fd: &HeldFd) -> FileRef {
+        FileRef::Held(*fd)
     }
 }
 

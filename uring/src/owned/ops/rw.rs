@@ -55,6 +55,7 @@ unsafe impl<B: IoBufMut> Op for Read<B> {
             .offset(self.offset)
             .build()
     }
+    #[inline]
     fn complete(self, cqe: &Cqe) -> BufResult<B> {
         let Read { mut buf, .. } = self;
         let res = cqe.result().map(|n| n as usize);
@@ -115,6 +116,7 @@ unsafe impl<B: IoBuf> Op for Write<B> {
             .offset(self.offset)
             .build()
     }
+    #[inline]
     fn complete(self, cqe: &Cqe) -> BufResult<B> {
         (cqe.result().map(|n| n as usize), self.buf)
     }

@@ -1,0 +1,342 @@
+//! Processing completions: moving them from the kernel's queue into the table
+//! (or the raw queue), and handing finished operations out, without waiting.
+
+#[cfg(doc)]
+use crate::Ring;
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+
+use super::OwnedRing;
+use crate::cqueue::Cqe;
+use crate::owned::slab::{Routed, Slab};
+use crate::owned::table::{GEN_MASK, TAG_INTERNAL, TAG_OWNED};
+use crate::owned::{Completion, Op, OpId, OpKey};
+
+impl OwnedRing {
+    /// Processes every completion the kernel has posted (flushing its overflow
+    /// list), and returns an iterator over the finished operations, oldest first.
+    /// It does not wait; on a `DEFER_TASKRUN` ring it first runs the kernel's
+    /// deferred work, as [`get_events`](Self::get_events) does — unless the
+    /// ring's last call was a wait ([`submit_and_wait`](Self::submit_and_wait)),
+    /// which ran it already.
+    ///
+    /// Completions the iterator does not reach stay queued for the next call.
+    pub fn completions(&mut self) -> Completions<'_> {
+        // An error here means the kernel's overflow list could not be flushed
+        // now; what is in the queue was still processed, and the rest comes with
+        // the next enter.
+        let _ = self.reap_now();
+        Completions { ring: self }
+    }
+
+    /// Processes every posted completion and returns an iterator over those of
+    /// raw entries ([`push_raw`](Self::push_raw)). Does not wait (and runs a
+    /// `DEFER_TASKRUN` ring's deferred work, as [`completions`](Self::completions)).
+    pub fn raw_completions(&mut self) -> RawCompletions<'_> {
+        let _ = self.reap_now();
+        RawCompletions { ring: self }
+    }
+
+    /// The non-blocking step: lets the kernel run the work it deferred for this
+    /// ring and post its completions (`io_uring_enter` with `GETEVENTS` and a
+    /// minimum of 0, which never waits), then processes every posted completion.
+    ///
+    /// On a ring set up with `DEFER_TASKRUN`, completions of operations that
+    /// finished after their submission (a receive whose data came later, a
+    /// timer) are posted only when the ring's task enters the kernel asking for
+    /// events; until then nothing looks at them. The calls that wait do so anyway;
+    /// the non-blocking ones — [`completions`](Self::completions),
+    /// [`raw_completions`](Self::raw_completions), [`try_take`](Self::try_take),
+    /// [`poll_item`](Self::poll_item), [`take_activity`](Self::take_activity) —
+    /// call this themselves on such a ring (entering only when the kernel flags
+    /// pending work, with `TASKRUN_FLAG`, and not right after a wait, which ran
+    /// the work on its way out). On other rings it only flushes the kernel's
+    /// overflow list.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let builder = uring::Ring::builder().single_issuer().defer_taskrun();
+    /// # let Ok(mut ring) = OwnedRing::from_builder(builder, 4) else { return Ok(()) }; // < 6.1
+    /// # /*
+    /// let mut ring = OwnedRing::from_builder(builder, 4)?;
+    /// # */
+    /// let (r, mut w) = std::os::unix::net::UnixStream::pair()?;
+    /// let id = ring.submit_op(ops::Recv::new(r, Vec::with_capacity(8)))?;
+    /// ring.submit()?;
+    /// std::io::Write::write_all(&mut w, b"hi")?;
+    /// let mut out = None;
+    /// while out.is_none() {
+    ///     ring.get_events()?; // try_take would do it too
+    ///     out = ring.try_take(&id);
+    /// }
+    /// assert_eq!(out.unwrap().0?, 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errno when entering fails (`EEXIST` from a thread other than
+    /// the ring's, on a `SINGLE_ISSUER` ring); completions already posted are
+    /// processed anyway.
+    pub fn get_events(&mut self) -> io::Result<()> {
+        let entered = match self.enter_check().and_then(|()| self.ring.get_events()) {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(()),
+            r => r,
+        };
+        let reaped = self.reap();
+        entered.and(reaped)
+    }
+
+    /// What the non-blocking calls process with: on a `DEFER_TASKRUN` ring with
+    /// deferred work possibly pending, [`get_events`](Self::get_events); otherwise
+    /// a plain reap (one branch on a field).
+    ///
+    /// Right after a wait ([`submit_and_wait`](Self::submit_and_wait) and the
+    /// like), which ran the deferred work on its way out, the first such call
+    /// only reaps: entering again would find nothing the wait did not (work
+    /// that arrived since is run by the next call, or the next wait).
+    #[inline]
+    pub(in crate::owned) fn reap_now(&mut self) -> io::Result<()> {
+        if self.defer_taskrun
+            && !core::mem::take(&mut self.waited)
+            && (!self.taskrun_flag || self.ring.sq_flags() & crate::sys::IORING_SQ_TASKRUN != 0)
+        {
+            return self.get_events();
+        }
+        self.reap()
+    }
+
+    /// Takes operation `id`'s output if its final completion has arrived, without
+    /// waiting (it processes what the kernel posted, but does not submit; on a
+    /// `DEFER_TASKRUN` ring it runs the deferred work first, as
+    /// [`get_events`](Self::get_events)).
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let id = ring.submit_op(ops::Nop::new())?;
+    /// assert!(ring.try_take(&id).is_none()); // not even submitted yet
+    /// ring.submit_and_wait(1)?;
+    /// assert_eq!(ring.try_take(&id).unwrap()?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn try_take<T: Op>(&mut self, id: &OpId<T>) -> Option<T::Output> {
+        // Already finished: no need to look at the kernel's queue first (what it
+        // holds is processed by the next call that reaps).
+        if let Some(out) = self.take_ready(id) {
+            return Some(out);
+        }
+        let _ = self.reap_now();
+        self.take_ready(id)
+    }
+
+    pub(in crate::owned) fn take_ready<T: Op>(&mut self, id: &OpId<T>) -> Option<T::Output> {
+        if id.key.ring != self.id {
+            return None;
+        }
+        self.table.take::<T>(id.key.slot, id.key.generation)
+    }
+
+    /// The oldest finished operation, out of the table.
+    #[inline(always)]
+    pub(super) fn pop_completion(&mut self) -> Option<Completion> {
+        self.table.pop_completion(self.id)
+    }
+
+    /// Starts recording which operations get completions, for
+    /// [`take_activity`](Self::take_activity): an event loop then looks only at the
+    /// operations that have something for it, instead of polling every stream.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// ring.track_activity();
+    /// let a = ring.submit_op(ops::Nop::new())?;
+    /// ring.submit_and_wait(1)?;
+    /// let mut keys = Vec::new();
+    /// ring.take_activity(&mut keys)?;
+    /// assert_eq!(keys, [a.key()]);
+    /// ring.take_activity(&mut keys)?;
+    /// assert_eq!(keys, [a.key()]); // nothing new was appended
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn track_activity(&mut self) {
+        self.activity.get_or_insert_with(Vec::new);
+    }
+
+    /// Processes every completion the kernel has posted (running a `DEFER_TASKRUN`
+    /// ring's deferred work first, as [`get_events`](Self::get_events)), and appends to `keys` the
+    /// key of each operation that got one since the last call (an item of a
+    /// multishot stream, or a final completion), oldest first; an operation with
+    /// several completions appears once per completion. Appends nothing unless
+    /// [`track_activity`](Self::track_activity) was called.
+    ///
+    /// The completions themselves are where they always are: items with
+    /// [`poll_item`](Self::poll_item), finished operations with
+    /// [`completions`](Self::completions).
+    ///
+    /// Every method that processes completions records them (`completions`,
+    /// `poll_item`, `wait_for`, …), so an event loop should call this before it
+    /// blocks in the kernel, and block only when it appended nothing: otherwise
+    /// completions processed while it handled the last batch wait unseen.
+    /// [`wait_activity`](Self::wait_activity) does exactly that.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errno when flushing its overflow list fails; what was already
+    /// in the completion queue is processed and its keys appended anyway.
+    pub fn take_activity(&mut self, keys: &mut Vec<OpKey>) -> io::Result<()> {
+        let reaped = self.reap_now();
+        if let Some(seen) = self.activity.as_mut() {
+            keys.append(seen);
+        }
+        reaped
+    }
+
+    /// Whether operation `id` is still in the table (its final completion not yet
+    /// processed).
+    pub fn is_in_flight<T>(&self, id: &OpId<T>) -> bool {
+        id.key.ring == self.id && self.table.is_in_flight(id.key.slot, id.key.generation)
+    }
+
+    /// Moves every posted completion out of the kernel's queue into `ready` (or
+    /// `raw`), flushing the overflow list while there is one.
+    pub(in crate::owned) fn reap(&mut self) -> io::Result<()> {
+        self.waited = false;
+        let mut stalled = false;
+        loop {
+            let mut n = 0usize;
+            {
+                let OwnedRing {
+                    ring,
+                    table,
+                    raw,
+                    id,
+                    touched,
+                    activity,
+                    passed,
+                    ..
+                } = self;
+                for cqe in ring.completion() {
+                    n += 1;
+                    if crate::owned::direct::is_passed(&cqe) {
+                        passed.push_back(cqe);
+                        continue;
+                    }
+                    let seen = Seen {
+                        touched: touched.as_mut(),
+                        activity: activity.as_mut(),
+                    };
+                    dispatch(table, raw, seen, *id, &cqe);
+                }
+                // Released held files whose operations just finished.
+                table.close_released();
+            }
+            if !self.ring.cq_has_overflow() {
+                return Ok(());
+            }
+            if n == 0 {
+                if stalled {
+                    // The kernel reports an overflow but flushes nothing; the next
+                    // enter will try again.
+                    return Ok(());
+                }
+                stalled = true;
+            } else {
+                stalled = false;
+            }
+            // Enter with GETEVENTS: the kernel moves overflowed completions into
+            // the room just made.
+            self.ring.get_events()?;
+        }
+    }
+}
+
+/// Where [`dispatch`] records which operation saw a completion.
+struct Seen<'a> {
+    touched: Option<&'a mut Vec<OpKey>>,
+    activity: Option<&'a mut Vec<OpKey>>,
+}
+
+/// Routes one completion: to its table entry (completing it unless `MORE`), to
+/// the raw queue, or nowhere (internal entries).
+#[inline(always)]
+fn dispatch(table: &mut Slab, raw: &mut VecDeque<Cqe>, seen: Seen<'_>, ring_id: u64, cqe: &Cqe) {
+    let ud = cqe.user_data();
+    if ud & TAG_OWNED == 0 {
+        if ud & TAG_INTERNAL == 0 {
+            raw.push_back(*cqe);
+        }
+        return;
+    }
+    let slot = ud as u32;
+    let gen_low = (ud >> 32) & GEN_MASK;
+    // Not one of ours in flight (`Unknown`) cannot happen while the user-data
+    // rules hold.
+    if let Routed::Op(generation) = table.on_cqe(slot, gen_low, GEN_MASK, cqe) {
+        if seen.touched.is_some() || seen.activity.is_some() {
+            let key = OpKey {
+                ring: ring_id,
+                slot,
+                generation,
+            };
+            if let Some(touched) = seen.touched {
+                touched.push(key);
+            }
+            if let Some(activity) = seen.activity {
+                activity.push(key);
+            }
+        }
+    }
+}
+
+/// Iterator over finished operations, from [`OwnedRing::completions`]. Each item
+/// is taken out of the ring's queue as it is yielded; the rest stay queued if the
+/// iterator is dropped early.
+pub struct Completions<'a> {
+    ring: &'a mut OwnedRing,
+}
+
+impl Iterator for Completions<'_> {
+    type Item = Completion;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Completion> {
+        self.ring.pop_completion()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.ring.table.ready_len();
+        (n, Some(n))
+    }
+}
+
+impl fmt::Debug for Completions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Completions")
+            .field("queued", &self.ring.table.ready_len())
+            .finish()
+    }
+}
+
+/// Iterator over completions of raw entries, from [`OwnedRing::raw_completions`].
+pub struct RawCompletions<'a> {
+    ring: &'a mut OwnedRing,
+}
+
+impl Iterator for RawCompletions<'_> {
+    type Item = Cqe;
+
+    fn next(&mut self) -> Option<Cqe> {
+        self.ring.raw.pop_front()
+    }
+}
+
+impl fmt::Debug for RawCompletions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawCompletions")
+            .field("queued", &self.ring.raw.len())
+            .finish()
+    }
+}

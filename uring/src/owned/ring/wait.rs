@@ -1,0 +1,127 @@
+//! Waiting for completions: of one operation, the next one, or any activity.
+
+#[cfg(doc)]
+use crate::Ring;
+use std::io;
+
+use super::OwnedRing;
+use crate::error;
+use crate::owned::{Completion, Op, OpId, OpKey};
+
+impl OwnedRing {
+    /// Submits what is queued and waits until operation `id` has completed;
+    /// returns its output. Other operations' completions are queued for
+    /// [`completions`](Self::completions) meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// `EINVAL` for an id of another ring; `ENOENT` when the operation's completion
+    /// was already taken (through `completions`) or the id was detached; the
+    /// kernel's errno when submitting or waiting fails (the operation stays in
+    /// flight, and its completion will come through `completions`).
+    pub fn wait_for<T: Op>(&mut self, id: OpId<T>) -> io::Result<T::Output> {
+        if id.key.ring != self.id {
+            return Err(error::with_context(
+                libc::EINVAL,
+                "this operation id belongs to another ring",
+            ));
+        }
+        loop {
+            self.reap()?;
+            if let Some(out) = self.table.take::<T>(id.key.slot, id.key.generation) {
+                return Ok(out);
+            }
+            if !self.table.is_in_flight(id.key.slot, id.key.generation) {
+                return Err(io::Error::from_raw_os_error(libc::ENOENT));
+            }
+            match self.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Submits what is queued and waits for the next finished operation (the
+    /// oldest one queued, if any already is).
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let id = ring.submit_op(ops::Nop::new())?;
+    /// let c = ring.next_completion()?;
+    /// assert!(c.is_for(&id));
+    /// // Nothing left in flight: an error rather than waiting forever.
+    /// assert!(ring.next_completion().is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` when nothing is queued or in flight (waiting would never end); the
+    /// kernel's errno when submitting or waiting fails.
+    pub fn next_completion(&mut self) -> io::Result<Completion> {
+        loop {
+            self.reap()?;
+            if let Some(c) = self.pop_completion() {
+                return Ok(c);
+            }
+            if self.table.in_flight() == 0 {
+                return Err(io::Error::from_raw_os_error(libc::ENOENT));
+            }
+            match self.submit_and_wait(1) {
+                Ok(_) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The step of an event loop: submits what is queued and appends to `keys`
+    /// the operations that got completions, as
+    /// [`take_activity`](Self::take_activity) — waiting in the kernel for one first
+    /// only if none is already there to report. So completions processed while the
+    /// last batch was handled are never left waiting behind a blocking call.
+    /// Starts [tracking](Self::track_activity) if it was not on. It does not
+    /// block either while descriptors passed by other rings wait to be taken
+    /// ([`take_received`](Self::take_received), which a loop should call after
+    /// each step).
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let a = ring.submit_op(ops::Nop::new())?;
+    /// let mut keys = Vec::new();
+    /// ring.wait_activity(&mut keys)?; // submits, and waits for the NOP
+    /// assert_eq!(keys, [a.key()]);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `ENOENT` when nothing has activity and no operation is in flight (waiting
+    /// would never end); the kernel's errno when submitting or waiting fails
+    /// (`EINTR` and `EBUSY` are not errors: the call returns, maybe with nothing
+    /// appended, and the caller loops).
+    pub fn wait_activity(&mut self, keys: &mut Vec<OpKey>) -> io::Result<()> {
+        self.track_activity();
+        let before = keys.len();
+        self.take_activity(keys)?;
+        // Descriptors other rings passed here are activity too (for
+        // `take_received`), though no operation of this ring saw them.
+        let entered = if keys.len() > before || !self.passed.is_empty() {
+            self.submit().map(drop)
+        } else if self.table.in_flight() == 0 {
+            return Err(io::Error::from_raw_os_error(libc::ENOENT));
+        } else {
+            self.submit_and_wait(1).map(drop)
+        };
+        match entered {
+            Err(e) if !matches!(error::errno(&e), Some(libc::EINTR | libc::EBUSY)) => {
+                return Err(e);
+            }
+            _ => {}
+        }
+        self.take_activity(keys)
+    }
+}

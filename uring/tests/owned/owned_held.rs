@@ -1,0 +1,208 @@
+//! Held descriptors (`OwnedRing::hold_fd`): operations name them without a
+//! reference count of their own; the ring keeps them open while operations in
+//! flight name them, refuses released or foreign ones, and closes them after
+//! the last operation's final completion, or with the ring.
+
+use crate::support;
+
+use std::io::{ErrorKind, Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+
+use uring::error::errno;
+use uring::owned::{BufPool, OwnedRing, ops};
+
+/// Whether the peer of `w` (a stream socket) is closed: a write fails with
+/// `EPIPE`. (Rust ignores `SIGPIPE`.)
+fn peer_closed(w: &mut UnixStream) -> bool {
+    match w.write_all(b"?") {
+        Err(e) => e.kind() == ErrorKind::BrokenPipe,
+        Ok(()) => false,
+    }
+}
+
+#[test]
+fn reads_and_writes_name_a_held_file() {
+    let mut ring = OwnedRing::new(8).unwrap();
+    let path = std::env::temp_dir().join(format!("uring-held-{}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let held = ring.hold_fd(file).unwrap();
+    assert!(ring.holds_fd(&held));
+    let id = ring
+        .submit_op(ops::Write::new(held, b"held bytes".to_vec(), 0))
+        .unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().0.unwrap(), 10);
+    // Two reads in flight at once, then a linked write and read.
+    let a = ring
+        .submit_op(ops::Read::new(held, Vec::with_capacity(4), 0))
+        .unwrap();
+    let b = ring
+        .submit_op(ops::Read::new(held, Vec::with_capacity(5), 5))
+        .unwrap();
+    let (n, buf) = ring.wait_for(a).unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (4, &b"held"[..]));
+    let (n, buf) = ring.wait_for(b).unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (5, &b"bytes"[..]));
+    let (w, r) = ring
+        .submit_linked((
+            ops::Write::new(held, b"HELD".to_vec(), 0),
+            ops::Read::new(held, Vec::with_capacity(10), 0),
+        ))
+        .unwrap();
+    assert_eq!(ring.wait_for(w).unwrap().0.unwrap(), 4);
+    let (n, buf) = ring.wait_for(r).unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (10, &b"HELD bytes"[..]));
+    ring.release_fd(held).unwrap();
+    assert!(!ring.holds_fd(&held));
+}
+
+#[test]
+fn a_released_file_stays_open_until_its_operations_complete() {
+    let _no_forks = support::no_forks();
+    let mut ring = OwnedRing::new(8).unwrap();
+    let (r, mut w) = UnixStream::pair().unwrap();
+    let held = ring.hold_fd(r).unwrap();
+    // Queued, not yet submitted: the kernel resolves the descriptor's number
+    // only when it gets the entry, after the release below.
+    let id = ring
+        .submit_op(ops::Recv::new(held, Vec::with_capacity(8)))
+        .unwrap();
+    ring.release_fd(held).unwrap();
+    // Released: nothing new may name it, and a second release is refused...
+    let refused = ring
+        .submit_op(ops::Recv::new(held, Vec::with_capacity(8)))
+        .unwrap_err();
+    assert_eq!(errno(&refused.error), Some(libc::EBADF));
+    assert_eq!(
+        errno(&ring.release_fd(held).unwrap_err()),
+        Some(libc::EBADF)
+    );
+    // ...but the receive queued still names it: open when the kernel gets it.
+    ring.submit().unwrap();
+    w.write_all(b"late").unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (4, &b"late"[..]));
+    // Its final completion was processed: closed now.
+    assert!(peer_closed(&mut w), "still open after the last operation");
+}
+
+#[test]
+fn a_file_no_operation_names_is_closed_at_release_and_with_the_ring() {
+    let _no_forks = support::no_forks();
+    let mut ring = OwnedRing::new(4).unwrap();
+    let (a, mut a_peer) = UnixStream::pair().unwrap();
+    let (b, mut b_peer) = UnixStream::pair().unwrap();
+    let a = ring.hold_fd(a).unwrap();
+    let _b = ring.hold_fd(b).unwrap();
+    assert!(!peer_closed(&mut a_peer));
+    ring.release_fd(a).unwrap();
+    assert!(
+        peer_closed(&mut a_peer),
+        "released with no user: closed at once"
+    );
+    assert!(!peer_closed(&mut b_peer));
+    drop(ring);
+    assert!(peer_closed(&mut b_peer), "closed with the ring");
+}
+
+#[test]
+fn another_rings_held_file_is_refused() {
+    let mut ring = OwnedRing::new(4).unwrap();
+    let mut other = OwnedRing::new(4).unwrap();
+    let (r, _w) = UnixStream::pair().unwrap();
+    let held = ring.hold_fd(r).unwrap();
+    // The other ring holds a file in the same slot, of the same generation.
+    let (r2, _w2) = UnixStream::pair().unwrap();
+    let theirs = other.hold_fd(r2).unwrap();
+    assert!(!other.holds_fd(&held) && !ring.holds_fd(&theirs));
+    let refused = other
+        .submit_op(ops::Recv::new(held, Vec::with_capacity(8)))
+        .unwrap_err();
+    assert_eq!(errno(&refused.error), Some(libc::EBADF));
+    let refused = other
+        .submit_linked((ops::Nop::new(), ops::Recv::new(held, Vec::with_capacity(8))))
+        .unwrap_err();
+    assert_eq!(errno(&refused.error), Some(libc::EBADF));
+    assert_eq!(other.in_flight(), 0, "nothing of the chain was queued");
+    assert_eq!(
+        errno(&other.release_fd(held).unwrap_err()),
+        Some(libc::EBADF)
+    );
+    assert!(
+        ring.holds_fd(&held),
+        "the other ring's refusal changed nothing"
+    );
+}
+
+#[test]
+fn a_held_file_with_another_rings_registration_is_refused() {
+    let mut ring = OwnedRing::new(4).unwrap();
+    let pool = match BufPool::new(&mut ring, 7, 2, 16) {
+        Ok(pool) => pool,
+        Err(e) => {
+            support::skip(
+                "a_held_file_with_another_rings_registration_is_refused",
+                &format!("this kernel refused a provided-buffer ring ({e})"),
+            );
+            return;
+        }
+    };
+    let (r, mut w) = UnixStream::pair().unwrap();
+    let held = ring.hold_fd(r).unwrap();
+    // Bound to the pool's ring and to a held file: refused, not guessed.
+    let refused = ring
+        .submit_op(ops::RecvSelect::new(held, &pool))
+        .unwrap_err();
+    assert_eq!(errno(&refused.error), Some(libc::EXDEV));
+    assert_eq!(ring.in_flight(), 0);
+    // Through a plain descriptor it works...
+    let (r2, mut w2) = UnixStream::pair().unwrap();
+    let id = ring.submit_op(ops::RecvSelect::new(r2, &pool)).unwrap();
+    w2.write_all(b"pool").unwrap();
+    let buf = ring.wait_for(id).unwrap().unwrap();
+    assert_eq!(&buf[..], b"pool");
+    drop(buf);
+    // ...and the held file is still the ring's, for operations that name
+    // nothing else.
+    w.write_all(b"x").unwrap();
+    let id = ring
+        .submit_op(ops::Recv::new(held, Vec::with_capacity(4)))
+        .unwrap();
+    let (n, got) = ring.wait_for(id).unwrap();
+    assert_eq!((n.unwrap(), &got[..]), (1, &b"x"[..]));
+}
+
+#[test]
+fn many_operations_on_one_held_file_each_complete() {
+    let mut ring = OwnedRing::new(32).unwrap();
+    let (r, mut w) = UnixStream::pair().unwrap();
+    let held = ring.hold_fd(r).unwrap();
+    let (mut peer_r, peer_w) = UnixStream::pair().unwrap();
+    let out = ring.hold_fd(peer_w).unwrap();
+    for round in 0..4u8 {
+        let ids: Vec<_> = (0..8u8)
+            .map(|i| {
+                ring.submit_op(ops::Send::new(out, vec![round * 8 + i]))
+                    .unwrap()
+            })
+            .collect();
+        for id in ids {
+            assert_eq!(ring.wait_for(id).unwrap().0.unwrap(), 1);
+        }
+    }
+    let mut got = [0u8; 32];
+    peer_r.read_exact(&mut got).unwrap();
+    assert_eq!(got.to_vec(), (0..32).collect::<Vec<u8>>());
+    w.write_all(b"end").unwrap();
+    let id = ring
+        .submit_op(ops::Recv::new(held, Vec::with_capacity(3)))
+        .unwrap();
+    let (n, buf) = ring.wait_for(id).unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (3, &b"end"[..]));
+}
