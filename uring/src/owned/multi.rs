@@ -61,6 +61,10 @@ pub unsafe trait Multishot: Send + Sized + 'static {
 /// [`StreamEnd`] saying why it ended.
 pub struct Multi<T: Multishot> {
     op: T,
+    /// The oldest item not taken, if any: a stream read as it arrives holds one
+    /// item at a time, and it waits here, without the queue's bookkeeping.
+    first: Option<io::Result<T::Item>>,
+    /// The items after `first`, oldest first (empty while `first` is `None`).
     items: VecDeque<io::Result<T::Item>>,
 }
 
@@ -70,6 +74,7 @@ impl<T: Multishot> Multi<T> {
     pub fn new(op: T) -> Multi<T> {
         Multi {
             op,
+            first: None,
             items: VecDeque::new(),
         }
     }
@@ -78,13 +83,35 @@ impl<T: Multishot> Multi<T> {
     pub fn into_inner(self) -> T {
         self.op
     }
+
+    /// Queues `item` after those not taken yet.
+    #[inline]
+    fn push(&mut self, item: io::Result<T::Item>) {
+        if self.first.is_none() && self.items.is_empty() {
+            self.first = Some(item);
+        } else {
+            self.items.push_back(item);
+        }
+    }
+
+    /// The oldest item not taken.
+    #[inline]
+    fn pop(&mut self) -> Option<io::Result<T::Item>> {
+        match self.first.take() {
+            Some(item) => Some(item),
+            None => self.items.pop_front(),
+        }
+    }
 }
 
 impl<T: Multishot + fmt::Debug> fmt::Debug for Multi<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Multi")
             .field("op", &self.op)
-            .field("items", &self.items.len())
+            .field(
+                "items",
+                &(usize::from(self.first.is_some()) + self.items.len()),
+            )
             .finish()
     }
 }
@@ -99,15 +126,19 @@ unsafe impl<T: Multishot> Op for Multi<T> {
         self.op.sqe()
     }
 
+    #[inline]
     fn more(&mut self, cqe: &Cqe) {
         if let Some(item) = self.op.item(cqe) {
-            self.items.push_back(item);
+            self.push(item);
         }
     }
 
     fn complete(mut self, cqe: &Cqe) -> Self::Output {
         if let Some(item) = self.op.item(cqe) {
-            self.items.push_back(item);
+            self.push(item);
+        }
+        if let Some(first) = self.first.take() {
+            self.items.push_front(first);
         }
         // After `item`, which an operation may count the final completion in.
         let end = StreamEnd {
@@ -298,6 +329,7 @@ impl OwnedRing {
     ///
     /// At the end it says why ([`ItemPoll::Ended`] with a [`StreamEnd`]): an
     /// event loop re-arms a stream whose end says [`rearm`](StreamEnd::rearm).
+    #[inline]
     pub fn poll_item<T: Multishot>(&mut self, id: &OpId<Multi<T>>) -> ItemPoll<T::Item> {
         // Items already processed come first, and the kernel's queue is looked
         // at only when there are none: an event loop draining a stream item by
@@ -311,13 +343,14 @@ impl OwnedRing {
         }
     }
 
+    #[inline]
     pub(super) fn take_item<T: Multishot>(&mut self, id: &OpId<Multi<T>>) -> ItemPoll<T::Item> {
         if id.key.ring != self.id {
             return ItemPoll::Gone;
         }
         let (slot, generation) = (id.key.slot, id.key.generation);
         if let Some(multi) = self.table.in_flight_mut::<Multi<T>>(slot, generation) {
-            return match multi.items.pop_front() {
+            return match multi.pop() {
                 Some(item) => ItemPoll::Item(item),
                 None => ItemPoll::Pending,
             };
