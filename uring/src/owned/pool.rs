@@ -198,13 +198,17 @@ impl PoolShared {
 
     /// Gives buffer `bid` back to the ring.
     fn recycle(&self, bid: u16) {
-        let mut state = self.lock();
-        if !state.out[bid as usize] {
-            // Never handed out (cannot happen: only guards recycle).
-            return;
-        }
+        // Outside the lock: nothing but `bid` (a guard's, so in the pool) to go on.
         let ptr = self.ptr(bid);
         let size = self.size;
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        match state.out.get_mut(bid as usize) {
+            Some(out @ true) => *out = false,
+            // Never handed out (cannot happen: only guards recycle).
+            _ => return,
+        }
+        state.available += 1;
         if let Some(ring) = state.ring.as_mut() {
             // SAFETY: buffer `bid` is ours, `size` bytes, and was held by the guard
             // being dropped (out[bid]): no one else reads or writes it, and it is
@@ -212,12 +216,11 @@ impl PoolShared {
             // memory lives until the ring is unregistered (PoolShared's Drop).
             unsafe { ring.add(ptr, size, bid) };
             ring.advance(1);
-            let last = state.last as usize;
-            state.next[last] = bid;
+            if let Some(next) = state.next.get_mut(state.last as usize) {
+                *next = bid;
+            }
             state.last = bid;
         }
-        state.out[bid as usize] = false;
-        state.available += 1;
     }
 }
 
@@ -253,27 +256,36 @@ impl Drop for PoolShared {
 /// `Err(EIO)` when the completion names a buffer the pool cannot hand out (outside
 /// the pool, or already held): that would only happen if something else used the
 /// group, and the buffer is then left alone.
+#[inline]
 pub(super) fn take(pool: &Arc<PoolShared>, cqe: &Cqe, len: usize) -> io::Result<Option<PoolBuf>> {
     let Some(bid) = cqe.buffer_id() else {
         return Ok(None);
     };
     let mut state = pool.lock();
-    if bid >= pool.count || state.out[bid as usize] {
-        return Err(error::with_context(
-            libc::EIO,
-            format!(
-                "the kernel named buffer {bid} of group {}, which the pool cannot hand out",
-                pool.group
-            ),
-        ));
+    match state.out.get_mut(bid as usize) {
+        Some(out @ false) => *out = true,
+        _ => {
+            drop(state);
+            return Err(not_ours(bid, pool.group));
+        }
     }
-    state.out[bid as usize] = true;
     state.available -= 1;
+    drop(state);
     Ok(Some(PoolBuf {
         pool: Arc::clone(pool),
         bid,
-        len: len.min(pool.size as usize),
+        // size <= i32::MAX.
+        len: len.min(pool.size as usize) as u32,
     }))
+}
+
+/// The error for a completion naming buffer `bid`, which the pool cannot hand out.
+#[cold]
+fn not_ours(bid: u16, group: u16) -> io::Error {
+    error::with_context(
+        libc::EIO,
+        format!("the kernel named buffer {bid} of group {group}, which the pool cannot hand out"),
+    )
 }
 
 /// Takes the buffers a bundle completion names, as guards over `len` bytes: the
@@ -316,7 +328,8 @@ pub(super) fn take_bundle(
         .map(|(bid, here)| PoolBuf {
             pool: Arc::clone(pool),
             bid,
-            len: here,
+            // here <= size <= i32::MAX.
+            len: here as u32,
         })
         .collect())
 }
@@ -384,7 +397,8 @@ pub struct PoolBuf {
     pool: Arc<PoolShared>,
     /// `NO_BUFFER` for an empty guard.
     bid: u16,
-    len: usize,
+    /// At most the pool's buffer size (< 2^31).
+    len: u32,
 }
 
 const NO_BUFFER: u16 = u16::MAX;
@@ -421,7 +435,7 @@ impl Deref for PoolBuf {
         // longer writes it and no other guard exists; the completion's arrival
         // ordered the kernel's writes before this read. len <= size, and the whole
         // pool is initialised (zeroed at allocation). The Arc keeps it allocated.
-        unsafe { core::slice::from_raw_parts(self.pool.ptr(self.bid), self.len) }
+        unsafe { core::slice::from_raw_parts(self.pool.ptr(self.bid), self.len as usize) }
     }
 }
 
@@ -431,11 +445,12 @@ impl DerefMut for PoolBuf {
             return &mut [];
         }
         // SAFETY: as for `deref`; `&mut self` makes the access exclusive.
-        unsafe { core::slice::from_raw_parts_mut(self.pool.ptr(self.bid), self.len) }
+        unsafe { core::slice::from_raw_parts_mut(self.pool.ptr(self.bid), self.len as usize) }
     }
 }
 
 impl Drop for PoolBuf {
+    #[inline]
     fn drop(&mut self) {
         if self.bid != NO_BUFFER {
             self.pool.recycle(self.bid);
@@ -472,9 +487,9 @@ unsafe impl super::IoBuf for PoolBuf {
         self.pool.ptr(self.bid)
     }
     fn bytes_init(&self) -> usize {
-        self.len
+        self.len as usize
     }
     fn bytes_total(&self) -> usize {
-        self.len
+        self.len as usize
     }
 }
