@@ -1,10 +1,12 @@
 //! Provided-buffer pools for the safe layer: the kernel picks the buffer.
 
 use core::ptr::NonNull;
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
 use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::OwnedRing;
 use crate::buf_ring::{BufRing, MAX_ENTRIES};
@@ -56,7 +58,98 @@ pub(super) struct PoolShared {
     /// initialised). The kernel writes into the buffers it picks, so they are
     /// only reached through this pointer.
     mem: NonNull<u8>,
-    state: Mutex<PoolState>,
+    state: StateLock,
+}
+
+/// The lock over a pool's [`PoolState`]: a flag taken with one compare-and-swap
+/// and released with a plain store. What it guards is a few dozen instructions
+/// of bookkeeping that never blocks (taking or returning a buffer), so a
+/// waiter spins briefly, then yields its time slice. Unlike `std`'s `Mutex` it
+/// has no poisoning (no code under it leaves the state half-changed: the only
+/// panics possible there, `BufRing`'s assertions, come before any change) and
+/// no wake-up on release.
+struct StateLock {
+    locked: AtomicBool,
+    state: UnsafeCell<PoolState>,
+}
+
+/// Access to the state while [`StateLock`] is held; released on drop.
+struct StateGuard<'a> {
+    lock: &'a StateLock,
+}
+
+impl StateLock {
+    fn new(state: PoolState) -> StateLock {
+        StateLock {
+            locked: AtomicBool::new(false),
+            state: UnsafeCell::new(state),
+        }
+    }
+
+    #[inline]
+    fn lock(&self) -> StateGuard<'_> {
+        if self
+            .locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_contended();
+        }
+        StateGuard { lock: self }
+    }
+
+    /// Waits for the holder (another thread returning or taking a buffer).
+    #[cold]
+    fn lock_contended(&self) {
+        let mut spins = 0u32;
+        loop {
+            while self.locked.load(Ordering::Relaxed) {
+                if spins < 100 {
+                    spins += 1;
+                    core::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            if self
+                .locked
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+
+    fn get_mut(&mut self) -> &mut PoolState {
+        self.state.get_mut()
+    }
+}
+
+impl core::ops::Deref for StateGuard<'_> {
+    type Target = PoolState;
+    #[inline]
+    fn deref(&self) -> &PoolState {
+        // SAFETY: the guard exists only while `locked` is held by it (taken with
+        // an acquire CAS, released with a release store in Drop), so no other
+        // reference to the state exists meanwhile.
+        unsafe { &*self.lock.state.get() }
+    }
+}
+
+impl core::ops::DerefMut for StateGuard<'_> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut PoolState {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference.
+        unsafe { &mut *self.lock.state.get() }
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.locked.store(false, Ordering::Release);
+    }
 }
 
 struct PoolState {
@@ -74,7 +167,8 @@ struct PoolState {
 
 // SAFETY: the raw pointer is to memory the pool owns and frees only in its Drop;
 // a buffer is accessed only by the one guard that holds it (exclusive) or by the
-// kernel while it is in the ring. The ring state is behind a Mutex.
+// kernel while it is in the ring. The ring state is reached only through a
+// StateGuard, which holds the StateLock's flag (one holder at a time).
 unsafe impl Send for PoolShared {}
 // SAFETY: as above; `&PoolShared` gives access to no buffer.
 unsafe impl Sync for PoolShared {}
@@ -136,7 +230,7 @@ impl BufPool {
                 size,
                 count,
                 mem,
-                state: Mutex::new(PoolState {
+                state: StateLock::new(PoolState {
                     ring: Some(br),
                     out: vec![false; count as usize],
                     available: count as usize,
@@ -186,8 +280,9 @@ impl fmt::Debug for BufPool {
 }
 
 impl PoolShared {
-    fn lock(&self) -> MutexGuard<'_, PoolState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    #[inline]
+    fn lock(&self) -> StateGuard<'_> {
+        self.state.lock()
     }
 
     fn ptr(&self, bid: u16) -> *mut u8 {
@@ -229,7 +324,7 @@ impl Drop for PoolShared {
         // Every operation that could pick from the group held an Arc to this: they
         // have all completed (or were leaked, and then this never runs), and no
         // guard is left.
-        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        let state = self.state.get_mut();
         let unregistered = match state.ring.take() {
             Some(ring) => ring.unregister().is_ok(),
             None => true,
