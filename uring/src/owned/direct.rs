@@ -595,6 +595,11 @@ impl fmt::Debug for DirectSlot {
 ///
 /// Cloning shares the slot: it is closed when the last clone, and the last
 /// operation holding it, are gone.
+///
+/// A share is an atomic reference count, taken and dropped by every operation
+/// that takes `&DirectFd`. On a hot path, give the descriptor to the ring with
+/// [`OwnedRing::hold_direct`] instead: operations then name it through a `Copy`
+/// [`HeldFd`](super::HeldFd), and the ring counts them itself.
 #[derive(Clone)]
 pub struct DirectFd(pub(super) Arc<Hold>);
 

@@ -26,6 +26,7 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
+use super::DirectFd;
 use crate::error;
 
 /// Marks a held-file token in the value [`Op::bound_ring`](super::Op) returns
@@ -71,7 +72,8 @@ pub const MAX_HELD_FDS: usize = INDEX_MASK as usize;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct HeldFd {
     /// The descriptor's number, for the entries (the ring checks that it
-    /// holds this very number before it submits an entry naming it).
+    /// holds this very number before it submits an entry naming it); for a
+    /// held direct descriptor, `!index` (negative: no descriptor number is).
     pub(super) raw: RawFd,
     /// The slot (low bits) and its generation.
     pub(super) key: u32,
@@ -83,13 +85,28 @@ impl HeldFd {
     pub(super) fn token(self) -> u64 {
         TOKEN_BIT | (self.raw as u32 as u64) << 32 | self.key as u64
     }
+
+    /// The slot of the ring's direct table, if this names a held direct
+    /// descriptor (from [`hold_direct`](super::OwnedRing::hold_direct)); the
+    /// descriptor number otherwise.
+    #[inline(always)]
+    pub(super) fn target(self) -> Result<RawFd, u32> {
+        if self.raw >= 0 {
+            Ok(self.raw)
+        } else {
+            Err(!self.raw as u32)
+        }
+    }
 }
 
 impl fmt::Debug for HeldFd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HeldFd")
-            .field("fd", &self.raw)
-            .field("slot", &(self.key & INDEX_MASK))
+        let mut d = f.debug_struct("HeldFd");
+        match self.target() {
+            Ok(fd) => d.field("fd", &fd),
+            Err(index) => d.field("direct_index", &index),
+        };
+        d.field("slot", &(self.key & INDEX_MASK))
             .field("generation", &(self.key >> INDEX_BITS))
             .finish()
     }
@@ -104,12 +121,25 @@ struct Pending {
     ops: Vec<(u32, u64)>,
 }
 
+/// What a slot holds (kept for what dropping it does).
+#[allow(
+    dead_code,
+    reason = "held only to be dropped: closed, or the slot emptied"
+)]
+enum File {
+    /// A plain descriptor, closed with the entry.
+    Fd(OwnedFd),
+    /// A share of a direct descriptor: the slot of the ring's direct table is
+    /// emptied with the entry if this was its last share.
+    Direct(DirectFd),
+}
+
 /// One slot of the table (but its live token, in [`HeldFiles::live`]).
 struct Entry {
     /// The generation of the slot's last hold.
     generation: u32,
-    /// The descriptor; `None` when the slot is free.
-    fd: Option<OwnedFd>,
+    /// The file; `None` when the slot is free.
+    fd: Option<File>,
 }
 
 /// A ring's held files.
@@ -141,6 +171,20 @@ impl HeldFiles {
 
     /// Holds `fd`.
     pub(super) fn hold(&mut self, fd: OwnedFd) -> io::Result<HeldFd> {
+        let raw = fd.as_raw_fd();
+        self.hold_file(File::Fd(fd), raw)
+    }
+
+    /// Holds a share of the direct descriptor `fd` (of this ring's table: the
+    /// caller checked).
+    pub(super) fn hold_direct(&mut self, fd: DirectFd) -> io::Result<HeldFd> {
+        // `!index` is negative for every index the kernel's table can have
+        // (below 2^31), so it never equals a descriptor number.
+        let raw = !(fd.index() as RawFd);
+        self.hold_file(File::Direct(fd), raw)
+    }
+
+    fn hold_file(&mut self, fd: File, raw: RawFd) -> io::Result<HeldFd> {
         let index = match self.free.pop() {
             Some(i) => i,
             None if self.entries.len() < MAX_HELD_FDS => {
@@ -158,7 +202,6 @@ impl HeldFiles {
                 ));
             }
         };
-        let raw = fd.as_raw_fd();
         let e = &mut self.entries[index as usize];
         e.generation = if e.generation >= GEN_MAX {
             1

@@ -248,6 +248,55 @@ impl OwnedRing {
         self.table.files.hold(fd.into())
     }
 
+    /// Holds a direct descriptor of this ring's [`DirectTable`](super::DirectTable)
+    /// as [`hold_fd`](Self::hold_fd) holds a plain one: operations name it
+    /// through the `Copy` [`HeldFd`](super::HeldFd) this returns (as a fixed
+    /// file, `IOSQE_FIXED_FILE`) with no reference count of their own, where a
+    /// [`DirectFd`](super::DirectFd) an operation takes is a share (an atomic
+    /// count) per operation. The ring keeps `fd` until
+    /// [`release_fd`](Self::release_fd) and the final completions of the
+    /// operations then naming it; dropping that share empties the slot if it
+    /// was the last.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use uring::owned::{DirectTable, OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(8)?;
+    /// # let Ok(table) = DirectTable::new(&mut ring, 4, 0) else { return Ok(()) }; // < 6.0
+    /// # /*
+    /// let table = DirectTable::new(&mut ring, 4, 0)?;
+    /// # */
+    /// let (ours, mut peer) = std::os::unix::net::UnixStream::pair()?;
+    /// let sock = ring.hold_direct(table.insert(ours)?)?;
+    /// peer.write_all(b"ping")?;
+    /// let id = ring.submit_op(ops::Recv::new(sock, vec![0u8; 4]))?;
+    /// let (n, buf) = ring.wait_for(id)?;
+    /// assert_eq!((n?, &buf[..]), (4, &b"ping"[..]));
+    /// ring.release_fd(sock)?; // the last share: the slot is emptied
+    /// assert_eq!(table.in_use(), 0);
+    /// drop(ring);
+    /// assert_eq!(peer.read(&mut [0u8; 1])?, 0); // the socket was closed
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `EXDEV` when `fd` belongs to another ring's table; `ENFILE` when the
+    /// ring holds [`MAX_HELD_FDS`](super::MAX_HELD_FDS) files already (`fd` is
+    /// dropped).
+    pub fn hold_direct(&mut self, fd: super::DirectFd) -> io::Result<super::HeldFd> {
+        if !fd.is_on(self) {
+            return Err(crate::error::with_context(
+                libc::EXDEV,
+                format!(
+                    "hold_direct: direct descriptor {} belongs to another ring's table",
+                    fd.index()
+                ),
+            ));
+        }
+        self.table.files.hold_direct(fd)
+    }
+
     /// Lets go of a descriptor [`hold_fd`](Self::hold_fd) holds: no operation
     /// naming it can be submitted any more (`EBADF`), and it is closed now if
     /// no operation in flight names it, otherwise right after the last one's

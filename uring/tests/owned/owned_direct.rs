@@ -24,7 +24,12 @@ fn ring() -> OwnedRing {
 
 /// A table of `chosen` + `auto` slots on `ring`, or `None` (the reason printed)
 /// when the kernel lacks sparse tables (5.19) or allocation ranges (6.0).
-fn table(ring: &mut OwnedRing, chosen: u32, auto: u32, test: &str) -> Option<DirectTable> {
+pub(crate) fn table(
+    ring: &mut OwnedRing,
+    chosen: u32,
+    auto: u32,
+    test: &str,
+) -> Option<DirectTable> {
     table_guarded(ring, chosen, auto, false, test)
 }
 

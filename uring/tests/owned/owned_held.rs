@@ -206,3 +206,82 @@ fn many_operations_on_one_held_file_each_complete() {
     let (n, buf) = ring.wait_for(id).unwrap();
     assert_eq!((n.unwrap(), &buf[..]), (3, &b"end"[..]));
 }
+
+/// A direct descriptor the ring holds (`hold_direct`): operations name it as a
+/// fixed file with no share of the `DirectFd` each (its holder count stays at
+/// the ring's one share and ours), a release while a receive names it keeps
+/// the slot filled until that receive's final completion, and then the last
+/// share empties the slot (the socket is closed).
+#[test]
+fn a_held_direct_descriptor_is_named_without_a_share_per_operation() {
+    let test = "a_held_direct_descriptor_is_named_without_a_share_per_operation";
+    let mut ring = OwnedRing::new(16).unwrap();
+    let Some(table) = crate::owned_direct::table(&mut ring, 4, 0, test) else {
+        return;
+    };
+    let (ours, mut peer) = UnixStream::pair().unwrap();
+    let direct = table.insert(ours).unwrap();
+    let index = direct.index();
+    let ours_too = direct.clone();
+    let held = ring.hold_direct(direct).unwrap();
+    assert!(format!("{held:?}").contains(&format!("direct_index: {index}")));
+    assert!(
+        format!("{ours_too:?}").contains("holders: 2"),
+        "{ours_too:?}"
+    );
+    // Four sends in the table naming it: still two holders, none per operation.
+    let ids: Vec<_> = (b'a'..=b'd')
+        .map(|c| ring.submit_op(ops::Send::new(held, vec![c])).unwrap())
+        .collect();
+    assert!(
+        format!("{ours_too:?}").contains("holders: 2"),
+        "{ours_too:?}"
+    );
+    drop(ours_too);
+    for id in ids {
+        assert_eq!(ring.wait_for(id).unwrap().0.unwrap(), 1);
+    }
+    let mut sent = [0u8; 4];
+    peer.read_exact(&mut sent).unwrap();
+    sent.sort();
+    assert_eq!(&sent, b"abcd");
+    // Released while a receive waits on it: no new operation may name it, but
+    // the slot stays filled (the socket open) until that receive's final
+    // completion, which still reads from it.
+    let waiting = ring.submit_op(ops::Recv::new(held, vec![0u8; 8])).unwrap();
+    ring.submit().unwrap();
+    ring.release_fd(held).unwrap();
+    assert!(!ring.holds_fd(&held));
+    let refused = ring
+        .submit_op(ops::Recv::new(held, vec![0u8; 1]))
+        .unwrap_err();
+    assert_eq!(errno(&refused.error), Some(libc::EBADF));
+    assert_eq!(table.in_use(), 1, "the slot is held until the receive ends");
+    peer.write_all(b"xyz").unwrap();
+    let (n, buf) = ring.wait_for(waiting).unwrap();
+    assert_eq!(&buf[..n.unwrap()], b"xyz");
+    assert_eq!(table.in_use(), 0, "the last share emptied the slot");
+    assert!(
+        peer_closed(&mut peer),
+        "the socket was closed with its slot"
+    );
+}
+
+/// `hold_direct` refuses another ring's direct descriptor (`EXDEV`), and the
+/// refused share is dropped (its slot freed).
+#[test]
+fn holding_another_rings_direct_descriptor_is_refused() {
+    let test = "holding_another_rings_direct_descriptor_is_refused";
+    let mut a = OwnedRing::new(4).unwrap();
+    let mut b = OwnedRing::new(4).unwrap();
+    let Some(table) = crate::owned_direct::table(&mut a, 2, 0, test) else {
+        return;
+    };
+    let (ours, _peer) = UnixStream::pair().unwrap();
+    let direct = table.insert(ours).unwrap();
+    assert_eq!(table.in_use(), 1);
+    let refused = b.hold_direct(direct).unwrap_err();
+    assert_eq!(errno(&refused), Some(libc::EXDEV));
+    assert!(refused.to_string().contains("another ring"), "{refused}");
+    assert_eq!(table.in_use(), 0, "the refused share was dropped");
+}

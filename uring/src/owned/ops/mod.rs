@@ -228,7 +228,10 @@ impl FileRef {
         match self {
             FileRef::Fd(fd) => Target::Fd(fd.as_raw_fd()),
             FileRef::Direct(d) => Target::Fixed(d.index()),
-            FileRef::Held(h) => Target::Fd(h.raw),
+            FileRef::Held(h) => match h.target() {
+                Ok(fd) => Target::Fd(fd),
+                Err(index) => Target::Fixed(index),
+            },
         }
     }
 
