@@ -285,6 +285,7 @@ impl PoolShared {
         self.state.lock()
     }
 
+    #[inline]
     fn ptr(&self, bid: u16) -> *mut u8 {
         debug_assert!(bid < self.count);
         // SAFETY: bid < count, so the offset is inside the count * size bytes.
@@ -509,6 +510,7 @@ impl PoolBuf {
     }
 
     /// The buffer's id in its group, or `None` for an empty guard.
+    #[inline]
     pub fn buffer_id(&self) -> Option<u16> {
         (self.bid != NO_BUFFER).then_some(self.bid)
     }
@@ -521,6 +523,7 @@ impl PoolBuf {
 
 impl Deref for PoolBuf {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         if self.bid == NO_BUFFER {
             return &[];
@@ -535,6 +538,7 @@ impl Deref for PoolBuf {
 }
 
 impl DerefMut for PoolBuf {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [u8] {
         if self.bid == NO_BUFFER {
             return &mut [];
@@ -575,15 +579,18 @@ impl AsRef<[u8]> for PoolBuf {
 // the guard. All `len` bytes are initialised. An empty guard names no bytes (a
 // dangling, never-read pointer for zero length).
 unsafe impl super::IoBuf for PoolBuf {
+    #[inline]
     fn stable_ptr(&self) -> *const u8 {
         if self.bid == NO_BUFFER {
             return NonNull::<u8>::dangling().as_ptr();
         }
         self.pool.ptr(self.bid)
     }
+    #[inline]
     fn bytes_init(&self) -> usize {
         self.len as usize
     }
+    #[inline]
     fn bytes_total(&self) -> usize {
         self.len as usize
     }
