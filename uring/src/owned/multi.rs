@@ -64,8 +64,10 @@ pub struct Multi<T: Multishot> {
     /// The oldest item not taken, if any: a stream read as it arrives holds one
     /// item at a time, and it waits here, without the queue's bookkeeping.
     first: Option<io::Result<T::Item>>,
-    /// The items after `first`, oldest first (empty while `first` is `None`).
-    items: VecDeque<io::Result<T::Item>>,
+    /// The items after `first`, oldest first (empty while `first` is `None`);
+    /// allocated the first time two items wait at once, and kept. (Boxed, so
+    /// that `Multi` fits the ring table's inline slots.)
+    items: Option<Box<VecDeque<io::Result<T::Item>>>>,
 }
 
 impl<T: Multishot> Multi<T> {
@@ -75,7 +77,7 @@ impl<T: Multishot> Multi<T> {
         Multi {
             op,
             first: None,
-            items: VecDeque::new(),
+            items: None,
         }
     }
 
@@ -87,10 +89,12 @@ impl<T: Multishot> Multi<T> {
     /// Queues `item` after those not taken yet.
     #[inline]
     fn push(&mut self, item: io::Result<T::Item>) {
-        if self.first.is_none() && self.items.is_empty() {
+        if self.first.is_none() && self.rest_is_empty() {
             self.first = Some(item);
+        } else if let Some(items) = &mut self.items {
+            items.push_back(item);
         } else {
-            self.items.push_back(item);
+            self.items = Some(Box::new(VecDeque::from([item])));
         }
     }
 
@@ -99,8 +103,19 @@ impl<T: Multishot> Multi<T> {
     fn pop(&mut self) -> Option<io::Result<T::Item>> {
         match self.first.take() {
             Some(item) => Some(item),
-            None => self.items.pop_front(),
+            None => self.items.as_mut()?.pop_front(),
         }
+    }
+
+    /// Whether no item waits behind `first`.
+    #[inline]
+    fn rest_is_empty(&self) -> bool {
+        self.items.as_ref().is_none_or(|items| items.is_empty())
+    }
+
+    /// The number of items not taken.
+    fn waiting(&self) -> usize {
+        usize::from(self.first.is_some()) + self.items.as_ref().map_or(0, |items| items.len())
     }
 }
 
@@ -108,10 +123,7 @@ impl<T: Multishot + fmt::Debug> fmt::Debug for Multi<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Multi")
             .field("op", &self.op)
-            .field(
-                "items",
-                &(usize::from(self.first.is_some()) + self.items.len()),
-            )
+            .field("items", &self.waiting())
             .finish()
     }
 }
@@ -137,8 +149,9 @@ unsafe impl<T: Multishot> Op for Multi<T> {
         if let Some(item) = self.op.item(cqe) {
             self.push(item);
         }
+        let mut items = self.items.take().map(|b| *b).unwrap_or_default();
         if let Some(first) = self.first.take() {
-            self.items.push_front(first);
+            items.push_front(first);
         }
         // After `item`, which an operation may count the final completion in.
         let end = StreamEnd {
@@ -146,10 +159,7 @@ unsafe impl<T: Multishot> Op for Multi<T> {
             flags: cqe.flags().bits(),
             rearm: self.op.rearm(cqe),
         };
-        MultiOutput {
-            items: self.items,
-            end,
-        }
+        MultiOutput { items, end }
     }
 
     fn bound_ring(&self, token: imp::Token) -> Option<u64> {
