@@ -405,9 +405,16 @@ pub(super) fn take_bundle(
         return Ok(Vec::new());
     }
     let size = pool.size as usize;
-    let mut state = pool.lock();
-    let state = &mut *state;
-    let Some(parts) = bundle_parts(&mut state.out, &state.next, size, first, len) else {
+    let mut guard = pool.lock();
+    let state = &mut *guard;
+    let parts = bundle_parts(&mut state.out, &state.next, size, first, len);
+    if let Some(parts) = &parts {
+        state.available -= parts.len();
+    }
+    // Released before any guard exists: a guard dropped while it was held (an
+    // unwinding collect) would wait for it forever.
+    drop(guard);
+    let Some(parts) = parts else {
         return Err(error::with_context(
             libc::EIO,
             format!(
@@ -418,7 +425,6 @@ pub(super) fn take_bundle(
             ),
         ));
     };
-    state.available -= parts.len();
     Ok(parts
         .into_iter()
         .map(|(bid, here)| PoolBuf {
