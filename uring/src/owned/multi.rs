@@ -67,6 +67,7 @@ pub struct Multi<T: Multishot> {
     /// The items after `first`, oldest first (empty while `first` is `None`);
     /// allocated the first time two items wait at once, and kept. (Boxed, so
     /// that `Multi` fits the ring table's inline slots.)
+    #[allow(clippy::box_collection, reason = "8 bytes in the slot, not 32")]
     items: Option<Box<VecDeque<io::Result<T::Item>>>>,
 }
 

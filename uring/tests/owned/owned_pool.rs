@@ -332,8 +332,9 @@ fn returns_from_another_thread_race_the_rings_takes_and_lose_nothing() {
             Next::Item(Err(e)) => {
                 let code = errno_of(&e);
                 if code == Some(libc::EINVAL) && got == 0 {
-                    println!(
-                        "skipped: cross-thread returns because the kernel refused recv multishot ({e})"
+                    crate::support::skip(
+                        "cross-thread returns",
+                        &format!("the kernel refused multishot receive ({e})"),
                     );
                     return;
                 }
