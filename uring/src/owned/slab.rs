@@ -486,6 +486,21 @@ impl Slab {
         self.free = slot;
     }
 
+    /// [`release`](Self::release), without a bounds check.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is of the table (`< slots.len()`).
+    #[inline(always)]
+    unsafe fn release_at(&mut self, slot: u32) {
+        let free = self.free;
+        // SAFETY: the caller's contract.
+        let s = unsafe { self.at(slot) };
+        s.state = State::Free;
+        s.next = free;
+        self.free = slot;
+    }
+
     /// Appends `slot` to the ready list.
     ///
     /// # Safety
@@ -649,7 +664,8 @@ impl Slab {
         }
         // SAFETY: the ready list's head is in the ready list.
         unsafe { self.unlink_ready(slot) };
-        let s = &mut self.slots[slot as usize];
+        // SAFETY: a slot the ready list linked to is of the table.
+        let s = unsafe { self.at(slot) };
         let State::Done { vt, cqe } = s.state else {
             unreachable!("the ready list holds finished operations");
         };
@@ -668,7 +684,8 @@ impl Slab {
             },
             _not_sync: PhantomData,
         };
-        self.release(slot);
+        // SAFETY: `slot` was in the ready list, so of the table.
+        unsafe { self.release_at(slot) };
         Some(completion)
     }
 
