@@ -250,8 +250,9 @@ impl Taken {
     }
 
     /// The output, if it holds an operation of type `T` (which then holds
-    /// nothing): taken in place, so nothing is copied but the output.
-    #[inline(always)]
+    /// nothing): taken in place. (The ring's callers consume a `Taken`
+    /// instead, with [`into_output`](Self::into_output).)
+    #[cfg(test)]
     pub(super) fn take_output<T: Op>(&mut self) -> Option<T::Output> {
         let vt = self.vt?;
         if !vt.is::<T>() {
@@ -268,6 +269,37 @@ impl Taken {
             // SAFETY: T's own table: the storage holds a T, taken once.
             let op = unsafe { self.op.take::<T>() };
             Some(op.complete(&self.cqe))
+        }
+    }
+}
+
+impl Taken {
+    /// The output, out of a `Taken` that holds an operation of type `T` (or its
+    /// output), consumed without its drop: nothing of it is left to drop.
+    ///
+    /// Unlike [`take_output`](Self::take_output), nothing here hands the
+    /// storage's address to an opaque function (the table's drop), so a
+    /// `Taken` on the stack can live in registers: the operation is read
+    /// straight out of where it was put.
+    ///
+    /// # Safety
+    ///
+    /// `self.is::<T>()`.
+    #[inline(always)]
+    pub(super) unsafe fn into_output<T: Op>(self) -> T::Output {
+        // Never dropped: what it holds is moved out once, here. If `complete`
+        // panics, the operation it was handed is dropped by the unwinding, and
+        // nothing of it is left here.
+        let mut this = mem::ManuallyDrop::new(self);
+        if this.vt.is_some_and(|vt| vt.made) {
+            // SAFETY: the caller's contract: a made table of T, so the storage
+            // holds a T::Output; taken once (`this` is never dropped).
+            unsafe { this.op.take::<T::Output>() }
+        } else {
+            // SAFETY: the caller's contract: T's own table, so the storage holds
+            // a T; taken once (`this` is never dropped).
+            let op = unsafe { this.op.take::<T>() };
+            op.complete(&this.cqe)
         }
     }
 }
