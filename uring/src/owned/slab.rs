@@ -459,9 +459,12 @@ impl Slab {
             self.free = slot;
             slot
         };
-        let s = &mut self.slots[slot as usize];
+        // SAFETY: `slot` is the free list's head (a slot of the table) or was
+        // just pushed.
+        self.free = unsafe { self.at(slot) }.next;
+        // SAFETY: as above.
+        let s = unsafe { self.at(slot) };
         debug_assert!(matches!(s.state, State::Free));
-        self.free = s.next;
         s.generation = s.generation.wrapping_add(1);
         s.op_type = TypeId::of::<T>();
         s.op.put(op);
@@ -470,8 +473,9 @@ impl Slab {
             detached: false,
             file,
         };
+        let generation = s.generation;
         self.in_flight += 1;
-        (slot, s.generation)
+        (slot, generation)
     }
 
     /// Takes back an operation just inserted whose entry could not be pushed.
