@@ -698,8 +698,19 @@ impl Slab {
         if slot == NO_SLOT {
             return None;
         }
-        // SAFETY: the ready list's head is in the ready list.
-        unsafe { self.unlink_ready(slot) };
+        // Unlinked as the head: no slot before it.
+        // SAFETY: the ready list's head, and the slot after it when there is
+        // one, are slots the list links to, so of the table.
+        unsafe {
+            let next = self.at(slot).next;
+            self.ready_head = next;
+            if next == NO_SLOT {
+                self.ready_tail = NO_SLOT;
+            } else {
+                self.at(next).prev = NO_SLOT;
+            }
+        }
+        self.ready_len -= 1;
         // SAFETY: a slot the ready list linked to is of the table.
         let s = unsafe { self.at(slot) };
         let State::Done { vt, cqe } = s.state else {
