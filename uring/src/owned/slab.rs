@@ -222,8 +222,9 @@ unsafe fn more_made(_: &mut Storage, _: &Cqe) {}
 /// completion: what a [`Completion`](super::Completion) carries. Dropping it
 /// drops the output.
 pub(super) struct Taken {
-    /// The table of what `op` holds; `None` once the output was taken.
-    vt: Option<&'static VTable>,
+    /// The table of what `op` holds (which is there until the `Taken` is
+    /// consumed by [`into_output`](Taken::into_output) or dropped).
+    vt: &'static VTable,
     cqe: Cqe,
     op: Storage,
 }
@@ -238,49 +239,23 @@ impl Taken {
         &self.cqe
     }
 
-    /// The operation's type name ("" once the output was taken).
+    /// The operation's type name.
     pub(super) fn name(&self) -> &'static str {
-        self.vt.map_or("", |vt| (vt.name)())
+        (self.vt.name)()
     }
 
     /// Whether it holds an operation of type `T` (or its output).
     #[inline(always)]
     pub(super) fn is<T: Op>(&self) -> bool {
-        self.vt.is_some_and(VTable::is::<T>)
+        self.vt.is::<T>()
     }
 
-    /// The output, if it holds an operation of type `T` (which then holds
-    /// nothing): taken in place. (The ring's callers consume a `Taken`
-    /// instead, with [`into_output`](Self::into_output).)
-    #[cfg(test)]
-    pub(super) fn take_output<T: Op>(&mut self) -> Option<T::Output> {
-        let vt = self.vt?;
-        if !vt.is::<T>() {
-            return None;
-        }
-        // Holding nothing from here on: if `complete` panics, dropping `self`
-        // drops nothing a second time.
-        self.vt = None;
-        if vt.made {
-            // SAFETY: a made table of T: the storage holds a T::Output, taken
-            // once (the table is gone).
-            Some(unsafe { self.op.take::<T::Output>() })
-        } else {
-            // SAFETY: T's own table: the storage holds a T, taken once.
-            let op = unsafe { self.op.take::<T>() };
-            Some(op.complete(&self.cqe))
-        }
-    }
-}
-
-impl Taken {
     /// The output, out of a `Taken` that holds an operation of type `T` (or its
     /// output), consumed without its drop: nothing of it is left to drop.
     ///
-    /// Unlike [`take_output`](Self::take_output), nothing here hands the
-    /// storage's address to an opaque function (the table's drop), so a
-    /// `Taken` on the stack can live in registers: the operation is read
-    /// straight out of where it was put.
+    /// Nothing here hands the storage's address to an opaque function (as the
+    /// table's drop is), so a `Taken` on the stack can live in registers: the
+    /// operation is read straight out of where it was put.
     ///
     /// # Safety
     ///
@@ -291,7 +266,7 @@ impl Taken {
         // panics, the operation it was handed is dropped by the unwinding, and
         // nothing of it is left here.
         let mut this = mem::ManuallyDrop::new(self);
-        if this.vt.is_some_and(|vt| vt.made) {
+        if this.vt.made {
             // SAFETY: the caller's contract: a made table of T, so the storage
             // holds a T::Output; taken once (`this` is never dropped).
             unsafe { this.op.take::<T::Output>() }
@@ -302,16 +277,25 @@ impl Taken {
             op.complete(&this.cqe)
         }
     }
+
+    /// The output if it holds an operation of type `T`, else itself back.
+    #[cfg(test)]
+    fn output<T: Op>(self) -> Result<T::Output, Taken> {
+        if self.is::<T>() {
+            // SAFETY: just checked.
+            Ok(unsafe { self.into_output::<T>() })
+        } else {
+            Err(self)
+        }
+    }
 }
 
 impl Drop for Taken {
     #[inline]
     fn drop(&mut self) {
-        if let Some(vt) = self.vt.take() {
-            // SAFETY: the storage holds what the table says, and is dropped
-            // once (the table is gone).
-            unsafe { (vt.drop_finished)(&mut self.op, &self.cqe) }
-        }
+        // SAFETY: the storage holds what the table says (a `Taken` consumed by
+        // `into_output` is never dropped), and is dropped once, here.
+        unsafe { (self.vt.drop_finished)(&mut self.op, &self.cqe) }
     }
 }
 
@@ -723,7 +707,7 @@ impl Slab {
                 generation: s.generation,
             },
             taken: Taken {
-                vt: Some(vt),
+                vt,
                 cqe,
                 // SAFETY: a bitwise copy of storage, which nothing drops; the
                 // slot's copy is forgotten (the slot is freed just below).
@@ -1077,8 +1061,7 @@ mod tests {
         assert_eq!(slab.take::<Small>(s, g).map(|o| o.1), Some(2));
         let mut order = Vec::new();
         while let Some((_, _, t)) = slab.pop_ready() {
-            let mut t = t;
-            order.push(t.take_output::<Small>().unwrap().1);
+            order.push(t.output::<Small>().ok().unwrap().1);
         }
         assert_eq!(order, [4, 3, 1, 0]);
         assert_eq!(drops.load(Ordering::Relaxed), 5);
@@ -1116,18 +1099,21 @@ mod tests {
         let (b, gb) = slab.insert(Small::new(&drops, 2), NO_FILE);
         slab.on_cqe(a, ga & MASK, MASK, &cqe(1, 0));
         slab.on_cqe(b, gb & MASK, MASK, &cqe(2, 0));
-        let (_, _, mut ta) = slab.pop_ready().unwrap();
-        let (_, _, mut tb) = slab.pop_ready().unwrap();
+        let (_, _, ta) = slab.pop_ready().unwrap();
+        let (_, _, tb) = slab.pop_ready().unwrap();
         assert!(ta.is::<Big>() && !ta.is::<Small>());
-        assert!(ta.take_output::<Small>().is_none());
+        let Err(ta) = ta.output::<Small>() else {
+            panic!("a Big is not a Small");
+        };
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            0,
+            "the wrong type drops nothing"
+        );
         drop(ta);
         assert_eq!(drops.load(Ordering::Relaxed), 1);
-        assert_eq!(tb.take_output::<Small>(), Some((2, 2, 0)));
-        assert!(
-            !tb.is::<Small>() && tb.take_output::<Small>().is_none(),
-            "taken once"
-        );
-        drop(tb);
+        // Converted (so consumed): the op is dropped by `complete`, once.
+        assert_eq!(tb.output::<Small>().ok(), Some((2, 2, 0)));
         assert_eq!(drops.load(Ordering::Relaxed), 2);
     }
 
@@ -1166,13 +1152,13 @@ mod tests {
         let mut slab = Slab::new();
         let (a, ga) = slab.insert(Big::new(&drops, 1), NO_FILE);
         slab.on_cqe(a, ga & MASK, MASK, &cqe(-999, 0));
-        let (_, _, mut t) = slab.pop_ready().unwrap();
+        let (_, _, t) = slab.pop_ready().unwrap();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            t.take_output::<Big>();
+            let _ = t.output::<Big>();
         }));
         assert!(r.is_err());
-        assert!(!t.is::<Big>(), "it holds nothing any more");
-        drop(t);
+        // Consumed by the conversion: the op was dropped by the unwinding, and
+        // nothing of it was left to drop again.
         assert_eq!(drops.load(Ordering::Relaxed), 1);
     }
 
@@ -1192,8 +1178,8 @@ mod tests {
         assert_eq!(drops.load(Ordering::Relaxed), 1, "the op became its output");
         assert_eq!(slab.done_output_mut::<Small>(a, ga).map(|o| o.1), Some(10));
         assert_eq!(slab.ready_len(), 1);
-        let (_, _, mut t) = slab.pop_ready().unwrap();
-        assert_eq!(t.take_output::<Small>(), Some((6, 10, 4)));
+        let (_, _, t) = slab.pop_ready().unwrap();
+        assert_eq!(t.output::<Small>().ok(), Some((6, 10, 4)));
     }
 
     #[test]
