@@ -125,7 +125,10 @@ pub(super) struct VTable {
     pub(super) name: fn() -> &'static str,
     /// Drops what the storage holds as of a final completion `cqe`: the operation
     /// is turned into its output (new descriptors owned), which is dropped.
-    drop_finished: unsafe fn(&mut Storage, &Cqe),
+    /// Both by value: no caller's storage has its address handed to an
+    /// opaque function, which would keep a `Completion` on the stack out of
+    /// registers.
+    drop_finished: unsafe fn(Storage, Cqe),
     /// Hands a `MORE` completion to the operation.
     more: unsafe fn(&mut Storage, &Cqe),
 }
@@ -193,16 +196,16 @@ fn made_vtable<T: Op>() -> &'static VTable {
 /// # Safety
 ///
 /// `s` holds a `T` (taken here).
-unsafe fn drop_finished<T: Op>(s: &mut Storage, cqe: &Cqe) {
+unsafe fn drop_finished<T: Op>(mut s: Storage, cqe: Cqe) {
     // SAFETY: forwarded.
     let op = unsafe { s.take::<T>() };
-    drop(op.complete(cqe));
+    drop(op.complete(&cqe));
 }
 
 /// # Safety
 ///
 /// `s` holds a `T::Output` (taken here).
-unsafe fn drop_made<T: Op>(s: &mut Storage, _: &Cqe) {
+unsafe fn drop_made<T: Op>(mut s: Storage, _: Cqe) {
     // SAFETY: forwarded.
     drop(unsafe { s.take::<T::Output>() });
 }
@@ -295,7 +298,9 @@ impl Drop for Taken {
     fn drop(&mut self) {
         // SAFETY: the storage holds what the table says (a `Taken` consumed by
         // `into_output` is never dropped), and is dropped once, here.
-        unsafe { (self.vt.drop_finished)(&mut self.op, &self.cqe) }
+        // (A bitwise copy of the storage is handed over: nothing drops a
+        // `Storage`, so the one left here is only forgotten.)
+        unsafe { (self.vt.drop_finished)(ptr::read(&self.op), self.cqe) }
     }
 }
 
@@ -597,11 +602,11 @@ impl Slab {
         }
         self.in_flight -= 1;
         if detached {
-            let mut op = mem::replace(&mut s.op, Storage::empty());
+            let op = mem::replace(&mut s.op, Storage::empty());
             self.release(slot);
             // SAFETY: `op` holds the slot's operation, of the table's type; the
             // slot was freed without dropping it, so it is dropped once, here.
-            unsafe { (vt.drop_finished)(&mut op, cqe) };
+            unsafe { (vt.drop_finished)(op, *cqe) };
         } else {
             s.state = State::Done { vt, cqe: *cqe };
             // SAFETY: the slot was just looked up; in flight, it was not listed.
@@ -737,11 +742,11 @@ impl Slab {
         if let Some((vt, cqe)) = self.done(slot, generation) {
             // SAFETY: a `Done` slot (just looked up) is in the ready list.
             unsafe { self.unlink_ready(slot) };
-            let mut op = mem::replace(&mut self.slots[slot as usize].op, Storage::empty());
+            let op = mem::replace(&mut self.slots[slot as usize].op, Storage::empty());
             self.release(slot);
             // SAFETY: `op` holds what the slot's table says; the slot was freed
             // without dropping it, so it is dropped once, here.
-            unsafe { (vt.drop_finished)(&mut op, &cqe) };
+            unsafe { (vt.drop_finished)(op, cqe) };
             return;
         }
         if let Some(s) = self.slots.get_mut(slot as usize) {
