@@ -304,13 +304,13 @@ impl Completion {
     /// ```
     #[inline(always)]
     #[allow(clippy::result_large_err)] // as for `into_output`
-    pub fn downcast<T: Op>(mut self) -> Result<T::Output, Completion> {
-        // Taken in place; what is left of `self` then holds nothing, and its drop
-        // does nothing.
-        match self.taken.take_output::<T>() {
-            Some(out) => Ok(out),
-            None => Err(self),
+    pub fn downcast<T: Op>(self) -> Result<T::Output, Completion> {
+        if !self.taken.is::<T>() {
+            return Err(self);
         }
+        let Completion { taken, .. } = self;
+        // SAFETY: it holds a T (or its output), just checked.
+        Ok(unsafe { taken.into_output::<T>() })
     }
 }
 

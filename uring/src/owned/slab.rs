@@ -125,7 +125,10 @@ pub(super) struct VTable {
     pub(super) name: fn() -> &'static str,
     /// Drops what the storage holds as of a final completion `cqe`: the operation
     /// is turned into its output (new descriptors owned), which is dropped.
-    drop_finished: unsafe fn(&mut Storage, &Cqe),
+    /// Both by value: no caller's storage has its address handed to an
+    /// opaque function, which would keep a `Completion` on the stack out of
+    /// registers.
+    drop_finished: unsafe fn(Storage, Cqe),
     /// Hands a `MORE` completion to the operation.
     more: unsafe fn(&mut Storage, &Cqe),
 }
@@ -193,16 +196,16 @@ fn made_vtable<T: Op>() -> &'static VTable {
 /// # Safety
 ///
 /// `s` holds a `T` (taken here).
-unsafe fn drop_finished<T: Op>(s: &mut Storage, cqe: &Cqe) {
+unsafe fn drop_finished<T: Op>(mut s: Storage, cqe: Cqe) {
     // SAFETY: forwarded.
     let op = unsafe { s.take::<T>() };
-    drop(op.complete(cqe));
+    drop(op.complete(&cqe));
 }
 
 /// # Safety
 ///
 /// `s` holds a `T::Output` (taken here).
-unsafe fn drop_made<T: Op>(s: &mut Storage, _: &Cqe) {
+unsafe fn drop_made<T: Op>(mut s: Storage, _: Cqe) {
     // SAFETY: forwarded.
     drop(unsafe { s.take::<T::Output>() });
 }
@@ -222,8 +225,9 @@ unsafe fn more_made(_: &mut Storage, _: &Cqe) {}
 /// completion: what a [`Completion`](super::Completion) carries. Dropping it
 /// drops the output.
 pub(super) struct Taken {
-    /// The table of what `op` holds; `None` once the output was taken.
-    vt: Option<&'static VTable>,
+    /// The table of what `op` holds (which is there until the `Taken` is
+    /// consumed by [`into_output`](Taken::into_output) or dropped).
+    vt: &'static VTable,
     cqe: Cqe,
     op: Storage,
 }
@@ -238,36 +242,53 @@ impl Taken {
         &self.cqe
     }
 
-    /// The operation's type name ("" once the output was taken).
+    /// The operation's type name.
     pub(super) fn name(&self) -> &'static str {
-        self.vt.map_or("", |vt| (vt.name)())
+        (self.vt.name)()
     }
 
     /// Whether it holds an operation of type `T` (or its output).
     #[inline(always)]
     pub(super) fn is<T: Op>(&self) -> bool {
-        self.vt.is_some_and(VTable::is::<T>)
+        self.vt.is::<T>()
     }
 
-    /// The output, if it holds an operation of type `T` (which then holds
-    /// nothing): taken in place, so nothing is copied but the output.
+    /// The output, out of a `Taken` that holds an operation of type `T` (or its
+    /// output), consumed without its drop: nothing of it is left to drop.
+    ///
+    /// Nothing here hands the storage's address to an opaque function (as the
+    /// table's drop is), so a `Taken` on the stack can live in registers: the
+    /// operation is read straight out of where it was put.
+    ///
+    /// # Safety
+    ///
+    /// `self.is::<T>()`.
     #[inline(always)]
-    pub(super) fn take_output<T: Op>(&mut self) -> Option<T::Output> {
-        let vt = self.vt?;
-        if !vt.is::<T>() {
-            return None;
-        }
-        // Holding nothing from here on: if `complete` panics, dropping `self`
-        // drops nothing a second time.
-        self.vt = None;
-        if vt.made {
-            // SAFETY: a made table of T: the storage holds a T::Output, taken
-            // once (the table is gone).
-            Some(unsafe { self.op.take::<T::Output>() })
+    pub(super) unsafe fn into_output<T: Op>(self) -> T::Output {
+        // Never dropped: what it holds is moved out once, here. If `complete`
+        // panics, the operation it was handed is dropped by the unwinding, and
+        // nothing of it is left here.
+        let mut this = mem::ManuallyDrop::new(self);
+        if this.vt.made {
+            // SAFETY: the caller's contract: a made table of T, so the storage
+            // holds a T::Output; taken once (`this` is never dropped).
+            unsafe { this.op.take::<T::Output>() }
         } else {
-            // SAFETY: T's own table: the storage holds a T, taken once.
-            let op = unsafe { self.op.take::<T>() };
-            Some(op.complete(&self.cqe))
+            // SAFETY: the caller's contract: T's own table, so the storage holds
+            // a T; taken once (`this` is never dropped).
+            let op = unsafe { this.op.take::<T>() };
+            op.complete(&this.cqe)
+        }
+    }
+
+    /// The output if it holds an operation of type `T`, else itself back.
+    #[cfg(test)]
+    fn output<T: Op>(self) -> Result<T::Output, Taken> {
+        if self.is::<T>() {
+            // SAFETY: just checked.
+            Ok(unsafe { self.into_output::<T>() })
+        } else {
+            Err(self)
         }
     }
 }
@@ -275,11 +296,11 @@ impl Taken {
 impl Drop for Taken {
     #[inline]
     fn drop(&mut self) {
-        if let Some(vt) = self.vt.take() {
-            // SAFETY: the storage holds what the table says, and is dropped
-            // once (the table is gone).
-            unsafe { (vt.drop_finished)(&mut self.op, &self.cqe) }
-        }
+        // SAFETY: the storage holds what the table says (a `Taken` consumed by
+        // `into_output` is never dropped), and is dropped once, here.
+        // (A bitwise copy of the storage is handed over: nothing drops a
+        // `Storage`, so the one left here is only forgotten.)
+        unsafe { (self.vt.drop_finished)(ptr::read(&self.op), self.cqe) }
     }
 }
 
@@ -427,9 +448,12 @@ impl Slab {
             self.free = slot;
             slot
         };
-        let s = &mut self.slots[slot as usize];
+        // SAFETY: `slot` is the free list's head (a slot of the table) or was
+        // just pushed.
+        self.free = unsafe { self.at(slot) }.next;
+        // SAFETY: as above.
+        let s = unsafe { self.at(slot) };
         debug_assert!(matches!(s.state, State::Free));
-        self.free = s.next;
         s.generation = s.generation.wrapping_add(1);
         s.op_type = TypeId::of::<T>();
         s.op.put(op);
@@ -438,8 +462,9 @@ impl Slab {
             detached: false,
             file,
         };
+        let generation = s.generation;
         self.in_flight += 1;
-        (slot, s.generation)
+        (slot, generation)
     }
 
     /// Takes back an operation just inserted whose entry could not be pushed.
@@ -481,6 +506,21 @@ impl Slab {
     fn release(&mut self, slot: u32) {
         let free = self.free;
         let s = &mut self.slots[slot as usize];
+        s.state = State::Free;
+        s.next = free;
+        self.free = slot;
+    }
+
+    /// [`release`](Self::release), without a bounds check.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is of the table (`< slots.len()`).
+    #[inline(always)]
+    unsafe fn release_at(&mut self, slot: u32) {
+        let free = self.free;
+        // SAFETY: the caller's contract.
+        let s = unsafe { self.at(slot) };
         s.state = State::Free;
         s.next = free;
         self.free = slot;
@@ -562,11 +602,11 @@ impl Slab {
         }
         self.in_flight -= 1;
         if detached {
-            let mut op = mem::replace(&mut s.op, Storage::empty());
+            let op = mem::replace(&mut s.op, Storage::empty());
             self.release(slot);
             // SAFETY: `op` holds the slot's operation, of the table's type; the
             // slot was freed without dropping it, so it is dropped once, here.
-            unsafe { (vt.drop_finished)(&mut op, cqe) };
+            unsafe { (vt.drop_finished)(op, *cqe) };
         } else {
             s.state = State::Done { vt, cqe: *cqe };
             // SAFETY: the slot was just looked up; in flight, it was not listed.
@@ -647,9 +687,21 @@ impl Slab {
         if slot == NO_SLOT {
             return None;
         }
-        // SAFETY: the ready list's head is in the ready list.
-        unsafe { self.unlink_ready(slot) };
-        let s = &mut self.slots[slot as usize];
+        // Unlinked as the head: no slot before it.
+        // SAFETY: the ready list's head, and the slot after it when there is
+        // one, are slots the list links to, so of the table.
+        unsafe {
+            let next = self.at(slot).next;
+            self.ready_head = next;
+            if next == NO_SLOT {
+                self.ready_tail = NO_SLOT;
+            } else {
+                self.at(next).prev = NO_SLOT;
+            }
+        }
+        self.ready_len -= 1;
+        // SAFETY: a slot the ready list linked to is of the table.
+        let s = unsafe { self.at(slot) };
         let State::Done { vt, cqe } = s.state else {
             unreachable!("the ready list holds finished operations");
         };
@@ -660,7 +712,7 @@ impl Slab {
                 generation: s.generation,
             },
             taken: Taken {
-                vt: Some(vt),
+                vt,
                 cqe,
                 // SAFETY: a bitwise copy of storage, which nothing drops; the
                 // slot's copy is forgotten (the slot is freed just below).
@@ -668,7 +720,8 @@ impl Slab {
             },
             _not_sync: PhantomData,
         };
-        self.release(slot);
+        // SAFETY: `slot` was in the ready list, so of the table.
+        unsafe { self.release_at(slot) };
         Some(completion)
     }
 
@@ -689,11 +742,11 @@ impl Slab {
         if let Some((vt, cqe)) = self.done(slot, generation) {
             // SAFETY: a `Done` slot (just looked up) is in the ready list.
             unsafe { self.unlink_ready(slot) };
-            let mut op = mem::replace(&mut self.slots[slot as usize].op, Storage::empty());
+            let op = mem::replace(&mut self.slots[slot as usize].op, Storage::empty());
             self.release(slot);
             // SAFETY: `op` holds what the slot's table says; the slot was freed
             // without dropping it, so it is dropped once, here.
-            unsafe { (vt.drop_finished)(&mut op, &cqe) };
+            unsafe { (vt.drop_finished)(op, cqe) };
             return;
         }
         if let Some(s) = self.slots.get_mut(slot as usize) {
@@ -1013,8 +1066,7 @@ mod tests {
         assert_eq!(slab.take::<Small>(s, g).map(|o| o.1), Some(2));
         let mut order = Vec::new();
         while let Some((_, _, t)) = slab.pop_ready() {
-            let mut t = t;
-            order.push(t.take_output::<Small>().unwrap().1);
+            order.push(t.output::<Small>().ok().unwrap().1);
         }
         assert_eq!(order, [4, 3, 1, 0]);
         assert_eq!(drops.load(Ordering::Relaxed), 5);
@@ -1052,18 +1104,21 @@ mod tests {
         let (b, gb) = slab.insert(Small::new(&drops, 2), NO_FILE);
         slab.on_cqe(a, ga & MASK, MASK, &cqe(1, 0));
         slab.on_cqe(b, gb & MASK, MASK, &cqe(2, 0));
-        let (_, _, mut ta) = slab.pop_ready().unwrap();
-        let (_, _, mut tb) = slab.pop_ready().unwrap();
+        let (_, _, ta) = slab.pop_ready().unwrap();
+        let (_, _, tb) = slab.pop_ready().unwrap();
         assert!(ta.is::<Big>() && !ta.is::<Small>());
-        assert!(ta.take_output::<Small>().is_none());
+        let Err(ta) = ta.output::<Small>() else {
+            panic!("a Big is not a Small");
+        };
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            0,
+            "the wrong type drops nothing"
+        );
         drop(ta);
         assert_eq!(drops.load(Ordering::Relaxed), 1);
-        assert_eq!(tb.take_output::<Small>(), Some((2, 2, 0)));
-        assert!(
-            !tb.is::<Small>() && tb.take_output::<Small>().is_none(),
-            "taken once"
-        );
-        drop(tb);
+        // Converted (so consumed): the op is dropped by `complete`, once.
+        assert_eq!(tb.output::<Small>().ok(), Some((2, 2, 0)));
         assert_eq!(drops.load(Ordering::Relaxed), 2);
     }
 
@@ -1102,13 +1157,13 @@ mod tests {
         let mut slab = Slab::new();
         let (a, ga) = slab.insert(Big::new(&drops, 1), NO_FILE);
         slab.on_cqe(a, ga & MASK, MASK, &cqe(-999, 0));
-        let (_, _, mut t) = slab.pop_ready().unwrap();
+        let (_, _, t) = slab.pop_ready().unwrap();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            t.take_output::<Big>();
+            let _ = t.output::<Big>();
         }));
         assert!(r.is_err());
-        assert!(!t.is::<Big>(), "it holds nothing any more");
-        drop(t);
+        // Consumed by the conversion: the op was dropped by the unwinding, and
+        // nothing of it was left to drop again.
         assert_eq!(drops.load(Ordering::Relaxed), 1);
     }
 
@@ -1128,8 +1183,8 @@ mod tests {
         assert_eq!(drops.load(Ordering::Relaxed), 1, "the op became its output");
         assert_eq!(slab.done_output_mut::<Small>(a, ga).map(|o| o.1), Some(10));
         assert_eq!(slab.ready_len(), 1);
-        let (_, _, mut t) = slab.pop_ready().unwrap();
-        assert_eq!(t.take_output::<Small>(), Some((6, 10, 4)));
+        let (_, _, t) = slab.pop_ready().unwrap();
+        assert_eq!(t.output::<Small>().ok(), Some((6, 10, 4)));
     }
 
     #[test]

@@ -480,7 +480,12 @@ impl std::fmt::Debug for AddrHeap {
 /// The kernel must have written the first `n` bytes of the buffers' memory, in
 /// that order (a count that may exceed what was stored, as `MSG_TRUNC` gives,
 /// does not qualify); `n` may exceed their total capacity (the rest is ignored).
+#[inline(always)]
 unsafe fn set_filled<B: IoBufMut>(bufs: &mut [B], n: usize) {
+    if let [buf] = bufs {
+        // SAFETY: forwarded.
+        return unsafe { set_filled_one(buf, n) };
+    }
     let mut left = n;
     for b in bufs {
         if left == 0 {
@@ -492,4 +497,21 @@ unsafe fn set_filled<B: IoBufMut>(bufs: &mut [B], n: usize) {
         unsafe { b.set_init(here) };
         left -= here;
     }
+}
+
+/// [`set_filled`] for one buffer: no loop, so a buffer on its way out of a
+/// completion stays in registers.
+///
+/// # Safety
+///
+/// As for [`set_filled`].
+#[inline(always)]
+unsafe fn set_filled_one<B: IoBufMut>(buf: &mut B, n: usize) {
+    if n == 0 {
+        return;
+    }
+    let here = n.min(buf.bytes_total());
+    // SAFETY: the caller guarantees the kernel stored these bytes, from the
+    // start of the buffer; here <= bytes_total.
+    unsafe { buf.set_init(here) };
 }

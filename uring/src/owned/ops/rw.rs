@@ -57,7 +57,10 @@ unsafe impl<B: IoBufMut> Op for Read<B> {
     }
     #[inline]
     fn complete(self, cqe: &Cqe) -> BufResult<B> {
-        let Read { mut buf, .. } = self;
+        // The file is dropped on its own: a reference count's slow path (which
+        // takes its address) then sees that one field, not the whole op.
+        let Read { mut buf, fd, .. } = self;
+        drop(fd);
         let res = cqe.result().map(|n| n as usize);
         if let Ok(n) = res {
             // SAFETY: the kernel wrote n bytes from the start of the buffer (a read
