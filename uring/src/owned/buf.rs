@@ -65,6 +65,7 @@ pub unsafe trait IoBuf: Send + 'static {
     /// assert_eq!((s.begin(), s.end()), (2, 4));
     /// assert_eq!(s.into_inner(), [1, 2, 3, 4]);
     /// ```
+    #[inline]
     fn slice(self, range: impl RangeBounds<usize>) -> Slice<Self>
     where
         Self: Sized,

@@ -61,7 +61,14 @@ pub unsafe trait Multishot: Send + Sized + 'static {
 /// [`StreamEnd`] saying why it ended.
 pub struct Multi<T: Multishot> {
     op: T,
-    items: VecDeque<io::Result<T::Item>>,
+    /// The oldest item not taken, if any: a stream read as it arrives holds one
+    /// item at a time, and it waits here, without the queue's bookkeeping.
+    first: Option<io::Result<T::Item>>,
+    /// The items after `first`, oldest first (empty while `first` is `None`);
+    /// allocated the first time two items wait at once, and kept. (Boxed, so
+    /// that `Multi` fits the ring table's inline slots.)
+    #[allow(clippy::box_collection, reason = "8 bytes in the slot, not 32")]
+    items: Option<Box<VecDeque<io::Result<T::Item>>>>,
 }
 
 impl<T: Multishot> Multi<T> {
@@ -70,7 +77,8 @@ impl<T: Multishot> Multi<T> {
     pub fn new(op: T) -> Multi<T> {
         Multi {
             op,
-            items: VecDeque::new(),
+            first: None,
+            items: None,
         }
     }
 
@@ -78,13 +86,45 @@ impl<T: Multishot> Multi<T> {
     pub fn into_inner(self) -> T {
         self.op
     }
+
+    /// Queues `item` after those not taken yet.
+    #[inline]
+    fn push(&mut self, item: io::Result<T::Item>) {
+        if self.first.is_none() && self.rest_is_empty() {
+            self.first = Some(item);
+        } else if let Some(items) = &mut self.items {
+            items.push_back(item);
+        } else {
+            self.items = Some(Box::new(VecDeque::from([item])));
+        }
+    }
+
+    /// The oldest item not taken.
+    #[inline]
+    fn pop(&mut self) -> Option<io::Result<T::Item>> {
+        match self.first.take() {
+            Some(item) => Some(item),
+            None => self.items.as_mut()?.pop_front(),
+        }
+    }
+
+    /// Whether no item waits behind `first`.
+    #[inline]
+    fn rest_is_empty(&self) -> bool {
+        self.items.as_ref().is_none_or(|items| items.is_empty())
+    }
+
+    /// The number of items not taken.
+    fn waiting(&self) -> usize {
+        usize::from(self.first.is_some()) + self.items.as_ref().map_or(0, |items| items.len())
+    }
 }
 
 impl<T: Multishot + fmt::Debug> fmt::Debug for Multi<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Multi")
             .field("op", &self.op)
-            .field("items", &self.items.len())
+            .field("items", &self.waiting())
             .finish()
     }
 }
@@ -99,15 +139,20 @@ unsafe impl<T: Multishot> Op for Multi<T> {
         self.op.sqe()
     }
 
+    #[inline]
     fn more(&mut self, cqe: &Cqe) {
         if let Some(item) = self.op.item(cqe) {
-            self.items.push_back(item);
+            self.push(item);
         }
     }
 
     fn complete(mut self, cqe: &Cqe) -> Self::Output {
         if let Some(item) = self.op.item(cqe) {
-            self.items.push_back(item);
+            self.push(item);
+        }
+        let mut items = self.items.take().map(|b| *b).unwrap_or_default();
+        if let Some(first) = self.first.take() {
+            items.push_front(first);
         }
         // After `item`, which an operation may count the final completion in.
         let end = StreamEnd {
@@ -115,10 +160,7 @@ unsafe impl<T: Multishot> Op for Multi<T> {
             flags: cqe.flags().bits(),
             rearm: self.op.rearm(cqe),
         };
-        MultiOutput {
-            items: self.items,
-            end,
-        }
+        MultiOutput { items, end }
     }
 
     fn bound_ring(&self, token: imp::Token) -> Option<u64> {
@@ -298,6 +340,7 @@ impl OwnedRing {
     ///
     /// At the end it says why ([`ItemPoll::Ended`] with a [`StreamEnd`]): an
     /// event loop re-arms a stream whose end says [`rearm`](StreamEnd::rearm).
+    #[inline]
     pub fn poll_item<T: Multishot>(&mut self, id: &OpId<Multi<T>>) -> ItemPoll<T::Item> {
         // Items already processed come first, and the kernel's queue is looked
         // at only when there are none: an event loop draining a stream item by
@@ -311,13 +354,14 @@ impl OwnedRing {
         }
     }
 
+    #[inline]
     pub(super) fn take_item<T: Multishot>(&mut self, id: &OpId<Multi<T>>) -> ItemPoll<T::Item> {
         if id.key.ring != self.id {
             return ItemPoll::Gone;
         }
         let (slot, generation) = (id.key.slot, id.key.generation);
         if let Some(multi) = self.table.in_flight_mut::<Multi<T>>(slot, generation) {
-            return match multi.items.pop_front() {
+            return match multi.pop() {
                 Some(item) => ItemPoll::Item(item),
                 None => ItemPoll::Pending,
             };

@@ -1,10 +1,12 @@
 //! Provided-buffer pools for the safe layer: the kernel picks the buffer.
 
 use core::ptr::NonNull;
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
 use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::OwnedRing;
 use crate::buf_ring::{BufRing, MAX_ENTRIES};
@@ -56,7 +58,98 @@ pub(super) struct PoolShared {
     /// initialised). The kernel writes into the buffers it picks, so they are
     /// only reached through this pointer.
     mem: NonNull<u8>,
-    state: Mutex<PoolState>,
+    state: StateLock,
+}
+
+/// The lock over a pool's [`PoolState`]: a flag taken with one compare-and-swap
+/// and released with a plain store. What it guards is a few dozen instructions
+/// of bookkeeping that never blocks (taking or returning a buffer), so a
+/// waiter spins briefly, then yields its time slice. Unlike `std`'s `Mutex` it
+/// has no poisoning (no code under it leaves the state half-changed: the only
+/// panics possible there, `BufRing`'s assertions, come before any change) and
+/// no wake-up on release.
+struct StateLock {
+    locked: AtomicBool,
+    state: UnsafeCell<PoolState>,
+}
+
+/// Access to the state while [`StateLock`] is held; released on drop.
+struct StateGuard<'a> {
+    lock: &'a StateLock,
+}
+
+impl StateLock {
+    fn new(state: PoolState) -> StateLock {
+        StateLock {
+            locked: AtomicBool::new(false),
+            state: UnsafeCell::new(state),
+        }
+    }
+
+    #[inline]
+    fn lock(&self) -> StateGuard<'_> {
+        if self
+            .locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            self.lock_contended();
+        }
+        StateGuard { lock: self }
+    }
+
+    /// Waits for the holder (another thread returning or taking a buffer).
+    #[cold]
+    fn lock_contended(&self) {
+        let mut spins = 0u32;
+        loop {
+            while self.locked.load(Ordering::Relaxed) {
+                if spins < 100 {
+                    spins += 1;
+                    core::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            if self
+                .locked
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+
+    fn get_mut(&mut self) -> &mut PoolState {
+        self.state.get_mut()
+    }
+}
+
+impl core::ops::Deref for StateGuard<'_> {
+    type Target = PoolState;
+    #[inline]
+    fn deref(&self) -> &PoolState {
+        // SAFETY: the guard exists only while `locked` is held by it (taken with
+        // an acquire CAS, released with a release store in Drop), so no other
+        // reference to the state exists meanwhile.
+        unsafe { &*self.lock.state.get() }
+    }
+}
+
+impl core::ops::DerefMut for StateGuard<'_> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut PoolState {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference.
+        unsafe { &mut *self.lock.state.get() }
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.lock.locked.store(false, Ordering::Release);
+    }
 }
 
 struct PoolState {
@@ -74,7 +167,8 @@ struct PoolState {
 
 // SAFETY: the raw pointer is to memory the pool owns and frees only in its Drop;
 // a buffer is accessed only by the one guard that holds it (exclusive) or by the
-// kernel while it is in the ring. The ring state is behind a Mutex.
+// kernel while it is in the ring. The ring state is reached only through a
+// StateGuard, which holds the StateLock's flag (one holder at a time).
 unsafe impl Send for PoolShared {}
 // SAFETY: as above; `&PoolShared` gives access to no buffer.
 unsafe impl Sync for PoolShared {}
@@ -136,7 +230,7 @@ impl BufPool {
                 size,
                 count,
                 mem,
-                state: Mutex::new(PoolState {
+                state: StateLock::new(PoolState {
                     ring: Some(br),
                     out: vec![false; count as usize],
                     available: count as usize,
@@ -186,10 +280,12 @@ impl fmt::Debug for BufPool {
 }
 
 impl PoolShared {
-    fn lock(&self) -> MutexGuard<'_, PoolState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    #[inline]
+    fn lock(&self) -> StateGuard<'_> {
+        self.state.lock()
     }
 
+    #[inline]
     fn ptr(&self, bid: u16) -> *mut u8 {
         debug_assert!(bid < self.count);
         // SAFETY: bid < count, so the offset is inside the count * size bytes.
@@ -198,13 +294,17 @@ impl PoolShared {
 
     /// Gives buffer `bid` back to the ring.
     fn recycle(&self, bid: u16) {
-        let mut state = self.lock();
-        if !state.out[bid as usize] {
-            // Never handed out (cannot happen: only guards recycle).
-            return;
-        }
+        // Outside the lock: nothing but `bid` (a guard's, so in the pool) to go on.
         let ptr = self.ptr(bid);
         let size = self.size;
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        match state.out.get_mut(bid as usize) {
+            Some(out @ true) => *out = false,
+            // Never handed out (cannot happen: only guards recycle).
+            _ => return,
+        }
+        state.available += 1;
         if let Some(ring) = state.ring.as_mut() {
             // SAFETY: buffer `bid` is ours, `size` bytes, and was held by the guard
             // being dropped (out[bid]): no one else reads or writes it, and it is
@@ -212,12 +312,11 @@ impl PoolShared {
             // memory lives until the ring is unregistered (PoolShared's Drop).
             unsafe { ring.add(ptr, size, bid) };
             ring.advance(1);
-            let last = state.last as usize;
-            state.next[last] = bid;
+            if let Some(next) = state.next.get_mut(state.last as usize) {
+                *next = bid;
+            }
             state.last = bid;
         }
-        state.out[bid as usize] = false;
-        state.available += 1;
     }
 }
 
@@ -226,7 +325,7 @@ impl Drop for PoolShared {
         // Every operation that could pick from the group held an Arc to this: they
         // have all completed (or were leaked, and then this never runs), and no
         // guard is left.
-        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        let state = self.state.get_mut();
         let unregistered = match state.ring.take() {
             Some(ring) => ring.unregister().is_ok(),
             None => true,
@@ -253,27 +352,36 @@ impl Drop for PoolShared {
 /// `Err(EIO)` when the completion names a buffer the pool cannot hand out (outside
 /// the pool, or already held): that would only happen if something else used the
 /// group, and the buffer is then left alone.
+#[inline]
 pub(super) fn take(pool: &Arc<PoolShared>, cqe: &Cqe, len: usize) -> io::Result<Option<PoolBuf>> {
     let Some(bid) = cqe.buffer_id() else {
         return Ok(None);
     };
     let mut state = pool.lock();
-    if bid >= pool.count || state.out[bid as usize] {
-        return Err(error::with_context(
-            libc::EIO,
-            format!(
-                "the kernel named buffer {bid} of group {}, which the pool cannot hand out",
-                pool.group
-            ),
-        ));
+    match state.out.get_mut(bid as usize) {
+        Some(out @ false) => *out = true,
+        _ => {
+            drop(state);
+            return Err(not_ours(bid, pool.group));
+        }
     }
-    state.out[bid as usize] = true;
     state.available -= 1;
+    drop(state);
     Ok(Some(PoolBuf {
         pool: Arc::clone(pool),
         bid,
-        len: len.min(pool.size as usize),
+        // size <= i32::MAX.
+        len: len.min(pool.size as usize) as u32,
     }))
+}
+
+/// The error for a completion naming buffer `bid`, which the pool cannot hand out.
+#[cold]
+fn not_ours(bid: u16, group: u16) -> io::Error {
+    error::with_context(
+        libc::EIO,
+        format!("the kernel named buffer {bid} of group {group}, which the pool cannot hand out"),
+    )
 }
 
 /// Takes the buffers a bundle completion names, as guards over `len` bytes: the
@@ -297,9 +405,16 @@ pub(super) fn take_bundle(
         return Ok(Vec::new());
     }
     let size = pool.size as usize;
-    let mut state = pool.lock();
-    let state = &mut *state;
-    let Some(parts) = bundle_parts(&mut state.out, &state.next, size, first, len) else {
+    let mut guard = pool.lock();
+    let state = &mut *guard;
+    let parts = bundle_parts(&mut state.out, &state.next, size, first, len);
+    if let Some(parts) = &parts {
+        state.available -= parts.len();
+    }
+    // Released before any guard exists: a guard dropped while it was held (an
+    // unwinding collect) would wait for it forever.
+    drop(guard);
+    let Some(parts) = parts else {
         return Err(error::with_context(
             libc::EIO,
             format!(
@@ -310,13 +425,13 @@ pub(super) fn take_bundle(
             ),
         ));
     };
-    state.available -= parts.len();
     Ok(parts
         .into_iter()
         .map(|(bid, here)| PoolBuf {
             pool: Arc::clone(pool),
             bid,
-            len: here,
+            // here <= size <= i32::MAX.
+            len: here as u32,
         })
         .collect())
 }
@@ -384,7 +499,8 @@ pub struct PoolBuf {
     pool: Arc<PoolShared>,
     /// `NO_BUFFER` for an empty guard.
     bid: u16,
-    len: usize,
+    /// At most the pool's buffer size (< 2^31).
+    len: u32,
 }
 
 const NO_BUFFER: u16 = u16::MAX;
@@ -400,6 +516,7 @@ impl PoolBuf {
     }
 
     /// The buffer's id in its group, or `None` for an empty guard.
+    #[inline]
     pub fn buffer_id(&self) -> Option<u16> {
         (self.bid != NO_BUFFER).then_some(self.bid)
     }
@@ -412,6 +529,7 @@ impl PoolBuf {
 
 impl Deref for PoolBuf {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         if self.bid == NO_BUFFER {
             return &[];
@@ -421,21 +539,23 @@ impl Deref for PoolBuf {
         // longer writes it and no other guard exists; the completion's arrival
         // ordered the kernel's writes before this read. len <= size, and the whole
         // pool is initialised (zeroed at allocation). The Arc keeps it allocated.
-        unsafe { core::slice::from_raw_parts(self.pool.ptr(self.bid), self.len) }
+        unsafe { core::slice::from_raw_parts(self.pool.ptr(self.bid), self.len as usize) }
     }
 }
 
 impl DerefMut for PoolBuf {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [u8] {
         if self.bid == NO_BUFFER {
             return &mut [];
         }
         // SAFETY: as for `deref`; `&mut self` makes the access exclusive.
-        unsafe { core::slice::from_raw_parts_mut(self.pool.ptr(self.bid), self.len) }
+        unsafe { core::slice::from_raw_parts_mut(self.pool.ptr(self.bid), self.len as usize) }
     }
 }
 
 impl Drop for PoolBuf {
+    #[inline]
     fn drop(&mut self) {
         if self.bid != NO_BUFFER {
             self.pool.recycle(self.bid);
@@ -465,16 +585,19 @@ impl AsRef<[u8]> for PoolBuf {
 // the guard. All `len` bytes are initialised. An empty guard names no bytes (a
 // dangling, never-read pointer for zero length).
 unsafe impl super::IoBuf for PoolBuf {
+    #[inline]
     fn stable_ptr(&self) -> *const u8 {
         if self.bid == NO_BUFFER {
             return NonNull::<u8>::dangling().as_ptr();
         }
         self.pool.ptr(self.bid)
     }
+    #[inline]
     fn bytes_init(&self) -> usize {
-        self.len
+        self.len as usize
     }
+    #[inline]
     fn bytes_total(&self) -> usize {
-        self.len
+        self.len as usize
     }
 }

@@ -433,3 +433,72 @@ fn a_stream_ended_by_a_full_completion_queue_says_to_rearm_and_loses_nothing() {
     }
     assert_eq!(ring.in_flight(), 0);
 }
+
+/// Items that pile up before they are taken come out oldest first, whether one
+/// is waiting or several, and those left at the stream's end are its output's,
+/// in order too.
+#[test]
+fn items_that_pile_up_come_out_in_order_and_the_rest_with_the_end() {
+    let mut ring = ring();
+    let Some(pool) = pool_or_skip(&mut ring, 1, 8, 64, "recv multishot") else {
+        return;
+    };
+    let (mut client, server) = tcp_pair();
+    let id = ring
+        .submit_multishot(ops::RecvMultishot::new(server, &pool))
+        .unwrap();
+    ring.submit().unwrap();
+    // Three messages, each received (a completion processed) before the next is
+    // written, so each is an item of its own, none taken yet.
+    let mut send = |ring: &mut OwnedRing, msg: &[u8]| {
+        let before = pool.available();
+        client.write_all(msg).unwrap();
+        while pool.available() == before {
+            ring.submit_and_wait(1).unwrap();
+            ring.get_events().unwrap();
+        }
+    };
+    send(&mut ring, b"one");
+    let first = match ring.poll_item(&id) {
+        ItemPoll::Item(item) => item,
+        other => panic!("an item was processed: {other:?}"),
+    };
+    if unsupported(&first, "recv multishot") {
+        return;
+    }
+    assert_eq!(&first.unwrap()[..], b"one");
+    send(&mut ring, b"two");
+    send(&mut ring, b"three");
+    send(&mut ring, b"four");
+    let take = |ring: &mut OwnedRing| match ring.poll_item(&id) {
+        ItemPoll::Item(item) => item.unwrap(),
+        other => panic!("an item was waiting: {other:?}"),
+    };
+    let two = take(&mut ring);
+    assert_eq!(&two[..], b"two");
+    // One taken, two waiting; one more arrives behind them.
+    send(&mut ring, b"five");
+    assert_eq!(&take(&mut ring)[..], b"three");
+    send(&mut ring, b"six");
+    // Cancel: the items not taken stay, in order, before the cancellation's
+    // error and the end.
+    ring.cancel(&id).unwrap();
+    let mut rest = Vec::new();
+    let end = loop {
+        match ring.next_item(&id).unwrap() {
+            uring::owned::Next::Item(item) => rest.push(item),
+            uring::owned::Next::End(end) => break end,
+        }
+    };
+    let (data, errors): (Vec<_>, Vec<_>) = rest.into_iter().partition(|r| r.is_ok());
+    let data: Vec<Vec<u8>> = data.into_iter().map(|r| r.unwrap().to_vec()).collect();
+    assert_eq!(data, [&b"four"[..], b"five", b"six"]);
+    assert_eq!(errors.len(), 1, "the cancellation's error, last");
+    assert_eq!(
+        errno(errors[0].as_ref().unwrap_err()),
+        Some(libc::ECANCELED)
+    );
+    assert_eq!(end.raw_result(), -libc::ECANCELED);
+    drop(two);
+    assert_eq!(pool.available(), 8, "every buffer back");
+}
