@@ -43,6 +43,10 @@ fn ring(entries: u32, mode: &str) -> Result<Ring, String> {
 
 /// NOPs through the safe layer, `batch` at a time: the same workload as
 /// [`bench_nop`], with the in-flight table, ids and completions.
+// Each case in a function of its own, as a program's loop would be: its code is then
+// the same whatever the other cases in this binary are (inlined into `main` together,
+// adding a case moved the NOP loop's register allocation by four instructions).
+#[inline(never)]
 fn bench_nop_owned(batch: u32, mode: &str, ops: u64) -> Result<f64, String> {
     use uring::owned::{OwnedRing, ops as owned_ops};
     let mut ring = OwnedRing::from_builder(builder(mode)?, batch.max(8))
@@ -71,6 +75,7 @@ fn bench_nop_owned(batch: u32, mode: &str, ops: u64) -> Result<f64, String> {
     Ok(done as f64 / start.elapsed().as_secs_f64())
 }
 
+#[inline(never)]
 fn bench_nop(batch: u32, mode: &str, ops: u64) -> Result<f64, String> {
     let mut ring = ring(batch.max(8), mode)?;
     let mut done = 0u64;
@@ -114,6 +119,7 @@ fn next_rand(s: &mut u64) -> u64 {
 #[repr(C, align(4096))]
 struct Block([u8; 4096]);
 
+#[inline(never)]
 fn bench_read(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
     let blocks = file.metadata().map_err(|e| e.to_string())?.len() / 4096;
@@ -156,6 +162,7 @@ fn bench_read(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, String> 
     Ok(done as f64 / start.elapsed().as_secs_f64())
 }
 
+#[inline(never)]
 fn bench_read_owned(
     qd: u32,
     mode: &str,
