@@ -261,8 +261,14 @@ fn a_held_direct_descriptor_is_named_without_a_share_per_operation() {
     let (n, buf) = ring.wait_for(waiting).unwrap();
     assert_eq!(&buf[..n.unwrap()], b"xyz");
     assert_eq!(table.in_use(), 0, "the last share emptied the slot");
-    assert!(
-        peer_closed(&mut peer),
+    // Before 6.13 the kernel drops a file a little after its slot is emptied
+    // (seen on 6.1): wait for the end of the stream rather than expect EPIPE now.
+    peer.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert_eq!(
+        peer.read(&mut byte).unwrap(),
+        0,
         "the socket was closed with its slot"
     );
 }

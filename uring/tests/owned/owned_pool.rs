@@ -351,11 +351,17 @@ fn returns_from_another_thread_race_the_rings_takes_and_lose_nothing() {
             }
         }
     }
-    ring.cancel(&id).unwrap();
-    while let Next::Item(item) = ring.next_item(&id).unwrap() {
-        if let Ok(buf) = item {
-            assert!(buf.is_empty(), "no bytes after the last: {:?}", &buf[..]);
+    // The stream may have ended by itself as the last bytes came (the pool ran
+    // dry; seen on 6.1): then there is nothing left to cancel or drain.
+    match ring.cancel(&id) {
+        Ok(()) => {
+            while let Next::Item(item) = ring.next_item(&id).unwrap() {
+                if let Ok(buf) = item {
+                    assert!(buf.is_empty(), "no bytes after the last: {:?}", &buf[..]);
+                }
+            }
         }
+        Err(e) => assert_eq!(errno_of(&e), Some(libc::ENOENT), "{e}"),
     }
     drop(tx);
     returner.join().unwrap();
