@@ -18,6 +18,10 @@ pub enum Outcome {
     Exited(Option<i32>),
     /// Outlived the wall-clock limit and was killed by us.
     TimedOut,
+    /// Killed by us because the init had not printed its first marker (`@@kc init`)
+    /// this many seconds after QEMU started: the kernel hung while booting, which TCG
+    /// occasionally does and a test cannot cause (no test has run yet).
+    NeverStarted(u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -469,6 +473,10 @@ impl Ended<'_> {
                 format!("QEMU exited with {code}, not a guest report"),
             ),
             Outcome::Exited(None) => (Verdict::NoReport, "QEMU was killed by a signal".to_string()),
+            Outcome::NeverStarted(secs) => (
+                Verdict::NoReport,
+                format!("the kernel did not start the init within {secs} s (a boot hang); killed"),
+            ),
         }
     }
 
@@ -666,6 +674,7 @@ mod tests {
             Outcome::Exited(None),
             Outcome::Exited(Some(42)),
             Outcome::TimedOut,
+            Outcome::NeverStarted(180),
         ] {
             let r = analyse(garbage, outcome, &names(&["uring/a"]));
             assert_ne!(r.verdict, Verdict::Pass, "{outcome:?}");

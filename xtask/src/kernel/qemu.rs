@@ -111,6 +111,9 @@ pub struct Boot<'a> {
     pub smp: u32,
     pub memory_mib: u32,
     pub limit: Duration,
+    /// How long the kernel may take to start the init (its first console marker)
+    /// before the boot counts as hung and is killed, long before `limit`.
+    pub boot_limit: Duration,
 }
 
 impl Boot<'_> {
@@ -173,6 +176,7 @@ impl Boot<'_> {
             .stdout(Stdio::null())
             .stderr(stderr);
         let start = Instant::now();
+        let mut init_seen = false;
         let mut child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.qemu.display()))?;
@@ -182,7 +186,17 @@ impl Boot<'_> {
                 Ok(None) => {}
                 Err(e) => return Err(format!("waiting for QEMU: {e}")),
             }
-            if start.elapsed() >= self.limit {
+            let elapsed = start.elapsed();
+            if !init_seen && elapsed >= self.boot_limit {
+                init_seen = self.init_started();
+                if !init_seen {
+                    // Our own child, by its handle.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break Outcome::NeverStarted(self.boot_limit.as_secs());
+                }
+            }
+            if elapsed >= self.limit {
                 // Our own child, by its handle.
                 let _ = child.kill();
                 let _ = child.wait();
@@ -192,6 +206,13 @@ impl Boot<'_> {
         };
         let elapsed = start.elapsed();
         Ok((outcome, elapsed))
+    }
+
+    /// Whether the console shows the init's first marker.
+    fn init_started(&self) -> bool {
+        let text = std::fs::read(self.log).unwrap_or_default();
+        let marker = format!("{} init", super::log::MARK);
+        text.windows(marker.len()).any(|w| w == marker.as_bytes())
     }
 }
 
@@ -234,6 +255,7 @@ mod tests {
             smp: 1,
             memory_mib: 1024,
             limit: Duration::from_secs(1),
+            boot_limit: Duration::from_secs(1),
         };
         let line = crate::util::show(&boot.command());
         for part in [
