@@ -7,13 +7,15 @@
 //! ring read <qd> <default|defer> <ops> <file>
 //! ring read-owned <qd> <default|defer> <ops> <file>
 //! ring read-owned-held <qd> <default|defer> <ops> <file>
+//! ring read-owned-of <qd> <default|defer> <ops> <file>
 //! ```
 //!
 //! `read-owned` is the same workload through the safe layer ([`uring::owned`]): each
 //! read owns its page-aligned `AlignedBuf`, which comes back with the completion and is
 //! reused, and names the file through a `SharedFd` (an `Arc` clone and drop per read).
 //! `read-owned-held` names it as a file the ring holds instead (`OwnedRing::hold_fd`:
-//! a look-up per read, no atomics).
+//! a look-up per read, no atomics). `read-owned-of` is `read-owned` taking the reads'
+//! outputs with `OwnedRing::completions_of` instead of `completions` and `downcast`.
 //!
 //! Prints one line: `ops_per_sec <float>`.
 
@@ -169,6 +171,7 @@ fn bench_read_owned(
     ops: u64,
     path: &str,
     shared: bool,
+    typed: bool,
 ) -> Result<f64, String> {
     use uring::owned::{OwnedRing, SharedFd, ops::Read};
     let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
@@ -180,12 +183,15 @@ fn bench_read_owned(
         OwnedRing::from_builder(builder(mode)?, qd).map_err(|e| format!("ring setup: {e}"))?;
     if shared {
         let file = SharedFd::from(file);
-        read_owned_loop(&mut ring, qd, ops, blocks, |buf, off| {
-            Read::new(&file, buf, off)
-        })
+        let read = |buf, off| Read::new(&file, buf, off);
+        if typed {
+            read_owned_loop::<true>(&mut ring, qd, ops, blocks, read)
+        } else {
+            read_owned_loop::<false>(&mut ring, qd, ops, blocks, read)
+        }
     } else {
         let file = ring.hold_fd(file).map_err(|e| e.to_string())?;
-        read_owned_loop(&mut ring, qd, ops, blocks, |buf, off| {
+        read_owned_loop::<false>(&mut ring, qd, ops, blocks, |buf, off| {
             Read::new(file, buf, off)
         })
     }
@@ -193,7 +199,7 @@ fn bench_read_owned(
 
 /// The loop of [`bench_read_owned`]: `read` makes the read of a buffer at an
 /// offset (naming the file however the caller holds it).
-fn read_owned_loop(
+fn read_owned_loop<const TYPED: bool>(
     ring: &mut uring::owned::OwnedRing,
     qd: u32,
     ops: u64,
@@ -218,6 +224,17 @@ fn read_owned_loop(
         }
         ring.submit_and_wait(1)
             .map_err(|e| format!("submit: {e}"))?;
+        if TYPED {
+            for (_, (res, buf)) in ring.completions_of::<Read<AlignedBuf>>() {
+                match res {
+                    Ok(4096) => {}
+                    other => return Err(format!("read completed with {other:?}")),
+                }
+                free.push(buf);
+                done += 1;
+            }
+            continue;
+        }
         for c in ring.completions() {
             let (res, buf) = c
                 .downcast::<Read<AlignedBuf>>()
@@ -246,12 +263,15 @@ fn main() -> ExitCode {
         }
         ["read", qd, mode, ops, file] => num(qd).and_then(|q| bench_read(q as u32, mode, num(ops)?, file)),
         ["read-owned", qd, mode, ops, file] => {
-            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, true))
+            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, true, false))
         }
         ["read-owned-held", qd, mode, ops, file] => {
-            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, false))
+            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, false, false))
         }
-        _ => Err("usage: ring nop|nop-owned <batch> <default|defer|regfd> <ops> | ring read|read-owned|read-owned-held <qd> <default|defer|regfd> <ops> <file>".into()),
+        ["read-owned-of", qd, mode, ops, file] => {
+            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, true, true))
+        }
+        _ => Err("usage: ring nop|nop-owned <batch> <default|defer|regfd> <ops> | ring read|read-owned|read-owned-held|read-owned-of <qd> <default|defer|regfd> <ops> <file>".into()),
     };
     match result {
         Ok(rate) => {

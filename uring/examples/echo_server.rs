@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run -p uring --example echo_server -- [--addr 127.0.0.1:0] [--sqpoll]
 //!     [--max-conns N] [--bufs N] [--buf-size BYTES] [--threads N] [--register-ring-fd]
+//!     [--defer-taskrun]
 //! ```
 //!
 //! It prints `listening on ADDR` as its first line on standard output, then echoes
@@ -57,6 +58,11 @@
 //!   enters the kernel through its index in the thread's registered-ring table
 //!   (`IORING_REGISTER_RING_FDS`, Linux 5.18), which skips a descriptor lookup
 //!   per system call.
+//! * **Deferred task work** (`--defer-taskrun`): each ring is set up
+//!   `SINGLE_ISSUER | DEFER_TASKRUN` (Linux 6.1): the kernel runs the work that
+//!   completes receives and sends only when the ring's thread enters it to wait,
+//!   in one batch, instead of interrupting the thread for it as it comes. The
+//!   ring is made on the thread that uses it, as `SINGLE_ISSUER` wants.
 //!
 //! Provided-buffer rings and multishot receive need Linux 6.0 (multishot accept
 //! 5.19); on older kernels the server says so and exits with status 1.
@@ -89,7 +95,8 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 const BACKLOG_LIMIT: usize = 1 << 20;
 
 const USAGE: &str = "usage: echo_server [--addr IP:PORT] [--sqpoll] [--max-conns N] \
-                     [--bufs N] [--buf-size BYTES] [--threads N] [--register-ring-fd]";
+                     [--bufs N] [--buf-size BYTES] [--threads N] [--register-ring-fd] \
+                     [--defer-taskrun]";
 
 /// Command-line settings.
 #[derive(Clone)]
@@ -108,6 +115,8 @@ struct Config {
     threads: usize,
     /// Register each ring's descriptor with its thread.
     register_ring_fd: bool,
+    /// Set each ring up with `SINGLE_ISSUER | DEFER_TASKRUN`.
+    defer_taskrun: bool,
 }
 
 /// Parses the arguments; `Err("")` for `--help`.
@@ -120,6 +129,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
         buf_size: 4096,
         threads: 1,
         register_ring_fd: false,
+        defer_taskrun: false,
     };
     fn value<T: std::str::FromStr>(
         flag: &str,
@@ -152,9 +162,17 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
                 config.threads = value("--threads", args.next(), |&n| (1..=1024).contains(&n))?
             }
             "--register-ring-fd" => config.register_ring_fd = true,
+            "--defer-taskrun" => config.defer_taskrun = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument `{other}`")),
         }
+    }
+    if config.sqpoll && config.defer_taskrun {
+        return Err(
+            "--sqpoll and --defer-taskrun exclude each other: the kernel's polling thread \
+             submits, so no task can defer its work to its own waits"
+                .into(),
+        );
     }
     if config.threads > 1 && config.max_conns.is_some() {
         return Err("--max-conns counts the connections of one ring: not with --threads".into());
@@ -296,6 +314,9 @@ fn setup(config: &Config) -> io::Result<(OwnedRing, BufPool)> {
     }
     if config.register_ring_fd {
         builder = builder.register_ring_fd();
+    }
+    if config.defer_taskrun {
+        builder = builder.single_issuer().defer_taskrun();
     }
     let mut ring = OwnedRing::from_builder(builder, SQ_ENTRIES)
         .map_err(|e| with_context(e, "cannot set up the ring"))?;

@@ -64,6 +64,14 @@ pub struct Cqe {
 }
 
 impl Cqe {
+    /// A completion of nothing (all zero), for storage not yet holding one.
+    pub(crate) const ZERO: Cqe = Cqe {
+        user_data: 0,
+        res: 0,
+        flags: 0,
+        big: None,
+    };
+
     /// Copies a 16-byte kernel completion.
     #[inline]
     pub fn from_raw(raw: &sys::io_uring_cqe) -> Cqe {
@@ -403,18 +411,19 @@ impl Iterator for CompletionQueue<'_> {
 
     #[inline(always)]
     fn next(&mut self) -> Option<Cqe> {
-        let p = if self.next != self.end {
+        if self.next != self.end {
             let p = self.next;
             // SAFETY: `next + 1` is at most `end`, inside the array or one past.
             self.next = unsafe { p.add(1) };
-            p
-        } else {
-            self.claim_general()?
-        };
-        // SAFETY: p is a posted CQE that the kernel won't reuse before we publish:
-        // in the window, or found by `claim_general`; 32 bytes long on a
-        // `CQE32` ring, or on a `CQE_MIXED` ring when flagged F_32, which is what
-        // `read` goes by.
+            // SAFETY: p is a posted CQE in the window, which the kernel won't reuse
+            // before we publish; windows exist only on rings of 16-byte entries,
+            // so it has no second half (and no test of the setup flags is needed).
+            return Some(Cqe::from_raw(unsafe { &*p }));
+        }
+        let p = self.claim_general()?;
+        // SAFETY: p is a posted CQE that the kernel won't reuse before we publish,
+        // found by `claim_general`; 32 bytes long on a `CQE32` ring, or on a
+        // `CQE_MIXED` ring when flagged F_32, which is what `read` goes by.
         Some(unsafe { Cqe::read(p, self.flags) })
     }
 

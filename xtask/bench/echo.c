@@ -3,7 +3,7 @@
  * The C side of `cargo xtask bench`'s echo case, and the load generator both sides
  * share.
  *
- *   echo server [--bufs N] [--buf-size BYTES]
+ *   echo server [--bufs N] [--buf-size BYTES] [--defer-taskrun]
  *   echo client <ip:port> <conns> <msg-bytes> <round-trips-per-conn>
  *
  * The server does what uring/examples/echo_server.rs does, the way a C user of
@@ -15,7 +15,8 @@
  * buffers are back; a stream ended with data re-armed at once; end of file closes
  * the connection (IORING_OP_CLOSE) once everything is sent. It prints
  * `listening on 127.0.0.1:PORT` first and exits when its stdin reaches end of file
- * (a read on the ring, as the Rust server does).
+ * (a read on the ring, as the Rust server does). With --defer-taskrun the ring is
+ * set up SINGLE_ISSUER | DEFER_TASKRUN, as the Rust server's option of that name.
  *
  * The client opens <conns> connections (TCP_NODELAY, non-blocking, one epoll
  * thread) and on each does <round-trips-per-conn> ping-pongs of <msg-bytes> bytes,
@@ -449,7 +450,7 @@ static int server(int argc, char **argv)
 	struct sockaddr_in addr;
 	socklen_t alen = sizeof(addr);
 	unsigned entries, i;
-	int ret, one = 1;
+	int ret, one = 1, defer = 0;
 
 	pool_count = 256;
 	pool_size = 4096;
@@ -458,14 +459,19 @@ static int server(int argc, char **argv)
 			pool_count = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--buf-size") && i + 1 < (unsigned) argc)
 			pool_size = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--defer-taskrun"))
+			defer = 1;
 		else
-			die("usage: echo server [--bufs N] [--buf-size BYTES]", EINVAL);
+			die("usage: echo server [--bufs N] [--buf-size BYTES] [--defer-taskrun]",
+			    EINVAL);
 	}
 	if (pool_count < 1 || pool_count > 32768 || pool_size < 1)
 		die("--bufs 1..32768, --buf-size > 0", EINVAL);
 
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_CQSIZE;
+	if (defer)
+		p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
 	p.cq_entries = CQ_ENTRIES;
 	ret = io_uring_queue_init_params(SQ_ENTRIES, &ring, &p);
 	if (ret < 0)

@@ -295,9 +295,11 @@ fn echo_servers(echo: &Echo, progs: &Programs) -> Vec<Contender> {
     };
     vec![
         server("C liburing", &echo.c, &["server"]),
+        server("C defer", &echo.c, &["server", "--defer-taskrun"]),
         server("monoio", &progs.peer_echo, &["monoio"]),
         server("tokio-uring", &progs.peer_echo, &["tokio-uring"]),
         server("uring (safe)", &echo.rust, &[]),
+        server("uring defer", &echo.rust, &["--defer-taskrun"]),
         server("uring regfd", &echo.rust, &["--register-ring-fd"]),
         server("uring 2 rings", &echo.rust, &["--threads", "2"]),
     ]

@@ -414,7 +414,8 @@ pub use op::{Completion, Op, OpId, OpKey, SubmitError};
 pub use ops::{ReadFixed, SendBundle, WriteFixed};
 pub use pool::{BufPool, PoolBuf};
 pub use ring::{
-    CloseReport, Completions, DEFAULT_DROP_TIMEOUT, OwnedRing, RAW_USER_DATA_MAX, RawCompletions,
+    CloseReport, Completions, CompletionsOf, DEFAULT_DROP_TIMEOUT, OwnedRing, RAW_USER_DATA_MAX,
+    RawCompletions,
 };
 pub use send_queue::{MAX_SEND_BUF, Rejected, SendQueue, Sent};
 pub use table::leaked_ops;

@@ -28,7 +28,7 @@ mod reap;
 mod submit;
 mod wait;
 
-pub use reap::{Completions, RawCompletions};
+pub use reap::{Completions, CompletionsOf, RawCompletions};
 
 /// The largest `user_data` a raw entry may carry: bits 63 and 62 are reserved for
 /// the ring's own entries.

@@ -332,9 +332,9 @@ enum State {
         detached: bool,
         file: u32,
     },
+    /// Its final completion is the slot's `cqe`.
     Done {
         vt: &'static VTable,
-        cqe: Cqe,
     },
 }
 
@@ -352,6 +352,9 @@ struct Slot {
     /// Ready list: the previous slot.
     prev: u32,
     state: State,
+    /// The final completion, while the slot is `Done` (a field of its own, not
+    /// of `State::Done`: stored straight from the completion queue's copy).
+    cqe: Cqe,
     op: Storage,
 }
 
@@ -443,6 +446,7 @@ impl Slab {
                 next: NO_SLOT,
                 prev: NO_SLOT,
                 state: State::Free,
+                cqe: Cqe::ZERO,
                 op: Storage::empty(),
             });
             self.free = slot;
@@ -583,8 +587,8 @@ impl Slab {
     /// to it; the final one moves it to the ready list — or, if it was detached,
     /// drops its output (after the slot is freed, so a panic there leaves the
     /// table consistent).
-    #[inline]
-    pub(super) fn on_cqe(&mut self, slot: u32, gen_low: u64, mask: u64, cqe: &Cqe) -> Routed {
+    #[inline(always)]
+    pub(super) fn on_cqe(&mut self, slot: u32, gen_low: u64, mask: u64, cqe: Cqe) -> Routed {
         let Some(s) = self.slots.get_mut(slot as usize) else {
             return Routed::Unknown;
         };
@@ -597,22 +601,33 @@ impl Slab {
         let generation = s.generation;
         if cqe.is_more() {
             // SAFETY: an in-flight slot holds an operation of its table's type.
-            unsafe { (vt.more)(&mut s.op, cqe) };
+            unsafe { (vt.more)(&mut s.op, &cqe) };
+            return Routed::Op(generation);
+        }
+        if detached {
+            self.drop_detached(slot, vt, cqe);
             return Routed::Op(generation);
         }
         self.in_flight -= 1;
-        if detached {
-            let op = mem::replace(&mut s.op, Storage::empty());
-            self.release(slot);
-            // SAFETY: `op` holds the slot's operation, of the table's type; the
-            // slot was freed without dropping it, so it is dropped once, here.
-            unsafe { (vt.drop_finished)(op, *cqe) };
-        } else {
-            s.state = State::Done { vt, cqe: *cqe };
-            // SAFETY: the slot was just looked up; in flight, it was not listed.
-            unsafe { self.link_ready(slot) };
-        }
+        s.cqe = cqe;
+        s.state = State::Done { vt };
+        // SAFETY: the slot was just looked up; in flight, it was not listed.
+        unsafe { self.link_ready(slot) };
         Routed::Op(generation)
+    }
+
+    /// [`on_cqe`](Self::on_cqe) for the final completion of a detached operation:
+    /// its output is dropped after the slot is freed, so a panic there leaves the
+    /// table consistent.
+    #[cold]
+    #[inline(never)]
+    fn drop_detached(&mut self, slot: u32, vt: &'static VTable, cqe: Cqe) {
+        self.in_flight -= 1;
+        let op = mem::replace(&mut self.slots[slot as usize].op, Storage::empty());
+        self.release(slot);
+        // SAFETY: `op` holds the slot's operation, of the table's type; the slot
+        // was freed without dropping it, so it is dropped once, here.
+        unsafe { (vt.drop_finished)(op, cqe) };
     }
 
     /// Whether `slot` holds the operation of `generation`, still in flight.
@@ -636,7 +651,7 @@ impl Slab {
     fn done(&self, slot: u32, generation: u64) -> Option<(&'static VTable, Cqe)> {
         let s = self.slots.get(slot as usize)?;
         match s.state {
-            State::Done { vt, cqe } if s.generation == generation => Some((vt, cqe)),
+            State::Done { vt } if s.generation == generation => Some((vt, s.cqe)),
             _ => None,
         }
     }
@@ -646,10 +661,8 @@ impl Slab {
     fn done_as<T: Op>(&self, slot: u32, generation: u64) -> Option<(&'static VTable, Cqe)> {
         let s = self.slots.get(slot as usize)?;
         match s.state {
-            State::Done { vt, cqe }
-                if s.generation == generation && s.op_type == TypeId::of::<T>() =>
-            {
-                Some((vt, cqe))
+            State::Done { vt } if s.generation == generation && s.op_type == TypeId::of::<T>() => {
+                Some((vt, s.cqe))
             }
             _ => None,
         }
@@ -662,21 +675,81 @@ impl Slab {
     #[inline]
     pub(super) fn take<T: Op>(&mut self, slot: u32, generation: u64) -> Option<T::Output> {
         let (vt, cqe) = self.done_as::<T>(slot, generation)?;
-        // SAFETY: a `Done` slot (just looked up) is in the ready list.
+        // SAFETY: a `Done` slot of a `T` (just looked up, bounds included).
+        Some(unsafe { self.take_done::<T>(slot, vt, cqe) })
+    }
+
+    /// Takes the output out of `Done` slot `slot`, whose operation is a `T` with
+    /// table `vt` and final completion `cqe`: unlinked from the ready list and
+    /// freed before the operation is turned into its output, so a panic in
+    /// [`Op::complete`] leaves the table consistent.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is a `Done` slot (so of the table, in the ready list) whose
+    /// `op_type` is `T`'s, and `(vt, cqe)` is its state's.
+    #[inline(always)]
+    unsafe fn take_done<T: Op>(&mut self, slot: u32, vt: &'static VTable, cqe: Cqe) -> T::Output {
+        // SAFETY: the caller's contract: in the ready list.
         unsafe { self.unlink_ready(slot) };
-        let s = &mut self.slots[slot as usize];
+        // SAFETY: the caller's contract: of the table.
+        let s = unsafe { self.at(slot) };
         if vt.made {
             // SAFETY: a made table of T: the slot holds a T::Output; the slot is
             // freed right after, so it is taken once.
             let out = unsafe { s.op.take::<T::Output>() };
-            self.release(slot);
-            Some(out)
+            // SAFETY: of the table.
+            unsafe { self.release_at(slot) };
+            out
         } else {
             // SAFETY: T's own table: the slot holds a T; freed right after.
             let op = unsafe { s.op.take::<T>() };
-            self.release(slot);
-            Some(op.complete(&cqe))
+            // SAFETY: of the table.
+            unsafe { self.release_at(slot) };
+            op.complete(&cqe)
         }
+    }
+
+    /// The oldest finished operation of type `T` at or after `*cursor` in the
+    /// ready list (its head, to start; [`NO_SLOT`]: none), out of its slot:
+    /// its slot, generation and output. `*cursor` moves to the slot after it;
+    /// finished operations of other types are passed over and stay listed.
+    ///
+    /// # Safety
+    ///
+    /// `*cursor` is [`NO_SLOT`] or a slot of the ready list (which it stays
+    /// between calls as long as nothing else takes from the list).
+    #[inline(always)]
+    pub(super) unsafe fn next_done_of<T: Op>(
+        &mut self,
+        cursor: &mut u32,
+    ) -> Option<(u32, u64, T::Output)> {
+        let mut slot = *cursor;
+        while slot != NO_SLOT {
+            // SAFETY: the caller's contract, then slots the list links to.
+            let s = unsafe { self.at(slot) };
+            let next = s.next;
+            if s.op_type == TypeId::of::<T>() {
+                let State::Done { vt } = s.state else {
+                    unreachable!("the ready list holds finished operations");
+                };
+                let cqe = s.cqe;
+                let generation = s.generation;
+                *cursor = next;
+                // SAFETY: a listed (so `Done`) slot of a `T`, with its state.
+                let out = unsafe { self.take_done::<T>(slot, vt, cqe) };
+                return Some((slot, generation, out));
+            }
+            slot = next;
+        }
+        *cursor = NO_SLOT;
+        None
+    }
+
+    /// The ready list's first slot ([`NO_SLOT`] when it is empty).
+    #[inline(always)]
+    pub(super) fn ready_head(&self) -> u32 {
+        self.ready_head
     }
 
     /// The oldest finished operation, out of its slot, as a [`Completion`] of
@@ -702,9 +775,10 @@ impl Slab {
         self.ready_len -= 1;
         // SAFETY: a slot the ready list linked to is of the table.
         let s = unsafe { self.at(slot) };
-        let State::Done { vt, cqe } = s.state else {
+        let State::Done { vt } = s.state else {
             unreachable!("the ready list holds finished operations");
         };
+        let cqe = s.cqe;
         let completion = Completion {
             key: OpKey {
                 ring,
@@ -795,9 +869,9 @@ impl Slab {
             mem::forget(guard);
             let s = &mut self.slots[slot as usize];
             s.op.put(out);
+            s.cqe = cqe;
             s.state = State::Done {
                 vt: made_vtable::<T>(),
-                cqe,
             };
             // Back in the list where it was is not possible in O(1); at the end
             // is where the next completion would have gone. Only a finished
@@ -1009,11 +1083,11 @@ mod tests {
         assert_eq!(slab.take::<Small>(a, ga).map(|o| o.1), None, "not finished");
         let more = sys_more();
         assert_eq!(
-            slab.on_cqe(b, gb & MASK, MASK, &cqe(1, more)),
+            slab.on_cqe(b, gb & MASK, MASK, cqe(1, more)),
             Routed::Op(gb)
         );
-        assert_eq!(slab.on_cqe(b, gb & MASK, MASK, &cqe(7, 0)), Routed::Op(gb));
-        assert_eq!(slab.on_cqe(a, ga & MASK, MASK, &cqe(5, 0)), Routed::Op(ga));
+        assert_eq!(slab.on_cqe(b, gb & MASK, MASK, cqe(7, 0)), Routed::Op(gb));
+        assert_eq!(slab.on_cqe(a, ga & MASK, MASK, cqe(5, 0)), Routed::Op(ga));
         assert_eq!(slab.in_flight(), 0);
         assert_eq!(slab.ready_len(), 2);
         // The wrong type takes nothing and loses nothing.
@@ -1034,15 +1108,15 @@ mod tests {
         let drops = Arc::new(AtomicUsize::new(0));
         let mut slab = Slab::new();
         let (a, ga) = slab.insert(Small::new(&drops, 1), NO_FILE);
-        slab.on_cqe(a, ga & MASK, MASK, &cqe(0, 0));
+        slab.on_cqe(a, ga & MASK, MASK, cqe(0, 0));
         assert!(slab.take::<Small>(a, ga).is_some());
         let (b, gb) = slab.insert(Small::new(&drops, 2), NO_FILE);
         assert_eq!((b, gb), (a, ga + 1));
         // A stale completion (the old generation) routes nowhere.
-        assert_eq!(slab.on_cqe(a, ga & MASK, MASK, &cqe(0, 0)), Routed::Unknown);
-        assert_eq!(slab.on_cqe(99, 0, MASK, &cqe(0, 0)), Routed::Unknown);
+        assert_eq!(slab.on_cqe(a, ga & MASK, MASK, cqe(0, 0)), Routed::Unknown);
+        assert_eq!(slab.on_cqe(99, 0, MASK, cqe(0, 0)), Routed::Unknown);
         assert!(slab.is_in_flight(b, gb) && !slab.is_in_flight(a, ga));
-        slab.on_cqe(b, gb & MASK, MASK, &cqe(3, 0));
+        slab.on_cqe(b, gb & MASK, MASK, cqe(3, 0));
         assert!(
             slab.take::<Small>(a, ga).is_none(),
             "a stale key takes nothing"
@@ -1058,7 +1132,7 @@ mod tests {
             .map(|i| slab.insert(Small::new(&drops, i), NO_FILE))
             .collect();
         for &(s, g) in keys.iter().rev() {
-            slab.on_cqe(s, g & MASK, MASK, &cqe(0, 0));
+            slab.on_cqe(s, g & MASK, MASK, cqe(0, 0));
         }
         // Take the middle one by key; the others come out newest-inserted first
         // (the order their completions arrived).
@@ -1080,10 +1154,10 @@ mod tests {
         let (b, gb) = slab.insert(Small::new(&drops, 2), NO_FILE);
         slab.detach(a, ga);
         assert_eq!(drops.load(Ordering::Relaxed), 0, "in flight: kept");
-        slab.on_cqe(a, ga & MASK, MASK, &cqe(0, 0));
+        slab.on_cqe(a, ga & MASK, MASK, cqe(0, 0));
         assert_eq!(drops.load(Ordering::Relaxed), 1);
         assert_eq!(slab.ready_len(), 0);
-        slab.on_cqe(b, gb & MASK, MASK, &cqe(0, 0));
+        slab.on_cqe(b, gb & MASK, MASK, cqe(0, 0));
         slab.detach(b, gb);
         assert_eq!(drops.load(Ordering::Relaxed), 2);
         assert_eq!(slab.ready_len(), 0);
@@ -1102,8 +1176,8 @@ mod tests {
         let mut slab = Slab::new();
         let (a, ga) = slab.insert(Big::new(&drops, 1), NO_FILE);
         let (b, gb) = slab.insert(Small::new(&drops, 2), NO_FILE);
-        slab.on_cqe(a, ga & MASK, MASK, &cqe(1, 0));
-        slab.on_cqe(b, gb & MASK, MASK, &cqe(2, 0));
+        slab.on_cqe(a, ga & MASK, MASK, cqe(1, 0));
+        slab.on_cqe(b, gb & MASK, MASK, cqe(2, 0));
         let (_, _, ta) = slab.pop_ready().unwrap();
         let (_, _, tb) = slab.pop_ready().unwrap();
         assert!(ta.is::<Big>() && !ta.is::<Small>());
@@ -1128,8 +1202,8 @@ mod tests {
         let mut slab = Slab::new();
         let (a, ga) = slab.insert(Small::new(&drops, 1), NO_FILE);
         let (b, gb) = slab.insert(Big::new(&drops, 2), NO_FILE);
-        slab.on_cqe(a, ga & MASK, MASK, &cqe(-999, 0));
-        slab.on_cqe(b, gb & MASK, MASK, &cqe(-999, 0));
+        slab.on_cqe(a, ga & MASK, MASK, cqe(-999, 0));
+        slab.on_cqe(b, gb & MASK, MASK, cqe(-999, 0));
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             slab.take::<Small>(a, ga);
         }));
@@ -1156,7 +1230,7 @@ mod tests {
         let drops = Arc::new(AtomicUsize::new(0));
         let mut slab = Slab::new();
         let (a, ga) = slab.insert(Big::new(&drops, 1), NO_FILE);
-        slab.on_cqe(a, ga & MASK, MASK, &cqe(-999, 0));
+        slab.on_cqe(a, ga & MASK, MASK, cqe(-999, 0));
         let (_, _, t) = slab.pop_ready().unwrap();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let _ = t.output::<Big>();
@@ -1175,7 +1249,7 @@ mod tests {
         assert!(slab.done_output_mut::<Small>(a, ga).is_none(), "in flight");
         assert!(slab.in_flight_mut::<Big>(a, ga).is_none(), "wrong type");
         slab.in_flight_mut::<Small>(a, ga).unwrap().mores = 4;
-        slab.on_cqe(a, ga & MASK, MASK, &cqe(6, 0));
+        slab.on_cqe(a, ga & MASK, MASK, cqe(6, 0));
         assert!(slab.in_flight_mut::<Small>(a, ga).is_none(), "finished");
         let out = slab.done_output_mut::<Small>(a, ga).unwrap();
         assert_eq!(*out, (6, 9, 4));
@@ -1188,6 +1262,54 @@ mod tests {
     }
 
     #[test]
+    fn typed_walks_take_their_type_in_order_and_pass_over_the_rest() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut slab = Slab::new();
+        // Completion order: small 0, big 1, small 2 (made in place), big 3, small 4.
+        let small: Vec<_> = [0, 2, 4]
+            .map(|t| slab.insert(Small::new(&drops, t), NO_FILE))
+            .to_vec();
+        let big: Vec<_> = [1, 3]
+            .map(|t| slab.insert(Big::new(&drops, t), NO_FILE))
+            .to_vec();
+        let order = [small[0], big[0], small[1], big[1], small[2]];
+        for (i, &(s, g)) in order.iter().enumerate() {
+            slab.on_cqe(s, g & MASK, MASK, cqe(i as i32, 0));
+        }
+        // The middle small op's output is made ahead (as a stream's items are).
+        slab.done_output_mut::<Small>(small[1].0, small[1].1)
+            .unwrap()
+            .1 = 20;
+        let mut cursor = slab.ready_head();
+        let mut got = Vec::new();
+        // SAFETY: the cursor starts at the head and nothing else takes meanwhile.
+        while let Some((s, g, out)) = unsafe { slab.next_done_of::<Small>(&mut cursor) } {
+            got.push((s, g, out.1));
+        }
+        // The made one was moved to the end of the list when it was made.
+        assert_eq!(
+            got,
+            [
+                (small[0].0, small[0].1, 0),
+                (small[2].0, small[2].1, 4),
+                (small[1].0, small[1].1, 20)
+            ]
+        );
+        assert_eq!(cursor, NO_SLOT);
+        // SAFETY: as above; the walk is over.
+        assert!(unsafe { slab.next_done_of::<Small>(&mut cursor) }.is_none());
+        // The big ops are still there, in order, and the freed slots are reused.
+        assert_eq!(slab.ready_len(), 2);
+        let rest: Vec<_> = core::iter::from_fn(|| slab.pop_ready())
+            .map(|(_, _, t)| t.output::<Big>().ok().unwrap().1)
+            .collect();
+        assert_eq!(rest, [1, 3]);
+        assert_eq!(drops.load(Ordering::Relaxed), 5);
+        let (s, _) = slab.insert(Small::new(&drops, 5), NO_FILE);
+        assert!(order.iter().any(|&(o, _)| o == s), "a freed slot");
+    }
+
+    #[test]
     fn leaked_ops_are_never_dropped() {
         let drops = Arc::new(AtomicUsize::new(0));
         let before = leaked_count();
@@ -1196,7 +1318,7 @@ mod tests {
             let _ = slab.insert(Small::new(&drops, 1), NO_FILE);
             let _ = slab.insert(Big::new(&drops, 2), NO_FILE);
             let (c, gc) = slab.insert(Small::new(&drops, 3), NO_FILE);
-            slab.on_cqe(c, gc & MASK, MASK, &cqe(0, 0));
+            slab.on_cqe(c, gc & MASK, MASK, cqe(0, 0));
             // Dropped with two in flight and one finished.
         }
         assert!(leaked_count() >= before + 2);
@@ -1243,12 +1365,12 @@ mod tests {
         let (c, gc) = slab.insert(Small::new(&drops, 3), NO_FILE);
         slab.release_held(held.token()).unwrap();
         assert!(slab.files.lookup(held.token()).is_err(), "released");
-        slab.on_cqe(a, ga & MASK, MASK, &cqe(0, sys_more()));
-        slab.on_cqe(c, gc & MASK, MASK, &cqe(0, 0));
-        slab.on_cqe(a, ga & MASK, MASK, &cqe(0, 0));
+        slab.on_cqe(a, ga & MASK, MASK, cqe(0, sys_more()));
+        slab.on_cqe(c, gc & MASK, MASK, cqe(0, 0));
+        slab.on_cqe(a, ga & MASK, MASK, cqe(0, 0));
         slab.close_released();
         assert!(!writer_closed(&r), "b still names it");
-        slab.on_cqe(b, gb & MASK, MASK, &cqe(0, 0));
+        slab.on_cqe(b, gb & MASK, MASK, cqe(0, 0));
         slab.close_released();
         assert!(writer_closed(&r), "closed after b's final completion");
     }
@@ -1271,7 +1393,7 @@ mod tests {
             let held = slab.files.hold(w2).unwrap();
             let file = slab.files.lookup(held.token()).unwrap();
             let (a, ga) = slab.insert(Small::new(&drops, 2), file);
-            slab.on_cqe(a, ga & MASK, MASK, &cqe(0, 0));
+            slab.on_cqe(a, ga & MASK, MASK, cqe(0, 0));
         }
         assert!(writer_closed(&r2), "closed with the table");
     }

@@ -645,6 +645,86 @@ fn msg_zerocopy_is_refused_by_plain_send() {
 }
 
 #[test]
+fn completions_of_takes_one_type_and_leaves_the_others() {
+    let mut ring = ring();
+    // Three reads, each from a pipe of its own already holding its bytes, with a
+    // NOP and a failing write (to a read end) between them. (The slab's unit
+    // tests check the order; here each read's bytes go with its key.)
+    let mut pipes = Vec::new();
+    let mut expected = Vec::new();
+    let nop = ring.submit_op(ops::Nop::new()).unwrap();
+    let mut bad = None;
+    for data in [&b"ab"[..], b"cd", b"ef"] {
+        let (r, mut w) = pipe();
+        w.write_all(data).unwrap();
+        let r = SharedFd::from(OwnedFd::from(r));
+        let id = ring
+            .submit_op(ops::Read::new(&r, Vec::with_capacity(8), u64::MAX))
+            .unwrap();
+        expected.push((id.key(), data.to_vec()));
+        if bad.is_none() {
+            bad = Some(
+                ring.submit_op(ops::Write::new(&r, b"x".to_vec(), u64::MAX))
+                    .unwrap(),
+            );
+        }
+        pipes.push((r, w));
+    }
+    let bad = bad.unwrap();
+    ring.submit_and_wait(5).unwrap();
+    // One read, then the iterator is dropped: the rest stay.
+    let mut got = Vec::new();
+    let (key, (n, buf)) = ring.completions_of::<ops::Read<Vec<u8>>>().next().unwrap();
+    assert_eq!(n.unwrap(), buf.len());
+    got.push((key, buf));
+    for (key, (n, buf)) in ring.completions_of::<ops::Read<Vec<u8>>>() {
+        assert_eq!(n.unwrap(), buf.len());
+        got.push((key, buf));
+    }
+    got.sort_by_key(|(key, _)| key.index());
+    expected.sort_by_key(|(key, _)| key.index());
+    assert_eq!(got, expected);
+    assert_eq!(ring.completions_of::<ops::Read<Vec<u8>>>().count(), 0);
+    // The NOP and the write were passed over, still in completion order.
+    let rest: Vec<_> = ring.completions().collect();
+    assert_eq!(rest.len(), 2);
+    assert!(rest[0].is_for(&nop));
+    assert!(rest[1].is_for(&bad));
+    assert_eq!(rest[1].raw_result(), -libc::EBADF);
+    assert!(!ring.is_in_flight(&nop));
+}
+
+#[test]
+fn completions_of_reaps_what_the_kernel_posted_since() {
+    let mut ring = ring();
+    let (r, mut w) = pipe();
+    let read = ring
+        .submit_op(ops::Read::new(
+            OwnedFd::from(r),
+            Vec::with_capacity(8),
+            u64::MAX,
+        ))
+        .unwrap();
+    ring.submit().unwrap();
+    assert_eq!(
+        ring.completions_of::<ops::Read<Vec<u8>>>().count(),
+        0,
+        "nothing yet"
+    );
+    w.write_all(b"later").unwrap();
+    // No wait: the call itself processes what the kernel posted.
+    let mut got = None;
+    for _ in 0..1000 {
+        if let Some((key, (n, buf))) = ring.completions_of::<ops::Read<Vec<u8>>>().next() {
+            got = Some((key, n.unwrap(), buf));
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(got, Some((read.key(), 5, b"later".to_vec())));
+}
+
+#[test]
 fn next_completion_yields_each_op_once_then_enoent() {
     let mut ring = ring();
     let (r, mut w) = pipe();

@@ -3,6 +3,7 @@
 
 #[cfg(doc)]
 use crate::Ring;
+use core::marker::PhantomData;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
@@ -28,6 +29,48 @@ impl OwnedRing {
         // the next enter.
         let _ = self.reap_now();
         Completions { ring: self }
+    }
+
+    /// Processes every completion the kernel has posted, as
+    /// [`completions`](Self::completions) does, and returns an iterator over the
+    /// outputs of the finished operations of type `T`, oldest first, each with
+    /// its key. Finished operations of other types are passed over: they stay
+    /// queued for `completions`, `wait_for` or `try_take`.
+    ///
+    /// It is what `completions` followed by [`Completion::downcast`] gives, for a
+    /// loop whose operations are all (or mostly) of one type, without the
+    /// [`Completion`] in between: each output is made straight from the
+    /// operation where it waited in the table.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops::{Nop, Read}};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let (r, w) = std::os::unix::net::UnixStream::pair()?;
+    /// std::io::Write::write_all(&mut &w, b"abc")?;
+    /// let read = ring.submit_op(Read::new(r, Vec::with_capacity(8), u64::MAX))?;
+    /// let nop = ring.submit_op(Nop::new())?;
+    /// ring.submit_and_wait(2)?;
+    /// let mut reads = 0;
+    /// for (key, (n, buf)) in ring.completions_of::<Read<Vec<u8>>>() {
+    ///     assert_eq!(key, read.key());
+    ///     assert_eq!(n?, 3);
+    ///     assert_eq!(buf, b"abc");
+    ///     reads += 1;
+    /// }
+    /// assert_eq!(reads, 1);
+    /// // The NOP was passed over, and is still there.
+    /// assert_eq!(ring.try_take(&nop).unwrap()?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn completions_of<T: Op>(&mut self) -> CompletionsOf<'_, T> {
+        // As in `completions`: what is in the queue is processed either way.
+        let _ = self.reap_now();
+        let cursor = self.table.ready_head();
+        CompletionsOf {
+            ring: self,
+            cursor,
+            _op: PhantomData,
+        }
     }
 
     /// Processes every posted completion and returns an iterator over those of
@@ -218,8 +261,17 @@ impl OwnedRing {
                     passed,
                     ..
                 } = self;
+                // Whether completions are recorded: decided once, so that the loop
+                // of an untracked ring does not look at the lists per completion.
+                let tracked = touched.is_some() || activity.is_some();
                 for cqe in ring.completion() {
                     n += 1;
+                    let ud = cqe.user_data();
+                    if ud & TAG_OWNED != 0 && !tracked {
+                        // The common case: an operation of the table.
+                        table.on_cqe(ud as u32, (ud >> 32) & GEN_MASK, GEN_MASK, cqe);
+                        continue;
+                    }
                     if crate::owned::direct::is_passed(&cqe) {
                         passed.push_back(cqe);
                         continue;
@@ -228,7 +280,7 @@ impl OwnedRing {
                         touched: touched.as_mut(),
                         activity: activity.as_mut(),
                     };
-                    dispatch(table, raw, seen, *id, &cqe);
+                    dispatch(table, raw, seen, *id, cqe);
                 }
                 // Released held files whose operations just finished.
                 table.close_released();
@@ -262,11 +314,11 @@ struct Seen<'a> {
 /// Routes one completion: to its table entry (completing it unless `MORE`), to
 /// the raw queue, or nowhere (internal entries).
 #[inline(always)]
-fn dispatch(table: &mut Slab, raw: &mut VecDeque<Cqe>, seen: Seen<'_>, ring_id: u64, cqe: &Cqe) {
+fn dispatch(table: &mut Slab, raw: &mut VecDeque<Cqe>, seen: Seen<'_>, ring_id: u64, cqe: Cqe) {
     let ud = cqe.user_data();
     if ud & TAG_OWNED == 0 {
         if ud & TAG_INTERNAL == 0 {
-            raw.push_back(*cqe);
+            raw.push_back(cqe);
         }
         return;
     }
@@ -315,6 +367,51 @@ impl Iterator for Completions<'_> {
 impl fmt::Debug for Completions<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Completions")
+            .field("queued", &self.ring.table.ready_len())
+            .finish()
+    }
+}
+
+/// Iterator over the finished operations of one type, from
+/// [`OwnedRing::completions_of`]: each output with its operation's key. Each is
+/// taken out of the ring as it is yielded; the rest stay queued if the iterator
+/// is dropped early.
+pub struct CompletionsOf<'a, T> {
+    ring: &'a mut OwnedRing,
+    /// Where the walk of the ready list is: a slot of it, or `NO_SLOT`. Slots
+    /// before it hold operations of other types; nothing else takes from the
+    /// list while the iterator borrows the ring.
+    cursor: u32,
+    _op: PhantomData<fn() -> T>,
+}
+
+impl<T: Op> Iterator for CompletionsOf<'_, T> {
+    type Item = (OpKey, T::Output);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(OpKey, T::Output)> {
+        // SAFETY: the cursor is the ready list's head as the iterator was made,
+        // or the slot after the one last taken (`next_done_of` keeps it so), and
+        // only this iterator takes from the list while it borrows the ring.
+        let (slot, generation, out) =
+            unsafe { self.ring.table.next_done_of::<T>(&mut self.cursor) }?;
+        let key = OpKey {
+            ring: self.ring.id,
+            slot,
+            generation,
+        };
+        Some((key, out))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.ring.table.ready_len()))
+    }
+}
+
+impl<T> fmt::Debug for CompletionsOf<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompletionsOf")
+            .field("op", &core::any::type_name::<T>())
             .field("queued", &self.ring.table.ready_len())
             .finish()
     }
