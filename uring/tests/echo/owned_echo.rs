@@ -135,6 +135,45 @@ fn echo_server_echoes_64_concurrent_clients_byte_for_byte() {
 }
 
 #[test]
+fn echo_server_with_deferred_task_work_echoes_64_clients_and_a_dry_pool() {
+    let test = "echo_server_with_deferred_task_work_echoes_64_clients_and_a_dry_pool";
+    if skipped(test) {
+        return;
+    }
+    if let Err(e) = uring::Ring::builder()
+        .single_issuer()
+        .defer_taskrun()
+        .build(2)
+    {
+        support::skip(
+            test,
+            &format!(
+                "this kernel ({}) refused IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN \
+                 ({e}); Linux 6.1 is needed",
+                support::kernel_release()
+            ),
+        );
+        return;
+    }
+    let server = Server::start(&["--defer-taskrun"]);
+    let bytes = run_clients(&server, 64, 8);
+    let (status, err) = server.stop();
+    assert!(status.success(), "echo_server exited with {status}: {err}");
+    let got = summary(&err);
+    assert_eq!((got.conns, got.failed, got.bytes), (64, 0, bytes), "{err}");
+    // Four 512-byte buffers for 16 clients (as in the next test): streams end
+    // with ENOBUFS, and are re-armed from the deferred completions of the sends
+    // that free buffers.
+    let server = Server::start(&["--defer-taskrun", "--bufs", "4", "--buf-size", "512"]);
+    let bytes = run_clients(&server, 16, 6);
+    let (status, err) = server.stop();
+    assert!(status.success(), "echo_server exited with {status}: {err}");
+    let got = summary(&err);
+    assert_eq!((got.conns, got.failed, got.bytes), (16, 0, bytes), "{err}");
+    assert!(got.enobufs > 0, "the pool ran dry: {err}");
+}
+
+#[test]
 fn echo_server_keeps_order_when_the_pool_runs_dry() {
     if skipped("echo_server_keeps_order_when_the_pool_runs_dry") {
         return;

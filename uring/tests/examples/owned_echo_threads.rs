@@ -127,6 +127,32 @@ fn threads_with_registered_ring_descriptors_echo_64_clients_byte_for_byte() {
 }
 
 #[test]
+fn threads_with_deferred_task_work_echo_64_clients_byte_for_byte() {
+    let test = "threads_with_deferred_task_work_echo_64_clients_byte_for_byte";
+    if skipped(test) {
+        return;
+    }
+    let ok = uring::Ring::builder()
+        .single_issuer()
+        .defer_taskrun()
+        .build(2);
+    if let Err(e) = ok {
+        support::skip(
+            test,
+            &format!(
+                "this kernel ({}) refused IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN \
+                 ({e}); Linux 6.1 is needed",
+                kernel_release()
+            ),
+        );
+        return;
+    }
+    // One ring per thread, each made on the thread that submits to it (as
+    // SINGLE_ISSUER wants).
+    sixty_four_clients(&["--threads", "2", "--defer-taskrun"], 2);
+}
+
+#[test]
 fn threads_and_max_conns_are_refused_together() {
     let _forking = support::forking();
     let out = Command::new(support::example("echo_server", &[]))
@@ -146,4 +172,15 @@ fn threads_and_max_conns_are_refused_together() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(support::example("echo_server", &[]))
+        .args(["--sqpoll", "--defer-taskrun"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--sqpoll and --defer-taskrun exclude each other"),
+        "{err}"
+    );
 }
