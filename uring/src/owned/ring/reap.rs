@@ -249,7 +249,7 @@ impl OwnedRing {
         self.waited = false;
         let mut stalled = false;
         loop {
-            let mut n = 0usize;
+            let n;
             {
                 let OwnedRing {
                     ring,
@@ -264,8 +264,10 @@ impl OwnedRing {
                 // Whether completions are recorded: decided once, so that the loop
                 // of an untracked ring does not look at the lists per completion.
                 let tracked = touched.is_some() || activity.is_some();
-                for cqe in ring.completion() {
-                    n += 1;
+                let mut cq = ring.completion();
+                // Whether anything was posted (for the overflow's stall check).
+                n = cq.len();
+                for cqe in &mut cq {
                     let ud = cqe.user_data();
                     if ud & TAG_OWNED != 0 && !tracked {
                         // The common case: an operation of the table.
@@ -282,6 +284,7 @@ impl OwnedRing {
                     };
                     dispatch(table, raw, seen, *id, cqe);
                 }
+                drop(cq);
                 // Released held files whose operations just finished.
                 table.close_released();
             }
