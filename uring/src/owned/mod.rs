@@ -41,6 +41,10 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! A loop whose operations are all of one type takes their outputs with
+//! [`completions_of`](OwnedRing::completions_of), typed, without a
+//! [`Completion`] to downcast (others stay queued).
+//!
 //! Provided buffers ([`BufPool`]: the kernel picks a buffer, a [`PoolBuf`] guard
 //! hands over the bytes and recycles it when dropped), multishot streams
 //! ([`Multishot`], [`OwnedRing::next_item`]), direct descriptors ([`DirectTable`]:
