@@ -8,10 +8,9 @@
 //! says why it is skipped.
 
 use crate::support;
-use support::echo::{EchoServer as Server, Rng, ping_pong, pipelined, skipped};
+use support::echo::{EchoServer as Server, Rng, ping_pong, pipelined, refused, skipped};
 use support::kernel_release;
 
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
@@ -155,30 +154,13 @@ fn threads_with_deferred_task_work_echo_64_clients_byte_for_byte() {
 #[test]
 fn threads_and_max_conns_are_refused_together() {
     let _forking = support::forking();
-    let out = Command::new(support::example("echo_server", &[]))
-        .args(["--threads", "2", "--max-conns", "3"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(&["--threads", "2", "--max-conns", "3"]);
     assert!(
         err.contains("--max-conns") && err.contains("--threads"),
         "{err}"
     );
-    let out = Command::new(support::example("echo_server", &[]))
-        .args(["--threads", "0"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let out = Command::new(support::example("echo_server", &[]))
-        .args(["--sqpoll", "--defer-taskrun"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    refused(&["--threads", "0"]);
+    let err = refused(&["--sqpoll", "--defer-taskrun"]);
     assert!(
         err.contains("--sqpoll and --defer-taskrun exclude each other"),
         "{err}"

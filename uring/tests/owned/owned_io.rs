@@ -13,10 +13,20 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use uring::error::errno;
-use uring::owned::{IoBuf, OwnedRing, SharedFd, ops};
+use uring::owned::{IoBuf, OpId, OwnedRing, SharedFd, ops};
 
 fn ring() -> OwnedRing {
     OwnedRing::new(16).expect("io_uring set-up")
+}
+
+/// A read of up to 8 bytes from a new, empty pipe, submitted; and the pipe's
+/// write end.
+fn pending_pipe_read(ring: &mut OwnedRing) -> (OpId<ops::Read<Vec<u8>>>, std::fs::File) {
+    let (r, w) = pipe();
+    let read = ops::Read::new(OwnedFd::from(r), Vec::with_capacity(8), u64::MAX);
+    let id = ring.submit_op(read).unwrap();
+    ring.submit().unwrap();
+    (id, w)
 }
 
 /// A fresh path in the temporary directory, removed when dropped.
@@ -471,15 +481,7 @@ fn chain_longer_than_the_queue_comes_back() {
 #[test]
 fn the_ring_and_its_ops_move_between_threads() {
     let mut ring = ring();
-    let (r, mut w) = pipe();
-    let id = ring
-        .submit_op(ops::Read::new(
-            OwnedFd::from(r),
-            Vec::with_capacity(8),
-            u64::MAX,
-        ))
-        .unwrap();
-    ring.submit().unwrap();
+    let (id, mut w) = pending_pipe_read(&mut ring);
     let t = std::thread::spawn(move || ring.wait_for(id).unwrap());
     w.write_all(b"thread").unwrap();
     let (n, buf) = t.join().unwrap();
@@ -697,15 +699,7 @@ fn completions_of_takes_one_type_and_leaves_the_others() {
 #[test]
 fn completions_of_reaps_what_the_kernel_posted_since() {
     let mut ring = ring();
-    let (r, mut w) = pipe();
-    let read = ring
-        .submit_op(ops::Read::new(
-            OwnedFd::from(r),
-            Vec::with_capacity(8),
-            u64::MAX,
-        ))
-        .unwrap();
-    ring.submit().unwrap();
+    let (read, mut w) = pending_pipe_read(&mut ring);
     assert_eq!(
         ring.completions_of::<ops::Read<Vec<u8>>>().count(),
         0,

@@ -64,6 +64,19 @@ pub fn skipped(test: &str) -> bool {
     }
 }
 
+/// `echo_server`'s standard error for `args`, which it must refuse: exit status 2
+/// and nothing on standard output.
+pub fn refused(args: &[&str]) -> String {
+    let out = Command::new(super::example("echo_server", &[]))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    assert!(out.stdout.is_empty(), "{args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// xorshift64: reproducible pseudo-random sizes and bytes for the clients.
 pub struct Rng(u64);
 
