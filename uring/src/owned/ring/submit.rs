@@ -44,47 +44,58 @@ impl OwnedRing {
         // Built before the op is tabled: a panic in `sqe` leaves nothing behind.
         let sqe = op.sqe();
         let flags = sqe.get_flags() - SqeFlags::IO_LINK - TABLE_STRIPPED;
-        let sqe = sqe.set_flags(flags);
+        let mut sqe = sqe.set_flags(flags);
         let file = match held_file(&self.table.files, held) {
             Ok(file) => file,
             Err(error) => return Err(SubmitError { error, op }),
         };
+        match self.table_and_push(op, file, &mut sqe) {
+            Ok(id) => Ok(id),
+            Err((op, crate::PushError::Full)) => self.submit_op_slow(op, sqe),
+            Err((op, e)) => Err(SubmitError {
+                error: io::Error::from(e),
+                op,
+            }),
+        }
+    }
+
+    /// Tables `op` (which names held file `file`, or [`NO_FILE`]) and pushes its
+    /// entry `sqe`, given the op's user data: the op's id, or — the push having
+    /// failed — the op out of the table again, and why.
+    #[inline(always)]
+    fn table_and_push<T: Op>(
+        &mut self,
+        op: T,
+        file: u32,
+        sqe: &mut Sqe,
+    ) -> Result<OpId<T>, (T, crate::PushError)> {
         let (slot, generation) = self.table.insert(op, file);
-        let sqe = sqe.user_data(user_data(slot, generation));
+        sqe.0.user_data = user_data(slot, generation);
         // SAFETY: the entry was built by an `Op` (whose contract is that it names
         // only memory and descriptors the op owns, at stable addresses, or a
         // `HeldFd`, which the table records with the op: it stays open until
         // the op's final completion), which is now in the table until its final
         // completion is processed (or is leaked); its user data carries
         // TAG_OWNED, so no raw entry can share it.
-        match unsafe { self.ring.submission().push(&sqe) } {
+        match unsafe { self.ring.submission().push(sqe) } {
             Ok(()) => Ok(OpId::new(OpKey {
                 ring: self.id,
                 slot,
                 generation,
             })),
-            Err(e) => {
-                // Out of the table while room is made (which processes completions
-                // and could panic in an operation's `more`).
-                let op = self.table.remove_unsubmitted::<T>(slot);
-                match e {
-                    crate::PushError::Full => self.submit_op_slow(op, sqe),
-                    other => Err(SubmitError {
-                        error: io::Error::from(other),
-                        op,
-                    }),
-                }
-            }
+            // Out of the table before anything else runs (making room processes
+            // completions, and could panic in an operation's `more`).
+            Err(e) => Err((self.table.remove_unsubmitted::<T>(slot), e)),
         }
     }
 
     /// [`submit_op`](Self::submit_op) when the submission queue is full: submits
-    /// to make room, then pushes `sqe` (built by `op`, without its user data yet).
+    /// to make room, then pushes `sqe` (built by `op`; its user data is set anew).
     #[cold]
     pub(super) fn submit_op_slow<T: Op>(
         &mut self,
         op: T,
-        sqe: Sqe,
+        mut sqe: Sqe,
     ) -> Result<OpId<T>, SubmitError<T>> {
         if let Err(error) = self.make_room(1) {
             return Err(SubmitError { error, op });
@@ -97,20 +108,11 @@ impl OwnedRing {
             Ok(file) => file,
             Err(error) => return Err(SubmitError { error, op }),
         };
-        let (slot, generation) = self.table.insert(op, file);
-        let sqe = sqe.user_data(user_data(slot, generation));
-        // SAFETY: as in `submit_op`.
-        match unsafe { self.ring.submission().push(&sqe) } {
-            Ok(()) => Ok(OpId::new(OpKey {
-                ring: self.id,
-                slot,
-                generation,
-            })),
-            Err(e) => Err(SubmitError {
+        self.table_and_push(op, file, &mut sqe)
+            .map_err(|(op, e)| SubmitError {
                 error: io::Error::from(e),
-                op: self.table.remove_unsubmitted::<T>(slot),
-            }),
-        }
+                op,
+            })
     }
 
     /// Queues a linked chain: each member starts only after the previous one
