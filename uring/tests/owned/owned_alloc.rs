@@ -8,6 +8,8 @@
 //! the system's and counts, per thread, so the other modules' tests running on
 //! other threads neither see nor disturb the counts.
 
+use crate::support;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::Write as _;
@@ -52,28 +54,10 @@ fn allocations(f: impl FnOnce()) -> u64 {
 
 /// A file of 4 KiB of known bytes, shared.
 fn data_file() -> SharedFd {
-    let mut f = tempfile();
+    let mut f = support::unlinked_file("owned-alloc");
     let bytes: Vec<u8> = (0..4096u32).map(|i| (i * 7) as u8).collect();
     f.write_all(&bytes).unwrap();
     SharedFd::from(f)
-}
-
-fn tempfile() -> std::fs::File {
-    let dir = std::env::temp_dir();
-    // One name per call: the tests of this binary run in parallel threads, and
-    // each removes its file right after opening it.
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = dir.join(format!("uring-owned-alloc-{}-{n}", std::process::id()));
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .unwrap();
-    std::fs::remove_file(&path).unwrap();
-    f
 }
 
 #[test]

@@ -23,15 +23,7 @@ fn peer_closed(w: &mut UnixStream) -> bool {
 #[test]
 fn reads_and_writes_name_a_held_file() {
     let mut ring = OwnedRing::new(8).unwrap();
-    let path = std::env::temp_dir().join(format!("uring-held-{}", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&path)
-        .unwrap();
-    std::fs::remove_file(&path).unwrap();
+    let file = support::unlinked_file("held");
     let held = ring.hold_fd(file).unwrap();
     assert!(ring.holds_fd(&held));
     let id = ring

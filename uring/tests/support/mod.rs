@@ -196,6 +196,24 @@ fn older_than_sources(bin: &Path, name: &str) -> bool {
         .any(|t| t > built)
 }
 
+/// A new read-write file in the temporary directory, already unlinked (it goes
+/// away with its last descriptor). `tag` and a counter make each name unique, as
+/// the tests of a binary run in parallel threads.
+pub fn unlinked_file(tag: &str) -> std::fs::File {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("uring-{tag}-{}-{n}", std::process::id()));
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    std::fs::remove_file(&path).unwrap();
+    f
+}
+
 /// A new pipe, `(read end, write end)`, both close-on-exec.
 pub fn pipe() -> (OwnedFd, OwnedFd) {
     let mut fds = [0; 2];
