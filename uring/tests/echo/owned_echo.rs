@@ -142,19 +142,7 @@ fn echo_server_with_deferred_task_work_echoes_64_clients_and_a_dry_pool() {
     if skipped(test) {
         return;
     }
-    if let Err(e) = uring::Ring::builder()
-        .single_issuer()
-        .defer_taskrun()
-        .build(2)
-    {
-        support::skip(
-            test,
-            &format!(
-                "this kernel ({}) refused IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN \
-                 ({e}); Linux 6.1 is needed",
-                support::kernel_release()
-            ),
-        );
+    if !support::defer_taskrun(test) {
         return;
     }
     let server = Server::start(&["--defer-taskrun"]);

@@ -131,19 +131,7 @@ fn threads_with_deferred_task_work_echo_64_clients_byte_for_byte() {
     if skipped(test) {
         return;
     }
-    let ok = uring::Ring::builder()
-        .single_issuer()
-        .defer_taskrun()
-        .build(2);
-    if let Err(e) = ok {
-        support::skip(
-            test,
-            &format!(
-                "this kernel ({}) refused IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN \
-                 ({e}); Linux 6.1 is needed",
-                kernel_release()
-            ),
-        );
+    if !support::defer_taskrun(test) {
         return;
     }
     // One ring per thread, each made on the thread that submits to it (as

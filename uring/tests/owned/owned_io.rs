@@ -908,18 +908,11 @@ fn bad_input_errors_name_it_and_their_source_is_the_os_error() {
 /// `completions`) do that themselves, so a loop over them makes progress.
 #[test]
 fn a_defer_taskrun_ring_progresses_through_the_non_blocking_calls() {
-    const TEST: &str = "a_defer_taskrun_ring_progresses_through_the_non_blocking_calls";
+    if !support::defer_taskrun("a_defer_taskrun_ring_progresses_through_the_non_blocking_calls") {
+        return;
+    }
     let builder = uring::Ring::builder().single_issuer().defer_taskrun();
-    let mut ring = match OwnedRing::from_builder(builder, 8) {
-        Ok(ring) => ring,
-        Err(e) => {
-            support::skip(
-                TEST,
-                &format!("this kernel refused DEFER_TASKRUN ({e}); Linux 6.1 is needed"),
-            );
-            return;
-        }
-    };
+    let mut ring = OwnedRing::from_builder(builder, 8).unwrap();
     /// Calls `f` until it gives something, sleeping a little in between (the
     /// data is already there; only the kernel's deferred work is missing).
     fn spin<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
@@ -973,18 +966,11 @@ fn a_defer_taskrun_ring_progresses_through_the_non_blocking_calls() {
 /// of them still makes progress.
 #[test]
 fn a_defer_taskrun_ring_enters_once_per_wait() {
-    const TEST: &str = "a_defer_taskrun_ring_enters_once_per_wait";
+    if !support::defer_taskrun("a_defer_taskrun_ring_enters_once_per_wait") {
+        return;
+    }
     let builder = uring::Ring::builder().single_issuer().defer_taskrun();
-    let mut ring = match OwnedRing::from_builder(builder, 8) {
-        Ok(ring) => ring,
-        Err(e) => {
-            support::skip(
-                TEST,
-                &format!("this kernel refused DEFER_TASKRUN ({e}); Linux 6.1 is needed"),
-            );
-            return;
-        }
-    };
+    let mut ring = OwnedRing::from_builder(builder, 8).unwrap();
     let (r, mut w) = std::os::unix::net::UnixStream::pair().unwrap();
     let recv = ring
         .submit_op(ops::Recv::new(r, Vec::with_capacity(8)))

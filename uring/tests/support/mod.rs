@@ -196,6 +196,29 @@ fn older_than_sources(bin: &Path, name: &str) -> bool {
         .any(|t| t > built)
 }
 
+/// Whether this kernel sets up `SINGLE_ISSUER | DEFER_TASKRUN` rings (Linux
+/// 6.1); if not, `test` says so and is skipped.
+pub fn defer_taskrun(test: &str) -> bool {
+    match uring::Ring::builder()
+        .single_issuer()
+        .defer_taskrun()
+        .build(2)
+    {
+        Ok(_) => true,
+        Err(e) => {
+            skip(
+                test,
+                &format!(
+                    "this kernel ({}) refused IORING_SETUP_SINGLE_ISSUER | \
+                     IORING_SETUP_DEFER_TASKRUN ({e}); Linux 6.1 is needed",
+                    kernel_release()
+                ),
+            );
+            false
+        }
+    }
+}
+
 /// A new read-write file in the temporary directory, already unlinked (it goes
 /// away with its last descriptor). `tag` and a counter make each name unique, as
 /// the tests of a binary run in parallel threads.
