@@ -31,13 +31,17 @@ use crate::error;
 
 /// Marks a held-file token in the value [`Op::bound_ring`](super::Op) returns
 /// (ring ids never have it: they count up from 1). Below it: the descriptor's
-/// number (31 bits) and the handle's key (32 bits: slot and generation).
+/// number, all 32 bits (a held direct descriptor's is negative), and the
+/// handle's key (31 bits: slot and generation), so that no two handles share a
+/// token once the tag is taken off.
 pub(super) const TOKEN_BIT: u64 = 1 << 63;
 /// Bits of a key that hold the slot in the table; the generation is above.
 const INDEX_BITS: u32 = 20;
 const INDEX_MASK: u32 = (1 << INDEX_BITS) - 1;
-/// Generations go 1 ..= GEN_MAX (0 marks no hold), then wrap.
-const GEN_MAX: u32 = u32::MAX >> INDEX_BITS;
+/// Generations go 1 ..= GEN_MAX (0 marks no hold), then wrap: a key is 31 bits.
+const GEN_MAX: u32 = u32::MAX >> (INDEX_BITS + 1);
+/// Where a token holds the descriptor's number.
+const RAW_SHIFT: u32 = 31;
 /// How many descriptors a ring can hold: all slot numbers but the largest,
 /// which `u64::MAX` (the value of an operation bound to two different rings)
 /// has.
@@ -83,7 +87,7 @@ impl HeldFd {
     /// What an operation naming it says through `bound_ring`.
     #[inline(always)]
     pub(super) fn token(self) -> u64 {
-        TOKEN_BIT | (self.raw as u32 as u64) << 32 | self.key as u64
+        TOKEN_BIT | (self.raw as u32 as u64) << RAW_SHIFT | self.key as u64
     }
 
     /// The slot of the ring's direct table, if this names a held direct
@@ -318,4 +322,29 @@ pub(super) fn not_held() -> io::Error {
         libc::EBADF,
         "this operation names a HeldFd this ring does not hold (released, or held by another ring)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_tell_a_plain_number_from_a_direct_slot_and_keep_the_tag_free() {
+        let key = 7 << INDEX_BITS | 3;
+        // Without its sign bit, direct slot 100's `!100` is descriptor number
+        // 2147483547: the two handles must still differ once the tag is off.
+        let plain = HeldFd {
+            raw: 0x7FFF_FFFF - 100,
+            key,
+        };
+        let direct = HeldFd { raw: !100, key };
+        assert_ne!(plain.token() & !TOKEN_BIT, direct.token() & !TOKEN_BIT);
+        // The largest key and any number leave the tag to the tag bit alone.
+        let top = HeldFd {
+            raw: -1,
+            key: GEN_MAX << INDEX_BITS | INDEX_MASK,
+        };
+        assert_eq!(top.token() & !TOKEN_BIT, u64::MAX >> 1);
+        assert!(u64::from(GEN_MAX << INDEX_BITS | INDEX_MASK) < 1 << RAW_SHIFT);
+    }
 }
