@@ -299,12 +299,12 @@ impl PoolShared {
         let size = self.size;
         let mut guard = self.lock();
         let state = &mut *guard;
-        match state.out.get_mut(bid as usize) {
-            Some(out @ true) => *out = false,
+        if state.out.get(bid as usize) != Some(&true) {
             // Never handed out (cannot happen: only guards recycle).
-            _ => return,
+            return;
         }
-        state.available += 1;
+        // The ring first: its assertions are the only code here that can panic,
+        // and they come before any change to the state (see `StateLock`).
         if let Some(ring) = state.ring.as_mut() {
             // SAFETY: buffer `bid` is ours, `size` bytes, and was held by the guard
             // being dropped (out[bid]): no one else reads or writes it, and it is
@@ -317,6 +317,8 @@ impl PoolShared {
             }
             state.last = bid;
         }
+        state.out[bid as usize] = false;
+        state.available += 1;
     }
 }
 

@@ -508,11 +508,9 @@ impl Slab {
     /// Puts a slot on the free list (its contents were taken or never were).
     #[inline(always)]
     fn release(&mut self, slot: u32) {
-        let free = self.free;
-        let s = &mut self.slots[slot as usize];
-        s.state = State::Free;
-        s.next = free;
-        self.free = slot;
+        assert!((slot as usize) < self.slots.len(), "a slot of the table");
+        // SAFETY: just checked.
+        unsafe { self.release_at(slot) }
     }
 
     /// [`release`](Self::release), without a bounds check.

@@ -4,13 +4,12 @@
 #[cfg(doc)]
 use crate::Ring;
 use core::marker::PhantomData;
-use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 
 use super::OwnedRing;
 use crate::cqueue::Cqe;
-use crate::owned::slab::{Routed, Slab};
+use crate::owned::slab::Routed;
 use crate::owned::table::{GEN_MASK, TAG_INTERNAL, TAG_OWNED};
 use crate::owned::{Completion, Op, OpId, OpKey};
 
@@ -141,8 +140,9 @@ impl OwnedRing {
     /// that arrived since is run by the next call, or the next wait).
     #[inline]
     pub(in crate::owned) fn reap_now(&mut self) -> io::Result<()> {
+        // `reap` (which every path here ends in) clears `waited`.
         if self.defer_taskrun
-            && !core::mem::take(&mut self.waited)
+            && !self.waited
             && (!self.taskrun_flag || self.ring.sq_flags() & crate::sys::IORING_SQ_TASKRUN != 0)
         {
             return self.get_events();
@@ -269,20 +269,29 @@ impl OwnedRing {
                 n = cq.len();
                 for cqe in &mut cq {
                     let ud = cqe.user_data();
-                    if ud & TAG_OWNED != 0 && !tracked {
-                        // The common case: an operation of the table.
-                        table.on_cqe(ud as u32, (ud >> 32) & GEN_MASK, GEN_MASK, cqe);
-                        continue;
-                    }
-                    if crate::owned::direct::is_passed(&cqe) {
+                    if ud & TAG_OWNED != 0 {
+                        // An operation of the table: completing it unless `MORE`.
+                        let slot = ud as u32;
+                        let routed = table.on_cqe(slot, (ud >> 32) & GEN_MASK, GEN_MASK, cqe);
+                        // Not one of ours in flight (`Unknown`) cannot happen while
+                        // the user-data rules hold.
+                        if let (true, Routed::Op(generation)) = (tracked, routed) {
+                            let key = OpKey {
+                                ring: *id,
+                                slot,
+                                generation,
+                            };
+                            touched
+                                .iter_mut()
+                                .chain(activity.iter_mut())
+                                .for_each(|v| v.push(key));
+                        }
+                    } else if crate::owned::direct::is_passed(&cqe) {
                         passed.push_back(cqe);
-                        continue;
+                    } else if ud & TAG_INTERNAL == 0 {
+                        raw.push_back(cqe);
                     }
-                    let seen = Seen {
-                        touched: touched.as_mut(),
-                        activity: activity.as_mut(),
-                    };
-                    dispatch(table, raw, seen, *id, cqe);
+                    // Else an internal entry's (a cancellation): nothing to do.
                 }
                 drop(cq);
                 // Released held files whose operations just finished.
@@ -304,44 +313,6 @@ impl OwnedRing {
             // Enter with GETEVENTS: the kernel moves overflowed completions into
             // the room just made.
             self.ring.get_events()?;
-        }
-    }
-}
-
-/// Where [`dispatch`] records which operation saw a completion.
-struct Seen<'a> {
-    touched: Option<&'a mut Vec<OpKey>>,
-    activity: Option<&'a mut Vec<OpKey>>,
-}
-
-/// Routes one completion: to its table entry (completing it unless `MORE`), to
-/// the raw queue, or nowhere (internal entries).
-#[inline(always)]
-fn dispatch(table: &mut Slab, raw: &mut VecDeque<Cqe>, seen: Seen<'_>, ring_id: u64, cqe: Cqe) {
-    let ud = cqe.user_data();
-    if ud & TAG_OWNED == 0 {
-        if ud & TAG_INTERNAL == 0 {
-            raw.push_back(cqe);
-        }
-        return;
-    }
-    let slot = ud as u32;
-    let gen_low = (ud >> 32) & GEN_MASK;
-    // Not one of ours in flight (`Unknown`) cannot happen while the user-data
-    // rules hold.
-    if let Routed::Op(generation) = table.on_cqe(slot, gen_low, GEN_MASK, cqe) {
-        if seen.touched.is_some() || seen.activity.is_some() {
-            let key = OpKey {
-                ring: ring_id,
-                slot,
-                generation,
-            };
-            if let Some(touched) = seen.touched {
-                touched.push(key);
-            }
-            if let Some(activity) = seen.activity {
-                activity.push(key);
-            }
         }
     }
 }
