@@ -456,12 +456,19 @@ fn fill(ring_fd: &OwnedFd, index: u32, fds: &[i32]) -> io::Result<()> {
             n,
         )
     };
-    if r < 0 {
+    if r < 0 || r as u32 != n {
+        // A partial update (the kernel stops at the first failing slot and
+        // reports how many it set) leaves the rest unset: an error too.
         return Err(error::with_context(
-            -r,
+            if r < 0 { -r } else { libc::EIO },
             format!(
-                "setting direct slots {index}..{}",
-                u64::from(index) + u64::from(n)
+                "setting direct slots {index}..{}: {}",
+                u64::from(index) + u64::from(n),
+                if r < 0 {
+                    "refused".to_string()
+                } else {
+                    format!("the kernel set only {r}")
+                }
             ),
         ));
     }

@@ -36,7 +36,12 @@ use crate::sqe::Sqe;
 ///   `Arc` until `self` is dropped, and say through a hidden method, which only
 ///   this crate can override, which ring that registration belongs to — the
 ///   ring refuses them anywhere else. An implementation outside this crate
-///   cannot do that, so it must name none of them;
+///   cannot do that, so it must name none of them. The same goes for this
+///   crate's operations built on a [`HeldFd`](super::HeldFd) or a [`DirectFd`](super::DirectFd): an
+///   implementation outside this crate must not wrap one and forward its entry,
+///   for the ring learns through that hidden method which held file (or whose
+///   table) the entry names — through a wrapper it would not, and could close
+///   the file while the kernel still uses it;
 /// * `complete` takes ownership of anything the kernel created (a new descriptor)
 ///   so that dropping the output releases it.
 ///
