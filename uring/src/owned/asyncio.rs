@@ -199,11 +199,7 @@ impl AsyncRing {
                 forget_op(&mut ring, key);
             }
             if ring.in_flight() > 0 {
-                match ring.submit_and_wait(1) {
-                    Ok(_) => {}
-                    Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
-                    Err(e) => return Err(e),
-                }
+                ring.wait_one()?;
             }
         }
         match self.process() {

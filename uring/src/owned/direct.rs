@@ -731,11 +731,7 @@ impl OwnedRing {
             if let Some(r) = self.take_received() {
                 return r;
             }
-            match self.submit_and_wait(1) {
-                Ok(_) => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
-                Err(e) => return Err(e),
-            }
+            self.wait_one()?;
         }
     }
 

@@ -403,11 +403,7 @@ impl OwnedRing {
                 ItemPoll::Gone => return Err(io::Error::from_raw_os_error(libc::ENOENT)),
                 ItemPoll::Pending => {}
             }
-            match self.submit_and_wait(1) {
-                Ok(_) => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
-                Err(e) => return Err(e),
-            }
+            self.wait_one()?;
         }
     }
 

@@ -51,7 +51,7 @@ impl OwnedRing {
         };
         match self.table_and_push(op, file, &mut sqe) {
             Ok(id) => Ok(id),
-            Err((op, crate::PushError::Full)) => self.submit_op_slow(op, sqe),
+            Err((op, crate::PushError::Full)) => self.submit_op_slow(op, sqe, file),
             Err((op, e)) => Err(SubmitError {
                 error: io::Error::from(e),
                 op,
@@ -90,24 +90,19 @@ impl OwnedRing {
     }
 
     /// [`submit_op`](Self::submit_op) when the submission queue is full: submits
-    /// to make room, then pushes `sqe` (built by `op`; its user data is set anew).
+    /// to make room, then pushes `sqe` (built by `op`; its user data is set anew)
+    /// naming held file `file`. (Making room may run code — an operation's
+    /// `more` — but nothing that releases a held file, so `file` stands.)
     #[cold]
     pub(super) fn submit_op_slow<T: Op>(
         &mut self,
         op: T,
         mut sqe: Sqe,
+        file: u32,
     ) -> Result<OpId<T>, SubmitError<T>> {
         if let Err(error) = self.make_room(1) {
             return Err(SubmitError { error, op });
         }
-        // Looked up again: making room may have run code (an operation's
-        // `more`), though nothing that can release a held file.
-        let file = match check_binding(self.id, op.bound_ring(imp::Token(())))
-            .and_then(|held| held_file(&self.table.files, held))
-        {
-            Ok(file) => file,
-            Err(error) => return Err(SubmitError { error, op }),
-        };
         self.table_and_push(op, file, &mut sqe)
             .map_err(|(op, e)| SubmitError {
                 error: io::Error::from(e),

@@ -28,17 +28,13 @@ impl OwnedRing {
         }
         loop {
             self.reap()?;
-            if let Some(out) = self.table.take::<T>(id.key.slot, id.key.generation) {
+            if let Some(out) = self.take_ready(&id) {
                 return Ok(out);
             }
             if !self.table.is_in_flight(id.key.slot, id.key.generation) {
                 return Err(io::Error::from_raw_os_error(libc::ENOENT));
             }
-            match self.submit_and_wait(1) {
-                Ok(_) => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
-                Err(e) => return Err(e),
-            }
+            self.wait_one()?;
         }
     }
 
@@ -69,11 +65,7 @@ impl OwnedRing {
             if self.table.in_flight() == 0 {
                 return Err(io::Error::from_raw_os_error(libc::ENOENT));
             }
-            match self.submit_and_wait(1) {
-                Ok(_) => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
-                Err(e) => return Err(e),
-            }
+            self.wait_one()?;
         }
     }
 
@@ -109,19 +101,32 @@ impl OwnedRing {
         self.take_activity(keys)?;
         // Descriptors other rings passed here are activity too (for
         // `take_received`), though no operation of this ring saw them.
-        let entered = if keys.len() > before || !self.passed.is_empty() {
-            self.submit().map(drop)
+        if keys.len() > before || !self.passed.is_empty() {
+            match self.submit() {
+                Err(e) if !interrupted(&e) => return Err(e),
+                _ => {}
+            }
         } else if self.table.in_flight() == 0 {
             return Err(io::Error::from_raw_os_error(libc::ENOENT));
         } else {
-            self.submit_and_wait(1).map(drop)
-        };
-        match entered {
-            Err(e) if !matches!(error::errno(&e), Some(libc::EINTR | libc::EBUSY)) => {
-                return Err(e);
-            }
-            _ => {}
+            self.wait_one()?;
         }
         self.take_activity(keys)
     }
+
+    /// Submits what is queued and waits for one completion; an interrupted
+    /// wait (`EINTR`, or `EBUSY` while the kernel flushes its overflow list)
+    /// counts as done, for the caller's loop to look again.
+    pub(in crate::owned) fn wait_one(&mut self) -> io::Result<()> {
+        match self.submit_and_wait(1) {
+            Err(e) if !interrupted(&e) => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Whether entering the kernel was interrupted rather than refused: `EINTR`,
+/// or `EBUSY` (the kernel's overflow list kept it from waiting).
+fn interrupted(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY))
 }
