@@ -145,13 +145,16 @@ impl Drop for Mmap {
 /// One heap allocation of a [`Layout`] (any size, a power-of-two alignment), freed
 /// on drop unless [leaked](Self::leak). Of size 0 it allocates nothing: its pointer
 /// is dangling but aligned.
+///
+/// Three words (a pointer and a layout): every owner that moves one (an
+/// `AlignedBuf`, in and out of an operation) copies no more.
 pub(crate) struct AlignedAlloc {
     /// From `alloc`/`alloc_zeroed` with `layout`; dangling (`layout.align()`) when
-    /// the size is 0.
+    /// the size is 0 (or the allocation was leaked).
     ptr: NonNull<u8>,
+    /// The allocation's layout, of size 0 once it is leaked: a size of 0 is never
+    /// freed.
     layout: Layout,
-    /// Never freed: the kernel may still use it.
-    leaked: bool,
 }
 
 // SAFETY: an AlignedAlloc owns its allocation as a Box<[u8]> does and gives out only
@@ -181,11 +184,7 @@ impl AlignedAlloc {
             };
             NonNull::new(raw)?
         };
-        Some(AlignedAlloc {
-            ptr,
-            layout,
-            leaked: false,
-        })
+        Some(AlignedAlloc { ptr, layout })
     }
 
     /// The first byte, at a multiple of the alignment.
@@ -213,15 +212,18 @@ impl AlignedAlloc {
     }
 
     /// Never frees the allocation, for memory the kernel may still use. Its pointer
-    /// stays valid for the rest of the process.
+    /// stays valid for the rest of the process; its [`size`](Self::size) is 0 from
+    /// now on (the allocation is forgotten, and nothing of size 0 is freed).
     pub(crate) fn leak(&mut self) {
-        self.leaked = true;
+        // SAFETY: size 0 with an alignment that is already a layout's (a power
+        // of two, nonzero) is a valid layout.
+        self.layout = unsafe { Layout::from_size_align_unchecked(0, self.layout.align()) };
     }
 }
 
 impl Drop for AlignedAlloc {
     fn drop(&mut self) {
-        if self.leaked || self.layout.size() == 0 {
+        if self.layout.size() == 0 {
             return;
         }
         // SAFETY: ptr came from `alloc`/`alloc_zeroed` with this layout in `new` and

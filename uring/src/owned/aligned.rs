@@ -308,6 +308,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn is_four_words() {
+        // A pointer, a size, an alignment and a length: each move of a buffer
+        // (into an operation, out with its output) copies this much.
+        assert_eq!(size_of::<AlignedBuf>(), 4 * size_of::<usize>());
+    }
+
+    #[test]
     fn rejects_bad_alignment() {
         for align in [0usize, 3, 4095] {
             let err = AlignedBuf::with_capacity(16, align).unwrap_err();
