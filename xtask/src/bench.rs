@@ -285,9 +285,11 @@ fn echo_cases(quick: bool) -> Vec<Case> {
     cases
 }
 
-/// The echo servers: C liburing, monoio, tokio-uring and uring's example; the same
-/// example entering through a registered ring descriptor, and with one ring per thread
-/// (SO_REUSEPORT) on two threads.
+/// The echo servers: C liburing (as liburing's examples set rings up, and with
+/// `DEFER_TASKRUN`), monoio, tokio-uring and uring's example (which defers task work
+/// where the kernel has it, as it does by default, and without: `no-defer`); the
+/// same example entering through a registered ring descriptor, and with one ring per
+/// thread (SO_REUSEPORT) on two threads.
 fn echo_servers(echo: &Echo, progs: &Programs) -> Vec<Contender> {
     let server = |name, bin: &Path, args: &[&str]| Contender {
         name,
@@ -299,7 +301,7 @@ fn echo_servers(echo: &Echo, progs: &Programs) -> Vec<Contender> {
         server("monoio", &progs.peer_echo, &["monoio"]),
         server("tokio-uring", &progs.peer_echo, &["tokio-uring"]),
         server("uring (safe)", &echo.rust, &[]),
-        server("uring defer", &echo.rust, &["--defer-taskrun"]),
+        server("uring no-defer", &echo.rust, &["--no-defer-taskrun"]),
         server("uring regfd", &echo.rust, &["--register-ring-fd"]),
         server("uring 2 rings", &echo.rust, &["--threads", "2"]),
     ]
@@ -309,7 +311,7 @@ fn echo_servers(echo: &Echo, progs: &Programs) -> Vec<Contender> {
 /// each, and prints their medians.
 fn run_cases(cases: &[Case], runs: usize, client: Option<&Path>) -> Result {
     println!(
-        "{:<24} {:<13} {:>11} {:>6} {:>11} {:>6}",
+        "{:<24} {:<14} {:>11} {:>6} {:>11} {:>6}",
         "case", "contender", "ops/s", "x C", "ops/cpu-s", "x C"
     );
     for case in cases {
@@ -343,7 +345,7 @@ fn run_cases(cases: &[Case], runs: usize, client: Option<&Path>) -> Result {
         let (c_wall, c_cpu) = medians[0];
         for (c, (wall, cpu)) in case.contenders.iter().zip(&medians) {
             println!(
-                "{:<24} {:<13} {:>11.0} {:>6.3} {:>11.0} {:>6.3}",
+                "{:<24} {:<14} {:>11.0} {:>6.3} {:>11.0} {:>6.3}",
                 case.name,
                 c.name,
                 wall,
