@@ -453,6 +453,76 @@ impl core::fmt::Debug for CompletionQueue<'_> {
     }
 }
 
+/// A place in a ring's completion queue, kept between reads that each borrow the
+/// queue anew: what the owned layer's iterators read with, as they hand out one
+/// finished operation at a time and use the rest of the ring in between (a
+/// [`CompletionQueue`] view would hold the ring borrowed, and making one per read
+/// costs more than the read). Only for rings of 16-byte entries (neither `CQE32`
+/// nor `CQE_MIXED`).
+///
+/// Each entry is handed back to the kernel (the head published) as it is read,
+/// so a cursor dropped or forgotten between reads leaves nothing half-read, and
+/// nothing is read twice.
+#[derive(Debug)]
+pub(crate) struct CqCursor {
+    /// The next entry to read: the head as last published.
+    head: u32,
+    /// The kernel's tail when last loaded.
+    tail: u32,
+}
+
+impl CqCursor {
+    /// A cursor at the head of `cq`, a queue of a ring set up with `flags`; `None`
+    /// when its entries are not all 16 bytes.
+    #[inline(always)]
+    pub(crate) fn new(cq: &sys::io_uring_cq, flags: u32) -> Option<CqCursor> {
+        if flags & (sys::IORING_SETUP_CQE_MIXED | sys::IORING_SETUP_CQE32) != 0 {
+            return None;
+        }
+        // SAFETY: as in `CompletionQueue::new`: khead and ktail point into the
+        // ring's mapping; the acquire load makes the entries before the tail
+        // visible.
+        let (head, tail) = unsafe {
+            (
+                atomic(cq.khead).load(Ordering::Relaxed),
+                atomic(cq.ktail).load(Ordering::Acquire),
+            )
+        };
+        Some(CqCursor { head, tail })
+    }
+
+    /// The next posted completion of `cq`, consumed: the head moves past it before
+    /// it is returned. `None` when the kernel has posted nothing more (the tail is
+    /// loaded again before saying so).
+    ///
+    /// # Safety
+    ///
+    /// `cq` is the queue (of 16-byte entries) the cursor was made for, alive, and
+    /// nothing else has consumed from it since the cursor was made (its head is
+    /// still the cursor's).
+    #[inline(always)]
+    pub(crate) unsafe fn next(&mut self, cq: &sys::io_uring_cq) -> Option<Cqe> {
+        if self.head == self.tail {
+            // SAFETY: the caller's contract: the queue's tail, alive.
+            self.tail = unsafe { atomic(cq.ktail) }.load(Ordering::Acquire);
+            if self.head == self.tail {
+                return None;
+            }
+        }
+        // SAFETY: head != tail: the slot at head & mask (< ring_entries, the
+        // 16-byte slots of the array) holds a posted entry (acquire on the
+        // tail), which the kernel does not reuse before the head moves past it:
+        // it is copied out first.
+        let cqe = Cqe::from_raw(unsafe { &*cq.cqes.add((self.head & cq.ring_mask) as usize) });
+        self.head = self.head.wrapping_add(1);
+        // SAFETY: khead points into the mapping; we are its only writer (the
+        // caller's contract), and the release orders the read above before the
+        // kernel's reuse of the slot.
+        unsafe { atomic(cq.khead) }.store(self.head, Ordering::Release);
+        Some(cqe)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -645,6 +715,37 @@ mod tests {
         assert!(cq.is_empty());
         drop(cq);
         assert_eq!(khead(&f), 6);
+    }
+
+    /// The next entry through `cur`, a cursor made for `f`'s queue.
+    fn cursor_next(cur: &mut CqCursor, f: &FakeCq) -> Option<u64> {
+        // SAFETY: the fake ring the cursor was made for, alive, read by nothing
+        // else.
+        unsafe { cur.next(&f.cq) }.map(|c| c.user_data())
+    }
+
+    #[test]
+    fn a_cursor_reads_each_entry_once_publishing_as_it_goes() {
+        assert!(CqCursor::new(&fake(0).cq, sys::IORING_SETUP_CQE32).is_none());
+        assert!(CqCursor::new(&fake(0).cq, sys::IORING_SETUP_CQE_MIXED).is_none());
+        for start in [0u32, 3, u32::MAX] {
+            let mut f = fake(start);
+            post(&mut f, 1, false);
+            post(&mut f, 2, false);
+            let mut cur = CqCursor::new(&f.cq, 0).expect("16-byte entries");
+            assert_eq!(cursor_next(&mut cur, &f), Some(1));
+            assert_eq!(khead(&f), start.wrapping_add(1), "handed back as read");
+            // Posted after the cursor loaded the tail (across the wrap): seen once
+            // the loaded entries are read.
+            post(&mut f, 3, false);
+            post(&mut f, 4, false);
+            let rest: Vec<u64> = core::iter::from_fn(|| cursor_next(&mut cur, &f)).collect();
+            assert_eq!(rest, [2, 3, 4], "start {start}");
+            assert_eq!(khead(&f), start.wrapping_add(4));
+            assert_eq!(cursor_next(&mut cur, &f), None);
+            // A view made now finds nothing left.
+            assert_eq!(CompletionQueue::new(&mut f.cq, 0).count(), 0);
+        }
     }
 
     #[test]

@@ -320,6 +320,37 @@ impl Ring {
         CompletionQueue::new(&mut self.raw.cq, flags)
     }
 
+    /// A cursor at the completion queue's head, for the owned layer's iterators
+    /// (which read one entry at a time, using the rest of the ring in between);
+    /// `None` for a ring whose entries are not all 16 bytes.
+    #[inline(always)]
+    pub(crate) fn cq_cursor(&self) -> Option<crate::cqueue::CqCursor> {
+        crate::cqueue::CqCursor::new(&self.raw.cq, self.raw.flags)
+    }
+
+    /// The kernel's completion-queue tail (acquire): it moves as completions are
+    /// posted.
+    #[inline]
+    pub(crate) fn cq_tail(&self) -> u32 {
+        // SAFETY: ktail points into the ring's mapping, alive as long as the ring.
+        unsafe { atomic(self.raw.cq.ktail) }.load(Ordering::Acquire)
+    }
+
+    /// The next completion through `cursor`, consumed (see
+    /// [`CqCursor::next`](crate::cqueue::CqCursor::next)).
+    ///
+    /// # Safety
+    ///
+    /// `cursor` was made by this ring's [`cq_cursor`](Self::cq_cursor), and
+    /// since then nothing else has consumed from the queue, nor has the ring
+    /// been resized.
+    #[inline(always)]
+    pub(crate) unsafe fn cq_next(&self, cursor: &mut crate::cqueue::CqCursor) -> Option<Cqe> {
+        // SAFETY: the caller's contract; `raw.cq` is the queue the cursor was
+        // made for (not resized since), mapped as long as the ring lives.
+        unsafe { cursor.next(&self.raw.cq) }
+    }
+
     /// Both views at once, to push new entries while reading completions (for
     /// example re-arming a request as its completion is handled). They touch
     /// disjoint parts of the ring; submit once both are dropped.

@@ -86,7 +86,8 @@
 //!   future) finds the slot by its id, frees it, and turns the operation into its
 //!   output: buffers back, a new [`OwnedFd`](std::os::fd::OwnedFd) for operations
 //!   that create one. [`completions`](OwnedRing::completions) instead moves each
-//!   finished operation out of its slot as a [`Completion`], which belongs to
+//!   finished operation out of its slot as a [`Completion`] (one it reaches in the
+//!   kernel's queue straight away, without listing it), which belongs to
 //!   whoever takes it; [`downcast`](Completion::downcast) makes the output, and
 //!   dropping the `Completion` does the same and drops the output: its
 //!   descriptors close and its buffers are freed.

@@ -13,8 +13,11 @@
 //!
 //! A detached operation skips `Done`: its output is dropped at the final
 //! completion. `Done` slots are linked, oldest first, in the ready list, which is
-//! what [`completions`](super::OwnedRing::completions) walks; a typed take
-//! ([`Slab::take`]) finds its slot by key in O(1) and unlinks it.
+//! what [`completions`](super::OwnedRing::completions) walks first; a typed take
+//! ([`Slab::take`]) finds its slot by key in O(1) and unlinks it. The iterators
+//! that read the kernel's queue as they go take an operation at its final
+//! completion without listing it ([`Routed::Stop`]): it is `Done` for no longer
+//! than that take.
 //!
 //! Moving an operation (into a slot, when the slab grows, into the graveyard)
 //! never changes an address the kernel holds: [`Op`]'s contract is that every
@@ -358,7 +361,7 @@ struct Slot {
     op: Storage,
 }
 
-/// What [`Slab::on_cqe`] did with a completion.
+/// What [`Slab::on_cqe_with`] did with a completion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Routed {
     /// No operation in flight has that slot and generation.
@@ -367,6 +370,51 @@ pub(super) enum Routed {
     /// queued in the ready list, or dropped if it was detached). The full
     /// generation.
     Op(u64),
+    /// The operation's final completion, for the caller to take at once, with
+    /// the completion it routed: the slot is finished but holds neither the
+    /// completion nor a place in the ready list, as every other finished slot
+    /// does — so nothing else may look at the table before the caller takes it
+    /// ([`completion_unlisted`](Slab::completion_unlisted),
+    /// [`output_unlisted`](Slab::output_unlisted)). The full generation.
+    Stop(u64),
+}
+
+/// Which operations' final completions [`Slab::on_cqe_with`] stops at
+/// ([`Routed::Stop`]), for the caller to take straight out of their slots
+/// instead of queueing them in the ready list.
+pub(super) trait Pick {
+    /// Whether an operation whose type is `op_type` is stopped at.
+    fn wants(op_type: TypeId) -> bool;
+}
+
+/// None: every final completion joins the ready list.
+pub(super) struct Keep;
+
+impl Pick for Keep {
+    #[inline(always)]
+    fn wants(_: TypeId) -> bool {
+        false
+    }
+}
+
+/// Every operation.
+pub(super) struct PickAny;
+
+impl Pick for PickAny {
+    #[inline(always)]
+    fn wants(_: TypeId) -> bool {
+        true
+    }
+}
+
+/// Operations of type `T`.
+pub(super) struct PickOf<T>(PhantomData<fn() -> T>);
+
+impl<T: Op> Pick for PickOf<T> {
+    #[inline(always)]
+    fn wants(op_type: TypeId) -> bool {
+        op_type == TypeId::of::<T>()
+    }
 }
 
 /// The slab: operations by slot, with generations, and the ready list.
@@ -585,8 +633,22 @@ impl Slab {
     /// to it; the final one moves it to the ready list — or, if it was detached,
     /// drops its output (after the slot is freed, so a panic there leaves the
     /// table consistent).
+    #[cfg(test)]
+    fn on_cqe(&mut self, slot: u32, gen_low: u64, mask: u64, cqe: Cqe) -> Routed {
+        self.on_cqe_with::<Keep>(slot, gen_low, mask, cqe)
+    }
+
+    /// [`on_cqe`](Self::on_cqe), but the final completion of an operation whose
+    /// type `P` wants is stored in its slot without queueing it
+    /// ([`Routed::Stop`]), for the caller to take at once.
     #[inline(always)]
-    pub(super) fn on_cqe(&mut self, slot: u32, gen_low: u64, mask: u64, cqe: Cqe) -> Routed {
+    pub(super) fn on_cqe_with<P: Pick>(
+        &mut self,
+        slot: u32,
+        gen_low: u64,
+        mask: u64,
+        cqe: Cqe,
+    ) -> Routed {
         let Some(s) = self.slots.get_mut(slot as usize) else {
             return Routed::Unknown;
         };
@@ -607,8 +669,11 @@ impl Slab {
             return Routed::Op(generation);
         }
         self.in_flight -= 1;
-        s.cqe = cqe;
         s.state = State::Done { vt };
+        if P::wants(s.op_type) {
+            return Routed::Stop(generation);
+        }
+        s.cqe = cqe;
         // SAFETY: the slot was just looked up; in flight, it was not listed.
         unsafe { self.link_ready(slot) };
         Routed::Op(generation)
@@ -690,6 +755,40 @@ impl Slab {
     unsafe fn take_done<T: Op>(&mut self, slot: u32, vt: &'static VTable, cqe: Cqe) -> T::Output {
         // SAFETY: the caller's contract: in the ready list.
         unsafe { self.unlink_ready(slot) };
+        // SAFETY: the caller's contract: of the table, out of the list now.
+        unsafe { self.output_at::<T>(slot, vt, cqe) }
+    }
+
+    /// The output of the finished `T` of slot `slot`, a [`Routed::Stop`]'s
+    /// whose final completion is `cqe`, out of it; the slot is freed first, as
+    /// in [`take_done`](Self::take_done).
+    ///
+    /// # Safety
+    ///
+    /// `slot` is a `Done` slot of the table, not in the ready list, whose
+    /// `op_type` is `T`'s.
+    #[inline(always)]
+    pub(super) unsafe fn output_unlisted<T: Op>(&mut self, slot: u32, cqe: Cqe) -> T::Output {
+        // SAFETY: the caller's contract: of the table.
+        let s = unsafe { self.at(slot) };
+        let State::Done { vt } = s.state else {
+            unreachable!("a finished slot");
+        };
+        // SAFETY: the caller's contract: finished, not listed, a T.
+        unsafe { self.output_at::<T>(slot, vt, cqe) }
+    }
+
+    /// Takes the output out of slot `slot`, not in the ready list, whose
+    /// operation (or made output) is a `T` with table `vt` and final completion
+    /// `cqe`: the slot is freed before the operation is turned into its output,
+    /// so a panic in [`Op::complete`] leaves the table consistent.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is of the table, not in the ready list, and holds what `vt` says,
+    /// of type `T`; it is freed here, so this is done once.
+    #[inline(always)]
+    unsafe fn output_at<T: Op>(&mut self, slot: u32, vt: &'static VTable, cqe: Cqe) -> T::Output {
         // SAFETY: the caller's contract: of the table.
         let s = unsafe { self.at(slot) };
         if vt.made {
@@ -772,11 +871,32 @@ impl Slab {
         }
         self.ready_len -= 1;
         // SAFETY: a slot the ready list linked to is of the table.
+        let cqe = unsafe { self.at(slot) }.cqe;
+        // SAFETY: a slot the ready list linked to is finished, with its
+        // completion; just unlinked.
+        Some(unsafe { self.completion_unlisted(slot, cqe, ring) })
+    }
+
+    /// The finished operation (or made output) of slot `slot`, not in the ready
+    /// list, out of it as a [`Completion`] of ring `ring` with final completion
+    /// `cqe`: made in place, its storage copied once; the slot is freed.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is a `Done` slot of the table, not in the ready list (unlinked, or
+    /// a [`Routed::Stop`]'s), and `cqe` is its final completion.
+    #[inline(always)]
+    pub(super) unsafe fn completion_unlisted(
+        &mut self,
+        slot: u32,
+        cqe: Cqe,
+        ring: u64,
+    ) -> Completion {
+        // SAFETY: the caller's contract: of the table.
         let s = unsafe { self.at(slot) };
         let State::Done { vt } = s.state else {
-            unreachable!("the ready list holds finished operations");
+            unreachable!("a finished slot");
         };
-        let cqe = s.cqe;
         let completion = Completion {
             key: OpKey {
                 ring,
@@ -792,9 +912,9 @@ impl Slab {
             },
             _not_sync: PhantomData,
         };
-        // SAFETY: `slot` was in the ready list, so of the table.
+        // SAFETY: the caller's contract: of the table.
         unsafe { self.release_at(slot) };
-        Some(completion)
+        completion
     }
 
     /// The oldest finished operation, out of its slot: slot, generation, and the

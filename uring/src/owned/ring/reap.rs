@@ -1,40 +1,42 @@
 //! Processing completions: moving them from the kernel's queue into the table
 //! (or the raw queue), and handing finished operations out, without waiting.
 
-#[cfg(doc)]
-use crate::Ring;
 use core::marker::PhantomData;
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 
 use super::OwnedRing;
-use crate::cqueue::Cqe;
-use crate::owned::slab::Routed;
+use crate::Ring;
+use crate::cqueue::{CqCursor, Cqe};
+use crate::owned::direct::Passed;
+use crate::owned::slab::{Keep, Pick, PickAny, PickOf, Routed, Slab};
 use crate::owned::table::{GEN_MASK, TAG_INTERNAL, TAG_OWNED};
 use crate::owned::{Completion, Op, OpId, OpKey};
 
 impl OwnedRing {
-    /// Processes every completion the kernel has posted (flushing its overflow
-    /// list), and returns an iterator over the finished operations, oldest first.
-    /// It does not wait; on a `DEFER_TASKRUN` ring it first runs the kernel's
-    /// deferred work, as [`get_events`](Self::get_events) does — unless the
-    /// ring's last call was a wait ([`submit_and_wait`](Self::submit_and_wait)),
-    /// which ran it already.
+    /// An iterator over the finished operations, oldest first: those already
+    /// processed (by a wait, say), then those whose completions the kernel has
+    /// posted, each processed as the iterator reaches it (the kernel's overflow
+    /// list is flushed when the queue runs dry). It does not wait; on a
+    /// `DEFER_TASKRUN` ring it first runs the kernel's deferred work, as
+    /// [`get_events`](Self::get_events) does — unless the ring's last call was a
+    /// wait ([`submit_and_wait`](Self::submit_and_wait)), which ran it already.
     ///
-    /// Completions the iterator does not reach stay queued for the next call.
+    /// An operation is taken out of the table as it is yielded — from the
+    /// kernel's queue, straight out of its slot. Completions the iterator does not
+    /// reach stay queued (in the kernel's queue, or processed) for the next call.
     pub fn completions(&mut self) -> Completions<'_> {
-        // An error here means the kernel's overflow list could not be flushed
-        // now; what is in the queue was still processed, and the rest comes with
-        // the next enter.
-        let _ = self.reap_now();
-        Completions { ring: self }
+        let cursor = self.start_taking();
+        Completions { ring: self, cursor }
     }
 
-    /// Processes every completion the kernel has posted, as
-    /// [`completions`](Self::completions) does, and returns an iterator over the
-    /// outputs of the finished operations of type `T`, oldest first, each with
-    /// its key. Finished operations of other types are passed over: they stay
-    /// queued for `completions`, `wait_for` or `try_take`.
+    /// An iterator over the outputs of the finished operations of type `T`,
+    /// oldest first, each with its key: as [`completions`](Self::completions),
+    /// those already processed first, then those whose completions the kernel has
+    /// posted, processed as the iterator reaches them. Finished operations of
+    /// other types are passed over: they stay queued for `completions`,
+    /// `wait_for` or `try_take`.
     ///
     /// It is what `completions` followed by [`Completion::downcast`] gives, for a
     /// loop whose operations are all (or mostly) of one type, without the
@@ -62,14 +64,102 @@ impl OwnedRing {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn completions_of<T: Op>(&mut self) -> CompletionsOf<'_, T> {
-        // As in `completions`: what is in the queue is processed either way.
-        let _ = self.reap_now();
+        let queue = self.start_taking();
         let cursor = self.table.ready_head();
         CompletionsOf {
             ring: self,
             cursor,
+            queue,
             _op: PhantomData,
         }
+    }
+
+    /// What the iterators that take as they go
+    /// ([`completions`](Self::completions), [`completions_of`](Self::completions_of))
+    /// do first: [`reap_now`](Self::reap_now)'s enter (on a `DEFER_TASKRUN`
+    /// ring), and a cursor at the head of the kernel's queue, which they read
+    /// one completion at a time. A ring whose entries are not all 16 bytes has
+    /// no cursor: its queue is processed here, whole, as `reap_now` would.
+    ///
+    /// An error entering is dropped: what the kernel posted already is read
+    /// either way, and the rest comes with the next enter.
+    fn start_taking(&mut self) -> Option<Cursor> {
+        if self.deferred_pending() {
+            let _ = self.enter_for_events();
+        }
+        self.waited = false;
+        let Some(queue) = self.ring.cq_cursor() else {
+            let _ = self.reap();
+            return None;
+        };
+        Some(Cursor {
+            queue,
+            // Fixed while the iterator borrows the ring.
+            tracked: self.router().1.tracked(),
+        })
+    }
+
+    /// Reads the kernel's queue through `cursor` (made by
+    /// [`start_taking`](Self::start_taking) for the iterator that holds it),
+    /// routing each completion as [`reap`](Self::reap) does, until the final
+    /// completion of an operation `P` wants: its slot and generation, the slot
+    /// finished but not queued ([`Routed::Stop`]), for the caller to take at
+    /// once. `None` once the queue is dry (its overflow list flushed first).
+    #[inline(always)]
+    fn take_posted<P: Pick>(&mut self, cursor: &mut Cursor) -> Option<(u32, u64, Cqe)> {
+        loop {
+            {
+                let (ring, mut router) = self.router();
+                let Cursor { queue, tracked } = cursor;
+                // SAFETY: the cursor was made for this ring's queue by
+                // `start_taking`, for the iterator that holds it, which has
+                // borrowed the ring mutably since: nothing else has read the
+                // queue, or resized it (the overflow flush below only enters).
+                while let Some(cqe) = unsafe { ring.cq_next(queue) } {
+                    if let Some((slot, generation)) = router.route::<P>(cqe, *tracked) {
+                        router.table.close_released();
+                        return Some((slot, generation, cqe));
+                    }
+                }
+                router.table.close_released();
+            }
+            // Dry: unless the kernel holds completions it could not post, done.
+            if !self.ring.cq_has_overflow() {
+                return None;
+            }
+            let tail = self.ring.cq_tail();
+            // An enter moves them into the room made; nothing moved (or an error
+            // entering): the next call tries again.
+            if self.enter_for_events().is_err() || self.ring.cq_tail() == tail {
+                return None;
+            }
+        }
+    }
+
+    /// The ring, and what completions are routed to, borrowed apart.
+    #[inline(always)]
+    fn router(&mut self) -> (&mut Ring, Router<'_>) {
+        let OwnedRing {
+            ring,
+            table,
+            raw,
+            id,
+            touched,
+            activity,
+            passed,
+            ..
+        } = self;
+        (
+            ring,
+            Router {
+                table,
+                raw,
+                passed,
+                touched,
+                activity,
+                id: *id,
+            },
+        )
     }
 
     /// Processes every posted completion and returns an iterator over those of
@@ -122,12 +212,28 @@ impl OwnedRing {
     /// the ring's, on a `SINGLE_ISSUER` ring); completions already posted are
     /// processed anyway.
     pub fn get_events(&mut self) -> io::Result<()> {
-        let entered = match self.enter_check().and_then(|()| self.ring.get_events()) {
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(()),
-            r => r,
-        };
+        let entered = self.enter_for_events();
         let reaped = self.reap();
         entered.and(reaped)
+    }
+
+    /// The entering half of [`get_events`](Self::get_events): the kernel runs
+    /// deferred work and posts (flushing its overflow list); nothing is
+    /// processed. An interrupted enter is not an error.
+    fn enter_for_events(&mut self) -> io::Result<()> {
+        match self.enter_check().and_then(|()| self.ring.get_events()) {
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Whether [`reap_now`](Self::reap_now) enters first: a `DEFER_TASKRUN` ring,
+    /// not right after a wait, whose kernel may have deferred work.
+    #[inline(always)]
+    fn deferred_pending(&self) -> bool {
+        self.defer_taskrun
+            && !self.waited
+            && (!self.taskrun_flag || self.ring.sq_flags() & crate::sys::IORING_SQ_TASKRUN != 0)
     }
 
     /// What the non-blocking calls process with: on a `DEFER_TASKRUN` ring with
@@ -141,10 +247,7 @@ impl OwnedRing {
     #[inline]
     pub(in crate::owned) fn reap_now(&mut self) -> io::Result<()> {
         // `reap` (which every path here ends in) clears `waited`.
-        if self.defer_taskrun
-            && !self.waited
-            && (!self.taskrun_flag || self.ring.sq_flags() & crate::sys::IORING_SQ_TASKRUN != 0)
-        {
+        if self.deferred_pending() {
             return self.get_events();
         }
         self.reap()
@@ -251,51 +354,19 @@ impl OwnedRing {
         loop {
             let n;
             {
-                let OwnedRing {
-                    ring,
-                    table,
-                    raw,
-                    id,
-                    touched,
-                    activity,
-                    passed,
-                    ..
-                } = self;
+                let (ring, mut router) = self.router();
                 // Whether completions are recorded: decided once, so that the loop
                 // of an untracked ring does not look at the lists per completion.
-                let tracked = touched.is_some() || activity.is_some();
+                let tracked = router.tracked();
                 let mut cq = ring.completion();
                 // Whether anything was posted (for the overflow's stall check).
                 n = cq.len();
                 for cqe in &mut cq {
-                    let ud = cqe.user_data();
-                    if ud & TAG_OWNED != 0 {
-                        // An operation of the table: completing it unless `MORE`.
-                        let slot = ud as u32;
-                        let routed = table.on_cqe(slot, (ud >> 32) & GEN_MASK, GEN_MASK, cqe);
-                        // Not one of ours in flight (`Unknown`) cannot happen while
-                        // the user-data rules hold.
-                        if let (true, Routed::Op(generation)) = (tracked, routed) {
-                            let key = OpKey {
-                                ring: *id,
-                                slot,
-                                generation,
-                            };
-                            touched
-                                .iter_mut()
-                                .chain(activity.iter_mut())
-                                .for_each(|v| v.push(key));
-                        }
-                    } else if crate::owned::direct::is_passed(&cqe) {
-                        passed.push_back(cqe);
-                    } else if ud & TAG_INTERNAL == 0 {
-                        raw.push_back(cqe);
-                    }
-                    // Else an internal entry's (a cancellation): nothing to do.
+                    router.route::<Keep>(cqe, tracked);
                 }
                 drop(cq);
                 // Released held files whose operations just finished.
-                table.close_released();
+                router.table.close_released();
             }
             if !self.ring.cq_has_overflow() {
                 return Ok(());
@@ -317,11 +388,82 @@ impl OwnedRing {
     }
 }
 
-/// Iterator over finished operations, from [`OwnedRing::completions`]. Each item
-/// is taken out of the ring's queue as it is yielded; the rest stay queued if the
-/// iterator is dropped early.
+/// What a completion read off the kernel's queue is routed to: the ring's
+/// parts other than the queue (borrowed apart from it by [`OwnedRing::router`]).
+struct Router<'a> {
+    table: &'a mut Slab,
+    raw: &'a mut VecDeque<Cqe>,
+    passed: &'a mut Passed,
+    touched: &'a mut Option<Vec<OpKey>>,
+    activity: &'a mut Option<Vec<OpKey>>,
+    id: u64,
+}
+
+impl Router<'_> {
+    /// Whether completions are recorded (see [`OwnedRing::track_activity`]): a
+    /// loop asks once, not per completion.
+    #[inline(always)]
+    fn tracked(&self) -> bool {
+        self.touched.is_some() || self.activity.is_some()
+    }
+
+    /// Routes `cqe`: an operation of the table's to the operation (completing
+    /// it unless `MORE`), recording its key if `tracked`; a passed descriptor's
+    /// message, or a raw entry's completion, to their queues; an internal
+    /// entry's (a cancellation) nowhere. The final completion of an operation
+    /// `P` wants stops there ([`Routed::Stop`]): its slot and generation.
+    #[inline(always)]
+    fn route<P: Pick>(&mut self, cqe: Cqe, tracked: bool) -> Option<(u32, u64)> {
+        let ud = cqe.user_data();
+        if ud & TAG_OWNED != 0 {
+            let slot = ud as u32;
+            let routed = self
+                .table
+                .on_cqe_with::<P>(slot, (ud >> 32) & GEN_MASK, GEN_MASK, cqe);
+            // Not one of ours in flight (`Unknown`) cannot happen while the
+            // user-data rules hold.
+            let (Routed::Op(generation) | Routed::Stop(generation)) = routed else {
+                return None;
+            };
+            if tracked {
+                let key = OpKey {
+                    ring: self.id,
+                    slot,
+                    generation,
+                };
+                self.touched
+                    .iter_mut()
+                    .chain(self.activity.iter_mut())
+                    .for_each(|v| v.push(key));
+            }
+            if let Routed::Stop(_) = routed {
+                return Some((slot, generation));
+            }
+        } else if crate::owned::direct::is_passed(&cqe) {
+            self.passed.push_back(cqe);
+        } else if ud & TAG_INTERNAL == 0 {
+            self.raw.push_back(cqe);
+        }
+        None
+    }
+}
+
+/// Where an iterator that takes as it goes reads the kernel's queue (from
+/// [`OwnedRing::start_taking`]).
+struct Cursor {
+    queue: CqCursor,
+    /// Whether the ring records completions ([`Router::tracked`]).
+    tracked: bool,
+}
+
+/// Iterator over finished operations, from [`OwnedRing::completions`]. Each
+/// item is taken out of the ring as it is yielded; the rest stay queued (in the
+/// kernel's queue, or processed) if the iterator is dropped early.
 pub struct Completions<'a> {
     ring: &'a mut OwnedRing,
+    /// Where it reads the kernel's queue, once the processed ones are taken
+    /// (`None`: a ring of 32-byte entries, whose queue was processed whole).
+    cursor: Option<Cursor>,
 }
 
 impl Iterator for Completions<'_> {
@@ -329,12 +471,19 @@ impl Iterator for Completions<'_> {
 
     #[inline(always)]
     fn next(&mut self) -> Option<Completion> {
-        self.ring.pop_completion()
+        if let Some(c) = self.ring.pop_completion() {
+            return Some(c);
+        }
+        let (slot, _, cqe) = self.ring.take_posted::<PickAny>(self.cursor.as_mut()?)?;
+        // SAFETY: a `Stop` slot with its completion, taken at once.
+        Some(unsafe { self.ring.table.completion_unlisted(slot, cqe, self.ring.id) })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
+        // Those processed already; then at most one per completion the kernel
+        // posts (the more so as the overflow list is flushed).
         let n = self.ring.table.ready_len();
-        (n, Some(n))
+        (n, self.cursor.is_none().then_some(n))
     }
 }
 
@@ -356,6 +505,9 @@ pub struct CompletionsOf<'a, T> {
     /// before it hold operations of other types; nothing else takes from the
     /// list while the iterator borrows the ring.
     cursor: u32,
+    /// Where it reads the kernel's queue once the list is walked (as in
+    /// [`Completions`]).
+    queue: Option<Cursor>,
     _op: PhantomData<fn() -> T>,
 }
 
@@ -367,14 +519,28 @@ impl<T: Op> Iterator for CompletionsOf<'_, T> {
         // SAFETY: the cursor is the ready list's head as the iterator was made,
         // or the slot after the one last taken (`next_done_of` keeps it so), and
         // only this iterator takes from the list while it borrows the ring.
-        let (slot, generation, out) =
-            unsafe { self.ring.table.next_done_of::<T>(&mut self.cursor) }?;
+        let listed = unsafe { self.ring.table.next_done_of::<T>(&mut self.cursor) };
+        if let Some((slot, generation, out)) = listed {
+            let key = OpKey {
+                ring: self.ring.id,
+                slot,
+                generation,
+            };
+            return Some((key, out));
+        }
+        // The list is walked: the cursor stays at its end, past the operations
+        // of other types the queue adds to it.
+        let (slot, generation, cqe) = self.ring.take_posted::<PickOf<T>>(self.queue.as_mut()?)?;
         let key = OpKey {
             ring: self.ring.id,
             slot,
             generation,
         };
-        Some((key, out))
+        // SAFETY: a `Stop` slot of a `T` (what `PickOf<T>` stops at) with its
+        // completion, taken at once.
+        Some((key, unsafe {
+            self.ring.table.output_unlisted::<T>(slot, cqe)
+        }))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
