@@ -26,6 +26,7 @@ impl OwnedRing {
     /// An operation is taken out of the table as it is yielded — from the
     /// kernel's queue, straight out of its slot. Completions the iterator does not
     /// reach stay queued (in the kernel's queue, or processed) for the next call.
+    #[inline]
     pub fn completions(&mut self) -> Completions<'_> {
         let cursor = self.start_taking();
         Completions { ring: self, cursor }
@@ -63,6 +64,7 @@ impl OwnedRing {
     /// assert_eq!(ring.try_take(&nop).unwrap()?, 0);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[inline]
     pub fn completions_of<T: Op>(&mut self) -> CompletionsOf<'_, T> {
         let queue = self.start_taking();
         let cursor = self.table.ready_head();
@@ -83,6 +85,7 @@ impl OwnedRing {
     ///
     /// An error entering is dropped: what the kernel posted already is read
     /// either way, and the rest comes with the next enter.
+    #[inline]
     fn start_taking(&mut self) -> Option<Cursor> {
         if self.deferred_pending() {
             let _ = self.enter_for_events();

@@ -230,14 +230,16 @@ impl OwnedRing {
     /// Before every entry into the kernel: refuses a `SINGLE_ISSUER` ring on a
     /// thread other than its own, and binds (enables) a ring on its first entry.
     /// One branch on a field for a ring any thread may drive.
+    /// One more (a thread-local read) for a ring bound to this thread.
     #[inline]
     pub(in crate::owned) fn enter_check(&mut self) -> io::Result<()> {
-        if self.issuer == ANY_THREAD {
+        if self.issuer == ANY_THREAD || self.issuer == thread_token() {
             return Ok(());
         }
         self.bind_or_refuse()
     }
 
+    #[cold]
     pub(super) fn bind_or_refuse(&mut self) -> io::Result<()> {
         let me = thread_token();
         if self.issuer == me {
