@@ -628,18 +628,19 @@ impl Slab {
         self.ready_len -= 1;
     }
 
-    /// Routes completion `cqe` to the operation in flight at `slot` whose
-    /// generation's low bits (`mask`) are `gen_low`: a `MORE` completion is handed
-    /// to it; the final one moves it to the ready list — or, if it was detached,
-    /// drops its output (after the slot is freed, so a panic there leaves the
-    /// table consistent).
+    /// [`on_cqe_with`](Self::on_cqe_with) stopping nowhere: every final
+    /// completion joins the ready list.
     #[cfg(test)]
     fn on_cqe(&mut self, slot: u32, gen_low: u64, mask: u64, cqe: Cqe) -> Routed {
         self.on_cqe_with::<Keep>(slot, gen_low, mask, cqe)
     }
 
-    /// [`on_cqe`](Self::on_cqe), but the final completion of an operation whose
-    /// type `P` wants is stored in its slot without queueing it
+    /// Routes completion `cqe` to the operation in flight at `slot` whose
+    /// generation's low bits (`mask`) are `gen_low`: a `MORE` completion is handed
+    /// to it; the final one moves it to the ready list — or, if it was detached,
+    /// drops its output (after the slot is freed, so a panic there leaves the
+    /// table consistent). The final completion of an operation whose type `P`
+    /// wants marks its slot finished, neither listed nor holding the completion
     /// ([`Routed::Stop`]), for the caller to take at once.
     #[inline(always)]
     pub(super) fn on_cqe_with<P: Pick>(
@@ -1219,6 +1220,41 @@ mod tests {
 
     fn sys_more() -> u32 {
         crate::cqueue::CqeFlags::MORE.bits()
+    }
+
+    #[test]
+    fn a_pick_stops_at_the_final_completions_of_the_types_it_wants() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let mut slab = Slab::new();
+        let (a, ga) = slab.insert(Small::new(&drops, 1), NO_FILE);
+        let (b, gb) = slab.insert(Big::new(&drops, 2), NO_FILE);
+        let (c, gc) = slab.insert(Small::new(&drops, 3), NO_FILE);
+        let pick = |slab: &mut Slab, s: u32, g: u64, c: Cqe| {
+            slab.on_cqe_with::<PickOf<Small>>(s, g & MASK, MASK, c)
+        };
+        // A MORE completion is the operation's, whatever the pick.
+        assert_eq!(pick(&mut slab, a, ga, cqe(0, sys_more())), Routed::Op(ga));
+        // Another type's final completion is listed; a wanted one's stops.
+        assert_eq!(pick(&mut slab, b, gb, cqe(7, 0)), Routed::Op(gb));
+        assert_eq!(pick(&mut slab, a, ga, cqe(5, 0)), Routed::Stop(ga));
+        assert_eq!((slab.in_flight(), slab.ready_len()), (1, 1));
+        // SAFETY: a `Stop` slot of a `Small`, with its completion, taken at once.
+        assert_eq!(
+            unsafe { slab.output_unlisted::<Small>(a, cqe(5, 0)) },
+            (5, 1, 1)
+        );
+        assert!(!slab.is_done(a, ga) && !slab.is_in_flight(a, ga), "freed");
+        // Every type stops for PickAny, as a `Completion` of the ring.
+        let stop = slab.on_cqe_with::<PickAny>(c, gc & MASK, MASK, cqe(9, 0));
+        assert_eq!(stop, Routed::Stop(gc));
+        // SAFETY: a `Stop` slot, with its completion, taken at once.
+        let done = unsafe { slab.completion_unlisted(c, cqe(9, 0), 42) };
+        assert_eq!((done.key().ring, done.key().slot), (42, c));
+        assert_eq!(done.downcast::<Small>().ok(), Some((9, 3, 0)));
+        // The listed one waits where it was.
+        assert_eq!(slab.take::<Big>(b, gb), Some((7, 2, 0)));
+        assert_eq!((slab.in_flight(), slab.ready_len()), (0, 0));
+        assert_eq!(drops.load(Ordering::Relaxed), 3);
     }
 
     #[test]
