@@ -1239,10 +1239,8 @@ mod tests {
         assert_eq!(pick(&mut slab, a, ga, cqe(5, 0)), Routed::Stop(ga));
         assert_eq!((slab.in_flight(), slab.ready_len()), (1, 1));
         // SAFETY: a `Stop` slot of a `Small`, with its completion, taken at once.
-        assert_eq!(
-            unsafe { slab.output_unlisted::<Small>(a, cqe(5, 0)) },
-            (5, 1, 1)
-        );
+        let out = unsafe { slab.output_unlisted::<Small>(a, cqe(5, 0)) };
+        assert_eq!(out, (5, 1, 1));
         assert!(!slab.is_done(a, ga) && !slab.is_in_flight(a, ga), "freed");
         // Every type stops for PickAny, as a `Completion` of the ring.
         let stop = slab.on_cqe_with::<PickAny>(c, gc & MASK, MASK, cqe(9, 0));
