@@ -356,6 +356,14 @@ impl OwnedRing {
         self.ring.submit()
     }
 
+    /// Submits, and lets the kernel run the work it deferred and post (flushing
+    /// its overflow list) in the same enter, without waiting (see
+    /// [`Ring::submit_and_get_events`]).
+    pub(in crate::owned) fn submit_and_get_events(&mut self) -> io::Result<usize> {
+        self.enter_check()?;
+        self.ring.submit_and_get_events()
+    }
+
     /// Submits, then waits until at least `want` completions are in the kernel's
     /// completion queue (see [`Ring::submit_and_wait`]). Some of them may be the
     /// ring's internal ones.

@@ -98,11 +98,17 @@ impl OwnedRing {
     pub fn wait_activity(&mut self, keys: &mut Vec<OpKey>) -> io::Result<()> {
         self.track_activity();
         let before = keys.len();
-        self.take_activity(keys)?;
+        // What the last step's handling processed, or the kernel posted since,
+        // without entering: one enter per step, below (as an event loop on
+        // liburing makes one `io_uring_submit_and_wait` per pass).
+        self.reap_into(keys)?;
         // Descriptors other rings passed here are activity too (for
         // `take_received`), though no operation of this ring saw them.
         if keys.len() > before || !self.passed.is_empty() {
-            match self.submit() {
+            // Something to report: what is queued goes out, and in the same
+            // enter the kernel runs the work it deferred (posting what finished
+            // meanwhile), without waiting.
+            match self.submit_and_get_events() {
                 Err(e) if !interrupted(&e) => return Err(e),
                 _ => {}
             }
@@ -111,7 +117,21 @@ impl OwnedRing {
         } else {
             self.wait_one()?;
         }
-        self.take_activity(keys)
+        let reaped = self.reap_into(keys);
+        // That enter ran the deferred work: the next non-blocking call (a
+        // `try_take` of one of the keys) need not enter for it again.
+        self.waited = true;
+        reaped
+    }
+
+    /// [`reap`](Self::reap) (no enter), then appends the recorded keys to
+    /// `keys` — also when flushing the overflow list failed.
+    fn reap_into(&mut self, keys: &mut Vec<OpKey>) -> io::Result<()> {
+        let reaped = self.reap();
+        if let Some(seen) = self.activity.as_mut() {
+            keys.append(seen);
+        }
+        reaped
     }
 
     /// Submits what is queued and waits for one completion; an interrupted
