@@ -239,10 +239,11 @@ impl Inner {
             for key in self.orphans.borrow_mut().drain(..) {
                 forget_op(&mut ring, key);
             }
-            let submitted = ring.submit();
             // On a DEFER_TASKRUN ring, deferred completions are posted only when
-            // this task enters the kernel asking for events: reap_now does that.
-            let _ = ring.reap_now();
+            // this task enters the kernel asking for events: the submit does
+            // that too, in the same enter.
+            let submitted = ring.submit_for_events();
+            let _ = ring.reap();
             let touched = ring
                 .touched
                 .as_mut()

@@ -233,7 +233,7 @@ impl OwnedRing {
     /// Whether [`reap_now`](Self::reap_now) enters first: a `DEFER_TASKRUN` ring,
     /// not right after a wait, whose kernel may have deferred work.
     #[inline(always)]
-    fn deferred_pending(&self) -> bool {
+    pub(in crate::owned) fn deferred_pending(&self) -> bool {
         self.defer_taskrun
             && !self.waited
             && (!self.taskrun_flag || self.ring.sq_flags() & crate::sys::IORING_SQ_TASKRUN != 0)

@@ -356,10 +356,15 @@ impl OwnedRing {
         self.ring.submit()
     }
 
-    /// Submits, and lets the kernel run the work it deferred and post (flushing
-    /// its overflow list) in the same enter, without waiting (see
-    /// [`Ring::submit_and_get_events`]).
-    pub(in crate::owned) fn submit_and_get_events(&mut self) -> io::Result<usize> {
+    /// Submits — on a `DEFER_TASKRUN` ring whose kernel may hold deferred work
+    /// ([`deferred_pending`](Self::deferred_pending)), in an enter that also runs
+    /// it, posting what finished, without waiting
+    /// ([`Ring::submit_and_get_events`]): one enter where a submit and a
+    /// [`get_events`](Self::get_events) would make two. Nothing is processed.
+    pub(in crate::owned) fn submit_for_events(&mut self) -> io::Result<usize> {
+        if !self.deferred_pending() {
+            return self.submit();
+        }
         self.enter_check()?;
         self.ring.submit_and_get_events()
     }

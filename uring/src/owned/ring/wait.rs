@@ -105,10 +105,10 @@ impl OwnedRing {
         // Descriptors other rings passed here are activity too (for
         // `take_received`), though no operation of this ring saw them.
         if keys.len() > before || !self.passed.is_empty() {
-            // Something to report: what is queued goes out, and in the same
-            // enter the kernel runs the work it deferred (posting what finished
-            // meanwhile), without waiting.
-            match self.submit_and_get_events() {
+            // Something to report: what is queued goes out (on a DEFER_TASKRUN
+            // ring in an enter that also runs the work the kernel deferred,
+            // posting what finished meanwhile), without waiting.
+            match self.submit_for_events() {
                 Err(e) if !interrupted(&e) => return Err(e),
                 _ => {}
             }
@@ -118,7 +118,7 @@ impl OwnedRing {
             self.wait_one()?;
         }
         let reaped = self.reap_into(keys);
-        // That enter ran the deferred work: the next non-blocking call (a
+        // That enter ran any deferred work: the next non-blocking call (a
         // `try_take` of one of the keys) need not enter for it again.
         self.waited = true;
         reaped
