@@ -434,10 +434,12 @@ impl Router<'_> {
                     slot,
                     generation,
                 };
-                self.touched
-                    .iter_mut()
-                    .chain(self.activity.iter_mut())
-                    .for_each(|v| v.push(key));
+                if let Some(touched) = self.touched.as_mut() {
+                    touched.push(key);
+                }
+                if let Some(activity) = self.activity.as_mut() {
+                    activity.push(key);
+                }
             }
             if let Routed::Stop(_) = routed {
                 return Some((slot, generation));
