@@ -15,6 +15,7 @@ use crate::owned::{BufPool, Multishot, Op, PoolBuf};
 use crate::sqe::Sqe;
 
 /// The bytes a buffer-selecting completion delivered, as a guard.
+#[inline]
 fn pool_result(pool: &Arc<PoolShared>, cqe: &Cqe) -> io::Result<PoolBuf> {
     let res = cqe.raw_result();
     // Whatever the result, a buffer the completion names is ours to hand back.
@@ -219,6 +220,7 @@ unsafe impl Multishot for RecvMultishot {
             .buf_group(Some(self.pool.group()))
             .build()
     }
+    #[inline]
     fn item(&mut self, cqe: &Cqe) -> Option<io::Result<PoolBuf>> {
         match pool_result(&self.pool.shared, cqe) {
             // End of file: the final completion, with nothing in it.
@@ -295,6 +297,7 @@ unsafe impl Multishot for ReadMultishot {
             .offset(u64::MAX)
             .build()
     }
+    #[inline]
     fn item(&mut self, cqe: &Cqe) -> Option<io::Result<PoolBuf>> {
         match pool_result(&self.pool.shared, cqe) {
             // End of file: the final completion, with nothing in it.

@@ -343,6 +343,7 @@ unsafe impl<B: IoBuf> Op for Send<B> {
             .flags(self.flags)
             .build()
     }
+    #[inline]
     fn complete(self, cqe: &Cqe) -> BufResult<B> {
         (cqe.result().map(|n| n as usize), self.buf)
     }
@@ -467,6 +468,7 @@ unsafe impl<B: IoBufMut> Op for Recv<B> {
             .flags(self.flags)
             .build()
     }
+    #[inline]
     fn complete(self, cqe: &Cqe) -> BufResult<B> {
         let Recv { mut buf, .. } = self;
         let res = cqe.result().map(|n| n as usize);
