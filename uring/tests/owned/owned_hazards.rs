@@ -675,20 +675,7 @@ fn the_model_holds_on_every_common_ring_setup() {
 /// Whether this kernel sets up `SINGLE_ISSUER | DEFER_TASKRUN` rings (Linux 6.1);
 /// prints the skip line when it does not.
 fn defer_taskrun_builder(test: &str) -> Option<uring::setup::Builder<'static>> {
-    let builder = uring::Ring::builder().single_issuer().defer_taskrun();
-    match builder.build(2) {
-        Ok(_) => Some(uring::Ring::builder().single_issuer().defer_taskrun()),
-        Err(e) => {
-            support::skip(
-                test,
-                &format!(
-                    "this kernel ({}) refused DEFER_TASKRUN ({e}); Linux 6.1 is needed",
-                    kernel_release()
-                ),
-            );
-            None
-        }
-    }
+    support::defer_taskrun(test).then(|| uring::Ring::builder().single_issuer().defer_taskrun())
 }
 
 /// A linked member the kernel had not issued yet when close sent its

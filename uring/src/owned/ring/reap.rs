@@ -336,7 +336,20 @@ impl OwnedRing {
     /// The kernel's errno when flushing its overflow list fails; what was already
     /// in the completion queue is processed and its keys appended anyway.
     pub fn take_activity(&mut self, keys: &mut Vec<OpKey>) -> io::Result<()> {
-        let reaped = self.reap_now();
+        // `reap_now`, with the keys appended whatever the reap says.
+        let entered = if self.deferred_pending() {
+            self.enter_for_events()
+        } else {
+            Ok(())
+        };
+        let reaped = self.reap_into(keys);
+        entered.and(reaped)
+    }
+
+    /// [`reap`](Self::reap) (no enter), then appends the recorded keys to
+    /// `keys` — also when flushing the overflow list failed.
+    pub(in crate::owned) fn reap_into(&mut self, keys: &mut Vec<OpKey>) -> io::Result<()> {
+        let reaped = self.reap();
         if let Some(seen) = self.activity.as_mut() {
             keys.append(seen);
         }

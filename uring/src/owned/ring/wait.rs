@@ -124,16 +124,6 @@ impl OwnedRing {
         reaped
     }
 
-    /// [`reap`](Self::reap) (no enter), then appends the recorded keys to
-    /// `keys` — also when flushing the overflow list failed.
-    fn reap_into(&mut self, keys: &mut Vec<OpKey>) -> io::Result<()> {
-        let reaped = self.reap();
-        if let Some(seen) = self.activity.as_mut() {
-            keys.append(seen);
-        }
-        reaped
-    }
-
     /// Submits what is queued and waits for one completion; an interrupted
     /// wait (`EINTR`, or `EBUSY` while the kernel flushes its overflow list)
     /// counts as done, for the caller's loop to look again.
