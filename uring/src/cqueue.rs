@@ -491,6 +491,46 @@ impl CqCursor {
         Some(CqCursor { head, tail })
     }
 
+    /// The next posted completion of `cq`, left where it is: [`consume`](Self::consume)
+    /// moves past it; [`next`](Self::next) reads it again. `None` when the
+    /// kernel has posted nothing more (the tail is loaded again before saying so).
+    ///
+    /// # Safety
+    ///
+    /// As for [`next`](Self::next).
+    #[inline(always)]
+    pub(crate) unsafe fn peek(&mut self, cq: &sys::io_uring_cq) -> Option<Cqe> {
+        if self.head == self.tail {
+            // SAFETY: the caller's contract: the queue's tail, alive.
+            self.tail = unsafe { atomic(cq.ktail) }.load(Ordering::Acquire);
+            if self.head == self.tail {
+                return None;
+            }
+        }
+        // SAFETY: head != tail: the slot at head & mask holds a posted entry
+        // (acquire on the tail), which the kernel does not reuse before the
+        // head moves past it.
+        Some(Cqe::from_raw(unsafe {
+            &*cq.cqes.add((self.head & cq.ring_mask) as usize)
+        }))
+    }
+
+    /// Consumes the completion [`peek`](Self::peek) just returned: the head moves
+    /// past it.
+    ///
+    /// # Safety
+    ///
+    /// As for [`next`](Self::next), and `peek` returned an entry since the last
+    /// move of the head.
+    #[inline(always)]
+    pub(crate) unsafe fn consume(&mut self, cq: &sys::io_uring_cq) {
+        self.head = self.head.wrapping_add(1);
+        // SAFETY: khead points into the mapping; we are its only writer (the
+        // caller's contract), and the release orders the read of the entry
+        // before the kernel's reuse of the slot.
+        unsafe { atomic(cq.khead) }.store(self.head, Ordering::Release);
+    }
+
     /// The next posted completion of `cq`, consumed: the head moves past it before
     /// it is returned. `None` when the kernel has posted nothing more (the tail is
     /// loaded again before saying so).
@@ -502,24 +542,13 @@ impl CqCursor {
     /// still the cursor's).
     #[inline(always)]
     pub(crate) unsafe fn next(&mut self, cq: &sys::io_uring_cq) -> Option<Cqe> {
-        if self.head == self.tail {
-            // SAFETY: the caller's contract: the queue's tail, alive.
-            self.tail = unsafe { atomic(cq.ktail) }.load(Ordering::Acquire);
-            if self.head == self.tail {
-                return None;
-            }
+        // SAFETY: the caller's contract, forwarded; an entry peeked at is
+        // consumed at once.
+        unsafe {
+            let cqe = self.peek(cq)?;
+            self.consume(cq);
+            Some(cqe)
         }
-        // SAFETY: head != tail: the slot at head & mask (< ring_entries, the
-        // 16-byte slots of the array) holds a posted entry (acquire on the
-        // tail), which the kernel does not reuse before the head moves past it:
-        // it is copied out first.
-        let cqe = Cqe::from_raw(unsafe { &*cq.cqes.add((self.head & cq.ring_mask) as usize) });
-        self.head = self.head.wrapping_add(1);
-        // SAFETY: khead points into the mapping; we are its only writer (the
-        // caller's contract), and the release orders the read above before the
-        // kernel's reuse of the slot.
-        unsafe { atomic(cq.khead) }.store(self.head, Ordering::Release);
-        Some(cqe)
     }
 }
 
@@ -746,6 +775,33 @@ mod tests {
             // A view made now finds nothing left.
             assert_eq!(CompletionQueue::new(&mut f.cq, 0).count(), 0);
         }
+    }
+
+    #[test]
+    fn a_peek_leaves_the_entry_until_it_is_consumed() {
+        let mut f = fake(u32::MAX);
+        post(&mut f, 1, false);
+        post(&mut f, 2, false);
+        let mut cur = CqCursor::new(&f.cq, 0).expect("16-byte entries");
+        // SAFETY: the fake ring the cursor was made for, alive, read by nothing
+        // else; each consume follows a peek that returned an entry.
+        unsafe {
+            assert_eq!(cur.peek(&f.cq).map(|c| c.user_data()), Some(1));
+            assert_eq!(cur.peek(&f.cq).map(|c| c.user_data()), Some(1), "again");
+            assert_eq!(khead(&f), u32::MAX, "nothing handed back yet");
+            cur.consume(&f.cq);
+            assert_eq!(khead(&f), 0, "handed back across the wrap");
+            assert_eq!(cur.peek(&f.cq).map(|c| c.user_data()), Some(2));
+        }
+        // `next` reads the entry peeked at, once.
+        assert_eq!(cursor_next(&mut cur, &f), Some(2));
+        assert_eq!(khead(&f), 1);
+        // SAFETY: as above.
+        assert!(unsafe { cur.peek(&f.cq) }.is_none(), "dry");
+        post(&mut f, 3, false);
+        // SAFETY: as above.
+        let third = unsafe { cur.peek(&f.cq) }.map(|c| c.user_data());
+        assert_eq!(third, Some(3), "the tail is loaded again");
     }
 
     #[test]

@@ -351,6 +351,30 @@ impl Ring {
         unsafe { cursor.next(&self.raw.cq) }
     }
 
+    /// The next completion through `cursor`, left in the queue (see
+    /// [`CqCursor::peek`](crate::cqueue::CqCursor::peek)).
+    ///
+    /// # Safety
+    ///
+    /// As for [`cq_next`](Self::cq_next).
+    #[inline(always)]
+    pub(crate) unsafe fn cq_peek(&self, cursor: &mut crate::cqueue::CqCursor) -> Option<Cqe> {
+        // SAFETY: the caller's contract, as in `cq_next`.
+        unsafe { cursor.peek(&self.raw.cq) }
+    }
+
+    /// Consumes the completion [`cq_peek`](Self::cq_peek) just returned.
+    ///
+    /// # Safety
+    ///
+    /// As for [`cq_next`](Self::cq_next), and `cq_peek` returned an entry
+    /// through `cursor` since it last moved.
+    #[inline(always)]
+    pub(crate) unsafe fn cq_consume(&self, cursor: &mut crate::cqueue::CqCursor) {
+        // SAFETY: the caller's contract.
+        unsafe { cursor.consume(&self.raw.cq) }
+    }
+
     /// Both views at once, to push new entries while reading completions (for
     /// example re-arming a request as its completion is handled). They touch
     /// disjoint parts of the ring; submit once both are dropped.

@@ -345,11 +345,6 @@ enum State {
 struct Slot {
     /// The generation of the slot's current (or last) operation.
     generation: u64,
-    /// The type of the slot's current (or last) operation: while the slot is
-    /// in flight or finished, its state's table is this type's (its own, or its
-    /// made output's). Typed takes check it with one comparison (the table's
-    /// `op_type` is a call, and the table's address is not unique to the type).
-    op_type: TypeId,
     /// Free list (when `Free`) or ready list (when `Done`): the next slot.
     next: u32,
     /// Ready list: the previous slot.
@@ -383,8 +378,8 @@ pub(super) enum Routed {
 /// ([`Routed::Stop`]), for the caller to take straight out of their slots
 /// instead of queueing them in the ready list.
 pub(super) trait Pick {
-    /// Whether an operation whose type is `op_type` is stopped at.
-    fn wants(op_type: TypeId) -> bool;
+    /// Whether an operation whose table is `vt` is stopped at.
+    fn wants(vt: &'static VTable) -> bool;
 }
 
 /// None: every final completion joins the ready list.
@@ -392,7 +387,7 @@ pub(super) struct Keep;
 
 impl Pick for Keep {
     #[inline(always)]
-    fn wants(_: TypeId) -> bool {
+    fn wants(_: &'static VTable) -> bool {
         false
     }
 }
@@ -402,7 +397,7 @@ pub(super) struct PickAny;
 
 impl Pick for PickAny {
     #[inline(always)]
-    fn wants(_: TypeId) -> bool {
+    fn wants(_: &'static VTable) -> bool {
         true
     }
 }
@@ -412,8 +407,8 @@ pub(super) struct PickOf<T>(PhantomData<fn() -> T>);
 
 impl<T: Op> Pick for PickOf<T> {
     #[inline(always)]
-    fn wants(op_type: TypeId) -> bool {
-        op_type == TypeId::of::<T>()
+    fn wants(vt: &'static VTable) -> bool {
+        vt.is::<T>()
     }
 }
 
@@ -490,7 +485,6 @@ impl Slab {
             self.slots.push(Slot {
                 // Bumped below to 0 for its first use.
                 generation: u64::MAX,
-                op_type: TypeId::of::<()>(),
                 next: NO_SLOT,
                 prev: NO_SLOT,
                 state: State::Free,
@@ -507,7 +501,6 @@ impl Slab {
         let s = unsafe { self.at(slot) };
         debug_assert!(matches!(s.state, State::Free));
         s.generation = s.generation.wrapping_add(1);
-        s.op_type = TypeId::of::<T>();
         s.op.put(op);
         s.state = State::InFlight {
             vt,
@@ -530,9 +523,12 @@ impl Slab {
             matches!(s.state, State::InFlight { .. }),
             "only an operation in flight is taken back"
         );
-        assert!(s.op_type == TypeId::of::<T>(), "the same operation");
-        // SAFETY: an in-flight slot holds an operation of its `op_type`, checked
-        // to be T; the slot is freed right after, so it is taken once.
+        let State::InFlight { vt, .. } = s.state else {
+            unreachable!("only an operation in flight is taken back");
+        };
+        assert!(vt.is::<T>(), "the same operation");
+        // SAFETY: an in-flight slot holds an operation of its table's type,
+        // checked to be T; the slot is freed right after, so it is taken once.
         let op = unsafe { s.op.take::<T>() };
         self.in_flight -= 1;
         self.release(slot);
@@ -671,7 +667,7 @@ impl Slab {
         }
         self.in_flight -= 1;
         s.state = State::Done { vt };
-        if P::wants(s.op_type) {
+        if P::wants(vt) {
             return Routed::Stop(generation);
         }
         s.cqe = cqe;
@@ -731,13 +727,11 @@ impl Slab {
         &self,
         slot: u32,
         generation: u64,
-        want: impl FnOnce(TypeId) -> bool,
+        want: impl FnOnce(&'static VTable) -> bool,
     ) -> Option<(&'static VTable, Cqe)> {
         let s = self.slots.get(slot as usize)?;
         match s.state {
-            State::Done { vt } if s.generation == generation && want(s.op_type) => {
-                Some((vt, s.cqe))
-            }
+            State::Done { vt } if s.generation == generation && want(vt) => Some((vt, s.cqe)),
             _ => None,
         }
     }
@@ -751,7 +745,7 @@ impl Slab {
     /// [`done`](Self::done), if the operation is a `T`.
     #[inline(always)]
     fn done_as<T: Op>(&self, slot: u32, generation: u64) -> Option<(&'static VTable, Cqe)> {
-        self.done_where(slot, generation, |t| t == TypeId::of::<T>())
+        self.done_where(slot, generation, |vt| vt.is::<T>())
     }
 
     /// Takes the output of the finished operation at `slot` of `generation`, if
@@ -773,7 +767,7 @@ impl Slab {
     /// # Safety
     ///
     /// `slot` is a `Done` slot (so of the table, in the ready list) whose
-    /// `op_type` is `T`'s, and `(vt, cqe)` is its state's.
+    /// table is `T`'s (its own or its made one), and `(vt, cqe)` is its state's.
     #[inline(always)]
     unsafe fn take_done<T: Op>(&mut self, slot: u32, vt: &'static VTable, cqe: Cqe) -> T::Output {
         // SAFETY: the caller's contract: in the ready list.
@@ -789,7 +783,7 @@ impl Slab {
     /// # Safety
     ///
     /// `slot` is a `Done` slot of the table, not in the ready list, whose
-    /// `op_type` is `T`'s.
+    /// table is `T`'s own.
     #[inline(always)]
     pub(super) unsafe fn output_unlisted<T: Op>(&mut self, slot: u32, cqe: Cqe) -> T::Output {
         // SAFETY: the caller's contract: of the table.
@@ -830,6 +824,98 @@ impl Slab {
         }
     }
 
+    /// The common case of a completion read from the kernel's queue, whole: the
+    /// final completion `cqe` of an operation of type `T` in flight, not
+    /// detached, whose user data names `slot` and `gen_low` (the generation's
+    /// bits it carries): the operation out of its slot (which is freed), with
+    /// its full generation, for the caller to complete. `None` when it is anything else
+    /// (not one of ours, a `MORE`, detached, of another type, a stale
+    /// generation): nothing is done, and the caller routes it the general way.
+    #[inline(always)]
+    pub(super) fn take_final<T: Op>(
+        &mut self,
+        slot: u32,
+        gen_low: u64,
+        mask: u64,
+        cqe: &Cqe,
+    ) -> Option<(u64, T)> {
+        let s = self.final_slot(slot, gen_low, mask, cqe, |vt| ptr::eq(vt, vtable::<T>()))?;
+        let generation = s.generation;
+        // SAFETY: T's own table (an in-flight slot's table is never a made
+        // one): the slot holds a T, taken once (the slot is freed right after).
+        let op = unsafe { s.op.take::<T>() };
+        // SAFETY: of the table (just looked up), in flight so not listed.
+        unsafe { self.finish_at(slot) };
+        Some((generation, op))
+    }
+
+    /// [`take_final`](Self::take_final) for an operation of any type: what the
+    /// slot held, as a [`Taken`] with `cqe`, and the full generation.
+    #[inline(always)]
+    pub(super) fn take_final_any(
+        &mut self,
+        slot: u32,
+        gen_low: u64,
+        mask: u64,
+        cqe: Cqe,
+    ) -> Option<(u64, Taken)> {
+        let s = self.final_slot(slot, gen_low, mask, &cqe, |_| true)?;
+        let State::InFlight { vt, .. } = s.state else {
+            unreachable!("a slot in flight");
+        };
+        let generation = s.generation;
+        let taken = Taken {
+            vt,
+            cqe,
+            // SAFETY: a bitwise copy of storage, which nothing drops; the
+            // slot's copy is forgotten (the slot is freed just below).
+            op: unsafe { ptr::read(&s.op) },
+        };
+        // SAFETY: of the table (just looked up), in flight so not listed.
+        unsafe { self.finish_at(slot) };
+        Some((generation, taken))
+    }
+
+    /// The slot the final completion `cqe` of a not detached operation in
+    /// flight names (`slot`, and `gen_low` under `mask`), if its table is one
+    /// `want` accepts; `None` for anything else (a `MORE`, a stale generation…).
+    #[inline(always)]
+    fn final_slot(
+        &mut self,
+        slot: u32,
+        gen_low: u64,
+        mask: u64,
+        cqe: &Cqe,
+        want: impl FnOnce(&'static VTable) -> bool,
+    ) -> Option<&mut Slot> {
+        let s = self.slots.get_mut(slot as usize)?;
+        let State::InFlight {
+            vt,
+            detached: false,
+            ..
+        } = s.state
+        else {
+            return None;
+        };
+        if !want(vt) || s.generation & mask != gen_low || cqe.is_more() {
+            return None;
+        }
+        Some(s)
+    }
+
+    /// Frees in-flight slot `slot`, whose operation was just taken out of it.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is of the table, in flight (so not listed), and what it held was
+    /// moved out.
+    #[inline(always)]
+    unsafe fn finish_at(&mut self, slot: u32) {
+        self.in_flight -= 1;
+        // SAFETY: the caller's contract.
+        unsafe { self.release_at(slot) };
+    }
+
     /// The oldest finished operation of type `T` at or after `*cursor` in the
     /// ready list (its head, to start; [`NO_SLOT`]: none), out of its slot:
     /// its slot, generation and output. `*cursor` moves to the slot after it;
@@ -849,10 +935,10 @@ impl Slab {
             // SAFETY: the caller's contract, then slots the list links to.
             let s = unsafe { self.at(slot) };
             let next = s.next;
-            if s.op_type == TypeId::of::<T>() {
-                let State::Done { vt } = s.state else {
-                    unreachable!("the ready list holds finished operations");
-                };
+            let State::Done { vt } = s.state else {
+                unreachable!("the ready list holds finished operations");
+            };
+            if vt.is::<T>() {
                 let cqe = s.cqe;
                 let generation = s.generation;
                 *cursor = next;
@@ -970,11 +1056,9 @@ impl Slab {
     pub(super) fn in_flight_mut<T: Op>(&mut self, slot: u32, generation: u64) -> Option<&mut T> {
         let s = self.slots.get_mut(slot as usize)?;
         match s.state {
-            State::InFlight { .. }
-                if s.generation == generation && s.op_type == TypeId::of::<T>() =>
-            {
+            State::InFlight { vt, .. } if s.generation == generation && vt.is::<T>() => {
                 // SAFETY: an in-flight slot holds an operation of its
-                // `op_type`, checked to be T.
+                // table's type, checked to be T.
                 Some(unsafe { s.op.get_mut::<T>() })
             }
             _ => None,

@@ -502,3 +502,104 @@ fn items_that_pile_up_come_out_in_order_and_the_rest_with_the_end() {
     drop(two);
     assert_eq!(pool.available(), 8, "every buffer back");
 }
+
+/// The iterators take an operation's final completion straight from the kernel's
+/// queue; everything else they meet there on the way is routed as a reap would
+/// route it: a multishot item stays with its stream, a detached operation is
+/// dropped, a raw entry's completion goes to `raw_completions`, an operation of
+/// another type (for `completions_of`) stays for `completions`; on a ring that
+/// tracks activity, every key is recorded.
+#[test]
+fn the_iterators_route_what_they_pass_in_the_kernels_queue() {
+    for (typed, tracked) in [(false, false), (true, false), (false, true), (true, true)] {
+        let what = format!("typed {typed}, tracked {tracked}");
+        let mut ring = ring();
+        if tracked {
+            ring.track_activity();
+        }
+        let (r, mut w) = UnixStream::pair().unwrap();
+        w.write_all(b"x").unwrap();
+        let poll = ring
+            .submit_multishot(ops::PollMultishot::new(r, libc::POLLIN as u32))
+            .unwrap();
+        // The poll's item first in the queue: the iterators meet it before the
+        // reads.
+        ring.submit_and_wait(1).unwrap();
+        let mut reads = Vec::new();
+        let mut pipes = Vec::new();
+        for data in [&b"one"[..], b"two"] {
+            let (r, mut w) = support::pipe_files();
+            w.write_all(data).unwrap();
+            let id = ring
+                .submit_op(ops::Read::new(r, Vec::with_capacity(8), u64::MAX))
+                .unwrap();
+            reads.push((id, data));
+            pipes.push(w);
+        }
+        let nop = ring.submit_op(ops::Nop::new()).unwrap();
+        let (dr, mut dw) = support::pipe_files();
+        dw.write_all(b"dropped").unwrap();
+        let detached = ring
+            .submit_op(ops::Read::new(dr, Vec::with_capacity(8), u64::MAX))
+            .unwrap();
+        ring.detach(detached);
+        let raw = uring::op::Nop::new().build().user_data(7);
+        // SAFETY: a NOP names no memory and no descriptor.
+        unsafe { ring.push_raw(&raw) }.unwrap();
+        // Six completions posted (the poll's first item, two reads, the NOP, the
+        // detached read, the raw NOP), none read yet: the wait does not reap.
+        ring.submit_and_wait(6).unwrap();
+        assert_eq!(ring.in_flight(), 5, "{what}: nothing reaped by the wait");
+
+        let mut got = Vec::new();
+        if typed {
+            for (key, (n, buf)) in ring.completions_of::<ops::Read<Vec<u8>>>() {
+                assert_eq!(n.unwrap(), buf.len(), "{what}");
+                got.push((key, buf));
+            }
+            // The NOP was passed over: it is there for `completions`.
+            let rest: Vec<_> = ring.completions().collect();
+            assert_eq!(rest.len(), 1, "{what}: {rest:?}");
+            assert!(rest[0].is_for(&nop), "{what}");
+            assert_eq!(rest[0].raw_result(), 0, "{what}");
+        } else {
+            let mut saw_nop = false;
+            for c in ring.completions() {
+                if c.is_for(&nop) {
+                    assert!(!saw_nop, "{what}: the NOP once");
+                    saw_nop = true;
+                    continue;
+                }
+                let key = c.key();
+                let (n, buf) = c
+                    .downcast::<ops::Read<Vec<u8>>>()
+                    .expect("a read or the NOP");
+                assert_eq!(n.unwrap(), buf.len(), "{what}");
+                got.push((key, buf));
+            }
+            assert!(saw_nop, "{what}");
+        }
+        got.sort_by_key(|(key, _)| key.index());
+        let want: Vec<_> = reads.iter().map(|(id, d)| (id.key(), d.to_vec())).collect();
+        assert_eq!(got, want, "{what}");
+        // The detached read was dropped (not yielded); the stream is in flight.
+        assert_eq!(ring.in_flight(), 1, "{what}");
+        let raws: Vec<_> = ring.raw_completions().map(|c| c.user_data()).collect();
+        assert_eq!(raws, [7], "{what}");
+        match ring.poll_item(&poll) {
+            ItemPoll::Item(Ok(ev)) => assert_ne!(ev & libc::POLLIN as u32, 0, "{what}"),
+            other => panic!("{what}: the poll's item, not {other:?}"),
+        }
+        if tracked {
+            let mut keys = Vec::new();
+            ring.take_activity(&mut keys).unwrap();
+            for key in reads
+                .iter()
+                .map(|(id, _)| id.key())
+                .chain([nop.key(), poll.key()])
+            {
+                assert!(keys.contains(&key), "{what}: {key:?} in {keys:?}");
+            }
+        }
+    }
+}

@@ -139,6 +139,64 @@ impl OwnedRing {
         }
     }
 
+    /// [`take_posted`](Self::take_posted)'s common case, for an iterator of
+    /// `T`s on an untracked ring: the next posted completion, when it is the
+    /// final one of a `T` (not detached), taken whole — its key and output.
+    /// `None` when the queue is dry or holds something else next, which is
+    /// left there (`take_posted` reads it).
+    #[inline(always)]
+    fn take_posted_fast<T: Op>(&mut self, cursor: &mut Cursor) -> Option<(OpKey, T::Output)> {
+        // SAFETY: as in `take_posted`; a completion peeked at is consumed only
+        // when taken here.
+        let cqe = unsafe { self.ring.cq_peek(&mut cursor.queue) }?;
+        let ud = cqe.user_data();
+        if ud & TAG_OWNED == 0 {
+            return None;
+        }
+        let slot = ud as u32;
+        let (generation, op) =
+            self.table
+                .take_final::<T>(slot, (ud >> 32) & GEN_MASK, GEN_MASK, &cqe)?;
+        // SAFETY: peeked just now, through the same cursor.
+        unsafe { self.ring.cq_consume(&mut cursor.queue) };
+        // A held file released while the operation was in flight may close.
+        self.table.close_released();
+        let key = OpKey {
+            ring: self.id,
+            slot,
+            generation,
+        };
+        Some((key, op.complete(&cqe)))
+    }
+
+    /// [`take_posted_fast`](Self::take_posted_fast) for an operation of any
+    /// type, as a [`Completion`].
+    #[inline(always)]
+    fn take_posted_fast_any(&mut self, cursor: &mut Cursor) -> Option<Completion> {
+        // SAFETY: as in `take_posted_fast`.
+        let cqe = unsafe { self.ring.cq_peek(&mut cursor.queue) }?;
+        let ud = cqe.user_data();
+        if ud & TAG_OWNED == 0 {
+            return None;
+        }
+        let slot = ud as u32;
+        let (generation, taken) =
+            self.table
+                .take_final_any(slot, (ud >> 32) & GEN_MASK, GEN_MASK, cqe)?;
+        // SAFETY: peeked just now, through the same cursor.
+        unsafe { self.ring.cq_consume(&mut cursor.queue) };
+        self.table.close_released();
+        Some(Completion {
+            key: OpKey {
+                ring: self.id,
+                slot,
+                generation,
+            },
+            taken,
+            _not_sync: PhantomData,
+        })
+    }
+
     /// The ring, and what completions are routed to, borrowed apart.
     #[inline(always)]
     fn router(&mut self) -> (&mut Ring, Router<'_>) {
@@ -492,7 +550,13 @@ impl Iterator for Completions<'_> {
         if let Some(c) = self.ring.pop_completion() {
             return Some(c);
         }
-        let (slot, _, cqe) = self.ring.take_posted::<PickAny>(self.cursor.as_mut()?)?;
+        let queue = self.cursor.as_mut()?;
+        if !queue.tracked {
+            if let Some(c) = self.ring.take_posted_fast_any(queue) {
+                return Some(c);
+            }
+        }
+        let (slot, _, cqe) = self.ring.take_posted::<PickAny>(queue)?;
         // SAFETY: a `Stop` slot with its completion, taken at once.
         Some(unsafe { self.ring.table.completion_unlisted(slot, cqe, self.ring.id) })
     }
@@ -548,7 +612,13 @@ impl<T: Op> Iterator for CompletionsOf<'_, T> {
         }
         // The list is walked: the cursor stays at its end, past the operations
         // of other types the queue adds to it.
-        let (slot, generation, cqe) = self.ring.take_posted::<PickOf<T>>(self.queue.as_mut()?)?;
+        let queue = self.queue.as_mut()?;
+        if !queue.tracked {
+            if let Some(out) = self.ring.take_posted_fast::<T>(queue) {
+                return Some(out);
+            }
+        }
+        let (slot, generation, cqe) = self.ring.take_posted::<PickOf<T>>(queue)?;
         let key = OpKey {
             ring: self.ring.id,
             slot,
