@@ -8,6 +8,7 @@
 //! ring read-owned <qd> <default|defer> <ops> <file>
 //! ring read-owned-held <qd> <default|defer> <ops> <file>
 //! ring read-owned-of <qd> <default|defer> <ops> <file>
+//! ring read-hand <qd> <default|defer> <ops> <file>
 //! ```
 //!
 //! `read-owned` is the same workload through the safe layer ([`uring::owned`]): each
@@ -16,8 +17,13 @@
 //! `read-owned-held` names it as a file the ring holds instead (`OwnedRing::hold_fd`:
 //! a look-up per read, no atomics). `read-owned-of` is `read-owned` taking the reads'
 //! outputs with `OwnedRing::completions_of` instead of `completions` and `downcast`.
+//! `read-hand` is the same owned-buffer workload written by hand on the raw level
+//! for this one operation (`ring/hand.rs`): what a safe layer's read costs at least.
 //!
 //! Prints one line: `ops_per_sec <float>`.
+
+#[path = "ring/hand.rs"]
+mod hand;
 
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
@@ -197,6 +203,18 @@ fn bench_read_owned(
     }
 }
 
+/// `read-hand`: [`hand::read_loop`] on a ring set up as for [`bench_read`].
+fn bench_read_hand(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let blocks = file.metadata().map_err(|e| e.to_string())?.len() / 4096;
+    if blocks == 0 {
+        return Err(format!("{path} is smaller than one 4 KiB block"));
+    }
+    let file = std::sync::Arc::new(std::os::fd::OwnedFd::from(file));
+    let mut ring = ring(qd, mode)?;
+    hand::read_loop(&mut ring, &file, qd, ops, blocks, next_rand)
+}
+
 /// The loop of [`bench_read_owned`]: `read` makes the read of a buffer at an
 /// offset (naming the file however the caller holds it).
 fn read_owned_loop<const TYPED: bool>(
@@ -271,7 +289,8 @@ fn main() -> ExitCode {
         ["read-owned-of", qd, mode, ops, file] => {
             num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, true, true))
         }
-        _ => Err("usage: ring nop|nop-owned <batch> <default|defer|regfd> <ops> | ring read|read-owned|read-owned-held|read-owned-of <qd> <default|defer|regfd> <ops> <file>".into()),
+        ["read-hand", qd, mode, ops, file] => num(qd).and_then(|q| bench_read_hand(q as u32, mode, num(ops)?, file)),
+        _ => Err("usage: ring nop|nop-owned <batch> <default|defer|regfd> <ops> | ring read|read-owned|read-owned-held|read-owned-of|read-hand <qd> <default|defer|regfd> <ops> <file>".into()),
     };
     match result {
         Ok(rate) => {

@@ -14,7 +14,9 @@
 //!   inline helpers and its `io_uring_submit_and_wait`), the `io-uring` crate
 //!   (`xtask/bench/peers`, `peer-ring`), `uring`'s raw level
 //!   (`uring/benches/ring.rs`) and, for reads, `uring`'s safe layer
-//!   (`read-owned`).
+//!   (`read-owned`) beside the same owned-buffer loop written by hand on the raw
+//!   level for that one operation (`read-hand`: what a safe layer's read costs at
+//!   least).
 //! * Echo: servers, one thread each, written the way each project's own examples
 //!   write them: C liburing (`xtask/bench/echo.c`), `monoio` and `tokio-uring`
 //!   (`peer-echo`), and `uring/examples/echo_server.rs`, each driven by the same C
@@ -28,7 +30,8 @@
 //! `--instructions` counts user-space instructions per operation under valgrind's
 //! callgrind, which is deterministic where wall time is not: NOPs at batch 1 and
 //! 32, raw 4 KiB reads at QD 32 (C, io-uring, uring) and the safe layer's reads
-//! (uring owned), all on `SINGLE_ISSUER | DEFER_TASKRUN` rings.
+//! (taken with `completions` and with `completions_of`), beside the hand-written
+//! owned-buffer loop's, all on `SINGLE_ISSUER | DEFER_TASKRUN` rings.
 
 use crate::args;
 use crate::codegen::recipe;
@@ -173,16 +176,16 @@ pub fn run(o: Options) -> Result {
 }
 
 /// A NOP or read case run by the benchmark programs with `args` (`ops` operations):
-/// C liburing, the io-uring crate when `peer`, uring's raw level, and uring's safe
-/// layer when `owned` names its workload (`nop-owned`, `read-owned`; the same
-/// arguments otherwise).
+/// C liburing, the io-uring crate when `peer`, uring's raw level, and each of
+/// `more`: a contender's name and the Rust benchmark's workload for it (`nop-owned`,
+/// `read-owned`, `read-hand`; the same arguments otherwise).
 fn program_case(
     progs: &Programs,
     name: String,
     ops: u64,
     args: Vec<String>,
     peer: bool,
-    owned: Option<&str>,
+    more: &[(&'static str, &str)],
 ) -> Case {
     let bench = |name, bin: &Path, args: &[String]| Contender {
         name,
@@ -193,10 +196,10 @@ fn program_case(
         contenders.push(bench("io-uring", &progs.peer_ring, &args));
     }
     contenders.push(bench("uring raw", &progs.rust, &args));
-    if let Some(workload) = owned {
-        let mut owned_args = args.clone();
-        owned_args[0] = workload.to_string();
-        contenders.push(bench("uring owned", &progs.rust, &owned_args));
+    for &(name, workload) in more {
+        let mut more_args = args.clone();
+        more_args[0] = workload.to_string();
+        contenders.push(bench(name, &progs.rust, &more_args));
     }
     Case {
         name,
@@ -227,7 +230,7 @@ fn nop_cases(progs: &Programs, quick: bool) -> Vec<Case> {
                 ops,
                 args(batch, mode, ops),
                 true,
-                None,
+                &[],
             ));
         }
     }
@@ -241,14 +244,16 @@ fn nop_cases(progs: &Programs, quick: bool) -> Vec<Case> {
             ops,
             args,
             false,
-            Some("nop-owned"),
+            &[("uring owned", "nop-owned")],
         ));
     }
     cases
 }
 
 /// 4 KiB reads of `data` at QD 32, default and `DEFER_TASKRUN` rings; the safe layer
-/// against the same C program, each read owning its buffer.
+/// against the same C program, each read owning its buffer; and the same
+/// owned-buffer loop written by hand on the raw level for this one operation
+/// (`read-hand`), what a safe layer's read costs at least.
 fn read_cases(progs: &Programs, quick: bool, data: &Path) -> Vec<Case> {
     let ops: u64 = if quick { 50_000 } else { 300_000 };
     let data = data.display().to_string();
@@ -262,7 +267,7 @@ fn read_cases(progs: &Programs, quick: bool, data: &Path) -> Vec<Case> {
             ops,
             args,
             true,
-            Some("read-owned"),
+            &[("uring owned", "read-owned"), ("by hand", "read-hand")],
         ));
     }
     cases
@@ -673,11 +678,24 @@ fn count_instructions(progs: &Programs, data: &Path, filter: Option<&str>) -> Re
             Some("read-owned"),
             (4_000, 12_000),
         ),
+        (
+            "read 4KiB qd=32 of",
+            strings(&["read", "32", "defer"]),
+            Some("read-owned-of"),
+            (4_000, 12_000),
+        ),
+        (
+            "read 4KiB qd=32 by hand",
+            strings(&["read", "32", "defer"]),
+            Some("read-hand"),
+            (4_000, 12_000),
+        ),
     ];
     println!(
         "{:<24} {:>10} {:>10} {:>10} {:>9} {:>9}",
         "instructions per op", "C", "io-uring", "uring", "uring/C", "io-uring/C"
     );
+    let mut c_counted: Vec<(Vec<String>, f64)> = Vec::new();
     for (name, args, rust_mode, (small, large)) in cases {
         if !matches(filter, name) {
             continue;
@@ -699,7 +717,15 @@ fn count_instructions(progs: &Programs, data: &Path, filter: Option<&str>) -> Re
             let y = callgrind_total(bin, &with_ops(large))?;
             Ok((y as f64 - x as f64) / (large - small) as f64)
         };
-        let c = per_op(&progs.c, None)?;
+        // C's figure for these arguments, counted once.
+        let c = match c_counted.iter().find(|(a, _)| *a == args) {
+            Some(&(_, c)) => c,
+            None => {
+                let c = per_op(&progs.c, None)?;
+                c_counted.push((args.clone(), c));
+                c
+            }
+        };
         let r = per_op(&progs.rust, rust_mode)?;
         if rust_mode.is_some() {
             // The safe layer has no io-uring counterpart: beside the raw figures.
@@ -845,6 +871,7 @@ mod tests {
         );
         let args = vec!["read", "32", "defer", "50000", "/d"];
         let owned = vec!["read-owned", "32", "defer", "50000", "/d"];
+        let hand = vec!["read-hand", "32", "defer", "50000", "/d"];
         assert_eq!(
             contenders(&reads[1]),
             [
@@ -852,6 +879,7 @@ mod tests {
                 ("io-uring", Path::new("/ring"), args.clone()),
                 ("uring raw", Path::new("/r"), args),
                 ("uring owned", Path::new("/r"), owned),
+                ("by hand", Path::new("/r"), hand),
             ]
         );
         let echo = echo_cases(true);

@@ -1,0 +1,149 @@
+//! `read-hand`: the owned-buffer read workload written by hand for this one
+//! operation, against the raw level, with nothing general in it: what a safe
+//! layer's read could cost at least, measured in the same harness as
+//! `read-owned`.
+//!
+//! It keeps the guarantees that make an owned read safe, and nothing more: each
+//! read owns its buffer and a share of the file (an `Arc` clone), both held in a
+//! slot of a slab until the read's completion names the slot with the right
+//! generation; the slot is then freed and the buffer handed back with the result.
+//! No trait, no table of functions, no multishot, linking, cancellation, detaching
+//! or held files: a layer that offers those can only cost more.
+
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Instant;
+
+use uring::op::Read;
+use uring::owned::{AlignedBuf, IoBuf, IoBufMut};
+use uring::types::Fd;
+
+/// A read in flight: what it keeps alive.
+struct InFlight {
+    file: Arc<OwnedFd>,
+    buf: AlignedBuf,
+}
+
+struct Slot {
+    generation: u32,
+    /// The free list's next slot.
+    next: u32,
+    busy: bool,
+    read: MaybeUninit<InFlight>,
+}
+
+/// Reads in flight by slot; a slot's user data is its index and generation. A
+/// read still in flight when the slab is dropped (the loop returning an error) is
+/// leaked, buffer and all: its slot's `MaybeUninit` is never dropped.
+struct Slab {
+    slots: Vec<Slot>,
+    free: u32,
+}
+
+const NONE: u32 = u32::MAX;
+const GEN_BITS: u64 = 0x3fff_ffff;
+
+impl Slab {
+    /// Keeps `read` until its completion: its user data.
+    #[inline(always)]
+    fn insert(&mut self, read: InFlight) -> u64 {
+        if self.free == NONE {
+            self.free = self.slots.len() as u32;
+            self.slots.push(Slot {
+                generation: 0,
+                next: NONE,
+                busy: false,
+                read: MaybeUninit::uninit(),
+            });
+        }
+        let index = self.free;
+        let slot = &mut self.slots[index as usize];
+        self.free = slot.next;
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.busy = true;
+        slot.read.write(read);
+        (slot.generation as u64 & GEN_BITS) << 32 | index as u64
+    }
+
+    /// The read `user_data` names, if it is in flight, with its result `res`:
+    /// the result and the buffer back, the slot free again.
+    #[inline(always)]
+    fn complete(&mut self, user_data: u64, res: i32) -> Option<(Result<usize, i32>, AlignedBuf)> {
+        let index = user_data as u32;
+        let free = self.free;
+        let slot = self.slots.get_mut(index as usize)?;
+        if !slot.busy || slot.generation as u64 & GEN_BITS != user_data >> 32 {
+            return None;
+        }
+        slot.busy = false;
+        slot.next = free;
+        // SAFETY: a busy slot holds its read; it is no longer busy, so the read
+        // is taken once.
+        let InFlight { file, mut buf } = unsafe { slot.read.assume_init_read() };
+        self.free = index;
+        drop(file);
+        if res < 0 {
+            return Some((Err(-res), buf));
+        }
+        // SAFETY: the kernel wrote `res` bytes from the buffer's start.
+        unsafe { buf.set_init(res as usize) };
+        Some((Ok(res as usize), buf))
+    }
+}
+
+/// The loop of `read-owned`, by hand: `qd` reads in flight on `ring`, each
+/// owning a page-aligned 4 KiB buffer, at random blocks of `file`.
+#[inline(never)]
+pub fn read_loop(
+    ring: &mut uring::Ring,
+    file: &Arc<OwnedFd>,
+    qd: u32,
+    ops: u64,
+    blocks: u64,
+    next_rand: impl Fn(&mut u64) -> u64,
+) -> Result<f64, String> {
+    let mut slab = Slab {
+        slots: Vec::new(),
+        free: NONE,
+    };
+    let mut free = (0..qd)
+        .map(|_| AlignedBuf::zeroed(4096, 4096))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let (mut submitted, mut done, mut seed) = (0u64, 0u64, 0x9e37_79b9_7f4a_7c15u64);
+    let start = Instant::now();
+    while done < ops {
+        {
+            let mut sq = ring.submission();
+            while submitted - done < qd as u64 && submitted < ops {
+                let mut buf = free.pop().expect("one free buffer per read in flight");
+                let off = (next_rand(&mut seed) % blocks) * 4096;
+                let file = Arc::clone(file);
+                let len = buf.bytes_total().min(0x7fff_f000) as u32;
+                let sqe = Read::new(Fd(file.as_raw_fd()), buf.stable_mut_ptr(), len)
+                    .offset(off)
+                    .build();
+                let user_data = slab.insert(InFlight { file, buf });
+                // SAFETY: the buffer and the file the entry names are kept in the
+                // slab until the read's completion is processed below.
+                unsafe { sq.push(&sqe.user_data(user_data)) }.map_err(|e| e.to_string())?;
+                submitted += 1;
+            }
+        }
+        ring.submit_and_wait(1)
+            .map_err(|e| format!("submit: {e}"))?;
+        for cqe in ring.completion() {
+            let (res, buf) = slab
+                .complete(cqe.user_data(), cqe.raw_result())
+                .ok_or("a completion of no read in flight")?;
+            match res {
+                Ok(4096) => {}
+                other => return Err(format!("read completed with {other:?}")),
+            }
+            free.push(buf);
+            done += 1;
+        }
+    }
+    Ok(done as f64 / start.elapsed().as_secs_f64())
+}
