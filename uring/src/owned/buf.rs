@@ -455,9 +455,8 @@ unsafe impl<T: IoBufMut> IoBufMut for Slice<T> {
 /// refuses more than 1024.)
 #[inline]
 pub(crate) fn len32(n: usize) -> u32 {
-    u32::try_from(n)
-        .unwrap_or(u32::MAX)
-        .min(crate::op::MAX_IO_LEN)
+    // One comparison: MAX_IO_LEN fits a u32.
+    n.min(crate::op::MAX_IO_LEN as usize) as u32
 }
 
 #[cfg(test)]

@@ -272,7 +272,9 @@ impl Taken {
         // panics, the operation it was handed is dropped by the unwinding, and
         // nothing of it is left here.
         let mut this = mem::ManuallyDrop::new(self);
-        if this.vt.made {
+        // T's own table at its usual address (`is`'s first test) is not a made
+        // one: known without loading the flag.
+        if !ptr::eq(this.vt, vtable::<T>()) && this.vt.made {
             // SAFETY: the caller's contract: a made table of T, so the storage
             // holds a T::Output; taken once (`this` is never dropped).
             unsafe { this.op.take::<T::Output>() }
