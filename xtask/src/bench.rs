@@ -253,7 +253,8 @@ fn nop_cases(progs: &Programs, quick: bool) -> Vec<Case> {
 /// 4 KiB reads of `data` at QD 32, default and `DEFER_TASKRUN` rings; the safe layer
 /// against the same C program, each read owning its buffer; and the same
 /// owned-buffer loop written by hand on the raw level for this one operation
-/// (`read-hand`), what a safe layer's read costs at least.
+/// (`read-hand`), what a safe layer's read costs at least; and the safe layer
+/// naming the file as one the ring holds (`read-owned-held`: no atomics per read).
 fn read_cases(progs: &Programs, quick: bool, data: &Path) -> Vec<Case> {
     let ops: u64 = if quick { 50_000 } else { 300_000 };
     let data = data.display().to_string();
@@ -267,7 +268,11 @@ fn read_cases(progs: &Programs, quick: bool, data: &Path) -> Vec<Case> {
             ops,
             args,
             true,
-            &[("uring owned", "read-owned"), ("by hand", "read-hand")],
+            &[
+                ("uring owned", "read-owned"),
+                ("owned held", "read-owned-held"),
+                ("by hand", "read-hand"),
+            ],
         ));
     }
     cases
@@ -871,6 +876,7 @@ mod tests {
         );
         let args = vec!["read", "32", "defer", "50000", "/d"];
         let owned = vec!["read-owned", "32", "defer", "50000", "/d"];
+        let held = vec!["read-owned-held", "32", "defer", "50000", "/d"];
         let hand = vec!["read-hand", "32", "defer", "50000", "/d"];
         assert_eq!(
             contenders(&reads[1]),
@@ -879,6 +885,7 @@ mod tests {
                 ("io-uring", Path::new("/ring"), args.clone()),
                 ("uring raw", Path::new("/r"), args),
                 ("uring owned", Path::new("/r"), owned),
+                ("owned held", Path::new("/r"), held),
                 ("by hand", Path::new("/r"), hand),
             ]
         );
