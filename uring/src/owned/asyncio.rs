@@ -1,6 +1,6 @@
 //! Driving an [`OwnedRing`] from an async runtime (feature `async`).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -58,6 +58,14 @@ pub(super) struct Inner {
     /// Registered with the ring; declared after it, so closed after the ring is
     /// torn down (the kernel holds its own reference anyway).
     eventfd: OwnedFd,
+    /// The waker of a driver that batches submissions
+    /// ([`tokio_driver`](AsyncRing::tokio_driver)), while one runs: entries
+    /// queued by [`run`](AsyncRing::run) and [`stream`](AsyncRing::stream) are
+    /// then submitted by the driver, all those of one turn of the runtime in
+    /// one `io_uring_enter`, instead of one enter each.
+    driver: RefCell<Option<Waker>>,
+    /// Entries are queued for the driver to submit (it was woken for them).
+    unsubmitted: Cell<bool>,
 }
 
 impl AsyncRing {
@@ -83,6 +91,8 @@ impl AsyncRing {
                 wakers: RefCell::new(HashMap::new()),
                 orphans: RefCell::new(Vec::new()),
                 eventfd,
+                driver: RefCell::new(None),
+                unsubmitted: Cell::new(false),
             }),
         })
     }
@@ -102,7 +112,10 @@ impl AsyncRing {
         f(&mut self.inner.ring.borrow_mut())
     }
 
-    /// Submits `op`; the future resolves to its output.
+    /// Submits `op`; the future resolves to its output. While a batching driver
+    /// runs ([`tokio_driver`](Self::tokio_driver)) the entry is queued and the
+    /// driver submits it, with every other entry queued in the same turn of the
+    /// runtime, in one `io_uring_enter`; otherwise it is submitted now.
     ///
     /// ```
     /// use uring::owned::{AsyncRing, OwnedRing, ops};
@@ -129,8 +142,7 @@ impl AsyncRing {
         let id = {
             let mut ring = self.inner.ring.borrow_mut();
             let id = ring.submit_op(op)?;
-            // Errors here leave the entry queued; the next submit carries it.
-            let _ = ring.submit();
+            self.inner.queued(&mut ring);
             id
         };
         Ok(OpFuture {
@@ -139,7 +151,8 @@ impl AsyncRing {
         })
     }
 
-    /// Submits multishot `op`; the stream yields its items.
+    /// Submits multishot `op`; the stream yields its items. (Submitted as for
+    /// [`run`](Self::run).)
     ///
     /// # Errors
     ///
@@ -148,7 +161,7 @@ impl AsyncRing {
         let id = {
             let mut ring = self.inner.ring.borrow_mut();
             let id = ring.submit_multishot(op)?;
-            let _ = ring.submit();
+            self.inner.queued(&mut ring);
             id
         };
         Ok(ItemStream {
@@ -177,7 +190,9 @@ impl AsyncRing {
             )
         };
         let signalled = n == 8;
-        let woken = self.inner.reap_and_wake()?;
+        // Submits too: what a batching driver was woken for goes in this enter.
+        self.inner.unsubmitted.set(false);
+        let woken = self.inner.reap_and_wake_as(true)?;
         if !signalled && woken == 0 {
             return Err(io::ErrorKind::WouldBlock.into());
         }
@@ -231,9 +246,59 @@ impl Drop for Inner {
 }
 
 impl Inner {
-    /// Cancels orphans, submits, reaps, and wakes the futures of the operations
-    /// that saw a completion. Wakers run with no borrow held.
-    fn reap_and_wake(&self) -> io::Result<usize> {
+    /// After an entry was queued on `ring`: a batching driver is woken to
+    /// submit it (once per batch); without one, it is submitted now. (Errors
+    /// submitting leave the entry queued; the next submit carries it.)
+    fn queued(&self, ring: &mut OwnedRing) {
+        match &*self.driver.borrow() {
+            Some(driver) => {
+                if !self.unsubmitted.replace(true) {
+                    driver.wake_by_ref();
+                }
+            }
+            None => {
+                let _ = ring.submit();
+            }
+        }
+    }
+
+    /// Registers (or clears) the batching driver's waker. Clearing it submits
+    /// what was queued for it, as nothing else would.
+    pub(super) fn set_driver(&self, waker: Option<&Waker>) {
+        let old = {
+            let mut driver = self.driver.borrow_mut();
+            match (driver.as_ref(), waker) {
+                (Some(old), Some(new)) if old.will_wake(new) => return,
+                _ => core::mem::replace(&mut *driver, waker.cloned()),
+            }
+        };
+        // Dropped with no borrow held: dropping a waker may run an executor's code.
+        drop(old);
+        if waker.is_none() && self.unsubmitted.replace(false) {
+            if let Ok(mut ring) = self.ring.try_borrow_mut() {
+                let _ = ring.submit();
+            }
+        }
+    }
+
+    /// Whether entries wait for the batching driver, which then submits them
+    /// (with [`reap_and_wake`](Self::reap_and_wake)).
+    pub(super) fn take_unsubmitted(&self) -> bool {
+        self.unsubmitted.replace(false)
+    }
+
+    /// Cancels orphans, submits (unless a batching driver does), reaps, and
+    /// wakes the futures of the operations that saw a completion. Wakers run
+    /// with no borrow held.
+    pub(super) fn reap_and_wake(&self) -> io::Result<usize> {
+        self.reap_and_wake_as(self.driver.borrow().is_none())
+    }
+
+    /// [`reap_and_wake`](Self::reap_and_wake), entering the kernel to submit
+    /// (and, on a `DEFER_TASKRUN` ring, for events) when `enter`. A future's
+    /// poll leaves that to the batching driver when there is one: it only reads
+    /// what the kernel posted.
+    pub(super) fn reap_and_wake_as(&self, enter: bool) -> io::Result<usize> {
         let touched = {
             let mut ring = self.ring.borrow_mut();
             for key in self.orphans.borrow_mut().drain(..) {
@@ -242,7 +307,11 @@ impl Inner {
             // On a DEFER_TASKRUN ring, deferred completions are posted only when
             // this task enters the kernel asking for events: the submit does
             // that too, in the same enter.
-            let submitted = ring.submit_for_events();
+            let submitted = if enter {
+                ring.submit_for_events()
+            } else {
+                Ok(0)
+            };
             let _ = ring.reap();
             let touched = ring
                 .touched

@@ -1,12 +1,13 @@
 //! Driving an [`AsyncRing`] from tokio's reactor (feature `tokio`).
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::io;
 use std::os::fd::OwnedFd;
 use std::rc::Weak;
+use std::task::Poll;
 
 use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
+use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 
 use super::AsyncRing;
 use super::asyncio::Inner;
@@ -19,7 +20,11 @@ impl AsyncRing {
     ///
     /// It registers (a duplicate of) the ring's [`eventfd`](Self::eventfd) with
     /// tokio's reactor, and whenever the kernel signals it, calls
-    /// [`process`](Self::process). It holds the ring only weakly: once every
+    /// [`process`](Self::process). While it runs, it also submits for the ring:
+    /// [`run`](Self::run) and [`stream`](Self::stream) queue their entries and wake
+    /// it, and it submits all that the tasks queued in one turn of the runtime
+    /// with one `io_uring_enter` (without a driver, each call enters the kernel
+    /// itself). It holds the ring only weakly: once every
     /// handle of the ring is dropped (futures and streams hold one), it returns
     /// `Ok(())`. It returns the error if processing fails for good (the kernel
     /// refusing to take submissions, for instance); `EINTR` and the like are not
@@ -65,17 +70,64 @@ impl AsyncRing {
 }
 
 /// Processes the ring whenever the eventfd is readable, until the ring is gone.
+/// What wakes the driver.
+enum Turn<'a> {
+    /// Entries were queued ([`AsyncRing::run`], [`AsyncRing::stream`]) since the
+    /// last submission.
+    Submit,
+    /// The kernel signalled the eventfd.
+    Signalled(AsyncFdReadyGuard<'a, OwnedFd>),
+}
+
 async fn drive(watched: AsyncFd<OwnedFd>, ring: Weak<Inner>) -> io::Result<()> {
+    // While the driver runs, the ring's futures leave submitting to it; when it
+    // ends (or its task is dropped) they submit for themselves again.
+    let _registered = Registered(ring.clone());
     loop {
-        let mut ready = watched.readable().await?;
+        let turn = poll_fn(|cx| {
+            let Some(inner) = ring.upgrade() else {
+                return Poll::Ready(None);
+            };
+            inner.set_driver(Some(cx.waker()));
+            if inner.take_unsubmitted() {
+                return Poll::Ready(Some(Ok(Turn::Submit)));
+            }
+            watched
+                .poll_read_ready(cx)
+                .map(|ready| Some(ready.map(Turn::Signalled)))
+        })
+        .await;
+        let Some(turn) = turn else {
+            return Ok(());
+        };
         let Some(inner) = ring.upgrade() else {
             return Ok(());
         };
         let ring = AsyncRing { inner };
-        // `WouldBlock` (the eventfd was drained) clears tokio's readiness; the
-        // next `readable` then waits for the kernel's next signal.
-        if let Ok(Err(e)) = ready.try_io(|_| ring.process()) {
-            return Err(e);
+        match turn? {
+            // Everything queued this turn of the runtime, in one enter.
+            Turn::Submit => {
+                ring.inner.reap_and_wake_as(true)?;
+            }
+            // `WouldBlock` (the eventfd was drained) clears tokio's readiness; the
+            // next poll then waits for the kernel's next signal.
+            Turn::Signalled(mut ready) => {
+                if let Ok(Err(e)) = ready.try_io(|_| ring.process()) {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// Unregisters the driver from its ring (if the ring is still there) when the
+/// driver ends or is dropped, submitting what was queued for it.
+struct Registered(Weak<Inner>);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.set_driver(None);
         }
     }
 }

@@ -337,3 +337,61 @@ fn tokio_echo_example_echoes_every_byte() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("echoed {total} bytes")), "{err}");
 }
+
+/// Entries the kernel has not consumed yet (pushed but not submitted).
+fn unsubmitted(ring: &AsyncRing) -> u32 {
+    // SAFETY: the ring's own `io_uring`, alive while `with_ring` borrows it;
+    // io_uring_sq_ready only reads the local tail and the kernel's head.
+    ring.with_ring(|r| unsafe { uring::sys::io_uring_sq_ready(r.ring().as_raw()) })
+}
+
+/// While the tokio driver runs, `run` and `stream` queue their entries and wake
+/// it; it submits all those of one turn of the runtime together. Once it is
+/// gone, each call submits its own again.
+#[test]
+fn a_running_driver_submits_the_entries_of_a_turn_together() {
+    with_runtime(|ring| async move {
+        // Before the driver ever ran, `run` submits at once.
+        let first = ring.run(ops::Nop::new()).unwrap();
+        assert_eq!(unsubmitted(&ring), 0);
+        assert_eq!(first.await.unwrap().unwrap(), 0);
+        // The NOP finished inline, so its future never waited: yield for the
+        // driver to run (and register). Then: queued, not submitted.
+        tokio::task::yield_now().await;
+        let futs: Vec<_> = (0..8).map(|_| ring.run(ops::Nop::new()).unwrap()).collect();
+        let (r, mut w) = UnixStream::pair().unwrap();
+        let mut stream = ring
+            .stream(ops::PollMultishot::new(r, libc::POLLIN as u32))
+            .unwrap();
+        assert_eq!(unsubmitted(&ring), 9, "queued for the driver");
+        // Awaiting lets the driver run: one submission for all nine.
+        for f in futs {
+            assert_eq!(f.await.unwrap().unwrap(), 0);
+        }
+        assert_eq!(unsubmitted(&ring), 0);
+        w.write_all(b"x").unwrap();
+        let ev = stream.next().await.unwrap().unwrap();
+        assert_ne!(ev & libc::POLLIN as u32, 0);
+        drop(stream);
+    });
+    // Without a driver (it was aborted and dropped): submitted at once.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    tokio::task::LocalSet::new().block_on(&rt, async {
+        let ring = AsyncRing::new(OwnedRing::new(4).unwrap()).unwrap();
+        let driver = tokio::task::spawn_local(ring.tokio_driver().unwrap());
+        tokio::task::yield_now().await;
+        let queued = ring.run(ops::Nop::new()).unwrap();
+        assert_eq!(unsubmitted(&ring), 1, "the driver runs");
+        driver.abort();
+        let _ = driver.await;
+        // The aborted driver submitted what was queued for it on its way out.
+        assert_eq!(unsubmitted(&ring), 0);
+        let fut = ring.run(ops::Nop::new()).unwrap();
+        assert_eq!(unsubmitted(&ring), 0, "no driver: submitted at once");
+        assert_eq!(queued.await.unwrap().unwrap(), 0);
+        assert_eq!(fut.await.unwrap().unwrap(), 0);
+    });
+}
