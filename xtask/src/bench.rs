@@ -19,7 +19,8 @@
 //!   least).
 //! * Echo: servers, one thread each, written the way each project's own examples
 //!   write them: C liburing (`xtask/bench/echo.c`), `monoio` and `tokio-uring`
-//!   (`peer-echo`), and `uring/examples/echo_server.rs`, each driven by the same C
+//!   (`peer-echo`), `uring/examples/echo_server.rs` and, for the async layer,
+//!   `uring/examples/tokio_echo.rs`, each driven by the same C
 //!   load generator (`echo client`: one epoll thread, ping-pong round trips), so
 //!   that only the server differs.
 //!
@@ -58,6 +59,8 @@ struct Echo {
     c: PathBuf,
     /// `uring/examples/echo_server.rs`, release build.
     rust: PathBuf,
+    /// `uring/examples/tokio_echo.rs` (the async layer on tokio), release build.
+    rust_async: PathBuf,
 }
 
 /// One contender of a case.
@@ -280,8 +283,11 @@ fn read_cases(progs: &Programs, quick: bool, data: &Path) -> Vec<Case> {
 
 /// Echo cases: 16 connections ping-ponging 64 B and 4 KiB messages; their servers
 /// are [`echo_servers`], built only when an echo case is selected.
+/// Connections of every echo case.
+const ECHO_CONNS: u32 = 16;
+
 fn echo_cases(quick: bool) -> Vec<Case> {
-    let conns = 16u32;
+    let conns = ECHO_CONNS;
     let mut cases = Vec::new();
     for (size, trips) in [(64u32, 20_000u64), (4096, 10_000)] {
         let trips = if quick { trips / 4 } else { trips };
@@ -299,7 +305,9 @@ fn echo_cases(quick: bool) -> Vec<Case> {
 /// `DEFER_TASKRUN`), monoio, tokio-uring and uring's example (which defers task work
 /// where the kernel has it, as it does by default, and without: `no-defer`); the
 /// same example entering through a registered ring descriptor, and with one ring per
-/// thread (SO_REUSEPORT) on two threads.
+/// thread (SO_REUSEPORT) on two threads; and `tokio_echo`, the async layer on tokio,
+/// like monoio's and tokio-uring's servers a task per connection (it exits once
+/// its [`ECHO_CONNS`] connections have closed).
 fn echo_servers(echo: &Echo, progs: &Programs) -> Vec<Contender> {
     let server = |name, bin: &Path, args: &[&str]| Contender {
         name,
@@ -314,6 +322,7 @@ fn echo_servers(echo: &Echo, progs: &Programs) -> Vec<Contender> {
         server("uring no-defer", &echo.rust, &["--no-defer-taskrun"]),
         server("uring regfd", &echo.rust, &["--register-ring-fd"]),
         server("uring 2 rings", &echo.rust, &["--threads", "2"]),
+        server("uring async", &echo.rust_async, &[&ECHO_CONNS.to_string()]),
     ]
 }
 
@@ -441,7 +450,8 @@ fn build() -> Result<Programs> {
 }
 
 /// Builds `xtask/bench/echo.c` against the vendored liburing (whose objects
-/// [`build`] compiled) and `uring`'s `echo_server` example with `--release`.
+/// [`build`] compiled) and `uring`'s `echo_server` and `tokio_echo` examples with
+/// `--release`.
 fn build_echo() -> Result<Echo> {
     let root = project_root();
     let out = root.join("target/bench");
@@ -471,7 +481,24 @@ fn build_echo() -> Result<Echo> {
     ]))?;
     let rust = json::artifact_executable(&messages, "echo_server")?
         .ok_or("cargo build did not report the `echo_server` example's executable")?;
-    Ok(Echo { c, rust })
+    let messages = util::output(util::cargo().current_dir(&root).args([
+        "build",
+        "--release",
+        "-p",
+        "uring",
+        "--features",
+        "tokio",
+        "--example",
+        "tokio_echo",
+        "--message-format=json",
+    ]))?;
+    let rust_async = json::artifact_executable(&messages, "tokio_echo")?
+        .ok_or("cargo build did not report the `tokio_echo` example's executable")?;
+    Ok(Echo {
+        c,
+        rust,
+        rust_async,
+    })
 }
 
 /// A server started by [`measure_echo`], killed if the measurement fails.
