@@ -1,7 +1,6 @@
 //! Driving an [`OwnedRing`] from an async runtime (feature `async`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -51,7 +50,12 @@ pub struct AsyncRing {
 
 pub(super) struct Inner {
     ring: RefCell<OwnedRing>,
-    wakers: RefCell<HashMap<OpKey, Waker>>,
+    wakers: RefCell<Wakers>,
+    /// Buffers kept between calls of [`submit_reap_wake`](Inner::submit_reap_wake),
+    /// so that the steady state allocates nothing: the keys of the operations
+    /// just touched, and the wakers to wake.
+    keys: RefCell<Vec<OpKey>>,
+    to_wake: RefCell<Vec<Waker>>,
     /// Operations whose futures were dropped while the ring was borrowed: to
     /// cancel and detach at the next chance.
     orphans: RefCell<Vec<OpKey>>,
@@ -88,7 +92,9 @@ impl AsyncRing {
         Ok(AsyncRing {
             inner: Rc::new(Inner {
                 ring: RefCell::new(ring),
-                wakers: RefCell::new(HashMap::new()),
+                wakers: RefCell::new(Wakers::default()),
+                keys: RefCell::new(Vec::new()),
+                to_wake: RefCell::new(Vec::new()),
                 orphans: RefCell::new(Vec::new()),
                 eventfd,
                 driver: RefCell::new(None),
@@ -192,7 +198,7 @@ impl AsyncRing {
         let signalled = n == 8;
         // Submits too: what a batching driver was woken for goes in this enter.
         self.inner.unsubmitted.set(false);
-        let woken = self.inner.reap_and_wake_as(true)?;
+        let woken = self.inner.submit_reap_wake()?;
         if !signalled && woken == 0 {
             return Err(io::ErrorKind::WouldBlock.into());
         }
@@ -282,24 +288,30 @@ impl Inner {
     }
 
     /// Whether entries wait for the batching driver, which then submits them
-    /// (with [`reap_and_wake`](Self::reap_and_wake)).
+    /// (with [`submit_reap_wake`](Self::submit_reap_wake)).
     pub(super) fn take_unsubmitted(&self) -> bool {
         self.unsubmitted.replace(false)
     }
 
-    /// Cancels orphans, submits (unless a batching driver does), reaps, and
-    /// wakes the futures of the operations that saw a completion. Wakers run
-    /// with no borrow held.
+    /// What a future's (or a stream's) poll does before looking for its output:
+    /// without a batching driver, cancel orphans, submit, reap and wake the
+    /// futures of the operations that saw a completion
+    /// ([`submit_reap_wake`](Self::submit_reap_wake)); with one, nothing — the
+    /// driver does all that whenever the kernel signals the eventfd (which it
+    /// does for every completion it posts, and on a `DEFER_TASKRUN` ring for
+    /// the work it defers) and whenever entries were queued.
     pub(super) fn reap_and_wake(&self) -> io::Result<usize> {
-        self.reap_and_wake_as(self.driver.borrow().is_none())
+        if self.driver.borrow().is_some() {
+            return Ok(0);
+        }
+        self.submit_reap_wake()
     }
 
-    /// [`reap_and_wake`](Self::reap_and_wake), entering the kernel to submit
-    /// (and, on a `DEFER_TASKRUN` ring, for events) when `enter`. A future's
-    /// poll leaves that to the batching driver when there is one: it only reads
-    /// what the kernel posted.
-    pub(super) fn reap_and_wake_as(&self, enter: bool) -> io::Result<usize> {
-        let touched = {
+    /// Cancels orphans, submits (and, on a `DEFER_TASKRUN` ring, asks for
+    /// events in the same enter), reaps, and wakes the futures of the
+    /// operations that saw a completion. Wakers run with no borrow held.
+    pub(super) fn submit_reap_wake(&self) -> io::Result<usize> {
+        let mut touched = {
             let mut ring = self.ring.borrow_mut();
             for key in self.orphans.borrow_mut().drain(..) {
                 forget_op(&mut ring, key);
@@ -307,17 +319,13 @@ impl Inner {
             // On a DEFER_TASKRUN ring, deferred completions are posted only when
             // this task enters the kernel asking for events: the submit does
             // that too, in the same enter.
-            let submitted = if enter {
-                ring.submit_for_events()
-            } else {
-                Ok(0)
-            };
+            let submitted = ring.submit_for_events();
             let _ = ring.reap();
-            let touched = ring
-                .touched
-                .as_mut()
-                .map(core::mem::take)
-                .unwrap_or_default();
+            // The touched keys, swapped with the kept (empty) buffer.
+            let mut touched = self.keys.take();
+            if let Some(t) = ring.touched.as_mut() {
+                core::mem::swap(t, &mut touched);
+            }
             if let Err(e) = submitted {
                 if !matches!(
                     e.raw_os_error(),
@@ -329,20 +337,27 @@ impl Inner {
             touched
         };
         let n = touched.len();
-        let wakers: Vec<Waker> = match self.wakers.try_borrow_mut() {
-            Ok(mut map) => touched.iter().filter_map(|k| map.remove(k)).collect(),
+        if n == 0 {
+            *self.keys.borrow_mut() = touched;
+            return Ok(0);
+        }
+        // Taken out of its cell while the wakers run (one may call back in here).
+        let mut wake = self.to_wake.take();
+        match self.wakers.try_borrow_mut() {
+            Ok(mut map) => wake.extend(touched.drain(..).filter_map(|k| map.remove(k))),
             Err(_) => {
                 // Only from code a waker runs while the map is borrowed: keep the
                 // keys for the next call.
                 if let Ok(mut ring) = self.ring.try_borrow_mut() {
                     if let Some(t) = ring.touched.as_mut() {
-                        t.extend(touched);
+                        t.append(&mut touched);
                     }
                 }
-                return Ok(n);
             }
-        };
-        wakers.into_iter().for_each(Waker::wake);
+        }
+        *self.keys.borrow_mut() = touched;
+        wake.drain(..).for_each(Waker::wake);
+        *self.to_wake.borrow_mut() = wake;
         Ok(n)
     }
 
@@ -350,7 +365,7 @@ impl Inner {
     /// map's borrow ends: dropping a waker may run an executor's code.
     fn set_waker(&self, key: OpKey, waker: &Waker) {
         let old = match self.wakers.try_borrow_mut() {
-            Ok(mut map) => map.insert(key, waker.clone()),
+            Ok(mut map) => map.insert(key, waker),
             // Only reachable from a waker's drop; `touched` wakes nothing then,
             // but the next poll registers again.
             Err(_) => None,
@@ -363,7 +378,7 @@ impl Inner {
             .wakers
             .try_borrow_mut()
             .ok()
-            .and_then(|mut m| m.remove(&key));
+            .and_then(|mut m| m.remove(key));
         drop(old);
     }
 
@@ -375,6 +390,41 @@ impl Inner {
         match self.ring.try_borrow_mut() {
             Ok(mut ring) => forget_op(&mut ring, key),
             Err(_) => self.orphans.borrow_mut().push(key),
+        }
+    }
+}
+
+/// The wakers of the futures and streams waiting for their operations, by the
+/// operations' slots in the ring's table (dense, so a vector), each with its
+/// operation's generation.
+#[derive(Default)]
+struct Wakers(Vec<Option<(u64, Waker)>>);
+
+impl Wakers {
+    /// Registers `waker` for `key`; returns the one it replaces, to drop once the
+    /// borrow ends (dropping a waker may run an executor's code). A waker that
+    /// would wake the same task is kept, not cloned again.
+    fn insert(&mut self, key: OpKey, waker: &Waker) -> Option<Waker> {
+        let i = key.slot as usize;
+        if i >= self.0.len() {
+            self.0.resize_with(i + 1, || None);
+        }
+        match &mut self.0[i] {
+            Some((generation, old)) if *generation == key.generation && old.will_wake(waker) => {
+                None
+            }
+            entry => entry
+                .replace((key.generation, waker.clone()))
+                .map(|(_, old)| old),
+        }
+    }
+
+    /// The waker registered for `key`, out of the table.
+    fn remove(&mut self, key: OpKey) -> Option<Waker> {
+        let entry = self.0.get_mut(key.slot as usize)?;
+        match entry {
+            Some((generation, _)) if *generation == key.generation => entry.take().map(|(_, w)| w),
+            _ => None,
         }
     }
 }
@@ -440,7 +490,8 @@ impl<T: Op> Future for OpFuture<T> {
             )));
         };
         let key = id.key();
-        // Reap first: this may finish other operations too, whose futures are woken.
+        // Reap first (without a driver): this may finish other operations too,
+        // whose futures are woken.
         this.inner.reap_and_wake()?;
         let polled = {
             let mut ring = this.inner.ring.borrow_mut();

@@ -107,15 +107,16 @@ async fn drive(watched: AsyncFd<OwnedFd>, ring: Weak<Inner>) -> io::Result<()> {
         match turn? {
             // Everything queued this turn of the runtime, in one enter.
             Turn::Submit => {
-                ring.inner.reap_and_wake_as(true)?;
+                ring.inner.submit_reap_wake()?;
             }
-            // `WouldBlock` (the eventfd was drained) clears tokio's readiness; the
-            // next poll then waits for the kernel's next signal.
-            Turn::Signalled(mut ready) => {
-                if let Ok(Err(e)) = ready.try_io(|_| ring.process()) {
-                    return Err(e);
-                }
-            }
+            // The read in `process` drains the eventfd: tokio's readiness is
+            // cleared either way (unless the kernel signalled again since tokio
+            // reported it, which `clear_ready` leaves set), so the next poll waits
+            // for the kernel's next signal instead of reading an empty eventfd.
+            Turn::Signalled(mut ready) => match ring.process() {
+                Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+                _ => ready.clear_ready(),
+            },
         }
     }
 }
