@@ -139,24 +139,30 @@ impl OwnedRing {
         }
     }
 
-    /// [`take_posted`](Self::take_posted)'s common case, for an iterator of
-    /// `T`s on an untracked ring: the next posted completion, when it is the
-    /// final one of a `T` (not detached), taken whole — its key and output.
-    /// `None` when the queue is dry or holds something else next, which is
-    /// left there (`take_posted` reads it).
+    /// [`take_posted`](Self::take_posted)'s common case, for an iterator on an
+    /// untracked ring: the next posted completion, when `take` takes its
+    /// operation out of the table (handed the table, the slot and generation
+    /// bits the user data names, and the completion), consumed; then `finish`
+    /// makes the item of what `take` gave, with the operation's key and the
+    /// completion. `None` when the queue is dry, or holds next what `take`
+    /// declines (not one of ours, a `MORE`, a detached operation…), which is
+    /// left there for `take_posted`.
     #[inline(always)]
-    fn take_posted_fast<T: Op>(&mut self, cursor: &mut Cursor) -> Option<(OpKey, T::Output)> {
+    fn take_posted_fast<X, Y>(
+        &mut self,
+        cursor: &mut Cursor,
+        take: impl FnOnce(&mut Slab, u32, u64, &Cqe) -> Option<(u64, X)>,
+        finish: impl FnOnce(OpKey, X, &Cqe) -> Y,
+    ) -> Option<Y> {
         // SAFETY: as in `take_posted`; a completion peeked at is consumed only
-        // when taken here.
+        // once taken here.
         let cqe = unsafe { self.ring.cq_peek(&mut cursor.queue) }?;
         let ud = cqe.user_data();
         if ud & TAG_OWNED == 0 {
             return None;
         }
         let slot = ud as u32;
-        let (generation, op) =
-            self.table
-                .take_final::<T>(slot, (ud >> 32) & GEN_MASK, GEN_MASK, &cqe)?;
+        let (generation, taken) = take(&mut self.table, slot, (ud >> 32) & GEN_MASK, &cqe)?;
         // SAFETY: peeked just now, through the same cursor.
         unsafe { self.ring.cq_consume(&mut cursor.queue) };
         // A held file released while the operation was in flight may close.
@@ -166,35 +172,7 @@ impl OwnedRing {
             slot,
             generation,
         };
-        Some((key, op.complete(&cqe)))
-    }
-
-    /// [`take_posted_fast`](Self::take_posted_fast) for an operation of any
-    /// type, as a [`Completion`].
-    #[inline(always)]
-    fn take_posted_fast_any(&mut self, cursor: &mut Cursor) -> Option<Completion> {
-        // SAFETY: as in `take_posted_fast`.
-        let cqe = unsafe { self.ring.cq_peek(&mut cursor.queue) }?;
-        let ud = cqe.user_data();
-        if ud & TAG_OWNED == 0 {
-            return None;
-        }
-        let slot = ud as u32;
-        let (generation, taken) =
-            self.table
-                .take_final_any(slot, (ud >> 32) & GEN_MASK, GEN_MASK, cqe)?;
-        // SAFETY: peeked just now, through the same cursor.
-        unsafe { self.ring.cq_consume(&mut cursor.queue) };
-        self.table.close_released();
-        Some(Completion {
-            key: OpKey {
-                ring: self.id,
-                slot,
-                generation,
-            },
-            taken,
-            _not_sync: PhantomData,
-        })
+        Some(finish(key, taken, &cqe))
     }
 
     /// The ring, and what completions are routed to, borrowed apart.
@@ -552,8 +530,17 @@ impl Iterator for Completions<'_> {
         }
         let queue = self.cursor.as_mut()?;
         if !queue.tracked {
-            if let Some(c) = self.ring.take_posted_fast_any(queue) {
-                return Some(c);
+            let fast = self.ring.take_posted_fast(
+                queue,
+                |table, slot, gen_low, cqe| table.take_final_any(slot, gen_low, GEN_MASK, *cqe),
+                |key, taken, _| Completion {
+                    key,
+                    taken,
+                    _not_sync: PhantomData,
+                },
+            );
+            if fast.is_some() {
+                return fast;
             }
         }
         let (slot, _, cqe) = self.ring.take_posted::<PickAny>(queue)?;
@@ -614,8 +601,13 @@ impl<T: Op> Iterator for CompletionsOf<'_, T> {
         // of other types the queue adds to it.
         let queue = self.queue.as_mut()?;
         if !queue.tracked {
-            if let Some(out) = self.ring.take_posted_fast::<T>(queue) {
-                return Some(out);
+            let fast = self.ring.take_posted_fast(
+                queue,
+                |table, slot, gen_low, cqe| table.take_final::<T>(slot, gen_low, GEN_MASK, cqe),
+                |key, op, cqe| (key, op.complete(cqe)),
+            );
+            if fast.is_some() {
+                return fast;
             }
         }
         let (slot, generation, cqe) = self.ring.take_posted::<PickOf<T>>(queue)?;
