@@ -145,12 +145,14 @@ impl AsyncRing {
     ///
     /// As for [`OwnedRing::submit_op`].
     pub fn run<T: Op>(&self, op: T) -> Result<OpFuture<T>, SubmitError<T>> {
-        let id = {
+        let (id, driver) = {
             let mut ring = self.inner.ring.borrow_mut();
             let id = ring.submit_op(op)?;
-            self.inner.queued(&mut ring);
-            id
+            (id, self.inner.queued(&mut ring))
         };
+        if let Some(driver) = driver {
+            driver.wake();
+        }
         Ok(OpFuture {
             inner: Rc::clone(&self.inner),
             id: Some(id),
@@ -164,12 +166,14 @@ impl AsyncRing {
     ///
     /// As for [`OwnedRing::submit_multishot`].
     pub fn stream<T: Multishot>(&self, op: T) -> Result<ItemStream<T>, SubmitError<T>> {
-        let id = {
+        let (id, driver) = {
             let mut ring = self.inner.ring.borrow_mut();
             let id = ring.submit_multishot(op)?;
-            self.inner.queued(&mut ring);
-            id
+            (id, self.inner.queued(&mut ring))
         };
+        if let Some(driver) = driver {
+            driver.wake();
+        }
         Ok(ItemStream {
             inner: Rc::clone(&self.inner),
             id: Some(id),
@@ -252,20 +256,22 @@ impl Drop for Inner {
 }
 
 impl Inner {
-    /// After an entry was queued on `ring`: a batching driver is woken to
-    /// submit it (once per batch); without one, it is submitted now. (Errors
-    /// submitting leave the entry queued; the next submit carries it.)
-    fn queued(&self, ring: &mut OwnedRing) {
-        match &*self.driver.borrow() {
-            Some(driver) => {
-                if !self.unsubmitted.replace(true) {
-                    driver.wake_by_ref();
-                }
-            }
-            None => {
-                let _ = ring.submit();
-            }
+    /// After an entry was queued on `ring`: without a batching driver, it is
+    /// submitted now (errors leave it queued; the next submit carries it); with
+    /// one, the driver's waker, once per batch, for the caller to wake once it
+    /// has let go of the ring (waking may run an executor's code).
+    #[must_use]
+    fn queued(&self, ring: &mut OwnedRing) -> Option<Waker> {
+        let driver = self.driver.borrow();
+        if driver.is_none() {
+            let _ = ring.submit();
+            return None;
         }
+        if self.unsubmitted.replace(true) {
+            // Woken already for this batch.
+            return None;
+        }
+        driver.clone()
     }
 
     /// Registers (or clears) the batching driver's waker. Clearing it submits
