@@ -347,6 +347,12 @@ enum State {
 struct Slot {
     /// The generation of the slot's current (or last) operation.
     generation: u64,
+    /// The type of the slot's current (or last) operation: while the slot is
+    /// in flight or finished, its state's table is this type's (its own, or its
+    /// made output's). Typed takes check it with one comparison (the table's
+    /// `op_type` is a call, and a table's address is not unique to its type:
+    /// each codegen unit may have its own copy).
+    op_type: TypeId,
     /// Free list (when `Free`) or ready list (when `Done`): the next slot.
     next: u32,
     /// Ready list: the previous slot.
@@ -380,8 +386,8 @@ pub(super) enum Routed {
 /// ([`Routed::Stop`]), for the caller to take straight out of their slots
 /// instead of queueing them in the ready list.
 pub(super) trait Pick {
-    /// Whether an operation whose table is `vt` is stopped at.
-    fn wants(vt: &'static VTable) -> bool;
+    /// Whether an operation whose type is `op_type` is stopped at.
+    fn wants(op_type: TypeId) -> bool;
 }
 
 /// None: every final completion joins the ready list.
@@ -389,7 +395,7 @@ pub(super) struct Keep;
 
 impl Pick for Keep {
     #[inline(always)]
-    fn wants(_: &'static VTable) -> bool {
+    fn wants(_: TypeId) -> bool {
         false
     }
 }
@@ -399,7 +405,7 @@ pub(super) struct PickAny;
 
 impl Pick for PickAny {
     #[inline(always)]
-    fn wants(_: &'static VTable) -> bool {
+    fn wants(_: TypeId) -> bool {
         true
     }
 }
@@ -409,8 +415,8 @@ pub(super) struct PickOf<T>(PhantomData<fn() -> T>);
 
 impl<T: Op> Pick for PickOf<T> {
     #[inline(always)]
-    fn wants(vt: &'static VTable) -> bool {
-        vt.is::<T>()
+    fn wants(op_type: TypeId) -> bool {
+        op_type == TypeId::of::<T>()
     }
 }
 
@@ -487,6 +493,7 @@ impl Slab {
             self.slots.push(Slot {
                 // Bumped below to 0 for its first use.
                 generation: u64::MAX,
+                op_type: TypeId::of::<()>(),
                 next: NO_SLOT,
                 prev: NO_SLOT,
                 state: State::Free,
@@ -503,6 +510,7 @@ impl Slab {
         let s = unsafe { self.at(slot) };
         debug_assert!(matches!(s.state, State::Free));
         s.generation = s.generation.wrapping_add(1);
+        s.op_type = TypeId::of::<T>();
         s.op.put(op);
         s.state = State::InFlight {
             vt,
@@ -525,12 +533,9 @@ impl Slab {
             matches!(s.state, State::InFlight { .. }),
             "only an operation in flight is taken back"
         );
-        let State::InFlight { vt, .. } = s.state else {
-            unreachable!("only an operation in flight is taken back");
-        };
-        assert!(vt.is::<T>(), "the same operation");
-        // SAFETY: an in-flight slot holds an operation of its table's type,
-        // checked to be T; the slot is freed right after, so it is taken once.
+        assert!(s.op_type == TypeId::of::<T>(), "the same operation");
+        // SAFETY: an in-flight slot holds an operation of its `op_type`, checked
+        // to be T; the slot is freed right after, so it is taken once.
         let op = unsafe { s.op.take::<T>() };
         self.in_flight -= 1;
         self.release(slot);
@@ -669,7 +674,7 @@ impl Slab {
         }
         self.in_flight -= 1;
         s.state = State::Done { vt };
-        if P::wants(vt) {
+        if P::wants(s.op_type) {
             return Routed::Stop(generation);
         }
         s.cqe = cqe;
@@ -729,11 +734,13 @@ impl Slab {
         &self,
         slot: u32,
         generation: u64,
-        want: impl FnOnce(&'static VTable) -> bool,
+        want: impl FnOnce(TypeId) -> bool,
     ) -> Option<(&'static VTable, Cqe)> {
         let s = self.slots.get(slot as usize)?;
         match s.state {
-            State::Done { vt } if s.generation == generation && want(vt) => Some((vt, s.cqe)),
+            State::Done { vt } if s.generation == generation && want(s.op_type) => {
+                Some((vt, s.cqe))
+            }
             _ => None,
         }
     }
@@ -747,7 +754,7 @@ impl Slab {
     /// [`done`](Self::done), if the operation is a `T`.
     #[inline(always)]
     fn done_as<T: Op>(&self, slot: u32, generation: u64) -> Option<(&'static VTable, Cqe)> {
-        self.done_where(slot, generation, |vt| vt.is::<T>())
+        self.done_where(slot, generation, |t| t == TypeId::of::<T>())
     }
 
     /// Takes the output of the finished operation at `slot` of `generation`, if
@@ -769,7 +776,7 @@ impl Slab {
     /// # Safety
     ///
     /// `slot` is a `Done` slot (so of the table, in the ready list) whose
-    /// table is `T`'s (its own or its made one), and `(vt, cqe)` is its state's.
+    /// `op_type` is `T`'s, and `(vt, cqe)` is its state's.
     #[inline(always)]
     unsafe fn take_done<T: Op>(&mut self, slot: u32, vt: &'static VTable, cqe: Cqe) -> T::Output {
         // SAFETY: the caller's contract: in the ready list.
@@ -785,7 +792,7 @@ impl Slab {
     /// # Safety
     ///
     /// `slot` is a `Done` slot of the table, not in the ready list, whose
-    /// table is `T`'s own.
+    /// `op_type` is `T`'s.
     #[inline(always)]
     pub(super) unsafe fn output_unlisted<T: Op>(&mut self, slot: u32, cqe: Cqe) -> T::Output {
         // SAFETY: the caller's contract: of the table.
@@ -841,10 +848,11 @@ impl Slab {
         mask: u64,
         cqe: &Cqe,
     ) -> Option<(u64, T)> {
-        let s = self.final_slot(slot, gen_low, mask, cqe, |vt| ptr::eq(vt, vtable::<T>()))?;
+        let s = self.final_slot(slot, gen_low, mask, cqe, |t| t == TypeId::of::<T>())?;
         let generation = s.generation;
-        // SAFETY: T's own table (an in-flight slot's table is never a made
-        // one): the slot holds a T, taken once (the slot is freed right after).
+        // SAFETY: an in-flight slot holds an operation of its `op_type`, here
+        // T (an in-flight slot's table is T's own, never a made one); taken
+        // once (the slot is freed right after).
         let op = unsafe { s.op.take::<T>() };
         // SAFETY: of the table (just looked up), in flight so not listed.
         unsafe { self.finish_at(slot) };
@@ -879,8 +887,9 @@ impl Slab {
     }
 
     /// The slot the final completion `cqe` of a not detached operation in
-    /// flight names (`slot`, and `gen_low` under `mask`), if its table is one
-    /// `want` accepts; `None` for anything else (a `MORE`, a stale generation…).
+    /// flight names (`slot`, and `gen_low` under `mask`), if its operation's
+    /// type is one `want` accepts; `None` for anything else (a `MORE`, a stale
+    /// generation…).
     #[inline(always)]
     fn final_slot(
         &mut self,
@@ -888,18 +897,16 @@ impl Slab {
         gen_low: u64,
         mask: u64,
         cqe: &Cqe,
-        want: impl FnOnce(&'static VTable) -> bool,
+        want: impl FnOnce(TypeId) -> bool,
     ) -> Option<&mut Slot> {
         let s = self.slots.get_mut(slot as usize)?;
         let State::InFlight {
-            vt,
-            detached: false,
-            ..
+            detached: false, ..
         } = s.state
         else {
             return None;
         };
-        if !want(vt) || s.generation & mask != gen_low || cqe.is_more() {
+        if !want(s.op_type) || s.generation & mask != gen_low || cqe.is_more() {
             return None;
         }
         Some(s)
@@ -937,10 +944,10 @@ impl Slab {
             // SAFETY: the caller's contract, then slots the list links to.
             let s = unsafe { self.at(slot) };
             let next = s.next;
-            let State::Done { vt } = s.state else {
-                unreachable!("the ready list holds finished operations");
-            };
-            if vt.is::<T>() {
+            if s.op_type == TypeId::of::<T>() {
+                let State::Done { vt } = s.state else {
+                    unreachable!("the ready list holds finished operations");
+                };
                 let cqe = s.cqe;
                 let generation = s.generation;
                 *cursor = next;
@@ -1058,9 +1065,11 @@ impl Slab {
     pub(super) fn in_flight_mut<T: Op>(&mut self, slot: u32, generation: u64) -> Option<&mut T> {
         let s = self.slots.get_mut(slot as usize)?;
         match s.state {
-            State::InFlight { vt, .. } if s.generation == generation && vt.is::<T>() => {
+            State::InFlight { .. }
+                if s.generation == generation && s.op_type == TypeId::of::<T>() =>
+            {
                 // SAFETY: an in-flight slot holds an operation of its
-                // table's type, checked to be T.
+                // `op_type`, checked to be T.
                 Some(unsafe { s.op.get_mut::<T>() })
             }
             _ => None,
