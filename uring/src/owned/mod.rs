@@ -265,7 +265,10 @@
 //! re-entrant use of the ring is a `RefCell` panic, never aliasing, and wakers run
 //! with no borrow held. Its `eventfd` stays open while any handle lives; with
 //! feature `tokio`, `AsyncRing::tokio_driver` watches a duplicate of it that
-//! tokio's `AsyncFd` owns, so no `unsafe` is needed.
+//! tokio's `AsyncFd` owns, so no `unsafe` is needed. While that driver runs it
+//! also submits for the ring: `run` and `stream` queue their entries and wake it,
+//! and it submits all those of one turn of the runtime in one `io_uring_enter`
+//! (without it, each call submits its own).
 //!
 //! **Threads.** `OwnedRing` is `Send` (operations and outputs are `Send`) and not
 //! `Sync`: every method that drives it takes `&mut self`.
