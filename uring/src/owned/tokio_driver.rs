@@ -69,7 +69,6 @@ impl AsyncRing {
     }
 }
 
-/// Processes the ring whenever the eventfd is readable, until the ring is gone.
 /// What wakes the driver.
 enum Turn<'a> {
     /// Entries were queued ([`AsyncRing::run`], [`AsyncRing::stream`]) since the
@@ -79,6 +78,8 @@ enum Turn<'a> {
     Signalled(AsyncFdReadyGuard<'a, OwnedFd>),
 }
 
+/// Submits what the ring's tasks queued, and processes the ring whenever the
+/// eventfd is readable, until the ring is gone.
 async fn drive(watched: AsyncFd<OwnedFd>, ring: Weak<Inner>) -> io::Result<()> {
     // While the driver runs, the ring's futures leave submitting to it; when it
     // ends (or its task is dropped) they submit for themselves again.
