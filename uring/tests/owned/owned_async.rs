@@ -14,6 +14,15 @@ use std::process::{Command, Stdio};
 use uring::error::errno;
 use uring::owned::{AsyncRing, BufPool, OwnedRing, ops};
 
+/// Runs `fut` to its end in a `LocalSet` on a current-thread runtime with I/O.
+fn block_on_local<F: std::future::Future>(fut: F) -> F::Output {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    tokio::task::LocalSet::new().block_on(&rt, fut)
+}
+
 /// Runs `f` on a current-thread runtime with a driver task for `ring`.
 fn with_runtime<F: std::future::Future<Output = ()>>(f: impl FnOnce(AsyncRing) -> F) {
     with_runtime_on(uring::Ring::builder(), f)
@@ -23,12 +32,7 @@ fn with_runtime_on<F: std::future::Future<Output = ()>>(
     builder: uring::setup::Builder<'static>,
     f: impl FnOnce(AsyncRing) -> F,
 ) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .unwrap();
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async move {
+    block_on_local(async move {
         let ring = AsyncRing::new(OwnedRing::from_builder(builder, 16).unwrap()).unwrap();
         let driver = tokio::task::spawn_local(ring.tokio_driver().unwrap());
         f(ring).await;
@@ -184,11 +188,7 @@ fn a_forgotten_future_leaves_its_operation_running_and_its_output_queued() {
 /// once the ring's last handle is dropped (the ring's drop signals the eventfd).
 #[test]
 fn the_tokio_driver_runs_futures_and_ends_with_the_ring() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .unwrap();
-    tokio::task::LocalSet::new().block_on(&rt, async {
+    block_on_local(async {
         let ring = AsyncRing::new(OwnedRing::new(8).unwrap()).unwrap();
         let driver = tokio::task::spawn_local(ring.tokio_driver().unwrap());
         let (r, mut w) = UnixStream::pair().unwrap();
@@ -375,11 +375,7 @@ fn a_running_driver_submits_the_entries_of_a_turn_together() {
         drop(stream);
     });
     // Without a driver (it was aborted and dropped): submitted at once.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .unwrap();
-    tokio::task::LocalSet::new().block_on(&rt, async {
+    block_on_local(async {
         let ring = AsyncRing::new(OwnedRing::new(4).unwrap()).unwrap();
         let driver = tokio::task::spawn_local(ring.tokio_driver().unwrap());
         tokio::task::yield_now().await;
