@@ -71,7 +71,7 @@ pub(super) struct Inner {
     /// torn down (the kernel holds its own reference anyway).
     eventfd: OwnedFd,
     /// The waker of a driver that batches submissions
-    /// ([`tokio_driver`](AsyncRing::tokio_driver)), while one runs: entries
+    /// (`AsyncRing::tokio_driver`, feature `tokio`), while one runs: entries
     /// queued by [`run`](AsyncRing::run) and [`stream`](AsyncRing::stream) are
     /// then submitted by the driver, all those of one turn of the runtime in
     /// one `io_uring_enter`, instead of one enter each.
@@ -127,7 +127,7 @@ impl AsyncRing {
     }
 
     /// Submits `op`; the future resolves to its output. While a batching driver
-    /// runs ([`tokio_driver`](Self::tokio_driver)) the entry is queued and the
+    /// runs (`tokio_driver`, feature `tokio`) the entry is queued and the
     /// driver submits it, with every other entry queued in the same turn of the
     /// runtime, in one `io_uring_enter`; otherwise it is submitted now.
     ///
@@ -284,6 +284,7 @@ impl Inner {
 
     /// Registers (or clears) the batching driver's waker. Clearing it submits
     /// what was queued for it, as nothing else would.
+    #[cfg(feature = "tokio")]
     pub(super) fn set_driver(&self, waker: Option<&Waker>) {
         let old = {
             let mut driver = self.driver.borrow_mut();
@@ -303,6 +304,7 @@ impl Inner {
 
     /// Whether entries wait for the batching driver, which then submits them
     /// (with [`submit_reap_wake`](Self::submit_reap_wake)).
+    #[cfg(feature = "tokio")]
     pub(super) fn take_unsubmitted(&self) -> bool {
         self.unsubmitted.replace(false)
     }
