@@ -31,6 +31,7 @@ use core::ptr;
 use std::sync::Mutex;
 
 use super::held::HeldFiles;
+use super::table::GEN_MASK;
 use super::{Completion, Op, OpKey};
 use crate::cqueue::Cqe;
 
@@ -631,35 +632,31 @@ impl Slab {
         self.ready_len -= 1;
     }
 
-    /// [`on_cqe_with`](Self::on_cqe_with) stopping nowhere: every final
-    /// completion joins the ready list.
+    /// [`on_cqe_with`](Self::on_cqe_with) stopping nowhere (every final
+    /// completion joins the ready list), for the operation of `generation` at
+    /// `slot` (the bits of it a user data carries are taken here).
     #[cfg(test)]
-    fn on_cqe(&mut self, slot: u32, gen_low: u64, mask: u64, cqe: Cqe) -> Routed {
-        self.on_cqe_with::<Keep>(slot, gen_low, mask, cqe)
+    fn on_cqe(&mut self, slot: u32, generation: u64, cqe: Cqe) -> Routed {
+        self.on_cqe_with::<Keep>(slot, generation & GEN_MASK, cqe)
     }
 
     /// Routes completion `cqe` to the operation in flight at `slot` whose
-    /// generation's low bits (`mask`) are `gen_low`: a `MORE` completion is handed
+    /// generation's low bits (those a user data carries, [`GEN_MASK`]) are
+    /// `gen_low`: a `MORE` completion is handed
     /// to it; the final one moves it to the ready list — or, if it was detached,
     /// drops its output (after the slot is freed, so a panic there leaves the
     /// table consistent). The final completion of an operation whose type `P`
     /// wants marks its slot finished, neither listed nor holding the completion
     /// ([`Routed::Stop`]), for the caller to take at once.
     #[inline(always)]
-    pub(super) fn on_cqe_with<P: Pick>(
-        &mut self,
-        slot: u32,
-        gen_low: u64,
-        mask: u64,
-        cqe: Cqe,
-    ) -> Routed {
+    pub(super) fn on_cqe_with<P: Pick>(&mut self, slot: u32, gen_low: u64, cqe: Cqe) -> Routed {
         let Some(s) = self.slots.get_mut(slot as usize) else {
             return Routed::Unknown;
         };
         let State::InFlight { vt, detached, .. } = s.state else {
             return Routed::Unknown;
         };
-        if s.generation & mask != gen_low {
+        if s.generation & GEN_MASK != gen_low {
             return Routed::Unknown;
         }
         let generation = s.generation;
@@ -845,10 +842,9 @@ impl Slab {
         &mut self,
         slot: u32,
         gen_low: u64,
-        mask: u64,
         cqe: &Cqe,
     ) -> Option<(u64, T)> {
-        let s = self.final_slot(slot, gen_low, mask, cqe, |t| t == TypeId::of::<T>())?;
+        let s = self.final_slot(slot, gen_low, cqe, |t| t == TypeId::of::<T>())?;
         let generation = s.generation;
         // SAFETY: an in-flight slot holds an operation of its `op_type`, here
         // T (an in-flight slot's table is T's own, never a made one); taken
@@ -866,10 +862,9 @@ impl Slab {
         &mut self,
         slot: u32,
         gen_low: u64,
-        mask: u64,
         cqe: Cqe,
     ) -> Option<(u64, Taken)> {
-        let s = self.final_slot(slot, gen_low, mask, &cqe, |_| true)?;
+        let s = self.final_slot(slot, gen_low, &cqe, |_| true)?;
         let State::InFlight { vt, .. } = s.state else {
             unreachable!("a slot in flight");
         };
@@ -887,7 +882,7 @@ impl Slab {
     }
 
     /// The slot the final completion `cqe` of a not detached operation in
-    /// flight names (`slot`, and `gen_low` under `mask`), if its operation's
+    /// flight names (`slot`, and `gen_low` under [`GEN_MASK`]), if its operation's
     /// type is one `want` accepts; `None` for anything else (a `MORE`, a stale
     /// generation…).
     #[inline(always)]
@@ -895,7 +890,6 @@ impl Slab {
         &mut self,
         slot: u32,
         gen_low: u64,
-        mask: u64,
         cqe: &Cqe,
         want: impl FnOnce(TypeId) -> bool,
     ) -> Option<&mut Slot> {
@@ -906,7 +900,7 @@ impl Slab {
         else {
             return None;
         };
-        if !want(s.op_type) || s.generation & mask != gen_low || cqe.is_more() {
+        if !want(s.op_type) || s.generation & GEN_MASK != gen_low || cqe.is_more() {
             return None;
         }
         Some(s)

@@ -471,7 +471,7 @@ impl Router<'_> {
             let slot = ud as u32;
             let routed = self
                 .table
-                .on_cqe_with::<P>(slot, (ud >> 32) & GEN_MASK, GEN_MASK, cqe);
+                .on_cqe_with::<P>(slot, (ud >> 32) & GEN_MASK, cqe);
             // Not one of ours in flight (`Unknown`) cannot happen while the
             // user-data rules hold.
             let (Routed::Op(generation) | Routed::Stop(generation)) = routed else {
@@ -532,7 +532,7 @@ impl Iterator for Completions<'_> {
         if !queue.tracked {
             let fast = self.ring.take_posted_fast(
                 queue,
-                |table, slot, gen_low, cqe| table.take_final_any(slot, gen_low, GEN_MASK, *cqe),
+                |table, slot, gen_low, cqe| table.take_final_any(slot, gen_low, *cqe),
                 |key, taken, _| Completion {
                     key,
                     taken,
@@ -603,7 +603,7 @@ impl<T: Op> Iterator for CompletionsOf<'_, T> {
         if !queue.tracked {
             let fast = self.ring.take_posted_fast(
                 queue,
-                |table, slot, gen_low, cqe| table.take_final::<T>(slot, gen_low, GEN_MASK, cqe),
+                |table, slot, gen_low, cqe| table.take_final::<T>(slot, gen_low, cqe),
                 |key, op, cqe| (key, op.complete(cqe)),
             );
             if fast.is_some() {

@@ -6,8 +6,6 @@ use crate::sqe::Sqe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-const MASK: u64 = (1 << 30) - 1;
-
 fn cqe(res: i32, flags: u32) -> Cqe {
     Cqe::from_raw(&crate::sys::io_uring_cqe {
         res,
@@ -99,12 +97,9 @@ fn insert_complete_take_inline_and_boxed() {
     assert!(slab.is_in_flight(a, ga) && slab.is_in_flight(b, gb));
     assert_eq!(slab.take::<Small>(a, ga).map(|o| o.1), None, "not finished");
     let more = sys_more();
-    assert_eq!(
-        slab.on_cqe(b, gb & MASK, MASK, cqe(1, more)),
-        Routed::Op(gb)
-    );
-    assert_eq!(slab.on_cqe(b, gb & MASK, MASK, cqe(7, 0)), Routed::Op(gb));
-    assert_eq!(slab.on_cqe(a, ga & MASK, MASK, cqe(5, 0)), Routed::Op(ga));
+    assert_eq!(slab.on_cqe(b, gb, cqe(1, more)), Routed::Op(gb));
+    assert_eq!(slab.on_cqe(b, gb, cqe(7, 0)), Routed::Op(gb));
+    assert_eq!(slab.on_cqe(a, ga, cqe(5, 0)), Routed::Op(ga));
     assert_eq!(slab.in_flight(), 0);
     assert_eq!(slab.ready_len(), 2);
     // The wrong type takes nothing and loses nothing.
@@ -128,7 +123,7 @@ fn a_pick_stops_at_the_final_completions_of_the_types_it_wants() {
     let (b, gb) = slab.insert(Big::new(&drops, 2), NO_FILE);
     let (c, gc) = slab.insert(Small::new(&drops, 3), NO_FILE);
     let pick = |slab: &mut Slab, s: u32, g: u64, c: Cqe| {
-        slab.on_cqe_with::<PickOf<Small>>(s, g & MASK, MASK, c)
+        slab.on_cqe_with::<PickOf<Small>>(s, g & GEN_MASK, c)
     };
     // A MORE completion is the operation's, whatever the pick.
     assert_eq!(pick(&mut slab, a, ga, cqe(0, sys_more())), Routed::Op(ga));
@@ -141,7 +136,7 @@ fn a_pick_stops_at_the_final_completions_of_the_types_it_wants() {
     assert_eq!(out, (5, 1, 1));
     assert!(!slab.is_done(a, ga) && !slab.is_in_flight(a, ga), "freed");
     // Every type stops for PickAny, as a `Completion` of the ring.
-    let stop = slab.on_cqe_with::<PickAny>(c, gc & MASK, MASK, cqe(9, 0));
+    let stop = slab.on_cqe_with::<PickAny>(c, gc & GEN_MASK, cqe(9, 0));
     assert_eq!(stop, Routed::Stop(gc));
     // SAFETY: a `Stop` slot, with its completion, taken at once.
     let done = unsafe { slab.completion_unlisted(c, cqe(9, 0), 42) };
@@ -158,15 +153,15 @@ fn slots_are_reused_with_a_new_generation() {
     let drops = Arc::new(AtomicUsize::new(0));
     let mut slab = Slab::new();
     let (a, ga) = slab.insert(Small::new(&drops, 1), NO_FILE);
-    slab.on_cqe(a, ga & MASK, MASK, cqe(0, 0));
+    slab.on_cqe(a, ga, cqe(0, 0));
     assert!(slab.take::<Small>(a, ga).is_some());
     let (b, gb) = slab.insert(Small::new(&drops, 2), NO_FILE);
     assert_eq!((b, gb), (a, ga + 1));
     // A stale completion (the old generation) routes nowhere.
-    assert_eq!(slab.on_cqe(a, ga & MASK, MASK, cqe(0, 0)), Routed::Unknown);
-    assert_eq!(slab.on_cqe(99, 0, MASK, cqe(0, 0)), Routed::Unknown);
+    assert_eq!(slab.on_cqe(a, ga, cqe(0, 0)), Routed::Unknown);
+    assert_eq!(slab.on_cqe(99, 0, cqe(0, 0)), Routed::Unknown);
     assert!(slab.is_in_flight(b, gb) && !slab.is_in_flight(a, ga));
-    slab.on_cqe(b, gb & MASK, MASK, cqe(3, 0));
+    slab.on_cqe(b, gb, cqe(3, 0));
     assert!(
         slab.take::<Small>(a, ga).is_none(),
         "a stale key takes nothing"
@@ -182,7 +177,7 @@ fn the_ready_list_keeps_completion_order_across_typed_takes() {
         .map(|i| slab.insert(Small::new(&drops, i), NO_FILE))
         .collect();
     for &(s, g) in keys.iter().rev() {
-        slab.on_cqe(s, g & MASK, MASK, cqe(0, 0));
+        slab.on_cqe(s, g, cqe(0, 0));
     }
     // Take the middle one by key; the others come out newest-inserted first
     // (the order their completions arrived).
@@ -204,10 +199,10 @@ fn detached_ops_are_dropped_at_their_final_completion_or_at_once() {
     let (b, gb) = slab.insert(Small::new(&drops, 2), NO_FILE);
     slab.detach(a, ga);
     assert_eq!(drops.load(Ordering::Relaxed), 0, "in flight: kept");
-    slab.on_cqe(a, ga & MASK, MASK, cqe(0, 0));
+    slab.on_cqe(a, ga, cqe(0, 0));
     assert_eq!(drops.load(Ordering::Relaxed), 1);
     assert_eq!(slab.ready_len(), 0);
-    slab.on_cqe(b, gb & MASK, MASK, cqe(0, 0));
+    slab.on_cqe(b, gb, cqe(0, 0));
     slab.detach(b, gb);
     assert_eq!(drops.load(Ordering::Relaxed), 2);
     assert_eq!(slab.ready_len(), 0);
@@ -226,8 +221,8 @@ fn taken_drops_or_converts_once() {
     let mut slab = Slab::new();
     let (a, ga) = slab.insert(Big::new(&drops, 1), NO_FILE);
     let (b, gb) = slab.insert(Small::new(&drops, 2), NO_FILE);
-    slab.on_cqe(a, ga & MASK, MASK, cqe(1, 0));
-    slab.on_cqe(b, gb & MASK, MASK, cqe(2, 0));
+    slab.on_cqe(a, ga, cqe(1, 0));
+    slab.on_cqe(b, gb, cqe(2, 0));
     let (_, _, ta) = slab.pop_ready().unwrap();
     let (_, _, tb) = slab.pop_ready().unwrap();
     assert!(ta.is::<Big>() && !ta.is::<Small>());
@@ -252,8 +247,8 @@ fn a_panic_in_complete_leaves_the_slab_consistent() {
     let mut slab = Slab::new();
     let (a, ga) = slab.insert(Small::new(&drops, 1), NO_FILE);
     let (b, gb) = slab.insert(Big::new(&drops, 2), NO_FILE);
-    slab.on_cqe(a, ga & MASK, MASK, cqe(-999, 0));
-    slab.on_cqe(b, gb & MASK, MASK, cqe(-999, 0));
+    slab.on_cqe(a, ga, cqe(-999, 0));
+    slab.on_cqe(b, gb, cqe(-999, 0));
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         slab.take::<Small>(a, ga);
     }));
@@ -280,7 +275,7 @@ fn a_panic_in_complete_while_downcasting_drops_the_op_once() {
     let drops = Arc::new(AtomicUsize::new(0));
     let mut slab = Slab::new();
     let (a, ga) = slab.insert(Big::new(&drops, 1), NO_FILE);
-    slab.on_cqe(a, ga & MASK, MASK, cqe(-999, 0));
+    slab.on_cqe(a, ga, cqe(-999, 0));
     let (_, _, t) = slab.pop_ready().unwrap();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _ = t.output::<Big>();
@@ -299,7 +294,7 @@ fn made_outputs_are_taken_in_place_then_whole() {
     assert!(slab.done_output_mut::<Small>(a, ga).is_none(), "in flight");
     assert!(slab.in_flight_mut::<Big>(a, ga).is_none(), "wrong type");
     slab.in_flight_mut::<Small>(a, ga).unwrap().mores = 4;
-    slab.on_cqe(a, ga & MASK, MASK, cqe(6, 0));
+    slab.on_cqe(a, ga, cqe(6, 0));
     assert!(slab.in_flight_mut::<Small>(a, ga).is_none(), "finished");
     let out = slab.done_output_mut::<Small>(a, ga).unwrap();
     assert_eq!(*out, (6, 9, 4));
@@ -324,7 +319,7 @@ fn typed_walks_take_their_type_in_order_and_pass_over_the_rest() {
         .to_vec();
     let order = [small[0], big[0], small[1], big[1], small[2]];
     for (i, &(s, g)) in order.iter().enumerate() {
-        slab.on_cqe(s, g & MASK, MASK, cqe(i as i32, 0));
+        slab.on_cqe(s, g, cqe(i as i32, 0));
     }
     // The middle small op's output is made ahead (as a stream's items are).
     slab.done_output_mut::<Small>(small[1].0, small[1].1)
@@ -368,7 +363,7 @@ fn leaked_ops_are_never_dropped() {
         let _ = slab.insert(Small::new(&drops, 1), NO_FILE);
         let _ = slab.insert(Big::new(&drops, 2), NO_FILE);
         let (c, gc) = slab.insert(Small::new(&drops, 3), NO_FILE);
-        slab.on_cqe(c, gc & MASK, MASK, cqe(0, 0));
+        slab.on_cqe(c, gc, cqe(0, 0));
         // Dropped with two in flight and one finished.
     }
     assert!(leaked_count() >= before + 2);
@@ -415,12 +410,12 @@ fn a_released_held_file_closes_after_its_ops_final_completions() {
     let (c, gc) = slab.insert(Small::new(&drops, 3), NO_FILE);
     slab.release_held(held.token()).unwrap();
     assert!(slab.files.lookup(held.token()).is_err(), "released");
-    slab.on_cqe(a, ga & MASK, MASK, cqe(0, sys_more()));
-    slab.on_cqe(c, gc & MASK, MASK, cqe(0, 0));
-    slab.on_cqe(a, ga & MASK, MASK, cqe(0, 0));
+    slab.on_cqe(a, ga, cqe(0, sys_more()));
+    slab.on_cqe(c, gc, cqe(0, 0));
+    slab.on_cqe(a, ga, cqe(0, 0));
     slab.close_released();
     assert!(!writer_closed(&r), "b still names it");
-    slab.on_cqe(b, gb & MASK, MASK, cqe(0, 0));
+    slab.on_cqe(b, gb, cqe(0, 0));
     slab.close_released();
     assert!(writer_closed(&r), "closed after b's final completion");
 }
@@ -443,7 +438,7 @@ fn held_files_are_leaked_with_leaked_ops_and_closed_otherwise() {
         let held = slab.files.hold(w2).unwrap();
         let file = slab.files.lookup(held.token()).unwrap();
         let (a, ga) = slab.insert(Small::new(&drops, 2), file);
-        slab.on_cqe(a, ga & MASK, MASK, cqe(0, 0));
+        slab.on_cqe(a, ga, cqe(0, 0));
     }
     assert!(writer_closed(&r2), "closed with the table");
 }
