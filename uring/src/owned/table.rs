@@ -23,6 +23,13 @@ pub(super) fn user_data(slot: u32, generation: u64) -> u64 {
     TAG_OWNED | (generation & GEN_MASK) << 32 | slot as u64
 }
 
+/// What [`user_data`] made `ud` of: the slot and the generation's low bits;
+/// `None` for a user data without `TAG_OWNED` (not the table's).
+#[inline(always)]
+pub(super) fn owned_slot(ud: u64) -> Option<(u32, u64)> {
+    (ud & TAG_OWNED != 0).then_some((ud as u32, (ud >> 32) & GEN_MASK))
+}
+
 /// How many operations this process has leaked so far: operations an
 /// [`OwnedRing`] was dropped with that did not complete within its drop timeout.
 /// Their memory and descriptors are never freed (see the

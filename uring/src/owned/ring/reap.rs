@@ -11,7 +11,7 @@ use crate::Ring;
 use crate::cqueue::{CqCursor, Cqe};
 use crate::owned::direct::Passed;
 use crate::owned::slab::{Keep, Pick, PickAny, PickOf, Routed, Slab};
-use crate::owned::table::{GEN_MASK, TAG_INTERNAL, TAG_OWNED};
+use crate::owned::table::{TAG_INTERNAL, owned_slot};
 use crate::owned::{Completion, Op, OpId, OpKey};
 
 impl OwnedRing {
@@ -157,12 +157,8 @@ impl OwnedRing {
         // SAFETY: as in `take_posted`; a completion peeked at is consumed only
         // once taken here.
         let cqe = unsafe { self.ring.cq_peek(&mut cursor.queue) }?;
-        let ud = cqe.user_data();
-        if ud & TAG_OWNED == 0 {
-            return None;
-        }
-        let slot = ud as u32;
-        let (generation, taken) = take(&mut self.table, slot, (ud >> 32) & GEN_MASK, &cqe)?;
+        let (slot, gen_low) = owned_slot(cqe.user_data())?;
+        let (generation, taken) = take(&mut self.table, slot, gen_low, &cqe)?;
         // SAFETY: peeked just now, through the same cursor.
         unsafe { self.ring.cq_consume(&mut cursor.queue) };
         // A held file released while the operation was in flight may close.
@@ -467,11 +463,8 @@ impl Router<'_> {
     #[inline(always)]
     fn route<P: Pick>(&mut self, cqe: Cqe, tracked: bool) -> Option<(u32, u64)> {
         let ud = cqe.user_data();
-        if ud & TAG_OWNED != 0 {
-            let slot = ud as u32;
-            let routed = self
-                .table
-                .on_cqe_with::<P>(slot, (ud >> 32) & GEN_MASK, cqe);
+        if let Some((slot, gen_low)) = owned_slot(ud) {
+            let routed = self.table.on_cqe_with::<P>(slot, gen_low, cqe);
             // Not one of ours in flight (`Unknown`) cannot happen while the
             // user-data rules hold.
             let (Routed::Op(generation) | Routed::Stop(generation)) = routed else {
