@@ -650,15 +650,9 @@ impl Slab {
     /// ([`Routed::Stop`]), for the caller to take at once.
     #[inline(always)]
     pub(super) fn on_cqe_with<P: Pick>(&mut self, slot: u32, gen_low: u64, cqe: Cqe) -> Routed {
-        let Some(s) = self.slots.get_mut(slot as usize) else {
+        let Some((s, vt, detached)) = in_flight_at(&mut self.slots, slot, gen_low) else {
             return Routed::Unknown;
         };
-        let State::InFlight { vt, detached, .. } = s.state else {
-            return Routed::Unknown;
-        };
-        if s.generation & GEN_MASK != gen_low {
-            return Routed::Unknown;
-        }
         let generation = s.generation;
         if cqe.is_more() {
             // SAFETY: an in-flight slot holds an operation of its table's type.
@@ -893,17 +887,8 @@ impl Slab {
         cqe: &Cqe,
         want: impl FnOnce(TypeId) -> bool,
     ) -> Option<&mut Slot> {
-        let s = self.slots.get_mut(slot as usize)?;
-        let State::InFlight {
-            detached: false, ..
-        } = s.state
-        else {
-            return None;
-        };
-        if !want(s.op_type) || s.generation & GEN_MASK != gen_low || cqe.is_more() {
-            return None;
-        }
-        Some(s)
+        let (s, _, detached) = in_flight_at(&mut self.slots, slot, gen_low)?;
+        (!detached && want(s.op_type) && !cqe.is_more()).then_some(s)
     }
 
     /// Frees in-flight slot `slot`, whose operation was just taken out of it.
@@ -1197,6 +1182,24 @@ impl Slab {
         }
         n
     }
+}
+
+/// The slot of `slots` in flight at `slot` whose generation's low bits are
+/// `gen_low` (what a completion's user data names), with its table and whether
+/// it is detached; `None` for any other slot (out of the table, free, finished,
+/// of another generation). (A function of the slots alone, so that the rest of
+/// the slab stays free to borrow meanwhile.)
+#[inline(always)]
+fn in_flight_at(
+    slots: &mut [Slot],
+    slot: u32,
+    gen_low: u64,
+) -> Option<(&mut Slot, &'static VTable, bool)> {
+    let s = slots.get_mut(slot as usize)?;
+    let State::InFlight { vt, detached, .. } = s.state else {
+        return None;
+    };
+    (s.generation & GEN_MASK == gen_low).then_some((s, vt, detached))
 }
 
 impl Drop for Slab {
