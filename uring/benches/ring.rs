@@ -123,6 +123,23 @@ fn next_rand(s: &mut u64) -> u64 {
     x
 }
 
+/// `qd` 4 KiB buffers for the owned-buffer loops, page-aligned as the C side's
+/// (see [`bench_read`]).
+fn page_buffers(qd: u32) -> Result<Vec<uring::owned::AlignedBuf>, String> {
+    (0..qd)
+        .map(|_| uring::owned::AlignedBuf::zeroed(4096, 4096))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())
+}
+
+/// Checks that a read of the owned-buffer loops returned a whole 4 KiB block.
+fn whole_block(res: std::io::Result<usize>) -> Result<(), String> {
+    match res {
+        Ok(4096) => Ok(()),
+        other => Err(format!("read completed with {other:?}")),
+    }
+}
+
 /// One read buffer.
 #[repr(C, align(4096))]
 struct Block([u8; 4096]);
@@ -212,7 +229,8 @@ fn bench_read_hand(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, Str
     }
     let file = std::sync::Arc::new(std::os::fd::OwnedFd::from(file));
     let mut ring = ring(qd, mode)?;
-    hand::read_loop(&mut ring, &file, qd, ops, blocks, next_rand)
+    let free = page_buffers(qd)?;
+    hand::read_loop(&mut ring, &file, free, ops, blocks, next_rand, whole_block)
 }
 
 /// The loop of [`bench_read_owned`]: `read` makes the read of a buffer at an
@@ -225,11 +243,7 @@ fn read_owned_loop<const TYPED: bool>(
     read: impl Fn(uring::owned::AlignedBuf, u64) -> uring::owned::ops::Read<uring::owned::AlignedBuf>,
 ) -> Result<f64, String> {
     use uring::owned::{AlignedBuf, ops::Read};
-    // Page-aligned, as the C side's buffers (see `bench_read`).
-    let mut free = (0..qd)
-        .map(|_| AlignedBuf::zeroed(4096, 4096))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
+    let mut free = page_buffers(qd)?;
     let (mut submitted, mut done, mut seed) = (0u64, 0u64, 0x9e37_79b9_7f4a_7c15u64);
     let start = Instant::now();
     while done < ops {
@@ -244,10 +258,7 @@ fn read_owned_loop<const TYPED: bool>(
             .map_err(|e| format!("submit: {e}"))?;
         if TYPED {
             for (_, (res, buf)) in ring.completions_of::<Read<AlignedBuf>>() {
-                match res {
-                    Ok(4096) => {}
-                    other => return Err(format!("read completed with {other:?}")),
-                }
+                whole_block(res)?;
                 free.push(buf);
                 done += 1;
             }
@@ -257,10 +268,7 @@ fn read_owned_loop<const TYPED: bool>(
             let (res, buf) = c
                 .downcast::<Read<AlignedBuf>>()
                 .map_err(|_| "a completion of another op".to_string())?;
-            match res {
-                Ok(4096) => {}
-                other => return Err(format!("read completed with {other:?}")),
-            }
+            whole_block(res)?;
             free.push(buf);
             done += 1;
         }

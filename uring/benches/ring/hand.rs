@@ -10,6 +10,7 @@
 //! No trait, no table of functions, no multishot, linking, cancellation, detaching
 //! or held files: a layer that offers those can only cost more.
 
+use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
@@ -69,7 +70,7 @@ impl Slab {
     /// The read `user_data` names, if it is in flight, with its result `res`:
     /// the result and the buffer back, the slot free again.
     #[inline(always)]
-    fn complete(&mut self, user_data: u64, res: i32) -> Option<(Result<usize, i32>, AlignedBuf)> {
+    fn complete(&mut self, user_data: u64, res: i32) -> Option<(io::Result<usize>, AlignedBuf)> {
         let index = user_data as u32;
         let free = self.free;
         let slot = self.slots.get_mut(index as usize)?;
@@ -84,7 +85,7 @@ impl Slab {
         self.free = index;
         drop(file);
         if res < 0 {
-            return Some((Err(-res), buf));
+            return Some((Err(io::Error::from_raw_os_error(-res)), buf));
         }
         // SAFETY: the kernel wrote `res` bytes from the buffer's start.
         unsafe { buf.set_init(res as usize) };
@@ -92,31 +93,30 @@ impl Slab {
     }
 }
 
-/// The loop of `read-owned`, by hand: `qd` reads in flight on `ring`, each
-/// owning a page-aligned 4 KiB buffer, at random blocks of `file`.
+/// The loop of `read-owned`, by hand: one read in flight on `ring` per buffer
+/// of `free` (page-aligned, 4 KiB), each owning its buffer, at random blocks of
+/// `file`; `whole_block` checks each result.
 #[inline(never)]
 pub fn read_loop(
     ring: &mut uring::Ring,
     file: &Arc<OwnedFd>,
-    qd: u32,
+    mut free: Vec<AlignedBuf>,
     ops: u64,
     blocks: u64,
     next_rand: impl Fn(&mut u64) -> u64,
+    whole_block: impl Fn(io::Result<usize>) -> Result<(), String>,
 ) -> Result<f64, String> {
     let mut slab = Slab {
         slots: Vec::new(),
         free: NONE,
     };
-    let mut free = (0..qd)
-        .map(|_| AlignedBuf::zeroed(4096, 4096))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
+    let qd = free.len() as u64;
     let (mut submitted, mut done, mut seed) = (0u64, 0u64, 0x9e37_79b9_7f4a_7c15u64);
     let start = Instant::now();
     while done < ops {
         {
             let mut sq = ring.submission();
-            while submitted - done < qd as u64 && submitted < ops {
+            while submitted - done < qd && submitted < ops {
                 let mut buf = free.pop().expect("one free buffer per read in flight");
                 let off = (next_rand(&mut seed) % blocks) * 4096;
                 let file = Arc::clone(file);
@@ -137,10 +137,7 @@ pub fn read_loop(
             let (res, buf) = slab
                 .complete(cqe.user_data(), cqe.raw_result())
                 .ok_or("a completion of no read in flight")?;
-            match res {
-                Ok(4096) => {}
-                other => return Err(format!("read completed with {other:?}")),
-            }
+            whole_block(res)?;
             free.push(buf);
             done += 1;
         }
