@@ -283,7 +283,8 @@ impl Inner {
     }
 
     /// Registers (or clears) the batching driver's waker. Clearing it submits
-    /// what was queued for it, as nothing else would.
+    /// what was queued for it (or, if the ring is borrowed just then, leaves
+    /// that to the next call that submits: without a driver, every poll does).
     #[cfg(feature = "tokio")]
     pub(super) fn set_driver(&self, waker: Option<&Waker>) {
         let old = {
