@@ -47,8 +47,18 @@ pub struct BufPool {
     pub(super) shared: Arc<PoolShared>,
 }
 
-/// What the handles, guards and operations of one pool share.
+/// What the handles and operations of one pool share, through an `Arc`: the
+/// pool's [`PoolCore`], which it frees with its last share unless guards hold
+/// buffers still (the last of them frees it then).
 pub(super) struct PoolShared {
+    core: NonNull<PoolCore>,
+}
+
+/// A pool: its memory and its state. Its guards reach it without a reference
+/// count of their own (two atomic operations per buffer handed out): the state
+/// counts them under the lock each of them takes anyway, and the pool is freed
+/// by whichever goes last, the last share of [`PoolShared`] or the last guard.
+pub(super) struct PoolCore {
     /// The `OwnedRing` the group is registered with.
     pub(super) ring_id: u64,
     group: u16,
@@ -159,6 +169,11 @@ struct PoolState {
     out: Vec<bool>,
     /// Buffers in the ring or picked by the kernel and not yet handed out.
     available: usize,
+    /// Guards holding a buffer: each keeps the pool allocated.
+    guards: usize,
+    /// The last share of [`PoolShared`] is gone (no handle, no operation
+    /// left): the last guard frees the pool.
+    orphaned: bool,
     /// `next[bid]`: the buffer added to the ring right after `bid` (a bundle takes
     /// consecutive ring entries); `last`: the buffer added last.
     next: Vec<u16>,
@@ -169,8 +184,14 @@ struct PoolState {
 // a buffer is accessed only by the one guard that holds it (exclusive) or by the
 // kernel while it is in the ring. The ring state is reached only through a
 // StateGuard, which holds the StateLock's flag (one holder at a time).
+unsafe impl Send for PoolCore {}
+// SAFETY: as above; `&PoolCore` gives access to no buffer.
+unsafe impl Sync for PoolCore {}
+// SAFETY: a share of a `PoolCore` (Send and Sync), which stays allocated while
+// any share exists (freed by the last share's Drop, or after it by the last
+// guard's) and is reached only by `&`.
 unsafe impl Send for PoolShared {}
-// SAFETY: as above; `&PoolShared` gives access to no buffer.
+// SAFETY: as above.
 unsafe impl Sync for PoolShared {}
 
 impl BufPool {
@@ -223,20 +244,25 @@ impl BufPool {
             unsafe { br.add(mem.as_ptr().add(bid as usize * size as usize), size, bid) };
         }
         br.advance(count);
+        let core = Box::new(PoolCore {
+            ring_id: ring.id,
+            group,
+            size,
+            count,
+            mem,
+            state: StateLock::new(PoolState {
+                ring: Some(br),
+                out: vec![false; count as usize],
+                available: count as usize,
+                guards: 0,
+                orphaned: false,
+                next: (1..count).chain([NO_BUFFER]).collect(),
+                last: count - 1,
+            }),
+        });
         Ok(BufPool {
             shared: Arc::new(PoolShared {
-                ring_id: ring.id,
-                group,
-                size,
-                count,
-                mem,
-                state: StateLock::new(PoolState {
-                    ring: Some(br),
-                    out: vec![false; count as usize],
-                    available: count as usize,
-                    next: (1..count).chain([NO_BUFFER]).collect(),
-                    last: count - 1,
-                }),
+                core: NonNull::from(Box::leak(core)),
             }),
         })
     }
@@ -279,7 +305,48 @@ impl fmt::Debug for BufPool {
     }
 }
 
-impl PoolShared {
+impl core::ops::Deref for PoolShared {
+    type Target = PoolCore;
+    #[inline(always)]
+    fn deref(&self) -> &PoolCore {
+        // SAFETY: the core stays allocated while any share exists (see Drop).
+        unsafe { self.core.as_ref() }
+    }
+}
+
+impl Drop for PoolShared {
+    fn drop(&mut self) {
+        // The last share: every operation that could pick from the group held
+        // one, so they have all completed (or were leaked, and then this never
+        // runs). Guards may hold buffers still: the last of them frees the pool.
+        let free = {
+            let mut state = self.lock();
+            state.orphaned = true;
+            state.guards == 0
+        };
+        if free {
+            // SAFETY: no share is left (this was the last) and no guard holds a
+            // buffer, nor can one be made (that takes an operation, which holds a
+            // share): nothing reaches the core any more, and the lock was released
+            // above. Freed once: a guard frees only when it sees `orphaned` with
+            // no other guard, and none is left.
+            unsafe { PoolCore::free(self.core) };
+        }
+    }
+}
+
+impl PoolCore {
+    /// Frees a pool made by [`BufPool::new`].
+    ///
+    /// # Safety
+    ///
+    /// Nothing reaches `core` any more, nor will; it is freed once.
+    #[cold]
+    unsafe fn free(core: NonNull<PoolCore>) {
+        // SAFETY: `core` is the Box leaked in `new`; the caller's contract.
+        drop(unsafe { Box::from_raw(core.as_ptr()) });
+    }
+
     #[inline]
     fn lock(&self) -> StateGuard<'_> {
         self.state.lock()
@@ -292,8 +359,11 @@ impl PoolShared {
         unsafe { self.mem.as_ptr().add(bid as usize * self.size as usize) }
     }
 
-    /// Gives buffer `bid` back to the ring.
-    fn recycle(&self, bid: u16) {
+    /// Gives buffer `bid` back to the ring, for the guard that held it: whether
+    /// that was the last thing keeping the pool (no share, no other guard left),
+    /// for the caller to free it.
+    #[inline]
+    fn recycle(&self, bid: u16) -> bool {
         // Outside the lock: nothing but `bid` (a guard's, so in the pool) to go on.
         let ptr = self.ptr(bid);
         let size = self.size;
@@ -301,7 +371,7 @@ impl PoolShared {
         let state = &mut *guard;
         if state.out.get(bid as usize) != Some(&true) {
             // Never handed out (cannot happen: only guards recycle).
-            return;
+            return false;
         }
         // The ring first: its assertions are the only code here that can panic,
         // and they come before any change to the state (see `StateLock`).
@@ -319,14 +389,13 @@ impl PoolShared {
         }
         state.out[bid as usize] = false;
         state.available += 1;
+        state.guards -= 1;
+        state.orphaned && state.guards == 0
     }
 }
 
-impl Drop for PoolShared {
+impl Drop for PoolCore {
     fn drop(&mut self) {
-        // Every operation that could pick from the group held an Arc to this: they
-        // have all completed (or were leaked, and then this never runs), and no
-        // guard is left.
         let state = self.state.get_mut();
         let unregistered = match state.ring.take() {
             Some(ring) => ring.unregister().is_ok(),
@@ -368,10 +437,12 @@ pub(super) fn take(pool: &Arc<PoolShared>, cqe: &Cqe, len: usize) -> io::Result<
         }
     }
     state.available -= 1;
+    state.guards += 1;
     drop(state);
     Ok(Some(PoolBuf {
-        pool: Arc::clone(pool),
+        core: pool.core,
         bid,
+        group: pool.group,
         // size <= i32::MAX.
         len: len.min(pool.size as usize) as u32,
     }))
@@ -412,6 +483,7 @@ pub(super) fn take_bundle(
     let parts = bundle_parts(&mut state.out, &state.next, size, first, len);
     if let Some(parts) = &parts {
         state.available -= parts.len();
+        state.guards += parts.len();
     }
     // Released before any guard exists: a guard dropped while it was held (an
     // unwinding collect) would wait for it forever.
@@ -430,8 +502,9 @@ pub(super) fn take_bundle(
     Ok(parts
         .into_iter()
         .map(|(bid, here)| PoolBuf {
-            pool: Arc::clone(pool),
+            core: pool.core,
             bid,
+            group: pool.group,
             // here <= size <= i32::MAX.
             len: here as u32,
         })
@@ -498,12 +571,24 @@ pub(crate) fn bundle_parts(
 /// [`ops::Write`](super::ops::Write) to pass the bytes on without copying them; it
 /// comes back with the result, and goes back to the pool when dropped.
 pub struct PoolBuf {
-    pool: Arc<PoolShared>,
+    /// The pool, which a guard holding a buffer keeps allocated (it is
+    /// counted in the pool's `guards`); dangling for an empty guard.
+    core: NonNull<PoolCore>,
     /// `NO_BUFFER` for an empty guard.
     bid: u16,
+    group: u16,
     /// At most the pool's buffer size (< 2^31).
     len: u32,
 }
+
+// SAFETY: the guard's buffer is reached only through it (exclusively by
+// `&mut`), and the pool (Send and Sync) only by `&`, its state under its lock;
+// the pool stays allocated while the guard holds a buffer, whatever thread
+// drops it (the last of the pool's users frees it, after taking the lock).
+unsafe impl Send for PoolBuf {}
+// SAFETY: `&PoolBuf` reads the buffer's bytes only (no one writes them while the
+// guard lives: writes take `&mut`).
+unsafe impl Sync for PoolBuf {}
 
 const NO_BUFFER: u16 = u16::MAX;
 
@@ -511,10 +596,20 @@ impl PoolBuf {
     /// An empty guard holding no buffer.
     pub(super) fn empty(pool: &Arc<PoolShared>) -> PoolBuf {
         PoolBuf {
-            pool: Arc::clone(pool),
+            core: NonNull::dangling(),
             bid: NO_BUFFER,
+            group: pool.group,
             len: 0,
         }
+    }
+
+    /// The pool of a guard holding a buffer (not an empty one).
+    #[inline(always)]
+    fn core(&self) -> &PoolCore {
+        debug_assert!(self.bid != NO_BUFFER);
+        // SAFETY: a guard holding a buffer is counted in its pool's `guards`,
+        // which keeps the pool allocated until the guard's Drop.
+        unsafe { self.core.as_ref() }
     }
 
     /// The buffer's id in its group, or `None` for an empty guard.
@@ -525,7 +620,7 @@ impl PoolBuf {
 
     /// The group of the pool it came from.
     pub fn group(&self) -> u16 {
-        self.pool.group
+        self.group
     }
 }
 
@@ -540,8 +635,8 @@ impl Deref for PoolBuf {
         // the ring and the operation that filled it has completed, so the kernel no
         // longer writes it and no other guard exists; the completion's arrival
         // ordered the kernel's writes before this read. len <= size, and the whole
-        // pool is initialised (zeroed at allocation). The Arc keeps it allocated.
-        unsafe { core::slice::from_raw_parts(self.pool.ptr(self.bid), self.len as usize) }
+        // pool is initialised (zeroed at allocation). The guard keeps it allocated.
+        unsafe { core::slice::from_raw_parts(self.core().ptr(self.bid), self.len as usize) }
     }
 }
 
@@ -552,15 +647,17 @@ impl DerefMut for PoolBuf {
             return &mut [];
         }
         // SAFETY: as for `deref`; `&mut self` makes the access exclusive.
-        unsafe { core::slice::from_raw_parts_mut(self.pool.ptr(self.bid), self.len as usize) }
+        unsafe { core::slice::from_raw_parts_mut(self.core().ptr(self.bid), self.len as usize) }
     }
 }
 
 impl Drop for PoolBuf {
     #[inline]
     fn drop(&mut self) {
-        if self.bid != NO_BUFFER {
-            self.pool.recycle(self.bid);
+        if self.bid != NO_BUFFER && self.core().recycle(self.bid) {
+            // SAFETY: this guard was the last of the pool's users (no share, no
+            // other guard: see `recycle`), and has released its lock.
+            unsafe { PoolCore::free(self.core) };
         }
     }
 }
@@ -568,7 +665,7 @@ impl Drop for PoolBuf {
 impl fmt::Debug for PoolBuf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PoolBuf")
-            .field("group", &self.pool.group)
+            .field("group", &self.group)
             .field("buffer_id", &self.buffer_id())
             .field("len", &self.len)
             .finish()
@@ -583,7 +680,7 @@ impl AsRef<[u8]> for PoolBuf {
 
 // SAFETY: a held buffer is out of the ring and no operation selected it, so while
 // the guard lives only it reaches those bytes (writes need `&mut`); its address
-// is in the pool's allocation, which the guard's Arc keeps, and does not move with
+// is in the pool's allocation, which the guard keeps, and does not move with
 // the guard. All `len` bytes are initialised. An empty guard names no bytes (a
 // dangling, never-read pointer for zero length).
 unsafe impl super::IoBuf for PoolBuf {
@@ -592,7 +689,7 @@ unsafe impl super::IoBuf for PoolBuf {
         if self.bid == NO_BUFFER {
             return NonNull::<u8>::dangling().as_ptr();
         }
-        self.pool.ptr(self.bid)
+        self.core().ptr(self.bid)
     }
     #[inline]
     fn bytes_init(&self) -> usize {

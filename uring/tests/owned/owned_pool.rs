@@ -135,6 +135,51 @@ fn a_guard_outlives_the_ring_and_the_pool_handle() {
     drop(buf);
 }
 
+/// Whoever goes last of a pool's handles (and operations) and its guards frees
+/// it, which unregisters its group: until then the group stays taken.
+#[test]
+fn the_last_of_the_handles_and_guards_frees_the_pool() {
+    let mut ring = ring();
+    let Some(pool) = pool_or_skip(&mut ring, 12, 2, 16, "last frees") else {
+        return;
+    };
+    let (r, mut w) = UnixStream::pair().unwrap();
+    let r = uring::owned::SharedFd::from(r);
+    w.write_all(b"one").unwrap();
+    let first = recv(&mut ring, &r, &pool).unwrap();
+    w.write_all(b"two").unwrap();
+    let second = recv(&mut ring, &r, &pool).unwrap();
+    // The handle first: the two guards keep the pool, and its group.
+    drop(pool);
+    assert_eq!(
+        BufPool::new(&mut ring, 12, 1, 8)
+            .err()
+            .as_ref()
+            .and_then(errno_of),
+        Some(libc::EEXIST)
+    );
+    assert_eq!((&first[..], &second[..]), (&b"one"[..], &b"two"[..]));
+    drop(first);
+    assert_eq!(
+        BufPool::new(&mut ring, 12, 1, 8)
+            .err()
+            .as_ref()
+            .and_then(errno_of),
+        Some(libc::EEXIST),
+        "one guard is left"
+    );
+    // The last guard frees it: the group can be registered again.
+    drop(second);
+    let again = BufPool::new(&mut ring, 12, 1, 8).expect("group 12 is free again");
+    // Now the guard first: the last handle frees it.
+    w.write_all(b"three").unwrap();
+    let third = recv(&mut ring, &r, &again).unwrap();
+    assert_eq!(&third[..], b"three");
+    drop(third);
+    drop(again);
+    BufPool::new(&mut ring, 12, 1, 8).expect("group 12 is free once more");
+}
+
 #[test]
 fn a_guard_dropped_on_another_thread_recycles_its_buffer() {
     let mut ring = ring();
