@@ -3,37 +3,38 @@
 
 use std::io;
 
-use super::held::{HeldFiles, TOKEN_BIT, not_held};
-use super::op::imp;
+use super::held::HeldFiles;
+use super::op::imp::{self, Binding};
 use super::slab::{NO_FILE, Slab};
 use super::{Op, OpId, OpKey};
 use crate::error;
 use crate::sqe::Sqe;
 
-/// Refuses an operation bound to another ring than `ring` (it names a buffer
-/// group, registered buffers or a send queue registered there); says which
-/// [`HeldFd`](super::HeldFd) it names, if it names one (its token), for the
-/// ring to look up in its own table of held files.
+/// The slot in `files` of the held file an operation bound as `bound` names
+/// (which the table records with the operation), or [`NO_FILE`] if it names
+/// none. Refuses an operation bound to another ring than `ring` (it names a
+/// buffer group, registered buffers, a send queue or a direct descriptor
+/// registered there) or naming two different held files (`EXDEV`), and one
+/// naming a [`HeldFd`](super::HeldFd) this ring does not hold (`EBADF`).
 #[inline(always)]
-pub(super) fn check_binding(ring: u64, bound: Option<u64>) -> io::Result<Option<u64>> {
-    match bound {
-        None => Ok(None),
-        Some(b) if b == ring => Ok(None),
-        // u64::MAX: bound to two different rings (no token has it).
-        Some(token) if token & TOKEN_BIT != 0 && token != u64::MAX => Ok(Some(token)),
-        Some(_) => Err(wrong_ring()),
+pub(super) fn bound_file(ring: u64, files: &HeldFiles, bound: Binding) -> io::Result<u32> {
+    if bound.ring != 0 && bound.ring != ring {
+        return Err(wrong_ring());
+    }
+    match bound.held {
+        0 => Ok(NO_FILE),
+        u64::MAX => Err(two_held()),
+        token => files.lookup(token),
     }
 }
 
-/// The slot in `files` of the held file an operation names (which the table
-/// records with the operation): [`NO_FILE`] for none, `EBADF` for one the ring
-/// does not hold.
-#[inline(always)]
-pub(super) fn held_file(files: &HeldFiles, held: Option<u64>) -> io::Result<u32> {
-    match held {
-        None => Ok(NO_FILE),
-        Some(token) => files.lookup(token),
-    }
+#[cold]
+fn two_held() -> io::Error {
+    error::with_context(
+        libc::EXDEV,
+        "this operation names two different HeldFds (a ring records one per operation): \
+         name one of them through a SharedFd",
+    )
 }
 
 #[cold]
@@ -58,11 +59,7 @@ impl ChainPrep<'_> {
     /// Refuses a member bound to another ring, or naming a held file the ring
     /// does not hold, then builds its entry.
     fn add<T: Op>(&mut self, op: &mut T) -> io::Result<()> {
-        if let Some(token) = check_binding(self.ring, op.bound_ring(imp::Token(())))? {
-            if !self.files.holds(token) {
-                return Err(not_held());
-            }
-        }
+        bound_file(self.ring, self.files, op.bound_ring(imp::Token(())))?;
         self.sqes.push(op.sqe());
         Ok(())
     }
@@ -79,12 +76,11 @@ pub struct ChainParts<'a> {
 
 impl ChainParts<'_> {
     fn table<T: Op>(&mut self, op: T) -> OpId<T> {
-        let held = check_binding(self.ring, op.bound_ring(imp::Token(())))
-            .expect("prepare checked every member's binding");
-        // Prepare found every held file named held, and none can have been
-        // released since (that takes the ring, which the caller borrows).
-        let file = held_file(&self.table.files, held)
-            .expect("prepare checked that the ring holds every file named");
+        // Prepare checked every member's binding, and found every held file
+        // named held; none can have been released since (that takes the
+        // ring, which the caller borrows).
+        let file = bound_file(self.ring, &self.table.files, op.bound_ring(imp::Token(())))
+            .expect("prepare checked every member's binding and held file");
         let (slot, generation) = self.table.insert(op, file);
         OpId::new(OpKey {
             ring: self.ring,

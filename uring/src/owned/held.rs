@@ -29,11 +29,11 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use super::DirectFd;
 use crate::error;
 
-/// Marks a held-file token in the value [`Op::bound_ring`](super::Op) returns
-/// (ring ids never have it: they count up from 1). Below it: the descriptor's
-/// number, all 32 bits (a held direct descriptor's is negative), and the
-/// handle's key (31 bits: slot and generation), so that no two handles share a
-/// token once the tag is taken off.
+/// Marks a held-file token (the part of [`Op::bound_ring`](super::Op)'s value
+/// that names a held file), so that none is 0, which means no file there. Below
+/// it: the descriptor's number, all 32 bits (a held direct descriptor's is
+/// negative), and the handle's key (31 bits: slot and generation), so that no
+/// two handles share a token once the tag is taken off.
 pub(super) const TOKEN_BIT: u64 = 1 << 63;
 /// Bits of a key that hold the slot in the table; the generation is above.
 const INDEX_BITS: u32 = 20;
@@ -56,10 +56,12 @@ pub const MAX_HELD_FDS: usize = INDEX_MASK as usize;
 ///
 /// Only a handle: `Copy`, owning nothing, so dropping or forgetting it has no
 /// effect. An operation naming a descriptor that is no longer held (released),
-/// or held by another ring, is refused at submission (`EBADF`); an operation
-/// that also names a registration (a buffer pool, a direct table) or a second
-/// held descriptor (a splice between two) is refused too (`EXDEV`): name the
-/// descriptor through a [`SharedFd`](super::SharedFd) there.
+/// or held by another ring, is refused at submission (`EBADF`). It goes with
+/// the ring's own registrations (a receive from a held socket into a
+/// [`BufPool`](super::BufPool) of the ring, say); an operation that names a
+/// second, different held descriptor (a splice between two) is refused
+/// (`EXDEV`: the ring records one per operation): name one of them through a
+/// [`SharedFd`](super::SharedFd) there.
 ///
 /// ```
 /// use uring::owned::{OwnedRing, ops};
@@ -317,7 +319,7 @@ impl Drop for HeldFiles {
 
 /// The refusal of an operation naming a file the ring does not hold.
 #[cold]
-pub(super) fn not_held() -> io::Error {
+fn not_held() -> io::Error {
     error::with_context(
         libc::EBADF,
         "this operation names a HeldFd this ring does not hold (released, or held by another ring)",

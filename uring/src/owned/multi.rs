@@ -47,8 +47,8 @@ pub unsafe trait Multishot: Send + Sized + 'static {
 
     /// As [`Op::bound_ring`].
     #[doc(hidden)]
-    fn bound_ring(&self, _: imp::Token) -> Option<u64> {
-        None
+    fn bound_ring(&self, _: imp::Token) -> imp::Binding {
+        imp::Binding::NONE
     }
 }
 
@@ -163,7 +163,7 @@ unsafe impl<T: Multishot> Op for Multi<T> {
         MultiOutput { items, end }
     }
 
-    fn bound_ring(&self, token: imp::Token) -> Option<u64> {
+    fn bound_ring(&self, token: imp::Token) -> imp::Binding {
         Multishot::bound_ring(&self.op, token)
     }
 }

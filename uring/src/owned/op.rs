@@ -67,13 +67,13 @@ pub unsafe trait Op: Send + Sized + 'static {
     }
 
     /// The ring this operation must be submitted to (one whose provided-buffer
-    /// group it names), if any; or the token of the [`HeldFd`](super::HeldFd)
-    /// it names (the ring then checks that it holds that file, and counts the
-    /// operation as its user until the final completion). Only this crate's
-    /// operations can say so.
+    /// group, registered buffers or direct table it names), if any, and the
+    /// token of the [`HeldFd`](super::HeldFd) it names, if any (the ring then
+    /// checks that it holds that file, and counts the operation as its user
+    /// until the final completion). Only this crate's operations can say so.
     #[doc(hidden)]
-    fn bound_ring(&self, _: imp::Token) -> Option<u64> {
-        None
+    fn bound_ring(&self, _: imp::Token) -> imp::Binding {
+        imp::Binding::NONE
     }
 }
 
@@ -84,6 +84,58 @@ pub(super) mod imp {
     /// can neither name nor make one, so it cannot override the method.
     #[derive(Clone, Copy)]
     pub struct Token(pub(in crate::owned) ());
+
+    /// What an operation is bound to ([`Op::bound_ring`](super::Op::bound_ring)):
+    /// a ring, by a registration of that ring it names, and a held file, by its
+    /// token. Either may be absent (0) or in conflict (`u64::MAX`: registrations
+    /// of two rings, or two different held files), which every ring refuses.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Binding {
+        /// The ring's id (ids count up from 1).
+        pub(in crate::owned) ring: u64,
+        /// The held file's token (tokens have `TOKEN_BIT`, and none is
+        /// `u64::MAX`).
+        pub(in crate::owned) held: u64,
+    }
+
+    impl Binding {
+        /// Bound to nothing.
+        pub(in crate::owned) const NONE: Binding = Binding { ring: 0, held: 0 };
+
+        /// Bound to the ring of id `id` (by a registration of it).
+        #[inline(always)]
+        pub(in crate::owned) const fn ring(id: u64) -> Binding {
+            Binding { ring: id, held: 0 }
+        }
+
+        /// Naming the held file of token `token`.
+        #[inline(always)]
+        pub(in crate::owned) const fn held(token: u64) -> Binding {
+            Binding {
+                ring: 0,
+                held: token,
+            }
+        }
+
+        /// Bound to both `self` and `other`: each part absent in one is the
+        /// other's, and two different values conflict.
+        #[inline(always)]
+        pub(in crate::owned) const fn and(self, other: Binding) -> Binding {
+            const fn merge(a: u64, b: u64) -> u64 {
+                if a == 0 || a == b {
+                    b
+                } else if b == 0 {
+                    a
+                } else {
+                    u64::MAX
+                }
+            }
+            Binding {
+                ring: merge(self.ring, other.ring),
+                held: merge(self.held, other.held),
+            }
+        }
+    }
 }
 
 /// Identifies one submitted operation; untyped, `Copy`, comparable. See

@@ -523,6 +523,27 @@ impl Slab {
         (slot, generation)
     }
 
+    /// Records that the `T` just inserted in `slot` names held file `file`.
+    #[inline(always)]
+    pub(super) fn name_file<T: Op>(&mut self, slot: u32, file: u32) {
+        // SAFETY: `slot` was just returned by `insert`.
+        let s = unsafe { self.at(slot) };
+        debug_assert!(matches!(
+            s.state,
+            State::InFlight {
+                detached: false,
+                ..
+            }
+        ));
+        // Its state as `insert` left it, with the file (written whole: no
+        // check of the state it knows).
+        s.state = State::InFlight {
+            vt: vtable::<T>(),
+            detached: false,
+            file,
+        };
+    }
+
     /// Takes back an operation just inserted whose entry could not be pushed.
     ///
     /// # Panics

@@ -133,13 +133,17 @@ fn another_rings_held_file_is_refused() {
 }
 
 #[test]
-fn a_held_file_with_another_rings_registration_is_refused() {
+fn a_held_file_goes_with_its_rings_registrations_but_not_another_rings() {
+    let name = "a_held_file_goes_with_its_rings_registrations_but_not_another_rings";
     let mut ring = OwnedRing::new(4).unwrap();
-    let pool = match BufPool::new(&mut ring, 7, 2, 16) {
-        Ok(pool) => pool,
+    let mut other = OwnedRing::new(4).unwrap();
+    let pools = BufPool::new(&mut ring, 7, 2, 16)
+        .and_then(|p| Ok((p, BufPool::new(&mut other, 7, 2, 16)?)));
+    let (pool, other_pool) = match pools {
+        Ok(pools) => pools,
         Err(e) => {
             support::skip(
-                "a_held_file_with_another_rings_registration_is_refused",
+                name,
                 &format!("this kernel refused a provided-buffer ring ({e})"),
             );
             return;
@@ -147,27 +151,58 @@ fn a_held_file_with_another_rings_registration_is_refused() {
     };
     let (r, mut w) = UnixStream::pair().unwrap();
     let held = ring.hold_fd(r).unwrap();
-    // Bound to the pool's ring and to a held file: refused, not guessed.
+    // A held file and this ring's pool: the kernel picks the buffer, and the
+    // ring counts the receive as the file's user.
+    let id = ring.submit_op(ops::RecvSelect::new(held, &pool)).unwrap();
+    ring.release_fd(held).unwrap();
+    w.write_all(b"pool").unwrap();
+    let buf = ring.wait_for(id).unwrap().unwrap();
+    assert_eq!(&buf[..], b"pool");
+    assert_eq!(buf.buffer_id().map(|b| b < 2), Some(true));
+    drop(buf);
+    // Released while the receive was in flight, closed after its completion.
+    assert!(
+        peer_closed(&mut w),
+        "the released file outlived its last user"
+    );
+
+    let (r2, _w2) = UnixStream::pair().unwrap();
+    let held2 = ring.hold_fd(r2).unwrap();
+    // This ring's held file with the other ring's pool: refused on either ring,
+    // not guessed (each holds one of the two).
     let refused = ring
-        .submit_op(ops::RecvSelect::new(held, &pool))
+        .submit_op(ops::RecvSelect::new(held2, &other_pool))
         .unwrap_err();
     assert_eq!(errno(&refused.error), Some(libc::EXDEV));
     assert_eq!(ring.in_flight(), 0);
-    // Through a plain descriptor it works...
-    let (r2, mut w2) = UnixStream::pair().unwrap();
-    let id = ring.submit_op(ops::RecvSelect::new(r2, &pool)).unwrap();
-    w2.write_all(b"pool").unwrap();
-    let buf = ring.wait_for(id).unwrap().unwrap();
-    assert_eq!(&buf[..], b"pool");
-    drop(buf);
-    // ...and the held file is still the ring's, for operations that name
-    // nothing else.
-    w.write_all(b"x").unwrap();
+    let refused = other
+        .submit_op(ops::RecvSelect::new(held2, &other_pool))
+        .unwrap_err();
+    assert_eq!(errno(&refused.error), Some(libc::EBADF));
+    assert_eq!(other.in_flight(), 0);
+
+    // Two different held files in one operation: refused (the ring records one
+    // per operation).
+    let (pr, pw) = std::io::pipe().unwrap();
+    let (pr, pw) = (ring.hold_fd(pr).unwrap(), ring.hold_fd(pw).unwrap());
+    let refused = ring.submit_op(ops::Tee::new(pr, pw, 1)).unwrap_err();
+    assert_eq!(errno(&refused.error), Some(libc::EXDEV));
+    assert!(
+        refused.error.to_string().contains("two different HeldFds"),
+        "{}",
+        refused.error
+    );
+    assert_eq!(ring.in_flight(), 0);
+    // Still held, each usable alone.
     let id = ring
-        .submit_op(ops::Recv::new(held, Vec::with_capacity(4)))
+        .submit_op(ops::Write::new(pw, b"t".to_vec(), u64::MAX))
+        .unwrap();
+    assert_eq!(ring.wait_for(id).unwrap().0.unwrap(), 1);
+    let id = ring
+        .submit_op(ops::Read::new(pr, Vec::with_capacity(1), u64::MAX))
         .unwrap();
     let (n, got) = ring.wait_for(id).unwrap();
-    assert_eq!((n.unwrap(), &got[..]), (1, &b"x"[..]));
+    assert_eq!((n.unwrap(), &got[..]), (1, &b"t"[..]));
 }
 
 #[test]

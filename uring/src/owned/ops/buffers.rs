@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 #[cfg(doc)]
 use super::Recv;
-use super::{FileRef, bound, recv_flags};
+use super::{FileRef, recv_flags};
 use crate::cqueue::Cqe;
 use crate::op as raw;
-use crate::owned::imp::Token;
+use crate::owned::imp::{Binding, Token};
 use crate::owned::pool::{self, PoolShared};
 use crate::owned::{BufPool, Multishot, Op, PoolBuf};
 use crate::sqe::Sqe;
@@ -99,8 +99,8 @@ unsafe impl Op for RecvSelect {
     fn complete(self, cqe: &Cqe) -> io::Result<PoolBuf> {
         pool_result(&self.pool.shared, cqe)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        bound(Some(self.pool.shared.ring_id), self.fd.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(self.pool.shared.ring_id).and(self.fd.binding())
     }
 }
 
@@ -142,8 +142,8 @@ unsafe impl Op for ReadSelect {
     fn complete(self, cqe: &Cqe) -> io::Result<PoolBuf> {
         pool_result(&self.pool.shared, cqe)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        bound(Some(self.pool.shared.ring_id), self.fd.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(self.pool.shared.ring_id).and(self.fd.binding())
     }
 }
 
@@ -228,8 +228,8 @@ unsafe impl Multishot for RecvMultishot {
             r => Some(r),
         }
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        bound(Some(self.pool.shared.ring_id), self.fd.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(self.pool.shared.ring_id).and(self.fd.binding())
     }
 }
 
@@ -305,7 +305,7 @@ unsafe impl Multishot for ReadMultishot {
             r => Some(r),
         }
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        bound(Some(self.pool.shared.ring_id), self.fd.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(self.pool.shared.ring_id).and(self.fd.binding())
     }
 }

@@ -5,11 +5,11 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 
-use super::{FileRef, bound, recv_flags};
+use super::{FileRef, recv_flags};
 use crate::cqueue::Cqe;
 use crate::error;
 use crate::op as raw;
-use crate::owned::imp::Token;
+use crate::owned::imp::{Binding, Token};
 use crate::owned::pool;
 use crate::owned::send_queue::{Cursor, SendQueue, Sent, Shared, stopped};
 use crate::owned::{BufPool, IoBuf, Multishot, Op, PoolBuf};
@@ -166,8 +166,8 @@ unsafe impl Op for RecvBundle {
         }
         Ok(PoolBufs { bufs, len })
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        bound(Some(self.pool.shared.ring_id), self.fd.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(self.pool.shared.ring_id).and(self.fd.binding())
     }
 }
 
@@ -269,8 +269,8 @@ unsafe impl Multishot for RecvBundleMultishot {
         }
         Some(Ok(PoolBufs { bufs, len }))
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        bound(Some(self.pool.shared.ring_id), self.fd.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(self.pool.shared.ring_id).and(self.fd.binding())
     }
 }
 
@@ -454,7 +454,7 @@ unsafe impl<B: IoBuf> Op for SendBundle<B> {
         }
     }
 
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        bound(Some(self.shared.ring_id), self.fd.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(self.shared.ring_id).and(self.fd.binding())
     }
 }

@@ -6,13 +6,13 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{FileRef, Heap, bound, c_path, dir_of};
+use super::{FileRef, Heap, c_path, dir_of};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 #[cfg(doc)]
 use crate::owned::OwnedRing;
 use crate::owned::direct::TableShared;
-use crate::owned::imp::Token;
+use crate::owned::imp::{Binding, Token};
 use crate::owned::{DirectFd, DirectSlot, DirectTable, Multishot, Op, SharedFd};
 use crate::sqe::Sqe;
 use crate::types::DestinationSlot;
@@ -118,8 +118,8 @@ unsafe impl Op for SocketDirect {
     fn complete(self, cqe: &Cqe) -> io::Result<DirectFd> {
         self.dest.finish(cqe)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(self.dest.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(self.dest.ring())
     }
 }
 
@@ -211,8 +211,8 @@ unsafe impl Op for OpenAtDirect {
     fn complete(self, cqe: &Cqe) -> io::Result<DirectFd> {
         self.dest.finish(cqe)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(self.dest.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(self.dest.ring())
     }
 }
 
@@ -271,8 +271,8 @@ unsafe impl Op for AcceptDirect {
     fn complete(self, cqe: &Cqe) -> io::Result<DirectFd> {
         self.dest.finish(cqe)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        bound(Some(self.dest.ring()), self.fd.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(self.dest.ring()).and(self.fd.binding())
     }
 }
 
@@ -356,8 +356,8 @@ unsafe impl Multishot for AcceptMultishotDirect {
     fn rearm(&self, cqe: &Cqe) -> bool {
         cqe.raw_result() >= 0
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        bound(Some(self.table.ring_id), self.fd.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(self.table.ring_id).and(self.fd.binding())
     }
 }
 
@@ -486,8 +486,8 @@ unsafe impl Op for PipeDirect {
             }
         }
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(match &self.dest {
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(match &self.dest {
             PipeDest::Auto(t) => t.ring_id,
             PipeDest::Slots(r, _) => r.table.ring_id,
         })

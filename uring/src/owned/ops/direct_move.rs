@@ -11,7 +11,7 @@ use crate::op as raw;
 #[cfg(doc)]
 use crate::owned::OwnedRing;
 use crate::owned::direct::{Mailbox, passed_user_data};
-use crate::owned::imp::Token;
+use crate::owned::imp::{Binding, Token};
 use crate::owned::{DirectFd, DirectTable, Op, SharedFd};
 use crate::sqe::Sqe;
 use crate::types::{DestinationSlot, Fd, Fixed};
@@ -58,8 +58,8 @@ unsafe impl Op for InstallDirect {
     fn complete(self, cqe: &Cqe) -> io::Result<OwnedFd> {
         new_fd(cqe)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(self.fd.ring_id())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(self.fd.ring_id())
     }
 }
 
@@ -142,8 +142,8 @@ unsafe impl Op for CloseDirect {
         }
         r
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(self.fd.ring_id())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(self.fd.ring_id())
     }
 }
 
@@ -238,7 +238,7 @@ unsafe impl Op for SendDirect {
             Err(e) => Err((e, self.fd)),
         }
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        Some(self.fd.ring_id())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(self.fd.ring_id())
     }
 }

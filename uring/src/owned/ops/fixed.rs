@@ -1,11 +1,11 @@
 //! Reading and writing registered buffers ([`FixedBufs`](crate::owned::FixedBufs)).
 
-use super::{BufResult, FileRef, bound, set_filled};
+use super::{BufResult, FileRef, set_filled};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::buf::len32;
 use crate::owned::fixed::{FixedIoBuf, index_of, ring_of};
-use crate::owned::imp::Token;
+use crate::owned::imp::{Binding, Token};
 #[cfg(doc)]
 use crate::owned::{FixedBufs, OwnedRing, Slice};
 use crate::owned::{IoBufMut, Op};
@@ -112,8 +112,8 @@ unsafe impl<B: FixedIoBuf + IoBufMut> Op for ReadFixed<B> {
         }
         (res, buf)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        bound(Some(ring_of(&self.buf)), self.fd.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(ring_of(&self.buf)).and(self.fd.binding())
     }
 }
 
@@ -210,7 +210,7 @@ unsafe impl<B: FixedIoBuf> Op for WriteFixed<B> {
     fn complete(self, cqe: &Cqe) -> BufResult<B> {
         (cqe.result().map(|n| n as usize), self.buf)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        bound(Some(ring_of(&self.buf)), self.fd.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(ring_of(&self.buf)).and(self.fd.binding())
     }
 }

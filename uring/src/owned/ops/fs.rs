@@ -8,7 +8,7 @@ use std::path::Path;
 use super::{FileRef, Heap, c_path, dir_of, new_fd, unit};
 use crate::cqueue::Cqe;
 use crate::op as raw;
-use crate::owned::imp::Token;
+use crate::owned::imp::{Binding, Token};
 use crate::owned::{Op, SharedFd};
 use crate::sqe::Sqe;
 use crate::types::{Fd, FsyncFlags};
@@ -46,8 +46,8 @@ unsafe impl Op for Fsync {
     fn complete(self, cqe: &Cqe) -> io::Result<()> {
         unit(cqe)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -92,8 +92,8 @@ unsafe impl Op for Fallocate {
     fn complete(self, cqe: &Cqe) -> io::Result<()> {
         unit(cqe)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -136,8 +136,8 @@ unsafe impl Op for Ftruncate {
     fn complete(self, cqe: &Cqe) -> io::Result<()> {
         unit(cqe)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 

@@ -133,6 +133,7 @@ use std::path::Path;
 use super::{BufPool, IoBuf, Multishot, PoolBuf};
 use super::{DirectFd, HeldFd, IoBufMut, SharedFd};
 use crate::cqueue::Cqe;
+use crate::owned::imp::Binding;
 use crate::types::{Fd, Target};
 
 /// A result and the buffer the operation owned: `(Ok(bytes), buf)` or
@@ -235,13 +236,14 @@ impl FileRef {
         }
     }
 
-    /// The ring a direct descriptor binds the operation to, or the token of
-    /// a held one (which the ring looks up in its own table).
-    fn ring(&self) -> Option<u64> {
+    /// What it binds the operation to: the ring of a direct descriptor, or the
+    /// token of a held one (which the ring looks up in its own table).
+    #[inline(always)]
+    fn binding(&self) -> Binding {
         match self {
-            FileRef::Fd(_) => None,
-            FileRef::Direct(d) => Some(d.ring_id()),
-            FileRef::Held(h) => Some(h.token()),
+            FileRef::Fd(_) => Binding::NONE,
+            FileRef::Direct(d) => Binding::ring(d.ring_id()),
+            FileRef::Held(h) => Binding::held(h.token()),
         }
     }
 
@@ -307,15 +309,6 @@ file_ref_from!(
     std::os::unix::net::UnixListener,
     std::os::unix::net::UnixDatagram
 );
-
-/// The ring two registrations bind an operation to: a value no ring has when
-/// they name different rings (the operation is then refused everywhere).
-fn bound(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(a), Some(b)) if a != b => Some(u64::MAX),
-        (a, b) => a.or(b),
-    }
-}
 
 /// A plain descriptor argument for the raw builders.
 fn fd_of(fd: &SharedFd) -> Fd {

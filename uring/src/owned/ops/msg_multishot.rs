@@ -9,10 +9,10 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
 
 use super::net_msg::{MsgHdr, control_fds};
-use super::{AddrBuf, FileRef, bound, recv_flags};
+use super::{AddrBuf, FileRef, recv_flags};
 use crate::cqueue::Cqe;
 use crate::op as raw;
-use crate::owned::imp::Token;
+use crate::owned::imp::{Binding, Token};
 use crate::owned::pool::{self, PoolShared};
 use crate::owned::{BufPool, Multishot, PoolBuf, SharedFd};
 use crate::sqe::Sqe;
@@ -385,8 +385,8 @@ unsafe impl Multishot for RecvMsgMultishot {
         let pool = Arc::clone(&self.pool.shared);
         self.item_of(&pool, cqe).transpose()
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        bound(Some(self.pool.shared.ring_id), self.fd.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(self.pool.shared.ring_id).and(self.fd.binding())
     }
 }
 

@@ -11,7 +11,7 @@ use super::{AddrBuf, AddrHeap, BufResult, FileRef, Heap, new_fd, recv_flags, set
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::buf::len32;
-use crate::owned::imp::Token;
+use crate::owned::imp::{Binding, Token};
 use crate::owned::{IoBuf, IoBufMut, Multishot, Op};
 use crate::sqe::Sqe;
 
@@ -99,8 +99,8 @@ unsafe impl Op for Bind {
     fn complete(self, cqe: &Cqe) -> io::Result<()> {
         unit(cqe)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -146,8 +146,8 @@ unsafe impl Op for Listen {
     fn complete(self, cqe: &Cqe) -> io::Result<()> {
         unit(cqe)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -182,8 +182,8 @@ unsafe impl Op for Connect {
     fn complete(self, cqe: &Cqe) -> io::Result<()> {
         unit(cqe)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -234,8 +234,8 @@ unsafe impl Op for Accept {
         let addr = unsafe { self.addr.0.get() }.to_addr();
         Ok((fd, addr))
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -299,8 +299,8 @@ unsafe impl Multishot for AcceptMultishot {
     fn rearm(&self, cqe: &Cqe) -> bool {
         cqe.raw_result() >= 0
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -347,8 +347,8 @@ unsafe impl<B: IoBuf> Op for Send<B> {
     fn complete(self, cqe: &Cqe) -> BufResult<B> {
         (cqe.result().map(|n| n as usize), self.buf)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -425,8 +425,8 @@ unsafe impl<B: IoBuf> Op for SendZc<B> {
         };
         (res, self.buf)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -480,8 +480,8 @@ unsafe impl<B: IoBufMut> Op for Recv<B> {
         }
         (res, buf)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -509,7 +509,7 @@ unsafe impl Op for Shutdown {
     fn complete(self, cqe: &Cqe) -> io::Result<()> {
         unit(cqe)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }

@@ -10,7 +10,7 @@ use super::{AddrBuf, AddrHeap, BufResult, FileRef, Heap, IoVecs, recv_flags, set
 use super::{Recv, Send};
 use crate::cqueue::Cqe;
 use crate::op as raw;
-use crate::owned::imp::Token;
+use crate::owned::imp::{Binding, Token};
 use crate::owned::{IoBuf, IoBufMut, Op};
 use crate::sqe::Sqe;
 
@@ -152,8 +152,8 @@ unsafe impl<B: IoBuf> Op for SendMsg<B> {
     fn complete(self, cqe: &Cqe) -> BufResult<Vec<B>> {
         (cqe.result().map(|n| n as usize), self.bufs)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -371,8 +371,8 @@ unsafe impl<B: IoBufMut> Op for RecvMsg<B> {
         };
         (Ok(got), bufs)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 

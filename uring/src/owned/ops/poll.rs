@@ -5,7 +5,7 @@ use std::io;
 use super::FileRef;
 use crate::cqueue::Cqe;
 use crate::op as raw;
-use crate::owned::imp::Token;
+use crate::owned::imp::{Binding, Token};
 use crate::owned::{Multishot, Op};
 use crate::sqe::Sqe;
 
@@ -55,8 +55,8 @@ unsafe impl Op for PollAdd {
     fn complete(self, cqe: &Cqe) -> io::Result<u32> {
         cqe.result()
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -101,7 +101,7 @@ unsafe impl Multishot for PollMultishot {
     fn item(&mut self, cqe: &Cqe) -> Option<io::Result<u32>> {
         Some(cqe.result())
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }

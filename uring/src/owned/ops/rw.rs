@@ -2,11 +2,11 @@
 
 use std::io;
 
-use super::{BufResult, FileRef, IoVecs, bound, set_filled};
+use super::{BufResult, FileRef, IoVecs, set_filled};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::buf::len32;
-use crate::owned::imp::Token;
+use crate::owned::imp::{Binding, Token};
 use crate::owned::{IoBuf, IoBufMut, Op};
 use crate::sqe::Sqe;
 
@@ -69,8 +69,8 @@ unsafe impl<B: IoBufMut> Op for Read<B> {
         }
         (res, buf)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -123,8 +123,8 @@ unsafe impl<B: IoBuf> Op for Write<B> {
     fn complete(self, cqe: &Cqe) -> BufResult<B> {
         (cqe.result().map(|n| n as usize), self.buf)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -195,8 +195,8 @@ unsafe impl<B: IoBufMut> Op for Readv<B> {
         }
         (res, bufs)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -256,8 +256,8 @@ unsafe impl<B: IoBuf> Op for Writev<B> {
     fn complete(self, cqe: &Cqe) -> BufResult<Vec<B>> {
         (cqe.result().map(|n| n as usize), self.bufs)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -356,8 +356,8 @@ unsafe impl Op for Splice {
     fn complete(self, cqe: &Cqe) -> io::Result<usize> {
         cqe.result().map(|n| n as usize)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        bound(self.fd_in.ring(), self.fd_out.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd_in.binding().and(self.fd_out.binding())
     }
 }
 
@@ -430,7 +430,7 @@ unsafe impl Op for Tee {
     fn complete(self, cqe: &Cqe) -> io::Result<usize> {
         cqe.result().map(|n| n as usize)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        bound(self.fd_in.ring(), self.fd_out.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd_in.binding().and(self.fd_out.binding())
     }
 }

@@ -5,12 +5,12 @@ use std::io;
 use std::net::SocketAddr;
 
 use super::net_msg::{MsgHdr, send_msghdr};
-use super::{AddrBuf, AddrHeap, BufResult, FileRef, Heap, IoVecs, bound};
+use super::{AddrBuf, AddrHeap, BufResult, FileRef, Heap, IoVecs};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::buf::len32;
 use crate::owned::fixed::{FixedIoBuf, index_of, ring_of};
-use crate::owned::imp::Token;
+use crate::owned::imp::{Binding, Token};
 #[cfg(doc)]
 use crate::owned::{FixedBufs, OwnedRing};
 use crate::owned::{IoBuf, Op};
@@ -120,8 +120,8 @@ unsafe impl<B: IoBuf> Op for SendMsgZc<B> {
     fn complete(self, cqe: &Cqe) -> BufResult<Vec<B>> {
         (zc_result(self.sent, cqe), self.bufs)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        self.fd.ring()
+    fn bound_ring(&self, _: Token) -> Binding {
+        self.fd.binding()
     }
 }
 
@@ -227,7 +227,7 @@ unsafe impl<B: FixedIoBuf> Op for SendZcFixed<B> {
     fn complete(self, cqe: &Cqe) -> BufResult<B> {
         (zc_result(self.sent, cqe), self.buf)
     }
-    fn bound_ring(&self, _: Token) -> Option<u64> {
-        bound(Some(ring_of(&self.buf)), self.fd.ring())
+    fn bound_ring(&self, _: Token) -> Binding {
+        Binding::ring(ring_of(&self.buf)).and(self.fd.binding())
     }
 }

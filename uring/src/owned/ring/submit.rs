@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use super::{OwnedRing, RAW_USER_DATA_MAX, TABLE_STRIPPED};
 use crate::error;
-use crate::owned::chain::{ChainParts, ChainPrep, Linked, check_binding, held_file};
+use crate::owned::chain::{ChainParts, ChainPrep, Linked, bound_file};
 use crate::owned::issuer::{self, ANY_THREAD, UNBOUND};
-use crate::owned::op::imp;
+use crate::owned::op::imp::{self, Binding};
+use crate::owned::slab::NO_FILE;
 use crate::owned::table::{TAG_INTERNAL, user_data};
 use crate::owned::{Op, OpId, OpKey, SubmitError, ops};
 use crate::ring::thread_token;
@@ -37,39 +38,38 @@ impl OwnedRing {
     // of `T` folds most of it away (its binding check, its entry's fields).
     #[inline(always)]
     pub fn submit_op<T: Op>(&mut self, mut op: T) -> Result<OpId<T>, SubmitError<T>> {
-        let held = match check_binding(self.id, op.bound_ring(imp::Token(()))) {
-            Ok(held) => held,
-            Err(error) => return Err(SubmitError { error, op }),
-        };
+        let bound = op.bound_ring(imp::Token(()));
         // Built before the op is tabled: a panic in `sqe` leaves nothing behind.
         let sqe = op.sqe();
         let flags = sqe.get_flags() - SqeFlags::IO_LINK - TABLE_STRIPPED;
         let mut sqe = sqe.set_flags(flags);
-        let file = match held_file(&self.table.files, held) {
-            Ok(file) => file,
-            Err(error) => return Err(SubmitError { error, op }),
-        };
-        match self.table_and_push(op, file, &mut sqe) {
+        match self.table_and_push(op, bound, &mut sqe) {
             Ok(id) => Ok(id),
-            Err((op, crate::PushError::Full)) => self.submit_op_slow(op, sqe, file),
-            Err((op, e)) => Err(SubmitError {
-                error: io::Error::from(e),
-                op,
-            }),
+            Err((op, None)) => self.submit_op_slow(op, sqe, bound),
+            Err((op, Some(error))) => Err(SubmitError { error, op }),
         }
     }
 
-    /// Tables `op` (which names held file `file`, or [`NO_FILE`]) and pushes its
-    /// entry `sqe`, given the op's user data: the op's id, or — the push having
-    /// failed — the op out of the table again, and why.
+    /// Tables `op` (bound as `bound`: the ring refuses it if it is bound to
+    /// another, or names a file the ring does not hold) and pushes its entry
+    /// `sqe`, given the op's user data: the op's id, or the op back (out of
+    /// the table again) with the error, `None` for a full submission queue.
     #[inline(always)]
     fn table_and_push<T: Op>(
         &mut self,
         op: T,
-        file: u32,
+        bound: Binding,
         sqe: &mut Sqe,
-    ) -> Result<OpId<T>, (T, crate::PushError)> {
-        let (slot, generation) = self.table.insert(op, file);
+    ) -> Result<OpId<T>, (T, Option<io::Error>)> {
+        let (slot, generation) = self.table.insert(op, NO_FILE);
+        // Checked with the op in the table already, so that its way back is the
+        // one a failed push takes (the op is not kept twice on the way in).
+        if bound != Binding::NONE {
+            match bound_file(self.id, &self.table.files, bound) {
+                Ok(file) => self.table.name_file::<T>(slot, file),
+                Err(e) => return Err((self.table.remove_unsubmitted::<T>(slot), Some(e))),
+            }
+        }
         sqe.0.user_data = user_data(slot, generation);
         // SAFETY: the entry was built by an `Op` (whose contract is that it names
         // only memory and descriptors the op owns, at stable addresses, or a
@@ -85,27 +85,29 @@ impl OwnedRing {
             })),
             // Out of the table before anything else runs (making room processes
             // completions, and could panic in an operation's `more`).
-            Err(e) => Err((self.table.remove_unsubmitted::<T>(slot), e)),
+            Err(e) => Err((
+                self.table.remove_unsubmitted::<T>(slot),
+                (e != crate::PushError::Full).then(|| io::Error::from(e)),
+            )),
         }
     }
 
     /// [`submit_op`](Self::submit_op) when the submission queue is full: submits
-    /// to make room, then pushes `sqe` (built by `op`; its user data is set anew)
-    /// naming held file `file`. (Making room may run code — an operation's
-    /// `more` — but nothing that releases a held file, so `file` stands.)
+    /// to make room, then pushes `sqe` (built by `op`, bound as `bound`; its
+    /// user data is set anew).
     #[cold]
     pub(super) fn submit_op_slow<T: Op>(
         &mut self,
         op: T,
         mut sqe: Sqe,
-        file: u32,
+        bound: Binding,
     ) -> Result<OpId<T>, SubmitError<T>> {
         if let Err(error) = self.make_room(1) {
             return Err(SubmitError { error, op });
         }
-        self.table_and_push(op, file, &mut sqe)
+        self.table_and_push(op, bound, &mut sqe)
             .map_err(|(op, e)| SubmitError {
-                error: io::Error::from(e),
+                error: e.unwrap_or_else(|| io::Error::from(crate::PushError::Full)),
                 op,
             })
     }
