@@ -45,9 +45,15 @@
 //!   the remainder before anything else. A client that sends without reading
 //!   cannot make the backlog grow without bound: at 1 MiB the connection's
 //!   receive is cancelled, and re-armed once the backlog has gone out.
-//! * **Closing** ([`ops::Close`]): once the client has shut down and everything
-//!   received is sent, or after an error, and only when no operation of the
-//!   connection is in flight (each holds a clone of its [`SharedFd`]).
+//! * **Held sockets** ([`OwnedRing::hold_fd`]): the ring holds each connection's
+//!   socket, and its operations name it by a `Copy` [`HeldFd`], with no
+//!   reference count each (a [`SharedFd`] is an `Arc`: two atomic operations per
+//!   operation). With the pool's lock taken once to hand a buffer out and once to
+//!   give it back, that is all the atomic work of a round trip.
+//! * **Closing** ([`OwnedRing::release_fd`]): once the client has shut down and
+//!   everything received is sent, or after an error, and only when no operation
+//!   of the connection is in flight (the ring would keep it open until their
+//!   final completions otherwise).
 //! * **Stopping**: a read of standard input waits for end of file.
 //! * **One ring per core** (`--threads N`): N threads, each with its own
 //!   [`OwnedRing`], pool and listener, all listening on the same port
@@ -83,8 +89,8 @@ use std::time::Duration;
 use uring::Ring;
 use uring::error::errno;
 use uring::owned::{
-    BufPool, IoBuf, ItemPoll, Multi, OpId, OpKey, OwnedRing, PoolBuf, SharedFd, Slice, StreamEnd,
-    ops,
+    BufPool, HeldFd, IoBuf, ItemPoll, Multi, OpId, OpKey, OwnedRing, PoolBuf, SharedFd, Slice,
+    StreamEnd, ops,
 };
 
 /// Submission queue entries.
@@ -450,7 +456,9 @@ const NO_CONN: u32 = u32::MAX;
 
 /// One client connection.
 struct Conn {
-    fd: SharedFd,
+    /// The socket, held by the ring: its operations name it without a
+    /// reference count each.
+    fd: HeldFd,
     /// The receive stream, while it is armed.
     recv: Option<RecvId>,
     /// Whether a cancellation of `recv` was asked for.
@@ -650,8 +658,19 @@ impl Server {
             }
         };
         self.accepted_once = true;
+        let fd = match self.ring.hold_fd(fd) {
+            Ok(fd) => fd,
+            // The ring holds as many as it can (the connection, dropped, is
+            // closed): the client sees it reset, as with a full accept queue.
+            Err(e) => {
+                eprintln!("echo_server: cannot hold a new connection: {e}");
+                self.stats.closed += 1;
+                self.stats.failed += 1;
+                return Ok(());
+            }
+        };
         let conn = Conn {
-            fd: SharedFd::from(fd),
+            fd,
             recv: None,
             recv_cancelled: false,
             items: 0,
@@ -709,7 +728,7 @@ impl Server {
 
     fn arm_recv(&mut self, idx: usize) -> io::Result<()> {
         let conn = self.conns[idx].as_mut().expect("a live connection");
-        let op = ops::RecvMultishot::new(&conn.fd, &self.pool);
+        let op = ops::RecvMultishot::new(conn.fd, &self.pool);
         match self.ring.submit_multishot(op) {
             Ok(id) => {
                 self.own(id.key(), idx);
@@ -913,7 +932,7 @@ impl Server {
     ) -> io::Result<()> {
         let conn = self.conn(idx);
         debug_assert!(conn.send.is_none());
-        let op = ops::Send::new(&conn.fd, buf).flags(libc::MSG_NOSIGNAL);
+        let op = ops::Send::new(conn.fd, buf).flags(libc::MSG_NOSIGNAL);
         match self.ring.submit_op(op) {
             Ok(id) => {
                 self.own(id.key(), idx);
@@ -1026,14 +1045,8 @@ impl Server {
         }
         let conn = self.conns[idx].take().expect("a live connection");
         self.free.push(idx);
-        if let Ok(fd) = conn.fd.try_unwrap() {
-            // Nobody waits for the close: its result (and the descriptor, if the
-            // kernel did not take it) is dropped when it completes.
-            match self.ring.submit_op(ops::Close::new(fd)) {
-                Ok(id) => self.ring.detach(id),
-                Err(e) => drop(e.op),
-            }
-        }
+        // No operation of it is in flight: the ring closes it now.
+        self.ring.release_fd(conn.fd)?;
         self.stats.closed += 1;
         self.stats.failed += u64::from(conn.broken);
         if self.max_conns.is_some_and(|m| self.stats.closed >= m) {
