@@ -4,7 +4,9 @@
 //!
 //! Every case runs its contenders interleaved (C, io-uring, uring, C, io-uring,
 //! uring…) so that the machine's noise hits them alike, and prints each one's
-//! medians with their ratios to C's (above 1 means faster than C): operations per
+//! medians with their ratios to C's (above 1 means faster than C; the median of
+//! each round's ratio to the C run of that round, with the middle half of those
+//! ratios, which says how far one run's ratio can be trusted): operations per
 //! second of wall time, as each program measures it, and per second of the CPU
 //! time (user and system, from `wait4`) the program (for echo, the server) used,
 //! setup included. The second is what a loaded machine disturbs least: time spent
@@ -170,7 +172,8 @@ pub fn run(o: Options) -> Result {
         run_cases(&cases, runs, None)?;
     }
     println!(
-        "(medians of {runs} interleaved runs each, higher is faster; x C = rate / C liburing 2.15's. \
+        "(medians of {runs} interleaved runs each, higher is faster; x C = the median of each round's \
+         rate / C liburing 2.15's in that round, with the middle half of those ratios. \
          ops/s: wall time, as each program measures it; ops/cpu-s: per second of CPU time, user \
          and system, the program (echo: the server) used, which waiting for a CPU on a loaded \
          machine does not inflate)"
@@ -327,11 +330,14 @@ fn echo_servers(echo: &Echo, progs: &Programs) -> Vec<Contender> {
 }
 
 /// Runs every case's contenders interleaved, `runs` times after one warm-up
-/// each, and prints their medians.
+/// each, and prints their medians, and their ratios to C's: the median of each
+/// round's ratio (a contender against the C run just before it, so that a drift
+/// of the machine's speed between rounds cancels out) and the middle half of
+/// those ratios, for how far one run's ratio can be trusted.
 fn run_cases(cases: &[Case], runs: usize, client: Option<&Path>) -> Result {
     println!(
-        "{:<24} {:<14} {:>11} {:>6} {:>11} {:>6}",
-        "case", "contender", "ops/s", "x C", "ops/cpu-s", "x C"
+        "{:<24} {:<14} {:>11} {:>6} {:>13} {:>11} {:>6} {:>13}",
+        "case", "contender", "ops/s", "x C", "(middle half)", "ops/cpu-s", "x C", "(middle half)"
     );
     for case in cases {
         let once = |c: &Contender| -> Result<Measured> {
@@ -353,28 +359,62 @@ fn run_cases(cases: &[Case], runs: usize, client: Option<&Path>) -> Result {
                 v.push(once(c)?);
             }
         }
-        let medians: Vec<(f64, f64)> = got
-            .iter()
-            .map(|v| {
-                let mut wall: Vec<f64> = v.iter().map(|m| m.wall).collect();
-                let mut cpu: Vec<f64> = v.iter().map(|m| m.cpu).collect();
-                (median(&mut wall), median(&mut cpu))
-            })
-            .collect();
-        let (c_wall, c_cpu) = medians[0];
-        for (c, (wall, cpu)) in case.contenders.iter().zip(&medians) {
+        for (c, v) in case.contenders.iter().zip(&got) {
+            let wall = paired(v, &got[0], |m| m.wall);
+            let cpu = paired(v, &got[0], |m| m.cpu);
             println!(
-                "{:<24} {:<14} {:>11.0} {:>6.3} {:>11.0} {:>6.3}",
+                "{:<24} {:<14} {:>11.0} {:>6.3} {:>13} {:>11.0} {:>6.3} {:>13}",
                 case.name,
                 c.name,
-                wall,
-                wall / c_wall,
-                cpu,
-                cpu / c_cpu
+                wall.median,
+                wall.ratio,
+                spread(wall.quartiles),
+                cpu.median,
+                cpu.ratio,
+                spread(cpu.quartiles),
             );
         }
     }
     Ok(())
+}
+
+/// One contender's rates against C's, run by run.
+struct Paired {
+    /// The median rate.
+    median: f64,
+    /// The median of the runs' ratios to C's run of the same round.
+    ratio: f64,
+    /// The first and third quartiles of those ratios.
+    quartiles: (f64, f64),
+}
+
+/// `runs`' rates (by `rate`) against the C runs `c` of the same rounds.
+fn paired(runs: &[Measured], c: &[Measured], rate: impl Fn(&Measured) -> f64) -> Paired {
+    let mut rates: Vec<f64> = runs.iter().map(&rate).collect();
+    let mut ratios: Vec<f64> = runs.iter().zip(c).map(|(m, c)| rate(m) / rate(c)).collect();
+    let ratio = median(&mut ratios);
+    Paired {
+        median: median(&mut rates),
+        ratio,
+        quartiles: quartiles(&ratios),
+    }
+}
+
+/// The first and third quartiles of `sorted` (ascending; its medians' halves'
+/// medians), or its only value twice.
+fn quartiles(sorted: &[f64]) -> (f64, f64) {
+    let n = sorted.len();
+    if n < 2 {
+        let v = sorted.first().copied().unwrap_or(f64::NAN);
+        return (v, v);
+    }
+    let mut low = sorted[..n / 2].to_vec();
+    let mut high = sorted[n.div_ceil(2)..].to_vec();
+    (median(&mut low), median(&mut high))
+}
+
+fn spread((q1, q3): (f64, f64)) -> String {
+    format!("{q1:.3}-{q3:.3}")
 }
 
 /// Builds the C program against the vendored liburing, the Rust benchmark, and
@@ -813,6 +853,34 @@ fn callgrind_total(bin: &Path, args: &[String]) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ratios_are_paired_by_round() {
+        let m = |wall: f64| Measured {
+            wall,
+            cpu: wall / 2.0,
+        };
+        // C's rate drifts by 2x between rounds; the contender stays 10 % ahead
+        // of it in each: the paired ratio is 1.1 with no spread, where the ratio
+        // of the two medians would be 1.1 only by luck.
+        let c: Vec<Measured> = [100.0, 200.0, 150.0, 120.0, 180.0].map(m).into();
+        let u: Vec<Measured> = [110.0, 220.0, 165.0, 132.0, 198.0].map(m).into();
+        let p = paired(&u, &c, |m| m.wall);
+        assert!((p.ratio - 1.1).abs() < 1e-9, "{}", p.ratio);
+        assert!((p.quartiles.0 - 1.1).abs() < 1e-9 && (p.quartiles.1 - 1.1).abs() < 1e-9);
+        assert_eq!(p.median, 165.0);
+        let c_self = paired(&c, &c, |m| m.cpu);
+        assert_eq!((c_self.ratio, c_self.quartiles), (1.0, (1.0, 1.0)));
+    }
+
+    #[test]
+    fn quartiles_are_the_medians_of_the_halves() {
+        assert_eq!(quartiles(&[1.0, 2.0, 3.0, 4.0, 5.0]), (1.5, 4.5));
+        assert_eq!(quartiles(&[1.0, 2.0, 3.0, 4.0]), (1.5, 3.5));
+        assert_eq!(quartiles(&[7.0]), (7.0, 7.0));
+        assert!(quartiles(&[]).0.is_nan());
+        assert_eq!(spread((0.98765, 1.0234)), "0.988-1.023");
+    }
 
     fn names(cases: &[Case]) -> Vec<&str> {
         cases.iter().map(|c| c.name.as_str()).collect()
