@@ -33,8 +33,9 @@
 //! `--instructions` counts user-space instructions per operation under valgrind's
 //! callgrind, which is deterministic where wall time is not: NOPs at batch 1 and
 //! 32, raw 4 KiB reads at QD 32 (C, io-uring, uring) and the safe layer's reads
-//! (taken with `completions` and with `completions_of`), beside the hand-written
-//! owned-buffer loop's, all on `SINGLE_ISSUER | DEFER_TASKRUN` rings.
+//! (taken with `completions` and with `completions_of`, and on a file the ring
+//! holds), beside the hand-written owned-buffer loop's, all on
+//! `SINGLE_ISSUER | DEFER_TASKRUN` rings.
 
 use crate::args;
 use crate::codegen::recipe;
@@ -754,6 +755,12 @@ fn count_instructions(progs: &Programs, data: &Path, filter: Option<&str>) -> Re
             "read 4KiB qd=32 of",
             strings(&["read", "32", "defer"]),
             Some("read-owned-of"),
+            (4_000, 12_000),
+        ),
+        (
+            "read 4KiB qd=32 held",
+            strings(&["read", "32", "defer"]),
+            Some("read-owned-held"),
             (4_000, 12_000),
         ),
         (
