@@ -3,7 +3,7 @@
 
 use std::io;
 
-use super::held::HeldFiles;
+use super::held::{HeldFiles, not_held};
 use super::op::imp::{self, Binding};
 use super::slab::{NO_FILE, Slab};
 use super::{Op, OpId, OpKey};
@@ -23,8 +23,12 @@ pub(super) fn bound_file(ring: u64, files: &HeldFiles, bound: Binding) -> io::Re
     }
     match bound.held {
         0 => Ok(NO_FILE),
-        u64::MAX => Err(two_held()),
-        token => files.lookup(token),
+        // `u64::MAX` (two held files) is looked up too, and found nowhere (its
+        // slot is one no file is ever held in): told apart only then.
+        token => files.find(token).ok_or_else(|| match token {
+            u64::MAX => two_held(),
+            _ => not_held(),
+        }),
     }
 }
 

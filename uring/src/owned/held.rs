@@ -227,7 +227,7 @@ impl HeldFiles {
     /// token's generation, and holding a descriptor of the token's number — if
     /// there is one.
     #[inline]
-    fn find(&self, token: u64) -> Option<u32> {
+    pub(super) fn find(&self, token: u64) -> Option<u32> {
         let index = token as u32 & INDEX_MASK;
         // The whole token but its tag: the slot's generation and the number.
         (*self.live.get(index as usize)? == token & !TOKEN_BIT).then_some(index)
@@ -319,7 +319,7 @@ impl Drop for HeldFiles {
 
 /// The refusal of an operation naming a file the ring does not hold.
 #[cold]
-fn not_held() -> io::Error {
+pub(super) fn not_held() -> io::Error {
     error::with_context(
         libc::EBADF,
         "this operation names a HeldFd this ring does not hold (released, or held by another ring)",
@@ -348,5 +348,10 @@ mod tests {
         };
         assert_eq!(top.token() & !TOKEN_BIT, u64::MAX >> 1);
         assert!(u64::from(GEN_MAX << INDEX_BITS | INDEX_MASK) < 1 << RAW_SHIFT);
+        // That token is u64::MAX, which marks an operation naming two held
+        // files: its slot is one no file is ever held in, so it is never found.
+        assert_eq!(top.token(), u64::MAX);
+        assert_eq!(top.key & INDEX_MASK, INDEX_MASK);
+        assert_eq!(MAX_HELD_FDS, INDEX_MASK as usize, "slots 0..MAX_HELD_FDS");
     }
 }
