@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use super::slab::Polled;
 use super::{ItemPoll, Multi, Multishot, Op, OpId, OpKey, OwnedRing, StreamEnd, SubmitError};
 use crate::error;
 
@@ -510,15 +511,10 @@ impl<T: Op> Future for OpFuture<T> {
         // Reap first (without a driver): this may finish other operations too,
         // whose futures are woken.
         this.inner.reap_and_wake()?;
-        let polled = {
-            let mut ring = this.inner.ring.borrow_mut();
-            match ring.take_ready(id) {
-                Some(out) => Some(Ok(out)),
-                None if !ring.is_in_flight(id) => {
-                    Some(Err(io::Error::from_raw_os_error(libc::ENOENT)))
-                }
-                None => None,
-            }
+        let polled = match this.inner.ring.borrow_mut().poll_op(id) {
+            Polled::Ready(out) => Some(Ok(out)),
+            Polled::Gone => Some(Err(io::Error::from_raw_os_error(libc::ENOENT))),
+            Polled::InFlight => None,
         };
         match polled {
             Some(out) => {

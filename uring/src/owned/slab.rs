@@ -365,6 +365,17 @@ struct Slot {
     op: Storage,
 }
 
+/// Where an operation is, from [`Slab::poll`].
+#[derive(Debug)]
+pub(super) enum Polled<O> {
+    /// Finished: its output, taken out of the table.
+    Ready(O),
+    /// In flight still.
+    InFlight,
+    /// Not in the table any more (its output was taken by other means).
+    Gone,
+}
+
 /// What [`Slab::on_cqe_with`] did with a completion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Routed {
@@ -767,6 +778,29 @@ impl Slab {
     #[inline(always)]
     fn done_as<T: Op>(&self, slot: u32, generation: u64) -> Option<(&'static VTable, Cqe)> {
         self.done_where(slot, generation, |t| t == TypeId::of::<T>())
+    }
+
+    /// Where the `T` at `slot` of `generation` is, in one look-up: its output,
+    /// taken (as [`take`](Self::take)) if it has finished; in flight still; or
+    /// gone (taken by other means: the slot holds another operation, or none).
+    #[inline]
+    pub(super) fn poll<T: Op>(&mut self, slot: u32, generation: u64) -> Polled<T::Output> {
+        let Some(s) = self.slots.get(slot as usize) else {
+            return Polled::Gone;
+        };
+        if s.generation != generation {
+            return Polled::Gone;
+        }
+        match s.state {
+            State::InFlight { .. } => Polled::InFlight,
+            State::Done { vt } if s.op_type == TypeId::of::<T>() => {
+                let cqe = s.cqe;
+                // SAFETY: a `Done` slot of a `T` (just looked up, bounds
+                // included).
+                Polled::Ready(unsafe { self.take_done::<T>(slot, vt, cqe) })
+            }
+            _ => Polled::Gone,
+        }
     }
 
     /// Takes the output of the finished operation at `slot` of `generation`, if

@@ -184,6 +184,33 @@ fn a_forgotten_future_leaves_its_operation_running_and_its_output_queued() {
     });
 }
 
+#[test]
+fn a_future_is_pending_in_flight_and_fails_with_enoent_once_its_output_is_taken_elsewhere() {
+    with_runtime(|ring| async move {
+        let (r, mut w) = UnixStream::pair().unwrap();
+        let mut fut = ring.run(ops::Recv::new(r, Vec::with_capacity(8))).unwrap();
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        // Nothing to receive yet: in flight, pending.
+        assert!(std::pin::Pin::new(&mut fut).poll(&mut cx).is_pending());
+        w.write_all(b"gone").unwrap();
+        while ring.in_flight() > 0 {
+            ring.process_blocking().unwrap();
+        }
+        // Its output is taken through the ring itself...
+        let outputs: Vec<_> = ring.with_ring(|r| r.completions().collect());
+        let (n, buf) = outputs
+            .into_iter()
+            .next()
+            .expect("the receive finished")
+            .downcast::<ops::Recv<Vec<u8>>>()
+            .unwrap();
+        assert_eq!((n.unwrap(), &buf[..]), (4, &b"gone"[..]));
+        // ...so the future has nothing left to give.
+        let err = fut.await.unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+    });
+}
+
 /// The library's tokio driver: no `unsafe` in user code, and it ends by itself
 /// once the ring's last handle is dropped (the ring's drop signals the eventfd).
 #[test]

@@ -10,7 +10,7 @@ use super::OwnedRing;
 use crate::Ring;
 use crate::cqueue::{CqCursor, Cqe};
 use crate::owned::direct::Passed;
-use crate::owned::slab::{Keep, Pick, PickAny, PickOf, Routed, Slab};
+use crate::owned::slab::{Keep, Pick, PickAny, PickOf, Polled, Routed, Slab};
 use crate::owned::table::{TAG_INTERNAL, owned_slot};
 use crate::owned::{Completion, Op, OpId, OpKey};
 
@@ -310,6 +310,17 @@ impl OwnedRing {
         }
         let _ = self.reap_now();
         self.take_ready(id)
+    }
+
+    /// Where the operation of `id` is (see [`Slab::poll`]): one look-up where
+    /// [`take_ready`](Self::take_ready) and [`is_in_flight`](Self::is_in_flight)
+    /// make two. Another ring's id is `Gone`.
+    #[inline]
+    pub(in crate::owned) fn poll_op<T: Op>(&mut self, id: &OpId<T>) -> Polled<T::Output> {
+        if id.key.ring != self.id {
+            return Polled::Gone;
+        }
+        self.table.poll::<T>(id.key.slot, id.key.generation)
     }
 
     pub(in crate::owned) fn take_ready<T: Op>(&mut self, id: &OpId<T>) -> Option<T::Output> {

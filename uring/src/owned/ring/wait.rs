@@ -6,6 +6,7 @@ use std::io;
 
 use super::OwnedRing;
 use crate::error;
+use crate::owned::slab::Polled;
 use crate::owned::{Completion, Op, OpId, OpKey};
 
 impl OwnedRing {
@@ -28,13 +29,11 @@ impl OwnedRing {
         }
         loop {
             self.reap()?;
-            if let Some(out) = self.take_ready(&id) {
-                return Ok(out);
+            match self.poll_op(&id) {
+                Polled::Ready(out) => return Ok(out),
+                Polled::Gone => return Err(io::Error::from_raw_os_error(libc::ENOENT)),
+                Polled::InFlight => self.wait_one()?,
             }
-            if !self.table.is_in_flight(id.key.slot, id.key.generation) {
-                return Err(io::Error::from_raw_os_error(libc::ENOENT));
-            }
-            self.wait_one()?;
         }
     }
 
