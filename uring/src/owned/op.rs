@@ -424,3 +424,44 @@ impl<T> From<SubmitError<T>> for io::Error {
         e.error
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::imp::Binding;
+
+    #[test]
+    fn bindings_merge_part_by_part_and_two_values_conflict() {
+        let (r1, r2) = (Binding::ring(1), Binding::ring(2));
+        let (h1, h2) = (Binding::held(1 << 63 | 5), Binding::held(1 << 63 | 6));
+        assert_eq!(Binding::NONE.and(r1), r1);
+        assert_eq!(r1.and(Binding::NONE), r1);
+        assert_eq!(r1.and(r1), r1);
+        assert_eq!(h1.and(h1), h1, "one file named twice is one file");
+        // A ring's registration and a held file: both kept.
+        assert_eq!(
+            r1.and(h1),
+            Binding {
+                ring: 1,
+                held: h1.held
+            }
+        );
+        assert_eq!(h1.and(r1), r1.and(h1));
+        // Two rings, or two files: a conflict, which stays one.
+        assert_eq!(
+            r1.and(r2),
+            Binding {
+                ring: u64::MAX,
+                held: 0
+            }
+        );
+        assert_eq!(
+            h1.and(h2),
+            Binding {
+                ring: 0,
+                held: u64::MAX
+            }
+        );
+        assert_eq!(r1.and(r2).and(r1).ring, u64::MAX);
+        assert_eq!(h1.and(h2).and(h2).held, u64::MAX);
+    }
+}
