@@ -14,6 +14,22 @@ fn ring() -> OwnedRing {
     OwnedRing::new(16).expect("io_uring set-up")
 }
 
+/// A ring with a pool (group `group`: `count` buffers of `size` bytes) and a
+/// socket pair: the end to receive from, shared, and its peer to write into.
+/// `None`, the test skipped (named `what`), where the kernel has no buffer
+/// rings.
+fn ring_pool_socket(
+    group: u16,
+    count: u16,
+    size: u32,
+    what: &str,
+) -> Option<(OwnedRing, BufPool, uring::owned::SharedFd, UnixStream)> {
+    let mut ring = ring();
+    let pool = pool_or_skip(&mut ring, group, count, size, what)?;
+    let (r, w) = UnixStream::pair().unwrap();
+    Some((ring, pool, uring::owned::SharedFd::from(r), w))
+}
+
 fn recv(
     ring: &mut OwnedRing,
     fd: &uring::owned::SharedFd,
@@ -63,12 +79,9 @@ fn recv_select_hands_over_exactly_the_bytes_and_reuses_the_buffer_after_drop() {
 
 #[test]
 fn an_exhausted_pool_fails_with_enobufs_until_a_guard_drops() {
-    let mut ring = ring();
-    let Some(pool) = pool_or_skip(&mut ring, 2, 2, 16, "exhaust") else {
+    let Some((mut ring, pool, r, mut w)) = ring_pool_socket(2, 2, 16, "exhaust") else {
         return;
     };
-    let (r, mut w) = UnixStream::pair().unwrap();
-    let r = uring::owned::SharedFd::from(r);
     let mut held = Vec::new();
     for msg in [&b"aa"[..], b"bbb"] {
         w.write_all(msg).unwrap();
@@ -90,12 +103,9 @@ fn an_exhausted_pool_fails_with_enobufs_until_a_guard_drops() {
 
 #[test]
 fn a_forgotten_guard_keeps_its_buffer_out_and_nothing_else_breaks() {
-    let mut ring = ring();
-    let Some(pool) = pool_or_skip(&mut ring, 3, 2, 16, "forget") else {
+    let Some((mut ring, pool, r, mut w)) = ring_pool_socket(3, 2, 16, "forget") else {
         return;
     };
-    let (r, mut w) = UnixStream::pair().unwrap();
-    let r = uring::owned::SharedFd::from(r);
     w.write_all(b"lost").unwrap();
     let lost = recv(&mut ring, &r, &pool).unwrap();
     let lost_id = lost.buffer_id().unwrap();
@@ -139,12 +149,9 @@ fn a_guard_outlives_the_ring_and_the_pool_handle() {
 /// it, which unregisters its group: until then the group stays taken.
 #[test]
 fn the_last_of_the_handles_and_guards_frees_the_pool() {
-    let mut ring = ring();
-    let Some(pool) = pool_or_skip(&mut ring, 12, 2, 16, "last frees") else {
+    let Some((mut ring, pool, r, mut w)) = ring_pool_socket(12, 2, 16, "last frees") else {
         return;
     };
-    let (r, mut w) = UnixStream::pair().unwrap();
-    let r = uring::owned::SharedFd::from(r);
     w.write_all(b"one").unwrap();
     let first = recv(&mut ring, &r, &pool).unwrap();
     w.write_all(b"two").unwrap();
@@ -182,12 +189,9 @@ fn the_last_of_the_handles_and_guards_frees_the_pool() {
 
 #[test]
 fn a_guard_dropped_on_another_thread_recycles_its_buffer() {
-    let mut ring = ring();
-    let Some(pool) = pool_or_skip(&mut ring, 5, 1, 16, "threads") else {
+    let Some((mut ring, pool, r, mut w)) = ring_pool_socket(5, 1, 16, "threads") else {
         return;
     };
-    let (r, mut w) = UnixStream::pair().unwrap();
-    let r = uring::owned::SharedFd::from(r);
     w.write_all(b"over there").unwrap();
     let buf = recv(&mut ring, &r, &pool).unwrap();
     let got = std::thread::spawn(move || {
@@ -420,12 +424,10 @@ fn returns_from_another_thread_race_the_rings_takes_and_lose_nothing() {
 /// freed memory (AddressSanitizer checks this run).
 #[test]
 fn guards_dropped_on_two_threads_after_the_ring_is_gone() {
-    let mut ring = ring();
-    let Some(pool) = pool_or_skip(&mut ring, 12, 8, 16, "guards after the ring") else {
+    let Some((mut ring, pool, r, mut w)) = ring_pool_socket(12, 8, 16, "guards after the ring")
+    else {
         return;
     };
-    let (r, mut w) = UnixStream::pair().unwrap();
-    let r = uring::owned::SharedFd::from(r);
     let mut bufs = Vec::new();
     for i in 0..8u8 {
         w.write_all(&[i; 3]).unwrap();
