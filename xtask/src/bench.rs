@@ -735,40 +735,31 @@ fn count_instructions(progs: &Programs, data: &Path, filter: Option<&str>) -> Re
         return Err("valgrind is not installed (apt-get install valgrind)".into());
     }
     let data = data.display().to_string();
-    let nop = |batch: &str| -> Vec<String> { strings(&["nop", batch, "defer"]) };
-    let cases: Vec<CountCase> = vec![
-        ("NOP batch=1", nop("1"), None, (20_000, 60_000)),
-        ("NOP batch=32", nop("32"), None, (20_000, 60_000)),
+    let nop = |name, batch: &str| -> CountCase {
         (
-            "read 4KiB qd=32 raw",
-            strings(&["read", "32", "defer"]),
+            name,
+            strings(&["nop", batch, "defer"]),
             None,
-            (4_000, 12_000),
-        ),
+            (20_000, 60_000),
+        )
+    };
+    // The raw read (no Rust mode: `read`), or the Rust benchmark's `mode` of it.
+    let read = |name, mode| -> CountCase {
         (
-            "read 4KiB qd=32 owned",
+            name,
             strings(&["read", "32", "defer"]),
-            Some("read-owned"),
+            mode,
             (4_000, 12_000),
-        ),
-        (
-            "read 4KiB qd=32 of",
-            strings(&["read", "32", "defer"]),
-            Some("read-owned-of"),
-            (4_000, 12_000),
-        ),
-        (
-            "read 4KiB qd=32 held",
-            strings(&["read", "32", "defer"]),
-            Some("read-owned-held"),
-            (4_000, 12_000),
-        ),
-        (
-            "read 4KiB qd=32 by hand",
-            strings(&["read", "32", "defer"]),
-            Some("read-hand"),
-            (4_000, 12_000),
-        ),
+        )
+    };
+    let cases: Vec<CountCase> = vec![
+        nop("NOP batch=1", "1"),
+        nop("NOP batch=32", "32"),
+        read("read 4KiB qd=32 raw", None),
+        read("read 4KiB qd=32 owned", Some("read-owned")),
+        read("read 4KiB qd=32 of", Some("read-owned-of")),
+        read("read 4KiB qd=32 held", Some("read-owned-held")),
+        read("read 4KiB qd=32 by hand", Some("read-hand")),
     ];
     println!(
         "{:<24} {:>10} {:>10} {:>10} {:>9} {:>9}",
