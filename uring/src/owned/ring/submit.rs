@@ -66,6 +66,9 @@ impl OwnedRing {
         // one a failed push takes (the op is not kept twice on the way in).
         if bound != Binding::NONE {
             match bound_file(self.id, &self.table.files, bound) {
+                // Bound to this ring only (a pool, registered buffers): `insert`
+                // recorded no file already.
+                Ok(NO_FILE) => {}
                 Ok(file) => self.table.name_file::<T>(slot, file),
                 Err(e) => return Err((self.table.remove_unsubmitted::<T>(slot), Some(e))),
             }
