@@ -10,7 +10,10 @@
 //! second of wall time, as each program measures it, and per second of the CPU
 //! time (user and system, from `wait4`) the program (for echo, the server) used,
 //! setup included. The second is what a loaded machine disturbs least: time spent
-//! waiting for a CPU is not counted.
+//! waiting for a CPU is not counted. A second table splits that CPU time into user
+//! space and kernel per operation, and gives what each contender's user-space time
+//! adds to C's as a share of C's whole CPU time per operation: the kernel's own
+//! cost per read, and how much room it leaves a binding's code.
 //!
 //! * NOPs and 4 KiB reads: the C program (`xtask/bench/bench.c`, `-O2`, liburing's
 //!   inline helpers and its `io_uring_submit_and_wait`), the `io-uring` crate
@@ -177,7 +180,11 @@ pub fn run(o: Options) -> Result {
          rate / C liburing 2.15's in that round, with the middle half of those ratios. \
          ops/s: wall time, as each program measures it; ops/cpu-s: per second of CPU time, user \
          and system, the program (echo: the server) used, which waiting for a CPU on a loaded \
-         machine does not inflate)"
+         machine does not inflate. user and kernel ns/op: that CPU time split as the kernel \
+         accounts it (by sampling at its tick: rough for one run, less so as a median), \
+         medians; user - C's %: the median of each round's user ns/op less the C \
+         run's, as a share of the C run's CPU ns/op: what the contender's own code costs beyond \
+         C's, which a rate x C of 1/(1 + share) reflects)"
     );
     Ok(())
 }
@@ -340,6 +347,8 @@ fn run_cases(cases: &[Case], runs: usize, client: Option<&Path>) -> Result {
         "{:<24} {:<14} {:>11} {:>6} {:>13} {:>11} {:>6} {:>13}",
         "case", "contender", "ops/s", "x C", "(middle half)", "ops/cpu-s", "x C", "(middle half)"
     );
+    // The CPU-time split, printed after the rates.
+    let mut split = Vec::new();
     for case in cases {
         let once = |c: &Contender| -> Result<Measured> {
             match &c.how {
@@ -374,7 +383,30 @@ fn run_cases(cases: &[Case], runs: usize, client: Option<&Path>) -> Result {
                 cpu.ratio,
                 spread(cpu.quartiles),
             );
+            let first = &got[0];
+            let mut user: Vec<f64> = v.iter().map(|m| m.user_ns).collect();
+            let mut system: Vec<f64> = v.iter().map(|m| m.system_ns).collect();
+            let mut extra: Vec<f64> = v
+                .iter()
+                .zip(first)
+                .map(|(m, c)| (m.user_ns - c.user_ns) / (c.user_ns + c.system_ns))
+                .collect();
+            split.push(format!(
+                "{:<24} {:<14} {:>11.1} {:>11.1} {:>+13.1}",
+                case.name,
+                c.name,
+                median(&mut user),
+                median(&mut system),
+                100.0 * median(&mut extra),
+            ));
         }
+    }
+    println!(
+        "\n{:<24} {:<14} {:>11} {:>11} {:>13}",
+        "case", "contender", "user ns/op", "kernel ns/op", "user - C's %"
+    );
+    for line in split {
+        println!("{line}");
     }
     Ok(())
 }
@@ -555,9 +587,18 @@ impl Drop for ServerGuard {
     }
 }
 
+/// The CPU time a process used, in seconds.
+#[derive(Clone, Copy)]
+struct Cpu {
+    /// In user space.
+    user: f64,
+    /// In the kernel, on its behalf.
+    system: f64,
+}
+
 /// Waits for `child` to exit (reaping it: do not wait for it again), returning its
-/// status and the CPU time, user and system, it used in seconds.
-fn wait_with_cpu(child: &Child) -> Result<(std::process::ExitStatus, f64)> {
+/// status and the CPU time it used.
+fn wait_with_cpu(child: &Child) -> Result<(std::process::ExitStatus, Cpu)> {
     use std::os::unix::process::ExitStatusExt as _;
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
@@ -578,7 +619,10 @@ fn wait_with_cpu(child: &Child) -> Result<(std::process::ExitStatus, f64)> {
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Ok((
         std::process::ExitStatus::from_raw(status),
-        secs(ru.ru_utime) + secs(ru.ru_stime),
+        Cpu {
+            user: secs(ru.ru_utime),
+            system: secs(ru.ru_stime),
+        },
     ))
 }
 
@@ -639,10 +683,7 @@ fn measure_echo(
         return Err(format!("{} exited with {status}: {err}", server.display()));
     }
     let wall = ops_per_sec(&out, client)?;
-    Ok(Measured {
-        wall,
-        cpu: ops as f64 / cpu,
-    })
+    Ok(Measured::new(wall, ops, cpu))
 }
 
 /// A 256 MiB file of pseudo-random bytes, read once so it sits in the page cache.
@@ -674,6 +715,24 @@ struct Measured {
     /// used, setup included: what a loaded machine disturbs least, since time
     /// spent waiting for a CPU is not counted.
     cpu: f64,
+    /// Nanoseconds of user-space CPU time per operation, setup included.
+    user_ns: f64,
+    /// Nanoseconds of the kernel's CPU time per operation, on the process's
+    /// behalf: for a read, what the kernel itself costs per read.
+    system_ns: f64,
+}
+
+impl Measured {
+    /// `ops` operations at `wall` per second, in `cpu`.
+    fn new(wall: f64, ops: u64, cpu: Cpu) -> Measured {
+        let ops = ops as f64;
+        Measured {
+            wall,
+            cpu: ops / (cpu.user + cpu.system),
+            user_ns: cpu.user * 1e9 / ops,
+            system_ns: cpu.system * 1e9 / ops,
+        }
+    }
 }
 
 /// Runs benchmark `bin` with `args` (`ops` operations).
@@ -699,10 +758,7 @@ fn measure(bin: &Path, args: &[String], ops: u64) -> Result<Measured> {
         ));
     }
     let wall = ops_per_sec(&out, bin)?;
-    Ok(Measured {
-        wall,
-        cpu: ops as f64 / cpu,
-    })
+    Ok(Measured::new(wall, ops, cpu))
 }
 
 /// The `ops_per_sec N` line every benchmark program and the load generator print.
@@ -857,6 +913,8 @@ mod tests {
         let m = |wall: f64| Measured {
             wall,
             cpu: wall / 2.0,
+            user_ns: 1.0,
+            system_ns: 1.0,
         };
         // C's rate drifts by 2x between rounds; the contender stays 10 % ahead
         // of it in each: the paired ratio is 1.1 with no spread, where the ratio
