@@ -9,8 +9,11 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use super::ops::FileRef;
 use super::slab::Polled;
-use super::{ItemPoll, Multi, Multishot, Op, OpId, OpKey, OwnedRing, StreamEnd, SubmitError};
+use super::{
+    HeldFd, ItemPoll, Multi, Multishot, Op, OpId, OpKey, OwnedRing, StreamEnd, SubmitError,
+};
 use crate::error;
 
 /// An [`OwnedRing`] for async code: operations become futures (and multishot
@@ -65,9 +68,9 @@ pub(super) struct Inner {
     /// just touched, and the wakers to wake.
     keys: RefCell<Vec<OpKey>>,
     to_wake: RefCell<Vec<Waker>>,
-    /// Operations whose futures were dropped while the ring was borrowed: to
-    /// cancel and detach at the next chance.
-    orphans: RefCell<Vec<OpKey>>,
+    /// What a drop could not do because the ring was borrowed just then: to do
+    /// at the next chance.
+    later: RefCell<Vec<Later>>,
     /// Registered with the ring; declared after it, so closed after the ring is
     /// torn down (the kernel holds its own reference anyway).
     eventfd: OwnedFd,
@@ -104,7 +107,7 @@ impl AsyncRing {
                 wakers: RefCell::new(Wakers::default()),
                 keys: RefCell::new(Vec::new()),
                 to_wake: RefCell::new(Vec::new()),
-                orphans: RefCell::new(Vec::new()),
+                later: RefCell::new(Vec::new()),
                 eventfd,
                 driver: RefCell::new(None),
                 unsubmitted: Cell::new(false),
@@ -229,9 +232,7 @@ impl AsyncRing {
             let mut ring = self.inner.ring.borrow_mut();
             // Cancellations left by futures dropped while the ring was busy go in
             // first, or the wait below could be for them.
-            for key in self.inner.orphans.borrow_mut().drain(..) {
-                forget_op(&mut ring, key);
-            }
+            self.inner.do_later(&mut ring);
             if ring.in_flight() > 0 {
                 ring.wait_one()?;
             }
@@ -245,6 +246,94 @@ impl AsyncRing {
     /// How many operations are in flight (see [`OwnedRing::in_flight`]).
     pub fn in_flight(&self) -> usize {
         self.inner.ring.borrow().in_flight()
+    }
+
+    /// Holds `fd` in the ring ([`OwnedRing::hold_fd`]) for as long as the
+    /// returned [`HeldFile`] lives: operations name it (`&HeldFile` is
+    /// `Into<FileRef>`) with no atomic reference count per operation, where a
+    /// [`SharedFd`](super::SharedFd) takes two. Dropping the `HeldFile`
+    /// releases the descriptor, which is closed once no operation in flight
+    /// names it.
+    ///
+    /// ```
+    /// use uring::owned::{AsyncRing, OwnedRing, ops};
+    /// let ring = AsyncRing::new(OwnedRing::new(4)?)?;
+    /// let file = ring.hold(std::fs::File::open("/dev/zero")?)?;
+    /// let mut fut = ring.run(ops::Read::new(&file, vec![1u8; 4], 0))?;
+    /// let waker = std::task::Waker::noop();
+    /// let mut cx = std::task::Context::from_waker(&waker);
+    /// let (n, buf) = loop {
+    ///     if let std::task::Poll::Ready(out) = std::pin::Pin::new(&mut fut).poll(&mut cx) {
+    ///         break out?;
+    ///     }
+    ///     ring.process_blocking()?;
+    /// };
+    /// assert_eq!((n?, &buf[..]), (4, &[0u8; 4][..]));
+    /// # use std::future::Future as _;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`OwnedRing::hold_fd`] (`fd` is closed).
+    ///
+    /// # Panics
+    ///
+    /// If called from inside [`with_ring`](Self::with_ring) on the same ring.
+    pub fn hold(&self, fd: impl Into<OwnedFd>) -> io::Result<HeldFile> {
+        let fd = self.inner.ring.borrow_mut().hold_fd(fd)?;
+        Ok(HeldFile {
+            inner: Rc::clone(&self.inner),
+            fd,
+        })
+    }
+}
+
+/// A descriptor an [`AsyncRing`] holds for as long as this lives (from
+/// [`AsyncRing::hold`]): the async counterpart of a [`HeldFd`], which releases
+/// its descriptor when dropped. Operations name it by reference
+/// (`ops::Recv::new(&file, buf)`); those in flight when it is dropped keep the
+/// descriptor open until their final completions.
+///
+/// Not `Send` (it holds the ring, as the ring's futures do); not `Clone` (one
+/// owner releases it): share it by reference, or in an `Rc`.
+pub struct HeldFile {
+    inner: Rc<Inner>,
+    fd: HeldFd,
+}
+
+impl HeldFile {
+    /// The ring's handle of the descriptor: `Copy`, for an operation on this
+    /// ring to name (refused with `EBADF` once this `HeldFile` is dropped).
+    pub fn held(&self) -> HeldFd {
+        self.fd
+    }
+}
+
+impl From<&HeldFile> for FileRef {
+    /// The held descriptor: the ring counts the operation as its user.
+    fn from(file: &HeldFile) -> FileRef {
+        FileRef::Held(file.fd)
+    }
+}
+
+impl AsRawFd for HeldFile {
+    /// The descriptor's number (open while this lives: `hold` took a plain
+    /// descriptor).
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.raw
+    }
+}
+
+impl Drop for HeldFile {
+    fn drop(&mut self) {
+        self.inner.now_or_later(Later::Release(self.fd));
+    }
+}
+
+impl fmt::Debug for HeldFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeldFile").field("fd", &self.fd).finish()
     }
 }
 
@@ -331,9 +420,7 @@ impl Inner {
     pub(super) fn submit_reap_wake(&self) -> io::Result<usize> {
         let mut touched = {
             let mut ring = self.ring.borrow_mut();
-            for key in self.orphans.borrow_mut().drain(..) {
-                forget_op(&mut ring, key);
-            }
+            self.do_later(&mut ring);
             // On a DEFER_TASKRUN ring, deferred completions are posted only when
             // this task enters the kernel asking for events: the submit does
             // that too, in the same enter.
@@ -405,9 +492,41 @@ impl Inner {
     /// (done by the next `process`, `process_blocking` or poll of a future).
     fn abandon(&self, key: OpKey) {
         self.forget_waker(key);
+        self.now_or_later(Later::Forget(key));
+    }
+
+    /// Does `what` on the ring now, or, if the ring is borrowed just then (a
+    /// drop inside [`AsyncRing::with_ring`], say), at the next `process`,
+    /// `process_blocking` or poll of a future.
+    fn now_or_later(&self, what: Later) {
         match self.ring.try_borrow_mut() {
-            Ok(mut ring) => forget_op(&mut ring, key),
-            Err(_) => self.orphans.borrow_mut().push(key),
+            Ok(mut ring) => what.run(&mut ring),
+            Err(_) => self.later.borrow_mut().push(what),
+        }
+    }
+
+    /// Does what drops left for later.
+    fn do_later(&self, ring: &mut OwnedRing) {
+        for what in self.later.borrow_mut().drain(..) {
+            what.run(ring);
+        }
+    }
+}
+
+/// What a drop leaves for later when the ring is borrowed.
+enum Later {
+    /// A dropped future's (or stream's) operation: cancel and detach it.
+    Forget(OpKey),
+    /// A dropped [`HeldFile`]'s descriptor: release it.
+    Release(HeldFd),
+}
+
+impl Later {
+    fn run(self, ring: &mut OwnedRing) {
+        match self {
+            Later::Forget(key) => forget_op(ring, key),
+            // Only `EBADF`, for a handle released already through `with_ring`.
+            Later::Release(fd) => drop(ring.release_fd(fd)),
         }
     }
 }

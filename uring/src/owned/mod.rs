@@ -406,7 +406,7 @@ mod table;
 mod tokio_driver;
 
 #[cfg(feature = "async")]
-pub use asyncio::{AsyncRing, ItemStream, NextItem, OpFuture};
+pub use asyncio::{AsyncRing, HeldFile, ItemStream, NextItem, OpFuture};
 
 pub use aligned::AlignedBuf;
 pub use buf::{IoBuf, IoBufMut, Slice};

@@ -305,6 +305,59 @@ fn a_future_dropped_while_the_ring_is_borrowed_is_cancelled_later() {
     });
 }
 
+#[test]
+fn a_held_file_serves_futures_and_is_closed_once_dropped_and_its_last_operation_done() {
+    let _no_forks = support::no_forks();
+    with_runtime(|ring| async move {
+        let (r, mut w) = UnixStream::pair().unwrap();
+        let file = ring.hold(r).unwrap();
+        w.write_all(b"first").unwrap();
+        let (n, buf) = ring
+            .run(ops::Recv::new(&file, Vec::with_capacity(8)))
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!((n.unwrap(), &buf[..]), (5, &b"first"[..]));
+        // In flight when the HeldFile goes: the descriptor stays open for it.
+        let fut = ring
+            .run(ops::Recv::new(&file, Vec::with_capacity(8)))
+            .unwrap();
+        let handle = file.held();
+        drop(file);
+        let refused = ring
+            .run(ops::Recv::new(handle, Vec::with_capacity(8)))
+            .unwrap_err();
+        assert_eq!(errno(&refused.error), Some(libc::EBADF));
+        // Open: the byte `peer_closed` writes is what the receive gets.
+        assert!(!support::peer_closed(&mut w));
+        let (n, buf) = fut.await.unwrap();
+        assert_eq!((n.unwrap(), &buf[..]), (1, &b"?"[..]));
+        assert!(
+            support::peer_closed(&mut w),
+            "still open after the last operation"
+        );
+    });
+}
+
+#[test]
+fn a_held_file_dropped_while_the_ring_is_borrowed_is_released_later() {
+    let _no_forks = support::no_forks();
+    let ring = AsyncRing::new(OwnedRing::new(4).unwrap()).unwrap();
+    let (r, mut w) = UnixStream::pair().unwrap();
+    let file = ring.hold(r).unwrap();
+    let handle = file.held();
+    ring.with_ring(|owned| {
+        drop(file);
+        assert!(owned.holds_fd(&handle), "released with the ring borrowed");
+    });
+    assert!(!support::peer_closed(&mut w));
+    // The next process releases it (and, with nothing signalled, says so).
+    let e = ring.process().unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+    assert!(!ring.with_ring(|owned| owned.holds_fd(&handle)));
+    assert!(support::peer_closed(&mut w), "not closed by the release");
+}
+
 fn echo_example() -> PathBuf {
     support::example("tokio_echo", &["tokio"])
 }

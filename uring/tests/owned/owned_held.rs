@@ -3,22 +3,13 @@
 //! flight name them, refuses released or foreign ones, and closes them after
 //! the last operation's final completion, or with the ring.
 
-use crate::support;
+use crate::support::{self, peer_closed};
 
-use std::io::{ErrorKind, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::os::unix::net::UnixStream;
 
 use uring::error::errno;
 use uring::owned::{BufPool, OwnedRing, ops};
-
-/// Whether the peer of `w` (a stream socket) is closed: a write fails with
-/// `EPIPE`. (Rust ignores `SIGPIPE`.)
-fn peer_closed(w: &mut UnixStream) -> bool {
-    match w.write_all(b"?") {
-        Err(e) => e.kind() == ErrorKind::BrokenPipe,
-        Ok(()) => false,
-    }
-}
 
 #[test]
 fn reads_and_writes_name_a_held_file() {

@@ -107,6 +107,17 @@ pub fn spawn(cmd: &mut Command) -> std::io::Result<Child> {
     cmd.spawn()
 }
 
+/// Whether the peer of `w` (a stream socket) is closed: a write (of one byte,
+/// which the peer receives if it is open) fails with `EPIPE`. (Rust ignores
+/// `SIGPIPE`.) Hold [`no_forks`] around the close it checks for.
+pub fn peer_closed(w: &mut std::os::unix::net::UnixStream) -> bool {
+    use std::io::Write as _;
+    match w.write_all(b"?") {
+        Err(e) => e.kind() == std::io::ErrorKind::BrokenPipe,
+        Ok(()) => false,
+    }
+}
+
 /// Keeps every other test of this process from starting a child (through [`spawn`])
 /// until the guard is dropped; waits for the ones being started. For a test that
 /// checks that the last copy of a descriptor is closed.
