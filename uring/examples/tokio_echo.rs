@@ -13,12 +13,14 @@
 //! (an `ItemStream`), bytes arrive in buffers the kernel picks from a `BufPool`
 //! (or plain `Vec`s on kernels without buffer rings), and each received buffer is
 //! handed to the send as it is — no copy — and recycled when the send gives it
-//! back. tokio only waits for the ring's eventfd.
+//! back. Each connection's socket is held by the ring (`AsyncRing::hold`), so
+//! that its operations name it without an atomic reference count. tokio only
+//! waits for the ring's eventfd.
 
 use std::io::{self, Write as _};
 use std::net::{Ipv4Addr, TcpListener};
 
-use uring::owned::{AsyncRing, BufPool, IoBuf, OwnedRing, SharedFd, ops};
+use uring::owned::{AsyncRing, BufPool, HeldFile, IoBuf, OwnedRing, ops};
 
 fn main() -> io::Result<()> {
     let limit = match std::env::args().nth(1) {
@@ -56,7 +58,10 @@ async fn serve(limit: Option<usize>) -> io::Result<()> {
         let Some(conn) = accepts.next().await else {
             break;
         };
-        let conn = SharedFd::from(conn?);
+        // Held by the ring: its operations name it with no reference count
+        // (a `SharedFd` would take two atomic operations per operation); the
+        // session's end drops it, which closes it.
+        let conn = ring.hold(conn?)?;
         sessions.push(tokio::task::spawn_local(echo(
             ring.clone(),
             pool.clone(),
@@ -74,7 +79,7 @@ async fn serve(limit: Option<usize>) -> io::Result<()> {
 }
 
 /// Echoes `conn` until end of file; returns the byte count.
-async fn echo(ring: AsyncRing, pool: Option<BufPool>, conn: SharedFd) -> io::Result<u64> {
+async fn echo(ring: AsyncRing, pool: Option<BufPool>, conn: HeldFile) -> io::Result<u64> {
     let mut total = 0u64;
     loop {
         let n = match &pool {
@@ -100,7 +105,7 @@ async fn echo(ring: AsyncRing, pool: Option<BufPool>, conn: SharedFd) -> io::Res
 }
 
 /// Sends all of `buf`, resubmitting after short sends.
-async fn send_all<B: IoBuf>(ring: &AsyncRing, conn: &SharedFd, buf: B) -> io::Result<usize> {
+async fn send_all<B: IoBuf>(ring: &AsyncRing, conn: &HeldFile, buf: B) -> io::Result<usize> {
     let len = buf.bytes_init();
     let mut sent = 0;
     let mut buf = buf.slice(..);
