@@ -18,7 +18,8 @@
 //! a look-up per read, no atomics). `read-owned-of` is `read-owned` taking the reads'
 //! outputs with `OwnedRing::completions_of` instead of `completions` and `downcast`.
 //! `read-hand` is the same owned-buffer workload written by hand on the raw level
-//! for this one operation (`ring/hand.rs`): what a safe layer's read costs at least.
+//! for this one operation (`ring/hand.rs`), naming the file by number with no
+//! share or look-up per read: what a safe layer's read costs at least.
 //!
 //! Prints one line: `ops_per_sec <float>`.
 
@@ -227,10 +228,20 @@ fn bench_read_hand(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, Str
     if blocks == 0 {
         return Err(format!("{path} is smaller than one 4 KiB block"));
     }
-    let file = std::sync::Arc::new(std::os::fd::OwnedFd::from(file));
+    // Declared before the ring, so dropped after it (the loop's contract).
+    let file = std::os::fd::OwnedFd::from(file);
     let mut ring = ring(qd, mode)?;
     let free = page_buffers(qd)?;
-    hand::read_loop(&mut ring, &file, free, ops, blocks, next_rand, whole_block)
+    use std::os::fd::AsFd as _;
+    hand::read_loop(
+        &mut ring,
+        file.as_fd(),
+        free,
+        ops,
+        blocks,
+        next_rand,
+        whole_block,
+    )
 }
 
 /// The loop of [`bench_read_owned`]: `read` makes the read of a buffer at an

@@ -4,16 +4,17 @@
 //! `read-owned`.
 //!
 //! It keeps the guarantees that make an owned read safe, and nothing more: each
-//! read owns its buffer and a share of the file (an `Arc` clone), both held in a
-//! slot of a slab until the read's completion names the slot with the right
-//! generation; the slot is then freed and the buffer handed back with the result.
-//! No trait, no table of functions, no multishot, linking, cancellation, detaching
-//! or held files: a layer that offers those can only cost more.
+//! read owns its buffer, held in a slot of a slab until the read's completion
+//! names the slot with the right generation; the slot is then freed and the
+//! buffer handed back with the result. The file is the loop's, open for all of
+//! it: no read holds a share of it (no `Arc` clone per read, as a `HeldFd`
+//! needs none), and none is looked up. No trait, no table of functions, no
+//! multishot, linking, cancellation, detaching or file bookkeeping: a layer
+//! that offers those can only cost more.
 
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::Arc;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Instant;
 
 use uring::op::Read;
@@ -22,7 +23,6 @@ use uring::types::Fd;
 
 /// A read in flight: what it keeps alive.
 struct InFlight {
-    file: Arc<OwnedFd>,
     buf: AlignedBuf,
 }
 
@@ -81,9 +81,8 @@ impl Slab {
         slot.next = free;
         // SAFETY: a busy slot holds its read; it is no longer busy, so the read
         // is taken once.
-        let InFlight { file, mut buf } = unsafe { slot.read.assume_init_read() };
+        let InFlight { mut buf } = unsafe { slot.read.assume_init_read() };
         self.free = index;
-        drop(file);
         if res < 0 {
             return Some((Err(io::Error::from_raw_os_error(-res)), buf));
         }
@@ -95,11 +94,13 @@ impl Slab {
 
 /// The loop of `read-owned`, by hand: one read in flight on `ring` per buffer
 /// of `free` (page-aligned, 4 KiB), each owning its buffer, at random blocks of
-/// `file`; `whole_block` checks each result.
+/// `file`; `whole_block` checks each result. The reads name `file` by number:
+/// the caller keeps it open until the ring is dropped (a read still in flight
+/// when this returns an error keeps the kernel's own reference to it).
 #[inline(never)]
 pub fn read_loop(
     ring: &mut uring::Ring,
-    file: &Arc<OwnedFd>,
+    file: BorrowedFd<'_>,
     mut free: Vec<AlignedBuf>,
     ops: u64,
     blocks: u64,
@@ -119,14 +120,14 @@ pub fn read_loop(
             while submitted - done < qd && submitted < ops {
                 let mut buf = free.pop().expect("one free buffer per read in flight");
                 let off = (next_rand(&mut seed) % blocks) * 4096;
-                let file = Arc::clone(file);
                 let len = buf.bytes_total().min(0x7fff_f000) as u32;
                 let sqe = Read::new(Fd(file.as_raw_fd()), buf.stable_mut_ptr(), len)
                     .offset(off)
                     .build();
-                let user_data = slab.insert(InFlight { file, buf });
-                // SAFETY: the buffer and the file the entry names are kept in the
-                // slab until the read's completion is processed below.
+                let user_data = slab.insert(InFlight { buf });
+                // SAFETY: the buffer the entry names is kept in the slab until
+                // the read's completion is processed below (or leaked); the file
+                // is open for as long as the ring (the caller's contract above).
                 unsafe { sq.push(&sqe.user_data(user_data)) }.map_err(|e| e.to_string())?;
                 submitted += 1;
             }
