@@ -181,10 +181,10 @@ pub fn run(o: Options) -> Result {
          ops/s: wall time, as each program measures it; ops/cpu-s: per second of CPU time, user \
          and system, the program (echo: the server) used, which waiting for a CPU on a loaded \
          machine does not inflate. user and kernel ns/op: that CPU time split as the kernel \
-         accounts it (by sampling at its tick: rough for one run, less so as a median), \
-         medians; user - C's %: the median of each round's user ns/op less the C \
-         run's, as a share of the C run's CPU ns/op: what the contender's own code costs beyond \
-         C's, which a rate x C of 1/(1 + share) reflects)"
+         accounts it, means over the runs (the kernel samples it at its tick: a few samples \
+         a run, so rough); user - C's %: the contender's user ns/op less C's, as a share of \
+         C's CPU ns/op: what its own code costs beyond C's, which a rate x C of about \
+         1/(1 + share) reflects)"
     );
     Ok(())
 }
@@ -383,21 +383,22 @@ fn run_cases(cases: &[Case], runs: usize, client: Option<&Path>) -> Result {
                 cpu.ratio,
                 spread(cpu.quartiles),
             );
-            let first = &got[0];
-            let mut user: Vec<f64> = v.iter().map(|m| m.user_ns).collect();
-            let mut system: Vec<f64> = v.iter().map(|m| m.system_ns).collect();
-            let mut extra: Vec<f64> = v
-                .iter()
-                .zip(first)
-                .map(|(m, c)| (m.user_ns - c.user_ns) / (c.user_ns + c.system_ns))
-                .collect();
+            // Means, not medians: the kernel samples the split at its tick, a few
+            // times per run, so one run's figure is a whole number of ticks; the
+            // mean over the runs is the total over all of them.
+            let mean = |runs: &[Measured], f: fn(&Measured) -> f64| {
+                runs.iter().map(f).sum::<f64>() / runs.len() as f64
+            };
+            let (user, system) = (mean(v, |m| m.user_ns), mean(v, |m| m.system_ns));
+            let c_user = mean(&got[0], |m| m.user_ns);
+            let c_cpu = c_user + mean(&got[0], |m| m.system_ns);
             split.push(format!(
                 "{:<24} {:<14} {:>11.1} {:>11.1} {:>+13.1}",
                 case.name,
                 c.name,
-                median(&mut user),
-                median(&mut system),
-                100.0 * median(&mut extra),
+                user,
+                system,
+                100.0 * (user - c_user) / c_cpu,
             ));
         }
     }
