@@ -505,10 +505,18 @@ impl Inner {
         }
     }
 
-    /// Does what drops left for later.
+    /// Does what drops left for later. The list is out of its cell meanwhile:
+    /// what this drops (a detached operation's buffers, say) may leave more for
+    /// later, for the next call.
     fn do_later(&self, ring: &mut OwnedRing) {
-        for what in self.later.borrow_mut().drain(..) {
+        let mut todo = self.later.take();
+        for what in todo.drain(..) {
             what.run(ring);
+        }
+        let mut later = self.later.borrow_mut();
+        if later.is_empty() {
+            // The allocation, kept for the next time.
+            *later = todo;
         }
     }
 }
