@@ -375,16 +375,31 @@ impl Runner<'_> {
             Ok(sent) => {
                 let n = sent.bytes() as u64;
                 let full: u64 = sent.bufs().iter().map(|b| b.len() as u64).sum();
-                if n > self.regs.queue_pending || full > n {
+                // The buffers handed back whole were sent whole: by this bundle,
+                // or the first of them partly by earlier ones.
+                let carried = self.regs.queue_front_sent;
+                if n > self.regs.queue_pending || full > n + carried {
                     return Err(fail(
                         "queue",
                         format!(
-                            "a bundle sent {n} bytes ({full} in whole buffers) of {} queued",
+                            "a bundle sent {n} bytes ({full} in whole buffers, {carried} sent \
+                             of the first before) of {} queued",
                             self.regs.queue_pending
                         ),
                     ));
                 }
                 self.regs.queue_pending -= n;
+                self.regs.queue_front_sent = n + carried - full;
+                if self.regs.queue_pending == 0 && self.regs.queue_front_sent != 0 {
+                    return Err(fail(
+                        "queue",
+                        format!(
+                            "every queued byte was sent, but {} of them came back in no \
+                             whole buffer",
+                            self.regs.queue_front_sent
+                        ),
+                    ));
+                }
                 let st = &mut self.streams[s];
                 st.wpos += n;
                 st.hi = st.hi.max(st.wpos);

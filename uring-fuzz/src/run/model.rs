@@ -118,6 +118,10 @@ pub(super) struct Regs {
     /// The stream the queue's bytes are for, and how many are queued.
     pub(super) queue_owner: Option<usize>,
     pub(super) queue_pending: u64,
+    /// Bytes of the queue's front buffer that earlier bundles sent (a bundle
+    /// that stops inside a buffer leaves the rest queued; the bundle that sends
+    /// its last byte hands it back whole).
+    pub(super) queue_front_sent: u64,
     pub(super) bundle_in_flight: bool,
 }
 

@@ -250,6 +250,16 @@ impl Runner<'_> {
                             );
                         }
                         let unsent = (total - first_sent) as u64;
+                        if first_sent as u64 != regs.queue_front_sent {
+                            return Err(fail(
+                                "queue",
+                                format!(
+                                    "take_unsent says {first_sent} bytes of the first buffer \
+                                     were sent; the bundles' results say {}",
+                                    regs.queue_front_sent
+                                ),
+                            ));
+                        }
                         if unsent != regs.queue_pending {
                             return Err(fail(
                                 "queue",
