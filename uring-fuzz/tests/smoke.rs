@@ -88,4 +88,3 @@ fn programs_keep_the_model() {
         }
     }
 }
-
