@@ -383,33 +383,49 @@ fn run_cases(cases: &[Case], runs: usize, client: Option<&Path>) -> Result {
                 cpu.ratio,
                 spread(cpu.quartiles),
             );
-            // Means, not medians: the kernel samples the split at its tick, a few
-            // times per run, so one run's figure is a whole number of ticks; the
-            // mean over the runs is the total over all of them.
-            let mean = |runs: &[Measured], f: fn(&Measured) -> f64| {
-                runs.iter().map(f).sum::<f64>() / runs.len() as f64
-            };
-            let (user, system) = (mean(v, |m| m.user_ns), mean(v, |m| m.system_ns));
-            let c_user = mean(&got[0], |m| m.user_ns);
-            let c_cpu = c_user + mean(&got[0], |m| m.system_ns);
+            let s = split_of(v, &got[0]);
             split.push(format!(
-                "{:<24} {:<14} {:>11.1} {:>11.1} {:>+13.1}",
-                case.name,
-                c.name,
-                user,
-                system,
-                100.0 * (user - c_user) / c_cpu,
+                "{:<24} {:<14} {:>11.1} {:>12.1} {:>+13.1}",
+                case.name, c.name, s.user_ns, s.system_ns, s.beyond_c_percent,
             ));
         }
     }
     println!(
-        "\n{:<24} {:<14} {:>11} {:>11} {:>13}",
+        "\n{:<24} {:<14} {:>11} {:>12} {:>13}",
         "case", "contender", "user ns/op", "kernel ns/op", "user - C's %"
     );
     for line in split {
         println!("{line}");
     }
     Ok(())
+}
+
+/// One contender's CPU time per operation, split, over its runs.
+struct Split {
+    /// Mean user-space nanoseconds per operation.
+    user_ns: f64,
+    /// Mean kernel nanoseconds per operation.
+    system_ns: f64,
+    /// Its mean user time less C's, as a percentage of C's mean CPU time
+    /// (user and kernel) per operation.
+    beyond_c_percent: f64,
+}
+
+/// The split of `runs` against the C runs `c`. Means, not medians: the kernel
+/// samples the split at its tick, a few times per run, so one run's figure is a
+/// whole number of ticks; the mean over the runs is the total over all of them.
+fn split_of(runs: &[Measured], c: &[Measured]) -> Split {
+    let mean = |runs: &[Measured], f: fn(&Measured) -> f64| {
+        runs.iter().map(f).sum::<f64>() / runs.len() as f64
+    };
+    let user_ns = mean(runs, |m| m.user_ns);
+    let c_user = mean(c, |m| m.user_ns);
+    let c_cpu = c_user + mean(c, |m| m.system_ns);
+    Split {
+        user_ns,
+        system_ns: mean(runs, |m| m.system_ns),
+        beyond_c_percent: 100.0 * (user_ns - c_user) / c_cpu,
+    }
 }
 
 /// One contender's rates against C's, run by run.
@@ -928,6 +944,35 @@ mod tests {
         assert_eq!(p.median, 165.0);
         let c_self = paired(&c, &c, |m| m.cpu);
         assert_eq!((c_self.ratio, c_self.quartiles), (1.0, (1.0, 1.0)));
+    }
+
+    #[test]
+    fn the_split_is_the_mean_over_runs_and_the_excess_a_share_of_cs_cpu() {
+        let m = |user_ns: f64, system_ns: f64| Measured {
+            wall: 1.0,
+            cpu: 1.0,
+            user_ns,
+            system_ns,
+        };
+        // Whole ticks per run (0 or 40 ns of user time): the mean is 20, where
+        // the median of an even split would be one or the other.
+        let c = [m(0.0, 800.0), m(40.0, 760.0), m(0.0, 800.0), m(40.0, 760.0)];
+        let u = [
+            m(60.0, 780.0),
+            m(60.0, 780.0),
+            m(100.0, 740.0),
+            m(100.0, 740.0),
+        ];
+        let s = split_of(&u, &c);
+        assert_eq!((s.user_ns, s.system_ns), (80.0, 760.0));
+        // (80 - 20) / (20 + 780) = 7.5 % of C's CPU time per operation.
+        assert!(
+            (s.beyond_c_percent - 7.5).abs() < 1e-9,
+            "{}",
+            s.beyond_c_percent
+        );
+        let c_self = split_of(&c, &c);
+        assert_eq!((c_self.user_ns, c_self.beyond_c_percent), (20.0, 0.0));
     }
 
     #[test]
