@@ -318,8 +318,10 @@ impl From<&HeldFile> for FileRef {
 }
 
 impl AsRawFd for HeldFile {
-    /// The descriptor's number (open while this lives: `hold` took a plain
-    /// descriptor).
+    /// The descriptor's number (`hold` took a plain descriptor). The ring keeps
+    /// it open while this lives, unless the handle is released through
+    /// [`AsyncRing::with_ring`] (`release_fd(file.held())`): then the number may
+    /// be closed, or reused.
     fn as_raw_fd(&self) -> RawFd {
         self.fd.raw
     }
