@@ -806,12 +806,14 @@ impl Slab {
     /// Takes the output of the finished operation at `slot` of `generation`, if
     /// there is one and it is a `T`; the slot is freed before the operation is
     /// turned into its output, so a panic in [`Op::complete`] leaves the table
-    /// consistent.
-    #[inline]
+    /// consistent. ([`poll`](Self::poll), without telling in flight from gone:
+    /// for the tests.)
+    #[cfg(test)]
     pub(super) fn take<T: Op>(&mut self, slot: u32, generation: u64) -> Option<T::Output> {
-        let (vt, cqe) = self.done_as::<T>(slot, generation)?;
-        // SAFETY: a `Done` slot of a `T` (just looked up, bounds included).
-        Some(unsafe { self.take_done::<T>(slot, vt, cqe) })
+        match self.poll::<T>(slot, generation) {
+            Polled::Ready(out) => Some(out),
+            Polled::InFlight | Polled::Gone => None,
+        }
     }
 
     /// Takes the output out of `Done` slot `slot`, whose operation is a `T` with

@@ -324,10 +324,10 @@ impl OwnedRing {
     }
 
     pub(in crate::owned) fn take_ready<T: Op>(&mut self, id: &OpId<T>) -> Option<T::Output> {
-        if id.key.ring != self.id {
-            return None;
+        match self.poll_op(id) {
+            Polled::Ready(out) => Some(out),
+            Polled::InFlight | Polled::Gone => None,
         }
-        self.table.take::<T>(id.key.slot, id.key.generation)
     }
 
     /// The oldest finished operation, out of the table.
