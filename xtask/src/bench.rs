@@ -442,17 +442,18 @@ struct Paired {
 fn paired(runs: &[Measured], c: &[Measured], rate: impl Fn(&Measured) -> f64) -> Paired {
     let mut rates: Vec<f64> = runs.iter().map(&rate).collect();
     let mut ratios: Vec<f64> = runs.iter().zip(c).map(|(m, c)| rate(m) / rate(c)).collect();
-    let ratio = median(&mut ratios);
     Paired {
         median: median(&mut rates),
-        ratio,
-        quartiles: quartiles(&ratios),
+        ratio: median(&mut ratios),
+        quartiles: quartiles(&mut ratios),
     }
 }
 
-/// The first and third quartiles of `sorted` (ascending; its medians' halves'
-/// medians), or its only value twice.
-fn quartiles(sorted: &[f64]) -> (f64, f64) {
+/// The first and third quartiles of `v` (the medians of its sorted halves), or
+/// its only value twice. Sorts `v`.
+fn quartiles(v: &mut [f64]) -> (f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let sorted = &*v;
     let n = sorted.len();
     if n < 2 {
         let v = sorted.first().copied().unwrap_or(f64::NAN);
@@ -977,10 +978,10 @@ mod tests {
 
     #[test]
     fn quartiles_are_the_medians_of_the_halves() {
-        assert_eq!(quartiles(&[1.0, 2.0, 3.0, 4.0, 5.0]), (1.5, 4.5));
-        assert_eq!(quartiles(&[1.0, 2.0, 3.0, 4.0]), (1.5, 3.5));
-        assert_eq!(quartiles(&[7.0]), (7.0, 7.0));
-        assert!(quartiles(&[]).0.is_nan());
+        assert_eq!(quartiles(&mut [5.0, 1.0, 4.0, 2.0, 3.0]), (1.5, 4.5));
+        assert_eq!(quartiles(&mut [1.0, 2.0, 3.0, 4.0]), (1.5, 3.5));
+        assert_eq!(quartiles(&mut [7.0]), (7.0, 7.0));
+        assert!(quartiles(&mut []).0.is_nan());
         assert_eq!(spread((0.98765, 1.0234)), "0.988-1.023");
     }
 
