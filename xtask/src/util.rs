@@ -75,12 +75,22 @@ pub fn write(path: &Path, contents: impl AsRef<[u8]>) -> Result {
 ///
 /// One function for both, so the check can never disagree with what regeneration writes.
 pub fn ensure_file_contents(path: &Path, contents: &str, check: bool) -> Result {
-    let current = std::fs::read_to_string(path).unwrap_or_default();
-    if current == contents {
+    let current = match std::fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    if current.as_deref() == Some(contents) {
         eprintln!("{} is up to date", path.display());
         return Ok(());
     }
     if check {
+        let Some(current) = current else {
+            return Err(format!(
+                "{} is missing: run `cargo xtask regen-bindings` and commit the result",
+                path.display()
+            ));
+        };
         let first_diff = current
             .lines()
             .zip(contents.lines())
