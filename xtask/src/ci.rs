@@ -773,6 +773,8 @@ fn package_builds() -> Result {
         "--list",
         "--allow-dirty",
     ]))?;
+    // Every file of the bindings as checked in: each architecture's and its parts.
+    let bindings = crate::codegen::checked_in()?;
     for want in [
         "liburing/src/queue.c",
         "liburing/src/ffi.c",
@@ -781,7 +783,10 @@ fn package_builds() -> Result {
         "src/bindings/x86_64.rs",
         "src/bindings/aarch64.rs",
         "src/bindings/riscv64.rs",
-    ] {
+    ]
+    .into_iter()
+    .chain(bindings.iter().map(String::as_str))
+    {
         if !list.lines().any(|l| l == want) {
             return Err(format!("`cargo package --list` lacks {want}"));
         }

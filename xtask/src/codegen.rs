@@ -1,5 +1,10 @@
-//! `cargo xtask regen-bindings [--check]`: liburing-sys's checked-in bindings, one file
-//! per architecture (`liburing-sys/src/bindings/<arch>.rs`, chosen by `cfg(target_arch)`).
+//! `cargo xtask regen-bindings [--check]`: liburing-sys's checked-in bindings, per
+//! architecture (chosen by `cfg(target_arch)`): `liburing-sys/src/bindings/<arch>.rs`,
+//! which `include!`s the parts in `liburing-sys/src/bindings/<arch>/`: `types*.rs` (the
+//! types, constants and layout assertions), then `functions*.rs` (the extern blocks),
+//! each kind in bindgen's order. Parts are cut between top-level items only (a type keeps
+//! its nested types, `impl`s and layout assertions; see [`split`]) and have at most
+//! [`PART_LINES`] lines, so no checked-in file outgrows the project's limit of 1,500.
 //!
 //! bindgen reads liburing 2.15's `liburing.h` (and the uapi headers it ships) with
 //! `IOURINGINLINE` defined empty, exactly as liburing's own `ffi.c` compiles it, so every
@@ -18,7 +23,7 @@ use crate::args;
 use crate::util::{self, Result, project_root};
 use crate::vendor;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// How the bundled liburing is compiled: liburing-sys's own file, shared with its
 /// build script so the two cannot drift apart.
@@ -26,9 +31,36 @@ use std::path::Path;
 #[allow(dead_code)] // FFI_SOURCE: the library the xtask builds is plain liburing
 pub mod recipe;
 
-/// Where the bindings for one architecture live.
+mod split;
+use split::{even_runs, extern_block, fit_item, follows_its_type, items};
+
+/// The checked-in bindings, from the workspace root.
+const DIR: &str = "liburing-sys/src/bindings";
+
+/// The most lines a generated file may have: the project allows 1,500 a file, and the
+/// rest leaves bindgen's output room to grow before a part must be added.
+pub const PART_LINES: usize = 1200;
+
+/// The file liburing-sys includes for one architecture: it includes that one's parts.
 fn output(arch: &Arch) -> String {
-    format!("liburing-sys/src/bindings/{}.rs", arch.name)
+    format!("{DIR}/{}.rs", arch.name)
+}
+
+/// Where one part of an architecture's bindings lives (`part` without `.rs`).
+fn part_path(arch: &Arch, part: &str) -> String {
+    format!("{DIR}/{}/{part}.rs", arch.name)
+}
+
+/// Every file of the checked-in bindings as it is on disk, relative to liburing-sys
+/// (`src/bindings/…`): what its package must carry.
+pub fn checked_in() -> Result<Vec<String>> {
+    let crate_dir = project_root().join("liburing-sys");
+    let files = util::files_under(&project_root().join(DIR))?;
+    Ok(files
+        .iter()
+        .filter_map(|f| f.strip_prefix(&crate_dir).ok())
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect())
 }
 
 /// One architecture liburing-sys carries bindings for.
@@ -109,14 +141,16 @@ pub struct Options {
 pub const SPEC: args::Spec = args::Spec {
     name: "regen-bindings",
     synopsis: &["[--check] [--arch x86_64|aarch64|riscv64]…"],
-    summary: "regenerate liburing-sys/src/bindings/<arch>.rs, every\n\
-              architecture unless --arch (needs libclang-dev and the other\n\
-              targets' headers: libc6-dev-arm64-cross, libc6-dev-riscv64-cross,\n\
-              or libc6-dev-amd64-cross off x86_64); --check fails if one is stale",
+    summary: "regenerate liburing-sys/src/bindings/<arch>.rs and its parts in\n\
+              bindings/<arch>/, every architecture unless --arch (needs\n\
+              libclang-dev and the other targets' headers: libc6-dev-arm64-cross,\n\
+              libc6-dev-riscv64-cross, or libc6-dev-amd64-cross off x86_64), and\n\
+              remove files no longer generated; --check fails if a file is stale,\n\
+              missing or no longer generated",
     options: &[
         args::Opt::flag(
             "--check",
-            "fail if a checked-in file is stale; write nothing",
+            "fail if a checked-in file is stale, missing or left over; write nothing",
         ),
         args::Opt::repeated("--arch", "ARCH", "only this architecture (repeatable)"),
     ],
@@ -146,15 +180,40 @@ pub fn run(o: Options) -> Result {
     if only.is_empty() {
         only = ARCHES.iter().collect();
     }
-    // Every architecture is looked at even when one fails, so one run names them all.
+    // Every file of every architecture is looked at even when one fails, so one run names
+    // them all.
+    let root = project_root();
     let mut problems = Vec::new();
+    let (mut generated, mut expected) = (Vec::new(), BTreeSet::new());
     for arch in only {
         eprintln!("bindings for {} ({})", arch.name, arch.target);
-        let result = generate(arch).and_then(|contents| {
-            util::ensure_file_contents(&project_root().join(output(arch)), &contents, check)
-        });
-        if let Err(e) = result {
-            problems.push(format!("{}: {e}", arch.name));
+        let files = match generate(arch) {
+            Ok(files) => files,
+            Err(e) => {
+                problems.push(format!("{}: {e}", arch.name));
+                continue;
+            }
+        };
+        generated.push(arch.name);
+        for (path, contents) in files {
+            let path = root.join(path);
+            if let Err(e) = util::ensure_file_contents(&path, &contents, check) {
+                problems.push(format!("{}: {e}", arch.name));
+            }
+            expected.insert(path);
+        }
+    }
+    for path in leftovers(&root.join(DIR), &expected, &generated)? {
+        if check {
+            problems.push(format!(
+                "{} is not generated any more: run `cargo xtask regen-bindings`, which \
+                 removes it, and commit the result",
+                path.display()
+            ));
+        } else {
+            std::fs::remove_file(&path)
+                .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+            eprintln!("removed {}", path.display());
         }
     }
     if problems.is_empty() {
@@ -233,8 +292,31 @@ fn header_args(arch: &Arch) -> Result<Vec<String>> {
     ])
 }
 
-/// Produces the full text of `bindings/<arch>.rs`.
-pub fn generate(arch: &Arch) -> Result<String> {
+/// The files under `dir` that a run which generated the architectures `generated` and
+/// wrote `expected` would not write: parts a regeneration dropped, an older layout's
+/// files, anything of an architecture no longer carried. Files of a known architecture
+/// this run did not generate (`--arch`, or its generation failed) are left alone.
+fn leftovers(dir: &Path, expected: &BTreeSet<PathBuf>, generated: &[&str]) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for path in util::files_under(dir)? {
+        let relative = path.strip_prefix(dir).map_err(|e| e.to_string())?;
+        let first = relative
+            .components()
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy());
+        let owner = first.as_deref().map(|f| f.strip_suffix(".rs").unwrap_or(f));
+        let skipped = ARCHES
+            .iter()
+            .any(|a| Some(a.name) == owner && !generated.contains(&a.name));
+        if !skipped && !expected.contains(&path) {
+            found.push(path);
+        }
+    }
+    Ok(found)
+}
+
+/// Produces every file of `arch`'s bindings: `(path from the workspace root, contents)`.
+pub fn generate(arch: &Arch) -> Result<Vec<(String, String)>> {
     let root = project_root();
     let liburing = vendor::default_dest();
     vendor::verify(&liburing, &vendor::manifest()?)
@@ -291,21 +373,79 @@ pub fn generate(arch: &Arch) -> Result<String> {
     let (text, declared) = gate_functions(&text, &since)?;
     check_against_maps(&declared, &since)?;
 
-    let mut out = String::new();
-    out.push_str(
-        "// Generated by `cargo xtask regen-bindings` from liburing 2.15 (tag liburing-2.15,\n\
-         // commit d41bf9220ec39277ff235379e9089d9e0fd6c2a5) with bindgen 0.72.1. Do not edit:\n\
-         // `cargo xtask regen-bindings --check` fails CI when this file is stale.\n",
+    lay_out(arch, &text, PART_LINES)
+}
+
+/// The first lines of every generated file.
+const GENERATED: &str = "\
+// Generated by `cargo xtask regen-bindings` from liburing 2.15 (tag liburing-2.15,
+// commit d41bf9220ec39277ff235379e9089d9e0fd6c2a5) with bindgen 0.72.1. Do not edit:
+// `cargo xtask regen-bindings --check` fails CI when this file is stale.
+";
+
+/// Lays bindgen's `text` out as the files of `arch`, none longer than `limit` lines:
+/// the parts, the types (everything but extern blocks) first, then the functions, each
+/// kind in bindgen's order and cut into as few parts as fit, of even sizes; and
+/// `bindings/<arch>.rs`, which imports the libc types and includes every part.
+fn lay_out(arch: &Arch, text: &str, limit: usize) -> Result<Vec<(String, String)>> {
+    let part_header = |k: usize, total: usize, kind: &str| {
+        format!(
+            "{GENERATED}// Part {k} of {total} of the {0} bindings ({kind}), included by ../{0}.rs.\n\n",
+            arch.name
+        )
+    };
+    let budget = limit
+        .checked_sub(part_header(1, 1, "").lines().count())
+        .ok_or_else(|| format!("a part of {limit} lines has no room for its header"))?;
+    let (functions, types): (Vec<&str>, Vec<&str>) = items(text, follows_its_type)?
+        .into_iter()
+        .partition(|item| extern_block(item).is_some());
+    let mut kinds = Vec::new();
+    for (kind, items) in [("types", types), ("functions", functions)] {
+        let mut pieces = Vec::new();
+        for item in items {
+            pieces.extend(fit_item(item, budget)?);
+        }
+        let sizes: Vec<usize> = pieces.iter().map(|p| p.lines().count()).collect();
+        let parts: Vec<String> = even_runs(&sizes, budget)?
+            .into_iter()
+            .map(|run| pieces[run].concat())
+            .collect();
+        kinds.push((kind, parts));
+    }
+
+    let total: usize = kinds.iter().map(|(_, parts)| parts.len()).sum();
+    let mut index = format!(
+        "{GENERATED}// Target: {} (liburing-sys picks this file when target_arch = \"{}\").\n\
+         // bindgen's output is in the {total} parts included below, from {1}/ beside this file.\n\n\
+         #[allow(unused_imports)]\nuse libc::{{{}}};\n\n",
+        arch.target,
+        arch.name,
+        LIBC_TYPES.join(", ")
     );
-    out.push_str(&format!(
-        "// Target: {} (liburing-sys picks this file when target_arch = \"{}\").\n\n",
-        arch.target, arch.name
-    ));
-    out.push_str("#[allow(unused_imports)]\nuse libc::{");
-    out.push_str(&LIBC_TYPES.join(", "));
-    out.push_str("};\n\n");
-    out.push_str(&text);
-    Ok(out)
+    let mut files = Vec::new();
+    for (kind, parts) in &kinds {
+        for (i, body) in parts.iter().enumerate() {
+            let (name, which) = match parts.len() {
+                1 => (kind.to_string(), kind.to_string()),
+                n => (
+                    format!("{kind}_{}", i + 1),
+                    format!("{kind}, {} of {n}", i + 1),
+                ),
+            };
+            let contents = part_header(files.len() + 1, total, &which) + body;
+            index.push_str(&format!("include!(\"{}/{name}.rs\");\n", arch.name));
+            files.push((part_path(arch, &name), contents));
+        }
+    }
+    files.push((output(arch), index));
+    if let Some((path, contents)) = files.iter().find(|(_, c)| c.lines().count() > limit) {
+        return Err(format!(
+            "{path} would have {} lines, more than {limit}",
+            contents.lines().count()
+        ));
+    }
+    Ok(files)
 }
 
 /// Puts liburing's headers plus the two its configure script would generate
@@ -438,12 +578,16 @@ fn check_against_maps(declared: &BTreeSet<String>, since: &BTreeMap<String, u32>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use split::tests::SAMPLE;
 
-    /// liburing-sys's `lib.rs` includes exactly the files this task writes, each under
-    /// its own `target_arch`, and refuses every other architecture.
+    /// liburing-sys's `lib.rs` includes each architecture's file under its own
+    /// `target_arch` and refuses every other architecture; each of those files includes
+    /// every part beside it; and nothing else, nor anything too long, is in bindings/.
     #[test]
     fn lib_rs_selects_every_generated_file() {
-        let lib = std::fs::read_to_string(project_root().join("liburing-sys/src/lib.rs")).unwrap();
+        let root = project_root();
+        let lib = std::fs::read_to_string(root.join("liburing-sys/src/lib.rs")).unwrap();
+        let mut expected = BTreeSet::new();
         for arch in ARCHES {
             let lines = format!(
                 "    #[cfg(target_arch = \"{}\")]\n    include!(\"bindings/{}.rs\");",
@@ -456,9 +600,124 @@ mod tests {
                 "the compile_error! guard does not list {}",
                 arch.name
             );
-            assert!(project_root().join(output(arch)).is_file(), "{}", arch.name);
+            let index = std::fs::read_to_string(root.join(output(arch))).unwrap();
+            let parts: Vec<PathBuf> = index
+                .lines()
+                .filter_map(|l| l.strip_prefix("include!(\"")?.strip_suffix("\");"))
+                .map(|part| root.join(DIR).join(part))
+                .collect();
+            assert!(!parts.is_empty(), "{} includes no part", arch.name);
+            let mut sorted = parts.clone();
+            sorted.sort();
+            let beside = util::files_under(&root.join(DIR).join(arch.name)).unwrap();
+            assert_eq!(
+                sorted, beside,
+                "{} includes other files than its parts",
+                arch.name
+            );
+            expected.insert(root.join(output(arch)));
+            expected.extend(parts);
         }
+        for file in &expected {
+            let lines = std::fs::read_to_string(file).unwrap().lines().count();
+            assert!(lines <= PART_LINES, "{} has {lines} lines", file.display());
+        }
+        // What the packaging check requires of liburing-sys's package: the same files.
+        let packaged = checked_in().unwrap();
+        assert_eq!(packaged.len(), expected.len(), "{packaged:?}");
+        assert!(
+            packaged.iter().any(|f| f == "src/bindings/x86_64.rs"),
+            "{packaged:?}"
+        );
+        let names: Vec<&str> = ARCHES.iter().map(|a| a.name).collect();
+        assert_eq!(
+            leftovers(&root.join(DIR), &expected, &names).unwrap(),
+            [] as [PathBuf; 0]
+        );
         assert_eq!(lib.matches("include!(\"bindings/").count(), ARCHES.len());
+    }
+
+    /// A whole layout with parts so small that the types take two and the big extern
+    /// block is cut: every file fits, the index includes the parts in order, and the parts
+    /// hold the items, types first, each kind in its order.
+    #[test]
+    fn parts_hold_every_item_types_first() {
+        let arch = &ARCHES[0];
+        let items = items(SAMPLE, follows_its_type).unwrap();
+        let limit = 5 + items[0].lines().count();
+        let files = lay_out(arch, SAMPLE, limit).unwrap();
+        let (index_path, index) = files.last().unwrap();
+        assert_eq!(index_path, &output(arch));
+        let mut bodies = String::new();
+        for (path, contents) in &files[..files.len() - 1] {
+            assert!(contents.lines().count() <= limit, "{path}:\n{contents}");
+            let name = path.strip_prefix(&format!("{DIR}/")).unwrap();
+            assert!(
+                index.contains(&format!("include!(\"{name}\");\n")),
+                "{index}"
+            );
+            assert!(contents.starts_with(GENERATED), "{contents}");
+            bodies.push_str(contents.split_once("\n\n").unwrap().1);
+        }
+        let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            names[..2],
+            [part_path(arch, "types_1"), part_path(arch, "types_2")]
+        );
+        assert!(names[2].contains("/functions_"), "{names:?}");
+        // Put back together: the types in their order, then the extern blocks, the pieces
+        // of the cut one (the same attributes) joined again.
+        let (types, functions): (Vec<&str>, Vec<&str>) =
+            items.iter().partition(|i| extern_block(i).is_none());
+        let (mut joined, mut previous) = (String::new(), None);
+        for item in super::items(&bodies, |_, _| false).unwrap() {
+            let block = extern_block(item);
+            match block {
+                Some((open, inner, _)) if previous == Some(open) => {
+                    joined.truncate(joined.len() - "}\n".len());
+                    joined.push_str(inner);
+                    joined.push_str("}\n");
+                }
+                _ => joined.push_str(item),
+            }
+            previous = block.map(|(open, _, _)| open);
+        }
+        assert_eq!(joined, types.concat() + &functions.concat());
+        assert!(
+            bodies.matches("#[link(name = \"x\")]").count() > 1,
+            "{bodies}"
+        );
+        assert!(lay_out(arch, SAMPLE, limit - 1).is_err());
+    }
+
+    #[test]
+    fn leftovers_are_files_no_longer_generated() {
+        let dir = project_root().join("target/xtask/test-leftovers");
+        let _ = std::fs::remove_dir_all(&dir);
+        let files = [
+            "x86_64.rs",
+            "x86_64/types.rs",
+            "x86_64/part9.rs",
+            "aarch64.rs",
+            "aarch64/types.rs",
+            "mips.rs",
+        ];
+        for f in files {
+            util::write(&dir.join(f), "").unwrap();
+        }
+        let expected = [dir.join("x86_64.rs"), dir.join("x86_64/types.rs")].into();
+        // aarch64 was not generated this time: its files are not judged.
+        assert_eq!(
+            leftovers(&dir, &expected, &["x86_64"]).unwrap(),
+            [dir.join("mips.rs"), dir.join("x86_64/part9.rs")]
+        );
+        assert_eq!(
+            leftovers(&dir, &expected, &["x86_64", "aarch64"])
+                .unwrap()
+                .len(),
+            4
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

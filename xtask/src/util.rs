@@ -114,6 +114,28 @@ pub fn sha256_hex(data: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Every file under `dir`, in its subdirectories too, sorted; none when `dir` does not exist.
+pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("read {}: {e}", dir.display())),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("read {}: {e}", dir.display()))?
+            .path();
+        if path.is_dir() {
+            files.extend(files_under(&path)?);
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// Copies the directory tree `from` into `to` (created as needed), file by file.
 pub fn copy_dir(from: &Path, to: &Path) -> Result {
     for entry in std::fs::read_dir(from).map_err(|e| format!("read {}: {e}", from.display()))? {
