@@ -133,27 +133,22 @@ const LIBC_TYPES: &[&str] = &[
 pub struct Options {
     /// Fail if a checked-in file differs instead of rewriting it.
     pub check: bool,
-    /// The architectures to do; empty: every one of [`ARCHES`].
-    pub arches: Vec<&'static Arch>,
 }
 
 /// `cargo xtask regen-bindings`'s arguments, for the parser and the help.
 pub const SPEC: args::Spec = args::Spec {
     name: "regen-bindings",
-    synopsis: &["[--check] [--arch x86_64|aarch64|riscv64]…"],
+    synopsis: &["[--check]"],
     summary: "regenerate liburing-sys/src/bindings/<arch>.rs and its parts in\n\
-              bindings/<arch>/, every architecture unless --arch (needs\n\
-              libclang-dev and the other targets' headers: libc6-dev-arm64-cross,\n\
-              libc6-dev-riscv64-cross, or libc6-dev-amd64-cross off x86_64), and\n\
-              remove files no longer generated; --check fails if a file is stale,\n\
-              missing or no longer generated",
-    options: &[
-        args::Opt::flag(
-            "--check",
-            "fail if a checked-in file is stale, missing or left over; write nothing",
-        ),
-        args::Opt::repeated("--arch", "ARCH", "only this architecture (repeatable)"),
-    ],
+              bindings/<arch>/ for every architecture (needs libclang-dev and the\n\
+              other targets' headers: libc6-dev-arm64-cross, libc6-dev-riscv64-cross,\n\
+              or libc6-dev-amd64-cross off x86_64), and remove files no longer\n\
+              generated; --check fails if a file is stale, missing or no longer\n\
+              generated",
+    options: &[args::Opt::flag(
+        "--check",
+        "fail if a checked-in file is stale, missing or left over; write nothing",
+    )],
     notes: "",
 };
 
@@ -161,40 +156,30 @@ impl args::Args for Options {
     const SPEC: &'static args::Spec = &SPEC;
 
     fn from_matches(m: &args::Matches) -> Result<Options> {
-        let arches = m.values("--arch").into_iter().map(|name| {
-            ARCHES.iter().find(|x| x.name == name).ok_or_else(|| {
-                let known: Vec<&str> = ARCHES.iter().map(|x| x.name).collect();
-                format!("--arch {name}: expected one of {}", known.join(", "))
-            })
-        });
         Ok(Options {
             check: m.flag("--check"),
-            arches: arches.collect::<Result<_>>()?,
         })
     }
 }
 
-/// Runs `cargo xtask regen-bindings`.
+/// Runs `cargo xtask regen-bindings`: every architecture, always.
 pub fn run(o: Options) -> Result {
-    let (check, mut only) = (o.check, o.arches);
-    if only.is_empty() {
-        only = ARCHES.iter().collect();
-    }
+    let check = o.check;
     // Every file of every architecture is looked at even when one fails, so one run names
     // them all.
     let root = project_root();
-    let mut problems = Vec::new();
-    let (mut generated, mut expected) = (Vec::new(), BTreeSet::new());
-    for arch in only {
+    let (mut problems, mut failed) = (Vec::new(), false);
+    let mut expected = BTreeSet::new();
+    for arch in ARCHES {
         eprintln!("bindings for {} ({})", arch.name, arch.target);
         let files = match generate(arch) {
             Ok(files) => files,
             Err(e) => {
                 problems.push(format!("{}: {e}", arch.name));
+                failed = true;
                 continue;
             }
         };
-        generated.push(arch.name);
         for (path, contents) in files {
             let path = root.join(path);
             if let Err(e) = util::ensure_file_contents(&path, &contents, check) {
@@ -203,7 +188,12 @@ pub fn run(o: Options) -> Result {
             expected.insert(path);
         }
     }
-    for path in leftovers(&root.join(DIR), &expected, &generated)? {
+    // What a failed generation would have written is unknown: then nothing is a leftover.
+    let leftovers = match failed {
+        true => Vec::new(),
+        false => leftovers(&root.join(DIR), &expected)?,
+    };
+    for path in leftovers {
         if check {
             problems.push(format!(
                 "{} is not generated any more: run `cargo xtask regen-bindings`, which \
@@ -292,27 +282,14 @@ fn header_args(arch: &Arch) -> Result<Vec<String>> {
     ])
 }
 
-/// The files under `dir` that a run which generated the architectures `generated` and
-/// wrote `expected` would not write: parts a regeneration dropped, an older layout's
-/// files, anything of an architecture no longer carried. Files of a known architecture
-/// this run did not generate (`--arch`, or its generation failed) are left alone.
-fn leftovers(dir: &Path, expected: &BTreeSet<PathBuf>, generated: &[&str]) -> Result<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    for path in util::files_under(dir)? {
-        let relative = path.strip_prefix(dir).map_err(|e| e.to_string())?;
-        let first = relative
-            .components()
-            .next()
-            .map(|c| c.as_os_str().to_string_lossy());
-        let owner = first.as_deref().map(|f| f.strip_suffix(".rs").unwrap_or(f));
-        let skipped = ARCHES
-            .iter()
-            .any(|a| Some(a.name) == owner && !generated.contains(&a.name));
-        if !skipped && !expected.contains(&path) {
-            found.push(path);
-        }
-    }
-    Ok(found)
+/// The files under `dir` that a run which wrote `expected` would not write: parts a
+/// regeneration dropped, an older layout's files, anything of an architecture no longer
+/// carried.
+fn leftovers(dir: &Path, expected: &BTreeSet<PathBuf>) -> Result<Vec<PathBuf>> {
+    Ok(util::files_under(dir)?
+        .into_iter()
+        .filter(|path| !expected.contains(path))
+        .collect())
 }
 
 /// Produces every file of `arch`'s bindings: `(path from the workspace root, contents)`.
@@ -629,9 +606,8 @@ mod tests {
             packaged.iter().any(|f| f == "src/bindings/x86_64.rs"),
             "{packaged:?}"
         );
-        let names: Vec<&str> = ARCHES.iter().map(|a| a.name).collect();
         assert_eq!(
-            leftovers(&root.join(DIR), &expected, &names).unwrap(),
+            leftovers(&root.join(DIR), &expected).unwrap(),
             [] as [PathBuf; 0]
         );
         assert_eq!(lib.matches("include!(\"bindings/").count(), ARCHES.len());
@@ -705,17 +681,19 @@ mod tests {
         for f in files {
             util::write(&dir.join(f), "").unwrap();
         }
-        let expected = [dir.join("x86_64.rs"), dir.join("x86_64/types.rs")].into();
-        // aarch64 was not generated this time: its files are not judged.
+        let expected = [
+            dir.join("x86_64.rs"),
+            dir.join("x86_64/types.rs"),
+            dir.join("aarch64.rs"),
+        ]
+        .into();
         assert_eq!(
-            leftovers(&dir, &expected, &["x86_64"]).unwrap(),
-            [dir.join("mips.rs"), dir.join("x86_64/part9.rs")]
-        );
-        assert_eq!(
-            leftovers(&dir, &expected, &["x86_64", "aarch64"])
-                .unwrap()
-                .len(),
-            4
+            leftovers(&dir, &expected).unwrap(),
+            [
+                dir.join("aarch64/types.rs"),
+                dir.join("mips.rs"),
+                dir.join("x86_64/part9.rs")
+            ]
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
