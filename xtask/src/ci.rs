@@ -770,7 +770,8 @@ fn package_builds() -> Result {
         "--list",
         "--allow-dirty",
     ]))?;
-    // Every file of the bindings as checked in: each architecture's and its parts.
+    // Every file of the bindings as checked in: each architecture's index, the parts
+    // they all include from common/ and each one's own.
     let bindings = crate::codegen::checked_in()?;
     for want in [
         "liburing/src/queue.c",

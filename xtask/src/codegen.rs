@@ -1,10 +1,15 @@
 //! `cargo xtask regen-bindings [--check]`: liburing-sys's checked-in bindings, per
 //! architecture (chosen by `cfg(target_arch)`): `liburing-sys/src/bindings/<arch>.rs`,
-//! which `include!`s the parts in `liburing-sys/src/bindings/<arch>/`: `types*.rs` (the
-//! types, constants and layout assertions), then `functions*.rs` (the extern blocks),
-//! each kind in bindgen's order. Parts are cut between top-level items only (a type keeps
-//! its nested types, `impl`s and layout assertions; see [`split`]) and have at most
-//! [`PART_LINES`] lines, so no checked-in file outgrows the project's limit of 1,500.
+//! which `include!`s its parts: those in `bindings/common/`, holding the items that
+//! bindgen's output for every architecture has word for word (in x86_64's order), and its
+//! own in `bindings/<arch>/`, holding the rest (in bindgen's order). Types (the types,
+//! constants and layout assertions, `types*.rs`) come before functions (the extern blocks,
+//! `functions*.rs`). [`shared`] decides what is common, says why each architecture still
+//! compiles exactly bindgen's output for it, and checks that it does; as that is decided
+//! from every architecture's output at once, every run generates all of them. Parts are
+//! cut between top-level items only (a type keeps its nested types, `impl`s and layout
+//! assertions; see [`split`]) and have at most [`PART_LINES`] lines, so no checked-in file
+//! outgrows the project's limit of 1,500.
 //!
 //! bindgen reads liburing 2.15's `liburing.h` (and the uapi headers it ships) with
 //! `IOURINGINLINE` defined empty, exactly as liburing's own `ffi.c` compiles it, so every
@@ -31,6 +36,7 @@ use std::path::{Path, PathBuf};
 #[allow(dead_code)] // FFI_SOURCE: the library the xtask builds is plain liburing
 pub mod recipe;
 
+mod shared;
 mod split;
 use split::{even_runs, extern_block, fit_item, follows_its_type, items};
 
@@ -41,14 +47,19 @@ const DIR: &str = "liburing-sys/src/bindings";
 /// rest leaves bindgen's output room to grow before a part must be added.
 pub const PART_LINES: usize = 1200;
 
-/// The file liburing-sys includes for one architecture: it includes that one's parts.
+/// The directory beside the architectures' files that holds the parts they all include.
+const COMMON: &str = "common";
+
+/// The file liburing-sys includes for one architecture: it includes the common parts and
+/// that one's own.
 fn output(arch: &Arch) -> String {
     format!("{DIR}/{}.rs", arch.name)
 }
 
-/// Where one part of an architecture's bindings lives (`part` without `.rs`).
-fn part_path(arch: &Arch, part: &str) -> String {
-    format!("{DIR}/{}/{part}.rs", arch.name)
+/// Where a part lives: `dir` is [`COMMON`] or an architecture's name, `part` the file's
+/// name without `.rs`.
+fn part_path(dir: &str, part: &str) -> String {
+    format!("{DIR}/{dir}/{part}.rs")
 }
 
 /// Every file of the checked-in bindings as it is on disk, relative to liburing-sys
@@ -139,12 +150,14 @@ pub struct Options {
 pub const SPEC: args::Spec = args::Spec {
     name: "regen-bindings",
     synopsis: &["[--check]"],
-    summary: "regenerate liburing-sys/src/bindings/<arch>.rs and its parts in\n\
-              bindings/<arch>/ for every architecture (needs libclang-dev and the\n\
-              other targets' headers: libc6-dev-arm64-cross, libc6-dev-riscv64-cross,\n\
-              or libc6-dev-amd64-cross off x86_64), and remove files no longer\n\
+    summary: "regenerate liburing-sys/src/bindings/<arch>.rs and the parts it\n\
+              includes, those in bindings/common/ (the items every architecture\n\
+              shares) and its own in bindings/<arch>/, and remove files no longer\n\
               generated; --check fails if a file is stale, missing or no longer\n\
-              generated",
+              generated. Every architecture (x86_64, aarch64, riscv64) is always\n\
+              done: what they share is decided from all of them. Needs libclang-dev\n\
+              and the other targets' headers: libc6-dev-arm64-cross,\n\
+              libc6-dev-riscv64-cross, or libc6-dev-amd64-cross off x86_64",
     options: &[args::Opt::flag(
         "--check",
         "fail if a checked-in file is stale, missing or left over; write nothing",
@@ -162,38 +175,38 @@ impl args::Args for Options {
     }
 }
 
-/// Runs `cargo xtask regen-bindings`: every architecture, always.
+/// Runs `cargo xtask regen-bindings`: every architecture, always, as the common parts are
+/// decided from all their outputs.
 pub fn run(o: Options) -> Result {
     let check = o.check;
-    // Every file of every architecture is looked at even when one fails, so one run names
-    // them all.
     let root = project_root();
-    let (mut problems, mut failed) = (Vec::new(), false);
-    let mut expected = BTreeSet::new();
+    // Every architecture is generated even when one fails, so one run names every failure.
+    let (mut outputs, mut problems) = (Vec::new(), Vec::new());
     for arch in ARCHES {
         eprintln!("bindings for {} ({})", arch.name, arch.target);
-        let files = match generate(arch) {
-            Ok(files) => files,
-            Err(e) => {
-                problems.push(format!("{}: {e}", arch.name));
-                failed = true;
-                continue;
-            }
-        };
-        for (path, contents) in files {
-            let path = root.join(path);
-            if let Err(e) = util::ensure_file_contents(&path, &contents, check) {
-                problems.push(format!("{}: {e}", arch.name));
-            }
-            expected.insert(path);
+        match generate(arch) {
+            Ok(text) => outputs.push((arch, text)),
+            Err(e) => problems.push(format!("{}: {e}", arch.name)),
         }
     }
-    // What a failed generation would have written is unknown: then nothing is a leftover.
-    let leftovers = match failed {
-        true => Vec::new(),
-        false => leftovers(&root.join(DIR), &expected)?,
-    };
-    for path in leftovers {
+    if !problems.is_empty() {
+        problems.push(
+            "nothing was written or checked: what the architectures share is decided from \
+             all of them"
+                .to_string(),
+        );
+        return Err(problems.join("\n"));
+    }
+    // Every file is looked at even when one is stale, so one run names them all.
+    let mut expected = BTreeSet::new();
+    for (path, contents) in lay_out(&outputs, PART_LINES)? {
+        let path = root.join(path);
+        if let Err(e) = util::ensure_file_contents(&path, &contents, check) {
+            problems.push(e);
+        }
+        expected.insert(path);
+    }
+    for path in leftovers(&root.join(DIR), &expected)? {
         if check {
             problems.push(format!(
                 "{} is not generated any more: run `cargo xtask regen-bindings`, which \
@@ -283,8 +296,8 @@ fn header_args(arch: &Arch) -> Result<Vec<String>> {
 }
 
 /// The files under `dir` that a run which wrote `expected` would not write: parts a
-/// regeneration dropped, an older layout's files, anything of an architecture no longer
-/// carried.
+/// regeneration dropped, common or an architecture's, an older layout's files, anything
+/// of an architecture no longer carried.
 fn leftovers(dir: &Path, expected: &BTreeSet<PathBuf>) -> Result<Vec<PathBuf>> {
     Ok(util::files_under(dir)?
         .into_iter()
@@ -292,8 +305,9 @@ fn leftovers(dir: &Path, expected: &BTreeSet<PathBuf>) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
-/// Produces every file of `arch`'s bindings: `(path from the workspace root, contents)`.
-pub fn generate(arch: &Arch) -> Result<Vec<(String, String)>> {
+/// bindgen's output for `arch`, each function gated on the liburing release that first
+/// exported it.
+fn generate(arch: &Arch) -> Result<String> {
     let root = project_root();
     let liburing = vendor::default_dest();
     vendor::verify(&liburing, &vendor::manifest()?)
@@ -349,8 +363,7 @@ pub fn generate(arch: &Arch) -> Result<Vec<(String, String)>> {
     let since = function_versions(&src)?;
     let (text, declared) = gate_functions(&text, &since)?;
     check_against_maps(&declared, &since)?;
-
-    lay_out(arch, &text, PART_LINES)
+    Ok(text)
 }
 
 /// The first lines of every generated file.
@@ -360,69 +373,157 @@ const GENERATED: &str = "\
 // `cargo xtask regen-bindings --check` fails CI when this file is stale.
 ";
 
-/// Lays bindgen's `text` out as the files of `arch`, none longer than `limit` lines:
-/// the parts, the types (everything but extern blocks) first, then the functions, each
-/// kind in bindgen's order and cut into as few parts as fit, of even sizes; and
-/// `bindings/<arch>.rs`, which imports the libc types and includes every part.
-fn lay_out(arch: &Arch, text: &str, limit: usize) -> Result<Vec<(String, String)>> {
-    let part_header = |k: usize, total: usize, kind: &str| {
-        format!(
-            "{GENERATED}// Part {k} of {total} of the {0} bindings ({kind}), included by ../{0}.rs.\n\n",
-            arch.name
-        )
+/// Lays bindgen's `outputs` out as files (`(path from the workspace root, contents)`),
+/// none longer than `limit` lines: the parts of the items every architecture shares, in
+/// `common/`, and the parts of each architecture's own items, in `<arch>/` (see
+/// [`shared`]); for each, the types (everything but extern blocks) first, then the
+/// functions, each kind in its order and cut into as few parts as fit, of even sizes.
+/// Each architecture's index includes the common types, its own, the common functions,
+/// its own. Then [`check_layout`].
+fn lay_out(outputs: &[(&Arch, String)], limit: usize) -> Result<Vec<(String, String)>> {
+    let grouped = outputs
+        .iter()
+        .map(|(_, text)| items(text, follows_its_type))
+        .collect::<Result<Vec<_>>>()?;
+    let shared = shared::share(&grouped);
+    let indexes: Vec<String> = outputs
+        .iter()
+        .map(|(arch, _)| format!("../{}.rs", arch.name))
+        .collect();
+    let by_all = match indexes.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
     };
-    let budget = limit
-        .checked_sub(part_header(1, 1, "").lines().count())
-        .ok_or_else(|| format!("a part of {limit} lines has no room for its header"))?;
-    let (functions, types): (Vec<&str>, Vec<&str>) = items(text, follows_its_type)?
-        .into_iter()
-        .partition(|item| extern_block(item).is_some());
-    let mut kinds = Vec::new();
-    for (kind, items) in [("types", types), ("functions", functions)] {
-        let mut pieces = Vec::new();
-        for item in items {
-            pieces.extend(fit_item(item, budget)?);
-        }
-        let sizes: Vec<usize> = pieces.iter().map(|p| p.lines().count()).collect();
-        let parts: Vec<String> = even_runs(&sizes, budget)?
-            .into_iter()
-            .map(|run| pieces[run].concat())
-            .collect();
-        kinds.push((kind, parts));
-    }
-
-    let total: usize = kinds.iter().map(|(_, parts)| parts.len()).sum();
-    let mut index = format!(
-        "{GENERATED}// Target: {} (liburing-sys picks this file when target_arch = \"{}\").\n\
-         // bindgen's output is in the {total} parts included below, from {1}/ beside this file.\n\n\
-         #[allow(unused_imports)]\nuse libc::{{{}}};\n\n",
-        arch.target,
-        arch.name,
-        LIBC_TYPES.join(", ")
-    );
+    let common = parts(COMMON, &shared.common, limit, |which| {
+        format!(
+            "of the items every architecture's bindings share ({which}),\n// included by {by_all}."
+        )
+    })?;
     let mut files = Vec::new();
-    for (kind, parts) in &kinds {
-        for (i, body) in parts.iter().enumerate() {
-            let (name, which) = match parts.len() {
-                1 => (kind.to_string(), kind.to_string()),
-                n => (
-                    format!("{kind}_{}", i + 1),
-                    format!("{kind}, {} of {n}", i + 1),
-                ),
-            };
-            let contents = part_header(files.len() + 1, total, &which) + body;
-            index.push_str(&format!("include!(\"{}/{name}.rs\");\n", arch.name));
-            files.push((part_path(arch, &name), contents));
+    for ((arch, _), own) in outputs.iter().zip(&shared.own) {
+        let own = parts(arch.name, own, limit, |which| {
+            format!(
+                "of the {0} bindings' own items ({which}), those not in\n// {COMMON}/, included by ../{0}.rs.",
+                arch.name
+            )
+        })?;
+        let mut index = format!(
+            "{GENERATED}// Target: {} (liburing-sys picks this file when target_arch = \"{}\").\n\
+             // bindgen's output for it is in the parts included below: {} from {COMMON}/, the\n\
+             // items every architecture's bindings share, and {} from {1}/, its own.\n\n\
+             #[allow(unused_imports)]\nuse libc::{{{}}};\n\n",
+            arch.target,
+            arch.name,
+            common.len(),
+            own.len(),
+            LIBC_TYPES.join(", ")
+        );
+        for kind in ["types", "functions"] {
+            for part in common.iter().chain(&own).filter(|p| p.kind == kind) {
+                index.push_str(&format!("include!(\"{}\");\n", part.include));
+            }
         }
+        files.extend(own.into_iter().map(|p| (p.path, p.contents)));
+        files.push((output(arch), index));
     }
-    files.push((output(arch), index));
+    files.extend(common.into_iter().map(|p| (p.path, p.contents)));
     if let Some((path, contents)) = files.iter().find(|(_, c)| c.lines().count() > limit) {
         return Err(format!(
             "{path} would have {} lines, more than {limit}",
             contents.lines().count()
         ));
     }
+    check_layout(outputs, &files)?;
     Ok(files)
+}
+
+/// Fails unless what each architecture's index in `files` includes has the same items as
+/// bindgen's output for it: the check that makes the common parts sound (see [`shared`]).
+fn check_layout(outputs: &[(&Arch, String)], files: &[(String, String)]) -> Result {
+    let by_path: BTreeMap<&str, &str> = files
+        .iter()
+        .map(|(path, contents)| (path.as_str(), contents.as_str()))
+        .collect();
+    for (arch, text) in outputs {
+        let index = by_path
+            .get(output(arch).as_str())
+            .ok_or_else(|| format!("{}: no index", arch.name))?;
+        shared::included(index, |path| {
+            by_path.get(format!("{DIR}/{path}").as_str()).copied()
+        })
+        .and_then(|module| shared::same_items(text, &module))
+        .map_err(|e| {
+            format!(
+                "{}: the laid out files would not compile bindgen's output for it: {e}",
+                arch.name
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// One generated part.
+#[derive(Debug)]
+struct Part {
+    /// `types` or `functions`.
+    kind: &'static str,
+    /// The path its index includes it by: `<dir>/<name>.rs`.
+    include: String,
+    /// Its path from the workspace root.
+    path: String,
+    contents: String,
+}
+
+/// `items` as the parts of `dir` (`common` or an architecture's name), none longer than
+/// `limit` lines: the types (everything but extern blocks) then the functions, each kind in
+/// the order given and cut into as few parts as fit, of even sizes; none for a kind
+/// without items. Each starts with [`GENERATED`] and `// Part K of N {about(which)}`.
+fn parts(
+    dir: &str,
+    items: &[&str],
+    limit: usize,
+    about: impl Fn(&str) -> String,
+) -> Result<Vec<Part>> {
+    let header = |k: usize, total: usize, which: &str| {
+        format!("{GENERATED}// Part {k} of {total} {}\n\n", about(which))
+    };
+    let budget = limit
+        .checked_sub(header(1, 1, "types, 1 of 1").lines().count())
+        .ok_or_else(|| format!("a part of {limit} lines has no room for its header"))?;
+    let (functions, types): (Vec<&str>, Vec<&str>) =
+        items.iter().partition(|item| extern_block(item).is_some());
+    let mut bodies = Vec::new();
+    for (kind, items) in [("types", types), ("functions", functions)] {
+        let mut pieces = Vec::new();
+        for item in items {
+            pieces.extend(fit_item(item, budget)?);
+        }
+        let sizes: Vec<usize> = pieces.iter().map(|p| p.lines().count()).collect();
+        let runs = even_runs(&sizes, budget)?;
+        let n = runs.len();
+        for (i, run) in runs.into_iter().enumerate() {
+            let (name, which) = match n {
+                1 => (kind.to_string(), kind.to_string()),
+                n => (
+                    format!("{kind}_{}", i + 1),
+                    format!("{kind}, {} of {n}", i + 1),
+                ),
+            };
+            bodies.push((kind, name, which, pieces[run].concat()));
+        }
+    }
+    let total = bodies.len();
+    Ok(bodies
+        .into_iter()
+        .enumerate()
+        .map(|(k, (kind, name, which, body))| Part {
+            kind,
+            include: format!("{dir}/{name}.rs"),
+            path: part_path(dir, &name),
+            contents: header(k + 1, total, &which) + &body,
+        })
+        .collect())
 }
 
 /// Puts liburing's headers plus the two its configure script would generate
@@ -559,13 +660,17 @@ mod tests {
 
     /// liburing-sys's `lib.rs` includes each architecture's file under its own
     /// `target_arch` and refuses every other architecture; each of those files includes
-    /// every part beside it; and nothing else, nor anything too long, is in bindings/.
+    /// every common part and every part of its own, once, and nothing else; and nothing
+    /// else, nor anything too long, is in bindings/.
     #[test]
     fn lib_rs_selects_every_generated_file() {
         let root = project_root();
         let lib = std::fs::read_to_string(root.join("liburing-sys/src/lib.rs")).unwrap();
-        let mut expected = BTreeSet::new();
+        let common = util::files_under(&root.join(DIR).join(COMMON)).unwrap();
+        assert!(!common.is_empty(), "no common part");
+        let mut expected: BTreeSet<PathBuf> = common.iter().cloned().collect();
         for arch in ARCHES {
+            assert_ne!(arch.name, COMMON);
             let lines = format!(
                 "    #[cfg(target_arch = \"{}\")]\n    include!(\"bindings/{}.rs\");",
                 arch.name, arch.name
@@ -578,18 +683,23 @@ mod tests {
                 arch.name
             );
             let index = std::fs::read_to_string(root.join(output(arch))).unwrap();
-            let parts: Vec<PathBuf> = index
+            let uses = index
+                .lines()
+                .filter(|l| l.starts_with("use libc::"))
+                .count();
+            assert_eq!(uses, 1, "{}", arch.name);
+            let mut parts: Vec<PathBuf> = index
                 .lines()
                 .filter_map(|l| l.strip_prefix("include!(\"")?.strip_suffix("\");"))
                 .map(|part| root.join(DIR).join(part))
                 .collect();
-            assert!(!parts.is_empty(), "{} includes no part", arch.name);
-            let mut sorted = parts.clone();
-            sorted.sort();
-            let beside = util::files_under(&root.join(DIR).join(arch.name)).unwrap();
+            parts.sort();
+            let mut wanted = common.clone();
+            wanted.extend(util::files_under(&root.join(DIR).join(arch.name)).unwrap());
+            wanted.sort();
             assert_eq!(
-                sorted, beside,
-                "{} includes other files than its parts",
+                parts, wanted,
+                "{} includes other files than the common parts and its own",
                 arch.name
             );
             expected.insert(root.join(output(arch)));
@@ -602,10 +712,9 @@ mod tests {
         // What the packaging check requires of liburing-sys's package: the same files.
         let packaged = checked_in().unwrap();
         assert_eq!(packaged.len(), expected.len(), "{packaged:?}");
-        assert!(
-            packaged.iter().any(|f| f == "src/bindings/x86_64.rs"),
-            "{packaged:?}"
-        );
+        for f in ["src/bindings/x86_64.rs", "src/bindings/common/types_1.rs"] {
+            assert!(packaged.iter().any(|p| p == f), "{f}: {packaged:?}");
+        }
         assert_eq!(
             leftovers(&root.join(DIR), &expected).unwrap(),
             [] as [PathBuf; 0]
@@ -613,34 +722,47 @@ mod tests {
         assert_eq!(lib.matches("include!(\"bindings/").count(), ARCHES.len());
     }
 
-    /// A whole layout with parts so small that the types take two and the big extern
-    /// block is cut: every file fits, the index includes the parts in order, and the parts
-    /// hold the items, types first, each kind in its order.
+    /// A whole layout of outputs alike in every architecture, with parts so small that the
+    /// types take two and the big extern block is cut: every item is common, every file
+    /// fits, each index includes the common parts in order, and the parts hold the items,
+    /// types first, each kind in its order.
     #[test]
     fn parts_hold_every_item_types_first() {
-        let arch = &ARCHES[0];
         let items = items(SAMPLE, follows_its_type).unwrap();
-        let limit = 5 + items[0].lines().count();
-        let files = lay_out(arch, SAMPLE, limit).unwrap();
-        let (index_path, index) = files.last().unwrap();
-        assert_eq!(index_path, &output(arch));
+        let outputs: Vec<(&Arch, String)> =
+            ARCHES.iter().map(|a| (a, SAMPLE.to_string())).collect();
+        let limit = 6 + items[0].lines().count();
+        let files = lay_out(&outputs, limit).unwrap();
+        let (parts, indexes): (Vec<_>, Vec<_>) = files
+            .iter()
+            .partition(|(path, _)| path.starts_with(&format!("{DIR}/{COMMON}/")));
+        let paths: Vec<String> = ARCHES.iter().map(output).collect();
+        assert_eq!(
+            indexes.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            paths.iter().collect::<Vec<_>>()
+        );
+        let includes: Vec<String> = parts
+            .iter()
+            .map(|(path, _)| format!("include!(\"{}\");", &path[DIR.len() + 1..]))
+            .collect();
+        for (_, index) in &indexes {
+            let included: Vec<&str> = index
+                .lines()
+                .filter(|l| l.starts_with("include!"))
+                .collect();
+            assert_eq!(included, includes, "{index}");
+        }
         let mut bodies = String::new();
-        for (path, contents) in &files[..files.len() - 1] {
+        for (path, contents) in &parts {
             assert!(contents.lines().count() <= limit, "{path}:\n{contents}");
-            let name = path.strip_prefix(&format!("{DIR}/")).unwrap();
-            assert!(
-                index.contains(&format!("include!(\"{name}\");\n")),
-                "{index}"
-            );
             assert!(contents.starts_with(GENERATED), "{contents}");
             bodies.push_str(contents.split_once("\n\n").unwrap().1);
         }
-        let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(
-            names[..2],
-            [part_path(arch, "types_1"), part_path(arch, "types_2")]
+            parts[..2].iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            [&part_path(COMMON, "types_1"), &part_path(COMMON, "types_2")]
         );
-        assert!(names[2].contains("/functions_"), "{names:?}");
+        assert!(parts[2].0.contains("/functions_"), "{parts:?}");
         // Put back together: the types in their order, then the extern blocks, the pieces
         // of the cut one (the same attributes) joined again.
         let (types, functions): (Vec<&str>, Vec<&str>) =
@@ -663,7 +785,73 @@ mod tests {
             bodies.matches("#[link(name = \"x\")]").count() > 1,
             "{bodies}"
         );
-        assert!(lay_out(arch, SAMPLE, limit - 1).is_err());
+        assert!(lay_out(&outputs, limit - 1).is_err());
+    }
+
+    /// Three small outputs: an item all have, one that differs (bindgen's numbering of an
+    /// anonymous enum), one twice in two architectures and once in the third. Common is
+    /// what all have, as many times as all have it; each architecture's index includes
+    /// exactly its items; and the check catches an index that includes too little or too
+    /// much.
+    #[test]
+    fn each_architecture_includes_exactly_its_items() {
+        let shared_item = "#[repr(C)]\npub struct s {\n    pub a: u32,\n}\nconst _: () = {\n    \
+                           [\"Size of s\"][::core::mem::size_of::<s>() - 4usize];\n};\n";
+        let numbered = |n: u32| format!("pub const X: _bindgen_ty_{n} = 1;\n");
+        let twice = "unsafe extern \"C\" {\n    pub fn f();\n}\n";
+        let outputs = vec![
+            (
+                &ARCHES[0],
+                format!("{shared_item}{}{twice}{twice}", numbered(2)),
+            ),
+            (&ARCHES[1], format!("{}{twice}{shared_item}", numbered(1))),
+            (
+                &ARCHES[2],
+                format!("{twice}{shared_item}{twice}{}", numbered(1)),
+            ),
+        ];
+        let files = lay_out(&outputs, PART_LINES).unwrap();
+        let body = |files: &[(String, String)], dir: &str, name: &str| {
+            let path = part_path(dir, name);
+            let file = files.iter().find(|(p, _)| *p == path);
+            file.map(|(_, contents)| contents.split_once("\n\n").unwrap().1.to_string())
+        };
+        assert_eq!(body(&files, COMMON, "types").unwrap(), shared_item);
+        assert_eq!(body(&files, COMMON, "functions").unwrap(), twice);
+        assert_eq!(body(&files, "x86_64", "types"), Some(numbered(2)));
+        assert_eq!(body(&files, "x86_64", "functions").unwrap(), twice);
+        assert_eq!(body(&files, "aarch64", "types"), Some(numbered(1)));
+        assert_eq!(body(&files, "aarch64", "functions"), None);
+        assert_eq!(body(&files, "riscv64", "types"), Some(numbered(1)));
+        assert_eq!(body(&files, "riscv64", "functions").unwrap(), twice);
+        assert_eq!(files.len(), 2 + 2 + 1 + 2 + 3);
+        assert_eq!(check_layout(&outputs, &files), Ok(()));
+
+        let tampered = |arch: &Arch, edit: &dyn Fn(&str) -> String| {
+            let mut files = files.clone();
+            let index = files.iter_mut().find(|(p, _)| *p == output(arch)).unwrap();
+            index.1 = edit(&index.1);
+            check_layout(&outputs, &files).unwrap_err()
+        };
+        let e = tampered(&ARCHES[1], &|index| {
+            index.replace("include!(\"common/functions.rs\");\n", "")
+        });
+        assert!(e.starts_with("aarch64: "), "{e}");
+        assert!(
+            e.contains("1 in bindgen's output, 0 included: `unsafe extern \"C\" {`"),
+            "{e}"
+        );
+        let e = tampered(&ARCHES[0], &|index| {
+            format!("{index}include!(\"x86_64/functions.rs\");\n")
+        });
+        assert!(e.contains("2 in bindgen's output, 3 included"), "{e}");
+        let e = tampered(&ARCHES[2], &|index| {
+            index.replace("riscv64/types", "x86_64/types")
+        });
+        assert!(
+            e.contains("0 in bindgen's output, 1 included: `pub const X: _bindgen_ty_2"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -676,6 +864,8 @@ mod tests {
             "x86_64/part9.rs",
             "aarch64.rs",
             "aarch64/types.rs",
+            "common/types.rs",
+            "common/types_3.rs",
             "mips.rs",
         ];
         for f in files {
@@ -685,12 +875,14 @@ mod tests {
             dir.join("x86_64.rs"),
             dir.join("x86_64/types.rs"),
             dir.join("aarch64.rs"),
+            dir.join("common/types.rs"),
         ]
         .into();
         assert_eq!(
             leftovers(&dir, &expected).unwrap(),
             [
                 dir.join("aarch64/types.rs"),
+                dir.join("common/types_3.rs"),
                 dir.join("mips.rs"),
                 dir.join("x86_64/part9.rs")
             ]

@@ -3,7 +3,7 @@
 //! | command | what it does |
 //! | --- | --- |
 //! | `vendor [--from crates-io\|git[=URL]\|DIR] [--dest DIR] [--force]` | put liburing 2.15's source in `liburing-sys/liburing/`, verified against `liburing-sys/liburing-2.15.sha256` |
-//! | `regen-bindings [--check]` | regenerate `liburing-sys/src/bindings/<arch>.rs` and its parts in `bindings/<arch>/` for every architecture (x86_64, aarch64, riscv64) with bindgen, or check they are current |
+//! | `regen-bindings [--check]` | regenerate `liburing-sys/src/bindings/<arch>.rs` for every architecture (x86_64, aarch64, riscv64) with bindgen, and the parts it includes: `bindings/common/` (the items all of them share) and `bindings/<arch>/` (its own); or check they are current |
 //! | `system-libs` | download Debian's liburing packages (2.3, 2.9, 2.15) and build liburing 2.5 from source into `target/system-liburing/` |
 //! | `kernel-check [--arch A] [--kernel K]… [--filter TEST] [--skip TEST]… [--package P]… [--jobs N] [--accel A] [--timeout SECS] [--test-timeout S] [--threads N] [--smp N] [--memory MIB] [--fuzz SECS] [--selftest] [--list]` | the test suite inside other Linux kernels (x86_64 and arm64 guests) booted under QEMU, and a kernel × result matrix |
 //! | `bench [--quick] [--runs N] [--filter S,S..] [--instructions]` | `uring` against C liburing 2.15, the `io-uring` crate, monoio and tokio-uring, interleaved, with ratios; or instructions per operation under callgrind |

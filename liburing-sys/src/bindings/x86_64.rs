@@ -2,12 +2,14 @@
 // commit d41bf9220ec39277ff235379e9089d9e0fd6c2a5) with bindgen 0.72.1. Do not edit:
 // `cargo xtask regen-bindings --check` fails CI when this file is stale.
 // Target: x86_64-unknown-linux-gnu (liburing-sys picks this file when target_arch = "x86_64").
-// bindgen's output is in the 4 parts included below, from x86_64/ beside this file.
+// bindgen's output for it is in the parts included below: 4 from common/, the
+// items every architecture's bindings share, and 1 from x86_64/, its own.
 
 #[allow(unused_imports)]
 use libc::{iovec, msghdr, cmsghdr, sockaddr, socklen_t, statx, epoll_event, cpu_set_t, sigset_t, mode_t, off_t, pid_t, id_t, idtype_t, siginfo_t, timespec, size_t, ssize_t, sock_filter, sock_fprog};
 
-include!("x86_64/types_1.rs");
-include!("x86_64/types_2.rs");
-include!("x86_64/functions_1.rs");
-include!("x86_64/functions_2.rs");
+include!("common/types_1.rs");
+include!("common/types_2.rs");
+include!("x86_64/types.rs");
+include!("common/functions_1.rs");
+include!("common/functions_2.rs");

@@ -145,7 +145,7 @@ pub(super) fn follows_its_type(group: &str, item: &str) -> bool {
 }
 
 /// The first line of an item's code: after its attributes, comments and blank lines.
-fn head(item: &str) -> Option<&str> {
+pub(super) fn head(item: &str) -> Option<&str> {
     let mut scanner = Scanner::default();
     for line in item.lines() {
         let starts_between = scanner.between_items();
