@@ -34,12 +34,15 @@ use crate::error;
 ///
 /// With feature `stream`, an [`ItemStream`] is a `futures_core::Stream`.
 ///
-/// Prefer a ring without `DEFER_TASKRUN` here. Such a ring runs the kernel's
+/// Use a ring without `DEFER_TASKRUN` here. Such a ring runs the kernel's
 /// completion work only when its task enters the kernel asking for events, and
 /// the kernel tells a task that waits elsewhere (in epoll, as a runtime does)
-/// about that work late: on Linux 6.18 the eventfd turns readable about 10 ms
-/// after a socket's data arrived. Futures still resolve, but a request/response
-/// loop on such a ring ran 3 to 5 times slower than on a plain one
+/// about that work late: on Linux 6.18 the eventfd turned readable 13 to 19 ms
+/// after a socket's data arrived (a receive on a socketpair, 20 tries; on a
+/// plain ring, 17 to 64 µs), and the ring's own descriptor is not woken for it
+/// at all, so watching that instead does not help. Futures still resolve, but
+/// a request/response loop on such a ring ran 13 times slower than on a plain
+/// one with 16 connections, and 1,000 times slower with one
 /// (`examples/tokio_echo`, 64-byte round trips).
 ///
 /// It is a cheap handle (`Clone`) to one ring, and not `Send`: the ring, its
