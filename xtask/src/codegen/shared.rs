@@ -31,7 +31,7 @@
 //! what each architecture's index includes ([`included`]) and fails unless it has the
 //! same items as bindgen's output ([`same_items`]).
 
-use super::split::{extern_block, head, items};
+use super::split::{block_declarations, head, items};
 use crate::util::Result;
 use std::collections::BTreeMap;
 
@@ -182,16 +182,13 @@ fn first_line(item: &str) -> String {
 fn units(text: &str) -> Result<Vec<String>> {
     let mut units = Vec::new();
     for item in items(text, |_, _| false)? {
-        let declarations = match extern_block(item) {
-            Some((open, inner, tail)) => items(inner, |_, _| false)?
-                .into_iter()
-                .map(|declaration| format!("{open}{declaration}{tail}"))
-                .collect(),
-            None => Vec::new(),
-        };
-        match declarations.is_empty() {
-            true => units.push(item.to_string()),
-            false => units.extend(declarations),
+        match block_declarations(item)? {
+            Some((open, declarations, tail)) if !declarations.is_empty() => units.extend(
+                declarations
+                    .iter()
+                    .map(|declaration| format!("{open}{declaration}{tail}")),
+            ),
+            _ => units.push(item.to_string()),
         }
     }
     Ok(units)

@@ -15,12 +15,11 @@ pub(super) fn fit_item(item: &str, budget: usize) -> Result<Vec<String>> {
         return Ok(vec![item.to_string()]);
     }
     let first = head(item).unwrap_or_default();
-    let Some((open, inner, tail)) = extern_block(item) else {
+    let Some((open, declarations, tail)) = block_declarations(item)? else {
         return Err(format!(
             "an item of {lines} lines does not fit in a part ({budget} lines): `{first}`"
         ));
     };
-    let declarations = items(inner, |_, _| false)?;
     let sizes: Vec<usize> = declarations.iter().map(|d| d.lines().count()).collect();
     let room = budget
         .checked_sub(open.lines().count() + tail.lines().count())
@@ -30,6 +29,16 @@ pub(super) fn fit_item(item: &str, budget: usize) -> Result<Vec<String>> {
         .into_iter()
         .map(|run| format!("{open}{}{tail}", declarations[run].concat()))
         .collect())
+}
+
+/// The declarations of extern block `item`, one by one, between the block's opening
+/// (attributes, comments and its `extern "C" {` line) and its closing line, as
+/// [`extern_block`] cuts it; `None` when `item` is no such block.
+pub(super) fn block_declarations(item: &str) -> Result<Option<(&str, Vec<&str>, &str)>> {
+    let Some((open, inner, tail)) = extern_block(item) else {
+        return Ok(None);
+    };
+    Ok(Some((open, items(inner, |_, _| false)?, tail)))
 }
 
 /// An extern block's three pieces when `item` is one written over several lines: its
