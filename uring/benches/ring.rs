@@ -9,6 +9,7 @@
 //! ring read-owned-held <qd> <default|defer> <ops> <file>
 //! ring read-owned-of <qd> <default|defer> <ops> <file>
 //! ring read-hand <qd> <default|defer> <ops> <file>
+//! ring read-typed <qd> <default|defer> <ops> <file>
 //! ```
 //!
 //! `read-owned` is the same workload through the safe layer ([`uring::owned`]): each
@@ -20,6 +21,8 @@
 //! `read-hand` is the same owned-buffer workload written by hand on the raw level
 //! for this one operation (`ring/hand.rs`), naming the file by number with no
 //! share or look-up per read: what a safe layer's read costs at least.
+//! `read-typed` is the owned-buffer workload through `uring::owned::TypedRing`, the
+//! safe ring of one operation type, naming the file as one the ring holds.
 //!
 //! Prints one line: `ops_per_sec <float>`.
 
@@ -244,6 +247,47 @@ fn bench_read_hand(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, Str
     )
 }
 
+/// `read-typed`: the owned-buffer reads through a [`uring::owned::TypedRing`] of
+/// `Read<AlignedBuf>`, on a file the ring holds, outputs taken from
+/// `completions`.
+#[inline(never)]
+fn bench_read_typed(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, String> {
+    use uring::owned::{AlignedBuf, TypedRing, ops::Read};
+    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let blocks = file.metadata().map_err(|e| e.to_string())?.len() / 4096;
+    if blocks == 0 {
+        return Err(format!("{path} is smaller than one 4 KiB block"));
+    }
+    let mut ring = TypedRing::<Read<AlignedBuf>>::from_builder(builder(mode)?, qd)
+        .map_err(|e| format!("ring setup: {e}"))?;
+    let file = ring.hold_fd(file).map_err(|e| e.to_string())?;
+    let mut free = page_buffers(qd)?;
+    let (mut submitted, mut done, mut seed) = (0u64, 0u64, 0x9e37_79b9_7f4a_7c15u64);
+    let start = Instant::now();
+    while done < ops {
+        {
+            let mut batch = ring.batch();
+            while submitted - done < qd as u64 && submitted < ops {
+                let buf = free.pop().expect("one free buffer per read in flight");
+                let off = (next_rand(&mut seed) % blocks) * 4096;
+                // The key is not needed: every read's output is its buffer.
+                let _key = batch
+                    .push(Read::new(file, buf, off))
+                    .map_err(|e| e.to_string())?;
+                submitted += 1;
+            }
+        }
+        ring.submit_and_wait(1)
+            .map_err(|e| format!("submit: {e}"))?;
+        for (_, (res, buf)) in ring.completions() {
+            whole_block(res)?;
+            free.push(buf);
+            done += 1;
+        }
+    }
+    Ok(done as f64 / start.elapsed().as_secs_f64())
+}
+
 /// The loop of [`bench_read_owned`]: `read` makes the read of a buffer at an
 /// offset (naming the file however the caller holds it).
 fn read_owned_loop<const TYPED: bool>(
@@ -309,7 +353,8 @@ fn main() -> ExitCode {
             num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, true, true))
         }
         ["read-hand", qd, mode, ops, file] => num(qd).and_then(|q| bench_read_hand(q as u32, mode, num(ops)?, file)),
-        _ => Err("usage: ring nop|nop-owned <batch> <default|defer|regfd> <ops> | ring read|read-owned|read-owned-held|read-owned-of|read-hand <qd> <default|defer|regfd> <ops> <file>".into()),
+        ["read-typed", qd, mode, ops, file] => num(qd).and_then(|q| bench_read_typed(q as u32, mode, num(ops)?, file)),
+        _ => Err("usage: ring nop|nop-owned <batch> <default|defer|regfd> <ops> | ring read|read-owned|read-owned-held|read-owned-of|read-hand|read-typed <qd> <default|defer|regfd> <ops> <file>".into()),
     };
     match result {
         Ok(rate) => {

@@ -19,9 +19,10 @@
 //!   inline helpers and its `io_uring_submit_and_wait`), the `io-uring` crate
 //!   (`xtask/bench/peers`, `peer-ring`), `uring`'s raw level
 //!   (`uring/benches/ring.rs`) and, for reads, `uring`'s safe layer
-//!   (`read-owned`) beside the same owned-buffer loop written by hand on the raw
-//!   level for that one operation (`read-hand`: what a safe layer's read costs at
-//!   least).
+//!   (`read-owned`, and on a file the ring holds: `read-owned-held`), the safe
+//!   ring of one operation type (`read-typed`: a `TypedRing`), beside the same
+//!   owned-buffer loop written by hand on the raw level for that one operation
+//!   (`read-hand`: what a safe layer's read costs at least).
 //! * Echo: servers, one thread each, written the way each project's own examples
 //!   write them: C liburing (`xtask/bench/echo.c`), `monoio` and `tokio-uring`
 //!   (`peer-echo`), `uring/examples/echo_server.rs` and, for the async layer,
@@ -37,7 +38,7 @@
 //! callgrind, which is deterministic where wall time is not: NOPs at batch 1 and
 //! 32, raw 4 KiB reads at QD 32 (C, io-uring, uring) and the safe layer's reads
 //! (taken with `completions` and with `completions_of`, and on a file the ring
-//! holds), beside the hand-written owned-buffer loop's, all on
+//! holds), a `TypedRing`'s, beside the hand-written owned-buffer loop's, all on
 //! `SINGLE_ISSUER | DEFER_TASKRUN` rings.
 
 use crate::args;
@@ -267,8 +268,10 @@ fn nop_cases(progs: &Programs, quick: bool) -> Vec<Case> {
 /// 4 KiB reads of `data` at QD 32, default and `DEFER_TASKRUN` rings; the safe layer
 /// against the same C program, each read owning its buffer; and the same
 /// owned-buffer loop written by hand on the raw level for this one operation
-/// (`read-hand`), what a safe layer's read costs at least; and the safe layer
-/// naming the file as one the ring holds (`read-owned-held`: no atomics per read).
+/// (`read-hand`), what a safe layer's read costs at least; the safe layer
+/// naming the file as one the ring holds (`read-owned-held`: no atomics per read);
+/// and the safe ring of one operation type (`read-typed`: a `TypedRing`, its
+/// reads queued through one batch per pass, the file held).
 fn read_cases(progs: &Programs, quick: bool, data: &Path) -> Vec<Case> {
     let ops: u64 = if quick { 50_000 } else { 300_000 };
     let data = data.display().to_string();
@@ -285,6 +288,7 @@ fn read_cases(progs: &Programs, quick: bool, data: &Path) -> Vec<Case> {
             &[
                 ("uring owned", "read-owned"),
                 ("owned held", "read-owned-held"),
+                ("typed ring", "read-typed"),
                 ("by hand", "read-hand"),
             ],
         ));
@@ -833,6 +837,7 @@ fn count_instructions(progs: &Programs, data: &Path, filter: Option<&str>) -> Re
         read("read 4KiB qd=32 owned", Some("read-owned")),
         read("read 4KiB qd=32 of", Some("read-owned-of")),
         read("read 4KiB qd=32 held", Some("read-owned-held")),
+        read("read 4KiB qd=32 typed", Some("read-typed")),
         read("read 4KiB qd=32 by hand", Some("read-hand")),
     ];
     println!(
@@ -1075,6 +1080,7 @@ mod tests {
         let args = vec!["read", "32", "defer", "50000", "/d"];
         let owned = vec!["read-owned", "32", "defer", "50000", "/d"];
         let held = vec!["read-owned-held", "32", "defer", "50000", "/d"];
+        let typed = vec!["read-typed", "32", "defer", "50000", "/d"];
         let hand = vec!["read-hand", "32", "defer", "50000", "/d"];
         assert_eq!(
             contenders(&reads[1]),
@@ -1084,6 +1090,7 @@ mod tests {
                 ("uring raw", Path::new("/r"), args),
                 ("uring owned", Path::new("/r"), owned),
                 ("owned held", Path::new("/r"), held),
+                ("typed ring", Path::new("/r"), typed),
                 ("by hand", Path::new("/r"), hand),
             ]
         );

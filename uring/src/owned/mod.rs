@@ -404,6 +404,7 @@ mod slab;
 mod table;
 #[cfg(feature = "tokio")]
 mod tokio_driver;
+mod typed;
 
 #[cfg(feature = "async")]
 pub use asyncio::{AsyncRing, HeldFile, ItemStream, NextItem, OpFuture};
@@ -427,5 +428,6 @@ pub use ring::{
 };
 pub use send_queue::{MAX_SEND_BUF, Rejected, SendQueue, Sent};
 pub use table::leaked_ops;
+pub use typed::{Batch, TypedCompletions, TypedRing};
 
 use op::imp;

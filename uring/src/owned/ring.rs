@@ -60,6 +60,11 @@ pub struct CloseReport {
 
 static NEXT_RING_ID: AtomicU64 = AtomicU64::new(1);
 
+/// A new ring's id (for its keys), never one another ring of this process has.
+pub(super) fn next_ring_id() -> u64 {
+    NEXT_RING_ID.fetch_add(1, Ordering::Relaxed)
+}
+
 /// A ring that runs operations owning their resources: the safe way to use
 /// io_uring. See the [module documentation](super) for an example and the safety
 /// model.
@@ -187,7 +192,7 @@ impl OwnedRing {
             table: Slab::new(),
             chain_sqes: Vec::new(),
             raw: VecDeque::new(),
-            id: NEXT_RING_ID.fetch_add(1, Ordering::Relaxed),
+            id: next_ring_id(),
             drop_timeout: DEFAULT_DROP_TIMEOUT,
             touched: None,
             activity: None,

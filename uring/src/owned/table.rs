@@ -31,9 +31,10 @@ pub(super) fn owned_slot(ud: u64) -> Option<(u32, u64)> {
 }
 
 /// How many operations this process has leaked so far: operations an
-/// [`OwnedRing`] was dropped with that did not complete within its drop timeout.
+/// [`OwnedRing`] or a [`TypedRing`](super::TypedRing) was dropped with that did
+/// not complete within its drop timeout.
 /// Their memory and descriptors are never freed (see the
 /// [safety model](super#safety-model)).
 pub fn leaked_ops() -> usize {
-    slab::leaked_count()
+    slab::leaked_count() + super::typed::leaked_count()
 }

@@ -42,6 +42,22 @@ impl<B: IoBufMut> Read<B> {
             offset,
         }
     }
+
+    /// The buffer back, from an operation that was not submitted (a
+    /// [`SubmitError`](crate::owned::SubmitError)'s).
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let mut other = OwnedRing::new(4)?;
+    /// let held = other.hold_fd(std::fs::File::open("/dev/zero")?)?;
+    /// let refused = ring.submit_op(ops::Read::new(held, vec![0u8; 8], 0)).unwrap_err();
+    /// assert_eq!(refused.op.into_buf().len(), 8);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn into_buf(self) -> B {
+        self.buf
+    }
 }
 
 // SAFETY: the entry names the buffer's stable memory (IoBufMut: exclusively owned,
@@ -106,6 +122,22 @@ impl<B: IoBuf> Write<B> {
             buf,
             offset,
         }
+    }
+
+    /// The buffer back, from an operation that was not submitted (a
+    /// [`SubmitError`](crate::owned::SubmitError)'s).
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let mut other = OwnedRing::new(4)?;
+    /// let held = other.hold_fd(std::fs::File::open("/dev/null")?)?;
+    /// let refused = ring.submit_op(ops::Write::new(held, b"abc".to_vec(), 0)).unwrap_err();
+    /// assert_eq!(refused.op.into_buf(), b"abc");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn into_buf(self) -> B {
+        self.buf
     }
 }
 

@@ -1,0 +1,182 @@
+//! The in-flight table of a [`TypedRing`](super::TypedRing): operations of its
+//! one type, each in a slot of its own, by value — no type ids, no table of
+//! functions, no box.
+
+use core::mem::MaybeUninit;
+
+use crate::cqueue::Cqe;
+use crate::owned::Op;
+use crate::owned::slab::{NO_FILE, NO_SLOT};
+use crate::owned::table::GEN_MASK;
+
+/// One slot: free, or holding an operation the kernel may still use.
+struct Slot<T> {
+    /// Which use of the slot this is (counts up at every fill; its low bits are
+    /// in the entry's user data).
+    generation: u64,
+    /// When free, the next free slot (or `NO_SLOT`).
+    next: u32,
+    /// When busy, the held file the operation names (its slot in the ring's
+    /// held files), or `NO_FILE`.
+    file: u32,
+    busy: bool,
+    /// The operation while `busy`. Never dropped by the slot: a busy slot's
+    /// operation leaves it only by [`Slots::take`], so one still here when the
+    /// table is dropped (the ring leaked it) is leaked with whatever the kernel
+    /// may still use.
+    op: MaybeUninit<T>,
+}
+
+/// Slots of operations in flight, with a free list.
+pub(super) struct Slots<T> {
+    slots: Vec<Slot<T>>,
+    /// The first free slot, or `NO_SLOT`.
+    free: u32,
+    in_flight: usize,
+}
+
+impl<T: Op> Slots<T> {
+    pub(super) const fn new() -> Slots<T> {
+        Slots {
+            slots: Vec::new(),
+            free: NO_SLOT,
+            in_flight: 0,
+        }
+    }
+
+    /// How many operations are in flight.
+    #[inline(always)]
+    pub(super) fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// A free slot for the next [`fill`](Self::fill), and the generation it
+    /// will have: the table grows when none is free. Nothing changes until
+    /// `fill`, so a submission that fails after this leaves no trace.
+    #[inline(always)]
+    pub(super) fn reserve(&mut self) -> (u32, u64) {
+        if self.free == NO_SLOT {
+            self.grow();
+        }
+        let index = self.free;
+        let generation = self.slots[index as usize].generation.wrapping_add(1);
+        (index, generation)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        // Slot numbers stay below NO_SLOT (the last one is never used): a
+        // process cannot have four billion operations of one ring in flight
+        // (the kernel's queues are at most 2^15 and 2^20 entries long, and
+        // every slot holds an operation), so this is only a guard.
+        assert!(
+            self.slots.len() < NO_SLOT as usize,
+            "a TypedRing holds fewer than 2^32 - 1 operations"
+        );
+        self.free = self.slots.len() as u32;
+        self.slots.push(Slot {
+            generation: 0,
+            next: NO_SLOT,
+            file: NO_FILE,
+            busy: false,
+            op: MaybeUninit::uninit(),
+        });
+    }
+
+    /// Puts `op` in the slot [`reserve`](Self::reserve) gave (`index`, which
+    /// is still the first free one) at `generation`, naming the held file
+    /// `file`.
+    #[inline(always)]
+    pub(super) fn fill(&mut self, index: u32, generation: u64, op: T, file: u32) {
+        let slot = &mut self.slots[index as usize];
+        debug_assert!(!slot.busy && self.free == index);
+        self.free = slot.next;
+        slot.generation = generation;
+        slot.file = file;
+        slot.busy = true;
+        slot.op.write(op);
+        self.in_flight += 1;
+    }
+
+    /// The operation in flight at `index` whose generation's low bits are
+    /// `gen_low` (what a completion's user data says): out of its slot, which
+    /// is free again, with its whole generation. `None` for any other slot.
+    #[inline(always)]
+    pub(super) fn take(&mut self, index: u32, gen_low: u64) -> Option<(u64, T)> {
+        let free = self.free;
+        let slot = self.slots.get_mut(index as usize)?;
+        if !slot.busy || slot.generation & GEN_MASK != gen_low {
+            return None;
+        }
+        slot.busy = false;
+        slot.next = free;
+        // SAFETY: a busy slot holds its operation (`fill` wrote it); the slot
+        // is no longer busy, so it is read out once.
+        let op = unsafe { slot.op.assume_init_read() };
+        let generation = slot.generation;
+        self.free = index;
+        self.in_flight -= 1;
+        Some((generation, op))
+    }
+
+    /// The operation in flight at `index` of `gen_low` (as for
+    /// [`take`](Self::take)), left in place.
+    #[inline]
+    pub(super) fn get_mut(&mut self, index: u32, gen_low: u64) -> Option<&mut T> {
+        let slot = self.slots.get_mut(index as usize)?;
+        if !slot.busy || slot.generation & GEN_MASK != gen_low {
+            return None;
+        }
+        // SAFETY: a busy slot holds its operation.
+        Some(unsafe { slot.op.assume_init_mut() })
+    }
+
+    /// Passes a completion flagged `MORE` to the operation it names (which
+    /// stays in flight); ignored when it names none.
+    #[inline]
+    pub(super) fn more(&mut self, index: u32, gen_low: u64, cqe: &Cqe) {
+        if let Some(op) = self.get_mut(index, gen_low) {
+            op.more(cqe);
+        }
+    }
+
+    /// Whether the operation at `index` of the whole `generation` is in flight.
+    #[inline]
+    pub(super) fn is_in_flight(&self, index: u32, generation: u64) -> bool {
+        self.slots
+            .get(index as usize)
+            .is_some_and(|s| s.busy && s.generation == generation)
+    }
+
+    /// Every operation in flight: slot and whole generation.
+    pub(super) fn all_in_flight(&self) -> Vec<(u32, u64)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.busy)
+            .map(|(i, s)| (i as u32, s.generation))
+            .collect()
+    }
+
+    /// The operations in flight that name the held file at `file`.
+    pub(super) fn naming_file(&self, file: u32) -> Vec<(u32, u64)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.busy && s.file == file)
+            .map(|(i, s)| (i as u32, s.generation))
+            .collect()
+    }
+
+    /// Gives up every operation in flight: each stays in its slot, never
+    /// dropped (nor what the kernel may use freed, when the table is), and
+    /// the slot is never used again (it is off the free list, and no
+    /// completion takes it). Returns how many.
+    pub(super) fn leak_in_flight(&mut self) -> usize {
+        for slot in &mut self.slots {
+            slot.busy = false;
+        }
+        core::mem::replace(&mut self.in_flight, 0)
+    }
+}
