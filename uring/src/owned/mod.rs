@@ -43,7 +43,10 @@
 //!
 //! A loop whose operations are all of one type takes their outputs with
 //! [`completions_of`](OwnedRing::completions_of), typed, without a
-//! [`Completion`] to downcast (others stay queued).
+//! [`Completion`] to downcast (others stay queued) — or runs on a
+//! [`TypedRing`], a ring for operations of that one type, which keeps them by
+//! value in slots of their own type and hands their outputs straight from the
+//! kernel's queue (no registrations, chains or multishot items there).
 //!
 //! Provided buffers ([`BufPool`]: the kernel picks a buffer, a [`PoolBuf`] guard
 //! hands over the bytes and recycles it when dropped), multishot streams

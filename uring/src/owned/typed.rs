@@ -281,7 +281,8 @@ impl<T: Op> TypedRing<T> {
                 });
             }
         }
-        self.slots.fill(slot, generation, op, file);
+        // SAFETY: `reserve` gave `slot` above; nothing filled a slot since.
+        unsafe { self.slots.fill(slot, generation, op, file) };
         Ok(OpKey {
             ring: self.id,
             slot,
@@ -907,7 +908,8 @@ impl<T: Op> Batch<'_, T> {
                 op,
             });
         }
-        self.slots.fill(slot, generation, op, file);
+        // SAFETY: `reserve` gave `slot` above; nothing filled a slot since.
+        unsafe { self.slots.fill(slot, generation, op, file) };
         Ok(OpKey {
             ring: self.id,
             slot,

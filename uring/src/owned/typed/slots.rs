@@ -29,8 +29,10 @@ struct Slot<T> {
 
 /// Slots of operations in flight, with a free list.
 pub(super) struct Slots<T> {
+    /// Never shrinks.
     slots: Vec<Slot<T>>,
-    /// The first free slot, or `NO_SLOT`.
+    /// The first free slot, or `NO_SLOT`; a free slot's `next` is the next
+    /// one. Every slot on this list is in `slots`.
     free: u32,
     in_flight: usize,
 }
@@ -59,7 +61,13 @@ impl<T: Op> Slots<T> {
             self.grow();
         }
         let index = self.free;
-        let generation = self.slots[index as usize].generation.wrapping_add(1);
+        debug_assert!((index as usize) < self.slots.len());
+        // SAFETY: `free` is `NO_SLOT` or a slot of the table (the free list
+        // holds only slots that `grow` pushed or `take` freed, and the table
+        // never shrinks); `grow` made it one.
+        let generation = unsafe { self.slots.get_unchecked(index as usize) }
+            .generation
+            .wrapping_add(1);
         (index, generation)
     }
 
@@ -85,11 +93,18 @@ impl<T: Op> Slots<T> {
     }
 
     /// Puts `op` in the slot [`reserve`](Self::reserve) gave (`index`, which
-    /// is still the first free one) at `generation`, naming the held file
-    /// `file`.
+    /// must still be the first free one: nothing else filled a slot since) at
+    /// `generation`, naming the held file `file`.
+    ///
+    /// # Safety
+    ///
+    /// `index` is what `reserve` returned last, and no slot was filled since.
     #[inline(always)]
-    pub(super) fn fill(&mut self, index: u32, generation: u64, op: T, file: u32) {
-        let slot = &mut self.slots[index as usize];
+    pub(super) unsafe fn fill(&mut self, index: u32, generation: u64, op: T, file: u32) {
+        debug_assert!((index as usize) < self.slots.len());
+        // SAFETY: the caller's contract: `reserve` returned `index`, the first
+        // free slot, which is in the table (it grows, never shrinks).
+        let slot = unsafe { self.slots.get_unchecked_mut(index as usize) };
         debug_assert!(!slot.busy && self.free == index);
         self.free = slot.next;
         slot.generation = generation;
