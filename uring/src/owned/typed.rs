@@ -262,10 +262,12 @@ impl<T: Op> TypedRing<T> {
         let (slot, generation) = self.slots.reserve();
         let sqe = sqe.user_data(user_data(slot, generation));
         // SAFETY: `prepare` built the entry from `op` (see there for what it
-        // names); `op` moves into the slot reserved for it right below, with
-        // nothing in between that can fail, unwind or look at the completion
-        // queue, and stays there until the entry's final completion is taken,
-        // or is leaked. The user data carries TAG_OWNED and this slot and
+        // names); once the entry is queued, `op` moves into the slot reserved
+        // for it right below, with nothing in between that can unwind or look
+        // at the completion queue (making room only submits the entries queued
+        // before, whose operations are in their slots; if the entry is not
+        // queued, `op` goes back to the caller), and stays there until the
+        // entry's final completion is taken, or is leaked. The user data carries TAG_OWNED and this slot and
         // generation: no other entry of this ring has them.
         match unsafe { self.ring.push(&sqe) } {
             Ok(()) => {}
