@@ -26,4 +26,5 @@ mod owned_pass;
 mod owned_pool;
 mod owned_ring_fd;
 mod owned_send_bundle;
+mod owned_typed;
 mod owned_udp;
