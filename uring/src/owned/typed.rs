@@ -335,28 +335,38 @@ impl<T: Op> TypedRing<T> {
     #[cold]
     #[inline(never)]
     fn push_slow(&mut self, sqe: &crate::sqe::Sqe) -> io::Result<()> {
-        self.make_room()?;
+        self.make_room(false)?;
         // SAFETY: as in `submit_op`, the caller, which moves the entry's op
         // into its slot when this returns `Ok`.
         unsafe { self.ring.push(sqe) }.map_err(io::Error::from)
     }
 
-    /// Submits until the submission queue has a free entry.
-    fn make_room(&mut self) -> io::Result<()> {
+    /// Submits until the submission queue has a free entry. `closing`: for
+    /// closing the ring, when completions the kernel cannot post (older
+    /// kernels refuse submissions then, and an SQPOLL thread stops taking
+    /// entries) are taken and dropped to let it go on, a few times; otherwise
+    /// that is `EBUSY` for the caller, who takes them.
+    fn make_room(&mut self, closing: bool) -> io::Result<()> {
+        let mut drained = 0;
         loop {
-            match self.ring.submit() {
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
-                r => {
-                    r?;
-                }
-            }
+            self.submit_taking(closing, &mut drained)?;
             if self.ring.submission().remaining() > 0 {
                 return Ok(());
             }
             if !self.ring.flags().contains(SetupFlags::SQPOLL) {
                 return Err(io::Error::from_raw_os_error(libc::EBUSY));
             }
-            // The poll thread takes entries on its own time: wait until it has.
+            // The poll thread takes entries on its own time — unless the
+            // kernel holds completions it could not post, when it may wait
+            // for room in the completion queue first: never wait for it then.
+            if self.ring.cq_has_overflow() {
+                if !closing || drained >= CLOSING_DRAINS {
+                    return Err(io::Error::from_raw_os_error(libc::EBUSY));
+                }
+                drained += 1;
+                self.drain();
+                continue;
+            }
             self.ring.sqring_wait()?;
         }
     }
@@ -510,11 +520,12 @@ impl<T: Op> TypedRing<T> {
                 "cancel: this key names no operation in flight on this ring",
             ));
         }
-        self.push_cancel(user_data(key.slot, key.generation))
+        self.push_cancel(user_data(key.slot, key.generation), false)
     }
 
-    /// Queues a cancellation of the entry of user data `target`.
-    fn push_cancel(&mut self, target: u64) -> io::Result<()> {
+    /// Queues a cancellation of the entry of user data `target` (making room
+    /// as [`make_room`](Self::make_room) does for `closing`).
+    fn push_cancel(&mut self, target: u64, closing: bool) -> io::Result<()> {
         let sqe = crate::op::AsyncCancel::new(target)
             .build()
             .user_data(TAG_INTERNAL);
@@ -523,7 +534,7 @@ impl<T: Op> TypedRing<T> {
         // is TAG_INTERNAL, which no operation's has.
         match unsafe { self.ring.push(&sqe) } {
             Err(PushError::Full) => {
-                self.make_room()?;
+                self.make_room(closing)?;
                 // SAFETY: as above.
                 unsafe { self.ring.push(&sqe) }.map_err(io::Error::from)
             }
@@ -671,14 +682,38 @@ impl<T: Op> TypedRing<T> {
     /// whether that worked.
     fn cancel_in_flight(&mut self) -> bool {
         for (slot, generation) in self.slots.all_in_flight() {
-            if self.push_cancel(user_data(slot, generation)).is_err() {
+            // One finished meanwhile (taken while making room): its
+            // cancellation finds nothing, which is harmless.
+            if self.push_cancel(user_data(slot, generation), true).is_err() {
                 return false;
             }
         }
+        self.submit_closing().is_ok()
+    }
+
+    /// Submits what is queued, for closing: completions the kernel cannot
+    /// post are taken (see [`make_room`](Self::make_room)).
+    fn submit_closing(&mut self) -> io::Result<()> {
+        self.submit_taking(true, &mut 0)
+    }
+
+    /// Submits what is queued, again after a signal; `closing` (see
+    /// [`make_room`](Self::make_room)): again after taking the completions
+    /// the kernel could not post, while `drained` counts fewer than
+    /// [`CLOSING_DRAINS`] such takes.
+    fn submit_taking(&mut self, closing: bool, drained: &mut u32) -> io::Result<()> {
         loop {
             match self.ring.submit() {
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
-                r => return r.is_ok(),
+                Err(e)
+                    if closing
+                        && *drained < CLOSING_DRAINS
+                        && matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) =>
+                {
+                    *drained += 1;
+                    self.drain();
+                }
+                r => return r.map(drop),
             }
         }
     }
@@ -717,7 +752,13 @@ impl<T: Op> TypedRing<T> {
                     can_wait = self.cancel_in_flight();
                     pause = (pause * 2).min(SHUTDOWN_MAX_PAUSE);
                 }
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                // A signal, or (older kernels) completions it could not post:
+                // taken at the top of the loop.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EINTR | libc::EBUSY | libc::EAGAIN)
+                    ) => {}
                 Err(_) => break,
             }
         }
@@ -735,6 +776,10 @@ impl<T: Op> TypedRing<T> {
         }
     }
 }
+
+/// How many times closing takes completions to let a refused submission go
+/// on before it gives up (and leaks what it could not cancel).
+const CLOSING_DRAINS: u32 = 64;
 
 /// The first and the longest pause between looks at the queue while closing.
 const SHUTDOWN_FIRST_PAUSE: Duration = Duration::from_millis(1);
