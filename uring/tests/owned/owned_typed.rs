@@ -1239,3 +1239,21 @@ fn debug_output_names_the_op_type() {
     let (_, (n, buf)) = ring.next_completion().unwrap();
     assert_eq!((n.unwrap(), &buf[..]), (4, &[0u8; 4][..]));
 }
+
+/// A ring moves to another thread with what it holds (its operations are
+/// `Send`), as `close` on another thread above needs.
+#[test]
+fn a_typed_ring_is_send() {
+    fn send<T: Send>(_: &T) {}
+    let mut ring = TypedRing::<ops::Read<Vec<u8>>>::new(4).unwrap();
+    let zero = ring
+        .hold_fd(std::fs::File::open("/dev/zero").unwrap())
+        .unwrap();
+    ring.submit_op(ops::Read::new(zero, vec![5u8; 6], 0))
+        .unwrap();
+    send(&ring);
+    let (n, buf) = std::thread::spawn(move || ring.next_completion().unwrap().1)
+        .join()
+        .unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (6, &[0u8; 6][..]));
+}
