@@ -1,57 +1,5 @@
-//! [`TypedRing`]: a safe ring whose operations are all of one type.
-//!
-//! An [`OwnedRing`](super::OwnedRing) runs any mix of operations, so its table
-//! keeps each under a type tag and a table of functions, lists finished ones
-//! until they are taken, and hands them out as [`Completion`](super::Completion)s
-//! to downcast. A loop whose operations are all of one type — reads of a storage
-//! engine, sends of a proxy — pays for that generality on every operation. A
-//! `TypedRing<T>` keeps its operations by value in slots of `T`: submitting one
-//! writes it into a free slot, and a completion takes it out and turns it into
-//! its output, typed, straight from the kernel's queue — nothing is boxed,
-//! listed, or looked up by type.
-//!
-//! The safety model is the [`OwnedRing`](super::OwnedRing)'s (see the
-//! [module docs](super#safety-model)): the ring owns every operation from its
-//! submission until its final completion, so no buffer is freed and no
-//! descriptor closed while the kernel may still use it; a ring dropped with
-//! operations in flight cancels them and waits, and leaks what it cannot wait
-//! for. What it leaves out for speed:
-//!
-//! * no registrations: an operation that uses one ([`BufPool`](super::BufPool),
-//!   [`FixedBufs`](super::FixedBufs), a [`DirectFd`](super::DirectFd), a
-//!   [`SendQueue`](super::SendQueue)) is refused (`EXDEV`), as on another ring;
-//! * no buffered completions: completions stay in the kernel's queue until
-//!   [`completions`](TypedRing::completions) takes them, so when that queue and
-//!   the kernel's overflow list are full, a submission fails with `EBUSY` (take
-//!   completions, then submit again; the operation comes back in the error);
-//! * no multishot items, chains, waiting for one operation, or detaching;
-//! * rings of 16-byte completions only (not `CQE32` or `CQE_MIXED`);
-//! * a `SINGLE_ISSUER` ring is the kernel's to the thread that set it up: drop
-//!   it there, or the operations still in flight are leaked (no other thread
-//!   can cancel them).
-//!
-//! Files are named as on an `OwnedRing`: through a [`SharedFd`](super::SharedFd),
-//! or — with no reference count per operation — as a descriptor the ring holds
-//! ([`hold_fd`](TypedRing::hold_fd)).
-//!
-//! ```
-//! use uring::owned::{TypedRing, ops};
-//!
-//! let mut ring = TypedRing::<ops::Read<Vec<u8>>>::new(8)?;
-//! let file = ring.hold_fd(std::fs::File::open("/dev/zero")?)?;
-//! let mut bufs = vec![vec![1u8; 512]; 4];
-//! while let Some(buf) = bufs.pop() {
-//!     ring.submit_op(ops::Read::new(file, buf, 0))?;
-//! }
-//! ring.submit_and_wait(4)?;
-//! for (_key, (res, buf)) in ring.completions() {
-//!     assert_eq!(res?, 512);
-//!     assert!(buf.iter().all(|&b| b == 0));
-//!     bufs.push(buf);
-//! }
-//! assert_eq!(bufs.len(), 4);
-//! # Ok::<(), std::io::Error>(())
-//! ```
+//! [`TypedRing`]: a safe ring whose operations are all of one type (its docs
+//! say what it keeps and gives up next to an `OwnedRing`).
 
 mod slots;
 
@@ -84,9 +32,62 @@ pub(super) fn leaked_count() -> usize {
 }
 
 /// A safe ring for operations of one type `T`: each owns its buffers and
-/// descriptors, and comes back as `T`'s output with its completion. See the
-/// [module docs](self) for what it gives up next to an
-/// [`OwnedRing`](super::OwnedRing), and gains.
+/// descriptors, and comes back as `T`'s output with its completion.
+///
+/// An [`OwnedRing`](super::OwnedRing) runs any mix of operations, so its table
+/// keeps each under a type tag and a table of functions, lists finished ones
+/// until they are taken, and hands them out as [`Completion`](super::Completion)s
+/// to downcast. A loop whose operations are all of one type — reads of a storage
+/// engine, sends of a proxy — pays for that generality on every operation. A
+/// `TypedRing<T>` keeps its operations by value in slots of `T`: submitting one
+/// writes it into a free slot, and a completion takes it out and turns it into
+/// its output, typed, straight from the kernel's queue — nothing is boxed,
+/// listed, or looked up by type.
+///
+/// The safety model is the [`OwnedRing`](super::OwnedRing)'s (see the
+/// [module docs](super#safety-model)): the ring owns every operation from its
+/// submission until its final completion, so no buffer is freed and no
+/// descriptor closed while the kernel may still use it; a ring dropped with
+/// operations in flight cancels them and waits, and leaks what it cannot wait
+/// for. What it leaves out for speed:
+///
+/// * no registrations: an operation that uses one ([`BufPool`](super::BufPool),
+///   [`FixedBufs`](super::FixedBufs), a [`DirectFd`](super::DirectFd), a
+///   [`SendQueue`](super::SendQueue)) is refused (`EXDEV`), as on another ring;
+/// * no buffered completions: completions stay in the kernel's queue until
+///   [`completions`](TypedRing::completions) takes them, so when that queue and
+///   the kernel's overflow list are full, a submission fails with `EBUSY` (take
+///   completions, then submit again; the operation comes back in the error);
+/// * no multishot items, chains, waiting for one operation, or detaching;
+/// * rings of 16-byte completions only (not `CQE32` or `CQE_MIXED`);
+/// * a `SINGLE_ISSUER` ring is the kernel's to the thread that set it up: drop
+///   it there, or the operations still in flight are leaked (no other thread
+///   can cancel them).
+///
+/// Files are named as on an `OwnedRing`: through a [`SharedFd`](super::SharedFd),
+/// or — with no reference count per operation — as a descriptor the ring holds
+/// ([`hold_fd`](TypedRing::hold_fd)).
+///
+/// ```
+/// use uring::owned::{TypedRing, ops};
+///
+/// let mut ring = TypedRing::<ops::Read<Vec<u8>>>::new(8)?;
+/// let file = ring.hold_fd(std::fs::File::open("/dev/zero")?)?;
+/// let mut bufs = vec![vec![1u8; 512]; 4];
+/// while let Some(buf) = bufs.pop() {
+///     ring.submit_op(ops::Read::new(file, buf, 0))?;
+/// }
+/// ring.submit_and_wait(4)?;
+/// for (_key, (res, buf)) in ring.completions() {
+///     assert_eq!(res?, 512);
+///     assert!(buf.iter().all(|&b| b == 0));
+///     bufs.push(buf);
+/// }
+/// assert_eq!(bufs.len(), 4);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// Keys say which operation finished:
 ///
 /// ```
 /// use uring::owned::{TypedRing, ops};
