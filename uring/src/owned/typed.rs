@@ -256,13 +256,11 @@ impl<T: Op> TypedRing<T> {
     /// ```
     #[inline(always)]
     pub fn submit_op(&mut self, mut op: T) -> Result<OpKey, SubmitError<T>> {
-        let (sqe, file) = match prepare(&mut op, self.id, &self.files) {
-            Ok(prepared) => prepared,
+        let (sqe, staged) = match stage(&mut op, self.id, &self.files, &mut self.slots) {
+            Ok(staged) => staged,
             Err(error) => return Err(SubmitError { error, op }),
         };
-        let (slot, generation) = self.slots.reserve();
-        let sqe = sqe.user_data(user_data(slot, generation));
-        // SAFETY: `prepare` built the entry from `op` (see there for what it
+        // SAFETY: `stage` built the entry from `op` (see there for what it
         // names); once the entry is queued, `op` moves into the slot reserved
         // for it right below, with nothing in between that can unwind or look
         // at the completion queue (making room only submits the entries queued
@@ -284,13 +282,8 @@ impl<T: Op> TypedRing<T> {
                 });
             }
         }
-        // SAFETY: `reserve` gave `slot` above; nothing filled a slot since.
-        unsafe { self.slots.fill(slot, generation, op, file) };
-        Ok(OpKey {
-            ring: self.id,
-            slot,
-            generation,
-        })
+        // SAFETY: staged above; nothing filled a slot since.
+        Ok(unsafe { staged.fill(&mut self.slots, op, self.id) })
     }
 
     /// A view of the submission queue for queueing several operations: each
@@ -882,16 +875,51 @@ impl<T: Op> fmt::Debug for TypedCompletions<'_, T> {
     }
 }
 
+/// The slot reserved for an operation whose entry [`stage`] made.
+struct Staged {
+    slot: u32,
+    generation: u64,
+    /// The held file the entry names (`NO_FILE` for none).
+    file: u32,
+}
+
+impl Staged {
+    /// Moves `op` (the operation this was staged from) into its slot of
+    /// `slots`, in flight: its key, on the ring of id `ring`.
+    ///
+    /// # Safety
+    ///
+    /// `self` is what [`stage`] returned last for `slots`, and no slot of
+    /// `slots` was filled since.
+    #[inline(always)]
+    unsafe fn fill<T: Op>(self, slots: &mut Slots<T>, op: T, ring: u64) -> OpKey {
+        // SAFETY: the caller's contract: `reserve` gave this slot, and
+        // nothing filled one since.
+        unsafe { slots.fill(self.slot, self.generation, op, self.file) };
+        OpKey {
+            ring,
+            slot: self.slot,
+            generation: self.generation,
+        }
+    }
+}
+
 /// The entry of `op`, for a ring of id `ring` holding `files`, with the ring's
-/// own flags taken off (its user data is set by the caller), and the held file
-/// it names (`NO_FILE` for none); an error when this ring cannot run it.
+/// own flags taken off and its user data naming the slot of `slots` reserved
+/// for `op`, and that slot (with the held file the entry names); an error when this ring cannot run it
+/// (nothing is reserved then).
 ///
 /// The entry names only memory and descriptors `op` owns, at addresses that
 /// stay put when `op` moves (the [`Op`] contract), or the held file returned,
-/// which the ring holds now: the caller's slot records it, so that it stays
-/// open until the operation's final completion.
+/// which the ring holds now: the slot records it, so that it stays open until
+/// the operation's final completion.
 #[inline(always)]
-fn prepare<T: Op>(op: &mut T, ring: u64, files: &HeldFiles) -> io::Result<(crate::sqe::Sqe, u32)> {
+fn stage<T: Op>(
+    op: &mut T,
+    ring: u64,
+    files: &HeldFiles,
+    slots: &mut Slots<T>,
+) -> io::Result<(crate::sqe::Sqe, Staged)> {
     let bound = op.bound_ring(Token(()));
     let file = if bound == Binding::NONE {
         NO_FILE
@@ -901,7 +929,16 @@ fn prepare<T: Op>(op: &mut T, ring: u64, files: &HeldFiles) -> io::Result<(crate
     // Built before anything is tabled: a panic in `sqe` leaves nothing behind.
     let sqe = op.sqe();
     let flags = sqe.get_flags() - SqeFlags::IO_LINK - TABLE_STRIPPED;
-    Ok((sqe.set_flags(flags), file))
+    let (slot, generation) = slots.reserve();
+    let sqe = sqe.set_flags(flags).user_data(user_data(slot, generation));
+    Ok((
+        sqe,
+        Staged {
+            slot,
+            generation,
+            file,
+        },
+    ))
 }
 
 /// Operations queued on a [`TypedRing`] through one view of its submission
@@ -941,12 +978,10 @@ impl<T: Op> Batch<'_, T> {
     /// ```
     #[inline(always)]
     pub fn push(&mut self, mut op: T) -> Result<OpKey, SubmitError<T>> {
-        let (sqe, file) = match prepare(&mut op, self.id, self.files) {
-            Ok(prepared) => prepared,
+        let (sqe, staged) = match stage(&mut op, self.id, self.files, self.slots) {
+            Ok(staged) => staged,
             Err(error) => return Err(SubmitError { error, op }),
         };
-        let (slot, generation) = self.slots.reserve();
-        let sqe = sqe.user_data(user_data(slot, generation));
         // SAFETY: as in `TypedRing::submit_op`: `op` moves into its reserved
         // slot right below, nothing in between, and stays there until its
         // final completion is taken (or is leaked).
@@ -956,13 +991,8 @@ impl<T: Op> Batch<'_, T> {
                 op,
             });
         }
-        // SAFETY: `reserve` gave `slot` above; nothing filled a slot since.
-        unsafe { self.slots.fill(slot, generation, op, file) };
-        Ok(OpKey {
-            ring: self.id,
-            slot,
-            generation,
-        })
+        // SAFETY: staged above; nothing filled a slot since.
+        Ok(unsafe { staged.fill(self.slots, op, self.id) })
     }
 
     /// How many more entries fit the submission queue now.
