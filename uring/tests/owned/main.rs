@@ -29,3 +29,4 @@ mod owned_send_bundle;
 mod owned_typed;
 mod owned_typed_random;
 mod owned_udp;
+mod tracked;

@@ -10,12 +10,12 @@ use std::collections::HashSet;
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use uring::error::errno;
-use uring::owned::{IoBuf, IoBufMut, OwnedRing, SharedFd, leaked_ops, ops};
+use uring::owned::{OwnedRing, SharedFd, leaked_ops, ops};
 use uring::sqe::Sqe;
 
 /// [`readers_gone`], allowing the kernel a moment to let go of the file. On
@@ -58,52 +58,7 @@ fn readers_gone(w: &mut std::fs::File) -> bool {
     }
 }
 
-/// A buffer that says when it is dropped: a user's own `IoBufMut`.
-struct Tracked {
-    bytes: Vec<u8>,
-    dropped: Arc<AtomicBool>,
-}
-
-impl Tracked {
-    fn new(len: usize) -> (Tracked, Arc<AtomicBool>) {
-        let dropped = Arc::new(AtomicBool::new(false));
-        let t = Tracked {
-            bytes: vec![0; len],
-            dropped: dropped.clone(),
-        };
-        (t, dropped)
-    }
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        self.dropped.store(true, Ordering::SeqCst);
-    }
-}
-
-// SAFETY: delegates to the Vec, whose heap bytes do not move with the Tracked.
-unsafe impl IoBuf for Tracked {
-    fn stable_ptr(&self) -> *const u8 {
-        self.bytes.stable_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.bytes.bytes_init()
-    }
-    fn bytes_total(&self) -> usize {
-        self.bytes.bytes_total()
-    }
-}
-
-// SAFETY: as for IoBuf; the Vec is owned exclusively.
-unsafe impl IoBufMut for Tracked {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.bytes.stable_mut_ptr()
-    }
-    unsafe fn set_init(&mut self, n: usize) {
-        // SAFETY: forwarded.
-        unsafe { self.bytes.set_init(n) }
-    }
-}
+use crate::tracked::Tracked;
 
 #[test]
 fn dropping_the_ring_cancels_a_pending_read_and_frees_it_after_its_completion() {

@@ -5,6 +5,7 @@
 //! and nothing leaked that could have been waited for.
 
 use crate::support::{self, kernel_release, peer_closed};
+use crate::tracked::Tracked as Watched;
 
 use std::collections::HashSet;
 use std::io::{Read as _, Write as _};
@@ -19,57 +20,14 @@ use uring::Ring;
 use uring::cqueue::Cqe;
 use uring::error::errno;
 use uring::owned::{
-    FixedBuf, FixedBufs, IoBuf, IoBufMut, Op, OpKey, OwnedRing, ReadFixed, TypedRing, leaked_ops,
-    ops,
+    FixedBuf, FixedBufs, Op, OpKey, OwnedRing, ReadFixed, TypedRing, leaked_ops, ops,
 };
 use uring::sqe::Sqe;
 
-/// A buffer that says when it is dropped: proof that an operation holding it
-/// was freed (its completion taken), not leaked.
-struct Watched {
-    bytes: Vec<u8>,
-    dropped: Arc<AtomicBool>,
-}
-
+/// A buffer that says when it is dropped (proof that an operation holding it
+/// was freed, its completion taken, not leaked), empty, of `capacity`.
 fn watched(capacity: usize) -> (Watched, Arc<AtomicBool>) {
-    let dropped = Arc::new(AtomicBool::new(false));
-    let buf = Watched {
-        bytes: Vec::with_capacity(capacity),
-        dropped: Arc::clone(&dropped),
-    };
-    (buf, dropped)
-}
-
-impl Drop for Watched {
-    fn drop(&mut self) {
-        self.dropped.store(true, Ordering::SeqCst);
-    }
-}
-
-// SAFETY: every method forwards to the Vec, whose heap memory stays where it
-// is when the Watched moves; the Vec is never resized while the buffer is lent.
-unsafe impl IoBuf for Watched {
-    fn stable_ptr(&self) -> *const u8 {
-        self.bytes.stable_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.bytes.bytes_init()
-    }
-    fn bytes_total(&self) -> usize {
-        self.bytes.bytes_total()
-    }
-}
-
-// SAFETY: as for IoBuf: the Vec is owned exclusively and forwarded to.
-unsafe impl IoBufMut for Watched {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.bytes.stable_mut_ptr()
-    }
-    unsafe fn set_init(&mut self, n: usize) {
-        // SAFETY: the caller's promise (n bytes from the start are initialised)
-        // is the Vec's to rely on.
-        unsafe { self.bytes.set_init(n) }
-    }
+    Watched::with_capacity(capacity)
 }
 
 /// Takes every completion posted now; panics on a key seen twice.
