@@ -117,6 +117,59 @@ struct Books {
     free: Vec<u32>,
 }
 
+/// A ring a [`DirectTable`] can be registered with: an [`OwnedRing`] or a
+/// [`TypedRing`](super::TypedRing). Sealed: no other type implements it.
+///
+/// ```
+/// use uring::owned::{DirectTable, OwnedRing, TypedRing, ops};
+/// let mut owned = OwnedRing::new(4)?;
+/// let mut typed = TypedRing::<ops::Nop>::new(4)?;
+/// # if DirectTable::new(&mut owned, 2, 0).is_err() { return Ok(()) } // < 5.19
+/// # /*
+/// DirectTable::new(&mut owned, 2, 0)?;
+/// # */
+/// DirectTable::new(&mut typed, 2, 0)?;
+/// assert!(owned.direct_table().is_some() && typed.direct_table().is_some());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub trait DirectHost: host::Sealed {}
+
+/// The parts of a ring a table is registered with (the seal of
+/// [`DirectHost`]: public, in a private module, so no one else can implement
+/// it or call it).
+pub(super) mod host {
+    /// What registering a table needs of a ring.
+    pub struct Parts<'a> {
+        pub ring: &'a mut crate::Ring,
+        /// The ring's id, which operations bound to the table name.
+        pub id: u64,
+        /// Where the ring keeps its table (for as long as it lives).
+        pub direct: &'a mut Option<super::DirectTable>,
+    }
+
+    pub trait Sealed {
+        /// The ring's id.
+        fn host_id(&self) -> u64;
+        fn direct_parts(&mut self) -> Parts<'_>;
+    }
+}
+
+impl host::Sealed for OwnedRing {
+    fn host_id(&self) -> u64 {
+        self.id
+    }
+
+    fn direct_parts(&mut self) -> host::Parts<'_> {
+        host::Parts {
+            ring: &mut self.ring,
+            id: self.id,
+            direct: &mut self.direct,
+        }
+    }
+}
+
+impl DirectHost for OwnedRing {}
+
 impl DirectTable {
     /// Registers a table of `chosen + auto` empty slots with `ring` (see the
     /// type's documentation for the two ranges). On a kernel whose picks can
@@ -132,7 +185,7 @@ impl DirectTable {
     /// allocation range a chosen range needs).
     #[doc(alias = "io_uring_register_files_sparse")]
     #[doc(alias = "io_uring_register_file_alloc_range")]
-    pub fn new(ring: &mut OwnedRing, chosen: u32, auto: u32) -> io::Result<DirectTable> {
+    pub fn new(ring: &mut impl DirectHost, chosen: u32, auto: u32) -> io::Result<DirectTable> {
         DirectTable::register(ring, chosen, auto, None)
     }
 
@@ -158,18 +211,27 @@ impl DirectTable {
     ///
     /// As for [`new`](Self::new); the errno of creating the placeholder (an
     /// eventfd) or of filling the slots with it.
-    pub fn new_guarded(ring: &mut OwnedRing, chosen: u32, auto: u32) -> io::Result<DirectTable> {
+    pub fn new_guarded(
+        ring: &mut impl DirectHost,
+        chosen: u32,
+        auto: u32,
+    ) -> io::Result<DirectTable> {
         DirectTable::register(ring, chosen, auto, Some(true))
     }
 
     /// `guard`: fill the chosen range (`Some(true)`), or ask the kernel
     /// (`None`).
     fn register(
-        ring: &mut OwnedRing,
+        ring: &mut impl DirectHost,
         chosen: u32,
         auto: u32,
         guard: Option<bool>,
     ) -> io::Result<DirectTable> {
+        let host::Parts {
+            ring,
+            id: ring_id,
+            direct,
+        } = ring.direct_parts();
         let total = chosen
             .checked_add(auto)
             .filter(|&t| t > 0 && t <= MAX_DIRECT_SLOTS);
@@ -182,38 +244,35 @@ impl DirectTable {
                 ),
             ));
         };
-        if ring.direct.is_some() {
+        if direct.is_some() {
             return Err(error::with_context(
                 libc::EBUSY,
                 "the ring already has a direct descriptor table",
             ));
         }
         let ring_fd = dup_ring_fd(ring, "a direct descriptor table")?;
-        ring.ring.register_files_sparse(total)?;
+        ring.register_files_sparse(total)?;
         let mut filler = None;
         if chosen > 0 {
             // The kernel's picks must stay out of the chosen range, even when it
             // has none of its own (a descriptor another ring sends must not land
             // in a slot reserved here).
-            let guarded = ring
-                .ring
-                .register_file_alloc_range(chosen, auto)
-                .and_then(|()| {
-                    if guard.unwrap_or_else(picks_can_stray) {
-                        let fd = placeholder()?;
-                        fill(&ring_fd, 0, &vec![fd.as_raw_fd(); chosen as usize])?;
-                        filler = Some(fd);
-                    }
-                    Ok(())
-                });
+            let guarded = ring.register_file_alloc_range(chosen, auto).and_then(|()| {
+                if guard.unwrap_or_else(picks_can_stray) {
+                    let fd = placeholder()?;
+                    fill(&ring_fd, 0, &vec![fd.as_raw_fd(); chosen as usize])?;
+                    filler = Some(fd);
+                }
+                Ok(())
+            });
             if let Err(e) = guarded {
-                let _ = ring.ring.unregister_files();
+                let _ = ring.unregister_files();
                 return Err(e);
             }
         }
         let table = DirectTable {
             shared: Arc::new(TableShared {
-                ring_id: ring.id,
+                ring_id,
                 ring_fd,
                 chosen,
                 auto,
@@ -224,7 +283,7 @@ impl DirectTable {
                 }),
             }),
         };
-        ring.direct = Some(table.clone());
+        *direct = Some(table.clone());
         Ok(table)
     }
 
@@ -641,8 +700,21 @@ impl DirectFd {
     }
 
     /// Whether it belongs to `ring`'s table.
-    pub fn is_on(&self, ring: &OwnedRing) -> bool {
-        self.0.table.ring_id == ring.id
+    ///
+    /// ```
+    /// use uring::owned::{DirectTable, OwnedRing, TypedRing, ops};
+    /// let mut ring = TypedRing::<ops::Nop>::new(4)?;
+    /// let other = OwnedRing::new(4)?;
+    /// # let Ok(table) = DirectTable::new(&mut ring, 1, 0) else { return Ok(()) }; // < 6.0
+    /// # /*
+    /// let table = DirectTable::new(&mut ring, 1, 0)?;
+    /// # */
+    /// let fd = table.insert(std::fs::File::open("/dev/null")?)?;
+    /// assert!(fd.is_on(&ring) && !fd.is_on(&other));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn is_on(&self, ring: &impl DirectHost) -> bool {
+        self.0.table.ring_id == ring.host_id()
     }
 
     /// A share for an operation.
@@ -694,7 +766,7 @@ impl OwnedRing {
     /// `EBADF` for a ring without a plain descriptor; the errno of duplicating it.
     pub fn mailbox(&self) -> io::Result<Mailbox> {
         Ok(Mailbox {
-            ring_fd: SharedFd::from(dup_ring_fd(self, "a mailbox")?),
+            ring_fd: SharedFd::from(dup_ring_fd(&self.ring, "a mailbox")?),
         })
     }
 

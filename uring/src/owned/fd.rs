@@ -108,8 +108,8 @@ shared_from!(
 /// A duplicate of `ring`'s descriptor (close-on-exec), for a registration that
 /// must be undone whatever happens to the ring itself; `what` names the
 /// registration in errors.
-pub(super) fn dup_ring_fd(ring: &super::OwnedRing, what: &str) -> std::io::Result<OwnedFd> {
-    let raw_fd = ring.ring.raw.ring_fd;
+pub(super) fn dup_ring_fd(ring: &crate::Ring, what: &str) -> std::io::Result<OwnedFd> {
+    let raw_fd = ring.raw.ring_fd;
     if raw_fd < 0 {
         return Err(crate::error::with_context(
             libc::EBADF,

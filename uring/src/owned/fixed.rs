@@ -197,7 +197,7 @@ impl FixedBufs {
                 ),
             ));
         }
-        let ring_fd = super::fd::dup_ring_fd(ring, "registering buffers for the safe layer")?;
+        let ring_fd = super::fd::dup_ring_fd(&ring.ring, "registering buffers for the safe layer")?;
         let mem = AlignedAlloc::new(layout, true).ok_or_else(|| {
             error::with_context(
                 libc::ENOMEM,

@@ -416,7 +416,7 @@ pub use aligned::AlignedBuf;
 pub use buf::{IoBuf, IoBufMut, Slice};
 pub use chain::{ChainParts, ChainPrep, Linked};
 pub use chained::{ChainedBuf, Drain, Fill};
-pub use direct::{DirectFd, DirectSlot, DirectTable, MAX_DIRECT_SLOTS, Mailbox};
+pub use direct::{DirectFd, DirectHost, DirectSlot, DirectTable, MAX_DIRECT_SLOTS, Mailbox};
 pub use fd::SharedFd;
 pub use fixed::{FixedBuf, FixedBufs, FixedIoBuf, MAX_FIXED_BUF_SIZE, MAX_FIXED_BUFS};
 pub use held::{HeldFd, MAX_HELD_FDS};

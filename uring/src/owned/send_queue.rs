@@ -40,7 +40,7 @@ struct SendRing {
 
 impl SendRing {
     fn new(ring: &mut OwnedRing, group: u16, entries: u32) -> io::Result<SendRing> {
-        let fd = super::fd::dup_ring_fd(ring, "setting up a send queue")?;
+        let fd = super::fd::dup_ring_fd(&ring.ring, "setting up a send queue")?;
         let len = entries as usize * ENTRY;
         let mem = Mmap::anonymous(len, false, 0).map_err(|e| {
             error::with_context(

@@ -11,12 +11,15 @@ use std::time::{Duration, Instant};
 
 use self::slots::Slots;
 use super::chain::bound_file;
+use super::direct::{DirectHost, host};
 use super::held::HeldFiles;
 use super::op::imp::{Binding, Token};
 use super::ring::{TABLE_STRIPPED, next_ring_id};
 use super::slab::NO_FILE;
 use super::table::{TAG_INTERNAL, owned_slot, user_data};
-use super::{CloseReport, DEFAULT_DROP_TIMEOUT, HeldFd, Op, OpKey, SubmitError};
+use super::{
+    CloseReport, DEFAULT_DROP_TIMEOUT, DirectFd, DirectTable, HeldFd, Op, OpKey, SubmitError,
+};
 use crate::cqueue::{CqCursor, Cqe};
 use crate::setup::{Builder, Features, SetupFlags};
 use crate::sqe::SqeFlags;
@@ -51,9 +54,12 @@ pub(super) fn leaked_count() -> usize {
 /// operations in flight cancels them and waits, and leaks what it cannot wait
 /// for. What it leaves out for speed:
 ///
-/// * no registrations: an operation that uses one ([`BufPool`](super::BufPool),
-///   [`FixedBufs`](super::FixedBufs), a [`DirectFd`](super::DirectFd), a
-///   [`SendQueue`](super::SendQueue)) is refused (`EXDEV`), as on another ring;
+/// * of the registrations, only a [`DirectTable`] (registered with
+///   [`DirectTable::new`] on this ring; its descriptors named directly, or held
+///   with [`hold_direct`](TypedRing::hold_direct)): an operation that uses
+///   another ([`BufPool`](super::BufPool), [`FixedBufs`](super::FixedBufs), a
+///   [`SendQueue`](super::SendQueue), an `OwnedRing`'s direct descriptor) is
+///   refused (`EXDEV`), as on another ring;
 /// * no buffered completions: completions stay in the kernel's queue until
 ///   [`completions`](TypedRing::completions) takes them, so when that queue and
 ///   the kernel's overflow list are full, a submission fails with `EBUSY` (take
@@ -66,7 +72,9 @@ pub(super) fn leaked_count() -> usize {
 ///
 /// Files are named as on an `OwnedRing`: through a [`SharedFd`](super::SharedFd),
 /// or — with no reference count per operation — as a descriptor the ring holds
-/// ([`hold_fd`](TypedRing::hold_fd)).
+/// ([`hold_fd`](TypedRing::hold_fd)); fastest of all, as a direct descriptor it
+/// holds ([`hold_direct`](TypedRing::hold_direct)), for which the kernel takes
+/// no reference per operation either.
 ///
 /// ```
 /// use uring::owned::{TypedRing, ops};
@@ -116,6 +124,8 @@ pub struct TypedRing<T: Op> {
     /// An enter since the last look at the queue ran the kernel's deferred
     /// work (on a `DEFER_TASKRUN` ring): the next look need not enter for it.
     waited: bool,
+    /// The registered direct descriptor table, if any.
+    direct: Option<DirectTable>,
 }
 
 impl<T: Op> TypedRing<T> {
@@ -183,6 +193,7 @@ impl<T: Op> TypedRing<T> {
             files: HeldFiles::new(),
             id: next_ring_id(),
             drop_timeout: DEFAULT_DROP_TIMEOUT,
+            direct: None,
         })
     }
 
@@ -240,7 +251,8 @@ impl<T: Op> TypedRing<T> {
     ///
     /// The operation comes back, untouched by the kernel, with `EBADF` when it
     /// names a [`HeldFd`] this ring does not hold, `EXDEV` when it uses a
-    /// registration (of any ring) or names two held files, `EBUSY` when the
+    /// registration of another ring (or one of this ring's but its
+    /// [`DirectTable`]) or names two held files, `EBUSY` when the
     /// submission queue is full and the kernel takes no more now (take
     /// completions first), or what submitting returned.
     ///
@@ -560,6 +572,62 @@ impl<T: Op> TypedRing<T> {
         self.files.hold(fd.into())
     }
 
+    /// Holds a direct descriptor of this ring's [`DirectTable`] as
+    /// [`hold_fd`](Self::hold_fd) holds a plain one: operations name it
+    /// through the `Copy` [`HeldFd`] this returns, as a fixed file
+    /// (`IOSQE_FIXED_FILE`), so the kernel takes no reference to the file per
+    /// operation either. The ring keeps `fd` until
+    /// [`release_fd`](Self::release_fd) and the final completions of the
+    /// operations then naming it; dropping that share empties the slot if it
+    /// was the last.
+    ///
+    /// # Errors
+    ///
+    /// `EXDEV` when `fd` belongs to another ring's table; `ENFILE` when the
+    /// ring holds [`MAX_HELD_FDS`](super::MAX_HELD_FDS) files already (`fd` is
+    /// dropped).
+    ///
+    /// ```
+    /// use uring::owned::{DirectTable, TypedRing, ops};
+    /// let mut ring = TypedRing::<ops::Read<Vec<u8>>>::new(4)?;
+    /// # let Ok(table) = DirectTable::new(&mut ring, 1, 0) else { return Ok(()) }; // < 6.0
+    /// # /*
+    /// let table = DirectTable::new(&mut ring, 1, 0)?;
+    /// # */
+    /// let zero = ring.hold_direct(table.insert(std::fs::File::open("/dev/zero")?)?)?;
+    /// ring.submit_op(ops::Read::new(zero, vec![7; 3], 0))?;
+    /// let (_, (n, buf)) = ring.next_completion()?;
+    /// assert_eq!((n?, &buf[..]), (3, &[0u8; 3][..]));
+    /// ring.release_fd(zero)?; // the last share: the slot is emptied
+    /// assert_eq!(table.in_use(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn hold_direct(&mut self, fd: DirectFd) -> io::Result<HeldFd> {
+        if !fd.is_on(self) {
+            return Err(error::with_context(
+                libc::EXDEV,
+                format!(
+                    "hold_direct: direct descriptor {} belongs to another ring's table",
+                    fd.index()
+                ),
+            ));
+        }
+        self.files.hold_direct(fd)
+    }
+
+    /// The direct descriptor table registered with this ring (by
+    /// [`DirectTable::new`]), if any.
+    ///
+    /// ```
+    /// use uring::owned::{TypedRing, ops};
+    /// let ring = TypedRing::<ops::Nop>::new(4)?;
+    /// assert!(ring.direct_table().is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn direct_table(&self) -> Option<&DirectTable> {
+        self.direct.as_ref()
+    }
+
     /// Stops holding `fd`: new operations naming it are refused (`EBADF`), and
     /// it is closed once the operations in flight that name it have had their
     /// final completions (now, if none does).
@@ -778,6 +846,22 @@ const CLOSING_DRAINS: u32 = 64;
 /// The first and the longest pause between looks at the queue while closing.
 const SHUTDOWN_FIRST_PAUSE: Duration = Duration::from_millis(1);
 const SHUTDOWN_MAX_PAUSE: Duration = Duration::from_millis(100);
+
+impl<T: Op> host::Sealed for TypedRing<T> {
+    fn host_id(&self) -> u64 {
+        self.id
+    }
+
+    fn direct_parts(&mut self) -> host::Parts<'_> {
+        host::Parts {
+            ring: &mut self.ring,
+            id: self.id,
+            direct: &mut self.direct,
+        }
+    }
+}
+
+impl<T: Op> DirectHost for TypedRing<T> {}
 
 impl<T: Op> Drop for TypedRing<T> {
     /// As [`close`](TypedRing::close). The operations it leaks stay in their

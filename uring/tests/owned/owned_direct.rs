@@ -16,16 +16,17 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use uring::error::errno;
-use uring::owned::{BufPool, DirectFd, DirectTable, OwnedRing, ops};
+use uring::owned::{BufPool, DirectFd, DirectHost, DirectTable, OwnedRing, ops};
 
 fn ring() -> OwnedRing {
     OwnedRing::new(16).expect("io_uring set-up")
 }
 
-/// A table of `chosen` + `auto` slots on `ring`, or `None` (the reason printed)
+/// A table of `chosen` + `auto` slots on `ring` (an `OwnedRing` or a
+/// `TypedRing`), or `None` (the reason printed)
 /// when the kernel lacks sparse tables (5.19) or allocation ranges (6.0).
 pub(crate) fn table(
-    ring: &mut OwnedRing,
+    ring: &mut impl DirectHost,
     chosen: u32,
     auto: u32,
     test: &str,
@@ -36,7 +37,7 @@ pub(crate) fn table(
 /// As [`table`], made by `DirectTable::new_guarded` when `guarded` (its free
 /// chosen slots hold a placeholder, whatever the kernel).
 fn table_guarded(
-    ring: &mut OwnedRing,
+    ring: &mut impl DirectHost,
     chosen: u32,
     auto: u32,
     guarded: bool,
