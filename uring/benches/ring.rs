@@ -7,22 +7,28 @@
 //! ring read <qd> <default|defer> <ops> <file>
 //! ring read-owned <qd> <default|defer> <ops> <file>
 //! ring read-owned-held <qd> <default|defer> <ops> <file>
+//! ring read-owned-direct <qd> <default|defer> <ops> <file>
 //! ring read-owned-of <qd> <default|defer> <ops> <file>
 //! ring read-hand <qd> <default|defer> <ops> <file>
 //! ring read-typed <qd> <default|defer> <ops> <file>
+//! ring read-typed-direct <qd> <default|defer> <ops> <file>
 //! ```
 //!
 //! `read-owned` is the same workload through the safe layer ([`uring::owned`]): each
 //! read owns its page-aligned `AlignedBuf`, which comes back with the completion and is
 //! reused, and names the file through a `SharedFd` (an `Arc` clone and drop per read).
 //! `read-owned-held` names it as a file the ring holds instead (`OwnedRing::hold_fd`:
-//! a look-up per read, no atomics). `read-owned-of` is `read-owned` taking the reads'
+//! a look-up per read, no atomics). `read-owned-direct` holds it as a direct
+//! descriptor (a `DirectTable` slot, then `OwnedRing::hold_direct`): the reads carry
+//! `IOSQE_FIXED_FILE`, so the kernel takes no reference to the file per read, as
+//! the C program's `read-fixed`. `read-owned-of` is `read-owned` taking the reads'
 //! outputs with `OwnedRing::completions_of` instead of `completions` and `downcast`.
 //! `read-hand` is the same owned-buffer workload written by hand on the raw level
 //! for this one operation (`ring/hand.rs`), naming the file by number with no
 //! share or look-up per read: what a safe layer's read costs at least.
 //! `read-typed` is the owned-buffer workload through `uring::owned::TypedRing`, the
-//! safe ring of one operation type, naming the file as one the ring holds.
+//! safe ring of one operation type, naming the file as one the ring holds;
+//! `read-typed-direct` the same with the file held as a direct descriptor.
 //!
 //! Prints one line: `ops_per_sec <float>`.
 
@@ -191,16 +197,28 @@ fn bench_read(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, String> 
     Ok(done as f64 / start.elapsed().as_secs_f64())
 }
 
+/// How the owned-buffer reads of [`bench_read_owned`] name the file.
+#[derive(Clone, Copy, PartialEq)]
+enum FileHow {
+    /// A `SharedFd`: an `Arc` clone and drop per read.
+    Shared,
+    /// A plain descriptor the ring holds (`OwnedRing::hold_fd`).
+    Held,
+    /// A direct descriptor the ring holds (`DirectTable::insert`, then
+    /// `OwnedRing::hold_direct`): no file reference taken by the kernel per read.
+    Direct,
+}
+
 #[inline(never)]
 fn bench_read_owned(
     qd: u32,
     mode: &str,
     ops: u64,
     path: &str,
-    shared: bool,
+    how: FileHow,
     typed: bool,
 ) -> Result<f64, String> {
-    use uring::owned::{OwnedRing, SharedFd, ops::Read};
+    use uring::owned::{DirectTable, OwnedRing, SharedFd, ops::Read};
     let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
     let blocks = file.metadata().map_err(|e| e.to_string())?.len() / 4096;
     if blocks == 0 {
@@ -208,20 +226,30 @@ fn bench_read_owned(
     }
     let mut ring =
         OwnedRing::from_builder(builder(mode)?, qd).map_err(|e| format!("ring setup: {e}"))?;
-    if shared {
-        let file = SharedFd::from(file);
-        let read = |buf, off| Read::new(&file, buf, off);
-        if typed {
-            read_owned_loop::<true>(&mut ring, qd, ops, blocks, read)
-        } else {
-            read_owned_loop::<false>(&mut ring, qd, ops, blocks, read)
+    let file = match how {
+        FileHow::Shared => {
+            let file = SharedFd::from(file);
+            let read = |buf, off| Read::new(&file, buf, off);
+            return if typed {
+                read_owned_loop::<true>(&mut ring, qd, ops, blocks, read)
+            } else {
+                read_owned_loop::<false>(&mut ring, qd, ops, blocks, read)
+            };
         }
-    } else {
-        let file = ring.hold_fd(file).map_err(|e| e.to_string())?;
-        read_owned_loop::<false>(&mut ring, qd, ops, blocks, |buf, off| {
-            Read::new(file, buf, off)
-        })
+        FileHow::Held => ring.hold_fd(file),
+        FileHow::Direct => {
+            let table =
+                DirectTable::new(&mut ring, 1, 0).map_err(|e| format!("direct table: {e}"))?;
+            let direct = table
+                .insert(file)
+                .map_err(|e| format!("direct insert: {e}"))?;
+            ring.hold_direct(direct)
+        }
     }
+    .map_err(|e| e.to_string())?;
+    read_owned_loop::<false>(&mut ring, qd, ops, blocks, |buf, off| {
+        Read::new(file, buf, off)
+    })
 }
 
 /// `read-hand`: [`hand::read_loop`] on a ring set up as for [`bench_read`].
@@ -250,9 +278,15 @@ fn bench_read_hand(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, Str
 /// `read-typed`: the owned-buffer reads through a [`uring::owned::TypedRing`] of
 /// `Read<AlignedBuf>`, on a file the ring holds, outputs taken from
 /// `completions`.
+/// With `DIRECT`, the file is held as a direct descriptor (`read-typed-direct`).
 #[inline(never)]
-fn bench_read_typed(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, String> {
-    use uring::owned::{AlignedBuf, TypedRing, ops::Read};
+fn bench_read_typed<const DIRECT: bool>(
+    qd: u32,
+    mode: &str,
+    ops: u64,
+    path: &str,
+) -> Result<f64, String> {
+    use uring::owned::{AlignedBuf, DirectTable, TypedRing, ops::Read};
     let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
     let blocks = file.metadata().map_err(|e| e.to_string())?.len() / 4096;
     if blocks == 0 {
@@ -260,7 +294,16 @@ fn bench_read_typed(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, St
     }
     let mut ring = TypedRing::<Read<AlignedBuf>>::from_builder(builder(mode)?, qd)
         .map_err(|e| format!("ring setup: {e}"))?;
-    let file = ring.hold_fd(file).map_err(|e| e.to_string())?;
+    let file = if DIRECT {
+        let table = DirectTable::new(&mut ring, 1, 0).map_err(|e| format!("direct table: {e}"))?;
+        let fd = table
+            .insert(file)
+            .map_err(|e| format!("direct insert: {e}"))?;
+        ring.hold_direct(fd)
+    } else {
+        ring.hold_fd(file)
+    }
+    .map_err(|e| e.to_string())?;
     let mut free = page_buffers(qd)?;
     let (mut submitted, mut done, mut seed) = (0u64, 0u64, 0x9e37_79b9_7f4a_7c15u64);
     let start = Instant::now();
@@ -344,17 +387,21 @@ fn main() -> ExitCode {
         }
         ["read", qd, mode, ops, file] => num(qd).and_then(|q| bench_read(q as u32, mode, num(ops)?, file)),
         ["read-owned", qd, mode, ops, file] => {
-            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, true, false))
+            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, FileHow::Shared, false))
         }
         ["read-owned-held", qd, mode, ops, file] => {
-            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, false, false))
+            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, FileHow::Held, false))
         }
         ["read-owned-of", qd, mode, ops, file] => {
-            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, true, true))
+            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, FileHow::Shared, true))
+        }
+        ["read-owned-direct", qd, mode, ops, file] => {
+            num(qd).and_then(|q| bench_read_owned(q as u32, mode, num(ops)?, file, FileHow::Direct, false))
         }
         ["read-hand", qd, mode, ops, file] => num(qd).and_then(|q| bench_read_hand(q as u32, mode, num(ops)?, file)),
-        ["read-typed", qd, mode, ops, file] => num(qd).and_then(|q| bench_read_typed(q as u32, mode, num(ops)?, file)),
-        _ => Err("usage: ring nop|nop-owned <batch> <default|defer|regfd> <ops> | ring read|read-owned|read-owned-held|read-owned-of|read-hand|read-typed <qd> <default|defer|regfd> <ops> <file>".into()),
+        ["read-typed", qd, mode, ops, file] => num(qd).and_then(|q| bench_read_typed::<false>(q as u32, mode, num(ops)?, file)),
+        ["read-typed-direct", qd, mode, ops, file] => num(qd).and_then(|q| bench_read_typed::<true>(q as u32, mode, num(ops)?, file)),
+        _ => Err("usage: ring nop|nop-owned <batch> <default|defer|regfd> <ops> | ring read|read-owned|read-owned-held|read-owned-direct|read-owned-of|read-hand|read-typed|read-typed-direct <qd> <default|defer|regfd> <ops> <file>".into()),
     };
     match result {
         Ok(rate) => {

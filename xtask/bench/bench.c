@@ -6,6 +6,10 @@
  *
  *   bench nop  <batch> <default|defer|regfd> <ops>
  *   bench read <qd> <default|defer|regfd> <ops> <file>
+ *   bench read-fixed <qd> <default|defer|regfd> <ops> <file>
+ *
+ * `read-fixed` reads the same file through the ring's registered file table
+ * (io_uring_register_files, IOSQE_FIXED_FILE): no file reference per read.
  *
  * Prints one line: `ops_per_sec <float>`.
  */
@@ -105,7 +109,7 @@ static uint64_t next_rand(uint64_t *s)
 	return *s = x;
 }
 
-static double bench_read(unsigned qd, const char *mode, uint64_t ops, const char *path)
+static double bench_read(unsigned qd, const char *mode, uint64_t ops, const char *path, int fixed)
 {
 	struct io_uring ring;
 	uint64_t submitted = 0, done = 0, seed = 0x9e3779b97f4a7c15ULL, blocks;
@@ -121,6 +125,11 @@ static double bench_read(unsigned qd, const char *mode, uint64_t ops, const char
 	if (posix_memalign((void **) &bufs, 4096, (size_t) qd * 4096))
 		die("posix_memalign", ENOMEM);
 	setup(&ring, qd, mode);
+	if (fixed) {
+		int ret = io_uring_register_files(&ring, &fd, 1);
+		if (ret < 0)
+			die("io_uring_register_files", -ret);
+	}
 	start = now();
 	while (done < ops) {
 		while (submitted - done < qd && submitted < ops) {
@@ -128,7 +137,12 @@ static double bench_read(unsigned qd, const char *mode, uint64_t ops, const char
 			unsigned slot = submitted % qd;
 			uint64_t off = (next_rand(&seed) % blocks) * 4096;
 
-			io_uring_prep_read(sqe, fd, bufs + (size_t) slot * 4096, 4096, off);
+			if (fixed) {
+				io_uring_prep_read(sqe, 0, bufs + (size_t) slot * 4096, 4096, off);
+				sqe->flags |= IOSQE_FIXED_FILE;
+			} else {
+				io_uring_prep_read(sqe, fd, bufs + (size_t) slot * 4096, 4096, off);
+			}
 			sqe->user_data = slot;
 			submitted++;
 		}
@@ -151,10 +165,12 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "nop"))
 		rate = bench_nop(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10));
 	else if (argc == 6 && !strcmp(argv[1], "read"))
-		rate = bench_read(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10), argv[5]);
+		rate = bench_read(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10), argv[5], 0);
+	else if (argc == 6 && !strcmp(argv[1], "read-fixed"))
+		rate = bench_read(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10), argv[5], 1);
 	else {
 		fprintf(stderr, "usage: bench nop <batch> <default|defer|regfd> <ops>\n"
-				"       bench read <qd> <default|defer|regfd> <ops> <file>\n");
+				"       bench read|read-fixed <qd> <default|defer|regfd> <ops> <file>\n");
 		return 2;
 	}
 	printf("ops_per_sec %.1f\n", rate);

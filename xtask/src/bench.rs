@@ -22,7 +22,11 @@
 //!   (`read-owned`, and on a file the ring holds: `read-owned-held`), the safe
 //!   ring of one operation type (`read-typed`: a `TypedRing`), beside the same
 //!   owned-buffer loop written by hand on the raw level for that one operation
-//!   (`read-hand`: what a safe layer's read costs at least).
+//!   (`read-hand`: what a safe layer's read costs at least). Both safe rings
+//!   also read through a direct descriptor they hold (`read-owned-direct`,
+//!   `read-typed-direct`: `IOSQE_FIXED_FILE`, no file reference taken by the
+//!   kernel per read), beside C reading through a registered file
+//!   (`bench read-fixed`), their like-for-like counterpart.
 //! * Echo: servers, one thread each, written the way each project's own examples
 //!   write them: C liburing (`xtask/bench/echo.c`), `monoio` and `tokio-uring`
 //!   (`peer-echo`), `uring/examples/echo_server.rs` and, for the async layer,
@@ -37,8 +41,9 @@
 //! `--instructions` counts user-space instructions per operation under valgrind's
 //! callgrind, which is deterministic where wall time is not: NOPs at batch 1 and
 //! 32, raw 4 KiB reads at QD 32 (C, io-uring, uring) and the safe layer's reads
-//! (taken with `completions` and with `completions_of`, and on a file the ring
-//! holds), a `TypedRing`'s, beside the hand-written owned-buffer loop's, all on
+//! (taken with `completions` and with `completions_of`, on a file the ring
+//! holds, and on a direct descriptor it holds), a `TypedRing`'s (on a held file
+//! and a held direct descriptor), beside the hand-written owned-buffer loop's, all on
 //! `SINGLE_ISSUER | DEFER_TASKRUN` rings.
 
 use crate::args;
@@ -269,7 +274,9 @@ fn nop_cases(progs: &Programs, quick: bool) -> Vec<Case> {
 /// against the same C program, each read owning its buffer; and the same
 /// owned-buffer loop written by hand on the raw level for this one operation
 /// (`read-hand`), what a safe layer's read costs at least; the safe layer
-/// naming the file as one the ring holds (`read-owned-held`: no atomics per read);
+/// naming the file as one the ring holds (`read-owned-held`: no atomics per read),
+/// and as a direct descriptor it holds (`read-owned-direct`, beside C reading
+/// through a registered file, `read-fixed`: no file reference per read in the kernel);
 /// and the safe ring of one operation type (`read-typed`: a `TypedRing`, its
 /// reads queued through one batch per pass, the file held).
 fn read_cases(progs: &Programs, quick: bool, data: &Path) -> Vec<Case> {
@@ -279,7 +286,9 @@ fn read_cases(progs: &Programs, quick: bool, data: &Path) -> Vec<Case> {
     for mode in ["default", "defer"] {
         let args = strings(&["read", "32", mode, &ops.to_string(), &data]);
         let name = format!("read 4KiB qd=32 {mode}");
-        cases.push(program_case(
+        let mut fixed = args.clone();
+        fixed[0] = "read-fixed".to_string();
+        let mut case = program_case(
             progs,
             name,
             ops,
@@ -288,10 +297,22 @@ fn read_cases(progs: &Programs, quick: bool, data: &Path) -> Vec<Case> {
             &[
                 ("uring owned", "read-owned"),
                 ("owned held", "read-owned-held"),
+                ("owned direct", "read-owned-direct"),
                 ("typed ring", "read-typed"),
+                ("typed direct", "read-typed-direct"),
                 ("by hand", "read-hand"),
             ],
-        ));
+        );
+        // C through a registered file: what `owned direct` is to be weighed
+        // against (both spare the kernel its file reference per read).
+        case.contenders.insert(
+            1,
+            Contender {
+                name: "C fixed file",
+                how: How::Bench(progs.c.clone(), fixed),
+            },
+        );
+        cases.push(case);
     }
     cases
 }
@@ -838,6 +859,8 @@ fn count_instructions(progs: &Programs, data: &Path, filter: Option<&str>) -> Re
         read("read 4KiB qd=32 of", Some("read-owned-of")),
         read("read 4KiB qd=32 held", Some("read-owned-held")),
         read("read 4KiB qd=32 typed", Some("read-typed")),
+        read("read 4KiB qd=32 direct", Some("read-owned-direct")),
+        read("read 4KiB qd=32 typed dir", Some("read-typed-direct")),
         read("read 4KiB qd=32 by hand", Some("read-hand")),
     ];
     println!(
@@ -1082,15 +1105,21 @@ mod tests {
         let held = vec!["read-owned-held", "32", "defer", "50000", "/d"];
         let typed = vec!["read-typed", "32", "defer", "50000", "/d"];
         let hand = vec!["read-hand", "32", "defer", "50000", "/d"];
+        let fixed = vec!["read-fixed", "32", "defer", "50000", "/d"];
+        let direct = vec!["read-owned-direct", "32", "defer", "50000", "/d"];
+        let typed_direct = vec!["read-typed-direct", "32", "defer", "50000", "/d"];
         assert_eq!(
             contenders(&reads[1]),
             [
                 ("C liburing", Path::new("/c"), args.clone()),
+                ("C fixed file", Path::new("/c"), fixed),
                 ("io-uring", Path::new("/ring"), args.clone()),
                 ("uring raw", Path::new("/r"), args),
                 ("uring owned", Path::new("/r"), owned),
                 ("owned held", Path::new("/r"), held),
+                ("owned direct", Path::new("/r"), direct),
                 ("typed ring", Path::new("/r"), typed),
+                ("typed direct", Path::new("/r"), typed_direct),
                 ("by hand", Path::new("/r"), hand),
             ]
         );
