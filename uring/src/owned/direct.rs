@@ -9,6 +9,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use super::fd::dup_ring_fd;
+use super::host::{self, SafeRing};
 use super::table::TAG_INTERNAL;
 use super::{OwnedRing, SharedFd};
 use crate::cqueue::Cqe;
@@ -117,59 +118,6 @@ struct Books {
     free: Vec<u32>,
 }
 
-/// A ring a [`DirectTable`] can be registered with: an [`OwnedRing`] or a
-/// [`TypedRing`](super::TypedRing). Sealed: no other type implements it.
-///
-/// ```
-/// use uring::owned::{DirectTable, OwnedRing, TypedRing, ops};
-/// let mut owned = OwnedRing::new(4)?;
-/// let mut typed = TypedRing::<ops::Nop>::new(4)?;
-/// # if DirectTable::new(&mut owned, 2, 0).is_err() { return Ok(()) } // < 5.19
-/// # /*
-/// DirectTable::new(&mut owned, 2, 0)?;
-/// # */
-/// DirectTable::new(&mut typed, 2, 0)?;
-/// assert!(owned.direct_table().is_some() && typed.direct_table().is_some());
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub trait DirectHost: host::Sealed {}
-
-/// The parts of a ring a table is registered with (the seal of
-/// [`DirectHost`]: public, in a private module, so no one else can implement
-/// it or call it).
-pub(super) mod host {
-    /// What registering a table needs of a ring.
-    pub struct Parts<'a> {
-        pub ring: &'a mut crate::Ring,
-        /// The ring's id, which operations bound to the table name.
-        pub id: u64,
-        /// Where the ring keeps its table (for as long as it lives).
-        pub direct: &'a mut Option<super::DirectTable>,
-    }
-
-    pub trait Sealed {
-        /// The ring's id.
-        fn host_id(&self) -> u64;
-        fn direct_parts(&mut self) -> Parts<'_>;
-    }
-}
-
-impl host::Sealed for OwnedRing {
-    fn host_id(&self) -> u64 {
-        self.id
-    }
-
-    fn direct_parts(&mut self) -> host::Parts<'_> {
-        host::Parts {
-            ring: &mut self.ring,
-            id: self.id,
-            direct: &mut self.direct,
-        }
-    }
-}
-
-impl DirectHost for OwnedRing {}
-
 impl DirectTable {
     /// Registers a table of `chosen + auto` empty slots with `ring` (see the
     /// type's documentation for the two ranges). On a kernel whose picks can
@@ -185,7 +133,7 @@ impl DirectTable {
     /// allocation range a chosen range needs).
     #[doc(alias = "io_uring_register_files_sparse")]
     #[doc(alias = "io_uring_register_file_alloc_range")]
-    pub fn new(ring: &mut impl DirectHost, chosen: u32, auto: u32) -> io::Result<DirectTable> {
+    pub fn new(ring: &mut impl SafeRing, chosen: u32, auto: u32) -> io::Result<DirectTable> {
         DirectTable::register(ring, chosen, auto, None)
     }
 
@@ -212,7 +160,7 @@ impl DirectTable {
     /// As for [`new`](Self::new); the errno of creating the placeholder (an
     /// eventfd) or of filling the slots with it.
     pub fn new_guarded(
-        ring: &mut impl DirectHost,
+        ring: &mut impl SafeRing,
         chosen: u32,
         auto: u32,
     ) -> io::Result<DirectTable> {
@@ -222,7 +170,7 @@ impl DirectTable {
     /// `guard`: fill the chosen range (`Some(true)`), or ask the kernel
     /// (`None`).
     fn register(
-        ring: &mut impl DirectHost,
+        ring: &mut impl SafeRing,
         chosen: u32,
         auto: u32,
         guard: Option<bool>,
@@ -231,7 +179,8 @@ impl DirectTable {
             ring,
             id: ring_id,
             direct,
-        } = ring.direct_parts();
+            ..
+        } = ring.host_parts();
         let total = chosen
             .checked_add(auto)
             .filter(|&t| t > 0 && t <= MAX_DIRECT_SLOTS);
@@ -713,7 +662,7 @@ impl DirectFd {
     /// assert!(fd.is_on(&ring) && !fd.is_on(&other));
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn is_on(&self, ring: &impl DirectHost) -> bool {
+    pub fn is_on(&self, ring: &impl SafeRing) -> bool {
         self.0.table.ring_id == ring.host_id()
     }
 

@@ -9,7 +9,8 @@ use std::ops::{Deref, DerefMut};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{IoBuf, IoBufMut, OwnedRing, Slice};
+use super::host::{self, SafeRing};
+use super::{IoBuf, IoBufMut, Slice};
 #[cfg(doc)]
 use super::{ReadFixed, WriteFixed};
 use crate::error;
@@ -42,7 +43,8 @@ pub const MAX_FIXED_BUF_SIZE: usize = 1 << 30;
 /// start on a page boundary, as `O_DIRECT` reads and writes want.
 const ALIGN: usize = 4096;
 
-/// A set of equal-sized buffers registered with one [`OwnedRing`]
+/// A set of equal-sized buffers registered with one safe ring (a [`SafeRing`]:
+/// an [`OwnedRing`](super::OwnedRing) or a [`TypedRing`](super::TypedRing))
 /// (`IORING_REGISTER_BUFFERS`, Linux 5.1): the ring's registered-buffer table.
 ///
 /// The set owns the memory. [`get`](Self::get) hands out a free buffer as a
@@ -107,7 +109,7 @@ const ALIGN: usize = 4096;
 /// `RLIMIT_MEMLOCK` on some kernels.
 ///
 /// Replacing or unregistering the table by other means (the `unsafe`
-/// [`OwnedRing::ring_mut`]) while the set lives makes its operations fail
+/// [`OwnedRing::ring_mut`](super::OwnedRing::ring_mut)) while the set lives makes its operations fail
 /// (`EFAULT` or `EINVAL` from the kernel), and its drop may then unregister
 /// whatever table the ring has.
 #[derive(Clone)]
@@ -117,7 +119,7 @@ pub struct FixedBufs {
 
 /// What the set, its buffers and the operations using them share.
 struct FixedShared {
-    /// The `OwnedRing` the table is registered with.
+    /// The ring the table is registered with.
     ring_id: u64,
     /// A duplicate of that ring's descriptor, to unregister through.
     ring_fd: OwnedFd,
@@ -167,7 +169,13 @@ impl FixedBufs {
     /// `ENOMEM` when the memory cannot be allocated, or the kernel cannot pin it
     /// (`RLIMIT_MEMLOCK`); the kernel's errno otherwise.
     #[doc(alias = "io_uring_register_buffers")]
-    pub fn new(ring: &mut OwnedRing, count: u16, size: usize) -> io::Result<FixedBufs> {
+    pub fn new(ring: &mut impl SafeRing, count: u16, size: usize) -> io::Result<FixedBufs> {
+        let host::Parts {
+            ring,
+            id: ring_id,
+            in_flight,
+            ..
+        } = ring.host_parts();
         if count == 0 || count > MAX_FIXED_BUFS || size == 0 || size > MAX_FIXED_BUF_SIZE {
             return Err(error::with_context(
                 libc::EINVAL,
@@ -186,18 +194,17 @@ impl FixedBufs {
                     format!("{count} registered buffers of {size} bytes is too much memory"),
                 )
             })?;
-        let can_unregister = ring.ring.features().contains(Features::RSRC_TAGS);
-        if !can_unregister && ring.in_flight() > 0 {
+        let can_unregister = ring.features().contains(Features::RSRC_TAGS);
+        if !can_unregister && in_flight > 0 {
             return Err(error::with_context(
                 libc::EBUSY,
                 format!(
                     "registering buffers on this kernel (before Linux 5.13) waits for every \
-                     request in flight, and {} operations are: register before submitting",
-                    ring.in_flight()
+                     request in flight, and {in_flight} operations are: register before submitting",
                 ),
             ));
         }
-        let ring_fd = super::fd::dup_ring_fd(&ring.ring, "registering buffers for the safe layer")?;
+        let ring_fd = super::fd::dup_ring_fd(ring, "registering buffers for the safe layer")?;
         let mem = AlignedAlloc::new(layout, true).ok_or_else(|| {
             error::with_context(
                 libc::ENOMEM,
@@ -216,7 +223,7 @@ impl FixedBufs {
         // memory only after unregistering the table (or leaks it), and only once no
         // operation using a buffer is in flight — every such operation holds its
         // Arc. No one uses the memory for anything else.
-        let registered = unsafe { ring.ring.register_buffers(&iovecs) };
+        let registered = unsafe { ring.register_buffers(&iovecs) };
         if let Err(e) = registered {
             // The kernel refused the memory: `mem` frees it as it drops. (No
             // FixedShared exists yet: its drop would unregister the ring's table,
@@ -239,7 +246,7 @@ impl FixedBufs {
             });
         }
         let shared = FixedShared {
-            ring_id: ring.id,
+            ring_id,
             ring_fd,
             can_unregister,
             mem,

@@ -46,7 +46,8 @@
 //! [`Completion`] to downcast (others stay queued) — or runs on a
 //! [`TypedRing`], a ring for operations of that one type, which keeps them by
 //! value in slots of their own type and hands their outputs straight from the
-//! kernel's queue (no registrations, chains or multishot items there).
+//! kernel's queue (no chains or multishot items there; registrations, made on
+//! it as on an `OwnedRing`: both are a [`SafeRing`]).
 //!
 //! Provided buffers ([`BufPool`]: the kernel picks a buffer, a [`PoolBuf`] guard
 //! hands over the bytes and recycles it when dropped), multishot streams
@@ -396,6 +397,7 @@ mod direct;
 mod fd;
 mod fixed;
 mod held;
+mod host;
 mod issuer;
 mod multi;
 mod op;
@@ -416,10 +418,11 @@ pub use aligned::AlignedBuf;
 pub use buf::{IoBuf, IoBufMut, Slice};
 pub use chain::{ChainParts, ChainPrep, Linked};
 pub use chained::{ChainedBuf, Drain, Fill};
-pub use direct::{DirectFd, DirectHost, DirectSlot, DirectTable, MAX_DIRECT_SLOTS, Mailbox};
+pub use direct::{DirectFd, DirectSlot, DirectTable, MAX_DIRECT_SLOTS, Mailbox};
 pub use fd::SharedFd;
 pub use fixed::{FixedBuf, FixedBufs, FixedIoBuf, MAX_FIXED_BUF_SIZE, MAX_FIXED_BUFS};
 pub use held::{HeldFd, MAX_HELD_FDS};
+pub use host::SafeRing;
 pub use issuer::parked_rings;
 pub use multi::{ItemPoll, Items, Multi, MultiOutput, Multishot, Next, StreamEnd};
 pub use op::{Completion, Op, OpId, OpKey, SubmitError};

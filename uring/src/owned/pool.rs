@@ -8,12 +8,13 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::OwnedRing;
+use super::host::{self, SafeRing};
 use crate::buf_ring::{BufRing, MAX_ENTRIES};
 use crate::cqueue::Cqe;
 use crate::error;
 
-/// A pool of equal-sized buffers registered with one [`OwnedRing`] as a
+/// A pool of equal-sized buffers registered with one safe ring (a [`SafeRing`]:
+/// an [`OwnedRing`](super::OwnedRing) or a [`TypedRing`](super::TypedRing)) as a
 /// provided-buffer ring (`IORING_REGISTER_PBUF_RING`, Linux 5.19): operations such
 /// as [`ops::RecvSelect`](super::ops::RecvSelect) let the kernel pick a free buffer
 /// when data arrives, instead of owning one each while they wait.
@@ -59,7 +60,7 @@ pub(super) struct PoolShared {
 /// counts them under the lock each of them takes anyway, and the pool is freed
 /// by whichever goes last, the last share of [`PoolShared`] or the last guard.
 pub(super) struct PoolCore {
-    /// The `OwnedRing` the group is registered with.
+    /// The ring the group is registered with.
     pub(super) ring_id: u64,
     group: u16,
     size: u32,
@@ -204,7 +205,10 @@ impl BufPool {
     /// `EEXIST` if the ring already has group `group`; the kernel's errno
     /// otherwise (`EINVAL` before Linux 5.19).
     #[doc(alias = "io_uring_setup_buf_ring")]
-    pub fn new(ring: &mut OwnedRing, group: u16, count: u16, size: u32) -> io::Result<BufPool> {
+    pub fn new(ring: &mut impl SafeRing, group: u16, count: u16, size: u32) -> io::Result<BufPool> {
+        let host::Parts {
+            ring, id: ring_id, ..
+        } = ring.host_parts();
         if count == 0 || u32::from(count) > MAX_ENTRIES || size == 0 || size > i32::MAX as u32 {
             return Err(error::with_context(
                 libc::EINVAL,
@@ -233,7 +237,7 @@ impl BufPool {
             )
         })?;
         bytes.resize(total, 0u8);
-        let mut br = BufRing::new(&mut ring.ring, group, u32::from(count).next_power_of_two())?;
+        let mut br = BufRing::new(ring, group, u32::from(count).next_power_of_two())?;
         let mem = NonNull::new(Box::into_raw(bytes.into_boxed_slice()).cast::<u8>())
             .expect("a Box is never null");
         for bid in 0..count {
@@ -245,7 +249,7 @@ impl BufPool {
         }
         br.advance(count);
         let core = Box::new(PoolCore {
-            ring_id: ring.id,
+            ring_id,
             group,
             size,
             count,

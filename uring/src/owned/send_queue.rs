@@ -8,9 +8,10 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::IoBuf;
 #[cfg(doc)]
 use super::SendBundle;
-use super::{IoBuf, OwnedRing};
+use super::host::{self, SafeRing};
 use crate::buf_ring::{ENTRY, MAX_ENTRIES};
 use crate::cqueue::Cqe;
 use crate::mem::Mmap;
@@ -39,8 +40,8 @@ struct SendRing {
 }
 
 impl SendRing {
-    fn new(ring: &mut OwnedRing, group: u16, entries: u32) -> io::Result<SendRing> {
-        let fd = super::fd::dup_ring_fd(&ring.ring, "setting up a send queue")?;
+    fn new(ring: &crate::Ring, group: u16, entries: u32) -> io::Result<SendRing> {
+        let fd = super::fd::dup_ring_fd(ring, "setting up a send queue")?;
         let len = entries as usize * ENTRY;
         let mem = Mmap::anonymous(len, false, 0).map_err(|e| {
             error::with_context(
@@ -142,7 +143,7 @@ impl Drop for SendRing {
 }
 
 /// A send queue: buffers handed over with [`push`](Self::push), kept in a
-/// provided-buffer ring registered with one [`OwnedRing`] (group `group`), and
+/// provided-buffer ring registered with one [`SafeRing`] (group `group`), and
 /// sent, as many as the socket takes at once, by a [`SendBundle`] —
 /// `IORING_OP_SEND` with `IORING_RECVSEND_BUNDLE` (Linux 6.10).
 ///
@@ -264,14 +265,17 @@ impl<B: IoBuf> SendQueue<B> {
     /// assert_eq!(uring::error::errno(&err), Some(libc::EEXIST)); // group 1 is taken
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn new(ring: &mut OwnedRing, group: u16, capacity: u16) -> io::Result<SendQueue<B>> {
+    pub fn new(ring: &mut impl SafeRing, group: u16, capacity: u16) -> io::Result<SendQueue<B>> {
+        let host::Parts {
+            ring, id: ring_id, ..
+        } = ring.host_parts();
         if capacity == 0 || u32::from(capacity) > MAX_ENTRIES {
             return Err(error::with_context(
                 libc::EINVAL,
                 format!("a send queue of {capacity} buffers (1..={MAX_ENTRIES} are possible)"),
             ));
         }
-        if !ring.ring.features().contains(Features::RECVSEND_BUNDLE) {
+        if !ring.features().contains(Features::RECVSEND_BUNDLE) {
             return Err(error::with_context(
                 libc::EOPNOTSUPP,
                 "send queues need bundle sends (IORING_FEAT_RECVSEND_BUNDLE, Linux 6.10)",
@@ -281,7 +285,7 @@ impl<B: IoBuf> SendQueue<B> {
         let sr = SendRing::new(ring, group, entries)?;
         Ok(SendQueue {
             shared: Arc::new(Shared {
-                ring_id: ring.id,
+                ring_id,
                 group,
                 capacity,
                 state: Mutex::new(State {

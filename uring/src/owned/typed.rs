@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use self::slots::Slots;
 use super::chain::bound_file;
-use super::direct::{DirectHost, host};
 use super::held::HeldFiles;
+use super::host::{self, SafeRing};
 use super::op::imp::{Binding, Token};
 use super::ring::{TABLE_STRIPPED, next_ring_id};
 use super::slab::NO_FILE;
@@ -54,12 +54,12 @@ pub(super) fn leaked_count() -> usize {
 /// operations in flight cancels them and waits, and leaks what it cannot wait
 /// for. What it leaves out for speed:
 ///
-/// * of the registrations, only a [`DirectTable`] (registered with
-///   [`DirectTable::new`] on this ring; its descriptors named directly, or held
-///   with [`hold_direct`](TypedRing::hold_direct)): an operation that uses
-///   another ([`BufPool`](super::BufPool), [`FixedBufs`](super::FixedBufs), a
-///   [`SendQueue`](super::SendQueue), an `OwnedRing`'s direct descriptor) is
-///   refused (`EXDEV`), as on another ring;
+/// * registrations are made on it as on an `OwnedRing` (it is a
+///   [`SafeRing`](super::SafeRing)): a [`DirectTable`] (its descriptors named
+///   directly, or held with [`hold_direct`](TypedRing::hold_direct)),
+///   [`FixedBufs`](super::FixedBufs), a [`BufPool`](super::BufPool), a
+///   [`SendQueue`](super::SendQueue); an operation that uses another ring's
+///   registration is refused (`EXDEV`);
 /// * no buffered completions: completions stay in the kernel's queue until
 ///   [`completions`](TypedRing::completions) takes them, so when that queue and
 ///   the kernel's overflow list are full, a submission fails with `EBUSY` (take
@@ -251,8 +251,7 @@ impl<T: Op> TypedRing<T> {
     ///
     /// The operation comes back, untouched by the kernel, with `EBADF` when it
     /// names a [`HeldFd`] this ring does not hold, `EXDEV` when it uses a
-    /// registration of another ring (or one of this ring's but its
-    /// [`DirectTable`]) or names two held files, `EBUSY` when the
+    /// registration of another ring or names two held files, `EBUSY` when the
     /// submission queue is full and the kernel takes no more now (take
     /// completions first), or what submitting returned.
     ///
@@ -852,8 +851,9 @@ impl<T: Op> host::Sealed for TypedRing<T> {
         self.id
     }
 
-    fn direct_parts(&mut self) -> host::Parts<'_> {
+    fn host_parts(&mut self) -> host::Parts<'_> {
         host::Parts {
+            in_flight: self.slots.in_flight(),
             ring: &mut self.ring,
             id: self.id,
             direct: &mut self.direct,
@@ -861,7 +861,7 @@ impl<T: Op> host::Sealed for TypedRing<T> {
     }
 }
 
-impl<T: Op> DirectHost for TypedRing<T> {}
+impl<T: Op> SafeRing for TypedRing<T> {}
 
 impl<T: Op> Drop for TypedRing<T> {
     /// As [`close`](TypedRing::close). The operations it leaks stay in their

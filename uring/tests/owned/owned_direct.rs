@@ -16,7 +16,7 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use uring::error::errno;
-use uring::owned::{BufPool, DirectFd, DirectHost, DirectTable, OwnedRing, ops};
+use uring::owned::{BufPool, DirectFd, DirectTable, OwnedRing, SafeRing, ops};
 
 fn ring() -> OwnedRing {
     OwnedRing::new(16).expect("io_uring set-up")
@@ -26,7 +26,7 @@ fn ring() -> OwnedRing {
 /// `TypedRing`), or `None` (the reason printed)
 /// when the kernel lacks sparse tables (5.19) or allocation ranges (6.0).
 pub(crate) fn table(
-    ring: &mut impl DirectHost,
+    ring: &mut impl SafeRing,
     chosen: u32,
     auto: u32,
     test: &str,
@@ -37,7 +37,7 @@ pub(crate) fn table(
 /// As [`table`], made by `DirectTable::new_guarded` when `guarded` (its free
 /// chosen slots hold a placeholder, whatever the kernel).
 fn table_guarded(
-    ring: &mut impl DirectHost,
+    ring: &mut impl SafeRing,
     chosen: u32,
     auto: u32,
     guarded: bool,

@@ -279,7 +279,7 @@ pub fn read_fd(fd: i32, n: usize) -> Vec<u8> {
 /// 5.19): then says that `test` is skipped and why ([`skip`]). Any other error fails
 /// the test.
 pub fn pool_or_skip(
-    ring: &mut uring::owned::OwnedRing,
+    ring: &mut impl uring::owned::SafeRing,
     group: u16,
     count: u16,
     size: u32,

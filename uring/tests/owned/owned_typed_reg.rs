@@ -1,9 +1,11 @@
-//! Direct descriptors on a `TypedRing`: a `DirectTable` registered with it,
-//! its descriptors held by the ring (`hold_direct`) or named by operations
-//! (each a share of the slot). Each test checks what the kernel did (bytes
-//! read, at which offsets, errnos) and that a slot is emptied, and its file
-//! closed, only once no operation in flight names it. A kernel without sparse
-//! tables (5.19) or allocation ranges (6.0) prints why the test is skipped.
+//! Registrations on a `TypedRing`: a `DirectTable` (its descriptors held by
+//! the ring with `hold_direct`, or named by operations, each a share of the
+//! slot), `FixedBufs`, a `BufPool` and a `SendQueue` made on it. Each test
+//! checks what the kernel did (bytes read or sent, at which offsets, errnos)
+//! and that nothing is freed, closed or emptied while an operation in flight
+//! names it; a registration of another ring is refused (`EXDEV`). A kernel
+//! without what a test needs (sparse tables: 5.19; allocation ranges: 6.0;
+//! buffer rings: 5.19; bundle sends: 6.10) prints why the test is skipped.
 
 use crate::owned_direct::table;
 use crate::support::{self, peer_closed};
@@ -15,7 +17,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use uring::error::errno;
-use uring::owned::{DirectTable, OwnedRing, TypedRing, ops};
+use uring::owned::{
+    DirectTable, FixedBuf, FixedBufs, OwnedRing, ReadFixed, SendBundle, SendQueue, TypedRing, ops,
+};
 
 /// Byte `k` of the test file.
 fn byte(k: usize) -> u8 {
@@ -215,4 +219,110 @@ fn dropping_the_ring_cancels_and_then_empties_the_slot() {
         peer_closed(&mut peer),
         "the socket was closed with its slot"
     );
+}
+
+#[test]
+fn fixed_buffers_registered_with_a_typed_ring_read_a_file() {
+    let mut ring = TypedRing::<ReadFixed<FixedBuf>>::new(4).unwrap();
+    let bufs = FixedBufs::new(&mut ring, 4, 4096).unwrap();
+    let file = ring.hold_fd(data_file(64 * 1024)).unwrap();
+    // 16 blocks through 4 registered buffers, each reused as it comes back.
+    let mut free: Vec<FixedBuf> = std::iter::from_fn(|| bufs.get()).collect();
+    assert_eq!((free.len(), bufs.available()), (4, 0));
+    let mut next = 0u64;
+    let mut seen = 0;
+    while seen < 16 {
+        while next < 16 {
+            let Some(buf) = free.pop() else { break };
+            ring.submit_op(ReadFixed::new(file, buf, next * 4096))
+                .unwrap();
+            next += 1;
+        }
+        ring.submit_and_wait(1).unwrap();
+        for (_, (n, buf)) in ring.completions() {
+            assert_eq!(n.unwrap(), 4096);
+            // Which block: the first bytes tell (every block's differ).
+            let block = (0..16)
+                .find(|b| buf[..64] == *(b * 4096..b * 4096 + 64).map(byte).collect::<Vec<_>>())
+                .expect("the bytes of some block");
+            let want: Vec<u8> = (block * 4096..(block + 1) * 4096).map(byte).collect();
+            assert_eq!(&buf[..], &want[..], "block {block}");
+            free.push(buf);
+            seen += 1;
+        }
+    }
+    drop(free);
+    assert_eq!(bufs.available(), 4);
+
+    // These buffers are this ring's: an OwnedRing refuses them.
+    let mut owned = OwnedRing::new(4).unwrap();
+    let zero = owned
+        .hold_fd(std::fs::File::open("/dev/zero").unwrap())
+        .unwrap();
+    let refused = owned
+        .submit_op(ReadFixed::new(zero, bufs.get().unwrap(), 0))
+        .unwrap_err();
+    assert_eq!(errno(&refused.error), Some(libc::EXDEV));
+}
+
+#[test]
+fn a_buffer_pool_registered_with_a_typed_ring_takes_received_bytes() {
+    let test = "a_buffer_pool_registered_with_a_typed_ring_takes_received_bytes";
+    let mut ring = TypedRing::<ops::RecvSelect>::new(4).unwrap();
+    let Some(pool) = support::pool_or_skip(&mut ring, 7, 4, 64, test) else {
+        return;
+    };
+    let (ours, mut peer) = UnixStream::pair().unwrap();
+    let sock = ring.hold_fd(ours).unwrap();
+    let mut held = Vec::new();
+    for msg in [&b"first"[..], b"second", b"third"] {
+        ring.submit_op(ops::RecvSelect::new(sock, &pool)).unwrap();
+        peer.write_all(msg).unwrap();
+        let (_, got) = ring.next_completion().unwrap();
+        let got = got.unwrap();
+        assert_eq!(&got[..], msg);
+        assert_eq!(got.group(), 7);
+        held.push(got);
+    }
+    // Three buffers out, held by their guards; back in the ring when dropped.
+    assert_eq!(pool.available(), 1);
+    drop(held);
+    assert_eq!(pool.available(), 4);
+
+    // The pool is this ring's: an OwnedRing refuses it.
+    let mut owned = OwnedRing::new(4).unwrap();
+    let (a, _b) = UnixStream::pair().unwrap();
+    let refused = owned.submit_op(ops::RecvSelect::new(a, &pool)).unwrap_err();
+    assert_eq!(errno(&refused.error), Some(libc::EXDEV));
+}
+
+#[test]
+fn a_send_queue_registered_with_a_typed_ring_sends_in_order() {
+    let test = "a_send_queue_registered_with_a_typed_ring_sends_in_order";
+    let mut ring = TypedRing::<SendBundle>::new(4).unwrap();
+    if !support::has_feature(
+        ring.ring().features(),
+        uring::Features::RECVSEND_BUNDLE,
+        test,
+    ) {
+        return;
+    }
+    let queue = SendQueue::new(&mut ring, 3, 8).unwrap();
+    let (ours, mut peer) = UnixStream::pair().unwrap();
+    let sock = ring.hold_fd(ours).unwrap();
+    let parts: Vec<Vec<u8>> = (0..5u8).map(|i| vec![b'a' + i; 100 + i as usize]).collect();
+    for p in &parts {
+        queue.push(p.clone()).map_err(|e| e.error).unwrap();
+    }
+    ring.submit_op(SendBundle::new(sock, &queue).unwrap())
+        .unwrap();
+    let (_, sent) = ring.next_completion().unwrap();
+    let sent = sent.unwrap();
+    let total: usize = parts.iter().map(Vec::len).sum();
+    assert_eq!(sent.bytes(), total);
+    assert_eq!(sent.bufs(), &parts[..]);
+    assert!(queue.is_empty());
+    let mut got = vec![0u8; total];
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(got, parts.concat());
 }
