@@ -45,7 +45,9 @@ pub(super) fn leaked_count() -> usize {
 /// `TypedRing<T>` keeps its operations by value in slots of `T`: submitting one
 /// writes it into a free slot, and a completion takes it out and turns it into
 /// its output, typed, straight from the kernel's queue — nothing is boxed,
-/// listed, or looked up by type.
+/// listed, or looked up by type. A loop of two kinds (reads and writes of a
+/// storage engine) keeps one type still: [`ops::Either`](super::ops::Either)
+/// of the two (nested for more).
 ///
 /// The safety model is the [`OwnedRing`](super::OwnedRing)'s (see the
 /// [module docs](super#safety-model)): the ring owns every operation from its

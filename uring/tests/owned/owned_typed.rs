@@ -159,6 +159,110 @@ fn reads_and_writes_through_a_held_file_come_back_with_their_keys() {
 /// Six NOPs on a ring of two entries, none submitted explicitly: `submit_op`
 /// submits to make room, and all six complete with 0. With `SQPOLL` too
 /// (where the ring waits for the poll thread to take entries).
+/// Writes and reads of one file through one `TypedRing` of
+/// `Either<Write, Read>`: each output is of its operation's kind, and the
+/// bytes read are those written.
+#[test]
+fn writes_and_reads_share_a_typed_ring_through_either() {
+    use ops::Either::{Left, Right};
+    let mut ring =
+        TypedRing::<ops::Either<ops::Write<Vec<u8>>, ops::Read<Vec<u8>>>>::new(16).unwrap();
+    let file = ring
+        .hold_fd(support::unlinked_file("typed-either"))
+        .unwrap();
+    let block = |b: u64| -> Vec<u8> { (0..512).map(|i| pattern(b * 512 + i)).collect() };
+    // Blocks 0..8 written first.
+    let mut kinds = std::collections::HashMap::new();
+    for b in 0..8u64 {
+        let key = ring
+            .submit_op(Left(ops::Write::new(file, block(b), b * 512)))
+            .unwrap();
+        kinds.insert(key, (true, b));
+    }
+    let mut done = Vec::new();
+    while done.len() < 8 {
+        ring.submit_and_wait(1).unwrap();
+        done.extend(ring.completions());
+    }
+    // Then, in one batch (16 entries: the whole queue), reads of them and
+    // writes of blocks 8..16.
+    {
+        let mut batch = ring.batch();
+        for b in 0..8u64 {
+            let key = batch
+                .push(Right(ops::Read::new(
+                    file,
+                    Vec::with_capacity(512),
+                    b * 512,
+                )))
+                .unwrap();
+            kinds.insert(key, (false, b));
+            let key = batch
+                .push(Left(ops::Write::new(file, block(b + 8), (b + 8) * 512)))
+                .unwrap();
+            kinds.insert(key, (true, b + 8));
+        }
+    }
+    while done.len() < 24 {
+        ring.submit_and_wait(1).unwrap();
+        done.extend(ring.completions());
+    }
+    let (mut writes, mut reads) = (0, 0);
+    for (key, out) in done {
+        let (is_write, b) = kinds.remove(&key).expect("each key once");
+        match out {
+            Left((n, _)) if is_write => {
+                assert_eq!(n.unwrap(), 512, "write of block {b}");
+                writes += 1;
+            }
+            Right((n, buf)) if !is_write => {
+                assert_eq!(n.unwrap(), 512, "read of block {b}");
+                assert_eq!(buf, block(b), "read of block {b}");
+                reads += 1;
+            }
+            other => panic!(
+                "block {b}: a {} came back as {other:?}",
+                ["read", "write"][is_write as usize]
+            ),
+        }
+    }
+    assert_eq!((writes, reads), (16, 8));
+}
+
+/// An `Either` is bound to what its operation names: a held file of another
+/// ring (`EBADF`) or another ring's registered buffers (`EXDEV`) are refused,
+/// the operation given back whole.
+#[test]
+fn either_is_bound_to_what_its_operation_names() {
+    use ops::Either::{Left, Right};
+    let mut ring =
+        TypedRing::<ops::Either<ops::Read<Vec<u8>>, ReadFixed<FixedBuf>>>::new(4).unwrap();
+    let mut other = OwnedRing::new(4).unwrap();
+    let theirs = other
+        .hold_fd(std::fs::File::open("/dev/zero").unwrap())
+        .unwrap();
+    let refused = ring
+        .submit_op(Left(ops::Read::new(theirs, vec![3u8; 5], 0)))
+        .unwrap_err();
+    assert_eq!(errno(&refused.error), Some(libc::EBADF));
+    assert_eq!(refused.op.left().unwrap().into_buf(), [3u8; 5]);
+    let bufs = FixedBufs::new(&mut other, 1, 64).unwrap();
+    let mine = ring
+        .hold_fd(std::fs::File::open("/dev/zero").unwrap())
+        .unwrap();
+    let refused = ring
+        .submit_op(Right(ReadFixed::new(mine, bufs.get().unwrap(), 0)))
+        .unwrap_err();
+    assert_eq!(errno(&refused.error), Some(libc::EXDEV));
+    assert_eq!(ring.in_flight(), 0);
+    // This ring's own file, through either kind: zeros.
+    ring.submit_op(Left(ops::Read::new(mine, vec![1u8; 4], 0)))
+        .unwrap();
+    let (_, out) = ring.next_completion().unwrap();
+    let (n, buf) = out.left().expect("a read's output");
+    assert_eq!((n.unwrap(), &buf[..]), (4, &[0u8; 4][..]));
+}
+
 #[test]
 fn submit_op_on_a_full_queue_submits_to_make_room() {
     const TEST: &str = "submit_op_on_a_full_queue_submits_to_make_room";

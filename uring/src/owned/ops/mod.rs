@@ -52,6 +52,7 @@
 //! | [`CloseDirect`] | `close(2)` of a direct descriptor | `io::Result<()>` |
 //! | [`SendDirect`] | a direct descriptor moved to another ring (`MSG_SEND_FD`) | `Result<(), (io::Error, `[`DirectFd`]`)>` |
 //! | [`ReadFixed`], [`WriteFixed`] | `pread(2)`, `pwrite(2)` with a registered buffer ([`FixedBufs`](super::FixedBufs)) | [`BufResult<B>`] |
+//! | [`Either`] | one of two operations, as one type (for a [`TypedRing`](super::TypedRing) of two kinds) | [`Either`] of their outputs |
 //!
 //! Multishot operations ([`Multishot`]: submit with
 //! [`OwnedRing::submit_multishot`](super::OwnedRing::submit_multishot), read with
@@ -87,6 +88,7 @@ mod bundle;
 mod dir;
 mod direct;
 mod direct_move;
+mod either;
 mod fixed;
 mod fs;
 mod misc;
@@ -104,6 +106,7 @@ pub use bundle::{PoolBufs, RecvBundle, RecvBundleMultishot, SendBundle};
 pub use dir::{LinkAt, MkDirAt, RenameAt, SymlinkAt, UnlinkAt};
 pub use direct::{AcceptDirect, AcceptMultishotDirect, OpenAtDirect, PipeDirect, SocketDirect};
 pub use direct_move::{CloseDirect, InstallDirect, SendDirect};
+pub use either::Either;
 pub use fixed::{ReadFixed, WriteFixed};
 pub use fs::{Close, Fallocate, Fsync, Ftruncate, OpenAt, OpenAt2, Statx};
 pub use misc::{MsgRing, Nop};
