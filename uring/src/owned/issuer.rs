@@ -3,7 +3,7 @@
 //!
 //! The kernel ties a `SINGLE_ISSUER` ring to one task: every submission from
 //! another (and, with `DEFER_TASKRUN`, every wait; and every registration) fails
-//! with `EEXIST`. An [`OwnedRing`] is `Send`, so it may be moved after it was
+//! with `EEXIST`. An [`OwnedRing`](super::OwnedRing) is `Send`, so it may be moved after it was
 //! used. To make that harmless:
 //!
 //! * the ring is set up disabled (`IORING_SETUP_R_DISABLED`) and enabled by its
@@ -16,8 +16,9 @@
 //! * dropping (or closing) it on another thread with operations in flight cannot
 //!   cancel them there, so the ring is **handed back** to its thread: parked in a
 //!   process-wide list that the owning thread empties — cancelling and waiting as
-//!   a drop does there — when it next creates or drops an `OwnedRing`, and when it
-//!   exits. If that thread has exited already, the kernel cancelled its requests
+//!   a drop does there — when it next creates or drops an `OwnedRing` or a
+//!   `TypedRing`, and when it exits. (A `TypedRing`, bound to the thread that
+//!   makes it, is handed back the same way.) If that thread has exited already, the kernel cancelled its requests
 //!   when it did; the foreign drop then waits for their completions by reading
 //!   the completion queue (which needs no entry into the kernel), and leaks only
 //!   what has not come by the drop timeout.
@@ -27,7 +28,6 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::OwnedRing;
 use crate::error;
 use crate::ring::thread_token;
 
@@ -37,9 +37,10 @@ pub(super) const ANY_THREAD: u64 = u64::MAX;
 /// `SINGLE_ISSUER` and not yet entered). Thread tokens are never 0.
 pub(super) const UNBOUND: u64 = 0;
 
-/// Rings dropped on a thread other than their own, each with the token of the
-/// thread that must finish them.
-static PARKED: Mutex<Vec<(u64, Box<OwnedRing>)>> = Mutex::new(Vec::new());
+/// Rings dropped on a thread other than their own (`OwnedRing`s and
+/// `TypedRing`s, which finish when dropped), each with the token of the thread
+/// that must finish them.
+static PARKED: Mutex<Vec<(u64, Box<dyn Send>)>> = Mutex::new(Vec::new());
 /// How many rings `PARKED` holds, to skip its lock when it is empty.
 static PARKED_COUNT: AtomicUsize = AtomicUsize::new(0);
 
@@ -92,13 +93,14 @@ pub(super) fn foreign_thread() -> std::io::Error {
     )
 }
 
-/// Hands `ring` to the thread `owner` if that thread is still alive; gives it
-/// back otherwise.
-pub(super) fn park(
+/// Hands `ring` (an `OwnedRing` or a `TypedRing`, which finishes when dropped)
+/// to the thread `owner` if that thread is still alive; gives it back
+/// otherwise.
+pub(super) fn park<R: Send + 'static>(
     owner: u64,
     alive: &AtomicBool,
-    ring: Box<OwnedRing>,
-) -> Result<(), Box<OwnedRing>> {
+    ring: Box<R>,
+) -> Result<(), Box<R>> {
     let mut parked = PARKED.lock().unwrap_or_else(|e| e.into_inner());
     if !alive.load(Ordering::Acquire) {
         return Err(ring);
@@ -125,7 +127,8 @@ pub(super) fn finish_parked() {
 /// dropped (or closed) on a thread other than their own with operations in
 /// flight, which only their own thread can cancel. That thread finishes them —
 /// cancelling and waiting as a drop does — the next time it makes or drops an
-/// [`OwnedRing`], and when it exits. See the module's **Threads**.
+/// [`OwnedRing`](super::OwnedRing) or a [`TypedRing`](super::TypedRing), and when it exits. See
+/// the module's **Threads**.
 ///
 /// ```
 /// assert_eq!(uring::owned::parked_rings(), 0); // nothing was handed back here
@@ -134,12 +137,12 @@ pub fn parked_rings() -> usize {
     PARKED_COUNT.load(Ordering::Relaxed)
 }
 
-fn take_mine(parked: &mut Vec<(u64, Box<OwnedRing>)>, me: u64) -> Vec<OwnedRing> {
+fn take_mine(parked: &mut Vec<(u64, Box<dyn Send>)>, me: u64) -> Vec<Box<dyn Send>> {
     let mut mine = Vec::new();
     let mut i = 0;
     while i < parked.len() {
         if parked[i].0 == me {
-            mine.push(*parked.swap_remove(i).1);
+            mine.push(parked.swap_remove(i).1);
             PARKED_COUNT.fetch_sub(1, Ordering::Relaxed);
         } else {
             i += 1;

@@ -5,14 +5,17 @@ mod slots;
 
 use std::fmt;
 use std::io;
+use std::mem::ManuallyDrop;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use self::slots::Slots;
 use super::chain::bound_file;
 use super::held::HeldFiles;
 use super::host::{self, SafeRing};
+use super::issuer::{self, ANY_THREAD};
 use super::op::imp::{Binding, Token};
 use super::ring::{TABLE_STRIPPED, next_ring_id};
 use super::slab::NO_FILE;
@@ -21,6 +24,7 @@ use super::{
     CloseReport, DEFAULT_DROP_TIMEOUT, DirectFd, DirectTable, HeldFd, Op, OpKey, SubmitError,
 };
 use crate::cqueue::{CqCursor, Cqe};
+use crate::ring::thread_token;
 use crate::setup::{Builder, Features, SetupFlags};
 use crate::sqe::SqeFlags;
 use crate::{PushError, Ring, error};
@@ -68,9 +72,12 @@ pub(super) fn leaked_count() -> usize {
 ///   completions, then submit again; the operation comes back in the error);
 /// * no multishot items, chains, waiting for one operation, or detaching;
 /// * rings of 16-byte completions only (not `CQE32` or `CQE_MIXED`);
-/// * a `SINGLE_ISSUER` ring is the kernel's to the thread that set it up: drop
-///   it there, or the operations still in flight are leaked (no other thread
-///   can cancel them).
+/// * a `SINGLE_ISSUER` ring is the kernel's to the thread that set it up, and
+///   only that thread can submit to it. Dropped (or closed) on another thread
+///   with operations in flight, it is handed back to its thread, as an
+///   `OwnedRing` is (see [`parked_rings`](super::parked_rings)): that thread
+///   finishes it — cancels, waits, frees — when it next makes or drops an
+///   `OwnedRing` or a `TypedRing`, or exits.
 ///
 /// Files are named as on an `OwnedRing`: through a [`SharedFd`](super::SharedFd),
 /// or — with no reference count per operation — as a descriptor the ring holds
@@ -116,7 +123,9 @@ pub(super) fn leaked_count() -> usize {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub struct TypedRing<T: Op> {
-    ring: Ring,
+    /// Dropped by `Drop`, last of what it does (or moved out to hand the ring
+    /// back to its thread).
+    ring: ManuallyDrop<Ring>,
     slots: Slots<T>,
     files: HeldFiles,
     id: u64,
@@ -128,6 +137,11 @@ pub struct TypedRing<T: Op> {
     waited: bool,
     /// The registered direct descriptor table, if any.
     direct: Option<DirectTable>,
+    /// For a `SINGLE_ISSUER` ring, the token of the thread that made it (the
+    /// only one whose entries the kernel takes); `ANY_THREAD` otherwise.
+    issuer: u64,
+    /// For a `SINGLE_ISSUER` ring, whether its thread still lives.
+    owner_alive: Option<Arc<AtomicBool>>,
 }
 
 impl<T: Op> TypedRing<T> {
@@ -186,11 +200,22 @@ impl<T: Op> TypedRing<T> {
         if flags.contains(SetupFlags::R_DISABLED) {
             ring.enable_rings()?;
         }
+        // Set up (and enabled) here: the kernel takes a SINGLE_ISSUER ring's
+        // entries from this thread only.
+        let (issuer, owner_alive) = if flags.contains(SetupFlags::SINGLE_ISSUER) {
+            (thread_token(), Some(issuer::bind_here()))
+        } else {
+            (ANY_THREAD, None)
+        };
+        // Rings other threads handed back to this one.
+        issuer::finish_parked();
         Ok(TypedRing {
+            issuer,
+            owner_alive,
             defer_taskrun: flags.contains(SetupFlags::DEFER_TASKRUN),
             taskrun_flag: flags.contains(SetupFlags::TASKRUN_FLAG),
             waited: false,
-            ring,
+            ring: ManuallyDrop::new(ring),
             slots: Slots::new(),
             files: HeldFiles::new(),
             id: next_ring_id(),
@@ -688,6 +713,9 @@ impl<T: Op> TypedRing<T> {
     /// completions (up to the [drop timeout](Self::set_drop_timeout)), drops
     /// their outputs, and leaks — never frees — those the kernel did not
     /// finish in time; says how many of each. Dropping the ring does the same.
+    /// A `SINGLE_ISSUER` ring closed on another thread than its own is handed
+    /// back to its thread instead (the report counts its operations as
+    /// `handed_back`), unless that thread has exited.
     ///
     /// ```
     /// use uring::owned::{TypedRing, ops};
@@ -699,8 +727,71 @@ impl<T: Op> TypedRing<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn close(mut self) -> CloseReport {
+        if self.in_flight() > 0 && self.on_foreign_thread() {
+            if let Some(alive) = self.owner_alive.clone() {
+                let (owner, n) = (self.issuer, self.in_flight());
+                match issuer::park(owner, &alive, Box::new(self)) {
+                    Ok(()) => {
+                        return CloseReport {
+                            completed: 0,
+                            leaked: 0,
+                            handed_back: n,
+                        };
+                    }
+                    Err(back) => self = *back,
+                }
+            }
+        }
         let timeout = self.drop_timeout;
         self.shutdown(timeout)
+    }
+
+    /// Whether this is a `SINGLE_ISSUER` ring on a thread other than its own
+    /// (where the kernel takes none of its entries).
+    fn on_foreign_thread(&self) -> bool {
+        self.issuer != ANY_THREAD && self.issuer != thread_token()
+    }
+
+    /// Moves everything out, for handing the ring back to its thread; leaves
+    /// nothing in flight behind.
+    ///
+    /// # Safety
+    ///
+    /// Only from `Drop`, which must not touch `self.ring` afterwards (it was
+    /// moved out of its `ManuallyDrop`).
+    unsafe fn take_all(&mut self) -> TypedRing<T> {
+        TypedRing {
+            // SAFETY: forwarded from this function's contract: `self.ring` is
+            // neither used nor dropped again.
+            ring: ManuallyDrop::new(unsafe { ManuallyDrop::take(&mut self.ring) }),
+            slots: core::mem::replace(&mut self.slots, Slots::new()),
+            files: core::mem::replace(&mut self.files, HeldFiles::new()),
+            id: self.id,
+            drop_timeout: self.drop_timeout,
+            defer_taskrun: self.defer_taskrun,
+            taskrun_flag: self.taskrun_flag,
+            waited: false,
+            direct: self.direct.take(),
+            issuer: self.issuer,
+            owner_alive: self.owner_alive.take(),
+        }
+    }
+
+    /// Takes completions by reading the queue alone (an enter from this thread
+    /// is refused), pausing in between, until nothing is in flight or
+    /// `deadline` passes: for a `SINGLE_ISSUER` ring whose thread has exited
+    /// (the kernel cancelled its requests then).
+    fn await_by_reading(&mut self, deadline: Instant) {
+        let mut pause = SHUTDOWN_FIRST_PAUSE;
+        loop {
+            self.drain();
+            let now = Instant::now();
+            if self.in_flight() == 0 || now >= deadline {
+                return;
+            }
+            std::thread::sleep((deadline - now).min(pause));
+            pause = (pause * 2).min(SHUTDOWN_MAX_PAUSE);
+        }
     }
 
     /// Whether the kernel may hold deferred completion work (a
@@ -791,7 +882,15 @@ impl<T: Op> TypedRing<T> {
             };
         }
         let deadline = Instant::now() + timeout;
-        let mut can_wait = self.cancel_in_flight();
+        // On a thread other than a SINGLE_ISSUER ring's (which has exited, or
+        // the ring would have been handed back to it), nothing can be
+        // cancelled or waited for: read the queue for what the kernel
+        // cancelled when that thread exited.
+        let foreign = self.on_foreign_thread();
+        if foreign {
+            self.await_by_reading(deadline);
+        }
+        let mut can_wait = !foreign && self.cancel_in_flight();
         let mut pause = SHUTDOWN_FIRST_PAUSE;
         while can_wait {
             self.drain();
@@ -869,8 +968,33 @@ impl<T: Op> Drop for TypedRing<T> {
     /// As [`close`](TypedRing::close). The operations it leaks stay in their
     /// slots, which are freed without dropping them.
     fn drop(&mut self) {
+        // A SINGLE_ISSUER ring dropped on another thread cannot cancel there:
+        // hand it back to its own thread, if that thread lives.
+        if self.in_flight() > 0 && self.on_foreign_thread() {
+            if let Some(alive) = self.owner_alive.clone() {
+                if alive.load(Ordering::Acquire) {
+                    let owner = self.issuer;
+                    // SAFETY: called from drop, which returns right after and
+                    // does not touch `self.ring` again.
+                    let moved = Box::new(unsafe { self.take_all() });
+                    // If the thread has just exited, the ring comes back: its
+                    // own drop then waits by reading the queue (and leaks the
+                    // rest).
+                    if let Err(back) = issuer::park(owner, &alive, moved) {
+                        drop(back);
+                    }
+                    return;
+                }
+            }
+        }
         let timeout = self.drop_timeout;
         self.shutdown(timeout);
+        // SAFETY: the ring is dropped once, here, at the end of drop; nothing
+        // uses it afterwards (what is still in flight was leaked, and leaks
+        // nothing the kernel may use when the ring goes).
+        unsafe { ManuallyDrop::drop(&mut self.ring) };
+        // Rings other threads handed back to this one.
+        issuer::finish_parked();
     }
 }
 
