@@ -109,9 +109,9 @@ const ALIGN: usize = 4096;
 /// `RLIMIT_MEMLOCK` on some kernels.
 ///
 /// Replacing or unregistering the table by other means (the `unsafe`
-/// [`OwnedRing::ring_mut`](super::OwnedRing::ring_mut)) while the set lives makes its operations fail
-/// (`EFAULT` or `EINVAL` from the kernel), and its drop may then unregister
-/// whatever table the ring has.
+/// [`OwnedRing::ring_mut`](super::OwnedRing::ring_mut)) while the set lives
+/// makes its operations fail (`EFAULT` or `EINVAL` from the kernel), and its
+/// drop may then unregister whatever table the ring has.
 #[derive(Clone)]
 pub struct FixedBufs {
     shared: Arc<FixedShared>,
