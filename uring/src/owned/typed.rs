@@ -408,8 +408,9 @@ impl<T: Op> TypedRing<T> {
     /// # Errors
     ///
     /// What the kernel returned (`EBUSY` while its completion queue and
-    /// overflow list are full: take completions first; `EEXIST` from a thread
-    /// other than a `SINGLE_ISSUER` ring's). Entries not taken stay queued.
+    /// overflow list are full: take completions first; `EEXIST`, with the
+    /// rule named, from a thread other than a `SINGLE_ISSUER` ring's).
+    /// Entries not taken stay queued.
     ///
     /// ```
     /// use uring::owned::{TypedRing, ops};
@@ -419,7 +420,20 @@ impl<T: Op> TypedRing<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn submit(&mut self) -> io::Result<usize> {
-        self.ring.submit()
+        self.ring.submit().map_err(|e| self.named(e))
+    }
+
+    /// `e`, from an entry into the kernel; the kernel's `EEXIST` for a
+    /// `SINGLE_ISSUER` ring entered from a thread other than its own, with
+    /// the rule named.
+    #[cold]
+    #[inline(never)]
+    fn named(&self, e: io::Error) -> io::Error {
+        if e.raw_os_error() == Some(libc::EEXIST) && self.on_foreign_thread() {
+            issuer::foreign_thread()
+        } else {
+            e
+        }
     }
 
     /// Submits the queued entries, then waits until at least `want`
@@ -429,8 +443,10 @@ impl<T: Op> TypedRing<T> {
     ///
     /// # Errors
     ///
-    /// As for [`submit`](Self::submit), and `EINTR` when a signal interrupted
-    /// the wait.
+    /// As for [`submit`](Self::submit) (but the kernel's `EEXIST` comes as
+    /// is, without the rule named: this is the call a loop makes on every
+    /// pass, kept to what the kernel says), and `EINTR` when a signal
+    /// interrupted the wait.
     ///
     /// ```
     /// use uring::owned::{TypedRing, ops};
@@ -517,7 +533,7 @@ impl<T: Op> TypedRing<T> {
                 return Err(io::Error::from_raw_os_error(libc::ENOENT));
             }
             match self.submit_and_wait(1) {
-                Err(e) if e.raw_os_error() != Some(libc::EINTR) => return Err(e),
+                Err(e) if e.raw_os_error() != Some(libc::EINTR) => return Err(self.named(e)),
                 _ => {}
             }
         }
@@ -867,7 +883,7 @@ impl<T: Op> TypedRing<T> {
                     *drained += 1;
                     self.drain();
                 }
-                r => return r.map(drop),
+                r => return r.map(drop).map_err(|e| self.named(e)),
             }
         }
     }

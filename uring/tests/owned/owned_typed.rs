@@ -826,6 +826,32 @@ fn a_single_issuer_ring_closed_on_another_thread_is_handed_back() {
     }
 }
 
+/// A `SINGLE_ISSUER` ring moved to another thread: the kernel refuses its
+/// submissions there (`EEXIST`), and the error names the rule; back on its
+/// own thread, the queued operation is submitted and completes.
+#[test]
+fn a_single_issuer_ring_submitting_from_another_thread_says_why_it_is_refused() {
+    const TEST: &str = "a_single_issuer_ring_submitting_from_another_thread_says_why_it_is_refused";
+    let Some(mut ring) = single_issuer::<ops::Nop>(false, TEST) else {
+        return;
+    };
+    ring.submit_op(ops::Nop::new()).unwrap();
+    let (mut ring, errors) = std::thread::spawn(move || {
+        let by_submit = ring.submit().unwrap_err();
+        let by_next = ring.next_completion().unwrap_err();
+        (ring, [by_submit, by_next])
+    })
+    .join()
+    .unwrap();
+    for e in errors {
+        assert_eq!(errno(&e), Some(libc::EEXIST), "{e}");
+        assert!(e.to_string().contains("SINGLE_ISSUER"), "{e}");
+    }
+    assert_eq!(ring.submit().unwrap(), 1);
+    let (_, res) = ring.next_completion().unwrap();
+    assert_eq!(res.unwrap(), 0);
+}
+
 /// Once its thread has exited, no thread may enter the kernel with a
 /// `SINGLE_ISSUER` ring; closed elsewhere, it still sees the completions
 /// that arrive, by reading its queue, and frees what they finish.
