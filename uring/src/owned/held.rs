@@ -181,9 +181,18 @@ impl HeldFiles {
         self.hold_file(File::Fd(fd), raw)
     }
 
-    /// Holds a share of the direct descriptor `fd` (of this ring's table: the
-    /// caller checked).
-    pub(super) fn hold_direct(&mut self, fd: DirectFd) -> io::Result<HeldFd> {
+    /// Holds a share of the direct descriptor `fd` for the ring of id `ring`:
+    /// `EXDEV` (and the share dropped) when `fd` is of another ring's table.
+    pub(super) fn hold_direct(&mut self, fd: DirectFd, ring: u64) -> io::Result<HeldFd> {
+        if fd.ring_id() != ring {
+            return Err(error::with_context(
+                libc::EXDEV,
+                format!(
+                    "hold_direct: direct descriptor {} belongs to another ring's table",
+                    fd.index()
+                ),
+            ));
+        }
         // `!index` is negative for every index the kernel's table can have
         // (below 2^31), so it never equals a descriptor number.
         let raw = !(fd.index() as RawFd);

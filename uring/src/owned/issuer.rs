@@ -110,6 +110,80 @@ pub(super) fn park<R: Send + 'static>(
     Ok(())
 }
 
+/// A ring that a thread other than its `SINGLE_ISSUER` owner can neither
+/// cancel nor wait on, and that is handed back to the owner instead: an
+/// [`OwnedRing`](super::OwnedRing) or a [`TypedRing`](super::TypedRing), each
+/// of which finishes what it holds when dropped.
+pub(super) trait HandBack: Send + Sized + 'static {
+    /// How many operations are in flight.
+    fn ops_in_flight(&self) -> usize;
+
+    /// The thread that must finish this ring (its token) and that thread's
+    /// liveness flag: `Some` only for a `SINGLE_ISSUER` ring on a thread
+    /// other than its own.
+    fn foreign_owner(&self) -> Option<(u64, Arc<AtomicBool>)>;
+
+    /// Cancels what is in flight, waits up to the drop timeout, leaks what is
+    /// left; says what happened (what `close` does on the ring's own thread).
+    fn finish(&mut self) -> super::CloseReport;
+
+    /// Moves everything out, for handing the ring back to its thread; leaves
+    /// nothing in flight behind.
+    ///
+    /// # Safety
+    ///
+    /// Only from the ring's `Drop`, which must not touch the ring's kernel
+    /// ring afterwards (it was moved out).
+    unsafe fn take_all(&mut self) -> Self;
+}
+
+/// `close`: on a thread other than `ring`'s `SINGLE_ISSUER` owner, with
+/// operations in flight, parks it with the owner, if that thread lives, and
+/// reports them as handed back; otherwise finishes it here.
+pub(super) fn close<R: HandBack>(ring: R) -> super::CloseReport {
+    let n = ring.ops_in_flight();
+    let Some((owner, alive)) = ring.foreign_owner().filter(|_| n > 0) else {
+        let mut ring = ring;
+        return ring.finish();
+    };
+    match park(owner, &alive, Box::new(ring)) {
+        Ok(()) => super::CloseReport {
+            completed: 0,
+            leaked: 0,
+            handed_back: n,
+        },
+        Err(mut back) => back.finish(),
+    }
+}
+
+/// `drop` on a thread other than `ring`'s `SINGLE_ISSUER` owner, with
+/// operations in flight: moves what it holds out and parks it with the owner,
+/// if that thread lives. Whether it did: the drop then has nothing left to do.
+///
+/// # Safety
+///
+/// Only from `R`'s `Drop`, which returns right after `true` without touching
+/// the ring (the contract of [`HandBack::take_all`]).
+pub(super) unsafe fn drop_handing_back<R: HandBack>(ring: &mut R) -> bool {
+    if ring.ops_in_flight() == 0 {
+        return false;
+    }
+    let Some((owner, alive)) = ring.foreign_owner() else {
+        return false;
+    };
+    if !alive.load(Ordering::Acquire) {
+        return false;
+    }
+    // SAFETY: the caller's contract.
+    let moved = Box::new(unsafe { ring.take_all() });
+    // If the thread has just exited, the ring comes back: its own drop then
+    // waits by reading the queue (and leaks the rest).
+    if let Err(back) = park(owner, &alive, moved) {
+        drop(back);
+    }
+    true
+}
+
 /// Finishes (drops, here, on their own thread) the rings parked for this thread.
 /// Called where rings are created and dropped; cheap when nothing is parked.
 pub(super) fn finish_parked() {

@@ -393,6 +393,7 @@ mod asyncio;
 mod buf;
 mod chain;
 mod chained;
+mod closing;
 mod direct;
 mod fd;
 mod fixed;

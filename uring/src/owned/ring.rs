@@ -290,16 +290,7 @@ impl OwnedRing {
     /// ring holds [`MAX_HELD_FDS`](super::MAX_HELD_FDS) files already (`fd` is
     /// dropped).
     pub fn hold_direct(&mut self, fd: super::DirectFd) -> io::Result<super::HeldFd> {
-        if !fd.is_on(self) {
-            return Err(crate::error::with_context(
-                libc::EXDEV,
-                format!(
-                    "hold_direct: direct descriptor {} belongs to another ring's table",
-                    fd.index()
-                ),
-            ));
-        }
-        self.table.files.hold_direct(fd)
+        self.table.files.hold_direct(fd, self.id)
     }
 
     /// Lets go of a descriptor [`hold_fd`](Self::hold_fd) holds: no operation

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use self::slots::Slots;
 use super::chain::bound_file;
+use super::closing::{Pauses, wait_by_reading};
 use super::held::HeldFiles;
 use super::host::{self, SafeRing};
 use super::issuer::{self, ANY_THREAD};
@@ -645,16 +646,7 @@ impl<T: Op> TypedRing<T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn hold_direct(&mut self, fd: DirectFd) -> io::Result<HeldFd> {
-        if !fd.is_on(self) {
-            return Err(error::with_context(
-                libc::EXDEV,
-                format!(
-                    "hold_direct: direct descriptor {} belongs to another ring's table",
-                    fd.index()
-                ),
-            ));
-        }
-        self.files.hold_direct(fd)
+        self.files.hold_direct(fd, self.id)
     }
 
     /// The direct descriptor table registered with this ring (by
@@ -742,72 +734,14 @@ impl<T: Op> TypedRing<T> {
     /// assert_eq!((report.completed, report.leaked), (1, 0));
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn close(mut self) -> CloseReport {
-        if self.in_flight() > 0 && self.on_foreign_thread() {
-            if let Some(alive) = self.owner_alive.clone() {
-                let (owner, n) = (self.issuer, self.in_flight());
-                match issuer::park(owner, &alive, Box::new(self)) {
-                    Ok(()) => {
-                        return CloseReport {
-                            completed: 0,
-                            leaked: 0,
-                            handed_back: n,
-                        };
-                    }
-                    Err(back) => self = *back,
-                }
-            }
-        }
-        let timeout = self.drop_timeout;
-        self.shutdown(timeout)
+    pub fn close(self) -> CloseReport {
+        issuer::close(self)
     }
 
     /// Whether this is a `SINGLE_ISSUER` ring on a thread other than its own
     /// (where the kernel takes none of its entries).
     fn on_foreign_thread(&self) -> bool {
         self.issuer != ANY_THREAD && self.issuer != thread_token()
-    }
-
-    /// Moves everything out, for handing the ring back to its thread; leaves
-    /// nothing in flight behind.
-    ///
-    /// # Safety
-    ///
-    /// Only from `Drop`, which must not touch `self.ring` afterwards (it was
-    /// moved out of its `ManuallyDrop`).
-    unsafe fn take_all(&mut self) -> TypedRing<T> {
-        TypedRing {
-            // SAFETY: forwarded from this function's contract: `self.ring` is
-            // neither used nor dropped again.
-            ring: ManuallyDrop::new(unsafe { ManuallyDrop::take(&mut self.ring) }),
-            slots: core::mem::replace(&mut self.slots, Slots::new()),
-            files: core::mem::replace(&mut self.files, HeldFiles::new()),
-            id: self.id,
-            drop_timeout: self.drop_timeout,
-            defer_taskrun: self.defer_taskrun,
-            taskrun_flag: self.taskrun_flag,
-            waited: false,
-            direct: self.direct.take(),
-            issuer: self.issuer,
-            owner_alive: self.owner_alive.take(),
-        }
-    }
-
-    /// Takes completions by reading the queue alone (an enter from this thread
-    /// is refused), pausing in between, until nothing is in flight or
-    /// `deadline` passes: for a `SINGLE_ISSUER` ring whose thread has exited
-    /// (the kernel cancelled its requests then).
-    fn await_by_reading(&mut self, deadline: Instant) {
-        let mut pause = SHUTDOWN_FIRST_PAUSE;
-        loop {
-            self.drain();
-            let now = Instant::now();
-            if self.in_flight() == 0 || now >= deadline {
-                return;
-            }
-            std::thread::sleep((deadline - now).min(pause));
-            pause = (pause * 2).min(SHUTDOWN_MAX_PAUSE);
-        }
     }
 
     /// Whether the kernel may hold deferred completion work (a
@@ -904,10 +838,13 @@ impl<T: Op> TypedRing<T> {
         // cancelled when that thread exited.
         let foreign = self.on_foreign_thread();
         if foreign {
-            self.await_by_reading(deadline);
+            wait_by_reading(deadline, || {
+                self.drain();
+                self.in_flight()
+            });
         }
         let mut can_wait = !foreign && self.cancel_in_flight();
-        let mut pause = SHUTDOWN_FIRST_PAUSE;
+        let mut pauses = Pauses::new();
         while can_wait {
             self.drain();
             if self.in_flight() == 0 {
@@ -919,7 +856,7 @@ impl<T: Op> TypedRing<T> {
             }
             match self
                 .ring
-                .submit_and_wait_timeout(1, (deadline - now).min(pause))
+                .submit_and_wait_timeout(1, pauses.until(deadline, now))
             {
                 Ok(_) => self.waited = true,
                 // Still running: cancel again (an operation may have been
@@ -928,7 +865,7 @@ impl<T: Op> TypedRing<T> {
                     self.waited = true;
                     self.drain();
                     can_wait = self.cancel_in_flight();
-                    pause = (pause * 2).min(SHUTDOWN_MAX_PAUSE);
+                    pauses.lengthen();
                 }
                 // A signal, or (older kernels) completions it could not post:
                 // taken at the top of the loop.
@@ -959,10 +896,6 @@ impl<T: Op> TypedRing<T> {
 /// on before it gives up (and leaks what it could not cancel).
 const CLOSING_DRAINS: u32 = 64;
 
-/// The first and the longest pause between looks at the queue while closing.
-const SHUTDOWN_FIRST_PAUSE: Duration = Duration::from_millis(1);
-const SHUTDOWN_MAX_PAUSE: Duration = Duration::from_millis(100);
-
 impl<T: Op> host::Sealed for TypedRing<T> {
     fn host_id(&self) -> u64 {
         self.id
@@ -980,28 +913,52 @@ impl<T: Op> host::Sealed for TypedRing<T> {
 
 impl<T: Op> SafeRing for TypedRing<T> {}
 
+impl<T: Op> issuer::HandBack for TypedRing<T> {
+    fn ops_in_flight(&self) -> usize {
+        self.in_flight()
+    }
+
+    fn finish(&mut self) -> CloseReport {
+        self.shutdown(self.drop_timeout)
+    }
+
+    fn foreign_owner(&self) -> Option<(u64, Arc<AtomicBool>)> {
+        if self.on_foreign_thread() {
+            self.owner_alive.clone().map(|alive| (self.issuer, alive))
+        } else {
+            None
+        }
+    }
+
+    unsafe fn take_all(&mut self) -> TypedRing<T> {
+        TypedRing {
+            // SAFETY: forwarded from this function's contract: `self.ring` is
+            // neither used nor dropped again.
+            ring: ManuallyDrop::new(unsafe { ManuallyDrop::take(&mut self.ring) }),
+            slots: core::mem::replace(&mut self.slots, Slots::new()),
+            files: core::mem::replace(&mut self.files, HeldFiles::new()),
+            id: self.id,
+            drop_timeout: self.drop_timeout,
+            defer_taskrun: self.defer_taskrun,
+            taskrun_flag: self.taskrun_flag,
+            waited: false,
+            direct: self.direct.take(),
+            issuer: self.issuer,
+            owner_alive: self.owner_alive.take(),
+        }
+    }
+}
+
 impl<T: Op> Drop for TypedRing<T> {
     /// As [`close`](TypedRing::close). The operations it leaks stay in their
     /// slots, which are freed without dropping them.
     fn drop(&mut self) {
         // A SINGLE_ISSUER ring dropped on another thread cannot cancel there:
         // hand it back to its own thread, if that thread lives.
-        if self.in_flight() > 0 && self.on_foreign_thread() {
-            if let Some(alive) = self.owner_alive.clone() {
-                if alive.load(Ordering::Acquire) {
-                    let owner = self.issuer;
-                    // SAFETY: called from drop, which returns right after and
-                    // does not touch `self.ring` again.
-                    let moved = Box::new(unsafe { self.take_all() });
-                    // If the thread has just exited, the ring comes back: its
-                    // own drop then waits by reading the queue (and leaks the
-                    // rest).
-                    if let Err(back) = issuer::park(owner, &alive, moved) {
-                        drop(back);
-                    }
-                    return;
-                }
-            }
+        // SAFETY: called from drop, which returns right after `true` and does
+        // not touch `self.ring` again.
+        if unsafe { issuer::drop_handing_back(self) } {
+            return;
         }
         let timeout = self.drop_timeout;
         self.shutdown(timeout);

@@ -5,10 +5,12 @@
 #[cfg(doc)]
 use crate::Ring;
 use std::mem::ManuallyDrop;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use super::{CloseReport, OwnedRing};
+use crate::owned::closing::{Pauses, wait_by_reading};
 use crate::owned::issuer;
 use crate::owned::slab::Slab;
 use crate::owned::table::user_data;
@@ -27,51 +29,30 @@ impl OwnedRing {
     /// assert_eq!((report.completed, report.leaked), (1, 0));
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn close(mut self) -> CloseReport {
-        if self.table.in_flight() > 0 && self.on_foreign_thread() {
-            if let Some(alive) = self.owner_alive.clone() {
-                let (owner, n) = (self.issuer, self.table.in_flight());
-                match issuer::park(owner, &alive, Box::new(self)) {
-                    Ok(()) => {
-                        return CloseReport {
-                            completed: 0,
-                            leaked: 0,
-                            handed_back: n,
-                        };
-                    }
-                    Err(back) => self = *back,
-                }
-            }
-        }
-        let timeout = self.drop_timeout;
-        self.shutdown(timeout)
+    pub fn close(self) -> CloseReport {
+        issuer::close(self)
+    }
+}
+
+impl issuer::HandBack for OwnedRing {
+    fn ops_in_flight(&self) -> usize {
+        self.table.in_flight()
     }
 
-    /// Processes completions by reading the completion queue alone (no entry
-    /// into the kernel), pausing in between, until nothing is in flight or
-    /// `deadline` passes.
-    pub(super) fn await_by_reading(&mut self, deadline: Instant) {
-        let mut pause = SHUTDOWN_FIRST_PAUSE;
-        loop {
-            let _ = self.reap();
-            self.table.drop_all_done();
-            let now = Instant::now();
-            if self.table.in_flight() == 0 || now >= deadline {
-                return;
-            }
-            std::thread::sleep((deadline - now).min(pause));
-            pause = (pause * 2).min(SHUTDOWN_MAX_PAUSE);
+    fn finish(&mut self) -> CloseReport {
+        self.shutdown(self.drop_timeout)
+    }
+
+    fn foreign_owner(&self) -> Option<(u64, Arc<AtomicBool>)> {
+        if self.on_foreign_thread() {
+            self.owner_alive.clone().map(|alive| (self.issuer, alive))
+        } else {
+            None
         }
     }
 
-    /// Moves everything out, for handing the ring back to its thread; leaves an
-    /// empty table behind.
-    ///
-    /// # Safety
-    ///
-    /// Only from `Drop`, which must not touch `self.ring` afterwards (it was
-    /// moved out of its `ManuallyDrop`).
-    pub(super) unsafe fn take_all(&mut self) -> OwnedRing {
+    /// Leaves an empty table behind.
+    unsafe fn take_all(&mut self) -> OwnedRing {
         OwnedRing {
             // SAFETY: forwarded from this function's contract: `self.ring` is
             // neither used nor dropped again.
@@ -93,7 +74,9 @@ impl OwnedRing {
             passed: core::mem::take(&mut self.passed),
         }
     }
+}
 
+impl OwnedRing {
     /// Pushes and submits a cancellation for every operation in flight; whether
     /// the ring took them.
     pub(super) fn cancel_in_flight(&mut self) -> bool {
@@ -124,7 +107,11 @@ impl OwnedRing {
             // ring back instead): the kernel cancelled that thread's requests
             // when it exited, and no other thread may enter to cancel or wait.
             // Their completions still arrive in the queue, which needs no entry.
-            self.await_by_reading(deadline);
+            wait_by_reading(deadline, || {
+                let _ = self.reap();
+                self.table.drop_all_done();
+                self.table.in_flight()
+            });
         }
         // Everything queued goes to the kernel, then a cancellation for each.
         let mut can_wait =
@@ -134,7 +121,7 @@ impl OwnedRing {
         // DEFER_TASKRUN ring until this task waits) and is issued after it. So
         // whenever a wait passes with nothing completing, cancel again what is
         // still in flight, pausing a little longer each time.
-        let mut pause = SHUTDOWN_FIRST_PAUSE;
+        let mut pauses = Pauses::new();
         while can_wait {
             if self.reap().is_err() {
                 break;
@@ -149,14 +136,14 @@ impl OwnedRing {
             }
             match self
                 .ring
-                .submit_and_wait_timeout(1, (deadline - now).min(pause))
+                .submit_and_wait_timeout(1, pauses.until(deadline, now))
             {
                 Ok(_) => {}
                 Err(e) if e.raw_os_error() == Some(libc::ETIME) => {
                     let _ = self.reap();
                     self.table.drop_all_done();
                     can_wait = self.cancel_in_flight();
-                    pause = (pause * 2).min(SHUTDOWN_MAX_PAUSE);
+                    pauses.lengthen();
                 }
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 Err(_) => break,
@@ -174,30 +161,14 @@ impl OwnedRing {
     }
 }
 
-/// How long shutdown first waits for completions before cancelling again what
-/// is still in flight; the pause doubles up to [`SHUTDOWN_MAX_PAUSE`].
-const SHUTDOWN_FIRST_PAUSE: Duration = Duration::from_millis(1);
-const SHUTDOWN_MAX_PAUSE: Duration = Duration::from_millis(100);
-
 impl Drop for OwnedRing {
     fn drop(&mut self) {
         // A SINGLE_ISSUER ring dropped on another thread cannot cancel there:
         // hand it back to its own thread, if that thread lives.
-        if self.table.in_flight() > 0 && self.on_foreign_thread() {
-            if let Some(alive) = self.owner_alive.clone() {
-                if alive.load(Ordering::Acquire) {
-                    let owner = self.issuer;
-                    // SAFETY: called from drop, which returns right after and
-                    // does not touch `self.ring` again.
-                    let moved = Box::new(unsafe { self.take_all() });
-                    // If the thread has just exited, the ring comes back: its own
-                    // drop then waits by reading the queue (and leaks the rest).
-                    if let Err(back) = issuer::park(owner, &alive, moved) {
-                        drop(back);
-                    }
-                    return;
-                }
-            }
+        // SAFETY: called from drop, which returns right after `true` and does
+        // not touch `self.ring` again.
+        if unsafe { issuer::drop_handing_back(self) } {
+            return;
         }
         let timeout = self.drop_timeout;
         self.shutdown(timeout);
