@@ -852,17 +852,25 @@ fn a_single_issuer_ring_submitting_from_another_thread_says_why_it_is_refused() 
     assert_eq!(res.unwrap(), 0);
 }
 
-/// Once its thread has exited, no thread may enter the kernel with a
-/// `SINGLE_ISSUER` ring; closed elsewhere, it still sees the completions
-/// that arrive, by reading its queue, and frees what they finish.
-#[test]
-fn a_single_issuer_ring_outliving_its_thread_still_frees_what_completes() {
-    const TEST: &str = "a_single_issuer_ring_outliving_its_thread_still_frees_what_completes";
-    let (mut peer, ours) = UnixStream::pair().unwrap();
+/// A `SINGLE_ISSUER` ring whose thread has exited, left with a read in flight
+/// on a socket.
+struct LeftRead {
+    ring: TypedRing<ops::Read<Watched>>,
+    /// Set when the read's buffer is dropped.
+    dropped: Arc<AtomicBool>,
+    /// The socket, of which the read holds a share.
+    ours: SharedFd,
+    peer: UnixStream,
+}
+
+/// A [`LeftRead`], or `None` (the reason printed) on a kernel without
+/// `SINGLE_ISSUER`.
+fn read_left_by_its_thread(test: &'static str) -> Option<LeftRead> {
+    let (peer, ours) = UnixStream::pair().unwrap();
     let ours = SharedFd::from(ours);
     let theirs = ours.clone();
-    let made = std::thread::spawn(move || {
-        let mut ring = single_issuer::<ops::Read<Watched>>(false, TEST)?;
+    let (ring, dropped) = std::thread::spawn(move || {
+        let mut ring = single_issuer::<ops::Read<Watched>>(false, test)?;
         let (buf, dropped) = watched(16);
         ring.submit_op(ops::Read::new(&theirs, buf, u64::MAX))
             .unwrap();
@@ -870,8 +878,28 @@ fn a_single_issuer_ring_outliving_its_thread_still_frees_what_completes() {
         Some((ring, dropped))
     })
     .join()
-    .unwrap();
-    let Some((mut ring, dropped)) = made else {
+    .unwrap()?;
+    Some(LeftRead {
+        ring,
+        dropped,
+        ours,
+        peer,
+    })
+}
+
+/// Once its thread has exited, no thread may enter the kernel with a
+/// `SINGLE_ISSUER` ring; closed elsewhere, it still sees the completions
+/// that arrive, by reading its queue, and frees what they finish.
+#[test]
+fn a_single_issuer_ring_outliving_its_thread_still_frees_what_completes() {
+    const TEST: &str = "a_single_issuer_ring_outliving_its_thread_still_frees_what_completes";
+    let Some(LeftRead {
+        mut ring,
+        dropped,
+        ours,
+        mut peer,
+    }) = read_left_by_its_thread(TEST)
+    else {
         return;
     };
     // Its thread is gone; the read completes when the bytes come.
@@ -1409,20 +1437,13 @@ fn a_typed_ring_is_send() {
 #[test]
 fn a_single_issuer_ring_outliving_its_thread_leaks_what_never_completes() {
     const TEST: &str = "a_single_issuer_ring_outliving_its_thread_leaks_what_never_completes";
-    let (_peer, ours) = UnixStream::pair().unwrap();
-    let ours = SharedFd::from(ours);
-    let theirs = ours.clone();
-    let made = std::thread::spawn(move || {
-        let mut ring = single_issuer::<ops::Read<Watched>>(false, TEST)?;
-        let (buf, dropped) = watched(16);
-        ring.submit_op(ops::Read::new(&theirs, buf, u64::MAX))
-            .unwrap();
-        ring.submit().unwrap();
-        Some((ring, dropped))
-    })
-    .join()
-    .unwrap();
-    let Some((mut ring, dropped)) = made else {
+    let Some(LeftRead {
+        mut ring,
+        dropped,
+        ours,
+        peer: _peer,
+    }) = read_left_by_its_thread(TEST)
+    else {
         return;
     };
     ring.set_drop_timeout(Duration::from_millis(100));
