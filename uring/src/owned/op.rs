@@ -75,6 +75,35 @@ pub unsafe trait Op: Send + Sized + 'static {
     fn bound_ring(&self, _: imp::Token) -> imp::Binding {
         imp::Binding::NONE
     }
+
+    /// Whether the operation's entry may post completions flagged `MORE`
+    /// before its final one (a multishot or zero-copy entry), so that a
+    /// [`TypedRing`](super::TypedRing) looks at each completion's flags; those
+    /// of this crate whose entries never do say so. Only this crate can
+    /// override it.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn posts_more(_: imp::Token) -> bool {
+        true
+    }
+
+    /// [`complete`](Self::complete) of the operation at `this`, read out of
+    /// it (the caller's memory at `this` is then uninitialised): what a
+    /// [`TypedRing`](super::TypedRing) calls on the operation in its slot.
+    /// This crate's operations read only what their output keeps, and drop
+    /// the rest where it lies, so that the whole operation is not copied out
+    /// first. Only this crate can override it.
+    ///
+    /// # Safety
+    ///
+    /// `this` points to a valid operation, which the caller gives up: it is
+    /// not used (nor dropped) again.
+    #[doc(hidden)]
+    #[inline(always)]
+    unsafe fn complete_at(this: *mut Self, cqe: &Cqe, _: imp::Token) -> Self::Output {
+        // SAFETY: the caller's contract: `this` is valid and given up.
+        unsafe { this.read() }.complete(cqe)
+    }
 }
 
 pub(super) mod imp {

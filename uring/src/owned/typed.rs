@@ -20,7 +20,6 @@ use super::issuer::{self, ANY_THREAD};
 use super::op::imp::{Binding, Token};
 use super::ring::{TABLE_STRIPPED, next_ring_id};
 use super::slab::NO_FILE;
-use super::table::{TAG_INTERNAL, owned_slot, user_data};
 use super::{
     CloseReport, DEFAULT_DROP_TIMEOUT, DirectFd, DirectTable, HeldFd, Op, OpKey, SubmitError,
 };
@@ -305,8 +304,9 @@ impl<T: Op> TypedRing<T> {
         // at the completion queue (making room only submits the entries queued
         // before, whose operations are in their slots; if the entry is not
         // queued, `op` goes back to the caller), and stays there until the
-        // entry's final completion is taken, or is leaked. The user data carries TAG_OWNED and this slot and
-        // generation: no other entry of this ring has them.
+        // entry's final completion is taken, or is leaked. The user data
+        // carries this slot and generation: no other entry of this ring has
+        // them.
         match unsafe { self.ring.push(&sqe) } {
             Ok(()) => {}
             Err(PushError::Full) => {
@@ -569,7 +569,7 @@ impl<T: Op> TypedRing<T> {
                 "cancel: this key names no operation in flight on this ring",
             ));
         }
-        self.push_cancel(user_data(key.slot, key.generation), false)
+        self.push_cancel(slots::user_data(key.slot, key.generation), false)
     }
 
     /// Queues a cancellation of the entry of user data `target` (making room
@@ -577,10 +577,10 @@ impl<T: Op> TypedRing<T> {
     fn push_cancel(&mut self, target: u64, closing: bool) -> io::Result<()> {
         let sqe = crate::op::AsyncCancel::new(target)
             .build()
-            .user_data(TAG_INTERNAL);
+            .user_data(slots::INTERNAL);
         // SAFETY: an ASYNC_CANCEL entry names no memory and no descriptor (its
         // `addr` is the user data to match, not a pointer); its own user data
-        // is TAG_INTERNAL, which no operation's has.
+        // is INTERNAL, which no operation's has.
         match unsafe { self.ring.push(&sqe) } {
             Err(PushError::Full) => {
                 self.make_room(closing)?;
@@ -664,7 +664,9 @@ impl<T: Op> TypedRing<T> {
 
     /// Stops holding `fd`: new operations naming it are refused (`EBADF`), and
     /// it is closed once the operations in flight that name it have had their
-    /// final completions (now, if none does).
+    /// final completions (now, if none does): when the
+    /// [`completions`](Self::completions) iterator that took the last of them
+    /// is dropped.
     ///
     /// # Errors
     ///
@@ -788,7 +790,10 @@ impl<T: Op> TypedRing<T> {
         for (slot, generation) in self.slots.all_in_flight() {
             // One finished meanwhile (taken while making room): its
             // cancellation finds nothing, which is harmless.
-            if self.push_cancel(user_data(slot, generation), true).is_err() {
+            if self
+                .push_cancel(slots::user_data(slot, generation), true)
+                .is_err()
+            {
                 return false;
             }
         }
@@ -1015,26 +1020,42 @@ impl<T: Op> Iterator for TypedCompletions<'_, T> {
                 return None;
             };
             // Not an operation's (a cancellation's): nothing to do.
-            let Some((slot, gen_low)) = owned_slot(cqe.user_data()) else {
+            let Some((slot, gen_low)) = slots::slot_of(cqe.user_data()) else {
                 continue;
             };
-            if cqe.is_more() {
+            if T::posts_more(Token(())) && cqe.is_more() {
                 self.ring.slots.more(slot, gen_low, &cqe);
                 continue;
             }
+            // The operation completes where it lies in its slot: read out
+            // field by field, not copied out whole first.
+            let complete = |op: *mut T| {
+                // SAFETY: `take_with` passes the operation of the slot it
+                // frees, valid, given up to this call alone.
+                unsafe { T::complete_at(op, &cqe, Token(())) }
+            };
             // None only for an entry this ring did not make, which cannot be.
-            let Some((generation, op)) = self.ring.slots.take(slot, gen_low) else {
+            let Some((generation, out)) = self.ring.slots.take_with(slot, gen_low, complete) else {
                 continue;
             };
-            if self.ring.files.has_pending() {
-                self.ring.close_released();
-            }
             let key = OpKey {
                 ring: self.ring.id,
                 slot,
                 generation,
             };
-            return Some((key, op.complete(&cqe)));
+            return Some((key, out));
+        }
+    }
+}
+
+impl<T: Op> Drop for TypedCompletions<'_, T> {
+    /// Closes the held files released meanwhile whose operations have all
+    /// had their final completions now: once per call of `completions`, not
+    /// per completion.
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.ring.files.has_pending() {
+            self.ring.close_released();
         }
     }
 }
@@ -1113,7 +1134,9 @@ fn stage<T: Op>(
     let sqe = op.sqe();
     let flags = sqe.get_flags() - SqeFlags::IO_LINK - TABLE_STRIPPED;
     let (slot, generation) = slots.reserve();
-    let sqe = sqe.set_flags(flags).user_data(user_data(slot, generation));
+    let sqe = sqe
+        .set_flags(flags)
+        .user_data(slots::user_data(slot, generation));
     Ok((
         sqe,
         Staged {

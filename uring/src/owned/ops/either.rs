@@ -126,4 +126,9 @@ unsafe impl<L: Op, R: Op> Op for Either<L, R> {
             Either::Right(r) => r.bound_ring(token),
         }
     }
+
+    #[inline(always)]
+    fn posts_more(token: Token) -> bool {
+        L::posts_more(token) || R::posts_more(token)
+    }
 }

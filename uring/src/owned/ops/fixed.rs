@@ -115,6 +115,10 @@ unsafe impl<B: FixedIoBuf + IoBufMut> Op for ReadFixed<B> {
     fn bound_ring(&self, _: Token) -> Binding {
         Binding::ring(ring_of(&self.buf)).and(self.fd.binding())
     }
+    #[inline(always)]
+    fn posts_more(_: Token) -> bool {
+        false
+    }
 }
 
 /// Writes a registered buffer's data (its first `len` bytes; for a [`Slice`],
@@ -212,5 +216,9 @@ unsafe impl<B: FixedIoBuf> Op for WriteFixed<B> {
     }
     fn bound_ring(&self, _: Token) -> Binding {
         Binding::ring(ring_of(&self.buf)).and(self.fd.binding())
+    }
+    #[inline(always)]
+    fn posts_more(_: Token) -> bool {
+        false
     }
 }

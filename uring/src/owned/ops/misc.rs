@@ -5,6 +5,7 @@ use std::io;
 use super::{fd_of, unit};
 use crate::cqueue::Cqe;
 use crate::op as raw;
+use crate::owned::imp::Token;
 use crate::owned::{Op, OwnedRing, RAW_USER_DATA_MAX, SharedFd};
 use crate::sqe::Sqe;
 
@@ -48,6 +49,10 @@ unsafe impl Op for Nop {
     }
     fn complete(self, cqe: &Cqe) -> io::Result<u32> {
         cqe.result()
+    }
+    #[inline(always)]
+    fn posts_more(_: Token) -> bool {
+        false
     }
 }
 

@@ -215,14 +215,17 @@ unsafe impl<T: core::marker::Send> core::marker::Send for Heap<T> {}
 // direct one's slot stays held (never emptied or reused) until the op is
 // dropped, after its final completion; a direct one also binds the op to its
 // ring, through `bound_ring`.
+//
+// `Held` comes first: the variant with nothing to drop gets tag 0, so dropping
+// one after a completion is one test.
 #[derive(Debug)]
 pub enum FileRef {
+    /// A plain descriptor (or direct one) a ring holds.
+    Held(HeldFd),
     /// A plain descriptor.
     Fd(SharedFd),
     /// A direct descriptor of one ring's table.
     Direct(DirectFd),
-    /// A plain descriptor one ring holds.
-    Held(HeldFd),
 }
 
 impl FileRef {

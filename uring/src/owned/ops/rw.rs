@@ -88,6 +88,25 @@ unsafe impl<B: IoBufMut> Op for Read<B> {
     fn bound_ring(&self, _: Token) -> Binding {
         self.fd.binding()
     }
+    #[inline(always)]
+    unsafe fn complete_at(this: *mut Self, cqe: &Cqe, _: Token) -> BufResult<B> {
+        // SAFETY: the caller's contract: `this` is a valid operation it gives
+        // up; each field is read or dropped once, in place.
+        let mut buf = unsafe {
+            core::ptr::drop_in_place(&raw mut (*this).fd);
+            (&raw const (*this).buf).read()
+        };
+        let res = cqe.result().map(|n| n as usize);
+        if let Ok(n) = res {
+            // SAFETY: the kernel wrote n bytes from the start of the buffer.
+            unsafe { set_filled(core::slice::from_mut(&mut buf), n) };
+        }
+        (res, buf)
+    }
+    #[inline(always)]
+    fn posts_more(_: Token) -> bool {
+        false
+    }
 }
 
 /// Writes a buffer's initialised bytes at an offset, like `pwrite(2)`:
@@ -157,6 +176,10 @@ unsafe impl<B: IoBuf> Op for Write<B> {
     }
     fn bound_ring(&self, _: Token) -> Binding {
         self.fd.binding()
+    }
+    #[inline(always)]
+    fn posts_more(_: Token) -> bool {
+        false
     }
 }
 

@@ -9,22 +9,48 @@ use crate::owned::Op;
 use crate::owned::slab::{NO_FILE, NO_SLOT};
 use crate::owned::table::GEN_MASK;
 
+/// The user data of the ring's own entries (cancellations), whose
+/// completions name no slot: the top bit, which no operation's has.
+pub(super) const INTERNAL: u64 = 1 << 63;
+
+/// The user data of the operation in `slot` at `generation`: the
+/// generation's low bits (bits 32 to 61) and the slot; the top bit clear.
+#[inline(always)]
+pub(super) fn user_data(slot: u32, generation: u64) -> u64 {
+    (generation & GEN_MASK) << 32 | slot as u64
+}
+
+/// What [`user_data`] made `ud` of: the slot and the generation's low bits;
+/// `None` for [`INTERNAL`].
+#[inline(always)]
+pub(super) fn slot_of(ud: u64) -> Option<(u32, u64)> {
+    (ud & INTERNAL == 0).then_some((ud as u32, (ud >> 32) & GEN_MASK))
+}
+
 /// One slot: free, or holding an operation the kernel may still use.
 struct Slot<T> {
-    /// Which use of the slot this is (counts up at every fill; its low bits are
-    /// in the entry's user data).
+    /// Which use of the slot this is, and whether it is busy: odd while it
+    /// holds an operation, even while free (it counts up at every fill and
+    /// every take). A busy slot's low bits are in its entry's user data, so a
+    /// completion naming them finds it busy: a free slot's differ in bit 0.
     generation: u64,
     /// When free, the next free slot (or `NO_SLOT`).
     next: u32,
     /// When busy, the held file the operation names (its slot in the ring's
     /// held files), or `NO_FILE`.
     file: u32,
-    busy: bool,
-    /// The operation while `busy`. Never dropped by the slot: a busy slot's
-    /// operation leaves it only by [`Slots::take`], so one still here when the
+    /// The operation while busy. Never dropped by the slot: a busy slot's
+    /// operation leaves it only by [`Slots::take_with`], so one still here when the
     /// table is dropped (the ring leaked it) is leaked with whatever the kernel
     /// may still use.
     op: MaybeUninit<T>,
+}
+
+impl<T> Slot<T> {
+    #[inline(always)]
+    fn is_busy(&self) -> bool {
+        self.generation & 1 == 1
+    }
 }
 
 /// Slots of operations in flight, with a free list.
@@ -87,7 +113,6 @@ impl<T: Op> Slots<T> {
             generation: 0,
             next: NO_SLOT,
             file: NO_FILE,
-            busy: false,
             op: MaybeUninit::uninit(),
         });
     }
@@ -105,34 +130,39 @@ impl<T: Op> Slots<T> {
         // SAFETY: the caller's contract: `reserve` returned `index`, the first
         // free slot, which is in the table (it grows, never shrinks).
         let slot = unsafe { self.slots.get_unchecked_mut(index as usize) };
-        debug_assert!(!slot.busy && self.free == index);
+        debug_assert!(slot.generation & 1 == 0 && generation & 1 == 1 && self.free == index);
         self.free = slot.next;
         slot.generation = generation;
         slot.file = file;
-        slot.busy = true;
         slot.op.write(op);
         self.in_flight += 1;
     }
 
     /// The operation in flight at `index` whose generation's low bits are
-    /// `gen_low` (what a completion's user data says): out of its slot, which
-    /// is free again, with its whole generation. `None` for any other slot.
+    /// `gen_low` (what a completion's user data says), given up to
+    /// `complete` where it lies (which reads it out: the slot is free again,
+    /// and never reads it), with its whole generation and what `complete`
+    /// returned. `None` for any other slot (`complete` is not called).
     #[inline(always)]
-    pub(super) fn take(&mut self, index: u32, gen_low: u64) -> Option<(u64, T)> {
+    pub(super) fn take_with<R>(
+        &mut self,
+        index: u32,
+        gen_low: u64,
+        complete: impl FnOnce(*mut T) -> R,
+    ) -> Option<(u64, R)> {
         let free = self.free;
         let slot = self.slots.get_mut(index as usize)?;
-        if !slot.busy || slot.generation & GEN_MASK != gen_low {
+        // A free slot's generation is even, `gen_low` (a busy one's) odd.
+        if slot.generation & GEN_MASK != gen_low {
             return None;
         }
-        slot.busy = false;
-        slot.next = free;
-        // SAFETY: a busy slot holds its operation (`fill` wrote it); the slot
-        // is no longer busy, so it is read out once.
-        let op = unsafe { slot.op.assume_init_read() };
         let generation = slot.generation;
+        slot.generation = generation.wrapping_add(1);
+        slot.next = free;
+        let op = slot.op.as_mut_ptr();
         self.free = index;
         self.in_flight -= 1;
-        Some((generation, op))
+        Some((generation, complete(op)))
     }
 
     /// The operation in flight at `index` of `gen_low` (as for
@@ -140,7 +170,7 @@ impl<T: Op> Slots<T> {
     #[inline]
     pub(super) fn get_mut(&mut self, index: u32, gen_low: u64) -> Option<&mut T> {
         let slot = self.slots.get_mut(index as usize)?;
-        if !slot.busy || slot.generation & GEN_MASK != gen_low {
+        if !slot.is_busy() || slot.generation & GEN_MASK != gen_low {
             return None;
         }
         // SAFETY: a busy slot holds its operation.
@@ -161,7 +191,7 @@ impl<T: Op> Slots<T> {
     pub(super) fn is_in_flight(&self, index: u32, generation: u64) -> bool {
         self.slots
             .get(index as usize)
-            .is_some_and(|s| s.busy && s.generation == generation)
+            .is_some_and(|s| s.is_busy() && s.generation == generation)
     }
 
     /// Every operation in flight: slot and whole generation.
@@ -169,7 +199,7 @@ impl<T: Op> Slots<T> {
         self.slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.busy)
+            .filter(|(_, s)| s.is_busy())
             .map(|(i, s)| (i as u32, s.generation))
             .collect()
     }
@@ -179,7 +209,7 @@ impl<T: Op> Slots<T> {
         self.slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.busy && s.file == file)
+            .filter(|(_, s)| s.is_busy() && s.file == file)
             .map(|(i, s)| (i as u32, s.generation))
             .collect()
     }
@@ -190,7 +220,9 @@ impl<T: Op> Slots<T> {
     /// completion takes it). Returns how many.
     pub(super) fn leak_in_flight(&mut self) -> usize {
         for slot in &mut self.slots {
-            slot.busy = false;
+            if slot.is_busy() {
+                slot.generation = slot.generation.wrapping_add(1);
+            }
         }
         core::mem::replace(&mut self.in_flight, 0)
     }
