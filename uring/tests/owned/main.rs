@@ -27,6 +27,7 @@ mod owned_pool;
 mod owned_ring_fd;
 mod owned_send_bundle;
 mod owned_typed;
+mod owned_typed_out;
 mod owned_typed_random;
 mod owned_typed_reg;
 mod owned_udp;
