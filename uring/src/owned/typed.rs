@@ -20,6 +20,7 @@ use super::issuer::{self, ANY_THREAD};
 use super::op::imp::{Binding, Token};
 use super::ring::{TABLE_STRIPPED, next_ring_id};
 use super::slab::NO_FILE;
+use super::table::{TAG_INTERNAL, owned_slot, user_data};
 use super::{
     CloseReport, DEFAULT_DROP_TIMEOUT, DirectFd, DirectTable, HeldFd, Op, OpKey, SubmitError,
 };
@@ -305,8 +306,8 @@ impl<T: Op> TypedRing<T> {
         // before, whose operations are in their slots; if the entry is not
         // queued, `op` goes back to the caller), and stays there until the
         // entry's final completion is taken, or is leaked. The user data
-        // carries this slot and generation: no other entry of this ring has
-        // them.
+        // carries TAG_OWNED and this slot and generation: no other entry of
+        // this ring has them, and no message (`MSG_RING`) can carry TAG_OWNED.
         match unsafe { self.ring.push(&sqe) } {
             Ok(()) => {}
             Err(PushError::Full) => {
@@ -569,7 +570,7 @@ impl<T: Op> TypedRing<T> {
                 "cancel: this key names no operation in flight on this ring",
             ));
         }
-        self.push_cancel(slots::user_data(key.slot, key.generation), false)
+        self.push_cancel(user_data(key.slot, key.generation), false)
     }
 
     /// Queues a cancellation of the entry of user data `target` (making room
@@ -577,10 +578,10 @@ impl<T: Op> TypedRing<T> {
     fn push_cancel(&mut self, target: u64, closing: bool) -> io::Result<()> {
         let sqe = crate::op::AsyncCancel::new(target)
             .build()
-            .user_data(slots::INTERNAL);
+            .user_data(TAG_INTERNAL);
         // SAFETY: an ASYNC_CANCEL entry names no memory and no descriptor (its
         // `addr` is the user data to match, not a pointer); its own user data
-        // is INTERNAL, which no operation's has.
+        // is TAG_INTERNAL, which no operation's has.
         match unsafe { self.ring.push(&sqe) } {
             Err(PushError::Full) => {
                 self.make_room(closing)?;
@@ -790,10 +791,7 @@ impl<T: Op> TypedRing<T> {
         for (slot, generation) in self.slots.all_in_flight() {
             // One finished meanwhile (taken while making room): its
             // cancellation finds nothing, which is harmless.
-            if self
-                .push_cancel(slots::user_data(slot, generation), true)
-                .is_err()
-            {
+            if self.push_cancel(user_data(slot, generation), true).is_err() {
                 return false;
             }
         }
@@ -1020,7 +1018,7 @@ impl<T: Op> Iterator for TypedCompletions<'_, T> {
                 return None;
             };
             // Not an operation's (a cancellation's): nothing to do.
-            let Some((slot, gen_low)) = slots::slot_of(cqe.user_data()) else {
+            let Some((slot, gen_low)) = owned_slot(cqe.user_data()) else {
                 continue;
             };
             if T::posts_more(Token(())) && cqe.is_more() {
@@ -1134,9 +1132,7 @@ fn stage<T: Op>(
     let sqe = op.sqe();
     let flags = sqe.get_flags() - SqeFlags::IO_LINK - TABLE_STRIPPED;
     let (slot, generation) = slots.reserve();
-    let sqe = sqe
-        .set_flags(flags)
-        .user_data(slots::user_data(slot, generation));
+    let sqe = sqe.set_flags(flags).user_data(user_data(slot, generation));
     Ok((
         sqe,
         Staged {

@@ -184,3 +184,53 @@ fn an_either_with_a_zero_copy_send_side_waits_for_the_notification() {
     assert_eq!(ring.in_flight(), 0);
     assert!(reader.join().unwrap() == payload, "the peer's bytes");
 }
+
+/// Completions another ring posts into a typed ring (`MSG_RING`, whose
+/// `user_data` a safe caller picks, bits 63 and 62 clear) never complete its
+/// operations, even when they name the slot and generation an operation in
+/// flight has: a receive waiting for data stays in flight with its buffer,
+/// and gets its bytes when they come.
+#[test]
+fn messages_posted_into_a_typed_ring_never_complete_its_operations() {
+    const TEST: &str = "messages_posted_into_a_typed_ring_never_complete_its_operations";
+    if !support::supported(uring::op::MsgRing::CODE, TEST) {
+        return;
+    }
+    let (r, mut w) = UnixStream::pair().unwrap();
+    let mut ring = TypedRing::<ops::Recv<Vec<u8>>>::new(8).unwrap();
+    let sock = ring.hold_fd(r).unwrap();
+    let key = ring
+        .submit_op(ops::Recv::new(sock, Vec::with_capacity(8)))
+        .unwrap();
+    ring.submit().unwrap();
+    let mut sender = uring::owned::OwnedRing::new(8).unwrap();
+    // Every slot and generation a young ring's first operations have, with
+    // and without the tag bits a message cannot carry.
+    let mut sent = 0;
+    for generation in 0..4u64 {
+        for slot in 0..2u64 {
+            let ud = generation << 32 | slot;
+            let id = sender
+                .submit_op(ops::MsgRing::to_ring(ring.ring(), ud, 0).unwrap())
+                .unwrap();
+            sender.wait_for(id).unwrap().unwrap();
+            sent += 1;
+        }
+    }
+    assert!(ops::MsgRing::to_ring(ring.ring(), 1 << 63 | 1 << 32, 0).is_err());
+    let head = cq_head(&ring);
+    assert_eq!(
+        ring.completions().count(),
+        0,
+        "a message taken for an output"
+    );
+    assert_eq!(
+        cq_head(&ring).wrapping_sub(head),
+        sent,
+        "the messages, read"
+    );
+    assert!(ring.is_in_flight(&key), "a message completed the receive");
+    w.write_all(b"real").unwrap();
+    let (k, (n, buf)) = ring.next_completion().unwrap();
+    assert_eq!((k, n.unwrap(), &buf[..]), (key, 4, &b"real"[..]));
+}

@@ -9,24 +9,6 @@ use crate::owned::Op;
 use crate::owned::slab::{NO_FILE, NO_SLOT};
 use crate::owned::table::GEN_MASK;
 
-/// The user data of the ring's own entries (cancellations), whose
-/// completions name no slot: the top bit, which no operation's has.
-pub(super) const INTERNAL: u64 = 1 << 63;
-
-/// The user data of the operation in `slot` at `generation`: the
-/// generation's low bits (bits 32 to 61) and the slot; the top bit clear.
-#[inline(always)]
-pub(super) fn user_data(slot: u32, generation: u64) -> u64 {
-    (generation & GEN_MASK) << 32 | slot as u64
-}
-
-/// What [`user_data`] made `ud` of: the slot and the generation's low bits;
-/// `None` for [`INTERNAL`].
-#[inline(always)]
-pub(super) fn slot_of(ud: u64) -> Option<(u32, u64)> {
-    (ud & INTERNAL == 0).then_some((ud as u32, (ud >> 32) & GEN_MASK))
-}
-
 /// One slot: free, or holding an operation the kernel may still use.
 struct Slot<T> {
     /// Which use of the slot this is, and whether it is busy: odd while it
