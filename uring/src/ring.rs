@@ -104,6 +104,11 @@ pub struct Ring {
     /// `IORING_ENTER_GETEVENTS` when every submit must also reap (an IOPOLL ring
     /// without SQPOLL: nothing else polls its completions), else 0.
     submit_getevents: u32,
+    /// Whether a submit takes the general path (SQPOLL, SQ_REWIND, a
+    /// registered fd, or completions that always need the kernel): decided
+    /// from the fields above whenever they change ([`set_enter`](Ring::set_enter)),
+    /// so that a submit tests one flag.
+    general_submit: bool,
     /// The thread (see `thread_token`) whose registered-ring table holds this
     /// ring's registered fd, when `enter_flags` has `IORING_ENTER_REGISTERED_RING`.
     pub(crate) reg_owner: u64,
@@ -216,17 +221,32 @@ impl Ring {
         } else {
             0
         };
-        Ring {
+        let mut ring = Ring {
             enter_fd: raw.enter_ring_fd,
             enter_flags,
             submit_getevents,
+            general_submit: true,
             raw,
             params,
             reg_owner: thread_token(),
             _memory: memory,
             wait_region: None,
             _not_sync: PhantomData,
-        }
+        };
+        ring.set_enter(ring.enter_fd, ring.enter_flags);
+        ring
+    }
+
+    /// Records how the ring enters from now on: the fd (or registered index)
+    /// and the flags every enter passes; and so whether a submit takes the
+    /// general path. Every change of either goes through here.
+    #[inline]
+    pub(crate) fn set_enter(&mut self, fd: i32, flags: u32) {
+        self.enter_fd = fd;
+        self.enter_flags = flags;
+        self.general_submit =
+            self.raw.flags & (sys::IORING_SETUP_SQPOLL | sys::IORING_SETUP_SQ_REWIND) != 0
+                || (flags & sys::IORING_ENTER_REGISTERED_RING) | self.submit_getevents != 0;
     }
 
     /// The liburing ring, for calling liburing functions that only read it.
@@ -553,9 +573,7 @@ impl Ring {
     fn submit_inner(&mut self, want: u32, getevents: bool) -> io::Result<usize> {
         // The crate's own record of how this ring enters (never liburing's private
         // int_flags): a registered fd or always-reap ring takes the general path.
-        if self.raw.flags & (sys::IORING_SETUP_SQPOLL | sys::IORING_SETUP_SQ_REWIND) != 0
-            || (self.enter_flags & sys::IORING_ENTER_REGISTERED_RING) | self.submit_getevents != 0
-        {
+        if self.general_submit {
             return self.submit_general(want, getevents);
         }
         let fd = self.enter_fd;

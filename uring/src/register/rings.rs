@@ -144,8 +144,10 @@ impl Ring {
             |r| unsafe { sys::io_uring_register_ring_fd(r) },
         )?;
         // liburing keeps the index it got in enter_ring_fd (every release).
-        self.enter_fd = self.raw.enter_ring_fd;
-        self.enter_flags |= sys::IORING_ENTER_REGISTERED_RING;
+        self.set_enter(
+            self.raw.enter_ring_fd,
+            self.enter_flags | sys::IORING_ENTER_REGISTERED_RING,
+        );
         self.reg_owner = thread_token();
         Ok(())
     }
@@ -179,8 +181,10 @@ impl Ring {
             // SAFETY: the ring is live; liburing updates its own fields.
             |r| unsafe { sys::io_uring_unregister_ring_fd(r) },
         )?;
-        self.enter_fd = self.raw.ring_fd;
-        self.enter_flags &= !sys::IORING_ENTER_REGISTERED_RING;
+        self.set_enter(
+            self.raw.ring_fd,
+            self.enter_flags & !sys::IORING_ENTER_REGISTERED_RING,
+        );
         Ok(())
     }
 
@@ -418,11 +422,12 @@ impl Ring {
                 "turning iowait accounting off needs IORING_FEAT_NO_IOWAIT (Linux 6.15)",
             ));
         }
-        if enable {
-            self.enter_flags &= !sys::IORING_ENTER_NO_IOWAIT;
+        let flags = if enable {
+            self.enter_flags & !sys::IORING_ENTER_NO_IOWAIT
         } else {
-            self.enter_flags |= sys::IORING_ENTER_NO_IOWAIT;
-        }
+            self.enter_flags | sys::IORING_ENTER_NO_IOWAIT
+        };
+        self.set_enter(self.enter_fd, flags);
         // Tell liburing too, so that its own enters (`liburing_submit`, …) agree;
         // releases before 2.10 have no such setting and always count iowait.
         #[cfg(liburing_2_10)]
