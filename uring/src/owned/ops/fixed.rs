@@ -1,6 +1,6 @@
 //! Reading and writing registered buffers ([`FixedBufs`](crate::owned::FixedBufs)).
 
-use super::{BufResult, FileRef, set_filled};
+use super::{BufResult, FileRef, read_into};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::buf::len32;
@@ -103,14 +103,9 @@ unsafe impl<B: FixedIoBuf + IoBufMut> Op for ReadFixed<B> {
             .build()
     }
     fn complete(self, cqe: &Cqe) -> BufResult<B> {
-        let ReadFixed { mut buf, .. } = self;
-        let res = cqe.result().map(|n| n as usize);
-        if let Ok(n) = res {
-            // SAFETY: the kernel wrote n bytes from the start of the buffer (a read
-            // returns the bytes it stored).
-            unsafe { set_filled(core::slice::from_mut(&mut buf), n) };
-        }
-        (res, buf)
+        // SAFETY: a read's count is of the bytes it stored from the buffer's
+        // start.
+        unsafe { read_into(self.buf, cqe) }
     }
     fn bound_ring(&self, _: Token) -> Binding {
         Binding::ring(ring_of(&self.buf)).and(self.fd.binding())

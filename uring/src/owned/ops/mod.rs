@@ -498,6 +498,26 @@ unsafe fn set_filled<B: IoBufMut>(bufs: &mut [B], n: usize) {
     }
 }
 
+/// The output of a read into `buf` from its start that `cqe` finished: the
+/// result, and the buffer with its initialised length grown over the bytes
+/// read.
+///
+/// # Safety
+///
+/// `cqe` is the final completion of an entry that stored its count of bytes
+/// into `buf` from its start (a count that may exceed what was stored, as
+/// `MSG_TRUNC` gives, does not qualify).
+#[inline(always)]
+unsafe fn read_into<B: IoBufMut>(mut buf: B, cqe: &Cqe) -> BufResult<B> {
+    let res = cqe.result().map(|n| n as usize);
+    if let Ok(n) = res {
+        // SAFETY: the caller's contract: the kernel stored n bytes from the
+        // buffer's start.
+        unsafe { set_filled(core::slice::from_mut(&mut buf), n) };
+    }
+    (res, buf)
+}
+
 /// [`set_filled`] for one buffer: no loop, so a buffer on its way out of a
 /// completion stays in registers.
 ///

@@ -7,7 +7,7 @@ use std::os::fd::OwnedFd;
 
 #[cfg(doc)]
 use super::Read;
-use super::{AddrBuf, AddrHeap, BufResult, FileRef, Heap, new_fd, recv_flags, set_filled, unit};
+use super::{AddrBuf, AddrHeap, BufResult, FileRef, Heap, new_fd, read_into, recv_flags, unit};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::buf::len32;
@@ -470,15 +470,10 @@ unsafe impl<B: IoBufMut> Op for Recv<B> {
     }
     #[inline]
     fn complete(self, cqe: &Cqe) -> BufResult<B> {
-        let Recv { mut buf, .. } = self;
-        let res = cqe.result().map(|n| n as usize);
-        if let Ok(n) = res {
-            // SAFETY: the kernel stored n bytes from the buffer's start: MSG_TRUNC,
-            // with which a count can exceed what was stored, is never passed
-            // (`recv_flags`).
-            unsafe { set_filled(core::slice::from_mut(&mut buf), n) };
-        }
-        (res, buf)
+        // SAFETY: the kernel stored n bytes from the buffer's start: MSG_TRUNC,
+        // with which a count can exceed what was stored, is never passed
+        // (`recv_flags`).
+        unsafe { read_into(self.buf, cqe) }
     }
     fn bound_ring(&self, _: Token) -> Binding {
         self.fd.binding()

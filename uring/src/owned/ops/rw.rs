@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{BufResult, FileRef, IoVecs, set_filled};
+use super::{BufResult, FileRef, IoVecs, read_into, set_filled};
 use crate::cqueue::Cqe;
 use crate::op as raw;
 use crate::owned::buf::len32;
@@ -75,15 +75,11 @@ unsafe impl<B: IoBufMut> Op for Read<B> {
     fn complete(self, cqe: &Cqe) -> BufResult<B> {
         // The file is dropped on its own: a reference count's slow path (which
         // takes its address) then sees that one field, not the whole op.
-        let Read { mut buf, fd, .. } = self;
+        let Read { buf, fd, .. } = self;
         drop(fd);
-        let res = cqe.result().map(|n| n as usize);
-        if let Ok(n) = res {
-            // SAFETY: the kernel wrote n bytes from the start of the buffer (a read
-            // returns the bytes it stored).
-            unsafe { set_filled(core::slice::from_mut(&mut buf), n) };
-        }
-        (res, buf)
+        // SAFETY: a read's count is of the bytes it stored from the buffer's
+        // start.
+        unsafe { read_into(buf, cqe) }
     }
     fn bound_ring(&self, _: Token) -> Binding {
         self.fd.binding()
@@ -92,16 +88,12 @@ unsafe impl<B: IoBufMut> Op for Read<B> {
     unsafe fn complete_at(this: *mut Self, cqe: &Cqe, _: Token) -> BufResult<B> {
         // SAFETY: the caller's contract: `this` is a valid operation it gives
         // up; each field is read or dropped once, in place.
-        let mut buf = unsafe {
+        let buf = unsafe {
             core::ptr::drop_in_place(&raw mut (*this).fd);
             (&raw const (*this).buf).read()
         };
-        let res = cqe.result().map(|n| n as usize);
-        if let Ok(n) = res {
-            // SAFETY: the kernel wrote n bytes from the start of the buffer.
-            unsafe { set_filled(core::slice::from_mut(&mut buf), n) };
-        }
-        (res, buf)
+        // SAFETY: as in `complete`.
+        unsafe { read_into(buf, cqe) }
     }
     #[inline(always)]
     fn posts_more(_: Token) -> bool {
