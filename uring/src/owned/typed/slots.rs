@@ -134,7 +134,10 @@ impl<T: Op> Slots<T> {
     ) -> Option<(u64, R)> {
         let free = self.free;
         let slot = self.slots.get_mut(index as usize)?;
-        // A free slot's generation is even, `gen_low` (a busy one's) odd.
+        // A free slot's generation is even, `gen_low` odd: completions reach
+        // here only with user data `TAG_OWNED` marks, which only this ring's
+        // operations' entries carry (a `MSG_RING` message cannot), each made
+        // from its slot's generation while busy. So a free slot never matches.
         if slot.generation & GEN_MASK != gen_low {
             return None;
         }
