@@ -1,8 +1,9 @@
 //! The safe layer's per-operation path allocates nothing once warm: operations
 //! live in their table slots, not in boxes, and finished ones are taken from
 //! there. A counting global allocator checks it, for each way of taking an
-//! output (`wait_for`, `try_take`, `completions` + `downcast`, `next_completion`)
-//! and for chains.
+//! output (`wait_for`, `try_take`, `completions` + `downcast`, `next_completion`),
+//! for chains, for a `TypedRing`'s batches and outputs, for multishot items
+//! (`next_item`) and for the `async` feature's futures.
 //!
 //! The counting allocator is this binary's global allocator: it only forwards to
 //! the system's and counts, per thread, so the other modules' tests running on
@@ -14,7 +15,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::Write as _;
 
-use uring::owned::{OwnedRing, SharedFd, ops};
+use uring::owned::{OwnedRing, SharedFd, TypedRing, ops};
 
 /// Counts this thread's allocations (tests run on several threads at once).
 struct Counting;
@@ -54,10 +55,15 @@ fn allocations(f: impl FnOnce()) -> u64 {
 
 /// A file of 4 KiB of known bytes, shared.
 fn data_file() -> SharedFd {
+    SharedFd::from(plain_data_file())
+}
+
+/// A file of 4 KiB of known bytes: byte `k` is `k * 7` (mod 256).
+fn plain_data_file() -> std::fs::File {
     let mut f = support::unlinked_file("owned-alloc");
     let bytes: Vec<u8> = (0..4096u32).map(|i| (i * 7) as u8).collect();
     f.write_all(&bytes).unwrap();
-    SharedFd::from(f)
+    f
 }
 
 #[test]
@@ -152,4 +158,134 @@ fn nops_chains_and_next_completion_allocate_nothing() {
         }
     });
     assert_eq!(n, 0, "allocations in 64 rounds of a chain and a NOP");
+}
+
+/// One round of a `TypedRing`'s reads of `held`: each buffer of `bufs` read
+/// at its own 512-byte block through one batch, the outputs taken from
+/// `completions`; then one more by `submit_op` and `next_completion`. The
+/// buffers come back into `bufs`.
+fn typed_round(
+    ring: &mut TypedRing<ops::Read<Vec<u8>>>,
+    held: uring::owned::HeldFd,
+    bufs: &mut Vec<Vec<u8>>,
+) {
+    let n = bufs.len();
+    {
+        let mut batch = ring.batch();
+        for (i, mut buf) in bufs.drain(..).enumerate() {
+            buf.clear();
+            batch
+                .push(ops::Read::new(held, buf, i as u64 * 512))
+                .unwrap();
+        }
+    }
+    ring.submit_and_wait(n).unwrap();
+    for (_, (res, buf)) in ring.completions() {
+        assert_eq!(res.unwrap(), 512);
+        bufs.push(buf);
+    }
+    assert_eq!(bufs.len(), n, "every read's output");
+    let buf = bufs.pop().unwrap();
+    let key = ring.submit_op(ops::Read::new(held, buf, 1024)).unwrap();
+    let (k, (res, buf)) = ring.next_completion().unwrap();
+    assert_eq!((k, res.unwrap(), buf[0]), (key, 512, (1024u32 * 7) as u8));
+    bufs.push(buf);
+}
+
+#[test]
+fn typed_ring_batches_and_outputs_allocate_nothing() {
+    let mut ring = TypedRing::<ops::Read<Vec<u8>>>::new(16).unwrap();
+    let held = ring.hold_fd(plain_data_file()).unwrap();
+    let mut bufs: Vec<Vec<u8>> = (0..8).map(|_| Vec::with_capacity(512)).collect();
+    // Warm up: the slots, the first enters.
+    for _ in 0..4 {
+        typed_round(&mut ring, held, &mut bufs);
+    }
+    let n = allocations(|| {
+        for _ in 0..16 {
+            typed_round(&mut ring, held, &mut bufs);
+        }
+    });
+    assert_eq!(n, 0, "allocations in 16 rounds of 9 reads");
+}
+
+#[test]
+fn multishot_items_allocate_nothing() {
+    const TEST: &str = "multishot_items_allocate_nothing";
+    let mut ring = OwnedRing::new(8).unwrap();
+    let Some(pool) = support::pool_or_skip(&mut ring, 1, 8, 64, TEST) else {
+        return;
+    };
+    let (mut client, server) = support::tcp_pair();
+    let server = SharedFd::from(server);
+    let id = ring
+        .submit_multishot(ops::RecvMultishot::new(&server, &pool))
+        .unwrap();
+    let mut round = |i: u8| -> bool {
+        client.write_all(&[i; 16]).unwrap();
+        let item = ring
+            .next_item(&id)
+            .unwrap()
+            .item()
+            .expect("the stream goes on");
+        let buf = match item {
+            Err(e) if uring::error::errno(&e) == Some(libc::EINVAL) => {
+                support::skip(
+                    TEST,
+                    &format!("the kernel refused a multishot receive ({e})"),
+                );
+                return false;
+            }
+            item => item.unwrap(),
+        };
+        assert_eq!(&buf[..], &[i; 16]);
+        true
+    };
+    for i in 0..4 {
+        if !round(i) {
+            return;
+        }
+    }
+    let n = allocations(|| {
+        for i in 0..64 {
+            assert!(round(i));
+        }
+    });
+    assert_eq!(n, 0, "allocations in 64 items");
+}
+
+#[cfg(feature = "async")]
+#[test]
+fn async_futures_allocate_nothing() {
+    use std::future::Future as _;
+    use std::task::{Context, Poll, Waker};
+    let ring = uring::owned::AsyncRing::new(OwnedRing::new(8).unwrap()).unwrap();
+    let file = data_file();
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut buf = Some(Vec::with_capacity(512));
+    let mut round = |off: u64| {
+        let fut = ring
+            .run(ops::Read::new(&file, buf.take().unwrap(), off))
+            .unwrap();
+        let mut fut = std::pin::pin!(fut);
+        let (res, b) = loop {
+            match fut.as_mut().poll(&mut cx) {
+                Poll::Ready(out) => break out.unwrap(),
+                Poll::Pending => {
+                    ring.process_blocking().unwrap();
+                }
+            }
+        };
+        assert_eq!((res.unwrap(), b[0]), (512, (off as u32 * 7) as u8));
+        buf = Some(b);
+    };
+    for _ in 0..4 {
+        round(0);
+    }
+    let n = allocations(|| {
+        for i in 0..64u64 {
+            round((i % 8) * 512);
+        }
+    });
+    assert_eq!(n, 0, "allocations in 64 futures");
 }
