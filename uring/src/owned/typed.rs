@@ -1019,7 +1019,6 @@ impl<T: Op> Iterator for TypedCompletions<'_, T> {
             };
             // Not an operation's (a cancellation's): nothing to do.
             let Some((slot, gen_low)) = owned_slot(cqe.user_data()) else {
-                passed_over();
                 continue;
             };
             if T::posts_more(Token(())) && cqe.is_more() {
@@ -1035,7 +1034,6 @@ impl<T: Op> Iterator for TypedCompletions<'_, T> {
             };
             // None only for an entry this ring did not make, which cannot be.
             let Some((generation, out)) = self.ring.slots.take_with(slot, gen_low, complete) else {
-                passed_over();
                 continue;
             };
             let key = OpKey {
@@ -1047,13 +1045,6 @@ impl<T: Op> Iterator for TypedCompletions<'_, T> {
         }
     }
 }
-
-/// Marks the paths of completions that yield nothing (a cancellation's, or
-/// none of this ring's) as rare, so that the compiler lays out the loop for
-/// the completions that yield an output.
-#[cold]
-#[inline(never)]
-fn passed_over() {}
 
 impl<T: Op> Drop for TypedCompletions<'_, T> {
     /// Closes the held files released meanwhile whose operations have all
