@@ -62,7 +62,7 @@ fn key_set(keys: impl IntoIterator<Item = OpKey>) -> HashSet<OpKey> {
 
 /// How many completions `ring` has consumed from its queue so far (the
 /// queue's head), to tell which completions an iteration read.
-fn cq_head<T: Op>(ring: &TypedRing<T>) -> u32 {
+pub(crate) fn cq_head<T: Op>(ring: &TypedRing<T>) -> u32 {
     let raw = ring.ring().as_raw();
     // SAFETY: `raw` is the ring's liburing struct, alive as long as `ring`;
     // its `cq.khead` points to an aligned u32 in the queue's mapping, which
@@ -1177,6 +1177,40 @@ fn a_panicking_complete_leaves_the_ring_usable() {
     assert_eq!(ring.in_flight(), 0);
 }
 
+/// What `ring` yields once the zero-copy send `key` has posted its first
+/// completion, the peer not reading yet; `head` is the queue's head before the
+/// send. Its first completion (flagged `MORE`) yields nothing and leaves it in
+/// flight; on kernels where the notification comes before the peer reads, the
+/// one output comes with both completions read (said, not failed).
+pub(crate) fn zero_copy_send_early_outputs<T: Op>(
+    ring: &mut TypedRing<T>,
+    head: u32,
+    key: &OpKey,
+) -> Vec<(OpKey, T::Output)> {
+    // At least the send's own completion is posted; over loopback the
+    // notification waits for the peer to read (on most kernels).
+    ring.submit_and_wait(1).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let outputs: Vec<_> = ring.completions().collect();
+    let read = cq_head(ring).wrapping_sub(head);
+    match outputs.len() {
+        0 => {
+            assert_eq!(read, 1, "the MORE completion was read and yielded nothing");
+            assert!(ring.is_in_flight(key), "the MORE completion ended it");
+            assert_eq!(ring.in_flight(), 1);
+        }
+        1 => {
+            assert_eq!(read, 2, "an output before the notification was read");
+            println!(
+                "note: on this kernel ({}) the notification came before the peer read",
+                kernel_release()
+            );
+        }
+        n => panic!("{n} outputs for one send"),
+    }
+    outputs
+}
+
 /// A zero-copy send through a held TCP socket: its first completion (the
 /// send's result, flagged `MORE`) yields nothing and leaves it in flight; the
 /// one output comes with the notification, carrying the send's byte count
@@ -1195,27 +1229,7 @@ fn a_zero_copy_send_yields_once_after_its_notification() {
     let key = ring
         .submit_op(ops::SendZc::new(sock, payload.clone()))
         .unwrap();
-    // At least the send's own completion is posted; over loopback the
-    // notification waits for the peer to read (on most kernels).
-    ring.submit_and_wait(1).unwrap();
-    std::thread::sleep(Duration::from_millis(20));
-    let mut outputs: Vec<_> = ring.completions().collect();
-    let read = cq_head(&ring).wrapping_sub(head);
-    match outputs.len() {
-        0 => {
-            assert_eq!(read, 1, "the MORE completion was read and yielded nothing");
-            assert!(ring.is_in_flight(&key), "the MORE completion ended it");
-            assert_eq!(ring.in_flight(), 1);
-        }
-        1 => {
-            assert_eq!(read, 2, "an output before the notification was read");
-            println!(
-                "note: on this kernel ({}) the notification came before the peer read",
-                kernel_release()
-            );
-        }
-        n => panic!("{n} outputs for one send"),
-    }
+    let mut outputs = zero_copy_send_early_outputs(&mut ring, head, &key);
     let reader = std::thread::spawn(move || {
         let mut got = Vec::new();
         server.read_to_end(&mut got).unwrap();
