@@ -37,6 +37,27 @@ pub(super) const ANY_THREAD: u64 = u64::MAX;
 /// `SINGLE_ISSUER` and not yet entered). Thread tokens are never 0.
 pub(super) const UNBOUND: u64 = 0;
 
+/// Whether a ring bound to the thread of token `issuer` (or [`ANY_THREAD`],
+/// or [`UNBOUND`]) is on a thread other than its own: a `SINGLE_ISSUER` ring
+/// bound elsewhere, whose entries the kernel refuses here.
+#[inline]
+pub(super) fn is_foreign(issuer: u64) -> bool {
+    issuer != ANY_THREAD && issuer != UNBOUND && issuer != thread_token()
+}
+
+/// [`HandBack::foreign_owner`] of a ring bound to the thread of token
+/// `issuer`, whose liveness flag is `alive` (`None` until it is bound).
+pub(super) fn foreign_owner(
+    issuer: u64,
+    alive: &Option<Arc<AtomicBool>>,
+) -> Option<(u64, Arc<AtomicBool>)> {
+    if is_foreign(issuer) {
+        alive.clone().map(|alive| (issuer, alive))
+    } else {
+        None
+    }
+}
+
 /// Rings dropped on a thread other than their own (`OwnedRing`s and
 /// `TypedRing`s, which finish when dropped), each with the token of the thread
 /// that must finish them.

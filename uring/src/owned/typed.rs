@@ -744,7 +744,7 @@ impl<T: Op> TypedRing<T> {
     /// Whether this is a `SINGLE_ISSUER` ring on a thread other than its own
     /// (where the kernel takes none of its entries).
     fn on_foreign_thread(&self) -> bool {
-        self.issuer != ANY_THREAD && self.issuer != thread_token()
+        issuer::is_foreign(self.issuer)
     }
 
     /// Whether the kernel may hold deferred completion work (a
@@ -926,11 +926,7 @@ impl<T: Op> issuer::HandBack for TypedRing<T> {
     }
 
     fn foreign_owner(&self) -> Option<(u64, Arc<AtomicBool>)> {
-        if self.on_foreign_thread() {
-            self.owner_alive.clone().map(|alive| (self.issuer, alive))
-        } else {
-            None
-        }
+        issuer::foreign_owner(self.issuer, &self.owner_alive)
     }
 
     unsafe fn take_all(&mut self) -> TypedRing<T> {

@@ -44,11 +44,7 @@ impl issuer::HandBack for OwnedRing {
     }
 
     fn foreign_owner(&self) -> Option<(u64, Arc<AtomicBool>)> {
-        if self.on_foreign_thread() {
-            self.owner_alive.clone().map(|alive| (self.issuer, alive))
-        } else {
-            None
-        }
+        issuer::foreign_owner(self.issuer, &self.owner_alive)
     }
 
     /// Leaves an empty table behind.

@@ -268,7 +268,7 @@ impl OwnedRing {
 
     /// Whether this is a `SINGLE_ISSUER` ring bound to another thread.
     pub(super) fn on_foreign_thread(&self) -> bool {
-        self.issuer != ANY_THREAD && self.issuer != UNBOUND && self.issuer != thread_token()
+        issuer::is_foreign(self.issuer)
     }
 
     /// Makes sure `n` submission queue slots are free, submitting if needed.
