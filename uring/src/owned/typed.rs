@@ -999,6 +999,45 @@ impl<T: Op> TypedCompletions<'_, T> {
         // mutably; the overflow flush only enters the kernel).
         unsafe { self.ring.ring.cq_next(&mut self.cursor) }
     }
+
+    /// Queues `op` while taking completions, as [`TypedRing::submit_op`]
+    /// does: a loop that keeps a number of operations in flight can start the
+    /// next one as each finishes, its buffer going straight from the output
+    /// into the new operation, with no list of free buffers in between.
+    ///
+    /// This iterator may yield the new operation's output too, if it finishes
+    /// before the iterator runs dry (entries are taken by the kernel at the
+    /// next submit, or when the queue is full and this call makes room).
+    ///
+    /// # Errors
+    ///
+    /// As [`TypedRing::submit_op`]: the operation comes back with the error.
+    ///
+    /// ```
+    /// use uring::owned::{TypedRing, ops};
+    /// let mut ring = TypedRing::<ops::Read<Vec<u8>>>::new(4)?;
+    /// let zero = ring.hold_fd(std::fs::File::open("/dev/zero")?)?;
+    /// ring.submit_op(ops::Read::new(zero, vec![7; 16], 0))?;
+    /// let mut reads = 0;
+    /// while reads < 3 {
+    ///     ring.submit_and_wait(1)?;
+    ///     let mut done = ring.completions();
+    ///     while let Some((_, (n, buf))) = done.next() {
+    ///         assert_eq!((n?, &buf[..]), (16, &[0; 16][..]));
+    ///         reads += 1;
+    ///         if reads < 3 {
+    ///             // The same buffer, read into again.
+    ///             done.submit_op(ops::Read::new(zero, buf, 0))?;
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!(ring.in_flight(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn submit_op(&mut self, op: T) -> Result<OpKey, SubmitError<T>> {
+        self.ring.submit_op(op)
+    }
 }
 
 impl<T: Op> Iterator for TypedCompletions<'_, T> {

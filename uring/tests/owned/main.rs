@@ -29,6 +29,7 @@ mod owned_send_bundle;
 mod owned_typed;
 mod owned_typed_out;
 mod owned_typed_random;
+mod owned_typed_rearm;
 mod owned_typed_reg;
 mod owned_udp;
 mod tracked;
