@@ -12,6 +12,8 @@
 //! ring read-hand <qd> <default|defer> <ops> <file>
 //! ring read-typed <qd> <default|defer> <ops> <file>
 //! ring read-typed-direct <qd> <default|defer> <ops> <file>
+//! ring read-typed-rearm <qd> <default|defer> <ops> <file>
+//! ring read-hand-rearm <qd> <default|defer> <ops> <file>
 //! ```
 //!
 //! `read-owned` is the same workload through the safe layer ([`uring::owned`]): each
@@ -28,7 +30,11 @@
 //! share or look-up per read: what a safe layer's read costs at least.
 //! `read-typed` is the owned-buffer workload through `uring::owned::TypedRing`, the
 //! safe ring of one operation type, naming the file as one the ring holds;
-//! `read-typed-direct` the same with the file held as a direct descriptor.
+//! `read-typed-direct` the same with the file held as a direct descriptor;
+//! `read-typed-rearm` the same as `read-typed`, but each read is started again from
+//! the completion loop with the buffer of the read that finished
+//! (`TypedCompletions::submit_op`), with no list of free buffers; `read-hand-rearm`
+//! is `read-hand` started again the same way, the floor of `read-typed-rearm`.
 //!
 //! Prints one line: `ops_per_sec <float>`.
 
@@ -275,6 +281,30 @@ fn bench_read_hand(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, Str
     )
 }
 
+/// `read-hand-rearm`: [`hand::read_loop_rearm`] on a ring set up as for
+/// [`bench_read`].
+fn bench_read_hand_rearm(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let blocks = file.metadata().map_err(|e| e.to_string())?.len() / 4096;
+    if blocks == 0 {
+        return Err(format!("{path} is smaller than one 4 KiB block"));
+    }
+    // Declared before the ring, so dropped after it (the loop's contract).
+    let file = std::os::fd::OwnedFd::from(file);
+    let mut ring = ring(qd, mode)?;
+    let bufs = page_buffers(qd)?;
+    use std::os::fd::AsFd as _;
+    hand::read_loop_rearm(
+        &mut ring,
+        file.as_fd(),
+        bufs,
+        ops,
+        blocks,
+        next_rand,
+        whole_block,
+    )
+}
+
 /// `read-typed`: the owned-buffer reads through a [`uring::owned::TypedRing`] of
 /// `Read<AlignedBuf>`, on a file the ring holds, outputs taken from
 /// `completions`.
@@ -326,6 +356,53 @@ fn bench_read_typed<const DIRECT: bool>(
             whole_block(res)?;
             free.push(buf);
             done += 1;
+        }
+    }
+    Ok(done as f64 / start.elapsed().as_secs_f64())
+}
+
+/// `read-typed-rearm`: the reads of `read-typed` (a held plain descriptor),
+/// each started again from the completion loop with the buffer of the read
+/// that finished ([`uring::owned::TypedCompletions::submit_op`]): no list of
+/// free buffers.
+#[inline(never)]
+fn bench_read_typed_rearm(qd: u32, mode: &str, ops: u64, path: &str) -> Result<f64, String> {
+    use uring::owned::{AlignedBuf, TypedRing, ops::Read};
+    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let blocks = file.metadata().map_err(|e| e.to_string())?.len() / 4096;
+    if blocks == 0 {
+        return Err(format!("{path} is smaller than one 4 KiB block"));
+    }
+    let mut ring = TypedRing::<Read<AlignedBuf>>::from_builder(builder(mode)?, qd)
+        .map_err(|e| format!("ring setup: {e}"))?;
+    let file = ring.hold_fd(file).map_err(|e| e.to_string())?;
+    let (mut submitted, mut done, mut seed) = (0u64, 0u64, 0x9e37_79b9_7f4a_7c15u64);
+    let start = Instant::now();
+    {
+        let mut batch = ring.batch();
+        for buf in page_buffers(qd)?.into_iter().take(ops as usize) {
+            let off = (next_rand(&mut seed) % blocks) * 4096;
+            let _key = batch
+                .push(Read::new(file, buf, off))
+                .map_err(|e| e.to_string())?;
+            submitted += 1;
+        }
+    }
+    while done < ops {
+        ring.submit_and_wait(1)
+            .map_err(|e| format!("submit: {e}"))?;
+        let mut completions = ring.completions();
+        while let Some((_, (res, buf))) = completions.next() {
+            whole_block(res)?;
+            done += 1;
+            if submitted < ops {
+                let off = (next_rand(&mut seed) % blocks) * 4096;
+                // The key is not needed: every read's output is its buffer.
+                let _key = completions
+                    .submit_op(Read::new(file, buf, off))
+                    .map_err(|e| e.to_string())?;
+                submitted += 1;
+            }
         }
     }
     Ok(done as f64 / start.elapsed().as_secs_f64())
@@ -400,8 +477,10 @@ fn main() -> ExitCode {
         }
         ["read-hand", qd, mode, ops, file] => num(qd).and_then(|q| bench_read_hand(q as u32, mode, num(ops)?, file)),
         ["read-typed", qd, mode, ops, file] => num(qd).and_then(|q| bench_read_typed::<false>(q as u32, mode, num(ops)?, file)),
+        ["read-hand-rearm", qd, mode, ops, file] => num(qd).and_then(|q| bench_read_hand_rearm(q as u32, mode, num(ops)?, file)),
+        ["read-typed-rearm", qd, mode, ops, file] => num(qd).and_then(|q| bench_read_typed_rearm(q as u32, mode, num(ops)?, file)),
         ["read-typed-direct", qd, mode, ops, file] => num(qd).and_then(|q| bench_read_typed::<true>(q as u32, mode, num(ops)?, file)),
-        _ => Err("usage: ring nop|nop-owned <batch> <default|defer|regfd> <ops> | ring read|read-owned|read-owned-held|read-owned-direct|read-owned-of|read-hand|read-typed|read-typed-direct <qd> <default|defer|regfd> <ops> <file>".into()),
+        _ => Err("usage: ring nop|nop-owned <batch> <default|defer|regfd> <ops> | ring read|read-owned|read-owned-held|read-owned-direct|read-owned-of|read-hand|read-hand-rearm|read-typed|read-typed-rearm|read-typed-direct <qd> <default|defer|regfd> <ops> <file>".into()),
     };
     match result {
         Ok(rate) => {

@@ -22,7 +22,10 @@
 //!   (`read-owned`, and on a file the ring holds: `read-owned-held`), the safe
 //!   ring of one operation type (`read-typed`: a `TypedRing`), beside the same
 //!   owned-buffer loop written by hand on the raw level for that one operation
-//!   (`read-hand`: what a safe layer's read costs at least). Both safe rings
+//!   (`read-hand`: what a safe layer's read costs at least); the typed ring and
+//!   the loop by hand also start each read again from the completion loop, with
+//!   the buffer of the read that finished (`read-typed-rearm`, `read-hand-rearm`:
+//!   no list of free buffers). Both safe rings
 //!   also read through a direct descriptor they hold (`read-owned-direct`,
 //!   `read-typed-direct`: `IOSQE_FIXED_FILE`, no file reference taken by the
 //!   kernel per read), beside C reading through a registered file
@@ -278,7 +281,9 @@ fn nop_cases(progs: &Programs, quick: bool) -> Vec<Case> {
 /// and as a direct descriptor it holds (`read-owned-direct`, beside C reading
 /// through a registered file, `read-fixed`: no file reference per read in the kernel);
 /// and the safe ring of one operation type (`read-typed`: a `TypedRing`, its
-/// reads queued through one batch per pass, the file held).
+/// reads queued through one batch per pass, the file held; `read-typed-rearm`:
+/// each read started again from the completion loop with the buffer of the one
+/// that finished, beside the same by hand, `read-hand-rearm`).
 fn read_cases(progs: &Programs, quick: bool, data: &Path) -> Vec<Case> {
     let ops: u64 = if quick { 50_000 } else { 300_000 };
     let data = data.display().to_string();
@@ -300,7 +305,9 @@ fn read_cases(progs: &Programs, quick: bool, data: &Path) -> Vec<Case> {
                 ("owned direct", "read-owned-direct"),
                 ("typed ring", "read-typed"),
                 ("typed direct", "read-typed-direct"),
+                ("typed rearm", "read-typed-rearm"),
                 ("by hand", "read-hand"),
+                ("hand rearm", "read-hand-rearm"),
             ],
         );
         // C through a registered file: what `owned direct` is to be weighed
@@ -861,10 +868,12 @@ fn count_instructions(progs: &Programs, data: &Path, filter: Option<&str>) -> Re
         read("read 4KiB qd=32 typed", Some("read-typed")),
         read("read 4KiB qd=32 direct", Some("read-owned-direct")),
         read("read 4KiB qd=32 typed dir", Some("read-typed-direct")),
+        read("read 4KiB qd=32 typed rearm", Some("read-typed-rearm")),
         read("read 4KiB qd=32 by hand", Some("read-hand")),
+        read("read 4KiB qd=32 hand rearm", Some("read-hand-rearm")),
     ];
     println!(
-        "{:<24} {:>10} {:>10} {:>10} {:>9} {:>9}",
+        "{:<27} {:>10} {:>10} {:>10} {:>9} {:>9}",
         "instructions per op", "C", "io-uring", "uring", "uring/C", "io-uring/C"
     );
     let mut c_counted: Vec<(Vec<String>, f64)> = Vec::new();
@@ -902,7 +911,7 @@ fn count_instructions(progs: &Programs, data: &Path, filter: Option<&str>) -> Re
         if rust_mode.is_some() {
             // The safe layer has no io-uring counterpart: beside the raw figures.
             println!(
-                "{:<24} {:>10.1} {:>10} {:>10.1} {:>9.3} {:>9}",
+                "{:<27} {:>10.1} {:>10} {:>10.1} {:>9.3} {:>9}",
                 name,
                 c,
                 "-",
@@ -913,7 +922,7 @@ fn count_instructions(progs: &Programs, data: &Path, filter: Option<&str>) -> Re
         } else {
             let p = per_op(&progs.peer_ring, None)?;
             println!(
-                "{:<24} {:>10.1} {:>10.1} {:>10.1} {:>9.3} {:>9.3}",
+                "{:<27} {:>10.1} {:>10.1} {:>10.1} {:>9.3} {:>9.3}",
                 name,
                 c,
                 p,
@@ -1108,6 +1117,8 @@ mod tests {
         let fixed = vec!["read-fixed", "32", "defer", "50000", "/d"];
         let direct = vec!["read-owned-direct", "32", "defer", "50000", "/d"];
         let typed_direct = vec!["read-typed-direct", "32", "defer", "50000", "/d"];
+        let typed_rearm = vec!["read-typed-rearm", "32", "defer", "50000", "/d"];
+        let hand_rearm = vec!["read-hand-rearm", "32", "defer", "50000", "/d"];
         assert_eq!(
             contenders(&reads[1]),
             [
@@ -1120,7 +1131,9 @@ mod tests {
                 ("owned direct", Path::new("/r"), direct),
                 ("typed ring", Path::new("/r"), typed),
                 ("typed direct", Path::new("/r"), typed_direct),
+                ("typed rearm", Path::new("/r"), typed_rearm),
                 ("by hand", Path::new("/r"), hand),
+                ("hand rearm", Path::new("/r"), hand_rearm),
             ]
         );
         let echo = echo_cases(true);

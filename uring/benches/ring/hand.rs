@@ -145,3 +145,68 @@ pub fn read_loop(
     }
     Ok(done as f64 / start.elapsed().as_secs_f64())
 }
+
+/// [`read_loop`] with each read started again from the completion loop, with
+/// the buffer of the read that finished (`read-hand-rearm`, the floor of
+/// `read-typed-rearm`): the submission and completion queues are viewed at
+/// once ([`uring::Ring::split`]), so no list of free buffers is kept. A read is
+/// pushed as its predecessor's completion is taken; the queue has room for it,
+/// as it holds `qd` entries and at most `qd` reads are in flight.
+#[inline(never)]
+pub fn read_loop_rearm(
+    ring: &mut uring::Ring,
+    file: BorrowedFd<'_>,
+    bufs: Vec<AlignedBuf>,
+    ops: u64,
+    blocks: u64,
+    next_rand: impl Fn(&mut u64) -> u64,
+    whole_block: impl Fn(io::Result<usize>) -> Result<(), String>,
+) -> Result<f64, String> {
+    let mut slab = Slab {
+        slots: Vec::new(),
+        free: NONE,
+    };
+    let (mut submitted, mut done, mut seed) = (0u64, 0u64, 0x9e37_79b9_7f4a_7c15u64);
+    let fd = Fd(file.as_raw_fd());
+    let start = Instant::now();
+    {
+        let mut sq = ring.submission();
+        for buf in bufs.into_iter().take(ops as usize) {
+            let off = (next_rand(&mut seed) % blocks) * 4096;
+            let sqe = rearmed_read(&mut slab, fd, buf, off);
+            // SAFETY: as in `read_loop`: the buffer is in the slab until the
+            // read's completion is processed (or leaked), the file open for as
+            // long as the ring.
+            unsafe { sq.push(&sqe) }.map_err(|e| e.to_string())?;
+            submitted += 1;
+        }
+    }
+    while done < ops {
+        ring.submit_and_wait(1)
+            .map_err(|e| format!("submit: {e}"))?;
+        let (mut sq, cq) = ring.split();
+        for cqe in cq {
+            let (res, buf) = slab
+                .complete(cqe.user_data(), cqe.raw_result())
+                .ok_or("a completion of no read in flight")?;
+            whole_block(res)?;
+            done += 1;
+            if submitted < ops {
+                let off = (next_rand(&mut seed) % blocks) * 4096;
+                let sqe = rearmed_read(&mut slab, fd, buf, off);
+                // SAFETY: as above.
+                unsafe { sq.push(&sqe) }.map_err(|e| e.to_string())?;
+                submitted += 1;
+            }
+        }
+    }
+    Ok(done as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The entry of a read of `buf` at `off` of `fd`, the buffer kept in `slab`.
+#[inline(always)]
+fn rearmed_read(slab: &mut Slab, fd: Fd, mut buf: AlignedBuf, off: u64) -> uring::sqe::Sqe {
+    let len = buf.bytes_total().min(0x7fff_f000) as u32;
+    let sqe = Read::new(fd, buf.stable_mut_ptr(), len).offset(off).build();
+    sqe.user_data(slab.insert(InFlight { buf }))
+}
