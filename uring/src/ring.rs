@@ -333,6 +333,29 @@ impl Ring {
         SubmissionQueue::new(&mut self.raw.sq, flags)
     }
 
+    /// A view of the submission queue going on where an earlier one stopped
+    /// (see [`SubmissionQueue::resume`]).
+    ///
+    /// # Safety
+    ///
+    /// As for `SubmissionQueue::resume`: `limit` is the `limit()` of a view of
+    /// this ring's queue (or [`sq_tail`](Self::sq_tail)), and since then the
+    /// tail has moved only by pushes: no submit of an `SQ_REWIND` ring, no
+    /// resize.
+    #[inline(always)]
+    pub(crate) unsafe fn submission_resumed(&mut self, limit: u32) -> SubmissionQueue<'_> {
+        let flags = self.raw.flags;
+        // SAFETY: the caller's contract.
+        unsafe { SubmissionQueue::resume(&mut self.raw.sq, flags, limit) }
+    }
+
+    /// The submission queue's tail as this crate moves it (`sq.sqe_tail`):
+    /// a view starting there knows no free slot yet.
+    #[inline(always)]
+    pub(crate) fn sq_tail(&self) -> u32 {
+        self.raw.sq.sqe_tail
+    }
+
     /// A view (and iterator) of the completions the kernel has posted.
     #[inline]
     pub fn completion(&mut self) -> CompletionQueue<'_> {

@@ -122,6 +122,34 @@ impl<'a> SubmissionQueue<'a> {
         }
     }
 
+    /// A view that goes on where an earlier view of the same queue stopped:
+    /// `limit` is that view's [`limit`](Self::limit), so its known free slots
+    /// need no new look at the kernel's head.
+    ///
+    /// # Safety
+    ///
+    /// `limit` is the `limit()` of a view of `sq` (or `sq.sqe_tail`), and
+    /// since that view was made the tail has moved only by pushes of views of
+    /// `sq`: it was not reset (as a submit of an `SQ_REWIND` ring resets it),
+    /// nor was the ring resized.
+    #[inline(always)]
+    pub(crate) unsafe fn resume(
+        sq: &'a mut sys::io_uring_sq,
+        flags: u32,
+        limit: u32,
+    ) -> SubmissionQueue<'a> {
+        let mut view = SubmissionQueue::new(sq, flags);
+        debug_assert!(limit.wrapping_sub(view.tail) <= view.sq.ring_entries);
+        view.limit = limit;
+        view
+    }
+
+    /// Where this view's known free slots end, for [`resume`](Self::resume).
+    #[inline(always)]
+    pub(crate) fn limit(&self) -> u32 {
+        self.limit
+    }
+
     /// The kernel's head: acquire for SQPOLL (its thread must be done reading a
     /// slot before we overwrite it), relaxed otherwise (we drive it), as liburing's
     /// `io_uring_load_sq_head`; acquire always where that costs nothing.
@@ -484,6 +512,47 @@ mod tests {
 
     fn sqe(user_data: u64) -> Sqe {
         Sqe::with_opcode(sys::IORING_OP_NOP as u8).user_data(user_data)
+    }
+
+    /// A view resumed with an earlier view's limit fills the slots that view
+    /// knew were free without looking at the kernel's head, then looks at it
+    /// once they are used up: it never takes a slot the head says is queued.
+    #[test]
+    fn a_resumed_view_uses_the_known_free_slots_then_reads_the_head() {
+        for start in [0u32, 3, u32::MAX - 1] {
+            let mut f = FakeSq::<4>::new(start);
+            let mut sq = SubmissionQueue::new(&mut f.sq, 0);
+            // SAFETY: the fake ring's memory is ours and outlives the view;
+            // nothing reads these entries as I/O.
+            unsafe { sq.push(&sqe(0)) }.unwrap();
+            let limit = sq.limit();
+            assert_eq!(limit, start.wrapping_add(4), "one look: four free");
+            // The "kernel" consumes that entry; the old limit still holds (one
+            // slot fewer than the head now allows).
+            // SAFETY: khead points at the fake ring's head, alive, and no view
+            // uses it now.
+            unsafe { *f.sq.khead = start.wrapping_add(1) };
+            for k in 1..4u32 {
+                // SAFETY: `limit` is the last view's, and only pushes moved
+                // the tail since.
+                let mut sq = unsafe { SubmissionQueue::resume(&mut f.sq, 0, limit) };
+                // SAFETY: as above.
+                unsafe { sq.push(&sqe(k as u64)) }.unwrap();
+                assert_eq!(sq.limit(), limit, "no new look while slots are known free");
+            }
+            // SAFETY: as above.
+            let mut sq = unsafe { SubmissionQueue::resume(&mut f.sq, 0, limit) };
+            // SAFETY: as above.
+            unsafe { sq.push(&sqe(4)) }.unwrap();
+            assert_eq!(sq.limit(), start.wrapping_add(5), "the head read again");
+            // SAFETY: as above.
+            assert_eq!(unsafe { sq.push(&sqe(5)) }, Err(PushError::Full));
+            assert_eq!(f.sq.sqe_tail, start.wrapping_add(5));
+            let slot = |k: u32| (start.wrapping_add(k) & 3) as usize;
+            for k in 1..5u32 {
+                assert_eq!(f.sqes[slot(k)].user_data, k as u64, "start {start}");
+            }
+        }
     }
 
     #[test]

@@ -503,7 +503,12 @@ impl<T: Op> TypedRing<T> {
             .ring
             .cq_cursor()
             .expect("a TypedRing is set up with 16-byte completions");
-        TypedCompletions { ring: self, cursor }
+        let sq_limit = self.ring.sq_tail();
+        TypedCompletions {
+            ring: self,
+            cursor,
+            sq_limit,
+        }
     }
 
     /// The next finished operation's output, waiting for one if none is
@@ -986,6 +991,10 @@ pub struct TypedCompletions<'a, T: Op> {
     ring: &'a mut TypedRing<T>,
     /// Where this iterator reads the kernel's queue.
     cursor: CqCursor,
+    /// Where the free slots of the submission queue known to
+    /// [`submit_op`](Self::submit_op)'s last push end (the tail before it:
+    /// none known).
+    sq_limit: u32,
 }
 
 impl<T: Op> TypedCompletions<'_, T> {
@@ -1036,7 +1045,38 @@ impl<T: Op> TypedCompletions<'_, T> {
     /// ```
     #[inline(always)]
     pub fn submit_op(&mut self, op: T) -> Result<OpKey, SubmitError<T>> {
-        self.ring.submit_op(op)
+        let TypedRing {
+            ring,
+            slots,
+            files,
+            id,
+            ..
+        } = &mut *self.ring;
+        // SAFETY: `sq_limit` is the limit of the last view made here, or the
+        // tail when this iterator was made; the iterator has borrowed the ring
+        // mutably since, so only these views moved the tail, and the one path
+        // that submits (below) sets `sq_limit` to the tail again after. A
+        // `TypedRing` never resizes its ring.
+        let sq = unsafe { ring.submission_resumed(self.sq_limit) };
+        let mut batch = Batch {
+            sq,
+            slots,
+            files,
+            id: *id,
+        };
+        let pushed = batch.try_push(op);
+        self.sq_limit = batch.sq.limit();
+        match pushed {
+            Ok(key) => Ok(key),
+            Err((Some(error), op)) => Err(SubmitError { error, op }),
+            Err((None, op)) => {
+                // Full: submit to make room (which may reset an `SQ_REWIND`
+                // ring's tail), then push with a view of its own.
+                let pushed = self.ring.submit_op(op);
+                self.sq_limit = self.ring.ring.sq_tail();
+                pushed
+            }
+        }
     }
 }
 
@@ -1214,19 +1254,27 @@ impl<T: Op> Batch<'_, T> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[inline(always)]
-    pub fn push(&mut self, mut op: T) -> Result<OpKey, SubmitError<T>> {
+    pub fn push(&mut self, op: T) -> Result<OpKey, SubmitError<T>> {
+        self.try_push(op).map_err(|(error, op)| SubmitError {
+            error: error.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EBUSY)),
+            op,
+        })
+    }
+
+    /// [`push`](Self::push), with `None` for the error when the queue is full.
+    #[inline(always)]
+    fn try_push(&mut self, mut op: T) -> Result<OpKey, (Option<io::Error>, T)> {
         let (sqe, staged) = match stage(&mut op, self.id, self.files, self.slots) {
             Ok(staged) => staged,
-            Err(error) => return Err(SubmitError { error, op }),
+            Err(error) => return Err((Some(error), op)),
         };
         // SAFETY: as in `TypedRing::submit_op`: `op` moves into its reserved
         // slot right below, nothing in between, and stays there until its
         // final completion is taken (or is leaked).
-        if let Err(e) = unsafe { self.sq.push(&sqe) } {
-            return Err(SubmitError {
-                error: e.into(),
-                op,
-            });
+        match unsafe { self.sq.push(&sqe) } {
+            Ok(()) => {}
+            Err(PushError::Full) => return Err((None, op)),
+            Err(e) => return Err((Some(e.into()), op)),
         }
         // SAFETY: staged above; nothing filled a slot since.
         Ok(unsafe { staged.fill(self.slots, op, self.id) })

@@ -133,3 +133,68 @@ fn an_operation_the_ring_refuses_comes_back_and_the_loop_goes_on() {
     assert_eq!(seen, [(a, 0), (b, 1)]);
     assert_eq!(ring.in_flight(), 0);
 }
+
+/// Makes a ring's builder.
+type MakeBuilder = fn() -> uring::Builder<'static>;
+
+/// Twelve NOPs through a ring of two submission entries, all but the first two
+/// queued from the completion loop, two per completion, so that the queue is
+/// often full and a push submits to make room: on a plain ring and, where the
+/// kernel sets them up, on rings whose queue works otherwise (`SQ_REWIND`:
+/// every submit starts again at slot 0; `SQE_MIXED`; `SQPOLL`). Each NOP
+/// completes once, by its key, and nothing is left in flight.
+#[test]
+fn operations_queued_from_the_loop_on_a_full_queue_all_complete_on_every_kind_of_ring() {
+    const TEST: &str =
+        "operations_queued_from_the_loop_on_a_full_queue_all_complete_on_every_kind_of_ring";
+    let kinds: [(&str, MakeBuilder); 4] = [
+        ("plain", uring::Ring::builder),
+        ("SQ_REWIND (Linux 7.0)", || {
+            uring::Ring::builder().no_sqarray().sq_rewind()
+        }),
+        ("SQE_MIXED (Linux 6.19)", || {
+            uring::Ring::builder().sqe_mixed()
+        }),
+        ("SQPOLL", || {
+            uring::Ring::builder().sqpoll().sq_thread_idle(50)
+        }),
+    ];
+    for (kind, builder) in kinds {
+        let mut ring = match TypedRing::<ops::Nop>::from_builder(builder(), 2) {
+            Ok(ring) => ring,
+            Err(e) => {
+                support::skip(
+                    TEST,
+                    &format!(
+                        "({kind} part) this kernel ({}) refused the ring ({e})",
+                        support::kernel_release()
+                    ),
+                );
+                continue;
+            }
+        };
+        let mut pending = std::collections::HashSet::new();
+        for _ in 0..2 {
+            pending.insert(ring.submit_op(ops::Nop::new()).unwrap());
+        }
+        let (mut queued, mut done) = (2, 0);
+        while done < 12 {
+            ring.submit_and_wait(1).unwrap();
+            let mut completions = ring.completions();
+            while let Some((key, res)) = completions.next() {
+                assert_eq!(res.unwrap(), 0, "{kind}");
+                assert!(pending.remove(&key), "{kind}: a key completed once");
+                done += 1;
+                for _ in 0..2 {
+                    if queued < 12 {
+                        let key = completions.submit_op(ops::Nop::new()).unwrap();
+                        assert!(pending.insert(key), "{kind}: a new key");
+                        queued += 1;
+                    }
+                }
+            }
+        }
+        assert!(pending.is_empty(), "{kind}");
+        assert_eq!(ring.in_flight(), 0, "{kind}");
+    }
+}
