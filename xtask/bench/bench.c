@@ -5,11 +5,14 @@
  * library's io_uring_submit_and_wait), built at -O2 against the vendored liburing 2.15.
  *
  *   bench nop  <batch> <default|defer|regfd> <ops>
+ *   bench nop-floor <batch> <default|defer|regfd> <ops>
  *   bench read <qd> <default|defer|regfd> <ops> <file>
  *   bench read-fixed <qd> <default|defer|regfd> <ops> <file>
  *
  * `read-fixed` reads the same file through the ring's registered file table
  * (io_uring_register_files, IOSQE_FIXED_FILE): no file reference per read.
+ * `nop-floor` is `nop` with no user-space work per NOP beyond what the kernel
+ * needs (see bench_nop_floor): the bound on what any binding's NOP can gain.
  *
  * Prints one line: `ops_per_sec <float>`.
  */
@@ -99,6 +102,54 @@ static double bench_nop(unsigned batch, const char *mode, uint64_t ops)
 	return done / start;
 }
 
+/*
+ * nop-floor: the NOPs of `nop` with no user-space work per NOP but what the
+ * kernel needs to see. The entries are written once, before the clock starts:
+ * the kernel only reads an entry, and slot i of the queue is entry i (without
+ * an index array, or with the identity one liburing sets up), so the same
+ * entries serve every batch. A
+ * batch is then one store of the queue's tail, one io_uring_enter that
+ * submits the batch and waits for all of it, and one store of the completion
+ * head (results are counted, not read one by one). No binding can spend less
+ * per NOP: this program's rate over C's is the most any library's NOP can gain
+ * on C's in the same run.
+ */
+static double bench_nop_floor(unsigned batch, const char *mode, uint64_t ops)
+{
+	struct io_uring ring;
+	unsigned i, flags = IORING_ENTER_GETEVENTS, sq_tail, cq_head;
+	uint64_t done = 0;
+	double start;
+
+	setup(&ring, batch < 8 ? 8 : batch, mode);
+	for (i = 0; i < ring.sq.ring_entries; i++) {
+		io_uring_prep_nop(&ring.sq.sqes[i]);
+		ring.sq.sqes[i].user_data = i;
+	}
+	if (!strcmp(mode, "regfd"))
+		flags |= IORING_ENTER_REGISTERED_RING;
+	sq_tail = *ring.sq.ktail;
+	cq_head = *ring.cq.khead;
+	start = now();
+	while (done < ops) {
+		int ret;
+
+		sq_tail += batch;
+		io_uring_smp_store_release(ring.sq.ktail, sq_tail);
+		ret = io_uring_enter(ring.enter_ring_fd, batch, batch, flags, NULL);
+		if (ret != (int)batch)
+			die("io_uring_enter", ret < 0 ? ret : EAGAIN);
+		if (io_uring_smp_load_acquire(ring.cq.ktail) - cq_head < batch)
+			die("fewer completions than NOPs", EAGAIN);
+		cq_head += batch;
+		io_uring_smp_store_release(ring.cq.khead, cq_head);
+		done += batch;
+	}
+	start = now() - start;
+	io_uring_queue_exit(&ring);
+	return done / start;
+}
+
 /* xorshift64: the same sequence in the Rust benchmark. */
 static uint64_t next_rand(uint64_t *s)
 {
@@ -181,12 +232,14 @@ int main(int argc, char **argv)
 
 	if (argc == 5 && !strcmp(argv[1], "nop"))
 		rate = bench_nop(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10));
+	else if (argc == 5 && !strcmp(argv[1], "nop-floor"))
+		rate = bench_nop_floor(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10));
 	else if (argc == 6 && !strcmp(argv[1], "read"))
 		rate = bench_read(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10), argv[5]);
 	else if (argc == 6 && !strcmp(argv[1], "read-fixed"))
 		rate = bench_read_fixed(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10), argv[5]);
 	else {
-		fprintf(stderr, "usage: bench nop <batch> <default|defer|regfd> <ops>\n"
+		fprintf(stderr, "usage: bench nop|nop-floor <batch> <default|defer|regfd> <ops>\n"
 				"       bench read|read-fixed <qd> <default|defer|regfd> <ops> <file>\n");
 		return 2;
 	}

@@ -232,7 +232,9 @@ fn program_case(
     }
 }
 
-/// NOPs at batch 1, 8, 32 and 128 on default and `DEFER_TASKRUN` rings; and at batch 1
+/// NOPs at batch 1, 8, 32 and 128 on default and `DEFER_TASKRUN` rings, beside
+/// the C program's `nop-floor` (no user-space work per NOP but the kernel's
+/// needs: the most any binding can gain on C); and at batch 1
 /// through the safe layer (`nop-owned`), plainly and entering through a registered ring
 /// descriptor (`regfd`, IORING_REGISTER_RING_FDS) on every side that has it (the
 /// io-uring peer has no such mode).
@@ -247,14 +249,15 @@ fn nop_cases(progs: &Programs, quick: bool) -> Vec<Case> {
             // Batch 1 does far fewer NOPs per second: fewer ops keep its runs short.
             let ops = if batch == 1 { nop_ops / 4 } else { nop_ops };
             let name = format!("nop batch={batch} {mode}");
-            cases.push(program_case(
-                progs,
-                name,
-                ops,
-                args(batch, mode, ops),
-                true,
-                &[],
-            ));
+            let mut case = program_case(progs, name, ops, args(batch, mode, ops), true, &[]);
+            // What the kernel alone costs: the most a binding's NOP can gain on C's.
+            let mut floor = args(batch, mode, ops);
+            floor[0] = "nop-floor".to_string();
+            case.contenders.push(Contender {
+                name: "kernel floor",
+                how: How::Bench(progs.c.clone(), floor),
+            });
+            cases.push(case);
         }
     }
     for mode in ["default", "regfd"] {
@@ -1080,6 +1083,11 @@ mod tests {
                     "uring raw",
                     Path::new("/r"),
                     vec!["nop", "8", "defer", "1000000"]
+                ),
+                (
+                    "kernel floor",
+                    Path::new("/c"),
+                    vec!["nop-floor", "8", "defer", "1000000"]
                 ),
             ]
         );
