@@ -1005,7 +1005,8 @@ impl<T: Op> TypedCompletions<'_, T> {
         // iterator was made, and the iterator has borrowed the ring mutably
         // since: nothing else has read the queue, and the ring cannot have
         // been resized (a `TypedRing` never resizes its ring, nor lends it
-        // mutably; the overflow flush only enters the kernel).
+        // mutably; the overflow flush, and the submit `submit_op` may make,
+        // only enter the kernel, which may post more but consumes nothing).
         unsafe { self.ring.ring.cq_next(&mut self.cursor) }
     }
 
