@@ -29,7 +29,10 @@
 //!   also read through a direct descriptor they hold (`read-owned-direct`,
 //!   `read-typed-direct`: `IOSQE_FIXED_FILE`, no file reference taken by the
 //!   kernel per read), beside C reading through a registered file
-//!   (`bench read-fixed`), their like-for-like counterpart.
+//!   (`bench read-fixed`), their like-for-like counterpart. Each NOP case also
+//!   runs the kernel floor (`bench nop-floor`: entries written once, no user-space
+//!   work per NOP but the tail, the enter and the head), the most any binding's
+//!   NOP can gain on C's.
 //! * Echo: servers, one thread each, written the way each project's own examples
 //!   write them: C liburing (`xtask/bench/echo.c`), `monoio` and `tokio-uring`
 //!   (`peer-echo`), `uring/examples/echo_server.rs` and, for the async layer,
