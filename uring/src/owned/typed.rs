@@ -1057,7 +1057,10 @@ impl<T: Op> TypedCompletions<'_, T> {
         // tail when this iterator was made; the iterator has borrowed the ring
         // mutably since, so only these views moved the tail, and the one path
         // that submits (below) sets `sq_limit` to the tail again after. A
-        // `TypedRing` never resizes its ring.
+        // `TypedRing` never resizes its ring. Nothing between a push and the
+        // store of its view's limit can unwind (after the push, `try_push`
+        // only writes the slot), so a caller who catches a panic here still
+        // finds `sq_limit` in step with the tail.
         let sq = unsafe { ring.submission_resumed(self.sq_limit) };
         let mut batch = Batch {
             sq,
