@@ -24,6 +24,7 @@ mod owned_multishot;
 mod owned_ops_more;
 mod owned_pass;
 mod owned_pool;
+mod owned_rearm;
 mod owned_ring_fd;
 mod owned_send_bundle;
 mod owned_typed;

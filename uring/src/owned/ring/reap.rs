@@ -12,7 +12,7 @@ use crate::cqueue::{CqCursor, Cqe};
 use crate::owned::direct::Passed;
 use crate::owned::slab::{Keep, Pick, PickAny, PickOf, Polled, Routed, Slab};
 use crate::owned::table::{TAG_INTERNAL, owned_slot};
-use crate::owned::{Completion, Op, OpId, OpKey};
+use crate::owned::{Completion, Op, OpId, OpKey, SubmitError};
 
 impl OwnedRing {
     /// An iterator over the finished operations, oldest first: those already
@@ -536,6 +536,10 @@ impl Iterator for Completions<'_> {
         if !queue.tracked {
             let fast = self.ring.take_posted_fast(
                 queue,
+                // Inlined even in a loop that also submits (`submit_op` from
+                // the loop): left out of line there, it cost 37 instructions
+                // a read.
+                #[inline(always)]
                 |table, slot, gen_low, cqe| table.take_final_any(slot, gen_low, *cqe),
                 |key, taken, _| Completion {
                     key,
@@ -557,6 +561,55 @@ impl Iterator for Completions<'_> {
         // posts (the more so as the overflow list is flushed).
         let n = self.ring.table.ready_len();
         (n, self.cursor.is_none().then_some(n))
+    }
+}
+
+impl Completions<'_> {
+    /// Queues `op` while taking completions, as [`OwnedRing::submit_op`]
+    /// does: a loop that keeps a number of operations in flight can start the
+    /// next one as each finishes, its buffer going straight from the output
+    /// into the new operation, with no list of free buffers in between.
+    ///
+    /// This iterator may yield the new operation too, if it finishes before
+    /// the iterator runs dry (entries reach the kernel at the next submit, or
+    /// when the queue is full and this call makes room).
+    ///
+    /// # Errors
+    ///
+    /// As [`OwnedRing::submit_op`]'s: the operation comes back with the error.
+    /// One more: with the queue full, `submit_op` processes completions when
+    /// the kernel will take no entries until it can post those it holds
+    /// (`EBUSY`, from older kernels); here that is the iterator's work, so the
+    /// operation comes back with `EBUSY`: take completions, then queue it
+    /// again.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let zero = ring.hold_fd(std::fs::File::open("/dev/zero")?)?;
+    /// ring.submit_op(ops::Read::new(zero, vec![7; 16], 0))?;
+    /// let mut reads = 0;
+    /// while reads < 3 {
+    ///     ring.submit_and_wait(1)?;
+    ///     let mut done = ring.completions();
+    ///     while let Some(c) = done.next() {
+    ///         let (n, buf) = c.downcast::<ops::Read<Vec<u8>>>().unwrap();
+    ///         assert_eq!((n?, &buf[..]), (16, &[0; 16][..]));
+    ///         reads += 1;
+    ///         if reads < 3 {
+    ///             // The same buffer, read into again.
+    ///             done.submit_op(ops::Read::new(zero, buf, 0))?;
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!(ring.in_flight(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn submit_op<T: Op>(&mut self, op: T) -> Result<OpId<T>, SubmitError<T>> {
+        // Never processing completions: the iterator reads the kernel's queue
+        // through its cursor, which nothing else may consume from meanwhile.
+        self.ring.submit_op_reaping::<T, false>(op)
     }
 }
 
@@ -629,6 +682,42 @@ impl<T: Op> Iterator for CompletionsOf<'_, T> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         (0, Some(self.ring.table.ready_len()))
+    }
+}
+
+impl<T: Op> CompletionsOf<'_, T> {
+    /// Queues `op` while taking outputs, as [`Completions::submit_op`] does,
+    /// with the same errors. An operation of another type than `T` is queued
+    /// too; its output waits for `completions`, `wait_for` or `try_take`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Completions::submit_op`]'s.
+    ///
+    /// ```
+    /// use uring::owned::{OwnedRing, ops};
+    /// let mut ring = OwnedRing::new(4)?;
+    /// let zero = ring.hold_fd(std::fs::File::open("/dev/zero")?)?;
+    /// ring.submit_op(ops::Read::new(zero, vec![7; 16], 0))?;
+    /// let mut reads = 0;
+    /// while reads < 3 {
+    ///     ring.submit_and_wait(1)?;
+    ///     let mut done = ring.completions_of::<ops::Read<Vec<u8>>>();
+    ///     while let Some((_, (n, buf))) = done.next() {
+    ///         assert_eq!((n?, &buf[..]), (16, &[0; 16][..]));
+    ///         reads += 1;
+    ///         if reads < 3 {
+    ///             done.submit_op(ops::Read::new(zero, buf, 0))?;
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!(ring.in_flight(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn submit_op<U: Op>(&mut self, op: U) -> Result<OpId<U>, SubmitError<U>> {
+        // As in `Completions::submit_op`.
+        self.ring.submit_op_reaping::<U, false>(op)
     }
 }
 

@@ -37,7 +37,18 @@ impl OwnedRing {
     // Always inlined: it is the per-operation path, and the caller's knowledge
     // of `T` folds most of it away (its binding check, its entry's fields).
     #[inline(always)]
-    pub fn submit_op<T: Op>(&mut self, mut op: T) -> Result<OpId<T>, SubmitError<T>> {
+    pub fn submit_op<T: Op>(&mut self, op: T) -> Result<OpId<T>, SubmitError<T>> {
+        self.submit_op_reaping::<T, true>(op)
+    }
+
+    /// [`submit_op`](Self::submit_op); `REAP`: whether making room in a full
+    /// queue may process completions (see
+    /// [`make_room_reaping`](Self::make_room_reaping)).
+    #[inline(always)]
+    pub(in crate::owned) fn submit_op_reaping<T: Op, const REAP: bool>(
+        &mut self,
+        mut op: T,
+    ) -> Result<OpId<T>, SubmitError<T>> {
         let bound = op.bound_ring(imp::Token(()));
         // Built before the op is tabled: a panic in `sqe` leaves nothing behind.
         let sqe = op.sqe();
@@ -45,7 +56,7 @@ impl OwnedRing {
         let mut sqe = sqe.set_flags(flags);
         match self.table_and_push(op, bound, &mut sqe) {
             Ok(id) => Ok(id),
-            Err((op, None)) => self.submit_op_slow(op, sqe, bound),
+            Err((op, None)) => self.submit_op_slow(op, sqe, bound, REAP),
             Err((op, Some(error))) => Err(SubmitError { error, op }),
         }
     }
@@ -96,16 +107,18 @@ impl OwnedRing {
     }
 
     /// [`submit_op`](Self::submit_op) when the submission queue is full: submits
-    /// to make room, then pushes `sqe` (built by `op`, bound as `bound`; its
-    /// user data is set anew).
+    /// to make room (processing completions if the kernel asks so, and `reap`),
+    /// then pushes `sqe` (built by `op`, bound as `bound`; its user data is set
+    /// anew).
     #[cold]
-    pub(super) fn submit_op_slow<T: Op>(
+    fn submit_op_slow<T: Op>(
         &mut self,
         op: T,
         mut sqe: Sqe,
         bound: Binding,
+        reap: bool,
     ) -> Result<OpId<T>, SubmitError<T>> {
-        if let Err(error) = self.make_room(1) {
+        if let Err(error) = self.make_room_reaping(1, reap) {
             return Err(SubmitError { error, op });
         }
         self.table_and_push(op, bound, &mut sqe)
@@ -273,6 +286,14 @@ impl OwnedRing {
 
     /// Makes sure `n` submission queue slots are free, submitting if needed.
     pub(in crate::owned) fn make_room(&mut self, n: usize) -> io::Result<()> {
+        self.make_room_reaping(n, true)
+    }
+
+    /// [`make_room`](Self::make_room); `reap`: whether its submit may process
+    /// completions ([`submit_retrying`](Self::submit_retrying)'s way with
+    /// `EBUSY`), which an iterator reading the kernel's queue as it goes must
+    /// not let it do behind its back.
+    fn make_room_reaping(&mut self, n: usize, reap: bool) -> io::Result<()> {
         // One view of the queue (each loads the kernel's head) on the hot path.
         let (capacity, remaining) = {
             let sq = self.ring.submission();
@@ -287,7 +308,7 @@ impl OwnedRing {
                 format!("{n} entries cannot fit a submission queue of {capacity}"),
             ));
         }
-        self.submit_retrying()?;
+        self.submit_retrying_reaping(reap)?;
         while self.ring.submission().remaining() < n {
             if !self.ring.flags().contains(SetupFlags::SQPOLL) {
                 // An outcome (submit, then try again), not bad input: plain.
@@ -303,8 +324,14 @@ impl OwnedRing {
     /// Submits, retrying on `EINTR`, and once after reaping on `EBUSY`/`EAGAIN`
     /// (completions the kernel could not post yet).
     pub(in crate::owned) fn submit_retrying(&mut self) -> io::Result<usize> {
+        self.submit_retrying_reaping(true)
+    }
+
+    /// [`submit_retrying`](Self::submit_retrying), reaping on `EBUSY` only if
+    /// `reap` (otherwise the error is the caller's).
+    fn submit_retrying_reaping(&mut self, reap: bool) -> io::Result<usize> {
         self.enter_check()?;
-        let mut reaped = false;
+        let mut reaped = !reap;
         loop {
             match self.ring.submit() {
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
