@@ -25,7 +25,8 @@
 //!   (`read-hand`: what a safe layer's read costs at least); the typed ring and
 //!   the loop by hand also start each read again from the completion loop, with
 //!   the buffer of the read that finished (`read-typed-rearm`, `read-hand-rearm`:
-//!   no list of free buffers). Both safe rings
+//!   no list of free buffers), as the safe layer does on a file it holds
+//!   (`read-owned-rearm`). Both safe rings
 //!   also read through a direct descriptor they hold (`read-owned-direct`,
 //!   `read-typed-direct`: `IOSQE_FIXED_FILE`, no file reference taken by the
 //!   kernel per read), beside C reading through a registered file
@@ -289,7 +290,8 @@ fn nop_cases(progs: &Programs, quick: bool) -> Vec<Case> {
 /// and the safe ring of one operation type (`read-typed`: a `TypedRing`, its
 /// reads queued through one batch per pass, the file held; `read-typed-rearm`:
 /// each read started again from the completion loop with the buffer of the one
-/// that finished, beside the same by hand, `read-hand-rearm`).
+/// that finished, beside the same by hand, `read-hand-rearm`, and through the
+/// safe layer, `read-owned-rearm`).
 fn read_cases(progs: &Programs, quick: bool, data: &Path) -> Vec<Case> {
     let ops: u64 = if quick { 50_000 } else { 300_000 };
     let data = data.display().to_string();
@@ -309,6 +311,7 @@ fn read_cases(progs: &Programs, quick: bool, data: &Path) -> Vec<Case> {
                 ("uring owned", "read-owned"),
                 ("owned held", "read-owned-held"),
                 ("owned direct", "read-owned-direct"),
+                ("owned rearm", "read-owned-rearm"),
                 ("typed ring", "read-typed"),
                 ("typed direct", "read-typed-direct"),
                 ("typed rearm", "read-typed-rearm"),
@@ -873,6 +876,7 @@ fn count_instructions(progs: &Programs, data: &Path, filter: Option<&str>) -> Re
         read("read 4KiB qd=32 held", Some("read-owned-held")),
         read("read 4KiB qd=32 typed", Some("read-typed")),
         read("read 4KiB qd=32 direct", Some("read-owned-direct")),
+        read("read 4KiB qd=32 owned rearm", Some("read-owned-rearm")),
         read("read 4KiB qd=32 typed dir", Some("read-typed-direct")),
         read("read 4KiB qd=32 typed rearm", Some("read-typed-rearm")),
         read("read 4KiB qd=32 by hand", Some("read-hand")),
@@ -1130,6 +1134,7 @@ mod tests {
         let typed_direct = vec!["read-typed-direct", "32", "defer", "50000", "/d"];
         let typed_rearm = vec!["read-typed-rearm", "32", "defer", "50000", "/d"];
         let hand_rearm = vec!["read-hand-rearm", "32", "defer", "50000", "/d"];
+        let owned_rearm = vec!["read-owned-rearm", "32", "defer", "50000", "/d"];
         assert_eq!(
             contenders(&reads[1]),
             [
@@ -1140,6 +1145,7 @@ mod tests {
                 ("uring owned", Path::new("/r"), owned),
                 ("owned held", Path::new("/r"), held),
                 ("owned direct", Path::new("/r"), direct),
+                ("owned rearm", Path::new("/r"), owned_rearm),
                 ("typed ring", Path::new("/r"), typed),
                 ("typed direct", Path::new("/r"), typed_direct),
                 ("typed rearm", Path::new("/r"), typed_rearm),
