@@ -534,25 +534,24 @@ impl Slab {
         (slot, generation)
     }
 
-    /// Records that the `T` just inserted in `slot` names held file `file`.
+    /// Records that the operation just inserted in `slot` names held file
+    /// `file`.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is what [`insert`](Self::insert) returned last, and nothing
+    /// changed the table since.
     #[inline(always)]
-    pub(super) fn name_file<T: Op>(&mut self, slot: u32, file: u32) {
-        // SAFETY: `slot` was just returned by `insert`.
+    pub(super) unsafe fn name_file(&mut self, slot: u32, file: u32) {
+        // SAFETY: the caller's contract: `slot` is a slot of the table.
         let s = unsafe { self.at(slot) };
-        debug_assert!(matches!(
-            s.state,
-            State::InFlight {
-                detached: false,
-                ..
-            }
-        ));
-        // Its state as `insert` left it, with the file (written whole: no
-        // check of the state it knows).
-        s.state = State::InFlight {
-            vt: vtable::<T>(),
-            detached: false,
-            file,
-        };
+        match &mut s.state {
+            // Only the file changes: one store.
+            State::InFlight { file: named, .. } => *named = file,
+            // SAFETY: the caller's contract: `insert` left the slot in
+            // flight, and nothing changed it since.
+            _ => unsafe { core::hint::unreachable_unchecked() },
+        }
     }
 
     /// Takes back an operation just inserted whose entry could not be pushed.

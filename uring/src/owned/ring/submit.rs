@@ -80,7 +80,8 @@ impl OwnedRing {
                 // Bound to this ring only (a pool, registered buffers): `insert`
                 // recorded no file already.
                 Ok(NO_FILE) => {}
-                Ok(file) => self.table.name_file::<T>(slot, file),
+                // SAFETY: `insert` returned `slot` just now.
+                Ok(file) => unsafe { self.table.name_file(slot, file) },
                 Err(e) => return Err((self.table.remove_unsubmitted::<T>(slot), Some(e))),
             }
         }
