@@ -10,7 +10,6 @@
 use crate::support;
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write as _;
 
 use uring::owned::{OpKey, OwnedRing, ops};
 
@@ -19,11 +18,7 @@ const BLOCK: usize = 512;
 /// A file of `blocks` blocks of [`BLOCK`] bytes, block `i` filled with the byte
 /// `i`.
 fn striped_file(blocks: usize) -> std::fs::File {
-    let mut f = support::unlinked_file("owned-rearm");
-    for i in 0..blocks {
-        f.write_all(&[i as u8; BLOCK]).unwrap();
-    }
-    f
+    support::striped_file("owned-rearm", blocks, BLOCK)
 }
 
 /// How a test's completion loop takes outputs.
@@ -172,44 +167,19 @@ fn a_refused_operation_comes_back_and_one_of_another_type_waits_for_its_owner() 
     assert_eq!(ring.in_flight(), 0);
 }
 
-/// Makes a ring's builder.
-type MakeBuilder = fn() -> uring::Builder<'static>;
-
-/// Twelve NOPs through a ring of two submission entries, all but the first two
-/// queued from the completion loop, two per completion, so that the queue is
-/// often full and a push submits to make room: on a plain ring and, where the
-/// kernel sets them up, on rings whose queue works otherwise (`SQ_REWIND`:
-/// every submit starts again at slot 0; `SQE_MIXED`; `SQPOLL`). Each NOP
-/// completes once, by its key, and nothing is left in flight.
+/// The `TypedRing` test of this name (`owned_typed_rearm`), on an `OwnedRing`:
+/// twelve NOPs through two submission entries, ten queued from the
+/// completion loop, on each kind of ring the kernel sets up
+/// ([`support::queue_kinds`]); each completes once, by its key.
 #[test]
 fn operations_queued_from_the_loop_on_a_full_queue_all_complete_on_every_kind_of_ring() {
     const TEST: &str =
         "operations_queued_from_the_loop_on_a_full_queue_all_complete_on_every_kind_of_ring";
-    let kinds: [(&str, MakeBuilder); 4] = [
-        ("plain", uring::Ring::builder),
-        ("SQ_REWIND (Linux 7.0)", || {
-            uring::Ring::builder().no_sqarray().sq_rewind()
-        }),
-        ("SQE_MIXED (Linux 6.19)", || {
-            uring::Ring::builder().sqe_mixed()
-        }),
-        ("SQPOLL", || {
-            uring::Ring::builder().sqpoll().sq_thread_idle(50)
-        }),
-    ];
-    for (kind, builder) in kinds {
-        let mut ring = match OwnedRing::from_builder(builder(), 2) {
-            Ok(ring) => ring,
-            Err(e) => {
-                support::skip(
-                    TEST,
-                    &format!(
-                        "({kind} part) this kernel ({}) refused the ring ({e})",
-                        support::kernel_release()
-                    ),
-                );
-                continue;
-            }
+    for (kind, builder) in support::queue_kinds() {
+        let Some(mut ring) =
+            support::ring_of_kind(TEST, kind, OwnedRing::from_builder(builder(), 2))
+        else {
+            continue;
         };
         let mut pending = HashSet::new();
         for _ in 0..2 {

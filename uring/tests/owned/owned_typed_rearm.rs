@@ -8,7 +8,6 @@
 use crate::support;
 
 use std::collections::HashMap;
-use std::io::Write as _;
 
 use uring::owned::{OwnedRing, TypedRing, ops};
 
@@ -17,11 +16,7 @@ const BLOCK: usize = 512;
 /// A file of `blocks` blocks of [`BLOCK`] bytes, block `i` filled with the byte
 /// `i`.
 fn striped_file(blocks: usize) -> std::fs::File {
-    let mut f = support::unlinked_file("typed-rearm");
-    for i in 0..blocks {
-        f.write_all(&[i as u8; BLOCK]).unwrap();
-    }
-    f
+    support::striped_file("typed-rearm", blocks, BLOCK)
 }
 
 /// Four reads in flight over a 64-block file, each started again from the
@@ -134,9 +129,6 @@ fn an_operation_the_ring_refuses_comes_back_and_the_loop_goes_on() {
     assert_eq!(ring.in_flight(), 0);
 }
 
-/// Makes a ring's builder.
-type MakeBuilder = fn() -> uring::Builder<'static>;
-
 /// Twelve NOPs through a ring of two submission entries, all but the first two
 /// queued from the completion loop, two per completion, so that the queue is
 /// often full and a push submits to make room: on a plain ring and, where the
@@ -147,31 +139,13 @@ type MakeBuilder = fn() -> uring::Builder<'static>;
 fn operations_queued_from_the_loop_on_a_full_queue_all_complete_on_every_kind_of_ring() {
     const TEST: &str =
         "operations_queued_from_the_loop_on_a_full_queue_all_complete_on_every_kind_of_ring";
-    let kinds: [(&str, MakeBuilder); 4] = [
-        ("plain", uring::Ring::builder),
-        ("SQ_REWIND (Linux 7.0)", || {
-            uring::Ring::builder().no_sqarray().sq_rewind()
-        }),
-        ("SQE_MIXED (Linux 6.19)", || {
-            uring::Ring::builder().sqe_mixed()
-        }),
-        ("SQPOLL", || {
-            uring::Ring::builder().sqpoll().sq_thread_idle(50)
-        }),
-    ];
-    for (kind, builder) in kinds {
-        let mut ring = match TypedRing::<ops::Nop>::from_builder(builder(), 2) {
-            Ok(ring) => ring,
-            Err(e) => {
-                support::skip(
-                    TEST,
-                    &format!(
-                        "({kind} part) this kernel ({}) refused the ring ({e})",
-                        support::kernel_release()
-                    ),
-                );
-                continue;
-            }
+    for (kind, builder) in support::queue_kinds() {
+        let Some(mut ring) = support::ring_of_kind(
+            TEST,
+            kind,
+            TypedRing::<ops::Nop>::from_builder(builder(), 2),
+        ) else {
+            continue;
         };
         let mut pending = std::collections::HashSet::new();
         for _ in 0..2 {

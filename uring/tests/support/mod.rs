@@ -248,6 +248,57 @@ pub fn unlinked_file(tag: &str) -> std::fs::File {
     f
 }
 
+/// An [`unlinked_file`] of `blocks` blocks of `block` bytes, block `i` filled
+/// with the byte `i` (so a read's bytes say which block it read).
+pub fn striped_file(tag: &str, blocks: usize, block: usize) -> std::fs::File {
+    use std::io::Write as _;
+    let mut f = unlinked_file(tag);
+    for i in 0..blocks {
+        f.write_all(&vec![i as u8; block]).unwrap();
+    }
+    f
+}
+
+/// Makes a ring's builder.
+pub type MakeBuilder = fn() -> uring::Builder<'static>;
+
+/// Rings whose submission queues work differently, for tests that fill them,
+/// each with its name: a plain ring, and three a kernel may refuse (the test
+/// skips, by probe, those it does): `SQ_REWIND` (Linux 7.0: every submit
+/// starts again at slot 0), `SQE_MIXED` (6.19), `SQPOLL`.
+pub fn queue_kinds() -> [(&'static str, MakeBuilder); 4] {
+    [
+        ("plain", uring::Ring::builder),
+        ("SQ_REWIND (Linux 7.0)", || {
+            uring::Ring::builder().no_sqarray().sq_rewind()
+        }),
+        ("SQE_MIXED (Linux 6.19)", || {
+            uring::Ring::builder().sqe_mixed()
+        }),
+        ("SQPOLL", || {
+            uring::Ring::builder().sqpoll().sq_thread_idle(50)
+        }),
+    ]
+}
+
+/// The ring `made` (a ring of kind `kind`, from [`queue_kinds`]), or `None`
+/// when the kernel refused it: test `test` then skips that part, saying why.
+pub fn ring_of_kind<R>(test: &str, kind: &str, made: std::io::Result<R>) -> Option<R> {
+    match made {
+        Ok(ring) => Some(ring),
+        Err(e) => {
+            skip(
+                test,
+                &format!(
+                    "({kind} part) this kernel ({}) refused the ring ({e})",
+                    kernel_release()
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// A new pipe, `(read end, write end)`, both close-on-exec.
 pub fn pipe() -> (OwnedFd, OwnedFd) {
     let mut fds = [0; 2];
