@@ -193,6 +193,26 @@ fn ring_end_closed(peer: &mut UnixStream) -> bool {
     }
 }
 
+/// [`ring_end_closed`], given up to two seconds to become true: for a ring end
+/// that must be closed by now. Closing the ring's descriptor drops the ring's
+/// reference to the file at once, but the kernel may still hold one for a read
+/// whose completion is posted and whose request it has not freed yet (a
+/// request finished on a kernel worker thread), and the peer sees the end only
+/// once that goes too. (CI, loaded: seed 36 saw the end still open as the
+/// iterator was dropped, once; again alone, it passed.)
+fn ring_end_closed_soon(peer: &mut UnixStream) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        if ring_end_closed(peer) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn busy(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN))
 }
@@ -397,7 +417,11 @@ impl Model {
             let n = self.named(s);
             let st = &mut self.streams[s];
             let open = matches!(st.fd, Fd::Held(_) | Fd::Shared(_)) || n > 0;
-            st.closed = ring_end_closed(&mut st.peer);
+            st.closed = if open || self.late {
+                ring_end_closed(&mut st.peer)
+            } else {
+                ring_end_closed_soon(&mut st.peer)
+            };
             if open || !self.late {
                 assert_eq!(st.closed, !open, "stream {s} closed? {n} reads name it");
             }
