@@ -460,9 +460,11 @@ impl core::fmt::Debug for CompletionQueue<'_> {
 /// costs more than the read). Only for rings of 16-byte entries (neither `CQE32`
 /// nor `CQE_MIXED`).
 ///
-/// Each entry is handed back to the kernel (the head published) as it is read,
-/// so a cursor dropped or forgotten between reads leaves nothing half-read, and
-/// nothing is read twice.
+/// Through [`next`](Self::next) each entry is handed back to the kernel (the
+/// head published) as it is read, so a cursor dropped or forgotten between
+/// reads leaves nothing half-read, and nothing is read twice. Through
+/// [`next_unpublished`](Self::next_unpublished) the head is published once per
+/// pass, for readers to which an entry read twice is harmless.
 #[derive(Debug)]
 pub(crate) struct CqCursor {
     /// The next entry to read: the head as last published.
@@ -528,6 +530,44 @@ impl CqCursor {
         // SAFETY: khead points into the mapping; we are its only writer (the
         // caller's contract), and the release orders the read of the entry
         // before the kernel's reuse of the slot.
+        unsafe { atomic(cq.khead) }.store(self.head, Ordering::Release);
+    }
+
+    /// The next posted completion of `cq`, read but not handed back yet: the
+    /// cursor moves past it, the kernel's head does not until
+    /// [`publish`](Self::publish) (which this calls before it loads the tail
+    /// again, so that the kernel sees every entry read up to then as free
+    /// before it is asked for more). One store per pass over the queue, not
+    /// per entry, as liburing's `io_uring_cq_advance` after a loop over the
+    /// entries.
+    ///
+    /// A cursor forgotten without `publish` leaves what it read for the next
+    /// reader to read again: only for readers to which a completion read twice
+    /// is harmless.
+    ///
+    /// # Safety
+    ///
+    /// As for [`next`](Self::next).
+    #[inline(always)]
+    pub(crate) unsafe fn next_unpublished(&mut self, cq: &sys::io_uring_cq) -> Option<Cqe> {
+        if self.head == self.tail {
+            // SAFETY: the caller's contract: the queue's head, alive, and ours.
+            unsafe { self.publish(cq) };
+        }
+        // SAFETY: the caller's contract, forwarded.
+        let cqe = unsafe { self.peek(cq) }?;
+        self.head = self.head.wrapping_add(1);
+        Some(cqe)
+    }
+
+    /// Hands back to the kernel every entry read so far (stores the head).
+    ///
+    /// # Safety
+    ///
+    /// As for [`next`](Self::next).
+    #[inline(always)]
+    pub(crate) unsafe fn publish(&mut self, cq: &sys::io_uring_cq) {
+        // SAFETY: as in `consume`.
         unsafe { atomic(cq.khead) }.store(self.head, Ordering::Release);
     }
 
@@ -802,6 +842,45 @@ mod tests {
         // SAFETY: as above.
         let third = unsafe { cur.peek(&f.cq) }.map(|c| c.user_data());
         assert_eq!(third, Some(3), "the tail is loaded again");
+    }
+
+    #[test]
+    fn an_unpublished_read_hands_back_once_a_pass_and_a_forgotten_pass_reads_again() {
+        for start in [0u32, 3, u32::MAX] {
+            let mut f = fake(start);
+            post(&mut f, 1, false);
+            post(&mut f, 2, false);
+            let mut cur = CqCursor::new(&f.cq, 0).expect("16-byte entries");
+            let next = |cur: &mut CqCursor, f: &FakeCq| {
+                // SAFETY: the fake ring the cursor was made for, alive, read by
+                // no other cursor meanwhile (`cur` is not used after `again` is
+                // made).
+                unsafe { cur.next_unpublished(&f.cq) }.map(|c| c.user_data())
+            };
+            assert_eq!(next(&mut cur, &f), Some(1));
+            assert_eq!(next(&mut cur, &f), Some(2));
+            assert_eq!(khead(&f), start, "nothing handed back within the pass");
+            // The next read reaches the loaded tail: the head is published
+            // before the tail is loaded again, across the wrap.
+            post(&mut f, 3, false);
+            assert_eq!(khead(&f), start);
+            assert_eq!(next(&mut cur, &f), Some(3));
+            assert_eq!(khead(&f), start.wrapping_add(2), "start {start}");
+            assert_eq!(next(&mut cur, &f), None);
+            assert_eq!(khead(&f), start.wrapping_add(3), "published when dry");
+            post(&mut f, 4, false);
+            post(&mut f, 5, false);
+            assert_eq!(next(&mut cur, &f), Some(4));
+            // Forgotten here: a new cursor reads 4 again, as the kernel was
+            // never told it was read.
+            let mut again = CqCursor::new(&f.cq, 0).expect("16-byte entries");
+            assert_eq!(next(&mut again, &f), Some(4));
+            // SAFETY: as above.
+            unsafe { again.publish(&f.cq) };
+            assert_eq!(khead(&f), start.wrapping_add(4));
+            assert_eq!(cursor_next(&mut again, &f), Some(5));
+            assert_eq!(khead(&f), start.wrapping_add(5));
+        }
     }
 
     #[test]

@@ -394,6 +394,33 @@ impl Ring {
         unsafe { cursor.next(&self.raw.cq) }
     }
 
+    /// The next completion through `cursor`, read but not handed back to the
+    /// kernel until [`cq_publish`](Self::cq_publish) (see
+    /// [`CqCursor::next_unpublished`](crate::cqueue::CqCursor::next_unpublished)).
+    ///
+    /// # Safety
+    ///
+    /// As for [`cq_next`](Self::cq_next).
+    #[inline(always)]
+    pub(crate) unsafe fn cq_next_unpublished(
+        &self,
+        cursor: &mut crate::cqueue::CqCursor,
+    ) -> Option<Cqe> {
+        // SAFETY: the caller's contract, as in `cq_next`.
+        unsafe { cursor.next_unpublished(&self.raw.cq) }
+    }
+
+    /// Hands back to the kernel the completions `cursor` has read.
+    ///
+    /// # Safety
+    ///
+    /// As for [`cq_next`](Self::cq_next).
+    #[inline(always)]
+    pub(crate) unsafe fn cq_publish(&self, cursor: &mut crate::cqueue::CqCursor) {
+        // SAFETY: the caller's contract, as in `cq_next`.
+        unsafe { cursor.publish(&self.raw.cq) }
+    }
+
     /// The next completion through `cursor`, left in the queue (see
     /// [`CqCursor::peek`](crate::cqueue::CqCursor::peek)).
     ///

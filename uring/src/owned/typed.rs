@@ -1007,7 +1007,31 @@ impl<T: Op> TypedCompletions<'_, T> {
         // been resized (a `TypedRing` never resizes its ring, nor lends it
         // mutably; the overflow flush, and the submit `submit_op` may make,
         // only enter the kernel, which may post more but consumes nothing).
-        unsafe { self.ring.ring.cq_next(&mut self.cursor) }
+        unsafe {
+            if T::posts_more(Token(())) {
+                // Handed back one by one: a completion flagged `MORE` read
+                // twice (after this iterator is forgotten) would be passed to
+                // its operation twice.
+                self.ring.ring.cq_next(&mut self.cursor)
+            } else {
+                // Handed back once per pass (when the cursor reaches the
+                // kernel's tail, and when the iterator drops). Read twice
+                // after a forgotten iterator, a completion is harmless: its
+                // slot was freed as it was read, so its generation no longer
+                // matches (the slot is taken again only by an operation
+                // submitted after it, whose generation is 2 or more ahead,
+                // and no reader other than this ring's reads the queue), and
+                // one not of an operation is ignored.
+                self.ring.ring.cq_next_unpublished(&mut self.cursor)
+            }
+        }
+    }
+
+    /// Hands back to the kernel every completion this iterator has read.
+    #[inline(always)]
+    fn publish(&mut self) {
+        // SAFETY: as in `next_cqe`.
+        unsafe { self.ring.ring.cq_publish(&mut self.cursor) }
     }
 
     /// Queues `op` while taking completions, as [`TypedRing::submit_op`]
@@ -1075,7 +1099,9 @@ impl<T: Op> TypedCompletions<'_, T> {
             Err((Some(error), op)) => Err(SubmitError { error, op }),
             Err((None, op)) => {
                 // Full: submit to make room (which may reset an `SQ_REWIND`
-                // ring's tail), then push with a view of its own.
+                // ring's tail), then push with a view of its own. The kernel
+                // is told first which completions are read: room to post.
+                self.publish();
                 let pushed = self.ring.submit_op(op);
                 self.sq_limit = self.ring.ring.sq_tail();
                 pushed
@@ -1131,6 +1157,9 @@ impl<T: Op> Drop for TypedCompletions<'_, T> {
     /// per completion.
     #[inline(always)]
     fn drop(&mut self) {
+        if !T::posts_more(Token(())) {
+            self.publish();
+        }
         if self.ring.files.has_pending() {
             self.ring.close_released();
         }

@@ -205,3 +205,68 @@ fn messages_posted_into_a_typed_ring_never_complete_its_operations() {
     let (k, (n, buf)) = ring.next_completion().unwrap();
     assert_eq!((k, n.unwrap(), &buf[..]), (key, 4, &b"real"[..]));
 }
+
+/// An iterator forgotten after taking some reads hands none of them back to
+/// the kernel (a ring of operations that never post `MORE` does so once per
+/// pass), so the next iterator reads their completions again: it must yield
+/// none of them a second time, nor finish with them the reads that took their
+/// slots since. Two reads of `/dev/zero` are taken and the iterator
+/// forgotten; two reads of a socket, which wait for data, take the freed
+/// slots; the next iterator yields the two other reads alone, with the socket
+/// reads still in flight; then the socket reads, with their own bytes.
+#[test]
+fn completions_read_again_after_a_forgotten_iterator_finish_nothing() {
+    let _no_forks = support::no_forks();
+    let mut ring = TypedRing::<ops::Read<Vec<u8>>>::new(8).unwrap();
+    let zero = ring
+        .hold_fd(std::fs::File::open("/dev/zero").unwrap())
+        .unwrap();
+    let mut reads = Vec::new();
+    for _ in 0..4 {
+        reads.push(
+            ring.submit_op(ops::Read::new(zero, vec![7u8; 16], 0))
+                .unwrap(),
+        );
+    }
+    ring.submit_and_wait(4).unwrap();
+    let mut it = ring.completions();
+    let mut taken = Vec::new();
+    for _ in 0..2 {
+        let (key, (n, buf)) = it.next().expect("four reads finished");
+        assert_eq!((n.unwrap(), &buf[..]), (16, &[0u8; 16][..]));
+        taken.push(key);
+    }
+    #[allow(clippy::forget_non_drop, reason = "a user may forget it")]
+    std::mem::forget(it);
+    let (r, mut w) = UnixStream::pair().unwrap();
+    let r = ring.hold_fd(r).unwrap();
+    let waiting: Vec<_> = (0..2)
+        .map(|_| ring.submit_op(ops::Read::new(r, vec![0u8; 2], 0)).unwrap())
+        .collect();
+    ring.submit().unwrap();
+    let order = |k: &uring::owned::OpKey| reads.iter().position(|r| r == k);
+    let mut rest: Vec<_> = ring.completions().map(|(key, _)| key).collect();
+    rest.sort_by_key(order);
+    let mut want: Vec<_> = reads
+        .iter()
+        .filter(|k| !taken.contains(k))
+        .copied()
+        .collect();
+    want.sort_by_key(order);
+    assert_eq!(
+        rest, want,
+        "the two reads not taken, once each, and nothing else"
+    );
+    assert_eq!(ring.in_flight(), 2, "both socket reads still wait");
+    let mut got = Vec::new();
+    for data in [b"ab", b"cd"] {
+        w.write_all(data).unwrap();
+        let (k, (n, buf)) = ring.next_completion().unwrap();
+        assert!(waiting.contains(&k), "a socket read's key");
+        assert_eq!(n.unwrap(), 2);
+        got.push(buf);
+    }
+    got.sort();
+    assert_eq!(got, [b"ab".to_vec(), b"cd".to_vec()]);
+    assert_eq!(ring.in_flight(), 0);
+}
