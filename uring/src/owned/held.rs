@@ -4,7 +4,8 @@
 //! A [`SharedFd`](super::SharedFd) keeps its descriptor open by an `Arc` that
 //! every operation clones and drops: two atomic operations per operation. A
 //! held descriptor lives in the ring's table of held files instead, and an
-//! operation naming it costs one look-up when it is submitted (the table
+//! operation naming it costs one look-up when it is submitted (one compare
+//! when it names the file the last look-up found, as a loop does; the table
 //! records which held file each operation in flight names) and nothing at its
 //! completion. Releasing a held file lists the operations in flight that name
 //! it; it is closed once they have all had their final completions (checked
@@ -22,6 +23,7 @@
 //! operation then works on the descriptor held now, which is open — a stale
 //! handle's logic error, as a stale descriptor number's, but nothing unsound).
 
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -162,6 +164,11 @@ pub(super) struct HeldFiles {
     /// Operations that named held files were leaked (the ring was dropped
     /// while the kernel might still use them): no held file is ever closed.
     leaked: bool,
+    /// The token [`find`](Self::find) last found live (0: none), which it
+    /// then finds again with one compare: a loop names the same file op
+    /// after op. Only a release makes a live token dead (it clears this);
+    /// a hold only makes a free slot live.
+    last: Cell<u64>,
 }
 
 impl HeldFiles {
@@ -172,6 +179,7 @@ impl HeldFiles {
             free: Vec::new(),
             pending: Vec::new(),
             leaked: false,
+            last: Cell::new(0),
         }
     }
 
@@ -238,8 +246,15 @@ impl HeldFiles {
     #[inline]
     pub(super) fn find(&self, token: u64) -> Option<u32> {
         let index = token as u32 & INDEX_MASK;
+        if token == self.last.get() {
+            return Some(index);
+        }
         // The whole token but its tag: the slot's generation and the number.
-        (*self.live.get(index as usize)? == token & !TOKEN_BIT).then_some(index)
+        if *self.live.get(index as usize)? != token & !TOKEN_BIT {
+            return None;
+        }
+        self.last.set(token);
+        Some(index)
     }
 
     /// The slot of the file `token` names (for an operation about to be
@@ -262,6 +277,8 @@ impl HeldFiles {
     /// ([`close_released`](Self::close_released)).
     pub(super) fn release(&mut self, index: u32, ops: Vec<(u32, u64)>) {
         self.live[index as usize] = 0;
+        // It may be the token `find` remembers, dead from now on.
+        self.last.set(0);
         if ops.is_empty() {
             self.close(index);
         } else {
@@ -362,5 +379,34 @@ mod tests {
         assert_eq!(top.token(), u64::MAX);
         assert_eq!(top.key & INDEX_MASK, INDEX_MASK);
         assert_eq!(MAX_HELD_FDS, INDEX_MASK as usize, "slots 0..MAX_HELD_FDS");
+    }
+
+    #[test]
+    fn the_file_found_last_is_found_again_until_it_is_released() {
+        let mut files = HeldFiles::new();
+        let open = || OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+        let (a, b) = (files.hold(open()).unwrap(), files.hold(open()).unwrap());
+        let (ia, ib) = (
+            files.lookup(a.token()).unwrap(),
+            files.lookup(b.token()).unwrap(),
+        );
+        assert_ne!(ia, ib);
+        // Found again, in turn and twice running.
+        for t in [a, a, b, b, a] {
+            assert_eq!(files.find(t.token()), Some(if t == a { ia } else { ib }));
+        }
+        // `a` was found last: released, it is found no more; `b` still is.
+        files.release(ia, Vec::new());
+        assert_eq!(files.find(a.token()), None);
+        assert_eq!(files.find(b.token()), Some(ib));
+        // A new hold takes `a`'s slot at a new generation: the old handle is
+        // still refused, the new one found.
+        let c = files.hold(open()).unwrap();
+        assert_eq!(files.find(c.token()), Some(ia));
+        assert_eq!(files.find(a.token()), None);
+        assert_eq!(files.find(c.token()), Some(ia));
+        files.release(ib, Vec::new());
+        assert_eq!(files.find(b.token()), None);
+        assert!(files.lookup(b.token()).is_err());
     }
 }
