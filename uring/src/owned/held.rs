@@ -23,10 +23,10 @@
 //! operation then works on the descriptor held now, which is open — a stale
 //! handle's logic error, as a stale descriptor number's, but nothing unsound).
 
-use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::DirectFd;
 use crate::error;
@@ -167,8 +167,10 @@ pub(super) struct HeldFiles {
     /// The token [`find`](Self::find) last found live (0: none), which it
     /// then finds again with one compare: a loop names the same file op
     /// after op. Only a release makes a live token dead (it clears this);
-    /// a hold only makes a free slot live.
-    last: Cell<u64>,
+    /// a hold only makes a free slot live. Atomic only to keep the table
+    /// `Sync` (shared look-ups race only to store live tokens): relaxed, it
+    /// is a plain load and store.
+    last: AtomicU64,
 }
 
 impl HeldFiles {
@@ -179,7 +181,7 @@ impl HeldFiles {
             free: Vec::new(),
             pending: Vec::new(),
             leaked: false,
-            last: Cell::new(0),
+            last: AtomicU64::new(0),
         }
     }
 
@@ -246,14 +248,14 @@ impl HeldFiles {
     #[inline]
     pub(super) fn find(&self, token: u64) -> Option<u32> {
         let index = token as u32 & INDEX_MASK;
-        if token == self.last.get() {
+        if token == self.last.load(Relaxed) {
             return Some(index);
         }
         // The whole token but its tag: the slot's generation and the number.
         if *self.live.get(index as usize)? != token & !TOKEN_BIT {
             return None;
         }
-        self.last.set(token);
+        self.last.store(token, Relaxed);
         Some(index)
     }
 
@@ -278,7 +280,7 @@ impl HeldFiles {
     pub(super) fn release(&mut self, index: u32, ops: Vec<(u32, u64)>) {
         self.live[index as usize] = 0;
         // It may be the token `find` remembers, dead from now on.
-        self.last.set(0);
+        self.last.store(0, Relaxed);
         if ops.is_empty() {
             self.close(index);
         } else {
