@@ -333,20 +333,24 @@ impl Ring {
         SubmissionQueue::new(&mut self.raw.sq, flags)
     }
 
-    /// A view of the submission queue going on where an earlier one stopped
-    /// (see [`SubmissionQueue::resume`]).
+    /// A view of the submission queue going on where an earlier one stopped,
+    /// with the fixed fields `parts` kept from a view of it (see
+    /// [`SubmissionQueue::resume`]).
     ///
     /// # Safety
     ///
     /// As for `SubmissionQueue::resume`: `limit` is the `limit()` of a view of
     /// this ring's queue (or [`sq_tail`](Self::sq_tail)), and since then the
-    /// tail has moved only by pushes: no submit of an `SQ_REWIND` ring, no
-    /// resize.
+    /// tail has moved only by pushes: no submit of an `SQ_REWIND` ring; and
+    /// the ring was not resized since the view `parts` are of was made.
     #[inline(always)]
-    pub(crate) unsafe fn submission_resumed(&mut self, limit: u32) -> SubmissionQueue<'_> {
-        let flags = self.raw.flags;
+    pub(crate) unsafe fn submission_resumed(
+        &mut self,
+        parts: crate::squeue::SqParts,
+        limit: u32,
+    ) -> SubmissionQueue<'_> {
         // SAFETY: the caller's contract.
-        unsafe { SubmissionQueue::resume(&mut self.raw.sq, flags, limit) }
+        unsafe { SubmissionQueue::resume(&mut self.raw.sq, parts, limit) }
     }
 
     /// The submission queue's tail as this crate moves it (`sq.sqe_tail`):

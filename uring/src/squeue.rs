@@ -109,6 +109,21 @@ pub struct SubmissionQueue<'a> {
     limit: u32,
 }
 
+/// A submission queue's fixed fields, kept by a caller that makes view after
+/// view of it ([`SubmissionQueue::resume`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SqParts {
+    sqes: *mut sys::io_uring_sqe,
+    mask: u32,
+    flags: u32,
+}
+
+// SAFETY: an address and two numbers: nothing is reached through `sqes` but by
+// a view, which borrows its ring mutably (`resume`), on whatever thread has it.
+unsafe impl Send for SqParts {}
+// SAFETY: as for `Send`: a shared `SqParts` reaches nothing.
+unsafe impl Sync for SqParts {}
+
 impl<'a> SubmissionQueue<'a> {
     #[inline(always)]
     pub(crate) fn new(sq: &'a mut sys::io_uring_sq, flags: u32) -> SubmissionQueue<'a> {
@@ -124,24 +139,46 @@ impl<'a> SubmissionQueue<'a> {
 
     /// A view that goes on where an earlier view of the same queue stopped:
     /// `limit` is that view's [`limit`](Self::limit), so its known free slots
-    /// need no new look at the kernel's head.
+    /// need no new look at the kernel's head; `parts` are the fixed fields of
+    /// a view of the queue ([`parts`](Self::parts)), so that only the tail is
+    /// loaded from the ring (a caller that makes view after view keeps them).
     ///
     /// # Safety
     ///
     /// `limit` is the `limit()` of a view of `sq` (or `sq.sqe_tail`), and
     /// since that view was made the tail has moved only by pushes of views of
     /// `sq`: it was not reset (as a submit of an `SQ_REWIND` ring resets it),
-    /// nor was the ring resized.
+    /// nor was the ring resized since the view `parts` came from was made.
     #[inline(always)]
     pub(crate) unsafe fn resume(
         sq: &'a mut sys::io_uring_sq,
-        flags: u32,
+        parts: SqParts,
         limit: u32,
     ) -> SubmissionQueue<'a> {
-        let mut view = SubmissionQueue::new(sq, flags);
-        debug_assert!(limit.wrapping_sub(view.tail) <= view.sq.ring_entries);
-        view.limit = limit;
-        view
+        debug_assert!(
+            parts.sqes == sq.sqes && parts.mask == sq.ring_mask,
+            "parts of this queue, not resized since"
+        );
+        debug_assert!(limit.wrapping_sub(sq.sqe_tail) <= sq.ring_entries);
+        SubmissionQueue {
+            sqes: parts.sqes,
+            tail: sq.sqe_tail,
+            mask: parts.mask,
+            flags: parts.flags,
+            limit,
+            sq,
+        }
+    }
+
+    /// The view's fixed fields (they change only when the ring is resized),
+    /// for [`resume`](Self::resume).
+    #[inline(always)]
+    pub(crate) fn parts(&self) -> SqParts {
+        SqParts {
+            sqes: self.sqes,
+            mask: self.mask,
+            flags: self.flags,
+        }
     }
 
     /// Where this view's known free slots end, for [`resume`](Self::resume).
@@ -525,7 +562,7 @@ mod tests {
             // SAFETY: the fake ring's memory is ours and outlives the view;
             // nothing reads these entries as I/O.
             unsafe { sq.push(&sqe(0)) }.unwrap();
-            let limit = sq.limit();
+            let (limit, parts) = (sq.limit(), sq.parts());
             assert_eq!(limit, start.wrapping_add(4), "one look: four free");
             // The "kernel" consumes that entry; the old limit still holds (one
             // slot fewer than the head now allows).
@@ -535,13 +572,13 @@ mod tests {
             for k in 1..4u32 {
                 // SAFETY: `limit` is the last view's, and only pushes moved
                 // the tail since.
-                let mut sq = unsafe { SubmissionQueue::resume(&mut f.sq, 0, limit) };
+                let mut sq = unsafe { SubmissionQueue::resume(&mut f.sq, parts, limit) };
                 // SAFETY: as above.
                 unsafe { sq.push(&sqe(k as u64)) }.unwrap();
                 assert_eq!(sq.limit(), limit, "no new look while slots are known free");
             }
             // SAFETY: as above.
-            let mut sq = unsafe { SubmissionQueue::resume(&mut f.sq, 0, limit) };
+            let mut sq = unsafe { SubmissionQueue::resume(&mut f.sq, parts, limit) };
             // SAFETY: as above.
             unsafe { sq.push(&sqe(4)) }.unwrap();
             assert_eq!(sq.limit(), start.wrapping_add(5), "the head read again");

@@ -504,10 +504,12 @@ impl<T: Op> TypedRing<T> {
             .cq_cursor()
             .expect("a TypedRing is set up with 16-byte completions");
         let sq_limit = self.ring.sq_tail();
+        let sq_parts = self.ring.submission().parts();
         TypedCompletions {
             ring: self,
             cursor,
             sq_limit,
+            sq_parts,
         }
     }
 
@@ -995,6 +997,9 @@ pub struct TypedCompletions<'a, T: Op> {
     /// [`submit_op`](Self::submit_op)'s last push end (the tail before it:
     /// none known).
     sq_limit: u32,
+    /// The submission queue's fixed fields, for `submit_op`'s views: kept
+    /// here, they are not loaded through the ring at every push.
+    sq_parts: crate::squeue::SqParts,
 }
 
 impl<T: Op> TypedCompletions<'_, T> {
@@ -1080,12 +1085,13 @@ impl<T: Op> TypedCompletions<'_, T> {
         // SAFETY: `sq_limit` is the limit of the last view made here, or the
         // tail when this iterator was made; the iterator has borrowed the ring
         // mutably since, so only these views moved the tail, and the one path
-        // that submits (below) sets `sq_limit` to the tail again after. A
+        // that submits (below) sets `sq_limit` to the tail again after.
+        // `sq_parts` are of a view made when this iterator was, and a
         // `TypedRing` never resizes its ring. Nothing between a push and the
         // store of its view's limit can unwind (after the push, `try_push`
         // only writes the slot), so a caller who catches a panic here still
         // finds `sq_limit` in step with the tail.
-        let sq = unsafe { ring.submission_resumed(self.sq_limit) };
+        let sq = unsafe { ring.submission_resumed(self.sq_parts, self.sq_limit) };
         let mut batch = Batch {
             sq,
             slots,
