@@ -20,7 +20,9 @@ pub(super) const GEN_MASK: u64 = (1 << GEN_BITS) - 1;
 /// generation's low bits and the slot.
 #[inline(always)]
 pub(super) fn user_data(slot: u32, generation: u64) -> u64 {
-    TAG_OWNED | (generation & GEN_MASK) << 32 | slot as u64
+    // The high half made in 32 bits: the tag is an immediate there.
+    let high = generation as u32 & GEN_MASK as u32 | (TAG_OWNED >> 32) as u32;
+    u64::from(high) << 32 | u64::from(slot)
 }
 
 /// What [`user_data`] made `ud` of: the slot and the generation's low bits;

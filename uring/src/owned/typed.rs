@@ -1128,12 +1128,11 @@ impl<T: Op> Iterator for TypedCompletions<'_, T> {
                 }
                 return None;
             };
-            // Not an operation's (a cancellation's): nothing to do.
-            let Some((slot, gen_low)) = owned_slot(cqe.user_data()) else {
-                continue;
-            };
             if T::posts_more(Token(())) && cqe.is_more() {
-                self.ring.slots.more(slot, gen_low, &cqe);
+                // Not an operation's (a cancellation's): nothing to do.
+                if let Some((slot, gen_low)) = owned_slot(cqe.user_data()) {
+                    self.ring.slots.more(slot, gen_low, &cqe);
+                }
                 continue;
             }
             // The operation completes where it lies in its slot: read out
@@ -1143,8 +1142,11 @@ impl<T: Op> Iterator for TypedCompletions<'_, T> {
                 // frees, valid, given up to this call alone.
                 unsafe { T::complete_at(op, &cqe, Token(())) }
             };
-            // None only for an entry this ring did not make, which cannot be.
-            let Some((generation, out)) = self.ring.slots.take_with(slot, gen_low, complete) else {
+            // None for a cancellation's completion, and for one read again
+            // after a forgotten iterator (its slot was freed).
+            let Some((slot, generation, out)) =
+                self.ring.slots.take_with(cqe.user_data(), complete)
+            else {
                 continue;
             };
             let key = OpKey {

@@ -7,7 +7,10 @@ use core::mem::MaybeUninit;
 use crate::cqueue::Cqe;
 use crate::owned::Op;
 use crate::owned::slab::{NO_FILE, NO_SLOT};
-use crate::owned::table::GEN_MASK;
+use crate::owned::table::{GEN_MASK, TAG_OWNED};
+
+/// `TAG_OWNED` in the high half of a user data.
+const TAG_HIGH: u32 = (TAG_OWNED >> 32) as u32;
 
 /// One slot: free, or holding an operation the kernel may still use.
 struct Slot<T> {
@@ -120,25 +123,29 @@ impl<T: Op> Slots<T> {
         self.in_flight += 1;
     }
 
-    /// The operation in flight at `index` whose generation's low bits are
-    /// `gen_low` (what a completion's user data says), given up to
-    /// `complete` where it lies (which reads it out: the slot is free again,
-    /// and never reads it), with its whole generation and what `complete`
-    /// returned. `None` for any other slot (`complete` is not called).
+    /// The operation in flight that the user data `ud` names (slot and
+    /// generation, as [`user_data`](crate::owned::table::user_data) made it),
+    /// given up to `complete` where it lies (which reads it out: the slot is
+    /// free again, and never reads it), with its slot, its whole generation
+    /// and what `complete` returned. `None` for user data that names no
+    /// operation in flight (`complete` is not called): without `TAG_OWNED`
+    /// (or with `TAG_INTERNAL`), or naming a slot not of that generation.
     #[inline(always)]
     pub(super) fn take_with<R>(
         &mut self,
-        index: u32,
-        gen_low: u64,
+        ud: u64,
         complete: impl FnOnce(*mut T) -> R,
-    ) -> Option<(u64, R)> {
+    ) -> Option<(u32, u64, R)> {
+        let index = ud as u32;
         let free = self.free;
         let slot = self.slots.get_mut(index as usize)?;
-        // A free slot's generation is even, `gen_low` odd: completions reach
-        // here only with user data `TAG_OWNED` marks, which only this ring's
-        // operations' entries carry (a `MSG_RING` message cannot), each made
-        // from its slot's generation while busy. So a free slot never matches.
-        if slot.generation & GEN_MASK != gen_low {
+        // The user data's high half is `TAG_OWNED`'s bit, `TAG_INTERNAL`'s,
+        // then the generation's low bits: one compare checks all three.
+        // Only this ring's operations' entries carry `TAG_OWNED` (a
+        // `MSG_RING` message cannot), each made from its slot's generation
+        // while busy; a free slot's generation is even, a busy one's odd, so
+        // a free slot never matches.
+        if (slot.generation as u32 & GEN_MASK as u32) ^ (ud >> 32) as u32 != TAG_HIGH {
             return None;
         }
         let generation = slot.generation;
@@ -147,7 +154,7 @@ impl<T: Op> Slots<T> {
         let op = slot.op.as_mut_ptr();
         self.free = index;
         self.in_flight -= 1;
-        Some((generation, complete(op)))
+        Some((index, generation, complete(op)))
     }
 
     /// The operation in flight at `index` of `gen_low` (as for
