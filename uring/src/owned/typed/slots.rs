@@ -82,9 +82,16 @@ impl<T: Op> Slots<T> {
         (index, generation)
     }
 
+    /// Adds a free slot. `extern "C"`, so that it cannot unwind (a panic in
+    /// it aborts): it runs between an operation's arrival and its move into
+    /// a slot, and a call that may unwind there gives the caller a clean-up
+    /// path dropping the operation, which keeps the operation in memory on
+    /// the way in (measured: 5 instructions more per re-armed read). Nothing
+    /// here panics but on a guard no ring reaches and a failed allocation
+    /// (which aborts anyway).
     #[cold]
     #[inline(never)]
-    fn grow(&mut self) {
+    extern "C" fn grow(&mut self) {
         // Slot numbers stay below NO_SLOT (the last one is never used): a
         // process cannot have four billion operations of one ring in flight
         // (the kernel's queues are at most 2^15 and 2^20 entries long, and
