@@ -489,34 +489,17 @@ impl Slab {
     /// held file it names ([`NO_FILE`] for none), which [`files`](Self::files)
     /// holds: recorded, so that releasing the file waits for the operation.
     ///
-    /// # Panics
-    ///
-    /// With 2^32 - 1 slots in use (before `op` enters the table).
+    /// Aborts the process with 2^32 - 1 slots in use (before `op` enters the
+    /// table), which no ring reaches: the kernel's queues hold far fewer.
     #[inline(always)]
     pub(super) fn insert<T: Op>(&mut self, op: T, file: u32) -> (u32, u64) {
         let vt = vtable::<T>();
-        let slot = if self.free != NO_SLOT {
-            self.free
-        } else {
-            let slot = u32::try_from(self.slots.len())
-                .ok()
-                .filter(|&s| s != NO_SLOT)
-                .expect("fewer than 2^32 - 1 operations in the table");
-            self.slots.push(Slot {
-                // Bumped below to 0 for its first use.
-                generation: u64::MAX,
-                op_type: TypeId::of::<()>(),
-                next: NO_SLOT,
-                prev: NO_SLOT,
-                state: State::Free,
-                cqe: Cqe::ZERO,
-                op: Storage::empty(),
-            });
-            self.free = slot;
-            slot
-        };
-        // SAFETY: `slot` is the free list's head (a slot of the table) or was
-        // just pushed.
+        if self.free == NO_SLOT {
+            self.grow();
+        }
+        let slot = self.free;
+        // SAFETY: `slot` is the free list's head: a slot of the table (one
+        // `take` freed, or `grow` pushed just now).
         self.free = unsafe { self.at(slot) }.next;
         // SAFETY: as above.
         let s = unsafe { self.at(slot) };
@@ -532,6 +515,33 @@ impl Slab {
         let generation = s.generation;
         self.in_flight += 1;
         (slot, generation)
+    }
+
+    /// Adds a free slot, the free list's head (which was empty). `extern
+    /// "C"`, so that it cannot unwind (a panic in it aborts): it runs between
+    /// an operation's arrival and its move into a slot, and a call that may
+    /// unwind there gives the caller a clean-up path dropping the operation,
+    /// which keeps the operation in memory on the way in. Nothing here panics
+    /// but on a guard no ring reaches and a failed allocation (which aborts
+    /// anyway).
+    #[cold]
+    #[inline(never)]
+    extern "C" fn grow(&mut self) {
+        let slot = u32::try_from(self.slots.len())
+            .ok()
+            .filter(|&s| s != NO_SLOT)
+            .expect("fewer than 2^32 - 1 operations in the table");
+        self.slots.push(Slot {
+            // Bumped at its first use to 0.
+            generation: u64::MAX,
+            op_type: TypeId::of::<()>(),
+            next: NO_SLOT,
+            prev: NO_SLOT,
+            state: State::Free,
+            cqe: Cqe::ZERO,
+            op: Storage::empty(),
+        });
+        self.free = slot;
     }
 
     /// Records that the operation just inserted in `slot` names held file
