@@ -6,6 +6,7 @@
  *
  *   bench nop  <batch> <default|defer|regfd> <ops>
  *   bench nop-floor <batch> <default|defer|regfd> <ops>
+ *   bench nop-bare <batch> <default|defer|regfd> <ops>
  *   bench read <qd> <default|defer|regfd> <ops> <file>
  *   bench read-fixed <qd> <default|defer|regfd> <ops> <file>
  *
@@ -13,6 +14,8 @@
  * (io_uring_register_files, IOSQE_FIXED_FILE): no file reference per read.
  * `nop-floor` is `nop` with no user-space work per NOP beyond what the kernel
  * needs (see bench_nop_floor): the bound on what any binding's NOP can gain.
+ * `nop-bare` is `nop` as a bare loop that writes each entry and reads each
+ * result itself, with no library call per NOP (see bench_nop_bare).
  *
  * Prints one line: `ops_per_sec <float>`.
  */
@@ -150,6 +153,60 @@ static double bench_nop_floor(unsigned batch, const char *mode, uint64_t ops)
 	return done / start;
 }
 
+/*
+ * nop-bare: the NOPs of `nop` as a bare loop does them: per NOP only what a
+ * program that builds each entry and looks at each completion must do. The
+ * entry is written in its slot of the queue (64 bytes: the opcode, the user
+ * data, the rest zero) and its completion's result read; once per batch, as
+ * in nop-floor, one store of the tail, one io_uring_enter, one store of the
+ * head. No library call, no check of room (the queue holds a batch), nothing
+ * kept per NOP. Between nop-floor (no work per NOP) and any binding, which
+ * does at least this.
+ */
+static double bench_nop_bare(unsigned batch, const char *mode, uint64_t ops)
+{
+	struct io_uring ring;
+	unsigned i, flags = IORING_ENTER_GETEVENTS, sq_tail, cq_head, sq_mask, cq_mask;
+	uint64_t done = 0;
+	double start;
+
+	setup(&ring, batch < 8 ? 8 : batch, mode);
+	if (!strcmp(mode, "regfd"))
+		flags |= IORING_ENTER_REGISTERED_RING;
+	sq_tail = *ring.sq.ktail;
+	cq_head = *ring.cq.khead;
+	sq_mask = ring.sq.ring_mask;
+	cq_mask = ring.cq.ring_mask;
+	start = now();
+	while (done < ops) {
+		int ret;
+
+		for (i = 0; i < batch; i++) {
+			struct io_uring_sqe *sqe = &ring.sq.sqes[(sq_tail + i) & sq_mask];
+
+			memset(sqe, 0, sizeof(*sqe));
+			sqe->opcode = IORING_OP_NOP;
+			sqe->user_data = i;
+		}
+		sq_tail += batch;
+		io_uring_smp_store_release(ring.sq.ktail, sq_tail);
+		ret = io_uring_enter(ring.enter_ring_fd, batch, batch, flags, NULL);
+		if (ret != (int)batch)
+			die("io_uring_enter", ret < 0 ? ret : EAGAIN);
+		if (io_uring_smp_load_acquire(ring.cq.ktail) - cq_head < batch)
+			die("fewer completions than NOPs", EAGAIN);
+		for (i = 0; i < batch; i++)
+			if (ring.cq.cqes[(cq_head + i) & cq_mask].res != 0)
+				die("NOP", -ring.cq.cqes[(cq_head + i) & cq_mask].res);
+		cq_head += batch;
+		io_uring_smp_store_release(ring.cq.khead, cq_head);
+		done += batch;
+	}
+	start = now() - start;
+	io_uring_queue_exit(&ring);
+	return done / start;
+}
+
 /* xorshift64: the same sequence in the Rust benchmark. */
 static uint64_t next_rand(uint64_t *s)
 {
@@ -234,12 +291,14 @@ int main(int argc, char **argv)
 		rate = bench_nop(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10));
 	else if (argc == 5 && !strcmp(argv[1], "nop-floor"))
 		rate = bench_nop_floor(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10));
+	else if (argc == 5 && !strcmp(argv[1], "nop-bare"))
+		rate = bench_nop_bare(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10));
 	else if (argc == 6 && !strcmp(argv[1], "read"))
 		rate = bench_read(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10), argv[5]);
 	else if (argc == 6 && !strcmp(argv[1], "read-fixed"))
 		rate = bench_read_fixed(atoi(argv[2]), argv[3], strtoull(argv[4], NULL, 10), argv[5]);
 	else {
-		fprintf(stderr, "usage: bench nop|nop-floor <batch> <default|defer|regfd> <ops>\n"
+		fprintf(stderr, "usage: bench nop|nop-floor|nop-bare <batch> <default|defer|regfd> <ops>\n"
 				"       bench read|read-fixed <qd> <default|defer|regfd> <ops> <file>\n");
 		return 2;
 	}

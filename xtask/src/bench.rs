@@ -33,7 +33,9 @@
 //!   (`bench read-fixed`), their like-for-like counterpart. Each NOP case also
 //!   runs the kernel floor (`bench nop-floor`: entries written once, no user-space
 //!   work per NOP but the tail, the enter and the head), the most any binding's
-//!   NOP can gain on C's.
+//!   NOP can gain on C's, and a bare loop (`bench nop-bare`: each entry written
+//!   and each result read in place, no library call), the most a binding that
+//!   builds its entries can gain.
 //! * Echo: servers, one thread each, written the way each project's own examples
 //!   write them: C liburing (`xtask/bench/echo.c`), `monoio` and `tokio-uring`
 //!   (`peer-echo`), `uring/examples/echo_server.rs` and, for the async layer,
@@ -238,7 +240,9 @@ fn program_case(
 
 /// NOPs at batch 1, 8, 32 and 128 on default and `DEFER_TASKRUN` rings, beside
 /// the C program's `nop-floor` (no user-space work per NOP but the kernel's
-/// needs: the most any binding can gain on C); and at batch 1
+/// needs: the most any binding can gain on C) and `nop-bare` (each entry
+/// written and each result read by a bare loop, no library: the most a
+/// binding that builds its entries can gain); and at batch 1
 /// through the safe layer (`nop-owned`), plainly and entering through a registered ring
 /// descriptor (`regfd`, IORING_REGISTER_RING_FDS) on every side that has it (the
 /// io-uring peer has no such mode).
@@ -260,6 +264,13 @@ fn nop_cases(progs: &Programs, quick: bool) -> Vec<Case> {
             case.contenders.push(Contender {
                 name: "kernel floor",
                 how: How::Bench(progs.c.clone(), floor),
+            });
+            // A bare loop: each entry written and each result read, no library.
+            let mut bare = args(batch, mode, ops);
+            bare[0] = "nop-bare".to_string();
+            case.contenders.push(Contender {
+                name: "bare loop",
+                how: How::Bench(progs.c.clone(), bare),
             });
             cases.push(case);
         }
@@ -1095,6 +1106,11 @@ mod tests {
                     "kernel floor",
                     Path::new("/c"),
                     vec!["nop-floor", "8", "defer", "1000000"]
+                ),
+                (
+                    "bare loop",
+                    Path::new("/c"),
+                    vec!["nop-bare", "8", "defer", "1000000"]
                 ),
             ]
         );

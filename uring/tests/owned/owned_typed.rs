@@ -1427,8 +1427,7 @@ fn debug_output_names_the_op_type() {
 }
 
 /// A ring moves to another thread with what it holds (its operations are
-/// `Send`), as `close` on another thread above needs; its completions
-/// iterator moves too (it keeps where the submission queue's entries are).
+/// `Send`), as `close` on another thread above needs.
 #[test]
 fn a_typed_ring_is_send() {
     fn send<T: Send>(_: &T) {}
@@ -1443,31 +1442,6 @@ fn a_typed_ring_is_send() {
         .join()
         .unwrap();
     assert_eq!((n.unwrap(), &buf[..]), (6, &[0u8; 6][..]));
-    // Its iterator goes with a borrow of it, to a scoped thread.
-    let mut ring = TypedRing::<ops::Read<Vec<u8>>>::new(4).unwrap();
-    let zero = ring
-        .hold_fd(std::fs::File::open("/dev/zero").unwrap())
-        .unwrap();
-    ring.submit_op(ops::Read::new(zero, vec![5u8; 3], 0))
-        .unwrap();
-    ring.submit_and_wait(1).unwrap();
-    let mut done = ring.completions();
-    send(&done);
-    let n = std::thread::scope(|s| {
-        s.spawn(|| {
-            let (_, (n, _)) = done.next().expect("the read finished");
-            // The iterator queues the next read on that thread too.
-            done.submit_op(ops::Read::new(zero, vec![1u8; 2], 0))
-                .unwrap();
-            n.unwrap()
-        })
-        .join()
-        .unwrap()
-    });
-    drop(done);
-    assert_eq!(n, 3);
-    let (_, (n, buf)) = ring.next_completion().unwrap();
-    assert_eq!((n.unwrap(), &buf[..]), (2, &[0u8; 2][..]));
 }
 
 /// A `SINGLE_ISSUER` ring whose thread has exited, closed elsewhere with a

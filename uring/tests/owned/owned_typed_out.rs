@@ -270,3 +270,35 @@ fn completions_read_again_after_a_forgotten_iterator_finish_nothing() {
     assert_eq!(got, [b"ab".to_vec(), b"cd".to_vec()]);
     assert_eq!(ring.in_flight(), 0);
 }
+
+/// A ring's completions iterator goes to another thread with a borrow of the
+/// ring (it keeps where the submission queue's entries are, and queues the
+/// next read there).
+#[test]
+fn the_completions_iterator_is_send() {
+    fn send<T: Send>(_: &T) {}
+    let mut ring = TypedRing::<ops::Read<Vec<u8>>>::new(4).unwrap();
+    let zero = ring
+        .hold_fd(std::fs::File::open("/dev/zero").unwrap())
+        .unwrap();
+    ring.submit_op(ops::Read::new(zero, vec![5u8; 3], 0))
+        .unwrap();
+    ring.submit_and_wait(1).unwrap();
+    let mut done = ring.completions();
+    send(&done);
+    let n = std::thread::scope(|s| {
+        s.spawn(|| {
+            let (_, (n, _)) = done.next().expect("the read finished");
+            // The iterator queues the next read on that thread too.
+            done.submit_op(ops::Read::new(zero, vec![1u8; 2], 0))
+                .unwrap();
+            n.unwrap()
+        })
+        .join()
+        .unwrap()
+    });
+    drop(done);
+    assert_eq!(n, 3);
+    let (_, (n, buf)) = ring.next_completion().unwrap();
+    assert_eq!((n.unwrap(), &buf[..]), (2, &[0u8; 2][..]));
+}
