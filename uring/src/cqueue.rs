@@ -527,10 +527,8 @@ impl CqCursor {
     #[inline(always)]
     pub(crate) unsafe fn consume(&mut self, cq: &sys::io_uring_cq) {
         self.head = self.head.wrapping_add(1);
-        // SAFETY: khead points into the mapping; we are its only writer (the
-        // caller's contract), and the release orders the read of the entry
-        // before the kernel's reuse of the slot.
-        unsafe { atomic(cq.khead) }.store(self.head, Ordering::Release);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { self.publish(cq) };
     }
 
     /// The next posted completion of `cq`, read but not handed back yet: the
@@ -567,7 +565,9 @@ impl CqCursor {
     /// As for [`next`](Self::next).
     #[inline(always)]
     pub(crate) unsafe fn publish(&mut self, cq: &sys::io_uring_cq) {
-        // SAFETY: as in `consume`.
+        // SAFETY: khead points into the mapping; we are its only writer (the
+        // caller's contract), and the release orders the reads of the entries
+        // before the kernel's reuse of their slots.
         unsafe { atomic(cq.khead) }.store(self.head, Ordering::Release);
     }
 
