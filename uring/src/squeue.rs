@@ -110,7 +110,8 @@ pub struct SubmissionQueue<'a> {
     limit: u32,
 }
 
-/// Copies `sqe` into the queue's slot `dst` as eight words, each read as it may
+/// Copies `sqe` into the queue's slot `dst` (every 64-byte entry a view
+/// writes goes through here) as eight words, each read as it may
 /// be (a union field the builder did not set is left as it was: the words are
 /// `MaybeUninit`). Not one 64-byte copy: the compiler then kept the all-zero
 /// tail of a freshly built entry in a stack temporary that it zeroed and copied
@@ -298,11 +299,11 @@ impl<'a> SubmissionQueue<'a> {
     unsafe fn write64(&mut self, tail: u32, sqe: &Sqe) {
         let shift = (self.flags & sys::IORING_SETUP_SQE128 != 0) as u32;
         let slot = self.slot(tail, shift);
-        // SAFETY: the slot is inside the sqes mapping and free: the kernel has
-        // consumed it (head is past it) and it is not part of the queued batch.
-        // The source is a distinct, valid 64-byte value.
+        // SAFETY: the slot is inside the sqes mapping, free (the kernel has
+        // consumed it: head is past it, and it is not part of the queued batch)
+        // and aligned to 64; the source is a distinct 64-byte value.
         unsafe {
-            core::ptr::copy_nonoverlapping(sqe.as_raw(), slot, 1);
+            copy_entry(sqe, slot);
             if shift != 0 {
                 core::ptr::write_bytes(slot.add(1), 0, 1);
             }
@@ -350,8 +351,8 @@ impl<'a> SubmissionQueue<'a> {
         // SAFETY: the slot for `tail` is inside the sqes mapping (`slot` masks the
         // index) and free: `tail` is before `limit`, so consumed by the kernel and
         // not queued; on this ring (neither SQE128 nor SQE_MIXED) an entry is
-        // exactly one 64-byte slot, aligned to 64. The source is a distinct,
-        // valid 64-byte value aligned to 8 (asserted below).
+        // exactly one 64-byte slot, aligned to 64. The source is a distinct
+        // 64-byte value.
         unsafe { copy_entry(sqe, self.slot(self.tail, 0)) };
         self.advance(1);
         Ok(())
@@ -399,7 +400,7 @@ impl<'a> SubmissionQueue<'a> {
         for sqe in sqes {
             // SAFETY: as in `push`: the sqes.len() slots from `tail` on are before
             // `limit`.
-            unsafe { core::ptr::copy_nonoverlapping(sqe.as_raw(), self.slot(tail, 0), 1) };
+            unsafe { copy_entry(sqe, self.slot(tail, 0)) };
             tail = tail.wrapping_add(1);
         }
         self.advance(sqes.len() as u32);
