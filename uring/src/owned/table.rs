@@ -25,6 +25,14 @@ pub(super) fn user_data(slot: u32, generation: u64) -> u64 {
     u64::from(high) << 32 | u64::from(slot)
 }
 
+/// Whether `ud` is the [`user_data`] of an operation of `generation` (at the
+/// slot `ud as u32`): its high half is `TAG_OWNED`'s bit, `TAG_INTERNAL`'s
+/// (clear), then the generation's low bits, so one compare checks all three.
+#[inline(always)]
+pub(super) fn names_generation(ud: u64, generation: u64) -> bool {
+    (ud >> 32) as u32 == generation as u32 & GEN_MASK as u32 | (TAG_OWNED >> 32) as u32
+}
+
 /// What [`user_data`] made `ud` of: the slot and the generation's low bits;
 /// `None` for a user data without `TAG_OWNED` (not the table's).
 #[inline(always)]

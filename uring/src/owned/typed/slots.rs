@@ -7,10 +7,7 @@ use core::mem::MaybeUninit;
 use crate::cqueue::Cqe;
 use crate::owned::Op;
 use crate::owned::slab::{NO_FILE, NO_SLOT};
-use crate::owned::table::{GEN_MASK, TAG_OWNED};
-
-/// `TAG_OWNED` in the high half of a user data.
-const TAG_HIGH: u32 = (TAG_OWNED >> 32) as u32;
+use crate::owned::table::{GEN_MASK, names_generation};
 
 /// One slot: free, or holding an operation the kernel may still use.
 struct Slot<T> {
@@ -146,13 +143,11 @@ impl<T: Op> Slots<T> {
         let index = ud as u32;
         let free = self.free;
         let slot = self.slots.get_mut(index as usize)?;
-        // The user data's high half is `TAG_OWNED`'s bit, `TAG_INTERNAL`'s,
-        // then the generation's low bits: one compare checks all three.
         // Only this ring's operations' entries carry `TAG_OWNED` (a
         // `MSG_RING` message cannot), each made from its slot's generation
         // while busy; a free slot's generation is even, a busy one's odd, so
         // a free slot never matches.
-        if (slot.generation as u32 & GEN_MASK as u32) ^ (ud >> 32) as u32 != TAG_HIGH {
+        if !names_generation(ud, slot.generation) {
             return None;
         }
         let generation = slot.generation;
