@@ -110,14 +110,23 @@ static double bench_nop(unsigned batch, const char *mode, uint64_t ops)
  * kernel needs to see. The entries are written once, before the clock starts:
  * the kernel only reads an entry, and slot i of the queue is entry i (without
  * an index array, or with the identity one liburing sets up), so the same
- * entries serve every batch. A
- * batch is then one store of the queue's tail, one io_uring_enter that
- * submits the batch and waits for all of it, and one store of the completion
- * head (results are counted, not read one by one). No binding can spend less
- * per NOP: this program's rate over C's is the most any library's NOP can gain
- * on C's in the same run.
+ * entries serve every batch. A batch is then one store of the queue's tail,
+ * one io_uring_enter that submits the batch and waits for all of it, and one
+ * store of the completion head (results are counted, not read one by one). No
+ * binding can spend less per NOP: this program's rate over C's is the most any
+ * library's NOP can gain on C's in the same run.
+ *
+ * nop-bare (`bare`): the same loop doing per NOP only what a program that
+ * builds each entry and looks at each completion must do: the entry written in
+ * its slot (64 bytes: the opcode, the user data, the rest zero) and its
+ * completion's result read. No library call, no check of room (the queue holds
+ * a batch), nothing kept per NOP. Between nop-floor and any binding, which
+ * does at least this.
+ *
+ * Always inlined into its two callers, each with a constant `bare`.
  */
-static double bench_nop_floor(unsigned batch, const char *mode, uint64_t ops)
+static inline __attribute__((always_inline)) double
+nop_loop(unsigned batch, const char *mode, uint64_t ops, const int bare)
 {
 	struct io_uring ring;
 	unsigned i, flags = IORING_ENTER_GETEVENTS, sq_tail, cq_head;
@@ -125,9 +134,11 @@ static double bench_nop_floor(unsigned batch, const char *mode, uint64_t ops)
 	double start;
 
 	setup(&ring, batch < 8 ? 8 : batch, mode);
-	for (i = 0; i < ring.sq.ring_entries; i++) {
-		io_uring_prep_nop(&ring.sq.sqes[i]);
-		ring.sq.sqes[i].user_data = i;
+	if (!bare) {
+		for (i = 0; i < ring.sq.ring_entries; i++) {
+			io_uring_prep_nop(&ring.sq.sqes[i]);
+			ring.sq.sqes[i].user_data = i;
+		}
 	}
 	if (!strcmp(mode, "regfd"))
 		flags |= IORING_ENTER_REGISTERED_RING;
@@ -137,52 +148,8 @@ static double bench_nop_floor(unsigned batch, const char *mode, uint64_t ops)
 	while (done < ops) {
 		int ret;
 
-		sq_tail += batch;
-		io_uring_smp_store_release(ring.sq.ktail, sq_tail);
-		ret = io_uring_enter(ring.enter_ring_fd, batch, batch, flags, NULL);
-		if (ret != (int)batch)
-			die("io_uring_enter", ret < 0 ? ret : EAGAIN);
-		if (io_uring_smp_load_acquire(ring.cq.ktail) - cq_head < batch)
-			die("fewer completions than NOPs", EAGAIN);
-		cq_head += batch;
-		io_uring_smp_store_release(ring.cq.khead, cq_head);
-		done += batch;
-	}
-	start = now() - start;
-	io_uring_queue_exit(&ring);
-	return done / start;
-}
-
-/*
- * nop-bare: the NOPs of `nop` as a bare loop does them: per NOP only what a
- * program that builds each entry and looks at each completion must do. The
- * entry is written in its slot of the queue (64 bytes: the opcode, the user
- * data, the rest zero) and its completion's result read; once per batch, as
- * in nop-floor, one store of the tail, one io_uring_enter, one store of the
- * head. No library call, no check of room (the queue holds a batch), nothing
- * kept per NOP. Between nop-floor (no work per NOP) and any binding, which
- * does at least this.
- */
-static double bench_nop_bare(unsigned batch, const char *mode, uint64_t ops)
-{
-	struct io_uring ring;
-	unsigned i, flags = IORING_ENTER_GETEVENTS, sq_tail, cq_head, sq_mask, cq_mask;
-	uint64_t done = 0;
-	double start;
-
-	setup(&ring, batch < 8 ? 8 : batch, mode);
-	if (!strcmp(mode, "regfd"))
-		flags |= IORING_ENTER_REGISTERED_RING;
-	sq_tail = *ring.sq.ktail;
-	cq_head = *ring.cq.khead;
-	sq_mask = ring.sq.ring_mask;
-	cq_mask = ring.cq.ring_mask;
-	start = now();
-	while (done < ops) {
-		int ret;
-
-		for (i = 0; i < batch; i++) {
-			struct io_uring_sqe *sqe = &ring.sq.sqes[(sq_tail + i) & sq_mask];
+		for (i = 0; bare && i < batch; i++) {
+			struct io_uring_sqe *sqe = &ring.sq.sqes[(sq_tail + i) & ring.sq.ring_mask];
 
 			memset(sqe, 0, sizeof(*sqe));
 			sqe->opcode = IORING_OP_NOP;
@@ -195,9 +162,12 @@ static double bench_nop_bare(unsigned batch, const char *mode, uint64_t ops)
 			die("io_uring_enter", ret < 0 ? ret : EAGAIN);
 		if (io_uring_smp_load_acquire(ring.cq.ktail) - cq_head < batch)
 			die("fewer completions than NOPs", EAGAIN);
-		for (i = 0; i < batch; i++)
-			if (ring.cq.cqes[(cq_head + i) & cq_mask].res != 0)
-				die("NOP", -ring.cq.cqes[(cq_head + i) & cq_mask].res);
+		for (i = 0; bare && i < batch; i++) {
+			int res = ring.cq.cqes[(cq_head + i) & ring.cq.ring_mask].res;
+
+			if (res != 0)
+				die("NOP", -res);
+		}
 		cq_head += batch;
 		io_uring_smp_store_release(ring.cq.khead, cq_head);
 		done += batch;
@@ -205,6 +175,16 @@ static double bench_nop_bare(unsigned batch, const char *mode, uint64_t ops)
 	start = now() - start;
 	io_uring_queue_exit(&ring);
 	return done / start;
+}
+
+static double bench_nop_floor(unsigned batch, const char *mode, uint64_t ops)
+{
+	return nop_loop(batch, mode, ops, 0);
+}
+
+static double bench_nop_bare(unsigned batch, const char *mode, uint64_t ops)
+{
+	return nop_loop(batch, mode, ops, 1);
 }
 
 /* xorshift64: the same sequence in the Rust benchmark. */
