@@ -518,12 +518,9 @@ impl Slab {
     }
 
     /// Adds a free slot, the free list's head (which was empty). `extern
-    /// "C"`, so that it cannot unwind (a panic in it aborts): it runs between
-    /// an operation's arrival and its move into a slot, and a call that may
-    /// unwind there gives the caller a clean-up path dropping the operation,
-    /// which keeps the operation in memory on the way in. Nothing here panics
-    /// but on a guard no ring reaches and a failed allocation (which aborts
-    /// anyway).
+    /// "C"` (a panic in it aborts) for the reason a `TypedRing`'s table grows
+    /// so (`typed::slots::Slots::grow`): a call that may unwind on the way in
+    /// keeps the operation in memory.
     #[cold]
     #[inline(never)]
     extern "C" fn grow(&mut self) {
